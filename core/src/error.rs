@@ -1,0 +1,85 @@
+//! Every error the rules can give, in one place. `Display` is the message a
+//! Redis client sees after `ERR `.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The flag does not exist (define it first).
+    UnknownFlag,
+    /// A percentage outside 0..=100 or not an integer.
+    InvalidPercentage,
+    /// A regex that does not compile, with the pattern and the reason.
+    InvalidRegex { pattern: String, reason: String },
+    /// An empty regex would match every id.
+    EmptyRegex,
+    /// More regexes on one flag than the limit allows.
+    TooManyRegexes { limit: usize },
+    /// More variants than the limit allows.
+    TooManyVariants { limit: usize },
+    /// The number of weights differs from the number of variants.
+    WeightsCount { variants: usize, weights: usize },
+    /// A weight of zero (weights are integers > 0).
+    InvalidWeight,
+    /// WEIGHTS given without VARIANTS.
+    WeightsWithoutVariants,
+    /// A variant name that is empty.
+    EmptyVariantName,
+    /// The same variant name twice.
+    DuplicateVariant(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownFlag => write!(f, "no such flag"),
+            Error::InvalidPercentage => {
+                write!(f, "percentage must be an integer between 0 and 100")
+            }
+            Error::InvalidRegex { pattern, reason } => {
+                // Keep the reply on one line: Redis errors cannot hold newlines.
+                let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+                write!(f, "invalid regex '{pattern}': {reason}")
+            }
+            Error::EmptyRegex => write!(
+                f,
+                "empty regex would match every id (use PERCENTAGE 100 for everybody)"
+            ),
+            Error::TooManyRegexes { limit } => {
+                write!(f, "too many regexes for one flag (limit {limit})")
+            }
+            Error::TooManyVariants { limit } => {
+                write!(f, "too many variants (limit {limit})")
+            }
+            Error::WeightsCount { variants, weights } => write!(
+                f,
+                "{weights} weights for {variants} variants: give one weight per variant"
+            ),
+            Error::InvalidWeight => write!(f, "weight must be an integer greater than 0"),
+            Error::WeightsWithoutVariants => write!(f, "WEIGHTS needs VARIANTS"),
+            Error::EmptyVariantName => write!(f, "variant name must not be empty"),
+            Error::DuplicateVariant(name) => write!(f, "duplicate variant name '{name}'"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What `Rollout::check` returns when the feature is off for the id: the Rust
+/// counterpart of hanoi's `@check` refusing to run the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotEnabled {
+    pub flag: String,
+    pub id: Option<String>,
+}
+
+impl fmt::Display for NotEnabled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "feature '{}' is not enabled for '{}'", self.flag, id),
+            None => write!(f, "feature '{}' is not enabled", self.flag),
+        }
+    }
+}
+
+impl std::error::Error for NotEnabled {}

@@ -1,0 +1,504 @@
+//! The flag model and its evaluation rules.
+
+use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::{Error, IdSet};
+
+/// Bounds on what one flag may hold. The module exposes them as options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Compiled size limit of one regex, in bytes (`regex`'s `size_limit`).
+    pub regex_size_limit: usize,
+    /// Regexes on one flag.
+    pub max_regexes: usize,
+    /// Variants on one flag.
+    pub max_variants: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            regex_size_limit: 1 << 20,
+            max_regexes: 64,
+            max_variants: 256,
+        }
+    }
+}
+
+/// Room given to regexes that were accepted before (reloads, removals): a
+/// limit lowered later must not make stored flags unloadable.
+const STORED_REGEX_SIZE_LIMIT: usize = 1 << 30;
+
+/// Parses a percentage as clients send it: a decimal integer in 0..=100.
+pub fn parse_percentage(s: &[u8]) -> Result<u8, Error> {
+    std::str::from_utf8(s)
+        .ok()
+        .and_then(|s| s.parse::<u8>().ok())
+        .filter(|p| *p <= 100)
+        .ok_or(Error::InvalidPercentage)
+}
+
+/// Parses a variant weight: a decimal integer in 1..=u32::MAX.
+pub fn parse_weight(s: &[u8]) -> Result<u32, Error> {
+    std::str::from_utf8(s)
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .filter(|w| *w > 0)
+        .ok_or(Error::InvalidWeight)
+}
+
+/// What `HANOI.DEFINE` sets; registrations are kept apart and survive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub enabled: bool,
+    pub percentage: u8,
+    pub variants: Vec<Vec<u8>>,
+    /// One weight per variant, each > 0; `None` for hanoi's unweighted pick.
+    pub weights: Option<Vec<u32>>,
+    pub salt: Option<Vec<u8>>,
+}
+
+impl Default for Definition {
+    fn default() -> Self {
+        Definition {
+            enabled: true,
+            percentage: 0,
+            variants: Vec::new(),
+            weights: None,
+            salt: None,
+        }
+    }
+}
+
+impl Definition {
+    pub fn validate(&self, limits: &Limits) -> Result<(), Error> {
+        if self.percentage > 100 {
+            return Err(Error::InvalidPercentage);
+        }
+        if self.variants.len() > limits.max_variants {
+            return Err(Error::TooManyVariants {
+                limit: limits.max_variants,
+            });
+        }
+        for (i, v) in self.variants.iter().enumerate() {
+            if v.is_empty() {
+                return Err(Error::EmptyVariantName);
+            }
+            if self.variants[..i].contains(v) {
+                return Err(Error::DuplicateVariant(
+                    String::from_utf8_lossy(v).into_owned(),
+                ));
+            }
+        }
+        if let Some(weights) = &self.weights {
+            if self.variants.is_empty() {
+                return Err(Error::WeightsWithoutVariants);
+            }
+            if weights.len() != self.variants.len() {
+                return Err(Error::WeightsCount {
+                    variants: self.variants.len(),
+                    weights: weights.len(),
+                });
+            }
+            if weights.contains(&0) {
+                return Err(Error::InvalidWeight);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why an id is, or is not, enabled: the step of the evaluation that decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Undefined,
+    Disabled,
+    Blocked,
+    All,
+    User,
+    Regex,
+    Percentage,
+    Outside,
+}
+
+impl Reason {
+    pub fn enabled(self) -> bool {
+        matches!(
+            self,
+            Reason::All | Reason::User | Reason::Regex | Reason::Percentage
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Undefined => "undefined",
+            Reason::Disabled => "disabled",
+            Reason::Blocked => "blocked",
+            Reason::All => "all",
+            Reason::User => "user",
+            Reason::Regex => "regex",
+            Reason::Percentage => "percentage",
+            Reason::Outside => "outside",
+        }
+    }
+}
+
+/// The detail behind a reason: the regex that matched, or the id's bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail<'a> {
+    Pattern(&'a str),
+    Bucket(u8),
+}
+
+/// A full answer: enabled, the variant, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Explanation<'a> {
+    pub enabled: bool,
+    pub variant: Option<&'a [u8]>,
+    pub reason: Reason,
+    pub detail: Option<Detail<'a>>,
+}
+
+impl Explanation<'_> {
+    pub const UNDEFINED: Explanation<'static> = Explanation {
+        enabled: false,
+        variant: None,
+        reason: Reason::Undefined,
+        detail: None,
+    };
+}
+
+#[derive(Debug, Clone, Default)]
+struct Regexes {
+    patterns: Vec<String>,
+    /// All patterns in one automaton; `None` when there are none.
+    set: Option<RegexSet>,
+}
+
+impl Regexes {
+    fn compile(patterns: Vec<String>) -> Result<Regexes, Error> {
+        let set = if patterns.is_empty() {
+            None
+        } else {
+            let set = RegexSetBuilder::new(&patterns)
+                .size_limit(STORED_REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| Error::InvalidRegex {
+                    pattern: patterns.join(" "),
+                    reason: e.to_string(),
+                })?;
+            Some(set)
+        };
+        Ok(Regexes { patterns, set })
+    }
+}
+
+/// One feature flag: its definition, its registrations and its rules.
+#[derive(Debug, Clone)]
+pub struct Flag {
+    def: Definition,
+    users: IdSet,
+    blocked: IdSet,
+    regexes: Regexes,
+    /// Running sums of the weights, derived from `def.weights`.
+    cumulative: Vec<u64>,
+}
+
+impl PartialEq for Flag {
+    fn eq(&self, other: &Self) -> bool {
+        self.def == other.def
+            && self.users == other.users
+            && self.blocked == other.blocked
+            && self.regexes.patterns == other.regexes.patterns
+    }
+}
+
+/// Python 3's `zlib.crc32(salt + id)`, unsigned.
+#[inline]
+pub fn crc32(salt: Option<&[u8]>, id: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    if let Some(salt) = salt {
+        h.update(salt);
+    }
+    h.update(id);
+    h.finalize()
+}
+
+/// splitmix64's finalizer: spreads the crc so the weighted pick does not
+/// follow the percentage bucket (`crc % 100`).
+#[inline]
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Flag {
+    pub fn new(def: Definition, limits: &Limits) -> Result<Flag, Error> {
+        def.validate(limits)?;
+        let cumulative = Self::cumulative(&def);
+        Ok(Flag {
+            def,
+            users: IdSet::new(),
+            blocked: IdSet::new(),
+            regexes: Regexes::default(),
+            cumulative,
+        })
+    }
+
+    /// Rebuilds a stored flag (RDB, AOF, tests). Patterns were accepted when
+    /// registered, so only their syntax is checked here, not today's limits.
+    pub fn from_parts(
+        def: Definition,
+        users: IdSet,
+        blocked: IdSet,
+        patterns: Vec<String>,
+    ) -> Result<Flag, Error> {
+        let limits = Limits {
+            max_variants: usize::MAX,
+            ..Limits::default()
+        };
+        def.validate(&limits)?;
+        let cumulative = Self::cumulative(&def);
+        Ok(Flag {
+            def,
+            users,
+            blocked,
+            regexes: Regexes::compile(patterns)?,
+            cumulative,
+        })
+    }
+
+    fn cumulative(def: &Definition) -> Vec<u64> {
+        def.weights
+            .iter()
+            .flatten()
+            .scan(0u64, |sum, &w| {
+                *sum += u64::from(w);
+                Some(*sum)
+            })
+            .collect()
+    }
+
+    pub fn definition(&self) -> &Definition {
+        &self.def
+    }
+    pub fn users(&self) -> &IdSet {
+        &self.users
+    }
+    pub fn blocked(&self) -> &IdSet {
+        &self.blocked
+    }
+    pub fn patterns(&self) -> &[String] {
+        &self.regexes.patterns
+    }
+
+    /// Heap bytes held by the flag, regex automata excepted (not measurable).
+    pub fn heap_size(&self) -> usize {
+        self.users.heap_size()
+            + self.blocked.heap_size()
+            + self
+                .def
+                .variants
+                .iter()
+                .map(|v| v.capacity() + 24)
+                .sum::<usize>()
+            + self.def.salt.as_ref().map_or(0, |s| s.capacity())
+            + self.cumulative.capacity() * 8
+            + self
+                .regexes
+                .patterns
+                .iter()
+                .map(|p| p.capacity() * 16 + 24)
+                .sum::<usize>()
+    }
+
+    // ----- writes; each says whether it changed anything -----
+
+    /// Replaces the definition; registrations, blocks and regexes stay.
+    pub fn set_definition(&mut self, def: Definition, limits: &Limits) -> Result<bool, Error> {
+        def.validate(limits)?;
+        if def == self.def {
+            return Ok(false);
+        }
+        self.cumulative = Self::cumulative(&def);
+        self.def = def;
+        Ok(true)
+    }
+
+    pub fn set_enabled(&mut self, on: bool) -> bool {
+        std::mem::replace(&mut self.def.enabled, on) != on
+    }
+
+    /// Flips the switch and returns the new state.
+    pub fn toggle(&mut self) -> bool {
+        self.def.enabled = !self.def.enabled;
+        self.def.enabled
+    }
+
+    pub fn set_percentage(&mut self, pct: u8) -> Result<bool, Error> {
+        if pct > 100 {
+            return Err(Error::InvalidPercentage);
+        }
+        Ok(std::mem::replace(&mut self.def.percentage, pct) != pct)
+    }
+
+    pub fn add_users<'a>(&mut self, ids: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        ids.into_iter().filter(|id| self.users.insert(id)).count()
+    }
+    pub fn remove_users<'a>(&mut self, ids: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        ids.into_iter().filter(|id| self.users.remove(id)).count()
+    }
+    pub fn block<'a>(&mut self, ids: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        ids.into_iter().filter(|id| self.blocked.insert(id)).count()
+    }
+    pub fn unblock<'a>(&mut self, ids: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        ids.into_iter().filter(|id| self.blocked.remove(id)).count()
+    }
+
+    /// Adds regexes, all or nothing; returns how many were new.
+    pub fn add_regexes<'a>(
+        &mut self,
+        patterns: impl IntoIterator<Item = &'a [u8]>,
+        limits: &Limits,
+    ) -> Result<usize, Error> {
+        let mut all = self.regexes.patterns.clone();
+        let before = all.len();
+        for raw in patterns {
+            let pattern = std::str::from_utf8(raw).map_err(|_| Error::InvalidRegex {
+                pattern: String::from_utf8_lossy(raw).into_owned(),
+                reason: "pattern is not valid UTF-8 (match raw bytes with (?-u:\\xFF))".into(),
+            })?;
+            if pattern.is_empty() {
+                return Err(Error::EmptyRegex);
+            }
+            if all.iter().any(|p| p == pattern) {
+                continue;
+            }
+            RegexBuilder::new(pattern)
+                .size_limit(limits.regex_size_limit)
+                .build()
+                .map_err(|e| Error::InvalidRegex {
+                    pattern: pattern.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            all.push(pattern.to_owned());
+            if all.len() > limits.max_regexes {
+                return Err(Error::TooManyRegexes {
+                    limit: limits.max_regexes,
+                });
+            }
+        }
+        let added = all.len() - before;
+        if added > 0 {
+            self.regexes = Regexes::compile(all)?;
+        }
+        Ok(added)
+    }
+
+    /// Removes regexes; returns how many were there.
+    pub fn remove_regexes<'a>(&mut self, patterns: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        let mut all = self.regexes.patterns.clone();
+        let before = all.len();
+        for raw in patterns {
+            all.retain(|p| p.as_bytes() != raw);
+        }
+        let removed = before - all.len();
+        if removed > 0 {
+            // A subset of patterns that compiled together compiles again.
+            if let Ok(r) = Regexes::compile(all) {
+                self.regexes = r;
+            }
+        }
+        removed
+    }
+
+    // ----- evaluation -----
+
+    /// `crc32(salt ++ id) % 100`.
+    #[inline]
+    pub fn bucket(&self, id: &[u8]) -> u8 {
+        (crc32(self.def.salt.as_deref(), id) % 100) as u8
+    }
+
+    /// The step that decides for `id`, in the documented order.
+    #[inline]
+    pub fn evaluate(&self, id: &[u8]) -> Reason {
+        if !self.def.enabled {
+            Reason::Disabled
+        } else if !self.blocked.is_empty() && self.blocked.contains(id) {
+            Reason::Blocked
+        } else if self.def.percentage >= 100 {
+            Reason::All
+        } else if self.users.contains(id) {
+            Reason::User
+        } else if self.regexes.set.as_ref().is_some_and(|s| s.is_match(id)) {
+            Reason::Regex
+        } else if self.bucket(id) < self.def.percentage {
+            Reason::Percentage
+        } else {
+            Reason::Outside
+        }
+    }
+
+    /// `None` answers the switch alone (hanoi's global check).
+    #[inline]
+    pub fn is_enabled(&self, id: Option<&[u8]>) -> bool {
+        match id {
+            None => self.def.enabled,
+            Some(id) => self.evaluate(id).enabled(),
+        }
+    }
+
+    /// The variant `id` is assigned, whether or not the flag is on for it.
+    pub fn assigned_variant(&self, id: &[u8]) -> Option<&[u8]> {
+        let n = self.def.variants.len();
+        if n == 0 {
+            return None;
+        }
+        let h = crc32(self.def.salt.as_deref(), id);
+        let index = match self.cumulative.last() {
+            // hanoi's unweighted pick: variants[crc32(id) % n].
+            None => h as usize % n,
+            Some(&total) => {
+                let r = ((u128::from(mix(u64::from(h))) * u128::from(total)) >> 64) as u64;
+                self.cumulative.partition_point(|&c| c <= r)
+            }
+        };
+        self.def.variants.get(index).map(Vec::as_slice)
+    }
+
+    /// The variant for `id`: none unless the flag is on for it.
+    #[inline]
+    pub fn variant(&self, id: &[u8]) -> Option<&[u8]> {
+        if self.evaluate(id).enabled() {
+            self.assigned_variant(id)
+        } else {
+            None
+        }
+    }
+
+    pub fn explain(&self, id: &[u8]) -> Explanation<'_> {
+        let reason = self.evaluate(id);
+        let detail = match reason {
+            Reason::Regex => self.regexes.set.as_ref().and_then(|s| {
+                let i = s.matches(id).into_iter().next()?;
+                self.regexes.patterns.get(i).map(|p| Detail::Pattern(p))
+            }),
+            Reason::Percentage | Reason::Outside => Some(Detail::Bucket(self.bucket(id))),
+            _ => None,
+        };
+        let enabled = reason.enabled();
+        Explanation {
+            enabled,
+            variant: if enabled {
+                self.assigned_variant(id)
+            } else {
+                None
+            },
+            reason,
+            detail,
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! A compact set of byte strings.
+//!
+//! Ids live back to back in one arena (`varint length ++ bytes`); an
+//! open-addressing table of `u64` slots (linear probing, backward-shift
+//! deletion) points into it. A slot packs the arena offset (low 40 bits, plus
+//! one so that zero means empty) and a 24-bit tag of the hash, so a probe only
+//! touches the arena when the tags agree. For ids of a dozen bytes this costs
+//! about 25-30 bytes an id, against 50-60 for a Redis SET of the same strings.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+const OFFSET_BITS: u32 = 40;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+const MIN_SLOTS: usize = 8;
+
+/// A set of binary-safe ids with O(1) membership.
+#[derive(Clone)]
+pub struct IdSet {
+    arena: Vec<u8>,
+    slots: Vec<u64>,
+    len: usize,
+    /// Arena bytes that belong to removed ids.
+    garbage: usize,
+    hasher: RandomState,
+}
+
+impl Default for IdSet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for IdSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdSet").field("len", &self.len).finish()
+    }
+}
+
+impl PartialEq for IdSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().all(|id| other.contains(id))
+    }
+}
+impl Eq for IdSet {}
+
+fn write_varint(out: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads the entry that starts at `pos`: returns (start of bytes, length).
+fn read_entry(arena: &[u8], mut pos: usize) -> (usize, usize) {
+    let mut len = 0usize;
+    let mut shift = 0;
+    while let Some(&b) = arena.get(pos) {
+        pos += 1;
+        len |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    (pos, len)
+}
+
+impl IdSet {
+    pub fn new() -> Self {
+        IdSet {
+            arena: Vec::new(),
+            slots: Vec::new(),
+            len: 0,
+            garbage: 0,
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// An empty set sized for `n` ids of about `bytes` bytes in all.
+    pub fn with_capacity(n: usize, bytes: usize) -> Self {
+        let mut s = Self::new();
+        s.arena.reserve(bytes);
+        s.resize(Self::slots_for(n));
+        s
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes held by the set.
+    pub fn heap_size(&self) -> usize {
+        self.arena.capacity() + self.slots.capacity() * std::mem::size_of::<u64>()
+    }
+
+    fn slots_for(n: usize) -> usize {
+        // Keep the load at or under 3/4.
+        let want = n.saturating_mul(4) / 3 + 1;
+        want.next_power_of_two().max(MIN_SLOTS)
+    }
+
+    #[inline]
+    fn hash(&self, id: &[u8]) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    #[inline]
+    fn tag(hash: u64) -> u64 {
+        hash >> OFFSET_BITS
+    }
+
+    #[inline]
+    fn entry(&self, slot: u64) -> &[u8] {
+        let (start, len) = read_entry(&self.arena, ((slot & OFFSET_MASK) - 1) as usize);
+        self.arena.get(start..start + len).unwrap_or(&[])
+    }
+
+    /// Index of the slot holding `id`, or of the empty slot where it would go.
+    #[inline]
+    fn find(&self, id: &[u8], hash: u64) -> (usize, bool) {
+        let mask = self.slots.len() - 1;
+        let tag = Self::tag(hash);
+        let mut i = (hash as usize) & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return (i, false);
+            }
+            if slot >> OFFSET_BITS == tag && self.entry(slot) == id {
+                return (i, true);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, id: &[u8]) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        self.find(id, self.hash(id)).1
+    }
+
+    /// Adds `id`; true when it was not there.
+    pub fn insert(&mut self, id: &[u8]) -> bool {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.resize(Self::slots_for(self.len + 1).max(self.slots.len() * 2));
+        }
+        let hash = self.hash(id);
+        let (i, found) = self.find(id, hash);
+        if found {
+            return false;
+        }
+        let offset = self.arena.len() as u64;
+        write_varint(&mut self.arena, id.len());
+        self.arena.extend_from_slice(id);
+        self.slots[i] = (Self::tag(hash) << OFFSET_BITS) | (offset + 1);
+        self.len += 1;
+        true
+    }
+
+    /// Removes `id`; true when it was there.
+    pub fn remove(&mut self, id: &[u8]) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        let (mut hole, found) = self.find(id, self.hash(id));
+        if !found {
+            return false;
+        }
+        let entry_start = ((self.slots[hole] & OFFSET_MASK) - 1) as usize;
+        let (start, len) = read_entry(&self.arena, entry_start);
+        self.garbage += start - entry_start + len;
+        self.len -= 1;
+        // Backward-shift deletion: pull later members of the run into the hole.
+        let mask = self.slots.len() - 1;
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            let slot = self.slots[j];
+            if slot == 0 {
+                break;
+            }
+            let home = (self.hash(self.entry(slot)) as usize) & mask;
+            // Move slot j into the hole unless its home lies cyclically in (hole, j].
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.slots[hole] = slot;
+                hole = j;
+            }
+        }
+        self.slots[hole] = 0;
+        if self.garbage > 4096 && self.garbage * 2 > self.arena.len() {
+            self.resize(Self::slots_for(self.len));
+        }
+        true
+    }
+
+    /// Rebuilds the table with `n` slots and a compacted arena.
+    fn resize(&mut self, n: usize) {
+        let old_slots = std::mem::take(&mut self.slots);
+        let old_arena = std::mem::take(&mut self.arena);
+        self.slots = vec![0; n];
+        self.arena = Vec::with_capacity(old_arena.len() - self.garbage);
+        self.garbage = 0;
+        let mask = n - 1;
+        for slot in old_slots.into_iter().filter(|&s| s != 0) {
+            let (start, len) = read_entry(&old_arena, ((slot & OFFSET_MASK) - 1) as usize);
+            let id = &old_arena[start..start + len];
+            let hash = self.hash(id);
+            let mut i = (hash as usize) & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            let offset = self.arena.len() as u64;
+            write_varint(&mut self.arena, len);
+            self.arena.extend_from_slice(id);
+            self.slots[i] = (Self::tag(hash) << OFFSET_BITS) | (offset + 1);
+        }
+    }
+
+    /// The ids, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.slots
+            .iter()
+            .filter(|&&s| s != 0)
+            .map(move |&s| self.entry(s))
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::new();
+    }
+}
+
+impl<'a> FromIterator<&'a [u8]> for IdSet {
+    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
+        let mut s = IdSet::new();
+        for id in iter {
+            s.insert(id);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn insert_contains_remove_match_a_hashset() {
+        let mut ours = IdSet::new();
+        let mut theirs: HashSet<Vec<u8>> = HashSet::new();
+        let mut x: u64 = 12345;
+        for step in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let id = (x % 5000).to_string().into_bytes();
+            match step % 3 {
+                0 | 1 => assert_eq!(ours.insert(&id), theirs.insert(id.clone())),
+                _ => assert_eq!(ours.remove(&id), theirs.remove(&id)),
+            }
+            assert_eq!(ours.len(), theirs.len());
+        }
+        for i in 0..6000u64 {
+            let id = i.to_string().into_bytes();
+            assert_eq!(ours.contains(&id), theirs.contains(&id));
+        }
+        let mut listed: Vec<Vec<u8>> = ours.iter().map(|s| s.to_vec()).collect();
+        listed.sort();
+        let mut expected: Vec<Vec<u8>> = theirs.into_iter().collect();
+        expected.sort();
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn binary_empty_and_long_ids() {
+        let mut s = IdSet::new();
+        let big = vec![0xffu8; 1 << 20];
+        assert!(s.insert(b""));
+        assert!(s.insert(&[0, 159, 146, 150]));
+        assert!(s.insert(&big));
+        assert!(!s.insert(&big));
+        assert!(s.contains(b""));
+        assert!(s.contains(&[0, 159, 146, 150]));
+        assert!(s.contains(&big));
+        assert!(!s.contains(&big[1..]));
+        assert!(s.remove(&big));
+        assert!(!s.contains(&big));
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn compacts_after_many_removals() {
+        let mut s = IdSet::new();
+        for i in 0..100_000u32 {
+            s.insert(format!("user-{i}").as_bytes());
+        }
+        let full = s.arena.len();
+        for i in 0..99_000u32 {
+            assert!(s.remove(format!("user-{i}").as_bytes()));
+        }
+        assert!(s.arena.len() < full / 2);
+        for i in 99_000..100_000u32 {
+            assert!(s.contains(format!("user-{i}").as_bytes()));
+        }
+    }
+}

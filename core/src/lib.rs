@@ -1,0 +1,20 @@
+//! hanoi-core: the rule engine of hanoi, feature flags evaluated inside Redis.
+//!
+//! Pure Rust, no FFI. The Redis module and the in-memory [`Rollout`] both call
+//! [`Flag`], so every rule lives here once.
+//!
+//! `enabled(id)`, in this order: switched off → false; id blocked → false;
+//! percentage 100 → true; id registered → true; a regex matches → true;
+//! `crc32(salt ++ id) % 100 < percentage` → true; otherwise false.
+
+mod error;
+mod flag;
+mod idset;
+mod rollout;
+
+pub use error::{Error, NotEnabled};
+pub use flag::{
+    crc32, parse_percentage, parse_weight, Definition, Detail, Explanation, Flag, Limits, Reason,
+};
+pub use idset::IdSet;
+pub use rollout::Rollout;

@@ -1,0 +1,164 @@
+//! The in-memory evaluator: hanoi's `Rollout` over a `HashMap`.
+
+use std::collections::HashMap;
+
+use crate::{Definition, Error, Explanation, Flag, Limits, NotEnabled};
+
+/// Named flags in process memory, with hanoi's operations.
+#[derive(Debug, Clone, Default)]
+pub struct Rollout {
+    flags: HashMap<Vec<u8>, Flag>,
+    limits: Limits,
+}
+
+fn ids<'a, I: AsRef<[u8]> + 'a>(items: &'a [I]) -> impl Iterator<Item = &'a [u8]> {
+    items.iter().map(AsRef::as_ref)
+}
+
+impl Rollout {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_limits(limits: Limits) -> Self {
+        Rollout {
+            flags: HashMap::new(),
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Creates the flag or replaces its definition; registrations stay.
+    pub fn define(&mut self, name: impl AsRef<[u8]>, def: Definition) -> Result<(), Error> {
+        match self.flags.get_mut(name.as_ref()) {
+            Some(flag) => flag.set_definition(def, &self.limits).map(drop),
+            None => {
+                let flag = Flag::new(def, &self.limits)?;
+                self.flags.insert(name.as_ref().to_vec(), flag);
+                Ok(())
+            }
+        }
+    }
+
+    /// Puts a whole flag under `name` (for example one read back from Redis).
+    pub fn insert(&mut self, name: impl AsRef<[u8]>, flag: Flag) {
+        self.flags.insert(name.as_ref().to_vec(), flag);
+    }
+
+    pub fn remove(&mut self, name: impl AsRef<[u8]>) -> Option<Flag> {
+        self.flags.remove(name.as_ref())
+    }
+
+    pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&Flag> {
+        self.flags.get(name.as_ref())
+    }
+
+    fn flag_mut(&mut self, name: &[u8]) -> Result<&mut Flag, Error> {
+        self.flags.get_mut(name).ok_or(Error::UnknownFlag)
+    }
+
+    /// The flag names, in no particular order.
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.flags.keys().map(Vec::as_slice)
+    }
+
+    pub fn register<I: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        users: &[I],
+    ) -> Result<usize, Error> {
+        Ok(self.flag_mut(name.as_ref())?.add_users(ids(users)))
+    }
+
+    pub fn unregister<I: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        users: &[I],
+    ) -> Result<usize, Error> {
+        Ok(self.flag_mut(name.as_ref())?.remove_users(ids(users)))
+    }
+
+    /// Adds regexes, all or nothing.
+    pub fn register_regex<I: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        patterns: &[I],
+    ) -> Result<usize, Error> {
+        let limits = self.limits;
+        self.flag_mut(name.as_ref())?
+            .add_regexes(ids(patterns), &limits)
+    }
+
+    pub fn unregister_regex<I: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        patterns: &[I],
+    ) -> Result<usize, Error> {
+        Ok(self.flag_mut(name.as_ref())?.remove_regexes(ids(patterns)))
+    }
+
+    pub fn block<I: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        users: &[I],
+    ) -> Result<usize, Error> {
+        Ok(self.flag_mut(name.as_ref())?.block(ids(users)))
+    }
+
+    pub fn unblock<I: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        users: &[I],
+    ) -> Result<usize, Error> {
+        Ok(self.flag_mut(name.as_ref())?.unblock(ids(users)))
+    }
+
+    pub fn enable(&mut self, name: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.flag_mut(name.as_ref())?.set_enabled(true);
+        Ok(())
+    }
+
+    pub fn disable(&mut self, name: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.flag_mut(name.as_ref())?.set_enabled(false);
+        Ok(())
+    }
+
+    /// Flips the switch; returns the new state.
+    pub fn toggle(&mut self, name: impl AsRef<[u8]>) -> Result<bool, Error> {
+        Ok(self.flag_mut(name.as_ref())?.toggle())
+    }
+
+    pub fn set_percentage(&mut self, name: impl AsRef<[u8]>, pct: u8) -> Result<(), Error> {
+        self.flag_mut(name.as_ref())?.set_percentage(pct).map(drop)
+    }
+
+    /// Is `name` on for `id`? Without an id, the switch alone. Unknown → false.
+    pub fn is_enabled(&self, name: impl AsRef<[u8]>, id: Option<&[u8]>) -> bool {
+        self.get(name).is_some_and(|f| f.is_enabled(id))
+    }
+
+    pub fn variant(&self, name: impl AsRef<[u8]>, id: impl AsRef<[u8]>) -> Option<&[u8]> {
+        self.get(name)?.variant(id.as_ref())
+    }
+
+    pub fn explain(&self, name: impl AsRef<[u8]>, id: impl AsRef<[u8]>) -> Explanation<'_> {
+        self.get(name)
+            .map_or(Explanation::UNDEFINED, |f| f.explain(id.as_ref()))
+    }
+
+    /// hanoi's `@check`: `Ok` when the feature is on for `id` (or, without
+    /// an id, switched on), `Err(NotEnabled)` otherwise.
+    pub fn check(&self, name: impl AsRef<[u8]>, id: Option<&[u8]>) -> Result<(), NotEnabled> {
+        if self.is_enabled(name.as_ref(), id) {
+            Ok(())
+        } else {
+            Err(NotEnabled {
+                flag: String::from_utf8_lossy(name.as_ref()).into_owned(),
+                id: id.map(|i| String::from_utf8_lossy(i).into_owned()),
+            })
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The evaluation rules, step by step, and hanoi's worked example.
+
+use hanoi_core::{
+    crc32, parse_percentage, parse_weight, Definition, Detail, Error, Flag, Limits, Reason, Rollout,
+};
+
+fn def(pct: u8) -> Definition {
+    Definition {
+        percentage: pct,
+        ..Definition::default()
+    }
+}
+
+fn flag(pct: u8) -> Flag {
+    Flag::new(def(pct), &Limits::default()).unwrap()
+}
+
+/// The seed's bootstrap example.
+fn cdc_on() -> Rollout {
+    let mut r = Rollout::new();
+    r.define(
+        "cdc_on",
+        Definition {
+            percentage: 80,
+            variants: vec![b"foo".to_vec(), b"bar".to_vec()],
+            ..Definition::default()
+        },
+    )
+    .unwrap();
+    r.register("cdc_on", &["447568110000"]).unwrap();
+    r.register_regex("cdc_on", &[r"01$"]).unwrap();
+    r
+}
+
+#[test]
+fn seed_example() {
+    let r = cdc_on();
+    // 44488: bucket 88, not registered, no regex match.
+    assert!(!r.is_enabled("cdc_on", Some(b"44488")));
+    let e = r.explain("cdc_on", "44488");
+    assert_eq!(e.reason, Reason::Outside);
+    assert_eq!(e.detail, Some(Detail::Bucket(88)));
+    // 443301: matches 01$, variant bar.
+    assert!(r.is_enabled("cdc_on", Some(b"443301")));
+    assert_eq!(r.variant("cdc_on", "443301"), Some(&b"bar"[..]));
+    let e = r.explain("cdc_on", "443301");
+    assert_eq!(e.reason, Reason::Regex);
+    assert_eq!(e.detail, Some(Detail::Pattern("01$")));
+    // 444401: bucket 85 (hanoi's README says 89), and it matches 01$: on.
+    assert!(r.is_enabled("cdc_on", Some(b"444401")));
+    assert_eq!(r.get("cdc_on").unwrap().bucket(b"444401"), 85);
+    assert_eq!(r.explain("cdc_on", "444401").reason, Reason::Regex);
+    // The registered user.
+    assert_eq!(r.explain("cdc_on", "447568110000").reason, Reason::User);
+    // The global check.
+    assert!(r.is_enabled("cdc_on", None));
+    assert!(r.check("cdc_on", Some(b"443301")).is_ok());
+    let err = r.check("cdc_on", Some(b"44488")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "feature 'cdc_on' is not enabled for '44488'"
+    );
+}
+
+#[test]
+fn order_disabled_beats_everything() {
+    let mut f = flag(100);
+    f.add_users([&b"u"[..]]);
+    f.set_enabled(false);
+    assert_eq!(f.evaluate(b"u"), Reason::Disabled);
+    assert!(!f.is_enabled(None));
+    assert!(!f.is_enabled(Some(b"u")));
+}
+
+#[test]
+fn order_blocked_beats_all_user_regex() {
+    let mut f = flag(100);
+    f.add_users([&b"u"[..]]);
+    f.add_regexes([&b"^u$"[..]], &Limits::default()).unwrap();
+    f.block([&b"u"[..]]);
+    assert_eq!(f.evaluate(b"u"), Reason::Blocked);
+    assert_eq!(f.variant(b"u"), None);
+    assert!(
+        f.is_enabled(None),
+        "blocking an id does not switch the flag off"
+    );
+    assert_eq!(f.unblock([&b"u"[..]]), 1);
+    assert_eq!(f.evaluate(b"u"), Reason::All);
+}
+
+#[test]
+fn order_user_then_regex_then_percentage() {
+    let mut f = flag(0);
+    f.add_users([&b"abc"[..]]);
+    f.add_regexes([&b"^ab"[..]], &Limits::default()).unwrap();
+    assert_eq!(f.evaluate(b"abc"), Reason::User);
+    assert_eq!(f.evaluate(b"abd"), Reason::Regex);
+    assert_eq!(f.evaluate(b"zzz"), Reason::Outside);
+}
+
+#[test]
+fn percentage_zero_nobody_hundred_everybody() {
+    let f0 = flag(0);
+    let f100 = flag(100);
+    for i in 0..10_000u32 {
+        let id = i.to_string();
+        assert!(!f0.is_enabled(Some(id.as_bytes())));
+        assert_eq!(f100.evaluate(id.as_bytes()), Reason::All);
+    }
+}
+
+#[test]
+fn percentage_uses_strict_less_than() {
+    // 44488 has bucket 88: off at 88, on at 89 (hanoi's <= would turn it on at 88).
+    assert_eq!(flag(88).evaluate(b"44488"), Reason::Outside);
+    assert_eq!(flag(89).evaluate(b"44488"), Reason::Percentage);
+}
+
+#[test]
+fn percentage_80_is_80_buckets() {
+    let f = flag(80);
+    let on = (0..100_000u32)
+        .filter(|i| f.is_enabled(Some(i.to_string().as_bytes())))
+        .count();
+    assert!((79_000..=81_000).contains(&on), "{on}");
+    for i in 0..1000u32 {
+        let id = i.to_string();
+        let b = f.bucket(id.as_bytes());
+        assert_eq!(f.is_enabled(Some(id.as_bytes())), b < 80);
+    }
+}
+
+#[test]
+fn salt_changes_the_bucket() {
+    let mut d = def(50);
+    d.salt = Some(b"s1".to_vec());
+    let f = Flag::new(d, &Limits::default()).unwrap();
+    assert_eq!(
+        u32::from(f.bucket(b"44488")),
+        crc32(Some(b"s1"), b"44488") % 100
+    );
+    assert_ne!(f.bucket(b"44488"), flag(0).bucket(b"44488"));
+}
+
+#[test]
+fn edge_ids() {
+    let mut f = flag(0);
+    let big = vec![b'7'; 1 << 20];
+    let ids: Vec<&[u8]> = vec![b"", &[0xff, 0xfe, 0x00], "東京😀".as_bytes(), &big];
+    for id in &ids {
+        assert_eq!(f.evaluate(id), Reason::Outside);
+    }
+    assert_eq!(f.add_users(ids.iter().copied()), 4);
+    assert_eq!(f.add_users(ids.iter().copied()), 0);
+    for id in &ids {
+        assert_eq!(f.evaluate(id), Reason::User);
+    }
+    assert!(!f.is_enabled(Some(&big[1..])));
+    // A regex over raw bytes and one over unicode text.
+    let mut g = flag(0);
+    g.add_regexes([&br"(?-u:\xFF)"[..], "京".as_bytes()], &Limits::default())
+        .unwrap();
+    assert_eq!(g.evaluate(&[0xff, 0xfe, 0x00]), Reason::Regex);
+    assert_eq!(g.evaluate("東京😀".as_bytes()), Reason::Regex);
+    assert_eq!(g.evaluate(b""), Reason::Outside);
+    let mut big_tail = big.clone();
+    big_tail.extend_from_slice("京".as_bytes());
+    assert_eq!(g.evaluate(&big_tail), Reason::Regex);
+}
+
+#[test]
+fn regex_is_an_unanchored_search() {
+    let mut f = flag(0);
+    f.add_regexes([&b"33"[..]], &Limits::default()).unwrap();
+    assert!(f.is_enabled(Some(b"443301")));
+    assert!(!f.is_enabled(Some(b"4401")));
+}
+
+#[test]
+fn regexes_all_or_nothing_and_dedup() {
+    let l = Limits::default();
+    let mut f = flag(0);
+    assert_eq!(f.add_regexes([&b"a"[..], &b"b"[..], &b"a"[..]], &l), Ok(2));
+    let err = f.add_regexes([&b"c"[..], &b"("[..]], &l).unwrap_err();
+    assert!(matches!(err, Error::InvalidRegex { ref pattern, .. } if pattern == "("));
+    assert_eq!(f.patterns(), ["a", "b"]);
+    assert_eq!(f.add_regexes([&b""[..]], &l), Err(Error::EmptyRegex));
+    assert!(matches!(
+        f.add_regexes([&[0xffu8][..]], &l),
+        Err(Error::InvalidRegex { .. })
+    ));
+    assert_eq!(f.remove_regexes([&b"a"[..], &b"zz"[..]]), 1);
+    assert_eq!(f.patterns(), ["b"]);
+    assert!(!f.is_enabled(Some(b"a")));
+    assert!(f.is_enabled(Some(b"b")));
+}
+
+#[test]
+fn regex_limits() {
+    let l = Limits {
+        regex_size_limit: 10_000,
+        max_regexes: 2,
+        ..Limits::default()
+    };
+    let mut f = flag(0);
+    let err = f.add_regexes([&br"\w{1000}"[..]], &l).unwrap_err();
+    assert!(err.to_string().contains("size limit"), "{err}");
+    f.add_regexes([&b"a"[..], &b"b"[..]], &l).unwrap();
+    assert_eq!(
+        f.add_regexes([&b"c"[..]], &l),
+        Err(Error::TooManyRegexes { limit: 2 })
+    );
+    // Hostile for backtracking engines; linear here.
+    let mut g = flag(0);
+    g.add_regexes([&b"(a+)+$"[..]], &Limits::default()).unwrap();
+    let mut id = vec![b'a'; 100_000];
+    id.push(b'!');
+    let t = std::time::Instant::now();
+    assert!(!g.is_enabled(Some(&id)));
+    assert!(t.elapsed().as_secs() < 5);
+}
+
+#[test]
+fn variants_unweighted_match_hanoi() {
+    let r = cdc_on();
+    let f = r.get("cdc_on").unwrap();
+    for i in 0..2000u32 {
+        let id = i.to_string();
+        let expected = if f.is_enabled(Some(id.as_bytes())) {
+            let v: &[u8] = if crc32(None, id.as_bytes()) % 2 == 0 {
+                b"foo"
+            } else {
+                b"bar"
+            };
+            Some(v)
+        } else {
+            None
+        };
+        assert_eq!(f.variant(id.as_bytes()), expected, "{id}");
+    }
+}
+
+#[test]
+fn variants_none_without_variants_or_when_off() {
+    let f = flag(100);
+    assert_eq!(f.variant(b"x"), None);
+    let r = cdc_on();
+    assert_eq!(r.variant("cdc_on", "44488"), None);
+    assert_eq!(r.variant("nope", "44488"), None);
+}
+
+#[test]
+fn variant_is_stable_while_definition_is_unchanged() {
+    let mut r = cdc_on();
+    let v = r.variant("cdc_on", "443301").map(<[u8]>::to_vec);
+    r.register("cdc_on", &["1", "2", "3"]).unwrap();
+    r.set_percentage("cdc_on", 80).unwrap();
+    assert_eq!(r.variant("cdc_on", "443301").map(<[u8]>::to_vec), v);
+}
+
+/// Each weighted variant's share among enabled ids is within 2 points of
+/// its weight, at every percentage 1..=100, over 100k enabled ids each.
+#[test]
+fn weighted_shares_hold_at_every_percentage() {
+    let weights = [70u32, 20, 10];
+    let total: u32 = weights.iter().sum();
+    let mut d = def(0);
+    d.variants = vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()];
+    d.weights = Some(weights.to_vec());
+    let f = Flag::new(d, &Limits::default()).unwrap();
+    // Bucket and variant of each id, computed once.
+    let n = 6_000_000u32;
+    let mut bucket = Vec::with_capacity(n as usize);
+    let mut variant = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let id = format!("{i}");
+        bucket.push(f.bucket(id.as_bytes()));
+        let v = f.assigned_variant(id.as_bytes()).unwrap()[0] - b'a';
+        variant.push(v);
+    }
+    for pct in 1..=100u8 {
+        let mut counts = [0u32; 3];
+        let mut seen = 0;
+        for (b, v) in bucket.iter().zip(&variant) {
+            if *b < pct {
+                counts[*v as usize] += 1;
+                seen += 1;
+                if seen == 100_000 {
+                    break;
+                }
+            }
+        }
+        assert!(seen >= 50_000, "too few ids at {pct}%: {seen}");
+        for (c, w) in counts.iter().zip(weights) {
+            let share = 100.0 * f64::from(*c) / f64::from(seen);
+            let want = 100.0 * f64::from(w) / f64::from(total);
+            assert!((share - want).abs() <= 2.0, "{pct}%: {share} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn python_compatibility_table() {
+    let table = include_str!("data/python_crc32.tsv");
+    let mut rows = 0;
+    for line in table.lines().filter(|l| !l.starts_with('#')) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let id: Vec<u8> = (0..cols[0].len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&cols[0][i..i + 2], 16).unwrap())
+            .collect();
+        let crc: u32 = cols[1].parse().unwrap();
+        assert_eq!(crc32(None, &id), crc);
+        assert_eq!(flag(0).bucket(&id).to_string(), cols[2]);
+        let mut d = def(100);
+        d.variants = vec![b"v0".to_vec(), b"v1".to_vec()];
+        let f2 = Flag::new(d.clone(), &Limits::default()).unwrap();
+        assert_eq!(
+            f2.variant(&id).unwrap()[1] - b'0',
+            cols[3].parse::<u8>().unwrap()
+        );
+        d.variants.push(b"v2".to_vec());
+        let f3 = Flag::new(d.clone(), &Limits::default()).unwrap();
+        assert_eq!(
+            f3.variant(&id).unwrap()[1] - b'0',
+            cols[4].parse::<u8>().unwrap()
+        );
+        d.salt = Some(b"s1".to_vec());
+        let fs = Flag::new(d, &Limits::default()).unwrap();
+        assert_eq!(fs.bucket(&id).to_string(), cols[5]);
+        rows += 1;
+    }
+    assert!(rows >= 40);
+}
+
+#[test]
+fn definition_errors() {
+    let l = Limits::default();
+    let mut d = def(101);
+    assert_eq!(
+        Flag::new(d.clone(), &l).unwrap_err(),
+        Error::InvalidPercentage
+    );
+    d.percentage = 10;
+    d.variants = vec![b"a".to_vec(), b"".to_vec()];
+    assert_eq!(
+        Flag::new(d.clone(), &l).unwrap_err(),
+        Error::EmptyVariantName
+    );
+    d.variants = vec![b"a".to_vec(), b"a".to_vec()];
+    assert!(matches!(
+        Flag::new(d.clone(), &l),
+        Err(Error::DuplicateVariant(_))
+    ));
+    d.variants = vec![b"a".to_vec(), b"b".to_vec()];
+    d.weights = Some(vec![1]);
+    assert_eq!(
+        Flag::new(d.clone(), &l).unwrap_err(),
+        Error::WeightsCount {
+            variants: 2,
+            weights: 1
+        }
+    );
+    d.weights = Some(vec![1, 0]);
+    assert_eq!(Flag::new(d.clone(), &l).unwrap_err(), Error::InvalidWeight);
+    d.variants.clear();
+    d.weights = Some(vec![]);
+    assert_eq!(Flag::new(d, &l).unwrap_err(), Error::WeightsWithoutVariants);
+    assert_eq!(parse_percentage(b"100"), Ok(100));
+    for bad in [
+        &b"101"[..],
+        b"-1",
+        b"abc",
+        b"",
+        b"1.5",
+        b"99999999999999999999",
+        &[0xff],
+    ] {
+        assert_eq!(parse_percentage(bad), Err(Error::InvalidPercentage));
+    }
+    assert_eq!(parse_weight(b"7"), Ok(7));
+    for bad in [&b"0"[..], b"-3", b"x", b"4294967296", b""] {
+        assert_eq!(parse_weight(bad), Err(Error::InvalidWeight));
+    }
+}
+
+#[test]
+fn rollout_operations() {
+    let mut r = Rollout::new();
+    assert_eq!(r.register("x", &["1"]), Err(Error::UnknownFlag));
+    assert_eq!(r.toggle("x"), Err(Error::UnknownFlag));
+    assert!(!r.is_enabled("x", None));
+    assert_eq!(r.explain("x", "1").reason, Reason::Undefined);
+    assert!(r.check("x", None).is_err());
+    r.define("x", def(0)).unwrap();
+    assert_eq!(r.register("x", &["1", "2", "1"]), Ok(2));
+    assert_eq!(r.unregister("x", &["2", "3"]), Ok(1));
+    assert!(r.is_enabled("x", Some(b"1")));
+    assert!(!r.is_enabled("x", Some(b"2")));
+    // define replaces the definition and keeps registrations.
+    r.define("x", def(0)).unwrap();
+    assert!(r.is_enabled("x", Some(b"1")));
+    assert_eq!(r.block("x", &["1"]), Ok(1));
+    assert!(!r.is_enabled("x", Some(b"1")));
+    assert_eq!(r.unblock("x", &["1"]), Ok(1));
+    assert_eq!(r.toggle("x"), Ok(false));
+    assert!(r.check("x", None).is_err());
+    assert_eq!(r.toggle("x"), Ok(true));
+    r.disable("x").unwrap();
+    assert!(!r.is_enabled("x", Some(b"1")));
+    r.enable("x").unwrap();
+    assert_eq!(r.set_percentage("x", 101), Err(Error::InvalidPercentage));
+    r.set_percentage("x", 100).unwrap();
+    assert!(r.is_enabled("x", Some(b"anyone")));
+    assert_eq!(
+        r.register_regex("x", &["("])
+            .map_err(|e| matches!(e, Error::InvalidRegex { .. })),
+        Err(true)
+    );
+    assert_eq!(r.register_regex("x", &["^9"]), Ok(1));
+    assert_eq!(r.unregister_regex("x", &["^9"]), Ok(1));
+    assert_eq!(r.names().collect::<Vec<_>>(), vec![&b"x"[..]]);
+    assert!(r.remove("x").is_some());
+    assert!(!r.is_enabled("x", None));
+}
+
+#[test]
+fn error_messages_are_single_lines() {
+    let mut f = flag(0);
+    let err = f
+        .add_regexes([&b"(?P<"[..]], &Limits::default())
+        .unwrap_err();
+    assert!(!err.to_string().contains('\n'), "{err}");
+    assert!(!err.to_string().contains('\r'));
+}
