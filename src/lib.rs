@@ -1,1 +1,71 @@
-//! placeholder
+//! hanoi: feature flags evaluated inside Redis.
+//!
+//! This crate is the glue between Redis and `hanoi-core`: the `hanoiflag`
+//! data type (persistence callbacks in [`datatype`]) and one function per
+//! command (in [`commands`]). No rule logic lives here.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use redis_module::configuration::ConfigurationFlags;
+use redis_module::{redis_module, Context, RedisString, Status};
+
+pub mod commands;
+pub mod datatype;
+
+use datatype::HANOI_TYPE;
+
+/// Module options (`CONFIG SET hanoi.<name>`, or `loadmodule ... name value`).
+pub static REGEX_SIZE_LIMIT: AtomicI64 = AtomicI64::new(1 << 20);
+pub static MAX_REGEXES: AtomicI64 = AtomicI64::new(64);
+pub static MAX_VARIANTS: AtomicI64 = AtomicI64::new(256);
+
+/// The limits in force now, for the core.
+pub fn limits() -> hanoi_core::Limits {
+    let get = |a: &AtomicI64| usize::try_from(a.load(Ordering::Relaxed)).unwrap_or(0);
+    hanoi_core::Limits {
+        regex_size_limit: get(&REGEX_SIZE_LIMIT),
+        max_regexes: get(&MAX_REGEXES),
+        max_variants: get(&MAX_VARIANTS),
+    }
+}
+
+fn init(ctx: &Context, _args: &[RedisString]) -> Status {
+    // A corrupt RESTORE payload or RDB must give an error, not a crash.
+    ctx.set_module_options(redis_module::ModuleOptions::HANDLE_IO_ERRORS);
+    Status::Ok
+}
+
+redis_module! {
+    name: "hanoi",
+    version: 1_00_00,
+    allocator: (redis_module::alloc::RedisAlloc, redis_module::alloc::RedisAlloc),
+    data_types: [HANOI_TYPE],
+    init: init,
+    commands: [
+        ["hanoi.define", commands::define, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.register", commands::register, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.unregister", commands::unregister, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.block", commands::block, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.unblock", commands::unblock, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.enable", commands::enable, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.disable", commands::disable, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.toggle", commands::toggle, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.percentage", commands::percentage, "write deny-oom", 1, 1, 1, ""],
+        ["hanoi.enabled", commands::enabled, "readonly fast", 1, 1, 1, ""],
+        ["hanoi.variant", commands::variant, "readonly fast", 1, 1, 1, ""],
+        ["hanoi.explain", commands::explain, "readonly fast", 1, 1, 1, ""],
+        ["hanoi.get", commands::get, "readonly", 1, 1, 1, ""],
+        ["hanoi.menabled", commands::menabled, "readonly fast", 2, -1, 1, ""],
+    ],
+    configurations: [
+        i64: [
+            ["regex-size-limit", &REGEX_SIZE_LIMIT, 1 << 20, 1024, 1 << 30, ConfigurationFlags::DEFAULT, None],
+            ["max-regexes", &MAX_REGEXES, 64, 1, 100_000, ConfigurationFlags::DEFAULT, None],
+            ["max-variants", &MAX_VARIANTS, 256, 1, 65_536, ConfigurationFlags::DEFAULT, None],
+        ],
+        string: [],
+        bool: [],
+        enum: [],
+        module_args_as_configuration: true,
+    ]
+}

@@ -27,6 +27,8 @@ pub enum Error {
     EmptyVariantName,
     /// The same variant name twice.
     DuplicateVariant(String),
+    /// Stored data that cannot be read back (RDB, RESTORE).
+    Corrupt,
 }
 
 impl fmt::Display for Error {
@@ -59,6 +61,7 @@ impl fmt::Display for Error {
             Error::WeightsWithoutVariants => write!(f, "WEIGHTS needs VARIANTS"),
             Error::EmptyVariantName => write!(f, "variant name must not be empty"),
             Error::DuplicateVariant(name) => write!(f, "duplicate variant name '{name}'"),
+            Error::Corrupt => write!(f, "corrupt flag data"),
         }
     }
 }

@@ -10,6 +10,8 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
+use crate::Error;
+
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 const MIN_SLOTS: usize = 8;
@@ -237,6 +239,57 @@ impl IdSet {
             .map(move |&s| self.entry(s))
     }
 
+    /// Packs the ids into chunks of about `max` bytes (`varint len ++ bytes`
+    /// each): one RDB string per chunk instead of one per id.
+    pub fn for_each_chunk(&self, max: usize, mut f: impl FnMut(&[u8])) {
+        let mut buf = Vec::with_capacity(max.min(self.arena.len() + 16));
+        for id in self.iter() {
+            write_varint(&mut buf, id.len());
+            buf.extend_from_slice(id);
+            if buf.len() >= max {
+                f(&buf);
+                buf.clear();
+            }
+        }
+        if !buf.is_empty() {
+            f(&buf);
+        }
+    }
+
+    /// Adds the ids of one chunk written by [`IdSet::for_each_chunk`];
+    /// returns how many entries it held. A malformed chunk adds nothing.
+    pub fn extend_from_chunk(&mut self, chunk: &[u8]) -> Result<usize, Error> {
+        let mut entries = Vec::new();
+        let mut pos = 0;
+        while pos < chunk.len() {
+            let mut len: u64 = 0;
+            let mut shift = 0;
+            loop {
+                let b = *chunk.get(pos).ok_or(Error::Corrupt)?;
+                pos += 1;
+                if shift > 56 {
+                    return Err(Error::Corrupt);
+                }
+                len |= u64::from(b & 0x7f) << shift;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+            }
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|l| pos.checked_add(l))
+                .filter(|&e| e <= chunk.len())
+                .ok_or(Error::Corrupt)?;
+            entries.push(pos..end);
+            pos = end;
+        }
+        for r in &entries {
+            self.insert(&chunk[r.clone()]);
+        }
+        Ok(entries.len())
+    }
+
     pub fn clear(&mut self) {
         *self = Self::new();
     }
@@ -299,6 +352,29 @@ mod tests {
         assert!(s.remove(&big));
         assert!(!s.contains(&big));
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn chunks_round_trip_and_reject_garbage() {
+        let mut s = IdSet::new();
+        for i in 0..10_000u32 {
+            s.insert(format!("{i}").as_bytes());
+        }
+        s.insert(b"");
+        s.insert(&vec![7u8; 70_000]);
+        let mut copy = IdSet::new();
+        let mut chunks = 0;
+        s.for_each_chunk(4096, |c| {
+            chunks += 1;
+            copy.extend_from_chunk(c).unwrap();
+        });
+        assert!(chunks > 10);
+        assert!(copy == s);
+        let mut t = IdSet::new();
+        for bad in [&[0x05u8, b'a'][..], &[0x80], &[0xff; 12], &[0x01]] {
+            assert_eq!(t.extend_from_chunk(bad), Err(Error::Corrupt));
+        }
+        assert!(t.is_empty());
     }
 
     #[test]

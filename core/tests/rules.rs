@@ -227,7 +227,7 @@ fn variants_unweighted_match_hanoi() {
     for i in 0..2000u32 {
         let id = i.to_string();
         let expected = if f.is_enabled(Some(id.as_bytes())) {
-            let v: &[u8] = if crc32(None, id.as_bytes()) % 2 == 0 {
+            let v: &[u8] = if crc32(None, id.as_bytes()).is_multiple_of(2) {
                 b"foo"
             } else {
                 b"bar"

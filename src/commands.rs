@@ -1,0 +1,424 @@
+//! One function per command: parse, open the key, call the core, reply; for
+//! writes that changed something, replicate verbatim and notify.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use hanoi_core::{parse_percentage, parse_weight, Definition, Detail, Error, Flag};
+use redis_module::key::RedisKey;
+use redis_module::redisvalue::RedisValueKey;
+use redis_module::{Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
+
+use crate::datatype::HANOI_TYPE;
+use crate::limits;
+
+/// A core error as a Redis error reply.
+fn core_err(e: Error) -> RedisError {
+    RedisError::String(format!("ERR {e}"))
+}
+
+/// An argument error naming the problem.
+fn arg_err(msg: impl std::fmt::Display) -> RedisError {
+    RedisError::String(format!("ERR {msg}"))
+}
+
+fn show(arg: &[u8]) -> String {
+    let s = String::from_utf8_lossy(arg);
+    let s: String = s.chars().take(64).filter(|c| !c.is_control()).collect();
+    s
+}
+
+/// Runs a command body; a panic becomes an error reply, never a crash.
+fn guarded(f: impl FnOnce() -> RedisResult) -> RedisResult {
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(RedisError::Str("ERR internal error in hanoi")))
+}
+
+fn arity(args: &[RedisString], min: usize, max: usize) -> Result<(), RedisError> {
+    if args.len() < min || args.len() > max {
+        Err(RedisError::WrongArity)
+    } else {
+        Ok(())
+    }
+}
+
+fn slices(args: &[RedisString]) -> impl Iterator<Item = &[u8]> {
+    args.iter().map(RedisString::as_slice)
+}
+
+/// The flag in a key opened for reading; `None` when the key is missing.
+fn read_flag(key: &RedisKey) -> Result<Option<&Flag>, RedisError> {
+    key.get_value::<Flag>(&HANOI_TYPE)
+        .map_err(|_| RedisError::WrongType)
+}
+
+/// Opens `args[1]` for writing, runs `f` on its flag (which must exist), and
+/// replicates and notifies `event` when `f` says it changed something.
+fn write_flag(
+    ctx: &Context,
+    args: &[RedisString],
+    event: &str,
+    f: impl FnOnce(&mut Flag) -> Result<(RedisValue, bool), RedisError>,
+) -> RedisResult {
+    let name = args.get(1).ok_or(RedisError::WrongArity)?;
+    let key = ctx.open_key_writable(name);
+    let flag = key
+        .get_value::<Flag>(&HANOI_TYPE)
+        .map_err(|_| RedisError::WrongType)?
+        .ok_or_else(|| core_err(Error::UnknownFlag))?;
+    let (reply, changed) = f(flag)?;
+    if changed {
+        ctx.replicate_verbatim();
+        ctx.notify_keyspace_event(NotifyEvent::MODULE, event, name);
+    }
+    Ok(reply)
+}
+
+fn is_kw(arg: &[u8], kw: &str) -> bool {
+    arg.eq_ignore_ascii_case(kw.as_bytes())
+}
+
+const DEFINE_KEYWORDS: [&str; 6] = [
+    "ENABLED",
+    "DISABLED",
+    "PERCENTAGE",
+    "VARIANTS",
+    "WEIGHTS",
+    "SALT",
+];
+
+/// Parses `[ENABLED|DISABLED] [PERCENTAGE pct] [VARIANTS count name ...
+/// [WEIGHTS w ...]] [SALT salt]`; omitted options take their defaults.
+pub fn parse_definition(opts: &[&[u8]]) -> Result<Definition, RedisError> {
+    let mut def = Definition::default();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while let Some(&opt) = opts.get(i) {
+        i += 1;
+        let Some(&kw) = DEFINE_KEYWORDS.iter().find(|k| is_kw(opt, k)) else {
+            return Err(arg_err(format_args!("unknown option '{}'", show(opt))));
+        };
+        let group = if kw == "DISABLED" { "ENABLED" } else { kw };
+        if seen.contains(&group) {
+            return Err(arg_err(format_args!(
+                "{kw} given twice or with its opposite"
+            )));
+        }
+        seen.push(group);
+        let mut value = || {
+            let v = opts.get(i).copied();
+            i += 1;
+            v.ok_or_else(|| arg_err(format_args!("{kw} needs a value")))
+        };
+        match kw {
+            "ENABLED" => def.enabled = true,
+            "DISABLED" => def.enabled = false,
+            "PERCENTAGE" => def.percentage = parse_percentage(value()?).map_err(core_err)?,
+            "SALT" => def.salt = Some(value()?.to_vec()),
+            "VARIANTS" => {
+                let raw = value()?;
+                let count = std::str::from_utf8(raw)
+                    .ok()
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        arg_err(format_args!(
+                            "VARIANTS count must be a non-negative integer, got '{}'",
+                            show(raw)
+                        ))
+                    })?;
+                let max = limits().max_variants;
+                if count > max {
+                    return Err(core_err(Error::TooManyVariants { limit: max }));
+                }
+                let names = opts.get(i..i + count).ok_or_else(|| {
+                    arg_err(format_args!(
+                        "VARIANTS {count} needs {count} names, got {}",
+                        opts.len() - i
+                    ))
+                })?;
+                i += count;
+                def.variants = names.iter().map(|n| n.to_vec()).collect();
+            }
+            _ => {
+                // WEIGHTS: every argument up to the next keyword.
+                if !seen.contains(&"VARIANTS") {
+                    return Err(core_err(Error::WeightsWithoutVariants));
+                }
+                let start = i;
+                while opts
+                    .get(i)
+                    .is_some_and(|a| !DEFINE_KEYWORDS.iter().any(|k| is_kw(a, k)))
+                {
+                    i += 1;
+                }
+                let weights = opts[start..i]
+                    .iter()
+                    .map(|w| parse_weight(w))
+                    .collect::<Result<Vec<u32>, Error>>()
+                    .map_err(core_err)?;
+                def.weights = Some(weights);
+            }
+        }
+    }
+    def.validate(&limits()).map_err(core_err)?;
+    Ok(def)
+}
+
+/// `HANOI.DEFINE key [ENABLED|DISABLED] [PERCENTAGE pct] [VARIANTS count name
+/// [name ...] [WEIGHTS w [w ...]]] [SALT salt]`
+pub fn define(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 2, usize::MAX)?;
+        let opts: Vec<&[u8]> = slices(&args[2..]).collect();
+        let def = parse_definition(&opts)?;
+        let key = ctx.open_key_writable(&args[1]);
+        let changed = match key.get_value::<Flag>(&HANOI_TYPE) {
+            Err(_) => return Err(RedisError::WrongType),
+            Ok(Some(flag)) => flag.set_definition(def, &limits()).map_err(core_err)?,
+            Ok(None) => {
+                let flag = Flag::new(def, &limits()).map_err(core_err)?;
+                key.set_value(&HANOI_TYPE, flag)?;
+                true
+            }
+        };
+        if changed {
+            ctx.replicate_verbatim();
+            ctx.notify_keyspace_event(NotifyEvent::MODULE, "hanoi.define", &args[1]);
+        }
+        Ok(RedisValue::SimpleStringStatic("OK"))
+    })
+}
+
+enum Target {
+    User,
+    Regex,
+}
+
+fn target(arg: &[u8]) -> Result<Target, RedisError> {
+    if is_kw(arg, "USER") {
+        Ok(Target::User)
+    } else if is_kw(arg, "REGEX") {
+        Ok(Target::Regex)
+    } else {
+        Err(arg_err(format_args!(
+            "expected USER or REGEX, got '{}'",
+            show(arg)
+        )))
+    }
+}
+
+fn count(n: usize) -> (RedisValue, bool) {
+    (RedisValue::Integer(n as i64), n > 0)
+}
+
+/// `HANOI.REGISTER key USER id [id ...]` | `HANOI.REGISTER key REGEX pattern [pattern ...]`
+pub fn register(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 4, usize::MAX)?;
+        let what = target(&args[2])?;
+        write_flag(ctx, &args, "hanoi.register", |flag| match what {
+            Target::User => Ok(count(flag.add_users(slices(&args[3..])))),
+            Target::Regex => flag
+                .add_regexes(slices(&args[3..]), &limits())
+                .map(count)
+                .map_err(core_err),
+        })
+    })
+}
+
+/// `HANOI.UNREGISTER key USER id [id ...]` | `HANOI.UNREGISTER key REGEX pattern [pattern ...]`
+pub fn unregister(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 4, usize::MAX)?;
+        let what = target(&args[2])?;
+        write_flag(ctx, &args, "hanoi.unregister", |flag| {
+            Ok(count(match what {
+                Target::User => flag.remove_users(slices(&args[3..])),
+                Target::Regex => flag.remove_regexes(slices(&args[3..])),
+            }))
+        })
+    })
+}
+
+/// `HANOI.BLOCK key id [id ...]`
+pub fn block(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 3, usize::MAX)?;
+        write_flag(ctx, &args, "hanoi.block", |flag| {
+            Ok(count(flag.block(slices(&args[2..]))))
+        })
+    })
+}
+
+/// `HANOI.UNBLOCK key id [id ...]`
+pub fn unblock(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 3, usize::MAX)?;
+        write_flag(ctx, &args, "hanoi.unblock", |flag| {
+            Ok(count(flag.unblock(slices(&args[2..]))))
+        })
+    })
+}
+
+fn switch(ctx: &Context, args: &[RedisString], on: bool) -> RedisResult {
+    arity(args, 2, 2)?;
+    let event = if on { "hanoi.enable" } else { "hanoi.disable" };
+    write_flag(ctx, args, event, |flag| {
+        Ok((RedisValue::SimpleStringStatic("OK"), flag.set_enabled(on)))
+    })
+}
+
+/// `HANOI.ENABLE key`
+pub fn enable(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| switch(ctx, &args, true))
+}
+
+/// `HANOI.DISABLE key`
+pub fn disable(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| switch(ctx, &args, false))
+}
+
+/// `HANOI.TOGGLE key` → the new state, 1 or 0.
+pub fn toggle(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 2, 2)?;
+        write_flag(ctx, &args, "hanoi.toggle", |flag| {
+            Ok((RedisValue::Integer(i64::from(flag.toggle())), true))
+        })
+    })
+}
+
+/// `HANOI.PERCENTAGE key pct`
+pub fn percentage(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 3, 3)?;
+        let pct = parse_percentage(args[2].as_slice()).map_err(core_err)?;
+        write_flag(ctx, &args, "hanoi.percentage", |flag| {
+            let changed = flag.set_percentage(pct).map_err(core_err)?;
+            Ok((RedisValue::SimpleStringStatic("OK"), changed))
+        })
+    })
+}
+
+fn bool_reply(b: bool) -> RedisValue {
+    RedisValue::Integer(i64::from(b))
+}
+
+fn bulk_or_nil(v: Option<&[u8]>) -> RedisValue {
+    v.map_or(RedisValue::Null, |v| RedisValue::StringBuffer(v.to_vec()))
+}
+
+/// `HANOI.ENABLED key [id]` → 1 or 0; a missing flag is 0.
+pub fn enabled(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 2, 3)?;
+        let key = ctx.open_key(&args[1]);
+        let id = args.get(2).map(RedisString::as_slice);
+        Ok(bool_reply(
+            read_flag(&key)?.is_some_and(|f| f.is_enabled(id)),
+        ))
+    })
+}
+
+/// `HANOI.VARIANT key id` → the variant, or nil.
+pub fn variant(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 3, 3)?;
+        let key = ctx.open_key(&args[1]);
+        let flag = read_flag(&key)?;
+        Ok(bulk_or_nil(
+            flag.and_then(|f| f.variant(args[2].as_slice())),
+        ))
+    })
+}
+
+/// `HANOI.EXPLAIN key id` → [enabled, variant, reason, detail].
+pub fn explain(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 3, 3)?;
+        let key = ctx.open_key(&args[1]);
+        let e = read_flag(&key)?.map_or(hanoi_core::Explanation::UNDEFINED, |f| {
+            f.explain(args[2].as_slice())
+        });
+        let detail = match e.detail {
+            Some(Detail::Pattern(p)) => RedisValue::BulkString(p.to_owned()),
+            Some(Detail::Bucket(b)) => RedisValue::Integer(i64::from(b)),
+            None => RedisValue::Null,
+        };
+        Ok(RedisValue::Array(vec![
+            bool_reply(e.enabled),
+            bulk_or_nil(e.variant),
+            RedisValue::SimpleStringStatic(e.reason.as_str()),
+            detail,
+        ]))
+    })
+}
+
+/// `HANOI.GET key` → the definition as a map (a flat array under RESP2).
+pub fn get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 2, 2)?;
+        let key = ctx.open_key(&args[1]);
+        let Some(flag) = read_flag(&key)? else {
+            return Ok(RedisValue::Null);
+        };
+        let d = flag.definition();
+        let list = |items: &mut dyn Iterator<Item = RedisValue>| RedisValue::Array(items.collect());
+        let fields = [
+            ("enabled", bool_reply(d.enabled)),
+            ("percentage", RedisValue::Integer(i64::from(d.percentage))),
+            (
+                "variants",
+                list(
+                    &mut d
+                        .variants
+                        .iter()
+                        .map(|v| RedisValue::StringBuffer(v.clone())),
+                ),
+            ),
+            (
+                "weights",
+                list(
+                    &mut d
+                        .weights
+                        .iter()
+                        .flatten()
+                        .map(|w| RedisValue::Integer(i64::from(*w))),
+                ),
+            ),
+            ("salt", bulk_or_nil(d.salt.as_deref())),
+            ("users", RedisValue::Integer(flag.users().len() as i64)),
+            ("blocked", RedisValue::Integer(flag.blocked().len() as i64)),
+            (
+                "regexes",
+                list(
+                    &mut flag
+                        .patterns()
+                        .iter()
+                        .map(|p| RedisValue::BulkString(p.clone())),
+                ),
+            ),
+        ];
+        let map: BTreeMap<RedisValueKey, RedisValue> = fields
+            .into_iter()
+            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
+            .collect();
+        Ok(RedisValue::OrderedMap(map))
+    })
+}
+
+/// `HANOI.MENABLED id key [key ...]` → one 1/0 per key.
+pub fn menabled(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 3, usize::MAX)?;
+        let id = args[1].as_slice();
+        let mut out = Vec::with_capacity(args.len() - 2);
+        for name in &args[2..] {
+            let key = ctx.open_key(name);
+            out.push(bool_reply(
+                read_flag(&key)?.is_some_and(|f| f.is_enabled(Some(id))),
+            ));
+        }
+        Ok(RedisValue::Array(out))
+    })
+}
