@@ -12,20 +12,36 @@ use redis_module::{Context, NotifyEvent, RedisError, RedisResult, RedisString, R
 use crate::datatype::HANOI_TYPE;
 use crate::limits;
 
+/// An error reply `ERR <msg>`. Error replies must be one line of ASCII
+/// (redis-module keeps only the low byte of each char), so anything else is
+/// escaped as `\xNN`.
+fn arg_err(msg: impl std::fmt::Display) -> RedisError {
+    let mut out = String::from("ERR ");
+    for c in msg.to_string().chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+    }
+    RedisError::String(out)
+}
+
 /// A core error as a Redis error reply.
 fn core_err(e: Error) -> RedisError {
-    RedisError::String(format!("ERR {e}"))
+    arg_err(e)
 }
 
-/// An argument error naming the problem.
-fn arg_err(msg: impl std::fmt::Display) -> RedisError {
-    RedisError::String(format!("ERR {msg}"))
-}
-
+/// An argument as error messages quote it: at most 64 bytes.
 fn show(arg: &[u8]) -> String {
-    let s = String::from_utf8_lossy(arg);
-    let s: String = s.chars().take(64).filter(|c| !c.is_control()).collect();
-    s
+    let arg = arg.get(..64).unwrap_or(arg);
+    match std::str::from_utf8(arg) {
+        Ok(s) => s.to_owned(),
+        Err(_) => arg.escape_ascii().to_string(),
+    }
 }
 
 /// Runs a command body; a panic becomes an error reply, never a crash.

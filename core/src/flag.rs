@@ -367,7 +367,7 @@ impl Flag {
         let before = all.len();
         for raw in patterns {
             let pattern = std::str::from_utf8(raw).map_err(|_| Error::InvalidRegex {
-                pattern: String::from_utf8_lossy(raw).into_owned(),
+                pattern: raw.escape_ascii().to_string(),
                 reason: "pattern is not valid UTF-8 (match raw bytes with (?-u:\\xFF))".into(),
             })?;
             if pattern.is_empty() {

@@ -1,0 +1,239 @@
+//! Test harness: a real `redis-server` (or the binary named by
+//! `HANOI_SERVER`, e.g. `valkey-server`) on a free loopback port, with the
+//! freshly built module loaded, killed and cleaned up on drop.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Builds the module once per test binary (a no-op when `make test` already
+/// did) and returns the path of `libhanoi.so`.
+pub fn module_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let status = Command::new(cargo)
+            .args(["build", "--release", "-p", "hanoi", "--lib"])
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the module failed");
+        let so = root.join("target/release/libhanoi.so");
+        assert!(so.exists(), "{} missing", so.display());
+        so
+    })
+}
+
+pub fn server_binary() -> String {
+    std::env::var("HANOI_SERVER").unwrap_or_else(|_| "redis-server".into())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn fresh_dir() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "hanoi-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    args: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server with the module and `extra` config arguments.
+    pub fn start(extra: &[&str]) -> Server {
+        let mut s = Server {
+            child: None,
+            port: free_port(),
+            dir: fresh_dir(),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(server_binary());
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--logfile")
+            .arg(self.dir.join("server.log"))
+            .args(["--save", ""])
+            .args(["--enable-debug-command", "yes"])
+            .arg("--loadmodule")
+            .arg(module_path())
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.child = Some(cmd.spawn().expect("start redis-server (is it installed?)"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut con) = self.try_con() {
+                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                    return;
+                }
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("server exited ({status}) on start:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "server did not start:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn try_con(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(5))
+    }
+
+    pub fn con(&self) -> redis::Connection {
+        let con = self.try_con().expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(120))).ok();
+        con
+    }
+
+    /// A RESP3 connection.
+    pub fn con3(&self) -> redis::Connection {
+        redis::Client::open(format!("{}?protocol=resp3", self.url()))
+            .and_then(|c| c.get_connection())
+            .expect("connect resp3")
+    }
+
+    /// Is the process still running?
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Stops the server with `SHUTDOWN <how>` (e.g. "SAVE", "NOSAVE").
+    pub fn shutdown(&mut self, how: &str) {
+        let mut con = self.con();
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg(how).query(&mut con);
+        self.wait_exit();
+    }
+
+    /// Kills the server with SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+        }
+        self.wait_exit();
+    }
+
+    fn wait_exit(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, directory and arguments.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "stop the server first");
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("server log kept in {}", self.dir.display());
+        }
+    }
+}
+
+/// A small deterministic PRNG (xorshift64*), so tests need no extra crate.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// A mix of ids: numeric user ids, UUID-like, non-ASCII and binary.
+pub fn random_id(rng: &mut Rng) -> Vec<u8> {
+    match rng.below(10) {
+        0 => format!("{:08x}-{:04x}-4{:03x}", rng.next() as u32, rng.below(1 << 16), rng.below(1 << 12)).into_bytes(),
+        1 => format!("usuario-ñ-{}", rng.below(1000)).into_bytes(),
+        2 => (0..rng.below(6)).map(|_| rng.next() as u8).collect(),
+        _ => (100_000 + rng.below(999_999_900_000)).to_string().into_bytes(),
+    }
+}
+
+/// `HANOI.GET` and `DEBUG DIGEST-VALUE` of a key: what must not change
+/// after a refused write.
+pub fn snapshot(con: &mut redis::Connection, key: &str) -> (redis::Value, redis::Value) {
+    let get = redis::cmd("HANOI.GET").arg(key).query(con).expect("HANOI.GET");
+    let digest = redis::cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg(key)
+        .query(con)
+        .expect("DEBUG DIGEST-VALUE");
+    (get, digest)
+}
+
+/// Answers of a flag for many ids, in one pipeline: EXPLAIN for each id
+/// (enabled, variant, reason, detail).
+pub fn answers(con: &mut redis::Connection, key: &str, ids: &[Vec<u8>]) -> Vec<redis::Value> {
+    let mut p = redis::pipe();
+    for id in ids {
+        p.cmd("HANOI.EXPLAIN").arg(key).arg(id);
+    }
+    p.query(con).expect("pipeline of HANOI.EXPLAIN")
+}
