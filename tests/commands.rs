@@ -11,9 +11,8 @@ fn run(con: &mut redis::Connection, args: &[&str]) -> Result<Value, String> {
     for a in &args[1..] {
         c.arg(*a);
     }
-    c.query::<Value>(con).map_err(|e| {
-        format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
-    })
+    c.query::<Value>(con)
+        .map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
 }
 
 fn int(con: &mut redis::Connection, args: &[&str]) -> i64 {
@@ -39,8 +38,23 @@ fn bulk(con: &mut redis::Connection, args: &[&str]) -> Option<String> {
 }
 
 fn seed(con: &mut redis::Connection) {
-    ok(con, &["HANOI.DEFINE", "cdc_on", "PERCENTAGE", "80", "VARIANTS", "2", "foo", "bar"]);
-    assert_eq!(int(con, &["HANOI.REGISTER", "cdc_on", "USER", "447568110000"]), 1);
+    ok(
+        con,
+        &[
+            "HANOI.DEFINE",
+            "cdc_on",
+            "PERCENTAGE",
+            "80",
+            "VARIANTS",
+            "2",
+            "foo",
+            "bar",
+        ],
+    );
+    assert_eq!(
+        int(con, &["HANOI.REGISTER", "cdc_on", "USER", "447568110000"]),
+        1
+    );
     assert_eq!(int(con, &["HANOI.REGISTER", "cdc_on", "REGEX", "01$"]), 1);
 }
 
@@ -52,14 +66,25 @@ fn seed_example_and_explain() {
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on", "44488"]), 0);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on", "443301"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on", "444401"]), 1);
-    assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on", "447568110000"]), 1);
+    assert_eq!(
+        int(&mut con, &["HANOI.ENABLED", "cdc_on", "447568110000"]),
+        1
+    );
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on"]), 1);
-    assert_eq!(bulk(&mut con, &["HANOI.VARIANT", "cdc_on", "443301"]).as_deref(), Some("bar"));
+    assert_eq!(
+        bulk(&mut con, &["HANOI.VARIANT", "cdc_on", "443301"]).as_deref(),
+        Some("bar")
+    );
     assert_eq!(bulk(&mut con, &["HANOI.VARIANT", "cdc_on", "44488"]), None);
     let e = run(&mut con, &["HANOI.EXPLAIN", "cdc_on", "44488"]).unwrap();
     assert_eq!(
         e,
-        Value::Array(vec![Value::Int(0), Value::Nil, Value::SimpleString("outside".into()), Value::Int(88)])
+        Value::Array(vec![
+            Value::Int(0),
+            Value::Nil,
+            Value::SimpleString("outside".into()),
+            Value::Int(88)
+        ])
     );
     let e = run(&mut con, &["HANOI.EXPLAIN", "cdc_on", "443301"]).unwrap();
     assert_eq!(
@@ -76,11 +101,31 @@ fn seed_example_and_explain() {
     let e = run(&mut con, &["HANOI.EXPLAIN", "missing", "1"]).unwrap();
     assert_eq!(
         e,
-        Value::Array(vec![Value::Int(0), Value::Nil, Value::SimpleString("undefined".into()), Value::Nil])
+        Value::Array(vec![
+            Value::Int(0),
+            Value::Nil,
+            Value::SimpleString("undefined".into()),
+            Value::Nil
+        ])
     );
     // Commands are case-insensitive, options too.
     assert_eq!(int(&mut con, &["hanoi.enabled", "cdc_on", "443301"]), 1);
-    ok(&mut con, &["hanoi.define", "lower", "percentage", "5", "variants", "1", "x", "weights", "3", "salt", "s"]);
+    ok(
+        &mut con,
+        &[
+            "hanoi.define",
+            "lower",
+            "percentage",
+            "5",
+            "variants",
+            "1",
+            "x",
+            "weights",
+            "3",
+            "salt",
+            "s",
+        ],
+    );
 }
 
 #[test]
@@ -91,14 +136,29 @@ fn every_write_command() {
     // Defaults: enabled, 0 %.
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "1"]), 0);
-    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "USER", "1", "2", "2"]), 2);
+    assert_eq!(
+        int(&mut con, &["HANOI.REGISTER", "f", "USER", "1", "2", "2"]),
+        2
+    );
     assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "USER", "2"]), 0);
-    assert_eq!(int(&mut con, &["HANOI.UNREGISTER", "f", "USER", "2", "3"]), 1);
+    assert_eq!(
+        int(&mut con, &["HANOI.UNREGISTER", "f", "USER", "2", "3"]),
+        1
+    );
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "1"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "2"]), 0);
-    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^9", "^8", "^9"]), 2);
+    assert_eq!(
+        int(
+            &mut con,
+            &["HANOI.REGISTER", "f", "REGEX", "^9", "^8", "^9"]
+        ),
+        2
+    );
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "8123"]), 1);
-    assert_eq!(int(&mut con, &["HANOI.UNREGISTER", "f", "REGEX", "^8", "nope"]), 1);
+    assert_eq!(
+        int(&mut con, &["HANOI.UNREGISTER", "f", "REGEX", "^8", "nope"]),
+        1
+    );
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "8123"]), 0);
     assert_eq!(int(&mut con, &["HANOI.BLOCK", "f", "1", "9000"]), 2);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "1"]), 0);
@@ -113,9 +173,30 @@ fn every_write_command() {
     assert_eq!(int(&mut con, &["HANOI.TOGGLE", "f"]), 1);
     ok(&mut con, &["HANOI.PERCENTAGE", "f", "100"]);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "anybody"]), 1);
-    assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "9000"]), 0, "blocked beats 100 %");
+    assert_eq!(
+        int(&mut con, &["HANOI.ENABLED", "f", "9000"]),
+        0,
+        "blocked beats 100 %"
+    );
     // Redefinition keeps registrations, blocks and regexes.
-    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "0", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "3", "SALT", "pepper"]);
+    ok(
+        &mut con,
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "PERCENTAGE",
+            "0",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "3",
+            "SALT",
+            "pepper",
+        ],
+    );
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "1"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "9123"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "9000"]), 0);
@@ -129,7 +210,11 @@ fn every_write_command() {
     ok(&mut con, &["HANOI.DEFINE", "g", "PERCENTAGE", "100"]);
     assert_eq!(
         run(&mut con, &["HANOI.MENABLED", "1", "f", "g", "nope"]),
-        Ok(Value::Array(vec![Value::Int(1), Value::Int(1), Value::Int(0)]))
+        Ok(Value::Array(vec![
+            Value::Int(1),
+            Value::Int(1),
+            Value::Int(0)
+        ]))
     );
 }
 
@@ -137,7 +222,25 @@ fn every_write_command() {
 fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    ok(&mut con, &["HANOI.DEFINE", "f", "DISABLED", "PERCENTAGE", "30", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "2", "SALT", "s"]);
+    ok(
+        &mut con,
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "DISABLED",
+            "PERCENTAGE",
+            "30",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "2",
+            "SALT",
+            "s",
+        ],
+    );
     int(&mut con, &["HANOI.REGISTER", "f", "USER", "1", "2"]);
     int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^x", "y$"]);
     int(&mut con, &["HANOI.BLOCK", "f", "3"]);
@@ -147,19 +250,41 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     };
     assert_eq!(flat.len(), 16);
     let field = |name: &str| -> Value {
-        let i = flat.iter().position(|v| *v == Value::BulkString(name.as_bytes().to_vec())).unwrap();
+        let i = flat
+            .iter()
+            .position(|v| *v == Value::BulkString(name.as_bytes().to_vec()))
+            .unwrap();
         flat[i + 1].clone()
     };
     assert_eq!(field("enabled"), Value::Int(0));
     assert_eq!(field("percentage"), Value::Int(30));
-    assert_eq!(field("variants"), Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::BulkString(b"b".to_vec())]));
-    assert_eq!(field("weights"), Value::Array(vec![Value::Int(1), Value::Int(2)]));
+    assert_eq!(
+        field("variants"),
+        Value::Array(vec![
+            Value::BulkString(b"a".to_vec()),
+            Value::BulkString(b"b".to_vec())
+        ])
+    );
+    assert_eq!(
+        field("weights"),
+        Value::Array(vec![Value::Int(1), Value::Int(2)])
+    );
     assert_eq!(field("salt"), Value::BulkString(b"s".to_vec()));
     assert_eq!(field("users"), Value::Int(2));
     assert_eq!(field("blocked"), Value::Int(1));
-    assert_eq!(field("regexes"), Value::Array(vec![Value::BulkString(b"^x".to_vec()), Value::BulkString(b"y$".to_vec())]));
+    assert_eq!(
+        field("regexes"),
+        Value::Array(vec![
+            Value::BulkString(b"^x".to_vec()),
+            Value::BulkString(b"y$".to_vec())
+        ])
+    );
     let mut con3 = s.con3();
-    match redis::cmd("HANOI.GET").arg("f").query::<Value>(&mut con3).unwrap() {
+    match redis::cmd("HANOI.GET")
+        .arg("f")
+        .query::<Value>(&mut con3)
+        .unwrap()
+    {
         Value::Map(m) => assert_eq!(m.len(), 8),
         other => panic!("expected a map, got {other:?}"),
     }
@@ -168,42 +293,202 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
 /// Each bad input: its command, and a piece of the error it must get.
 const BAD: &[(&[&str], &str)] = &[
     (&["HANOI.DEFINE"], "wrong number of arguments"),
-    (&["HANOI.DEFINE", "f", "PERCENTAGE"], "PERCENTAGE needs a value"),
-    (&["HANOI.DEFINE", "f", "PERCENTAGE", "101"], "percentage must be an integer between 0 and 100"),
-    (&["HANOI.DEFINE", "f", "PERCENTAGE", "-1"], "percentage must be"),
-    (&["HANOI.DEFINE", "f", "PERCENTAGE", "abc"], "percentage must be"),
-    (&["HANOI.DEFINE", "f", "PERCENTAGE", "1.5"], "percentage must be"),
-    (&["HANOI.DEFINE", "f", "PERCENTAGE", "99999999999999999999999"], "percentage must be"),
-    (&["HANOI.DEFINE", "f", "PERCENTAGE", ""], "percentage must be"),
+    (
+        &["HANOI.DEFINE", "f", "PERCENTAGE"],
+        "PERCENTAGE needs a value",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "PERCENTAGE", "101"],
+        "percentage must be an integer between 0 and 100",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "PERCENTAGE", "-1"],
+        "percentage must be",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "PERCENTAGE", "abc"],
+        "percentage must be",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "PERCENTAGE", "1.5"],
+        "percentage must be",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "PERCENTAGE", "99999999999999999999999"],
+        "percentage must be",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "PERCENTAGE", ""],
+        "percentage must be",
+    ),
     (&["HANOI.DEFINE", "f", "BOGUS"], "unknown option 'BOGUS'"),
-    (&["HANOI.DEFINE", "f", "PERCENTAGE", "5", "PERCENTAGE", "6"], "given twice"),
-    (&["HANOI.DEFINE", "f", "ENABLED", "DISABLED"], "given twice or with its opposite"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "3", "a", "b"], "VARIANTS 3 needs 3 names, got 2"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "x", "a"], "VARIANTS count must be a non-negative integer"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "-1"], "VARIANTS count must be"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "1", "a", "b"], "unknown option 'b'"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "99999999999", "a"], "too many variants"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", ""], "variant name must not be empty"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "a"], "duplicate variant name 'a'"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1"], "1 weights for 2 variants"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "2", "3"], "3 weights for 2 variants"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "0"], "weight must be an integer greater than 0"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "-2"], "weight must be"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "x"], "weight must be"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "2.5"], "weight must be"),
-    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "4294967296"], "weight must be"),
-    (&["HANOI.DEFINE", "f", "WEIGHTS", "1"], "WEIGHTS needs VARIANTS"),
+    (
+        &["HANOI.DEFINE", "f", "PERCENTAGE", "5", "PERCENTAGE", "6"],
+        "given twice",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "ENABLED", "DISABLED"],
+        "given twice or with its opposite",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "VARIANTS", "3", "a", "b"],
+        "VARIANTS 3 needs 3 names, got 2",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "VARIANTS", "x", "a"],
+        "VARIANTS count must be a non-negative integer",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "VARIANTS", "-1"],
+        "VARIANTS count must be",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "VARIANTS", "1", "a", "b"],
+        "unknown option 'b'",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "VARIANTS", "99999999999", "a"],
+        "too many variants",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "VARIANTS", "2", "a", ""],
+        "variant name must not be empty",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "a"],
+        "duplicate variant name 'a'",
+    ),
+    (
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+        ],
+        "1 weights for 2 variants",
+    ),
+    (
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "2",
+            "3",
+        ],
+        "3 weights for 2 variants",
+    ),
+    (
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "0",
+        ],
+        "weight must be an integer greater than 0",
+    ),
+    (
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "-2",
+        ],
+        "weight must be",
+    ),
+    (
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "x",
+        ],
+        "weight must be",
+    ),
+    (
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "2.5",
+        ],
+        "weight must be",
+    ),
+    (
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "4294967296",
+        ],
+        "weight must be",
+    ),
+    (
+        &["HANOI.DEFINE", "f", "WEIGHTS", "1"],
+        "WEIGHTS needs VARIANTS",
+    ),
     (&["HANOI.DEFINE", "f", "SALT"], "SALT needs a value"),
-    (&["HANOI.REGISTER", "f", "USER"], "wrong number of arguments"),
+    (
+        &["HANOI.REGISTER", "f", "USER"],
+        "wrong number of arguments",
+    ),
     (&["HANOI.REGISTER", "f"], "wrong number of arguments"),
-    (&["HANOI.REGISTER", "f", "GROUP", "x"], "expected USER or REGEX, got 'GROUP'"),
+    (
+        &["HANOI.REGISTER", "f", "GROUP", "x"],
+        "expected USER or REGEX, got 'GROUP'",
+    ),
     (&["HANOI.REGISTER", "missing", "USER", "1"], "no such flag"),
     (&["HANOI.REGISTER", "f", "REGEX", "("], "invalid regex '('"),
-    (&["HANOI.REGISTER", "f", "REGEX", "ok", "[z-a]"], "invalid regex '[z-a]'"),
+    (
+        &["HANOI.REGISTER", "f", "REGEX", "ok", "[z-a]"],
+        "invalid regex '[z-a]'",
+    ),
     (&["HANOI.REGISTER", "f", "REGEX", ""], "empty regex"),
-    (&["HANOI.UNREGISTER", "f", "USER"], "wrong number of arguments"),
-    (&["HANOI.UNREGISTER", "f", "THING", "1"], "expected USER or REGEX"),
-    (&["HANOI.UNREGISTER", "missing", "USER", "1"], "no such flag"),
+    (
+        &["HANOI.UNREGISTER", "f", "USER"],
+        "wrong number of arguments",
+    ),
+    (
+        &["HANOI.UNREGISTER", "f", "THING", "1"],
+        "expected USER or REGEX",
+    ),
+    (
+        &["HANOI.UNREGISTER", "missing", "USER", "1"],
+        "no such flag",
+    ),
     (&["HANOI.BLOCK", "f"], "wrong number of arguments"),
     (&["HANOI.BLOCK", "missing", "1"], "no such flag"),
     (&["HANOI.UNBLOCK", "f"], "wrong number of arguments"),
@@ -215,12 +500,18 @@ const BAD: &[(&[&str], &str)] = &[
     (&["HANOI.PERCENTAGE", "f", "200"], "percentage must be"),
     (&["HANOI.PERCENTAGE", "missing", "5"], "no such flag"),
     (&["HANOI.ENABLED"], "wrong number of arguments"),
-    (&["HANOI.ENABLED", "f", "1", "2"], "wrong number of arguments"),
+    (
+        &["HANOI.ENABLED", "f", "1", "2"],
+        "wrong number of arguments",
+    ),
     (&["HANOI.VARIANT", "f"], "wrong number of arguments"),
     (&["HANOI.EXPLAIN", "f"], "wrong number of arguments"),
     (&["HANOI.GET"], "wrong number of arguments"),
     (&["HANOI.MENABLED", "1"], "wrong number of arguments"),
-    (&["HANOI.ENABLED", "str", "1"], "WRONGTYPE Operation against a key holding the wrong kind of value"),
+    (
+        &["HANOI.ENABLED", "str", "1"],
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+    ),
     (&["HANOI.VARIANT", "str", "1"], "WRONGTYPE"),
     (&["HANOI.EXPLAIN", "str", "1"], "WRONGTYPE"),
     (&["HANOI.GET", "str"], "WRONGTYPE"),
@@ -234,7 +525,24 @@ const BAD: &[(&[&str], &str)] = &[
 fn bad_input_is_refused_and_changes_nothing() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "40", "VARIANTS", "2", "a", "b", "WEIGHTS", "2", "1", "SALT", "s"]);
+    ok(
+        &mut con,
+        &[
+            "HANOI.DEFINE",
+            "f",
+            "PERCENTAGE",
+            "40",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "2",
+            "1",
+            "SALT",
+            "s",
+        ],
+    );
     int(&mut con, &["HANOI.REGISTER", "f", "USER", "1", "2", "3"]);
     int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^7", "ok"]);
     int(&mut con, &["HANOI.BLOCK", "f", "9"]);
@@ -249,7 +557,10 @@ fn bad_input_is_refused_and_changes_nothing() {
         assert_eq!(bulk(&mut con, &["GET", "str"]).as_deref(), Some("plain"));
         assert_eq!(run(&mut con, &["EXISTS", "missing"]), Ok(Value::Int(0)));
     }
-    assert_eq!(run(&mut con, &["PING"]), Ok(Value::SimpleString("PONG".into())));
+    assert_eq!(
+        run(&mut con, &["PING"]),
+        Ok(Value::SimpleString("PONG".into()))
+    );
 }
 
 #[test]
@@ -257,15 +568,24 @@ fn regex_limits_are_module_options() {
     let s = Server::start(&["max-regexes", "2"]);
     let mut con = s.con();
     ok(&mut con, &["HANOI.DEFINE", "f"]);
-    ok(&mut con, &["CONFIG", "SET", "hanoi.regex-size-limit", "10000"]);
+    ok(
+        &mut con,
+        &["CONFIG", "SET", "hanoi.regex-size-limit", "10000"],
+    );
     let e = run(&mut con, &["HANOI.REGISTER", "f", "REGEX", r"\w{1000}"]).unwrap_err();
     assert!(e.contains("size limit"), "{e}");
-    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "a", "b"]), 2);
+    assert_eq!(
+        int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "a", "b"]),
+        2
+    );
     let e = run(&mut con, &["HANOI.REGISTER", "f", "REGEX", "c"]).unwrap_err();
     assert!(e.contains("too many regexes for one flag (limit 2)"), "{e}");
     // A pattern that makes backtracking engines explode answers at once.
     ok(&mut con, &["HANOI.DEFINE", "g"]);
-    assert_eq!(int(&mut con, &["HANOI.REGISTER", "g", "REGEX", "(a+)+$"]), 1);
+    assert_eq!(
+        int(&mut con, &["HANOI.REGISTER", "g", "REGEX", "(a+)+$"]),
+        1
+    );
     let mut id = "a".repeat(50_000);
     id.push('!');
     let t = std::time::Instant::now();
@@ -279,17 +599,47 @@ fn binary_ids_and_patterns() {
     let mut con = s.con();
     ok(&mut con, &["HANOI.DEFINE", "f"]);
     let id: &[u8] = &[0, 0xff, b'\r', b'\n', 0x80];
-    let n: i64 = redis::cmd("HANOI.REGISTER").arg("f").arg("USER").arg(id).arg("").query(&mut con).unwrap();
+    let n: i64 = redis::cmd("HANOI.REGISTER")
+        .arg("f")
+        .arg("USER")
+        .arg(id)
+        .arg("")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 2);
-    let on: i64 = redis::cmd("HANOI.ENABLED").arg("f").arg(id).query(&mut con).unwrap();
+    let on: i64 = redis::cmd("HANOI.ENABLED")
+        .arg("f")
+        .arg(id)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(on, 1);
-    let on: i64 = redis::cmd("HANOI.ENABLED").arg("f").arg("").query(&mut con).unwrap();
+    let on: i64 = redis::cmd("HANOI.ENABLED")
+        .arg("f")
+        .arg("")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(on, 1);
-    let bad: redis::RedisResult<i64> = redis::cmd("HANOI.REGISTER").arg("f").arg("REGEX").arg(&[0xffu8][..]).query(&mut con);
+    let bad: redis::RedisResult<i64> = redis::cmd("HANOI.REGISTER")
+        .arg("f")
+        .arg("REGEX")
+        .arg(&[0xffu8][..])
+        .query(&mut con);
     let e = bad.unwrap_err().to_string();
-    assert!(e.contains(r"invalid regex '\xff': pattern is not valid UTF-8"), "{e}");
-    let n: i64 = redis::cmd("HANOI.REGISTER").arg("f").arg("REGEX").arg(r"(?-u:\xFE)").query(&mut con).unwrap();
+    assert!(
+        e.contains(r"invalid regex '\xff': pattern is not valid UTF-8"),
+        "{e}"
+    );
+    let n: i64 = redis::cmd("HANOI.REGISTER")
+        .arg("f")
+        .arg("REGEX")
+        .arg(r"(?-u:\xFE)")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(n, 1);
-    let on: i64 = redis::cmd("HANOI.ENABLED").arg("f").arg(&[1u8, 0xfe][..]).query(&mut con).unwrap();
+    let on: i64 = redis::cmd("HANOI.ENABLED")
+        .arg("f")
+        .arg(&[1u8, 0xfe][..])
+        .query(&mut con)
+        .unwrap();
     assert_eq!(on, 1);
 }

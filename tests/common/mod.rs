@@ -100,7 +100,11 @@ impl Server {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("server exited ({status}) on start:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "server did not start:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "server did not start:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -209,17 +213,28 @@ impl Rng {
 /// A mix of ids: numeric user ids, UUID-like, non-ASCII and binary.
 pub fn random_id(rng: &mut Rng) -> Vec<u8> {
     match rng.below(10) {
-        0 => format!("{:08x}-{:04x}-4{:03x}", rng.next() as u32, rng.below(1 << 16), rng.below(1 << 12)).into_bytes(),
+        0 => format!(
+            "{:08x}-{:04x}-4{:03x}",
+            rng.next() as u32,
+            rng.below(1 << 16),
+            rng.below(1 << 12)
+        )
+        .into_bytes(),
         1 => format!("usuario-ñ-{}", rng.below(1000)).into_bytes(),
         2 => (0..rng.below(6)).map(|_| rng.next() as u8).collect(),
-        _ => (100_000 + rng.below(999_999_900_000)).to_string().into_bytes(),
+        _ => (100_000 + rng.below(999_999_900_000))
+            .to_string()
+            .into_bytes(),
     }
 }
 
 /// `HANOI.GET` and `DEBUG DIGEST-VALUE` of a key: what must not change
 /// after a refused write.
 pub fn snapshot(con: &mut redis::Connection, key: &str) -> (redis::Value, redis::Value) {
-    let get = redis::cmd("HANOI.GET").arg(key).query(con).expect("HANOI.GET");
+    let get = redis::cmd("HANOI.GET")
+        .arg(key)
+        .query(con)
+        .expect("HANOI.GET");
     let digest = redis::cmd("DEBUG")
         .arg("DIGEST-VALUE")
         .arg(key)
@@ -236,4 +251,84 @@ pub fn answers(con: &mut redis::Connection, key: &str, ids: &[Vec<u8>]) -> Vec<r
         p.cmd("HANOI.EXPLAIN").arg(key).arg(id);
     }
     p.query(con).expect("pipeline of HANOI.EXPLAIN")
+}
+
+/// Builds a flag with `n` registered ids, regexes, blocks, weighted
+/// variants and a salt; returns 10k ids to sample it with (half registered).
+pub fn build_big_flag(con: &mut redis::Connection, key: &str, n: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut rng = Rng(seed | 1);
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(key)
+        .arg(&[
+            "PERCENTAGE",
+            "35",
+            "VARIANTS",
+            "3",
+            "control",
+            "red",
+            "blue",
+            "WEIGHTS",
+            "50",
+            "30",
+            "20",
+            "SALT",
+        ])
+        .arg(format!("salt-{seed}"))
+        .query(con)
+        .expect("define");
+    let ids: Vec<Vec<u8>> = (0..n).map(|_| random_id(&mut rng)).collect();
+    for batch in ids.chunks(10_000) {
+        let _: i64 = redis::cmd("HANOI.REGISTER")
+            .arg(key)
+            .arg("USER")
+            .arg(batch)
+            .query(con)
+            .expect("register");
+    }
+    let _: i64 = redis::cmd("HANOI.REGISTER")
+        .arg(key)
+        .arg(&["REGEX", "^9{3}", "@example\\.com$", "ñ"])
+        .query(con)
+        .expect("regex");
+    let blocked: Vec<&Vec<u8>> = ids.iter().step_by(97).collect();
+    let _: i64 = redis::cmd("HANOI.BLOCK")
+        .arg(key)
+        .arg(blocked)
+        .query(con)
+        .expect("block");
+    (0..10_000)
+        .map(|i| {
+            if i % 2 == 0 {
+                ids[rng.below(n as u64) as usize].clone()
+            } else {
+                random_id(&mut rng)
+            }
+        })
+        .collect()
+}
+
+/// Waits until no background save or AOF rewrite is running.
+pub fn wait_persistence_idle(con: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(con)
+            .expect("INFO");
+        let busy = [
+            "rdb_bgsave_in_progress:1",
+            "aof_rewrite_in_progress:1",
+            "aof_rewrite_scheduled:1",
+        ]
+        .iter()
+        .any(|s| info.contains(s));
+        if !busy {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "background persistence did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
