@@ -162,7 +162,8 @@ impl IdSet {
         // Grow the arena by a quarter, not double: less slack at a million ids.
         let need = id.len() + 10;
         if self.arena.capacity() - self.arena.len() < need {
-            self.arena.reserve_exact(need.max(self.arena.len() / 4 + 64));
+            self.arena
+                .reserve_exact(need.max(self.arena.len() / 4 + 64));
         }
         let offset = self.arena.len() as u64;
         write_varint(&mut self.arena, id.len());
