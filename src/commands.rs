@@ -324,30 +324,6 @@ fn bulk_or_nil(v: Option<&[u8]>) -> RedisValue {
     v.map_or(RedisValue::Null, |v| RedisValue::StringBuffer(v.to_vec()))
 }
 
-/// `HANOI.ENABLED key [id]` → 1 or 0; a missing flag is 0.
-pub fn enabled(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    guarded(|| {
-        arity(&args, 2, 3)?;
-        let key = ctx.open_key(&args[1]);
-        let id = args.get(2).map(RedisString::as_slice);
-        Ok(bool_reply(
-            read_flag(&key)?.is_some_and(|f| f.is_enabled(id)),
-        ))
-    })
-}
-
-/// `HANOI.VARIANT key id` → the variant, or nil.
-pub fn variant(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    guarded(|| {
-        arity(&args, 3, 3)?;
-        let key = ctx.open_key(&args[1]);
-        let flag = read_flag(&key)?;
-        Ok(bulk_or_nil(
-            flag.and_then(|f| f.variant(args[2].as_slice())),
-        ))
-    })
-}
-
 /// `HANOI.EXPLAIN key id` → [enabled, variant, reason, detail].
 pub fn explain(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
@@ -420,21 +396,5 @@ pub fn get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
             .collect();
         Ok(RedisValue::OrderedMap(map))
-    })
-}
-
-/// `HANOI.MENABLED id key [key ...]` → one 1/0 per key.
-pub fn menabled(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
-    guarded(|| {
-        arity(&args, 3, usize::MAX)?;
-        let id = args[1].as_slice();
-        let mut out = Vec::with_capacity(args.len() - 2);
-        for name in &args[2..] {
-            let key = ctx.open_key(name);
-            out.push(bool_reply(
-                read_flag(&key)?.is_some_and(|f| f.is_enabled(Some(id))),
-            ));
-        }
-        Ok(RedisValue::Array(out))
     })
 }

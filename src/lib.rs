@@ -11,6 +11,7 @@ use redis_module::{redis_module, Context, RedisString, Status};
 
 pub mod commands;
 pub mod datatype;
+mod fast;
 
 use datatype::HANOI_TYPE;
 
@@ -32,7 +33,7 @@ pub fn limits() -> hanoi_core::Limits {
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // A corrupt RESTORE payload or RDB must give an error, not a crash.
     ctx.set_module_options(redis_module::ModuleOptions::HANDLE_IO_ERRORS);
-    Status::Ok
+    fast::register(ctx)
 }
 
 redis_module! {
@@ -51,11 +52,8 @@ redis_module! {
         ["hanoi.disable", commands::disable, "write deny-oom", 1, 1, 1, ""],
         ["hanoi.toggle", commands::toggle, "write deny-oom", 1, 1, 1, ""],
         ["hanoi.percentage", commands::percentage, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.enabled", commands::enabled, "readonly fast", 1, 1, 1, ""],
-        ["hanoi.variant", commands::variant, "readonly fast", 1, 1, 1, ""],
         ["hanoi.explain", commands::explain, "readonly fast", 1, 1, 1, ""],
         ["hanoi.get", commands::get, "readonly", 1, 1, 1, ""],
-        ["hanoi.menabled", commands::menabled, "readonly fast", 2, -1, 1, ""],
     ],
     configurations: [
         i64: [
