@@ -20,8 +20,16 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+BENCH_VENV := target/bench-venv
+
+# Benchmarks, not tests: the in-process evaluator (criterion), then the
+# server-side ratios (redis-benchmark, redis-py, hanoi 0.0.4 from PyPI).
 bench: build
 	$(CARGO) bench -p hanoi-core --bench evaluate
+	@command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing (Debian: apt-get install redis-tools)"; exit 1; }
+	@test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/pip install -q redis hanoi==0.0.4
+	$(BENCH_VENV)/bin/python benches/ratios.py
 
 run: build
 	@if ! command -v redis-server >/dev/null; then \

@@ -9,7 +9,8 @@
 //! unsigned  regex count, then each pattern (string)
 //! id set    registered ids
 //! id set    blocked ids
-//! id set:   unsigned id count, unsigned chunk count, then each chunk (string),
+//! id set:   unsigned id count, unsigned total chunk bytes, unsigned chunk
+//!           count, then each chunk (string),
 //!           a chunk being `varint length ++ bytes` per id (IdSet::for_each_chunk)
 //! ```
 //! A newer version than this module knows is refused with a log line.
@@ -66,6 +67,7 @@ fn save_ids(rdb: *mut raw::RedisModuleIO, ids: &IdSet) {
     let mut chunks = Vec::new();
     ids.for_each_chunk(CHUNK_BYTES, |c| chunks.push(c.to_vec()));
     raw::save_unsigned(rdb, ids.len() as u64);
+    raw::save_unsigned(rdb, chunks.iter().map(|c| c.len() as u64).sum());
     raw::save_unsigned(rdb, chunks.len() as u64);
     for c in &chunks {
         raw::save_slice(rdb, c);
@@ -128,8 +130,11 @@ fn load_bytes(rdb: *mut raw::RedisModuleIO) -> Result<Vec<u8>, LoadError> {
 
 fn load_ids(rdb: *mut raw::RedisModuleIO) -> Result<IdSet, LoadError> {
     let n = load_u64(rdb)?;
+    let bytes = load_u64(rdb)?;
     let chunks = load_u64(rdb)?;
-    let mut ids = IdSet::with_capacity(usize::try_from(n.min(1 << 24)).unwrap_or(0), 0);
+    // Sized up front (bounded, in case the numbers are corrupt).
+    let cap = |v: u64, max: u64| usize::try_from(v.min(max)).unwrap_or(0);
+    let mut ids = IdSet::with_capacity(cap(n, 1 << 26), cap(bytes, 1 << 31));
     let mut seen = 0u64;
     for _ in 0..chunks {
         let chunk = raw::load_string_buffer(rdb)?;

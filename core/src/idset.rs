@@ -54,6 +54,21 @@ fn write_varint(out: &mut Vec<u8>, mut v: usize) {
     out.push(v as u8);
 }
 
+/// The slot a hash starts probing at, for a table of `n` slots (any `n`).
+#[inline]
+fn home(hash: u64, n: usize) -> usize {
+    ((u128::from(hash) * n as u128) >> 64) as usize
+}
+
+#[inline]
+fn next(i: usize, n: usize) -> usize {
+    if i + 1 == n {
+        0
+    } else {
+        i + 1
+    }
+}
+
 /// Reads the entry that starts at `pos`: returns (start of bytes, length).
 fn read_entry(arena: &[u8], mut pos: usize) -> (usize, usize) {
     let mut len = 0usize;
@@ -103,8 +118,7 @@ impl IdSet {
 
     fn slots_for(n: usize) -> usize {
         // Keep the load at or under 3/4.
-        let want = n.saturating_mul(4) / 3 + 1;
-        want.next_power_of_two().max(MIN_SLOTS)
+        (n.saturating_mul(4) / 3 + 1).max(MIN_SLOTS)
     }
 
     #[inline]
@@ -114,7 +128,8 @@ impl IdSet {
 
     #[inline]
     fn tag(hash: u64) -> u64 {
-        hash >> OFFSET_BITS
+        // Low bits: the slot index comes from the high bits.
+        hash & ((1 << (64 - OFFSET_BITS)) - 1)
     }
 
     #[inline]
@@ -126,9 +141,9 @@ impl IdSet {
     /// Index of the slot holding `id`, or of the empty slot where it would go.
     #[inline]
     fn find(&self, id: &[u8], hash: u64) -> (usize, bool) {
-        let mask = self.slots.len() - 1;
+        let n = self.slots.len();
         let tag = Self::tag(hash);
-        let mut i = (hash as usize) & mask;
+        let mut i = home(hash, n);
         loop {
             let slot = self.slots[i];
             if slot == 0 {
@@ -137,7 +152,7 @@ impl IdSet {
             if slot >> OFFSET_BITS == tag && self.entry(slot) == id {
                 return (i, true);
             }
-            i = (i + 1) & mask;
+            i = next(i, n);
         }
     }
 
@@ -152,7 +167,8 @@ impl IdSet {
     /// Adds `id`; true when it was not there.
     pub fn insert(&mut self, id: &[u8]) -> bool {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
-            self.resize(Self::slots_for(self.len + 1).max(self.slots.len() * 2));
+            // Grow by half: less slack than doubling at a million ids.
+            self.resize(Self::slots_for(self.len + 1).max(self.slots.len() * 3 / 2));
         }
         let hash = self.hash(id);
         let (i, found) = self.find(id, hash);
@@ -187,15 +203,15 @@ impl IdSet {
         self.garbage += start - entry_start + len;
         self.len -= 1;
         // Backward-shift deletion: pull later members of the run into the hole.
-        let mask = self.slots.len() - 1;
+        let n = self.slots.len();
         let mut j = hole;
         loop {
-            j = (j + 1) & mask;
+            j = next(j, n);
             let slot = self.slots[j];
             if slot == 0 {
                 break;
             }
-            let home = (self.hash(self.entry(slot)) as usize) & mask;
+            let home = home(self.hash(self.entry(slot)), n);
             // Move slot j into the hole unless its home lies cyclically in (hole, j].
             let stays = if hole <= j {
                 hole < home && home <= j
@@ -221,14 +237,13 @@ impl IdSet {
         self.slots = vec![0; n];
         self.arena = Vec::with_capacity(old_arena.len() - self.garbage);
         self.garbage = 0;
-        let mask = n - 1;
         for slot in old_slots.into_iter().filter(|&s| s != 0) {
             let (start, len) = read_entry(&old_arena, ((slot & OFFSET_MASK) - 1) as usize);
             let id = &old_arena[start..start + len];
             let hash = self.hash(id);
-            let mut i = (hash as usize) & mask;
+            let mut i = home(hash, n);
             while self.slots[i] != 0 {
-                i = (i + 1) & mask;
+                i = next(i, n);
             }
             let offset = self.arena.len() as u64;
             write_varint(&mut self.arena, len);

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""hanoi's server-side benchmark: prints ratios measured in one run.
+
+Starts its own redis-server (or $HANOI_SERVER) with target/release/libhanoi.so on a
+free port, loads the data, and measures, alternating the things it compares so that
+the noise of a shared machine falls on both sides of each ratio:
+
+1. throughput with redis-benchmark -P 32: HANOI.ENABLED, HANOI.VARIANT and PING
+   divided by SISMEMBER on a SET of the same 1M ids;
+2. round trips from redis-py, one check at a time: HANOI.ENABLED and hanoi 0.0.4's
+   RedisHighPerfBackEnd.is_enabled divided by SISMEMBER;
+3. memory: MEMORY USAGE of the flag divided by that of the SET (numeric ids, UUIDs);
+4. DEBUG RELOAD time with the flag divided by the same with the SET;
+5. HANOI.MENABLED over 50 flags divided by one HANOI.ENABLED.
+
+Usage: python3 benches/ratios.py [--quick]   (make bench runs it in a venv)
+"""
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODULE = os.path.join(ROOT, "target", "release", "libhanoi.so")
+QUICK = "--quick" in sys.argv
+N_IDS = 1_000_000
+ROUNDS = 3
+BENCH_N = 300_000 if QUICK else 1_000_000
+RT_CHECKS = 20_000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="hanoi-bench-")
+        self.port = free_port()
+        binary = os.environ.get("HANOI_SERVER", "redis-server")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
+             "--loadmodule", MODULE],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.r = redis.Redis(port=self.port)
+        for _ in range(300):
+            try:
+                self.r.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        self.version = self.r.info("server").get("redis_version") or "?"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def chunks(seq, n):
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def load_flag(r, key, ids, percentage=50):
+    r.execute_command("HANOI.DEFINE", key, "PERCENTAGE", percentage,
+                      "VARIANTS", 3, "control", "red", "blue")
+    r.execute_command("HANOI.REGISTER", key, "REGEX", "^admin-", r"@example\.com$", "^9{6}")
+    p = r.pipeline(transaction=False)
+    for c in chunks(ids, 5000):
+        p.execute_command("HANOI.REGISTER", key, "USER", *c)
+    p.execute()
+
+
+def load_set(r, key, ids):
+    p = r.pipeline(transaction=False)
+    for c in chunks(ids, 5000):
+        p.sadd(key, *c)
+    p.execute()
+
+
+def benchmark_rps(port, args):
+    """ops/s of one redis-benchmark run (-P 32, ids drawn from 0..1999999)."""
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-P", "32", "-n", str(BENCH_N), "-r", "2000000",
+         "-c", "50", "--csv", *args],
+        capture_output=True, text=True, check=True).stdout
+    last = [line for line in out.splitlines() if line.strip()][-1]
+    return float(last.split(",")[1].strip('"'))
+
+
+def alternate(fns, rounds=ROUNDS):
+    """Runs each fn once per round, interleaved; returns the median of each."""
+    results = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            results[name].append(fn())
+    return {name: statistics.median(v) for name, v in results.items()}
+
+
+def per_call_us(fn, ids):
+    t = time.perf_counter()
+    for i in ids:
+        fn(i)
+    return (time.perf_counter() - t) / len(ids) * 1e6
+
+
+def timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+rows = []
+
+
+def report(what, ratio, goal, better="lower", note=""):
+    """One row of the table; goal None for a reference figure."""
+    if goal is None:
+        rows.append((what, f"{ratio:.2f}", "-", "-", note))
+        print(f"  {what}: {ratio:.2f} {note}", flush=True)
+        return
+    met = ratio <= goal if better == "lower" else ratio >= goal
+    sign = "<=" if better == "lower" else ">="
+    rows.append((what, f"{ratio:.2f}", f"{sign} {goal}", "yes" if met else "NO", note))
+    print(f"  {what}: {ratio:.2f} (goal {sign} {goal}) {note}", flush=True)
+
+
+def main():
+    if not os.path.exists(MODULE):
+        sys.exit(f"{MODULE} missing: run `make` first")
+    s = Server()
+    try:
+        r = s.r
+        ids = ["%012d" % i for i in range(0, 2 * N_IDS, 2)]  # half of 0..1999999
+        print(f"loading {len(ids)} ids into a flag and a SET ...", flush=True)
+        load_flag(r, "bench:flag", ids)
+        load_set(r, "bench:set", ids)
+
+        # 1. Throughput.
+        print("1. throughput (redis-benchmark -P 32, random ids, half registered)", flush=True)
+        med = alternate({
+            "SISMEMBER": lambda: benchmark_rps(s.port, ["SISMEMBER", "bench:set", "__rand_int__"]),
+            "ENABLED": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "bench:flag", "__rand_int__"]),
+            "VARIANT": lambda: benchmark_rps(s.port, ["HANOI.VARIANT", "bench:flag", "__rand_int__"]),
+            "PING": lambda: benchmark_rps(s.port, ["PING"]),
+        })
+        for k, v in med.items():
+            print(f"  {k}: {v:,.0f} ops/s (median of {ROUNDS})")
+        report("HANOI.ENABLED ops/s / SISMEMBER ops/s", med["ENABLED"] / med["SISMEMBER"], 0.9, "higher")
+        report("HANOI.VARIANT ops/s / SISMEMBER ops/s", med["VARIANT"] / med["SISMEMBER"], 0.9, "higher")
+        report("PING ops/s / SISMEMBER ops/s", med["PING"] / med["SISMEMBER"], None, note="the ceiling")
+
+        # 2. Round trips from Python.
+        print(f"2. round trips (redis-py, {RT_CHECKS} checks one at a time)", flush=True)
+        import hanoi
+        roll = hanoi.Rollout(hanoi.RedisHighPerfBackEnd(redis.Redis(port=s.port)))
+        roll.add_func("bench", percentage=50)
+        load_set(r, "rollout:users:bench", ids[:100_000])
+        queries = ["%012d" % (zlib.crc32(str(i).encode()) % 2_000_000) for i in range(RT_CHECKS)]
+        c = redis.Redis(port=s.port)
+        med = alternate({
+            "SISMEMBER": lambda: per_call_us(lambda i: c.sismember("bench:set", i), queries),
+            "ENABLED": lambda: per_call_us(lambda i: c.execute_command("HANOI.ENABLED", "bench:flag", i), queries),
+            "hanoi": lambda: per_call_us(lambda i: roll.is_enabled("bench", i), queries),
+        })
+        for k, v in med.items():
+            print(f"  {k}: {v:.1f} us per check (median of {ROUNDS})")
+        report("HANOI.ENABLED us / SISMEMBER us (redis-py)", med["ENABLED"] / med["SISMEMBER"], 1.1, "lower",
+               "goal: about 1.0")
+        report("hanoi 0.0.4 is_enabled us / SISMEMBER us (redis-py)", med["hanoi"] / med["SISMEMBER"], None,
+               note="reference: hanoi's RedisHighPerfBackEnd (GET + SISMEMBER)")
+
+        # 3. Memory.
+        print("3. memory (MEMORY USAGE key SAMPLES 0)", flush=True)
+        usage = lambda k: r.execute_command("MEMORY", "USAGE", k, "SAMPLES", 0)
+        rnd = [str(100_000 + zlib.crc32(b"%d" % i) * 233 % 999_999_900_000) for i in range(N_IDS)]
+        uuids = [str(uuid.UUID(int=(i * 0x9E3779B97F4A7C15) % (1 << 128))) for i in range(N_IDS)]
+        for name, sample in [("user ids (6-12 digits)", rnd), ("UUIDs", uuids)]:
+            r.delete("m:flag", "m:set")
+            load_flag(r, "m:flag", sample)
+            load_set(r, "m:set", sample)
+            f, st = usage("m:flag"), usage("m:set")
+            print(f"  {name}: flag {f / 1e6:.1f} MB, SET {st / 1e6:.1f} MB, {r.scard('m:set')} ids")
+            report(f"MEMORY USAGE flag / SET, {name}", f / st, 0.75, "lower")
+        r.delete("m:flag", "m:set")
+
+        # 4. Reload.
+        print("4. DEBUG RELOAD time", flush=True)
+        r.flushall()
+        load_flag(r, "bench:flag", ids)
+        t_flag = statistics.median(timed(lambda: r.execute_command("DEBUG", "RELOAD")) for _ in range(ROUNDS))
+        r.flushall()
+        load_set(r, "bench:set", ids)
+        t_set = statistics.median(timed(lambda: r.execute_command("DEBUG", "RELOAD")) for _ in range(ROUNDS))
+        print(f"  flag {t_flag * 1000:.0f} ms, SET {t_set * 1000:.0f} ms (median of {ROUNDS})")
+        report("DEBUG RELOAD flag / SET", t_flag / t_set, 1.5, "lower")
+
+        # 5. Bulk.
+        print("5. HANOI.MENABLED over 50 flags vs one HANOI.ENABLED", flush=True)
+        r.flushall()
+        for i in range(50):
+            load_flag(r, f"page:{i}", ["%012d" % (j * 50 + i) for j in range(1000)])
+        keys = [f"page:{i}" for i in range(50)]
+        med = alternate({
+            "ENABLED": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "page:0", "__rand_int__"]),
+            "MENABLED": lambda: benchmark_rps(s.port, ["HANOI.MENABLED", "__rand_int__", *keys]),
+        })
+        print(f"  ENABLED {med['ENABLED']:,.0f} ops/s, MENABLED(50) {med['MENABLED']:,.0f} ops/s")
+        report("time of HANOI.MENABLED x50 / time of HANOI.ENABLED", med["ENABLED"] / med["MENABLED"], 5, "lower")
+    finally:
+        version = s.version
+        s.stop()
+
+    cpu = "?"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print()
+    print(f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+          f"server {version}; date {time.strftime('%Y-%m-%d')}")
+    print("| ratio | measured | goal | met | note |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
