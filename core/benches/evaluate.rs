@@ -57,6 +57,15 @@ fn bench(c: &mut Criterion) {
             black_box(flag.is_enabled(Some(black_box(&queries[i]))))
         })
     });
+    // The floor: std's HashSet of the same ids, one membership test.
+    let std_set: std::collections::HashSet<Vec<u8>> =
+        flag.users().iter().map(<[u8]>::to_vec).collect();
+    c.bench_function("baseline: std HashSet<Vec<u8>> contains (1M ids)", |b| {
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(std_set.contains(black_box(&queries[i])))
+        })
+    });
     c.bench_function("variant (1M ids, 3 regexes, 50%, weighted)", |b| {
         b.iter(|| {
             i = (i + 1) & 4095;
