@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use hanoi_core::{parse_percentage, parse_weight, Definition, Detail, Error, Flag};
+use hanoi_core::{parse_definition, parse_percentage, quote, Detail, Error, Flag};
 use redis_module::key::RedisKey;
 use redis_module::redisvalue::RedisValueKey;
 use redis_module::{Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
@@ -33,15 +33,6 @@ fn arg_err(msg: impl std::fmt::Display) -> RedisError {
 /// A core error as a Redis error reply.
 fn core_err(e: Error) -> RedisError {
     arg_err(e)
-}
-
-/// An argument as error messages quote it: at most 64 bytes.
-fn show(arg: &[u8]) -> String {
-    let arg = arg.get(..64).unwrap_or(arg);
-    match std::str::from_utf8(arg) {
-        Ok(s) => s.to_owned(),
-        Err(_) => arg.escape_ascii().to_string(),
-    }
 }
 
 /// Runs a command body; a panic becomes an error reply, never a crash.
@@ -94,99 +85,13 @@ fn is_kw(arg: &[u8], kw: &str) -> bool {
     arg.eq_ignore_ascii_case(kw.as_bytes())
 }
 
-const DEFINE_KEYWORDS: [&str; 6] = [
-    "ENABLED",
-    "DISABLED",
-    "PERCENTAGE",
-    "VARIANTS",
-    "WEIGHTS",
-    "SALT",
-];
-
-/// Parses `[ENABLED|DISABLED] [PERCENTAGE pct] [VARIANTS count name ...
-/// [WEIGHTS w ...]] [SALT salt]`; omitted options take their defaults.
-pub fn parse_definition(opts: &[&[u8]]) -> Result<Definition, RedisError> {
-    let mut def = Definition::default();
-    let mut seen: Vec<&str> = Vec::new();
-    let mut i = 0;
-    while let Some(&opt) = opts.get(i) {
-        i += 1;
-        let Some(&kw) = DEFINE_KEYWORDS.iter().find(|k| is_kw(opt, k)) else {
-            return Err(arg_err(format_args!("unknown option '{}'", show(opt))));
-        };
-        let group = if kw == "DISABLED" { "ENABLED" } else { kw };
-        if seen.contains(&group) {
-            return Err(arg_err(format_args!(
-                "{kw} given twice or with its opposite"
-            )));
-        }
-        seen.push(group);
-        let mut value = || {
-            let v = opts.get(i).copied();
-            i += 1;
-            v.ok_or_else(|| arg_err(format_args!("{kw} needs a value")))
-        };
-        match kw {
-            "ENABLED" => def.enabled = true,
-            "DISABLED" => def.enabled = false,
-            "PERCENTAGE" => def.percentage = parse_percentage(value()?).map_err(core_err)?,
-            "SALT" => def.salt = Some(value()?.to_vec()),
-            "VARIANTS" => {
-                let raw = value()?;
-                let count = std::str::from_utf8(raw)
-                    .ok()
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .ok_or_else(|| {
-                        arg_err(format_args!(
-                            "VARIANTS count must be a non-negative integer, got '{}'",
-                            show(raw)
-                        ))
-                    })?;
-                let max = limits().max_variants;
-                if count > max {
-                    return Err(core_err(Error::TooManyVariants { limit: max }));
-                }
-                let names = opts.get(i..i + count).ok_or_else(|| {
-                    arg_err(format_args!(
-                        "VARIANTS {count} needs {count} names, got {}",
-                        opts.len() - i
-                    ))
-                })?;
-                i += count;
-                def.variants = names.iter().map(|n| n.to_vec()).collect();
-            }
-            _ => {
-                // WEIGHTS: every argument up to the next keyword.
-                if !seen.contains(&"VARIANTS") {
-                    return Err(core_err(Error::WeightsWithoutVariants));
-                }
-                let start = i;
-                while opts
-                    .get(i)
-                    .is_some_and(|a| !DEFINE_KEYWORDS.iter().any(|k| is_kw(a, k)))
-                {
-                    i += 1;
-                }
-                let weights = opts[start..i]
-                    .iter()
-                    .map(|w| parse_weight(w))
-                    .collect::<Result<Vec<u32>, Error>>()
-                    .map_err(core_err)?;
-                def.weights = Some(weights);
-            }
-        }
-    }
-    def.validate(&limits()).map_err(core_err)?;
-    Ok(def)
-}
-
 /// `HANOI.DEFINE key [ENABLED|DISABLED] [PERCENTAGE pct] [VARIANTS count name
 /// [name ...] [WEIGHTS w [w ...]]] [SALT salt]`
 pub fn define(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 2, usize::MAX)?;
         let opts: Vec<&[u8]> = slices(&args[2..]).collect();
-        let def = parse_definition(&opts)?;
+        let def = parse_definition(&opts, &limits()).map_err(core_err)?;
         let key = ctx.open_key_writable(&args[1]);
         let changed = match key.get_value::<Flag>(&HANOI_TYPE) {
             Err(_) => return Err(RedisError::WrongType),
@@ -218,7 +123,7 @@ fn target(arg: &[u8]) -> Result<Target, RedisError> {
     } else {
         Err(arg_err(format_args!(
             "expected USER or REGEX, got '{}'",
-            show(arg)
+            quote(arg)
         )))
     }
 }

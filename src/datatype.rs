@@ -1,33 +1,20 @@
 //! The `hanoiflag` data type: one Redis key holds one [`Flag`].
 //!
-//! RDB encoding version 1 (`ENCODING_VERSION`):
-//! ```text
-//! unsigned  bits: 1 = enabled, 2 = weights follow the variants, 4 = salt present
-//! unsigned  percentage (0..=100)
-//! [string   salt]
-//! unsigned  variant count, then each name (string), then [each weight (unsigned)]
-//! unsigned  regex count, then each pattern (string)
-//! id set    registered ids
-//! id set    blocked ids
-//! id set:   unsigned id count, unsigned total chunk bytes, unsigned chunk
-//!           count, then each chunk (string),
-//!           a chunk being `varint length ++ bytes` per id (IdSet::for_each_chunk)
-//! ```
+//! RDB: encoding version `hanoi_core::codec::ENCODING_VERSION` (1), laid out
+//! by `hanoi_core::codec` (see there), written and read through the RDB I/O.
 //! A newer version than this module knows is refused with a log line.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
+use hanoi_core::codec::{self, Sink, Source, ENCODING_VERSION};
 use hanoi_core::{Definition, Error, Flag, IdSet};
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
 /// The type name `TYPE` shows (exactly 9 characters).
 pub const TYPE_NAME: &str = "hanoiflag";
-pub const ENCODING_VERSION: i32 = 1;
-/// Bytes of ids per RDB string.
-const CHUNK_BYTES: usize = 64 * 1024;
 /// Ids per `HANOI.REGISTER`/`HANOI.BLOCK` in an AOF rewrite.
 const AOF_BATCH: usize = 1000;
 
@@ -57,132 +44,34 @@ pub static HANOI_TYPE: RedisType = RedisType::new(
     },
 );
 
-const BIT_ENABLED: u64 = 1;
-const BIT_WEIGHTS: u64 = 2;
-const BIT_SALT: u64 = 4;
+// ----- RDB: the layout is hanoi_core::codec's -----
 
-// ----- RDB -----
+/// The RDB stream of one value, as the core codec's sink and source.
+struct Rdb(*mut raw::RedisModuleIO);
 
-fn save_ids(rdb: *mut raw::RedisModuleIO, ids: &IdSet) {
-    let mut chunks = Vec::new();
-    ids.for_each_chunk(CHUNK_BYTES, |c| chunks.push(c.to_vec()));
-    raw::save_unsigned(rdb, ids.len() as u64);
-    raw::save_unsigned(rdb, chunks.iter().map(|c| c.len() as u64).sum());
-    raw::save_unsigned(rdb, chunks.len() as u64);
-    for c in &chunks {
-        raw::save_slice(rdb, c);
+impl Sink for Rdb {
+    fn put_u64(&mut self, v: u64) {
+        raw::save_unsigned(self.0, v);
+    }
+    fn put_bytes(&mut self, b: &[u8]) {
+        raw::save_slice(self.0, b);
+    }
+}
+
+impl Source for Rdb {
+    type Buf = redis_module::RedisBuffer;
+    fn get_u64(&mut self) -> Result<u64, Error> {
+        raw::load_unsigned(self.0).map_err(|_| Error::ShortRead)
+    }
+    fn get_bytes(&mut self) -> Result<Self::Buf, Error> {
+        raw::load_string_buffer(self.0).map_err(|_| Error::ShortRead)
     }
 }
 
 unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        let flag = &*value.cast::<Flag>();
-        let d = flag.definition();
-        let bits = if d.enabled { BIT_ENABLED } else { 0 }
-            | if d.weights.is_some() { BIT_WEIGHTS } else { 0 }
-            | if d.salt.is_some() { BIT_SALT } else { 0 };
-        raw::save_unsigned(rdb, bits);
-        raw::save_unsigned(rdb, u64::from(d.percentage));
-        if let Some(salt) = &d.salt {
-            raw::save_slice(rdb, salt);
-        }
-        raw::save_unsigned(rdb, d.variants.len() as u64);
-        for v in &d.variants {
-            raw::save_slice(rdb, v);
-        }
-        for w in d.weights.iter().flatten() {
-            raw::save_unsigned(rdb, u64::from(*w));
-        }
-        raw::save_unsigned(rdb, flag.patterns().len() as u64);
-        for p in flag.patterns() {
-            raw::save_slice(rdb, p.as_bytes());
-        }
-        save_ids(rdb, flag.users());
-        save_ids(rdb, flag.blocked());
+        codec::save(&*value.cast::<Flag>(), &mut Rdb(rdb));
     }));
-}
-
-/// Why a load failed; logged, then the load returns NULL.
-enum LoadError {
-    Io,
-    Data(Error),
-}
-
-impl From<redis_module::error::Error> for LoadError {
-    fn from(_: redis_module::error::Error) -> Self {
-        LoadError::Io
-    }
-}
-
-impl From<Error> for LoadError {
-    fn from(e: Error) -> Self {
-        LoadError::Data(e)
-    }
-}
-
-fn load_u64(rdb: *mut raw::RedisModuleIO) -> Result<u64, LoadError> {
-    Ok(raw::load_unsigned(rdb)?)
-}
-
-fn load_bytes(rdb: *mut raw::RedisModuleIO) -> Result<Vec<u8>, LoadError> {
-    Ok(raw::load_string_buffer(rdb)?.as_ref().to_vec())
-}
-
-fn load_ids(rdb: *mut raw::RedisModuleIO) -> Result<IdSet, LoadError> {
-    let n = load_u64(rdb)?;
-    let bytes = load_u64(rdb)?;
-    let chunks = load_u64(rdb)?;
-    // Sized up front (bounded, in case the numbers are corrupt).
-    let cap = |v: u64, max: u64| usize::try_from(v.min(max)).unwrap_or(0);
-    let mut ids = IdSet::with_capacity(cap(n, 1 << 26), cap(bytes, 1 << 31));
-    let mut seen = 0u64;
-    for _ in 0..chunks {
-        let chunk = raw::load_string_buffer(rdb)?;
-        seen += ids.extend_from_chunk(chunk.as_ref())? as u64;
-    }
-    if seen != n || ids.len() as u64 != n {
-        return Err(Error::Corrupt.into());
-    }
-    Ok(ids)
-}
-
-fn load_flag(rdb: *mut raw::RedisModuleIO) -> Result<Flag, LoadError> {
-    let bits = load_u64(rdb)?;
-    let percentage = u8::try_from(load_u64(rdb)?).map_err(|_| Error::Corrupt)?;
-    let salt = if bits & BIT_SALT != 0 {
-        Some(load_bytes(rdb)?)
-    } else {
-        None
-    };
-    let n = load_u64(rdb)?;
-    let mut variants = Vec::new();
-    for _ in 0..n {
-        variants.push(load_bytes(rdb)?);
-    }
-    let weights = if bits & BIT_WEIGHTS != 0 {
-        let mut w = Vec::new();
-        for _ in 0..n {
-            w.push(u32::try_from(load_u64(rdb)?).map_err(|_| Error::Corrupt)?);
-        }
-        Some(w)
-    } else {
-        None
-    };
-    let n = load_u64(rdb)?;
-    let mut patterns = Vec::new();
-    for _ in 0..n {
-        patterns.push(String::from_utf8(load_bytes(rdb)?).map_err(|_| Error::Corrupt)?);
-    }
-    let users = load_ids(rdb)?;
-    let blocked = load_ids(rdb)?;
-    let def = Definition {
-        enabled: bits & BIT_ENABLED != 0,
-        percentage,
-        variants,
-        weights,
-        salt,
-    };
-    Ok(Flag::from_parts(def, users, blocked, patterns)?)
 }
 
 fn log_io_error(rdb: *mut raw::RedisModuleIO, msg: &str) {
@@ -193,7 +82,7 @@ fn log_io_error(rdb: *mut raw::RedisModuleIO, msg: &str) {
 }
 
 unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_void {
-    if encver > ENCODING_VERSION || encver < 1 {
+    if !(1..=ENCODING_VERSION).contains(&encver) {
         log_io_error(
             rdb,
             &format!(
@@ -202,14 +91,9 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
         );
         return ptr::null_mut();
     }
-    let result = catch_unwind(AssertUnwindSafe(|| load_flag(rdb)));
-    match result {
+    match catch_unwind(AssertUnwindSafe(|| codec::load(&mut Rdb(rdb)))) {
         Ok(Ok(flag)) => Box::into_raw(Box::new(flag)).cast::<c_void>(),
-        Ok(Err(LoadError::Io)) => {
-            log_io_error(rdb, "hanoi: short read while loading a flag");
-            ptr::null_mut()
-        }
-        Ok(Err(LoadError::Data(e))) => {
+        Ok(Err(e)) => {
             log_io_error(rdb, &format!("hanoi: cannot load a flag: {e}"));
             ptr::null_mut()
         }

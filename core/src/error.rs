@@ -29,6 +29,18 @@ pub enum Error {
     DuplicateVariant(String),
     /// Stored data that cannot be read back (RDB, RESTORE).
     Corrupt,
+    /// Stored data that ends too early.
+    ShortRead,
+    /// A `HANOI.DEFINE` option that does not exist.
+    UnknownOption(String),
+    /// An option given without its value.
+    MissingValue(&'static str),
+    /// An option given twice, or with its opposite.
+    RepeatedOption(&'static str),
+    /// A VARIANTS count that is not a non-negative integer.
+    BadVariantCount(String),
+    /// Fewer variant names than the count announced.
+    MissingVariantNames { count: usize, got: usize },
 }
 
 impl fmt::Display for Error {
@@ -62,6 +74,19 @@ impl fmt::Display for Error {
             Error::EmptyVariantName => write!(f, "variant name must not be empty"),
             Error::DuplicateVariant(name) => write!(f, "duplicate variant name '{name}'"),
             Error::Corrupt => write!(f, "corrupt flag data"),
+            Error::ShortRead => write!(f, "short read"),
+            Error::UnknownOption(o) => write!(f, "unknown option '{o}'"),
+            Error::MissingValue(kw) => write!(f, "{kw} needs a value"),
+            Error::RepeatedOption(kw) => write!(f, "{kw} given twice or with its opposite"),
+            Error::BadVariantCount(c) => {
+                write!(
+                    f,
+                    "VARIANTS count must be a non-negative integer, got '{c}'"
+                )
+            }
+            Error::MissingVariantNames { count, got } => {
+                write!(f, "VARIANTS {count} needs {count} names, got {got}")
+            }
         }
     }
 }

@@ -7,9 +7,11 @@
 //! percentage 100 → true; id registered → true; a regex matches → true;
 //! `crc32(salt ++ id) % 100 < percentage` → true; otherwise false.
 
+pub mod codec;
 mod error;
 mod flag;
 mod idset;
+mod parse;
 mod rollout;
 
 pub use error::{Error, NotEnabled};
@@ -17,4 +19,5 @@ pub use flag::{
     crc32, parse_percentage, parse_weight, Definition, Detail, Explanation, Flag, Limits, Reason,
 };
 pub use idset::IdSet;
+pub use parse::{parse_definition, quote};
 pub use rollout::Rollout;

@@ -1,0 +1,249 @@
+//! The stored form of a flag (the module's RDB value, encoding version 1),
+//! written to a [`Sink`] and read from a [`Source`]: the Redis module plugs in
+//! its RDB I/O; tests and the fuzzer use bytes in memory.
+//!
+//! ```text
+//! u64    bits: 1 = enabled, 2 = weights follow the variants, 4 = salt present
+//! u64    percentage (0..=100)
+//! [bytes salt]
+//! u64    variant count, then each name (bytes), then [each weight (u64)]
+//! u64    regex count, then each pattern (bytes, UTF-8)
+//! ids    registered ids
+//! ids    blocked ids
+//! ids:   u64 id count, u64 total chunk bytes, u64 chunk count, then each chunk
+//!        (bytes): `varint length ++ id` per id (IdSet::for_each_chunk)
+//! ```
+
+use crate::{Definition, Error, Flag, IdSet};
+
+/// The encoding version this code writes; it reads 1 to this.
+pub const ENCODING_VERSION: i32 = 1;
+
+/// Bytes of ids per stored chunk.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+const BIT_ENABLED: u64 = 1;
+const BIT_WEIGHTS: u64 = 2;
+const BIT_SALT: u64 = 4;
+
+pub trait Sink {
+    fn put_u64(&mut self, v: u64);
+    fn put_bytes(&mut self, b: &[u8]);
+}
+
+pub trait Source {
+    type Buf: AsRef<[u8]>;
+    fn get_u64(&mut self) -> Result<u64, Error>;
+    fn get_bytes(&mut self) -> Result<Self::Buf, Error>;
+}
+
+fn save_ids(ids: &IdSet, out: &mut impl Sink) {
+    let mut chunks = Vec::new();
+    ids.for_each_chunk(CHUNK_BYTES, |c| chunks.push(c.to_vec()));
+    out.put_u64(ids.len() as u64);
+    out.put_u64(chunks.iter().map(|c| c.len() as u64).sum());
+    out.put_u64(chunks.len() as u64);
+    for c in &chunks {
+        out.put_bytes(c);
+    }
+}
+
+pub fn save(flag: &Flag, out: &mut impl Sink) {
+    let d = flag.definition();
+    let bits = if d.enabled { BIT_ENABLED } else { 0 }
+        | if d.weights.is_some() { BIT_WEIGHTS } else { 0 }
+        | if d.salt.is_some() { BIT_SALT } else { 0 };
+    out.put_u64(bits);
+    out.put_u64(u64::from(d.percentage));
+    if let Some(salt) = &d.salt {
+        out.put_bytes(salt);
+    }
+    out.put_u64(d.variants.len() as u64);
+    for v in &d.variants {
+        out.put_bytes(v);
+    }
+    for w in d.weights.iter().flatten() {
+        out.put_u64(u64::from(*w));
+    }
+    out.put_u64(flag.patterns().len() as u64);
+    for p in flag.patterns() {
+        out.put_bytes(p.as_bytes());
+    }
+    save_ids(flag.users(), out);
+    save_ids(flag.blocked(), out);
+}
+
+fn load_ids(src: &mut impl Source) -> Result<IdSet, Error> {
+    let n = src.get_u64()?;
+    let bytes = src.get_u64()?;
+    let chunks = src.get_u64()?;
+    // Sized up front, within bounds: the numbers may be corrupt.
+    let cap = |v: u64, max: u64| usize::try_from(v.min(max)).unwrap_or(0);
+    let mut ids = IdSet::with_capacity(cap(n, 1 << 20), cap(bytes, 1 << 24));
+    let mut seen = 0u64;
+    for _ in 0..chunks {
+        let chunk = src.get_bytes()?;
+        seen += ids.extend_from_chunk(chunk.as_ref())? as u64;
+        if seen > n {
+            return Err(Error::Corrupt);
+        }
+    }
+    if seen != n || ids.len() as u64 != n {
+        return Err(Error::Corrupt);
+    }
+    Ok(ids)
+}
+
+pub fn load(src: &mut impl Source) -> Result<Flag, Error> {
+    let bits = src.get_u64()?;
+    if bits & !(BIT_ENABLED | BIT_WEIGHTS | BIT_SALT) != 0 {
+        return Err(Error::Corrupt);
+    }
+    let percentage = u8::try_from(src.get_u64()?).map_err(|_| Error::Corrupt)?;
+    let salt = if bits & BIT_SALT != 0 {
+        Some(src.get_bytes()?.as_ref().to_vec())
+    } else {
+        None
+    };
+    let n = src.get_u64()?;
+    let mut variants = Vec::new();
+    for _ in 0..n {
+        variants.push(src.get_bytes()?.as_ref().to_vec());
+    }
+    let weights = if bits & BIT_WEIGHTS != 0 {
+        let mut w = Vec::new();
+        for _ in 0..n {
+            w.push(u32::try_from(src.get_u64()?).map_err(|_| Error::Corrupt)?);
+        }
+        Some(w)
+    } else {
+        None
+    };
+    let n = src.get_u64()?;
+    let mut patterns = Vec::new();
+    for _ in 0..n {
+        let p = src.get_bytes()?.as_ref().to_vec();
+        patterns.push(String::from_utf8(p).map_err(|_| Error::Corrupt)?);
+    }
+    let users = load_ids(src)?;
+    let blocked = load_ids(src)?;
+    let def = Definition {
+        enabled: bits & BIT_ENABLED != 0,
+        percentage,
+        variants,
+        weights,
+        salt,
+    };
+    Flag::from_parts(def, users, blocked, patterns).map_err(|e| match e {
+        Error::InvalidRegex { .. } => Error::Corrupt,
+        e => e,
+    })
+}
+
+/// In-memory framing: u64 little-endian; bytes as a u64 length then the bytes.
+impl Sink for Vec<u8> {
+    fn put_u64(&mut self, v: u64) {
+        self.extend_from_slice(&v.to_le_bytes());
+    }
+    fn put_bytes(&mut self, b: &[u8]) {
+        self.put_u64(b.len() as u64);
+        self.extend_from_slice(b);
+    }
+}
+
+/// Reads the in-memory framing of `Vec<u8>`'s [`Sink`].
+pub struct SliceSource<'a>(pub &'a [u8]);
+
+impl<'a> Source for SliceSource<'a> {
+    type Buf = &'a [u8];
+    fn get_u64(&mut self) -> Result<u64, Error> {
+        let (head, rest) = self.0.split_first_chunk::<8>().ok_or(Error::ShortRead)?;
+        self.0 = rest;
+        Ok(u64::from_le_bytes(*head))
+    }
+    fn get_bytes(&mut self) -> Result<&'a [u8], Error> {
+        let len = usize::try_from(self.get_u64()?).map_err(|_| Error::ShortRead)?;
+        if len > self.0.len() {
+            return Err(Error::ShortRead);
+        }
+        let (b, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Ok(b)
+    }
+}
+
+/// A flag in the in-memory framing.
+pub fn to_bytes(flag: &Flag) -> Vec<u8> {
+    let mut out = Vec::new();
+    save(flag, &mut out);
+    out
+}
+
+/// Reads a flag from the in-memory framing; trailing bytes are an error.
+pub fn from_bytes(bytes: &[u8]) -> Result<Flag, Error> {
+    let mut src = SliceSource(bytes);
+    let flag = load(&mut src)?;
+    if src.0.is_empty() {
+        Ok(flag)
+    } else {
+        Err(Error::Corrupt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+
+    fn sample() -> Flag {
+        let def = Definition {
+            enabled: false,
+            percentage: 42,
+            variants: vec![b"a".to_vec(), b"b".to_vec()],
+            weights: Some(vec![3, 1]),
+            salt: Some(b"pepper".to_vec()),
+        };
+        let mut f = Flag::new(def, &Limits::default()).unwrap();
+        for i in 0..20_000u32 {
+            f.add_users([format!("u{i}").as_bytes()]);
+        }
+        f.add_users([&b""[..], &[0xff, 0]]);
+        f.block([&b"u7"[..]]);
+        f.add_regexes([&b"^x"[..], "ñ$".as_bytes()], &Limits::default())
+            .unwrap();
+        f
+    }
+
+    #[test]
+    fn round_trip() {
+        let f = sample();
+        let bytes = to_bytes(&f);
+        let g = from_bytes(&bytes).unwrap();
+        assert!(f == g);
+        assert_eq!(
+            to_bytes(&Flag::new(Definition::default(), &Limits::default()).unwrap()).len(),
+            8 * 10
+        );
+    }
+
+    #[test]
+    fn every_truncation_and_many_corruptions_are_errors() {
+        let bytes = to_bytes(&sample());
+        for cut in (0..bytes.len()).step_by(97) {
+            assert!(from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut x: u64 = 99;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut b = bytes.clone();
+            let i = (x as usize) % b.len();
+            b[i] ^= (x >> 32) as u8 | 1;
+            // An error, or a flag that still evaluates: never a panic.
+            if let Ok(f) = from_bytes(&b) {
+                let _ = f.evaluate(b"u1");
+            }
+        }
+    }
+}
