@@ -1,0 +1,38 @@
+//! The command-argument side: HANOI.DEFINE options, then REGISTER/BLOCK/
+//! REGEX arguments and evaluation on the flag they define. Arguments are the
+//! input split at NUL bytes.
+#![no_main]
+
+use hanoi_core::{parse_definition, parse_percentage, Flag, Limits};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let args: Vec<&[u8]> = data.split(|&b| b == 0).collect();
+    let limits = Limits {
+        regex_size_limit: 64 * 1024,
+        max_regexes: 8,
+        max_variants: 64,
+    };
+    let (opts, rest) = args.split_at(args.len() / 2);
+    let Ok(def) = parse_definition(opts, &limits) else {
+        return;
+    };
+    let Ok(mut flag) = Flag::new(def, &limits) else {
+        return;
+    };
+    flag.add_users(rest.iter().copied());
+    flag.block(rest.iter().step_by(3).copied());
+    let _ = flag.add_regexes(rest.iter().take(2).copied(), &limits);
+    if let Some(p) = rest.first() {
+        if let Ok(p) = parse_percentage(p) {
+            let _ = flag.set_percentage(p);
+        }
+    }
+    for id in &args {
+        let e = flag.explain(id);
+        assert_eq!(e.enabled, flag.is_enabled(Some(id)));
+        assert_eq!(e.variant, flag.variant(id));
+    }
+    flag.remove_users(rest.iter().copied());
+    flag.remove_regexes(rest.iter().copied());
+});
