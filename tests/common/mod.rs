@@ -62,17 +62,22 @@ pub struct Server {
 impl Server {
     /// Starts a server with the module and `extra` config arguments.
     pub fn start(extra: &[&str]) -> Server {
-        let mut s = Server {
-            child: None,
-            port: free_port(),
-            dir: fresh_dir(),
-            args: extra.iter().map(|s| s.to_string()).collect(),
-        };
+        let mut s = Server::prepare(extra);
         s.spawn();
         s
     }
 
-    fn spawn(&mut self) {
+    /// A server not started yet: put files in `dir`, then `spawn`.
+    pub fn prepare(extra: &[&str]) -> Server {
+        Server {
+            child: None,
+            port: free_port(),
+            dir: fresh_dir(),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    pub fn spawn(&mut self) {
         let mut cmd = Command::new(server_binary());
         cmd.arg("--port")
             .arg(self.port.to_string())
