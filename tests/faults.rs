@@ -172,7 +172,7 @@ fn corrupt_and_truncated_restore_payloads_are_refused() {
         x ^= x << 17;
         let mut b = body.to_vec();
         // Flip bytes in the first 200 bytes (counts, lengths, definition) or anywhere.
-        let i = if x % 2 == 0 {
+        let i = if x.is_multiple_of(2) {
             (x >> 8) as usize % b.len().min(200)
         } else {
             (x >> 8) as usize % b.len()
