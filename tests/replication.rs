@@ -115,4 +115,25 @@ fn replica_answers_like_primary() {
         .arg(&["big", "600"])
         .query(&mut pc);
     assert_eq!(repl_offset(&mut pc), before);
+
+    // Promotion: the replica becomes a primary with the same answers, and
+    // takes writes.
+    let want = answers(&mut pc, "big", &ids);
+    drop(pc);
+    drop(p);
+    let () = redis::cmd("REPLICAOF")
+        .arg(&["NO", "ONE"])
+        .query(&mut rc)
+        .unwrap();
+    assert_eq!(answers(&mut rc, "big", &ids), want);
+    let n: i64 = redis::cmd("HANOI.REGISTER")
+        .arg(&["big", "USER", "after-promotion"])
+        .query(&mut rc)
+        .unwrap();
+    assert_eq!(n, 1);
+    let on: i64 = redis::cmd("HANOI.ENABLED")
+        .arg(&["big", "after-promotion"])
+        .query(&mut rc)
+        .unwrap();
+    assert_eq!(on, 1);
 }
