@@ -12,6 +12,9 @@ use common::{random_id, Rng, Server};
 use hanoi_core::{Definition, Rollout};
 
 const READERS: usize = 50;
+
+/// A check and its answer: (key, id, enabled, variant).
+type Expected = (String, Vec<u8>, i64, Option<Vec<u8>>);
 const SECONDS: u64 = 4;
 
 #[test]
@@ -59,7 +62,7 @@ fn fifty_readers_two_writers() {
         rollout.register_regex(key, &["^1", "9$"]).unwrap();
     }
     // What every reader must see: (key, id, enabled, variant).
-    let expected: Arc<Vec<(String, Vec<u8>, i64, Option<Vec<u8>>)>> = Arc::new(
+    let expected: Arc<Vec<Expected>> = Arc::new(
         pool.iter()
             .flat_map(|id| stable.iter().map(move |k| (k, id)))
             .map(|(k, id)| {
@@ -136,7 +139,7 @@ fn fifty_readers_two_writers() {
                     redis::cmd("HANOI.REGISTER")
                         .arg(&[key, "USER", &format!("writer-{n}")])
                         .query(&mut c)
-                } else if n % 5 == 0 {
+                } else if n.is_multiple_of(5) {
                     let pct = rng.below(101) as u8;
                     mirror
                         .define(
