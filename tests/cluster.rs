@@ -51,12 +51,9 @@ fn flags_in_a_three_primary_cluster() {
             .query(&mut cons[0])
             .unwrap();
     }
-    for i in 0..3 {
+    for con in cons.iter_mut() {
         wait_until("cluster_state:ok", || {
-            let info: String = redis::cmd("CLUSTER")
-                .arg("INFO")
-                .query(&mut cons[i])
-                .unwrap();
+            let info: String = redis::cmd("CLUSTER").arg("INFO").query(con).unwrap();
             info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3")
         });
     }
