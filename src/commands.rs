@@ -10,7 +10,7 @@ use redis_module::redisvalue::RedisValueKey;
 use redis_module::{Context, NotifyEvent, RedisError, RedisResult, RedisString, RedisValue};
 
 use crate::datatype::HANOI_TYPE;
-use crate::limits;
+use crate::{limits, stats};
 
 /// An error reply `ERR <msg>`. Error replies must be one line of ASCII
 /// (redis-module keeps only the low byte of each char), so anything else is
@@ -37,8 +37,12 @@ fn core_err(e: Error) -> RedisError {
 
 /// Runs a command body; a panic becomes an error reply, never a crash.
 fn guarded(f: impl FnOnce() -> RedisResult) -> RedisResult {
-    catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(RedisError::Str("ERR internal error in hanoi")))
+    let r = catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(RedisError::Str("ERR internal error in hanoi")));
+    if r.is_err() {
+        stats::add(&stats::ERRORS, 1);
+    }
+    r
 }
 
 fn arity(args: &[RedisString], min: usize, max: usize) -> Result<(), RedisError> {
@@ -51,6 +55,18 @@ fn arity(args: &[RedisString], min: usize, max: usize) -> Result<(), RedisError>
 
 fn slices(args: &[RedisString]) -> impl Iterator<Item = &[u8]> {
     args.iter().map(RedisString::as_slice)
+}
+
+/// The ids of a REGISTER/BLOCK-like command, within the configured bound.
+fn items(args: &[RedisString]) -> Result<&[RedisString], RedisError> {
+    let max = crate::max_ids_per_command();
+    if args.len() > max {
+        return Err(arg_err(format_args!(
+            "too many ids in one command: {} (hanoi.max-ids-per-command is {max})",
+            args.len()
+        )));
+    }
+    Ok(args)
 }
 
 /// The flag in a key opened for reading; `None` when the key is missing.
@@ -99,6 +115,7 @@ pub fn define(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             Ok(None) => {
                 let flag = Flag::new(def, &limits()).map_err(core_err)?;
                 key.set_value(&HANOI_TYPE, flag)?;
+                stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 true
             }
         };
@@ -137,12 +154,14 @@ pub fn register(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 4, usize::MAX)?;
         let what = target(&args[2])?;
+        let ids = items(&args[3..])?;
         write_flag(ctx, &args, "hanoi.register", |flag| match what {
-            Target::User => Ok(count(flag.add_users(slices(&args[3..])))),
-            Target::Regex => flag
-                .add_regexes(slices(&args[3..]), &limits())
-                .map(count)
-                .map_err(core_err),
+            Target::User => Ok(count(flag.add_users(slices(ids)))),
+            Target::Regex => {
+                let n = flag.add_regexes(slices(ids), &limits()).map_err(core_err)?;
+                stats::add(&stats::REGEX_COMPILATIONS, u64::from(n > 0));
+                Ok(count(n))
+            }
         })
     })
 }
@@ -152,10 +171,11 @@ pub fn unregister(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 4, usize::MAX)?;
         let what = target(&args[2])?;
+        let ids = items(&args[3..])?;
         write_flag(ctx, &args, "hanoi.unregister", |flag| {
             Ok(count(match what {
-                Target::User => flag.remove_users(slices(&args[3..])),
-                Target::Regex => flag.remove_regexes(slices(&args[3..])),
+                Target::User => flag.remove_users(slices(ids)),
+                Target::Regex => flag.remove_regexes(slices(ids)),
             }))
         })
     })
@@ -165,8 +185,9 @@ pub fn unregister(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 pub fn block(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 3, usize::MAX)?;
+        let ids = items(&args[2..])?;
         write_flag(ctx, &args, "hanoi.block", |flag| {
-            Ok(count(flag.block(slices(&args[2..]))))
+            Ok(count(flag.block(slices(ids))))
         })
     })
 }
@@ -175,8 +196,9 @@ pub fn block(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 pub fn unblock(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 3, usize::MAX)?;
+        let ids = items(&args[2..])?;
         write_flag(ctx, &args, "hanoi.unblock", |flag| {
-            Ok(count(flag.unblock(slices(&args[2..]))))
+            Ok(count(flag.unblock(slices(ids))))
         })
     })
 }
@@ -237,6 +259,8 @@ pub fn explain(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let e = read_flag(&key)?.map_or(hanoi_core::Explanation::UNDEFINED, |f| {
             f.explain(args[2].as_slice())
         });
+        stats::evaluated(e.enabled);
+        stats::add(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
         let detail = match e.detail {
             Some(Detail::Pattern(p)) => RedisValue::BulkString(p.to_owned()),
             Some(Detail::Bucket(b)) => RedisValue::Integer(i64::from(b)),
@@ -301,5 +325,17 @@ pub fn get(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
             .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
             .collect();
         Ok(RedisValue::OrderedMap(map))
+    })
+}
+
+/// `HANOI.EXPORT key` → the flag in `hanoi_core::codec`'s byte form, or nil:
+/// what an in-process `Rollout` loads with `codec::from_bytes`.
+pub fn export(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    guarded(|| {
+        arity(&args, 2, 2)?;
+        let key = ctx.open_key(&args[1]);
+        Ok(read_flag(&key)?.map_or(RedisValue::Null, |f| {
+            RedisValue::StringBuffer(hanoi_core::codec::to_bytes(f))
+        }))
     })
 }

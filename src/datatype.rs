@@ -7,11 +7,14 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::atomic::Ordering;
 
 use hanoi_core::codec::{self, Sink, Source, ENCODING_VERSION};
 use hanoi_core::{Definition, Error, Flag, IdSet};
 use redis_module::native_types::RedisType;
 use redis_module::raw;
+
+use crate::stats;
 
 /// The type name `TYPE` shows (exactly 9 characters).
 pub const TYPE_NAME: &str = "hanoiflag";
@@ -92,7 +95,10 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
         return ptr::null_mut();
     }
     match catch_unwind(AssertUnwindSafe(|| codec::load(&mut Rdb(rdb)))) {
-        Ok(Ok(flag)) => Box::into_raw(Box::new(flag)).cast::<c_void>(),
+        Ok(Ok(flag)) => {
+            created(&flag);
+            Box::into_raw(Box::new(flag)).cast::<c_void>()
+        }
         Ok(Err(e)) => {
             log_io_error(rdb, &format!("hanoi: cannot load a flag: {e}"));
             ptr::null_mut()
@@ -215,9 +221,19 @@ unsafe extern "C" fn aof_rewrite(
 
 // ----- the rest -----
 
+/// Counts a flag value that now lives in memory.
+fn created(flag: &Flag) {
+    stats::FLAGS.fetch_add(1, Ordering::Relaxed);
+    stats::add(
+        &stats::REGEX_COMPILATIONS,
+        u64::from(!flag.patterns().is_empty()),
+    );
+}
+
 unsafe extern "C" fn free(value: *mut c_void) {
     if !value.is_null() {
         drop(Box::from_raw(value.cast::<Flag>()));
+        stats::FLAGS.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -228,7 +244,10 @@ unsafe extern "C" fn copy(
 ) -> *mut c_void {
     let flag = &*value.cast::<Flag>();
     match catch_unwind(AssertUnwindSafe(|| flag.clone())) {
-        Ok(f) => Box::into_raw(Box::new(f)).cast::<c_void>(),
+        Ok(f) => {
+            created(&f);
+            Box::into_raw(Box::new(f)).cast::<c_void>()
+        }
         Err(_) => ptr::null_mut(),
     }
 }

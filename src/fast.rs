@@ -10,6 +10,7 @@ use redis_module::raw::{self, RedisModuleCtx, RedisModuleKey, RedisModuleString}
 use redis_module::{Context, Status};
 
 use crate::datatype::HANOI_TYPE;
+use crate::stats;
 
 type Argv = *mut *mut RedisModuleString;
 
@@ -72,6 +73,9 @@ impl Drop for ReadKey {
 /// error replies.
 fn run(ctx: *mut RedisModuleCtx, body: impl FnOnce() -> Result<(), Failure>) -> c_int {
     let result = catch_unwind(AssertUnwindSafe(body));
+    if !matches!(result, Ok(Ok(()))) {
+        stats::add(&stats::ERRORS, 1);
+    }
     let error: &CStr = match result {
         Ok(Ok(())) => return raw::Status::Ok as c_int,
         Ok(Err(Failure::WrongArity)) => {
@@ -107,6 +111,7 @@ extern "C" fn enabled(ctx: *mut RedisModuleCtx, argv: Argv, argc: c_int) -> c_in
         let id = a.get(2).map(|&s| bytes(s));
         let key = ReadKey::open(ctx, key);
         let on = key.flag()?.is_some_and(|f| f.is_enabled(id));
+        stats::evaluated(on);
         raw::reply_with_long_long(ctx, i64::from(on));
         Ok(())
     })
@@ -119,8 +124,13 @@ extern "C" fn variant(ctx: *mut RedisModuleCtx, argv: Argv, argc: c_int) -> c_in
             return Err(Failure::WrongArity);
         };
         let key = ReadKey::open(ctx, key);
-        match key.flag()?.and_then(|f| f.variant(bytes(id))) {
-            Some(v) => raw::reply_with_string_buffer(ctx, v.as_ptr().cast(), v.len()),
+        let v = key.flag()?.and_then(|f| f.variant(bytes(id)));
+        stats::evaluated(v.is_some());
+        match v {
+            Some(v) => {
+                stats::add(&stats::VARIANT_ANSWERS, 1);
+                raw::reply_with_string_buffer(ctx, v.as_ptr().cast(), v.len())
+            }
             None => raw::reply_with_null(ctx),
         };
         Ok(())
@@ -143,7 +153,9 @@ extern "C" fn menabled(ctx: *mut RedisModuleCtx, argv: Argv, argc: c_int) -> c_i
         let mut answers = Vec::with_capacity(keys.len());
         for &k in keys {
             let key = ReadKey::open(ctx, k);
-            answers.push(key.flag()?.is_some_and(|f| f.is_enabled(Some(id))));
+            let on = key.flag()?.is_some_and(|f| f.is_enabled(Some(id)));
+            stats::evaluated(on);
+            answers.push(on);
         }
         raw::reply_with_array(ctx, answers.len() as _);
         for on in answers {

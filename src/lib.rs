@@ -7,11 +7,13 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use redis_module::configuration::ConfigurationFlags;
-use redis_module::{redis_module, Context, RedisString, Status};
+use redis_module::{raw, redis_module, Context, RedisString, Status};
 
 pub mod commands;
 pub mod datatype;
+mod docs;
 mod fast;
+mod stats;
 
 use datatype::HANOI_TYPE;
 
@@ -19,6 +21,12 @@ use datatype::HANOI_TYPE;
 pub static REGEX_SIZE_LIMIT: AtomicI64 = AtomicI64::new(1 << 20);
 pub static MAX_REGEXES: AtomicI64 = AtomicI64::new(64);
 pub static MAX_VARIANTS: AtomicI64 = AtomicI64::new(256);
+pub static MAX_IDS_PER_COMMAND: AtomicI64 = AtomicI64::new(100_000);
+
+/// The most ids (or patterns) one REGISTER/UNREGISTER/BLOCK/UNBLOCK may carry.
+pub fn max_ids_per_command() -> usize {
+    usize::try_from(MAX_IDS_PER_COMMAND.load(Ordering::Relaxed)).unwrap_or(0)
+}
 
 /// The limits in force now, for the core.
 pub fn limits() -> hanoi_core::Limits {
@@ -33,7 +41,13 @@ pub fn limits() -> hanoi_core::Limits {
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // A corrupt RESTORE payload or RDB must give an error, not a crash.
     ctx.set_module_options(redis_module::ModuleOptions::HANDLE_IO_ERRORS);
-    fast::register(ctx)
+    // Replaces the default INFO callback the macro registered before init.
+    raw::register_info_function(ctx.get_raw(), Some(stats::info));
+    if fast::register(ctx) == Status::Err {
+        return Status::Err;
+    }
+    docs::register(ctx);
+    Status::Ok
 }
 
 redis_module! {
@@ -54,12 +68,14 @@ redis_module! {
         ["hanoi.percentage", commands::percentage, "write deny-oom", 1, 1, 1, ""],
         ["hanoi.explain", commands::explain, "readonly fast", 1, 1, 1, ""],
         ["hanoi.get", commands::get, "readonly", 1, 1, 1, ""],
+        ["hanoi.export", commands::export, "readonly", 1, 1, 1, ""],
     ],
     configurations: [
         i64: [
             ["regex-size-limit", &REGEX_SIZE_LIMIT, 1 << 20, 1024, 1 << 30, ConfigurationFlags::DEFAULT, None],
             ["max-regexes", &MAX_REGEXES, 64, 1, 100_000, ConfigurationFlags::DEFAULT, None],
             ["max-variants", &MAX_VARIANTS, 256, 1, 65_536, ConfigurationFlags::DEFAULT, None],
+            ["max-ids-per-command", &MAX_IDS_PER_COMMAND, 100_000, 1000, 10_000_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [],
