@@ -342,7 +342,7 @@ pub fn register(ctx: &Context) {
             ctx.log_warning(&format!("hanoi: no command {name} to document"));
             continue;
         }
-        let mut info = raw::RedisModuleCommandInfo {
+        let info = raw::RedisModuleCommandInfo {
             version,
             summary: leak(summary),
             complexity: leak(complexity),
@@ -353,7 +353,7 @@ pub fn register(ctx: &Context) {
             key_specs: key_specs(access, first),
             args: c_args(args),
         };
-        if unsafe { set(cmd, &mut info) } != raw::Status::Ok as c_int {
+        if unsafe { set(cmd, &info) } != raw::Status::Ok as c_int {
             ctx.log_warning(&format!(
                 "hanoi: RedisModule_SetCommandInfo refused the docs of {name}"
             ));
