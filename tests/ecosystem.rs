@@ -1,0 +1,470 @@
+//! What a Redis user and a hanoi user expect around the commands: command
+//! docs, INFO, options, keyspace events feeding an in-process evaluator,
+//! client-side caching, and the examples (Python, Lua, Rust, redis-cli),
+//! and the import of hanoi 0.0.4 data.
+
+mod common;
+
+#[path = "../examples/follow.rs"]
+mod follow;
+#[path = "../examples/pipeline.rs"]
+mod pipeline;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{answers, build_big_flag, Server};
+use redis::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python that has redis-py (and hanoi 0.0.4): `make test` sets it.
+fn python() -> String {
+    std::env::var("HANOI_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn run_python(args: &[&str], port: u16) -> String {
+    let out = Command::new(python())
+        .args(args)
+        .current_dir(root())
+        .env("HANOI_PORT", port.to_string())
+        .output()
+        .expect("run python (make test sets HANOI_PYTHON to a venv with redis-py)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn every_command_has_docs_and_a_page_and_every_page_a_command() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    let mut commands: Vec<String> = redis::cmd("COMMAND")
+        .arg(&["LIST", "FILTERBY", "MODULE", "hanoi"])
+        .query(&mut con)
+        .unwrap();
+    commands.sort();
+    let mut pages: Vec<String> = std::fs::read_dir(root().join("docs/commands"))
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".md")
+                .map(str::to_owned)
+        })
+        .collect();
+    pages.sort();
+    assert_eq!(commands, pages);
+    assert_eq!(commands.len(), 15);
+    for c in &commands {
+        let docs: Value = redis::cmd("COMMAND")
+            .arg("DOCS")
+            .arg(c)
+            .query(&mut con)
+            .unwrap();
+        let text = format!("{docs:?}");
+        let page = std::fs::read_to_string(root().join(format!("docs/commands/{c}.md"))).unwrap();
+        // The page carries the summary the server gives.
+        let Value::Array(top) = &docs else {
+            panic!("{text}")
+        };
+        let Value::Array(fields) = &top[1] else {
+            panic!("{text}")
+        };
+        let summary = fields
+            .chunks(2)
+            .find(|kv| kv[0] == Value::BulkString(b"summary".to_vec()))
+            .map(|kv| redis::from_redis_value::<String>(&kv[1]).unwrap())
+            .unwrap_or_else(|| panic!("{c} has no summary: {text}"));
+        assert!(page.contains(&summary), "{c}: page lacks '{summary}'");
+        assert!(
+            text.contains("complexity") && text.contains("since") && text.contains("arguments"),
+            "{text}"
+        );
+    }
+    // Key specs make COMMAND GETKEYS right.
+    let keys: Vec<String> = redis::cmd("COMMAND")
+        .arg(&["GETKEYS", "HANOI.MENABLED", "u", "k1", "k2"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(keys, ["k1", "k2"]);
+}
+
+fn info_field(con: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("hanoi").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("hanoi_{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn info_hanoi_counts() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    let n = |con: &mut redis::Connection, f: &str| info_field(con, f).parse::<i64>().unwrap();
+    assert_eq!(n(&mut con, "flags"), 0);
+    assert_eq!(info_field(&mut con, "version"), env!("CARGO_PKG_VERSION"));
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["a", "PERCENTAGE", "100", "VARIANTS", "1", "v"])
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["b"])
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("HANOI.REGISTER")
+        .arg(&["b", "REGEX", "^x"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n(&mut con, "flags"), 2);
+    assert_eq!(n(&mut con, "regex_compilations"), 1);
+    let _: i64 = redis::cmd("HANOI.ENABLED")
+        .arg(&["a", "1"])
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("HANOI.ENABLED")
+        .arg(&["b", "1"])
+        .query(&mut con)
+        .unwrap();
+    let _: Option<String> = redis::cmd("HANOI.VARIANT")
+        .arg(&["a", "1"])
+        .query(&mut con)
+        .unwrap();
+    let _: Vec<i64> = redis::cmd("HANOI.MENABLED")
+        .arg(&["1", "a", "b"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n(&mut con, "evaluations"), 5);
+    assert_eq!(n(&mut con, "enabled_answers"), 3);
+    assert_eq!(n(&mut con, "variant_answers"), 1);
+    let _: redis::RedisResult<()> = redis::cmd("HANOI.PERCENTAGE")
+        .arg(&["a", "x"])
+        .query(&mut con);
+    let () = redis::cmd("SET")
+        .arg(&["plain", "x"])
+        .query(&mut con)
+        .unwrap();
+    let _: redis::RedisResult<()> = redis::cmd("HANOI.ENABLED")
+        .arg(&["plain", "1"])
+        .query(&mut con);
+    // Arity is checked by the server from the command docs, before hanoi runs.
+    let _: redis::RedisResult<()> = redis::cmd("HANOI.ENABLED").query(&mut con);
+    assert_eq!(n(&mut con, "errors"), 2);
+    let _: i64 = redis::cmd("DEL").arg("a").query(&mut con).unwrap();
+    let _: i64 = redis::cmd("COPY").arg(&["b", "c"]).query(&mut con).unwrap();
+    assert_eq!(n(&mut con, "flags"), 2);
+}
+
+#[test]
+fn options_at_load_time_and_with_config_set() {
+    let s = Server::start(&["max-ids-per-command", "1000", "max-variants", "3"]);
+    let mut con = s.con();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg(&["GET", "hanoi.max-ids-per-command"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got[1], "1000");
+    let () = redis::cmd("HANOI.DEFINE").arg("f").query(&mut con).unwrap();
+    let ids: Vec<String> = (0..1001).map(|i| i.to_string()).collect();
+    let e = redis::cmd("HANOI.REGISTER")
+        .arg("f")
+        .arg("USER")
+        .arg(&ids)
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert!(e.to_string().contains("too many ids in one command"), "{e}");
+    let e = redis::cmd("HANOI.DEFINE")
+        .arg(&["f", "VARIANTS", "4", "a", "b", "c", "d"])
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(e.to_string().contains("too many variants (limit 3)"), "{e}");
+    let () = redis::cmd("CONFIG")
+        .arg(&["SET", "hanoi.max-ids-per-command", "2000"])
+        .query(&mut con)
+        .unwrap();
+    let n: i64 = redis::cmd("HANOI.REGISTER")
+        .arg("f")
+        .arg("USER")
+        .arg(&ids)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1001);
+    // Out of range is refused by the server.
+    let r: redis::RedisResult<()> = redis::cmd("CONFIG")
+        .arg(&["SET", "hanoi.max-regexes", "0"])
+        .query(&mut con);
+    assert!(r.is_err());
+}
+
+#[test]
+fn an_in_process_rollout_follows_redis_through_keyspace_events() {
+    let s = Server::start(&["--notify-keyspace-events", "Kgxd"]);
+    let mut con = s.con();
+    let ids = build_big_flag(&mut con, "flags:big", 5000, 5);
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["flags:small", "PERCENTAGE", "30"])
+        .query(&mut con)
+        .unwrap();
+    let client = redis::Client::open(s.url()).unwrap();
+    let mut sub = client.get_connection().unwrap();
+    let mut pubsub = sub.as_pubsub();
+    follow::Follower::subscribe(&mut pubsub).unwrap();
+    let mut f = follow::Follower::load(&client).unwrap();
+    let agree = |f: &follow::Follower, con: &mut redis::Connection, key: &str| {
+        let server = answers(con, key, &ids);
+        for (id, got) in ids.iter().zip(server) {
+            let e = f.rollout.explain(key, id);
+            let want = Value::Int(i64::from(e.enabled));
+            let Value::Array(a) = got else { panic!() };
+            assert_eq!(a[0], want, "{key} {:?}", String::from_utf8_lossy(id));
+        }
+    };
+    agree(&f, &mut con, "flags:big");
+    agree(&f, &mut con, "flags:small");
+    // Changes of every kind, then the events.
+    let _: i64 = redis::cmd("HANOI.REGISTER")
+        .arg("flags:small")
+        .arg("USER")
+        .arg(&ids[..100])
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("HANOI.BLOCK")
+        .arg("flags:big")
+        .arg(&ids[..50])
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("HANOI.PERCENTAGE")
+        .arg(&["flags:big", "90"])
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["flags:new", "PERCENTAGE", "100"])
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("RENAME")
+        .arg(&["flags:new", "flags:renamed"])
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("COPY")
+        .arg(&["flags:small", "flags:copy"])
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("DEL").arg("flags:copy").query(&mut con).unwrap();
+    let n = f
+        .apply_events(&mut pubsub, Duration::from_millis(300))
+        .unwrap();
+    assert!(n >= 7, "{n} events");
+    agree(&f, &mut con, "flags:big");
+    agree(&f, &mut con, "flags:small");
+    assert!(f.rollout.is_enabled("flags:renamed", Some(b"anyone")));
+    assert!(f.rollout.get("flags:new").is_none());
+    assert!(f.rollout.get("flags:copy").is_none());
+}
+
+/// Reads RESP until `needle` shows up or the time is over.
+fn read_until(stream: &mut std::net::TcpStream, needle: &[u8], within: Duration) -> Vec<u8> {
+    let deadline = Instant::now() + within;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while Instant::now() < deadline && !buf.windows(needle.len()).any(|w| w == needle) {
+        if let Ok(n) = stream.read(&mut chunk) {
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+    buf
+}
+
+#[test]
+fn resp3_client_tracking_invalidates_a_flag_after_a_change() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["flags:cached", "PERCENTAGE", "10"])
+        .query(&mut con)
+        .unwrap();
+    // A raw RESP3 client: HELLO 3, CLIENT TRACKING on, one read of the flag.
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    t.write_all(b"HELLO 3\r\nCLIENT TRACKING on\r\nHANOI.ENABLED flags:cached 42\r\n")
+        .unwrap();
+    let got = read_until(&mut t, b":0\r\n", Duration::from_secs(5));
+    assert!(
+        got.windows(5).any(|w| w == b"+OK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    // Another client changes the flag: the tracking client gets a push.
+    let () = redis::cmd("HANOI.PERCENTAGE")
+        .arg(&["flags:cached", "100"])
+        .query(&mut con)
+        .unwrap();
+    let push = read_until(&mut t, b"flags:cached", Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&push);
+    assert!(
+        text.contains(">2\r\n$10\r\ninvalidate\r\n") && text.contains("flags:cached"),
+        "{text}"
+    );
+}
+
+#[test]
+fn python_helper_and_decorators() {
+    let s = Server::start(&[]);
+    let out = run_python(&["examples/python/test_hanoi_redis.py"], s.port);
+    assert!(out.contains("python example: ok"), "{out}");
+}
+
+#[test]
+fn lua_script_serves_a_page_in_one_eval() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["flags:a", "PERCENTAGE", "100"])
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["flags:b", "DISABLED"])
+        .query(&mut con)
+        .unwrap();
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&[
+            "flags:exp",
+            "PERCENTAGE",
+            "100",
+            "VARIANTS",
+            "2",
+            "red",
+            "blue",
+        ])
+        .query(&mut con)
+        .unwrap();
+    let lua = std::fs::read_to_string(root().join("examples/lua/page_flags.lua")).unwrap();
+    let v: Vec<Value> = redis::Script::new(&lua)
+        .key(&["flags:a", "flags:b", "flags:exp"])
+        .arg("443301")
+        .invoke(&mut con)
+        .unwrap();
+    assert_eq!(v[..3], [Value::Int(1), Value::Int(0), Value::Int(1)]);
+    let variant: String = redis::from_redis_value(&v[3]).unwrap();
+    let want: String = redis::cmd("HANOI.VARIANT")
+        .arg(&["flags:exp", "443301"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(variant, want);
+}
+
+#[test]
+fn rust_pipeline_example() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["cdc_on", "PERCENTAGE", "80", "VARIANTS", "2", "foo", "bar"])
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("HANOI.REGISTER")
+        .arg(&["cdc_on", "REGEX", "01$"])
+        .query(&mut con)
+        .unwrap();
+    let (on, variant) = pipeline::page_flags(&mut con, "443301", &["cdc_on", "missing"]).unwrap();
+    assert_eq!(on, [true, false]);
+    assert_eq!(variant.as_deref(), Some("bar"));
+    let (on, variant) = pipeline::page_flags(&mut con, "44488", &["cdc_on"]).unwrap();
+    assert_eq!((on, variant), (vec![false], None));
+}
+
+#[test]
+fn redis_cli_session_reproduces_the_seed_example() {
+    let s = Server::start(&[]);
+    let input = std::fs::read(root().join("examples/redis-cli/seed.txt")).unwrap();
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &s.port.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("redis-cli");
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    let want = std::fs::read_to_string(root().join("examples/redis-cli/seed.expected")).unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn import_from_hanoi_0_0_4() {
+    let s = Server::start(&[]);
+    // Data written by the real hanoi 0.0.4 (RedisHighPerfBackEnd and RedisBackEnd).
+    let setup = r#"
+import os, hanoi, redis
+r = redis.Redis(port=int(os.environ["HANOI_PORT"]))
+hp = hanoi.Rollout(hanoi.RedisHighPerfBackEnd(r))
+hp.add_func("cdc_on", percentage=80, variants=("foo", "bar"))
+for u in ["447568110000", "1", "2", "3"]:
+    hp.register("cdc_on", u)
+hp.add_func("kill_switch", percentage=100)
+hp.disable("kill_switch")
+print("hanoi data written")
+"#;
+    let dir = s.dir.join("setup.py");
+    std::fs::write(&dir, setup).unwrap();
+    run_python(&[dir.to_str().unwrap()], s.port);
+    let url = format!("redis://127.0.0.1:{}/0", s.port);
+    let out = run_python(
+        &[
+            "tools/import_hanoi.py",
+            "--url",
+            &url,
+            "--target-prefix",
+            "flags:",
+        ],
+        s.port,
+    );
+    assert!(out.contains("2 flags imported"), "{out}");
+    assert!(
+        out.contains("warning: hanoi 0.0.4 enabled buckets >= 80"),
+        "{out}"
+    );
+    let mut con = s.con();
+    for u in ["447568110000", "1", "2", "3"] {
+        let on: i64 = redis::cmd("HANOI.ENABLED")
+            .arg(&["flags:cdc_on", u])
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(on, 1, "registered user {u}");
+        let e: Value = redis::cmd("HANOI.EXPLAIN")
+            .arg(&["flags:cdc_on", u])
+            .query(&mut con)
+            .unwrap();
+        assert!(format!("{e:?}").contains("user"), "{e:?}");
+    }
+    let get: Value = redis::cmd("HANOI.GET")
+        .arg("flags:cdc_on")
+        .query(&mut con)
+        .unwrap();
+    let text = format!("{get:?}");
+    assert!(
+        text.contains("foo") && text.contains("bar") && text.contains("int(80)"),
+        "{text}"
+    );
+    let on: i64 = redis::cmd("HANOI.ENABLED")
+        .arg(&["flags:kill_switch", "1"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(on, 0);
+    let on: i64 = redis::cmd("HANOI.ENABLED")
+        .arg(&["flags:kill_switch"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(on, 0);
+}
