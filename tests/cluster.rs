@@ -82,7 +82,7 @@ fn flags_in_a_three_primary_cluster() {
     let mut samples = Vec::new();
     for (k, o) in &keys {
         // Built on the owner directly (big), then read through the cluster client.
-        let sample = build_big_flag(&mut cons[*o], k, 20_000, 100 + *o as u64);
+        let sample = build_big_flag(&mut cons[*o], k, 100_000, 100 + *o as u64);
         let want = answers(&mut cons[*o], k, &sample);
         let mut got = Vec::new();
         for id in sample.iter().take(300) {

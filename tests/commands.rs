@@ -556,11 +556,62 @@ fn bad_input_is_refused_and_changes_nothing() {
         assert_eq!(snapshot(&mut con, "f"), before, "{args:?} changed the flag");
         assert_eq!(bulk(&mut con, &["GET", "str"]).as_deref(), Some("plain"));
         assert_eq!(run(&mut con, &["EXISTS", "missing"]), Ok(Value::Int(0)));
+        assert_eq!(
+            run(&mut con, &["PING"]),
+            Ok(Value::SimpleString("PONG".into()))
+        );
     }
-    assert_eq!(
-        run(&mut con, &["PING"]),
-        Ok(Value::SimpleString("PONG".into()))
-    );
+    // Binary, enormous and overflowing arguments.
+    let huge_literal = "x".repeat(2_000_000);
+    let binary: &[(&[&[u8]], &str)] = &[
+        (
+            &[b"HANOI.DEFINE", b"f", &[0xff, 0x00, 0x80]],
+            r"unknown option '\xff\x00\x80'",
+        ),
+        (
+            &[
+                b"HANOI.DEFINE",
+                b"f",
+                b"VARIANTS",
+                b"18446744073709551616",
+                b"a",
+            ],
+            "VARIANTS count must be",
+        ),
+        (
+            &[b"HANOI.DEFINE", b"f", b"PERCENTAGE", &[0xff]],
+            "percentage must be",
+        ),
+        (
+            &[b"HANOI.REGISTER", b"f", b"REGEX", br"(\w{500}){500}"],
+            "size limit",
+        ),
+        (
+            &[b"HANOI.REGISTER", b"f", b"REGEX", huge_literal.as_bytes()],
+            "size limit",
+        ),
+        (
+            &[b"HANOI.REGISTER", b"f", b"REGEX", &[0xc3, 0x28]],
+            "not valid UTF-8",
+        ),
+        (
+            &[b"HANOI.REGISTER", b"f", &[0], b"1"],
+            "expected USER or REGEX",
+        ),
+    ];
+    for (args, want) in binary {
+        let mut c = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+        for a in &args[1..] {
+            c.arg(*a);
+        }
+        let e = c.query::<Value>(&mut con).unwrap_err().to_string();
+        assert!(e.contains(want), "got '{e}', want '{want}'");
+        assert_eq!(snapshot(&mut con, "f"), before);
+        assert_eq!(
+            run(&mut con, &["PING"]),
+            Ok(Value::SimpleString("PONG".into()))
+        );
+    }
 }
 
 #[test]
