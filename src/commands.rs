@@ -58,8 +58,8 @@ fn slices(args: &[RedisString]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The ids of a REGISTER/BLOCK-like command, within the configured bound.
-fn items(args: &[RedisString]) -> Result<&[RedisString], RedisError> {
-    let max = crate::max_ids_per_command();
+fn items<'a>(ctx: &Context, args: &'a [RedisString]) -> Result<&'a [RedisString], RedisError> {
+    let max = crate::max_ids_per_command(ctx);
     if args.len() > max {
         return Err(arg_err(format_args!(
             "too many ids in one command: {} (hanoi.max-ids-per-command is {max})",
@@ -107,13 +107,13 @@ pub fn define(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 2, usize::MAX)?;
         let opts: Vec<&[u8]> = slices(&args[2..]).collect();
-        let def = parse_definition(&opts, &limits()).map_err(core_err)?;
+        let def = parse_definition(&opts, &limits(ctx)).map_err(core_err)?;
         let key = ctx.open_key_writable(&args[1]);
         let changed = match key.get_value::<Flag>(&HANOI_TYPE) {
             Err(_) => return Err(RedisError::WrongType),
-            Ok(Some(flag)) => flag.set_definition(def, &limits()).map_err(core_err)?,
+            Ok(Some(flag)) => flag.set_definition(def, &limits(ctx)).map_err(core_err)?,
             Ok(None) => {
-                let flag = Flag::new(def, &limits()).map_err(core_err)?;
+                let flag = Flag::new(def, &limits(ctx)).map_err(core_err)?;
                 key.set_value(&HANOI_TYPE, flag)?;
                 stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 true
@@ -154,11 +154,13 @@ pub fn register(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 4, usize::MAX)?;
         let what = target(&args[2])?;
-        let ids = items(&args[3..])?;
+        let ids = items(ctx, &args[3..])?;
         write_flag(ctx, &args, "hanoi.register", |flag| match what {
             Target::User => Ok(count(flag.add_users(slices(ids)))),
             Target::Regex => {
-                let n = flag.add_regexes(slices(ids), &limits()).map_err(core_err)?;
+                let n = flag
+                    .add_regexes(slices(ids), &limits(ctx))
+                    .map_err(core_err)?;
                 stats::add(&stats::REGEX_COMPILATIONS, u64::from(n > 0));
                 Ok(count(n))
             }
@@ -171,7 +173,7 @@ pub fn unregister(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 4, usize::MAX)?;
         let what = target(&args[2])?;
-        let ids = items(&args[3..])?;
+        let ids = items(ctx, &args[3..])?;
         write_flag(ctx, &args, "hanoi.unregister", |flag| {
             Ok(count(match what {
                 Target::User => flag.remove_users(slices(ids)),
@@ -185,7 +187,7 @@ pub fn unregister(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 pub fn block(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 3, usize::MAX)?;
-        let ids = items(&args[2..])?;
+        let ids = items(ctx, &args[2..])?;
         write_flag(ctx, &args, "hanoi.block", |flag| {
             Ok(count(flag.block(slices(ids))))
         })
@@ -196,7 +198,7 @@ pub fn block(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
 pub fn unblock(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     guarded(|| {
         arity(&args, 3, usize::MAX)?;
-        let ids = items(&args[2..])?;
+        let ids = items(ctx, &args[2..])?;
         write_flag(ctx, &args, "hanoi.unblock", |flag| {
             Ok(count(flag.unblock(slices(ids))))
         })

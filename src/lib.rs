@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use redis_module::configuration::ConfigurationFlags;
-use redis_module::{raw, redis_module, Context, RedisString, Status};
+use redis_module::{raw, redis_module, Context, ContextFlags, RedisString, Status};
 
 pub mod commands;
 pub mod datatype;
@@ -23,18 +23,40 @@ pub static MAX_REGEXES: AtomicI64 = AtomicI64::new(64);
 pub static MAX_VARIANTS: AtomicI64 = AtomicI64::new(256);
 pub static MAX_IDS_PER_COMMAND: AtomicI64 = AtomicI64::new(100_000);
 
-/// The most ids (or patterns) one REGISTER/UNREGISTER/BLOCK/UNBLOCK may carry.
-pub fn max_ids_per_command() -> usize {
-    usize::try_from(MAX_IDS_PER_COMMAND.load(Ordering::Relaxed)).unwrap_or(0)
+/// Writes replayed from the AOF or streamed from a primary were accepted
+/// once already: a limit lowered since must not refuse them (that would lose
+/// the flag's data on a restart or on a replica).
+fn trusted(ctx: &Context) -> bool {
+    ctx.get_flags()
+        .intersects(ContextFlags::LOADING | ContextFlags::REPLICATED)
 }
 
-/// The limits in force now, for the core.
-pub fn limits() -> hanoi_core::Limits {
-    let get = |a: &AtomicI64| usize::try_from(a.load(Ordering::Relaxed)).unwrap_or(0);
+fn option(a: &AtomicI64) -> usize {
+    usize::try_from(a.load(Ordering::Relaxed)).unwrap_or(0)
+}
+
+/// The limits in force for this command, for the core.
+pub fn limits(ctx: &Context) -> hanoi_core::Limits {
+    if trusted(ctx) {
+        return hanoi_core::Limits {
+            regex_size_limit: 1 << 30,
+            max_regexes: usize::MAX,
+            max_variants: usize::MAX,
+        };
+    }
     hanoi_core::Limits {
-        regex_size_limit: get(&REGEX_SIZE_LIMIT),
-        max_regexes: get(&MAX_REGEXES),
-        max_variants: get(&MAX_VARIANTS),
+        regex_size_limit: option(&REGEX_SIZE_LIMIT),
+        max_regexes: option(&MAX_REGEXES),
+        max_variants: option(&MAX_VARIANTS),
+    }
+}
+
+/// The most ids (or patterns) one REGISTER/UNREGISTER/BLOCK/UNBLOCK may carry.
+pub fn max_ids_per_command(ctx: &Context) -> usize {
+    if trusted(ctx) {
+        usize::MAX
+    } else {
+        option(&MAX_IDS_PER_COMMAND)
     }
 }
 

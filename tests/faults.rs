@@ -450,3 +450,99 @@ fn acl_reader_can_evaluate_but_not_write_nor_read_other_keys() {
         .unwrap();
     assert!(format!("{g:?}").contains("100"));
 }
+
+#[test]
+fn limits_lowered_later_do_not_lose_stored_flags() {
+    // Started with low limits, raised at run time to register, then
+    // restarted with the low limits again: the AOF replay and a replica
+    // with the low limits keep everything.
+    // Module arguments first: they follow --loadmodule's path.
+    let low = [
+        "regex-size-limit",
+        "10000",
+        "max-regexes",
+        "1",
+        "max-ids-per-command",
+        "1000",
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ];
+    let mut s = Server::start(&low);
+    let mut con = s.con();
+    for (k, v) in [
+        ("hanoi.regex-size-limit", "1048576"),
+        ("hanoi.max-regexes", "10"),
+        ("hanoi.max-ids-per-command", "5000"),
+    ] {
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(k)
+            .arg(v)
+            .query(&mut con)
+            .unwrap();
+    }
+    let () = redis::cmd("HANOI.DEFINE")
+        .arg(&["f", "PERCENTAGE", "0"])
+        .query(&mut con)
+        .unwrap();
+    let n: i64 = redis::cmd("HANOI.REGISTER")
+        .arg(&["f", "REGEX", "^[a-z]{300}$", "^a"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 2);
+    let ids: Vec<String> = (0..3000).map(|i| format!("id{i}")).collect();
+    let n: i64 = redis::cmd("HANOI.REGISTER")
+        .arg("f")
+        .arg("USER")
+        .arg(&ids)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 3000);
+    let port = s.port.to_string();
+    let replica = Server::start(&[
+        "regex-size-limit",
+        "10000",
+        "max-regexes",
+        "1",
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+    ]);
+    let n: i64 = redis::cmd("HANOI.REGISTER")
+        .arg(&["f", "REGEX", "^b", "^c"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 2);
+    let synced: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(20_000)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(synced, 1);
+    let want = snapshot(&mut con, "f");
+    let mut rc = replica.con();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while snapshot(&mut rc, "f") != want {
+        assert!(std::time::Instant::now() < deadline, "replica differs");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(con);
+    s.shutdown("NOSAVE");
+    s.start_again();
+    let mut con = s.con();
+    assert_eq!(snapshot(&mut con, "f"), want);
+    let long_word = "w".repeat(300);
+    let on: i64 = redis::cmd("HANOI.ENABLED")
+        .arg("f")
+        .arg(&long_word)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(on, 1);
+    // New writes do meet the low limits again.
+    let r: redis::RedisResult<i64> = redis::cmd("HANOI.REGISTER")
+        .arg(&["f", "REGEX", "^d"])
+        .query(&mut con);
+    assert!(r.unwrap_err().to_string().contains("too many regexes"));
+}

@@ -93,7 +93,10 @@ impl Server {
             .arg(module_path())
             .args(&self.args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(
+                std::fs::File::create(self.dir.join("stderr.log"))
+                    .map_or_else(|_| Stdio::null(), Stdio::from),
+            );
         self.child = Some(cmd.spawn().expect("start redis-server (is it installed?)"));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -115,7 +118,8 @@ impl Server {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        read("stderr.log") + &read("server.log")
     }
 
     pub fn url(&self) -> String {
