@@ -433,3 +433,45 @@ fn error_messages_are_single_lines() {
     assert!(!err.to_string().contains('\n'), "{err}");
     assert!(!err.to_string().contains('\r'));
 }
+
+/// `is_enabled` tries the "on" steps cheapest first; it must always agree
+/// with `evaluate`, which follows the documented order.
+#[test]
+fn is_enabled_agrees_with_evaluate_on_random_flags() {
+    let mut x: u64 = 0x1234_5678;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..200 {
+        let mut d = def((next() % 101) as u8);
+        d.enabled = next() % 10 != 0;
+        if next() % 2 == 0 {
+            d.salt = Some(next().to_le_bytes().to_vec());
+        }
+        if next() % 2 == 0 {
+            d.variants = vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()];
+            if next() % 2 == 0 {
+                d.weights = Some(vec![1, 2, 3]);
+            }
+        }
+        let mut f = Flag::new(d, &Limits::default()).unwrap();
+        let ids: Vec<Vec<u8>> = (0..500)
+            .map(|_| (next() % 3000).to_string().into_bytes())
+            .collect();
+        f.add_users(ids.iter().take(100).map(Vec::as_slice));
+        f.block(ids.iter().skip(50).take(30).map(Vec::as_slice));
+        if next() % 2 == 0 {
+            f.add_regexes([&b"^1"[..], &b"7$"[..]], &Limits::default())
+                .unwrap();
+        }
+        for id in &ids {
+            let e = f.explain(id);
+            assert_eq!(f.is_enabled(Some(id)), e.enabled);
+            assert_eq!(f.is_enabled(Some(id)), f.evaluate(id).enabled());
+            assert_eq!(f.variant(id), e.variant);
+        }
+    }
+}
