@@ -461,7 +461,7 @@ impl Flag {
     fn is_on(&self, id: &[u8], crc: impl FnOnce() -> u32) -> bool {
         let pct = self.def.percentage;
         self.def.enabled
-            && !(!self.blocked.is_empty() && self.blocked.contains(id))
+            && (self.blocked.is_empty() || !self.blocked.contains(id))
             && (pct >= 100
                 || (pct > 0 && ((crc() % 100) as u8) < pct)
                 || self.regexes.set.as_ref().is_some_and(|s| s.is_match(id))
