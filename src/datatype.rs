@@ -10,11 +10,11 @@ use std::ptr;
 use std::sync::atomic::Ordering;
 
 use hanoi_core::codec::{self, Sink, Source, ENCODING_VERSION};
-use hanoi_core::{Definition, Error, Flag, IdSet};
+use hanoi_core::{definition_args, Error, Flag, IdSet};
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
-use crate::stats;
+use crate::{guard, stats};
 
 /// The type name `TYPE` shows (exactly 9 characters).
 pub const TYPE_NAME: &str = "hanoiflag";
@@ -71,10 +71,21 @@ impl Source for Rdb {
     }
 }
 
+/// A panic while saving would leave a truncated value in the RDB (or DUMP)
+/// that cannot load back: log it and stop instead. BGSAVE runs in a fork, so
+/// there only the child stops, the save fails and the old RDB stays.
 unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        codec::save(&*value.cast::<Flag>(), &mut Rdb(rdb));
-    }));
+    // SAFETY: Redis passes a value of this type: a Flag we boxed.
+    let flag = unsafe { &*value.cast::<Flag>() };
+    if catch_unwind(AssertUnwindSafe(|| codec::save(flag, &mut Rdb(rdb)))).is_err() {
+        guard::crash(io_ctx(rdb), "while saving a flag (RDB, DUMP)");
+    }
+}
+
+/// The context of an I/O callback, for logging.
+fn io_ctx(io: *mut raw::RedisModuleIO) -> *mut raw::RedisModuleCtx {
+    // SAFETY: an I/O handle Redis passed to a type callback.
+    unsafe { raw::RedisModule_GetContextFromIO.map_or(ptr::null_mut(), |f| f(io)) }
 }
 
 fn log_io_error(rdb: *mut raw::RedisModuleIO, msg: &str) {
@@ -94,7 +105,7 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
         );
         return ptr::null_mut();
     }
-    match catch_unwind(AssertUnwindSafe(|| codec::load(&mut Rdb(rdb)))) {
+    match catch_unwind(AssertUnwindSafe(|| codec::load(&mut Rdb(rdb), encver))) {
         Ok(Ok(flag)) => {
             created(&flag);
             Box::into_raw(Box::new(flag)).cast::<c_void>()
@@ -145,33 +156,6 @@ fn emit(
     }
 }
 
-/// The arguments of the `HANOI.DEFINE` that recreates `def`.
-pub fn define_args(def: &Definition) -> Vec<Vec<u8>> {
-    let mut a: Vec<Vec<u8>> = vec![
-        if def.enabled {
-            b"ENABLED".to_vec()
-        } else {
-            b"DISABLED".to_vec()
-        },
-        b"PERCENTAGE".to_vec(),
-        def.percentage.to_string().into_bytes(),
-    ];
-    if !def.variants.is_empty() {
-        a.push(b"VARIANTS".to_vec());
-        a.push(def.variants.len().to_string().into_bytes());
-        a.extend(def.variants.iter().cloned());
-        if let Some(w) = &def.weights {
-            a.push(b"WEIGHTS".to_vec());
-            a.extend(w.iter().map(|w| w.to_string().into_bytes()));
-        }
-    }
-    if let Some(salt) = &def.salt {
-        a.push(b"SALT".to_vec());
-        a.push(salt.clone());
-    }
-    a
-}
-
 fn emit_ids(
     aof: *mut raw::RedisModuleIO,
     key: *mut raw::RedisModuleString,
@@ -192,20 +176,23 @@ fn emit_ids(
     }
 }
 
+/// Like `rdb_save`: a panic half-way would leave a truncated flag in the
+/// rewritten AOF, so it stops the rewrite (a forked child) instead.
 unsafe extern "C" fn aof_rewrite(
     aof: *mut raw::RedisModuleIO,
     key: *mut raw::RedisModuleString,
     value: *mut c_void,
 ) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        let flag = &*value.cast::<Flag>();
-        let define = define_args(flag.definition());
+    // SAFETY: Redis passes a value of this type: a Flag we boxed.
+    let flag = unsafe { &*value.cast::<Flag>() };
+    let written = catch_unwind(AssertUnwindSafe(|| {
+        let define = definition_args(flag.definition());
         let define: Vec<&[u8]> = define.iter().map(Vec::as_slice).collect();
         emit(aof, key, &CString::from(c"HANOI.DEFINE"), &define);
         let register = CString::from(c"HANOI.REGISTER");
-        if !flag.patterns().is_empty() {
+        if flag.patterns().len() > 0 {
             let mut args: Vec<&[u8]> = vec![b"REGEX"];
-            args.extend(flag.patterns().iter().map(|p| p.as_bytes()));
+            args.extend(flag.patterns().map(str::as_bytes));
             emit(aof, key, &register, &args);
         }
         emit_ids(aof, key, &register, &[b"USER"], flag.users());
@@ -217,6 +204,9 @@ unsafe extern "C" fn aof_rewrite(
             flag.blocked(),
         );
     }));
+    if written.is_err() {
+        guard::crash(io_ctx(aof), "while rewriting the AOF");
+    }
 }
 
 // ----- the rest -----
@@ -224,15 +214,13 @@ unsafe extern "C" fn aof_rewrite(
 /// Counts a flag value that now lives in memory.
 fn created(flag: &Flag) {
     stats::FLAGS.fetch_add(1, Ordering::Relaxed);
-    stats::add(
-        &stats::REGEX_COMPILATIONS,
-        u64::from(!flag.patterns().is_empty()),
-    );
+    stats::add(&stats::REGEX_COMPILATIONS, flag.patterns().len() as u64);
 }
 
 unsafe extern "C" fn free(value: *mut c_void) {
     if !value.is_null() {
-        drop(Box::from_raw(value.cast::<Flag>()));
+        // SAFETY: Redis frees a value of this type once: a Flag we boxed.
+        drop(unsafe { Box::from_raw(value.cast::<Flag>()) });
         stats::FLAGS.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -242,7 +230,8 @@ unsafe extern "C" fn copy(
     _to: *mut raw::RedisModuleString,
     value: *const c_void,
 ) -> *mut c_void {
-    let flag = &*value.cast::<Flag>();
+    // SAFETY: Redis passes a value of this type: a Flag we boxed.
+    let flag = unsafe { &*value.cast::<Flag>() };
     match catch_unwind(AssertUnwindSafe(|| flag.clone())) {
         Ok(f) => {
             created(&f);
@@ -253,37 +242,54 @@ unsafe extern "C" fn copy(
 }
 
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
-    let flag = &*value.cast::<Flag>();
+    // SAFETY: Redis passes a value of this type: a Flag we boxed.
+    let flag = unsafe { &*value.cast::<Flag>() };
     std::mem::size_of::<Flag>() + flag.heap_size()
 }
 
+/// `DEBUG DIGEST-VALUE`: every string goes in with its length before it, so
+/// no two different flags run together into the same bytes.
 unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
-    let (Some(add_str), Some(add_int), Some(end)) = (
-        raw::RedisModule_DigestAddStringBuffer,
-        raw::RedisModule_DigestAddLongLong,
-        raw::RedisModule_DigestEndSequence,
-    ) else {
+    // SAFETY: reading function pointers the API filled in at load.
+    let (Some(add_str), Some(add_int), Some(end)) = (unsafe {
+        (
+            raw::RedisModule_DigestAddStringBuffer,
+            raw::RedisModule_DigestAddLongLong,
+            raw::RedisModule_DigestEndSequence,
+        )
+    }) else {
         return;
     };
-    let flag = &*value.cast::<Flag>();
-    let add = |b: &[u8]| add_str(md, b.as_ptr().cast_mut().cast(), b.len());
-    // The definition and the regexes: ordered.
-    for a in define_args(flag.definition()) {
-        add(&a);
+    // SAFETY: Redis passes a value of this type: a Flag we boxed.
+    let flag = unsafe { &*value.cast::<Flag>() };
+    // SAFETY (the three closures): `md` is the digest Redis passed; each
+    // buffer is alive for the call.
+    let add = |b: &[u8]| unsafe {
+        add_int(md, b.len() as i64);
+        add_str(md, b.as_ptr().cast_mut().cast(), b.len());
+    };
+    let count = |n: usize| unsafe { add_int(md, n as i64) };
+    let end = || unsafe { end(md) };
+    // The definition and the regexes: ordered, each list with its length.
+    let define = definition_args(flag.definition());
+    count(define.len());
+    for a in &define {
+        add(a);
     }
+    count(flag.patterns().len());
     for p in flag.patterns() {
         add(p.as_bytes());
     }
-    end(md);
+    end();
     // The id sets: unordered, one sequence per id.
     for (tag, ids) in [(b"u", flag.users()), (b"b", flag.blocked())] {
         add(tag);
-        add_int(md, ids.len() as i64);
-        end(md);
+        count(ids.len());
+        end();
         for id in ids.iter() {
             add(tag);
             add(id);
-            end(md);
+            end();
         }
     }
 }

@@ -1,31 +1,53 @@
 //! hanoi: feature flags evaluated inside Redis.
 //!
 //! This crate is the glue between Redis and `hanoi-core`: the `hanoiflag`
-//! data type (persistence callbacks in [`datatype`]) and one function per
-//! command (in [`commands`]). No rule logic lives here.
+//! data type (persistence callbacks in [`datatype`]), one function per
+//! command (in [`commands`]), each command described once (in [`command`]),
+//! and the one guard they all run in ([`guard`]). No rule logic lives here.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use hanoi_core::Limits;
 use redis_module::configuration::ConfigurationFlags;
-use redis_module::{raw, redis_module, Context, ContextFlags, RedisString, Status};
+use redis_module::{redis_module, Context, ContextFlags, ModuleOptions, RedisString, Status};
 
+pub mod command;
 pub mod commands;
 pub mod datatype;
-mod docs;
-mod fast;
+pub mod guard;
 mod stats;
 
 use datatype::HANOI_TYPE;
 
-/// Module options (`CONFIG SET hanoi.<name>`, or `loadmodule ... name value`).
-pub static REGEX_SIZE_LIMIT: AtomicI64 = AtomicI64::new(1 << 20);
-pub static MAX_REGEXES: AtomicI64 = AtomicI64::new(64);
-pub static MAX_VARIANTS: AtomicI64 = AtomicI64::new(256);
-pub static MAX_IDS_PER_COMMAND: AtomicI64 = AtomicI64::new(100_000);
+/// Unit tests run outside Redis: `redis_module!` installs Redis's allocator,
+/// which aborts there, so tests use the system's (as RedisJSON does).
+#[cfg(not(test))]
+macro_rules! allocator {
+    () => {
+        redis_module::alloc::RedisAlloc
+    };
+}
+#[cfg(test)]
+macro_rules! allocator {
+    () => {
+        std::alloc::System
+    };
+}
+
+const fn default(v: usize) -> i64 {
+    v as i64
+}
+
+/// Module options (`CONFIG SET hanoi.<name>`, or `loadmodule ... name value`);
+/// their defaults are the core's [`Limits::DEFAULT`].
+pub static REGEX_SIZE_LIMIT: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.regex_size_limit));
+pub static MAX_REGEXES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_regexes));
+pub static MAX_VARIANTS: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_variants));
+pub static MAX_IDS_PER_COMMAND: AtomicI64 =
+    AtomicI64::new(default(Limits::DEFAULT.max_ids_per_command));
 
 /// Writes replayed from the AOF or streamed from a primary were accepted
-/// once already: a limit lowered since must not refuse them (that would lose
-/// the flag's data on a restart or on a replica).
+/// once already: they are held to [`Limits::STORED`], not to today's options.
 fn trusted(ctx: &Context) -> bool {
     ctx.get_flags()
         .intersects(ContextFlags::LOADING | ContextFlags::REPLICATED)
@@ -36,68 +58,43 @@ fn option(a: &AtomicI64) -> usize {
 }
 
 /// The limits in force for this command, for the core.
-pub fn limits(ctx: &Context) -> hanoi_core::Limits {
+pub fn limits(ctx: &Context) -> Limits {
     if trusted(ctx) {
-        return hanoi_core::Limits {
-            regex_size_limit: 1 << 30,
-            max_regexes: usize::MAX,
-            max_variants: usize::MAX,
-        };
+        return Limits::STORED;
     }
-    hanoi_core::Limits {
+    Limits {
         regex_size_limit: option(&REGEX_SIZE_LIMIT),
         max_regexes: option(&MAX_REGEXES),
         max_variants: option(&MAX_VARIANTS),
-    }
-}
-
-/// The most ids (or patterns) one REGISTER/UNREGISTER/BLOCK/UNBLOCK may carry.
-pub fn max_ids_per_command(ctx: &Context) -> usize {
-    if trusted(ctx) {
-        usize::MAX
-    } else {
-        option(&MAX_IDS_PER_COMMAND)
+        max_ids_per_command: option(&MAX_IDS_PER_COMMAND),
     }
 }
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
-    // A corrupt RESTORE payload or RDB must give an error, not a crash.
-    ctx.set_module_options(redis_module::ModuleOptions::HANDLE_IO_ERRORS);
+    // A corrupt RESTORE payload or RDB gives an error, not a crash; and a key
+    // is signalled modified only when a write changed it (commands.rs).
+    ctx.set_module_options(
+        ModuleOptions::HANDLE_IO_ERRORS | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED,
+    );
+    guard::install_panic_hook();
     // Replaces the default INFO callback the macro registered before init.
-    raw::register_info_function(ctx.get_raw(), Some(stats::info));
-    if fast::register(ctx) == Status::Err {
-        return Status::Err;
-    }
-    docs::register(ctx);
-    Status::Ok
+    redis_module::raw::register_info_function(ctx.get_raw(), Some(stats::info));
+    command::register(ctx)
 }
 
 redis_module! {
     name: "hanoi",
     version: 1_00_00,
-    allocator: (redis_module::alloc::RedisAlloc, redis_module::alloc::RedisAlloc),
+    allocator: (allocator!(), allocator!()),
     data_types: [HANOI_TYPE],
     init: init,
-    commands: [
-        ["hanoi.define", commands::define, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.register", commands::register, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.unregister", commands::unregister, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.block", commands::block, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.unblock", commands::unblock, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.enable", commands::enable, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.disable", commands::disable, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.toggle", commands::toggle, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.percentage", commands::percentage, "write deny-oom", 1, 1, 1, ""],
-        ["hanoi.explain", commands::explain, "readonly fast", 1, 1, 1, ""],
-        ["hanoi.get", commands::get, "readonly", 1, 1, 1, ""],
-        ["hanoi.export", commands::export, "readonly", 1, 1, 1, ""],
-    ],
+    commands: [],
     configurations: [
         i64: [
-            ["regex-size-limit", &REGEX_SIZE_LIMIT, 1 << 20, 1024, 1 << 30, ConfigurationFlags::DEFAULT, None],
-            ["max-regexes", &MAX_REGEXES, 64, 1, 100_000, ConfigurationFlags::DEFAULT, None],
-            ["max-variants", &MAX_VARIANTS, 256, 1, 65_536, ConfigurationFlags::DEFAULT, None],
-            ["max-ids-per-command", &MAX_IDS_PER_COMMAND, 100_000, 1000, 10_000_000, ConfigurationFlags::DEFAULT, None],
+            ["regex-size-limit", &REGEX_SIZE_LIMIT, default(Limits::DEFAULT.regex_size_limit), 1024, 1 << 30, ConfigurationFlags::DEFAULT, None],
+            ["max-regexes", &MAX_REGEXES, default(Limits::DEFAULT.max_regexes), 1, 100_000, ConfigurationFlags::DEFAULT, None],
+            ["max-variants", &MAX_VARIANTS, default(Limits::DEFAULT.max_variants), 1, 65_536, ConfigurationFlags::DEFAULT, None],
+            ["max-ids-per-command", &MAX_IDS_PER_COMMAND, default(Limits::DEFAULT.max_ids_per_command), 1000, 10_000_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [],

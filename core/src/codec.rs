@@ -37,15 +37,19 @@ pub trait Source {
     fn get_bytes(&mut self) -> Result<Self::Buf, Error>;
 }
 
+/// Streams the ids: a first pass counts the chunks and their bytes (the
+/// header needs them), a second writes each chunk as it is packed. Only one
+/// chunk is ever held, never a copy of every id.
 fn save_ids(ids: &IdSet, out: &mut impl Sink) {
-    let mut chunks = Vec::new();
-    ids.for_each_chunk(CHUNK_BYTES, |c| chunks.push(c.to_vec()));
+    let (mut bytes, mut chunks) = (0u64, 0u64);
+    ids.for_each_chunk(CHUNK_BYTES, |c| {
+        bytes += c.len() as u64;
+        chunks += 1;
+    });
     out.put_u64(ids.len() as u64);
-    out.put_u64(chunks.iter().map(|c| c.len() as u64).sum());
-    out.put_u64(chunks.len() as u64);
-    for c in &chunks {
-        out.put_bytes(c);
-    }
+    out.put_u64(bytes);
+    out.put_u64(chunks);
+    ids.for_each_chunk(CHUNK_BYTES, |c| out.put_bytes(c));
 }
 
 pub fn save(flag: &Flag, out: &mut impl Sink) {
@@ -94,7 +98,17 @@ fn load_ids(src: &mut impl Source) -> Result<IdSet, Error> {
     Ok(ids)
 }
 
-pub fn load(src: &mut impl Source) -> Result<Flag, Error> {
+/// Reads a flag stored with encoding version `version`: one arm per version
+/// this code has ever written (as RedisJSON's loader has), so an old RDB
+/// loads after an upgrade; a newer version is refused.
+pub fn load(src: &mut impl Source, version: i32) -> Result<Flag, Error> {
+    match version {
+        1 => load_v1(src),
+        v => Err(Error::UnknownEncoding(v)),
+    }
+}
+
+fn load_v1(src: &mut impl Source) -> Result<Flag, Error> {
     let bits = src.get_u64()?;
     if bits & !(BIT_ENABLED | BIT_WEIGHTS | BIT_SALT) != 0 {
         return Err(Error::Corrupt);
@@ -172,17 +186,26 @@ impl<'a> Source for SliceSource<'a> {
     }
 }
 
-/// A flag in the in-memory framing.
+/// What `HANOI.EXPORT` bytes start with, before the version (u64 LE).
+pub const MAGIC: &[u8; 8] = b"hanoiflg";
+
+/// A flag as `HANOI.EXPORT` gives it: [`MAGIC`], the encoding version as a
+/// u64 little-endian, then the flag in the in-memory framing.
 pub fn to_bytes(flag: &Flag) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = MAGIC.to_vec();
+    out.put_u64(ENCODING_VERSION as u64);
     save(flag, &mut out);
     out
 }
 
-/// Reads a flag from the in-memory framing; trailing bytes are an error.
+/// Reads [`to_bytes`]'s form. Bytes without the magic are not a flag
+/// (`Corrupt`); a version newer than this code is `UnknownEncoding`, so a
+/// reader can tell "upgrade me" from corruption. Trailing bytes are an error.
 pub fn from_bytes(bytes: &[u8]) -> Result<Flag, Error> {
-    let mut src = SliceSource(bytes);
-    let flag = load(&mut src)?;
+    let rest = bytes.strip_prefix(MAGIC).ok_or(Error::Corrupt)?;
+    let mut src = SliceSource(rest);
+    let version = i32::try_from(src.get_u64()?).map_err(|_| Error::UnknownEncoding(i32::MAX))?;
+    let flag = load(&mut src, version)?;
     if src.0.is_empty() {
         Ok(flag)
     } else {
@@ -222,8 +245,18 @@ mod tests {
         assert!(f == g);
         assert_eq!(
             to_bytes(&Flag::new(Definition::default(), &Limits::default()).unwrap()).len(),
-            8 * 10
+            8 * 12
         );
+    }
+
+    #[test]
+    fn export_bytes_tell_a_newer_version_from_corruption() {
+        let mut bytes = to_bytes(&sample());
+        assert!(from_bytes(&bytes[8..]).is_err());
+        bytes[8] = 9;
+        assert_eq!(from_bytes(&bytes).unwrap_err(), Error::UnknownEncoding(9));
+        bytes[0] = b'x';
+        assert_eq!(from_bytes(&bytes).unwrap_err(), Error::Corrupt);
     }
 
     #[test]

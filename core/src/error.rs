@@ -31,6 +31,8 @@ pub enum Error {
     Corrupt,
     /// Stored data that ends too early.
     ShortRead,
+    /// Stored data of an encoding version this code does not know.
+    UnknownEncoding(i32),
     /// A `HANOI.DEFINE` option that does not exist.
     UnknownOption(String),
     /// An option given without its value.
@@ -75,6 +77,11 @@ impl fmt::Display for Error {
             Error::DuplicateVariant(name) => write!(f, "duplicate variant name '{name}'"),
             Error::Corrupt => write!(f, "corrupt flag data"),
             Error::ShortRead => write!(f, "short read"),
+            Error::UnknownEncoding(v) => write!(
+                f,
+                "flag data of encoding version {v}, newer than this hanoi reads (1 to {}): upgrade hanoi",
+                crate::codec::ENCODING_VERSION
+            ),
             Error::UnknownOption(o) => write!(f, "unknown option '{o}'"),
             Error::MissingValue(kw) => write!(f, "{kw} needs a value"),
             Error::RepeatedOption(kw) => write!(f, "{kw} given twice or with its opposite"),

@@ -1,48 +1,83 @@
 //! The flag model and its evaluation rules.
 
-use regex::bytes::{RegexBuilder, RegexSet, RegexSetBuilder};
+use std::collections::HashSet;
 
-use crate::{Error, IdSet};
+use crate::regexes::Regexes;
+use crate::{quote, Error, IdSet};
 
-/// Bounds on what one flag may hold. The module exposes them as options.
+/// Bounds on what one flag may hold, and on what one command may carry. The
+/// module exposes them as options whose defaults are [`Limits::DEFAULT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Compiled size limit of one regex, in bytes (`regex`'s `size_limit`).
+    /// Compiled size limit of one regex, in bytes (its automata).
     pub regex_size_limit: usize,
     /// Regexes on one flag.
     pub max_regexes: usize,
     /// Variants on one flag.
     pub max_variants: usize,
+    /// Ids (or patterns) one write command may carry.
+    pub max_ids_per_command: usize,
+}
+
+impl Limits {
+    /// What a new flag and a client's write are held to, unless configured.
+    pub const DEFAULT: Limits = Limits {
+        regex_size_limit: 256 * 1024,
+        max_regexes: 32,
+        max_variants: 256,
+        max_ids_per_command: 100_000,
+    };
+
+    /// What stored data (RDB, RESTORE, AOF replay, a primary's stream) is
+    /// held to: it was accepted once, so a limit lowered since must not
+    /// refuse it (that would lose data on a restart or on a replica). Only
+    /// the sanity bound on one compiled regex stays.
+    pub const STORED: Limits = Limits {
+        regex_size_limit: STORED_REGEX_SIZE_LIMIT,
+        max_regexes: usize::MAX,
+        max_variants: usize::MAX,
+        max_ids_per_command: usize::MAX,
+    };
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            regex_size_limit: 1 << 20,
-            max_regexes: 64,
-            max_variants: 256,
-        }
+        Limits::DEFAULT
     }
 }
 
-/// Room given to regexes that were accepted before (reloads, removals): a
-/// limit lowered later must not make stored flags unloadable.
+/// Room given to regexes that were accepted before (reloads): a limit
+/// lowered later must not make stored flags unloadable.
 const STORED_REGEX_SIZE_LIMIT: usize = 1 << 30;
+
+/// Parses an integer the way Redis parses its own integer arguments
+/// (`string2ll`): optional `-`, then digits with no leading zero (`0`
+/// alone is fine); no `+`, no spaces.
+pub fn parse_int(s: &[u8]) -> Option<i64> {
+    let digits = s.strip_prefix(b"-").unwrap_or(s);
+    let canonical = match digits {
+        [] => false,
+        [b'0'] => digits.len() == s.len(),
+        [first, ..] => (b'1'..=b'9').contains(first) && digits.iter().all(u8::is_ascii_digit),
+    };
+    if !canonical {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
 
 /// Parses a percentage as clients send it: a decimal integer in 0..=100.
 pub fn parse_percentage(s: &[u8]) -> Result<u8, Error> {
-    std::str::from_utf8(s)
-        .ok()
-        .and_then(|s| s.parse::<u8>().ok())
+    parse_int(s)
+        .and_then(|p| u8::try_from(p).ok())
         .filter(|p| *p <= 100)
         .ok_or(Error::InvalidPercentage)
 }
 
 /// Parses a variant weight: a decimal integer in 1..=u32::MAX.
 pub fn parse_weight(s: &[u8]) -> Result<u32, Error> {
-    std::str::from_utf8(s)
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok())
+    parse_int(s)
+        .and_then(|w| u32::try_from(w).ok())
         .filter(|w| *w > 0)
         .ok_or(Error::InvalidWeight)
 }
@@ -80,14 +115,14 @@ impl Definition {
                 limit: limits.max_variants,
             });
         }
-        for (i, v) in self.variants.iter().enumerate() {
+        // Linear: a stored flag may hold any number of variants.
+        let mut seen = HashSet::with_capacity(self.variants.len());
+        for v in &self.variants {
             if v.is_empty() {
                 return Err(Error::EmptyVariantName);
             }
-            if self.variants[..i].contains(v) {
-                return Err(Error::DuplicateVariant(
-                    String::from_utf8_lossy(v).into_owned(),
-                ));
+            if !seen.insert(v.as_slice()) {
+                return Err(Error::DuplicateVariant(quote(v)));
             }
         }
         if let Some(weights) = &self.weights {
@@ -168,31 +203,6 @@ impl Explanation<'_> {
     };
 }
 
-#[derive(Debug, Clone, Default)]
-struct Regexes {
-    patterns: Vec<String>,
-    /// All patterns in one automaton; `None` when there are none.
-    set: Option<RegexSet>,
-}
-
-impl Regexes {
-    fn compile(patterns: Vec<String>) -> Result<Regexes, Error> {
-        let set = if patterns.is_empty() {
-            None
-        } else {
-            let set = RegexSetBuilder::new(&patterns)
-                .size_limit(STORED_REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| Error::InvalidRegex {
-                    pattern: patterns.join(" "),
-                    reason: e.to_string(),
-                })?;
-            Some(set)
-        };
-        Ok(Regexes { patterns, set })
-    }
-}
-
 /// One feature flag: its definition, its registrations and its rules.
 #[derive(Debug, Clone)]
 pub struct Flag {
@@ -209,7 +219,7 @@ impl PartialEq for Flag {
         self.def == other.def
             && self.users == other.users
             && self.blocked == other.blocked
-            && self.regexes.patterns == other.regexes.patterns
+            && self.regexes == other.regexes
     }
 }
 
@@ -255,17 +265,13 @@ impl Flag {
         blocked: IdSet,
         patterns: Vec<String>,
     ) -> Result<Flag, Error> {
-        let limits = Limits {
-            max_variants: usize::MAX,
-            ..Limits::default()
-        };
-        def.validate(&limits)?;
+        def.validate(&Limits::STORED)?;
         let cumulative = Self::cumulative(&def);
         Ok(Flag {
             def,
             users,
             blocked,
-            regexes: Regexes::compile(patterns)?,
+            regexes: Regexes::from_stored(patterns, Limits::STORED.regex_size_limit)?,
             cumulative,
         })
     }
@@ -290,12 +296,13 @@ impl Flag {
     pub fn blocked(&self) -> &IdSet {
         &self.blocked
     }
-    pub fn patterns(&self) -> &[String] {
-        &self.regexes.patterns
+    /// The regexes, in the order they were added.
+    pub fn patterns(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.regexes.sources()
     }
 
-    /// Heap bytes held by the flag. The regex automata cannot be measured;
-    /// they are estimated at 16 bytes per pattern byte.
+    /// Heap bytes held by the flag; regexes as regex-automata measures them,
+    /// plus the bound of each one's lazy-DFA cache.
     pub fn heap_size(&self) -> usize {
         self.users.heap_size()
             + self.blocked.heap_size()
@@ -307,12 +314,7 @@ impl Flag {
                 .sum::<usize>()
             + self.def.salt.as_ref().map_or(0, |s| s.capacity())
             + self.cumulative.capacity() * 8
-            + self
-                .regexes
-                .patterns
-                .iter()
-                .map(|p| p.capacity() * 16 + 24)
-                .sum::<usize>()
+            + self.regexes.heap_size()
     }
 
     // ----- writes; each says whether it changed anything -----
@@ -358,61 +360,22 @@ impl Flag {
         ids.into_iter().filter(|id| self.blocked.remove(id)).count()
     }
 
-    /// Adds regexes, all or nothing; returns how many were new.
+    /// Adds regexes, all or nothing; returns how many were new. Each new
+    /// pattern is compiled once; the others are not touched.
     pub fn add_regexes<'a>(
         &mut self,
         patterns: impl IntoIterator<Item = &'a [u8]>,
         limits: &Limits,
     ) -> Result<usize, Error> {
-        let mut all = self.regexes.patterns.clone();
-        let before = all.len();
-        for raw in patterns {
-            let pattern = std::str::from_utf8(raw).map_err(|_| Error::InvalidRegex {
-                pattern: raw.escape_ascii().to_string(),
-                reason: "pattern is not valid UTF-8 (match raw bytes with (?-u:\\xFF))".into(),
-            })?;
-            if pattern.is_empty() {
-                return Err(Error::EmptyRegex);
-            }
-            if all.iter().any(|p| p == pattern) {
-                continue;
-            }
-            RegexBuilder::new(pattern)
-                .size_limit(limits.regex_size_limit)
-                .build()
-                .map_err(|e| Error::InvalidRegex {
-                    pattern: pattern.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            all.push(pattern.to_owned());
-            if all.len() > limits.max_regexes {
-                return Err(Error::TooManyRegexes {
-                    limit: limits.max_regexes,
-                });
-            }
-        }
-        let added = all.len() - before;
-        if added > 0 {
-            self.regexes = Regexes::compile(all)?;
-        }
-        Ok(added)
+        let new =
+            self.regexes
+                .prepare_add(patterns, limits.regex_size_limit, limits.max_regexes)?;
+        Ok(self.regexes.commit_add(new))
     }
 
-    /// Removes regexes; returns how many were there.
+    /// Removes regexes; returns how many were there (and are now gone).
     pub fn remove_regexes<'a>(&mut self, patterns: impl IntoIterator<Item = &'a [u8]>) -> usize {
-        let mut all = self.regexes.patterns.clone();
-        let before = all.len();
-        for raw in patterns {
-            all.retain(|p| p.as_bytes() != raw);
-        }
-        let removed = before - all.len();
-        if removed > 0 {
-            // A subset of patterns that compiled together compiles again.
-            if let Ok(r) = Regexes::compile(all) {
-                self.regexes = r;
-            }
-        }
-        removed
+        self.regexes.remove(patterns)
     }
 
     // ----- evaluation -----
@@ -434,7 +397,7 @@ impl Flag {
             Reason::All
         } else if self.users.contains(id) {
             Reason::User
-        } else if self.regexes.set.as_ref().is_some_and(|s| s.is_match(id)) {
+        } else if self.regexes.is_match(id) {
             Reason::Regex
         } else if self.bucket(id) < self.def.percentage {
             Reason::Percentage
@@ -464,7 +427,7 @@ impl Flag {
             && (self.blocked.is_empty() || !self.blocked.contains(id))
             && (pct >= 100
                 || (pct > 0 && ((crc() % 100) as u8) < pct)
-                || self.regexes.set.as_ref().is_some_and(|s| s.is_match(id))
+                || (!self.regexes.is_empty() && self.regexes.is_match(id))
                 || self.users.contains(id))
     }
 
@@ -509,10 +472,7 @@ impl Flag {
     pub fn explain(&self, id: &[u8]) -> Explanation<'_> {
         let reason = self.evaluate(id);
         let detail = match reason {
-            Reason::Regex => self.regexes.set.as_ref().and_then(|s| {
-                let i = s.matches(id).into_iter().next()?;
-                self.regexes.patterns.get(i).map(|p| Detail::Pattern(p))
-            }),
+            Reason::Regex => self.regexes.first_match(id).map(Detail::Pattern),
             Reason::Percentage | Reason::Outside => Some(Detail::Bucket(self.bucket(id))),
             _ => None,
         };

@@ -7,17 +7,22 @@
 //! percentage 100 → true; id registered → true; a regex matches → true;
 //! `crc32(salt ++ id) % 100 < percentage` → true; otherwise false.
 
+#![forbid(unsafe_code)]
+
 pub mod codec;
 mod error;
 mod flag;
 mod idset;
 mod parse;
+pub mod regexes;
 mod rollout;
+pub mod store;
 
 pub use error::{Error, NotEnabled};
 pub use flag::{
-    crc32, parse_percentage, parse_weight, Definition, Detail, Explanation, Flag, Limits, Reason,
+    crc32, parse_int, parse_percentage, parse_weight, Definition, Detail, Explanation, Flag,
+    Limits, Reason,
 };
 pub use idset::IdSet;
-pub use parse::{parse_definition, quote};
+pub use parse::{definition_args, parse_definition, quote};
 pub use rollout::Rollout;

@@ -1,7 +1,7 @@
 //! The `HANOI.DEFINE` options, parsed from raw arguments. Here rather than in
 //! the module so that the in-memory evaluator, tests and the fuzzer share it.
 
-use crate::{parse_percentage, parse_weight, Definition, Error, Limits};
+use crate::{parse_int, parse_percentage, parse_weight, Definition, Error, Limits};
 
 const KEYWORDS: [&str; 6] = [
     "ENABLED",
@@ -56,9 +56,8 @@ pub fn parse_definition(opts: &[&[u8]], limits: &Limits) -> Result<Definition, E
             "SALT" => def.salt = Some(value()?.to_vec()),
             "VARIANTS" => {
                 let raw = value()?;
-                let count = std::str::from_utf8(raw)
-                    .ok()
-                    .and_then(|s| s.parse::<usize>().ok())
+                let count = parse_int(raw)
+                    .and_then(|c| usize::try_from(c).ok())
                     .ok_or_else(|| Error::BadVariantCount(quote(raw)))?;
                 if count > limits.max_variants {
                     return Err(Error::TooManyVariants {
@@ -95,6 +94,32 @@ pub fn parse_definition(opts: &[&[u8]], limits: &Limits) -> Result<Definition, E
     }
     def.validate(limits)?;
     Ok(def)
+}
+
+/// The `HANOI.DEFINE` options that recreate `def`: the inverse of
+/// [`parse_definition`] (the AOF rewrite writes them; a property test checks
+/// `parse_definition(definition_args(d)) == d`).
+pub fn definition_args(def: &Definition) -> Vec<Vec<u8>> {
+    let state: &[u8] = if def.enabled { b"ENABLED" } else { b"DISABLED" };
+    let mut a = vec![
+        state.to_vec(),
+        b"PERCENTAGE".to_vec(),
+        def.percentage.to_string().into_bytes(),
+    ];
+    if !def.variants.is_empty() {
+        a.push(b"VARIANTS".to_vec());
+        a.push(def.variants.len().to_string().into_bytes());
+        a.extend(def.variants.iter().cloned());
+        if let Some(w) = &def.weights {
+            a.push(b"WEIGHTS".to_vec());
+            a.extend(w.iter().map(|w| w.to_string().into_bytes()));
+        }
+    }
+    if let Some(salt) = &def.salt {
+        a.push(b"SALT".to_vec());
+        a.push(salt.clone());
+    }
+    a
 }
 
 #[cfg(test)]
@@ -135,6 +160,29 @@ mod tests {
     }
 
     #[test]
+    fn integers_as_redis_parses_them() {
+        #[rustfmt::skip]
+        let cases: &[(&[&str], Result<(), Error>)] = &[
+            (&["PERCENTAGE", "0"], Ok(())),
+            (&["PERCENTAGE", "100"], Ok(())),
+            (&["PERCENTAGE", "+5"], Err(Error::InvalidPercentage)),
+            (&["PERCENTAGE", "05"], Err(Error::InvalidPercentage)),
+            (&["PERCENTAGE", "+0"], Err(Error::InvalidPercentage)),
+            (&["PERCENTAGE", "-0"], Err(Error::InvalidPercentage)),
+            (&["PERCENTAGE", " 5"], Err(Error::InvalidPercentage)),
+            (&["VARIANTS", "+2", "a", "b"], Err(Error::BadVariantCount("+2".into()))),
+            (&["VARIANTS", "02", "a", "b"], Err(Error::BadVariantCount("02".into()))),
+            (&["VARIANTS", "-1"], Err(Error::BadVariantCount("-1".into()))),
+            (&["VARIANTS", "2", "a", "b", "WEIGHTS", "+1", "1"], Err(Error::InvalidWeight)),
+            (&["VARIANTS", "2", "a", "b", "WEIGHTS", "01", "1"], Err(Error::InvalidWeight)),
+            (&["VARIANTS", "2", "a", "b", "WEIGHTS", "10", "1"], Ok(())),
+        ];
+        for (args, want) in cases {
+            assert_eq!(parse(args).map(drop), *want, "{args:?}");
+        }
+    }
+
+    #[test]
     fn errors() {
         assert_eq!(parse(&["NOPE"]), Err(Error::UnknownOption("NOPE".into())));
         assert_eq!(parse(&["SALT"]), Err(Error::MissingValue("SALT")));
@@ -152,6 +200,10 @@ mod tests {
         );
         assert_eq!(
             parse(&["VARIANTS", "18446744073709551615", "a"]),
+            Err(Error::BadVariantCount("18446744073709551615".into()))
+        );
+        assert_eq!(
+            parse(&["VARIANTS", "9223372036854775807", "a"]),
             Err(Error::TooManyVariants { limit: 256 })
         );
         assert_eq!(parse(&["WEIGHTS", "1"]), Err(Error::WeightsWithoutVariants));
@@ -167,5 +219,46 @@ mod tests {
             parse_definition(bad, &Limits::default()),
             Err(Error::UnknownOption("\\xff\\xfe".into()))
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn definition() -> impl Strategy<Value = Definition> {
+        let names =
+            proptest::collection::hash_set(proptest::collection::vec(any::<u8>(), 1..6), 0..6);
+        (
+            any::<bool>(),
+            0u8..=100,
+            names,
+            any::<bool>(),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..6)),
+            proptest::collection::vec(1u32.., 6),
+        )
+            .prop_map(|(enabled, percentage, names, weighted, salt, w)| {
+                let variants: Vec<Vec<u8>> = names.into_iter().collect();
+                let weights =
+                    (weighted && !variants.is_empty()).then(|| w[..variants.len()].to_vec());
+                Definition {
+                    enabled,
+                    percentage,
+                    variants,
+                    weights,
+                    salt,
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn parse_inverts_definition_args(d in definition()) {
+            let args = definition_args(&d);
+            let opts: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            prop_assert_eq!(parse_definition(&opts, &Limits::DEFAULT), Ok(d));
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::store::{self, Defined};
 use crate::{Definition, Error, Explanation, Flag, Limits, NotEnabled};
 
 /// Named flags in process memory, with hanoi's operations.
@@ -33,14 +34,12 @@ impl Rollout {
 
     /// Creates the flag or replaces its definition; registrations stay.
     pub fn define(&mut self, name: impl AsRef<[u8]>, def: Definition) -> Result<(), Error> {
-        match self.flags.get_mut(name.as_ref()) {
-            Some(flag) => flag.set_definition(def, &self.limits).map(drop),
-            None => {
-                let flag = Flag::new(def, &self.limits)?;
-                self.flags.insert(name.as_ref().to_vec(), flag);
-                Ok(())
-            }
+        let name = name.as_ref();
+        if let Defined::Created(flag) = store::define(self.flags.get_mut(name), def, &self.limits)?
+        {
+            self.flags.insert(name.to_vec(), *flag);
         }
+        Ok(())
     }
 
     /// Puts a whole flag under `name` (for example one read back from Redis).
@@ -57,7 +56,7 @@ impl Rollout {
     }
 
     fn flag_mut(&mut self, name: &[u8]) -> Result<&mut Flag, Error> {
-        self.flags.get_mut(name).ok_or(Error::UnknownFlag)
+        store::existing(self.flags.get_mut(name))
     }
 
     /// The flag names, in no particular order.
@@ -137,16 +136,15 @@ impl Rollout {
 
     /// Is `name` on for `id`? Without an id, the switch alone. Unknown → false.
     pub fn is_enabled(&self, name: impl AsRef<[u8]>, id: Option<&[u8]>) -> bool {
-        self.get(name).is_some_and(|f| f.is_enabled(id))
+        store::enabled(self.get(name), id)
     }
 
     pub fn variant(&self, name: impl AsRef<[u8]>, id: impl AsRef<[u8]>) -> Option<&[u8]> {
-        self.get(name)?.variant(id.as_ref())
+        store::variant(self.get(name), id.as_ref())
     }
 
     pub fn explain(&self, name: impl AsRef<[u8]>, id: impl AsRef<[u8]>) -> Explanation<'_> {
-        self.get(name)
-            .map_or(Explanation::UNDEFINED, |f| f.explain(id.as_ref()))
+        store::explain(self.get(name), id.as_ref())
     }
 
     /// hanoi's `@check`: `Ok` when the feature is on for `id` (or, without

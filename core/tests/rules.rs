@@ -163,9 +163,17 @@ fn edge_ids() {
     assert_eq!(g.evaluate(&[0xff, 0xfe, 0x00]), Reason::Regex);
     assert_eq!(g.evaluate("東京😀".as_bytes()), Reason::Regex);
     assert_eq!(g.evaluate(b""), Reason::Outside);
-    let mut big_tail = big.clone();
-    big_tail.extend_from_slice("京".as_bytes());
-    assert_eq!(g.evaluate(&big_tail), Reason::Regex);
+    // Regexes see ids of at most MAX_ID_LEN bytes; a longer id never matches.
+    let max = hanoi_core::regexes::MAX_ID_LEN;
+    let mut edge = vec![b'x'; max - "京".len()];
+    edge.extend_from_slice("京".as_bytes());
+    assert_eq!(g.evaluate(&edge), Reason::Regex);
+    let mut longer = vec![b'x'; max + 1 - "京".len()];
+    longer.extend_from_slice("京".as_bytes());
+    assert_eq!(g.evaluate(&longer), Reason::Outside);
+    assert!(!g.is_enabled(Some(&longer)));
+    g.add_users([longer.as_slice()]);
+    assert_eq!(g.evaluate(&longer), Reason::User);
 }
 
 #[test]
@@ -183,14 +191,14 @@ fn regexes_all_or_nothing_and_dedup() {
     assert_eq!(f.add_regexes([&b"a"[..], &b"b"[..], &b"a"[..]], &l), Ok(2));
     let err = f.add_regexes([&b"c"[..], &b"("[..]], &l).unwrap_err();
     assert!(matches!(err, Error::InvalidRegex { ref pattern, .. } if pattern == "("));
-    assert_eq!(f.patterns(), ["a", "b"]);
+    assert_eq!(f.patterns().collect::<Vec<_>>(), ["a", "b"]);
     assert_eq!(f.add_regexes([&b""[..]], &l), Err(Error::EmptyRegex));
     assert!(matches!(
         f.add_regexes([&[0xffu8][..]], &l),
         Err(Error::InvalidRegex { .. })
     ));
     assert_eq!(f.remove_regexes([&b"a"[..], &b"zz"[..]]), 1);
-    assert_eq!(f.patterns(), ["b"]);
+    assert_eq!(f.patterns().collect::<Vec<_>>(), ["b"]);
     assert!(!f.is_enabled(Some(b"a")));
     assert!(f.is_enabled(Some(b"b")));
 }
@@ -215,9 +223,9 @@ fn regex_limits() {
     g.add_regexes([&b"(a+)+$"[..]], &Limits::default()).unwrap();
     let mut id = vec![b'a'; 100_000];
     id.push(b'!');
-    let t = std::time::Instant::now();
     assert!(!g.is_enabled(Some(&id)));
-    assert!(t.elapsed().as_secs() < 5);
+    assert!(!g.is_enabled(Some(&id[id.len() - 1000..])));
+    assert!(g.is_enabled(Some(&id[..1000])));
 }
 
 #[test]
