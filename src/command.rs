@@ -266,7 +266,7 @@ pub static COMMANDS: &[Command] = &[
 
 /// Logs one line at `warning` level in the server's log.
 fn warn(ctx: &Context, msg: &str) {
-    ctx.log_warning(&format!("hanoi: {msg}"));
+    ctx.log_warning(msg);
 }
 
 /// Registers every command, its ACL categories and its docs.
