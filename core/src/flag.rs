@@ -22,7 +22,7 @@ pub struct Limits {
 impl Limits {
     /// What a new flag and a client's write are held to, unless configured.
     pub const DEFAULT: Limits = Limits {
-        regex_size_limit: 256 * 1024,
+        regex_size_limit: 512 * 1024,
         max_regexes: 32,
         max_variants: 256,
         max_ids_per_command: 100_000,

@@ -67,11 +67,16 @@ pub(crate) fn compile(pattern: &str, size_limit: usize) -> Result<meta::Regex, E
     meta::Regex::builder()
         .syntax(syntax::Config::new().utf8(false))
         .configure(
+            // Only what `is_match` uses: the lazy DFA, the PikeVM behind it,
+            // prefilters. The one-pass, backtracking and full-DFA engines
+            // serve captures or tiny patterns and would only cost build time
+            // and memory.
             meta::Config::new()
                 .utf8_empty(false)
                 .nfa_size_limit(Some(size_limit))
-                .onepass_size_limit(Some(size_limit))
-                .dfa_size_limit(Some(size_limit))
+                .onepass(false)
+                .backtrack(false)
+                .dfa(false)
                 .hybrid_cache_capacity(CACHE_CAPACITY)
                 .which_captures(WhichCaptures::None),
         )

@@ -3,7 +3,7 @@
 //! input split at NUL bytes.
 #![no_main]
 
-use hanoi_core::{parse_definition, parse_percentage, Flag, Limits};
+use hanoi_core::{definition_args, parse_definition, parse_percentage, Flag, Limits};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,11 +12,16 @@ fuzz_target!(|data: &[u8]| {
         regex_size_limit: 64 * 1024,
         max_regexes: 8,
         max_variants: 64,
+        ..Limits::DEFAULT
     };
     let (opts, rest) = args.split_at(args.len() / 2);
     let Ok(def) = parse_definition(opts, &limits) else {
         return;
     };
+    // The AOF rewrite's writer is the parser's inverse.
+    let written = definition_args(&def);
+    let written: Vec<&[u8]> = written.iter().map(Vec::as_slice).collect();
+    assert_eq!(parse_definition(&written, &limits).as_ref(), Ok(&def));
     let Ok(mut flag) = Flag::new(def, &limits) else {
         return;
     };

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""The worst cases the hardening review found, timed on a real server.
+
+For each module given (default: target/release/libhanoi.so; `make bench` also
+passes the module of the last release before the hardening when
+HANOI_BEFORE_MODULE names one), starts a redis-server with it and times:
+
+- evaluation: 16 and 64 patterns \\w{19}N on one flag, HANOI.ENABLED with ids of
+  10 KB and 1 MB, and how long a PING from another client waits meanwhile;
+  64 ordinary patterns ^[a-z]+\\.N@corp\\w*\\.com$ with a 100 KB id;
+- regex writes: the 64th REGISTER ... REGEX \\w{19}N, then UNREGISTER, DUMP +
+  RESTORE and DEBUG RELOAD of that flag;
+- quadratic checks: DEFINE with 65,536 variants, its RESTORE; one REGISTER of
+  20,000 patterns, UNREGISTER of 10,000.
+
+Limits are raised where the scenario needs it (as the review did, with CONFIG
+SET); a write the limits refuse is reported as refused, with its time.
+Commands that do not answer within 30 s are reported as "> 30 s".
+
+Usage: python3 benches/worst_cases.py [MODULE ...]
+"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT = 30.0
+
+
+def free_port():
+    # Below 55535 like a cluster needs, and not one Python's bind(0) may hand out twice.
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 55535:
+            return port
+    raise RuntimeError("no free port")
+
+
+class Server:
+    def __init__(self, module):
+        self.dir = tempfile.mkdtemp(prefix="hanoi-worst-")
+        self.port = free_port()
+        binary = os.environ.get("HANOI_SERVER", "redis-server")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
+             "--loadmodule", module],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.r = self.client()
+        for _ in range(300):
+            try:
+                self.r.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.02)
+
+    def client(self):
+        return redis.Redis(port=self.port, socket_timeout=TIMEOUT)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def timed(fn):
+    """(seconds, result or the exception)."""
+    t = time.perf_counter()
+    try:
+        out = fn()
+    except (redis.ResponseError, redis.TimeoutError) as e:
+        out = e
+    return time.perf_counter() - t, out
+
+
+def fmt(seconds, out):
+    if isinstance(out, redis.TimeoutError):
+        return f"> {TIMEOUT:.0f} s (no answer)"
+    text = f"{seconds * 1000:9.2f} ms"
+    if isinstance(out, redis.ResponseError):
+        text += f"  refused: {str(out)[:70]}"
+    return text
+
+
+def server_usec(r, cmd):
+    """Total microseconds the server spent in `cmd` so far (INFO commandstats)."""
+    stats = r.info("commandstats").get(f"cmdstat_{cmd}", {})
+    return stats.get("usec", 0)
+
+
+def with_ping(server, fn):
+    """Runs fn while another client PINGs once, 5 ms after it starts: (time,
+    result, how long the PING waited)."""
+    waited = []
+
+    def ping():
+        time.sleep(0.005)
+        c = server.client()
+        t = time.perf_counter()
+        try:
+            c.ping()
+            waited.append(time.perf_counter() - t)
+        except redis.TimeoutError:
+            waited.append(TIMEOUT)
+
+    th = threading.Thread(target=ping)
+    before = server_usec(server.r, "hanoi.enabled")
+    th.start()
+    seconds, out = timed(fn)
+    th.join()
+    if isinstance(out, redis.TimeoutError):
+        return seconds, out, waited[0]
+    return seconds, out, waited[0], (server_usec(server.r, "hanoi.enabled") - before) / 1000
+
+
+def in_server(server):
+    return f" (server {server[0]:.2f} ms)" if server else ""
+
+
+def config(r, **opts):
+    for k, v in opts.items():
+        try:
+            r.execute_command("CONFIG", "SET", f"hanoi.{k.replace('_', '-')}", v)
+        except redis.ResponseError as e:
+            print(f"    (CONFIG SET hanoi.{k}: {e})")
+
+
+def evaluation(s, report):
+    r = s.r
+    for n in (16, 64):
+        config(r, max_regexes=n, regex_size_limit=1 << 20)
+        r.execute_command("HANOI.DEFINE", f"w{n}")
+        refused = None
+        for i in range(n):
+            sec, out = timed(lambda: r.execute_command("HANOI.REGISTER", f"w{n}", "REGEX", rf"\w{{19}}{i}"))
+            if isinstance(out, Exception):
+                refused = fmt(sec, out)
+                break
+        if refused:
+            report(f"{n} x \\w{{19}}N: REGISTER", refused)
+        for size in (10_000, 1_000_000):
+            if n == 16 and size == 10_000:
+                continue
+            sec, out, ping, *server = with_ping(s, lambda: r.execute_command("HANOI.ENABLED", f"w{n}", "a" * size))
+            report(f"{n} x \\w{{19}}N: ENABLED, {size // 1000} KB id", fmt(sec, out) + in_server(server) + f"   PING waited {ping * 1000:.1f} ms")
+            if isinstance(out, redis.TimeoutError):
+                s.stop()
+                return False
+    config(r, max_regexes=64)
+    r.execute_command("HANOI.DEFINE", "corp")
+    r.execute_command("HANOI.REGISTER", "corp", "REGEX", *[rf"^[a-z]+\.{i}@corp\w*\.com$" for i in range(64)])
+    sec, out, ping, *server = with_ping(s, lambda: r.execute_command("HANOI.ENABLED", "corp", "a" * 100_000))
+    report("64 x ^[a-z]+\\.N@corp\\w*\\.com$: ENABLED, 100 KB id", fmt(sec, out) + in_server(server) + f"   PING waited {ping * 1000:.1f} ms")
+    sec, out = timed(lambda: r.execute_command("HANOI.ENABLED", "corp", "jane.7@corp-mail.com"))
+    report("64 x ^[a-z]+\\.N@corp...: ENABLED, ordinary id", fmt(sec, out))
+    return True
+
+
+def regex_writes(s, report, label, pattern, n, **limits):
+    """n patterns pattern.format(i) on one flag under `limits`: the last
+    REGISTER, evaluations, UNREGISTER, RESTORE and DEBUG RELOAD."""
+    r = s.r
+    config(r, **limits)
+    r.execute_command("HANOI.DEFINE", "w")
+    last = None
+    for i in range(n):
+        last = timed(lambda: r.execute_command("HANOI.REGISTER", "w", "REGEX", pattern.format(i)))
+        if isinstance(last[1], Exception):
+            report(f"{label}: REGISTER of pattern {i + 1}", fmt(*last))
+            return
+    report(f"{label}: REGISTER of the {n}th", fmt(*last))
+    for size in (20, 1000, 10_000, 1_000_000):
+        sec, out, ping, *server = with_ping(s, lambda: r.execute_command("HANOI.ENABLED", "w", "a" * (size - 2) + "9x"))
+        report(f"{label}: ENABLED, {size:,}-byte id", fmt(sec, out) + in_server(server) + f"   PING waited {ping * 1000:.1f} ms")
+        if isinstance(out, redis.TimeoutError):
+            return
+    report(f"{label}: UNREGISTER one", fmt(*timed(lambda: r.execute_command("HANOI.UNREGISTER", "w", "REGEX", pattern.format(0)))))
+    dump = r.dump("w")
+    report(f"{label}: RESTORE of that flag", fmt(*timed(lambda: r.restore("w2", 0, dump))))
+    report(f"{label}: DEBUG RELOAD (the flag and its copy)", fmt(*timed(lambda: r.execute_command("DEBUG", "RELOAD"))))
+
+
+def writes_raised(s, report):
+    regex_writes(s, report, "64 x \\w{19}N, limits raised", r"\w{{19}}{}", 64,
+                 max_regexes=64, regex_size_limit=1 << 20)
+
+
+def writes_default(s, report):
+    regex_writes(s, report, "16 x \\w{19}N, default limits", r"\w{{19}}{}", 16)
+
+
+def writes_default_heaviest(s, report):
+    regex_writes(s, report, "32 x \\w{10}N, default limits", r"\w{{10}}{}", 32)
+
+
+def quadratic(s, report):
+    r = s.r
+    config(r, max_variants=65536)
+    names = [f"v{i}" for i in range(65536)]
+    report("DEFINE with 65,536 variants", fmt(*timed(lambda: r.execute_command("HANOI.DEFINE", "vars", "VARIANTS", len(names), *names))))
+    dump = r.dump("vars")
+    if dump:
+        report("RESTORE of it", fmt(*timed(lambda: r.restore("vars2", 0, dump))))
+    config(r, max_regexes=30000, max_ids_per_command=100000)
+    r.execute_command("HANOI.DEFINE", "many")
+    pats = [f"^p{i}x" for i in range(20000)]
+    report("REGISTER of 20,000 patterns", fmt(*timed(lambda: r.execute_command("HANOI.REGISTER", "many", "REGEX", *pats))))
+    report("UNREGISTER of 10,000", fmt(*timed(lambda: r.execute_command("HANOI.UNREGISTER", "many", "REGEX", *pats[:10000]))))
+
+
+def main():
+    modules = sys.argv[1:] or [os.path.join(ROOT, "target", "release", "libhanoi.so")]
+    for module in modules:
+        print(f"\n== {module}")
+
+        def report(what, result):
+            print(f"  {what:<55} {result}", flush=True)
+
+        for part in (evaluation, writes_raised, writes_default, writes_default_heaviest, quadratic):
+            s = Server(module)
+            try:
+                part(s, report)
+            finally:
+                s.stop()
+
+
+if __name__ == "__main__":
+    main()
