@@ -52,6 +52,121 @@ fn fresh_dir() -> PathBuf {
     dir
 }
 
+// One command, one line.
+//
+// `int(&mut con, &["HANOI.ENABLED", "f", "1"])` sends a command (its name
+// first) and checks the kind of reply; the reply or error is returned. The
+// `_b` forms take any arguments redis-rs can send: a `&[&[u8]]` of byte
+// strings, or a tuple mixing strings, bytes, numbers and lists (a list of ids
+// is one argument per id), e.g. `("HANOI.REGISTER", key, "USER", &ids[..10])`.
+// Every helper takes a plain, RESP3 or cluster connection.
+
+/// A connection the helpers can use: plain, RESP3 or cluster.
+pub type Con = dyn redis::ConnectionLike;
+
+/// An error's full text as the server sent it: "ERR ...", "WRONGTYPE ...",
+/// "NOPERM ..." (redis-rs keeps the code apart from the rest).
+pub fn error_text(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+/// Arguments for a panic message: lossy, long ones cut.
+fn show(args: &[Vec<u8>]) -> String {
+    let one = |a: &Vec<u8>| {
+        let text = String::from_utf8_lossy(&a[..a.len().min(40)]).into_owned();
+        if a.len() > 40 {
+            format!("{text}...({} bytes)", a.len())
+        } else {
+            text
+        }
+    };
+    args.iter().map(one).collect::<Vec<_>>().join(" ")
+}
+
+fn send(con: &mut Con, args: &[Vec<u8>]) -> Result<redis::Value, String> {
+    let mut c = redis::Cmd::new();
+    c.arg(args);
+    c.query::<redis::Value>(con).map_err(|e| error_text(&e))
+}
+
+/// Runs a command; an error comes back as its full text ("ERR ...").
+pub fn run(con: &mut Con, args: &[&str]) -> Result<redis::Value, String> {
+    run_b(con, args)
+}
+
+/// [`run`] with any arguments (bytes, numbers, lists of ids).
+pub fn run_b(con: &mut Con, args: impl redis::ToRedisArgs) -> Result<redis::Value, String> {
+    send(con, &args.to_redis_args())
+}
+
+/// A command that must answer OK.
+pub fn ok(con: &mut Con, args: &[&str]) {
+    ok_b(con, args)
+}
+
+pub fn ok_b(con: &mut Con, args: impl redis::ToRedisArgs) {
+    let args = args.to_redis_args();
+    match send(con, &args) {
+        Ok(redis::Value::Okay) => {}
+        other => panic!("{}: expected OK, got {other:?}", show(&args)),
+    }
+}
+
+/// A command that must answer an integer.
+pub fn int(con: &mut Con, args: &[&str]) -> i64 {
+    int_b(con, args)
+}
+
+pub fn int_b(con: &mut Con, args: impl redis::ToRedisArgs) -> i64 {
+    let args = args.to_redis_args();
+    match send(con, &args) {
+        Ok(redis::Value::Int(i)) => i,
+        other => panic!("{}: expected an integer, got {other:?}", show(&args)),
+    }
+}
+
+/// A command that must answer a UTF-8 bulk string or nil.
+pub fn bulk(con: &mut Con, args: &[&str]) -> Option<String> {
+    bulk_b(con, args).map(|b| String::from_utf8(b).expect("a UTF-8 reply"))
+}
+
+/// A command that must answer a bulk string (any bytes) or nil.
+pub fn bulk_b(con: &mut Con, args: impl redis::ToRedisArgs) -> Option<Vec<u8>> {
+    let args = args.to_redis_args();
+    match send(con, &args) {
+        Ok(redis::Value::BulkString(b)) => Some(b),
+        Ok(redis::Value::Nil) => None,
+        other => panic!("{}: expected a bulk string or nil, got {other:?}", show(&args)),
+    }
+}
+
+/// A command that must fail: its error's full text.
+pub fn err(con: &mut Con, args: &[&str]) -> String {
+    err_b(con, args)
+}
+
+pub fn err_b(con: &mut Con, args: impl redis::ToRedisArgs) -> String {
+    let args = args.to_redis_args();
+    match send(con, &args) {
+        Err(e) => e,
+        Ok(v) => panic!("{}: expected an error, got {v:?}", show(&args)),
+    }
+}
+
+/// A command whose reply converts to `T` (a `String`, `Vec<String>`, a
+/// tuple...); panics with the error otherwise.
+pub fn query<T: redis::FromRedisValue>(con: &mut Con, args: impl redis::ToRedisArgs) -> T {
+    let args = args.to_redis_args();
+    let mut c = redis::Cmd::new();
+    c.arg(&args);
+    c.query(con)
+        .unwrap_or_else(|e| panic!("{}: {}", show(&args), error_text(&e)))
+}
+
 pub struct Server {
     child: Option<Child>,
     pub port: u16,
@@ -108,11 +223,7 @@ impl Server {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("server exited ({status}) on start:\n{}", self.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "server did not start:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "server did not start:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -240,15 +351,8 @@ pub fn random_id(rng: &mut Rng) -> Vec<u8> {
 /// `HANOI.GET` and `DEBUG DIGEST-VALUE` of a key: what must not change
 /// after a refused write.
 pub fn snapshot(con: &mut redis::Connection, key: &str) -> (redis::Value, redis::Value) {
-    let get = redis::cmd("HANOI.GET")
-        .arg(key)
-        .query(con)
-        .expect("HANOI.GET");
-    let digest = redis::cmd("DEBUG")
-        .arg("DIGEST-VALUE")
-        .arg(key)
-        .query(con)
-        .expect("DEBUG DIGEST-VALUE");
+    let get = run(con, &["HANOI.GET", key]).expect("HANOI.GET");
+    let digest = run(con, &["DEBUG", "DIGEST-VALUE", key]).expect("DEBUG DIGEST-VALUE");
     (get, digest)
 }
 
@@ -266,45 +370,16 @@ pub fn answers(con: &mut redis::Connection, key: &str, ids: &[Vec<u8>]) -> Vec<r
 /// variants and a salt; returns 10k ids to sample it with (half registered).
 pub fn build_big_flag(con: &mut redis::Connection, key: &str, n: usize, seed: u64) -> Vec<Vec<u8>> {
     let mut rng = Rng(seed | 1);
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(key)
-        .arg(&[
-            "PERCENTAGE",
-            "35",
-            "VARIANTS",
-            "3",
-            "control",
-            "red",
-            "blue",
-            "WEIGHTS",
-            "50",
-            "30",
-            "20",
-            "SALT",
-        ])
-        .arg(format!("salt-{seed}"))
-        .query(con)
-        .expect("define");
+    let salt = format!("salt-{seed}");
+    #[rustfmt::skip]
+    ok(con, &["HANOI.DEFINE", key, "PERCENTAGE", "35", "VARIANTS", "3", "control", "red", "blue", "WEIGHTS", "50", "30", "20", "SALT", &salt]);
     let ids: Vec<Vec<u8>> = (0..n).map(|_| random_id(&mut rng)).collect();
     for batch in ids.chunks(10_000) {
-        let _: i64 = redis::cmd("HANOI.REGISTER")
-            .arg(key)
-            .arg("USER")
-            .arg(batch)
-            .query(con)
-            .expect("register");
+        int_b(con, ("HANOI.REGISTER", key, "USER", batch));
     }
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(key)
-        .arg(&["REGEX", "^9{3}", "@example\\.com$", "ñ"])
-        .query(con)
-        .expect("regex");
+    int(con, &["HANOI.REGISTER", key, "REGEX", "^9{3}", "@example\\.com$", "ñ"]);
     let blocked: Vec<&Vec<u8>> = ids.iter().step_by(97).collect();
-    let _: i64 = redis::cmd("HANOI.BLOCK")
-        .arg(key)
-        .arg(blocked)
-        .query(con)
-        .expect("block");
+    int_b(con, ("HANOI.BLOCK", key, blocked));
     (0..10_000)
         .map(|i| {
             if i % 2 == 0 {
@@ -320,24 +395,15 @@ pub fn build_big_flag(con: &mut redis::Connection, key: &str, n: usize, seed: u6
 pub fn wait_persistence_idle(con: &mut redis::Connection) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let info: String = redis::cmd("INFO")
-            .arg("persistence")
-            .query(con)
-            .expect("INFO");
-        let busy = [
-            "rdb_bgsave_in_progress:1",
-            "aof_rewrite_in_progress:1",
-            "aof_rewrite_scheduled:1",
-        ]
-        .iter()
-        .any(|s| info.contains(s));
+        let info: String = query(con, &["INFO", "persistence"]);
+        let busy =
+            ["rdb_bgsave_in_progress:1", "aof_rewrite_in_progress:1", "aof_rewrite_scheduled:1"]
+                .iter()
+                .any(|s| info.contains(s));
         if !busy {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "background persistence did not finish"
-        );
+        assert!(Instant::now() < deadline, "background persistence did not finish");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
