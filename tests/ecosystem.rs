@@ -156,10 +156,7 @@ fn an_in_process_rollout_follows_redis_through_keyspace_events() {
     let ids = build_big_flag(&mut con, "flags:big", 5000, 5);
     ok(&mut con, &["HANOI.DEFINE", "flags:small", "PERCENTAGE", "30"]);
     let client = redis::Client::open(s.url()).unwrap();
-    let mut sub = client.get_connection().unwrap();
-    let mut pubsub = sub.as_pubsub();
-    follow::Follower::subscribe(&mut pubsub).unwrap();
-    let mut f = follow::Follower::load(&client).unwrap();
+    let mut f = follow::Follower::start(&client).unwrap();
     let agree = |f: &follow::Follower, con: &mut redis::Connection, key: &str| {
         let server = answers(con, key, &ids);
         for (id, got) in ids.iter().zip(server) {
@@ -179,15 +176,68 @@ fn an_in_process_rollout_follows_redis_through_keyspace_events() {
     ok(&mut con, &["RENAME", "flags:new", "flags:renamed"]);
     int(&mut con, &["COPY", "flags:small", "flags:copy"]);
     int(&mut con, &["DEL", "flags:copy"]);
-    let n = f
-        .apply_events(&mut pubsub, Duration::from_millis(300))
-        .unwrap();
+    let n = f.apply_events(Duration::from_millis(300)).unwrap();
     assert!(n >= 7, "{n} events");
     agree(&f, &mut con, "flags:big");
     agree(&f, &mut con, "flags:small");
     assert!(f.rollout.is_enabled("flags:renamed", Some(b"anyone")));
     assert!(f.rollout.get("flags:new").is_none());
     assert!(f.rollout.get("flags:copy").is_none());
+}
+
+#[test]
+fn a_follower_keeps_its_flags_through_a_lost_connection_then_resyncs() {
+    // AOF with fsync always: the flags survive the kill.
+    let args =
+        ["--notify-keyspace-events", "Kgxd", "--appendonly", "yes", "--appendfsync", "always"];
+    let mut s = Server::start(&args);
+    let mut con = s.con();
+    ok(&mut con, &["HANOI.DEFINE", "flags:on", "PERCENTAGE", "100"]);
+    ok(&mut con, &["HANOI.DEFINE", "flags:doomed", "PERCENTAGE", "100"]);
+    ok(&mut con, &["HANOI.DEFINE", "flags:later", "PERCENTAGE", "0"]);
+    let client = redis::Client::open(s.url()).unwrap();
+    let mut f = follow::Follower::start(&client).unwrap();
+    // Short waits, so a server that stays down fails the call quickly.
+    f.retry = follow::Retry {
+        tries: 3,
+        first: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+    };
+    let on = |f: &follow::Follower, key: &str| f.rollout.is_enabled(key, Some(b"anyone"));
+    let answers_before = [on(&f, "flags:on"), on(&f, "flags:doomed"), on(&f, "flags:later")];
+    assert_eq!(answers_before, [true, true, false]);
+
+    // The server dies: the calls fail, within the bounded retries, and every
+    // local answer stays as it was.
+    drop(con);
+    s.kill();
+    let t = Instant::now();
+    assert!(f.apply_events(Duration::from_millis(300)).is_err());
+    assert!(f.refresh(b"flags:on").is_err());
+    assert!(f.apply_events(Duration::from_millis(300)).is_err());
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert!(!f.is_connected());
+    let answers_down = [on(&f, "flags:on"), on(&f, "flags:doomed"), on(&f, "flags:later")];
+    assert_eq!(answers_down, answers_before);
+
+    // Back with its data; while the follower is away one flag is deleted and
+    // one changed, with no event it could see.
+    s.start_again();
+    let mut con = s.con();
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "flags:on", "anyone"]), 1, "data kept");
+    assert_eq!(int(&mut con, &["DEL", "flags:doomed"]), 1);
+    ok(&mut con, &["HANOI.PERCENTAGE", "flags:later", "100"]);
+    f.apply_events(Duration::from_millis(300)).unwrap();
+    assert!(f.is_connected());
+    assert!(f.rollout.get("flags:doomed").is_none(), "deleted while away");
+    assert!(on(&f, "flags:later"), "changed while away");
+    assert!(on(&f, "flags:on"));
+
+    // Subscribed again: a change after the resync arrives as an event.
+    ok(&mut con, &["HANOI.DISABLE", "flags:on"]);
+    let n = f.apply_events(Duration::from_millis(300)).unwrap();
+    assert!(n >= 1, "{n} events");
+    assert!(!on(&f, "flags:on"));
 }
 
 /// Reads RESP until `needle` shows up or the time is over.
