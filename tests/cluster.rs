@@ -6,11 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{answers, build_big_flag, Server};
+use common::{answers, build_big_flag, err, int, ok, ok_b, query, run_b, Server};
 use redis::cluster::ClusterClient;
 
 fn node_id(con: &mut redis::Connection) -> String {
-    redis::cmd("CLUSTER").arg("MYID").query(con).unwrap()
+    query(con, &["CLUSTER", "MYID"])
 }
 
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
@@ -22,11 +22,7 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 }
 
 fn slot(con: &mut redis::Connection, key: &str) -> i64 {
-    redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg(key)
-        .query(con)
-        .unwrap()
+    int(con, &["CLUSTER", "KEYSLOT", key])
 }
 
 #[test]
@@ -36,24 +32,14 @@ fn flags_in_a_three_primary_cluster() {
     let mut cons: Vec<redis::Connection> = nodes.iter().map(Server::con).collect();
     let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
     for (con, (lo, hi)) in cons.iter_mut().zip(ranges) {
-        let () = redis::cmd("CLUSTER")
-            .arg("ADDSLOTSRANGE")
-            .arg(lo)
-            .arg(hi)
-            .query(con)
-            .unwrap();
+        ok_b(con, ("CLUSTER", "ADDSLOTSRANGE", lo, hi));
     }
     for n in &nodes[1..] {
-        let () = redis::cmd("CLUSTER")
-            .arg("MEET")
-            .arg("127.0.0.1")
-            .arg(n.port)
-            .query(&mut cons[0])
-            .unwrap();
+        ok_b(&mut cons[0], ("CLUSTER", "MEET", "127.0.0.1", n.port));
     }
     for con in cons.iter_mut() {
         wait_until("cluster_state:ok", || {
-            let info: String = redis::cmd("CLUSTER").arg("INFO").query(con).unwrap();
+            let info: String = query(con, &["CLUSTER", "INFO"]);
             info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3")
         });
     }
@@ -86,101 +72,39 @@ fn flags_in_a_three_primary_cluster() {
         let want = answers(&mut cons[*o], k, &sample);
         let mut got = Vec::new();
         for id in sample.iter().take(300) {
-            let v: redis::Value = redis::cmd("HANOI.EXPLAIN")
-                .arg(k)
-                .arg(id)
-                .query(&mut cc)
-                .unwrap();
-            got.push(v);
+            got.push(run_b(&mut cc, ("HANOI.EXPLAIN", k, id)).unwrap());
         }
         assert_eq!(got, want[..300]);
         samples.push((sample, want));
     }
     // A write through the cluster client lands on the owner.
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&keys[0].0)
-        .arg("USER")
-        .arg("via-cluster")
-        .query(&mut cc)
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(int(&mut cc, &["HANOI.REGISTER", &keys[0].0, "USER", "via-cluster"]), 1);
     let samples0 = answers(&mut cons[keys[0].1], &keys[0].0, &samples[0].0);
 
     // Move flag 0 to another node: SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE.
     let (key, from) = (keys[0].0.clone(), keys[0].1);
     let to = (from + 1) % 3;
     let s = slot(&mut cons[0], &key);
-    let () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(s)
-        .arg("IMPORTING")
-        .arg(&ids[from])
-        .query(&mut cons[to])
-        .unwrap();
-    let () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(s)
-        .arg("MIGRATING")
-        .arg(&ids[to])
-        .query(&mut cons[from])
-        .unwrap();
-    let () = redis::cmd("MIGRATE")
-        .arg("127.0.0.1")
-        .arg(nodes[to].port)
-        .arg(&key)
-        .arg(0)
-        .arg(10_000)
-        .query(&mut cons[from])
-        .unwrap();
+    ok_b(&mut cons[to], ("CLUSTER", "SETSLOT", s, "IMPORTING", &ids[from]));
+    ok_b(&mut cons[from], ("CLUSTER", "SETSLOT", s, "MIGRATING", &ids[to]));
+    ok_b(&mut cons[from], ("MIGRATE", "127.0.0.1", nodes[to].port, &key, 0, 10_000));
     for con in cons.iter_mut() {
-        let () = redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(s)
-            .arg("NODE")
-            .arg(&ids[to])
-            .query(con)
-            .unwrap();
+        ok_b(con, ("CLUSTER", "SETSLOT", s, "NODE", &ids[to]));
     }
-    let t: String = redis::cmd("TYPE").arg(&key).query(&mut cons[to]).unwrap();
-    assert_eq!(t, "hanoiflag");
+    assert_eq!(query::<String>(&mut cons[to], ("TYPE", &key)), "hanoiflag");
     assert_eq!(answers(&mut cons[to], &key, &samples[0].0), samples0);
     // The cluster client follows the move.
     for (id, want) in samples[0].0.iter().zip(&samples0).take(300) {
-        let v: redis::Value = redis::cmd("HANOI.EXPLAIN")
-            .arg(&key)
-            .arg(id)
-            .query(&mut cc)
-            .unwrap();
-        assert_eq!(&v, want);
+        assert_eq!(&run_b(&mut cc, ("HANOI.EXPLAIN", &key, id)).unwrap(), want);
     }
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&key)
-        .arg("via-cluster")
-        .query(&mut cc)
-        .unwrap();
-    assert_eq!(on, 1);
+    assert_eq!(int(&mut cc, &["HANOI.ENABLED", &key, "via-cluster"]), 1);
 
     // MENABLED over keys sharing a hash tag (one slot).
     let page = ["{page}:a", "{page}:b", "{page}:c"];
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&[page[0], "PERCENTAGE", "100"])
-        .query(&mut cc)
-        .unwrap();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&[page[1], "PERCENTAGE", "0"])
-        .query(&mut cc)
-        .unwrap();
-    let got: Vec<i64> = redis::cmd("HANOI.MENABLED")
-        .arg("someone")
-        .arg(&page)
-        .query(&mut cc)
-        .unwrap();
+    ok(&mut cc, &["HANOI.DEFINE", page[0], "PERCENTAGE", "100"]);
+    ok(&mut cc, &["HANOI.DEFINE", page[1], "PERCENTAGE", "0"]);
+    let got: Vec<i64> = query(&mut cc, ("HANOI.MENABLED", "someone", &page));
     assert_eq!(got, [1, 0, 0]);
     // Keys in different slots: the cluster refuses, as for MGET.
-    let r: redis::RedisResult<Vec<i64>> = redis::cmd("HANOI.MENABLED")
-        .arg("someone")
-        .arg(&keys[1].0)
-        .arg(&keys[2].0)
-        .query(&mut cons[keys[1].1]);
-    assert!(r.is_err());
+    err(&mut cons[keys[1].1], &["HANOI.MENABLED", "someone", &keys[1].0, &keys[2].0]);
 }

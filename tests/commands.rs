@@ -2,59 +2,12 @@
 
 mod common;
 
-use common::{snapshot, Server};
+use common::{bulk, err, err_b, int, int_b, ok, query, run, snapshot, Server};
 use redis::Value;
 
-/// Runs a command; an error comes back as its full text ("ERR ...").
-fn run(con: &mut redis::Connection, args: &[&str]) -> Result<Value, String> {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query::<Value>(con)
-        .map_err(|e| format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or("")))
-}
-
-fn int(con: &mut redis::Connection, args: &[&str]) -> i64 {
-    match run(con, args) {
-        Ok(Value::Int(i)) => i,
-        other => panic!("{args:?}: expected an integer, got {other:?}"),
-    }
-}
-
-fn ok(con: &mut redis::Connection, args: &[&str]) {
-    match run(con, args) {
-        Ok(Value::Okay) => {}
-        other => panic!("{args:?}: expected OK, got {other:?}"),
-    }
-}
-
-fn bulk(con: &mut redis::Connection, args: &[&str]) -> Option<String> {
-    match run(con, args) {
-        Ok(Value::BulkString(b)) => Some(String::from_utf8(b).unwrap()),
-        Ok(Value::Nil) => None,
-        other => panic!("{args:?}: expected a bulk string or nil, got {other:?}"),
-    }
-}
-
 fn seed(con: &mut redis::Connection) {
-    ok(
-        con,
-        &[
-            "HANOI.DEFINE",
-            "cdc_on",
-            "PERCENTAGE",
-            "80",
-            "VARIANTS",
-            "2",
-            "foo",
-            "bar",
-        ],
-    );
-    assert_eq!(
-        int(con, &["HANOI.REGISTER", "cdc_on", "USER", "447568110000"]),
-        1
-    );
+    ok(con, &["HANOI.DEFINE", "cdc_on", "PERCENTAGE", "80", "VARIANTS", "2", "foo", "bar"]);
+    assert_eq!(int(con, &["HANOI.REGISTER", "cdc_on", "USER", "447568110000"]), 1);
     assert_eq!(int(con, &["HANOI.REGISTER", "cdc_on", "REGEX", "01$"]), 1);
 }
 
@@ -66,15 +19,9 @@ fn seed_example_and_explain() {
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on", "44488"]), 0);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on", "443301"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on", "444401"]), 1);
-    assert_eq!(
-        int(&mut con, &["HANOI.ENABLED", "cdc_on", "447568110000"]),
-        1
-    );
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on", "447568110000"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "cdc_on"]), 1);
-    assert_eq!(
-        bulk(&mut con, &["HANOI.VARIANT", "cdc_on", "443301"]).as_deref(),
-        Some("bar")
-    );
+    assert_eq!(bulk(&mut con, &["HANOI.VARIANT", "cdc_on", "443301"]).as_deref(), Some("bar"));
     assert_eq!(bulk(&mut con, &["HANOI.VARIANT", "cdc_on", "44488"]), None);
     let e = run(&mut con, &["HANOI.EXPLAIN", "cdc_on", "44488"]).unwrap();
     assert_eq!(
@@ -110,22 +57,8 @@ fn seed_example_and_explain() {
     );
     // Commands are case-insensitive, options too.
     assert_eq!(int(&mut con, &["hanoi.enabled", "cdc_on", "443301"]), 1);
-    ok(
-        &mut con,
-        &[
-            "hanoi.define",
-            "lower",
-            "percentage",
-            "5",
-            "variants",
-            "1",
-            "x",
-            "weights",
-            "3",
-            "salt",
-            "s",
-        ],
-    );
+    #[rustfmt::skip]
+    ok(&mut con, &["hanoi.define", "lower", "percentage", "5", "variants", "1", "x", "weights", "3", "salt", "s"]);
 }
 
 #[test]
@@ -136,29 +69,14 @@ fn every_write_command() {
     // Defaults: enabled, 0 %.
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "1"]), 0);
-    assert_eq!(
-        int(&mut con, &["HANOI.REGISTER", "f", "USER", "1", "2", "2"]),
-        2
-    );
+    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "USER", "1", "2", "2"]), 2);
     assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "USER", "2"]), 0);
-    assert_eq!(
-        int(&mut con, &["HANOI.UNREGISTER", "f", "USER", "2", "3"]),
-        1
-    );
+    assert_eq!(int(&mut con, &["HANOI.UNREGISTER", "f", "USER", "2", "3"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "1"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "2"]), 0);
-    assert_eq!(
-        int(
-            &mut con,
-            &["HANOI.REGISTER", "f", "REGEX", "^9", "^8", "^9"]
-        ),
-        2
-    );
+    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^9", "^8", "^9"]), 2);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "8123"]), 1);
-    assert_eq!(
-        int(&mut con, &["HANOI.UNREGISTER", "f", "REGEX", "^8", "nope"]),
-        1
-    );
+    assert_eq!(int(&mut con, &["HANOI.UNREGISTER", "f", "REGEX", "^8", "nope"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "8123"]), 0);
     assert_eq!(int(&mut con, &["HANOI.BLOCK", "f", "1", "9000"]), 2);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "1"]), 0);
@@ -173,30 +91,10 @@ fn every_write_command() {
     assert_eq!(int(&mut con, &["HANOI.TOGGLE", "f"]), 1);
     ok(&mut con, &["HANOI.PERCENTAGE", "f", "100"]);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "anybody"]), 1);
-    assert_eq!(
-        int(&mut con, &["HANOI.ENABLED", "f", "9000"]),
-        0,
-        "blocked beats 100 %"
-    );
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "9000"]), 0, "blocked beats 100 %");
     // Redefinition keeps registrations, blocks and regexes.
-    ok(
-        &mut con,
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "PERCENTAGE",
-            "0",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "3",
-            "SALT",
-            "pepper",
-        ],
-    );
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "0", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "3", "SALT", "pepper"]);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "1"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "9123"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", "9000"]), 0);
@@ -210,11 +108,7 @@ fn every_write_command() {
     ok(&mut con, &["HANOI.DEFINE", "g", "PERCENTAGE", "100"]);
     assert_eq!(
         run(&mut con, &["HANOI.MENABLED", "1", "f", "g", "nope"]),
-        Ok(Value::Array(vec![
-            Value::Int(1),
-            Value::Int(1),
-            Value::Int(0)
-        ]))
+        Ok(Value::Array(vec![Value::Int(1), Value::Int(1), Value::Int(0)]))
     );
 }
 
@@ -222,25 +116,8 @@ fn every_write_command() {
 fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    ok(
-        &mut con,
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "DISABLED",
-            "PERCENTAGE",
-            "30",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "2",
-            "SALT",
-            "s",
-        ],
-    );
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.DEFINE", "f", "DISABLED", "PERCENTAGE", "30", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "2", "SALT", "s"]);
     int(&mut con, &["HANOI.REGISTER", "f", "USER", "1", "2"]);
     int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^x", "y$"]);
     int(&mut con, &["HANOI.BLOCK", "f", "3"]);
@@ -260,235 +137,63 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     assert_eq!(field("percentage"), Value::Int(30));
     assert_eq!(
         field("variants"),
-        Value::Array(vec![
-            Value::BulkString(b"a".to_vec()),
-            Value::BulkString(b"b".to_vec())
-        ])
+        Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::BulkString(b"b".to_vec())])
     );
-    assert_eq!(
-        field("weights"),
-        Value::Array(vec![Value::Int(1), Value::Int(2)])
-    );
+    assert_eq!(field("weights"), Value::Array(vec![Value::Int(1), Value::Int(2)]));
     assert_eq!(field("salt"), Value::BulkString(b"s".to_vec()));
     assert_eq!(field("users"), Value::Int(2));
     assert_eq!(field("blocked"), Value::Int(1));
     assert_eq!(
         field("regexes"),
-        Value::Array(vec![
-            Value::BulkString(b"^x".to_vec()),
-            Value::BulkString(b"y$".to_vec())
-        ])
+        Value::Array(vec![Value::BulkString(b"^x".to_vec()), Value::BulkString(b"y$".to_vec())])
     );
     let mut con3 = s.con3();
-    match redis::cmd("HANOI.GET")
-        .arg("f")
-        .query::<Value>(&mut con3)
-        .unwrap()
-    {
+    match run(&mut con3, &["HANOI.GET", "f"]).unwrap() {
         Value::Map(m) => assert_eq!(m.len(), 8),
         other => panic!("expected a map, got {other:?}"),
     }
 }
 
 /// Each bad input: its command, and a piece of the error it must get.
+#[rustfmt::skip]
 const BAD: &[(&[&str], &str)] = &[
     (&["HANOI.DEFINE"], "wrong number of arguments"),
-    (
-        &["HANOI.DEFINE", "f", "PERCENTAGE"],
-        "PERCENTAGE needs a value",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "PERCENTAGE", "101"],
-        "percentage must be an integer between 0 and 100",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "PERCENTAGE", "-1"],
-        "percentage must be",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "PERCENTAGE", "abc"],
-        "percentage must be",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "PERCENTAGE", "1.5"],
-        "percentage must be",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "PERCENTAGE", "99999999999999999999999"],
-        "percentage must be",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "PERCENTAGE", ""],
-        "percentage must be",
-    ),
+    (&["HANOI.DEFINE", "f", "PERCENTAGE"], "PERCENTAGE needs a value"),
+    (&["HANOI.DEFINE", "f", "PERCENTAGE", "101"], "percentage must be an integer between 0 and 100"),
+    (&["HANOI.DEFINE", "f", "PERCENTAGE", "-1"], "percentage must be"),
+    (&["HANOI.DEFINE", "f", "PERCENTAGE", "abc"], "percentage must be"),
+    (&["HANOI.DEFINE", "f", "PERCENTAGE", "1.5"], "percentage must be"),
+    (&["HANOI.DEFINE", "f", "PERCENTAGE", "99999999999999999999999"], "percentage must be"),
+    (&["HANOI.DEFINE", "f", "PERCENTAGE", ""], "percentage must be"),
     (&["HANOI.DEFINE", "f", "BOGUS"], "unknown option 'BOGUS'"),
-    (
-        &["HANOI.DEFINE", "f", "PERCENTAGE", "5", "PERCENTAGE", "6"],
-        "given twice",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "ENABLED", "DISABLED"],
-        "given twice or with its opposite",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "VARIANTS", "3", "a", "b"],
-        "VARIANTS 3 needs 3 names, got 2",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "VARIANTS", "x", "a"],
-        "VARIANTS count must be a non-negative integer",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "VARIANTS", "-1"],
-        "VARIANTS count must be",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "VARIANTS", "1", "a", "b"],
-        "unknown option 'b'",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "VARIANTS", "99999999999", "a"],
-        "too many variants",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "VARIANTS", "2", "a", ""],
-        "variant name must not be empty",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "a"],
-        "duplicate variant name 'a'",
-    ),
-    (
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-        ],
-        "1 weights for 2 variants",
-    ),
-    (
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "2",
-            "3",
-        ],
-        "3 weights for 2 variants",
-    ),
-    (
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "0",
-        ],
-        "weight must be an integer greater than 0",
-    ),
-    (
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "-2",
-        ],
-        "weight must be",
-    ),
-    (
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "x",
-        ],
-        "weight must be",
-    ),
-    (
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "2.5",
-        ],
-        "weight must be",
-    ),
-    (
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "1",
-            "4294967296",
-        ],
-        "weight must be",
-    ),
-    (
-        &["HANOI.DEFINE", "f", "WEIGHTS", "1"],
-        "WEIGHTS needs VARIANTS",
-    ),
+    (&["HANOI.DEFINE", "f", "PERCENTAGE", "5", "PERCENTAGE", "6"], "given twice"),
+    (&["HANOI.DEFINE", "f", "ENABLED", "DISABLED"], "given twice or with its opposite"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "3", "a", "b"], "VARIANTS 3 needs 3 names, got 2"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "x", "a"], "VARIANTS count must be a non-negative integer"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "-1"], "VARIANTS count must be"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "1", "a", "b"], "unknown option 'b'"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "99999999999", "a"], "too many variants"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", ""], "variant name must not be empty"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "a"], "duplicate variant name 'a'"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1"], "1 weights for 2 variants"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "2", "3"], "3 weights for 2 variants"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "0"], "weight must be an integer greater than 0"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "-2"], "weight must be"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "x"], "weight must be"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "2.5"], "weight must be"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "4294967296"], "weight must be"),
+    (&["HANOI.DEFINE", "f", "WEIGHTS", "1"], "WEIGHTS needs VARIANTS"),
     (&["HANOI.DEFINE", "f", "SALT"], "SALT needs a value"),
-    (
-        &["HANOI.REGISTER", "f", "USER"],
-        "wrong number of arguments",
-    ),
+    (&["HANOI.REGISTER", "f", "USER"], "wrong number of arguments"),
     (&["HANOI.REGISTER", "f"], "wrong number of arguments"),
-    (
-        &["HANOI.REGISTER", "f", "GROUP", "x"],
-        "expected USER or REGEX, got 'GROUP'",
-    ),
+    (&["HANOI.REGISTER", "f", "GROUP", "x"], "expected USER or REGEX, got 'GROUP'"),
     (&["HANOI.REGISTER", "missing", "USER", "1"], "no such flag"),
     (&["HANOI.REGISTER", "f", "REGEX", "("], "invalid regex '('"),
-    (
-        &["HANOI.REGISTER", "f", "REGEX", "ok", "[z-a]"],
-        "invalid regex '[z-a]'",
-    ),
+    (&["HANOI.REGISTER", "f", "REGEX", "ok", "[z-a]"], "invalid regex '[z-a]'"),
     (&["HANOI.REGISTER", "f", "REGEX", ""], "empty regex"),
-    (
-        &["HANOI.UNREGISTER", "f", "USER"],
-        "wrong number of arguments",
-    ),
-    (
-        &["HANOI.UNREGISTER", "f", "THING", "1"],
-        "expected USER or REGEX",
-    ),
-    (
-        &["HANOI.UNREGISTER", "missing", "USER", "1"],
-        "no such flag",
-    ),
+    (&["HANOI.UNREGISTER", "f", "USER"], "wrong number of arguments"),
+    (&["HANOI.UNREGISTER", "f", "THING", "1"], "expected USER or REGEX"),
+    (&["HANOI.UNREGISTER", "missing", "USER", "1"], "no such flag"),
     (&["HANOI.BLOCK", "f"], "wrong number of arguments"),
     (&["HANOI.BLOCK", "missing", "1"], "no such flag"),
     (&["HANOI.UNBLOCK", "f"], "wrong number of arguments"),
@@ -500,18 +205,12 @@ const BAD: &[(&[&str], &str)] = &[
     (&["HANOI.PERCENTAGE", "f", "200"], "percentage must be"),
     (&["HANOI.PERCENTAGE", "missing", "5"], "no such flag"),
     (&["HANOI.ENABLED"], "wrong number of arguments"),
-    (
-        &["HANOI.ENABLED", "f", "1", "2"],
-        "wrong number of arguments",
-    ),
+    (&["HANOI.ENABLED", "f", "1", "2"], "wrong number of arguments"),
     (&["HANOI.VARIANT", "f"], "wrong number of arguments"),
     (&["HANOI.EXPLAIN", "f"], "wrong number of arguments"),
     (&["HANOI.GET"], "wrong number of arguments"),
     (&["HANOI.MENABLED", "1"], "wrong number of arguments"),
-    (
-        &["HANOI.ENABLED", "str", "1"],
-        "WRONGTYPE Operation against a key holding the wrong kind of value",
-    ),
+    (&["HANOI.ENABLED", "str", "1"], "WRONGTYPE Operation against a key holding the wrong kind of value"),
     (&["HANOI.VARIANT", "str", "1"], "WRONGTYPE"),
     (&["HANOI.EXPLAIN", "str", "1"], "WRONGTYPE"),
     (&["HANOI.GET", "str"], "WRONGTYPE"),
@@ -525,92 +224,38 @@ const BAD: &[(&[&str], &str)] = &[
 fn bad_input_is_refused_and_changes_nothing() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    ok(
-        &mut con,
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "PERCENTAGE",
-            "40",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "2",
-            "1",
-            "SALT",
-            "s",
-        ],
-    );
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "40", "VARIANTS", "2", "a", "b", "WEIGHTS", "2", "1", "SALT", "s"]);
     int(&mut con, &["HANOI.REGISTER", "f", "USER", "1", "2", "3"]);
     int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^7", "ok"]);
     int(&mut con, &["HANOI.BLOCK", "f", "9"]);
     ok(&mut con, &["SET", "str", "plain"]);
     let before = snapshot(&mut con, "f");
     for (args, want) in BAD {
-        match run(&mut con, args) {
-            Ok(v) => panic!("{args:?} was accepted: {v:?}"),
-            Err(e) => assert!(e.contains(want), "{args:?}: got '{e}', want '{want}'"),
-        }
+        let e = err(&mut con, args);
+        assert!(e.contains(want), "{args:?}: got '{e}', want '{want}'");
         assert_eq!(snapshot(&mut con, "f"), before, "{args:?} changed the flag");
         assert_eq!(bulk(&mut con, &["GET", "str"]).as_deref(), Some("plain"));
         assert_eq!(run(&mut con, &["EXISTS", "missing"]), Ok(Value::Int(0)));
-        assert_eq!(
-            run(&mut con, &["PING"]),
-            Ok(Value::SimpleString("PONG".into()))
-        );
+        assert_eq!(run(&mut con, &["PING"]), Ok(Value::SimpleString("PONG".into())));
     }
     // Binary, enormous and overflowing arguments.
     let huge_literal = "x".repeat(2_000_000);
+    #[rustfmt::skip]
     let binary: &[(&[&[u8]], &str)] = &[
-        (
-            &[b"HANOI.DEFINE", b"f", &[0xff, 0x00, 0x80]],
-            r"unknown option '\xff\x00\x80'",
-        ),
-        (
-            &[
-                b"HANOI.DEFINE",
-                b"f",
-                b"VARIANTS",
-                b"18446744073709551616",
-                b"a",
-            ],
-            "VARIANTS count must be",
-        ),
-        (
-            &[b"HANOI.DEFINE", b"f", b"PERCENTAGE", &[0xff]],
-            "percentage must be",
-        ),
-        (
-            &[b"HANOI.REGISTER", b"f", b"REGEX", br"(\w{500}){500}"],
-            "size limit",
-        ),
-        (
-            &[b"HANOI.REGISTER", b"f", b"REGEX", huge_literal.as_bytes()],
-            "size limit",
-        ),
-        (
-            &[b"HANOI.REGISTER", b"f", b"REGEX", &[0xc3, 0x28]],
-            "not valid UTF-8",
-        ),
-        (
-            &[b"HANOI.REGISTER", b"f", &[0], b"1"],
-            "expected USER or REGEX",
-        ),
+        (&[b"HANOI.DEFINE", b"f", &[0xff, 0x00, 0x80]], r"unknown option '\xff\x00\x80'"),
+        (&[b"HANOI.DEFINE", b"f", b"VARIANTS", b"18446744073709551616", b"a"], "VARIANTS count must be"),
+        (&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", &[0xff]], "percentage must be"),
+        (&[b"HANOI.REGISTER", b"f", b"REGEX", br"(\w{500}){500}"], "size limit"),
+        (&[b"HANOI.REGISTER", b"f", b"REGEX", huge_literal.as_bytes()], "size limit"),
+        (&[b"HANOI.REGISTER", b"f", b"REGEX", &[0xc3, 0x28]], "not valid UTF-8"),
+        (&[b"HANOI.REGISTER", b"f", &[0], b"1"], "expected USER or REGEX"),
     ];
     for (args, want) in binary {
-        let mut c = redis::cmd(std::str::from_utf8(args[0]).unwrap());
-        for a in &args[1..] {
-            c.arg(*a);
-        }
-        let e = c.query::<Value>(&mut con).unwrap_err().to_string();
+        let e = err_b(&mut con, *args);
         assert!(e.contains(want), "got '{e}', want '{want}'");
         assert_eq!(snapshot(&mut con, "f"), before);
-        assert_eq!(
-            run(&mut con, &["PING"]),
-            Ok(Value::SimpleString("PONG".into()))
-        );
+        assert_eq!(run(&mut con, &["PING"]), Ok(Value::SimpleString("PONG".into())));
     }
 }
 
@@ -619,24 +264,15 @@ fn regex_limits_are_module_options() {
     let s = Server::start(&["max-regexes", "2"]);
     let mut con = s.con();
     ok(&mut con, &["HANOI.DEFINE", "f"]);
-    ok(
-        &mut con,
-        &["CONFIG", "SET", "hanoi.regex-size-limit", "10000"],
-    );
-    let e = run(&mut con, &["HANOI.REGISTER", "f", "REGEX", r"\w{1000}"]).unwrap_err();
+    ok(&mut con, &["CONFIG", "SET", "hanoi.regex-size-limit", "10000"]);
+    let e = err(&mut con, &["HANOI.REGISTER", "f", "REGEX", r"\w{1000}"]);
     assert!(e.contains("size limit"), "{e}");
-    assert_eq!(
-        int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "a", "b"]),
-        2
-    );
-    let e = run(&mut con, &["HANOI.REGISTER", "f", "REGEX", "c"]).unwrap_err();
+    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "a", "b"]), 2);
+    let e = err(&mut con, &["HANOI.REGISTER", "f", "REGEX", "c"]);
     assert!(e.contains("too many regexes for one flag (limit 2)"), "{e}");
     // A pattern that makes backtracking engines explode answers at once.
     ok(&mut con, &["HANOI.DEFINE", "g"]);
-    assert_eq!(
-        int(&mut con, &["HANOI.REGISTER", "g", "REGEX", "(a+)+$"]),
-        1
-    );
+    assert_eq!(int(&mut con, &["HANOI.REGISTER", "g", "REGEX", "(a+)+$"]), 1);
     let mut id = "a".repeat(50_000);
     id.push('!');
     let t = std::time::Instant::now();
@@ -650,61 +286,21 @@ fn binary_ids_and_patterns() {
     let mut con = s.con();
     ok(&mut con, &["HANOI.DEFINE", "f"]);
     let id: &[u8] = &[0, 0xff, b'\r', b'\n', 0x80];
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg("f")
-        .arg("USER")
-        .arg(id)
-        .arg("")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 2);
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg("f")
-        .arg(id)
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(on, 1);
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg("f")
-        .arg("")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(on, 1);
-    let bad: redis::RedisResult<i64> = redis::cmd("HANOI.REGISTER")
-        .arg("f")
-        .arg("REGEX")
-        .arg(&[0xffu8][..])
-        .query(&mut con);
-    let e = bad.unwrap_err().to_string();
-    assert!(
-        e.contains(r"invalid regex '\xff': pattern is not valid UTF-8"),
-        "{e}"
-    );
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg("f")
-        .arg("REGEX")
-        .arg(r"(?-u:\xFE)")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 1);
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg("f")
-        .arg(&[1u8, 0xfe][..])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(on, 1);
+    assert_eq!(int_b(&mut con, ("HANOI.REGISTER", "f", "USER", id, "")), 2);
+    assert_eq!(int_b(&mut con, ("HANOI.ENABLED", "f", id)), 1);
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", ""]), 1);
+    let e = err_b(&mut con, ("HANOI.REGISTER", "f", "REGEX", &[0xffu8][..]));
+    assert!(e.contains(r"invalid regex '\xff': pattern is not valid UTF-8"), "{e}");
+    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "REGEX", r"(?-u:\xFE)"]), 1);
+    assert_eq!(int_b(&mut con, ("HANOI.ENABLED", "f", &[1u8, 0xfe][..])), 1);
 }
 
 #[test]
 fn the_server_under_test_is_the_one_asked_for() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    let info: String = redis::cmd("INFO").arg("server").query(&mut con).unwrap();
+    let info: String = query(&mut con, &["INFO", "server"]);
     let wanted = common::server_binary();
     eprintln!("server under test: {wanted}");
-    assert_eq!(
-        wanted.contains("valkey"),
-        info.contains("valkey_version"),
-        "{info}"
-    );
+    assert_eq!(wanted.contains("valkey"), info.contains("valkey_version"), "{info}");
 }

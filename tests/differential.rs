@@ -3,22 +3,12 @@
 
 mod common;
 
-use common::{random_id, Rng, Server};
+use common::{int_b, ok_b, query, random_id, Rng, Server};
 use hanoi_core::{Definition, Detail, Rollout};
 use redis::Value;
 
-const PATTERNS: &[&str] = &[
-    "^1",
-    "7$",
-    "00",
-    "^[0-4]{3}",
-    "a.b",
-    "ñ",
-    "^usuario",
-    "[5-9]{4}$",
-    r"(?-u:\xff)",
-    "^4",
-];
+const PATTERNS: &[&str] =
+    &["^1", "7$", "00", "^[0-4]{3}", "a.b", "ñ", "^usuario", "[5-9]{4}$", r"(?-u:\xff)", "^4"];
 
 fn random_definition(rng: &mut Rng) -> Definition {
     let any = rng.below(101) as u8;
@@ -91,58 +81,31 @@ fn module_answers_equal_core_answers() {
             .map(|_| rng.pick(&pool).as_slice())
             .collect();
         if !users.is_empty() {
-            let n: usize = redis::cmd("HANOI.REGISTER")
-                .arg(key)
-                .arg("USER")
-                .arg(&users)
-                .query(&mut con)
-                .unwrap();
-            assert_eq!(n, rollout.register(key, &users).unwrap());
+            let n = int_b(&mut con, ("HANOI.REGISTER", key, "USER", &users));
+            assert_eq!(n as usize, rollout.register(key, &users).unwrap());
         }
         let patterns: Vec<&str> = (0..rng.below(4)).map(|_| *rng.pick(PATTERNS)).collect();
         if !patterns.is_empty() {
-            let n: usize = redis::cmd("HANOI.REGISTER")
-                .arg(key)
-                .arg("REGEX")
-                .arg(&patterns)
-                .query(&mut con)
-                .unwrap();
-            assert_eq!(n, rollout.register_regex(key, &patterns).unwrap());
+            let n = int_b(&mut con, ("HANOI.REGISTER", key, "REGEX", &patterns));
+            assert_eq!(n as usize, rollout.register_regex(key, &patterns).unwrap());
         }
         let blocked: Vec<&[u8]> = (0..rng.below(100))
             .map(|_| rng.pick(&pool).as_slice())
             .collect();
         if !blocked.is_empty() {
-            let n: usize = redis::cmd("HANOI.BLOCK")
-                .arg(key)
-                .arg(&blocked)
-                .query(&mut con)
-                .unwrap();
-            assert_eq!(n, rollout.block(key, &blocked).unwrap());
+            let n = int_b(&mut con, ("HANOI.BLOCK", key, &blocked));
+            assert_eq!(n as usize, rollout.block(key, &blocked).unwrap());
         }
         if rng.chance(30) {
             let gone: Vec<&[u8]> = (0..20).map(|_| rng.pick(&pool).as_slice()).collect();
-            let n: usize = redis::cmd("HANOI.UNREGISTER")
-                .arg(key)
-                .arg("USER")
-                .arg(&gone)
-                .query(&mut con)
-                .unwrap();
-            assert_eq!(n, rollout.unregister(key, &gone).unwrap());
-            let n: usize = redis::cmd("HANOI.UNBLOCK")
-                .arg(key)
-                .arg(&gone)
-                .query(&mut con)
-                .unwrap();
-            assert_eq!(n, rollout.unblock(key, &gone).unwrap());
+            let n = int_b(&mut con, ("HANOI.UNREGISTER", key, "USER", &gone));
+            assert_eq!(n as usize, rollout.unregister(key, &gone).unwrap());
+            let n = int_b(&mut con, ("HANOI.UNBLOCK", key, &gone));
+            assert_eq!(n as usize, rollout.unblock(key, &gone).unwrap());
         }
         if rng.chance(20) {
             let pct = rng.below(101) as u8;
-            let () = redis::cmd("HANOI.PERCENTAGE")
-                .arg(key)
-                .arg(pct)
-                .query(&mut con)
-                .unwrap();
+            ok_b(&mut con, ("HANOI.PERCENTAGE", key, pct));
             rollout.set_percentage(key, pct).unwrap();
         }
     }
@@ -163,10 +126,7 @@ fn module_answers_equal_core_answers() {
             let want = expected(&rollout, key, id);
             if *got != want {
                 mismatches += 1;
-                eprintln!(
-                    "{key} {:?}: module {got:?}, core {want:?}",
-                    String::from_utf8_lossy(id)
-                );
+                eprintln!("{key} {:?}: module {got:?}, core {want:?}", String::from_utf8_lossy(id));
             }
         }
         // ENABLED and VARIANT agree with EXPLAIN.
@@ -177,10 +137,7 @@ fn module_answers_equal_core_answers() {
         }
         let replies: Vec<Value> = p.query(&mut con).unwrap();
         for (id, pair) in ids.iter().zip(replies.chunks(2)) {
-            assert_eq!(
-                pair[0],
-                Value::Int(i64::from(rollout.is_enabled(key, Some(id))))
-            );
+            assert_eq!(pair[0], Value::Int(i64::from(rollout.is_enabled(key, Some(id)))));
             let v = rollout
                 .variant(key, id)
                 .map_or(Value::Nil, |v| Value::BulkString(v.to_vec()));
@@ -189,11 +146,7 @@ fn module_answers_equal_core_answers() {
     }
     // MENABLED over every flag, for a sample of ids.
     for id in ids.iter().take(500) {
-        let got: Vec<i64> = redis::cmd("HANOI.MENABLED")
-            .arg(id)
-            .arg(&keys)
-            .query(&mut con)
-            .unwrap();
+        let got: Vec<i64> = query(&mut con, ("HANOI.MENABLED", id, &keys));
         let want: Vec<i64> = keys
             .iter()
             .map(|k| i64::from(rollout.is_enabled(k, Some(id))))

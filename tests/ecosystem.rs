@@ -5,9 +5,13 @@
 
 mod common;
 
+// The examples are formatted as examples (the workspace settings), not with
+// the tests' rustfmt.toml.
 #[path = "../examples/follow.rs"]
+#[rustfmt::skip]
 mod follow;
 #[path = "../examples/pipeline.rs"]
+#[rustfmt::skip]
 mod pipeline;
 
 use std::io::{Read, Write};
@@ -15,7 +19,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{answers, build_big_flag, Server};
+use common::{answers, build_big_flag, bulk, err, err_b, int, int_b, ok, query, run, Server};
 use redis::Value;
 
 fn root() -> &'static Path {
@@ -34,11 +38,8 @@ fn run_python(args: &[&str], port: u16) -> String {
         .env("HANOI_PORT", port.to_string())
         .output()
         .expect("run python (make test sets HANOI_PYTHON to a venv with redis-py)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{args:?} failed:\n{text}");
     text
 }
@@ -47,10 +48,8 @@ fn run_python(args: &[&str], port: u16) -> String {
 fn every_command_has_docs_and_a_page_and_every_page_a_command() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    let mut commands: Vec<String> = redis::cmd("COMMAND")
-        .arg(&["LIST", "FILTERBY", "MODULE", "hanoi"])
-        .query(&mut con)
-        .unwrap();
+    let mut commands: Vec<String> =
+        query(&mut con, &["COMMAND", "LIST", "FILTERBY", "MODULE", "hanoi"]);
     commands.sort();
     let mut pages: Vec<String> = std::fs::read_dir(root().join("docs/commands"))
         .unwrap()
@@ -66,11 +65,7 @@ fn every_command_has_docs_and_a_page_and_every_page_a_command() {
     assert_eq!(commands, pages);
     assert_eq!(commands.len(), 15);
     for c in &commands {
-        let docs: Value = redis::cmd("COMMAND")
-            .arg("DOCS")
-            .arg(c)
-            .query(&mut con)
-            .unwrap();
+        let docs = run(&mut con, &["COMMAND", "DOCS", c]).unwrap();
         let text = format!("{docs:?}");
         let page = std::fs::read_to_string(root().join(format!("docs/commands/{c}.md"))).unwrap();
         // The page carries the summary the server gives.
@@ -92,15 +87,13 @@ fn every_command_has_docs_and_a_page_and_every_page_a_command() {
         );
     }
     // Key specs make COMMAND GETKEYS right.
-    let keys: Vec<String> = redis::cmd("COMMAND")
-        .arg(&["GETKEYS", "HANOI.MENABLED", "u", "k1", "k2"])
-        .query(&mut con)
-        .unwrap();
+    let keys: Vec<String> =
+        query(&mut con, &["COMMAND", "GETKEYS", "HANOI.MENABLED", "u", "k1", "k2"]);
     assert_eq!(keys, ["k1", "k2"]);
 }
 
 fn info_field(con: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("hanoi").query(con).unwrap();
+    let info: String = query(con, &["INFO", "hanoi"]);
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("hanoi_{field}:")))
         .unwrap_or_else(|| panic!("no {field} in {info}"))
@@ -115,54 +108,26 @@ fn info_hanoi_counts() {
     let n = |con: &mut redis::Connection, f: &str| info_field(con, f).parse::<i64>().unwrap();
     assert_eq!(n(&mut con, "flags"), 0);
     assert_eq!(info_field(&mut con, "version"), env!("CARGO_PKG_VERSION"));
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["a", "PERCENTAGE", "100", "VARIANTS", "1", "v"])
-        .query(&mut con)
-        .unwrap();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["b"])
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["b", "REGEX", "^x"])
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["HANOI.DEFINE", "a", "PERCENTAGE", "100", "VARIANTS", "1", "v"]);
+    ok(&mut con, &["HANOI.DEFINE", "b"]);
+    int(&mut con, &["HANOI.REGISTER", "b", "REGEX", "^x"]);
     assert_eq!(n(&mut con, "flags"), 2);
     assert_eq!(n(&mut con, "regex_compilations"), 1);
-    let _: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["a", "1"])
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["b", "1"])
-        .query(&mut con)
-        .unwrap();
-    let _: Option<String> = redis::cmd("HANOI.VARIANT")
-        .arg(&["a", "1"])
-        .query(&mut con)
-        .unwrap();
-    let _: Vec<i64> = redis::cmd("HANOI.MENABLED")
-        .arg(&["1", "a", "b"])
-        .query(&mut con)
-        .unwrap();
+    int(&mut con, &["HANOI.ENABLED", "a", "1"]);
+    int(&mut con, &["HANOI.ENABLED", "b", "1"]);
+    bulk(&mut con, &["HANOI.VARIANT", "a", "1"]);
+    let _: Vec<i64> = query(&mut con, &["HANOI.MENABLED", "1", "a", "b"]);
     assert_eq!(n(&mut con, "evaluations"), 5);
     assert_eq!(n(&mut con, "enabled_answers"), 3);
     assert_eq!(n(&mut con, "variant_answers"), 1);
-    let _: redis::RedisResult<()> = redis::cmd("HANOI.PERCENTAGE")
-        .arg(&["a", "x"])
-        .query(&mut con);
-    let () = redis::cmd("SET")
-        .arg(&["plain", "x"])
-        .query(&mut con)
-        .unwrap();
-    let _: redis::RedisResult<()> = redis::cmd("HANOI.ENABLED")
-        .arg(&["plain", "1"])
-        .query(&mut con);
+    let _ = run(&mut con, &["HANOI.PERCENTAGE", "a", "x"]);
+    ok(&mut con, &["SET", "plain", "x"]);
+    let _ = run(&mut con, &["HANOI.ENABLED", "plain", "1"]);
     // Arity is checked by the server from the command docs, before hanoi runs.
-    let _: redis::RedisResult<()> = redis::cmd("HANOI.ENABLED").query(&mut con);
+    let _ = run(&mut con, &["HANOI.ENABLED"]);
     assert_eq!(n(&mut con, "errors"), 2);
-    let _: i64 = redis::cmd("DEL").arg("a").query(&mut con).unwrap();
-    let _: i64 = redis::cmd("COPY").arg(&["b", "c"]).query(&mut con).unwrap();
+    int(&mut con, &["DEL", "a"]);
+    int(&mut con, &["COPY", "b", "c"]);
     assert_eq!(n(&mut con, "flags"), 2);
 }
 
@@ -170,41 +135,18 @@ fn info_hanoi_counts() {
 fn options_at_load_time_and_with_config_set() {
     let s = Server::start(&["max-ids-per-command", "1000", "max-variants", "3"]);
     let mut con = s.con();
-    let got: Vec<String> = redis::cmd("CONFIG")
-        .arg(&["GET", "hanoi.max-ids-per-command"])
-        .query(&mut con)
-        .unwrap();
+    let got: Vec<String> = query(&mut con, &["CONFIG", "GET", "hanoi.max-ids-per-command"]);
     assert_eq!(got[1], "1000");
-    let () = redis::cmd("HANOI.DEFINE").arg("f").query(&mut con).unwrap();
+    ok(&mut con, &["HANOI.DEFINE", "f"]);
     let ids: Vec<String> = (0..1001).map(|i| i.to_string()).collect();
-    let e = redis::cmd("HANOI.REGISTER")
-        .arg("f")
-        .arg("USER")
-        .arg(&ids)
-        .query::<i64>(&mut con)
-        .unwrap_err();
-    assert!(e.to_string().contains("too many ids in one command"), "{e}");
-    let e = redis::cmd("HANOI.DEFINE")
-        .arg(&["f", "VARIANTS", "4", "a", "b", "c", "d"])
-        .query::<()>(&mut con)
-        .unwrap_err();
-    assert!(e.to_string().contains("too many variants (limit 3)"), "{e}");
-    let () = redis::cmd("CONFIG")
-        .arg(&["SET", "hanoi.max-ids-per-command", "2000"])
-        .query(&mut con)
-        .unwrap();
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg("f")
-        .arg("USER")
-        .arg(&ids)
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 1001);
+    let e = err_b(&mut con, ("HANOI.REGISTER", "f", "USER", &ids));
+    assert!(e.contains("too many ids in one command"), "{e}");
+    let e = err(&mut con, &["HANOI.DEFINE", "f", "VARIANTS", "4", "a", "b", "c", "d"]);
+    assert!(e.contains("too many variants (limit 3)"), "{e}");
+    ok(&mut con, &["CONFIG", "SET", "hanoi.max-ids-per-command", "2000"]);
+    assert_eq!(int_b(&mut con, ("HANOI.REGISTER", "f", "USER", &ids)), 1001);
     // Out of range is refused by the server.
-    let r: redis::RedisResult<()> = redis::cmd("CONFIG")
-        .arg(&["SET", "hanoi.max-regexes", "0"])
-        .query(&mut con);
-    assert!(r.is_err());
+    err(&mut con, &["CONFIG", "SET", "hanoi.max-regexes", "0"]);
 }
 
 #[test]
@@ -212,15 +154,9 @@ fn an_in_process_rollout_follows_redis_through_keyspace_events() {
     let s = Server::start(&["--notify-keyspace-events", "Kgxd"]);
     let mut con = s.con();
     let ids = build_big_flag(&mut con, "flags:big", 5000, 5);
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["flags:small", "PERCENTAGE", "30"])
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["HANOI.DEFINE", "flags:small", "PERCENTAGE", "30"]);
     let client = redis::Client::open(s.url()).unwrap();
-    let mut sub = client.get_connection().unwrap();
-    let mut pubsub = sub.as_pubsub();
-    follow::Follower::subscribe(&mut pubsub).unwrap();
-    let mut f = follow::Follower::load(&client).unwrap();
+    let mut f = follow::Follower::start(&client).unwrap();
     let agree = |f: &follow::Follower, con: &mut redis::Connection, key: &str| {
         let server = answers(con, key, &ids);
         for (id, got) in ids.iter().zip(server) {
@@ -233,43 +169,75 @@ fn an_in_process_rollout_follows_redis_through_keyspace_events() {
     agree(&f, &mut con, "flags:big");
     agree(&f, &mut con, "flags:small");
     // Changes of every kind, then the events.
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg("flags:small")
-        .arg("USER")
-        .arg(&ids[..100])
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.BLOCK")
-        .arg("flags:big")
-        .arg(&ids[..50])
-        .query(&mut con)
-        .unwrap();
-    let () = redis::cmd("HANOI.PERCENTAGE")
-        .arg(&["flags:big", "90"])
-        .query(&mut con)
-        .unwrap();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["flags:new", "PERCENTAGE", "100"])
-        .query(&mut con)
-        .unwrap();
-    let () = redis::cmd("RENAME")
-        .arg(&["flags:new", "flags:renamed"])
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("COPY")
-        .arg(&["flags:small", "flags:copy"])
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("DEL").arg("flags:copy").query(&mut con).unwrap();
-    let n = f
-        .apply_events(&mut pubsub, Duration::from_millis(300))
-        .unwrap();
+    int_b(&mut con, ("HANOI.REGISTER", "flags:small", "USER", &ids[..100]));
+    int_b(&mut con, ("HANOI.BLOCK", "flags:big", &ids[..50]));
+    ok(&mut con, &["HANOI.PERCENTAGE", "flags:big", "90"]);
+    ok(&mut con, &["HANOI.DEFINE", "flags:new", "PERCENTAGE", "100"]);
+    ok(&mut con, &["RENAME", "flags:new", "flags:renamed"]);
+    int(&mut con, &["COPY", "flags:small", "flags:copy"]);
+    int(&mut con, &["DEL", "flags:copy"]);
+    let n = f.apply_events(Duration::from_millis(300)).unwrap();
     assert!(n >= 7, "{n} events");
     agree(&f, &mut con, "flags:big");
     agree(&f, &mut con, "flags:small");
     assert!(f.rollout.is_enabled("flags:renamed", Some(b"anyone")));
     assert!(f.rollout.get("flags:new").is_none());
     assert!(f.rollout.get("flags:copy").is_none());
+}
+
+#[test]
+fn a_follower_keeps_its_flags_through_a_lost_connection_then_resyncs() {
+    // AOF with fsync always: the flags survive the kill.
+    let args =
+        ["--notify-keyspace-events", "Kgxd", "--appendonly", "yes", "--appendfsync", "always"];
+    let mut s = Server::start(&args);
+    let mut con = s.con();
+    ok(&mut con, &["HANOI.DEFINE", "flags:on", "PERCENTAGE", "100"]);
+    ok(&mut con, &["HANOI.DEFINE", "flags:doomed", "PERCENTAGE", "100"]);
+    ok(&mut con, &["HANOI.DEFINE", "flags:later", "PERCENTAGE", "0"]);
+    let client = redis::Client::open(s.url()).unwrap();
+    let mut f = follow::Follower::start(&client).unwrap();
+    // Short waits, so a server that stays down fails the call quickly.
+    f.retry = follow::Retry {
+        tries: 3,
+        first: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+    };
+    let on = |f: &follow::Follower, key: &str| f.rollout.is_enabled(key, Some(b"anyone"));
+    let answers_before = [on(&f, "flags:on"), on(&f, "flags:doomed"), on(&f, "flags:later")];
+    assert_eq!(answers_before, [true, true, false]);
+
+    // The server dies: the calls fail, within the bounded retries, and every
+    // local answer stays as it was.
+    drop(con);
+    s.kill();
+    let t = Instant::now();
+    assert!(f.apply_events(Duration::from_millis(300)).is_err());
+    assert!(f.refresh(b"flags:on").is_err());
+    assert!(f.apply_events(Duration::from_millis(300)).is_err());
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert!(!f.is_connected());
+    let answers_down = [on(&f, "flags:on"), on(&f, "flags:doomed"), on(&f, "flags:later")];
+    assert_eq!(answers_down, answers_before);
+
+    // Back with its data; while the follower is away one flag is deleted and
+    // one changed, with no event it could see.
+    s.start_again();
+    let mut con = s.con();
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "flags:on", "anyone"]), 1, "data kept");
+    assert_eq!(int(&mut con, &["DEL", "flags:doomed"]), 1);
+    ok(&mut con, &["HANOI.PERCENTAGE", "flags:later", "100"]);
+    f.apply_events(Duration::from_millis(300)).unwrap();
+    assert!(f.is_connected());
+    assert!(f.rollout.get("flags:doomed").is_none(), "deleted while away");
+    assert!(on(&f, "flags:later"), "changed while away");
+    assert!(on(&f, "flags:on"));
+
+    // Subscribed again: a change after the resync arrives as an event.
+    ok(&mut con, &["HANOI.DISABLE", "flags:on"]);
+    let n = f.apply_events(Duration::from_millis(300)).unwrap();
+    assert!(n >= 1, "{n} events");
+    assert!(!on(&f, "flags:on"));
 }
 
 /// Reads RESP until `needle` shows up or the time is over.
@@ -292,25 +260,15 @@ fn read_until(stream: &mut std::net::TcpStream, needle: &[u8], within: Duration)
 fn resp3_client_tracking_invalidates_a_flag_after_a_change() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["flags:cached", "PERCENTAGE", "10"])
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["HANOI.DEFINE", "flags:cached", "PERCENTAGE", "10"]);
     // A raw RESP3 client: HELLO 3, CLIENT TRACKING on, one read of the flag.
     let mut t = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
     t.write_all(b"HELLO 3\r\nCLIENT TRACKING on\r\nHANOI.ENABLED flags:cached 42\r\n")
         .unwrap();
     let got = read_until(&mut t, b":0\r\n", Duration::from_secs(5));
-    assert!(
-        got.windows(5).any(|w| w == b"+OK\r\n"),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
+    assert!(got.windows(5).any(|w| w == b"+OK\r\n"), "{}", String::from_utf8_lossy(&got));
     // Another client changes the flag: the tracking client gets a push.
-    let () = redis::cmd("HANOI.PERCENTAGE")
-        .arg(&["flags:cached", "100"])
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["HANOI.PERCENTAGE", "flags:cached", "100"]);
     let push = read_until(&mut t, b"flags:cached", Duration::from_secs(5));
     let text = String::from_utf8_lossy(&push);
     assert!(
@@ -330,26 +288,10 @@ fn python_helper_and_decorators() {
 fn lua_script_serves_a_page_in_one_eval() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["flags:a", "PERCENTAGE", "100"])
-        .query(&mut con)
-        .unwrap();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["flags:b", "DISABLED"])
-        .query(&mut con)
-        .unwrap();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&[
-            "flags:exp",
-            "PERCENTAGE",
-            "100",
-            "VARIANTS",
-            "2",
-            "red",
-            "blue",
-        ])
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["HANOI.DEFINE", "flags:a", "PERCENTAGE", "100"]);
+    ok(&mut con, &["HANOI.DEFINE", "flags:b", "DISABLED"]);
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.DEFINE", "flags:exp", "PERCENTAGE", "100", "VARIANTS", "2", "red", "blue"]);
     let lua = std::fs::read_to_string(root().join("examples/lua/page_flags.lua")).unwrap();
     let v: Vec<Value> = redis::Script::new(&lua)
         .key(&["flags:a", "flags:b", "flags:exp"])
@@ -358,25 +300,16 @@ fn lua_script_serves_a_page_in_one_eval() {
         .unwrap();
     assert_eq!(v[..3], [Value::Int(1), Value::Int(0), Value::Int(1)]);
     let variant: String = redis::from_redis_value(&v[3]).unwrap();
-    let want: String = redis::cmd("HANOI.VARIANT")
-        .arg(&["flags:exp", "443301"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(variant, want);
+    let want = bulk(&mut con, &["HANOI.VARIANT", "flags:exp", "443301"]);
+    assert_eq!(Some(variant), want);
 }
 
 #[test]
 fn rust_pipeline_example() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["cdc_on", "PERCENTAGE", "80", "VARIANTS", "2", "foo", "bar"])
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["cdc_on", "REGEX", "01$"])
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["HANOI.DEFINE", "cdc_on", "PERCENTAGE", "80", "VARIANTS", "2", "foo", "bar"]);
+    int(&mut con, &["HANOI.REGISTER", "cdc_on", "REGEX", "01$"]);
     let (on, variant) = pipeline::page_flags(&mut con, "443301", &["cdc_on", "missing"]).unwrap();
     assert_eq!(on, [true, false]);
     assert_eq!(variant.as_deref(), Some("bar"));
@@ -420,51 +353,19 @@ print("hanoi data written")
     std::fs::write(&dir, setup).unwrap();
     run_python(&[dir.to_str().unwrap()], s.port);
     let url = format!("redis://127.0.0.1:{}/0", s.port);
-    let out = run_python(
-        &[
-            "tools/import_hanoi.py",
-            "--url",
-            &url,
-            "--target-prefix",
-            "flags:",
-        ],
-        s.port,
-    );
+    let out =
+        run_python(&["tools/import_hanoi.py", "--url", &url, "--target-prefix", "flags:"], s.port);
     assert!(out.contains("2 flags imported"), "{out}");
-    assert!(
-        out.contains("warning: hanoi 0.0.4 enabled buckets >= 80"),
-        "{out}"
-    );
+    assert!(out.contains("warning: hanoi 0.0.4 enabled buckets >= 80"), "{out}");
     let mut con = s.con();
     for u in ["447568110000", "1", "2", "3"] {
-        let on: i64 = redis::cmd("HANOI.ENABLED")
-            .arg(&["flags:cdc_on", u])
-            .query(&mut con)
-            .unwrap();
-        assert_eq!(on, 1, "registered user {u}");
-        let e: Value = redis::cmd("HANOI.EXPLAIN")
-            .arg(&["flags:cdc_on", u])
-            .query(&mut con)
-            .unwrap();
+        assert_eq!(int(&mut con, &["HANOI.ENABLED", "flags:cdc_on", u]), 1, "registered user {u}");
+        let e = run(&mut con, &["HANOI.EXPLAIN", "flags:cdc_on", u]).unwrap();
         assert!(format!("{e:?}").contains("user"), "{e:?}");
     }
-    let get: Value = redis::cmd("HANOI.GET")
-        .arg("flags:cdc_on")
-        .query(&mut con)
-        .unwrap();
+    let get = run(&mut con, &["HANOI.GET", "flags:cdc_on"]).unwrap();
     let text = format!("{get:?}");
-    assert!(
-        text.contains("foo") && text.contains("bar") && text.contains("int(80)"),
-        "{text}"
-    );
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["flags:kill_switch", "1"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(on, 0);
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["flags:kill_switch"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(on, 0);
+    assert!(text.contains("foo") && text.contains("bar") && text.contains("int(80)"), "{text}");
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "flags:kill_switch", "1"]), 0);
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "flags:kill_switch"]), 0);
 }

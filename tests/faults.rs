@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{answers, build_big_flag, snapshot, Server};
+use common::{
+    answers, build_big_flag, bulk, err, int, int_b, ok, ok_b, query, run, run_b, snapshot, Server,
+};
 use redis::Value;
 
 const N: usize = 100_000;
@@ -15,14 +17,8 @@ type State = Vec<(Vec<Value>, (Value, Value))>;
 /// Two flags: 100k ids and 20k ids, different salts and regexes.
 fn build(con: &mut redis::Connection, seed: u64) -> Vec<(String, Vec<Vec<u8>>)> {
     vec![
-        (
-            "flags:big".to_string(),
-            build_big_flag(con, "flags:big", N, seed),
-        ),
-        (
-            "flags:small".to_string(),
-            build_big_flag(con, "flags:small", N / 5, seed + 1),
-        ),
+        ("flags:big".to_string(), build_big_flag(con, "flags:big", N, seed)),
+        ("flags:small".to_string(), build_big_flag(con, "flags:small", N / 5, seed + 1)),
     ]
 }
 
@@ -54,27 +50,13 @@ fn kill_9_with_appendfsync_always_loses_no_acknowledged_write() {
     // A burst of single acknowledged writes right before the kill.
     for i in 0..300 {
         let id = format!("last-{i}");
-        let _: i64 = redis::cmd("HANOI.REGISTER")
-            .arg(&["flags:small", "USER", &id])
-            .query(&mut con)
-            .unwrap();
+        int(&mut con, &["HANOI.REGISTER", "flags:small", "USER", &id]);
         if i % 3 == 0 {
-            let _: i64 = redis::cmd("HANOI.BLOCK")
-                .arg("flags:big")
-                .arg(&flags[0].1[i])
-                .query(&mut con)
-                .unwrap();
+            int_b(&mut con, ("HANOI.BLOCK", "flags:big", &flags[0].1[i]));
         }
         if i % 50 == 0 {
-            let () = redis::cmd("HANOI.PERCENTAGE")
-                .arg("flags:big")
-                .arg(i % 101)
-                .query(&mut con)
-                .unwrap();
-            let _: i64 = redis::cmd("HANOI.TOGGLE")
-                .arg("flags:small")
-                .query(&mut con)
-                .unwrap();
+            ok_b(&mut con, ("HANOI.PERCENTAGE", "flags:big", i % 101));
+            int(&mut con, &["HANOI.TOGGLE", "flags:small"]);
         }
     }
     let before = state(&mut con, &flags);
@@ -83,10 +65,7 @@ fn kill_9_with_appendfsync_always_loses_no_acknowledged_write() {
     s.start_again();
     let mut con = s.con();
     assert!(state(&mut con, &flags) == before);
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["flags:small"])
-        .query(&mut con)
-        .unwrap();
+    let on = int(&mut con, &["HANOI.ENABLED", "flags:small"]);
     assert!(on == 0 || on == 1);
 }
 
@@ -98,21 +77,11 @@ fn dump_restore_and_copy_of_big_flags() {
     for (key, ids) in &flags {
         let want = answers(&mut con, key, ids);
         let snap = snapshot(&mut con, key);
-        let dump: Vec<u8> = redis::cmd("DUMP").arg(key).query(&mut con).unwrap();
+        let dump: Vec<u8> = query(&mut con, ("DUMP", key));
         let restored = format!("{key}:restored");
-        let () = redis::cmd("RESTORE")
-            .arg(&restored)
-            .arg(0)
-            .arg(&dump)
-            .query(&mut con)
-            .unwrap();
+        ok_b(&mut con, ("RESTORE", &restored, 0, &dump));
         let copied = format!("{key}:copied");
-        let n: i64 = redis::cmd("COPY")
-            .arg(key)
-            .arg(&copied)
-            .query(&mut con)
-            .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(int(&mut con, &["COPY", key, &copied]), 1);
         for k in [&restored, &copied] {
             assert!(answers(&mut con, k, ids) == want);
             assert!(snapshot(&mut con, k) == snap);
@@ -152,14 +121,10 @@ fn corrupt_and_truncated_restore_payloads_are_refused() {
     let s = Server::start(&[]);
     let mut con = s.con();
     build_big_flag(&mut con, "f", 2000, 41);
-    let dump: Vec<u8> = redis::cmd("DUMP").arg("f").query(&mut con).unwrap();
+    let dump: Vec<u8> = query(&mut con, &["DUMP", "f"]);
     let (body, trailer) = dump.split_at(dump.len() - 10);
     let version = &trailer[..2];
-    assert_eq!(
-        payload(body, version),
-        dump,
-        "the CRC-64 above matches Redis's"
-    );
+    assert_eq!(payload(body, version), dump, "the CRC-64 above matches Redis's");
     let mut refused = 0;
     let mut x: u64 = 7;
     let mut tries = Vec::new();
@@ -182,43 +147,26 @@ fn corrupt_and_truncated_restore_payloads_are_refused() {
     }
     for (n, p) in tries.iter().enumerate() {
         let key = format!("r{n}");
-        let r: redis::RedisResult<()> = redis::cmd("RESTORE")
-            .arg(&key)
-            .arg(0)
-            .arg(p)
-            .query(&mut con);
-        match r {
+        match run_b(&mut con, ("RESTORE", &key, 0, p)) {
             Err(_) => refused += 1,
-            Ok(()) => {
+            Ok(_) => {
                 // A mutation that still decodes is a valid flag: it answers.
-                let _: Value = redis::cmd("HANOI.EXPLAIN")
-                    .arg(&key)
-                    .arg("1")
-                    .query(&mut con)
-                    .unwrap();
+                run(&mut con, &["HANOI.EXPLAIN", &key, "1"]).unwrap();
             }
         }
-        let pong: String = redis::cmd("PING").query(&mut con).unwrap();
-        assert_eq!(pong, "PONG");
+        assert_eq!(query::<String>(&mut con, &["PING"]), "PONG");
     }
-    assert!(
-        refused > tries.len() / 2,
-        "only {refused} of {} refused",
-        tries.len()
-    );
+    assert!(refused > tries.len() / 2, "only {refused} of {} refused", tries.len());
     // The original flag is untouched.
-    let _: Value = redis::cmd("HANOI.GET").arg("f").query(&mut con).unwrap();
+    run(&mut con, &["HANOI.GET", "f"]).unwrap();
 }
 
 #[test]
 fn a_newer_encoding_version_is_refused_with_a_log_line() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["f", "PERCENTAGE", "5"])
-        .query(&mut con)
-        .unwrap();
-    let dump: Vec<u8> = redis::cmd("DUMP").arg("f").query(&mut con).unwrap();
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "5"]);
+    let dump: Vec<u8> = query(&mut con, &["DUMP", "f"]);
     let (body, trailer) = dump.split_at(dump.len() - 10);
     // RDB_TYPE_MODULE_2, then the 64-bit module id (length-encoded: 0x81 + 8
     // bytes big-endian) whose low 10 bits are the encoding version.
@@ -227,24 +175,16 @@ fn a_newer_encoding_version_is_refused_with_a_log_line() {
     let id = u64::from_be_bytes(b[2..10].try_into().unwrap());
     assert_eq!(id & 0x3ff, 1, "encoding version 1");
     b[2..10].copy_from_slice(&((id & !0x3ff) | 2).to_be_bytes());
-    let r: redis::RedisResult<()> = redis::cmd("RESTORE")
-        .arg("g")
-        .arg(0)
-        .arg(payload(&b, &trailer[..2]))
-        .query(&mut con);
+    let r = run_b(&mut con, ("RESTORE", "g", 0, payload(&b, &trailer[..2])));
     assert!(r.is_err());
-    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
-    assert_eq!(pong, "PONG");
+    assert_eq!(query::<String>(&mut con, &["PING"]), "PONG");
     assert!(s.log().contains("encoding version 2"), "{}", s.log());
 }
 
 const FIXTURE_RDB: &str = "tests/fixtures/flags-v1.rdb";
 const FIXTURE_ANSWERS: &str = "tests/fixtures/flags-v1.answers";
-const FIXTURE_FLAGS: [(&str, usize, u64); 3] = [
-    ("fx:big", 3000, 51),
-    ("fx:small", 300, 52),
-    ("fx:tiny", 10, 53),
-];
+const FIXTURE_FLAGS: [(&str, usize, u64); 3] =
+    [("fx:big", 3000, 51), ("fx:small", 300, 52), ("fx:tiny", 10, 53)];
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -278,7 +218,7 @@ fn fixture_lines(con: &mut redis::Connection) -> Vec<String> {
         for (id, a) in ids.iter().zip(got) {
             lines.push(format!("{key}\t{}\t{}", hex(id), show(&a)));
         }
-        let get: Value = redis::cmd("HANOI.GET").arg(key).query(con).unwrap();
+        let get = run(con, &["HANOI.GET", key]).unwrap();
         lines.push(format!("{key}\tGET\t{}", show(&get)));
     }
     lines
@@ -296,22 +236,10 @@ fn write_rdb_fixture() {
         build_big_flag(&mut con, key, n, seed);
         // Registered and blocked ids among the recorded ones.
         let ids = fixture_ids(seed);
-        let _: i64 = redis::cmd("HANOI.REGISTER")
-            .arg(key)
-            .arg("USER")
-            .arg(&ids[..60])
-            .query(&mut con)
-            .unwrap();
-        let _: i64 = redis::cmd("HANOI.BLOCK")
-            .arg(key)
-            .arg(&ids[50..70])
-            .query(&mut con)
-            .unwrap();
+        int_b(&mut con, ("HANOI.REGISTER", key, "USER", &ids[..60]));
+        int_b(&mut con, ("HANOI.BLOCK", key, &ids[50..70]));
     }
-    let () = redis::cmd("HANOI.DISABLE")
-        .arg("fx:tiny")
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["HANOI.DISABLE", "fx:tiny"]);
     let lines = fixture_lines(&mut con);
     drop(con);
     s.shutdown("SAVE");
@@ -331,8 +259,7 @@ fn rdb_fixture_of_encoding_version_1_still_loads() {
     let want = std::fs::read_to_string(root.join(FIXTURE_ANSWERS)).unwrap();
     let got = fixture_lines(&mut con).join("\n") + "\n";
     assert!(got == want, "answers from the fixture differ");
-    let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(n, 3);
+    assert_eq!(int(&mut con, &["DBSIZE"]), 3);
 }
 
 #[test]
@@ -340,43 +267,23 @@ fn at_maxmemory_writes_fail_with_oom_and_reads_work() {
     let s = Server::start(&["--maxmemory-policy", "noeviction"]);
     let mut con = s.con();
     build_big_flag(&mut con, "f", 1000, 61);
-    let () = redis::cmd("CONFIG")
-        .arg(&["SET", "maxmemory", "1"])
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["CONFIG", "SET", "maxmemory", "1"]);
     for args in [
         &["HANOI.REGISTER", "f", "USER", "new"][..],
         &["HANOI.DEFINE", "g"],
         &["HANOI.BLOCK", "f", "x"],
         &["HANOI.REGISTER", "f", "REGEX", "^z"],
     ] {
-        let r: redis::RedisResult<Value> = redis::cmd(args[0]).arg(&args[1..]).query(&mut con);
-        let e = r.unwrap_err();
-        assert_eq!(e.code(), Some("OOM"), "{args:?}: {e}");
+        let e = err(&mut con, args);
+        assert!(e.starts_with("OOM "), "{args:?}: {e}");
     }
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["f", "someone"])
-        .query(&mut con)
-        .unwrap();
+    let on = int(&mut con, &["HANOI.ENABLED", "f", "someone"]);
     assert!(on == 0 || on == 1);
-    let _: Value = redis::cmd("HANOI.VARIANT")
-        .arg(&["f", "someone"])
-        .query(&mut con)
-        .unwrap();
-    let _: Value = redis::cmd("HANOI.GET").arg("f").query(&mut con).unwrap();
-    let _: Vec<i64> = redis::cmd("HANOI.MENABLED")
-        .arg(&["someone", "f"])
-        .query(&mut con)
-        .unwrap();
-    let () = redis::cmd("CONFIG")
-        .arg(&["SET", "maxmemory", "0"])
-        .query(&mut con)
-        .unwrap();
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["f", "USER", "new"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 1);
+    bulk(&mut con, &["HANOI.VARIANT", "f", "someone"]);
+    run(&mut con, &["HANOI.GET", "f"]).unwrap();
+    let _: Vec<i64> = query(&mut con, &["HANOI.MENABLED", "someone", "f"]);
+    ok(&mut con, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "USER", "new"]), 1);
 }
 
 #[test]
@@ -384,45 +291,18 @@ fn acl_reader_can_evaluate_but_not_write_nor_read_other_keys() {
     let s = Server::start(&[]);
     let mut admin = s.con();
     build_big_flag(&mut admin, "flags:a", 1000, 71);
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["other:b", "PERCENTAGE", "100"])
-        .query(&mut admin)
-        .unwrap();
-    let () = redis::cmd("ACL")
-        .arg(&[
-            "SETUSER",
-            "reader",
-            "on",
-            ">secret",
-            "~flags:*",
-            "-@all",
-            "+hanoi.enabled",
-            "+hanoi.variant",
-            "+hanoi.menabled",
-        ])
-        .query(&mut admin)
-        .unwrap();
+    ok(&mut admin, &["HANOI.DEFINE", "other:b", "PERCENTAGE", "100"]);
+    #[rustfmt::skip]
+    ok(&mut admin, &["ACL", "SETUSER", "reader", "on", ">secret", "~flags:*", "-@all", "+hanoi.enabled", "+hanoi.variant", "+hanoi.menabled"]);
     let mut reader = redis::Client::open(format!("redis://reader:secret@127.0.0.1:{}/", s.port))
         .unwrap()
         .get_connection()
         .unwrap();
-    let want: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["flags:a", "x1"])
-        .query(&mut admin)
-        .unwrap();
-    let got: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["flags:a", "x1"])
-        .query(&mut reader)
-        .unwrap();
+    let want = int(&mut admin, &["HANOI.ENABLED", "flags:a", "x1"]);
+    let got = int(&mut reader, &["HANOI.ENABLED", "flags:a", "x1"]);
     assert_eq!(got, want);
-    let _: Value = redis::cmd("HANOI.VARIANT")
-        .arg(&["flags:a", "x1"])
-        .query(&mut reader)
-        .unwrap();
-    let _: Vec<i64> = redis::cmd("HANOI.MENABLED")
-        .arg(&["x1", "flags:a", "flags:none"])
-        .query(&mut reader)
-        .unwrap();
+    bulk(&mut reader, &["HANOI.VARIANT", "flags:a", "x1"]);
+    let _: Vec<i64> = query(&mut reader, &["HANOI.MENABLED", "x1", "flags:a", "flags:none"]);
     let denied: &[&[&str]] = &[
         &["HANOI.DEFINE", "flags:a"],
         &["HANOI.REGISTER", "flags:a", "USER", "me"],
@@ -434,20 +314,12 @@ fn acl_reader_can_evaluate_but_not_write_nor_read_other_keys() {
         &["GET", "flags:a"],
     ];
     for args in denied {
-        let r: redis::RedisResult<Value> = redis::cmd(args[0]).arg(&args[1..]).query(&mut reader);
-        let e = r.unwrap_err();
-        assert_eq!(e.code(), Some("NOPERM"), "{args:?}: {e}");
+        let e = err(&mut reader, args);
+        assert!(e.starts_with("NOPERM "), "{args:?}: {e}");
     }
     // Nothing changed.
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["flags:a", "me"])
-        .query(&mut admin)
-        .unwrap();
-    let _ = on;
-    let g: Value = redis::cmd("HANOI.GET")
-        .arg("other:b")
-        .query(&mut admin)
-        .unwrap();
+    int(&mut admin, &["HANOI.ENABLED", "flags:a", "me"]);
+    let g = run(&mut admin, &["HANOI.GET", "other:b"]).unwrap();
     assert!(format!("{g:?}").contains("100"));
 }
 
@@ -476,30 +348,12 @@ fn limits_lowered_later_do_not_lose_stored_flags() {
         ("hanoi.max-regexes", "10"),
         ("hanoi.max-ids-per-command", "5000"),
     ] {
-        let () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg(k)
-            .arg(v)
-            .query(&mut con)
-            .unwrap();
+        ok(&mut con, &["CONFIG", "SET", k, v]);
     }
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&["f", "PERCENTAGE", "0"])
-        .query(&mut con)
-        .unwrap();
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["f", "REGEX", "^[a-z]{300}$", "^a"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 2);
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "0"]);
+    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^[a-z]{300}$", "^a"]), 2);
     let ids: Vec<String> = (0..3000).map(|i| format!("id{i}")).collect();
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg("f")
-        .arg("USER")
-        .arg(&ids)
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 3000);
+    assert_eq!(int_b(&mut con, ("HANOI.REGISTER", "f", "USER", &ids)), 3000);
     let port = s.port.to_string();
     let replica = Server::start(&[
         "regex-size-limit",
@@ -510,17 +364,8 @@ fn limits_lowered_later_do_not_lose_stored_flags() {
         "127.0.0.1",
         &port,
     ]);
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["f", "REGEX", "^b", "^c"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 2);
-    let synced: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(20_000)
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(synced, 1);
+    assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^b", "^c"]), 2);
+    assert_eq!(int(&mut con, &["WAIT", "1", "20000"]), 1, "replica synced");
     let want = snapshot(&mut con, "f");
     let mut rc = replica.con();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -534,15 +379,8 @@ fn limits_lowered_later_do_not_lose_stored_flags() {
     let mut con = s.con();
     assert_eq!(snapshot(&mut con, "f"), want);
     let long_word = "w".repeat(300);
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg("f")
-        .arg(&long_word)
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(on, 1);
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", &long_word]), 1);
     // New writes do meet the low limits again.
-    let r: redis::RedisResult<i64> = redis::cmd("HANOI.REGISTER")
-        .arg(&["f", "REGEX", "^d"])
-        .query(&mut con);
-    assert!(r.unwrap_err().to_string().contains("too many regexes"));
+    let e = err(&mut con, &["HANOI.REGISTER", "f", "REGEX", "^d"]);
+    assert!(e.contains("too many regexes"), "{e}");
 }

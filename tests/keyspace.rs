@@ -4,33 +4,17 @@
 
 mod common;
 
-use common::{snapshot, Server};
+use common::{err_b, int, ok, ok_b, query, run, snapshot, Server};
 use redis::Value;
 
 fn define(con: &mut redis::Connection, key: &str) {
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(key)
-        .arg(&["PERCENTAGE", "50", "VARIANTS", "2", "a", "b"])
-        .query(con)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(key)
-        .arg(&["USER", "u1", "u2"])
-        .query(con)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(key)
-        .arg(&["REGEX", "^vip-"])
-        .query(con)
-        .unwrap();
+    ok(con, &["HANOI.DEFINE", key, "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]);
+    int(con, &["HANOI.REGISTER", key, "USER", "u1", "u2"]);
+    int(con, &["HANOI.REGISTER", key, "REGEX", "^vip-"]);
 }
 
 fn enabled(con: &mut redis::Connection, key: &str, id: &str) -> i64 {
-    redis::cmd("HANOI.ENABLED")
-        .arg(key)
-        .arg(id)
-        .query(con)
-        .unwrap()
+    int(con, &["HANOI.ENABLED", key, id])
 }
 
 #[test]
@@ -39,96 +23,41 @@ fn a_flag_is_a_redis_key() {
     let mut con = s.con();
     define(&mut con, "flags:a");
     define(&mut con, "flags:b");
-    let () = redis::cmd("SET")
-        .arg("plain")
-        .arg("x")
-        .query(&mut con)
-        .unwrap();
-    let t: String = redis::cmd("TYPE").arg("flags:a").query(&mut con).unwrap();
-    assert_eq!(t, "hanoiflag");
-    let (_, mut keys): (String, Vec<String>) = redis::cmd("SCAN")
-        .arg(0)
-        .arg("COUNT")
-        .arg(1000)
-        .arg("TYPE")
-        .arg("hanoiflag")
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["SET", "plain", "x"]);
+    assert_eq!(query::<String>(&mut con, &["TYPE", "flags:a"]), "hanoiflag");
+    let (_, mut keys): (String, Vec<String>) =
+        query(&mut con, &["SCAN", "0", "COUNT", "1000", "TYPE", "hanoiflag"]);
     keys.sort();
     assert_eq!(keys, ["flags:a", "flags:b"]);
-    let n: i64 = redis::cmd("EXISTS").arg("flags:a").query(&mut con).unwrap();
-    assert_eq!(n, 1);
-    let mem: i64 = redis::cmd("MEMORY")
-        .arg("USAGE")
-        .arg("flags:a")
-        .query(&mut con)
-        .unwrap();
-    assert!(mem > 0);
+    assert_eq!(int(&mut con, &["EXISTS", "flags:a"]), 1);
+    assert!(int(&mut con, &["MEMORY", "USAGE", "flags:a"]) > 0);
 
     // COPY, RENAME, DUMP/RESTORE keep every answer.
     let snap = snapshot(&mut con, "flags:a");
-    let n: i64 = redis::cmd("COPY")
-        .arg("flags:a")
-        .arg("flags:copy")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(int(&mut con, &["COPY", "flags:a", "flags:copy"]), 1);
     assert_eq!(snapshot(&mut con, "flags:copy"), snap);
     // The copy is independent.
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg("flags:copy")
-        .arg(&["USER", "u3"])
-        .query(&mut con)
-        .unwrap();
+    int(&mut con, &["HANOI.REGISTER", "flags:copy", "USER", "u3"]);
     assert_eq!(enabled(&mut con, "flags:copy", "u3"), 1);
     assert_eq!(snapshot(&mut con, "flags:a"), snap);
-    let () = redis::cmd("RENAME")
-        .arg("flags:copy")
-        .arg("flags:renamed")
-        .query(&mut con)
-        .unwrap();
+    ok(&mut con, &["RENAME", "flags:copy", "flags:renamed"]);
     assert_eq!(enabled(&mut con, "flags:renamed", "u3"), 1);
-    let dump: Vec<u8> = redis::cmd("DUMP").arg("flags:a").query(&mut con).unwrap();
-    let () = redis::cmd("RESTORE")
-        .arg("flags:restored")
-        .arg(0)
-        .arg(&dump)
-        .query(&mut con)
-        .unwrap();
+    let dump: Vec<u8> = query(&mut con, &["DUMP", "flags:a"]);
+    ok_b(&mut con, ("RESTORE", "flags:restored", 0, &dump));
     assert_eq!(snapshot(&mut con, "flags:restored"), snap);
     // A corrupted or truncated payload is an error, and the server lives.
     let mut bad = dump.clone();
     let mid = bad.len() / 2;
     bad[mid] ^= 0xff;
-    let r: redis::RedisResult<()> = redis::cmd("RESTORE")
-        .arg("flags:bad")
-        .arg(0)
-        .arg(&bad)
-        .query(&mut con);
-    assert!(r.is_err());
-    let r: redis::RedisResult<()> = redis::cmd("RESTORE")
-        .arg("flags:bad")
-        .arg(0)
-        .arg(&dump[..dump.len() - 12])
-        .query(&mut con);
-    assert!(r.is_err());
-    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
-    assert_eq!(pong, "PONG");
+    err_b(&mut con, ("RESTORE", "flags:bad", 0, &bad));
+    err_b(&mut con, ("RESTORE", "flags:bad", 0, &dump[..dump.len() - 12]));
+    assert_eq!(query::<String>(&mut con, &["PING"]), "PONG");
 
     // EXPIRE and DEL.
-    let n: i64 = redis::cmd("PEXPIRE")
-        .arg("flags:b")
-        .arg(50)
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(int(&mut con, &["PEXPIRE", "flags:b", "50"]), 1);
     std::thread::sleep(std::time::Duration::from_millis(150));
     assert_eq!(enabled(&mut con, "flags:b", "u1"), 0);
-    let n: i64 = redis::cmd("DEL")
-        .arg("flags:renamed")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(int(&mut con, &["DEL", "flags:renamed"]), 1);
     assert_eq!(enabled(&mut con, "flags:renamed", "u3"), 0);
 }
 
@@ -136,25 +65,16 @@ fn a_flag_is_a_redis_key() {
 fn key_positions_and_command_flags() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    let keys: Vec<String> = redis::cmd("COMMAND")
-        .arg(&["GETKEYS", "HANOI.MENABLED", "user1", "k1", "k2", "k3"])
-        .query(&mut con)
-        .unwrap();
+    let getkeys = |con: &mut redis::Connection, args: &[&str]| -> Vec<String> {
+        query(con, ("COMMAND", "GETKEYS", args))
+    };
+    let keys = getkeys(&mut con, &["HANOI.MENABLED", "user1", "k1", "k2", "k3"]);
     assert_eq!(keys, ["k1", "k2", "k3"]);
-    let keys: Vec<String> = redis::cmd("COMMAND")
-        .arg(&["GETKEYS", "HANOI.ENABLED", "flag", "user1"])
-        .query(&mut con)
-        .unwrap();
+    let keys = getkeys(&mut con, &["HANOI.ENABLED", "flag", "user1"]);
     assert_eq!(keys, ["flag"]);
-    let keys: Vec<String> = redis::cmd("COMMAND")
-        .arg(&["GETKEYS", "HANOI.REGISTER", "flag", "USER", "a", "b"])
-        .query(&mut con)
-        .unwrap();
+    let keys = getkeys(&mut con, &["HANOI.REGISTER", "flag", "USER", "a", "b"]);
     assert_eq!(keys, ["flag"]);
-    let info: Value = redis::cmd("COMMAND")
-        .arg(&["INFO", "hanoi.enabled", "hanoi.register"])
-        .query(&mut con)
-        .unwrap();
+    let info = run(&mut con, &["COMMAND", "INFO", "hanoi.enabled", "hanoi.register"]).unwrap();
     let text = format!("{info:?}");
     let flags = |v: &Value| -> Vec<String> {
         match v {
@@ -171,10 +91,7 @@ fn key_positions_and_command_flags() {
     let read = flags(&cmds[0]).join(" ");
     let write = flags(&cmds[1]).join(" ");
     assert!(read.contains("readonly") && read.contains("fast"), "{read}");
-    assert!(
-        write.contains("write") && write.contains("denyoom"),
-        "{write}"
-    );
+    assert!(write.contains("write") && write.contains("denyoom"), "{write}");
 }
 
 #[test]
@@ -207,9 +124,7 @@ fn writes_notify_and_no_ops_stay_silent() {
         (&["HANOI.PERCENTAGE", "f", "x"], ""),
     ];
     for (args, _) in writes {
-        let mut c = redis::cmd(args[0]);
-        c.arg(&args[1..]);
-        let _: redis::RedisResult<Value> = c.query(&mut con);
+        let _ = run(&mut con, args);
     }
     let expected: Vec<&str> = writes
         .iter()

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{random_id, Rng, Server};
+use common::{int, int_b, ok_b, query, random_id, run, run_b, Rng, Server};
 use hanoi_core::{Definition, Rollout};
 
 const READERS: usize = 50;
@@ -35,30 +35,15 @@ fn fifty_readers_two_writers() {
             salt: (i == 2).then(|| b"s".to_vec()),
             ..Definition::default()
         };
-        let () = redis::cmd("HANOI.DEFINE")
-            .arg(key)
-            .arg(&["PERCENTAGE", &pct.to_string(), "VARIANTS", "2", "x", "y"])
-            .arg(if i == 1 {
-                &["WEIGHTS", "1", "3"][..]
-            } else {
-                &[][..]
-            })
-            .arg(if i == 2 { &["SALT", "s"][..] } else { &[][..] })
-            .query(&mut con)
-            .unwrap();
+        let weights: &[&str] = if i == 1 { &["WEIGHTS", "1", "3"] } else { &[] };
+        let salt: &[&str] = if i == 2 { &["SALT", "s"] } else { &[] };
+        #[rustfmt::skip]
+        ok_b(&mut con, ("HANOI.DEFINE", key, "PERCENTAGE", pct, "VARIANTS", "2", "x", "y", weights, salt));
         rollout.define(key, def).unwrap();
         let users: Vec<&Vec<u8>> = pool.iter().skip(i).step_by(7).collect();
-        let _: i64 = redis::cmd("HANOI.REGISTER")
-            .arg(key)
-            .arg("USER")
-            .arg(&users)
-            .query(&mut con)
-            .unwrap();
+        int_b(&mut con, ("HANOI.REGISTER", key, "USER", &users));
         rollout.register(key, &users).unwrap();
-        let _: i64 = redis::cmd("HANOI.REGISTER")
-            .arg(&[key, "REGEX", "^1", "9$"])
-            .query(&mut con)
-            .unwrap();
+        int(&mut con, &["HANOI.REGISTER", key, "REGEX", "^1", "9$"]);
         rollout.register_regex(key, &["^1", "9$"]).unwrap();
     }
     // What every reader must see: (key, id, enabled, variant).
@@ -82,13 +67,8 @@ fn fifty_readers_two_writers() {
     let errors = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
     for r in 0..READERS {
-        let (stop, checks, wrong, errors, expected) = (
-            stop.clone(),
-            checks.clone(),
-            wrong.clone(),
-            errors.clone(),
-            expected.clone(),
-        );
+        let (stop, checks, wrong, errors, expected) =
+            (stop.clone(), checks.clone(), wrong.clone(), errors.clone(), expected.clone());
         let mut c = s.con();
         handles.push(std::thread::spawn(move || {
             let mut i = r * 7919;
@@ -134,11 +114,9 @@ fn fifty_readers_two_writers() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let r: redis::RedisResult<()> = if w == 0 {
+                let r = if w == 0 {
                     let key = ["load:a", "load:b", "load:c"][(n % 3) as usize];
-                    redis::cmd("HANOI.REGISTER")
-                        .arg(&[key, "USER", &format!("writer-{n}")])
-                        .query(&mut c)
+                    run(&mut c, &["HANOI.REGISTER", key, "USER", &format!("writer-{n}")])
                 } else if n.is_multiple_of(5) {
                     let pct = rng.below(101) as u8;
                     mirror
@@ -150,19 +128,13 @@ fn fifty_readers_two_writers() {
                             },
                         )
                         .unwrap();
-                    redis::cmd("HANOI.DEFINE")
-                        .arg(&["load:volatile", "PERCENTAGE", &pct.to_string()])
-                        .query(&mut c)
+                    run_b(&mut c, ("HANOI.DEFINE", "load:volatile", "PERCENTAGE", pct))
                 } else if n > 5 {
                     let id = random_id(&mut rng);
                     mirror.register("load:volatile", &[&id]).unwrap();
-                    redis::cmd("HANOI.REGISTER")
-                        .arg("load:volatile")
-                        .arg("USER")
-                        .arg(&id)
-                        .query(&mut c)
+                    run_b(&mut c, ("HANOI.REGISTER", "load:volatile", "USER", &id))
                 } else {
-                    Ok(())
+                    Ok(redis::Value::Nil)
                 };
                 if r.is_err() {
                     errors.fetch_add(1, Ordering::Relaxed);
@@ -194,15 +166,10 @@ fn fifty_readers_two_writers() {
     let mut rng = Rng(0xbeef + 1);
     let probe: Vec<Vec<u8>> = (0..2000).map(|_| random_id(&mut rng)).collect();
     for id in &probe {
-        let on: i64 = redis::cmd("HANOI.ENABLED")
-            .arg("load:volatile")
-            .arg(id)
-            .query(&mut con)
-            .unwrap();
+        let on = int_b(&mut con, ("HANOI.ENABLED", "load:volatile", id));
         assert_eq!(on, i64::from(mirror.is_enabled("load:volatile", Some(id))));
     }
     assert!(s.alive());
-    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
-    assert_eq!(pong, "PONG");
+    assert_eq!(query::<String>(&mut con, &["PING"]), "PONG");
     assert!(started.elapsed() < Duration::from_secs(60));
 }

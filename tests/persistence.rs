@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{answers, build_big_flag, snapshot, wait_persistence_idle, Server};
+use common::{answers, build_big_flag, int, ok, run, snapshot, wait_persistence_idle, Server};
 
 const N: usize = 100_000;
 
@@ -14,7 +14,7 @@ fn debug_reload_keeps_every_answer() {
     let ids = build_big_flag(&mut con, "big", N, 1);
     let before = answers(&mut con, "big", &ids);
     let snap = snapshot(&mut con, "big");
-    let () = redis::cmd("DEBUG").arg("RELOAD").query(&mut con).unwrap();
+    ok(&mut con, &["DEBUG", "RELOAD"]);
     assert_eq!(answers(&mut con, "big", &ids), before);
     assert_eq!(snapshot(&mut con, "big"), snap);
 }
@@ -47,20 +47,11 @@ fn restart_from_rewritten_aof_keeps_every_answer() {
     ]);
     let mut con = s.con();
     let ids = build_big_flag(&mut con, "big", N, 3);
-    let () = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap_or(());
+    let _ = run(&mut con, &["BGREWRITEAOF"]);
     wait_persistence_idle(&mut con);
     // Writes after the rewrite land in the incremental AOF.
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg("big")
-        .arg("USER")
-        .arg("after-rewrite")
-        .query(&mut con)
-        .unwrap();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg("small")
-        .arg("DISABLED")
-        .query(&mut con)
-        .unwrap();
+    int(&mut con, &["HANOI.REGISTER", "big", "USER", "after-rewrite"]);
+    ok(&mut con, &["HANOI.DEFINE", "small", "DISABLED"]);
     let before = answers(&mut con, "big", &ids);
     let snap = snapshot(&mut con, "big");
     let small = snapshot(&mut con, "small");
@@ -81,10 +72,5 @@ fn restart_from_rewritten_aof_keeps_every_answer() {
     assert_eq!(answers(&mut con, "big", &ids), before);
     assert_eq!(snapshot(&mut con, "big"), snap);
     assert_eq!(snapshot(&mut con, "small"), small);
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg("big")
-        .arg("after-rewrite")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(on, 1);
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "big", "after-rewrite"]), 1);
 }

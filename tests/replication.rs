@@ -5,10 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{answers, build_big_flag, snapshot, Server};
+use common::{answers, build_big_flag, err, int, int_b, ok, query, run, snapshot, Server};
 
 fn repl_offset(con: &mut redis::Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("replication").query(con).unwrap();
+    let info: String = query(con, &["INFO", "replication"]);
     info.lines()
         .find_map(|l| l.strip_prefix("master_repl_offset:"))
         .and_then(|v| v.trim().parse().ok())
@@ -16,12 +16,7 @@ fn repl_offset(con: &mut redis::Connection) -> i64 {
 }
 
 fn wait_replica(primary: &mut redis::Connection) {
-    let n: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(10_000)
-        .query(primary)
-        .unwrap();
-    assert_eq!(n, 1, "replica did not acknowledge");
+    assert_eq!(int(primary, &["WAIT", "1", "10000"]), 1, "replica did not acknowledge");
 }
 
 #[test]
@@ -34,10 +29,7 @@ fn replica_answers_like_primary() {
     let mut rc = r.con();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let info: String = redis::cmd("INFO")
-            .arg("replication")
-            .query(&mut rc)
-            .unwrap();
+        let info: String = query(&mut rc, &["INFO", "replication"]);
         if info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1") {
             break;
         }
@@ -47,73 +39,27 @@ fn replica_answers_like_primary() {
     wait_replica(&mut pc);
     assert_eq!(answers(&mut rc, "big", &ids), answers(&mut pc, "big", &ids));
     // Then the command stream.
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["big", "USER", "late-user"])
-        .query(&mut pc)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.BLOCK")
-        .arg("big")
-        .arg(&ids[0])
-        .query(&mut pc)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["big", "REGEX", "^late"])
-        .query(&mut pc)
-        .unwrap();
-    let () = redis::cmd("HANOI.PERCENTAGE")
-        .arg(&["big", "60"])
-        .query(&mut pc)
-        .unwrap();
-    let () = redis::cmd("HANOI.DEFINE")
-        .arg(&[
-            "fresh",
-            "PERCENTAGE",
-            "25",
-            "VARIANTS",
-            "2",
-            "x",
-            "y",
-            "SALT",
-            "s",
-        ])
-        .query(&mut pc)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.TOGGLE")
-        .arg("fresh")
-        .query(&mut pc)
-        .unwrap();
-    let _: i64 = redis::cmd("HANOI.TOGGLE")
-        .arg("fresh")
-        .query(&mut pc)
-        .unwrap();
+    int(&mut pc, &["HANOI.REGISTER", "big", "USER", "late-user"]);
+    int_b(&mut pc, ("HANOI.BLOCK", "big", &ids[0]));
+    int(&mut pc, &["HANOI.REGISTER", "big", "REGEX", "^late"]);
+    ok(&mut pc, &["HANOI.PERCENTAGE", "big", "60"]);
+    #[rustfmt::skip]
+    ok(&mut pc, &["HANOI.DEFINE", "fresh", "PERCENTAGE", "25", "VARIANTS", "2", "x", "y", "SALT", "s"]);
+    int(&mut pc, &["HANOI.TOGGLE", "fresh"]);
+    int(&mut pc, &["HANOI.TOGGLE", "fresh"]);
     wait_replica(&mut pc);
     assert_eq!(answers(&mut rc, "big", &ids), answers(&mut pc, "big", &ids));
-    assert_eq!(
-        answers(&mut rc, "fresh", &ids),
-        answers(&mut pc, "fresh", &ids)
-    );
+    assert_eq!(answers(&mut rc, "fresh", &ids), answers(&mut pc, "fresh", &ids));
     assert_eq!(snapshot(&mut rc, "big"), snapshot(&mut pc, "big"));
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["big", "late-user"])
-        .query(&mut rc)
-        .unwrap();
-    assert_eq!(on, 1);
+    assert_eq!(int(&mut rc, &["HANOI.ENABLED", "big", "late-user"]), 1);
     // The replica refuses writes.
-    let r: redis::RedisResult<i64> = redis::cmd("HANOI.TOGGLE").arg("big").query(&mut rc);
-    assert_eq!(r.unwrap_err().kind(), redis::ErrorKind::ReadOnly);
+    let e = err(&mut rc, &["HANOI.TOGGLE", "big"]);
+    assert!(e.starts_with("READONLY "), "{e}");
     // Writes that change nothing are not replicated.
     let before = repl_offset(&mut pc);
-    let _: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["big", "USER", "late-user"])
-        .query(&mut pc)
-        .unwrap();
-    let () = redis::cmd("HANOI.PERCENTAGE")
-        .arg(&["big", "60"])
-        .query(&mut pc)
-        .unwrap();
-    let _: redis::RedisResult<()> = redis::cmd("HANOI.PERCENTAGE")
-        .arg(&["big", "600"])
-        .query(&mut pc);
+    int(&mut pc, &["HANOI.REGISTER", "big", "USER", "late-user"]);
+    ok(&mut pc, &["HANOI.PERCENTAGE", "big", "60"]);
+    let _ = run(&mut pc, &["HANOI.PERCENTAGE", "big", "600"]);
     assert_eq!(repl_offset(&mut pc), before);
 
     // Promotion: the replica becomes a primary with the same answers, and
@@ -121,19 +67,8 @@ fn replica_answers_like_primary() {
     let want = answers(&mut pc, "big", &ids);
     drop(pc);
     drop(p);
-    let () = redis::cmd("REPLICAOF")
-        .arg(&["NO", "ONE"])
-        .query(&mut rc)
-        .unwrap();
+    ok(&mut rc, &["REPLICAOF", "NO", "ONE"]);
     assert_eq!(answers(&mut rc, "big", &ids), want);
-    let n: i64 = redis::cmd("HANOI.REGISTER")
-        .arg(&["big", "USER", "after-promotion"])
-        .query(&mut rc)
-        .unwrap();
-    assert_eq!(n, 1);
-    let on: i64 = redis::cmd("HANOI.ENABLED")
-        .arg(&["big", "after-promotion"])
-        .query(&mut rc)
-        .unwrap();
-    assert_eq!(on, 1);
+    assert_eq!(int(&mut rc, &["HANOI.REGISTER", "big", "USER", "after-promotion"]), 1);
+    assert_eq!(int(&mut rc, &["HANOI.ENABLED", "big", "after-promotion"]), 1);
 }

@@ -140,10 +140,7 @@ pub fn bulk_b(con: &mut Con, args: impl redis::ToRedisArgs) -> Option<Vec<u8>> {
     match send(con, &args) {
         Ok(redis::Value::BulkString(b)) => Some(b),
         Ok(redis::Value::Nil) => None,
-        other => panic!(
-            "{}: expected a bulk string or nil, got {other:?}",
-            show(&args)
-        ),
+        other => panic!("{}: expected a bulk string or nil, got {other:?}", show(&args)),
     }
 }
 
@@ -226,11 +223,7 @@ impl Server {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("server exited ({status}) on start:\n{}", self.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "server did not start:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "server did not start:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -384,17 +377,7 @@ pub fn build_big_flag(con: &mut redis::Connection, key: &str, n: usize, seed: u6
     for batch in ids.chunks(10_000) {
         int_b(con, ("HANOI.REGISTER", key, "USER", batch));
     }
-    int(
-        con,
-        &[
-            "HANOI.REGISTER",
-            key,
-            "REGEX",
-            "^9{3}",
-            "@example\\.com$",
-            "ñ",
-        ],
-    );
+    int(con, &["HANOI.REGISTER", key, "REGEX", "^9{3}", "@example\\.com$", "ñ"]);
     let blocked: Vec<&Vec<u8>> = ids.iter().step_by(97).collect();
     int_b(con, ("HANOI.BLOCK", key, blocked));
     (0..10_000)
@@ -413,20 +396,14 @@ pub fn wait_persistence_idle(con: &mut redis::Connection) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let info: String = query(con, &["INFO", "persistence"]);
-        let busy = [
-            "rdb_bgsave_in_progress:1",
-            "aof_rewrite_in_progress:1",
-            "aof_rewrite_scheduled:1",
-        ]
-        .iter()
-        .any(|s| info.contains(s));
+        let busy =
+            ["rdb_bgsave_in_progress:1", "aof_rewrite_in_progress:1", "aof_rewrite_scheduled:1"]
+                .iter()
+                .any(|s| info.contains(s));
         if !busy {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "background persistence did not finish"
-        );
+        assert!(Instant::now() < deadline, "background persistence did not finish");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
