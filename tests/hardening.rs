@@ -36,40 +36,17 @@ fn login(s: &Server, user: &str) -> redis::Connection {
 fn acl_categories_where_the_server_has_them() {
     let s = Server::start(&[]);
     let mut admin = s.con();
-    ok(
-        &mut admin,
-        &[
-            "HANOI.DEFINE",
-            "flags:f",
-            "PERCENTAGE",
-            "100",
-            "VARIANTS",
-            "1",
-            "v",
-        ],
-    );
-    ok(
-        &mut admin,
-        &["HANOI.DEFINE", "other:g", "PERCENTAGE", "100"],
-    );
-    ok(
-        &mut admin,
-        &["ACL", "SETUSER", "app", "on", ">pw", "+@read", "~flags:*"],
-    );
+    ok(&mut admin, &["HANOI.DEFINE", "flags:f", "PERCENTAGE", "100", "VARIANTS", "1", "v"]);
+    ok(&mut admin, &["HANOI.DEFINE", "other:g", "PERCENTAGE", "100"]);
+    ok(&mut admin, &["ACL", "SETUSER", "app", "on", ">pw", "+@read", "~flags:*"]);
     let mut app = login(&s, "app");
     if has_acl_api(&mut admin) {
-        ok(
-            &mut admin,
-            &["ACL", "SETUSER", "ops", "on", ">pw", "+@hanoi", "~*"],
-        );
+        ok(&mut admin, &["ACL", "SETUSER", "ops", "on", ">pw", "+@hanoi", "~*"]);
         let cats: Vec<String> = query(&mut admin, ("ACL", "CAT"));
         assert!(cats.iter().any(|c| c == "hanoi"), "{cats:?}");
         // +@read ~flags:* evaluates, reads, and cannot write.
         assert_eq!(int(&mut app, &["HANOI.ENABLED", "flags:f", "1"]), 1);
-        assert_eq!(
-            bulk_b(&mut app, ("HANOI.VARIANT", "flags:f", "1")),
-            Some(b"v".to_vec())
-        );
+        assert_eq!(bulk_b(&mut app, ("HANOI.VARIANT", "flags:f", "1")), Some(b"v".to_vec()));
         let _: Vec<i64> = query(&mut app, ("HANOI.MENABLED", "1", "flags:f"));
         let _: Value = query(&mut app, ("HANOI.EXPLAIN", "flags:f", "1"));
         let _: Value = query(&mut app, ("HANOI.GET", "flags:f"));
@@ -84,19 +61,13 @@ fn acl_categories_where_the_server_has_them() {
         // +@hanoi grants every HANOI command, and nothing else.
         let mut ops = login(&s, "ops");
         ok(&mut ops, &["HANOI.DISABLE", "other:g"]);
-        assert_eq!(
-            int(&mut ops, &["HANOI.REGISTER", "other:g", "USER", "7"]),
-            1
-        );
+        assert_eq!(int(&mut ops, &["HANOI.REGISTER", "other:g", "USER", "7"]), 1);
         assert_eq!(int(&mut ops, &["HANOI.ENABLED", "other:g", "7"]), 0);
         assert!(err(&mut ops, &["SET", "x", "1"]).starts_with("NOPERM"));
         // The categories as COMMAND INFO shows them.
         let info = format!(
             "{:?}",
-            query::<Value>(
-                &mut admin,
-                ("COMMAND", "INFO", "hanoi.enabled", "hanoi.toggle")
-            )
+            query::<Value>(&mut admin, ("COMMAND", "INFO", "hanoi.enabled", "hanoi.toggle"))
         );
         for cat in ["@read", "@fast", "@write", "@hanoi"] {
             assert!(info.contains(cat), "{cat} missing from {info}");
@@ -107,14 +78,7 @@ fn acl_categories_where_the_server_has_them() {
         assert!(err(&mut app, &["HANOI.ENABLED", "flags:f", "1"]).starts_with("NOPERM"));
         ok(
             &mut admin,
-            &[
-                "ACL",
-                "SETUSER",
-                "app",
-                "+hanoi.enabled",
-                "+hanoi.variant",
-                "+hanoi.menabled",
-            ],
+            &["ACL", "SETUSER", "app", "+hanoi.enabled", "+hanoi.variant", "+hanoi.menabled"],
         );
         assert_eq!(int(&mut app, &["HANOI.ENABLED", "flags:f", "1"]), 1);
         assert!(err(&mut app, &["HANOI.DISABLE", "flags:f"]).starts_with("NOPERM"));
@@ -144,10 +108,7 @@ fn exec_survives(s: &Server, key: &str, write: &[&str]) -> bool {
 fn writes_that_change_nothing_abort_no_watch() {
     let s = Server::start(&[]);
     let mut con = s.con();
-    ok(
-        &mut con,
-        &["HANOI.DEFINE", "f", "DISABLED", "PERCENTAGE", "5"],
-    );
+    ok(&mut con, &["HANOI.DEFINE", "f", "DISABLED", "PERCENTAGE", "5"]);
     int(&mut con, &["HANOI.REGISTER", "f", "USER", "known"]);
     int(&mut con, &["HANOI.BLOCK", "f", "bad"]);
     ok(&mut con, &["SET", "str", "x"]);
@@ -169,10 +130,7 @@ fn writes_that_change_nothing_abort_no_watch() {
     ];
     for (key, write) in unchanged {
         let before = run(&mut con, &["HANOI.GET", key]);
-        assert!(
-            exec_survives(&s, key, write),
-            "{write:?} aborted a WATCH on {key}"
-        );
+        assert!(exec_survives(&s, key, write), "{write:?} aborted a WATCH on {key}");
         assert_eq!(run(&mut con, &["HANOI.GET", key]), before, "{write:?}");
     }
     #[rustfmt::skip]
@@ -185,10 +143,7 @@ fn writes_that_change_nothing_abort_no_watch() {
         ("g", &["HANOI.DEFINE", "g"]),
     ];
     for (key, write) in changed {
-        assert!(
-            !exec_survives(&s, key, write),
-            "{write:?} did not abort a WATCH on {key}"
-        );
+        assert!(!exec_survives(&s, key, write), "{write:?} did not abort a WATCH on {key}");
     }
 }
 
@@ -204,10 +159,7 @@ fn client_side_caching_is_invalidated_only_by_real_changes() {
     let sub_id: i64 = query(&mut sub, ("CLIENT", "ID"));
     let _: Value = query(&mut sub, ("SUBSCRIBE", "__redis__:invalidate"));
     let mut reader = s.con();
-    ok(
-        &mut reader,
-        &["CLIENT", "TRACKING", "on", "REDIRECT", &sub_id.to_string()],
-    );
+    ok(&mut reader, &["CLIENT", "TRACKING", "on", "REDIRECT", &sub_id.to_string()]);
     int(&mut reader, &["HANOI.ENABLED", "f", "1"]);
     int(&mut reader, &["HANOI.ENABLED", "g", "1"]);
     // No-op and failing writes on f, then a real change on g: the first
@@ -220,10 +172,7 @@ fn client_side_caching_is_invalidated_only_by_real_changes() {
     let Value::Array(parts) = &first else {
         panic!("not a message: {first:?}");
     };
-    assert_eq!(
-        parts.get(1),
-        Some(&Value::BulkString(b"__redis__:invalidate".to_vec()))
-    );
+    assert_eq!(parts.get(1), Some(&Value::BulkString(b"__redis__:invalidate".to_vec())));
     assert_eq!(
         parts.get(2),
         Some(&Value::Array(vec![Value::BulkString(b"g".to_vec())])),
@@ -264,10 +213,7 @@ fn digests_tell_flags_apart() {
     ok(&mut con, &["HANOI.DEFINE", "a", "SALT", "x"]);
     int(&mut con, &["HANOI.REGISTER", "a", "REGEX", "y"]);
     ok(&mut con, &["HANOI.DEFINE", "c"]);
-    int(
-        &mut con,
-        &["HANOI.REGISTER", "c", "REGEX", "SALT", "x", "y"],
-    );
+    int(&mut con, &["HANOI.REGISTER", "c", "REGEX", "SALT", "x", "y"]);
     let (_, da) = snapshot(&mut con, "a");
     let (_, dc) = snapshot(&mut con, "c");
     assert_ne!(da, dc);
@@ -308,20 +254,7 @@ fn integers_are_parsed_as_redis_parses_them() {
         assert_eq!(snapshot(&mut con, "f"), before, "{args:?} changed the flag");
     }
     ok(&mut con, &["HANOI.PERCENTAGE", "f", "5"]);
-    ok(
-        &mut con,
-        &[
-            "HANOI.DEFINE",
-            "f",
-            "VARIANTS",
-            "2",
-            "a",
-            "b",
-            "WEIGHTS",
-            "10",
-            "1",
-        ],
-    );
+    ok(&mut con, &["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "10", "1"]);
 }
 
 #[test]
@@ -340,13 +273,7 @@ fn regexes_see_ids_of_at_most_1024_bytes() {
     assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "USER", &over]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", &over]), 1);
     // Removing regexes reports what was removed.
-    assert_eq!(
-        int(
-            &mut con,
-            &["HANOI.UNREGISTER", "f", "REGEX", "^a", "^a", "nope"]
-        ),
-        1
-    );
+    assert_eq!(int(&mut con, &["HANOI.UNREGISTER", "f", "REGEX", "^a", "^a", "nope"]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", &edge]), 0);
 }
 
