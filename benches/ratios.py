@@ -17,56 +17,21 @@ Usage: python3 benches/ratios.py [--quick]   (make bench runs it in a venv)
 """
 import os
 import platform
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 import zlib
 
 import redis
+from harness import MODULE, Server
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULE = os.path.join(ROOT, "target", "release", "libhanoi.so")
 QUICK = "--quick" in sys.argv
 N_IDS = 1_000_000
 ROUNDS = 3
 BENCH_N = 300_000 if QUICK else 1_000_000
 RT_CHECKS = 20_000
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="hanoi-bench-")
-        self.port = free_port()
-        binary = os.environ.get("HANOI_SERVER", "redis-server")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
-             "--loadmodule", MODULE],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.r = redis.Redis(port=self.port)
-        for _ in range(300):
-            try:
-                self.r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.02)
-        self.version = self.r.info("server").get("redis_version") or "?"
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def chunks(seq, n):
@@ -145,7 +110,7 @@ def main():
     s = Server()
     try:
         r = s.r
-        ids = ["%012d" % i for i in range(0, 2 * N_IDS, 2)]  # half of 0..1999999
+        ids = [f"{i:012d}" for i in range(0, 2 * N_IDS, 2)]  # half of 0..1999999
         print(f"loading {len(ids)} ids into a flag and a SET ...", flush=True)
         load_flag(r, "bench:flag", ids)
         load_set(r, "bench:set", ids)
@@ -170,7 +135,7 @@ def main():
         roll = hanoi.Rollout(hanoi.RedisHighPerfBackEnd(redis.Redis(port=s.port)))
         roll.add_func("bench", percentage=50)
         load_set(r, "rollout:users:bench", ids[:100_000])
-        queries = ["%012d" % (zlib.crc32(str(i).encode()) % 2_000_000) for i in range(RT_CHECKS)]
+        queries = [f"{zlib.crc32(str(i).encode()) % 2_000_000:012d}" for i in range(RT_CHECKS)]
         c = redis.Redis(port=s.port)
         med = alternate({
             "SISMEMBER": lambda: per_call_us(lambda i: c.sismember("bench:set", i), queries),
@@ -213,7 +178,7 @@ def main():
         print("5. HANOI.MENABLED over 50 flags vs one HANOI.ENABLED", flush=True)
         r.flushall()
         for i in range(50):
-            load_flag(r, f"page:{i}", ["%012d" % (j * 50 + i) for j in range(1000)])
+            load_flag(r, f"page:{i}", [f"{j * 50 + i:012d}" for j in range(1000)])
         keys = [f"page:{i}" for i in range(50)]
         med = alternate({
             "ENABLED": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "page:0", "__rand_int__"]),
@@ -233,7 +198,8 @@ def main():
 
     cpu = "?"
     try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     print()

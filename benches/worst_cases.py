@@ -19,55 +19,14 @@ Commands that do not answer within 30 s are reported as "> 30 s".
 
 Usage: python3 benches/worst_cases.py [MODULE ...]
 """
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import redis
+from harness import MODULE, Server
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 30.0
-
-
-def free_port():
-    # Below 55535 like a cluster needs, and not one Python's bind(0) may hand out twice.
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 55535:
-            return port
-    raise RuntimeError("no free port")
-
-
-class Server:
-    def __init__(self, module):
-        self.dir = tempfile.mkdtemp(prefix="hanoi-worst-")
-        self.port = free_port()
-        binary = os.environ.get("HANOI_SERVER", "redis-server")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
-             "--loadmodule", module],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.r = self.client()
-        for _ in range(300):
-            try:
-                self.r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.02)
-
-    def client(self):
-        return redis.Redis(port=self.port, socket_timeout=TIMEOUT)
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
 
 
 def timed(fn):
@@ -139,7 +98,7 @@ def evaluation(s, report):
         r.execute_command("HANOI.DEFINE", f"w{n}")
         refused = None
         for i in range(n):
-            sec, out = timed(lambda: r.execute_command("HANOI.REGISTER", f"w{n}", "REGEX", rf"\w{{19}}{i}"))
+            sec, out = timed(lambda n=n, i=i: r.execute_command("HANOI.REGISTER", f"w{n}", "REGEX", rf"\w{{19}}{i}"))
             if isinstance(out, Exception):
                 refused = fmt(sec, out)
                 break
@@ -148,7 +107,7 @@ def evaluation(s, report):
         for size in (10_000, 1_000_000):
             if n == 16 and size == 10_000:
                 continue
-            sec, out, ping, *server = with_ping(s, lambda: r.execute_command("HANOI.ENABLED", f"w{n}", "a" * size))
+            sec, out, ping, *server = with_ping(s, lambda n=n, size=size: r.execute_command("HANOI.ENABLED", f"w{n}", "a" * size))
             report(f"{n} x \\w{{19}}N: ENABLED, {size // 1000} KB id", fmt(sec, out) + in_server(server) + f"   PING waited {ping * 1000:.1f} ms")
             if isinstance(out, redis.TimeoutError):
                 s.stop()
@@ -171,13 +130,13 @@ def regex_writes(s, report, label, pattern, n, **limits):
     r.execute_command("HANOI.DEFINE", "w")
     last = None
     for i in range(n):
-        last = timed(lambda: r.execute_command("HANOI.REGISTER", "w", "REGEX", pattern.format(i)))
+        last = timed(lambda i=i: r.execute_command("HANOI.REGISTER", "w", "REGEX", pattern.format(i)))
         if isinstance(last[1], Exception):
             report(f"{label}: REGISTER of pattern {i + 1}", fmt(*last))
             return
     report(f"{label}: REGISTER of the {n}th", fmt(*last))
     for size in (20, 1000, 10_000, 1_000_000):
-        sec, out, ping, *server = with_ping(s, lambda: r.execute_command("HANOI.ENABLED", "w", "a" * (size - 2) + "9x"))
+        sec, out, ping, *server = with_ping(s, lambda size=size: r.execute_command("HANOI.ENABLED", "w", "a" * (size - 2) + "9x"))
         report(f"{label}: ENABLED, {size:,}-byte id", fmt(sec, out) + in_server(server) + f"   PING waited {ping * 1000:.1f} ms")
         if isinstance(out, redis.TimeoutError):
             return
@@ -216,7 +175,7 @@ def quadratic(s, report):
 
 
 def main():
-    modules = sys.argv[1:] or [os.path.join(ROOT, "target", "release", "libhanoi.so")]
+    modules = sys.argv[1:] or [MODULE]
     for module in modules:
         print(f"\n== {module}")
 
@@ -224,7 +183,7 @@ def main():
             print(f"  {what:<55} {result}", flush=True)
 
         for part in (evaluation, writes_raised, writes_default, writes_default_heaviest, quadratic):
-            s = Server(module)
+            s = Server(module, socket_timeout=TIMEOUT)
             try:
                 part(s, report)
             finally:

@@ -81,6 +81,17 @@ fn every_command_has_docs_and_a_page_and_every_page_a_command() {
             .map(|kv| redis::from_redis_value::<String>(&kv[1]).unwrap())
             .unwrap_or_else(|| panic!("{c} has no summary: {text}"));
         assert!(page.contains(&summary), "{c}: page lacks '{summary}'");
+        // ...its complexity, and the flags COMMAND INFO gives.
+        let complexity = fields
+            .chunks(2)
+            .find(|kv| kv[0] == Value::BulkString(b"complexity".to_vec()))
+            .map(|kv| redis::from_redis_value::<String>(&kv[1]).unwrap())
+            .unwrap_or_else(|| panic!("{c} has no complexity: {text}"));
+        assert!(page.contains(&format!("**Complexity**: {complexity}\n")), "{c}: page lacks '{complexity}'");
+        let info: Vec<Vec<Value>> = query(&mut con, &["COMMAND", "INFO", c]);
+        let flags: Vec<String> = redis::from_redis_value(&info[0][2]).unwrap();
+        let flags = format!("**Flags**: {}\n", flags.join(" "));
+        assert!(page.contains(&flags), "{c}: page lacks '{flags}'");
         assert!(
             text.contains("complexity") && text.contains("since") && text.contains("arguments"),
             "{text}"

@@ -5,7 +5,7 @@ import sys
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hanoi_redis import FeatureNotEnabled, Hanoi  # noqa: E402
+from hanoi_redis import FeatureNotEnabled, Hanoi
 
 r = redis.Redis(port=int(os.environ["HANOI_PORT"]))
 r.execute_command("HANOI.DEFINE", "cdc_on", "PERCENTAGE", 80, "VARIANTS", 2, "foo", "bar")
