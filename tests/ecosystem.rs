@@ -87,7 +87,10 @@ fn every_command_has_docs_and_a_page_and_every_page_a_command() {
             .find(|kv| kv[0] == Value::BulkString(b"complexity".to_vec()))
             .map(|kv| redis::from_redis_value::<String>(&kv[1]).unwrap())
             .unwrap_or_else(|| panic!("{c} has no complexity: {text}"));
-        assert!(page.contains(&format!("**Complexity**: {complexity}\n")), "{c}: page lacks '{complexity}'");
+        assert!(
+            page.contains(&format!("**Complexity**: {complexity}\n")),
+            "{c}: page lacks '{complexity}'"
+        );
         let info: Vec<Vec<Value>> = query(&mut con, &["COMMAND", "INFO", c]);
         let flags: Vec<String> = redis::from_redis_value(&info[0][2]).unwrap();
         let flags = format!("**Flags**: {}\n", flags.join(" "));
