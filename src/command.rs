@@ -12,6 +12,7 @@ use redis_module::raw::{self, RedisModuleCtx, RedisModuleString};
 use redis_module::Context;
 
 use crate::commands;
+use crate::guard::{Call, CmdResult, Write};
 
 /// The version every command appeared in.
 const SINCE: &str = "0.1.0";
@@ -76,10 +77,21 @@ impl Keys {
 
 pub type CmdFunc = extern "C" fn(*mut RedisModuleCtx, *mut *mut RedisModuleString, c_int) -> c_int;
 
+/// What runs a command.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Reads, and the internal commands: the call as it came.
+    Call(fn(&Call) -> CmdResult),
+    /// A write a primary stamps and replicas replay (`HANOI.REPLAY`) with
+    /// the primary's stamp.
+    Write(fn(&Write) -> CmdResult),
+}
+
 /// One command.
 pub struct Command {
     pub name: &'static str,
     pub run: CmdFunc,
+    pub handler: Handler,
     pub kind: Kind,
     /// Redis arity: N exactly, -N at least N (the name counts).
     pub arity: c_int,
@@ -161,7 +173,7 @@ const USER_OR_REGEX: Arg = with(
 /// handler through the one guard ([`crate::guard`]) with the entry's kind.
 macro_rules! command {
     (
-        $name:literal, $kind:ident, $handler:path, arity: $arity:expr, keys: $keys:expr,
+        $name:literal, $kind:ident, $handler:expr, arity: $arity:expr, keys: $keys:expr,
         $summary:literal, $complexity:literal, $args:expr $(,)?
     ) => {{
         extern "C" fn run(
@@ -176,6 +188,7 @@ macro_rules! command {
         Command {
             name: $name,
             run,
+            handler: $handler,
             kind: Kind::$kind,
             arity: $arity,
             keys: $keys,
@@ -189,7 +202,7 @@ macro_rules! command {
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    command!("hanoi.define", GrowingWrite, commands::define, arity: -2, keys: Keys::One,
+    command!("hanoi.define", GrowingWrite, Handler::Write(commands::define), arity: -2, keys: Keys::One,
         "Creates a feature flag or replaces its definition; registrations stay",
         "O(V) with V the variants",
         &[
@@ -206,62 +219,86 @@ pub static COMMANDS: &[Command] = &[
             ])),
             opt(tok(arg("salt", Ty::Str), "SALT")),
         ]),
-    command!("hanoi.register", GrowingWrite, commands::register, arity: -4, keys: Keys::One,
+    command!("hanoi.register", GrowingWrite, Handler::Write(commands::register), arity: -4, keys: Keys::One,
         "Enables a flag for ids (USER) or ids matching regexes (REGEX)",
         "O(N) with N the ids or the new patterns (each compiled once)",
         &[KEY, USER_OR_REGEX]),
-    command!("hanoi.unregister", Write, commands::unregister, arity: -4, keys: Keys::One,
+    command!("hanoi.unregister", Write, Handler::Write(commands::unregister), arity: -4, keys: Keys::One,
         "Removes ids (USER) or regexes (REGEX) from a flag",
         "O(N) with N the ids; O(R) with R the flag's regexes",
         &[KEY, USER_OR_REGEX]),
-    command!("hanoi.block", GrowingWrite, commands::block, arity: -3, keys: Keys::One,
+    command!("hanoi.block", GrowingWrite, Handler::Write(commands::block), arity: -3, keys: Keys::One,
         "Adds ids to a flag's deny list",
         "O(N) with N the ids",
         &[KEY, IDS]),
-    command!("hanoi.unblock", Write, commands::unblock, arity: -3, keys: Keys::One,
+    command!("hanoi.unblock", Write, Handler::Write(commands::unblock), arity: -3, keys: Keys::One,
         "Removes ids from a flag's deny list",
         "O(N) with N the ids",
         &[KEY, IDS]),
-    command!("hanoi.enable", Write, commands::enable, arity: 2, keys: Keys::One,
+    command!("hanoi.enable", Write, Handler::Write(commands::enable), arity: 2, keys: Keys::One,
         "Switches a flag on",
         "O(1)",
         &[KEY]),
-    command!("hanoi.disable", Write, commands::disable, arity: 2, keys: Keys::One,
+    command!("hanoi.disable", Write, Handler::Write(commands::disable), arity: 2, keys: Keys::One,
         "Switches a flag off (a kill switch)",
         "O(1)",
         &[KEY]),
-    command!("hanoi.toggle", Write, commands::toggle, arity: 2, keys: Keys::One,
+    command!("hanoi.toggle", Write, Handler::Write(commands::toggle), arity: 2, keys: Keys::One,
         "Flips a flag's switch and returns the new state",
         "O(1)",
         &[KEY]),
-    command!("hanoi.percentage", Write, commands::percentage, arity: 3, keys: Keys::One,
+    command!("hanoi.percentage", Write, Handler::Write(commands::percentage), arity: 3, keys: Keys::One,
         "Sets the percentage of ids a flag is on for",
         "O(1)",
         &[KEY, arg("pct", Ty::Int)]),
-    command!("hanoi.enabled", FastRead, commands::enabled, arity: -2, keys: Keys::One,
+    command!("hanoi.enabled", FastRead, Handler::Call(commands::enabled), arity: -2, keys: Keys::One,
         "Is the flag on for the id? Without an id, the switch alone",
         "O(L) with L the id length",
         &[KEY, opt(ID)]),
-    command!("hanoi.variant", FastRead, commands::variant, arity: 3, keys: Keys::One,
+    command!("hanoi.variant", FastRead, Handler::Call(commands::variant), arity: 3, keys: Keys::One,
         "The variant of an experiment for the id, or nil",
         "O(L) with L the id length",
         &[KEY, ID]),
-    command!("hanoi.menabled", FastRead, commands::menabled, arity: -3, keys: Keys::From(2),
+    command!("hanoi.menabled", FastRead, Handler::Call(commands::menabled), arity: -3, keys: Keys::From(2),
         "Is each of the flags on for the id? One answer per key",
         "O(K*L) with K the keys",
         &[ID, many(KEY)]),
-    command!("hanoi.explain", FastRead, commands::explain, arity: 3, keys: Keys::One,
+    command!("hanoi.explain", FastRead, Handler::Call(commands::explain), arity: 3, keys: Keys::One,
         "Whether the flag is on for the id, its variant, and why",
         "O(L) with L the id length",
         &[KEY, ID]),
-    command!("hanoi.get", Read, commands::get, arity: 2, keys: Keys::One,
+    command!("hanoi.get", Read, Handler::Call(commands::get), arity: 2, keys: Keys::One,
         "The whole definition of a flag",
         "O(V+R) with V the variants and R the regexes",
         &[KEY]),
-    command!("hanoi.export", Read, commands::export, arity: 2, keys: Keys::One,
+    command!("hanoi.export", Read, Handler::Call(commands::export), arity: 2, keys: Keys::One,
         "A flag's full stored form (hanoi_core::codec), for in-process evaluators",
         "O(N) with N the ids",
         &[KEY]),
+    command!("hanoi.meta", GrowingWrite, Handler::Write(commands::meta), arity: -4, keys: Keys::One,
+        "Sets or deletes free-form metadata fields of a flag (description, owner, tags, ...)",
+        "O(F) with F the fields",
+        &[KEY, with(arg("action", Ty::OneOf), &[
+            with(tok(arg("set", Ty::Block), "SET"), &[many(with(arg("pair", Ty::Block), &[arg("field", Ty::Str), arg("value", Ty::Str)]))]),
+            with(tok(arg("del", Ty::Block), "DEL"), &[many(arg("field", Ty::Str))]),
+        ])]),
+    command!("hanoi.history", Read, Handler::Call(commands::history), arity: -2, keys: Keys::One,
+        "The writes that changed a flag, newest first: when, who, what",
+        "O(N) with N the entries returned",
+        &[KEY, opt(tok(arg("count", Ty::Int), "COUNT"))]),
+    command!("hanoi.stats", Read, Handler::Call(commands::stats), arity: -2, keys: Keys::One,
+        "This server's evaluation counts of a flag; RESET starts them again (works on a read-only replica)",
+        "O(V) with V the variants",
+        &[KEY, opt(tok(arg("reset", Ty::Token), "RESET"))]),
+    command!("hanoi.replay", GrowingWrite, Handler::Call(commands::replay), arity: -7, keys: Keys::One,
+        "Internal: a write as its primary stamped it, for replicas and the AOF",
+        "As the write it carries",
+        &[KEY, arg("time", Ty::Int), arg("user", Ty::Str), arg("client", Ty::Str), arg("keep", Ty::Int),
+          arg("command", Ty::Str), opt(many(arg("arg", Ty::Str)))]),
+    command!("hanoi.load", GrowingWrite, Handler::Call(commands::load), arity: 3, keys: Keys::One,
+        "Internal: puts a flag back from its stored form (AOF rewrite)",
+        "O(N) with N the bytes",
+        &[KEY, arg("bytes", Ty::Str)]),
 ];
 
 /// Logs one line at `warning` level in the server's log.
@@ -534,6 +571,21 @@ mod tests {
                 "{}",
                 c.name
             );
+        }
+    }
+
+    #[test]
+    fn writes_that_replay_are_writes() {
+        for c in COMMANDS {
+            if let Handler::Write(_) = c.handler {
+                assert!(c.kind.writes(), "{}", c.name);
+            } else if c.kind.writes() {
+                assert!(
+                    ["hanoi.replay", "hanoi.load"].contains(&c.name),
+                    "{} is a write: give it Handler::Write",
+                    c.name
+                );
+            }
         }
     }
 

@@ -1,12 +1,14 @@
 //! One function per command: parse, open the key, call the core, reply; for
-//! writes that changed something, replicate verbatim, notify and signal the
-//! key as modified (WATCH, client-side caching). A write checks everything
+//! writes that changed something, record who changed it (the history),
+//! replicate it with that stamp, notify and signal the key as modified
+//! (WATCH, client-side caching). A write checks everything
 //! before it changes anything, so a refused write leaves the flag as it was.
 //! The table in [`crate::command`] describes each command.
 
 use std::collections::BTreeMap;
 use std::ffi::c_int;
 
+use hanoi_core::observe::Stamp;
 use hanoi_core::store::{self, Defined};
 use hanoi_core::{parse_definition, parse_percentage, quote, Detail, Error, Flag};
 use redis_module::key::RedisKey;
@@ -14,9 +16,10 @@ use redis_module::raw::{self, RedisModuleKey};
 use redis_module::redisvalue::RedisValueKey;
 use redis_module::{Context, NotifyEvent, RedisError, RedisString, RedisValue};
 
+use crate::command::Handler;
 use crate::datatype::HANOI_TYPE;
-use crate::guard::{Call, CmdResult};
-use crate::{limits, stats};
+use crate::guard::{Call, CmdResult, Origin, Write};
+use crate::{clock, limits, stats};
 
 const OK: RedisValue = RedisValue::SimpleStringStatic("OK");
 
@@ -74,12 +77,57 @@ fn read_flag(key: &RedisKey) -> Result<Option<&Flag>, RedisError> {
         .map_err(|_| RedisError::WrongType)
 }
 
-/// After a write that changed the flag in `key`: replicate the command as
-/// it came, notify `event`, and signal the key modified (the module turns
-/// the implicit signal off, so a write that changed nothing, or failed,
-/// aborts no WATCH and invalidates no client-side cache).
-fn changed(ctx: &Context, event: &str, key: &RedisString) {
-    ctx.replicate_verbatim();
+/// The stamp a write's history entry gets: the primary's for a replayed
+/// write; this server's clock, ACL user and client name for a client's;
+/// none for an unstamped write from the AOF or a primary (written by an
+/// older hanoi: its time and author are not known, and this server's would
+/// be wrong).
+fn stamp(w: &Write) -> Option<Stamp> {
+    match &w.origin {
+        Origin::Replayed(s) => Some(s.clone()),
+        Origin::Client if crate::trusted(&w.ctx) => None,
+        Origin::Client => Some(Stamp {
+            at_ms: clock::now_exact(),
+            user: w.ctx.get_current_user().as_slice().to_vec(),
+            client: clock::client_name(&w.ctx),
+            keep: limits(&w.ctx).history_length,
+        }),
+    }
+}
+
+/// Records the write in the flag's history (before it is published).
+fn record(w: &Write, flag: &mut Flag, stamp: Option<&Stamp>) {
+    if let Some(s) = stamp {
+        let rest: Vec<&[u8]> = slices(w.args.get(2..).unwrap_or(&[])).collect();
+        flag.record(s, w.args[0].as_slice(), &rest);
+    }
+}
+
+/// After a write that changed the flag: replicate it (as `HANOI.REPLAY`
+/// with its stamp, so replicas and the AOF get the same history entry),
+/// notify `event`, and signal the key modified (the module turns the
+/// implicit signal off, so a write that changed nothing, or failed, aborts
+/// no WATCH and invalidates no client-side cache).
+fn publish(w: &Write, event: &str, stamp: Option<&Stamp>) {
+    let ctx = &w.ctx;
+    let key = &w.args[1];
+    match stamp {
+        Some(s) => {
+            let at = s.at_ms.to_string();
+            let keep = s.keep.to_string();
+            let mut args: Vec<&[u8]> = vec![
+                key.as_slice(),
+                at.as_bytes(),
+                &s.user,
+                s.client.as_deref().unwrap_or(b""),
+                keep.as_bytes(),
+            ];
+            args.extend(slices(&w.args[..1]));
+            args.extend(slices(&w.args[2..]));
+            ctx.replicate("HANOI.REPLAY", args.as_slice());
+        }
+        None => ctx.replicate_verbatim(),
+    }
     ctx.notify_keyspace_event(NotifyEvent::MODULE, event, key);
     // SAFETY: the command's context and one of its arguments.
     unsafe {
@@ -89,24 +137,25 @@ fn changed(ctx: &Context, event: &str, key: &RedisString) {
     }
 }
 
-/// Opens `args[1]` for writing, runs `f` on its flag (which must exist), and
-/// publishes the change when `f` says it changed something. `f` must check
-/// before it mutates: an error leaves the flag as it was.
+/// Opens the key for writing, runs `f` on its flag (which must exist), and
+/// records and publishes the change when `f` says it changed something. `f`
+/// must check before it mutates: an error leaves the flag as it was.
 fn write_flag(
-    ctx: &Context,
-    args: &[RedisString],
+    w: &Write,
     event: &str,
     f: impl FnOnce(&mut Flag) -> Result<(RedisValue, bool), RedisError>,
 ) -> CmdResult {
-    let name = args.get(1).ok_or(RedisError::WrongArity)?;
-    let key = ctx.open_key_writable(name);
+    let name = w.args.get(1).ok_or(RedisError::WrongArity)?;
+    let key = w.ctx.open_key_writable(name);
     let flag = key
         .get_value::<Flag>(&HANOI_TYPE)
         .map_err(|_| RedisError::WrongType)?;
     let flag = store::existing(flag).map_err(core_err)?;
     let (reply, did_change) = f(flag)?;
     if did_change {
-        changed(ctx, event, name);
+        let stamp = stamp(w);
+        record(w, flag, stamp.as_ref());
+        publish(w, event, stamp.as_ref());
     }
     Ok(reply)
 }
@@ -117,26 +166,40 @@ fn is_kw(arg: &[u8], kw: &str) -> bool {
 
 /// `HANOI.DEFINE key [ENABLED|DISABLED] [PERCENTAGE pct] [VARIANTS count name
 /// [name ...] [WEIGHTS w [w ...]]] [SALT salt]`
-pub fn define(call: &Call) -> CmdResult {
-    let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 2, usize::MAX)?;
+pub fn define(w: &Write) -> CmdResult {
+    let (ctx, args) = (&w.ctx, w.args);
+    arity(args, 2, usize::MAX)?;
     let opts: Vec<&[u8]> = slices(&args[2..]).collect();
-    let limits = limits(&ctx);
+    let limits = limits(ctx);
     let def = parse_definition(&opts, &limits).map_err(core_err)?;
     let key = ctx.open_key_writable(&args[1]);
     let existing = key
         .get_value::<Flag>(&HANOI_TYPE)
         .map_err(|_| RedisError::WrongType)?;
-    let did_change = match store::define(existing, def, &limits).map_err(core_err)? {
-        Defined::Created(flag) => {
+    // A new flag is created when its stamp says (the primary's time on a
+    // replica or in the AOF); 0 (unknown) for an unstamped old AOF entry.
+    let stamp_now = stamp(w);
+    let created = stamp_now.as_ref().map_or(0, |s| s.at_ms);
+    let stamp = match store::define(existing, def, &limits, created).map_err(core_err)? {
+        Defined::Created(mut flag) => {
+            flag.counters().reset(clock::now_exact());
+            let stamp = stamp_now;
+            record(w, &mut flag, stamp.as_ref());
             key.set_value(&HANOI_TYPE, *flag)?;
             stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            true
+            Some(stamp)
         }
-        Defined::Replaced { changed } => changed,
+        Defined::Replaced { changed: false } => None,
+        Defined::Replaced { changed: true } => {
+            let stamp = stamp_now;
+            if let Ok(Some(flag)) = key.get_value::<Flag>(&HANOI_TYPE) {
+                record(w, flag, stamp.as_ref());
+            }
+            Some(stamp)
+        }
     };
-    if did_change {
-        changed(&ctx, "hanoi.define", &args[1]);
+    if let Some(stamp) = stamp {
+        publish(w, "hanoi.define", stamp.as_ref());
     }
     Ok(OK)
 }
@@ -164,16 +227,15 @@ fn count(n: usize) -> (RedisValue, bool) {
 }
 
 /// `HANOI.REGISTER key USER id [id ...]` | `HANOI.REGISTER key REGEX pattern [pattern ...]`
-pub fn register(call: &Call) -> CmdResult {
-    let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 4, usize::MAX)?;
-    let what = target(&args[2])?;
-    let ids = items(&ctx, &args[3..])?;
-    write_flag(&ctx, &args, "hanoi.register", |flag| match what {
+pub fn register(w: &Write) -> CmdResult {
+    arity(w.args, 4, usize::MAX)?;
+    let what = target(&w.args[2])?;
+    let ids = items(&w.ctx, &w.args[3..])?;
+    write_flag(w, "hanoi.register", |flag| match what {
         Target::User => Ok(count(flag.add_users(slices(ids)))),
         Target::Regex => {
             let n = flag
-                .add_regexes(slices(ids), &limits(&ctx))
+                .add_regexes(slices(ids), &limits(&w.ctx))
                 .map_err(core_err)?;
             stats::add(&stats::REGEX_COMPILATIONS, n as u64);
             Ok(count(n))
@@ -182,12 +244,11 @@ pub fn register(call: &Call) -> CmdResult {
 }
 
 /// `HANOI.UNREGISTER key USER id [id ...]` | `HANOI.UNREGISTER key REGEX pattern [pattern ...]`
-pub fn unregister(call: &Call) -> CmdResult {
-    let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 4, usize::MAX)?;
-    let what = target(&args[2])?;
-    let ids = items(&ctx, &args[3..])?;
-    write_flag(&ctx, &args, "hanoi.unregister", |flag| {
+pub fn unregister(w: &Write) -> CmdResult {
+    arity(w.args, 4, usize::MAX)?;
+    let what = target(&w.args[2])?;
+    let ids = items(&w.ctx, &w.args[3..])?;
+    write_flag(w, "hanoi.unregister", |flag| {
         Ok(count(match what {
             Target::User => flag.remove_users(slices(ids)),
             Target::Regex => flag.remove_regexes(slices(ids)),
@@ -196,60 +257,161 @@ pub fn unregister(call: &Call) -> CmdResult {
 }
 
 /// `HANOI.BLOCK key id [id ...]`
-pub fn block(call: &Call) -> CmdResult {
-    let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 3, usize::MAX)?;
-    let ids = items(&ctx, &args[2..])?;
-    write_flag(&ctx, &args, "hanoi.block", |flag| {
-        Ok(count(flag.block(slices(ids))))
-    })
+pub fn block(w: &Write) -> CmdResult {
+    arity(w.args, 3, usize::MAX)?;
+    let ids = items(&w.ctx, &w.args[2..])?;
+    write_flag(w, "hanoi.block", |flag| Ok(count(flag.block(slices(ids)))))
 }
 
 /// `HANOI.UNBLOCK key id [id ...]`
-pub fn unblock(call: &Call) -> CmdResult {
-    let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 3, usize::MAX)?;
-    let ids = items(&ctx, &args[2..])?;
-    write_flag(&ctx, &args, "hanoi.unblock", |flag| {
+pub fn unblock(w: &Write) -> CmdResult {
+    arity(w.args, 3, usize::MAX)?;
+    let ids = items(&w.ctx, &w.args[2..])?;
+    write_flag(w, "hanoi.unblock", |flag| {
         Ok(count(flag.unblock(slices(ids))))
     })
 }
 
-fn switch(call: &Call, on: bool) -> CmdResult {
-    let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 2, 2)?;
+fn switch(w: &Write, on: bool) -> CmdResult {
+    arity(w.args, 2, 2)?;
     let event = if on { "hanoi.enable" } else { "hanoi.disable" };
-    write_flag(&ctx, &args, event, |flag| Ok((OK, flag.set_enabled(on))))
+    write_flag(w, event, |flag| Ok((OK, flag.set_enabled(on))))
 }
 
 /// `HANOI.ENABLE key`
-pub fn enable(call: &Call) -> CmdResult {
-    switch(call, true)
+pub fn enable(w: &Write) -> CmdResult {
+    switch(w, true)
 }
 
 /// `HANOI.DISABLE key`
-pub fn disable(call: &Call) -> CmdResult {
-    switch(call, false)
+pub fn disable(w: &Write) -> CmdResult {
+    switch(w, false)
 }
 
 /// `HANOI.TOGGLE key` → the new state, 1 or 0.
-pub fn toggle(call: &Call) -> CmdResult {
-    let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 2, 2)?;
-    write_flag(&ctx, &args, "hanoi.toggle", |flag| {
+pub fn toggle(w: &Write) -> CmdResult {
+    arity(w.args, 2, 2)?;
+    write_flag(w, "hanoi.toggle", |flag| {
         Ok((RedisValue::Integer(i64::from(flag.toggle())), true))
     })
 }
 
 /// `HANOI.PERCENTAGE key pct`
-pub fn percentage(call: &Call) -> CmdResult {
-    let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 3, 3)?;
-    let pct = parse_percentage(args[2].as_slice()).map_err(core_err)?;
-    write_flag(&ctx, &args, "hanoi.percentage", |flag| {
+pub fn percentage(w: &Write) -> CmdResult {
+    arity(w.args, 3, 3)?;
+    let pct = parse_percentage(w.args[2].as_slice()).map_err(core_err)?;
+    write_flag(w, "hanoi.percentage", |flag| {
         let changed = flag.set_percentage(pct).map_err(core_err)?;
         Ok((OK, changed))
     })
+}
+
+/// `HANOI.META key SET field value [field value ...]` | `HANOI.META key DEL
+/// field [field ...]` → how many fields were added or changed / removed.
+pub fn meta(w: &Write) -> CmdResult {
+    arity(w.args, 4, usize::MAX)?;
+    let action = w.args[2].as_slice();
+    let rest: Vec<&[u8]> = slices(&w.args[3..]).collect();
+    let limits = limits(&w.ctx);
+    if is_kw(action, "SET") {
+        if !rest.len().is_multiple_of(2) {
+            return Err(arg_err(
+                "META SET needs field value pairs (an even number of arguments)",
+            ));
+        }
+        let pairs: Vec<(&[u8], &[u8])> = rest.chunks(2).map(|p| (p[0], p[1])).collect();
+        write_flag(w, "hanoi.meta", |flag| {
+            let n = flag
+                .metadata_mut()
+                .set(&pairs, limits.max_meta_fields, limits.max_meta_value_bytes)
+                .map_err(core_err)?;
+            Ok(count(n))
+        })
+    } else if is_kw(action, "DEL") {
+        write_flag(w, "hanoi.meta", |flag| {
+            let n = flag.metadata_mut().delete(&rest).map_err(core_err)?;
+            Ok(count(n))
+        })
+    } else {
+        Err(arg_err(format_args!(
+            "expected SET or DEL, got '{}'",
+            quote(action)
+        )))
+    }
+}
+
+/// `HANOI.REPLAY key time user client keep command [arg ...]`: a write as its
+/// primary stamped it. Only from the primary's stream or the AOF: a client
+/// could otherwise write history in someone else's name.
+pub fn replay(call: &Call) -> CmdResult {
+    let ctx = call.context();
+    if !crate::trusted(&ctx) {
+        return Err(arg_err(
+            "HANOI.REPLAY only replays writes from a primary or the AOF",
+        ));
+    }
+    let args = call.strings();
+    arity(&args, 7, usize::MAX)?;
+    let number = |i: usize| {
+        hanoi_core::parse_int(args[i].as_slice())
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| arg_err("HANOI.REPLAY: bad stamp"))
+    };
+    let client = args[4].as_slice();
+    let stamp = Stamp {
+        at_ms: number(2)?,
+        user: args[3].as_slice().to_vec(),
+        client: (!client.is_empty()).then(|| client.to_vec()),
+        keep: usize::try_from(number(5)?).unwrap_or(usize::MAX),
+    };
+    let name = args[6].as_slice();
+    let Some(write) = crate::command::COMMANDS
+        .iter()
+        .find_map(|c| match c.handler {
+            Handler::Write(f) if c.name.as_bytes().eq_ignore_ascii_case(name) => Some(f),
+            _ => None,
+        })
+    else {
+        return Err(arg_err(format_args!(
+            "HANOI.REPLAY: '{}' is not a hanoi write",
+            quote(name)
+        )));
+    };
+    // The write's own arguments: name, key, the rest.
+    let mut inner: Vec<RedisString> = Vec::with_capacity(args.len() - 5);
+    inner.push(args[6].clone());
+    inner.push(args[1].clone());
+    inner.extend(args[7..].iter().cloned());
+    write(&Write {
+        ctx,
+        args: &inner,
+        origin: Origin::Replayed(stamp),
+    })
+}
+
+/// `HANOI.LOAD key bytes`: puts back a flag from `HANOI.EXPORT`'s form, as the
+/// AOF rewrite writes it (definition, regexes, metadata, history; the ids
+/// follow as REGISTER/BLOCK). Only from the AOF or a primary.
+pub fn load(call: &Call) -> CmdResult {
+    let ctx = call.context();
+    if !crate::trusted(&ctx) {
+        return Err(arg_err(
+            "HANOI.LOAD only loads flags from the AOF or a primary",
+        ));
+    }
+    let args = call.strings();
+    arity(&args, 3, 3)?;
+    let flag = hanoi_core::codec::from_bytes(args[2].as_slice()).map_err(core_err)?;
+    flag.counters().reset(clock::now_exact());
+    let key = ctx.open_key_writable(&args[1]);
+    if key.get_value::<Flag>(&HANOI_TYPE).is_err() {
+        return Err(RedisError::WrongType);
+    }
+    // A value it replaces is freed (and uncounted) by Redis.
+    key.set_value(&HANOI_TYPE, flag)?;
+    stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.replicate_verbatim();
+    Ok(OK)
 }
 
 // ----- the hot reads, on the raw API: no argument vector, no reply tree -----
@@ -302,6 +464,18 @@ impl Drop for ReadKey {
     }
 }
 
+/// Counts one evaluation: the server's totals (`INFO hanoi`) and, unless
+/// `hanoi.count-evaluations` is off, the flag's own (`HANOI.STATS`).
+#[inline]
+fn evaluated(flag: Option<&Flag>, on: bool, variant: Option<usize>) {
+    stats::evaluated(on);
+    if let Some(f) = flag {
+        if crate::counting() {
+            f.counters().count(on, variant, clock::now());
+        }
+    }
+}
+
 fn reply_int(call: &Call, v: bool) {
     raw::reply_with_long_long(call.raw_ctx(), i64::from(v));
 }
@@ -312,8 +486,9 @@ pub fn enabled(call: &Call) -> CmdResult {
         return Err(RedisError::WrongArity);
     }
     let key = ReadKey::open(call, 1);
-    let on = store::enabled(key.flag()?, call.arg(2));
-    stats::evaluated(on);
+    let flag = key.flag()?;
+    let on = store::enabled(flag, call.arg(2));
+    evaluated(flag, on, None);
     reply_int(call, on);
     Ok(RedisValue::NoReply)
 }
@@ -324,8 +499,10 @@ pub fn variant(call: &Call) -> CmdResult {
         return Err(RedisError::WrongArity);
     };
     let key = ReadKey::open(call, 1);
-    let v = store::variant(key.flag()?, id);
-    stats::evaluated(v.is_some());
+    let flag = key.flag()?;
+    let index = flag.and_then(|f| f.variant_index(id));
+    let v = index.and_then(|i| flag?.definition().variants.get(i).map(Vec::as_slice));
+    evaluated(flag, v.is_some(), index);
     match v {
         Some(v) => {
             stats::add(&stats::VARIANT_ANSWERS, 1);
@@ -346,8 +523,9 @@ pub fn menabled(call: &Call) -> CmdResult {
     let mut answers = Vec::with_capacity(call.argc() - 2);
     for i in 2..call.argc() {
         let key = ReadKey::open(call, i);
-        let on = store::enabled(key.flag()?, Some(id));
-        stats::evaluated(on);
+        let flag = key.flag()?;
+        let on = store::enabled(flag, Some(id));
+        evaluated(flag, on, None);
         answers.push(on);
     }
     raw::reply_with_array(call.raw_ctx(), answers.len() as _);
@@ -372,8 +550,12 @@ pub fn explain(call: &Call) -> CmdResult {
     let (ctx, args) = (call.context(), call.strings());
     arity(&args, 3, 3)?;
     let key = ctx.open_key(&args[1]);
-    let e = store::explain(read_flag(&key)?, args[2].as_slice());
-    stats::evaluated(e.enabled);
+    let flag = read_flag(&key)?;
+    let e = store::explain(flag, args[2].as_slice());
+    let index = flag
+        .zip(e.variant)
+        .and_then(|(f, v)| f.definition().variants.iter().position(|x| x == v));
+    evaluated(flag, e.enabled, index);
     stats::add(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
     let detail = match e.detail {
         Some(Detail::Pattern(p)) => RedisValue::BulkString(p.to_owned()),
@@ -422,6 +604,11 @@ pub fn get(call: &Call) -> CmdResult {
         ),
         ("salt", bulk_or_nil(d.salt.as_deref())),
         ("users", RedisValue::Integer(flag.users().len() as i64)),
+        (
+            "created",
+            RedisValue::Integer(flag.metadata().created_ms as i64),
+        ),
+        ("metadata", bytes_map(&flag.metadata().fields)),
         ("blocked", RedisValue::Integer(flag.blocked().len() as i64)),
         (
             "regexes",
@@ -437,6 +624,128 @@ pub fn get(call: &Call) -> CmdResult {
         .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
         .collect();
     Ok(RedisValue::OrderedMap(map))
+}
+
+/// A map of byte strings (a flat array under RESP2).
+fn bytes_map(m: &BTreeMap<Vec<u8>, Vec<u8>>) -> RedisValue {
+    RedisValue::OrderedMap(
+        m.iter()
+            .map(|(k, v)| {
+                (
+                    RedisValueKey::BulkString(k.clone()),
+                    RedisValue::StringBuffer(v.clone()),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn map(fields: Vec<(&str, RedisValue)>) -> RedisValue {
+    RedisValue::OrderedMap(
+        fields
+            .into_iter()
+            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
+            .collect(),
+    )
+}
+
+/// `HANOI.HISTORY key [COUNT n]` → the entries, newest first, each a map:
+/// time (Unix ms), user, client (nil when it had no name), command (the
+/// name and its first arguments), arguments (how many in all). A missing
+/// flag has none.
+pub fn history(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 2, 4)?;
+    let limit = match &args[2..] {
+        [] => usize::MAX,
+        [kw, n] if is_kw(kw.as_slice(), "COUNT") => hanoi_core::parse_int(n.as_slice())
+            .filter(|n| *n > 0)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| arg_err("COUNT must be a positive integer"))?,
+        _ => return Err(arg_err("expected HANOI.HISTORY key [COUNT n]")),
+    };
+    let key = ctx.open_key(&args[1]);
+    let Some(flag) = read_flag(&key)? else {
+        return Ok(RedisValue::Array(vec![]));
+    };
+    Ok(RedisValue::Array(
+        flag.history()
+            .newest()
+            .take(limit)
+            .map(|e| {
+                map(vec![
+                    ("time", RedisValue::Integer(e.at_ms as i64)),
+                    ("user", RedisValue::StringBuffer(e.user.clone())),
+                    ("client", bulk_or_nil(e.client.as_deref())),
+                    (
+                        "command",
+                        RedisValue::Array(
+                            e.command
+                                .iter()
+                                .map(|c| RedisValue::StringBuffer(c.clone()))
+                                .collect(),
+                        ),
+                    ),
+                    ("arguments", RedisValue::Integer(e.args as i64)),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// `HANOI.STATS key [RESET]` → this server's counts for the flag: a map of
+/// evaluations, enabled, variants (name → count), last_evaluated (Unix ms,
+/// nil when never), since (Unix ms). RESET starts them again. Counts are
+/// per server and never replicated; the command is a read, so RESET works on
+/// a read-only replica too. A missing flag is nil.
+pub fn stats(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 2, 3)?;
+    let reset = match args.get(2) {
+        None => false,
+        Some(a) if is_kw(a.as_slice(), "RESET") => true,
+        Some(a) => {
+            return Err(arg_err(format_args!(
+                "expected RESET, got '{}'",
+                quote(a.as_slice())
+            )))
+        }
+    };
+    let key = ctx.open_key(&args[1]);
+    let Some(flag) = read_flag(&key)? else {
+        return Ok(RedisValue::Null);
+    };
+    if reset {
+        flag.counters().reset(clock::now_exact());
+        return Ok(OK);
+    }
+    let c = flag.counters().snapshot();
+    let variants = flag
+        .definition()
+        .variants
+        .iter()
+        .zip(&c.variants)
+        .map(|(v, n)| {
+            (
+                RedisValueKey::BulkString(v.clone()),
+                RedisValue::Integer(*n as i64),
+            )
+        })
+        .collect();
+    Ok(map(vec![
+        ("evaluations", RedisValue::Integer(c.evaluations as i64)),
+        ("enabled", RedisValue::Integer(c.enabled as i64)),
+        ("variants", RedisValue::OrderedMap(variants)),
+        (
+            "last_evaluated",
+            if c.last_ms == 0 {
+                RedisValue::Null
+            } else {
+                RedisValue::Integer(c.last_ms as i64)
+            },
+        ),
+        ("since", RedisValue::Integer(c.since_ms as i64)),
+    ]))
 }
 
 /// `HANOI.EXPORT key` → the flag in `hanoi_core::codec`'s byte form

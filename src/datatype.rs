@@ -14,7 +14,7 @@ use hanoi_core::{definition_args, Error, Flag, IdSet};
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
-use crate::{guard, stats};
+use crate::{clock, guard, stats};
 
 /// The type name `TYPE` shows (exactly 9 characters).
 pub const TYPE_NAME: &str = "hanoiflag";
@@ -107,6 +107,7 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *m
     }
     match catch_unwind(AssertUnwindSafe(|| codec::load(&mut Rdb(rdb), encver))) {
         Ok(Ok(flag)) => {
+            flag.counters().reset(clock::now_exact());
             created(&flag);
             Box::into_raw(Box::new(flag)).cast::<c_void>()
         }
@@ -186,15 +187,12 @@ unsafe extern "C" fn aof_rewrite(
     // SAFETY: Redis passes a value of this type: a Flag we boxed.
     let flag = unsafe { &*value.cast::<Flag>() };
     let written = catch_unwind(AssertUnwindSafe(|| {
-        let define = definition_args(flag.definition());
-        let define: Vec<&[u8]> = define.iter().map(Vec::as_slice).collect();
-        emit(aof, key, &CString::from(c"HANOI.DEFINE"), &define);
+        // Everything but the ids in one internal command (definition,
+        // regexes, metadata and history exactly as they are), then the ids
+        // in batches.
+        let head = codec::to_bytes_without_ids(flag);
+        emit(aof, key, &CString::from(c"HANOI.LOAD"), &[&head]);
         let register = CString::from(c"HANOI.REGISTER");
-        if flag.patterns().len() > 0 {
-            let mut args: Vec<&[u8]> = vec![b"REGEX"];
-            args.extend(flag.patterns().map(str::as_bytes));
-            emit(aof, key, &register, &args);
-        }
         emit_ids(aof, key, &register, &[b"USER"], flag.users());
         emit_ids(
             aof,
@@ -234,6 +232,7 @@ unsafe extern "C" fn copy(
     let flag = unsafe { &*value.cast::<Flag>() };
     match catch_unwind(AssertUnwindSafe(|| flag.clone())) {
         Ok(f) => {
+            f.counters().reset(clock::now_exact());
             created(&f);
             Box::into_raw(Box::new(f)).cast::<c_void>()
         }
@@ -279,6 +278,31 @@ unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void)
     count(flag.patterns().len());
     for p in flag.patterns() {
         add(p.as_bytes());
+    }
+    // Metadata and history (not the counts: they are per server).
+    let meta = flag.metadata();
+    count(meta.created_ms as usize);
+    count(meta.fields.len());
+    for (k, v) in &meta.fields {
+        add(k);
+        add(v);
+    }
+    count(flag.history().len());
+    for e in flag.history().oldest() {
+        count(e.at_ms as usize);
+        add(&e.user);
+        match &e.client {
+            Some(c) => {
+                count(1);
+                add(c);
+            }
+            None => count(0),
+        }
+        count(e.args as usize);
+        count(e.command.len());
+        for w in &e.command {
+            add(w);
+        }
     }
     end();
     // The id sets: unordered, one sequence per id.

@@ -20,7 +20,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use redis_module::raw::{self, RedisModuleCtx, RedisModuleString};
 use redis_module::{Context, RedisError, RedisString, RedisValue};
 
-use crate::command::Kind;
+use hanoi_core::observe::Stamp;
+
+use crate::command::{Handler, Kind};
 use crate::stats;
 
 /// What a handler returns: the reply to send, or `RedisValue::NoReply` when
@@ -100,6 +102,23 @@ impl<'a> Call<'a> {
     }
 }
 
+/// Where a write's history stamp comes from.
+pub enum Origin {
+    /// A client sent it: this server stamps it (unless it is loading the
+    /// AOF or applying its primary's stream without a stamp: then no entry).
+    Client,
+    /// `HANOI.REPLAY`: the primary's stamp, kept as it is.
+    Replayed(Stamp),
+}
+
+/// A write as it runs: the context, its arguments (name, key, the rest),
+/// and where its stamp comes from.
+pub struct Write<'a> {
+    pub ctx: Context,
+    pub args: &'a [RedisString],
+    pub origin: Origin,
+}
+
 thread_local! {
     /// The last panic's message and location, set by the hook below.
     static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
@@ -138,11 +157,22 @@ pub unsafe fn command(
     argv: *mut *mut RedisModuleString,
     argc: c_int,
     kind: Kind,
-    handler: fn(&Call) -> CmdResult,
+    handler: Handler,
 ) -> c_int {
     // SAFETY: the caller passes a command callback's own arguments.
     let call = unsafe { Call::new(ctx, argv, argc) };
-    let result = match catch_unwind(AssertUnwindSafe(|| handler(&call))) {
+    let run = || match handler {
+        Handler::Call(f) => f(&call),
+        Handler::Write(f) => {
+            let args = call.strings();
+            f(&Write {
+                ctx: call.context(),
+                args: &args,
+                origin: Origin::Client,
+            })
+        }
+    };
+    let result = match catch_unwind(AssertUnwindSafe(run)) {
         Ok(r) => r,
         Err(_) if kind.writes() => crash(ctx, "in a write command"),
         Err(_) => {

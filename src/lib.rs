@@ -5,12 +5,13 @@
 //! command (in [`commands`]), each command described once (in [`command`]),
 //! and the one guard they all run in ([`guard`]). No rule logic lives here.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use hanoi_core::Limits;
 use redis_module::configuration::ConfigurationFlags;
 use redis_module::{redis_module, Context, ContextFlags, ModuleOptions, RedisString, Status};
 
+mod clock;
 pub mod command;
 pub mod commands;
 pub mod datatype;
@@ -45,10 +46,22 @@ pub static MAX_REGEXES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_r
 pub static MAX_VARIANTS: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_variants));
 pub static MAX_IDS_PER_COMMAND: AtomicI64 =
     AtomicI64::new(default(Limits::DEFAULT.max_ids_per_command));
+pub static MAX_META_FIELDS: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_meta_fields));
+pub static MAX_META_VALUE_BYTES: AtomicI64 =
+    AtomicI64::new(default(Limits::DEFAULT.max_meta_value_bytes));
+pub static HISTORY_LENGTH: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.history_length));
+/// Whether evaluations are counted per flag (`HANOI.STATS`).
+pub static COUNT_EVALUATIONS: AtomicBool = AtomicBool::new(true);
+
+/// Are evaluations counted per flag?
+#[inline]
+pub fn counting() -> bool {
+    COUNT_EVALUATIONS.load(Ordering::Relaxed)
+}
 
 /// Writes replayed from the AOF or streamed from a primary were accepted
 /// once already: they are held to [`Limits::STORED`], not to today's options.
-fn trusted(ctx: &Context) -> bool {
+pub fn trusted(ctx: &Context) -> bool {
     ctx.get_flags()
         .intersects(ContextFlags::LOADING | ContextFlags::REPLICATED)
 }
@@ -67,6 +80,9 @@ pub fn limits(ctx: &Context) -> Limits {
         max_regexes: option(&MAX_REGEXES),
         max_variants: option(&MAX_VARIANTS),
         max_ids_per_command: option(&MAX_IDS_PER_COMMAND),
+        max_meta_fields: option(&MAX_META_FIELDS),
+        max_meta_value_bytes: option(&MAX_META_VALUE_BYTES),
+        history_length: option(&HISTORY_LENGTH),
     }
 }
 
@@ -77,6 +93,7 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
         ModuleOptions::HANDLE_IO_ERRORS | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED,
     );
     guard::install_panic_hook();
+    clock::start(ctx);
     // Replaces the default INFO callback the macro registered before init.
     redis_module::raw::register_info_function(ctx.get_raw(), Some(stats::info));
     command::register(ctx)
@@ -95,9 +112,14 @@ redis_module! {
             ["max-regexes", &MAX_REGEXES, default(Limits::DEFAULT.max_regexes), 1, 100_000, ConfigurationFlags::DEFAULT, None],
             ["max-variants", &MAX_VARIANTS, default(Limits::DEFAULT.max_variants), 1, 65_536, ConfigurationFlags::DEFAULT, None],
             ["max-ids-per-command", &MAX_IDS_PER_COMMAND, default(Limits::DEFAULT.max_ids_per_command), 1000, 10_000_000, ConfigurationFlags::DEFAULT, None],
+            ["max-meta-fields", &MAX_META_FIELDS, default(Limits::DEFAULT.max_meta_fields), 1, 10_000, ConfigurationFlags::DEFAULT, None],
+            ["max-meta-value-bytes", &MAX_META_VALUE_BYTES, default(Limits::DEFAULT.max_meta_value_bytes), 16, 1 << 20, ConfigurationFlags::DEFAULT, None],
+            ["history-length", &HISTORY_LENGTH, default(Limits::DEFAULT.history_length), 0, 10_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
-        bool: [],
+        bool: [
+            ["count-evaluations", &COUNT_EVALUATIONS, true, ConfigurationFlags::DEFAULT, None],
+        ],
         enum: [],
         module_args_as_configuration: true,
     ]

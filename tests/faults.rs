@@ -173,16 +173,23 @@ fn a_newer_encoding_version_is_refused_with_a_log_line() {
     assert_eq!(&body[..2], &[7, 0x81]);
     let mut b = body.to_vec();
     let id = u64::from_be_bytes(b[2..10].try_into().unwrap());
-    assert_eq!(id & 0x3ff, 1, "encoding version 1");
-    b[2..10].copy_from_slice(&((id & !0x3ff) | 2).to_be_bytes());
+    assert_eq!(id & 0x3ff, 2, "encoding version 2");
+    b[2..10].copy_from_slice(&((id & !0x3ff) | 3).to_be_bytes());
     let r = run_b(&mut con, ("RESTORE", "g", 0, payload(&b, &trailer[..2])));
     assert!(r.is_err());
     assert_eq!(query::<String>(&mut con, &["PING"]), "PONG");
-    assert!(s.log().contains("encoding version 2"), "{}", s.log());
+    assert!(s.log().contains("encoding version 3"), "{}", s.log());
 }
 
-const FIXTURE_RDB: &str = "tests/fixtures/flags-v1.rdb";
-const FIXTURE_ANSWERS: &str = "tests/fixtures/flags-v1.answers";
+/// An RDB written by each encoding version, and the answers it gave.
+fn fixture_files(version: u32) -> (String, String) {
+    (
+        format!("tests/fixtures/flags-v{version}.rdb"),
+        format!("tests/fixtures/flags-v{version}.answers"),
+    )
+}
+/// The encoding version `write_rdb_fixture` writes.
+const FIXTURE_VERSION: u32 = 2;
 const FIXTURE_FLAGS: [(&str, usize, u64); 3] =
     [("fx:big", 3000, 51), ("fx:small", 300, 52), ("fx:tiny", 10, 53)];
 
@@ -209,8 +216,27 @@ fn fixture_ids(seed: u64) -> Vec<Vec<u8>> {
     (0..500).map(|_| common::random_id(&mut rng)).collect()
 }
 
-/// One line per (flag, id): the EXPLAIN answer, printed stably.
-fn fixture_lines(con: &mut redis::Connection) -> Vec<String> {
+/// `HANOI.GET` without the fields a later version added: what a version-1
+/// fixture recorded.
+fn get_as_of(version: u32, get: Value) -> Value {
+    let Value::Array(items) = get else { return get };
+    let later: &[&[u8]] = if version < 2 {
+        &[b"created", b"metadata"]
+    } else {
+        &[]
+    };
+    let kept = items
+        .chunks(2)
+        .filter(|kv| !matches!(&kv[0], Value::BulkString(k) if later.contains(&k.as_slice())))
+        .flatten()
+        .cloned()
+        .collect();
+    Value::Array(kept)
+}
+
+/// One line per (flag, id): the EXPLAIN answer, printed stably; then the
+/// flag's GET (and, from version 2, its HISTORY).
+fn fixture_lines(con: &mut redis::Connection, version: u32) -> Vec<String> {
     let mut lines = Vec::new();
     for (key, _, seed) in FIXTURE_FLAGS {
         let ids = fixture_ids(seed);
@@ -218,8 +244,12 @@ fn fixture_lines(con: &mut redis::Connection) -> Vec<String> {
         for (id, a) in ids.iter().zip(got) {
             lines.push(format!("{key}\t{}\t{}", hex(id), show(&a)));
         }
-        let get = run(con, &["HANOI.GET", key]).unwrap();
+        let get = get_as_of(version, run(con, &["HANOI.GET", key]).unwrap());
         lines.push(format!("{key}\tGET\t{}", show(&get)));
+        if version >= 2 {
+            let history = run(con, &["HANOI.HISTORY", key]).unwrap();
+            lines.push(format!("{key}\tHISTORY\t{}", show(&history)));
+        }
     }
     lines
 }
@@ -232,34 +262,47 @@ fn fixture_lines(con: &mut redis::Connection) -> Vec<String> {
 fn write_rdb_fixture() {
     let mut s = Server::start(&[]);
     let mut con = s.con();
+    ok(&mut con, &["CLIENT", "SETNAME", "fixture-writer"]);
     for (key, n, seed) in FIXTURE_FLAGS {
         build_big_flag(&mut con, key, n, seed);
         // Registered and blocked ids among the recorded ones.
         let ids = fixture_ids(seed);
         int_b(&mut con, ("HANOI.REGISTER", key, "USER", &ids[..60]));
         int_b(&mut con, ("HANOI.BLOCK", key, &ids[50..70]));
+        int(&mut con, &["HANOI.META", key, "SET", "owner", "team-a", "tags", "fixture,rdb"]);
     }
     ok(&mut con, &["HANOI.DISABLE", "fx:tiny"]);
-    let lines = fixture_lines(&mut con);
+    let lines = fixture_lines(&mut con, FIXTURE_VERSION);
     drop(con);
     s.shutdown("SAVE");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (rdb, answers) = fixture_files(FIXTURE_VERSION);
     std::fs::create_dir_all(root.join("tests/fixtures")).unwrap();
-    std::fs::copy(s.dir.join("dump.rdb"), root.join(FIXTURE_RDB)).unwrap();
-    std::fs::write(root.join(FIXTURE_ANSWERS), lines.join("\n") + "\n").unwrap();
+    std::fs::copy(s.dir.join("dump.rdb"), root.join(rdb)).unwrap();
+    std::fs::write(root.join(answers), lines.join("\n") + "\n").unwrap();
+}
+
+fn fixture_still_loads(version: u32) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (rdb, answers) = fixture_files(version);
+    let mut s = Server::prepare(&[]);
+    std::fs::copy(root.join(rdb), s.dir.join("dump.rdb")).unwrap();
+    s.spawn();
+    let mut con = s.con();
+    let want = std::fs::read_to_string(root.join(answers)).unwrap();
+    let got = fixture_lines(&mut con, version).join("\n") + "\n";
+    assert!(got == want, "answers from the version-{version} fixture differ");
+    assert_eq!(int(&mut con, &["DBSIZE"]), 3);
 }
 
 #[test]
 fn rdb_fixture_of_encoding_version_1_still_loads() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut s = Server::prepare(&[]);
-    std::fs::copy(root.join(FIXTURE_RDB), s.dir.join("dump.rdb")).unwrap();
-    s.spawn();
-    let mut con = s.con();
-    let want = std::fs::read_to_string(root.join(FIXTURE_ANSWERS)).unwrap();
-    let got = fixture_lines(&mut con).join("\n") + "\n";
-    assert!(got == want, "answers from the fixture differ");
-    assert_eq!(int(&mut con, &["DBSIZE"]), 3);
+    fixture_still_loads(1);
+}
+
+#[test]
+fn rdb_fixture_of_encoding_version_2_still_loads() {
+    fixture_still_loads(2);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The stored form of a flag (the module's RDB value, encoding version 1),
+//! The stored form of a flag (the module's RDB value, encoding version 2),
 //! written to a [`Sink`] and read from a [`Source`]: the Redis module plugs in
 //! its RDB I/O; tests and the fuzzer use bytes in memory.
 //!
@@ -12,12 +12,20 @@
 //! ids    blocked ids
 //! ids:   u64 id count, u64 total chunk bytes, u64 chunk count, then each chunk
 //!        (bytes): `varint length ++ id` per id (IdSet::for_each_chunk)
+//! --- version 2 adds:
+//! u64    created (Unix ms)
+//! u64    metadata field count, then each field and value (bytes, bytes)
+//! u64    history entry count, then each entry, oldest first:
+//!        u64 time (Unix ms), bytes user, u64 has client (0/1), [bytes client],
+//!        u64 argument count in all, u64 kept words, then each word (bytes)
 //! ```
+//! Evaluation counts are not stored: they are per server and per process.
 
+use crate::observe::{Entry, History, Metadata};
 use crate::{Definition, Error, Flag, IdSet};
 
 /// The encoding version this code writes; it reads 1 to this.
-pub const ENCODING_VERSION: i32 = 1;
+pub const ENCODING_VERSION: i32 = 2;
 
 /// Bytes of ids per stored chunk.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -53,6 +61,10 @@ fn save_ids(ids: &IdSet, out: &mut impl Sink) {
 }
 
 pub fn save(flag: &Flag, out: &mut impl Sink) {
+    save_with(flag, out, true);
+}
+
+fn save_with(flag: &Flag, out: &mut impl Sink, with_ids: bool) {
     let d = flag.definition();
     let bits = if d.enabled { BIT_ENABLED } else { 0 }
         | if d.weights.is_some() { BIT_WEIGHTS } else { 0 }
@@ -73,8 +85,82 @@ pub fn save(flag: &Flag, out: &mut impl Sink) {
     for p in flag.patterns() {
         out.put_bytes(p.as_bytes());
     }
-    save_ids(flag.users(), out);
-    save_ids(flag.blocked(), out);
+    if with_ids {
+        save_ids(flag.users(), out);
+        save_ids(flag.blocked(), out);
+    } else {
+        save_ids(&IdSet::new(), out);
+        save_ids(&IdSet::new(), out);
+    }
+    // Version 2.
+    let meta = flag.metadata();
+    out.put_u64(meta.created_ms);
+    out.put_u64(meta.fields.len() as u64);
+    for (k, v) in &meta.fields {
+        out.put_bytes(k);
+        out.put_bytes(v);
+    }
+    let history = flag.history();
+    out.put_u64(history.len() as u64);
+    for e in history.oldest() {
+        out.put_u64(e.at_ms);
+        out.put_bytes(&e.user);
+        match &e.client {
+            Some(c) => {
+                out.put_u64(1);
+                out.put_bytes(c);
+            }
+            None => out.put_u64(0),
+        }
+        out.put_u64(e.args);
+        out.put_u64(e.command.len() as u64);
+        for w in &e.command {
+            out.put_bytes(w);
+        }
+    }
+}
+
+fn bytes(src: &mut impl Source) -> Result<Vec<u8>, Error> {
+    Ok(src.get_bytes()?.as_ref().to_vec())
+}
+
+fn load_observations(src: &mut impl Source) -> Result<(Metadata, History), Error> {
+    let mut meta = Metadata {
+        created_ms: src.get_u64()?,
+        ..Metadata::default()
+    };
+    for _ in 0..src.get_u64()? {
+        let k = bytes(src)?;
+        let v = bytes(src)?;
+        if meta.fields.insert(k, v).is_some() {
+            return Err(Error::Corrupt);
+        }
+    }
+    let mut history = History::default();
+    let n = src.get_u64()?;
+    for _ in 0..n {
+        let at_ms = src.get_u64()?;
+        let user = bytes(src)?;
+        let client = match src.get_u64()? {
+            0 => None,
+            1 => Some(bytes(src)?),
+            _ => return Err(Error::Corrupt),
+        };
+        let args = src.get_u64()?;
+        let mut command = Vec::new();
+        for _ in 0..src.get_u64()? {
+            command.push(bytes(src)?);
+        }
+        let entry = Entry {
+            at_ms,
+            user,
+            client,
+            command,
+            args,
+        };
+        history.push(entry, usize::MAX);
+    }
+    Ok((meta, history))
 }
 
 fn load_ids(src: &mut impl Source) -> Result<IdSet, Error> {
@@ -104,6 +190,11 @@ fn load_ids(src: &mut impl Source) -> Result<IdSet, Error> {
 pub fn load(src: &mut impl Source, version: i32) -> Result<Flag, Error> {
     match version {
         1 => load_v1(src),
+        2 => {
+            let flag = load_v1(src)?;
+            let (meta, history) = load_observations(src)?;
+            Ok(flag.with_observations(meta, history))
+        }
         v => Err(Error::UnknownEncoding(v)),
     }
 }
@@ -198,6 +289,15 @@ pub fn to_bytes(flag: &Flag) -> Vec<u8> {
     out
 }
 
+/// [`to_bytes`] with no ids: what the AOF rewrite puts in `HANOI.LOAD`
+/// before it registers the ids in batches.
+pub fn to_bytes_without_ids(flag: &Flag) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.put_u64(ENCODING_VERSION as u64);
+    save_with(flag, &mut out, false);
+    out
+}
+
 /// Reads [`to_bytes`]'s form. Bytes without the magic are not a flag
 /// (`Corrupt`); a version newer than this code is `UnknownEncoding`, so a
 /// reader can tell "upgrade me" from corruption. Trailing bytes are an error.
@@ -234,7 +334,41 @@ mod tests {
         f.block([&b"u7"[..]]);
         f.add_regexes([&b"^x"[..], "ñ$".as_bytes()], &Limits::default())
             .unwrap();
+        f.metadata_mut().created_ms = 1_764_000_000_000;
+        f.metadata_mut()
+            .set(&[(b"owner", b"ana"), (b"tags", &[0xff, b','])], 8, 64)
+            .unwrap();
+        let stamp = |client: Option<&[u8]>| crate::observe::Stamp {
+            at_ms: 1_764_000_000_001,
+            user: b"ops".to_vec(),
+            client: client.map(<[u8]>::to_vec),
+            keep: 100,
+        };
+        f.record(&stamp(Some(b"web:ana")), b"hanoi.disable", &[]);
+        f.record(&stamp(None), b"hanoi.register", &[b"USER", b"1", &[0xff]]);
         f
+    }
+
+    #[test]
+    fn version_1_loads_without_observations() {
+        let f = sample();
+        let mut v1 = Vec::new();
+        save(&f, &mut v1);
+        // The version-1 layout is the version-2 one without its tail.
+        let tail = {
+            let mut bare = f
+                .clone()
+                .with_observations(Default::default(), Default::default());
+            bare.metadata_mut().created_ms = 0;
+            let mut b = Vec::new();
+            save(&bare, &mut b);
+            b.len() - 8 * 3
+        };
+        let g = load(&mut SliceSource(&v1[..tail]), 1).unwrap();
+        assert_eq!(g.users(), f.users());
+        assert!(g.history().is_empty() && g.metadata().fields.is_empty());
+        let h = load(&mut SliceSource(&v1), 2).unwrap();
+        assert!(h == f);
     }
 
     #[test]
@@ -245,7 +379,7 @@ mod tests {
         assert!(f == g);
         assert_eq!(
             to_bytes(&Flag::new(Definition::default(), &Limits::default()).unwrap()).len(),
-            8 * 12
+            8 * 15
         );
     }
 

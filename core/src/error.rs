@@ -33,6 +33,14 @@ pub enum Error {
     ShortRead,
     /// Stored data of an encoding version this code does not know.
     UnknownEncoding(i32),
+    /// `created` is set by hanoi when the flag is created.
+    CreatedIsSet,
+    /// A metadata field name that is empty.
+    EmptyField,
+    /// A metadata value over the limit.
+    ValueTooLong { limit: usize },
+    /// More metadata fields than the limit allows.
+    TooManyFields { limit: usize },
     /// A `HANOI.DEFINE` option that does not exist.
     UnknownOption(String),
     /// An option given without its value.
@@ -77,6 +85,10 @@ impl fmt::Display for Error {
             Error::DuplicateVariant(name) => write!(f, "duplicate variant name '{name}'"),
             Error::Corrupt => write!(f, "corrupt flag data"),
             Error::ShortRead => write!(f, "short read"),
+            Error::CreatedIsSet => write!(f, "'created' is set when the flag is created and cannot be changed"),
+            Error::EmptyField => write!(f, "metadata field name must not be empty"),
+            Error::ValueTooLong { limit } => write!(f, "metadata value longer than {limit} bytes (hanoi.max-meta-value-bytes)"),
+            Error::TooManyFields { limit } => write!(f, "too many metadata fields (limit {limit}, hanoi.max-meta-fields)"),
             Error::UnknownEncoding(v) => write!(
                 f,
                 "flag data of encoding version {v}, newer than this hanoi reads (1 to {}): upgrade hanoi",

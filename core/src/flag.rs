@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use crate::observe::{Counters, Entry, History, Metadata, Stamp};
 use crate::regexes::Regexes;
 use crate::{quote, Error, IdSet};
 
@@ -17,6 +18,12 @@ pub struct Limits {
     pub max_variants: usize,
     /// Ids (or patterns) one write command may carry.
     pub max_ids_per_command: usize,
+    /// Metadata fields on one flag.
+    pub max_meta_fields: usize,
+    /// Bytes of one metadata value.
+    pub max_meta_value_bytes: usize,
+    /// History entries a flag keeps (0: none).
+    pub history_length: usize,
 }
 
 impl Limits {
@@ -26,6 +33,9 @@ impl Limits {
         max_regexes: 32,
         max_variants: 256,
         max_ids_per_command: 100_000,
+        max_meta_fields: 32,
+        max_meta_value_bytes: 4096,
+        history_length: 100,
     };
 
     /// What stored data (RDB, RESTORE, AOF replay, a primary's stream) is
@@ -37,6 +47,9 @@ impl Limits {
         max_regexes: usize::MAX,
         max_variants: usize::MAX,
         max_ids_per_command: usize::MAX,
+        max_meta_fields: usize::MAX,
+        max_meta_value_bytes: usize::MAX,
+        history_length: usize::MAX,
     };
 }
 
@@ -212,14 +225,21 @@ pub struct Flag {
     regexes: Regexes,
     /// Running sums of the weights, derived from `def.weights`.
     cumulative: Vec<u64>,
+    meta: Metadata,
+    history: History,
+    /// Per process, never stored: see [`crate::observe`].
+    counters: Counters,
 }
 
+/// Equal flags hold the same data; evaluation counts are not data.
 impl PartialEq for Flag {
     fn eq(&self, other: &Self) -> bool {
         self.def == other.def
             && self.users == other.users
             && self.blocked == other.blocked
             && self.regexes == other.regexes
+            && self.meta == other.meta
+            && self.history == other.history
     }
 }
 
@@ -248,12 +268,16 @@ impl Flag {
     pub fn new(def: Definition, limits: &Limits) -> Result<Flag, Error> {
         def.validate(limits)?;
         let cumulative = Self::cumulative(&def);
+        let counters = Counters::new(def.variants.len(), 0);
         Ok(Flag {
             def,
             users: IdSet::new(),
             blocked: IdSet::new(),
             regexes: Regexes::default(),
             cumulative,
+            meta: Metadata::default(),
+            history: History::default(),
+            counters,
         })
     }
 
@@ -267,13 +291,47 @@ impl Flag {
     ) -> Result<Flag, Error> {
         def.validate(&Limits::STORED)?;
         let cumulative = Self::cumulative(&def);
+        let counters = Counters::new(def.variants.len(), 0);
         Ok(Flag {
             def,
             users,
             blocked,
             regexes: Regexes::from_stored(patterns, Limits::STORED.regex_size_limit)?,
             cumulative,
+            meta: Metadata::default(),
+            history: History::default(),
+            counters,
         })
+    }
+
+    /// Puts back stored metadata and history (the codec, the AOF).
+    pub fn with_observations(mut self, meta: Metadata, history: History) -> Flag {
+        self.meta = meta;
+        self.history = history;
+        self
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// Metadata writes (`HANOI.META`); `created` is refused there.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.meta
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Records a write that changed the flag.
+    pub fn record(&mut self, stamp: &Stamp, name: &[u8], args: &[&[u8]]) {
+        self.history.push(Entry::new(stamp, name, args), stamp.keep);
+    }
+
+    /// Evaluation counts of this process.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     fn cumulative(def: &Definition) -> Vec<u64> {
@@ -315,6 +373,9 @@ impl Flag {
             + self.def.salt.as_ref().map_or(0, |s| s.capacity())
             + self.cumulative.capacity() * 8
             + self.regexes.heap_size()
+            + self.meta.heap_size()
+            + self.history.heap_size()
+            + self.counters.heap_size()
     }
 
     // ----- writes; each says whether it changed anything -----
@@ -326,6 +387,9 @@ impl Flag {
             return Ok(false);
         }
         self.cumulative = Self::cumulative(&def);
+        if def.variants != self.def.variants {
+            self.counters = self.counters.with_variants(def.variants.len());
+        }
         self.def = def;
         Ok(true)
     }
@@ -439,31 +503,46 @@ impl Flag {
     /// The variant for the crc of `salt ++ id`.
     #[inline]
     fn pick(&self, h: u32) -> Option<&[u8]> {
+        self.pick_index(h)
+            .and_then(|i| self.def.variants.get(i))
+            .map(Vec::as_slice)
+    }
+
+    /// The index of the variant for the crc of `salt ++ id`.
+    #[inline]
+    fn pick_index(&self, h: u32) -> Option<usize> {
         let n = self.def.variants.len();
         if n == 0 {
             return None;
         }
-        let index = match self.cumulative.last() {
+        Some(match self.cumulative.last() {
             // hanoi's unweighted pick: variants[crc32(id) % n].
             None => h as usize % n,
             Some(&total) => {
                 let r = ((u128::from(mix(u64::from(h))) * u128::from(total)) >> 64) as u64;
                 self.cumulative.partition_point(|&c| c <= r)
             }
-        };
-        self.def.variants.get(index).map(Vec::as_slice)
+        })
     }
 
     /// The variant for `id`: none unless the flag is on for it. One crc32
     /// serves the bucket and the pick.
     #[inline]
     pub fn variant(&self, id: &[u8]) -> Option<&[u8]> {
+        self.variant_index(id)
+            .and_then(|i| self.def.variants.get(i))
+            .map(Vec::as_slice)
+    }
+
+    /// [`Flag::variant`] as an index into the variants (for counting).
+    #[inline]
+    pub fn variant_index(&self, id: &[u8]) -> Option<usize> {
         if self.def.variants.is_empty() {
             return None;
         }
         let h = crc32(self.def.salt.as_deref(), id);
         if self.is_on(id, || h) {
-            self.pick(h)
+            self.pick_index(h)
         } else {
             None
         }

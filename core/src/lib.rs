@@ -13,6 +13,7 @@ pub mod codec;
 mod error;
 mod flag;
 mod idset;
+pub mod observe;
 mod parse;
 pub mod regexes;
 mod rollout;

@@ -12,6 +12,13 @@ pub struct Rollout {
     limits: Limits,
 }
 
+/// The system clock in Unix ms (0 if it is before 1970).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 fn ids<'a, I: AsRef<[u8]> + 'a>(items: &'a [I]) -> impl Iterator<Item = &'a [u8]> {
     items.iter().map(AsRef::as_ref)
 }
@@ -35,8 +42,8 @@ impl Rollout {
     /// Creates the flag or replaces its definition; registrations stay.
     pub fn define(&mut self, name: impl AsRef<[u8]>, def: Definition) -> Result<(), Error> {
         let name = name.as_ref();
-        if let Defined::Created(flag) = store::define(self.flags.get_mut(name), def, &self.limits)?
-        {
+        let existing = self.flags.get_mut(name);
+        if let Defined::Created(flag) = store::define(existing, def, &self.limits, now_ms())? {
             self.flags.insert(name.to_vec(), *flag);
         }
         Ok(())

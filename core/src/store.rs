@@ -17,18 +17,25 @@ pub enum Defined {
     Replaced { changed: bool },
 }
 
-/// `HANOI.DEFINE`: creates the flag or replaces its definition. Checks
-/// everything before it changes anything.
+/// `HANOI.DEFINE`: creates the flag (created at `now_ms`, counting from
+/// then) or replaces its definition. Checks everything before it changes
+/// anything.
 pub fn define(
     existing: Option<&mut Flag>,
     def: Definition,
     limits: &Limits,
+    now_ms: u64,
 ) -> Result<Defined, Error> {
     match existing {
         Some(flag) => flag
             .set_definition(def, limits)
             .map(|changed| Defined::Replaced { changed }),
-        None => Flag::new(def, limits).map(|f| Defined::Created(Box::new(f))),
+        None => {
+            let mut flag = Flag::new(def, limits)?;
+            flag.metadata_mut().created_ms = now_ms;
+            flag.counters().reset(now_ms);
+            Ok(Defined::Created(Box::new(flag)))
+        }
     }
 }
 

@@ -1,0 +1,350 @@
+//! What a flag knows about itself beyond its rules: free-form metadata, the
+//! history of the writes that changed it, and evaluation counts.
+//!
+//! Metadata and history are part of the flag (stored, replicated, digested);
+//! counts are per server and per process (never stored nor replicated: each
+//! server counts what it serves, like `INFO commandstats`, and starts again
+//! from zero when the flag is loaded, restored or copied).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::Error;
+
+/// The metadata field set when a flag is created; not settable by hand.
+pub const CREATED: &[u8] = b"created";
+
+/// How many arguments of a write its history entry keeps; a longer list
+/// (thousands of ids) is summarised by these and the count of all of them.
+pub const HISTORY_ARGS: usize = 8;
+
+/// Free-form string fields of a flag (`description`, `owner`, `tags`, ...),
+/// and when it was created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// Unix ms of creation; 0 when unknown (flags stored before 0.2).
+    pub created_ms: u64,
+    pub fields: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Metadata {
+    /// Sets fields, all or nothing, within `max_fields` fields of at most
+    /// `max_value` bytes. Returns how many fields were added or changed.
+    pub fn set(
+        &mut self,
+        pairs: &[(&[u8], &[u8])],
+        max_fields: usize,
+        max_value: usize,
+    ) -> Result<usize, Error> {
+        let mut added = 0;
+        for (i, (field, value)) in pairs.iter().enumerate() {
+            if field.is_empty() {
+                return Err(Error::EmptyField);
+            }
+            if field.eq_ignore_ascii_case(CREATED) {
+                return Err(Error::CreatedIsSet);
+            }
+            if value.len() > max_value {
+                return Err(Error::ValueTooLong { limit: max_value });
+            }
+            // A field repeated in one call counts once (the last value wins).
+            let later = pairs[i + 1..].iter().any(|(f, _)| f == field);
+            if !later && !self.fields.contains_key(*field) {
+                added += 1;
+            }
+        }
+        if self.fields.len() + added > max_fields {
+            return Err(Error::TooManyFields { limit: max_fields });
+        }
+        let mut changed = 0;
+        for (field, value) in pairs {
+            if self.fields.get(*field).map(Vec::as_slice) != Some(*value) {
+                self.fields.insert(field.to_vec(), value.to_vec());
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Removes fields; returns how many were there.
+    pub fn delete(&mut self, fields: &[&[u8]]) -> Result<usize, Error> {
+        if fields.iter().any(|f| f.eq_ignore_ascii_case(CREATED)) {
+            return Err(Error::CreatedIsSet);
+        }
+        Ok(fields
+            .iter()
+            .filter(|f| self.fields.remove(**f).is_some())
+            .count())
+    }
+
+    pub(crate) fn heap_size(&self) -> usize {
+        self.fields
+            .iter()
+            .map(|(k, v)| k.capacity() + v.capacity() + 64)
+            .sum()
+    }
+}
+
+/// Who changed the flag, when, and with what: decided by the server that
+/// ran the write (the primary) and carried as it is to replicas and the AOF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    /// Server time, Unix ms.
+    pub at_ms: u64,
+    /// The ACL user.
+    pub user: Vec<u8>,
+    /// The client's name (`CLIENT SETNAME`), if it had one.
+    pub client: Option<Vec<u8>>,
+    /// How many entries the history keeps (the primary's `hanoi.history-length`).
+    pub keep: usize,
+}
+
+/// One write that changed a flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub at_ms: u64,
+    pub user: Vec<u8>,
+    pub client: Option<Vec<u8>>,
+    /// The command name and at most [`HISTORY_ARGS`] of its arguments (the
+    /// key left out).
+    pub command: Vec<Vec<u8>>,
+    /// How many arguments the command had in all (the key left out).
+    pub args: u64,
+}
+
+impl Entry {
+    /// The entry for `name args...` under `stamp`.
+    pub fn new(stamp: &Stamp, name: &[u8], args: &[&[u8]]) -> Entry {
+        let mut command = Vec::with_capacity(1 + args.len().min(HISTORY_ARGS));
+        command.push(name.to_ascii_uppercase());
+        command.extend(args.iter().take(HISTORY_ARGS).map(|a| a.to_vec()));
+        Entry {
+            at_ms: stamp.at_ms,
+            user: stamp.user.clone(),
+            client: stamp.client.clone(),
+            command,
+            args: args.len() as u64,
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        self.user.capacity()
+            + self.client.as_ref().map_or(0, Vec::capacity)
+            + self
+                .command
+                .iter()
+                .map(|c| c.capacity() + 24)
+                .sum::<usize>()
+    }
+}
+
+/// The last writes that changed a flag, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    entries: VecDeque<Entry>,
+}
+
+impl History {
+    /// Appends `e`, keeping the newest `keep` entries.
+    pub fn push(&mut self, e: Entry, keep: usize) {
+        self.entries.push_back(e);
+        while self.entries.len() > keep {
+            self.entries.pop_front();
+        }
+    }
+
+    /// Newest first.
+    pub fn newest(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.entries.iter().rev()
+    }
+
+    /// Oldest first.
+    pub fn oldest(&self) -> impl ExactSizeIterator<Item = &Entry> + '_ {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn heap_size(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.entries.iter().map(Entry::heap_size).sum::<usize>()
+    }
+}
+
+/// Evaluation counts of one flag in this process. Relaxed atomics: `&self`
+/// evaluation stays `Sync`, and a count costs an uncontended add.
+#[derive(Debug, Default)]
+pub struct Counters {
+    evaluations: AtomicU64,
+    enabled: AtomicU64,
+    /// One per variant, in the flag's order.
+    variants: Box<[AtomicU64]>,
+    last_ms: AtomicU64,
+    since_ms: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub evaluations: u64,
+    pub enabled: u64,
+    pub variants: Vec<u64>,
+    /// Unix ms of the last evaluation (0: none since `since_ms`).
+    pub last_ms: u64,
+    /// Unix ms counting started (0: unknown).
+    pub since_ms: u64,
+}
+
+impl Counters {
+    pub(crate) fn new(variants: usize, since_ms: u64) -> Counters {
+        Counters {
+            variants: (0..variants).map(|_| AtomicU64::new(0)).collect(),
+            since_ms: AtomicU64::new(since_ms),
+            ..Counters::default()
+        }
+    }
+
+    /// Counts one evaluation at `now_ms` (0 leaves the last time alone).
+    #[inline]
+    pub fn count(&self, enabled: bool, variant: Option<usize>, now_ms: u64) {
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
+        if enabled {
+            self.enabled.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(v) = variant.and_then(|i| self.variants.get(i)) {
+            v.fetch_add(1, Ordering::Relaxed);
+        }
+        if now_ms != 0 {
+            self.last_ms.store(now_ms, Ordering::Relaxed);
+        }
+    }
+
+    pub fn snapshot(&self) -> Counts {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counts {
+            evaluations: get(&self.evaluations),
+            enabled: get(&self.enabled),
+            variants: self.variants.iter().map(get).collect(),
+            last_ms: get(&self.last_ms),
+            since_ms: get(&self.since_ms),
+        }
+    }
+
+    /// The same counts for a new list of variants (whose counts start at 0).
+    pub(crate) fn with_variants(&self, n: usize) -> Counters {
+        let c = Counters::new(n, self.since_ms.load(Ordering::Relaxed));
+        let copy = |from: &AtomicU64, to: &AtomicU64| {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed)
+        };
+        copy(&self.evaluations, &c.evaluations);
+        copy(&self.enabled, &c.enabled);
+        copy(&self.last_ms, &c.last_ms);
+        c
+    }
+
+    pub(crate) fn heap_size(&self) -> usize {
+        self.variants.len() * 8
+    }
+
+    /// Starts again from zero at `now_ms`.
+    pub fn reset(&self, now_ms: u64) {
+        for a in [&self.evaluations, &self.enabled, &self.last_ms]
+            .into_iter()
+            .chain(self.variants.iter())
+        {
+            a.store(0, Ordering::Relaxed);
+        }
+        self.since_ms.store(now_ms, Ordering::Relaxed);
+    }
+}
+
+/// A copy of a flag counts on its own, from zero.
+impl Clone for Counters {
+    fn clone(&self) -> Self {
+        Counters::new(self.variants.len(), self.since_ms.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_all_or_nothing() {
+        let mut m = Metadata::default();
+        assert_eq!(
+            m.set(&[(b"owner", b"ana"), (b"tags", b"a,b")], 2, 10),
+            Ok(2)
+        );
+        assert_eq!(m.set(&[(b"owner", b"ana")], 2, 10), Ok(0));
+        assert_eq!(
+            m.set(&[(b"owner", b"bo"), (b"x", b"1")], 2, 10),
+            Err(Error::TooManyFields { limit: 2 })
+        );
+        assert_eq!(m.fields.get(&b"owner"[..]).unwrap(), b"ana");
+        assert_eq!(
+            m.set(&[(b"owner", b"0123456789x")], 2, 10),
+            Err(Error::ValueTooLong { limit: 10 })
+        );
+        assert_eq!(
+            m.set(&[(b"Created", b"1")], 2, 10),
+            Err(Error::CreatedIsSet)
+        );
+        assert_eq!(m.set(&[(b"", b"1")], 2, 10), Err(Error::EmptyField));
+        assert_eq!(m.delete(&[b"owner", b"nope"]), Ok(1));
+        assert_eq!(m.delete(&[b"created"]), Err(Error::CreatedIsSet));
+        // A field repeated in one call is one field.
+        assert_eq!(m.set(&[(b"a", b"1"), (b"a", b"2")], 2, 10), Ok(2));
+        assert_eq!(m.fields.get(&b"a"[..]).unwrap(), b"2");
+    }
+
+    #[test]
+    fn history_keeps_the_newest() {
+        let stamp = |ms| Stamp {
+            at_ms: ms,
+            user: b"default".to_vec(),
+            client: None,
+            keep: 2,
+        };
+        let mut h = History::default();
+        for ms in 1..=3 {
+            h.push(Entry::new(&stamp(ms), b"hanoi.enable", &[]), 2);
+        }
+        assert_eq!(h.newest().map(|e| e.at_ms).collect::<Vec<_>>(), [3, 2]);
+        let ids: Vec<Vec<u8>> = (0..100).map(|i| format!("{i}").into_bytes()).collect();
+        let ids: Vec<&[u8]> = ids.iter().map(Vec::as_slice).collect();
+        let e = Entry::new(&stamp(4), b"hanoi.register", &ids);
+        assert_eq!(e.command.len(), 1 + HISTORY_ARGS);
+        assert_eq!(e.command[0], b"HANOI.REGISTER");
+        assert_eq!(e.args, 100);
+        h.push(e, 0);
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn counters() {
+        let c = Counters::new(2, 5);
+        c.count(true, Some(1), 10);
+        c.count(false, None, 0);
+        c.count(true, Some(7), 11);
+        assert_eq!(
+            c.snapshot(),
+            Counts {
+                evaluations: 3,
+                enabled: 2,
+                variants: vec![0, 1],
+                last_ms: 11,
+                since_ms: 5
+            }
+        );
+        c.reset(20);
+        assert_eq!(c.snapshot().evaluations, 0);
+        assert_eq!(c.snapshot().since_ms, 20);
+    }
+}

@@ -1,0 +1,331 @@
+//! Metadata, history and evaluation counts, end to end: what they show, and
+//! that history is the same on a replica, after restarts, DUMP/RESTORE and
+//! COPY, while counts stay per server.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{err, int, ok, query, run, snapshot, Server};
+use redis::Value;
+
+/// The server's clock in Unix ms.
+fn server_ms(con: &mut redis::Connection) -> u64 {
+    let (s, us): (u64, u64) = query(con, ("TIME",));
+    s * 1000 + us / 1000
+}
+
+/// A flat field/value reply (RESP2 map) as pairs.
+fn fields(v: &Value) -> Vec<(String, Value)> {
+    let Value::Array(items) = v else {
+        panic!("not a map: {v:?}")
+    };
+    items
+        .chunks(2)
+        .map(|kv| (redis::from_redis_value::<String>(&kv[0]).unwrap(), kv[1].clone()))
+        .collect()
+}
+
+fn field(v: &Value, name: &str) -> Value {
+    fields(v)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no {name} in {v:?}"))
+        .1
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Nil => None,
+        v => Some(redis::from_redis_value(v).unwrap()),
+    }
+}
+
+fn history(con: &mut redis::Connection, key: &str) -> Vec<Value> {
+    query(con, ("HANOI.HISTORY", key))
+}
+
+/// (user, client, command words) of each entry, newest first.
+fn who_what(con: &mut redis::Connection, key: &str) -> Vec<(String, Option<String>, Vec<String>)> {
+    history(con, key)
+        .iter()
+        .map(|e| {
+            let words: Vec<String> = redis::from_redis_value(&field(e, "command")).unwrap();
+            (text(&field(e, "user")).unwrap(), text(&field(e, "client")), words)
+        })
+        .collect()
+}
+
+#[test]
+fn metadata_is_free_form_with_limits() {
+    let s = Server::start(&["--hanoi.max-meta-fields", "3", "--hanoi.max-meta-value-bytes", "16"]);
+    let mut con = s.con();
+    let before = server_ms(&mut con);
+    ok(&mut con, &["HANOI.DEFINE", "f"]);
+    let after = server_ms(&mut con);
+    assert_eq!(
+        int(&mut con, &["HANOI.META", "f", "SET", "owner", "ana", "tags", "ui,checkout"]),
+        2
+    );
+    assert_eq!(int(&mut con, &["HANOI.META", "f", "SET", "owner", "ana"]), 0);
+    let get: Value = query(&mut con, ("HANOI.GET", "f"));
+    let created: u64 = redis::from_redis_value(&field(&get, "created")).unwrap();
+    assert!((before..=after).contains(&created), "{before} <= {created} <= {after}");
+    let meta = fields(&field(&get, "metadata"));
+    assert_eq!(meta.len(), 2);
+    assert_eq!(text(&meta[0].1).as_deref(), Some("ana"));
+    let snap = snapshot(&mut con, "f");
+    #[rustfmt::skip]
+    let bad: &[(&[&str], &str)] = &[
+        (&["HANOI.META", "f", "SET", "created", "5"], "ERR 'created' is set when the flag is created"),
+        (&["HANOI.META", "f", "DEL", "created"], "ERR 'created' is set when the flag is created"),
+        (&["HANOI.META", "f", "SET", "owner"], "ERR META SET needs field value pairs"),
+        (&["HANOI.META", "f", "SET"], "ERR wrong number of arguments"),
+        (&["HANOI.META", "f", "SET", "a", "1", "b"], "ERR META SET needs field value pairs"),
+        (&["HANOI.META", "f", "SET", "description", "seventeen bytes!!"], "ERR metadata value longer than 16 bytes"),
+        (&["HANOI.META", "f", "SET", "a", "1", "b", "2"], "ERR too many metadata fields (limit 3"),
+        (&["HANOI.META", "f", "SET", "", "1"], "ERR metadata field name must not be empty"),
+        (&["HANOI.META", "f", "PUT", "a", "1"], "ERR expected SET or DEL"),
+        (&["HANOI.META", "missing", "SET", "a", "1"], "ERR no such flag"),
+    ];
+    for (args, want) in bad {
+        let e = err(&mut con, args);
+        assert!(e.starts_with(want), "{args:?}: got '{e}', want '{want}'");
+        assert_eq!(snapshot(&mut con, "f"), snap, "{args:?} changed the flag");
+    }
+    assert_eq!(int(&mut con, &["HANOI.META", "f", "DEL", "tags", "nope"]), 1);
+    // The metadata is part of the digest.
+    assert_ne!(snapshot(&mut con, "f").1, snap.1);
+}
+
+#[test]
+fn history_says_who_changed_what_and_when() {
+    let s = Server::start(&["--hanoi.history-length", "5"]);
+    let mut admin = s.con();
+    ok(&mut admin, &["ACL", "SETUSER", "ana", "on", ">pw", "+@all", "~*"]);
+    let mut ana = s.con();
+    ok(&mut ana, &["AUTH", "ana", "pw"]);
+    ok(&mut ana, &["CLIENT", "SETNAME", "web:ana"]);
+    let t0 = server_ms(&mut admin);
+    ok(&mut admin, &["HANOI.DEFINE", "f", "PERCENTAGE", "10"]);
+    ok(&mut ana, &["HANOI.DISABLE", "f"]);
+    // Writes that change nothing add nothing.
+    ok(&mut ana, &["HANOI.DISABLE", "f"]);
+    assert_eq!(int(&mut ana, &["HANOI.UNREGISTER", "f", "USER", "nobody"]), 0);
+    let _ = run(&mut ana, &["HANOI.REGISTER", "f", "REGEX", "("]);
+    let ids: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
+    let n: i64 = query(&mut admin, ("HANOI.REGISTER", "f", "USER", &ids));
+    assert_eq!(n, 1000);
+    let t1 = server_ms(&mut admin);
+    let h = history(&mut admin, "f");
+    assert_eq!(h.len(), 3);
+    // Newest first: the long list summarised, its full count given.
+    let words: Vec<String> = redis::from_redis_value(&field(&h[0], "command")).unwrap();
+    assert_eq!(words[..3], ["HANOI.REGISTER", "USER", "u0"]);
+    assert_eq!(words.len(), 9);
+    assert_eq!(field(&h[0], "arguments"), Value::Int(1001));
+    assert_eq!(text(&field(&h[0], "user")).as_deref(), Some("default"));
+    assert_eq!(field(&h[0], "client"), Value::Nil);
+    assert_eq!(text(&field(&h[1], "user")).as_deref(), Some("ana"));
+    assert_eq!(text(&field(&h[1], "client")).as_deref(), Some("web:ana"));
+    let words: Vec<String> = redis::from_redis_value(&field(&h[1], "command")).unwrap();
+    assert_eq!(words, ["HANOI.DISABLE"]);
+    let mut last = t1;
+    for e in &h {
+        let t: u64 = redis::from_redis_value(&field(e, "time")).unwrap();
+        assert!(t0 <= t && t <= last, "{t0} <= {t} <= {last}");
+        last = t;
+    }
+    // COUNT, and the bad ones.
+    assert_eq!(query::<Vec<Value>>(&mut admin, ("HANOI.HISTORY", "f", "COUNT", 1)).len(), 1);
+    for bad in ["0", "-1", "x", "+1"] {
+        assert!(err(&mut admin, &["HANOI.HISTORY", "f", "COUNT", bad])
+            .starts_with("ERR COUNT must be a positive integer"));
+    }
+    assert!(err(&mut admin, &["HANOI.HISTORY", "f", "LIMIT", "1"]).starts_with("ERR"));
+    assert!(history(&mut admin, "missing").is_empty());
+    // The last hanoi.history-length entries are kept; 0 keeps none.
+    for pct in 20..25 {
+        ok(&mut admin, &["HANOI.PERCENTAGE", "f", &pct.to_string()]);
+    }
+    let h = who_what(&mut admin, "f");
+    assert_eq!(h.len(), 5);
+    assert_eq!(h[0].2, ["HANOI.PERCENTAGE", "24"]);
+    ok(&mut admin, &["CONFIG", "SET", "hanoi.history-length", "0"]);
+    ok(&mut admin, &["HANOI.ENABLE", "f"]);
+    assert!(history(&mut admin, "f").is_empty());
+    // HANOI.REPLAY is not for clients: they could write history in another's name.
+    assert!(err(&mut admin, &["HANOI.REPLAY", "f", "1", "x", "", "5", "HANOI.ENABLE"])
+        .contains("only replays"));
+    assert!(err(&mut admin, &["HANOI.LOAD", "f", "x"]).contains("only loads"));
+}
+
+fn wait_synced(replica: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info: String = query(replica, ("INFO", "replication"));
+        if info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "replica never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// HISTORY, GET and the digest of each key.
+fn observed(con: &mut redis::Connection, keys: &[&str]) -> Vec<(Value, Value, Value)> {
+    keys.iter()
+        .map(|k| {
+            let (get, digest) = snapshot(con, k);
+            (query(con, ("HANOI.HISTORY", *k)), get, digest)
+        })
+        .collect()
+}
+
+#[test]
+fn history_is_the_same_everywhere() {
+    let aof = ["--appendonly", "yes", "--appendfsync", "always"];
+    let mut p = Server::start(&aof);
+    let mut pc = p.con();
+    let replica_args: Vec<String> = aof
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--replicaof".into(), "127.0.0.1".into(), p.port.to_string()])
+        .collect();
+    let replica_args: Vec<&str> = replica_args.iter().map(String::as_str).collect();
+    let mut r = Server::start(&replica_args);
+    let mut rc = r.con();
+    wait_synced(&mut rc);
+    for user in ["ana", "bo"] {
+        ok(&mut pc, &["ACL", "SETUSER", user, "on", ">pw", "+@all", "~*"]);
+    }
+    let mut ana = p.con();
+    ok(&mut ana, &["AUTH", "ana", "pw"]);
+    ok(&mut ana, &["CLIENT", "SETNAME", "web:ana"]);
+    let mut bo = p.con();
+    ok(&mut bo, &["AUTH", "bo", "pw"]);
+    ok(&mut bo, &["CLIENT", "SETNAME", "cli:bo"]);
+    ok(&mut ana, &["HANOI.DEFINE", "f", "PERCENTAGE", "10", "VARIANTS", "2", "a", "b"]);
+    int(&mut bo, &["HANOI.REGISTER", "f", "USER", "1", "2", "3"]);
+    int(&mut ana, &["HANOI.META", "f", "SET", "owner", "ana", "description", "checkout v2"]);
+    ok(&mut bo, &["HANOI.DISABLE", "f"]);
+    int(&mut ana, &["HANOI.TOGGLE", "f"]);
+    int(&mut bo, &["HANOI.REGISTER", "f", "REGEX", "^vip-"]);
+    ok(&mut ana, &["HANOI.DEFINE", "g"]);
+    assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);
+    let keys = ["f", "g"];
+    let want = observed(&mut pc, &keys);
+    let who = who_what(&mut pc, "f");
+    assert_eq!(who.len(), 6);
+    assert_eq!(
+        who[5],
+        (
+            "ana".into(),
+            Some("web:ana".into()),
+            vec![
+                "HANOI.DEFINE".into(),
+                "PERCENTAGE".into(),
+                "10".into(),
+                "VARIANTS".into(),
+                "2".into(),
+                "a".into(),
+                "b".into()
+            ]
+        )
+    );
+    assert_eq!(who[2].0, "bo");
+    assert_eq!(who[2].1.as_deref(), Some("cli:bo"));
+    // On the replica: the primary's entries, not the replica's clock or user.
+    assert_eq!(observed(&mut rc, &keys), want);
+    // kill -9 and an AOF restart of each.
+    drop((pc, rc, ana, bo));
+    p.kill();
+    r.kill();
+    p.start_again();
+    r.start_again();
+    let mut pc = p.con();
+    let mut rc = r.con();
+    assert_eq!(observed(&mut pc, &keys), want, "primary after kill -9 and AOF replay");
+    wait_synced(&mut rc);
+    assert_eq!(observed(&mut rc, &keys), want, "replica after kill -9 and AOF replay");
+    // An AOF rewrite, then a restart from it.
+    run(&mut pc, &["BGREWRITEAOF"]).unwrap();
+    common::wait_persistence_idle(&mut pc);
+    drop(pc);
+    p.shutdown("NOSAVE");
+    p.start_again();
+    let mut pc = p.con();
+    assert_eq!(observed(&mut pc, &keys), want, "after BGREWRITEAOF and a restart");
+    // DEBUG RELOAD, DUMP/RESTORE and COPY carry it too.
+    ok(&mut pc, &["DEBUG", "RELOAD"]);
+    assert_eq!(observed(&mut pc, &keys), want, "after DEBUG RELOAD");
+    let dump: Vec<u8> = query(&mut pc, ("DUMP", "f"));
+    ok(&mut pc, &["CONFIG", "SET", "appendonly", "no"]);
+    let () = query(&mut pc, ("RESTORE", "f2", 0, dump));
+    assert_eq!(int(&mut pc, &["COPY", "f", "f3"]), 1);
+    for copy in ["f2", "f3"] {
+        assert_eq!(observed(&mut pc, &[copy])[0], want[0], "{copy}");
+    }
+}
+
+fn stats(con: &mut redis::Connection, key: &str) -> Value {
+    query(con, ("HANOI.STATS", key))
+}
+
+fn stat(v: &Value, name: &str) -> i64 {
+    redis::from_redis_value(&field(v, name)).unwrap()
+}
+
+#[test]
+fn evaluation_counts_are_per_server() {
+    let p = Server::start(&["--hz", "100"]);
+    let mut pc = p.con();
+    let r = Server::start(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
+    let mut rc = r.con();
+    wait_synced(&mut rc);
+    ok(&mut pc, &["HANOI.DEFINE", "f", "PERCENTAGE", "100", "VARIANTS", "2", "a", "b"]);
+    ok(&mut pc, &["HANOI.DEFINE", "off", "DISABLED"]);
+    assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);
+    let fresh = stats(&mut pc, "f");
+    assert_eq!(stat(&fresh, "evaluations"), 0);
+    assert_eq!(field(&fresh, "last_evaluated"), Value::Nil);
+    let since = stat(&fresh, "since");
+    let digest = snapshot(&mut pc, "f").1;
+    std::thread::sleep(Duration::from_millis(50));
+    for id in 0..10 {
+        int(&mut pc, &["HANOI.ENABLED", "f", &id.to_string()]);
+        let _: Value = query(&mut pc, ("HANOI.VARIANT", "f", id));
+    }
+    let _: Vec<i64> = query(&mut pc, ("HANOI.MENABLED", "7", "f", "off"));
+    let _: Value = query(&mut pc, ("HANOI.EXPLAIN", "f", "7"));
+    int(&mut pc, &["HANOI.ENABLED", "off", "7"]);
+    std::thread::sleep(Duration::from_millis(50));
+    let s = stats(&mut pc, "f");
+    assert_eq!(stat(&s, "evaluations"), 22);
+    assert_eq!(stat(&s, "enabled"), 22);
+    let variants = fields(&field(&s, "variants"));
+    let per_variant: i64 = variants
+        .iter()
+        .map(|(_, n)| redis::from_redis_value::<i64>(n).unwrap())
+        .sum();
+    assert_eq!(variants.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(per_variant, 11, "10 VARIANT and 1 EXPLAIN answers");
+    assert!(stat(&s, "last_evaluated") > since);
+    let off = stats(&mut pc, "off");
+    assert_eq!((stat(&off, "evaluations"), stat(&off, "enabled")), (2, 0));
+    // Counts are not data: the digest is the same, the replica counts nothing.
+    assert_eq!(snapshot(&mut pc, "f").1, digest);
+    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 0);
+    int(&mut rc, &["HANOI.ENABLED", "f", "1"]);
+    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 1);
+    // RESET works on the read-only replica and touches only its counts.
+    ok(&mut rc, &["HANOI.STATS", "f", "RESET"]);
+    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 0);
+    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 22);
+    assert!(err(&mut pc, &["HANOI.STATS", "f", "NOW"]).starts_with("ERR expected RESET"));
+    assert_eq!(query::<Value>(&mut pc, ("HANOI.STATS", "missing")), Value::Nil);
+    // Counting can be switched off.
+    ok(&mut pc, &["CONFIG", "SET", "hanoi.count-evaluations", "no"]);
+    int(&mut pc, &["HANOI.ENABLED", "f", "1"]);
+    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 22);
+}
