@@ -11,7 +11,8 @@ the noise of a shared machine falls on both sides of each ratio:
    RedisHighPerfBackEnd.is_enabled divided by SISMEMBER;
 3. memory: MEMORY USAGE of the flag divided by that of the SET (numeric ids, UUIDs);
 4. DEBUG RELOAD time with the flag divided by the same with the SET;
-5. HANOI.MENABLED over 50 flags divided by one HANOI.ENABLED.
+5. HANOI.MENABLED over 50 flags divided by one HANOI.ENABLED;
+and HANOI.ENABLED with per-flag counting (HANOI.STATS) divided by without.
 
 Usage: python3 benches/ratios.py [--quick]   (make bench runs it in a venv)
 """
@@ -128,6 +129,20 @@ def main():
         report("HANOI.ENABLED ops/s / SISMEMBER ops/s", med["ENABLED"] / med["SISMEMBER"], 0.9, "higher")
         report("HANOI.VARIANT ops/s / SISMEMBER ops/s", med["VARIANT"] / med["SISMEMBER"], 0.9, "higher")
         report("PING ops/s / SISMEMBER ops/s", med["PING"] / med["SISMEMBER"], None, note="the ceiling")
+
+        # 1b. The cost of counting (HANOI.STATS): the same ENABLED with
+        # hanoi.count-evaluations on and off, alternated, more rounds.
+        print("1b. HANOI.ENABLED with and without per-flag counting", flush=True)
+
+        def enabled_with(counting):
+            r.execute_command("CONFIG", "SET", "hanoi.count-evaluations", counting)
+            return benchmark_rps(s.port, ["HANOI.ENABLED", "bench:flag", "__rand_int__"])
+
+        med = alternate({"on": lambda: enabled_with("yes"), "off": lambda: enabled_with("no")},
+                        rounds=2 * ROUNDS + 1)
+        r.execute_command("CONFIG", "SET", "hanoi.count-evaluations", "yes")
+        print(f"  counting on: {med['on']:,.0f} ops/s, off: {med['off']:,.0f} ops/s")
+        report("HANOI.ENABLED ops/s counting / not counting", med["on"] / med["off"], 0.97, "higher")
 
         # 2. Round trips from Python.
         print(f"2. round trips (redis-py, {RT_CHECKS} checks one at a time)", flush=True)

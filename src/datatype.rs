@@ -90,7 +90,10 @@ fn io_ctx(io: *mut raw::RedisModuleIO) -> *mut raw::RedisModuleCtx {
 
 fn log_io_error(rdb: *mut raw::RedisModuleIO, msg: &str) {
     let Ok(msg) = CString::new(msg) else { return };
+    // SAFETY: a function pointer the API filled in at load.
     if let Some(log) = unsafe { raw::RedisModule_LogIOError } {
+        // SAFETY: `rdb` is the I/O handle Redis passed; "%s" with one
+        // NUL-terminated string that outlives the call.
         unsafe { log(rdb, c"warning".as_ptr(), c"%s".as_ptr(), msg.as_ptr()) };
     }
 }
@@ -131,6 +134,7 @@ fn emit(
     cmd: &CString,
     args: &[&[u8]],
 ) {
+    // SAFETY (these three): function pointers the API filled in at load.
     let (Some(create), Some(free_string), Some(emit_aof)) = (
         unsafe { raw::RedisModule_CreateString },
         unsafe { raw::RedisModule_FreeString },
@@ -140,8 +144,13 @@ fn emit(
     };
     let mut strings: Vec<*mut raw::RedisModuleString> = args
         .iter()
+        // SAFETY: copies `a.len()` bytes of a live slice into a new string
+        // (no context: freed below, by us).
         .map(|a| unsafe { create(ptr::null_mut(), a.as_ptr().cast::<c_char>(), a.len()) })
         .collect();
+    // SAFETY: `aof` and `key` are what Redis passed to the rewrite callback;
+    // "sv" is the key then a vector of `strings.len()` strings, all alive
+    // during the call and freed once after it.
     unsafe {
         emit_aof(
             aof,

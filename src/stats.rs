@@ -32,6 +32,7 @@ pub fn evaluated(enabled: bool) {
 
 /// The INFO callback: one section named after the module (`INFO hanoi`).
 pub extern "C" fn info(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_int) {
+    // SAFETY (these three): function pointers the API filled in at load.
     let (Some(section), Some(add_u64), Some(add_str)) = (
         unsafe { raw::RedisModule_InfoAddSection },
         unsafe { raw::RedisModule_InfoAddFieldULongLong },
@@ -49,6 +50,8 @@ pub extern "C" fn info(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_i
         (c"regex_compilations", get(&REGEX_COMPILATIONS)),
     ];
     let version = CString::new(env!("CARGO_PKG_VERSION")).unwrap_or_default();
+    // SAFETY: `ctx` is the INFO context Redis passed; every name and value
+    // is a NUL-terminated string alive for the call.
     unsafe {
         // An empty name: the section is called after the module, `hanoi`.
         section(ctx, c"".as_ptr());

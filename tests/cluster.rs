@@ -80,6 +80,9 @@ fn flags_in_a_three_primary_cluster() {
     // A write through the cluster client lands on the owner.
     assert_eq!(int(&mut cc, &["HANOI.REGISTER", &keys[0].0, "USER", "via-cluster"]), 1);
     let samples0 = answers(&mut cons[keys[0].1], &keys[0].0, &samples[0].0);
+    int(&mut cc, &["HANOI.META", &keys[0].0, "SET", "owner", "cluster-team"]);
+    let history0: redis::Value = query(&mut cons[keys[0].1], ("HANOI.HISTORY", &keys[0].0));
+    let get0: redis::Value = query(&mut cons[keys[0].1], ("HANOI.GET", &keys[0].0));
 
     // Move flag 0 to another node: SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE.
     let (key, from) = (keys[0].0.clone(), keys[0].1);
@@ -93,6 +96,9 @@ fn flags_in_a_three_primary_cluster() {
     }
     assert_eq!(query::<String>(&mut cons[to], ("TYPE", &key)), "hanoiflag");
     assert_eq!(answers(&mut cons[to], &key, &samples[0].0), samples0);
+    // History and metadata move with the flag.
+    assert_eq!(query::<redis::Value>(&mut cons[to], ("HANOI.HISTORY", &key)), history0);
+    assert_eq!(query::<redis::Value>(&mut cons[to], ("HANOI.GET", &key)), get0);
     // The cluster client follows the move.
     for (id, want) in samples[0].0.iter().zip(&samples0).take(300) {
         assert_eq!(&run_b(&mut cc, ("HANOI.EXPLAIN", &key, id)).unwrap(), want);

@@ -35,6 +35,16 @@ pub enum Error {
     UnknownEncoding(i32),
     /// `created` is set by hanoi when the flag is created.
     CreatedIsSet,
+    /// `WITH id ...`: the id is the attribute `id`, given apart.
+    IdAttribute,
+    /// The same attribute twice in one evaluation.
+    RepeatedAttribute(String),
+    /// A rule that does not parse.
+    BadRule(String),
+    /// A rule argument that does not parse as its operator needs.
+    BadRuleArgument(String),
+    /// More values in an IN/NOTIN list than the limit allows.
+    TooManyInValues { limit: usize },
     /// A metadata field name that is empty.
     EmptyField,
     /// A metadata value over the limit.
@@ -85,6 +95,10 @@ impl fmt::Display for Error {
             Error::DuplicateVariant(name) => write!(f, "duplicate variant name '{name}'"),
             Error::Corrupt => write!(f, "corrupt flag data"),
             Error::ShortRead => write!(f, "short read"),
+            Error::IdAttribute => write!(f, "the id is the attribute 'id': it cannot be set with WITH"),
+            Error::RepeatedAttribute(a) => write!(f, "attribute '{a}' given twice"),
+            Error::BadRule(m) | Error::BadRuleArgument(m) => write!(f, "{m}"),
+            Error::TooManyInValues { limit } => write!(f, "too many values in an IN list (limit {limit}, hanoi.max-in-values)"),
             Error::CreatedIsSet => write!(f, "'created' is set when the flag is created and cannot be changed"),
             Error::EmptyField => write!(f, "metadata field name must not be empty"),
             Error::ValueTooLong { limit } => write!(f, "metadata value longer than {limit} bytes (hanoi.max-meta-value-bytes)"),

@@ -17,6 +17,7 @@ pub mod observe;
 mod parse;
 pub mod regexes;
 mod rollout;
+pub mod rules;
 pub mod store;
 
 pub use error::{Error, NotEnabled};
