@@ -633,10 +633,13 @@ mod tests {
             .matches(&Attrs::new(&pairs).unwrap(), b"user-7")
     }
 
+    /// A rule, the attributes it is asked with, and whether it matches.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a [u8])], bool);
+
     #[rustfmt::skip]
     #[test]
     fn operators() {
-        let cases: &[(&str, &[(&str, &[u8])], bool)] = &[
+        let cases: &[Case] = &[
             ("IF country EQ DE", &[("country", b"DE")], true),
             ("IF country EQ DE", &[("country", b"de")], false),
             ("IF country EQ DE", &[], false),
