@@ -63,6 +63,9 @@ pub enum Keys {
     One,
     /// Every argument from this index on is a key.
     From(c_int),
+    /// Keys from this index on, or later (`HANOI.MENABLED ... WITH`): the
+    /// command tells where (`getkeys-api`).
+    Api(c_int),
 }
 
 impl Keys {
@@ -70,7 +73,7 @@ impl Keys {
     const fn range(self) -> (c_int, c_int, c_int) {
         match self {
             Keys::One => (1, 1, 1),
-            Keys::From(i) => (i, -1, 1),
+            Keys::From(i) | Keys::Api(i) => (i, -1, 1),
         }
     }
 }
@@ -156,6 +159,14 @@ const fn with(a: Arg, sub: &'static [Arg]) -> Arg {
 }
 
 const KEY: Arg = arg("key", Ty::Key);
+/// `WITH attr value [attr value ...]`
+const WITH: Arg = with(
+    tok(arg("with", Ty::Block), "WITH"),
+    &[many(with(
+        arg("pair", Ty::Block),
+        &[arg("attr", Ty::Str), arg("value", Ty::Str)],
+    ))],
+);
 const ID: Arg = arg("id", Ty::Str);
 const IDS: Arg = many(arg("id", Ty::Str));
 const USER_OR_REGEX: Arg = with(
@@ -252,21 +263,43 @@ pub static COMMANDS: &[Command] = &[
         "O(1)",
         &[KEY, arg("pct", Ty::Int)]),
     command!("hanoi.enabled", FastRead, Handler::Call(commands::enabled), arity: -2, keys: Keys::One,
-        "Is the flag on for the id? Without an id, the switch alone",
-        "O(L) with L the id length",
-        &[KEY, opt(ID)]),
-    command!("hanoi.variant", FastRead, Handler::Call(commands::variant), arity: 3, keys: Keys::One,
-        "The variant of an experiment for the id, or nil",
-        "O(L) with L the id length",
-        &[KEY, ID]),
-    command!("hanoi.menabled", FastRead, Handler::Call(commands::menabled), arity: -3, keys: Keys::From(2),
-        "Is each of the flags on for the id? One answer per key",
-        "O(K*L) with K the keys",
-        &[ID, many(KEY)]),
-    command!("hanoi.explain", FastRead, Handler::Call(commands::explain), arity: 3, keys: Keys::One,
-        "Whether the flag is on for the id, its variant, and why",
-        "O(L) with L the id length",
-        &[KEY, ID]),
+        "Is the flag on for the id (and its attributes)? Without an id, the switch alone",
+        "O(L+C) with L the id length and C the rules' conditions",
+        &[KEY, opt(with(arg("target", Ty::Block), &[ID, opt(WITH)]))]),
+    command!("hanoi.variant", FastRead, Handler::Call(commands::variant), arity: -3, keys: Keys::One,
+        "The variant of an experiment for the id (and its attributes), or nil",
+        "O(L+C) with L the id length and C the rules' conditions",
+        &[KEY, ID, opt(WITH)]),
+    command!("hanoi.menabled", FastRead, Handler::Call(commands::menabled), arity: -3, keys: Keys::Api(2),
+        "Is each of the flags on for the id (and its attributes)? One answer per key",
+        "O(K*(L+C)) with K the keys",
+        &[ID, opt(with(tok(arg("with", Ty::Block), "WITH"), &[arg("count", Ty::Int), many(with(arg("pair", Ty::Block), &[arg("attr", Ty::Str), arg("value", Ty::Str)]))])), many(KEY)]),
+    command!("hanoi.explain", FastRead, Handler::Call(commands::explain), arity: -3, keys: Keys::One,
+        "Whether the flag is on for the id (and its attributes), its variant, why, and the effective percentage",
+        "O(L+C) with L the id length and C the rules' conditions",
+        &[KEY, ID, opt(WITH)]),
+    command!("hanoi.rule", GrowingWrite, Handler::Write(commands::rule), arity: -4, keys: Keys::One,
+        "Sets, deletes or moves a targeting rule: conditions on attributes, a rollout, a variant",
+        "O(C+R) with C the conditions (IN lists included) and R the rules",
+        &[KEY, with(arg("action", Ty::OneOf), &[
+            with(tok(arg("set", Ty::Block), "SET"), &[
+                arg("name", Ty::Str),
+                opt(tok(arg("pct", Ty::Int), "ROLLOUT")),
+                opt(tok(arg("variant", Ty::Str), "VARIANT")),
+                tok(arg("attr", Ty::Str), "IF"), arg("op", Ty::Str), opt(many(arg("arg", Ty::Str))),
+                opt(many(with(tok(arg("and", Ty::Block), "AND"), &[arg("attr", Ty::Str), arg("op", Ty::Str), opt(many(arg("arg", Ty::Str)))]))),
+            ]),
+            with(tok(arg("del", Ty::Block), "DEL"), &[many(arg("name", Ty::Str))]),
+            with(tok(arg("move", Ty::Block), "MOVE"), &[arg("name", Ty::Str), arg("index", Ty::Int)]),
+        ])]),
+    command!("hanoi.schedule", Write, Handler::Write(commands::schedule), arity: -3, keys: Keys::One,
+        "Sets a flag's active window or a ramp of its percentage, or clears them",
+        "O(1)",
+        &[KEY, with(arg("action", Ty::OneOf), &[
+            with(tok(arg("window", Ty::Block), "WINDOW"), &[arg("from_ms", Ty::Int), arg("until_ms", Ty::Int)]),
+            with(tok(arg("ramp", Ty::Block), "RAMP"), &[arg("from_pct", Ty::Int), arg("to_pct", Ty::Int), arg("start_ms", Ty::Int), arg("end_ms", Ty::Int)]),
+            with(tok(arg("clear", Ty::Block), "CLEAR"), &[opt(with(arg("what", Ty::OneOf), &[tok(arg("window", Ty::Token), "WINDOW"), tok(arg("ramp", Ty::Token), "RAMP")]))]),
+        ])]),
     command!("hanoi.get", Read, Handler::Call(commands::get), arity: 2, keys: Keys::One,
         "The whole definition of a flag",
         "O(V+R) with V the variants and R the regexes",
@@ -356,7 +389,11 @@ impl AclSupport {
 
 fn register_one(ctx: &Context, c: &Command, acl: AclSupport) -> Result<(), String> {
     let name = CString::new(c.name).map_err(|e| e.to_string())?;
-    let flags = CString::new(c.kind.flags()).map_err(|e| e.to_string())?;
+    let flags = match c.keys {
+        Keys::Api(_) => format!("{} getkeys-api", c.kind.flags()),
+        _ => c.kind.flags().to_owned(),
+    };
+    let flags = CString::new(flags).map_err(|e| e.to_string())?;
     let (first, last, step) = c.keys.range();
     // SAFETY: the API was filled in at load; all pointers outlive the call.
     let created = unsafe {
@@ -491,8 +528,12 @@ fn key_specs(c: &Command) -> [raw::RedisModuleCommandKeySpec; 2] {
     });
     let (first, last) = match c.keys {
         Keys::One => (1, 0),
-        Keys::From(i) => (i, -1),
+        Keys::From(i) | Keys::Api(i) => (i, -1),
     };
+    if let Keys::Api(_) = c.keys {
+        // The keys may start later (after WITH ...): the spec is a hint.
+        spec.flags |= u64::from(raw::REDISMODULE_CMD_KEY_INCOMPLETE);
+    }
     spec.begin_search_type = raw::RedisModuleKeySpecBeginSearchType_REDISMODULE_KSPEC_BS_INDEX;
     spec.bs.index.pos = first;
     spec.find_keys_type = raw::RedisModuleKeySpecFindKeysType_REDISMODULE_KSPEC_FK_RANGE;
@@ -564,7 +605,12 @@ mod tests {
                 .position(|a| a.ty == Ty::Key)
                 .map(|i| i as c_int + 1);
             let (first, last, _) = c.keys.range();
-            assert_eq!(first_key, Some(first), "{}", c.name);
+            if let Keys::Api(_) = c.keys {
+                // After optional arguments: at `first` or later.
+                assert!(first_key >= Some(first), "{}", c.name);
+            } else {
+                assert_eq!(first_key, Some(first), "{}", c.name);
+            }
             assert_eq!(
                 last == -1,
                 c.args.last().is_some_and(|a| a.ty == Ty::Key && a.multiple),

@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 use std::ffi::c_int;
 
 use hanoi_core::observe::Stamp;
+use hanoi_core::rules::{parse_rule, Attrs};
 use hanoi_core::store::{self, Defined};
-use hanoi_core::{parse_definition, parse_percentage, quote, Detail, Error, Flag};
+use hanoi_core::{
+    parse_definition_given, parse_percentage, quote, Detail, Error, Flag, Query, Ramp,
+};
 use redis_module::key::RedisKey;
 use redis_module::raw::{self, RedisModuleKey};
 use redis_module::redisvalue::RedisValueKey;
@@ -171,7 +174,7 @@ pub fn define(w: &Write) -> CmdResult {
     arity(args, 2, usize::MAX)?;
     let opts: Vec<&[u8]> = slices(&args[2..]).collect();
     let limits = limits(ctx);
-    let def = parse_definition(&opts, &limits).map_err(core_err)?;
+    let (def, percentage_given) = parse_definition_given(&opts, &limits).map_err(core_err)?;
     let key = ctx.open_key_writable(&args[1]);
     let existing = key
         .get_value::<Flag>(&HANOI_TYPE)
@@ -189,13 +192,21 @@ pub fn define(w: &Write) -> CmdResult {
             stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Some(stamp)
         }
-        Defined::Replaced { changed: false } => None,
-        Defined::Replaced { changed: true } => {
-            let stamp = stamp_now;
-            if let Ok(Some(flag)) = key.get_value::<Flag>(&HANOI_TYPE) {
-                record(w, flag, stamp.as_ref());
+        Defined::Replaced { changed } => {
+            // Setting the percentage by hand ends a ramp.
+            let flag = key.get_value::<Flag>(&HANOI_TYPE).ok().flatten();
+            let ended =
+                percentage_given && flag.as_ref().is_some_and(|f| f.schedule().ramp.is_some());
+            match flag {
+                Some(flag) if changed || ended => {
+                    if percentage_given {
+                        flag.end_ramp();
+                    }
+                    record(w, flag, stamp_now.as_ref());
+                    Some(stamp_now)
+                }
+                _ => None,
             }
-            Some(stamp)
         }
     };
     if let Some(stamp) = stamp {
@@ -414,6 +425,134 @@ pub fn load(call: &Call) -> CmdResult {
     Ok(OK)
 }
 
+// ----- targeting -----
+
+/// `HANOI.RULE key SET name [ROLLOUT pct] [VARIANT v] IF attr op [arg ...]
+/// [AND ...]` | `HANOI.RULE key DEL name [name ...]` | `HANOI.RULE key MOVE
+/// name index`.
+pub fn rule(w: &Write) -> CmdResult {
+    arity(w.args, 4, usize::MAX)?;
+    let action = w.args[2].as_slice();
+    let rest: Vec<&[u8]> = slices(&w.args[3..]).collect();
+    let limits = limits(&w.ctx);
+    if is_kw(action, "SET") {
+        let rule = parse_rule(rest[0], &rest[1..], &limits.rule_limits()).map_err(core_err)?;
+        write_flag(w, "hanoi.rule", |flag| {
+            let changed = flag.set_rule(rule, limits.max_rules).map_err(core_err)?;
+            Ok((OK, changed))
+        })
+    } else if is_kw(action, "DEL") {
+        write_flag(w, "hanoi.rule", |flag| Ok(count(flag.delete_rules(&rest))))
+    } else if is_kw(action, "MOVE") {
+        let [name, index] = rest[..] else {
+            return Err(arg_err("expected HANOI.RULE key MOVE name index"));
+        };
+        let index = hanoi_core::parse_int(index)
+            .and_then(|i| usize::try_from(i).ok())
+            .ok_or_else(|| arg_err("MOVE index must be a non-negative integer"))?;
+        write_flag(w, "hanoi.rule", |flag| {
+            let changed = flag.move_rule(name, index).map_err(core_err)?;
+            Ok((OK, changed))
+        })
+    } else {
+        Err(arg_err(format_args!(
+            "expected SET, DEL or MOVE, got '{}'",
+            quote(action)
+        )))
+    }
+}
+
+fn millis(arg: &[u8], what: &str) -> Result<u64, RedisError> {
+    hanoi_core::parse_int(arg)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| {
+            arg_err(format_args!(
+                "{what} must be a Unix time in milliseconds (0 or more)"
+            ))
+        })
+}
+
+/// `HANOI.SCHEDULE key WINDOW from_ms until_ms` | `HANOI.SCHEDULE key RAMP
+/// from_pct to_pct start_ms end_ms` | `HANOI.SCHEDULE key CLEAR [WINDOW|RAMP]`.
+pub fn schedule(w: &Write) -> CmdResult {
+    arity(w.args, 3, 7)?;
+    let action = w.args[2].as_slice();
+    let rest: Vec<&[u8]> = slices(&w.args[3..]).collect();
+    if is_kw(action, "WINDOW") {
+        let [from, until] = rest[..] else {
+            return Err(arg_err(
+                "expected HANOI.SCHEDULE key WINDOW from_ms until_ms",
+            ));
+        };
+        let (from, until) = (millis(from, "from_ms")?, millis(until, "until_ms")?);
+        write_flag(w, "hanoi.schedule", |flag| {
+            Ok((OK, flag.set_window(from, until).map_err(core_err)?))
+        })
+    } else if is_kw(action, "RAMP") {
+        let [from, to, start, end] = rest[..] else {
+            return Err(arg_err(
+                "expected HANOI.SCHEDULE key RAMP from_pct to_pct start_ms end_ms",
+            ));
+        };
+        let ramp = Ramp {
+            from_pct: parse_percentage(from).map_err(core_err)?,
+            to_pct: parse_percentage(to).map_err(core_err)?,
+            start_ms: millis(start, "start_ms")?,
+            end_ms: millis(end, "end_ms")?,
+        };
+        write_flag(w, "hanoi.schedule", |flag| {
+            Ok((OK, flag.set_ramp(ramp).map_err(core_err)?))
+        })
+    } else if is_kw(action, "CLEAR") {
+        let (window, ramp) = match rest[..] {
+            [] => (true, true),
+            [x] if is_kw(x, "WINDOW") => (true, false),
+            [x] if is_kw(x, "RAMP") => (false, true),
+            _ => return Err(arg_err("expected HANOI.SCHEDULE key CLEAR [WINDOW|RAMP]")),
+        };
+        write_flag(w, "hanoi.schedule", |flag| {
+            Ok((OK, flag.clear_schedule(window, ramp)))
+        })
+    } else {
+        Err(arg_err(format_args!(
+            "expected WINDOW, RAMP or CLEAR, got '{}'",
+            quote(action)
+        )))
+    }
+}
+
+/// `WITH attr value [attr value ...]` from `args` (after the id): the pairs,
+/// checked (no name twice, not `id`).
+/// Attribute name/value pairs, borrowed from the call.
+type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+fn with_pairs<'a>(args: &[&'a [u8]]) -> Result<Pairs<'a>, RedisError> {
+    match args {
+        [] => Ok(Vec::new()),
+        [kw, pairs @ ..] if is_kw(kw, "WITH") => {
+            if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
+                return Err(arg_err("WITH needs attribute value pairs"));
+            }
+            let pairs: Vec<(&[u8], &[u8])> = pairs.chunks(2).map(|p| (p[0], p[1])).collect();
+            Attrs::new(&pairs).map_err(core_err)?;
+            Ok(pairs)
+        }
+        [x, ..] => Err(arg_err(format_args!("expected WITH, got '{}'", quote(x)))),
+    }
+}
+
+/// The query for `flag`: the attributes, and the server's time when the
+/// flag has a schedule (no clock read otherwise).
+#[inline]
+fn query<'a>(flag: Option<&Flag>, attrs: Attrs<'a>) -> Query<'a> {
+    let now_ms = if flag.is_some_and(Flag::has_schedule) {
+        clock::now_exact()
+    } else {
+        0
+    };
+    Query { attrs, now_ms }
+}
+
 // ----- the hot reads, on the raw API: no argument vector, no reply tree -----
 
 /// A key opened for reading, closed on drop.
@@ -480,27 +619,47 @@ fn reply_int(call: &Call, v: bool) {
     raw::reply_with_long_long(call.raw_ctx(), i64::from(v));
 }
 
-/// `HANOI.ENABLED key [id]` → 1 or 0; a missing flag is 0.
+/// The arguments from `from` on, as byte slices (only when WITH is there).
+fn rest<'a>(call: &Call<'a>, from: usize) -> Vec<&'a [u8]> {
+    (from..call.argc()).filter_map(|i| call.arg(i)).collect()
+}
+
+/// `HANOI.ENABLED key [id [WITH attr value ...]]` → 1 or 0; a missing flag is 0.
 pub fn enabled(call: &Call) -> CmdResult {
-    if !(2..=3).contains(&call.argc()) {
+    if call.argc() < 2 {
         return Err(RedisError::WrongArity);
     }
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
-    let on = store::enabled(flag, call.arg(2));
+    let on = if call.argc() <= 3 {
+        match flag {
+            Some(f) if f.has_schedule() => {
+                f.is_enabled_with(call.arg(2), &query(flag, Attrs::NONE))
+            }
+            f => store::enabled(f, call.arg(2)),
+        }
+    } else {
+        let rest = rest(call, 3);
+        let pairs = with_pairs(&rest)?;
+        let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
+        flag.is_some_and(|f| f.is_enabled_with(call.arg(2), &q))
+    };
     evaluated(flag, on, None);
     reply_int(call, on);
     Ok(RedisValue::NoReply)
 }
 
-/// `HANOI.VARIANT key id` → the variant, or nil.
+/// `HANOI.VARIANT key id [WITH attr value ...]` → the variant, or nil.
 pub fn variant(call: &Call) -> CmdResult {
-    let (3, Some(id)) = (call.argc(), call.arg(2)) else {
+    let (true, Some(id)) = (call.argc() >= 3, call.arg(2)) else {
         return Err(RedisError::WrongArity);
     };
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
-    let index = flag.and_then(|f| f.variant_index(id));
+    let rest = rest(call, 3);
+    let pairs = with_pairs(&rest)?;
+    let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
+    let index = flag.and_then(|f| f.variant_index_with(id, &q));
     let v = index.and_then(|i| flag?.definition().variants.get(i).map(Vec::as_slice));
     evaluated(flag, v.is_some(), index);
     match v {
@@ -513,18 +672,70 @@ pub fn variant(call: &Call) -> CmdResult {
     Ok(RedisValue::NoReply)
 }
 
-/// `HANOI.MENABLED id key [key ...]` → one 1/0 per key.
+/// Where `HANOI.MENABLED id [WITH count attr value ...] key [key ...]`'s
+/// keys start, and its attribute pairs.
+fn menabled_layout<'a>(call: &Call<'a>) -> Result<(usize, Pairs<'a>), RedisError> {
+    match call.arg(2) {
+        Some(kw) if is_kw(kw, "WITH") => {
+            let n = call
+                .arg(3)
+                .and_then(hanoi_core::parse_int)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    arg_err("WITH needs a count of attribute value pairs (a positive integer)")
+                })?;
+            let first = n
+                .checked_mul(2)
+                .and_then(|m| m.checked_add(4))
+                .filter(|f| *f < call.argc());
+            let Some(first) = first else {
+                return Err(arg_err(format_args!(
+                    "WITH {n} needs {n} attribute value pairs, then at least one key"
+                )));
+            };
+            let words = rest(call, 4);
+            let pairs: Vec<(&[u8], &[u8])> =
+                words[..2 * n].chunks(2).map(|p| (p[0], p[1])).collect();
+            Attrs::new(&pairs).map_err(core_err)?;
+            Ok((first, pairs))
+        }
+        _ => Ok((2, Vec::new())),
+    }
+}
+
+/// `HANOI.MENABLED id [WITH count attr value ...] key [key ...]` → one 1/0
+/// per key.
 pub fn menabled(call: &Call) -> CmdResult {
     let (true, Some(id)) = (call.argc() >= 3, call.arg(1)) else {
         return Err(RedisError::WrongArity);
     };
+    let (first, pairs) = menabled_layout(call)?;
+    // COMMAND GETKEYS, ACL and cluster routing ask where the keys are.
+    // SAFETY: the command's context; positions are arguments of this call.
+    unsafe {
+        if raw::RedisModule_IsKeysPositionRequest.is_some_and(|f| f(call.raw_ctx()) != 0) {
+            if let Some(at) = raw::RedisModule_KeyAtPos {
+                for i in first..call.argc() {
+                    at(call.raw_ctx(), i as c_int);
+                }
+            }
+            return Ok(RedisValue::NoReply);
+        }
+    }
+    let attrs = Attrs::new(&pairs).map_err(core_err)?;
     // Every key is checked before the reply starts: a wrong type fails the
     // whole command.
-    let mut answers = Vec::with_capacity(call.argc() - 2);
-    for i in 2..call.argc() {
+    let mut answers = Vec::with_capacity(call.argc() - first);
+    for i in first..call.argc() {
         let key = ReadKey::open(call, i);
         let flag = key.flag()?;
-        let on = store::enabled(flag, Some(id));
+        let on = match flag {
+            Some(f) if !pairs.is_empty() || f.has_schedule() => {
+                f.is_enabled_with(Some(id), &query(flag, attrs))
+            }
+            f => store::enabled(f, Some(id)),
+        };
         evaluated(flag, on, None);
         answers.push(on);
     }
@@ -545,13 +756,19 @@ fn bulk_or_nil(v: Option<&[u8]>) -> RedisValue {
     v.map_or(RedisValue::Null, |v| RedisValue::StringBuffer(v.to_vec()))
 }
 
-/// `HANOI.EXPLAIN key id` → [enabled, variant, reason, detail].
+/// `HANOI.EXPLAIN key id [WITH attr value ...]` → [enabled, variant,
+/// reason, detail, effective percentage].
 pub fn explain(call: &Call) -> CmdResult {
     let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 3, 3)?;
+    arity(&args, 3, usize::MAX)?;
     let key = ctx.open_key(&args[1]);
     let flag = read_flag(&key)?;
-    let e = store::explain(flag, args[2].as_slice());
+    let words: Vec<&[u8]> = slices(&args[3..]).collect();
+    let pairs = with_pairs(&words)?;
+    let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
+    let e = flag.map_or(hanoi_core::Explanation::UNDEFINED, |f| {
+        f.explain_with(args[2].as_slice(), &q)
+    });
     let index = flag
         .zip(e.variant)
         .and_then(|(f, v)| f.definition().variants.iter().position(|x| x == v));
@@ -560,6 +777,7 @@ pub fn explain(call: &Call) -> CmdResult {
     let detail = match e.detail {
         Some(Detail::Pattern(p)) => RedisValue::BulkString(p.to_owned()),
         Some(Detail::Bucket(b)) => RedisValue::Integer(i64::from(b)),
+        Some(Detail::Rule(name)) => RedisValue::StringBuffer(name.to_vec()),
         None => RedisValue::Null,
     };
     Ok(RedisValue::Array(vec![
@@ -567,6 +785,7 @@ pub fn explain(call: &Call) -> CmdResult {
         bulk_or_nil(e.variant),
         RedisValue::SimpleStringStatic(e.reason.as_str()),
         detail,
+        RedisValue::Integer(i64::from(e.percentage)),
     ]))
 }
 
@@ -609,6 +828,39 @@ pub fn get(call: &Call) -> CmdResult {
             RedisValue::Integer(flag.metadata().created_ms as i64),
         ),
         ("metadata", bytes_map(&flag.metadata().fields)),
+        (
+            "rules",
+            RedisValue::Array(
+                flag.rules()
+                    .iter()
+                    .map(|r| {
+                        let mut words = vec![RedisValue::StringBuffer(r.name.clone())];
+                        words.extend(r.args().into_iter().map(RedisValue::StringBuffer));
+                        RedisValue::Array(words)
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "window",
+            flag.schedule().window.map_or(RedisValue::Null, |(f, u)| {
+                RedisValue::Array(vec![
+                    RedisValue::Integer(f as i64),
+                    RedisValue::Integer(u as i64),
+                ])
+            }),
+        ),
+        (
+            "ramp",
+            flag.schedule().ramp.map_or(RedisValue::Null, |r| {
+                RedisValue::Array(vec![
+                    RedisValue::Integer(i64::from(r.from_pct)),
+                    RedisValue::Integer(i64::from(r.to_pct)),
+                    RedisValue::Integer(r.start_ms as i64),
+                    RedisValue::Integer(r.end_ms as i64),
+                ])
+            }),
+        ),
         ("blocked", RedisValue::Integer(flag.blocked().len() as i64)),
         (
             "regexes",

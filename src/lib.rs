@@ -50,6 +50,9 @@ pub static MAX_META_FIELDS: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.m
 pub static MAX_META_VALUE_BYTES: AtomicI64 =
     AtomicI64::new(default(Limits::DEFAULT.max_meta_value_bytes));
 pub static HISTORY_LENGTH: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.history_length));
+pub static MAX_RULES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_rules));
+pub static MAX_CONDITIONS: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_conditions));
+pub static MAX_IN_VALUES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_in_values));
 /// Whether evaluations are counted per flag (`HANOI.STATS`).
 pub static COUNT_EVALUATIONS: AtomicBool = AtomicBool::new(true);
 
@@ -83,6 +86,9 @@ pub fn limits(ctx: &Context) -> Limits {
         max_meta_fields: option(&MAX_META_FIELDS),
         max_meta_value_bytes: option(&MAX_META_VALUE_BYTES),
         history_length: option(&HISTORY_LENGTH),
+        max_rules: option(&MAX_RULES),
+        max_conditions: option(&MAX_CONDITIONS),
+        max_in_values: option(&MAX_IN_VALUES),
     }
 }
 
@@ -115,6 +121,9 @@ redis_module! {
             ["max-meta-fields", &MAX_META_FIELDS, default(Limits::DEFAULT.max_meta_fields), 1, 10_000, ConfigurationFlags::DEFAULT, None],
             ["max-meta-value-bytes", &MAX_META_VALUE_BYTES, default(Limits::DEFAULT.max_meta_value_bytes), 16, 1 << 20, ConfigurationFlags::DEFAULT, None],
             ["history-length", &HISTORY_LENGTH, default(Limits::DEFAULT.history_length), 0, 10_000, ConfigurationFlags::DEFAULT, None],
+            ["max-rules", &MAX_RULES, default(Limits::DEFAULT.max_rules), 1, 10_000, ConfigurationFlags::DEFAULT, None],
+            ["max-conditions", &MAX_CONDITIONS, default(Limits::DEFAULT.max_conditions), 1, 1_000, ConfigurationFlags::DEFAULT, None],
+            ["max-in-values", &MAX_IN_VALUES, default(Limits::DEFAULT.max_in_values), 1, 1_000_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [

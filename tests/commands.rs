@@ -30,7 +30,8 @@ fn seed_example_and_explain() {
             Value::Int(0),
             Value::Nil,
             Value::SimpleString("outside".into()),
-            Value::Int(88)
+            Value::Int(88),
+            Value::Int(80)
         ])
     );
     let e = run(&mut con, &["HANOI.EXPLAIN", "cdc_on", "443301"]).unwrap();
@@ -40,7 +41,8 @@ fn seed_example_and_explain() {
             Value::Int(1),
             Value::BulkString(b"bar".to_vec()),
             Value::SimpleString("regex".into()),
-            Value::BulkString(b"01$".to_vec())
+            Value::BulkString(b"01$".to_vec()),
+            Value::Int(80)
         ])
     );
     let e = run(&mut con, &["HANOI.EXPLAIN", "cdc_on", "447568110000"]).unwrap();
@@ -52,7 +54,8 @@ fn seed_example_and_explain() {
             Value::Int(0),
             Value::Nil,
             Value::SimpleString("undefined".into()),
-            Value::Nil
+            Value::Nil,
+            Value::Int(0)
         ])
     );
     // Commands are case-insensitive, options too.
@@ -125,7 +128,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
         Value::Array(a) => a,
         other => panic!("{other:?}"),
     };
-    assert_eq!(flat.len(), 16);
+    assert_eq!(flat.len(), 26);
     let field = |name: &str| -> Value {
         let i = flat
             .iter()
@@ -147,9 +150,17 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
         field("regexes"),
         Value::Array(vec![Value::BulkString(b"^x".to_vec()), Value::BulkString(b"y$".to_vec())])
     );
+    assert!(matches!(field("created"), Value::Int(ms) if ms > 1_700_000_000_000));
+    assert_eq!(field("metadata"), Value::Array(vec![]));
     let mut con3 = s.con3();
     match run(&mut con3, &["HANOI.GET", "f"]).unwrap() {
-        Value::Map(m) => assert_eq!(m.len(), 8),
+        Value::Map(m) => {
+            assert_eq!(m.len(), 13);
+            assert!(m
+                .iter()
+                .any(|(k, v)| *k == Value::BulkString(b"metadata".to_vec())
+                    && matches!(v, Value::Map(_))));
+        }
         other => panic!("expected a map, got {other:?}"),
     }
 }
@@ -205,7 +216,7 @@ const BAD: &[(&[&str], &str)] = &[
     (&["HANOI.PERCENTAGE", "f", "200"], "percentage must be"),
     (&["HANOI.PERCENTAGE", "missing", "5"], "no such flag"),
     (&["HANOI.ENABLED"], "wrong number of arguments"),
-    (&["HANOI.ENABLED", "f", "1", "2"], "wrong number of arguments"),
+    (&["HANOI.ENABLED", "f", "1", "2"], "expected WITH, got '2'"),
     (&["HANOI.VARIANT", "f"], "wrong number of arguments"),
     (&["HANOI.EXPLAIN", "f"], "wrong number of arguments"),
     (&["HANOI.GET"], "wrong number of arguments"),

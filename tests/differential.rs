@@ -59,8 +59,10 @@ fn expected(r: &Rollout, key: &str, id: &[u8]) -> Value {
         match e.detail {
             Some(Detail::Pattern(p)) => Value::BulkString(p.as_bytes().to_vec()),
             Some(Detail::Bucket(b)) => Value::Int(i64::from(b)),
+            Some(Detail::Rule(name)) => Value::BulkString(name.to_vec()),
             None => Value::Nil,
         },
+        Value::Int(i64::from(e.percentage)),
     ])
 }
 

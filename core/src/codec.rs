@@ -1,4 +1,4 @@
-//! The stored form of a flag (the module's RDB value, encoding version 2),
+//! The stored form of a flag (the module's RDB value, encoding version 3),
 //! written to a [`Sink`] and read from a [`Source`]: the Redis module plugs in
 //! its RDB I/O; tests and the fuzzer use bytes in memory.
 //!
@@ -18,14 +18,21 @@
 //! u64    history entry count, then each entry, oldest first:
 //!        u64 time (Unix ms), bytes user, u64 has client (0/1), [bytes client],
 //!        u64 argument count in all, u64 kept words, then each word (bytes)
+//! --- version 3 adds:
+//! u64    rule count, then each rule: bytes name, u64 argument count, then
+//!        each argument (bytes): what follows `HANOI.RULE key SET name`
+//! u64    schedule bits: 1 = window, 2 = ramp
+//! [u64 from, u64 until]                       window
+//! [u64 from_pct, u64 to_pct, u64 start, u64 end]  ramp
 //! ```
 //! Evaluation counts are not stored: they are per server and per process.
 
 use crate::observe::{Entry, History, Metadata};
-use crate::{Definition, Error, Flag, IdSet};
+use crate::rules::{parse_rule, Rule};
+use crate::{Definition, Error, Flag, IdSet, Limits, Ramp, Schedule};
 
 /// The encoding version this code writes; it reads 1 to this.
-pub const ENCODING_VERSION: i32 = 2;
+pub const ENCODING_VERSION: i32 = 3;
 
 /// Bytes of ids per stored chunk.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -118,6 +125,71 @@ fn save_with(flag: &Flag, out: &mut impl Sink, with_ids: bool) {
             out.put_bytes(w);
         }
     }
+    // Version 3.
+    out.put_u64(flag.rules().len() as u64);
+    for r in flag.rules() {
+        out.put_bytes(&r.name);
+        let args = r.args();
+        out.put_u64(args.len() as u64);
+        for a in &args {
+            out.put_bytes(a);
+        }
+    }
+    let sched = flag.schedule();
+    out.put_u64(u64::from(sched.window.is_some()) | u64::from(sched.ramp.is_some()) << 1);
+    if let Some((from, until)) = sched.window {
+        out.put_u64(from);
+        out.put_u64(until);
+    }
+    if let Some(r) = sched.ramp {
+        out.put_u64(u64::from(r.from_pct));
+        out.put_u64(u64::from(r.to_pct));
+        out.put_u64(r.start_ms);
+        out.put_u64(r.end_ms);
+    }
+}
+
+fn load_targeting(src: &mut impl Source) -> Result<(Vec<Rule>, Schedule), Error> {
+    let mut rules: Vec<Rule> = Vec::new();
+    let limits = Limits::STORED.rule_limits();
+    for _ in 0..src.get_u64()? {
+        let name = bytes(src)?;
+        let mut args = Vec::new();
+        for _ in 0..src.get_u64()? {
+            args.push(bytes(src)?);
+        }
+        let words: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let rule = parse_rule(&name, &words, &limits).map_err(|_| Error::Corrupt)?;
+        if rules.iter().any(|r| r.name == rule.name) {
+            return Err(Error::Corrupt);
+        }
+        rules.push(rule);
+    }
+    let bits = src.get_u64()?;
+    if bits & !3 != 0 {
+        return Err(Error::Corrupt);
+    }
+    let mut schedule = Schedule::default();
+    if bits & 1 != 0 {
+        schedule.window = Some((src.get_u64()?, src.get_u64()?));
+    }
+    if bits & 2 != 0 {
+        let pct = |v: u64| {
+            u8::try_from(v)
+                .ok()
+                .filter(|p| *p <= 100)
+                .ok_or(Error::Corrupt)
+        };
+        let from_pct = pct(src.get_u64()?)?;
+        let to_pct = pct(src.get_u64()?)?;
+        schedule.ramp = Some(Ramp {
+            from_pct,
+            to_pct,
+            start_ms: src.get_u64()?,
+            end_ms: src.get_u64()?,
+        });
+    }
+    Ok((rules, schedule))
 }
 
 fn bytes(src: &mut impl Source) -> Result<Vec<u8>, Error> {
@@ -194,6 +266,14 @@ pub fn load(src: &mut impl Source, version: i32) -> Result<Flag, Error> {
             let flag = load_v1(src)?;
             let (meta, history) = load_observations(src)?;
             Ok(flag.with_observations(meta, history))
+        }
+        3 => {
+            let flag = load_v1(src)?;
+            let (meta, history) = load_observations(src)?;
+            let (rules, schedule) = load_targeting(src)?;
+            flag.with_observations(meta, history)
+                .with_targeting(rules, schedule)
+                .map_err(|_| Error::Corrupt)
         }
         v => Err(Error::UnknownEncoding(v)),
     }
@@ -346,6 +426,33 @@ mod tests {
         };
         f.record(&stamp(Some(b"web:ana")), b"hanoi.disable", &[]);
         f.record(&stamp(None), b"hanoi.register", &[b"USER", b"1", &[0xff]]);
+        let words: Vec<&[u8]> = vec![
+            b"ROLLOUT",
+            b"30",
+            b"VARIANT",
+            b"b",
+            b"IF",
+            b"plan",
+            b"IN",
+            b"2",
+            b"pro",
+            &[0xfe],
+            b"AND",
+            b"v",
+            b"SEMVER_GE",
+            b"2.0.0",
+        ];
+        let rule =
+            crate::rules::parse_rule(b"pros", &words, &Limits::default().rule_limits()).unwrap();
+        f.set_rule(rule, 8).unwrap();
+        f.set_window(1, 0).unwrap();
+        f.set_ramp(crate::Ramp {
+            from_pct: 5,
+            to_pct: 50,
+            start_ms: 10,
+            end_ms: 20,
+        })
+        .unwrap();
         f
     }
 
@@ -362,12 +469,13 @@ mod tests {
             bare.metadata_mut().created_ms = 0;
             let mut b = Vec::new();
             save(&bare, &mut b);
-            b.len() - 8 * 3
+            // created, field count, entry count; rule count, schedule bits.
+            b.len() - 8 * 5
         };
         let g = load(&mut SliceSource(&v1[..tail]), 1).unwrap();
         assert_eq!(g.users(), f.users());
         assert!(g.history().is_empty() && g.metadata().fields.is_empty());
-        let h = load(&mut SliceSource(&v1), 2).unwrap();
+        let h = load(&mut SliceSource(&v1), 3).unwrap();
         assert!(h == f);
     }
 
@@ -379,7 +487,7 @@ mod tests {
         assert!(f == g);
         assert_eq!(
             to_bytes(&Flag::new(Definition::default(), &Limits::default()).unwrap()).len(),
-            8 * 15
+            8 * 17
         );
     }
 

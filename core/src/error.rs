@@ -39,8 +39,10 @@ pub enum Error {
     IdAttribute,
     /// The same attribute twice in one evaluation.
     RepeatedAttribute(String),
-    /// A rule that does not parse.
+    /// A rule that does not parse, or cannot be set.
     BadRule(String),
+    /// A schedule that does not hold together.
+    BadSchedule(String),
     /// A rule argument that does not parse as its operator needs.
     BadRuleArgument(String),
     /// More values in an IN/NOTIN list than the limit allows.
@@ -97,7 +99,7 @@ impl fmt::Display for Error {
             Error::ShortRead => write!(f, "short read"),
             Error::IdAttribute => write!(f, "the id is the attribute 'id': it cannot be set with WITH"),
             Error::RepeatedAttribute(a) => write!(f, "attribute '{a}' given twice"),
-            Error::BadRule(m) | Error::BadRuleArgument(m) => write!(f, "{m}"),
+            Error::BadRule(m) | Error::BadRuleArgument(m) | Error::BadSchedule(m) => write!(f, "{m}"),
             Error::TooManyInValues { limit } => write!(f, "too many values in an IN list (limit {limit}, hanoi.max-in-values)"),
             Error::CreatedIsSet => write!(f, "'created' is set when the flag is created and cannot be changed"),
             Error::EmptyField => write!(f, "metadata field name must not be empty"),

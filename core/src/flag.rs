@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use crate::observe::{Counters, Entry, History, Metadata, Stamp};
 use crate::regexes::Regexes;
+use crate::rules::{Attrs, Rule, RuleLimits};
 use crate::{quote, Error, IdSet};
 
 /// Bounds on what one flag may hold, and on what one command may carry. The
@@ -24,6 +25,12 @@ pub struct Limits {
     pub max_meta_value_bytes: usize,
     /// History entries a flag keeps (0: none).
     pub history_length: usize,
+    /// Rules on one flag.
+    pub max_rules: usize,
+    /// Conditions in one rule.
+    pub max_conditions: usize,
+    /// Values in one IN/NOTIN list.
+    pub max_in_values: usize,
 }
 
 impl Limits {
@@ -36,6 +43,9 @@ impl Limits {
         max_meta_fields: 32,
         max_meta_value_bytes: 4096,
         history_length: 100,
+        max_rules: 64,
+        max_conditions: 16,
+        max_in_values: 10_000,
     };
 
     /// What stored data (RDB, RESTORE, AOF replay, a primary's stream) is
@@ -50,7 +60,21 @@ impl Limits {
         max_meta_fields: usize::MAX,
         max_meta_value_bytes: usize::MAX,
         history_length: usize::MAX,
+        max_rules: usize::MAX,
+        max_conditions: usize::MAX,
+        max_in_values: usize::MAX,
     };
+}
+
+impl Limits {
+    /// What bounds one rule.
+    pub fn rule_limits(&self) -> RuleLimits {
+        RuleLimits {
+            max_conditions: self.max_conditions,
+            max_in_values: self.max_in_values,
+            regex_size_limit: self.regex_size_limit,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -161,10 +185,14 @@ impl Definition {
 pub enum Reason {
     Undefined,
     Disabled,
+    /// Outside the flag's active window.
+    Inactive,
     Blocked,
     All,
     User,
     Regex,
+    /// A targeting rule matched (its name is the detail).
+    Rule,
     Percentage,
     Outside,
 }
@@ -173,7 +201,7 @@ impl Reason {
     pub fn enabled(self) -> bool {
         matches!(
             self,
-            Reason::All | Reason::User | Reason::Regex | Reason::Percentage
+            Reason::All | Reason::User | Reason::Regex | Reason::Rule | Reason::Percentage
         )
     }
 
@@ -181,6 +209,8 @@ impl Reason {
         match self {
             Reason::Undefined => "undefined",
             Reason::Disabled => "disabled",
+            Reason::Inactive => "inactive",
+            Reason::Rule => "rule",
             Reason::Blocked => "blocked",
             Reason::All => "all",
             Reason::User => "user",
@@ -196,6 +226,8 @@ impl Reason {
 pub enum Detail<'a> {
     Pattern(&'a str),
     Bucket(u8),
+    /// The name of the rule that matched.
+    Rule(&'a [u8]),
 }
 
 /// A full answer: enabled, the variant, and why.
@@ -205,6 +237,8 @@ pub struct Explanation<'a> {
     pub variant: Option<&'a [u8]>,
     pub reason: Reason,
     pub detail: Option<Detail<'a>>,
+    /// The effective percentage at that time (a ramp moves it).
+    pub percentage: u8,
 }
 
 impl Explanation<'_> {
@@ -213,7 +247,79 @@ impl Explanation<'_> {
         variant: None,
         reason: Reason::Undefined,
         detail: None,
+        percentage: 0,
     };
+}
+
+/// What an evaluation is asked with beyond the id: the attributes, and the
+/// time (Unix ms) schedules are compared with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<'a> {
+    pub attrs: Attrs<'a>,
+    pub now_ms: u64,
+}
+
+impl Query<'_> {
+    /// No attributes; the time of the system clock.
+    pub fn now() -> Query<'static> {
+        Query {
+            attrs: Attrs::NONE,
+            now_ms: system_now_ms(),
+        }
+    }
+}
+
+/// The system clock in Unix ms (0 before 1970).
+pub fn system_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A linear ramp of the percentage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ramp {
+    pub from_pct: u8,
+    pub to_pct: u8,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+impl Ramp {
+    /// The percentage at `now`: `from_pct` before the start, `to_pct` after
+    /// the end, linear in whole percents between (rounded toward `from_pct`).
+    pub fn at(&self, now: u64) -> u8 {
+        if now <= self.start_ms {
+            return self.from_pct;
+        }
+        if now >= self.end_ms {
+            return self.to_pct;
+        }
+        let (from, to) = (i128::from(self.from_pct), i128::from(self.to_pct));
+        let done = i128::from(now - self.start_ms);
+        let span = i128::from(self.end_ms - self.start_ms);
+        (from + (to - from) * done / span).clamp(0, 100) as u8
+    }
+}
+
+/// When a flag is on at all, and how its percentage moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// `[from, until)` in Unix ms; 0 leaves that side open.
+    pub window: Option<(u64, u64)>,
+    pub ramp: Option<Ramp>,
+}
+
+impl Schedule {
+    pub fn is_empty(&self) -> bool {
+        self.window.is_none() && self.ramp.is_none()
+    }
+
+    #[inline]
+    fn active(&self, now: u64) -> bool {
+        self.window
+            .is_none_or(|(from, until)| (from == 0 || now >= from) && (until == 0 || now < until))
+    }
 }
 
 /// One feature flag: its definition, its registrations and its rules.
@@ -227,6 +333,8 @@ pub struct Flag {
     cumulative: Vec<u64>,
     meta: Metadata,
     history: History,
+    rules: Vec<Rule>,
+    schedule: Schedule,
     /// Per process, never stored: see [`crate::observe`].
     counters: Counters,
 }
@@ -240,6 +348,8 @@ impl PartialEq for Flag {
             && self.regexes == other.regexes
             && self.meta == other.meta
             && self.history == other.history
+            && self.rules == other.rules
+            && self.schedule == other.schedule
     }
 }
 
@@ -277,6 +387,8 @@ impl Flag {
             cumulative,
             meta: Metadata::default(),
             history: History::default(),
+            rules: Vec::new(),
+            schedule: Schedule::default(),
             counters,
         })
     }
@@ -300,6 +412,8 @@ impl Flag {
             cumulative,
             meta: Metadata::default(),
             history: History::default(),
+            rules: Vec::new(),
+            schedule: Schedule::default(),
             counters,
         })
     }
@@ -309,6 +423,145 @@ impl Flag {
         self.meta = meta;
         self.history = history;
         self
+    }
+
+    /// Puts back stored rules and schedule (the codec): rules were accepted
+    /// once, so only the stored-data limits apply.
+    pub fn with_targeting(mut self, rules: Vec<Rule>, schedule: Schedule) -> Result<Flag, Error> {
+        for r in &rules {
+            self.check_rule_variant(r)?;
+        }
+        self.rules = rules;
+        self.schedule = schedule;
+        Ok(self)
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    fn check_rule_variant(&self, r: &Rule) -> Result<(), Error> {
+        match &r.variant {
+            Some(v) if !self.def.variants.contains(v) => Err(Error::BadRule(format!(
+                "rule '{}' serves VARIANT '{}', which the flag does not have",
+                quote(&r.name),
+                quote(v)
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// `HANOI.RULE key SET`: replaces the rule of that name in place, or
+    /// appends it. Checks first: its variant must exist, and the flag stay
+    /// within `max_rules`.
+    pub fn set_rule(&mut self, rule: Rule, max_rules: usize) -> Result<bool, Error> {
+        self.check_rule_variant(&rule)?;
+        let count = self.rules.len();
+        match self.rules.iter_mut().find(|r| r.name == rule.name) {
+            Some(old) if *old == rule => Ok(false),
+            Some(old) => {
+                *old = rule;
+                Ok(true)
+            }
+            None if count >= max_rules => Err(Error::BadRule(format!(
+                "too many rules on one flag (limit {max_rules}, hanoi.max-rules)"
+            ))),
+            None => {
+                self.rules.push(rule);
+                Ok(true)
+            }
+        }
+    }
+
+    /// `HANOI.RULE key DEL`: returns how many rules were there.
+    pub fn delete_rules(&mut self, names: &[&[u8]]) -> usize {
+        let before = self.rules.len();
+        self.rules.retain(|r| !names.contains(&r.name.as_slice()));
+        before - self.rules.len()
+    }
+
+    /// `HANOI.RULE key MOVE name index`: index 0 is evaluated first.
+    pub fn move_rule(&mut self, name: &[u8], index: usize) -> Result<bool, Error> {
+        let from = self
+            .rules
+            .iter()
+            .position(|r| r.name == name)
+            .ok_or_else(|| Error::BadRule(format!("no rule named '{}'", quote(name))))?;
+        if index >= self.rules.len() {
+            return Err(Error::BadRule(format!(
+                "MOVE index {index} out of range: the flag has {} rules (0 to {})",
+                self.rules.len(),
+                self.rules.len() - 1
+            )));
+        }
+        let rule = self.rules.remove(from);
+        self.rules.insert(index, rule);
+        Ok(from != index)
+    }
+
+    /// `HANOI.SCHEDULE key WINDOW from until` (0 = open on that side).
+    pub fn set_window(&mut self, from: u64, until: u64) -> Result<bool, Error> {
+        if from != 0 && until != 0 && until <= from {
+            return Err(Error::BadSchedule(
+                "the window ends before it starts".into(),
+            ));
+        }
+        Ok(self.schedule.window.replace((from, until)) != Some((from, until)))
+    }
+
+    /// `HANOI.SCHEDULE key RAMP from_pct to_pct start end`.
+    pub fn set_ramp(&mut self, ramp: Ramp) -> Result<bool, Error> {
+        if ramp.from_pct > 100 || ramp.to_pct > 100 {
+            return Err(Error::InvalidPercentage);
+        }
+        if ramp.end_ms <= ramp.start_ms {
+            return Err(Error::BadSchedule("the ramp ends before it starts".into()));
+        }
+        Ok(self.schedule.ramp.replace(ramp) != Some(ramp))
+    }
+
+    /// `HANOI.SCHEDULE key CLEAR [WINDOW|RAMP]`.
+    pub fn clear_schedule(&mut self, window: bool, ramp: bool) -> bool {
+        let w = window && self.schedule.window.take().is_some();
+        let r = ramp && self.schedule.ramp.take().is_some();
+        w || r
+    }
+
+    /// Setting the percentage by hand ends a ramp.
+    pub fn end_ramp(&mut self) -> bool {
+        self.schedule.ramp.take().is_some()
+    }
+
+    /// The percentage at `now`: a ramp's, else the flag's.
+    #[inline]
+    pub fn effective_percentage(&self, now: u64) -> u8 {
+        match &self.schedule.ramp {
+            Some(r) => r.at(now),
+            None => self.def.percentage,
+        }
+    }
+
+    /// A query of no attributes at the system time (read only if the flag
+    /// has a schedule: a clock read costs more than most evaluations).
+    #[inline]
+    fn plain_query(&self) -> Query<'static> {
+        Query {
+            attrs: Attrs::NONE,
+            now_ms: if self.schedule.is_empty() {
+                0
+            } else {
+                system_now_ms()
+            },
+        }
+    }
+
+    /// Whether `now_ms` matters to this flag's answers.
+    pub fn has_schedule(&self) -> bool {
+        !self.schedule.is_empty()
     }
 
     pub fn metadata(&self) -> &Metadata {
@@ -374,6 +627,7 @@ impl Flag {
             + self.cumulative.capacity() * 8
             + self.regexes.heap_size()
             + self.meta.heap_size()
+            + self.rules.iter().map(Rule::heap_size).sum::<usize>()
             + self.history.heap_size()
             + self.counters.heap_size()
     }
@@ -383,6 +637,16 @@ impl Flag {
     /// Replaces the definition; registrations, blocks and regexes stay.
     pub fn set_definition(&mut self, def: Definition, limits: &Limits) -> Result<bool, Error> {
         def.validate(limits)?;
+        if let Some(r) = self.rules.iter().find(|r| {
+            r.variant
+                .as_ref()
+                .is_some_and(|v| !def.variants.contains(v))
+        }) {
+            return Err(Error::BadRule(format!(
+                "rule '{}' serves a variant this definition drops: change or delete the rule first",
+                quote(&r.name)
+            )));
+        }
         if def == self.def {
             return Ok(false);
         }
@@ -404,11 +668,13 @@ impl Flag {
         self.def.enabled
     }
 
+    /// Sets the percentage by hand, which ends a ramp.
     pub fn set_percentage(&mut self, pct: u8) -> Result<bool, Error> {
         if pct > 100 {
             return Err(Error::InvalidPercentage);
         }
-        Ok(std::mem::replace(&mut self.def.percentage, pct) != pct)
+        let ramp = self.end_ramp();
+        Ok(std::mem::replace(&mut self.def.percentage, pct) != pct || ramp)
     }
 
     pub fn add_users<'a>(&mut self, ids: impl IntoIterator<Item = &'a [u8]>) -> usize {
@@ -453,46 +719,78 @@ impl Flag {
     /// The step that decides for `id`, in the documented order.
     #[inline]
     pub fn evaluate(&self, id: &[u8]) -> Reason {
-        if !self.def.enabled {
+        self.decide(id, &self.plain_query()).0
+    }
+
+    /// The first rule that matches `id` with `q` and whose rollout includes it.
+    #[inline]
+    fn rule_for(&self, id: &[u8], q: &Query<'_>, bucket: impl Fn() -> u8) -> Option<usize> {
+        self.rules.iter().position(|r| {
+            r.matches(&q.attrs, id) && r.rollout.is_none_or(|p| p >= 100 || bucket() < p)
+        })
+    }
+
+    /// The step that decides, and the rule when a rule did: 1 switched off,
+    /// 2 outside the window, 3 blocked, 4 effective percentage 100, 5 a
+    /// registered id, 6 a regex, 7 the first matching rule (with its
+    /// rollout), 8 the bucket below the effective percentage, 9 outside.
+    pub fn decide(&self, id: &[u8], q: &Query<'_>) -> (Reason, Option<usize>) {
+        let pct = self.effective_percentage(q.now_ms);
+        let reason = if !self.def.enabled {
             Reason::Disabled
+        } else if !self.schedule.active(q.now_ms) {
+            Reason::Inactive
         } else if !self.blocked.is_empty() && self.blocked.contains(id) {
             Reason::Blocked
-        } else if self.def.percentage >= 100 {
+        } else if pct >= 100 {
             Reason::All
         } else if self.users.contains(id) {
             Reason::User
         } else if self.regexes.is_match(id) {
             Reason::Regex
-        } else if self.bucket(id) < self.def.percentage {
+        } else if let Some(i) = self.rule_for(id, q, || self.bucket(id)) {
+            return (Reason::Rule, Some(i));
+        } else if self.bucket(id) < pct {
             Reason::Percentage
         } else {
             Reason::Outside
-        }
+        };
+        (reason, None)
     }
 
-    /// `None` answers the switch alone (hanoi's global check).
+    /// `None` answers the switch alone (hanoi's global check), within the
+    /// flag's window.
     #[inline]
     pub fn is_enabled(&self, id: Option<&[u8]>) -> bool {
+        self.is_enabled_with(id, &self.plain_query())
+    }
+
+    /// [`Flag::is_enabled`] with attributes and a time.
+    #[inline]
+    pub fn is_enabled_with(&self, id: Option<&[u8]>, q: &Query<'_>) -> bool {
         match id {
-            None => self.def.enabled,
-            Some(id) => self.is_on(id, || crc32(self.def.salt.as_deref(), id)),
+            None => self.def.enabled && self.schedule.active(q.now_ms),
+            Some(id) => self.is_on(id, q, || crc32(self.def.salt.as_deref(), id)),
         }
     }
 
-    /// The answer of `evaluate(id).enabled()`, but with the "on" steps (all,
-    /// user, regex, percentage), which are an OR, tried cheapest first: the
-    /// bucket (a crc32, asked of `crc` only when needed), the regexes, and only
-    /// then the id set, whose lookup in a large flag is a cache miss.
-    /// `evaluate` keeps the documented order for the reason it reports.
+    /// The answer of `decide(id).enabled()`, but with the "on" steps (all,
+    /// user, regex, rule, percentage), which are an OR, tried cheapest first:
+    /// the bucket (a crc32, asked of `crc` only when needed), the regexes,
+    /// the id set (a cache miss in a large flag), then the rules. `decide`
+    /// keeps the documented order for the reason it reports.
     #[inline]
-    fn is_on(&self, id: &[u8], crc: impl FnOnce() -> u32) -> bool {
-        let pct = self.def.percentage;
+    fn is_on(&self, id: &[u8], q: &Query<'_>, crc: impl Fn() -> u32) -> bool {
+        let pct = self.effective_percentage(q.now_ms);
         self.def.enabled
+            && self.schedule.active(q.now_ms)
             && (self.blocked.is_empty() || !self.blocked.contains(id))
             && (pct >= 100
                 || (pct > 0 && ((crc() % 100) as u8) < pct)
                 || (!self.regexes.is_empty() && self.regexes.is_match(id))
-                || self.users.contains(id))
+                || self.users.contains(id)
+                || (!self.rules.is_empty()
+                    && self.rule_for(id, q, || (crc() % 100) as u8).is_some()))
     }
 
     /// The variant `id` is assigned, whether or not the flag is on for it.
@@ -537,34 +835,59 @@ impl Flag {
     /// [`Flag::variant`] as an index into the variants (for counting).
     #[inline]
     pub fn variant_index(&self, id: &[u8]) -> Option<usize> {
+        self.variant_index_with(id, &self.plain_query())
+    }
+
+    /// The variant index for `id` with attributes and a time: a rule that
+    /// decides (step 7) serves its VARIANT; every other "on" gets the flag's
+    /// pick (an id on at steps 4 to 6 too, whatever rules also match it).
+    #[inline]
+    pub fn variant_index_with(&self, id: &[u8], q: &Query<'_>) -> Option<usize> {
         if self.def.variants.is_empty() {
             return None;
         }
         let h = crc32(self.def.salt.as_deref(), id);
-        if self.is_on(id, || h) {
-            self.pick_index(h)
-        } else {
-            None
+        if !self.is_on(id, q, || h) {
+            return None;
         }
+        if self.rules.iter().any(|r| r.variant.is_some()) {
+            if let (Reason::Rule, Some(i)) = self.decide(id, q) {
+                if let Some(v) = &self.rules[i].variant {
+                    return self.def.variants.iter().position(|x| x == v);
+                }
+            }
+        }
+        self.pick_index(h)
     }
 
     pub fn explain(&self, id: &[u8]) -> Explanation<'_> {
-        let reason = self.evaluate(id);
+        self.explain_with(id, &self.plain_query())
+    }
+
+    /// [`Flag::explain`] with attributes and a time.
+    pub fn explain_with(&self, id: &[u8], q: &Query<'_>) -> Explanation<'_> {
+        let (reason, rule) = self.decide(id, q);
         let detail = match reason {
             Reason::Regex => self.regexes.first_match(id).map(Detail::Pattern),
+            Reason::Rule => rule.map(|i| Detail::Rule(&self.rules[i].name)),
             Reason::Percentage | Reason::Outside => Some(Detail::Bucket(self.bucket(id))),
             _ => None,
         };
         let enabled = reason.enabled();
+        let variant = if !enabled {
+            None
+        } else {
+            match rule.and_then(|i| self.rules[i].variant.as_deref()) {
+                Some(v) => Some(v),
+                None => self.assigned_variant(id),
+            }
+        };
         Explanation {
             enabled,
-            variant: if enabled {
-                self.assigned_variant(id)
-            } else {
-                None
-            },
+            variant,
             reason,
             detail,
+            percentage: self.effective_percentage(q.now_ms),
         }
     }
 }

@@ -22,9 +22,9 @@ pub mod store;
 
 pub use error::{Error, NotEnabled};
 pub use flag::{
-    crc32, parse_int, parse_percentage, parse_weight, Definition, Detail, Explanation, Flag,
-    Limits, Reason,
+    crc32, parse_int, parse_percentage, parse_weight, system_now_ms, Definition, Detail,
+    Explanation, Flag, Limits, Query, Ramp, Reason, Schedule,
 };
 pub use idset::IdSet;
-pub use parse::{definition_args, parse_definition, quote};
+pub use parse::{definition_args, parse_definition, parse_definition_given, quote};
 pub use rollout::Rollout;

@@ -33,6 +33,15 @@ fn keyword(arg: &[u8]) -> Option<&'static str> {
 /// [WEIGHTS w ...]] [SALT salt]` (case-insensitive, each at most once);
 /// omitted options take their defaults. The result is validated.
 pub fn parse_definition(opts: &[&[u8]], limits: &Limits) -> Result<Definition, Error> {
+    parse_definition_given(opts, limits).map(|(def, _)| def)
+}
+
+/// [`parse_definition`], and whether PERCENTAGE was given (setting the
+/// percentage by hand ends a ramp).
+pub fn parse_definition_given(
+    opts: &[&[u8]],
+    limits: &Limits,
+) -> Result<(Definition, bool), Error> {
     let mut def = Definition::default();
     let mut seen: Vec<&str> = Vec::new();
     let mut i = 0;
@@ -93,7 +102,7 @@ pub fn parse_definition(opts: &[&[u8]], limits: &Limits) -> Result<Definition, E
         }
     }
     def.validate(limits)?;
-    Ok(def)
+    Ok((def, seen.contains(&"PERCENTAGE")))
 }
 
 /// The `HANOI.DEFINE` options that recreate `def`: the inverse of
