@@ -35,7 +35,7 @@ test-valkey: build pyenv
 # Fuzzing (cargo install cargo-fuzz; runs on stable with RUSTC_BOOTSTRAP=1).
 FUZZ_SECONDS ?= 60
 fuzz:
-	cd fuzz && for t in define_args flag_load; do \
+	cd fuzz && for t in define_args flag_load rule_args; do \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
 	done
 

@@ -296,6 +296,39 @@ unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void)
         add(k);
         add(v);
     }
+    // Rules, in order, as written; the schedule.
+    count(flag.rules().len());
+    for r in flag.rules() {
+        add(&r.name);
+        let args = r.args();
+        count(args.len());
+        for a in &args {
+            add(a);
+        }
+    }
+    let sched = flag.schedule();
+    match sched.window {
+        Some((from, until)) => {
+            count(1);
+            count(from as usize);
+            count(until as usize);
+        }
+        None => count(0),
+    }
+    match sched.ramp {
+        Some(r) => {
+            count(1);
+            for v in [
+                u64::from(r.from_pct),
+                u64::from(r.to_pct),
+                r.start_ms,
+                r.end_ms,
+            ] {
+                count(v as usize);
+            }
+        }
+        None => count(0),
+    }
     count(flag.history().len());
     for e in flag.history().oldest() {
         count(e.at_ms as usize);

@@ -2,21 +2,15 @@
 
 use std::collections::HashMap;
 
+use crate::rules::{parse_rule, Attrs};
 use crate::store::{self, Defined};
-use crate::{Definition, Error, Explanation, Flag, Limits, NotEnabled};
+use crate::{system_now_ms, Definition, Error, Explanation, Flag, Limits, NotEnabled, Query, Ramp};
 
 /// Named flags in process memory, with hanoi's operations.
 #[derive(Debug, Clone, Default)]
 pub struct Rollout {
     flags: HashMap<Vec<u8>, Flag>,
     limits: Limits,
-}
-
-/// The system clock in Unix ms (0 if it is before 1970).
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn ids<'a, I: AsRef<[u8]> + 'a>(items: &'a [I]) -> impl Iterator<Item = &'a [u8]> {
@@ -43,7 +37,8 @@ impl Rollout {
     pub fn define(&mut self, name: impl AsRef<[u8]>, def: Definition) -> Result<(), Error> {
         let name = name.as_ref();
         let existing = self.flags.get_mut(name);
-        if let Defined::Created(flag) = store::define(existing, def, &self.limits, now_ms())? {
+        if let Defined::Created(flag) = store::define(existing, def, &self.limits, system_now_ms())?
+        {
             self.flags.insert(name.to_vec(), *flag);
         }
         Ok(())
@@ -152,6 +147,106 @@ impl Rollout {
 
     pub fn explain(&self, name: impl AsRef<[u8]>, id: impl AsRef<[u8]>) -> Explanation<'_> {
         store::explain(self.get(name), id.as_ref())
+    }
+
+    /// Sets a rule (replaces the one of that name, or appends).
+    pub fn set_rule<A: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        rule: impl AsRef<[u8]>,
+        args: &[A],
+    ) -> Result<bool, Error> {
+        let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
+        let rule = parse_rule(rule.as_ref(), &args, &self.limits.rule_limits())?;
+        let max = self.limits.max_rules;
+        self.flag_mut(name.as_ref())?.set_rule(rule, max)
+    }
+
+    pub fn delete_rules<I: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        rules: &[I],
+    ) -> Result<usize, Error> {
+        let rules: Vec<&[u8]> = rules.iter().map(AsRef::as_ref).collect();
+        Ok(self.flag_mut(name.as_ref())?.delete_rules(&rules))
+    }
+
+    pub fn move_rule(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        rule: impl AsRef<[u8]>,
+        index: usize,
+    ) -> Result<bool, Error> {
+        self.flag_mut(name.as_ref())?
+            .move_rule(rule.as_ref(), index)
+    }
+
+    pub fn set_window(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        from_ms: u64,
+        until_ms: u64,
+    ) -> Result<bool, Error> {
+        self.flag_mut(name.as_ref())?.set_window(from_ms, until_ms)
+    }
+
+    pub fn set_ramp(&mut self, name: impl AsRef<[u8]>, ramp: Ramp) -> Result<bool, Error> {
+        self.flag_mut(name.as_ref())?.set_ramp(ramp)
+    }
+
+    pub fn clear_schedule(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        window: bool,
+        ramp: bool,
+    ) -> Result<bool, Error> {
+        Ok(self.flag_mut(name.as_ref())?.clear_schedule(window, ramp))
+    }
+
+    /// Is `name` on for `id` with these attributes, now? Unknown → false.
+    pub fn is_enabled_with(
+        &self,
+        name: impl AsRef<[u8]>,
+        id: Option<&[u8]>,
+        attrs: Attrs<'_>,
+    ) -> bool {
+        let q = Query {
+            attrs,
+            now_ms: system_now_ms(),
+        };
+        self.get(name).is_some_and(|f| f.is_enabled_with(id, &q))
+    }
+
+    /// The variant for `id` with these attributes, now.
+    pub fn variant_with(
+        &self,
+        name: impl AsRef<[u8]>,
+        id: impl AsRef<[u8]>,
+        attrs: Attrs<'_>,
+    ) -> Option<&[u8]> {
+        let q = Query {
+            attrs,
+            now_ms: system_now_ms(),
+        };
+        let f = self.get(name)?;
+        f.variant_index_with(id.as_ref(), &q)
+            .and_then(|i| f.definition().variants.get(i))
+            .map(Vec::as_slice)
+    }
+
+    /// The whole answer with these attributes, now.
+    pub fn explain_with(
+        &self,
+        name: impl AsRef<[u8]>,
+        id: impl AsRef<[u8]>,
+        attrs: Attrs<'_>,
+    ) -> Explanation<'_> {
+        let q = Query {
+            attrs,
+            now_ms: system_now_ms(),
+        };
+        self.get(name)
+            .map_or(Explanation::UNDEFINED, |f| f.explain_with(id.as_ref(), &q))
     }
 
     /// hanoi's `@check`: `Ok` when the feature is on for `id` (or, without

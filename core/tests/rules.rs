@@ -483,3 +483,55 @@ fn is_enabled_agrees_with_evaluate_on_random_flags() {
         }
     }
 }
+
+#[test]
+fn rollout_rules_and_schedules() {
+    use hanoi_core::rules::Attrs;
+    use hanoi_core::{system_now_ms, Ramp};
+    let mut r = Rollout::new();
+    r.define(
+        "f",
+        Definition {
+            variants: vec![b"a".to_vec(), b"b".to_vec()],
+            ..Definition::default()
+        },
+    )
+    .unwrap();
+    r.set_rule("f", "pros", &["VARIANT", "b", "IF", "plan", "EQ", "pro"])
+        .unwrap();
+    let pro: &[(&[u8], &[u8])] = &[(b"plan", b"pro")];
+    let pro = Attrs::new(pro).unwrap();
+    assert!(!r.is_enabled("f", Some(b"u1")));
+    assert!(r.is_enabled_with("f", Some(b"u1"), pro));
+    assert_eq!(r.variant_with("f", "u1", pro), Some(&b"b"[..]));
+    let e = r.explain_with("f", "u1", pro);
+    assert_eq!(
+        (e.reason, e.detail),
+        (Reason::Rule, Some(Detail::Rule(b"pros")))
+    );
+    assert!(r.set_rule("f", "bad", &["IF", "x", "NOPE"]).is_err());
+    // A window that has not begun: off for everyone.
+    let now = system_now_ms();
+    r.set_window("f", now + 3_600_000, 0).unwrap();
+    assert!(!r.is_enabled_with("f", Some(b"u1"), pro));
+    assert!(!r.is_enabled("f", None));
+    assert_eq!(r.explain("f", "u1").reason, Reason::Inactive);
+    assert!(r.clear_schedule("f", true, false).unwrap());
+    // A ramp that has ended: its final percentage.
+    let ramp = Ramp {
+        from_pct: 0,
+        to_pct: 100,
+        start_ms: now - 2000,
+        end_ms: now - 1000,
+    };
+    r.set_ramp("f", ramp).unwrap();
+    assert!(r.is_enabled("f", Some(b"anyone")));
+    assert_eq!(r.explain("f", "anyone").percentage, 100);
+    r.set_percentage("f", 0).unwrap();
+    assert!(
+        r.get("f").unwrap().schedule().ramp.is_none(),
+        "a percentage set by hand ends the ramp"
+    );
+    assert_eq!(r.delete_rules("f", &["pros", "nope"]).unwrap(), 1);
+    assert!(!r.is_enabled_with("f", Some(b"u1"), pro));
+}
