@@ -144,6 +144,24 @@ def main():
         print(f"  counting on: {med['on']:,.0f} ops/s, off: {med['off']:,.0f} ops/s")
         report("HANOI.ENABLED ops/s counting / not counting", med["on"] / med["off"], 0.97, "higher")
 
+        # 1c. Targeting: a flag with 3 rules of 2 conditions asked with 4
+        # attributes, against plain HANOI.ENABLED on the flag above.
+        print("1c. HANOI.ENABLED with 4 attributes on a flag of 3 rules", flush=True)
+        r.execute_command("HANOI.DEFINE", "bench:rules", "PERCENTAGE", 10)
+        r.execute_command("HANOI.RULE", "bench:rules", "SET", "r0", "IF", "country", "EQ", "DE",
+                          "AND", "plan", "IN", 2, "pro", "team")
+        r.execute_command("HANOI.RULE", "bench:rules", "SET", "r1", "ROLLOUT", 50, "IF", "app",
+                          "SEMVER_GE", "2.0.0", "AND", "age", "GE", 18)
+        r.execute_command("HANOI.RULE", "bench:rules", "SET", "r2", "IF", "email", "SUFFIX",
+                          "@corp.com", "AND", "plan", "NE", "free")
+        med = alternate({
+            "plain": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "bench:flag", "__rand_int__"]),
+            "rules": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "bench:rules", "__rand_int__", "WITH",
+                                                    "country", "FR", "plan", "pro", "app", "2.1.0", "age", "30"]),
+        })
+        print(f"  plain: {med['plain']:,.0f} ops/s, with rules and 4 attributes: {med['rules']:,.0f} ops/s")
+        report("HANOI.ENABLED ops/s, 3 rules + 4 attributes / plain", med["rules"] / med["plain"], 0.8, "higher")
+
         # 2. Round trips from Python.
         print(f"2. round trips (redis-py, {RT_CHECKS} checks one at a time)", flush=True)
         import hanoi

@@ -2,7 +2,8 @@
 //! queried with random ids, half of them registered.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use hanoi_core::{Definition, Flag, Limits};
+use hanoi_core::rules::{parse_rule, Attrs};
+use hanoi_core::{Definition, Flag, Limits, Query};
 
 fn xorshift(x: &mut u64) -> u64 {
     *x ^= *x << 13;
@@ -74,5 +75,90 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// A flag with 3 rules of 2 conditions (no ids, 10 %), asked with 4
+/// attributes; a third of the queries match a rule.
+fn bench_rules(c: &mut Criterion) {
+    let mut flag = Flag::new(
+        Definition {
+            percentage: 10,
+            ..Definition::default()
+        },
+        &Limits::default(),
+    )
+    .unwrap();
+    let rules: [&[&str]; 3] = [
+        &[
+            "IF", "country", "EQ", "DE", "AND", "plan", "IN", "2", "pro", "team",
+        ],
+        &[
+            "ROLLOUT",
+            "50",
+            "IF",
+            "app",
+            "SEMVER_GE",
+            "2.0.0",
+            "AND",
+            "age",
+            "GE",
+            "18",
+        ],
+        &[
+            "IF",
+            "email",
+            "SUFFIX",
+            "@corp.com",
+            "AND",
+            "plan",
+            "NE",
+            "free",
+        ],
+    ];
+    for (i, r) in rules.iter().enumerate() {
+        let words: Vec<&[u8]> = r.iter().map(|w| w.as_bytes()).collect();
+        let rule = parse_rule(
+            format!("r{i}").as_bytes(),
+            &words,
+            &Limits::default().rule_limits(),
+        )
+        .unwrap();
+        flag.set_rule(rule, 8).unwrap();
+    }
+    let countries = ["DE", "FR", "US"];
+    let plans = ["free", "pro", "team"];
+    let apps = ["1.9.0", "2.0.0", "2.1.0-rc.1"];
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    let queries: Vec<(Vec<u8>, [String; 4])> = (0..4096)
+        .map(|_| {
+            let x = xorshift(&mut seed);
+            let id = (100_000 + x % 900_000_000_000).to_string().into_bytes();
+            let attrs = [
+                countries[(x >> 8) as usize % 3].to_string(),
+                plans[(x >> 16) as usize % 3].to_string(),
+                apps[(x >> 24) as usize % 3].to_string(),
+                ((x >> 32) % 60).to_string(),
+            ];
+            (id, attrs)
+        })
+        .collect();
+    let mut i = 0;
+    c.bench_function("enabled with 4 attributes (3 rules of 2 conditions)", |b| {
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            let (id, a) = &queries[i];
+            let pairs: [(&[u8], &[u8]); 4] = [
+                (b"country", a[0].as_bytes()),
+                (b"plan", a[1].as_bytes()),
+                (b"app", a[2].as_bytes()),
+                (b"age", a[3].as_bytes()),
+            ];
+            let q = Query {
+                attrs: Attrs::new(&pairs).unwrap(),
+                now_ms: 0,
+            };
+            black_box(flag.is_enabled_with(Some(black_box(id)), &q))
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_rules);
 criterion_main!(benches);
