@@ -79,8 +79,11 @@ fn flags_in_a_three_primary_cluster() {
     }
     // A write through the cluster client lands on the owner.
     assert_eq!(int(&mut cc, &["HANOI.REGISTER", &keys[0].0, "USER", "via-cluster"]), 1);
-    let samples0 = answers(&mut cons[keys[0].1], &keys[0].0, &samples[0].0);
     int(&mut cc, &["HANOI.META", &keys[0].0, "SET", "owner", "cluster-team"]);
+    #[rustfmt::skip]
+    ok(&mut cc, &["HANOI.RULE", &keys[0].0, "SET", "pros", "ROLLOUT", "40", "IF", "plan", "EQ", "pro"]);
+    ok(&mut cc, &["HANOI.SCHEDULE", &keys[0].0, "RAMP", "10", "60", "1000", "2000"]);
+    let samples0 = answers(&mut cons[keys[0].1], &keys[0].0, &samples[0].0);
     let history0: redis::Value = query(&mut cons[keys[0].1], ("HANOI.HISTORY", &keys[0].0));
     let get0: redis::Value = query(&mut cons[keys[0].1], ("HANOI.GET", &keys[0].0));
 
@@ -99,6 +102,11 @@ fn flags_in_a_three_primary_cluster() {
     // History and metadata move with the flag.
     assert_eq!(query::<redis::Value>(&mut cons[to], ("HANOI.HISTORY", &key)), history0);
     assert_eq!(query::<redis::Value>(&mut cons[to], ("HANOI.GET", &key)), get0);
+    // Rules and schedules move with it: the same answers with attributes.
+    for id in samples[0].0.iter().take(200) {
+        let args = ("HANOI.EXPLAIN", &key, id, "WITH", "plan", "pro");
+        assert_eq!(run_b(&mut cons[to], args).unwrap(), run_b(&mut cc, args).unwrap());
+    }
     // The cluster client follows the move.
     for (id, want) in samples[0].0.iter().zip(&samples0).take(300) {
         assert_eq!(&run_b(&mut cc, ("HANOI.EXPLAIN", &key, id)).unwrap(), want);
