@@ -619,9 +619,32 @@ fn reply_int(call: &Call, v: bool) {
     raw::reply_with_long_long(call.raw_ctx(), i64::from(v));
 }
 
-/// The arguments from `from` on, as byte slices (only when WITH is there).
+/// The arguments from `from` on, as byte slices.
 fn rest<'a>(call: &Call<'a>, from: usize) -> Vec<&'a [u8]> {
     (from..call.argc()).filter_map(|i| call.arg(i)).collect()
+}
+
+/// `[WITH attr value ...]` from argument `from` on, straight from the call
+/// (one allocation, one check).
+fn call_pairs<'a>(call: &Call<'a>, from: usize) -> Result<Pairs<'a>, RedisError> {
+    let Some(kw) = call.arg(from) else {
+        return Ok(Vec::new());
+    };
+    if !is_kw(kw, "WITH") {
+        return Err(arg_err(format_args!("expected WITH, got '{}'", quote(kw))));
+    }
+    let n = call.argc() - from - 1;
+    if n == 0 || !n.is_multiple_of(2) {
+        return Err(arg_err("WITH needs attribute value pairs"));
+    }
+    let mut pairs = Vec::with_capacity(n / 2);
+    let mut i = from + 1;
+    while let (Some(a), Some(v)) = (call.arg(i), call.arg(i + 1)) {
+        pairs.push((a, v));
+        i += 2;
+    }
+    Attrs::new(&pairs).map_err(core_err)?;
+    Ok(pairs)
 }
 
 /// `HANOI.ENABLED key [id [WITH attr value ...]]` → 1 or 0; a missing flag is 0.
@@ -639,8 +662,7 @@ pub fn enabled(call: &Call) -> CmdResult {
             f => store::enabled(f, call.arg(2)),
         }
     } else {
-        let rest = rest(call, 3);
-        let pairs = with_pairs(&rest)?;
+        let pairs = call_pairs(call, 3)?;
         let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
         flag.is_some_and(|f| f.is_enabled_with(call.arg(2), &q))
     };
@@ -656,8 +678,7 @@ pub fn variant(call: &Call) -> CmdResult {
     };
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
-    let rest = rest(call, 3);
-    let pairs = with_pairs(&rest)?;
+    let pairs = call_pairs(call, 3)?;
     let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
     let index = flag.and_then(|f| f.variant_index_with(id, &q));
     let v = index.and_then(|i| flag?.definition().variants.get(i).map(Vec::as_slice));

@@ -52,15 +52,12 @@ pub trait Source {
     fn get_bytes(&mut self) -> Result<Self::Buf, Error>;
 }
 
-/// Streams the ids: a first pass counts the chunks and their bytes (the
-/// header needs them), a second writes each chunk as it is packed. Only one
+/// Streams the ids: a first pass adds up lengths to count the chunks and
+/// their bytes (the header needs them), a second writes each chunk as it is
+/// packed. Only one
 /// chunk is ever held, never a copy of every id.
 fn save_ids(ids: &IdSet, out: &mut impl Sink) {
-    let (mut bytes, mut chunks) = (0u64, 0u64);
-    ids.for_each_chunk(CHUNK_BYTES, |c| {
-        bytes += c.len() as u64;
-        chunks += 1;
-    });
+    let (bytes, chunks) = ids.chunk_stats(CHUNK_BYTES);
     out.put_u64(ids.len() as u64);
     out.put_u64(bytes);
     out.put_u64(chunks);

@@ -317,6 +317,31 @@ impl IdSet {
         }
     }
 
+    /// What [`IdSet::for_each_chunk`] would produce, without building it:
+    /// (total bytes, number of chunks). Only lengths are read.
+    pub fn chunk_stats(&self, max: usize) -> (u64, u64) {
+        let (mut total, mut chunks, mut current) = (0u64, 0u64, 0usize);
+        for id in self.iter() {
+            let mut v = id.len();
+            let mut varint = 1;
+            while v >= 0x80 {
+                v >>= 7;
+                varint += 1;
+            }
+            current += varint + id.len();
+            if current >= max {
+                total += current as u64;
+                chunks += 1;
+                current = 0;
+            }
+        }
+        if current > 0 {
+            total += current as u64;
+            chunks += 1;
+        }
+        (total, chunks)
+    }
+
     /// Adds the ids of one chunk written by [`IdSet::for_each_chunk`];
     /// returns how many entries it held. A malformed chunk adds nothing.
     pub fn extend_from_chunk(&mut self, chunk: &[u8]) -> Result<usize, Error> {
@@ -424,12 +449,14 @@ mod tests {
         s.insert(b"");
         s.insert(&vec![7u8; 70_000]);
         let mut copy = IdSet::new();
-        let mut chunks = 0;
+        let (mut chunks, mut bytes) = (0, 0);
         s.for_each_chunk(4096, |c| {
             chunks += 1;
+            bytes += c.len() as u64;
             copy.extend_from_chunk(c).unwrap();
         });
         assert!(chunks > 10);
+        assert_eq!(s.chunk_stats(4096), (bytes, chunks));
         assert!(copy == s);
         let mut t = IdSet::new();
         for bad in [&[0x05u8, b'a'][..], &[0x80], &[0xff; 12], &[0x01]] {

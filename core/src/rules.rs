@@ -70,6 +70,57 @@ pub struct Decimal {
     frac: Vec<u8>,
 }
 
+/// A decimal number borrowed from an attribute: parsed without allocating.
+#[derive(Debug, Clone, Copy)]
+struct DecimalRef<'a> {
+    negative: bool,
+    int: &'a [u8],
+    frac: &'a [u8],
+}
+
+impl<'a> DecimalRef<'a> {
+    #[inline]
+    fn parse(s: &'a [u8]) -> Option<DecimalRef<'a>> {
+        let (negative, rest) = match s {
+            [b'-', r @ ..] => (true, r),
+            [b'+', r @ ..] => (false, r),
+            r => (false, r),
+        };
+        let (int, frac) = match rest.iter().position(|&b| b == b'.') {
+            Some(dot) => (&rest[..dot], &rest[dot + 1..]),
+            None => (rest, &[][..]),
+        };
+        if (int.is_empty() && frac.is_empty()) || !int.iter().chain(frac).all(u8::is_ascii_digit) {
+            return None;
+        }
+        let int = &int[int.iter().take_while(|&&d| d == b'0').count()..];
+        let frac = &frac[..frac.len() - frac.iter().rev().take_while(|&&d| d == b'0').count()];
+        let zero = int.is_empty() && frac.is_empty();
+        Some(DecimalRef {
+            negative: negative && !zero,
+            int,
+            frac,
+        })
+    }
+
+    #[inline]
+    fn cmp_to(&self, d: &Decimal) -> Ordering {
+        let magnitude = || {
+            self.int
+                .len()
+                .cmp(&d.int.len())
+                .then_with(|| self.int.cmp(d.int.as_slice()))
+                .then_with(|| self.frac.cmp(d.frac.as_slice()))
+        };
+        match (self.negative, d.negative) {
+            (false, true) => Ordering::Greater,
+            (true, false) => Ordering::Less,
+            (false, false) => magnitude(),
+            (true, true) => magnitude().reverse(),
+        }
+    }
+}
+
 impl Decimal {
     /// `-?[0-9]+(\.[0-9]+)?` (also `+`, and `.5` / `5.`); anything else is not a number.
     pub fn parse(s: &[u8]) -> Option<Decimal> {
@@ -397,7 +448,7 @@ impl Condition {
             Test::In(set) => set.contains(v),
             Test::NotIn(set) => !set.contains(v),
             Test::Num(ord, or_equal, x) => {
-                Decimal::parse(v).is_some_and(|d| compare(d.cmp(x), *ord, *or_equal))
+                DecimalRef::parse(v).is_some_and(|d| compare(d.cmp_to(x), *ord, *or_equal))
             }
             Test::Semver(ord, or_equal, x) => {
                 Version::parse(v).is_some_and(|d| compare(d.cmp(x), *ord, *or_equal))
@@ -735,6 +786,35 @@ mod tests {
         assert!(Attrs::new(&[(b"a", b"1"), (b"a", b"2")]).is_err());
         assert!(Attrs::new(&[(b"id", b"1")]).is_err());
         assert!(Attrs::new(&[(b"a", b"1"), (b"b", b"2")]).is_ok());
+    }
+
+    #[test]
+    fn borrowed_decimals_compare_as_owned_ones() {
+        let all = [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "0.5",
+            "-0.50",
+            "007.50",
+            "7.5",
+            "99999999999999999999",
+            "-10",
+            "-9.99",
+            ".5",
+            "5.",
+        ];
+        for a in all {
+            for b in all {
+                let (da, db) = (
+                    Decimal::parse(a.as_bytes()).unwrap(),
+                    Decimal::parse(b.as_bytes()).unwrap(),
+                );
+                let ra = DecimalRef::parse(a.as_bytes()).unwrap();
+                assert_eq!(ra.cmp_to(&db), da.cmp(&db), "{a} vs {b}");
+            }
+        }
     }
 
     #[test]
