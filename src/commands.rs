@@ -702,9 +702,8 @@ fn menabled_layout<'a>(call: &Call<'a>) -> Result<(usize, Pairs<'a>), RedisError
                 .arg(3)
                 .and_then(hanoi_core::parse_int)
                 .and_then(|n| usize::try_from(n).ok())
-                .filter(|n| *n > 0)
                 .ok_or_else(|| {
-                    arg_err("WITH needs a count of attribute value pairs (a positive integer)")
+                    arg_err("WITH needs a count of attribute value pairs (0 or more)")
                 })?;
             let first = n
                 .checked_mul(2)

@@ -99,6 +99,10 @@ fn rules_decide_after_users_and_regexes_and_serve_their_variant() {
         ("COMMAND", "GETKEYS", "HANOI.MENABLED", "u1", "WITH", 1, "a", "b", "f", "g"),
     );
     assert_eq!(keys, ["f", "g"]);
+    // A first key named WITH: WITH 0 says there are no attributes.
+    ok(&mut con, &["HANOI.DEFINE", "WITH", "PERCENTAGE", "100"]);
+    let v: Vec<i64> = query(&mut con, ("HANOI.MENABLED", "u1", "WITH", 0, "WITH", "g"));
+    assert_eq!(v, [1, 1]);
 }
 
 #[test]
@@ -231,6 +235,7 @@ fn bad_targeting_input_is_refused_and_changes_nothing() {
         (&["HANOI.EXPLAIN", "f", "u", "WITH", "a", "1", "a", "1"], "ERR attribute 'a' given twice"),
         (&["HANOI.MENABLED", "u", "WITH", "2", "a", "1", "f"], "ERR WITH 2 needs 2 attribute value pairs"),
         (&["HANOI.MENABLED", "u", "WITH", "x", "a", "1", "f"], "ERR WITH needs a count"),
+        (&["HANOI.MENABLED", "u", "WITH", "-1", "f"], "ERR WITH needs a count"),
         (&["HANOI.MENABLED", "u", "WITH", "1", "a", "1"], "ERR WITH 1 needs 1 attribute value pairs, then at least one key"),
     ];
     for (args, want) in bad {

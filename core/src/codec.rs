@@ -454,26 +454,30 @@ mod tests {
     }
 
     #[test]
-    fn version_1_loads_without_observations() {
+    fn older_versions_load_their_prefix_exactly() {
         let f = sample();
-        let mut v1 = Vec::new();
-        save(&f, &mut v1);
-        // The version-1 layout is the version-2 one without its tail.
-        let tail = {
-            let mut bare = f
-                .clone()
-                .with_observations(Default::default(), Default::default());
-            bare.metadata_mut().created_ms = 0;
-            let mut b = Vec::new();
-            save(&bare, &mut b);
-            // created, field count, entry count; rule count, schedule bits.
-            b.len() - 8 * 5
-        };
-        let g = load(&mut SliceSource(&v1[..tail]), 1).unwrap();
+        let mut all = Vec::new();
+        save(&f, &mut all);
+        // The same flag without what versions 2 and 3 added.
+        let bare = f
+            .clone()
+            .with_observations(Default::default(), Default::default())
+            .with_targeting(Vec::new(), Default::default())
+            .unwrap();
+        let mut b = Vec::new();
+        save(&bare, &mut b);
+        // Version 1 is that layout without its 5 trailing u64s (created,
+        // field count, entry count; rule count, schedule bits).
+        let v1 = &b[..b.len() - 8 * 5];
+        let mut src = SliceSource(v1);
+        let g = load(&mut src, 1).unwrap();
+        assert!(src.0.is_empty(), "version 1 reads its whole layout");
         assert_eq!(g.users(), f.users());
-        assert!(g.history().is_empty() && g.metadata().fields.is_empty());
-        let h = load(&mut SliceSource(&v1), 3).unwrap();
-        assert!(h == f);
+        assert!(g.history().is_empty() && g.metadata().fields.is_empty() && g.rules().is_empty());
+        // Version 3 reads everything the current writer writes, to the byte.
+        let mut src = SliceSource(&all);
+        assert!(load(&mut src, 3).unwrap() == f);
+        assert!(src.0.is_empty());
     }
 
     #[test]
