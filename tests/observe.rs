@@ -6,14 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{err, int, ok, query, run, snapshot, Server};
+use common::{err, int, ok, query, run, server_ms, snapshot, Server};
 use redis::Value;
-
-/// The server's clock in Unix ms.
-fn server_ms(con: &mut redis::Connection) -> u64 {
-    let (s, us): (u64, u64) = query(con, ("TIME",));
-    s * 1000 + us / 1000
-}
 
 /// A flat field/value reply (RESP2 map) as pairs.
 fn fields(v: &Value) -> Vec<(String, Value)> {

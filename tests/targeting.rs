@@ -6,15 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{err, int, ok, query, run, snapshot, Rng, Server};
+use common::{err, int, ok, query, run, server_ms, snapshot, Rng, Server};
 use hanoi_core::rules::Attrs;
 use hanoi_core::{codec, Query};
 use redis::Value;
-
-fn server_ms(con: &mut redis::Connection) -> u64 {
-    let (s, us): (u64, u64) = query(con, ("TIME",));
-    s * 1000 + us / 1000
-}
 
 /// EXPLAIN's reason and detail (as text).
 fn why(con: &mut redis::Connection, args: &[&str]) -> (String, Option<String>) {

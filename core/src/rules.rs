@@ -124,35 +124,14 @@ impl<'a> DecimalRef<'a> {
 impl Decimal {
     /// `-?[0-9]+(\.[0-9]+)?` (also `+`, and `.5` / `5.`); anything else is not a number.
     pub fn parse(s: &[u8]) -> Option<Decimal> {
-        let (negative, rest) = match s {
-            [b'-', r @ ..] => (true, r),
-            [b'+', r @ ..] => (false, r),
-            r => (false, r),
-        };
-        let (int, frac) = match rest.iter().position(|&b| b == b'.') {
-            Some(dot) => (&rest[..dot], &rest[dot + 1..]),
-            None => (rest, &[][..]),
-        };
-        if (int.is_empty() && frac.is_empty())
-            || !int.iter().chain(frac).all(u8::is_ascii_digit)
-            || rest.len() > 4096
-        {
+        if s.len() > 4096 {
             return None;
         }
-        let int = int
-            .iter()
-            .skip_while(|&&d| d == b'0')
-            .copied()
-            .collect::<Vec<u8>>();
-        let mut frac = frac.to_vec();
-        while frac.last() == Some(&b'0') {
-            frac.pop();
-        }
-        let zero = int.is_empty() && frac.is_empty();
+        let d = DecimalRef::parse(s)?;
         Some(Decimal {
-            negative: negative && !zero,
-            int,
-            frac,
+            negative: d.negative,
+            int: d.int.to_vec(),
+            frac: d.frac.to_vec(),
         })
     }
 

@@ -103,6 +103,12 @@ pub fn run_b(con: &mut Con, args: impl redis::ToRedisArgs) -> Result<redis::Valu
     send(con, &args.to_redis_args())
 }
 
+/// The server's clock (`TIME`) in Unix ms.
+pub fn server_ms(con: &mut Con) -> u64 {
+    let (s, us): (u64, u64) = query(con, ("TIME",));
+    s * 1000 + us / 1000
+}
+
 /// A command that must answer OK.
 pub fn ok(con: &mut Con, args: &[&str]) {
     ok_b(con, args)
