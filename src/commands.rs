@@ -74,7 +74,6 @@ fn items<'a>(ctx: &Context, args: &'a [RedisString]) -> Result<&'a [RedisString]
 }
 
 /// The flag in a key opened for reading; `None` when the key is missing.
-/// The flag in a key opened for reading; `None` when the key is missing.
 fn read_flag(key: &RedisKey) -> Result<Option<&Flag>, RedisError> {
     key.get_value::<Flag>(&HANOI_TYPE)
         .map_err(|_| RedisError::WrongType)
