@@ -179,13 +179,18 @@ pub fn define(w: &Write) -> CmdResult {
         .get_value::<Flag>(&HANOI_TYPE)
         .map_err(|_| RedisError::WrongType)?;
     // A new flag is created when its stamp says (the primary's time on a
-    // replica or in the AOF); 0 (unknown) for an unstamped old AOF entry.
-    let stamp_now = stamp(w);
-    let created = stamp_now.as_ref().map_or(0, |s| s.at_ms);
+    // replica or in the AOF; 0, unknown, for an unstamped old AOF entry).
+    // The stamp (a clock read, the user, the client's name) is only taken
+    // when the flag is created or changed.
+    let creation = existing.is_none().then(|| stamp(w));
+    let created = creation
+        .as_ref()
+        .and_then(|s| s.as_ref())
+        .map_or(0, |s| s.at_ms);
     let stamp = match store::define(existing, def, &limits, created).map_err(core_err)? {
         Defined::Created(mut flag) => {
             flag.counters().reset(clock::now_exact());
-            let stamp = stamp_now;
+            let stamp = creation.flatten();
             record(w, &mut flag, stamp.as_ref());
             key.set_value(&HANOI_TYPE, *flag)?;
             stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -201,8 +206,9 @@ pub fn define(w: &Write) -> CmdResult {
                     if percentage_given {
                         flag.end_ramp();
                     }
-                    record(w, flag, stamp_now.as_ref());
-                    Some(stamp_now)
+                    let stamp = stamp(w);
+                    record(w, flag, stamp.as_ref());
+                    Some(stamp)
                 }
                 _ => None,
             }
@@ -520,26 +526,6 @@ pub fn schedule(w: &Write) -> CmdResult {
     }
 }
 
-/// `WITH attr value [attr value ...]` from `args` (after the id): the pairs,
-/// checked (no name twice, not `id`).
-/// Attribute name/value pairs, borrowed from the call.
-type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
-
-fn with_pairs<'a>(args: &[&'a [u8]]) -> Result<Pairs<'a>, RedisError> {
-    match args {
-        [] => Ok(Vec::new()),
-        [kw, pairs @ ..] if is_kw(kw, "WITH") => {
-            if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
-                return Err(arg_err("WITH needs attribute value pairs"));
-            }
-            let pairs: Vec<(&[u8], &[u8])> = pairs.chunks(2).map(|p| (p[0], p[1])).collect();
-            Attrs::new(&pairs).map_err(core_err)?;
-            Ok(pairs)
-        }
-        [x, ..] => Err(arg_err(format_args!("expected WITH, got '{}'", quote(x)))),
-    }
-}
-
 /// The query for `flag`: the attributes, and the server's time when the
 /// flag has a schedule (no clock read otherwise).
 #[inline]
@@ -618,13 +604,11 @@ fn reply_int(call: &Call, v: bool) {
     raw::reply_with_long_long(call.raw_ctx(), i64::from(v));
 }
 
-/// The arguments from `from` on, as byte slices.
-fn rest<'a>(call: &Call<'a>, from: usize) -> Vec<&'a [u8]> {
-    (from..call.argc()).filter_map(|i| call.arg(i)).collect()
-}
+/// Attribute name/value pairs, borrowed from the call.
+type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
 
 /// `[WITH attr value ...]` from argument `from` on, straight from the call
-/// (one allocation, one check).
+/// (one allocation; the caller checks them once, with `Attrs::new`).
 fn call_pairs<'a>(call: &Call<'a>, from: usize) -> Result<Pairs<'a>, RedisError> {
     let Some(kw) = call.arg(from) else {
         return Ok(Vec::new());
@@ -642,7 +626,6 @@ fn call_pairs<'a>(call: &Call<'a>, from: usize) -> Result<Pairs<'a>, RedisError>
         pairs.push((a, v));
         i += 2;
     }
-    Attrs::new(&pairs).map_err(core_err)?;
     Ok(pairs)
 }
 
@@ -653,18 +636,9 @@ pub fn enabled(call: &Call) -> CmdResult {
     }
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
-    let on = if call.argc() <= 3 {
-        match flag {
-            Some(f) if f.has_schedule() => {
-                f.is_enabled_with(call.arg(2), &query(flag, Attrs::NONE))
-            }
-            f => store::enabled(f, call.arg(2)),
-        }
-    } else {
-        let pairs = call_pairs(call, 3)?;
-        let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
-        flag.is_some_and(|f| f.is_enabled_with(call.arg(2), &q))
-    };
+    let pairs = call_pairs(call, 3)?;
+    let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
+    let on = store::enabled_with(flag, call.arg(2), &q);
     evaluated(flag, on, None);
     reply_int(call, on);
     Ok(RedisValue::NoReply)
@@ -713,10 +687,9 @@ fn menabled_layout<'a>(call: &Call<'a>) -> Result<(usize, Pairs<'a>), RedisError
                     "WITH {n} needs {n} attribute value pairs, then at least one key"
                 )));
             };
-            let words = rest(call, 4);
-            let pairs: Vec<(&[u8], &[u8])> =
-                words[..2 * n].chunks(2).map(|p| (p[0], p[1])).collect();
-            Attrs::new(&pairs).map_err(core_err)?;
+            let pairs = (0..n)
+                .filter_map(|k| Some((call.arg(4 + 2 * k)?, call.arg(5 + 2 * k)?)))
+                .collect();
             Ok((first, pairs))
         }
         _ => Ok((2, Vec::new())),
@@ -749,12 +722,7 @@ pub fn menabled(call: &Call) -> CmdResult {
     for i in first..call.argc() {
         let key = ReadKey::open(call, i);
         let flag = key.flag()?;
-        let on = match flag {
-            Some(f) if !pairs.is_empty() || f.has_schedule() => {
-                f.is_enabled_with(Some(id), &query(flag, attrs))
-            }
-            f => store::enabled(f, Some(id)),
-        };
+        let on = store::enabled_with(flag, Some(id), &query(flag, attrs));
         evaluated(flag, on, None);
         answers.push(on);
     }
@@ -782,12 +750,9 @@ pub fn explain(call: &Call) -> CmdResult {
     arity(&args, 3, usize::MAX)?;
     let key = ctx.open_key(&args[1]);
     let flag = read_flag(&key)?;
-    let words: Vec<&[u8]> = slices(&args[3..]).collect();
-    let pairs = with_pairs(&words)?;
+    let pairs = call_pairs(call, 3)?;
     let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
-    let e = flag.map_or(hanoi_core::Explanation::UNDEFINED, |f| {
-        f.explain_with(args[2].as_slice(), &q)
-    });
+    let e = store::explain_with(flag, args[2].as_slice(), &q);
     let index = flag
         .zip(e.variant)
         .and_then(|(f, v)| f.definition().variants.iter().position(|x| x == v));

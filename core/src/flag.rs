@@ -259,11 +259,11 @@ pub struct Query<'a> {
     pub now_ms: u64,
 }
 
-impl Query<'_> {
-    /// No attributes; the time of the system clock.
-    pub fn now() -> Query<'static> {
+impl<'a> Query<'a> {
+    /// These attributes, at the time of the system clock.
+    pub fn now(attrs: Attrs<'a>) -> Query<'a> {
         Query {
-            attrs: Attrs::NONE,
+            attrs,
             now_ms: system_now_ms(),
         }
     }
@@ -827,7 +827,13 @@ impl Flag {
     /// serves the bucket and the pick.
     #[inline]
     pub fn variant(&self, id: &[u8]) -> Option<&[u8]> {
-        self.variant_index(id)
+        self.variant_with(id, &self.plain_query())
+    }
+
+    /// [`Flag::variant`] with attributes and a time.
+    #[inline]
+    pub fn variant_with(&self, id: &[u8], q: &Query<'_>) -> Option<&[u8]> {
+        self.variant_index_with(id, q)
             .and_then(|i| self.def.variants.get(i))
             .map(Vec::as_slice)
     }

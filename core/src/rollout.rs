@@ -210,11 +210,7 @@ impl Rollout {
         id: Option<&[u8]>,
         attrs: Attrs<'_>,
     ) -> bool {
-        let q = Query {
-            attrs,
-            now_ms: system_now_ms(),
-        };
-        self.get(name).is_some_and(|f| f.is_enabled_with(id, &q))
+        store::enabled_with(self.get(name), id, &Query::now(attrs))
     }
 
     /// The variant for `id` with these attributes, now.
@@ -224,14 +220,8 @@ impl Rollout {
         id: impl AsRef<[u8]>,
         attrs: Attrs<'_>,
     ) -> Option<&[u8]> {
-        let q = Query {
-            attrs,
-            now_ms: system_now_ms(),
-        };
-        let f = self.get(name)?;
-        f.variant_index_with(id.as_ref(), &q)
-            .and_then(|i| f.definition().variants.get(i))
-            .map(Vec::as_slice)
+        self.get(name)?
+            .variant_with(id.as_ref(), &Query::now(attrs))
     }
 
     /// The whole answer with these attributes, now.
@@ -241,12 +231,7 @@ impl Rollout {
         id: impl AsRef<[u8]>,
         attrs: Attrs<'_>,
     ) -> Explanation<'_> {
-        let q = Query {
-            attrs,
-            now_ms: system_now_ms(),
-        };
-        self.get(name)
-            .map_or(Explanation::UNDEFINED, |f| f.explain_with(id.as_ref(), &q))
+        store::explain_with(self.get(name), id.as_ref(), &Query::now(attrs))
     }
 
     /// hanoi's `@check`: `Ok` when the feature is on for `id` (or, without

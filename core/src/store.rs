@@ -6,7 +6,7 @@
 //! - every other write needs an existing flag;
 //! - a missing flag is off for everyone (no variant, reason `undefined`).
 
-use crate::{Definition, Error, Explanation, Flag, Limits};
+use crate::{Definition, Error, Explanation, Flag, Limits, Query};
 
 /// What [`define`] did.
 #[derive(Debug)]
@@ -59,4 +59,15 @@ pub fn variant<'a>(flag: Option<&'a Flag>, id: &[u8]) -> Option<&'a [u8]> {
 /// The whole answer; a missing flag is `undefined`.
 pub fn explain<'a>(flag: Option<&'a Flag>, id: &[u8]) -> Explanation<'a> {
     flag.map_or(Explanation::UNDEFINED, |f| f.explain(id))
+}
+
+/// [`enabled`] with attributes and a time.
+#[inline]
+pub fn enabled_with(flag: Option<&Flag>, id: Option<&[u8]>, q: &Query<'_>) -> bool {
+    flag.is_some_and(|f| f.is_enabled_with(id, q))
+}
+
+/// [`explain`] with attributes and a time.
+pub fn explain_with<'a>(flag: Option<&'a Flag>, id: &[u8], q: &Query<'_>) -> Explanation<'a> {
+    flag.map_or(Explanation::UNDEFINED, |f| f.explain_with(id, q))
 }
