@@ -203,6 +203,28 @@ impl Rollout {
         Ok(self.flag_mut(name.as_ref())?.clear_schedule(window, ramp))
     }
 
+    /// Sets metadata fields (`HANOI.META key SET`), all or nothing.
+    pub fn set_meta(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        pairs: &[(&[u8], &[u8])],
+    ) -> Result<usize, Error> {
+        let (fields, bytes) = (self.limits.max_meta_fields, self.limits.max_meta_value_bytes);
+        self.flag_mut(name.as_ref())?
+            .metadata_mut()
+            .set(pairs, fields, bytes)
+    }
+
+    /// Deletes metadata fields (`HANOI.META key DEL`).
+    pub fn delete_meta<I: AsRef<[u8]>>(
+        &mut self,
+        name: impl AsRef<[u8]>,
+        fields: &[I],
+    ) -> Result<usize, Error> {
+        let fields: Vec<&[u8]> = fields.iter().map(AsRef::as_ref).collect();
+        self.flag_mut(name.as_ref())?.metadata_mut().delete(&fields)
+    }
+
     /// Is `name` on for `id` with these attributes, now? Unknown → false.
     pub fn is_enabled_with(
         &self,

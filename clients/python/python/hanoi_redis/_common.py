@@ -1,0 +1,221 @@
+"""What the backends share: hanoi's Feature, ids and attributes as bytes, the
+arguments of each HANOI.* command, and the replies turned into Python values.
+
+Nothing here decides whether a flag is on: the Redis module or hanoi-core does.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+Id = Union[str, bytes, int]
+Context = Optional[Mapping[str, Any]]
+
+_regex_type = type(re.compile(""))
+
+#: The current id of `Rollout.current_id(...)`: per thread and per asyncio task.
+current = contextvars.ContextVar("hanoi_redis_current_id", default=None)
+
+#: The metadata field that keeps hanoi's `check` (the item's id field).
+FIELD = "field"
+
+
+class HanoiError(ValueError):
+    """The module (or hanoi-core) refused the command; the message is its own."""
+
+
+class FlagNotFound(HanoiError, KeyError):
+    """The flag does not exist (hanoi raised ValueError or KeyError here: both catch it)."""
+
+    __str__ = Exception.__str__
+
+
+class RolloutException(Exception):
+    """A decorated function's feature is off, undefined, or no id is known."""
+
+
+def raise_refusal(message: str, name: Any = None) -> None:
+    """Raises the module's refusal as hanoi_redis's exception."""
+    text = message[4:] if message.startswith("ERR ") else message
+    if text.startswith("no such flag"):
+        raise FlagNotFound(f"no such flag: {text_of(name)}" if name is not None else text)
+    raise HanoiError(text)
+
+
+def b(value: Any) -> bytes:
+    """A name, an id or a value as the bytes the module sees."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, (int, float)):
+        return str(value).encode()
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"expected str, bytes or a number, not {type(value).__name__}")
+
+
+def text_of(value: Any) -> Any:
+    """bytes from Redis (or the core) as str; anything else as it is."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value
+
+
+def attr_pairs(context: Context, attrs: Mapping[str, Any]) -> list:
+    """`context` and keyword attributes as (name, value) byte pairs for WITH.
+    Values are strings, bytes, numbers or booleans (`true`/`false`); None
+    leaves the attribute out; lists and dicts are refused (TypeError)."""
+    merged = dict(context) if context else {}
+    merged.update(attrs)
+    pairs = []
+    for k, v in merged.items():
+        if v is None:
+            continue
+        if isinstance(v, (list, tuple, dict, set)):
+            raise TypeError(f"attribute {k!r}: {type(v).__name__} cannot be compared by rules")
+        pairs.append((b(k), b(v)))
+    return pairs
+
+
+def with_args(pairs: Sequence[Tuple[bytes, bytes]]) -> list:
+    out: list = []
+    if pairs:
+        out.append(b"WITH")
+        for k, v in pairs:
+            out += (k, v)
+    return out
+
+
+
+
+def validate_percentage(percentage: Any) -> int:
+    """hanoi's check, with hanoi's exceptions (AttributeError)."""
+    try:
+        value = int(percentage)
+    except (ValueError, TypeError):
+        raise AttributeError("Percentage should be a valid number") from None
+    if value < 0 or value > 100:
+        raise AttributeError("Percentage should be a number between 0 and 100")
+    return value
+
+
+def define_options(enabled: bool, percentage: int, variants: Optional[Sequence[Any]]) -> list:
+    """HANOI.DEFINE's options for hanoi's (enabled, percentage, variants)."""
+    opts: list = [b"ENABLED" if enabled else b"DISABLED", b"PERCENTAGE", str(percentage).encode()]
+    if variants:
+        opts += [b"VARIANTS", str(len(variants)).encode()] + [b(v) for v in variants]
+    return opts
+
+
+class Feature:
+    """hanoi's Feature: a flag's name, id field, percentage, switch and variants.
+
+    `field` is the item's attribute that holds its id (kept in the flag's
+    metadata as `field`), or a callable giving the id of an item (kept in
+    this process only), or None (the item is its own id)."""
+
+    __slots__ = ["name", "field", "percentage", "enabled", "variants"]
+
+    def __init__(self, name, field=None, percentage=100, variants=None):
+        if not isinstance(name, str):
+            raise AttributeError("Feature name should be a string")
+        self.name = name
+        self.field = field
+        self.percentage = percentage
+        self.enabled = True
+        self.variants = variants
+
+    def __setattr__(self, name, value):
+        if name == "percentage":
+            value = validate_percentage(value)
+        elif name == "name" and hasattr(self, name):
+            raise RuntimeError("Unable to update the Feature name")
+        object.__setattr__(self, name, value)
+
+    def get_item_id(self, item: Any) -> Any:
+        return item_id(self.field, item)
+
+    def __repr__(self):
+        return "<{0}> applying {1} to {2}% users".format(self.name, self.field, self.percentage)
+
+
+def is_plain(item: Any) -> bool:
+    """An id as it is (no field to read)."""
+    return isinstance(item, (str, bytes, int))
+
+
+def item_id(field: Union[None, str, Callable[[Any], Any]], item: Any) -> Any:
+    """The id of `item`: itself when it is a string or a number, else through
+    the flag's field (an attribute name or a callable), else str(item)."""
+    if is_plain(item):
+        return item
+    if callable(field):
+        return field(item)
+    if field and hasattr(item, field):
+        return getattr(item, field)
+    return str(item)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """HANOI.EXPLAIN's answer: on or off, the variant, why, the detail (the
+    regex or rule that matched, or the id's bucket) and the effective percentage."""
+
+    enabled: bool
+    variant: Optional[str]
+    reason: str
+    detail: Union[str, int, None]
+    percentage: int
+
+    @classmethod
+    def from_reply(cls, reply: Sequence[Any]) -> "Explanation":
+        enabled, variant, reason, detail, pct = reply
+        return cls(bool(enabled), text_of(variant), text_of(reason), text_of(detail), int(pct))
+
+
+def feature_from_info(name: str, info: Mapping[str, Any], local_field: Any = None) -> Feature:
+    """hanoi's Feature for a flag's `HANOI.GET` answer."""
+    meta = info.get("metadata") or {}
+    field = local_field if callable(local_field) else meta.get(FIELD)
+    variants = tuple(text_of(v) for v in info.get("variants") or ()) or None
+    f = Feature(name, field or None, int(info.get("percentage", 0)), variants)
+    f.enabled = bool(int(info.get("enabled", 1)))
+    return f
+
+
+def info_dict(reply: Any) -> Optional[dict]:
+    """HANOI.GET's reply (a RESP3 map, a RESP2 flat array, or the core's dict)
+    as a dict with str keys; metadata as a dict of str."""
+    if reply is None:
+        return None
+    if isinstance(reply, dict):
+        d = {text_of(k): v for k, v in reply.items()}
+    else:
+        d = {text_of(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
+    meta = d.get("metadata") or {}
+    if not isinstance(meta, dict):
+        meta = {meta[i]: meta[i + 1] for i in range(0, len(meta) - 1, 2)}
+    d["metadata"] = {text_of(k): text_of(v) for k, v in meta.items()}
+    d["variants"] = [text_of(v) for v in d.get("variants") or ()]
+    d["regexes"] = [text_of(r) for r in d.get("regexes") or ()]
+    d["rules"] = [[text_of(w) for w in r] for r in d.get("rules") or ()]
+    d["salt"] = text_of(d.get("salt"))
+    d["enabled"] = bool(int(d.get("enabled", 0)))
+    return d
+
+
+def regex_source(item: Any) -> Optional[bytes]:
+    """The pattern of a compiled `re` pattern (hanoi's `register(name, re.compile(...))`)."""
+    if isinstance(item, _regex_type):
+        return b(item.pattern)
+    return None
+
+
+def all_ids(items: Iterable[Any]) -> list:
+    return [b(i) for i in items]

@@ -1,0 +1,278 @@
+"""hanoi 0.0.4's `Rollout`, over a backend of this package.
+
+    rollout = hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd())
+
+Everything hanoi's Rollout offers keeps its name, arguments and exceptions;
+the answers are the module's (see the README for where hanoi 0.0.4 differs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+
+from ._common import (
+    Context,
+    Explanation,
+    Feature,
+    RolloutException,
+    all_ids,
+    b,
+    current,
+    regex_source,
+)
+
+
+def _wrap(fn: Callable, guard: Callable[[tuple, dict], None]) -> Callable:
+    """`fn`, run only when `guard(args, kwargs)` does not raise; coroutine
+    functions stay coroutine functions."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args, **kwargs):
+            guard(args, kwargs)
+            return await fn(*args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        guard(args, kwargs)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def pick_item(index: Any, args: tuple, kwargs: dict) -> Any:
+    """The decorated call's item: argument `index` (1-based, as in hanoi), or
+    the keyword argument of that name."""
+    if isinstance(index, str):
+        return kwargs[index]
+    return args[index - 1]
+
+
+class Rollout:
+    """hanoi's Rollout: define flags, register ids, check them, decorate
+    functions. `backend` is a RedisModuleBackEnd or a MemoryBackEnd."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self._item = None
+
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            raise TypeError("BackEnd should be a valid BackEnd object")
+        return self._backend
+
+    # ----- hanoi 0.0.4 -----
+
+    def add_func(
+        self,
+        name: str,
+        check: Any = None,
+        percentage: Any = 0,
+        variants: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Creates the flag (or replaces its definition; registrations stay),
+        switched on, for `percentage` % of ids, with optional variants.
+        `check` is the items' id attribute (kept in the flag's metadata) or a
+        callable giving an item's id (kept in this process)."""
+        self.backend.add_functionality(Feature(name, check, percentage, variants))
+
+    def is_enabled(self, name: str, item: Any = None, context: Context = None, **attrs) -> bool:
+        """Is the flag on for `item` (an id, or an object read through the
+        flag's field) and its attributes (`context` dict and/or keywords)?
+        Without an item, its switch. A missing flag is off."""
+        return self.backend.is_enabled(name, item, context, **attrs)
+
+    def register(self, name: str, item: Any) -> None:
+        """Enables the flag for an item (its id), or for every id a compiled
+        `re` pattern matches (the module's Rust regex syntax)."""
+        if regex_source(item) is not None:
+            self.backend.set_rule(name, item)
+        else:
+            self.backend.add(name, item)
+
+    def set_percentage(self, name: str, percentage: Any) -> None:
+        """Sets the percentage; AttributeError outside 0..100, as in hanoi."""
+        self.backend.set_percentage(name, percentage)
+
+    def set_current_id(self, item: Any) -> None:
+        """hanoi's process-wide current id for `@check(name)`. Prefer
+        `with rollout.current_id(item):`, which is per thread and per task."""
+        self._item = item
+
+    def cleanup_current_id(self) -> None:
+        self._item = None
+
+    def enabled(self, name: str) -> Callable:
+        """Decorator: runs the function only when the flag is switched on
+        (no id); RolloutException otherwise."""
+
+        def guard(args: tuple, kwargs: dict) -> None:
+            if not self.is_enabled(name):
+                raise RolloutException("Feature <%s> is not enabled" % name)
+
+        return lambda fn: _wrap(fn, guard)
+
+    def variant(self, name: str, item: Any, context: Context = None, **attrs) -> Optional[str]:
+        """The item's variant, or None when the flag is off for it or has none."""
+        return self.backend.variant(name, item, context, **attrs)
+
+    def toggle(self, name: str) -> bool:
+        return self.backend.toggle(name)
+
+    def disable(self, name: str) -> None:
+        self.backend.disable(name)
+
+    def enable(self, name: str) -> None:
+        self.backend.enable(name)
+
+    def check(self, func: str, index: Any = None) -> Callable:
+        """Decorator: runs the function only when flag `func` is on for the
+        item in argument `index` (1-based, as in hanoi; or a keyword name), or
+        for the current id when `index` is None. RolloutException otherwise
+        (undefined flag, off, or no current id)."""
+
+        def guard(args: tuple, kwargs: dict) -> None:
+            if index is not None:
+                item = pick_item(index, args, kwargs)
+            else:
+                item = self.current()
+            if item is None:
+                raise RolloutException(
+                    "Identifier should be set before checking the functionality"
+                )
+            if not self.backend.is_enabled(func, item):
+                self._refuse(func, item)
+
+        return lambda fn: _wrap(fn, guard)
+
+    def _refuse(self, name: str, item: Any) -> None:
+        if self.backend.get_functionality(name) is None:
+            raise RolloutException("Feature <%s> is not defined" % name)
+        raise RolloutException(
+            "Feature <%s> is not enabled for user <%s> "
+            % (name, self.backend.item_id(name, item).decode("utf-8", "replace"))
+        )
+
+    def __getattr__(self, key: str) -> Callable[[Any], bool]:
+        """`rollout.is_<name>(item)`: hanoi's shortcut for is_enabled; a
+        ValueError when the flag does not exist."""
+        if key.startswith("_") or not key.startswith("is_"):
+            raise AttributeError(key)
+        name = key[3:]
+        backend = self.backend
+        if name not in backend._fields and backend.get_functionality(name) is None:
+            raise ValueError("Feature <%s> not defined" % name)
+        return lambda item=None, context=None, **attrs: backend.is_enabled(
+            name, item, context, **attrs
+        )
+
+    # ----- beyond hanoi -----
+
+    @contextlib.contextmanager
+    def current_id(self, item: Any) -> Iterator[None]:
+        """`@check(name)` uses `item` within the block: per thread and per
+        asyncio task (a context variable), unlike set_current_id."""
+        token = current.set(item)
+        try:
+            yield
+        finally:
+            current.reset(token)
+
+    def current(self) -> Any:
+        """The current id: `current_id(...)`'s, else set_current_id's."""
+        item = current.get()
+        return self._item if item is None else item
+
+    def explain(self, name: str, item: Any, context: Context = None, **attrs) -> Explanation:
+        """Why the flag is on or off for the item: HANOI.EXPLAIN."""
+        return self.backend.explain(name, item, context, **attrs)
+
+    def enabled_many(
+        self, names: Sequence[str], item: Any, context: Context = None, **attrs
+    ) -> Dict[str, bool]:
+        """{name: on?} for many flags, one round trip (HANOI.MENABLED; in a
+        cluster the flags must share a hash tag)."""
+        return self.backend.enabled_many(names, item, context, **attrs)
+
+    def define(
+        self,
+        name: str,
+        percentage: Any = 0,
+        variants: Optional[Sequence[str]] = None,
+        *,
+        enabled: bool = True,
+        weights: Optional[Sequence[int]] = None,
+        salt: Optional[str] = None,
+    ) -> None:
+        """HANOI.DEFINE with every option: weighted variants and a salt."""
+        opts = [b"ENABLED" if enabled else b"DISABLED", b"PERCENTAGE", b(percentage)]
+        if variants:
+            opts += [b"VARIANTS", b(len(variants))] + all_ids(variants)
+        if weights:
+            opts += [b"WEIGHTS"] + all_ids(weights)
+        if salt is not None:
+            opts += [b"SALT", b(salt)]
+        self.backend._define(name, opts)
+
+    def register_many(self, name: str, items: Sequence[Any]) -> int:
+        """Registers many ids in one command; how many were new."""
+        return self.backend._ids(name, "user", [self.backend.item_id(name, i) for i in items])
+
+    def unregister(self, name: str, item: Any) -> int:
+        """Removes a registered id, or a regex (compiled pattern)."""
+        pattern = regex_source(item)
+        if pattern is not None:
+            return self.backend._ids(name, "unregex", [pattern])
+        return self.backend._ids(name, "unuser", [self.backend.item_id(name, item)])
+
+    def block(self, name: str, *items: Any) -> int:
+        """Denies the flag to these ids whatever else holds."""
+        return self.backend._ids(name, "block", [self.backend.item_id(name, i) for i in items])
+
+    def unblock(self, name: str, *items: Any) -> int:
+        return self.backend._ids(name, "unblock", [self.backend.item_id(name, i) for i in items])
+
+    def set_rule(self, name: str, rule: str, *args: Any) -> None:
+        """HANOI.RULE name SET rule args...: e.g.
+        `set_rule('cdc_on', 'de', 'ROLLOUT', 50, 'IF', 'country', 'EQ', 'DE')`."""
+        self.backend._set_rule(name, b(rule), all_ids(args))
+
+    def delete_rule(self, name: str, *rules: str) -> int:
+        return self.backend._delete_rules(name, all_ids(rules))
+
+    def move_rule(self, name: str, rule: str, index: int) -> None:
+        self.backend._move_rule(name, b(rule), int(index))
+
+    def set_window(self, name: str, from_ms: int, until_ms: int) -> None:
+        """Active between two Unix-ms times (0 leaves a side open)."""
+        self.backend._set_window(name, int(from_ms), int(until_ms))
+
+    def set_ramp(self, name: str, from_pct: int, to_pct: int, start_ms: int, end_ms: int) -> None:
+        """The percentage moves linearly from `from_pct` to `to_pct`."""
+        self.backend._set_ramp(name, int(from_pct), int(to_pct), int(start_ms), int(end_ms))
+
+    def clear_schedule(self, name: str, which: Optional[str] = None) -> None:
+        """Clears the window, the ramp, or (None) both."""
+        if which not in (None, "window", "ramp"):
+            raise ValueError("which is 'window', 'ramp' or None")
+        self.backend._clear_schedule(name, which != "ramp", which != "window")
+
+    def set_meta(self, name: str, **fields: str) -> int:
+        """Metadata fields: description, owner, tags (comma-separated), ..."""
+        return self.backend._meta_set(name, [(b(k), b(v)) for k, v in fields.items()])
+
+    def describe(self, name: str) -> Optional[dict]:
+        """The flag's whole definition (HANOI.GET) as a dict, or None."""
+        return self.backend.describe(name)
+
+    def names(self) -> list:
+        return self.backend.names()
+
+    def delete(self, name: str) -> bool:
+        return self.backend.delete(name)

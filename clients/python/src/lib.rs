@@ -1,0 +1,318 @@
+//! `hanoi_redis._core`: hanoi-core's in-memory [`Rollout`] for Python.
+//!
+//! A thin binding: every argument is parsed and every flag decided by
+//! hanoi-core, the same code the Redis module runs, so `MemoryBackEnd` and
+//! `RedisModuleBackEnd` give the same answers. Names, ids and values arrive as
+//! `bytes` (the Python layer encodes `str` once); errors are raised as
+//! `HanoiCoreError` with the module's message (`no such flag`, ...).
+
+#![forbid(unsafe_code)]
+
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use hanoi_core::rules::Attrs;
+use hanoi_core::{parse_definition, Detail, Flag, Ramp, Rollout};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+create_exception!(_core, HanoiCoreError, PyException, "An error from hanoi-core.");
+
+fn err(e: hanoi_core::Error) -> PyErr {
+    HanoiCoreError::new_err(e.to_string())
+}
+
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Borrowed attribute pairs, checked by the core (no `id`, no name twice).
+fn with_attrs<R>(pairs: &Pairs, f: impl FnOnce(Attrs<'_>) -> R) -> PyResult<R> {
+    let borrowed: Vec<(&[u8], &[u8])> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    let attrs = Attrs::new(&borrowed).map_err(err)?;
+    Ok(f(attrs))
+}
+
+fn slices(items: &[Vec<u8>]) -> Vec<&[u8]> {
+    items.iter().map(Vec::as_slice).collect()
+}
+
+/// An in-memory set of flags, evaluated by hanoi-core. Thread-safe: reads
+/// share a lock, writes take it alone.
+#[pyclass(frozen, module = "hanoi_redis._core")]
+struct Engine {
+    rollout: RwLock<Rollout>,
+}
+
+impl Engine {
+    fn read(&self) -> PyResult<RwLockReadGuard<'_, Rollout>> {
+        self.rollout
+            .read()
+            .map_err(|_| PyRuntimeError::new_err("hanoi engine lock poisoned"))
+    }
+    fn write(&self) -> PyResult<RwLockWriteGuard<'_, Rollout>> {
+        self.rollout
+            .write()
+            .map_err(|_| PyRuntimeError::new_err("hanoi engine lock poisoned"))
+    }
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    fn new() -> Self {
+        Engine {
+            rollout: RwLock::new(Rollout::new()),
+        }
+    }
+
+    /// `HANOI.DEFINE name [options...]`: creates or replaces the definition.
+    fn define(&self, name: Vec<u8>, options: Vec<Vec<u8>>) -> PyResult<()> {
+        let mut r = self.write()?;
+        let def = parse_definition(&slices(&options), r.limits()).map_err(err)?;
+        r.define(name, def).map_err(err)
+    }
+
+    /// Deletes the flag; whether it existed.
+    fn delete(&self, name: Vec<u8>) -> PyResult<bool> {
+        Ok(self.write()?.remove(name).is_some())
+    }
+
+    fn exists(&self, name: Vec<u8>) -> PyResult<bool> {
+        Ok(self.read()?.get(name).is_some())
+    }
+
+    fn names<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        Ok(self
+            .read()?
+            .names()
+            .map(|n| PyBytes::new(py, n))
+            .collect())
+    }
+
+    /// `HANOI.REGISTER name USER|REGEX ...`, `HANOI.UNREGISTER`, `HANOI.BLOCK`,
+    /// `HANOI.UNBLOCK`: `what` is one of `user`, `regex`, `unuser`, `unregex`,
+    /// `block`, `unblock`. Returns how many were added or removed.
+    fn ids(&self, name: Vec<u8>, what: &str, items: Vec<Vec<u8>>) -> PyResult<usize> {
+        let mut r = self.write()?;
+        let n = match what {
+            "user" => r.register(name, &items),
+            "unuser" => r.unregister(name, &items),
+            "regex" => r.register_regex(name, &items),
+            "unregex" => r.unregister_regex(name, &items),
+            "block" => r.block(name, &items),
+            "unblock" => r.unblock(name, &items),
+            other => return Err(PyRuntimeError::new_err(format!("unknown id list {other}"))),
+        };
+        n.map_err(err)
+    }
+
+    fn enable(&self, name: Vec<u8>) -> PyResult<()> {
+        self.write()?.enable(name).map_err(err)
+    }
+
+    fn disable(&self, name: Vec<u8>) -> PyResult<()> {
+        self.write()?.disable(name).map_err(err)
+    }
+
+    /// Flips the switch; the new state.
+    fn toggle(&self, name: Vec<u8>) -> PyResult<bool> {
+        self.write()?.toggle(name).map_err(err)
+    }
+
+    fn set_percentage(&self, name: Vec<u8>, percentage: u8) -> PyResult<()> {
+        self.write()?.set_percentage(name, percentage).map_err(err)
+    }
+
+    /// `HANOI.ENABLED name [id [WITH ...]]`.
+    #[pyo3(signature = (name, id=None, attrs=Vec::new()))]
+    fn enabled(&self, name: Vec<u8>, id: Option<Vec<u8>>, attrs: Pairs) -> PyResult<bool> {
+        let r = self.read()?;
+        with_attrs(&attrs, |a| r.is_enabled_with(&name, id.as_deref(), a))
+    }
+
+    /// `HANOI.MENABLED id [WITH ...] name ...`.
+    #[pyo3(signature = (names, id, attrs=Vec::new()))]
+    fn menabled(&self, names: Vec<Vec<u8>>, id: Vec<u8>, attrs: Pairs) -> PyResult<Vec<bool>> {
+        let r = self.read()?;
+        with_attrs(&attrs, |a| {
+            names
+                .iter()
+                .map(|n| r.is_enabled_with(n, Some(&id), a))
+                .collect()
+        })
+    }
+
+    /// `HANOI.VARIANT name id [WITH ...]`.
+    #[pyo3(signature = (name, id, attrs=Vec::new()))]
+    fn variant<'py>(
+        &self,
+        py: Python<'py>,
+        name: Vec<u8>,
+        id: Vec<u8>,
+        attrs: Pairs,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let r = self.read()?;
+        with_attrs(&attrs, |a| {
+            r.variant_with(&name, &id, a).map(|v| PyBytes::new(py, v))
+        })
+    }
+
+    /// `HANOI.EXPLAIN name id [WITH ...]`: (enabled, variant, reason, detail,
+    /// effective percentage), as the module replies.
+    #[pyo3(signature = (name, id, attrs=Vec::new()))]
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        name: Vec<u8>,
+        id: Vec<u8>,
+        attrs: Pairs,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let r = self.read()?;
+        let items = with_attrs(&attrs, |a| {
+            let e = r.explain_with(&name, &id, a);
+            let detail: Option<Bound<'py, PyAny>> = match e.detail {
+                None => None,
+                Some(Detail::Pattern(p)) => Some(PyBytes::new(py, p.as_bytes()).into_any()),
+                Some(Detail::Rule(n)) => Some(PyBytes::new(py, n).into_any()),
+                Some(Detail::Bucket(b)) => Some(b.into_pyobject(py)?.into_any()),
+            };
+            let variant = e.variant.map(|v| PyBytes::new(py, v).into_any());
+            Ok::<_, PyErr>(vec![
+                i64::from(e.enabled).into_pyobject(py)?.into_any(),
+                variant.unwrap_or_else(|| py.None().into_bound(py)),
+                e.reason.as_str().into_pyobject(py)?.into_any(),
+                detail.unwrap_or_else(|| py.None().into_bound(py)),
+                e.percentage.into_pyobject(py)?.into_any(),
+            ])
+        })??;
+        PyList::new(py, items)
+    }
+
+    /// `HANOI.RULE name SET rule args...`.
+    fn set_rule(&self, name: Vec<u8>, rule: Vec<u8>, args: Vec<Vec<u8>>) -> PyResult<()> {
+        self.write()?
+            .set_rule(name, rule, &args)
+            .map(drop)
+            .map_err(err)
+    }
+
+    /// `HANOI.RULE name DEL rule ...`: how many were removed.
+    fn delete_rules(&self, name: Vec<u8>, rules: Vec<Vec<u8>>) -> PyResult<usize> {
+        self.write()?.delete_rules(name, &rules).map_err(err)
+    }
+
+    /// `HANOI.RULE name MOVE rule index`.
+    fn move_rule(&self, name: Vec<u8>, rule: Vec<u8>, index: usize) -> PyResult<()> {
+        self.write()?
+            .move_rule(name, rule, index)
+            .map(drop)
+            .map_err(err)
+    }
+
+    /// `HANOI.SCHEDULE name WINDOW from until`.
+    fn set_window(&self, name: Vec<u8>, from_ms: u64, until_ms: u64) -> PyResult<()> {
+        self.write()?
+            .set_window(name, from_ms, until_ms)
+            .map(drop)
+            .map_err(err)
+    }
+
+    /// `HANOI.SCHEDULE name RAMP from to start end`.
+    fn set_ramp(
+        &self,
+        name: Vec<u8>,
+        from_pct: u8,
+        to_pct: u8,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> PyResult<()> {
+        let ramp = Ramp {
+            from_pct,
+            to_pct,
+            start_ms,
+            end_ms,
+        };
+        self.write()?.set_ramp(name, ramp).map(drop).map_err(err)
+    }
+
+    /// `HANOI.SCHEDULE name CLEAR [WINDOW|RAMP]`.
+    fn clear_schedule(&self, name: Vec<u8>, window: bool, ramp: bool) -> PyResult<()> {
+        self.write()?
+            .clear_schedule(name, window, ramp)
+            .map(drop)
+            .map_err(err)
+    }
+
+    /// `HANOI.META name SET field value ...`: fields added or changed.
+    fn meta_set(&self, name: Vec<u8>, pairs: Pairs) -> PyResult<usize> {
+        let borrowed: Vec<(&[u8], &[u8])> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        self.write()?.set_meta(name, &borrowed).map_err(err)
+    }
+
+    /// `HANOI.META name DEL field ...`: fields removed.
+    fn meta_del(&self, name: Vec<u8>, fields: Vec<Vec<u8>>) -> PyResult<usize> {
+        self.write()?.delete_meta(name, &fields).map_err(err)
+    }
+
+    /// `HANOI.GET name`: the same fields as the module's map, or None.
+    fn get<'py>(&self, py: Python<'py>, name: Vec<u8>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let r = self.read()?;
+        r.get(name).map(|f| flag_dict(py, f)).transpose()
+    }
+}
+
+fn flag_dict<'py>(py: Python<'py>, f: &Flag) -> PyResult<Bound<'py, PyDict>> {
+    let d = f.definition();
+    let out = PyDict::new(py);
+    let bytes_list = |items: &[Vec<u8>]| -> Vec<Bound<'py, PyBytes>> {
+        items.iter().map(|v| PyBytes::new(py, v)).collect()
+    };
+    out.set_item("enabled", i64::from(d.enabled))?;
+    out.set_item("percentage", d.percentage)?;
+    out.set_item("variants", bytes_list(&d.variants))?;
+    out.set_item("weights", d.weights.clone().unwrap_or_default())?;
+    out.set_item("salt", d.salt.as_deref().map(|s| PyBytes::new(py, s)))?;
+    out.set_item("users", f.users().len())?;
+    out.set_item("blocked", f.blocked().len())?;
+    out.set_item("created", f.metadata().created_ms)?;
+    let meta = PyDict::new(py);
+    for (k, v) in &f.metadata().fields {
+        meta.set_item(PyBytes::new(py, k), PyBytes::new(py, v))?;
+    }
+    out.set_item("metadata", meta)?;
+    let rules: Vec<Vec<Bound<'py, PyBytes>>> = f
+        .rules()
+        .iter()
+        .map(|r| {
+            let mut words = vec![PyBytes::new(py, &r.name)];
+            words.extend(r.args().iter().map(|a| PyBytes::new(py, a)));
+            words
+        })
+        .collect();
+    out.set_item("rules", rules)?;
+    let s = f.schedule();
+    out.set_item("window", s.window)?;
+    out.set_item(
+        "ramp",
+        s.ramp.map(|r| (r.from_pct, r.to_pct, r.start_ms, r.end_ms)),
+    )?;
+    out.set_item(
+        "regexes",
+        f.patterns().map(|p| p.as_bytes().to_vec()).collect::<Vec<_>>(),
+    )?;
+    Ok(out)
+}
+
+/// hanoi-core for Python: the same rules as the Redis module, in process.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Engine>()?;
+    m.add("HanoiCoreError", m.py().get_type::<HanoiCoreError>())?;
+    Ok(())
+}

@@ -1,0 +1,325 @@
+"""Every method of hanoi's API, and what hanoi_redis adds, on both backends:
+the same calls give the same answers in Redis and in process."""
+
+import re
+import threading
+import zlib
+
+import pytest
+
+import hanoi_redis
+from hanoi_redis import Explanation, FlagNotFound, HanoiError, Rollout, RolloutException
+
+
+class User:
+    def __init__(self, id, uid=None):
+        self.id = id
+        self.uid = uid
+
+
+def bucket(id_):
+    return zlib.crc32(id_.encode()) % 100
+
+
+def test_seed_example(rollout):
+    # hanoi's README, bootstrap.py and service.py (corrected: 444401 matches 01$).
+    rollout.add_func("cdc_on", percentage=80, variants=("foo", "bar"))
+    rollout.register("cdc_on", "447568110000")
+    rollout.register("cdc_on", re.compile(r"01$"))
+    assert rollout.is_enabled("cdc_on", "44488") is False
+    assert rollout.is_enabled("cdc_on", "447568110000") is True
+    assert rollout.is_enabled("cdc_on", "443301") is True
+    assert rollout.is_enabled("cdc_on", "444401") is True
+    assert rollout.variant("cdc_on", "443301") == "bar"
+    assert rollout.variant("cdc_on", "44488") is None
+
+    @rollout.check("cdc_on", 2)
+    def execute_again_cdc_logic(parameter, user):
+        return "I'm in"
+
+    assert execute_again_cdc_logic("foo", "443301") == "I'm in"
+    with pytest.raises(RolloutException, match=r"Feature <cdc_on> is not enabled for user <44488>"):
+        execute_again_cdc_logic("foo", "44488")
+
+    @rollout.check("cdc_on")
+    def execute_cdc_logic():
+        return "ran"
+
+    rollout.set_current_id("444401")
+    assert execute_cdc_logic() == "ran"
+    rollout.set_current_id("44488")
+    with pytest.raises(RolloutException):
+        execute_cdc_logic()
+    rollout.cleanup_current_id()
+    with pytest.raises(RolloutException, match="Identifier should be set"):
+        execute_cdc_logic()
+
+
+def test_percentage_is_crc32_below(rollout):
+    rollout.add_func("half", percentage=50)
+    ids = [str(i) for i in range(1000)]
+    assert [rollout.is_enabled("half", i) for i in ids] == [bucket(i) < 50 for i in ids]
+    rollout.set_percentage("half", 100)
+    assert all(rollout.is_enabled("half", i) for i in ids[:100])
+    rollout.set_percentage("half", "0")
+    assert not any(rollout.is_enabled("half", i) for i in ids[:100])
+
+
+@pytest.mark.parametrize("bad", [101, -1, "abc", None])
+def test_set_percentage_out_of_range_is_attribute_error(rollout, bad):
+    rollout.add_func("f", percentage=10)
+    with pytest.raises(AttributeError):
+        rollout.set_percentage("f", bad)
+    with pytest.raises(AttributeError):
+        rollout.add_func("g", percentage=bad)
+    assert rollout.backend.get_functionality("f").percentage == 10
+    assert rollout.backend.get_functionality("g") is None
+
+
+def test_switch(rollout):
+    rollout.add_func("f", percentage=100)
+    assert rollout.is_enabled("f") and rollout.is_enabled("f", "1")
+    rollout.disable("f")
+    assert not rollout.is_enabled("f") and not rollout.is_enabled("f", "1")
+    rollout.enable("f")
+    assert rollout.is_enabled("f")
+    assert rollout.toggle("f") is False
+    assert not rollout.is_enabled("f")
+    assert rollout.toggle("f") is True
+    assert not rollout.is_enabled("missing") and not rollout.is_enabled("missing", "1")
+    rollout.backend.disable("f")
+    rollout.backend.enable("f", enable_to_all=True)
+    assert rollout.backend.get_functionality("f").percentage == 100
+
+
+def test_objects_through_the_field(rollout):
+    rollout.add_func("f", "id", percentage=0)
+    rollout.register("f", User("7"))
+    assert rollout.is_enabled("f", User("7"))
+    assert rollout.is_enabled("f", "7")
+    assert not rollout.is_enabled("f", User("8"))
+    assert rollout.variant("f", User("7")) is None
+    feature = rollout.backend.get_functionality("f")
+    assert (feature.name, feature.field, feature.percentage, feature.enabled) == ("f", "id", 0, True)
+    assert rollout.describe("f")["metadata"]["field"] == "id"
+
+    @rollout.check("f", 1)
+    def needs(user):
+        return user.id
+
+    assert needs(User("7")) == "7"
+    with pytest.raises(RolloutException):
+        needs(User("9"))
+
+
+def test_field_is_shared_through_redis(r):
+    first = Rollout(hanoi_redis.RedisModuleBackEnd(r))
+    first.add_func("f", "uid")
+    first.register("f", User("a", uid="u1"))
+    other = Rollout(hanoi_redis.RedisModuleBackEnd(("127.0.0.1", r.connection_pool.connection_kwargs["port"])))
+    assert other.is_enabled("f", User("b", uid="u1"))
+    assert not other.is_enabled("f", User("u1", uid="u2"))
+    first.add_func("f")  # no field any more
+    assert "field" not in first.describe("f")["metadata"]
+
+
+def test_callable_check(rollout):
+    rollout.add_func("f", lambda u: u.uid, percentage=0)
+    rollout.register("f", User("x", uid="42"))
+    assert rollout.is_enabled("f", User("y", uid="42"))
+    assert not rollout.is_enabled("f", User("42", uid="43"))
+    assert rollout.backend.get_functionality("f").field is not None
+
+
+def test_regexes_rust_syntax(rollout):
+    rollout.add_func("f")
+    rollout.register("f", re.compile(r"^\d{3}$"))
+    assert rollout.is_enabled("f", "123") and not rollout.is_enabled("f", "1234")
+    with pytest.raises(HanoiError):
+        rollout.register("f", re.compile(r"(?P<a>x)(?P=a)"))  # backreferences: not Rust syntax
+    assert rollout.describe("f")["regexes"] == [r"^\d{3}$"]
+    assert rollout.unregister("f", re.compile(r"^\d{3}$")) == 1
+    assert not rollout.is_enabled("f", "123")
+
+
+def test_missing_flag_is_flag_not_found(rollout):
+    for call in (lambda: rollout.register("nope", "1"), lambda: rollout.set_percentage("nope", 5),
+                 lambda: rollout.enable("nope"), lambda: rollout.toggle("nope")):
+        with pytest.raises(FlagNotFound) as e:
+            call()
+        assert isinstance(e.value, ValueError) and isinstance(e.value, KeyError)
+        assert "no such flag" in str(e.value)
+    assert rollout.backend.get_functionality("nope") is None
+
+
+def test_decorators_enabled_and_undefined(rollout):
+    rollout.add_func("f", percentage=100)
+
+    @rollout.enabled("f")
+    def go(x):
+        return x
+
+    @rollout.enabled("nope")
+    def never(x):
+        return x
+
+    @rollout.check("nope", 1)
+    def undefined(x):
+        return x
+
+    assert go(3) == 3
+    with pytest.raises(RolloutException, match="Feature <nope> is not enabled"):
+        never(3)
+    with pytest.raises(RolloutException, match="Feature <nope> is not defined"):
+        undefined("1")
+    rollout.disable("f")
+    with pytest.raises(RolloutException):
+        go(3)
+    assert go.__name__ == "go"
+
+
+def test_check_by_keyword(rollout):
+    rollout.add_func("f")
+    rollout.register("f", "5")
+
+    @rollout.check("f", "user")
+    def handler(*, user):
+        return user
+
+    assert handler(user="5") == "5"
+    with pytest.raises(RolloutException):
+        handler(user="6")
+
+
+def test_current_id_is_per_thread(rollout):
+    rollout.add_func("f")
+    rollout.register("f", "in")
+
+    @rollout.check("f")
+    def guarded():
+        return True
+
+    results = {}
+
+    def run(item):
+        with rollout.current_id(item):
+            try:
+                results[item] = guarded()
+            except RolloutException:
+                results[item] = False
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in ("in", "out")]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results == {"in": True, "out": False}
+    rollout.set_current_id("in")
+    with rollout.current_id("out"):
+        with pytest.raises(RolloutException):
+            guarded()
+    assert guarded()
+
+
+def test_is_name_shortcut(rollout):
+    rollout.add_func("cdc_on", "id")
+    rollout.register("cdc_on", "1")
+    assert rollout.is_cdc_on("1") is True
+    assert rollout.is_cdc_on(User("1")) is True
+    assert rollout.is_cdc_on("2") is False
+    with pytest.raises(ValueError, match="not defined"):
+        rollout.is_nope
+    with pytest.raises(AttributeError):
+        rollout.something_else
+
+
+def test_get_functionalities(rollout):
+    rollout.add_func("a")
+    rollout.add_func("b", "id", percentage=5, variants=("x", "y"))
+    assert sorted(rollout.backend.get_functionalities()) == ["a", "b"]
+    f = rollout.backend.get_functionality("b")
+    assert (f.percentage, f.variants, f.field) == (5, ("x", "y"), "id")
+    assert repr(f) == "<b> applying id to 5% users"
+
+
+def test_variants(rollout):
+    rollout.add_func("exp", percentage=100, variants=("a", "b", "c"))
+    for i in range(200):
+        id_ = str(i)
+        assert rollout.variant("exp", id_) == "abc"[zlib.crc32(id_.encode()) % 3]
+    rollout.add_func("plain", percentage=100)
+    assert rollout.variant("plain", "1") is None
+    rollout.define("w", 100, ["x", "y"], weights=[1, 0 + 3], salt="s1")
+    seen = {rollout.variant("w", str(i)) for i in range(300)}
+    assert seen == {"x", "y"}
+
+
+def test_attributes_and_rules(rollout):
+    rollout.add_func("f", percentage=0)
+    rollout.set_rule("f", "de", "IF", "country", "EQ", "DE", "AND", "age", "GE", "18")
+    assert rollout.is_enabled("f", "1", country="DE", age=30)
+    assert rollout.is_enabled("f", "1", {"country": "DE", "age": 18.0})
+    assert not rollout.is_enabled("f", "1", country="DE", age=17)
+    assert not rollout.is_enabled("f", "1")
+    e = rollout.explain("f", "1", country="DE", age="40")
+    assert e == Explanation(True, None, "rule", "de", 0)
+    assert rollout.enabled_many(["f", "missing"], "1", country="DE", age=20) == {
+        "f": True, "missing": False}
+    with pytest.raises(TypeError):
+        rollout.is_enabled("f", "1", tags=["a"])
+    with pytest.raises(HanoiError):
+        rollout.is_enabled("f", "1", {"id": "2"})
+    rollout.set_rule("f", "beta", "IF", "plan", "IN", 2, "pro", "team")
+    rollout.move_rule("f", "beta", 0)
+    assert [r[0] for r in rollout.describe("f")["rules"]] == ["beta", "de"]
+    assert rollout.explain("f", "1", plan="pro").detail == "beta"
+    assert rollout.delete_rule("f", "beta", "de") == 2
+    with pytest.raises(HanoiError):
+        rollout.set_rule("f", "bad", "IF", "x", "NOPE", "1")
+
+
+def test_explain(rollout):
+    rollout.add_func("cdc_on", percentage=80, variants=("foo", "bar"))
+    rollout.register("cdc_on", re.compile("01$"))
+    assert rollout.explain("cdc_on", "444401") == Explanation(True, "bar", "regex", "01$", 80)
+    assert rollout.explain("cdc_on", "44488") == Explanation(False, None, "outside", 88, 80)
+    assert rollout.explain("missing", "1").reason == "undefined"
+    rollout.block("cdc_on", "444401")
+    assert rollout.explain("cdc_on", "444401").reason == "blocked"
+    assert rollout.unblock("cdc_on", "444401") == 1
+
+
+def test_schedule(rollout):
+    rollout.add_func("f", percentage=100)
+    rollout.set_window("f", 1, 2)  # long past
+    assert rollout.explain("f", "1").reason == "inactive"
+    rollout.clear_schedule("f", "window")
+    assert rollout.is_enabled("f", "1")
+    rollout.set_ramp("f", 0, 100, 1, 2)  # done: 100 %
+    assert rollout.explain("f", "1").percentage == 100
+    rollout.clear_schedule("f")
+    assert rollout.describe("f")["ramp"] is None
+
+
+def test_metadata_and_many(rollout):
+    rollout.add_func("f", percentage=0)
+    assert rollout.set_meta("f", owner="payments", tags="a,b") == 2
+    assert rollout.describe("f")["metadata"] == {"owner": "payments", "tags": "a,b"}
+    assert rollout.register_many("f", [str(i) for i in range(1000)]) == 1000
+    assert rollout.describe("f")["users"] == 1000
+    assert rollout.is_enabled("f", "999") and not rollout.is_enabled("f", "1000")
+    assert rollout.delete("f") and rollout.describe("f") is None
+
+
+def test_same_answers_on_both_backends(r):
+    mem = Rollout(hanoi_redis.MemoryBackEnd())
+    red = Rollout(hanoi_redis.RedisModuleBackEnd(r))
+    for rollout in (mem, red):
+        rollout.define("x", 30, ["a", "b", "c"], weights=[5, 3, 2], salt="pepper")
+        rollout.register_many("x", [str(i) for i in range(0, 5000, 7)])
+        rollout.register("x", re.compile(r"(13|42)$"))
+        rollout.block("x", "700", "14")
+        rollout.set_rule("x", "de", "ROLLOUT", 50, "VARIANT", "c", "IF", "country", "EQ", "DE")
+    for i in range(3000):
+        id_, attrs = str(i * 37), {"country": "DE" if i % 3 else "FR"}
+        assert mem.explain("x", id_, attrs) == red.explain("x", id_, attrs), id_
+        assert mem.variant("x", id_, attrs) == red.variant("x", id_, attrs)
+        assert mem.is_enabled("x", id_, attrs) == red.is_enabled("x", id_, attrs)
