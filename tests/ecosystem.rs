@@ -292,9 +292,9 @@ fn resp3_client_tracking_invalidates_a_flag_after_a_change() {
 }
 
 #[test]
-fn python_helper_and_decorators() {
+fn python_client_readme_example() {
     let s = Server::start(&[]);
-    let out = run_python(&["examples/python/test_hanoi_redis.py"], s.port);
+    let out = run_python(&["examples/python/service.py"], s.port);
     assert!(out.contains("python example: ok"), "{out}");
 }
 

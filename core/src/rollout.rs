@@ -209,7 +209,10 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         pairs: &[(&[u8], &[u8])],
     ) -> Result<usize, Error> {
-        let (fields, bytes) = (self.limits.max_meta_fields, self.limits.max_meta_value_bytes);
+        let (fields, bytes) = (
+            self.limits.max_meta_fields,
+            self.limits.max_meta_value_bytes,
+        );
         self.flag_mut(name.as_ref())?
             .metadata_mut()
             .set(pairs, fields, bytes)

@@ -17,7 +17,12 @@ use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-create_exception!(_core, HanoiCoreError, PyException, "An error from hanoi-core.");
+create_exception!(
+    _core,
+    HanoiCoreError,
+    PyException,
+    "An error from hanoi-core."
+);
 
 fn err(e: hanoi_core::Error) -> PyErr {
     HanoiCoreError::new_err(e.to_string())
@@ -85,11 +90,7 @@ impl Engine {
     }
 
     fn names<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        Ok(self
-            .read()?
-            .names()
-            .map(|n| PyBytes::new(py, n))
-            .collect())
+        Ok(self.read()?.names().map(|n| PyBytes::new(py, n)).collect())
     }
 
     /// `HANOI.REGISTER name USER|REGEX ...`, `HANOI.UNREGISTER`, `HANOI.BLOCK`,
@@ -304,7 +305,9 @@ fn flag_dict<'py>(py: Python<'py>, f: &Flag) -> PyResult<Bound<'py, PyDict>> {
     )?;
     out.set_item(
         "regexes",
-        f.patterns().map(|p| p.as_bytes().to_vec()).collect::<Vec<_>>(),
+        f.patterns()
+            .map(|p| p.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
     )?;
     Ok(out)
 }

@@ -9,10 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import hanoi_redis
 import pytest
 import redis
-
-import hanoi_redis
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULE = Path(os.environ.get("HANOI_MODULE", ROOT / "target" / "release" / "libhanoi.so"))
@@ -33,9 +32,23 @@ def server():
     workdir = tempfile.mkdtemp(prefix="hanoi-py-")
     port = _free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--loadmodule", str(MODULE)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--loadmodule",
+            str(MODULE),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     client = redis.Redis(port=port)
     for _ in range(200):

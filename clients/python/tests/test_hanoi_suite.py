@@ -26,8 +26,19 @@ def hanoi_tests(tmp_path_factory):
     pytest.importorskip("pyshould")
     d = tmp_path_factory.mktemp("hanoi-sdist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-         "hanoi==0.0.4", "-d", str(d)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "hanoi==0.0.4",
+            "-d",
+            str(d),
+        ],
         check=True,
     )
     with tarfile.open(d / "hanoi-0.0.4.tar.gz") as tar:
@@ -40,12 +51,15 @@ def test_hanoi_0_0_4_rollout_suite(hanoi_tests, server, tmp_path, monkeypatch):
     # The two lines a user changes: the import, and the backends.
     source, n1 = re.subn(
         r"from hanoi\.api import Rollout, RolloutException",
-        "from hanoi_redis import Rollout, RolloutException", source)
+        "from hanoi_redis import Rollout, RolloutException",
+        source,
+    )
     source, n2 = re.subn(
         r"from hanoi\.backend import Feature, MemoryBackEnd, RedisBackEnd, RedisHighPerfBackEnd",
         "from hanoi_redis import Feature, MemoryBackEnd, RedisModuleBackEnd\n"
         f"RedisBackEnd = RedisHighPerfBackEnd = lambda: RedisModuleBackEnd(('127.0.0.1', {server}))",
-        source)
+        source,
+    )
     assert (n1, n2) == (1, 1), "hanoi's tests/api.py changed shape"
     (tmp_path / "hanoi_api_tests.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -54,9 +68,8 @@ def test_hanoi_0_0_4_rollout_suite(hanoi_tests, server, tmp_path, monkeypatch):
     suite = unittest.defaultTestLoader.loadTestsFromModule(hanoi_api_tests)
     result = unittest.TestResult()
     suite.run(result)
-    failed = {
-        t.id().split(".", 1)[1]: tb for t, tb in result.failures + result.errors
-    }
+    failed = {t.id().split(".", 1)[1]: tb for t, tb in result.failures + result.errors}
     assert result.testsRun > 80
     assert set(failed) == EXPECTED_FAILURES, "\n".join(
-        f"{k}:\n{v}" for k, v in failed.items() if k not in EXPECTED_FAILURES)
+        f"{k}:\n{v}" for k, v in failed.items() if k not in EXPECTED_FAILURES
+    )

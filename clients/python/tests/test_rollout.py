@@ -5,9 +5,8 @@ import re
 import threading
 import zlib
 
-import pytest
-
 import hanoi_redis
+import pytest
 from hanoi_redis import Explanation, FlagNotFound, HanoiError, Rollout, RolloutException
 
 
@@ -100,7 +99,12 @@ def test_objects_through_the_field(rollout):
     assert not rollout.is_enabled("f", User("8"))
     assert rollout.variant("f", User("7")) is None
     feature = rollout.backend.get_functionality("f")
-    assert (feature.name, feature.field, feature.percentage, feature.enabled) == ("f", "id", 0, True)
+    assert (feature.name, feature.field, feature.percentage, feature.enabled) == (
+        "f",
+        "id",
+        0,
+        True,
+    )
     assert rollout.describe("f")["metadata"]["field"] == "id"
 
     @rollout.check("f", 1)
@@ -116,7 +120,9 @@ def test_field_is_shared_through_redis(r):
     first = Rollout(hanoi_redis.RedisModuleBackEnd(r))
     first.add_func("f", "uid")
     first.register("f", User("a", uid="u1"))
-    other = Rollout(hanoi_redis.RedisModuleBackEnd(("127.0.0.1", r.connection_pool.connection_kwargs["port"])))
+    other = Rollout(
+        hanoi_redis.RedisModuleBackEnd(("127.0.0.1", r.connection_pool.connection_kwargs["port"]))
+    )
     assert other.is_enabled("f", User("b", uid="u1"))
     assert not other.is_enabled("f", User("u1", uid="u2"))
     first.add_func("f")  # no field any more
@@ -143,8 +149,12 @@ def test_regexes_rust_syntax(rollout):
 
 
 def test_missing_flag_is_flag_not_found(rollout):
-    for call in (lambda: rollout.register("nope", "1"), lambda: rollout.set_percentage("nope", 5),
-                 lambda: rollout.enable("nope"), lambda: rollout.toggle("nope")):
+    for call in (
+        lambda: rollout.register("nope", "1"),
+        lambda: rollout.set_percentage("nope", 5),
+        lambda: rollout.enable("nope"),
+        lambda: rollout.toggle("nope"),
+    ):
         with pytest.raises(FlagNotFound) as e:
             call()
         assert isinstance(e.value, ValueError) and isinstance(e.value, KeyError)
@@ -226,9 +236,9 @@ def test_is_name_shortcut(rollout):
     assert rollout.is_cdc_on(User("1")) is True
     assert rollout.is_cdc_on("2") is False
     with pytest.raises(ValueError, match="not defined"):
-        rollout.is_nope
+        _ = rollout.is_nope
     with pytest.raises(AttributeError):
-        rollout.something_else
+        _ = rollout.something_else
 
 
 def test_get_functionalities(rollout):
@@ -262,7 +272,9 @@ def test_attributes_and_rules(rollout):
     e = rollout.explain("f", "1", country="DE", age="40")
     assert e == Explanation(True, None, "rule", "de", 0)
     assert rollout.enabled_many(["f", "missing"], "1", country="DE", age=20) == {
-        "f": True, "missing": False}
+        "f": True,
+        "missing": False,
+    }
     with pytest.raises(TypeError):
         rollout.is_enabled("f", "1", tags=["a"])
     with pytest.raises(HanoiError):

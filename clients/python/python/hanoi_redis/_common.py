@@ -92,8 +92,6 @@ def with_args(pairs: Sequence[Tuple[bytes, bytes]]) -> list:
     return out
 
 
-
-
 def validate_percentage(percentage: Any) -> int:
     """hanoi's check, with hanoi's exceptions (AttributeError)."""
     try:

@@ -143,9 +143,7 @@ class Rollout:
             else:
                 item = self.current()
             if item is None:
-                raise RolloutException(
-                    "Identifier should be set before checking the functionality"
-                )
+                raise RolloutException("Identifier should be set before checking the functionality")
             if not self.backend.is_enabled(func, item):
                 self._refuse(func, item)
 

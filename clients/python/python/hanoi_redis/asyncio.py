@@ -143,9 +143,7 @@ class AsyncRollout:
         be = self.backend
         return await be._variant(name, await be.item_id(name, item), attr_pairs(context, attrs))
 
-    async def explain(
-        self, name: str, item: Any, context: Context = None, **attrs
-    ) -> Explanation:
+    async def explain(self, name: str, item: Any, context: Context = None, **attrs) -> Explanation:
         be = self.backend
         return await be._explain(name, await be.item_id(name, item), attr_pairs(context, attrs))
 

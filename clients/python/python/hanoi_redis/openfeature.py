@@ -117,9 +117,7 @@ class HanoiProvider(AbstractProvider):
 
     # ----- resolution -----
 
-    def _explain(
-        self, flag_key: str, ctx: Optional[EvaluationContext]
-    ) -> Optional[Explanation]:
+    def _explain(self, flag_key: str, ctx: Optional[EvaluationContext]) -> Optional[Explanation]:
         """EXPLAIN for the context's id and attributes; None when the flag is
         switched off and no id was given."""
         attrs: Mapping[str, Any] = (ctx.attributes if ctx else None) or {}
