@@ -96,3 +96,14 @@ def test_configuration_changed_events(r, server):
         api.remove_handler(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, on_change)
         api.shutdown()
         r.config_set("notify-keyspace-events", "")
+
+
+def test_redis_unreachable_is_general_error(server):
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2)  # nothing listens on port 1
+    api.set_provider(HanoiProvider(hanoi_redis.RedisModuleBackEnd(dead)))
+    try:
+        d = api.get_client().get_boolean_details("cdc_on", True, ctx("1"))
+        assert (d.value, d.error_code) == (True, ErrorCode.GENERAL)
+        assert "ConnectionError" in d.error_message
+    finally:
+        api.shutdown()

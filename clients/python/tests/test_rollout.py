@@ -7,6 +7,7 @@ import zlib
 
 import hanoi_redis
 import pytest
+import redis
 from hanoi_redis import Explanation, FlagNotFound, HanoiError, Rollout, RolloutException
 
 
@@ -335,3 +336,21 @@ def test_same_answers_on_both_backends(r):
         assert mem.explain("x", id_, attrs) == red.explain("x", id_, attrs), id_
         assert mem.variant("x", id_, attrs) == red.variant("x", id_, attrs)
         assert mem.is_enabled("x", id_, attrs) == red.is_enabled("x", id_, attrs)
+
+
+@pytest.mark.parametrize("kwargs", [{"decode_responses": True}, {"protocol": 3}])
+def test_any_redis_py_client(r, server, kwargs):
+    client = redis.Redis(port=server, **kwargs)
+    rollout = Rollout(hanoi_redis.RedisModuleBackEnd(client, prefix="flags:"))
+    rollout.add_func("cdc_on", "id", percentage=80, variants=("foo", "bar"))
+    rollout.register("cdc_on", re.compile("01$"))
+    rollout.set_meta("cdc_on", owner="payments")
+    assert r.exists("flags:cdc_on") and not r.exists("cdc_on")
+    assert rollout.is_enabled("cdc_on", User("443301"))
+    assert rollout.variant("cdc_on", "443301") == "bar"
+    assert rollout.explain("cdc_on", "44488") == Explanation(False, None, "outside", 88, 80)
+    info = rollout.describe("cdc_on")
+    assert info["metadata"] == {"field": "id", "owner": "payments"} and info["enabled"] is True
+    assert rollout.backend.get_functionalities() == ["cdc_on"]
+    assert rollout.enabled_many(["cdc_on"], "443301") == {"cdc_on": True}
+    client.close()

@@ -122,3 +122,23 @@ def meta_del(key: bytes, fields: Sequence[bytes]) -> Built:
 
 def info(key: bytes) -> Built:
     return [b"HANOI.GET", key], info_dict
+
+
+#: Every builder: a backend gets one primitive for each, named `_<builder>`.
+ALL = (
+    enabled, variant, explain, menabled, define, ids, enable, disable, toggle, set_percentage,
+    set_rule, delete_rules, move_rule, set_window, set_ramp, clear_schedule, meta_set, meta_del,
+    info,
+)  # fmt: skip
+
+
+def primitives(make: Callable[[Callable, bool], Any]) -> Callable[[type], type]:
+    """Class decorator: `cls._<name> = make(builder, names)` for every
+    builder, `names` true for the one whose first argument is a list of flags."""
+
+    def install(cls: type) -> type:
+        for build in ALL:
+            setattr(cls, "_" + build.__name__, make(build, build is menabled))
+        return cls
+
+    return install

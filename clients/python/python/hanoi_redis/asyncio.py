@@ -45,7 +45,7 @@ from .api import pick_item
 _UNKNOWN = object()
 
 
-def _command(build: Callable, names: bool = False):
+def _command(build: Callable, names: bool):
     async def primitive(self, name, *args):
         key = [self._key(n) for n in name] if names else self._key(name)
         argv, parse = build(key, *args)
@@ -58,6 +58,7 @@ def _command(build: Callable, names: bool = False):
     return primitive
 
 
+@cmd.primitives(_command)
 class AsyncRedisModuleBackEnd:
     """Flags in Redis, evaluated by the hanoi module, over redis.asyncio.
     `obj`: a `redis.asyncio.Redis` (or RedisCluster), a (host, port[, db])
@@ -74,20 +75,6 @@ class AsyncRedisModuleBackEnd:
 
     def _key(self, name: Any) -> bytes:
         return self._prefix + b(name)
-
-    _enabled = _command(cmd.enabled)
-    _variant = _command(cmd.variant)
-    _explain = _command(cmd.explain)
-    _menabled = _command(cmd.menabled, names=True)
-    _define = _command(cmd.define)
-    _ids = _command(cmd.ids)
-    _enable = _command(cmd.enable)
-    _disable = _command(cmd.disable)
-    _toggle = _command(cmd.toggle)
-    _set_percentage = _command(cmd.set_percentage)
-    _meta_set = _command(cmd.meta_set)
-    _meta_del = _command(cmd.meta_del)
-    _info = _command(cmd.info)
 
     async def item_id(self, name: str, item: Any) -> bytes:
         if is_plain(item):

@@ -157,7 +157,7 @@ def _redis_client(obj: Any) -> Any:
     return obj
 
 
-def _command(build: Callable, names: bool = False):
+def _command(build: Callable, names: bool):
     """A primitive of RedisModuleBackEnd: the command's arguments, sent, and
     its reply read, with the module's refusals as HanoiError/FlagNotFound."""
 
@@ -173,6 +173,7 @@ def _command(build: Callable, names: bool = False):
     return primitive
 
 
+@cmd.primitives(_command)
 class RedisModuleBackEnd(_BackEnd):
     """Flags in Redis, evaluated by the hanoi module: one round trip per check.
 
@@ -191,26 +192,6 @@ class RedisModuleBackEnd(_BackEnd):
 
     def _key(self, name: Any) -> bytes:
         return self._prefix + b(name)
-
-    _enabled = _command(cmd.enabled)
-    _variant = _command(cmd.variant)
-    _explain = _command(cmd.explain)
-    _menabled = _command(cmd.menabled, names=True)
-    _define = _command(cmd.define)
-    _ids = _command(cmd.ids)
-    _enable = _command(cmd.enable)
-    _disable = _command(cmd.disable)
-    _toggle = _command(cmd.toggle)
-    _set_percentage = _command(cmd.set_percentage)
-    _set_rule = _command(cmd.set_rule)
-    _delete_rules = _command(cmd.delete_rules)
-    _move_rule = _command(cmd.move_rule)
-    _set_window = _command(cmd.set_window)
-    _set_ramp = _command(cmd.set_ramp)
-    _clear_schedule = _command(cmd.clear_schedule)
-    _meta_set = _command(cmd.meta_set)
-    _meta_del = _command(cmd.meta_del)
-    _info = _command(cmd.info)
 
     def names(self) -> List[str]:
         """Every flag under the prefix (SCAN ... TYPE hanoiflag, never KEYS)."""
