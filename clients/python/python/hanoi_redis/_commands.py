@@ -26,22 +26,22 @@ def _none(reply: Any) -> None:
 
 
 def enabled(key: bytes, id_: Any, pairs: Sequence) -> Built:
-    args = [b"HANOI.ENABLED", key]
+    args = ["HANOI.ENABLED", key]
     if id_ is not None:
         args += [id_] + with_args(pairs)
     return args, _one
 
 
 def variant(key: bytes, id_: bytes, pairs: Sequence) -> Built:
-    return [b"HANOI.VARIANT", key, id_] + with_args(pairs), text_of
+    return ["HANOI.VARIANT", key, id_] + with_args(pairs), text_of
 
 
 def explain(key: bytes, id_: bytes, pairs: Sequence) -> Built:
-    return [b"HANOI.EXPLAIN", key, id_] + with_args(pairs), Explanation.from_reply
+    return ["HANOI.EXPLAIN", key, id_] + with_args(pairs), Explanation.from_reply
 
 
 def menabled(keys: Sequence[bytes], id_: bytes, pairs: Sequence) -> Built:
-    args: List[Any] = [b"HANOI.MENABLED", id_]
+    args: List[Any] = ["HANOI.MENABLED", id_]
     if pairs or (keys and keys[0].upper() == b"WITH"):
         args += [b"WITH", len(pairs)]
         for k, v in pairs:
@@ -50,16 +50,16 @@ def menabled(keys: Sequence[bytes], id_: bytes, pairs: Sequence) -> Built:
 
 
 def define(key: bytes, options: Sequence[bytes]) -> Built:
-    return [b"HANOI.DEFINE", key] + list(options), _none
+    return ["HANOI.DEFINE", key] + list(options), _none
 
 
 _IDS = {
-    "user": (b"HANOI.REGISTER", b"USER"),
-    "regex": (b"HANOI.REGISTER", b"REGEX"),
-    "unuser": (b"HANOI.UNREGISTER", b"USER"),
-    "unregex": (b"HANOI.UNREGISTER", b"REGEX"),
-    "block": (b"HANOI.BLOCK",),
-    "unblock": (b"HANOI.UNBLOCK",),
+    "user": ("HANOI.REGISTER", b"USER"),
+    "regex": ("HANOI.REGISTER", b"REGEX"),
+    "unuser": ("HANOI.UNREGISTER", b"USER"),
+    "unregex": ("HANOI.UNREGISTER", b"REGEX"),
+    "block": ("HANOI.BLOCK",),
+    "unblock": ("HANOI.UNBLOCK",),
 }
 
 
@@ -69,59 +69,59 @@ def ids(key: bytes, what: str, items: Sequence[bytes]) -> Built:
 
 
 def enable(key: bytes) -> Built:
-    return [b"HANOI.ENABLE", key], _none
+    return ["HANOI.ENABLE", key], _none
 
 
 def disable(key: bytes) -> Built:
-    return [b"HANOI.DISABLE", key], _none
+    return ["HANOI.DISABLE", key], _none
 
 
 def toggle(key: bytes) -> Built:
-    return [b"HANOI.TOGGLE", key], _one
+    return ["HANOI.TOGGLE", key], _one
 
 
 def set_percentage(key: bytes, pct: int) -> Built:
-    return [b"HANOI.PERCENTAGE", key, pct], _none
+    return ["HANOI.PERCENTAGE", key, pct], _none
 
 
 def set_rule(key: bytes, rule: bytes, args: Sequence[bytes]) -> Built:
-    return [b"HANOI.RULE", key, b"SET", rule] + list(args), _none
+    return ["HANOI.RULE", key, b"SET", rule] + list(args), _none
 
 
 def delete_rules(key: bytes, rules: Sequence[bytes]) -> Built:
-    return [b"HANOI.RULE", key, b"DEL"] + list(rules), _int
+    return ["HANOI.RULE", key, b"DEL"] + list(rules), _int
 
 
 def move_rule(key: bytes, rule: bytes, index: int) -> Built:
-    return [b"HANOI.RULE", key, b"MOVE", rule, index], _none
+    return ["HANOI.RULE", key, b"MOVE", rule, index], _none
 
 
 def set_window(key: bytes, from_ms: int, until_ms: int) -> Built:
-    return [b"HANOI.SCHEDULE", key, b"WINDOW", from_ms, until_ms], _none
+    return ["HANOI.SCHEDULE", key, b"WINDOW", from_ms, until_ms], _none
 
 
 def set_ramp(key: bytes, from_pct: int, to_pct: int, start_ms: int, end_ms: int) -> Built:
-    return [b"HANOI.SCHEDULE", key, b"RAMP", from_pct, to_pct, start_ms, end_ms], _none
+    return ["HANOI.SCHEDULE", key, b"RAMP", from_pct, to_pct, start_ms, end_ms], _none
 
 
 def clear_schedule(key: bytes, window: bool, ramp: bool) -> Built:
     which = [] if window == ramp else [b"WINDOW" if window else b"RAMP"]
-    return [b"HANOI.SCHEDULE", key, b"CLEAR"] + which, _none
+    return ["HANOI.SCHEDULE", key, b"CLEAR"] + which, _none
 
 
 def meta_set(key: bytes, pairs: Sequence) -> Built:
-    args: List[Any] = [b"HANOI.META", key, b"SET"]
+    args: List[Any] = ["HANOI.META", key, b"SET"]
     for k, v in pairs:
         args += [k, v]
     return args, _int
 
 
 def meta_del(key: bytes, fields: Sequence[bytes]) -> Built:
-    return [b"HANOI.META", key, b"DEL"] + list(fields), _int
+    return ["HANOI.META", key, b"DEL"] + list(fields), _int
 
 
 def info(key: bytes) -> Built:
-    return [b"HANOI.GET", key], info_dict
+    return ["HANOI.GET", key], info_dict
 
 
 #: Every builder: a backend gets one primitive for each, named `_<builder>`.
