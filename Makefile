@@ -66,6 +66,7 @@ bench: build pyenv
 	@command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing (Debian: apt-get install redis-tools)"; exit 1; }
 	$(PY) benches/ratios.py
 	$(PY) benches/worst_cases.py $(HANOI_BEFORE_MODULE)
+	$(PY) benches/python_client.py
 
 run: build
 	@if ! command -v redis-server >/dev/null; then \
