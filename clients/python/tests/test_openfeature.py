@@ -24,6 +24,8 @@ def of(request):
     rollout.register("cdc_on", "447568110000")
     rollout.add_func("beta", percentage=50)
     rollout.set_rule("beta", "de", "IF", "country", "EQ", "DE")
+    rollout.add_func("all", percentage=100)
+    rollout.block("all", "blocked")
     rollout.add_func("off", percentage=100)
     rollout.disable("off")
     provider = HanoiProvider(backend)
@@ -44,6 +46,10 @@ def test_boolean_reasons(of):
     assert (d.value, d.reason) == (True, Reason.TARGETING_MATCH)
     d = client.get_boolean_details("beta", False, ctx("2"))  # crc32("2") % 100 == 37
     assert (d.value, d.reason, d.variant) == (True, Reason.SPLIT, "on")
+    d = client.get_boolean_details("all", False, ctx("1"))
+    assert (d.value, d.reason) == (True, Reason.STATIC)
+    d = client.get_boolean_details("all", True, ctx("blocked"))
+    assert (d.value, d.reason) == (False, Reason.TARGETING_MATCH)
     d = client.get_boolean_details("off", True, ctx("1"))
     assert (d.value, d.reason) == (False, Reason.DISABLED)
     d = client.get_boolean_details("off", True, ctx())  # no id needed when switched off

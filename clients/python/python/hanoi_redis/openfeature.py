@@ -15,9 +15,10 @@
   when the flag is off for the id the default value comes back (reason
   `DISABLED` or `DEFAULT`). Integer, float and object flags do not exist in
   hanoi: `TYPE_MISMATCH`.
-- Reasons: switched off or outside its window → `DISABLED`; a registered id,
-  a regex, a rule, or a blocked id → `TARGETING_MATCH`; the percentage (100 %
-  included) → `SPLIT`; outside the percentage → `DEFAULT`.
+- Reasons (as hanoi-web's OFREP): switched off or outside its window →
+  `DISABLED`; a registered id, a regex, a rule, or a blocked id →
+  `TARGETING_MATCH`; the percentage → `SPLIT`, at 100 % `STATIC` (on for
+  everyone); outside the percentage → `DEFAULT`.
 - Errors: unknown flag → `FLAG_NOT_FOUND`. Without a targetingKey a flag
   that is switched off answers `DISABLED` (no id is needed for that); one that
   is switched on needs an id: `TARGETING_KEY_MISSING`.
@@ -56,7 +57,7 @@ REASONS = {
     "user": Reason.TARGETING_MATCH,
     "regex": Reason.TARGETING_MATCH,
     "rule": Reason.TARGETING_MATCH,
-    "all": Reason.SPLIT,
+    "all": Reason.STATIC,
     "percentage": Reason.SPLIT,
     "outside": Reason.DEFAULT,
 }
