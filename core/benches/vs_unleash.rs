@@ -296,8 +296,8 @@ fn bench(c: &mut Criterion) {
 }
 
 /// `n` evaluations of one engine (the unit callgrind counts: run with
-/// `--collect-atstart=no --toggle-collect='*callgrind_loop*'
-/// --dump-after='*callgrind_loop*'` to get one part per loop).
+/// `--collect-atstart=no --toggle-collect=vs_unleash::callgrind_loop
+/// --dump-after=vs_unleash::callgrind_loop` to get one part per loop).
 #[inline(never)]
 fn callgrind_loop(f: &dyn Fn(usize) -> bool, n: usize) -> usize {
     let mut on = 0;

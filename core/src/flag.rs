@@ -353,16 +353,7 @@ impl PartialEq for Flag {
     }
 }
 
-/// Python 3's `zlib.crc32(salt + id)`, unsigned.
-#[inline]
-pub fn crc32(salt: Option<&[u8]>, id: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    if let Some(salt) = salt {
-        h.update(salt);
-    }
-    h.update(id);
-    h.finalize()
-}
+pub use crate::crc::crc32;
 
 /// splitmix64's finalizer: spreads the crc so the weighted pick does not
 /// follow the percentage bucket (`crc % 100`).
@@ -551,6 +542,20 @@ impl Flag {
     fn plain_query(&self) -> Query<'static> {
         Query {
             attrs: Attrs::NONE,
+            now_ms: if self.schedule.is_empty() {
+                0
+            } else {
+                system_now_ms()
+            },
+        }
+    }
+
+    /// A query with these attributes at the system time, read only if the
+    /// flag has a schedule (what the in-process evaluator asks with).
+    #[inline]
+    pub fn query<'a>(&self, attrs: Attrs<'a>) -> Query<'a> {
+        Query {
+            attrs,
             now_ms: if self.schedule.is_empty() {
                 0
             } else {
