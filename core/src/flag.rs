@@ -1,5 +1,6 @@
 //! The flag model and its evaluation rules.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 
 use crate::observe::{Counters, Entry, History, Metadata, Stamp};
@@ -776,6 +777,28 @@ impl Flag {
         match id {
             None => self.def.enabled && self.schedule.active(q.now_ms),
             Some(id) => self.is_on(id, q, || crc32(self.def.salt.as_deref(), id)),
+        }
+    }
+
+    /// [`Flag::is_enabled_with`] for one id asked of many flags
+    /// (`HANOI.MENABLED`): the crc32 of the id is the same for every flag
+    /// without a salt, so `unsalted` keeps it once one of them computed it.
+    #[inline]
+    pub fn is_enabled_shared(
+        &self,
+        id: Option<&[u8]>,
+        q: &Query<'_>,
+        unsalted: &Cell<Option<u32>>,
+    ) -> bool {
+        match (id, &self.def.salt) {
+            (Some(id), None) => self.is_on(id, q, || {
+                unsalted.get().unwrap_or_else(|| {
+                    let c = crc32(None, id);
+                    unsalted.set(Some(c));
+                    c
+                })
+            }),
+            _ => self.is_enabled_with(id, q),
         }
     }
 
