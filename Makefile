@@ -57,12 +57,15 @@ lint: pyenv
 	$(PY) -m ruff check clients/python examples/python tools benches
 	$(PY) -m ruff format --check clients/python/python clients/python/tests
 
-# Benchmarks, not tests: the in-process evaluator (criterion), the
+# Benchmarks, not tests: the in-process evaluator (criterion), against
+# Unleash's engine (unleash-yggdrasil, hanoi/yggdrasil per case), the
 # server-side ratios (redis-benchmark, redis-py, hanoi 0.0.4 from PyPI), then
 # the worst cases of regexes and big writes (also for an older build of the
 # module when HANOI_BEFORE_MODULE names its libhanoi.so).
 bench: build pyenv
 	$(CARGO) bench -p hanoi-core --bench evaluate
+	$(CARGO) bench -p hanoi-core --bench vs_unleash
+	$(PY) benches/unleash_ratios.py
 	@command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing (Debian: apt-get install redis-tools)"; exit 1; }
 	$(PY) benches/ratios.py
 	$(PY) benches/worst_cases.py $(HANOI_BEFORE_MODULE)

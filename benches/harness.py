@@ -10,7 +10,7 @@ import time
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULE = os.path.join(ROOT, "target", "release", "libhanoi.so")
+MODULE = os.environ.get("HANOI_MODULE") or os.path.join(ROOT, "target", "release", "libhanoi.so")
 
 
 def free_port():

@@ -12,9 +12,14 @@ the noise of a shared machine falls on both sides of each ratio:
 3. memory: MEMORY USAGE of the flag divided by that of the SET (numeric ids, UUIDs);
 4. DEBUG RELOAD time with the flag divided by the same with the SET;
 5. HANOI.MENABLED over 50 flags divided by one HANOI.ENABLED;
-and HANOI.ENABLED with per-flag counting (HANOI.STATS) divided by without.
+and HANOI.ENABLED with per-flag counting (HANOI.STATS) divided by without;
+0. first, against Redis's own keyed reads (issue 14): the time of HANOI.ENABLED on
+   a 50 % flag divided by that of a GET of a short string, and of HANOI.MENABLED
+   over 50 hash-tagged 50 % flags divided by an MGET of 50 short strings
+   (redis-benchmark -P 32, alternated rounds, medians).
 
-Usage: python3 benches/ratios.py [--quick]   (make bench runs it in a venv)
+Usage: python3 benches/ratios.py [--quick] [--reads]   (make bench runs it in a venv;
+--reads runs section 0 alone)
 """
 import os
 import platform
@@ -29,6 +34,7 @@ import redis
 from harness import MODULE, Server
 
 QUICK = "--quick" in sys.argv
+READS_ONLY = "--reads" in sys.argv
 N_IDS = 1_000_000
 ROUNDS = 3
 BENCH_N = 300_000 if QUICK else 1_000_000
@@ -111,6 +117,9 @@ def main():
     s = Server()
     try:
         r = s.r
+        reads_against_redis(s)
+        if READS_ONLY:
+            return
         ids = [f"{i:012d}" for i in range(0, 2 * N_IDS, 2)]  # half of 0..1999999
         print(f"loading {len(ids)} ids into a flag and a SET ...", flush=True)
         load_flag(r, "bench:flag", ids)
@@ -228,7 +237,35 @@ def main():
     finally:
         version = s.version
         s.stop()
+        print_table(version)
 
+
+def reads_against_redis(s):
+    """0. HANOI.ENABLED / GET and HANOI.MENABLED x50 / MGET x50, in time per call."""
+    r = s.r
+    print("0. against Redis's own keyed reads (redis-benchmark -P 32)", flush=True)
+    r.execute_command("HANOI.DEFINE", "read:flag", "PERCENTAGE", 50)
+    r.set("read:str", "on")
+    flags = [f"{{page}}:flag:{i}" for i in range(50)]
+    strings = [f"{{page}}:str:{i}" for i in range(50)]
+    for f in flags:
+        r.execute_command("HANOI.DEFINE", f, "PERCENTAGE", 50)
+    r.mset({k: "on" for k in strings})
+    med = alternate({
+        "GET": lambda: benchmark_rps(s.port, ["GET", "read:str"]),
+        "ENABLED": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "read:flag", "__rand_int__"]),
+        "MGET": lambda: benchmark_rps(s.port, ["MGET", *strings]),
+        "MENABLED": lambda: benchmark_rps(s.port, ["HANOI.MENABLED", "__rand_int__", *flags]),
+    }, rounds=2 * ROUNDS - 1)
+    for k, v in med.items():
+        print(f"  {k}: {v:,.0f} ops/s (median of {2 * ROUNDS - 1})")
+    report("HANOI.ENABLED time / GET time (50 % flag; short string)", med["GET"] / med["ENABLED"], 1.1,
+           "lower", f"{med['ENABLED']:,.0f} vs {med['GET']:,.0f} ops/s")
+    report("HANOI.MENABLED x50 time / MGET x50 time (hash-tagged)", med["MGET"] / med["MENABLED"], 1.2,
+           "lower", f"{med['MENABLED']:,.0f} vs {med['MGET']:,.0f} ops/s")
+
+
+def print_table(version):
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:

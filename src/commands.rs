@@ -560,17 +560,17 @@ impl ReadKey {
         // open (closed on drop); a value of our type is a `Flag` we boxed,
         // alive while the key is open and the command runs.
         unsafe {
+            // Our type (the common case) in one call: `ModuleTypeGetType`
+            // answers null for an empty key or another type, told apart
+            // only then.
+            let ty = raw::RedisModule_ModuleTypeGetType.map(|f| f(self.0));
+            if ty.is_some_and(|t| !t.is_null()) && ty == Some(*HANOI_TYPE.raw_type.borrow()) {
+                let v =
+                    raw::RedisModule_ModuleTypeGetValue.map_or(std::ptr::null_mut(), |f| f(self.0));
+                return Ok(v.cast::<Flag>().as_ref());
+            }
             match raw::RedisModule_KeyType.map(|f| f(self.0)) {
                 Some(t) if t == raw::REDISMODULE_KEYTYPE_EMPTY as c_int => Ok(None),
-                Some(t) if t == raw::REDISMODULE_KEYTYPE_MODULE as c_int => {
-                    let ty = raw::RedisModule_ModuleTypeGetType.map(|f| f(self.0));
-                    if ty != Some(*HANOI_TYPE.raw_type.borrow()) {
-                        return Err(RedisError::WrongType);
-                    }
-                    let v = raw::RedisModule_ModuleTypeGetValue
-                        .map_or(std::ptr::null_mut(), |f| f(self.0));
-                    Ok(v.cast::<Flag>().as_ref())
-                }
                 _ => Err(RedisError::WrongType),
             }
         }
@@ -592,10 +592,17 @@ impl Drop for ReadKey {
 /// `hanoi.count-evaluations` is off, the flag's own (`HANOI.STATS`).
 #[inline]
 fn evaluated(flag: Option<&Flag>, on: bool, variant: Option<usize>) {
-    stats::evaluated(on);
+    stats::evaluated(1, u64::from(on));
+    count_flag(flag, on, variant);
+}
+
+/// The flag's own count (`HANOI.STATS`), unless `hanoi.count-evaluations`
+/// is off. Commands run one at a time: no locked instructions.
+#[inline]
+fn count_flag(flag: Option<&Flag>, on: bool, variant: Option<usize>) {
     if let Some(f) = flag {
         if crate::counting() {
-            f.counters().count(on, variant, clock::now());
+            f.counters().count_serialized(on, variant, clock::now());
         }
     }
 }
@@ -606,6 +613,15 @@ fn reply_int(call: &Call, v: bool) {
 
 /// Attribute name/value pairs, borrowed from the call.
 type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+/// The checked attributes; none without `WITH` (nothing to check).
+#[inline]
+fn attrs<'a>(pairs: &'a Pairs<'a>) -> Result<Attrs<'a>, RedisError> {
+    if pairs.is_empty() {
+        return Ok(Attrs::NONE);
+    }
+    Attrs::new(pairs).map_err(core_err)
+}
 
 /// `[WITH attr value ...]` from argument `from` on, straight from the call
 /// (one allocation; the caller checks them once, with `Attrs::new`).
@@ -637,7 +653,7 @@ pub fn enabled(call: &Call) -> CmdResult {
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
     let pairs = call_pairs(call, 3)?;
-    let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
+    let q = query(flag, attrs(&pairs)?);
     let on = store::enabled_with(flag, call.arg(2), &q);
     evaluated(flag, on, None);
     reply_int(call, on);
@@ -652,13 +668,13 @@ pub fn variant(call: &Call) -> CmdResult {
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
     let pairs = call_pairs(call, 3)?;
-    let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
+    let q = query(flag, attrs(&pairs)?);
     let index = flag.and_then(|f| f.variant_index_with(id, &q));
     let v = index.and_then(|i| flag?.definition().variants.get(i).map(Vec::as_slice));
     evaluated(flag, v.is_some(), index);
     match v {
         Some(v) => {
-            stats::add(&stats::VARIANT_ANSWERS, 1);
+            stats::add_serialized(&stats::VARIANT_ANSWERS, 1);
             raw::reply_with_string_buffer(call.raw_ctx(), v.as_ptr().cast(), v.len())
         }
         None => raw::reply_with_null(call.raw_ctx()),
@@ -715,17 +731,21 @@ pub fn menabled(call: &Call) -> CmdResult {
             return Ok(RedisValue::NoReply);
         }
     }
-    let attrs = Attrs::new(&pairs).map_err(core_err)?;
+    let attrs = attrs(&pairs)?;
     // Every key is checked before the reply starts: a wrong type fails the
     // whole command.
     let mut answers = Vec::with_capacity(call.argc() - first);
+    // The id's crc32, computed once for all the flags without a salt.
+    let unsalted = std::cell::Cell::new(None);
     for i in first..call.argc() {
         let key = ReadKey::open(call, i);
         let flag = key.flag()?;
-        let on = store::enabled_with(flag, Some(id), &query(flag, attrs));
-        evaluated(flag, on, None);
+        let on = store::enabled_shared(flag, Some(id), &query(flag, attrs), &unsalted);
+        count_flag(flag, on, None);
         answers.push(on);
     }
+    let on = answers.iter().filter(|&&on| on).count();
+    stats::evaluated(answers.len() as u64, on as u64);
     raw::reply_with_array(call.raw_ctx(), answers.len() as _);
     for on in answers {
         reply_int(call, on);
@@ -751,13 +771,13 @@ pub fn explain(call: &Call) -> CmdResult {
     let key = ctx.open_key(&args[1]);
     let flag = read_flag(&key)?;
     let pairs = call_pairs(call, 3)?;
-    let q = query(flag, Attrs::new(&pairs).map_err(core_err)?);
+    let q = query(flag, attrs(&pairs)?);
     let e = store::explain_with(flag, args[2].as_slice(), &q);
     let index = flag
         .zip(e.variant)
         .and_then(|(f, v)| f.definition().variants.iter().position(|x| x == v));
     evaluated(flag, e.enabled, index);
-    stats::add(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
+    stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
     let detail = match e.detail {
         Some(Detail::Pattern(p)) => RedisValue::BulkString(p.to_owned()),
         Some(Detail::Bucket(b)) => RedisValue::Integer(i64::from(b)),

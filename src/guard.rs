@@ -188,6 +188,9 @@ pub unsafe fn command(
     if result.is_err() {
         stats::add(&stats::ERRORS, 1);
     }
-    Context::new(ctx).reply(result);
+    // The hot reads reply themselves (raw API) and return `NoReply`.
+    if !matches!(result, Ok(RedisValue::NoReply)) {
+        Context::new(ctx).reply(result);
+    }
     raw::Status::Ok as c_int
 }

@@ -1,5 +1,6 @@
 //! The flag model and its evaluation rules.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 
 use crate::observe::{Counters, Entry, History, Metadata, Stamp};
@@ -353,16 +354,7 @@ impl PartialEq for Flag {
     }
 }
 
-/// Python 3's `zlib.crc32(salt + id)`, unsigned.
-#[inline]
-pub fn crc32(salt: Option<&[u8]>, id: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    if let Some(salt) = salt {
-        h.update(salt);
-    }
-    h.update(id);
-    h.finalize()
-}
+pub use crate::crc::crc32;
 
 /// splitmix64's finalizer: spreads the crc so the weighted pick does not
 /// follow the percentage bucket (`crc % 100`).
@@ -551,6 +543,20 @@ impl Flag {
     fn plain_query(&self) -> Query<'static> {
         Query {
             attrs: Attrs::NONE,
+            now_ms: if self.schedule.is_empty() {
+                0
+            } else {
+                system_now_ms()
+            },
+        }
+    }
+
+    /// A query with these attributes at the system time, read only if the
+    /// flag has a schedule (what the in-process evaluator asks with).
+    #[inline]
+    pub fn query<'a>(&self, attrs: Attrs<'a>) -> Query<'a> {
+        Query {
+            attrs,
             now_ms: if self.schedule.is_empty() {
                 0
             } else {
@@ -771,6 +777,28 @@ impl Flag {
         match id {
             None => self.def.enabled && self.schedule.active(q.now_ms),
             Some(id) => self.is_on(id, q, || crc32(self.def.salt.as_deref(), id)),
+        }
+    }
+
+    /// [`Flag::is_enabled_with`] for one id asked of many flags
+    /// (`HANOI.MENABLED`): the crc32 of the id is the same for every flag
+    /// without a salt, so `unsalted` keeps it once one of them computed it.
+    #[inline]
+    pub fn is_enabled_shared(
+        &self,
+        id: Option<&[u8]>,
+        q: &Query<'_>,
+        unsalted: &Cell<Option<u32>>,
+    ) -> bool {
+        match (id, &self.def.salt) {
+            (Some(id), None) => self.is_on(id, q, || {
+                unsalted.get().unwrap_or_else(|| {
+                    let c = crc32(None, id);
+                    unsalted.set(Some(c));
+                    c
+                })
+            }),
+            _ => self.is_enabled_with(id, q),
         }
     }
 

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+mod crc;
 mod error;
 mod flag;
 mod idset;
@@ -26,5 +27,6 @@ pub use flag::{
     Explanation, Flag, Limits, Query, Ramp, Reason, Schedule,
 };
 pub use idset::IdSet;
+pub(crate) use idset::KeyedState;
 pub use parse::{definition_args, parse_definition, parse_definition_given, quote};
 pub use rollout::Rollout;

@@ -177,6 +177,12 @@ impl History {
     }
 }
 
+/// `a += n` as a load and a store (see [`Counters::count_serialized`]).
+#[inline]
+fn bump(a: &AtomicU64, n: u64) {
+    a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
 /// Evaluation counts of one flag in this process. Relaxed atomics: `&self`
 /// evaluation stays `Sync`, and a count costs an uncontended add.
 #[derive(Debug, Default)]
@@ -221,6 +227,22 @@ impl Counters {
             v.fetch_add(1, Ordering::Relaxed);
         }
         if now_ms != 0 {
+            self.last_ms.store(now_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// [`Counters::count`] for a caller whose writes never run concurrently
+    /// (a Redis command: commands run one at a time, under the server's
+    /// lock): plain loads and stores, no locked read-modify-write. A write
+    /// racing with another would lose a count, never more.
+    #[inline]
+    pub fn count_serialized(&self, enabled: bool, variant: Option<usize>, now_ms: u64) {
+        bump(&self.evaluations, 1);
+        bump(&self.enabled, u64::from(enabled));
+        if let Some(v) = variant.and_then(|i| self.variants.get(i)) {
+            bump(v, 1);
+        }
+        if now_ms != 0 && self.last_ms.load(Ordering::Relaxed) != now_ms {
             self.last_ms.store(now_ms, Ordering::Relaxed);
         }
     }

@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use crate::regexes::{self, MAX_ID_LEN};
-use crate::{parse_int, parse_percentage, quote, Error};
+use crate::{parse_int, parse_percentage, quote, Error, KeyedState};
 
 /// The attributes of one evaluation: name/value pairs, binary-safe, names
 /// unique; the id is the attribute `id`.
@@ -26,7 +26,8 @@ impl<'a> Attrs<'a> {
     /// Checks the pairs: no name twice, and not `id` (the id is given apart).
     /// Linear: a hash set once there are more than a few.
     pub fn new(pairs: &'a [(&'a [u8], &'a [u8])]) -> Result<Attrs<'a>, Error> {
-        let mut seen: HashSet<&[u8]> = HashSet::new();
+        // The hash set (and its random keys) only for many pairs.
+        let mut seen: Option<HashSet<&[u8]>> = None;
         for (i, (name, _)) in pairs.iter().enumerate() {
             if *name == b"id" {
                 return Err(Error::IdAttribute);
@@ -34,7 +35,9 @@ impl<'a> Attrs<'a> {
             let repeated = if pairs.len() <= 16 {
                 pairs[..i].iter().any(|(n, _)| n == name)
             } else {
-                !seen.insert(name)
+                !seen
+                    .get_or_insert_with(|| HashSet::with_capacity(pairs.len()))
+                    .insert(name)
             };
             if repeated {
                 return Err(Error::RepeatedAttribute(quote(name)));
@@ -268,13 +271,43 @@ impl PartialOrd for Version {
     }
 }
 
+/// The values of an IN/NOTIN list: a few are compared in turn (faster
+/// than hashing the attribute), more go in a hash set (the keyed hash of
+/// the id sets).
+#[derive(Debug, Clone)]
+enum Values {
+    Few(Vec<Vec<u8>>),
+    Many(HashSet<Vec<u8>, KeyedState>),
+}
+
+impl Values {
+    /// Up to this many values are compared in turn.
+    const FEW: usize = 8;
+
+    fn new(args: &[Vec<u8>]) -> Values {
+        if args.len() <= Self::FEW {
+            Values::Few(args.to_vec())
+        } else {
+            Values::Many(args.iter().cloned().collect())
+        }
+    }
+
+    #[inline]
+    fn contains(&self, v: &[u8]) -> bool {
+        match self {
+            Values::Few(list) => list.iter().any(|x| x.as_slice() == v),
+            Values::Many(set) => set.contains(v),
+        }
+    }
+}
+
 /// How a condition compares.
 #[derive(Debug, Clone)]
 enum Test {
     Eq(Vec<u8>),
     Ne(Vec<u8>),
-    In(HashSet<Vec<u8>>),
-    NotIn(HashSet<Vec<u8>>),
+    In(Values),
+    NotIn(Values),
     Num(Ordering, bool, Decimal),
     Semver(Ordering, bool, Version),
     Matches(Box<regex_automata::meta::Regex>),
@@ -363,13 +396,13 @@ impl Condition {
                     ))
                 })
         };
-        let set = || -> Result<HashSet<Vec<u8>>, Error> {
+        let set = || -> Result<Values, Error> {
             if args.len() > limits.max_in_values {
                 return Err(Error::TooManyInValues {
                     limit: limits.max_in_values,
                 });
             }
-            Ok(args.iter().cloned().collect())
+            Ok(Values::new(&args))
         };
         let test = match op {
             "EQ" => Test::Eq(one()),

@@ -67,6 +67,18 @@ pub fn enabled_with(flag: Option<&Flag>, id: Option<&[u8]>, q: &Query<'_>) -> bo
     flag.is_some_and(|f| f.is_enabled_with(id, q))
 }
 
+/// [`enabled_with`] for one id asked of many flags: see
+/// [`Flag::is_enabled_shared`].
+#[inline]
+pub fn enabled_shared(
+    flag: Option<&Flag>,
+    id: Option<&[u8]>,
+    q: &Query<'_>,
+    unsalted: &std::cell::Cell<Option<u32>>,
+) -> bool {
+    flag.is_some_and(|f| f.is_enabled_shared(id, q, unsalted))
+}
+
 /// [`explain`] with attributes and a time.
 pub fn explain_with<'a>(flag: Option<&'a Flag>, id: &[u8], q: &Query<'_>) -> Explanation<'a> {
     flag.map_or(Explanation::UNDEFINED, |f| f.explain_with(id, q))

@@ -535,3 +535,40 @@ fn rollout_rules_and_schedules() {
     assert_eq!(r.delete_rules("f", &["pros", "nope"]).unwrap(), 1);
     assert!(!r.is_enabled_with("f", Some(b"u1"), pro));
 }
+
+/// `HANOI.MENABLED`'s shared crc: the same answers as one flag at a time,
+/// salted or not, for flags asked in any order with one cache per id.
+#[test]
+fn shared_crc_answers_as_each_flag_alone() {
+    use hanoi_core::Query;
+    use std::cell::Cell;
+    let mut flags = vec![flag(30), flag(50), flag(0), flag(100)];
+    let mut salted = def(50);
+    salted.salt = Some(b"s1".to_vec());
+    flags.insert(1, Flag::new(salted, &Limits::default()).unwrap());
+    flags[2].add_users([&b"77"[..]]);
+    let q = Query::default();
+    for i in 0..5000u32 {
+        let id = format!("{}", i * 7919);
+        let cache = Cell::new(None);
+        for f in &flags {
+            assert_eq!(
+                f.is_enabled_shared(Some(id.as_bytes()), &q, &cache),
+                f.is_enabled_with(Some(id.as_bytes()), &q),
+                "id {id}"
+            );
+        }
+        assert_eq!(cache.get(), Some(crc32(None, id.as_bytes())));
+    }
+}
+
+/// Counting from a command (load and store) counts like `count`.
+#[test]
+fn serialized_counts_add_up() {
+    let f = flag(50);
+    for i in 0..10u64 {
+        f.counters().count_serialized(i % 2 == 0, None, 1000 + i);
+    }
+    let c = f.counters().snapshot();
+    assert_eq!((c.evaluations, c.enabled, c.last_ms), (10, 5, 1009));
+}
