@@ -1,0 +1,397 @@
+//! The OpenFeature Remote Evaluation Protocol (OFREP): single and bulk
+//! evaluation over `HANOI.GET` + `HANOI.EXPLAIN`, pipelined.
+//!
+//! What an answer is:
+//! - a flag without variants is a boolean flag: `value` is whether it is on
+//!   for the context, `variant` is `"on"` or `"off"`;
+//! - a flag with variants is a string flag: when it is on, `value` and
+//!   `variant` are the variant; when it is off for the context there is no
+//!   value (OFREP's "code default"): the application's default applies, with
+//!   the reason telling why;
+//! - reasons: `disabled`/`inactive`/`blocked` → `DISABLED`; `user`/`regex`/
+//!   `rule` → `TARGETING_MATCH`; `percentage` → `SPLIT`; `all` (100 %) →
+//!   `STATIC`; `outside` → `DEFAULT`.
+//! - an API key limited to a prefix: a flag outside it is `403` on the
+//!   single endpoint and simply absent from the bulk answer.
+
+use crate::store::{self, Explain, FlagView};
+use crate::App;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value as Json};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+fn reply(status: StatusCode, body: Json) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn failure(status: StatusCode, key: Option<&str>, code: &str, details: &str) -> Response {
+    let mut body = Map::new();
+    if let Some(k) = key {
+        body.insert("key".into(), json!(k));
+    }
+    body.insert("errorCode".into(), json!(code));
+    body.insert("errorDetails".into(), json!(details));
+    reply(status, Json::Object(body))
+}
+
+fn unavailable(key: Option<&str>) -> Response {
+    failure(
+        StatusCode::SERVICE_UNAVAILABLE,
+        key,
+        "GENERAL",
+        "the flag store (Redis) is unreachable",
+    )
+}
+
+/// The API key's prefix, or the refusal.
+fn authorize(app: &App, headers: &HeaderMap) -> Result<String, Box<Response>> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|h| h.to_str().ok()));
+    let Some(given) = given.map(str::trim) else {
+        return Err(Box::new(reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"errorDetails": "an API key is required (Authorization: Bearer <key> or X-API-Key)"}),
+        )));
+    };
+    for k in &app.config.api_key {
+        if crate::auth::constant_eq(k.key.as_bytes(), given.as_bytes()) {
+            return Ok(k.prefix.clone());
+        }
+    }
+    Err(Box::new(reply(
+        StatusCode::UNAUTHORIZED,
+        json!({"errorDetails": "unknown API key"}),
+    )))
+}
+
+/// The evaluation context: the id and the attributes for `WITH`.
+struct Context {
+    id: Option<String>,
+    attrs: Vec<(String, String)>,
+}
+
+/// Reads the request body; the error is (status, code, details).
+fn context(body: &[u8]) -> Result<Context, (StatusCode, &'static str, String)> {
+    let parsed: Json = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| (StatusCode::BAD_REQUEST, "PARSE_ERROR", e.to_string()))?
+    };
+    let Json::Object(obj) = parsed else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "PARSE_ERROR",
+            "the body must be a JSON object".into(),
+        ));
+    };
+    let ctx = match obj.get("context") {
+        None | Some(Json::Null) => Map::new(),
+        Some(Json::Object(m)) => m.clone(),
+        Some(_) => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "INVALID_CONTEXT",
+                "context must be an object".into(),
+            ))
+        }
+    };
+    let mut id = None;
+    let mut attrs = Vec::new();
+    for (k, v) in ctx {
+        let value = match v {
+            Json::Null => continue,
+            Json::String(s) => s,
+            Json::Bool(b) => b.to_string(),
+            Json::Number(n) => n.to_string(),
+            Json::Array(_) | Json::Object(_) => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_CONTEXT",
+                    format!("context field {k:?} is a list or an object; rules compare strings and numbers only"),
+                ))
+            }
+        };
+        if k == "targetingKey" {
+            id = Some(value);
+        } else if k == "id" {
+            // The module's own `id` attribute is the targeting key.
+            continue;
+        } else {
+            attrs.push((k, value));
+        }
+    }
+    Ok(Context { id, attrs })
+}
+
+fn reason(module: &str) -> &'static str {
+    match module {
+        "disabled" | "inactive" | "blocked" => "DISABLED",
+        "user" | "regex" | "rule" => "TARGETING_MATCH",
+        "percentage" => "SPLIT",
+        "all" => "STATIC",
+        "outside" => "DEFAULT",
+        _ => "UNKNOWN",
+    }
+}
+
+fn metadata(flag: &FlagView) -> Json {
+    let mut m = Map::new();
+    for name in ["description", "owner", "tags"] {
+        if let Some(v) = flag.meta(name) {
+            m.insert(name.into(), json!(v));
+        }
+    }
+    Json::Object(m)
+}
+
+/// Appends the commands that evaluate one flag: GET, then EXPLAIN when
+/// there is an id. Returns how many were added.
+fn queue(pipe: &mut redis::Pipeline, key: &str, ctx: &Context) -> usize {
+    pipe.cmd("HANOI.GET").arg(key);
+    let Some(id) = &ctx.id else {
+        return 1;
+    };
+    let explain = pipe.cmd("HANOI.EXPLAIN").arg(key).arg(id);
+    if !ctx.attrs.is_empty() {
+        explain.arg("WITH");
+        for (k, v) in &ctx.attrs {
+            explain.arg(k).arg(v);
+        }
+    }
+    2
+}
+
+/// One flag's answer from its replies: (HTTP status, body).
+fn answer(
+    key: &str,
+    ctx: &Context,
+    get: &redis::Value,
+    explain: Option<&redis::Value>,
+) -> (StatusCode, Json) {
+    let err = |status, code: &str, details: String| {
+        (
+            status,
+            json!({"key": key, "errorCode": code, "errorDetails": details}),
+        )
+    };
+    if let redis::Value::ServerError(e) = get {
+        if e.code() == "WRONGTYPE" {
+            return err(
+                StatusCode::NOT_FOUND,
+                "FLAG_NOT_FOUND",
+                format!("{key} is not a flag"),
+            );
+        }
+        return err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "GENERAL",
+            format!("{} {}", e.code(), e.details().unwrap_or("")),
+        );
+    }
+    let Some(flag) = FlagView::from_get(get) else {
+        return err(
+            StatusCode::NOT_FOUND,
+            "FLAG_NOT_FOUND",
+            format!("flag {key} was not found"),
+        );
+    };
+    let boolean = flag.variants.is_empty();
+    let ex = match explain {
+        Some(v) => match Explain::from_reply(v) {
+            Some(e) => e,
+            None => {
+                if let redis::Value::ServerError(e) = v {
+                    return err(
+                        StatusCode::BAD_REQUEST,
+                        "INVALID_CONTEXT",
+                        format!("{} {}", e.code(), e.details().unwrap_or("")),
+                    );
+                }
+                return err(
+                    StatusCode::NOT_FOUND,
+                    "FLAG_NOT_FOUND",
+                    format!("flag {key} was not found"),
+                );
+            }
+        },
+        // No id: only a flag switched off answers without one.
+        None if !flag.enabled => Explain {
+            enabled: false,
+            variant: None,
+            reason: "disabled".into(),
+            detail: None,
+            percentage: None,
+        },
+        None => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                "TARGETING_KEY_MISSING",
+                "context.targetingKey (the id) is required to evaluate this flag".into(),
+            )
+        }
+    };
+    if ex.reason == "undefined" {
+        return err(
+            StatusCode::NOT_FOUND,
+            "FLAG_NOT_FOUND",
+            format!("flag {key} was not found"),
+        );
+    }
+    let _ = ctx;
+    let mut body = Map::new();
+    body.insert("key".into(), json!(key));
+    body.insert("reason".into(), json!(reason(&ex.reason)));
+    if boolean {
+        body.insert("value".into(), json!(ex.enabled));
+        body.insert(
+            "variant".into(),
+            json!(if ex.enabled { "on" } else { "off" }),
+        );
+    } else if let (true, Some(v)) = (ex.enabled, &ex.variant) {
+        let v = String::from_utf8_lossy(v).into_owned();
+        body.insert("value".into(), json!(v));
+        body.insert("variant".into(), json!(v));
+    }
+    body.insert("metadata".into(), metadata(&flag));
+    (StatusCode::OK, Json::Object(body))
+}
+
+pub async fn evaluate_one(
+    State(app): State<Arc<App>>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let prefix = match authorize(&app, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    if !key.starts_with(&prefix) {
+        return failure(
+            StatusCode::FORBIDDEN,
+            Some(&key),
+            "GENERAL",
+            "this API key may not evaluate this flag",
+        );
+    }
+    let ctx = match context(&body) {
+        Ok(c) => c,
+        Err((status, code, details)) => return failure(status, Some(&key), code, &details),
+    };
+    let mut pipe = redis::pipe();
+    let n = queue(&mut pipe, &key, &ctx);
+    let replies = match app.store.pipeline(&pipe, n).await {
+        Ok(r) => r,
+        Err(e) if store::is_unavailable(&e) => return unavailable(Some(&key)),
+        Err(e) => {
+            return failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(&key),
+                "GENERAL",
+                &store::error_text(&e),
+            )
+        }
+    };
+    let Some(get) = replies.first() else {
+        return unavailable(Some(&key));
+    };
+    let (status, body) = answer(&key, &ctx, get, replies.get(1));
+    reply(status, body)
+}
+
+pub async fn evaluate_all(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let prefix = match authorize(&app, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let ctx = match context(&body) {
+        Ok(c) => c,
+        Err((status, code, details)) => {
+            return reply(status, json!({"errorCode": code, "errorDetails": details}))
+        }
+    };
+    let mut pattern = store::glob_escape(prefix.as_bytes());
+    pattern.push(b'*');
+    let keys = match store::scan_flags(&app.store, &pattern, 0, usize::MAX).await {
+        Ok((keys, _)) => keys,
+        Err(e) if store::is_unavailable(&e) => return unavailable(None),
+        Err(e) => {
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"errorDetails": store::error_text(&e)}),
+            )
+        }
+    };
+    // OFREP keys are JSON strings: names that are not UTF-8 are left out.
+    let keys: Vec<String> = keys
+        .into_iter()
+        .filter_map(|k| String::from_utf8(k).ok())
+        .collect();
+    let mut pipe = redis::pipe();
+    let mut counts = Vec::with_capacity(keys.len());
+    for k in &keys {
+        counts.push(queue(&mut pipe, k, &ctx));
+    }
+    let total = counts.iter().sum();
+    let replies = match app.store.pipeline(&pipe, total).await {
+        Ok(r) => r,
+        Err(e) if store::is_unavailable(&e) => return unavailable(None),
+        Err(e) => {
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"errorDetails": store::error_text(&e)}),
+            )
+        }
+    };
+    let mut flags = Vec::with_capacity(keys.len());
+    let mut at = 0;
+    for (k, n) in keys.iter().zip(counts) {
+        let (Some(get), explain) = (
+            replies.get(at),
+            if n == 2 { replies.get(at + 1) } else { None },
+        ) else {
+            break;
+        };
+        at += n;
+        let (status, body) = answer(k, &ctx, get, explain);
+        // A flag deleted between SCAN and GET is simply gone.
+        if status != StatusCode::NOT_FOUND {
+            flags.push(body);
+        }
+    }
+    let body = json!({ "flags": flags }).to_string();
+    let etag = format!("\"{}\"", store::hex(&Sha256::digest(body.as_bytes())[..16]));
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::ETAG, etag),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,521 @@
+//! The Redis side: one shared, self-reconnecting connection for reads and
+//! OFREP, a dedicated connection per UI write (WATCH/MULTI/EXEC), and readers
+//! of the module's replies. Every reply is untrusted: nothing here panics on
+//! an unexpected shape, it reads what it can.
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, Pipeline, RedisError, Value};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+pub struct Store {
+    client: redis::Client,
+    shared: Mutex<Option<ConnectionManager>>,
+}
+
+/// Whether an error means "Redis is unreachable" (503) rather than a reply.
+pub fn is_unavailable(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.code().is_none()
+}
+
+/// An error's text as the server sent it ("ERR no such flag").
+pub fn error_text(e: &RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+pub enum WriteOutcome {
+    /// EXEC ran: the reply of each command (errors included).
+    Done(Vec<Result<Value, String>>),
+    /// The flag changed since the form was rendered (or during the save).
+    Conflict,
+}
+
+impl Store {
+    pub fn new(client: redis::Client) -> Store {
+        Store {
+            client,
+            shared: Mutex::new(None),
+        }
+    }
+
+    /// The shared connection, made on first use (and again after a failed
+    /// start): the server starts and keeps running while Redis is down.
+    pub async fn con(&self) -> Result<ConnectionManager, RedisError> {
+        let mut slot = self.shared.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(TIMEOUT)
+            .set_response_timeout(TIMEOUT)
+            .set_number_of_retries(2)
+            .set_max_delay(500);
+        let made = tokio::time::timeout(
+            TIMEOUT * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        .map_err(|_| RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))??;
+        *slot = Some(made.clone());
+        Ok(made)
+    }
+
+    /// One command on the shared connection; an error reply is an `Err`.
+    pub async fn query(&self, cmd: &Cmd) -> Result<Value, RedisError> {
+        let mut con = self.con().await?;
+        let v = con.req_packed_command(cmd).await?;
+        v.extract_error()
+    }
+
+    /// A pipeline on the shared connection: one reply per command, an error
+    /// reply kept as `Value::ServerError` (only a lost connection is `Err`).
+    pub async fn pipeline(&self, pipe: &Pipeline, n: usize) -> Result<Vec<Value>, RedisError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut con = self.con().await?;
+        con.req_packed_commands(pipe, 0, n).await
+    }
+
+    /// A write for a UI user: on a connection of its own named
+    /// `hanoi-web:<user>` (the name the module records in the history),
+    /// `WATCH key`, check that the flag's version is still `expected` (None:
+    /// the key must not exist), then `MULTI` the commands and `EXEC`.
+    pub async fn write(
+        &self,
+        user: &str,
+        key: &[u8],
+        expected: Option<&str>,
+        cmds: &[Cmd],
+    ) -> Result<WriteOutcome, RedisError> {
+        let mut con = self
+            .client
+            .get_multiplexed_async_connection_with_config(
+                &redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(TIMEOUT)
+                    .set_response_timeout(TIMEOUT),
+            )
+            .await?;
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(client_name(user))
+            .query_async::<()>(&mut con)
+            .await?;
+        redis::cmd("WATCH")
+            .arg(key)
+            .query_async::<()>(&mut con)
+            .await?;
+        let current = version_on(&mut con, key).await?;
+        if current.as_deref() != expected {
+            redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
+            return Ok(WriteOutcome::Conflict);
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for c in cmds {
+            pipe.add_command(c.clone());
+        }
+        let replies = con.req_packed_commands(&pipe, cmds.len() + 1, 1).await?;
+        match replies.into_iter().next() {
+            Some(Value::Array(items)) => Ok(WriteOutcome::Done(
+                items
+                    .into_iter()
+                    .map(|v| v.extract_error().map_err(|e| error_text(&e)))
+                    .collect(),
+            )),
+            // EXEC answered nil: a watched key changed.
+            _ => Ok(WriteOutcome::Conflict),
+        }
+    }
+
+    /// The flag's version (see [`version_on`]) on the shared connection.
+    pub async fn version(&self, key: &[u8]) -> Result<Option<String>, RedisError> {
+        let mut con = self.con().await?;
+        version_on(&mut con, key).await
+    }
+}
+
+/// `hanoi-web:<user>`, with what CLIENT SETNAME refuses (spaces, newlines)
+/// replaced.
+pub fn client_name(user: &str) -> String {
+    let clean: String = user
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    format!("hanoi-web:{clean}")
+}
+
+/// A digest of `HANOI.GET` and the newest history entry: any write that
+/// changed the flag changes one of them. None when the key does not exist.
+pub async fn version_on(
+    con: &mut impl ConnectionLike,
+    key: &[u8],
+) -> Result<Option<String>, RedisError> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("HANOI.GET").arg(key);
+    pipe.cmd("HANOI.HISTORY").arg(key).arg("COUNT").arg(1);
+    pipe.cmd("EXISTS").arg(key);
+    let replies = con.req_packed_commands(&pipe, 0, 3).await?;
+    if replies.get(2).and_then(int) == Some(0) {
+        return Ok(None);
+    }
+    let mut h = Sha256::new();
+    for r in &replies {
+        h.update(format!("{r:?}").as_bytes());
+        h.update([0]);
+    }
+    Ok(Some(hex(&h.finalize()[..16])))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .collect()
+}
+
+// ---- reading replies -------------------------------------------------------
+
+pub fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        Value::SimpleString(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+pub fn bytes(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b.clone()),
+        Value::SimpleString(s) => Some(s.as_bytes().to_vec()),
+        Value::Okay => Some(b"OK".to_vec()),
+        Value::Int(i) => Some(i.to_string().into_bytes()),
+        Value::VerbatimString { text, .. } => Some(text.as_bytes().to_vec()),
+        _ => None,
+    }
+}
+
+/// Text for people: invalid UTF-8 shown with replacement characters.
+pub fn text(v: &Value) -> String {
+    bytes(v)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+pub fn list(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(items) | Value::Set(items) => items,
+        _ => &[],
+    }
+}
+
+/// Field/value pairs of a map (RESP3) or a flat array (RESP2).
+pub fn pairs(v: &Value) -> Vec<(Vec<u8>, &Value)> {
+    match v {
+        Value::Map(m) => m.iter().filter_map(|(k, v)| Some((bytes(k)?, v))).collect(),
+        Value::Array(items) => items
+            .chunks_exact(2)
+            .filter_map(|p| Some((bytes(&p[0])?, &p[1])))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    match v {
+        Value::Map(m) => m
+            .iter()
+            .find(|(k, _)| bytes(k).as_deref() == Some(name.as_bytes()))
+            .map(|(_, v)| v),
+        Value::Array(items) => items
+            .chunks_exact(2)
+            .find(|p| bytes(&p[0]).as_deref() == Some(name.as_bytes()))
+            .map(|p| &p[1]),
+        _ => None,
+    }
+}
+
+/// A flag as `HANOI.GET` describes it.
+#[derive(Debug, Clone, Default)]
+pub struct FlagView {
+    pub enabled: bool,
+    pub percentage: i64,
+    pub variants: Vec<Vec<u8>>,
+    pub weights: Vec<i64>,
+    pub salt: Option<Vec<u8>>,
+    pub users: i64,
+    pub blocked: i64,
+    pub regexes: Vec<Vec<u8>>,
+    /// Each rule: its name, then its arguments as `HANOI.RULE SET` takes them.
+    pub rules: Vec<Vec<Vec<u8>>>,
+    pub window: Option<(i64, i64)>,
+    pub ramp: Option<(i64, i64, i64, i64)>,
+    pub created: i64,
+    pub metadata: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl FlagView {
+    /// None for a nil reply (no such flag) or an error.
+    pub fn from_get(v: &Value) -> Option<FlagView> {
+        if !matches!(v, Value::Array(_) | Value::Map(_)) {
+            return None;
+        }
+        let all_bytes = |name: &str| -> Vec<Vec<u8>> {
+            field(v, name)
+                .map(|l| list(l).iter().filter_map(bytes).collect())
+                .unwrap_or_default()
+        };
+        let ints = |name: &str| -> Vec<i64> {
+            field(v, name)
+                .map(|l| list(l).iter().filter_map(int).collect())
+                .unwrap_or_default()
+        };
+        let window = ints("window");
+        let ramp = ints("ramp");
+        Some(FlagView {
+            enabled: field(v, "enabled").and_then(int) == Some(1),
+            percentage: field(v, "percentage").and_then(int).unwrap_or(0),
+            variants: all_bytes("variants"),
+            weights: ints("weights"),
+            salt: field(v, "salt").and_then(bytes),
+            users: field(v, "users").and_then(int).unwrap_or(0),
+            blocked: field(v, "blocked").and_then(int).unwrap_or(0),
+            regexes: all_bytes("regexes"),
+            rules: field(v, "rules")
+                .map(|l| {
+                    list(l)
+                        .iter()
+                        .map(|r| list(r).iter().filter_map(bytes).collect())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            window: (window.len() == 2).then(|| (window[0], window[1])),
+            ramp: (ramp.len() == 4).then(|| (ramp[0], ramp[1], ramp[2], ramp[3])),
+            created: field(v, "created").and_then(int).unwrap_or(0),
+            metadata: field(v, "metadata")
+                .map(|m| {
+                    pairs(m)
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k, bytes(v)?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    pub fn meta(&self, name: &str) -> Option<String> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == name.as_bytes())
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
+    pub fn tags(&self) -> Vec<String> {
+        self.meta("tags")
+            .map(|t| {
+                t.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// `HANOI.EXPLAIN`'s answer.
+#[derive(Debug, Clone)]
+pub struct Explain {
+    pub enabled: bool,
+    pub variant: Option<Vec<u8>>,
+    pub reason: String,
+    pub detail: Option<String>,
+    pub percentage: Option<i64>,
+}
+
+impl Explain {
+    pub fn from_reply(v: &Value) -> Option<Explain> {
+        let items = list(v);
+        if items.len() < 3 {
+            return None;
+        }
+        Some(Explain {
+            enabled: int(&items[0]) == Some(1),
+            variant: bytes(&items[1]),
+            reason: text(&items[2]),
+            detail: items
+                .get(3)
+                .and_then(bytes)
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            percentage: items.get(4).and_then(int),
+        })
+    }
+}
+
+/// `HANOI.STATS`'s answer.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub evaluations: i64,
+    pub enabled: i64,
+    pub variants: Vec<(Vec<u8>, i64)>,
+    pub last_evaluated: Option<i64>,
+    pub since: Option<i64>,
+}
+
+impl Stats {
+    pub fn from_reply(v: &Value) -> Option<Stats> {
+        if !matches!(v, Value::Array(_) | Value::Map(_)) {
+            return None;
+        }
+        Some(Stats {
+            evaluations: field(v, "evaluations").and_then(int).unwrap_or(0),
+            enabled: field(v, "enabled").and_then(int).unwrap_or(0),
+            variants: field(v, "variants")
+                .map(|m| {
+                    pairs(m)
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k, int(v)?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            last_evaluated: field(v, "last_evaluated").and_then(int),
+            since: field(v, "since").and_then(int),
+        })
+    }
+}
+
+/// One `HANOI.HISTORY` entry.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub time: i64,
+    pub user: String,
+    pub client: String,
+    pub command: Vec<String>,
+    pub arguments: i64,
+}
+
+pub fn history(v: &Value) -> Vec<HistoryEntry> {
+    list(v)
+        .iter()
+        .map(|e| HistoryEntry {
+            time: field(e, "time").and_then(int).unwrap_or(0),
+            user: field(e, "user").map(text).unwrap_or_default(),
+            client: field(e, "client").map(text).unwrap_or_default(),
+            command: field(e, "command")
+                .map(|c| {
+                    list(c)
+                        .iter()
+                        .filter_map(bytes)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            arguments: field(e, "arguments").and_then(int).unwrap_or(0),
+        })
+        .collect()
+}
+
+/// Escapes a literal for a `SCAN MATCH` glob.
+pub fn glob_escape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s {
+        if matches!(b, b'*' | b'?' | b'[' | b']' | b'\\') {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// Flag keys (`SCAN ... TYPE hanoiflag`) from `cursor`, until at least `want`
+/// are found or the scan ends; returns the keys and the next cursor (0: end).
+pub async fn scan_flags(
+    store: &Store,
+    pattern: &[u8],
+    mut cursor: u64,
+    want: usize,
+) -> Result<(Vec<Vec<u8>>, u64), RedisError> {
+    let mut keys = Vec::new();
+    for _ in 0..64 {
+        let reply = store
+            .query(
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .arg("TYPE")
+                    .arg("hanoiflag"),
+            )
+            .await?;
+        let items = list(&reply);
+        cursor = items.first().and_then(int).unwrap_or(0) as u64;
+        if let Some(found) = items.get(1) {
+            keys.extend(list(found).iter().filter_map(bytes));
+        }
+        if cursor == 0 || keys.len() >= want {
+            break;
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    Ok((keys, cursor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_resp2_get_reply() {
+        let b = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let v = Value::Array(vec![
+            b("enabled"),
+            Value::Int(1),
+            b("percentage"),
+            Value::Int(80),
+            b("variants"),
+            Value::Array(vec![b("foo"), b("bar")]),
+            b("metadata"),
+            Value::Array(vec![b("tags"), b("a, b,,c")]),
+            b("window"),
+            Value::Nil,
+        ]);
+        let f = FlagView::from_get(&v).unwrap();
+        assert!(f.enabled);
+        assert_eq!(f.percentage, 80);
+        assert_eq!(f.variants.len(), 2);
+        assert_eq!(f.tags(), vec!["a", "b", "c"]);
+        assert!(f.window.is_none());
+        assert!(FlagView::from_get(&Value::Nil).is_none());
+        assert!(Explain::from_reply(&Value::Int(3)).is_none());
+    }
+
+    #[test]
+    fn hex_round_trip_and_glob() {
+        assert_eq!(unhex(&hex(b"\xff<a>")).unwrap(), b"\xff<a>");
+        assert!(unhex("zz").is_none());
+        assert!(unhex("abc").is_none());
+        assert_eq!(glob_escape(b"a*b?"), b"a\\*b\\?");
+        assert_eq!(client_name("al ice"), "hanoi-web:al_ice");
+    }
+}
