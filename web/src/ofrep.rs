@@ -7,7 +7,8 @@
 //! - a flag with variants is a string flag: when it is on, `value` and
 //!   `variant` are the variant; when it is off for the context there is no
 //!   value (OFREP's "code default"): the application's default applies, with
-//!   the reason telling why;
+//!   the reason telling why, and the variant is `""` (no variant has that
+//!   name);
 //! - reasons: `disabled`/`inactive`/`blocked` → `DISABLED`; `user`/`regex`/
 //!   `rule` → `TARGETING_MATCH`; `percentage` → `SPLIT`; `all` (100 %) →
 //!   `STATIC`; `outside` → `DEFAULT`.
@@ -175,12 +176,7 @@ fn queue(pipe: &mut redis::Pipeline, key: &str, ctx: &Context) -> usize {
 }
 
 /// One flag's answer from its replies: (HTTP status, body).
-fn answer(
-    key: &str,
-    ctx: &Context,
-    get: &redis::Value,
-    explain: Option<&redis::Value>,
-) -> (StatusCode, Json) {
+fn answer(key: &str, get: &redis::Value, explain: Option<&redis::Value>) -> (StatusCode, Json) {
     let err = |status, code: &str, details: String| {
         (
             status,
@@ -250,7 +246,6 @@ fn answer(
             format!("flag {key} was not found"),
         );
     }
-    let _ = ctx;
     let mut body = Map::new();
     body.insert("key".into(), json!(key));
     body.insert("reason".into(), json!(reason(&ex.reason)));
@@ -264,6 +259,10 @@ fn answer(
         let v = String::from_utf8_lossy(v).into_owned();
         body.insert("value".into(), json!(v));
         body.insert("variant".into(), json!(v));
+    } else {
+        // Off: no value (the code default applies) and the empty variant,
+        // a name no flag can have (providers expect the field).
+        body.insert("variant".into(), json!(""));
     }
     body.insert("metadata".into(), metadata(&flag));
     (StatusCode::OK, Json::Object(body))
@@ -308,7 +307,7 @@ pub async fn evaluate_one(
     let Some(get) = replies.first() else {
         return unavailable(Some(&key));
     };
-    let (status, body) = answer(&key, &ctx, get, replies.get(1));
+    let (status, body) = answer(&key, get, replies.get(1));
     reply(status, body)
 }
 
@@ -370,7 +369,7 @@ pub async fn evaluate_all(
             break;
         };
         at += n;
-        let (status, body) = answer(k, &ctx, get, explain);
+        let (status, body) = answer(k, get, explain);
         // A flag deleted between SCAN and GET is simply gone.
         if status != StatusCode::NOT_FOUND {
             flags.push(body);

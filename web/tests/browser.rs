@@ -1,0 +1,345 @@
+//! hanoi-web in a real browser: headless Chromium driven by chromedriver
+//! (WebDriver, through fantoccini). Saves screenshots of the main pages
+//! under docs/screenshots/.
+//!
+//! Without chromedriver the test says so and passes, except under CI (`CI`
+//! set), where it must run: `.ci/run` installs Debian's `chromium` and
+//! `chromium-driver`.
+
+mod harness;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use harness::{free_port, fresh_dir, Redis, Web, ALICE, VICTOR};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join(name))
+        .find(|p| p.is_file())
+}
+
+struct Driver {
+    port: u16,
+    child: Child,
+}
+
+impl Driver {
+    fn start(path: &PathBuf) -> Driver {
+        let port = free_port();
+        let child = Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { port, child }
+    }
+
+    async fn browser(&self) -> Client {
+        let profile = fresh_dir();
+        let mut options = json!({
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        });
+        if let Some(bin) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .iter()
+            .find(|p| std::path::Path::new(p).exists())
+        {
+            options["binary"] = json!(bin);
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), options);
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&dir).expect("docs/screenshots");
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join(name), png).expect("save screenshot");
+}
+
+async fn login(c: &Client, web: &Web, who: (&str, &str)) {
+    c.goto(&web.url("/login")).await.expect("login page");
+    c.find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys(who.0)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(who.1)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("flags"))
+        .await
+        .expect("the flag list after logging in");
+}
+
+async fn text(c: &Client, id: &str) -> String {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn set(c: &Client, id: &str, value: &str) {
+    let e = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id}"));
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+/// Clicks a submit button and waits for the page it leads to.
+async fn submit(c: &Client, id: &str, then: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id}"))
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id(then))
+        .await
+        .unwrap_or_else(|_| panic!("no #{then} after clicking #{id}"));
+}
+
+async fn create_flag(c: &Client, web: &Web, name: &str) {
+    c.goto(&web.url("/flags/new")).await.unwrap();
+    set(c, "flag-name", name).await;
+    submit(c, "create", "flag-title").await;
+}
+
+#[tokio::test]
+async fn the_ui_in_a_real_browser() {
+    let driver_path = find_on_path("chromedriver");
+    let Some(driver_path) = driver_path else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install chromium and chromium-driver"
+        );
+        eprintln!("SKIPPED the_ui_in_a_real_browser: no chromedriver on the PATH");
+        return;
+    };
+    let redis = Redis::start();
+    let web = Web::start(&redis);
+    let driver = Driver::start(&driver_path);
+    let c = driver.browser().await;
+
+    // Log in; create a flag.
+    c.goto(&web.url("/login")).await.unwrap();
+    shot(&c, "login.png").await;
+    login(&c, &web, ALICE).await;
+    c.goto(&web.url("/flags/new")).await.unwrap();
+    set(&c, "flag-name", "checkout").await;
+    submit(&c, "create", "flag-title").await;
+    assert!(text(&c, "flag-title").await.contains("checkout"));
+    assert!(text(&c, "flag-title").await.contains("on"));
+
+    // Switch it off, with the confirmation.
+    c.find(Locator::Id("switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(c.get_alert_text().await.unwrap().contains("OFF"));
+    c.accept_alert().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("ok"))
+        .await
+        .unwrap();
+    assert!(text(&c, "flag-title").await.contains("off"));
+
+    // A percentage.
+    set(&c, "percentage-input", "25").await;
+    submit(&c, "set-percentage", "ok").await;
+    assert_eq!(text(&c, "percentage").await, "25 %");
+
+    // Paste 1,000 ids.
+    let ids: Vec<String> = (0..1000).map(|i| format!("id-{i}")).collect();
+    let area = c.find(Locator::Id("users-add")).await.unwrap();
+    c.execute(
+        "arguments[0].value = arguments[1];",
+        vec![serde_json::to_value(&area).unwrap(), json!(ids.join("\n"))],
+    )
+    .await
+    .unwrap();
+    submit(&c, "register", "ok").await;
+    assert!(text(&c, "users").await.contains("Users (1000)"));
+
+    // A rule, then "try it".
+    c.find(Locator::Id("switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.accept_alert().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("ok"))
+        .await
+        .unwrap();
+    set(&c, "rule-name", "germany").await;
+    set(&c, "rule-conditions", "country EQ DE").await;
+    submit(&c, "add-rule", "ok").await;
+    assert!(text(&c, "rules").await.contains("country EQ DE"));
+    set(&c, "try-id", "someone").await;
+    set(&c, "try-attrs", "country=DE").await;
+    submit(&c, "try-button", "try-result").await;
+    let answer = text(&c, "try-result").await;
+    assert!(
+        answer.contains("on") && answer.contains("rule") && answer.contains("germany"),
+        "{answer}"
+    );
+    set(&c, "try-id", "id-7").await;
+    c.find(Locator::Id("try-attrs"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    submit(&c, "try-button", "try-result").await;
+    assert!(text(&c, "try-result").await.contains("user"));
+
+    // The history names the UI user.
+    let history = text(&c, "history").await;
+    assert!(history.contains("hanoi-web:alice"), "{history}");
+    assert!(history.contains("HANOI.PERCENTAGE 25"));
+    assert!(history.contains("HANOI.REGISTER USER"));
+    shot(&c, "flag.png").await;
+
+    // A flag named like markup shows as text: no alert, no element.
+    let evil = "<img src=x onerror=alert(1)>";
+    create_flag(&c, &web, evil).await;
+    assert_eq!(
+        text(&c, "flag-title")
+            .await
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        evil
+    );
+    c.goto(&web.url("/flags")).await.unwrap();
+    assert!(c.get_alert_text().await.is_err(), "an alert opened");
+    let imgs = c
+        .execute("return document.querySelectorAll('img').length;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(imgs, json!(0));
+    let link = c
+        .find(Locator::LinkText(evil))
+        .await
+        .expect("the name as a link's text");
+    assert_eq!(link.text().await.unwrap(), evil);
+    shot(&c, "flags.png").await;
+
+    // Two sessions edit one flag: the second save is refused.
+    let d = driver.browser().await;
+    login(&d, &web, ALICE).await;
+    let page = web.url(&format!("/f/{}", harness::hex(b"checkout")));
+    c.goto(&page).await.unwrap();
+    d.goto(&page).await.unwrap();
+    set(&c, "percentage-input", "30").await;
+    submit(&c, "set-percentage", "ok").await;
+    set(&d, "percentage-input", "60").await;
+    submit(&d, "set-percentage", "conflict").await;
+    let conflict = text(&d, "conflict").await;
+    assert!(conflict.contains("Not saved"), "{conflict}");
+    assert!(conflict.contains("HANOI.PERCENTAGE 30"), "{conflict}");
+    assert_eq!(text(&d, "percentage").await, "30 %");
+    shot(&d, "conflict.png").await;
+
+    // A viewer finds no way to write.
+    d.find(Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("login"))
+        .await
+        .unwrap();
+    login(&d, &web, VICTOR).await;
+    assert!(d.find(Locator::Id("new-flag")).await.is_err());
+    d.goto(&page).await.unwrap();
+    assert!(text(&d, "flag-title").await.contains("checkout"));
+    for form in d.find_all(Locator::Css("form")).await.unwrap() {
+        let method = form.attr("method").await.unwrap().unwrap_or_default();
+        let action = form.attr("action").await.unwrap().unwrap_or_default();
+        assert!(
+            method != "post" || action == "/logout",
+            "a viewer can post to {action}"
+        );
+    }
+    for id in [
+        "switch",
+        "percentage-form",
+        "rule-form",
+        "users-add-form",
+        "delete-form",
+    ] {
+        assert!(
+            d.find(Locator::Id(id)).await.is_err(),
+            "a viewer sees #{id}"
+        );
+    }
+    shot(&d, "viewer.png").await;
+
+    d.close().await.unwrap();
+    c.close().await.unwrap();
+}
