@@ -27,7 +27,7 @@ struct Cli {
     /// Redis URL, e.g. redis://127.0.0.1:6379 (user and password may be in it)
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis: String,
-    /// Redis Cluster (not supported yet: see the README)
+    /// Redis Cluster: --redis names one node; every primary is found from it
     #[arg(long)]
     cluster: bool,
     /// Address to listen on
@@ -83,12 +83,6 @@ fn main() {
         }
         return;
     }
-    if cli.cluster {
-        eprintln!(
-            "hanoi-web: --cluster is not supported yet (see the README); use a standalone Redis"
-        );
-        std::process::exit(2);
-    }
     let config = match config::Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -109,8 +103,8 @@ fn main() {
     if let Some(p) = &config.redis_password {
         info.redis.password = Some(p.clone());
     }
-    let client = match redis::Client::open(info) {
-        Ok(c) => c,
+    let store = match store::Store::new(info, cli.cluster) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("hanoi-web: {e}");
             std::process::exit(2);
@@ -128,7 +122,7 @@ fn main() {
             keys: auth::Keys::new(config.session_secret.as_deref()),
             limiter: auth::LoginLimiter::new(config.login_attempts),
             dummy_hash: auth::dummy_hash(),
-            store: store::Store::new(client),
+            store,
             config,
         });
         let listener = match tokio::net::TcpListener::bind(cli.listen).await {

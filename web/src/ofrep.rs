@@ -160,7 +160,7 @@ fn metadata(flag: &FlagView) -> Json {
 
 /// Appends the commands that evaluate one flag: GET, then EXPLAIN when
 /// there is an id. Returns how many were added.
-fn queue(pipe: &mut redis::Pipeline, key: &str, ctx: &Context) -> usize {
+fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context) -> usize {
     pipe.cmd("HANOI.GET").arg(key);
     let Some(id) = &ctx.id else {
         return 1;
@@ -290,10 +290,9 @@ pub async fn evaluate_one(
         Ok(c) => c,
         Err((status, code, details)) => return failure(status, Some(&key), code, &details),
     };
-    let mut pipe = redis::pipe();
-    let n = queue(&mut pipe, &key, &ctx);
-    let replies = match app.store.pipeline(&pipe, n).await {
-        Ok(r) => r,
+    let keys = [key.as_bytes().to_vec()];
+    let replies = match app.store.per_key(&keys, |p, k| queue(p, k, &ctx)).await {
+        Ok(mut r) => r.pop().unwrap_or_default(),
         Err(e) if store::is_unavailable(&e) => return unavailable(Some(&key)),
         Err(e) => {
             return failure(
@@ -328,7 +327,7 @@ pub async fn evaluate_all(
     };
     let mut pattern = store::glob_escape(prefix.as_bytes());
     pattern.push(b'*');
-    let keys = match store::scan_flags(&app.store, &pattern, 0, usize::MAX).await {
+    let keys = match app.store.scan_flags(&pattern, "", usize::MAX).await {
         Ok((keys, _)) => keys,
         Err(e) if store::is_unavailable(&e) => return unavailable(None),
         Err(e) => {
@@ -343,13 +342,8 @@ pub async fn evaluate_all(
         .into_iter()
         .filter_map(|k| String::from_utf8(k).ok())
         .collect();
-    let mut pipe = redis::pipe();
-    let mut counts = Vec::with_capacity(keys.len());
-    for k in &keys {
-        counts.push(queue(&mut pipe, k, &ctx));
-    }
-    let total = counts.iter().sum();
-    let replies = match app.store.pipeline(&pipe, total).await {
+    let raw: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+    let replies = match app.store.per_key(&raw, |p, k| queue(p, k, &ctx)).await {
         Ok(r) => r,
         Err(e) if store::is_unavailable(&e) => return unavailable(None),
         Err(e) => {
@@ -360,16 +354,11 @@ pub async fn evaluate_all(
         }
     };
     let mut flags = Vec::with_capacity(keys.len());
-    let mut at = 0;
-    for (k, n) in keys.iter().zip(counts) {
-        let (Some(get), explain) = (
-            replies.get(at),
-            if n == 2 { replies.get(at + 1) } else { None },
-        ) else {
-            break;
+    for (k, r) in keys.iter().zip(&replies) {
+        let Some(get) = r.first() else {
+            continue;
         };
-        at += n;
-        let (status, body) = answer(k, get, explain);
+        let (status, body) = answer(k, get, r.get(1));
         // A flag deleted between SCAN and GET is simply gone.
         if status != StatusCode::NOT_FOUND {
             flags.push(body);

@@ -6,15 +6,11 @@
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, Pipeline, RedisError, Value};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
-
-pub struct Store {
-    client: redis::Client,
-    shared: Mutex<Option<ConnectionManager>>,
-}
 
 /// Whether an error means "Redis is unreachable" (503) rather than a reply.
 pub fn is_unavailable(e: &RedisError) -> bool {
@@ -22,6 +18,7 @@ pub fn is_unavailable(e: &RedisError) -> bool {
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
+        || e.kind() == redis::ErrorKind::ClusterDown
         || e.code().is_none()
 }
 
@@ -41,17 +38,24 @@ pub enum WriteOutcome {
     Conflict,
 }
 
-impl Store {
-    pub fn new(client: redis::Client) -> Store {
-        Store {
+/// One Redis server: a shared, self-reconnecting connection, and the
+/// client that opens dedicated connections for writes.
+pub struct Node {
+    client: redis::Client,
+    shared: Mutex<Option<ConnectionManager>>,
+}
+
+impl Node {
+    fn new(client: redis::Client) -> Arc<Node> {
+        Arc::new(Node {
             client,
             shared: Mutex::new(None),
-        }
+        })
     }
 
     /// The shared connection, made on first use (and again after a failed
     /// start): the server starts and keeps running while Redis is down.
-    pub async fn con(&self) -> Result<ConnectionManager, RedisError> {
+    async fn con(&self) -> Result<ConnectionManager, RedisError> {
         let mut slot = self.shared.lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
@@ -71,27 +75,230 @@ impl Store {
         Ok(made)
     }
 
-    /// One command on the shared connection; an error reply is an `Err`.
-    pub async fn query(&self, cmd: &Cmd) -> Result<Value, RedisError> {
-        let mut con = self.con().await?;
-        let v = con.req_packed_command(cmd).await?;
-        v.extract_error()
-    }
-
-    /// A pipeline on the shared connection: one reply per command, an error
-    /// reply kept as `Value::ServerError` (only a lost connection is `Err`).
-    pub async fn pipeline(&self, pipe: &Pipeline, n: usize) -> Result<Vec<Value>, RedisError> {
+    async fn pipeline(&self, pipe: &Pipeline, n: usize) -> Result<Vec<Value>, RedisError> {
         if n == 0 {
             return Ok(Vec::new());
         }
         let mut con = self.con().await?;
         con.req_packed_commands(pipe, 0, n).await
     }
+}
 
-    /// A write for a UI user: on a connection of its own named
-    /// `hanoi-web:<user>` (the name the module records in the history),
-    /// `WATCH key`, check that the flag's version is still `expected` (None:
-    /// the key must not exist), then `MULTI` the commands and `EXEC`.
+/// Which primary serves which slots (Redis Cluster).
+struct Topology {
+    ranges: Vec<(u16, u16, usize)>,
+    nodes: Vec<Arc<Node>>,
+}
+
+/// Standalone: one server. Cluster: every primary, found with `CLUSTER
+/// SLOTS` from the `--redis` node and found again after a `MOVED`/`ASK`
+/// reply or a lost connection.
+pub struct Store {
+    seed: Arc<Node>,
+    info: redis::ConnectionInfo,
+    cluster: bool,
+    topology: Mutex<Option<Arc<Topology>>>,
+}
+
+/// The cluster slot of a key (CRC16/XMODEM of the key or its `{hash tag}`).
+pub fn slot(key: &[u8]) -> u16 {
+    let tagged = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            rest.iter()
+                .position(|&b| b == b'}')
+                .filter(|&close| close > 0)
+                .map(|close| &rest[..close])
+        })
+        .unwrap_or(key);
+    let mut crc: u16 = 0;
+    for &b in tagged {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16384
+}
+
+fn moved(v: &Value) -> bool {
+    matches!(v, Value::ServerError(e) if matches!(e.code(), "MOVED" | "ASK" | "CLUSTERDOWN" | "TRYAGAIN"))
+}
+
+impl Store {
+    pub fn new(info: redis::ConnectionInfo, cluster: bool) -> Result<Store, RedisError> {
+        let client = redis::Client::open(info.clone())?;
+        Ok(Store {
+            seed: Node::new(client),
+            info,
+            cluster,
+            topology: Mutex::new(None),
+        })
+    }
+
+    async fn topology(&self) -> Result<Arc<Topology>, RedisError> {
+        let mut slot = self.topology.lock().await;
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let reply = {
+            let mut con = self.seed.con().await?;
+            con.req_packed_command(redis::cmd("CLUSTER").arg("SLOTS"))
+                .await?
+                .extract_error()?
+        };
+        let seed_host = match &self.info.addr {
+            redis::ConnectionAddr::Tcp(h, _) => h.clone(),
+            _ => "127.0.0.1".to_owned(),
+        };
+        let mut addrs: Vec<(String, u16)> = Vec::new();
+        let mut ranges = Vec::new();
+        for r in list(&reply) {
+            let items = list(r);
+            let (Some(lo), Some(hi), Some(master)) = (
+                items.first().and_then(int),
+                items.get(1).and_then(int),
+                items.get(2),
+            ) else {
+                continue;
+            };
+            let m = list(master);
+            let host = m.first().map(text).filter(|h| !h.is_empty() && h != "?");
+            let Some(port) = m.get(1).and_then(int) else {
+                continue;
+            };
+            let addr = (host.unwrap_or_else(|| seed_host.clone()), port as u16);
+            let at = match addrs.iter().position(|a| *a == addr) {
+                Some(i) => i,
+                None => {
+                    addrs.push(addr);
+                    addrs.len() - 1
+                }
+            };
+            ranges.push((lo as u16, hi as u16, at));
+        }
+        if ranges.is_empty() {
+            return Err(RedisError::from((
+                redis::ErrorKind::ClusterDown,
+                "no slots served",
+            )));
+        }
+        let mut nodes = Vec::new();
+        for (host, port) in addrs {
+            let mut info = self.info.clone();
+            info.addr = redis::ConnectionAddr::Tcp(host, port);
+            nodes.push(Node::new(redis::Client::open(info)?));
+        }
+        let t = Arc::new(Topology { ranges, nodes });
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    async fn forget_topology(&self) {
+        if self.cluster {
+            *self.topology.lock().await = None;
+        }
+    }
+
+    /// The server that holds `key`.
+    async fn node_for(&self, key: &[u8]) -> Result<Arc<Node>, RedisError> {
+        if !self.cluster {
+            return Ok(self.seed.clone());
+        }
+        let t = self.topology().await?;
+        let s = slot(key);
+        t.ranges
+            .iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&s))
+            .and_then(|(_, _, i)| t.nodes.get(*i).cloned())
+            .ok_or_else(|| RedisError::from((redis::ErrorKind::ClusterDown, "slot not served")))
+    }
+
+    /// Every primary (the one server when standalone).
+    async fn primaries(&self) -> Result<Vec<Arc<Node>>, RedisError> {
+        if !self.cluster {
+            return Ok(vec![self.seed.clone()]);
+        }
+        Ok(self.topology().await?.nodes.clone())
+    }
+
+    /// One command about `key`; an error reply is an `Err`.
+    pub async fn query(&self, key: &[u8], cmd: &Cmd) -> Result<Value, RedisError> {
+        let node = self.node_for(key).await?;
+        let r = node.con().await;
+        let reply = match r {
+            Ok(mut con) => con.req_packed_command(cmd).await,
+            Err(e) => Err(e),
+        };
+        if reply.as_ref().map_or(true, moved) {
+            self.forget_topology().await;
+        }
+        reply?.extract_error()
+    }
+
+    /// Commands about each key, pipelined: one pipeline per server, the
+    /// servers asked at once. `build` queues a key's commands and says how
+    /// many; the answer has each key's replies in order, an error reply
+    /// kept as `Value::ServerError`.
+    pub async fn per_key(
+        &self,
+        keys: &[Vec<u8>],
+        build: impl Fn(&mut Pipeline, &[u8]) -> usize,
+    ) -> Result<Vec<Vec<Value>>, RedisError> {
+        let mut groups: Vec<(Arc<Node>, Vec<usize>)> = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let node = self.node_for(k).await?;
+            match groups.iter_mut().find(|(n, _)| Arc::ptr_eq(n, &node)) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((node, vec![i])),
+            }
+        }
+        let runs = groups.iter().map(|(node, members)| {
+            let mut pipe = redis::pipe();
+            let counts: Vec<usize> = members
+                .iter()
+                .map(|&i| build(&mut pipe, &keys[i]))
+                .collect();
+            let node = node.clone();
+            async move {
+                let total = counts.iter().sum();
+                node.pipeline(&pipe, total).await.map(|r| (counts, r))
+            }
+        });
+        let results = futures_util::future::join_all(runs).await;
+        let mut out: Vec<Vec<Value>> = vec![Vec::new(); keys.len()];
+        let mut stale = false;
+        for ((_, members), result) in groups.iter().zip(results) {
+            let (counts, replies) = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    self.forget_topology().await;
+                    return Err(e);
+                }
+            };
+            let mut it = replies.into_iter();
+            for (&i, n) in members.iter().zip(counts) {
+                out[i] = it.by_ref().take(n).collect();
+                stale |= out[i].iter().any(moved);
+            }
+        }
+        if stale {
+            self.forget_topology().await;
+        }
+        Ok(out)
+    }
+
+    /// A write for a UI user: on a connection of its own to the key's
+    /// server, named `hanoi-web:<user>` (the name the module records in the
+    /// history), `WATCH key`, check that the flag's version is still
+    /// `expected` (None: the key must not exist), then `MULTI` the commands
+    /// and `EXEC`.
     pub async fn write(
         &self,
         user: &str,
@@ -99,50 +306,124 @@ impl Store {
         expected: Option<&str>,
         cmds: &[Cmd],
     ) -> Result<WriteOutcome, RedisError> {
-        let mut con = self
-            .client
-            .get_multiplexed_async_connection_with_config(
-                &redis::AsyncConnectionConfig::new()
-                    .set_connection_timeout(TIMEOUT)
-                    .set_response_timeout(TIMEOUT),
-            )
-            .await?;
-        redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(client_name(user))
-            .query_async::<()>(&mut con)
-            .await?;
-        redis::cmd("WATCH")
-            .arg(key)
-            .query_async::<()>(&mut con)
-            .await?;
-        let current = version_on(&mut con, key).await?;
-        if current.as_deref() != expected {
-            redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
-            return Ok(WriteOutcome::Conflict);
+        let node = self.node_for(key).await?;
+        let r = write_on(&node.client, user, key, expected, cmds).await;
+        if r.is_err() {
+            self.forget_topology().await;
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for c in cmds {
-            pipe.add_command(c.clone());
-        }
-        let replies = con.req_packed_commands(&pipe, cmds.len() + 1, 1).await?;
-        match replies.into_iter().next() {
-            Some(Value::Array(items)) => Ok(WriteOutcome::Done(
-                items
-                    .into_iter()
-                    .map(|v| v.extract_error().map_err(|e| error_text(&e)))
-                    .collect(),
-            )),
-            // EXEC answered nil: a watched key changed.
-            _ => Ok(WriteOutcome::Conflict),
-        }
+        r
     }
 
-    /// The flag's version (see [`version_on`]) on the shared connection.
+    /// The flag's version (see [`version_on`]).
     pub async fn version(&self, key: &[u8]) -> Result<Option<String>, RedisError> {
-        let mut con = self.con().await?;
-        version_on(&mut con, key).await
+        let node = self.node_for(key).await?;
+        let mut con = node.con().await?;
+        let r = version_on(&mut con, key).await;
+        if r.is_err() {
+            self.forget_topology().await;
+        }
+        r
+    }
+
+    /// Flag keys (`SCAN ... TYPE hanoiflag` on every primary in turn) from
+    /// `cursor` ("" to start; `node.cursor`), until at least `want` are found
+    /// or the scan ends; returns the keys and the next cursor ("" at the end).
+    pub async fn scan_flags(
+        &self,
+        pattern: &[u8],
+        cursor: &str,
+        want: usize,
+    ) -> Result<(Vec<Vec<u8>>, String), RedisError> {
+        let nodes = self.primaries().await?;
+        let (mut at, mut c) = cursor
+            .split_once('.')
+            .and_then(|(n, c)| Some((n.parse::<usize>().ok()?, c.parse::<u64>().ok()?)))
+            .unwrap_or((0, 0));
+        let mut keys = Vec::new();
+        for _ in 0..256 {
+            let Some(node) = nodes.get(at) else {
+                break;
+            };
+            let mut con = node.con().await?;
+            let reply = con
+                .req_packed_command(
+                    redis::cmd("SCAN")
+                        .arg(c)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .arg("TYPE")
+                        .arg("hanoiflag"),
+                )
+                .await?
+                .extract_error()?;
+            let items = list(&reply);
+            c = items.first().and_then(int).unwrap_or(0) as u64;
+            if let Some(found) = items.get(1) {
+                keys.extend(list(found).iter().filter_map(bytes));
+            }
+            if c == 0 {
+                at += 1;
+            }
+            if keys.len() >= want {
+                break;
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        let next = if at < nodes.len() {
+            format!("{at}.{c}")
+        } else {
+            String::new()
+        };
+        Ok((keys, next))
+    }
+}
+
+async fn write_on(
+    client: &redis::Client,
+    user: &str,
+    key: &[u8],
+    expected: Option<&str>,
+    cmds: &[Cmd],
+) -> Result<WriteOutcome, RedisError> {
+    let mut con = client
+        .get_multiplexed_async_connection_with_config(
+            &redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(TIMEOUT)
+                .set_response_timeout(TIMEOUT),
+        )
+        .await?;
+    redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(client_name(user))
+        .query_async::<()>(&mut con)
+        .await?;
+    redis::cmd("WATCH")
+        .arg(key)
+        .query_async::<()>(&mut con)
+        .await?;
+    let current = version_on(&mut con, key).await?;
+    if current.as_deref() != expected {
+        redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
+        return Ok(WriteOutcome::Conflict);
+    }
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for c in cmds {
+        pipe.add_command(c.clone());
+    }
+    let replies = con.req_packed_commands(&pipe, cmds.len() + 1, 1).await?;
+    match replies.into_iter().next() {
+        Some(Value::Array(items)) => Ok(WriteOutcome::Done(
+            items
+                .into_iter()
+                .map(|v| v.extract_error().map_err(|e| error_text(&e)))
+                .collect(),
+        )),
+        // EXEC answered nil: a watched key changed.
+        _ => Ok(WriteOutcome::Conflict),
     }
 }
 
@@ -445,42 +726,6 @@ pub fn glob_escape(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Flag keys (`SCAN ... TYPE hanoiflag`) from `cursor`, until at least `want`
-/// are found or the scan ends; returns the keys and the next cursor (0: end).
-pub async fn scan_flags(
-    store: &Store,
-    pattern: &[u8],
-    mut cursor: u64,
-    want: usize,
-) -> Result<(Vec<Vec<u8>>, u64), RedisError> {
-    let mut keys = Vec::new();
-    for _ in 0..64 {
-        let reply = store
-            .query(
-                redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .arg("TYPE")
-                    .arg("hanoiflag"),
-            )
-            .await?;
-        let items = list(&reply);
-        cursor = items.first().and_then(int).unwrap_or(0) as u64;
-        if let Some(found) = items.get(1) {
-            keys.extend(list(found).iter().filter_map(bytes));
-        }
-        if cursor == 0 || keys.len() >= want {
-            break;
-        }
-    }
-    keys.sort();
-    keys.dedup();
-    Ok((keys, cursor))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,5 +762,9 @@ mod tests {
         assert!(unhex("abc").is_none());
         assert_eq!(glob_escape(b"a*b?"), b"a\\*b\\?");
         assert_eq!(client_name("al ice"), "hanoi-web:al_ice");
+        // Redis's own examples (CLUSTER KEYSLOT).
+        assert_eq!(slot(b"somekey"), 11058);
+        assert_eq!(slot(b"foo{hash_tag}"), slot(b"hash_tag"));
+        assert_ne!(slot(b"foo{}{bar}"), slot(b"bar"));
     }
 }

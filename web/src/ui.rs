@@ -413,34 +413,38 @@ async fn flags_list(
     let w = who(&app, &headers).ok_or(Fail::Login)?;
     let search = q.get("q").cloned().unwrap_or_default();
     let tag = q.get("tag").cloned().unwrap_or_default();
-    let cursor: u64 = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let cursor = q.get("cursor").cloned().unwrap_or_default();
     let mut pattern = b"*".to_vec();
     pattern.extend(store::glob_escape(search.as_bytes()));
     pattern.push(b'*');
-    let (keys, next) =
-        store::scan_flags(&app.store, &pattern, cursor, app.config.page_size).await?;
-    let mut pipe = redis::pipe();
-    for k in &keys {
-        pipe.cmd("HANOI.GET").arg(k);
-        pipe.cmd("HANOI.STATS").arg(k);
-    }
-    let replies = app.store.pipeline(&pipe, keys.len() * 2).await?;
+    let (keys, next) = app
+        .store
+        .scan_flags(&pattern, &cursor, app.config.page_size)
+        .await?;
+    let replies = app
+        .store
+        .per_key(&keys, |p, k| {
+            p.cmd("HANOI.GET").arg(k);
+            p.cmd("HANOI.STATS").arg(k);
+            2
+        })
+        .await?;
     let mut rows = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        let Some(flag) = replies.get(2 * i).and_then(FlagView::from_get) else {
+    for (k, r) in keys.iter().zip(&replies) {
+        let Some(flag) = r.first().and_then(FlagView::from_get) else {
             continue;
         };
         if !tag.is_empty() && !flag.tags().contains(&tag) {
             continue;
         }
-        let stats = replies.get(2 * i + 1).and_then(Stats::from_reply);
+        let stats = r.get(1).and_then(Stats::from_reply);
         rows.push(Row {
             key: k.clone(),
             flag,
             stats,
         });
     }
-    let next_url = (next != 0).then(|| {
+    let next_url = (!next.is_empty()).then(|| {
         format!(
             "/flags?q={}&tag={}&cursor={next}",
             urlencode(&search),
@@ -668,11 +672,17 @@ async fn load_flag(app: &App, key: &[u8]) -> Result<Option<PageData>, Fail> {
     let Some(version) = app.store.version(key).await? else {
         return Ok(None);
     };
-    let mut pipe = redis::pipe();
-    pipe.cmd("HANOI.GET").arg(key);
-    pipe.cmd("HANOI.STATS").arg(key);
-    pipe.cmd("HANOI.HISTORY").arg(key).arg("COUNT").arg(50);
-    let r = app.store.pipeline(&pipe, 3).await?;
+    let r = app
+        .store
+        .per_key(&[key.to_vec()], |p, k| {
+            p.cmd("HANOI.GET").arg(k);
+            p.cmd("HANOI.STATS").arg(k);
+            p.cmd("HANOI.HISTORY").arg(k).arg("COUNT").arg(50);
+            3
+        })
+        .await?
+        .pop()
+        .unwrap_or_default();
     let Some(flag) = r.first().and_then(FlagView::from_get) else {
         if let Some(redis::Value::ServerError(e)) = r.first() {
             return Err(Fail::Bad(format!(
@@ -736,7 +746,7 @@ async fn flag_page(
                 c.arg(a).arg(v);
             }
         }
-        let answer = match app.store.query(&c).await {
+        let answer = match app.store.query(&key, &c).await {
             Ok(v) => Explain::from_reply(&v).ok_or_else(|| "unexpected reply".to_owned()),
             Err(e) if store::is_unavailable(&e) => return Err(Fail::Unavailable),
             Err(e) => Err(store::error_text(&e)),

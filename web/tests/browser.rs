@@ -1,6 +1,7 @@
 //! hanoi-web in a real browser: headless Chromium driven by chromedriver
 //! (WebDriver, through fantoccini). Saves screenshots of the main pages
-//! under docs/screenshots/.
+//! under target/screenshots/ (docs/screenshots/ with
+//! `HANOI_UPDATE_SCREENSHOTS=1`, for the README).
 //!
 //! Without chromedriver the test says so and passes, except under CI (`CI`
 //! set), where it must run: `.ci/run` installs Debian's `chromium` and
@@ -82,9 +83,17 @@ impl Drop for Driver {
     }
 }
 
+/// `target/screenshots/`, or the README's `docs/screenshots/` when
+/// `HANOI_UPDATE_SCREENSHOTS` is set (so a plain test run leaves the work
+/// tree clean).
 fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
-    std::fs::create_dir_all(&dir).expect("docs/screenshots");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = if std::env::var_os("HANOI_UPDATE_SCREENSHOTS").is_some() {
+        root.join("docs/screenshots")
+    } else {
+        root.join("target/screenshots")
+    };
+    std::fs::create_dir_all(&dir).expect("screenshots folder");
     dir
 }
 
@@ -107,17 +116,7 @@ async fn login(c: &Client, web: &Web, who: (&str, &str)) {
         .send_keys(who.1)
         .await
         .unwrap();
-    c.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Id("flags"))
-        .await
-        .expect("the flag list after logging in");
+    submit(c, "login", "flags").await;
 }
 
 async fn text(c: &Client, id: &str) -> String {
@@ -140,17 +139,48 @@ async fn set(c: &Client, id: &str, value: &str) {
 
 /// Clicks a submit button and waits for the page it leads to.
 async fn submit(c: &Client, id: &str, then: &str) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
     c.find(Locator::Id(id))
         .await
         .unwrap_or_else(|_| panic!("no #{id}"))
         .click()
         .await
         .unwrap();
+    arrived(c, old, then).await;
+}
+
+/// Clicks a button whose form asks for a confirmation, accepts it, and
+/// waits for the page it leads to.
+async fn submit_confirmed(c: &Client, id: &str, then: &str) -> String {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let question = c.get_alert_text().await.expect("a confirmation");
+    c.accept_alert().await.unwrap();
+    arrived(c, old, then).await;
+    question
+}
+
+/// Waits until the page `old` belonged to is gone (so an element found next
+/// is on the new page), then for the element `then`.
+async fn arrived(c: &Client, old: fantoccini::elements::Element, then: &str) {
+    let start = Instant::now();
+    while old.attr("lang").await.is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the page did not change"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     c.wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Id(then))
         .await
-        .unwrap_or_else(|_| panic!("no #{then} after clicking #{id}"));
+        .unwrap_or_else(|_| panic!("no #{then} on the new page"));
 }
 
 async fn create_flag(c: &Client, web: &Web, name: &str) {
@@ -186,19 +216,8 @@ async fn the_ui_in_a_real_browser() {
     assert!(text(&c, "flag-title").await.contains("on"));
 
     // Switch it off, with the confirmation.
-    c.find(Locator::Id("switch"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    assert!(c.get_alert_text().await.unwrap().contains("OFF"));
-    c.accept_alert().await.unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Id("ok"))
-        .await
-        .unwrap();
+    let question = submit_confirmed(&c, "switch", "ok").await;
+    assert!(question.contains("OFF"), "{question}");
     assert!(text(&c, "flag-title").await.contains("off"));
 
     // A percentage.
@@ -219,18 +238,7 @@ async fn the_ui_in_a_real_browser() {
     assert!(text(&c, "users").await.contains("Users (1000)"));
 
     // A rule, then "try it".
-    c.find(Locator::Id("switch"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.accept_alert().await.unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Id("ok"))
-        .await
-        .unwrap();
+    submit_confirmed(&c, "switch", "ok").await;
     set(&c, "rule-name", "germany").await;
     set(&c, "rule-conditions", "country EQ DE").await;
     submit(&c, "add-rule", "ok").await;

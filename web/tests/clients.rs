@@ -13,6 +13,7 @@ fn python_openfeature_sdk_with_the_ofrep_provider() {
     let python = std::env::var("HANOI_PYTHON").unwrap_or_else(|_| "python3".into());
     let has = Command::new(&python)
         .args(["-c", "import openfeature.contrib.provider.ofrep"])
+        .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !has {

@@ -61,14 +61,21 @@ pub fn fresh_dir() -> PathBuf {
 pub struct Redis {
     pub port: u16,
     dir: PathBuf,
+    args: Vec<String>,
     child: Option<Child>,
 }
 
 impl Redis {
     pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// With extra `redis-server` arguments (e.g. `--cluster-enabled yes`).
+    pub fn start_with(args: &[&str]) -> Redis {
         let mut r = Redis {
             port: free_port(),
             dir: fresh_dir(),
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         r.restart();
@@ -84,6 +91,7 @@ impl Redis {
         let child =
             Command::new(std::env::var("HANOI_SERVER").unwrap_or_else(|_| "redis-server".into()))
                 .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+                .args(&self.args)
                 .args(["--save", "", "--appendonly", "no"])
                 .arg("--dir")
                 .arg(&self.dir)
@@ -179,6 +187,11 @@ impl Web {
     }
 
     pub fn start_with(redis: &Redis, extra: &str) -> Web {
+        Web::start_opts(redis, extra, &[])
+    }
+
+    /// With extra config lines and extra command-line arguments.
+    pub fn start_opts(redis: &Redis, extra: &str, args: &[&str]) -> Web {
         let dir = fresh_dir();
         let (a, v) = hashes();
         let config = format!(
@@ -213,6 +226,7 @@ prefix = "mobile:"
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(args)
             .arg("--config")
             .arg(&path)
             .stdout(Stdio::null())
