@@ -13,7 +13,8 @@ MODULE=$(pwd)/target/release/libhanoi.so
 WEB=$(pwd)/target/release/hanoi-web
 CONFIG=hanoi-web.local.toml
 
-"$CARGO" build --release -p hanoi --lib -p hanoi-web
+"$CARGO" build --release -p hanoi --lib
+"$CARGO" build --release -p hanoi-web
 
 random() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "$1"; }
 if [ ! -f "$CONFIG" ]; then
