@@ -905,8 +905,9 @@ fn render_flag(
                         tr {
                             td { (i) }
                             td.name { (rname) }
-                            td { code { (r.iter().skip(1).map(|a| lossy(a)).collect::<Vec<_>>().join(" ")) } }
+                            td { code { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
                             @if w.can_write { td {
+                                a.secondary href={(url) "?edit_rule=" (urlencode(&rname)) "#rule-form"} { "edit" } " "
                                 @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, "rule_move"))
                                     input type="hidden" name="name" value=(rname); input type="hidden" name="index" value=(i - 1);
                                     button.secondary type="submit" { "↑" } } }
@@ -920,15 +921,17 @@ fn render_flag(
                 } }
             }
             @if w.can_write {
+                @let editing = q.get("edit_rule").and_then(|n| f.rules.iter().find(|r| r.first().map(|x| lossy(x)).as_deref() == Some(n.as_str())));
+                @let (e_name, e_rollout, e_variant, e_conditions) = editing.map(|r| rule_fields(r)).unwrap_or_default();
                 form method="post" action=(url) id="rule-form" {
                     (hidden(w, d, "rule_set"))
                     div.row {
-                        label { "Name " input type="text" name="name" id="rule-name" required; }
-                        label { "Rollout % " input type="number" name="rollout" min="0" max="100"; }
-                        label { "Variant " input type="text" name="variant"; }
+                        label { "Name " input type="text" name="name" id="rule-name" required value=(e_name); }
+                        label { "Rollout % " input type="number" name="rollout" min="0" max="100" value=(e_rollout); }
+                        label { "Variant " input type="text" name="variant" value=(e_variant); }
                     }
                     label { "Conditions (as after IF: " code { "country EQ DE AND plan IN 2 pro team" } "; \"quotes\" for spaces)" br;
-                        input type="text" name="conditions" id="rule-conditions" required size="70"; }
+                        input type="text" name="conditions" id="rule-conditions" required size="70" value=(e_conditions); }
                     button type="submit" id="add-rule" { "Add or replace rule" }
                 }
             }
@@ -1041,6 +1044,54 @@ fn render_flag(
         }
     };
     layout(&name, Some(w), body)
+}
+
+/// A word as the conditions field reads it back: quoted when it has spaces
+/// or quotes, or is empty.
+fn quote_token(t: &str) -> String {
+    if !t.is_empty()
+        && !t
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+    {
+        return t.to_owned();
+    }
+    let mut out = String::from('"');
+    for c in t.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// A rule from `HANOI.GET` (name, then `[ROLLOUT p] [VARIANT v] IF ...`) as
+/// the rule form's fields: name, rollout, variant, conditions.
+fn rule_fields(r: &[Vec<u8>]) -> (String, String, String, String) {
+    let words: Vec<String> = r.iter().map(|w| lossy(w)).collect();
+    let name = words.first().cloned().unwrap_or_default();
+    let (mut rollout, mut variant) = (String::new(), String::new());
+    let mut i = 1;
+    while i + 1 < words.len() {
+        match words[i].as_str() {
+            "ROLLOUT" => rollout = words[i + 1].clone(),
+            "VARIANT" => variant = words[i + 1].clone(),
+            _ => break,
+        }
+        i += 2;
+    }
+    if words.get(i).map(String::as_str) == Some("IF") {
+        i += 1;
+    }
+    let conditions = words
+        .iter()
+        .skip(i)
+        .map(|w| quote_token(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    (name, rollout, variant, conditions)
 }
 
 /// A tokenizer for rule conditions: words split on whitespace, "double
@@ -1314,5 +1365,28 @@ mod tests {
         );
         assert_eq!(tokens(r#"x EQ """#).unwrap(), vec!["x", "EQ", ""]);
         assert!(tokens("x EQ \"open").is_err());
+        let t = |s: &str| s.as_bytes().to_vec();
+        let rule = [
+            t("de"),
+            t("ROLLOUT"),
+            t("20"),
+            t("IF"),
+            t("city"),
+            t("EQ"),
+            t("New \"York\""),
+            t("AND"),
+            t("x"),
+            t("EQ"),
+            t(""),
+        ];
+        let (name, rollout, variant, conditions) = rule_fields(&rule);
+        assert_eq!(
+            (name.as_str(), rollout.as_str(), variant.as_str()),
+            ("de", "20", "")
+        );
+        assert_eq!(
+            tokens(&conditions).unwrap(),
+            vec!["city", "EQ", "New \"York\"", "AND", "x", "EQ", ""]
+        );
     }
 }

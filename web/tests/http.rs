@@ -230,6 +230,11 @@ async fn admin_creates_and_edits_and_history_names_the_user() {
     assert!(html.contains("1000 registered users"));
     assert!(html.contains("35 %"));
     assert!(html.contains("germany"));
+    // "edit" fills the rule form with the rule.
+    let (_, html) = page(&alice, &web.url(&format!("{url}?edit_rule=germany"))).await;
+    assert!(html.contains(r#"id="rule-name" required value="germany""#));
+    assert!(html.contains(r#"name="variant" value="blue""#));
+    assert!(html.contains(r#"id="rule-conditions" required size="70" value="country EQ DE""#));
 
     // A refused command shows the module's error.
     let (s, body) = submit(
