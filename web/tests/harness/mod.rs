@@ -39,11 +39,18 @@ pub fn module_path() -> &'static Path {
     })
 }
 
+/// A free port below 55535 (a cluster node's bus port is port + 10000).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if port < 55535 {
+            return port;
+        }
+    }
+    panic!("no free port below 55535")
 }
 
 pub fn fresh_dir() -> PathBuf {
