@@ -62,6 +62,10 @@ pub struct Config {
     pub redis_username: Option<String>,
     #[serde(default)]
     pub redis_password: Option<String>,
+    /// Origins of browser apps allowed to call OFREP (CORS), e.g.
+    /// `["https://app.example.com"]`; `["*"]` allows any. Empty: none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
     /// Failed logins allowed per account and per client address in 5 minutes.
     #[serde(default = "default_login_attempts")]
     pub login_attempts: u32,

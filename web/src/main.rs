@@ -53,9 +53,21 @@ pub struct App {
 }
 
 pub fn router(app: Arc<App>) -> Router {
+    let ofrep_routes = Router::new()
+        .route(
+            "/ofrep/v1/evaluate/flags/{key}",
+            post(ofrep::evaluate_one).options(|| async {}),
+        )
+        .route(
+            "/ofrep/v1/evaluate/flags",
+            post(ofrep::evaluate_all).options(|| async {}),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            ofrep::cors,
+        ));
     Router::new()
-        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::evaluate_one))
-        .route("/ofrep/v1/evaluate/flags", post(ofrep::evaluate_all))
+        .merge(ofrep_routes)
         .route("/healthz", get(|| async { "ok" }))
         .merge(ui::routes())
         .with_state(app)

@@ -383,3 +383,56 @@ pub async fn evaluate_all(
     )
         .into_response()
 }
+
+/// CORS for browser apps on the OFREP routes: a preflight (`OPTIONS`) is
+/// answered here, and every answer names the allowed origin. Origins come
+/// from the config's `cors_origins`; without it no CORS header is sent.
+pub async fn cors(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned);
+    let allowed = origin.filter(|o| {
+        app.config
+            .cors_origins
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(o))
+    });
+    let preflight = req.method() == axum::http::Method::OPTIONS;
+    let mut resp = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    if let Some(o) = allowed.and_then(|o| header::HeaderValue::from_str(&o).ok()) {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            header::HeaderValue::from_static("ETag"),
+        );
+        if preflight {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                header::HeaderValue::from_static("POST, OPTIONS"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                header::HeaderValue::from_static(
+                    "Authorization, X-API-Key, Content-Type, If-None-Match",
+                ),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                header::HeaderValue::from_static("600"),
+            );
+        }
+    }
+    resp
+}

@@ -842,3 +842,63 @@ async fn redis_down_then_back_without_restarting_hanoi_web() {
     assert_eq!(s, 200);
     assert!(html.contains(">f</a>"));
 }
+
+#[tokio::test]
+async fn ofrep_cors_for_browser_apps() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
+    let web = Web::start_with(&redis, r#"cors_origins = ["http://app.example"]"#);
+    let c = reqwest::Client::new();
+    let pre = c
+        .request(
+            reqwest::Method::OPTIONS,
+            web.url("/ofrep/v1/evaluate/flags"),
+        )
+        .header("Origin", "http://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "x-api-key, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(
+        pre.headers()["access-control-allow-origin"],
+        "http://app.example"
+    );
+    assert!(pre.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("X-API-Key"));
+    let r = c
+        .post(web.url("/ofrep/v1/evaluate/flags/f"))
+        .header("Origin", "http://app.example")
+        .header("X-API-Key", ALL_KEY)
+        .body(json!({"context": {"targetingKey": "u"}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://app.example"
+    );
+    let other = c
+        .request(
+            reqwest::Method::OPTIONS,
+            web.url("/ofrep/v1/evaluate/flags"),
+        )
+        .header("Origin", "http://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The UI sends no CORS headers at all.
+    let r = c
+        .get(web.url("/login"))
+        .header("Origin", "http://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
