@@ -10,7 +10,6 @@ mod ui;
 use axum::routing::{get, post};
 use axum::Router;
 use clap::{Parser, Subcommand};
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,7 +39,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Reads a password on standard input, prints its argon2id hash for the config
+    /// Reads a password (one line) on standard input, prints its argon2id hash for the config
     HashPassword,
 }
 
@@ -76,8 +75,9 @@ pub fn router(app: Arc<App>) -> Router {
 fn main() {
     let cli = Cli::parse();
     if let Some(Command::HashPassword) = cli.command {
+        // One line: typed at a terminal (Enter) or piped.
         let mut password = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut password) {
+        if let Err(e) = std::io::stdin().read_line(&mut password) {
             eprintln!("hanoi-web: cannot read standard input: {e}");
             std::process::exit(2);
         }

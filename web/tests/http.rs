@@ -902,3 +902,31 @@ async fn ofrep_cors_for_browser_apps() {
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn read_only_mode_refuses_every_write() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start_with(&redis, "read_only = true");
+    let url = format!("/f/{}", hex(b"f"));
+    let alice = web.login(ALICE).await;
+    let (status, html) = page(&alice, &web.url(&url)).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("percentage-form"));
+    let csrf = field(&html, None, "csrf");
+    let r = alice
+        .post(web.url(&url))
+        .header("Origin", &web.base)
+        .form(&[
+            ("op", "percentage"),
+            ("percentage", "50"),
+            ("csrf", &csrf),
+            ("version", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("read-only"));
+    assert_eq!(percentage(&redis, b"f"), 10);
+}
