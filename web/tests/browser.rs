@@ -351,3 +351,159 @@ async fn the_ui_in_a_real_browser() {
     d.close().await.unwrap();
     c.close().await.unwrap();
 }
+
+/// `web/tests/js`'s packages, installed once into `target/web-npm` with
+/// `npm ci` (the versions pinned by its package-lock.json).
+fn npm_packages(npm: &std::path::Path) -> PathBuf {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/web-npm");
+    std::fs::create_dir_all(&dir).expect("target/web-npm");
+    let lock = std::fs::read(src.join("package-lock.json")).expect("package-lock.json");
+    let fresh = std::fs::read(dir.join("package-lock.json")).ok().as_deref() == Some(&lock[..])
+        && dir
+            .join("node_modules/@openfeature/ofrep-web-provider/package.json")
+            .exists();
+    if !fresh {
+        std::fs::copy(src.join("package.json"), dir.join("package.json"))
+            .expect("copy package.json");
+        std::fs::write(dir.join("package-lock.json"), &lock).expect("copy package-lock.json");
+        let status = Command::new(npm)
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("run npm ci");
+        assert!(status.success(), "npm ci failed");
+    }
+    dir.join("node_modules/@openfeature")
+}
+
+/// A page from another origin that loads OpenFeature's web SDK and OFREP
+/// web provider as ES modules (an import map, no bundler) and evaluates
+/// flags through hanoi-web; it writes what it got into `#done`.
+fn sdk_page(base: &str, key: &str) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>OpenFeature web SDK</title>
+<script type="importmap">{{"imports": {{
+  "@openfeature/core": "/m/core/dist/esm/index.js",
+  "@openfeature/web-sdk": "/m/web-sdk/dist/esm/index.js",
+  "@openfeature/ofrep-core": "/m/ofrep-core/index.esm.js",
+  "@openfeature/ofrep-web-provider": "/m/ofrep-web-provider/index.esm.js"
+}}}}</script></head><body>
+<script type="module">
+import {{ OpenFeature }} from '@openfeature/web-sdk';
+import {{ OFREPWebProvider }} from '@openfeature/ofrep-web-provider';
+const out = {{}};
+try {{
+  const provider = new OFREPWebProvider({{ baseUrl: {base:?}, headers: [['X-API-Key', {key:?}]] }});
+  await OpenFeature.setProviderAndWait(provider, {{ targetingKey: 'u2', country: 'DE' }});
+  const c = OpenFeature.getClient();
+  const pick = (d) => ({{ value: d.value, reason: d.reason, variant: d.variant ?? null, errorCode: d.errorCode ?? null }});
+  out.newUi = pick(c.getBooleanDetails('new-ui', false));
+  out.colour = pick(c.getStringDetails('colour', 'grey'));
+  out.colourOff = pick(c.getStringDetails('colour-off', 'grey'));
+  out.missing = pick(c.getBooleanDetails('missing', true));
+}} catch (e) {{
+  out.error = String(e);
+}}
+const done = document.createElement('pre');
+done.id = 'done';
+done.textContent = JSON.stringify(out);
+document.body.append(done);
+</script></body></html>"#
+    )
+}
+
+#[tokio::test]
+async fn openfeature_web_sdk_in_the_browser() {
+    let (Some(driver_path), Some(npm)) = (find_on_path("chromedriver"), find_on_path("npm")) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser tests: install chromium, chromium-driver and npm"
+        );
+        eprintln!("SKIPPED openfeature_web_sdk_in_the_browser: no chromedriver or npm on the PATH");
+        return;
+    };
+    let modules = npm_packages(&npm);
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"new-ui"]);
+    redis.cmd(&[
+        b"HANOI.RULE",
+        b"new-ui",
+        b"SET",
+        b"de",
+        b"IF",
+        b"country",
+        b"EQ",
+        b"DE",
+    ]);
+    redis.cmd(&[
+        b"HANOI.DEFINE",
+        b"colour",
+        b"PERCENTAGE",
+        b"100",
+        b"VARIANTS",
+        b"1",
+        b"blue",
+    ]);
+    redis.cmd(&[
+        b"HANOI.DEFINE",
+        b"colour-off",
+        b"DISABLED",
+        b"VARIANTS",
+        b"1",
+        b"blue",
+    ]);
+
+    // The app's own origin: a static server for the page and the modules.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_origin = format!("http://{}", listener.local_addr().unwrap());
+    let web = Web::start_with(&redis, &format!("cors_origins = [{app_origin:?}]"));
+    let page = sdk_page(&web.base, harness::ALL_KEY);
+    let files = modules.clone();
+    let router = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || async move { axum::response::Html(page) }),
+        )
+        .route(
+            "/m/{*path}",
+            axum::routing::get(
+                move |axum::extract::Path(path): axum::extract::Path<String>| async move {
+                    if path.split('/').any(|p| p == "..") {
+                        return Err(axum::http::StatusCode::NOT_FOUND);
+                    }
+                    let body = std::fs::read(files.join(&path))
+                        .map_err(|_| axum::http::StatusCode::NOT_FOUND)?;
+                    Ok((
+                        [(axum::http::header::CONTENT_TYPE, "text/javascript")],
+                        body,
+                    ))
+                },
+            ),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let driver = Driver::start(&driver_path);
+    let c = driver.browser().await;
+    c.goto(&format!("{app_origin}/")).await.unwrap();
+    let done = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Id("done"))
+        .await
+        .expect("the page's results");
+    let got: serde_json::Value = serde_json::from_str(&done.text().await.unwrap()).unwrap();
+    assert!(got.get("error").is_none(), "{got}");
+    assert_eq!(got["newUi"]["value"], true, "{got}");
+    assert_eq!(got["newUi"]["reason"], "TARGETING_MATCH");
+    assert_eq!(got["colour"]["value"], "blue");
+    assert_eq!(got["colour"]["variant"], "blue");
+    assert_eq!(
+        got["colourOff"]["value"], "grey",
+        "an off string flag: the code default"
+    );
+    assert_eq!(got["colourOff"]["reason"], "DISABLED");
+    assert_eq!(got["missing"]["value"], true);
+    assert_eq!(got["missing"]["errorCode"], "FLAG_NOT_FOUND");
+    c.close().await.unwrap();
+}
