@@ -251,7 +251,13 @@ pub fn parse_time(s: &str) -> Option<i64> {
     let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
     let (h, mi) = (t.next()??, t.next()??);
     let sec = t.next().flatten().unwrap_or(0);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || sec > 59 {
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&da)
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&mi)
+        || !(0..=59).contains(&sec)
+    {
         return None;
     }
     Some((days_from_civil(y, mo, da) * 86400 + h * 3600 + mi * 60 + sec) * 1000)
@@ -398,7 +404,7 @@ struct Row {
 
 fn is_stale(stats: Option<&Stats>, stale_days: u64) -> bool {
     let Some(s) = stats else { return false };
-    let limit = now_ms() - (stale_days as i64) * 86_400_000;
+    let limit = now_ms().saturating_sub((stale_days as i64).saturating_mul(86_400_000));
     match s.last_evaluated {
         Some(t) => t < limit,
         None => s.since.is_some_and(|t| t < limit),
@@ -868,7 +874,7 @@ fn render_flag(
                     @if let Some(s) = stats.since { span.muted { " · counting since " (fmt_ms(s)) } } }
                 table.bars id="chart" {
                     tr { td { "on" } td { progress max=(max_bar) value=(stats.enabled) {} } td { (stats.enabled) } }
-                    tr { td { "off" } td { progress max=(max_bar) value=(stats.evaluations - stats.enabled) {} } td { (stats.evaluations - stats.enabled) } }
+                    tr { td { "off" } td { progress max=(max_bar) value=(stats.evaluations.saturating_sub(stats.enabled)) {} } td { (stats.evaluations.saturating_sub(stats.enabled)) } }
                     @for (v, c) in &stats.variants {
                         tr { td { code { (lossy(v)) } } td { progress max=(max_bar) value=(c) {} } td { (c) } }
                     }
@@ -1355,6 +1361,10 @@ mod tests {
         assert_eq!(parse_time(""), Some(0));
         assert_eq!(parse_time("2027-13-01 00:00"), None);
         assert_eq!(parse_time("soon"), None);
+        assert_eq!(parse_time("99999999999999-01-01 00:00"), None);
+        assert_eq!(parse_time("2027-01-01 -1:00"), None);
+        let _ = fmt_ms(i64::MAX);
+        let _ = fmt_ms(i64::MIN);
     }
 
     #[test]
