@@ -211,6 +211,18 @@ async fn the_ui_in_a_real_browser() {
     login(&c, &web, ALICE).await;
     c.goto(&web.url("/flags/new")).await.unwrap();
     set(&c, "flag-name", "checkout").await;
+    for (field, value) in [
+        ("description", "The new checkout flow"),
+        ("owner", "payments"),
+        ("tags", "checkout, web"),
+    ] {
+        c.find(Locator::Css(&format!("input[name={field}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
     submit(&c, "create", "flag-title").await;
     assert!(text(&c, "flag-title").await.contains("checkout"));
     assert!(text(&c, "flag-title").await.contains("on"));
@@ -287,6 +299,7 @@ async fn the_ui_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(imgs, json!(0));
+    assert!(text(&c, "flags").await.contains("The new checkout flow"));
     let link = c
         .find(Locator::LinkText(evil))
         .await
