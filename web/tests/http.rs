@@ -930,3 +930,48 @@ async fn read_only_mode_refuses_every_write() {
     assert!(r.text().await.unwrap().contains("read-only"));
     assert_eq!(percentage(&redis, b"f"), 10);
 }
+
+#[tokio::test]
+async fn an_acl_user_from_the_config_is_the_history_user() {
+    let redis = Redis::start();
+    redis.cmd(&[
+        b"ACL",
+        b"SETUSER",
+        b"webui",
+        b"on",
+        b">webui-secret",
+        b"+@all",
+        b"~*",
+    ]);
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start_with(
+        &redis,
+        "redis_username = \"webui\"\nredis_password = \"webui-secret\"",
+    );
+    let url = format!("/f/{}", hex(b"f"));
+    let alice = web.login(ALICE).await;
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "percentage-form",
+        &[("percentage", "20")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(
+        html.contains("<td>webui</td><td>hanoi-web:alice</td>"),
+        "{html}"
+    );
+    // A wrong password: Redis refuses, the pages say Redis is unreachable.
+    let bad = Web::start_with(
+        &redis,
+        "redis_username = \"webui\"\nredis_password = \"wrong\"",
+    );
+    let alice = bad.login(ALICE).await;
+    let (s, _) = page(&alice, &bad.url("/flags")).await;
+    assert_ne!(s, 200);
+}
