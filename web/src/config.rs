@@ -66,9 +66,18 @@ pub struct Config {
     /// `["https://app.example.com"]`; `["*"]` allows any. Empty: none.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// How long OFREP keeps a flag's description (type, metadata) and the
+    /// list of flags, in ms; values and reasons are always evaluated live.
+    /// 0: no cache.
+    #[serde(default = "default_ofrep_cache_ms")]
+    pub ofrep_cache_ms: u64,
     /// Failed logins allowed per account and per client address in 5 minutes.
     #[serde(default = "default_login_attempts")]
     pub login_attempts: u32,
+}
+
+fn default_ofrep_cache_ms() -> u64 {
+    1000
 }
 
 fn default_login_attempts() -> u32 {

@@ -49,6 +49,7 @@ pub struct App {
     pub keys: auth::Keys,
     pub limiter: auth::LoginLimiter,
     pub dummy_hash: String,
+    pub cache: ofrep::Cache,
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -134,6 +135,7 @@ fn main() {
             keys: auth::Keys::new(config.session_secret.as_deref()),
             limiter: auth::LoginLimiter::new(config.login_attempts),
             dummy_hash: auth::dummy_hash(),
+            cache: ofrep::Cache::new(config.ofrep_cache_ms),
             store,
             config,
         });

@@ -23,7 +23,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn reply(status: StatusCode, body: Json) -> Response {
     (
@@ -158,12 +160,17 @@ fn metadata(flag: &FlagView) -> Json {
     Json::Object(m)
 }
 
-/// Appends the commands that evaluate one flag: GET, then EXPLAIN when
-/// there is an id. Returns how many were added.
-fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context) -> usize {
-    pipe.cmd("HANOI.GET").arg(key);
+/// Appends the commands that evaluate one flag: `HANOI.GET` unless its
+/// description is cached, then `HANOI.EXPLAIN` when there is an id.
+/// Returns how many were added.
+fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context, get: bool) -> usize {
+    let mut n = 0;
+    if get {
+        pipe.cmd("HANOI.GET").arg(key);
+        n += 1;
+    }
     let Some(id) = &ctx.id else {
-        return 1;
+        return n;
     };
     let explain = pipe.cmd("HANOI.EXPLAIN").arg(key).arg(id);
     if !ctx.attrs.is_empty() {
@@ -172,37 +179,156 @@ fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context) -> usize {
             explain.arg(k).arg(v);
         }
     }
-    2
+    n + 1
 }
 
-/// One flag's answer from its replies: (HTTP status, body).
-fn answer(key: &str, get: &redis::Value, explain: Option<&redis::Value>) -> (StatusCode, Json) {
+/// What `HANOI.GET` said about a key.
+#[derive(Clone)]
+pub enum Shape {
+    Flag(Arc<FlagView>),
+    Missing,
+    NotAFlag,
+    Error(String),
+}
+
+fn shape_of(get: &redis::Value) -> Shape {
+    if let redis::Value::ServerError(e) = get {
+        if e.code() == "WRONGTYPE" {
+            return Shape::NotAFlag;
+        }
+        return Shape::Error(format!("{} {}", e.code(), e.details().unwrap_or("")));
+    }
+    match FlagView::from_get(get) {
+        Some(f) => Shape::Flag(Arc::new(f)),
+        None => Shape::Missing,
+    }
+}
+
+/// Flag descriptions (`HANOI.GET`: variants or not, metadata, switch) kept
+/// for `ofrep_cache_ms` (default 1 s), and the bulk endpoint's list of flag
+/// keys per prefix for as long: an answer's value and reason always come
+/// from `HANOI.EXPLAIN` at that moment; a flag's type, metadata and the
+/// list of flags follow changes within that time.
+/// Entries by key, with the time each was stored.
+type Timed<T> = HashMap<Vec<u8>, (Instant, T)>;
+
+pub struct Cache {
+    ttl: Duration,
+    flags: std::sync::Mutex<Timed<Arc<FlagView>>>,
+    keys: std::sync::Mutex<Timed<Arc<Vec<String>>>>,
+}
+
+impl Cache {
+    pub fn new(ttl_ms: u64) -> Cache {
+        Cache {
+            ttl: Duration::from_millis(ttl_ms),
+            flags: std::sync::Mutex::new(HashMap::new()),
+            keys: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn flag(&self, key: &[u8]) -> Option<Arc<FlagView>> {
+        let map = self.flags.lock().ok()?;
+        map.get(key)
+            .filter(|(t, _)| t.elapsed() < self.ttl)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn put_flag(&self, key: &[u8], f: &Arc<FlagView>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut map) = self.flags.lock() {
+            if map.len() > 100_000 {
+                map.clear();
+            }
+            map.insert(key.to_vec(), (Instant::now(), f.clone()));
+        }
+    }
+
+    fn keys(&self, pattern: &[u8]) -> Option<Arc<Vec<String>>> {
+        let map = self.keys.lock().ok()?;
+        map.get(pattern)
+            .filter(|(t, _)| t.elapsed() < self.ttl)
+            .map(|(_, k)| k.clone())
+    }
+
+    fn put_keys(&self, pattern: &[u8], keys: &Arc<Vec<String>>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut map) = self.keys.lock() {
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(pattern.to_vec(), (Instant::now(), keys.clone()));
+        }
+    }
+}
+
+/// Evaluates keys: one pipeline per server with `HANOI.EXPLAIN` for each
+/// (and `HANOI.GET` for those whose description is not cached).
+async fn evaluate(
+    app: &App,
+    keys: &[Vec<u8>],
+    ctx: &Context,
+) -> Result<Vec<(Shape, Option<redis::Value>)>, redis::RedisError> {
+    let cached: Vec<Option<Arc<FlagView>>> = keys.iter().map(|k| app.cache.flag(k)).collect();
+    let index: HashMap<&[u8], usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_slice(), i))
+        .collect();
+    let replies = app
+        .store
+        .per_key(keys, |p, k| {
+            let need_get = index.get(k).is_none_or(|&i| cached[i].is_none());
+            queue(p, k, ctx, need_get)
+        })
+        .await?;
+    let mut out = Vec::with_capacity(keys.len());
+    for ((k, c), r) in keys.iter().zip(cached).zip(replies) {
+        let mut r = r.into_iter();
+        let shape = match c {
+            Some(f) => Shape::Flag(f),
+            None => {
+                let shape = r.next().map_or(Shape::Missing, |v| shape_of(&v));
+                if let Shape::Flag(f) = &shape {
+                    app.cache.put_flag(k, f);
+                }
+                shape
+            }
+        };
+        out.push((shape, r.next()));
+    }
+    Ok(out)
+}
+
+/// One flag's answer: (HTTP status, body).
+fn answer(key: &str, shape: &Shape, explain: Option<&redis::Value>) -> (StatusCode, Json) {
     let err = |status, code: &str, details: String| {
         (
             status,
             json!({"key": key, "errorCode": code, "errorDetails": details}),
         )
     };
-    if let redis::Value::ServerError(e) = get {
-        if e.code() == "WRONGTYPE" {
+    let flag = match shape {
+        Shape::Flag(f) => f,
+        Shape::NotAFlag => {
             return err(
                 StatusCode::NOT_FOUND,
                 "FLAG_NOT_FOUND",
                 format!("{key} is not a flag"),
-            );
+            )
         }
-        return err(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "GENERAL",
-            format!("{} {}", e.code(), e.details().unwrap_or("")),
-        );
-    }
-    let Some(flag) = FlagView::from_get(get) else {
-        return err(
-            StatusCode::NOT_FOUND,
-            "FLAG_NOT_FOUND",
-            format!("flag {key} was not found"),
-        );
+        Shape::Missing => {
+            return err(
+                StatusCode::NOT_FOUND,
+                "FLAG_NOT_FOUND",
+                format!("flag {key} was not found"),
+            )
+        }
+        Shape::Error(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, "GENERAL", e.clone()),
     };
     let boolean = flag.variants.is_empty();
     let ex = match explain {
@@ -264,7 +390,7 @@ fn answer(key: &str, get: &redis::Value, explain: Option<&redis::Value>) -> (Sta
         // a name no flag can have (providers expect the field).
         body.insert("variant".into(), json!(""));
     }
-    body.insert("metadata".into(), metadata(&flag));
+    body.insert("metadata".into(), metadata(flag));
     (StatusCode::OK, Json::Object(body))
 }
 
@@ -291,8 +417,11 @@ pub async fn evaluate_one(
         Err((status, code, details)) => return failure(status, Some(&key), code, &details),
     };
     let keys = [key.as_bytes().to_vec()];
-    let replies = match app.store.per_key(&keys, |p, k| queue(p, k, &ctx)).await {
-        Ok(mut r) => r.pop().unwrap_or_default(),
+    let (shape, explain) = match evaluate(&app, &keys, &ctx).await {
+        Ok(mut r) => match r.pop() {
+            Some(one) => one,
+            None => return unavailable(Some(&key)),
+        },
         Err(e) if store::is_unavailable(&e) => return unavailable(Some(&key)),
         Err(e) => {
             return failure(
@@ -303,10 +432,7 @@ pub async fn evaluate_one(
             )
         }
     };
-    let Some(get) = replies.first() else {
-        return unavailable(Some(&key));
-    };
-    let (status, body) = answer(&key, get, replies.get(1));
+    let (status, body) = answer(&key, &shape, explain.as_ref());
     reply(status, body)
 }
 
@@ -327,23 +453,30 @@ pub async fn evaluate_all(
     };
     let mut pattern = store::glob_escape(prefix.as_bytes());
     pattern.push(b'*');
-    let keys = match app.store.scan_flags(&pattern, "", usize::MAX).await {
-        Ok((keys, _)) => keys,
-        Err(e) if store::is_unavailable(&e) => return unavailable(None),
-        Err(e) => {
-            return reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"errorDetails": store::error_text(&e)}),
-            )
-        }
+    let keys = match app.cache.keys(&pattern) {
+        Some(k) => k,
+        None => match app.store.scan_flags(&pattern, "", usize::MAX).await {
+            Ok((keys, _)) => {
+                // OFREP keys are JSON strings: names that are not UTF-8 are left out.
+                let keys: Arc<Vec<String>> = Arc::new(
+                    keys.into_iter()
+                        .filter_map(|k| String::from_utf8(k).ok())
+                        .collect(),
+                );
+                app.cache.put_keys(&pattern, &keys);
+                keys
+            }
+            Err(e) if store::is_unavailable(&e) => return unavailable(None),
+            Err(e) => {
+                return reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"errorDetails": store::error_text(&e)}),
+                )
+            }
+        },
     };
-    // OFREP keys are JSON strings: names that are not UTF-8 are left out.
-    let keys: Vec<String> = keys
-        .into_iter()
-        .filter_map(|k| String::from_utf8(k).ok())
-        .collect();
     let raw: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
-    let replies = match app.store.per_key(&raw, |p, k| queue(p, k, &ctx)).await {
+    let results = match evaluate(&app, &raw, &ctx).await {
         Ok(r) => r,
         Err(e) if store::is_unavailable(&e) => return unavailable(None),
         Err(e) => {
@@ -354,12 +487,9 @@ pub async fn evaluate_all(
         }
     };
     let mut flags = Vec::with_capacity(keys.len());
-    for (k, r) in keys.iter().zip(&replies) {
-        let Some(get) = r.first() else {
-            continue;
-        };
-        let (status, body) = answer(k, get, r.get(1));
-        // A flag deleted between SCAN and GET is simply gone.
+    for (k, (shape, explain)) in keys.iter().zip(&results) {
+        let (status, body) = answer(k, shape, explain.as_ref());
+        // A flag deleted since it was listed is simply gone.
         if status != StatusCode::NOT_FOUND {
             flags.push(body);
         }

@@ -522,15 +522,22 @@ pub fn pairs(v: &Value) -> Vec<(Vec<u8>, &Value)> {
 }
 
 pub fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    let name = name.as_bytes();
     match v {
-        Value::Map(m) => m
-            .iter()
-            .find(|(k, _)| bytes(k).as_deref() == Some(name.as_bytes()))
-            .map(|(_, v)| v),
+        Value::Map(m) => m.iter().find(|(k, _)| raw(k) == Some(name)).map(|(_, v)| v),
         Value::Array(items) => items
             .chunks_exact(2)
-            .find(|p| bytes(&p[0]).as_deref() == Some(name.as_bytes()))
+            .find(|p| raw(&p[0]) == Some(name))
             .map(|p| &p[1]),
+        _ => None,
+    }
+}
+
+/// The bytes of a string reply, borrowed.
+fn raw(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
         _ => None,
     }
 }
@@ -557,50 +564,47 @@ pub struct FlagView {
 impl FlagView {
     /// None for a nil reply (no such flag) or an error.
     pub fn from_get(v: &Value) -> Option<FlagView> {
-        if !matches!(v, Value::Array(_) | Value::Map(_)) {
-            return None;
-        }
-        let all_bytes = |name: &str| -> Vec<Vec<u8>> {
-            field(v, name)
-                .map(|l| list(l).iter().filter_map(bytes).collect())
-                .unwrap_or_default()
+        let fields: Vec<(&[u8], &Value)> = match v {
+            Value::Map(m) => m.iter().filter_map(|(k, v)| Some((raw(k)?, v))).collect(),
+            Value::Array(items) => items
+                .chunks_exact(2)
+                .filter_map(|p| Some((raw(&p[0])?, &p[1])))
+                .collect(),
+            _ => return None,
         };
-        let ints = |name: &str| -> Vec<i64> {
-            field(v, name)
-                .map(|l| list(l).iter().filter_map(int).collect())
-                .unwrap_or_default()
-        };
-        let window = ints("window");
-        let ramp = ints("ramp");
-        Some(FlagView {
-            enabled: field(v, "enabled").and_then(int) == Some(1),
-            percentage: field(v, "percentage").and_then(int).unwrap_or(0),
-            variants: all_bytes("variants"),
-            weights: ints("weights"),
-            salt: field(v, "salt").and_then(bytes),
-            users: field(v, "users").and_then(int).unwrap_or(0),
-            blocked: field(v, "blocked").and_then(int).unwrap_or(0),
-            regexes: all_bytes("regexes"),
-            rules: field(v, "rules")
-                .map(|l| {
-                    list(l)
-                        .iter()
-                        .map(|r| list(r).iter().filter_map(bytes).collect())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            window: (window.len() == 2).then(|| (window[0], window[1])),
-            ramp: (ramp.len() == 4).then(|| (ramp[0], ramp[1], ramp[2], ramp[3])),
-            created: field(v, "created").and_then(int).unwrap_or(0),
-            metadata: field(v, "metadata")
-                .map(|m| {
-                    pairs(m)
+        let all_bytes = |l: &Value| -> Vec<Vec<u8>> { list(l).iter().filter_map(bytes).collect() };
+        let ints = |l: &Value| -> Vec<i64> { list(l).iter().filter_map(int).collect() };
+        let mut f = FlagView::default();
+        for (name, val) in fields {
+            match name {
+                b"enabled" => f.enabled = int(val) == Some(1),
+                b"percentage" => f.percentage = int(val).unwrap_or(0),
+                b"variants" => f.variants = all_bytes(val),
+                b"weights" => f.weights = ints(val),
+                b"salt" => f.salt = bytes(val),
+                b"users" => f.users = int(val).unwrap_or(0),
+                b"blocked" => f.blocked = int(val).unwrap_or(0),
+                b"regexes" => f.regexes = all_bytes(val),
+                b"rules" => f.rules = list(val).iter().map(all_bytes).collect(),
+                b"window" => {
+                    let w = ints(val);
+                    f.window = (w.len() == 2).then(|| (w[0], w[1]));
+                }
+                b"ramp" => {
+                    let r = ints(val);
+                    f.ramp = (r.len() == 4).then(|| (r[0], r[1], r[2], r[3]));
+                }
+                b"created" => f.created = int(val).unwrap_or(0),
+                b"metadata" => {
+                    f.metadata = pairs(val)
                         .into_iter()
                         .filter_map(|(k, v)| Some((k, bytes(v)?)))
                         .collect()
-                })
-                .unwrap_or_default(),
-        })
+                }
+                _ => {}
+            }
+        }
+        Some(f)
     }
 
     pub fn meta(&self, name: &str) -> Option<String> {
