@@ -32,7 +32,11 @@ struct Driver {
 impl Driver {
     fn start(path: &PathBuf) -> Driver {
         let port = free_port();
+        use std::os::unix::process::CommandExt;
+        // A process group of its own: dropping the driver ends the browsers
+        // it started too, even when a test failed before closing them.
         let child = Command::new(path)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -78,6 +82,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
