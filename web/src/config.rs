@@ -1,0 +1,153 @@
+//! The TOML config file: accounts, API keys and settings.
+
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Viewer,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    pub key: String,
+    #[serde(default)]
+    pub prefix: String,
+}
+
+fn default_stale_days() -> u64 {
+    30
+}
+
+fn default_page_size() -> usize {
+    50
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub user: Vec<User>,
+    #[serde(default)]
+    pub api_key: Vec<ApiKey>,
+    /// A flag not evaluated for this many days gets the "stale" badge.
+    #[serde(default = "default_stale_days")]
+    pub stale_days: u64,
+    /// No writes at all, whatever the role.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Flags per page of the list.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    /// Key that signs session cookies (at least 32 characters). Without it a
+    /// random key is drawn at start, so sessions end when the server restarts.
+    #[serde(default)]
+    pub session_secret: Option<String>,
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    #[serde(default)]
+    pub secure_cookies: bool,
+    /// Redis ACL user and password (else those of the `--redis` URL).
+    #[serde(default)]
+    pub redis_username: Option<String>,
+    #[serde(default)]
+    pub redis_password: Option<String>,
+    /// Origins of browser apps allowed to call OFREP (CORS), e.g.
+    /// `["https://app.example.com"]`; `["*"]` allows any. Empty: none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// How long OFREP keeps a flag's description (type, metadata) and the
+    /// list of flags, in ms; values and reasons are always evaluated live.
+    /// 0: no cache.
+    #[serde(default = "default_ofrep_cache_ms")]
+    pub ofrep_cache_ms: u64,
+    /// Failed logins allowed per account and per client address in 5 minutes.
+    #[serde(default = "default_login_attempts")]
+    pub login_attempts: u32,
+}
+
+fn default_ofrep_cache_ms() -> u64 {
+    1000
+}
+
+fn default_login_attempts() -> u32 {
+    5
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        for u in &config.user {
+            if u.name.is_empty() {
+                return Err("a [[user]] has an empty name".into());
+            }
+            if argon2::PasswordHash::new(&u.password_hash).is_err() {
+                return Err(format!(
+                    "user {:?}: password_hash is not a PHC string (make one with `hanoi-web hash-password`)",
+                    u.name
+                ));
+            }
+        }
+        for k in &config.api_key {
+            if k.key.len() < 16 {
+                return Err("an [[api_key]] key is shorter than 16 characters".into());
+            }
+        }
+        if let Some(s) = &config.session_secret {
+            if s.len() < 32 {
+                return Err("session_secret is shorter than 32 characters".into());
+            }
+        }
+        if config.page_size == 0 {
+            return Err("page_size must be at least 1".into());
+        }
+        Ok(config)
+    }
+
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.user.iter().find(|u| u.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = Config::parse(
+            r#"
+stale_days = 14
+[[user]]
+name = "alice"
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$cmFuZG9tcmFuZG9tcmFuZG9tcmFuZG9tcmFuZG9t"
+role = "admin"
+[[api_key]]
+key = "0123456789abcdef0123"
+prefix = "mobile:"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.stale_days, 14);
+        assert_eq!(c.user[0].role, Role::Admin);
+        assert_eq!(c.api_key[0].prefix, "mobile:");
+        assert!(Config::parse("[[user]]\nname='a'\npassword_hash='x'\nrole='admin'").is_err());
+        assert!(Config::parse("[[user]]\nname='a'\npassword_hash='x'\nrole='root'").is_err());
+    }
+}

@@ -1,0 +1,163 @@
+//! hanoi-web: an admin UI for people and the OpenFeature remote evaluation
+//! API (OFREP) for programs, over the hanoi module's commands.
+
+mod auth;
+mod config;
+mod ofrep;
+mod store;
+mod ui;
+
+use axum::routing::{get, post};
+use axum::Router;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "hanoi-web",
+    version,
+    about = "Admin UI and OFREP server for hanoi flags"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Redis URL, e.g. redis://127.0.0.1:6379 (user and password may be in it)
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+    /// Redis Cluster: --redis names one node; every primary is found from it
+    #[arg(long)]
+    cluster: bool,
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The TOML config file (accounts, API keys, settings)
+    #[arg(long, default_value = "hanoi-web.toml")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Reads a password (one line) on standard input, prints its argon2id hash for the config
+    HashPassword,
+}
+
+pub struct App {
+    pub config: config::Config,
+    pub store: store::Store,
+    pub keys: auth::Keys,
+    pub limiter: auth::LoginLimiter,
+    pub dummy_hash: String,
+    pub cache: ofrep::Cache,
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let ofrep_routes = Router::new()
+        .route(
+            "/ofrep/v1/evaluate/flags/{key}",
+            post(ofrep::evaluate_one).options(|| async {}),
+        )
+        .route(
+            "/ofrep/v1/evaluate/flags",
+            post(ofrep::evaluate_all).options(|| async {}),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            ofrep::cors,
+        ));
+    Router::new()
+        .merge(ofrep_routes)
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(ui::routes())
+        .with_state(app)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(Command::HashPassword) = cli.command {
+        // One line: typed at a terminal (Enter) or piped.
+        let mut password = String::new();
+        if let Err(e) = std::io::stdin().read_line(&mut password) {
+            eprintln!("hanoi-web: cannot read standard input: {e}");
+            std::process::exit(2);
+        }
+        let password = password.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            eprintln!("hanoi-web: empty password");
+            std::process::exit(2);
+        }
+        match auth::hash_password(password) {
+            Ok(h) => println!("{h}"),
+            Err(e) => {
+                eprintln!("hanoi-web: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    let config = match config::Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hanoi-web: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut info = match redis::IntoConnectionInfo::into_connection_info(cli.redis.as_str()) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("hanoi-web: bad --redis URL: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(u) = &config.redis_username {
+        info.redis.username = Some(u.clone());
+    }
+    if let Some(p) = &config.redis_password {
+        info.redis.password = Some(p.clone());
+    }
+    let store = match store::Store::new(info, cli.cluster) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hanoi-web: {e}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hanoi-web: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(async move {
+        let app = Arc::new(App {
+            keys: auth::Keys::new(config.session_secret.as_deref()),
+            limiter: auth::LoginLimiter::new(config.login_attempts),
+            dummy_hash: auth::dummy_hash(),
+            cache: ofrep::Cache::new(config.ofrep_cache_ms),
+            store,
+            config,
+        });
+        let listener = match tokio::net::TcpListener::bind(cli.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("hanoi-web: cannot listen on {}: {e}", cli.listen);
+                std::process::exit(1);
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(cli.listen);
+        println!("hanoi-web listening on http://{addr}");
+        let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            eprintln!("hanoi-web: {e}");
+            std::process::exit(1);
+        }
+    });
+}

@@ -1,0 +1,531 @@
+//! hanoi-web in a real browser: headless Chromium driven by chromedriver
+//! (WebDriver, through fantoccini). Saves screenshots of the main pages
+//! under target/screenshots/ (docs/screenshots/ with
+//! `HANOI_UPDATE_SCREENSHOTS=1`, for the README).
+//!
+//! Without chromedriver the test says so and passes, except under CI (`CI`
+//! set), where it must run: `.ci/run` installs Debian's `chromium` and
+//! `chromium-driver`.
+
+mod harness;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use harness::{free_port, fresh_dir, Redis, Web, ALICE, VICTOR};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join(name))
+        .find(|p| p.is_file())
+}
+
+struct Driver {
+    port: u16,
+    child: Child,
+}
+
+impl Driver {
+    fn start(path: &PathBuf) -> Driver {
+        let port = free_port();
+        use std::os::unix::process::CommandExt;
+        // A process group of its own: dropping the driver ends the browsers
+        // it started too, even when a test failed before closing them.
+        let child = Command::new(path)
+            .process_group(0)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { port, child }
+    }
+
+    async fn browser(&self) -> Client {
+        let profile = fresh_dir();
+        let mut options = json!({
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        });
+        if let Some(bin) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .iter()
+            .find(|p| std::path::Path::new(p).exists())
+        {
+            options["binary"] = json!(bin);
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), options);
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `target/screenshots/`, or the README's `docs/screenshots/` when
+/// `HANOI_UPDATE_SCREENSHOTS` is set (so a plain test run leaves the work
+/// tree clean).
+fn screenshots() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = if std::env::var_os("HANOI_UPDATE_SCREENSHOTS").is_some() {
+        root.join("docs/screenshots")
+    } else {
+        root.join("target/screenshots")
+    };
+    std::fs::create_dir_all(&dir).expect("screenshots folder");
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join(name), png).expect("save screenshot");
+}
+
+async fn login(c: &Client, web: &Web, who: (&str, &str)) {
+    c.goto(&web.url("/login")).await.expect("login page");
+    c.find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys(who.0)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(who.1)
+        .await
+        .unwrap();
+    submit(c, "login", "flags").await;
+}
+
+async fn text(c: &Client, id: &str) -> String {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn set(c: &Client, id: &str, value: &str) {
+    let e = c
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id}"));
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+/// Clicks a submit button and waits for the page it leads to.
+async fn submit(c: &Client, id: &str, then: &str) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id}"))
+        .click()
+        .await
+        .unwrap();
+    arrived(c, old, then).await;
+}
+
+/// Clicks a button whose form asks for a confirmation, accepts it, and
+/// waits for the page it leads to.
+async fn submit_confirmed(c: &Client, id: &str, then: &str) -> String {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let question = c.get_alert_text().await.expect("a confirmation");
+    c.accept_alert().await.unwrap();
+    arrived(c, old, then).await;
+    question
+}
+
+/// Waits until the page `old` belonged to is gone (so an element found next
+/// is on the new page), then for the element `then`.
+async fn arrived(c: &Client, old: fantoccini::elements::Element, then: &str) {
+    let start = Instant::now();
+    while old.attr("lang").await.is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the page did not change"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id(then))
+        .await
+        .unwrap_or_else(|_| panic!("no #{then} on the new page"));
+}
+
+async fn create_flag(c: &Client, web: &Web, name: &str) {
+    c.goto(&web.url("/flags/new")).await.unwrap();
+    set(c, "flag-name", name).await;
+    submit(c, "create", "flag-title").await;
+}
+
+#[tokio::test]
+async fn the_ui_in_a_real_browser() {
+    let driver_path = find_on_path("chromedriver");
+    let Some(driver_path) = driver_path else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install chromium and chromium-driver"
+        );
+        eprintln!("SKIPPED the_ui_in_a_real_browser: no chromedriver on the PATH");
+        return;
+    };
+    let redis = Redis::start();
+    let web = Web::start(&redis);
+    let driver = Driver::start(&driver_path);
+    let c = driver.browser().await;
+
+    // Log in; create a flag.
+    c.goto(&web.url("/login")).await.unwrap();
+    shot(&c, "login.png").await;
+    login(&c, &web, ALICE).await;
+    c.goto(&web.url("/flags/new")).await.unwrap();
+    set(&c, "flag-name", "checkout").await;
+    for (field, value) in [
+        ("description", "The new checkout flow"),
+        ("owner", "payments"),
+        ("tags", "checkout, web"),
+    ] {
+        c.find(Locator::Css(&format!("input[name={field}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    submit(&c, "create", "flag-title").await;
+    assert!(text(&c, "flag-title").await.contains("checkout"));
+    assert!(text(&c, "flag-title").await.contains("on"));
+
+    // Switch it off, with the confirmation.
+    let question = submit_confirmed(&c, "switch", "ok").await;
+    assert!(question.contains("OFF"), "{question}");
+    assert!(text(&c, "flag-title").await.contains("off"));
+
+    // A percentage.
+    set(&c, "percentage-input", "25").await;
+    submit(&c, "set-percentage", "ok").await;
+    assert_eq!(text(&c, "percentage").await, "25 %");
+
+    // Paste 1,000 ids.
+    let ids: Vec<String> = (0..1000).map(|i| format!("id-{i}")).collect();
+    let area = c.find(Locator::Id("users-add")).await.unwrap();
+    c.execute(
+        "arguments[0].value = arguments[1];",
+        vec![serde_json::to_value(&area).unwrap(), json!(ids.join("\n"))],
+    )
+    .await
+    .unwrap();
+    submit(&c, "register", "ok").await;
+    assert!(text(&c, "users").await.contains("Users (1000)"));
+
+    // A rule, then "try it".
+    submit_confirmed(&c, "switch", "ok").await;
+    set(&c, "rule-name", "germany").await;
+    set(&c, "rule-conditions", "country EQ DE").await;
+    submit(&c, "add-rule", "ok").await;
+    assert!(text(&c, "rules").await.contains("country EQ DE"));
+    set(&c, "try-id", "someone").await;
+    set(&c, "try-attrs", "country=DE").await;
+    submit(&c, "try-button", "try-result").await;
+    let answer = text(&c, "try-result").await;
+    assert!(
+        answer.contains("on") && answer.contains("rule") && answer.contains("germany"),
+        "{answer}"
+    );
+    set(&c, "try-id", "id-7").await;
+    c.find(Locator::Id("try-attrs"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    submit(&c, "try-button", "try-result").await;
+    assert!(text(&c, "try-result").await.contains("user"));
+
+    // The history names the UI user.
+    let history = text(&c, "history").await;
+    assert!(history.contains("hanoi-web:alice"), "{history}");
+    assert!(history.contains("HANOI.PERCENTAGE 25"));
+    assert!(history.contains("HANOI.REGISTER USER"));
+    shot(&c, "flag.png").await;
+
+    // A flag named like markup shows as text: no alert, no element.
+    let evil = "<img src=x onerror=alert(1)>";
+    create_flag(&c, &web, evil).await;
+    assert_eq!(
+        text(&c, "flag-title")
+            .await
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        evil
+    );
+    c.goto(&web.url("/flags")).await.unwrap();
+    assert!(c.get_alert_text().await.is_err(), "an alert opened");
+    let imgs = c
+        .execute("return document.querySelectorAll('img').length;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(imgs, json!(0));
+    assert!(text(&c, "flags").await.contains("The new checkout flow"));
+    let link = c
+        .find(Locator::LinkText(evil))
+        .await
+        .expect("the name as a link's text");
+    assert_eq!(link.text().await.unwrap(), evil);
+    shot(&c, "flags.png").await;
+
+    // Two sessions edit one flag: the second save is refused.
+    let d = driver.browser().await;
+    login(&d, &web, ALICE).await;
+    let page = web.url(&format!("/f/{}", harness::hex(b"checkout")));
+    c.goto(&page).await.unwrap();
+    d.goto(&page).await.unwrap();
+    set(&c, "percentage-input", "30").await;
+    submit(&c, "set-percentage", "ok").await;
+    set(&d, "percentage-input", "60").await;
+    submit(&d, "set-percentage", "conflict").await;
+    let conflict = text(&d, "conflict").await;
+    assert!(conflict.contains("Not saved"), "{conflict}");
+    assert!(conflict.contains("HANOI.PERCENTAGE 30"), "{conflict}");
+    assert_eq!(text(&d, "percentage").await, "30 %");
+    shot(&d, "conflict.png").await;
+
+    // A viewer finds no way to write.
+    d.find(Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("login"))
+        .await
+        .unwrap();
+    login(&d, &web, VICTOR).await;
+    assert!(d.find(Locator::Id("new-flag")).await.is_err());
+    d.goto(&page).await.unwrap();
+    assert!(text(&d, "flag-title").await.contains("checkout"));
+    for form in d.find_all(Locator::Css("form")).await.unwrap() {
+        let method = form.attr("method").await.unwrap().unwrap_or_default();
+        let action = form.attr("action").await.unwrap().unwrap_or_default();
+        assert!(
+            method != "post" || action == "/logout",
+            "a viewer can post to {action}"
+        );
+    }
+    for id in [
+        "switch",
+        "percentage-form",
+        "rule-form",
+        "users-add-form",
+        "delete-form",
+    ] {
+        assert!(
+            d.find(Locator::Id(id)).await.is_err(),
+            "a viewer sees #{id}"
+        );
+    }
+    shot(&d, "viewer.png").await;
+
+    d.close().await.unwrap();
+    c.close().await.unwrap();
+}
+
+/// `web/tests/js`'s packages, installed once into `target/web-npm` with
+/// `npm ci` (the versions pinned by its package-lock.json).
+fn npm_packages(npm: &std::path::Path) -> PathBuf {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/web-npm");
+    std::fs::create_dir_all(&dir).expect("target/web-npm");
+    let lock = std::fs::read(src.join("package-lock.json")).expect("package-lock.json");
+    let fresh = std::fs::read(dir.join("package-lock.json")).ok().as_deref() == Some(&lock[..])
+        && dir
+            .join("node_modules/@openfeature/ofrep-web-provider/package.json")
+            .exists();
+    if !fresh {
+        std::fs::copy(src.join("package.json"), dir.join("package.json"))
+            .expect("copy package.json");
+        std::fs::write(dir.join("package-lock.json"), &lock).expect("copy package-lock.json");
+        let status = Command::new(npm)
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("run npm ci");
+        assert!(status.success(), "npm ci failed");
+    }
+    dir.join("node_modules/@openfeature")
+}
+
+/// A page from another origin that loads OpenFeature's web SDK and OFREP
+/// web provider as ES modules (an import map, no bundler) and evaluates
+/// flags through hanoi-web; it writes what it got into `#done`.
+fn sdk_page(base: &str, key: &str) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>OpenFeature web SDK</title>
+<script type="importmap">{{"imports": {{
+  "@openfeature/core": "/m/core/dist/esm/index.js",
+  "@openfeature/web-sdk": "/m/web-sdk/dist/esm/index.js",
+  "@openfeature/ofrep-core": "/m/ofrep-core/index.esm.js",
+  "@openfeature/ofrep-web-provider": "/m/ofrep-web-provider/index.esm.js"
+}}}}</script></head><body>
+<script type="module">
+import {{ OpenFeature }} from '@openfeature/web-sdk';
+import {{ OFREPWebProvider }} from '@openfeature/ofrep-web-provider';
+const out = {{}};
+try {{
+  const provider = new OFREPWebProvider({{ baseUrl: {base:?}, headers: [['X-API-Key', {key:?}]] }});
+  await OpenFeature.setProviderAndWait(provider, {{ targetingKey: 'u2', country: 'DE' }});
+  const c = OpenFeature.getClient();
+  const pick = (d) => ({{ value: d.value, reason: d.reason, variant: d.variant ?? null, errorCode: d.errorCode ?? null }});
+  out.newUi = pick(c.getBooleanDetails('new-ui', false));
+  out.colour = pick(c.getStringDetails('colour', 'grey'));
+  out.colourOff = pick(c.getStringDetails('colour-off', 'grey'));
+  out.missing = pick(c.getBooleanDetails('missing', true));
+}} catch (e) {{
+  out.error = String(e);
+}}
+const done = document.createElement('pre');
+done.id = 'done';
+done.textContent = JSON.stringify(out);
+document.body.append(done);
+</script></body></html>"#
+    )
+}
+
+#[tokio::test]
+async fn openfeature_web_sdk_in_the_browser() {
+    let (Some(driver_path), Some(npm)) = (find_on_path("chromedriver"), find_on_path("npm")) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser tests: install chromium, chromium-driver and npm"
+        );
+        eprintln!("SKIPPED openfeature_web_sdk_in_the_browser: no chromedriver or npm on the PATH");
+        return;
+    };
+    let modules = npm_packages(&npm);
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"new-ui"]);
+    redis.cmd(&[
+        b"HANOI.RULE",
+        b"new-ui",
+        b"SET",
+        b"de",
+        b"IF",
+        b"country",
+        b"EQ",
+        b"DE",
+    ]);
+    redis.cmd(&[
+        b"HANOI.DEFINE",
+        b"colour",
+        b"PERCENTAGE",
+        b"100",
+        b"VARIANTS",
+        b"1",
+        b"blue",
+    ]);
+    redis.cmd(&[
+        b"HANOI.DEFINE",
+        b"colour-off",
+        b"DISABLED",
+        b"VARIANTS",
+        b"1",
+        b"blue",
+    ]);
+
+    // The app's own origin: a static server for the page and the modules.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_origin = format!("http://{}", listener.local_addr().unwrap());
+    let web = Web::start_with(&redis, &format!("cors_origins = [{app_origin:?}]"));
+    let page = sdk_page(&web.base, harness::ALL_KEY);
+    let files = modules.clone();
+    let router = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || async move { axum::response::Html(page) }),
+        )
+        .route(
+            "/m/{*path}",
+            axum::routing::get(
+                move |axum::extract::Path(path): axum::extract::Path<String>| async move {
+                    if path.split('/').any(|p| p == "..") {
+                        return Err(axum::http::StatusCode::NOT_FOUND);
+                    }
+                    let body = std::fs::read(files.join(&path))
+                        .map_err(|_| axum::http::StatusCode::NOT_FOUND)?;
+                    Ok((
+                        [(axum::http::header::CONTENT_TYPE, "text/javascript")],
+                        body,
+                    ))
+                },
+            ),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let driver = Driver::start(&driver_path);
+    let c = driver.browser().await;
+    c.goto(&format!("{app_origin}/")).await.unwrap();
+    let done = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Id("done"))
+        .await
+        .expect("the page's results");
+    let got: serde_json::Value = serde_json::from_str(&done.text().await.unwrap()).unwrap();
+    assert!(got.get("error").is_none(), "{got}");
+    assert_eq!(got["newUi"]["value"], true, "{got}");
+    assert_eq!(got["newUi"]["reason"], "TARGETING_MATCH");
+    assert_eq!(got["colour"]["value"], "blue");
+    assert_eq!(got["colour"]["variant"], "blue");
+    assert_eq!(
+        got["colourOff"]["value"], "grey",
+        "an off string flag: the code default"
+    );
+    assert_eq!(got["colourOff"]["reason"], "DISABLED");
+    assert_eq!(got["missing"]["value"], true);
+    assert_eq!(got["missing"]["errorCode"], "FLAG_NOT_FOUND");
+    c.close().await.unwrap();
+}

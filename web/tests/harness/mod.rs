@@ -1,0 +1,315 @@
+//! Test harness: a real `redis-server` with the freshly built module and
+//! the real `hanoi-web` binary, each on a free loopback port, with a
+//! temporary config; both killed on drop.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const ALICE: (&str, &str) = ("alice", "alice-password-1");
+pub const VICTOR: (&str, &str) = ("victor", "victor-password-1");
+pub const ALL_KEY: &str = "all-flags-key-0123456789";
+pub const MOBILE_KEY: &str = "mobile-key-0123456789";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// `libhanoi.so`, built once per test binary (a no-op when already built).
+pub fn module_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "-p", "hanoi", "--lib"])
+            .current_dir(root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the module failed");
+        let so = root().join("target/release/libhanoi.so");
+        assert!(so.exists(), "{} missing", so.display());
+        so
+    })
+}
+
+/// A free port below 55535 (a cluster node's bus port is port + 10000).
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if port < 55535 {
+            return port;
+        }
+    }
+    panic!("no free port below 55535")
+}
+
+pub fn fresh_dir() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "hanoi-web-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub struct Redis {
+    pub port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// With extra `redis-server` arguments (e.g. `--cluster-enabled yes`).
+    pub fn start_with(args: &[&str]) -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            dir: fresh_dir(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            child: None,
+        };
+        r.restart();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again on the same port (after `stop`).
+    pub fn restart(&mut self) {
+        let child =
+            Command::new(std::env::var("HANOI_SERVER").unwrap_or_else(|_| "redis-server".into()))
+                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+                .args(&self.args)
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&self.dir)
+                .arg("--loadmodule")
+                .arg(module_path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+        self.child = Some(child);
+        let start = Instant::now();
+        loop {
+            if let Ok(mut c) = self.con() {
+                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                    return;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn con(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(2))
+    }
+
+    /// One command, its reply as a redis::Value.
+    pub fn cmd(&self, args: &[&[u8]]) -> redis::Value {
+        let mut c = self.con().expect("connect to redis");
+        let mut cmd = redis::cmd(std::str::from_utf8(args[0]).expect("command name"));
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(&mut c).expect("redis command")
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `hanoi-web hash-password` with the password on stdin.
+pub fn hash_password(pw: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hanoi-web"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run hanoi-web hash-password");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{pw}\n").as_bytes())
+        .expect("write password");
+    let out = child.wait_with_output().expect("hash-password output");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+fn hashes() -> &'static (String, String) {
+    static H: OnceLock<(String, String)> = OnceLock::new();
+    H.get_or_init(|| (hash_password(ALICE.1), hash_password(VICTOR.1)))
+}
+
+pub struct Web {
+    pub port: u16,
+    pub base: String,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Web {
+    pub fn start(redis: &Redis) -> Web {
+        Web::start_with(redis, "")
+    }
+
+    pub fn start_with(redis: &Redis, extra: &str) -> Web {
+        Web::start_opts(redis, extra, &[])
+    }
+
+    /// With extra config lines and extra command-line arguments.
+    pub fn start_opts(redis: &Redis, extra: &str, args: &[&str]) -> Web {
+        let dir = fresh_dir();
+        let (a, v) = hashes();
+        let config = format!(
+            r#"{extra}
+[[user]]
+name = "{}"
+password_hash = "{a}"
+role = "admin"
+
+[[user]]
+name = "{}"
+password_hash = "{v}"
+role = "viewer"
+
+[[api_key]]
+key = "{ALL_KEY}"
+prefix = ""
+
+[[api_key]]
+key = "{MOBILE_KEY}"
+prefix = "mobile:"
+"#,
+            ALICE.0, VICTOR.0
+        );
+        let path = dir.join("hanoi-web.toml");
+        std::fs::write(&path, config).expect("write config");
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_hanoi-web"))
+            .args([
+                "--redis",
+                &redis.url(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(args)
+            .arg("--config")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start hanoi-web");
+        let web = Web {
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            child,
+        };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "hanoi-web did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        web
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client that keeps cookies and does not follow redirects.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client")
+    }
+
+    /// A client logged in as `who`.
+    pub async fn login(&self, who: (&str, &str)) -> reqwest::Client {
+        let c = self.client();
+        let r = c
+            .post(self.url("/login"))
+            .header("Origin", &self.base)
+            .form(&[("name", who.0), ("password", who.1)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 303, "login as {} failed", who.0);
+        c
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The value of the hidden field `name` in the form with `id` (or the first
+/// form when `form_id` is None) of a page.
+pub fn field(html: &str, form_id: Option<&str>, name: &str) -> String {
+    let from = match form_id {
+        Some(id) => html
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no form {id} in the page")),
+        None => 0,
+    };
+    let rest = &html[from..];
+    let at = rest
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no field {name}"));
+    let v = &rest[at + name.len() + 15..];
+    v[..v.find('"').expect("closing quote")].to_owned()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,990 @@
+//! hanoi-web over HTTP, against a real redis-server with the module: what a
+//! user and an OpenFeature client see.
+
+mod harness;
+
+use harness::{field, hex, Redis, Web, ALICE, ALL_KEY, MOBILE_KEY, VICTOR};
+use serde_json::{json, Value};
+
+/// The flag's percentage, from HANOI.GET's flat field/value reply.
+fn percentage(redis: &Redis, key: &[u8]) -> i64 {
+    let redis::Value::Array(items) = redis.cmd(&[b"HANOI.GET", key]) else {
+        panic!("no flag");
+    };
+    items
+        .chunks(2)
+        .find(|p| p[0] == redis::Value::BulkString(b"percentage".to_vec()))
+        .and_then(|p| match p[1] {
+            redis::Value::Int(i) => Some(i),
+            _ => None,
+        })
+        .expect("percentage")
+}
+
+async fn page(c: &reqwest::Client, url: &str) -> (u16, String) {
+    let r = c.get(url).send().await.expect("GET");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
+/// Posts a form of the page at `page_url` (the form with id `form_id`),
+/// with its csrf/version/seen/op fields and `extra`.
+async fn submit(
+    web: &Web,
+    c: &reqwest::Client,
+    html: &str,
+    action: &str,
+    form_id: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String) {
+    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "op"]
+        .iter()
+        .map(|n| (n.to_string(), field(html, Some(form_id), n)))
+        .collect();
+    form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let r = c
+        .post(web.url(action))
+        .header("Origin", &web.base)
+        .form(&form)
+        .send()
+        .await
+        .expect("POST");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
+async fn create(web: &Web, c: &reqwest::Client, form: &[(&str, &str)]) -> u16 {
+    let (_, html) = page(c, &web.url("/flags/new")).await;
+    let csrf = field(&html, None, "csrf");
+    let mut f: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+    f.extend_from_slice(form);
+    c.post(web.url("/flags/new"))
+        .header("Origin", &web.base)
+        .form(&f)
+        .send()
+        .await
+        .expect("create")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn login_is_required_and_checked() {
+    let redis = Redis::start();
+    let web = Web::start(&redis);
+    let anon = web.client();
+    let r = anon.get(web.url("/flags")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+
+    let wrong = anon
+        .post(web.url("/login"))
+        .header("Origin", &web.base)
+        .form(&[("name", ALICE.0), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("Wrong name or password"));
+
+    // Login from another origin: refused.
+    let cross = anon
+        .post(web.url("/login"))
+        .header("Origin", "http://evil.example")
+        .form(&[("name", ALICE.0), ("password", ALICE.1)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+
+    let alice = web.login(ALICE).await;
+    let (status, html) = page(&alice, &web.url("/flags")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("alice (admin)"));
+
+    // The cookie is HttpOnly, SameSite=Strict.
+    let r = anon
+        .post(web.url("/login"))
+        .header("Origin", &web.base)
+        .form(&[("name", ALICE.0), ("password", ALICE.1)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    // A forged cookie is nobody.
+    let forged = web.client();
+    let r = forged
+        .get(web.url("/flags"))
+        .header("Cookie", "hanoi_session=YWxpY2U.9999999999.bm9uY2U.c2ln")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited() {
+    let redis = Redis::start();
+    let web = Web::start(&redis);
+    let c = web.client();
+    for _ in 0..5 {
+        let r = c
+            .post(web.url("/login"))
+            .header("Origin", &web.base)
+            .form(&[("name", VICTOR.0), ("password", "guess")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    // Now even the right password waits.
+    let r = c
+        .post(web.url("/login"))
+        .header("Origin", &web.base)
+        .form(&[("name", VICTOR.0), ("password", VICTOR.1)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("Too many failed logins"));
+}
+
+#[tokio::test]
+async fn admin_creates_and_edits_and_history_names_the_user() {
+    let redis = Redis::start();
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    assert_eq!(
+        create(
+            &web,
+            &alice,
+            &[
+                ("name", "checkout"),
+                ("enabled", "1"),
+                ("percentage", "20"),
+                ("variants", "red blue"),
+                ("description", "New checkout"),
+                ("owner", "payments"),
+                ("tags", "ui, pay")
+            ]
+        )
+        .await,
+        303
+    );
+    let url = format!("/f/{}", hex(b"checkout"));
+    let (status, html) = page(&alice, &web.url(&url)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("New checkout") && html.contains("payments"));
+
+    // Switch off, set the percentage, register ids, add a rule.
+    let (s, _) = submit(&web, &alice, &html, &url, "switch-form", &[("to", "off")]).await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(html.contains("Switched <strong>off</strong>"));
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "percentage-form",
+        &[("percentage", "35")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let ids: Vec<String> = (0..1000).map(|i| format!("user{i}")).collect();
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "users-add-form",
+        &[("ids", &ids.join("\n"))],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "rule-form",
+        &[
+            ("name", "germany"),
+            ("variant", "blue"),
+            ("conditions", "country EQ DE"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(html.contains("1000 registered users"));
+    assert!(html.contains("35 %"));
+    assert!(html.contains("germany"));
+    // "edit" fills the rule form with the rule.
+    let (_, html) = page(&alice, &web.url(&format!("{url}?edit_rule=germany"))).await;
+    assert!(html.contains(r#"id="rule-name" required value="germany""#));
+    assert!(html.contains(r#"name="variant" value="blue""#));
+    assert!(html.contains(r#"id="rule-conditions" required size="70" value="country EQ DE""#));
+
+    // A refused command shows the module's error.
+    let (s, body) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "percentage-form",
+        &[("percentage", "101")],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(
+        body.contains("percentage must be an integer between 0 and 100"),
+        "{body}"
+    );
+
+    // History: by the UI's user, seen in Redis and on the page.
+    let hist = redis.cmd(&[b"HANOI.HISTORY", b"checkout"]);
+    assert!(format!("{hist:?}").contains("hanoi-web:alice"));
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(html.contains("hanoi-web:alice"));
+    assert!(html.contains("HANOI.RULE SET germany"));
+
+    // Try it: HANOI.EXPLAIN's answer.
+    redis.cmd(&[b"HANOI.ENABLE", b"checkout"]);
+    let (_, html) = page(
+        &alice,
+        &web.url(&format!("{url}?try_id=someone&try_attrs=country%3DDE")),
+    )
+    .await;
+    assert!(
+        html.contains("because <strong class=\"reason\">rule</strong>"),
+        "{html}"
+    );
+    let (_, html) = page(&alice, &web.url(&format!("{url}?try_id=user7"))).await;
+    assert!(html.contains("because <strong class=\"reason\">user</strong>"));
+
+    // The list shows it, and the tag filter finds it.
+    let (_, list) = page(&alice, &web.url("/flags?tag=pay")).await;
+    assert!(list.contains("checkout") && list.contains("New checkout"));
+    let (_, list) = page(&alice, &web.url("/flags?tag=nothing")).await;
+    assert!(!list.contains("New checkout"));
+
+    // Delete asks for the name.
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "delete-form",
+        &[("confirm", "checkou")],
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "delete-form",
+        &[("confirm", "checkout")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert_eq!(redis.cmd(&[b"EXISTS", b"checkout"]), redis::Value::Int(0));
+}
+
+#[tokio::test]
+async fn csrf_origin_and_roles_guard_every_write() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start(&redis);
+    let url = format!("/f/{}", hex(b"f"));
+    let alice = web.login(ALICE).await;
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let version = field(&html, Some("percentage-form"), "version");
+
+    // Without a CSRF token.
+    let r = alice
+        .post(web.url(&url))
+        .header("Origin", &web.base)
+        .form(&[
+            ("op", "percentage"),
+            ("percentage", "50"),
+            ("version", &version),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("CSRF"));
+    // With the token but from another origin, or with no origin at all.
+    let csrf = field(&html, Some("percentage-form"), "csrf");
+    let form = [
+        ("op", "percentage"),
+        ("percentage", "50"),
+        ("version", &version),
+        ("csrf", &csrf),
+    ];
+    let r = alice
+        .post(web.url(&url))
+        .header("Origin", "http://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = alice.post(web.url(&url)).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    // No write through GET.
+    let r = alice
+        .get(web.url(&format!(
+            "{url}?op=percentage&percentage=50&csrf={csrf}&version={version}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(percentage(&redis, b"f"), 10);
+
+    // A viewer sees the flag and no way to change it; a forged write is refused.
+    let victor = web.login(VICTOR).await;
+    let (status, html) = page(&victor, &web.url(&url)).await;
+    assert_eq!(status, 200);
+    assert!(
+        !html.contains("method=\"post\" action=\"/f/"),
+        "a write form for a viewer"
+    );
+    assert!(!html.contains("New flag"));
+    assert!(html.contains("try-form"));
+    let vcsrf = field(&html, None, "csrf"); // the logout form's
+    let r = victor
+        .post(web.url(&url))
+        .header("Origin", &web.base)
+        .form(&[
+            ("op", "percentage"),
+            ("percentage", "50"),
+            ("version", &version),
+            ("csrf", &vcsrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        victor
+            .get(web.url("/flags/new"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(percentage(&redis, b"f"), 10);
+}
+
+#[tokio::test]
+async fn a_save_based_on_a_stale_view_is_refused() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"shared", b"PERCENTAGE", b"10"]);
+    let web = Web::start(&redis);
+    let url = format!("/f/{}", hex(b"shared"));
+    let one = web.login(ALICE).await;
+    let two = web.login(ALICE).await;
+    let (_, first) = page(&one, &web.url(&url)).await;
+    let (_, second) = page(&two, &web.url(&url)).await;
+    let (s, _) = submit(
+        &web,
+        &one,
+        &first,
+        &url,
+        "percentage-form",
+        &[("percentage", "40")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (s, body) = submit(
+        &web,
+        &two,
+        &second,
+        &url,
+        "percentage-form",
+        &[("percentage", "60")],
+    )
+    .await;
+    assert_eq!(s, 409);
+    assert!(body.contains("Not saved: this flag changed since you opened the page"));
+    assert!(
+        body.contains("HANOI.PERCENTAGE 40"),
+        "the change made meanwhile is shown"
+    );
+    assert_eq!(percentage(&redis, b"shared"), 40);
+    // A write from redis-cli between render and save counts too.
+    let (_, fresh) = page(&two, &web.url(&url)).await;
+    redis.cmd(&[b"HANOI.REGISTER", b"shared", b"USER", b"u1"]);
+    let (s, _) = submit(
+        &web,
+        &two,
+        &fresh,
+        &url,
+        "percentage-form",
+        &[("percentage", "60")],
+    )
+    .await;
+    assert_eq!(s, 409);
+}
+
+#[tokio::test]
+async fn untrusted_names_and_values_render_as_text() {
+    let redis = Redis::start();
+    let evil = b"<img src=x onerror=alert(1)>";
+    redis.cmd(&[
+        b"HANOI.DEFINE",
+        evil,
+        b"VARIANTS",
+        b"2",
+        b"\"quoted\"",
+        b"<script>alert(2)</script>",
+    ]);
+    redis.cmd(&[
+        b"HANOI.META",
+        evil,
+        b"SET",
+        b"description",
+        b"<script>alert(3)</script>",
+        b"tags",
+        b"<b>x</b>",
+    ]);
+    redis.cmd(&[b"HANOI.DEFINE", b"bad\xff\xfeutf8"]);
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    let (_, list) = page(&alice, &web.url("/flags")).await;
+    assert!(list.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(!list.contains("<img"));
+    assert!(!list.contains("<script>alert"));
+    assert!(list.contains("bad\u{FFFD}\u{FFFD}utf8"));
+    let (status, html) = page(&alice, &web.url(&format!("/f/{}", hex(evil)))).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("<img") && !html.contains("<script>alert"));
+    assert!(html.contains("&lt;script&gt;alert(2)&lt;/script&gt;"));
+    assert!(html.contains("&quot;quoted&quot;") || html.contains("\"quoted\""));
+    let (status, _) = page(&alice, &web.url(&format!("/f/{}", hex(b"bad\xff\xfeutf8")))).await;
+    assert_eq!(status, 200);
+    // A strict content security policy on every page.
+    let r = alice.get(web.url("/flags")).send().await.unwrap();
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+}
+
+async fn ofrep(web: &Web, path: &str, key: Option<&str>, body: &str) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(web.url(path))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned());
+    if let Some(k) = key {
+        req = req.header("Authorization", format!("Bearer {k}"));
+    }
+    let r = req.send().await.expect("OFREP request");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn ofrep_single_evaluation() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"bool-on", b"PERCENTAGE", b"100"]);
+    redis.cmd(&[
+        b"HANOI.META",
+        b"bool-on",
+        b"SET",
+        b"description",
+        b"all on",
+        b"owner",
+        b"team-a",
+        b"tags",
+        b"x,y",
+    ]);
+    redis.cmd(&[
+        b"HANOI.DEFINE",
+        b"bool-off",
+        b"DISABLED",
+        b"PERCENTAGE",
+        b"100",
+    ]);
+    redis.cmd(&[b"HANOI.DEFINE", b"targeted"]);
+    redis.cmd(&[b"HANOI.REGISTER", b"targeted", b"USER", b"u1"]);
+    redis.cmd(&[b"HANOI.BLOCK", b"targeted", b"u9"]);
+    redis.cmd(&[
+        b"HANOI.RULE",
+        b"targeted",
+        b"SET",
+        b"de",
+        b"IF",
+        b"country",
+        b"EQ",
+        b"DE",
+    ]);
+    redis.cmd(&[
+        b"HANOI.DEFINE",
+        b"colour",
+        b"PERCENTAGE",
+        b"100",
+        b"VARIANTS",
+        b"1",
+        b"blue",
+    ]);
+    redis.cmd(&[
+        b"HANOI.DEFINE",
+        b"colour-off",
+        b"DISABLED",
+        b"VARIANTS",
+        b"1",
+        b"blue",
+    ]);
+    redis.cmd(&[b"HANOI.DEFINE", b"mobile:a", b"PERCENTAGE", b"100"]);
+    redis.cmd(&[b"SET", b"plain-string", b"x"]);
+    let web = Web::start(&redis);
+    let ctx = |id: &str| json!({"context": {"targetingKey": id}}).to_string();
+
+    // Keys.
+    let (s, _) = ofrep(&web, "/ofrep/v1/evaluate/flags/bool-on", None, &ctx("u")).await;
+    assert_eq!(s, 401);
+    let (s, _) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/bool-on",
+        Some("wrong-key-0123456789"),
+        &ctx("u"),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/bool-on",
+        Some(MOBILE_KEY),
+        &ctx("u"),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let r = reqwest::Client::new()
+        .post(web.url("/ofrep/v1/evaluate/flags/mobile:a"))
+        .header("X-API-Key", MOBILE_KEY)
+        .body(ctx("u"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Answers.
+    let (s, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/bool-on",
+        Some(ALL_KEY),
+        &ctx("u"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["key"], "bool-on");
+    assert_eq!(v["value"], true);
+    assert_eq!(v["reason"], "STATIC");
+    assert_eq!(
+        v["metadata"],
+        json!({"description": "all on", "owner": "team-a", "tags": "x,y"})
+    );
+    let (_, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/bool-off",
+        Some(ALL_KEY),
+        &ctx("u"),
+    )
+    .await;
+    assert_eq!(
+        (v["value"].clone(), v["reason"].clone()),
+        (json!(false), json!("DISABLED"))
+    );
+    let (_, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/targeted",
+        Some(ALL_KEY),
+        &ctx("u1"),
+    )
+    .await;
+    assert_eq!(
+        (v["value"].clone(), v["reason"].clone()),
+        (json!(true), json!("TARGETING_MATCH"))
+    );
+    let (_, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/targeted",
+        Some(ALL_KEY),
+        &ctx("u2"),
+    )
+    .await;
+    assert_eq!(
+        (v["value"].clone(), v["reason"].clone()),
+        (json!(false), json!("DEFAULT"))
+    );
+    // A blocked id is targeting of ids, not the flag switched off.
+    let (_, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/targeted",
+        Some(ALL_KEY),
+        &ctx("u9"),
+    )
+    .await;
+    assert_eq!(
+        (v["value"].clone(), v["reason"].clone()),
+        (json!(false), json!("TARGETING_MATCH"))
+    );
+    let with_country =
+        json!({"context": {"targetingKey": "u2", "country": "DE", "age": 40, "beta": true}})
+            .to_string();
+    let (_, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/targeted",
+        Some(ALL_KEY),
+        &with_country,
+    )
+    .await;
+    assert_eq!(
+        (v["value"].clone(), v["reason"].clone()),
+        (json!(true), json!("TARGETING_MATCH"))
+    );
+    let (_, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/colour",
+        Some(ALL_KEY),
+        &ctx("u"),
+    )
+    .await;
+    assert_eq!(
+        (v["value"].clone(), v["variant"].clone()),
+        (json!("blue"), json!("blue"))
+    );
+    let (s, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/colour-off",
+        Some(ALL_KEY),
+        &ctx("u"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["reason"], "DISABLED");
+    assert!(
+        v.get("value").is_none(),
+        "an off string flag defers to the code default: {v}"
+    );
+
+    // Errors.
+    let (s, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/nope",
+        Some(ALL_KEY),
+        &ctx("u"),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errorCode"].clone(), v["key"].clone()),
+        (404, json!("FLAG_NOT_FOUND"), json!("nope"))
+    );
+    let (s, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/plain-string",
+        Some(ALL_KEY),
+        &ctx("u"),
+    )
+    .await;
+    assert_eq!((s, v["errorCode"].clone()), (404, json!("FLAG_NOT_FOUND")));
+    let (s, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/targeted",
+        Some(ALL_KEY),
+        r#"{"context":{}}"#,
+    )
+    .await;
+    assert_eq!(
+        (s, v["errorCode"].clone()),
+        (400, json!("TARGETING_KEY_MISSING"))
+    );
+    let (s, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/bool-off",
+        Some(ALL_KEY),
+        r#"{"context":{}}"#,
+    )
+    .await;
+    assert_eq!((s, v["reason"].clone()), (200, json!("DISABLED")));
+    let (s, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/targeted",
+        Some(ALL_KEY),
+        "{not json",
+    )
+    .await;
+    assert_eq!((s, v["errorCode"].clone()), (400, json!("PARSE_ERROR")));
+    let nested =
+        json!({"context": {"targetingKey": "u", "address": {"city": "Paris"}}}).to_string();
+    let (s, v) = ofrep(
+        &web,
+        "/ofrep/v1/evaluate/flags/targeted",
+        Some(ALL_KEY),
+        &nested,
+    )
+    .await;
+    assert_eq!((s, v["errorCode"].clone()), (400, json!("INVALID_CONTEXT")));
+}
+
+#[tokio::test]
+async fn ofrep_bulk_with_etag() {
+    let redis = Redis::start();
+    for k in ["a", "b", "mobile:c"] {
+        redis.cmd(&[b"HANOI.DEFINE", k.as_bytes(), b"PERCENTAGE", b"100"]);
+    }
+    redis.cmd(&[b"SET", b"not-a-flag", b"x"]);
+    let web = Web::start(&redis);
+    let body = json!({"context": {"targetingKey": "u"}}).to_string();
+    let c = reqwest::Client::new();
+    let post = |key: &'static str, etag: Option<String>| {
+        let mut r = c
+            .post(web.url("/ofrep/v1/evaluate/flags"))
+            .header("X-API-Key", key)
+            .body(body.clone());
+        if let Some(e) = etag {
+            r = r.header("If-None-Match", e);
+        }
+        r.send()
+    };
+    let r = post(ALL_KEY, None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let v: Value = r.json().await.unwrap();
+    let keys: Vec<&str> = v["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["a", "b", "mobile:c"]);
+    assert!(v["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["value"] == true));
+
+    let r = post(ALL_KEY, Some(etag.clone())).await.unwrap();
+    assert_eq!(r.status(), 304);
+    redis.cmd(&[b"HANOI.DISABLE", b"b"]);
+    let r = post(ALL_KEY, Some(etag.clone())).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_ne!(r.headers()["etag"].to_str().unwrap(), etag);
+
+    let v: Value = post(MOBILE_KEY, None).await.unwrap().json().await.unwrap();
+    let keys: Vec<&str> = v["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["mobile:c"]);
+    let r = c
+        .post(web.url("/ofrep/v1/evaluate/flags"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(web.url("/ofrep/v1/evaluate/flags"))
+        .header("X-API-Key", ALL_KEY)
+        .body("[")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errorCode"], "PARSE_ERROR");
+}
+
+#[tokio::test]
+async fn redis_down_then_back_without_restarting_hanoi_web() {
+    let mut redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    let body = json!({"context": {"targetingKey": "u"}}).to_string();
+    let (s, _) = ofrep(&web, "/ofrep/v1/evaluate/flags/f", Some(ALL_KEY), &body).await;
+    assert_eq!(s, 200);
+
+    redis.stop();
+    let (s, v) = ofrep(&web, "/ofrep/v1/evaluate/flags/f", Some(ALL_KEY), &body).await;
+    assert_eq!(s, 503);
+    assert_eq!(v["errorCode"], "GENERAL");
+    assert_eq!(v["key"], "f");
+    let (s, v) = ofrep(&web, "/ofrep/v1/evaluate/flags", Some(ALL_KEY), &body).await;
+    assert_eq!((s, v["errorCode"].clone()), (503, json!("GENERAL")));
+    let (s, html) = page(&alice, &web.url("/flags")).await;
+    assert_eq!(s, 503);
+    assert!(html.contains("Redis is unreachable"));
+
+    redis.restart();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
+    // The connection comes back by itself: ask until it has (bounded).
+    let mut status = 0;
+    for _ in 0..100 {
+        let (s, _) = ofrep(&web, "/ofrep/v1/evaluate/flags/f", Some(ALL_KEY), &body).await;
+        status = s;
+        if s == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200);
+    let (s, html) = page(&alice, &web.url("/flags")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains(">f</a>"));
+}
+
+#[tokio::test]
+async fn ofrep_cors_for_browser_apps() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
+    let web = Web::start_with(&redis, r#"cors_origins = ["http://app.example"]"#);
+    let c = reqwest::Client::new();
+    let pre = c
+        .request(
+            reqwest::Method::OPTIONS,
+            web.url("/ofrep/v1/evaluate/flags"),
+        )
+        .header("Origin", "http://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "x-api-key, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(
+        pre.headers()["access-control-allow-origin"],
+        "http://app.example"
+    );
+    assert!(pre.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("X-API-Key"));
+    let r = c
+        .post(web.url("/ofrep/v1/evaluate/flags/f"))
+        .header("Origin", "http://app.example")
+        .header("X-API-Key", ALL_KEY)
+        .body(json!({"context": {"targetingKey": "u"}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://app.example"
+    );
+    let other = c
+        .request(
+            reqwest::Method::OPTIONS,
+            web.url("/ofrep/v1/evaluate/flags"),
+        )
+        .header("Origin", "http://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The UI sends no CORS headers at all.
+    let r = c
+        .get(web.url("/login"))
+        .header("Origin", "http://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn read_only_mode_refuses_every_write() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start_with(&redis, "read_only = true");
+    let url = format!("/f/{}", hex(b"f"));
+    let alice = web.login(ALICE).await;
+    let (status, html) = page(&alice, &web.url(&url)).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("percentage-form"));
+    let csrf = field(&html, None, "csrf");
+    let r = alice
+        .post(web.url(&url))
+        .header("Origin", &web.base)
+        .form(&[
+            ("op", "percentage"),
+            ("percentage", "50"),
+            ("csrf", &csrf),
+            ("version", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("read-only"));
+    assert_eq!(percentage(&redis, b"f"), 10);
+}
+
+#[tokio::test]
+async fn an_acl_user_from_the_config_is_the_history_user() {
+    let redis = Redis::start();
+    redis.cmd(&[
+        b"ACL",
+        b"SETUSER",
+        b"webui",
+        b"on",
+        b">webui-secret",
+        b"+@all",
+        b"~*",
+    ]);
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start_with(
+        &redis,
+        "redis_username = \"webui\"\nredis_password = \"webui-secret\"",
+    );
+    let url = format!("/f/{}", hex(b"f"));
+    let alice = web.login(ALICE).await;
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "percentage-form",
+        &[("percentage", "20")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(
+        html.contains("<td>webui</td><td>hanoi-web:alice</td>"),
+        "{html}"
+    );
+    // A wrong password: Redis refuses, the pages say Redis is unreachable.
+    let bad = Web::start_with(
+        &redis,
+        "redis_username = \"webui\"\nredis_password = \"wrong\"",
+    );
+    let alice = bad.login(ALICE).await;
+    let (s, _) = page(&alice, &bad.url("/flags")).await;
+    assert_ne!(s, 200);
+}
