@@ -739,7 +739,16 @@ pub fn menabled(call: &Call) -> CmdResult {
     let unsalted = std::cell::Cell::new(None);
     for i in first..call.argc() {
         let key = ReadKey::open(call, i);
-        let flag = key.flag()?;
+        let flag = match key.flag() {
+            Ok(flag) => flag,
+            Err(e) => {
+                // The flags before it were evaluated and counted each: the
+                // server's totals count them too.
+                let on = answers.iter().filter(|&&on| on).count();
+                stats::evaluated(answers.len() as u64, on as u64);
+                return Err(e);
+            }
+        };
         let on = store::enabled_shared(flag, Some(id), &query(flag, attrs), &unsalted);
         count_flag(flag, on, None);
         answers.push(on);

@@ -130,11 +130,15 @@ impl Keys {
     }
 }
 
+/// Equal, in a time that depends on neither content nor length: both
+/// sides are hashed first (an API key's length stays secret too).
 pub fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// The Origin check on writes: the request's `Origin` (or, without one, its
@@ -161,38 +165,63 @@ pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
     }
 }
 
-/// Failed logins per account and per client address, in a sliding window.
+/// Login attempts per account and per client address, in a sliding window.
+/// An attempt is counted when it starts, under the lock that checks the
+/// limit, so parallel attempts cannot all pass the check before any is
+/// counted; a successful login clears its keys.
 pub struct LoginLimiter {
     max: u32,
     window: Duration,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    attempts: Mutex<HashMap<String, (u32, Instant)>>,
 }
+
+/// At most this many keys are tracked; when full (after dropping expired
+/// ones) a new key is refused, as a blocked one would be.
+const MAX_TRACKED: usize = 100_000;
 
 impl LoginLimiter {
     pub fn new(max: u32) -> LoginLimiter {
         LoginLimiter {
             max,
             window: Duration::from_secs(300),
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn blocked(&self, keys: &[String]) -> bool {
-        let Ok(mut map) = self.failures.lock() else {
-            return true;
+    /// Counts an attempt for every key, unless one of them is at the limit
+    /// (or the table is full): then false, and nothing is counted.
+    pub fn begin(&self, keys: &[String]) -> bool {
+        let Ok(mut map) = self.attempts.lock() else {
+            return false;
         };
         let now = Instant::now();
-        map.retain(|_, (_, t)| now.duration_since(*t) < self.window);
-        keys.iter()
-            .any(|k| map.get(k).is_some_and(|(n, _)| *n >= self.max))
+        let fresh = |k: &String, map: &HashMap<String, (u32, Instant)>| {
+            map.get(k)
+                .filter(|(_, t)| now.duration_since(*t) < self.window)
+                .map_or(0, |(n, _)| *n)
+        };
+        if keys.iter().any(|k| fresh(k, &map) >= self.max) {
+            return false;
+        }
+        if map.len() + keys.len() > MAX_TRACKED {
+            map.retain(|_, (_, t)| now.duration_since(*t) < self.window);
+            if map.len() + keys.len() > MAX_TRACKED {
+                return false;
+            }
+        }
+        for k in keys {
+            let n = fresh(k, &map);
+            let started = map.get(k).filter(|_| n > 0).map_or(now, |(_, t)| *t);
+            map.insert(k.clone(), (n + 1, started));
+        }
+        true
     }
 
-    pub fn fail(&self, keys: &[String]) {
-        if let Ok(mut map) = self.failures.lock() {
-            let now = Instant::now();
+    /// A successful login: its keys start again from zero.
+    pub fn succeeded(&self, keys: &[String]) {
+        if let Ok(mut map) = self.attempts.lock() {
             for k in keys {
-                let e = map.entry(k.clone()).or_insert((0, now));
-                e.0 += 1;
+                map.remove(k);
             }
         }
     }
@@ -224,6 +253,21 @@ mod tests {
         assert!(verify_password("s3cret", &h));
         assert!(!verify_password("S3cret", &h));
         assert!(!verify_password("s3cret", "garbage"));
+    }
+
+    #[test]
+    fn login_limiter_counts_attempts_as_they_start() {
+        let l = LoginLimiter::new(3);
+        let keys = ["user:a".to_string(), "ip:1".to_string()];
+        assert!(l.begin(&keys) && l.begin(&keys) && l.begin(&keys));
+        assert!(
+            !l.begin(&keys),
+            "the fourth attempt in the window is refused"
+        );
+        assert!(!l.begin(&["user:a".to_string()]));
+        assert!(l.begin(&["user:b".to_string()]));
+        l.succeeded(&keys);
+        assert!(l.begin(&keys));
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct App {
     pub store: store::Store,
     pub keys: auth::Keys,
     pub limiter: auth::LoginLimiter,
+    /// Password checks running at once (argon2 is memory- and CPU-hard).
+    pub login_slots: tokio::sync::Semaphore,
     pub dummy_hash: String,
     pub cache: ofrep::Cache,
 }
@@ -134,6 +136,7 @@ fn main() {
         let app = Arc::new(App {
             keys: auth::Keys::new(config.session_secret.as_deref()),
             limiter: auth::LoginLimiter::new(config.login_attempts),
+            login_slots: tokio::sync::Semaphore::new(2),
             dummy_hash: auth::dummy_hash(),
             cache: ofrep::Cache::new(config.ofrep_cache_ms),
             store,
@@ -149,8 +152,20 @@ fn main() {
         let addr = listener.local_addr().unwrap_or(cli.listen);
         println!("hanoi-web listening on http://{addr}");
         let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+        // Ctrl-C, or SIGTERM from systemd or Docker: finish what is in flight.
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term => {}
+            }
         };
         if let Err(e) = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)

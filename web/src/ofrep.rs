@@ -336,11 +336,14 @@ fn answer(key: &str, shape: &Shape, explain: Option<&redis::Value>) -> (StatusCo
             Some(e) => e,
             None => {
                 if let redis::Value::ServerError(e) = v {
-                    return err(
-                        StatusCode::BAD_REQUEST,
-                        "INVALID_CONTEXT",
-                        format!("{} {}", e.code(), e.details().unwrap_or("")),
-                    );
+                    let text = format!("{} {}", e.code(), e.details().unwrap_or(""));
+                    // The module refuses attributes with ERR; anything else
+                    // (MOVED, LOADING, NOPERM, ...) is the server's state,
+                    // not the client's context.
+                    if e.code() == "ERR" {
+                        return err(StatusCode::BAD_REQUEST, "INVALID_CONTEXT", text);
+                    }
+                    return err(StatusCode::SERVICE_UNAVAILABLE, "GENERAL", text);
                 }
                 return err(
                     StatusCode::NOT_FOUND,
@@ -455,8 +458,8 @@ pub async fn evaluate_all(
     pattern.push(b'*');
     let keys = match app.cache.keys(&pattern) {
         Some(k) => k,
-        None => match app.store.scan_flags(&pattern, "", usize::MAX).await {
-            Ok((keys, _)) => {
+        None => match app.store.all_flags(&pattern).await {
+            Ok(keys) => {
                 // OFREP keys are JSON strings: names that are not UTF-8 are left out.
                 let keys: Arc<Vec<String>> = Arc::new(
                     keys.into_iter()

@@ -43,6 +43,9 @@ pub enum WriteOutcome {
 pub struct Node {
     client: redis::Client,
     shared: Mutex<Option<ConnectionManager>>,
+    /// When the last attempt to connect failed: for a second after, callers
+    /// get the error at once instead of queueing behind another attempt.
+    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Node {
@@ -50,15 +53,31 @@ impl Node {
         Arc::new(Node {
             client,
             shared: Mutex::new(None),
+            failed_at: std::sync::Mutex::new(None),
         })
     }
 
     /// The shared connection, made on first use (and again after a failed
     /// start): the server starts and keeps running while Redis is down.
     async fn con(&self) -> Result<ConnectionManager, RedisError> {
+        let recently_failed = || {
+            self.failed_at
+                .lock()
+                .ok()
+                .and_then(|t| *t)
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
+        };
+        let unreachable =
+            || RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        if recently_failed() {
+            return Err(unreachable());
+        }
         let mut slot = self.shared.lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
+        }
+        if recently_failed() {
+            return Err(unreachable());
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(TIMEOUT)
@@ -70,7 +89,17 @@ impl Node {
             ConnectionManager::new_with_config(self.client.clone(), config),
         )
         .await
-        .map_err(|_| RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))??;
+        .map_err(|_| RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))
+        .and_then(|made| made);
+        let made = match made {
+            Ok(m) => m,
+            Err(e) => {
+                if let Ok(mut t) = self.failed_at.lock() {
+                    *t = Some(std::time::Instant::now());
+                }
+                return Err(e);
+            }
+        };
         *slot = Some(made.clone());
         Ok(made)
     }
@@ -378,6 +407,20 @@ impl Store {
             String::new()
         };
         Ok((keys, next))
+    }
+
+    /// Every flag matching `pattern` on every primary: SCAN to the end (a
+    /// partial list would silently hide flags from OFREP's bulk answer).
+    pub async fn all_flags(&self, pattern: &[u8]) -> Result<Vec<Vec<u8>>, RedisError> {
+        let (mut all, mut cursor) = self.scan_flags(pattern, "", usize::MAX).await?;
+        while !cursor.is_empty() {
+            let (keys, next) = self.scan_flags(pattern, &cursor, usize::MAX).await?;
+            all.extend(keys);
+            cursor = next;
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
     }
 }
 

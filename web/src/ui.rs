@@ -26,7 +26,12 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/flags") }))
-        .route("/login", get(login_page).post(login))
+        .route(
+            "/login",
+            get(login_page)
+                .post(login)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
         .route("/logout", axum::routing::post(logout))
         .route("/flags", get(flags_list))
         .route("/flags/new", get(new_flag_page).post(create_flag))
@@ -297,6 +302,9 @@ fn login_form(error: Option<&str>) -> Markup {
     )
 }
 
+/// Longer names and passwords are refused before any hashing.
+const MAX_LOGIN_FIELD: usize = 1024;
+
 async fn login(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -308,8 +316,14 @@ async fn login(
     }
     let name = form.get("name").map(String::as_str).unwrap_or("");
     let password = form.get("password").map(String::as_str).unwrap_or("");
+    if name.len() > MAX_LOGIN_FIELD || password.len() > MAX_LOGIN_FIELD {
+        return respond(
+            StatusCode::UNAUTHORIZED,
+            login_form(Some("Wrong name or password.")),
+        );
+    }
     let limit_keys = [format!("user:{name}"), format!("ip:{}", peer.ip())];
-    if app.limiter.blocked(&limit_keys) {
+    if !app.limiter.begin(&limit_keys) {
         return respond(
             StatusCode::TOO_MANY_REQUESTS,
             login_form(Some("Too many failed logins: wait a few minutes.")),
@@ -318,9 +332,16 @@ async fn login(
     let user = app.config.user(name);
     let hash = user.map_or(app.dummy_hash.clone(), |u| u.password_hash.clone());
     let pw = password.to_owned();
+    // Each argon2 check takes ~19 MiB and a core: a few at a time.
+    let Ok(_slot) = app.login_slots.acquire().await else {
+        return Fail::Unavailable.into_response();
+    };
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
         .await
         .unwrap_or(false);
+    if ok && user.is_some() {
+        app.limiter.succeeded(&limit_keys);
+    }
     match (user, ok) {
         (Some(u), true) => {
             let mut cookie = format!(
@@ -337,13 +358,10 @@ async fn login(
             }
             r
         }
-        _ => {
-            app.limiter.fail(&limit_keys);
-            respond(
-                StatusCode::UNAUTHORIZED,
-                login_form(Some("Wrong name or password.")),
-            )
-        }
+        _ => respond(
+            StatusCode::UNAUTHORIZED,
+            login_form(Some("Wrong name or password.")),
+        ),
     }
 }
 

@@ -158,6 +158,27 @@ async fn failed_logins_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn parallel_guesses_do_not_slip_past_the_limit() {
+    let redis = Redis::start();
+    let web = Web::start(&redis);
+    let c = web.client();
+    let guesses = (0..12).map(|i| {
+        c.post(web.url("/login"))
+            .header("Origin", &web.base)
+            .form(&[("name", VICTOR.0), ("password", &format!("guess{i}"))])
+            .send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let tried = statuses.iter().filter(|&&s| s == 401).count();
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!((tried, refused), (5, 7), "{statuses:?}");
+}
+
+#[tokio::test]
 async fn admin_creates_and_edits_and_history_names_the_user() {
     let redis = Redis::start();
     let web = Web::start(&redis);
