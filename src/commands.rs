@@ -816,6 +816,12 @@ pub fn get(call: &Call) -> CmdResult {
         ("enabled", bool_reply(d.enabled)),
         ("percentage", RedisValue::Integer(i64::from(d.percentage))),
         (
+            "effective_percentage",
+            RedisValue::Integer(i64::from(
+                flag.effective_percentage(query(Some(flag), Attrs::default()).now_ms),
+            )),
+        ),
+        (
             "variants",
             list(
                 &mut d

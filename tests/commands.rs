@@ -128,7 +128,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
         Value::Array(a) => a,
         other => panic!("{other:?}"),
     };
-    assert_eq!(flat.len(), 26);
+    assert_eq!(flat.len(), 28);
     let field = |name: &str| -> Value {
         let i = flat
             .iter()
@@ -138,6 +138,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     };
     assert_eq!(field("enabled"), Value::Int(0));
     assert_eq!(field("percentage"), Value::Int(30));
+    assert_eq!(field("effective_percentage"), Value::Int(30));
     assert_eq!(
         field("variants"),
         Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::BulkString(b"b".to_vec())])
@@ -155,7 +156,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     let mut con3 = s.con3();
     match run(&mut con3, &["HANOI.GET", "f"]).unwrap() {
         Value::Map(m) => {
-            assert_eq!(m.len(), 13);
+            assert_eq!(m.len(), 14);
             assert!(m
                 .iter()
                 .any(|(k, v)| *k == Value::BulkString(b"metadata".to_vec())

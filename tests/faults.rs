@@ -216,13 +216,14 @@ fn fixture_ids(seed: u64) -> Vec<Vec<u8>> {
     (0..500).map(|_| common::random_id(&mut rng)).collect()
 }
 
-/// `HANOI.GET` without the fields a later version added: what a version-1
-/// fixture recorded.
+/// `HANOI.GET` without the fields added after a fixture's version was
+/// recorded (`effective_percentage` came after version 3's fixture).
 fn get_as_of(version: u32, get: Value) -> Value {
     let Value::Array(items) = get else { return get };
     let later: &[&[u8]] = match version {
-        1 => &[b"created", b"metadata", b"rules", b"window", b"ramp"],
-        2 => &[b"rules", b"window", b"ramp"],
+        1 => &[b"created", b"metadata", b"rules", b"window", b"ramp", b"effective_percentage"],
+        2 => &[b"rules", b"window", b"ramp", b"effective_percentage"],
+        3 => &[b"effective_percentage"],
         _ => &[],
     };
     let kept = items

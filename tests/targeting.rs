@@ -165,6 +165,14 @@ fn windows_and_ramps_at_their_boundaries() {
     assert_eq!(pct(&mut con), 10);
     ramp(&mut con, now - 2 * h, now - h);
     assert_eq!(pct(&mut con), 50);
+    // HANOI.GET shows the effective percentage too (without counting).
+    let get: Vec<Value> = query(&mut con, ("HANOI.GET", "f"));
+    let field = |name: &[u8]| {
+        get.chunks(2)
+            .find(|kv| kv[0] == Value::BulkString(name.to_vec()))
+            .map(|kv| kv[1].clone())
+    };
+    assert_eq!(field(b"effective_percentage"), Some(Value::Int(50)));
     let now = server_ms(&mut con);
     ramp(&mut con, now - 10 * h, now + 10 * h);
     assert!((29..=30).contains(&pct(&mut con)), "{}", pct(&mut con));

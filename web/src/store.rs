@@ -495,11 +495,36 @@ pub async fn version_on(
         return Ok(None);
     }
     let mut h = Sha256::new();
-    for r in &replies {
+    for (i, r) in replies.iter().enumerate() {
+        let r = if i == 0 {
+            without_moving_fields(r)
+        } else {
+            r.clone()
+        };
         h.update(format!("{r:?}").as_bytes());
         h.update([0]);
     }
     Ok(Some(hex(&h.finalize()[..16])))
+}
+
+/// `HANOI.GET` without what changes with time alone (the effective
+/// percentage moves along a ramp): a version must change only on writes.
+fn without_moving_fields(get: &Value) -> Value {
+    let moving = |k: &Value| bytes(k).is_some_and(|k| k == b"effective_percentage");
+    match get {
+        Value::Array(items) => Value::Array(
+            items
+                .chunks(2)
+                .filter(|kv| !moving(&kv[0]))
+                .flatten()
+                .cloned()
+                .collect(),
+        ),
+        Value::Map(pairs) => {
+            Value::Map(pairs.iter().filter(|(k, _)| !moving(k)).cloned().collect())
+        }
+        other => other.clone(),
+    }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -590,6 +615,8 @@ fn raw(v: &Value) -> Option<&[u8]> {
 pub struct FlagView {
     pub enabled: bool,
     pub percentage: i64,
+    /// The percentage now, a ramp applied (the module computes it).
+    pub effective_percentage: i64,
     pub variants: Vec<Vec<u8>>,
     pub weights: Vec<i64>,
     pub salt: Option<Vec<u8>>,
@@ -622,6 +649,7 @@ impl FlagView {
             match name {
                 b"enabled" => f.enabled = int(val) == Some(1),
                 b"percentage" => f.percentage = int(val).unwrap_or(0),
+                b"effective_percentage" => f.effective_percentage = int(val).unwrap_or(0),
                 b"variants" => f.variants = all_bytes(val),
                 b"weights" => f.weights = ints(val),
                 b"salt" => f.salt = bytes(val),

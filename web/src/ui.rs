@@ -495,7 +495,7 @@ async fn flags_list(
                         td.name { a href=(flag_url(&r.key)) { (lossy(&r.key)) } }
                         td { (state_badge(r.flag.enabled))
                              @if is_stale(r.stats.as_ref(), app.config.stale_days) { " " span.badge.stale title={"not evaluated for " (app.config.stale_days) " days"} { "stale" } } }
-                        td { (r.flag.percentage) @if r.flag.ramp.is_some() { " " span.muted { "(ramp)" } } }
+                        td { (r.flag.effective_percentage) @if r.flag.ramp.is_some() { " " span.muted title={"on a ramp; set: " (r.flag.percentage) " %"} { "(ramp)" } } }
                         td { (r.flag.users) }
                         td { (r.flag.regexes.len()) }
                         td { (r.flag.rules.len()) }
@@ -849,7 +849,7 @@ fn render_flag(
         div.grid {
             section.card id="state" {
                 h2 { "State" }
-                p { "Switched " strong { @if f.enabled { "on" } @else { "off" } } ", percentage " strong id="percentage" { (f.percentage) " %" }
+                p { "Switched " strong { @if f.enabled { "on" } @else { "off" } } ", percentage " strong id="percentage" { (f.percentage) " %" } @if f.ramp.is_some() { " (on its ramp, now " strong id="effective-percentage" { (f.effective_percentage) " %" } ")" }
                     @if let Some(s) = &f.salt { ", salt " code { (lossy(s)) } } }
                 p { (f.users) " registered users · " (f.blocked) " blocked · " (f.regexes.len()) " regexes · " (f.rules.len()) " rules" }
                 @if f.created > 0 { p.muted { "created " (fmt_ms(f.created)) } }

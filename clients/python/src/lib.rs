@@ -276,6 +276,10 @@ fn flag_dict<'py>(py: Python<'py>, f: &Flag) -> PyResult<Bound<'py, PyDict>> {
     };
     out.set_item("enabled", i64::from(d.enabled))?;
     out.set_item("percentage", d.percentage)?;
+    out.set_item(
+        "effective_percentage",
+        f.effective_percentage(hanoi_core::system_now_ms()),
+    )?;
     out.set_item("variants", bytes_list(&d.variants))?;
     out.set_item("weights", d.weights.clone().unwrap_or_default())?;
     out.set_item("salt", d.salt.as_deref().map(|s| PyBytes::new(py, s)))?;
