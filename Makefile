@@ -62,7 +62,9 @@ lint: pyenv
 
 # Benchmarks, not tests: the in-process evaluator (criterion), against
 # Unleash's engine (unleash-yggdrasil, hanoi/yggdrasil per case), the
-# server-side ratios (redis-benchmark, redis-py, hanoi 0.0.4 from PyPI), then
+# server-side ratios (redis-benchmark, redis-py, hanoi 0.0.4 from PyPI), the
+# same server's instructions per command against GET/MGET and the module
+# API's floor (callgrind, benches/floor_module.c), then
 # the worst cases of regexes and big writes (also for an older build of the
 # module when HANOI_BEFORE_MODULE names its libhanoi.so).
 bench: build pyenv
@@ -71,6 +73,8 @@ bench: build pyenv
 	$(PY) benches/unleash_ratios.py
 	@command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing (Debian: apt-get install redis-tools)"; exit 1; }
 	$(PY) benches/ratios.py
+	@command -v valgrind >/dev/null || { echo "valgrind is missing (Debian: apt-get install valgrind)"; exit 1; }
+	$(PY) benches/callgrind_server.py
 	$(PY) benches/worst_cases.py $(HANOI_BEFORE_MODULE)
 	$(PY) benches/python_client.py
 	$(CARGO) build --release -p hanoi-web

@@ -1,36 +1,65 @@
 #!/usr/bin/env python3
-"""Instructions the server spends per command (callgrind), hanoi's reads against
-Redis's own: repeatable whatever the machine's load, for comparing builds.
+"""Instructions the server spends per command (callgrind): hanoi's reads against
+Redis's own and against the module API's floor, and what targeting and counting
+add. Repeatable whatever the machine's load, for comparing builds; the timed
+ratios are benches/ratios.py's.
 
-Starts redis-server (or $HANOI_SERVER) under callgrind with the module, loads the
-keys of benches/ratios.py section 0, then for each command zeroes the counters,
-runs `redis-benchmark -n N -P 32` of it, dumps, and prints the server's total
+Starts redis-server (or $HANOI_SERVER) under callgrind with the module and the
+floor module (benches/floor_module.c: a command that opens its key and replies,
+nothing else), loads the keys, then for each command zeroes the counters, runs
+`redis-benchmark -n N -P 32 -c 1` of it, dumps, and prints the server's total
 instructions per command: in all (event loop, parsing, the command, the reply;
 serverCron's share moves a little from run to run) and inside `call()` (the
-command's execution alone, as Redis dispatches it: steadier).
+command's execution alone, as Redis dispatches it: steadier). A server that is
+CPU-bound spends its time in proportion, so a ratio of instructions stands for
+a ratio of time (cache misses aside).
 
-Usage: python3 benches/callgrind_server.py [libhanoi.so] [N]
-Needs valgrind (callgrind_control), redis-server, redis-benchmark, redis-cli.
+Usage: python3 benches/callgrind_server.py [libhanoi.so] [N] [--keep]
+Needs valgrind (callgrind_control), a C compiler, redis-server,
+redis-benchmark, redis-cli.
 """
 import glob
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from harness import ATTRS, MODULE, RULES_SETUP, floor_module, free_port, history_setup
+
 FLAGS = [f"{{page}}:flag:{i}" for i in range(50)]
 STRINGS = [f"{{page}}:str:{i}" for i in range(50)]
-COMMANDS = [
-    ("GET", ["GET", "read:str"]),
-    ("HANOI.ENABLED", ["HANOI.ENABLED", "read:flag", "__rand_int__"]),
-    ("HANOI.VARIANT", ["HANOI.VARIANT", "read:variants", "__rand_int__"]),
-    ("MGET x50", ["MGET", *STRINGS]),
-    ("HANOI.MENABLED x50", ["HANOI.MENABLED", "__rand_int__", *FLAGS]),
+COUNTING_OFF = ["CONFIG", "SET", "hanoi.count-evaluations", "no"]
+COUNTING_ON = ["CONFIG", "SET", "hanoi.count-evaluations", "yes"]
+# (name, command, config before, config after)
+CASES = [
+    ("GET", ["GET", "read:str"], None, None),
+    ("FLOOR.ENABLED", ["FLOOR.ENABLED", "read:flag", "__rand_int__"], None, None),
+    ("HANOI.ENABLED", ["HANOI.ENABLED", "read:flag", "__rand_int__"], None, None),
+    ("HANOI.ENABLED not counting", ["HANOI.ENABLED", "read:flag", "__rand_int__"], COUNTING_OFF, COUNTING_ON),
+    ("HANOI.ENABLED, 100 history entries", ["HANOI.ENABLED", "read:history", "__rand_int__"], None, None),
+    ("HANOI.ENABLED + 4 attributes, no rules", ["HANOI.ENABLED", "read:flag", "__rand_int__", *ATTRS], None, None),
+    ("HANOI.ENABLED + 4 attributes, 3 rules", ["HANOI.ENABLED", "bench:rules", "__rand_int__", *ATTRS], None, None),
+    ("HANOI.VARIANT", ["HANOI.VARIANT", "read:variants", "__rand_int__"], None, None),
+    ("MGET x50", ["MGET", *STRINGS], None, None),
+    ("FLOOR.MENABLED x50", ["FLOOR.MENABLED", "__rand_int__", *FLAGS], None, None),
+    ("HANOI.MENABLED x50", ["HANOI.MENABLED", "__rand_int__", *FLAGS], None, None),
+]
+# (numerator, denominator, goal on the ratio of times, what it says)
+RATIOS = [
+    ("HANOI.ENABLED", "GET", 1.1, "issue 14 section 2"),
+    ("FLOOR.ENABLED", "GET", None, "the module API's floor: open the key, reply"),
+    ("HANOI.ENABLED", "FLOOR.ENABLED", None, "hanoi's own share"),
+    ("HANOI.MENABLED x50", "MGET x50", 1.2, "issue 14 section 2"),
+    ("FLOOR.MENABLED x50", "MGET x50", None, "the module API's floor"),
+    ("HANOI.MENABLED x50", "FLOOR.MENABLED x50", None, "hanoi's own share"),
+    ("HANOI.ENABLED", "HANOI.ENABLED not counting", 1.03, "counting (throughput >= 0.97)"),
+    ("HANOI.ENABLED, 100 history entries", "HANOI.ENABLED", 1.01, "history costs nothing on reads"),
+    ("HANOI.ENABLED + 4 attributes, 3 rules", "HANOI.ENABLED", 1.25, "targeting (throughput >= 0.8)"),
+    ("HANOI.ENABLED + 4 attributes, no rules", "HANOI.ENABLED", None, "the 9 more arguments alone"),
+    ("HANOI.ENABLED + 4 attributes, 3 rules", "HANOI.ENABLED + 4 attributes, no rules", None, "the rules alone"),
 ]
 
 
@@ -43,19 +72,23 @@ def in_call(profile):
 
 
 def main():
-    module = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
-                             os.path.join(ROOT, "target", "release", "libhanoi.so"))
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    module = os.path.abspath(args[0] if args else MODULE)
+    n = int(args[1]) if len(args) > 1 else 20000
+    floor = floor_module()
     d = tempfile.mkdtemp(prefix="hanoi-cg-")
-    with socket.socket() as sk:
-        sk.bind(("127.0.0.1", 0))
-        port = sk.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={d}/cg.out",
          os.environ.get("HANOI_SERVER", "redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-         "--dir", d, "--save", "", "--appendonly", "no", "--loadmodule", module],
+         "--dir", d, "--save", "", "--appendonly", "no", "--loadmodule", module, "--loadmodule", floor],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cli = ["redis-cli", "-p", str(port)]
+
+    def run(c):
+        """A command's reply; setup that an older module refuses is left out."""
+        return subprocess.run([*cli, *map(str, c)], capture_output=True, text=True).stdout
+
     try:
         for _ in range(600):
             if subprocess.run([*cli, "PING"], capture_output=True, text=True).stdout.strip() == "PONG":
@@ -65,28 +98,36 @@ def main():
                  ["HANOI.DEFINE", "read:variants", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]]
         setup += [["HANOI.DEFINE", f, "PERCENTAGE", "50"] for f in FLAGS]
         setup += [["SET", k, "on"] for k in STRINGS]
-        for c in setup:
-            subprocess.run([*cli, *c], check=True, capture_output=True)
+        for c in setup + RULES_SETUP + history_setup("read:history"):
+            run(c)
         print(f"{module}: server instructions per command ({n} commands each, -P 32, -c 1)")
         print("| command | instructions in all | inside call() |")
         print("| --- | --- | --- |")
         per = {}
-        for name, args in COMMANDS:
+        for name, command, before_cfg, after_cfg in CASES:
+            if before_cfg and "ERR" in run(before_cfg) or "ERR" in run([a.replace("__rand_int__", "1") for a in command]):
+                print(f"| {name} | - | - |  (this module refuses it)", flush=True)
+                continue
             subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
             before = set(glob.glob(f"{d}/cg.out*"))
             subprocess.run(["redis-benchmark", "-p", str(port), "-P", "32", "-c", "1", "-n", str(n),
-                            "-r", "2000000", "-q", *args], check=True, capture_output=True)
+                            "-r", "2000000", "-q", *command], check=True, capture_output=True)
             subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True)
+            if after_cfg:
+                run(after_cfg)
             new = sorted(set(glob.glob(f"{d}/cg.out*")) - before, key=os.path.getmtime)
             with open(new[-1]) as f:
                 total = int(re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M).group(1))
-            per[name] = total / n
-            per[name + " call"] = in_call(new[-1]) / n
-            print(f"| {name} | {per[name]:.0f} | {per[name + ' call']:.0f} |", flush=True)
-        for x in ["", " call"]:
-            print(f"HANOI.ENABLED / GET{x}: {per['HANOI.ENABLED' + x] / per['GET' + x]:.2f}; "
-                  f"HANOI.MENABLED x50 / MGET x50{x}: "
-                  f"{per['HANOI.MENABLED x50' + x] / per['MGET x50' + x]:.2f} (instructions, not time)")
+            per[name] = (total / n, in_call(new[-1]) / n)
+            print(f"| {name} | {per[name][0]:.0f} | {per[name][1]:.0f} |", flush=True)
+        print()
+        print("| ratio of instructions | in all | inside call() | goal (on time) | |")
+        print("| --- | --- | --- | --- | --- |")
+        for a, b, goal, what in RATIOS:
+            if a not in per or b not in per:
+                continue
+            r = [per[a][i] / per[b][i] for i in (0, 1)]
+            print(f"| {a} / {b} | {r[0]:.2f} | {r[1]:.2f} | {'<= ' + str(goal) if goal else '-'} | {what} |")
     finally:
         server.terminate()
         server.wait()

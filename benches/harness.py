@@ -1,5 +1,6 @@
 """The benchmarks' server: a redis-server (or $HANOI_SERVER) with a hanoi
 module on a free loopback port, in a temporary directory, killed by stop()."""
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,24 @@ import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE = os.environ.get("HANOI_MODULE") or os.path.join(ROOT, "target", "release", "libhanoi.so")
+
+
+def floor_module():
+    """benches/floor_module.c built into target/bench/floor.so (the module API's
+    floor: a command that only opens its key and replies), against the
+    redismodule.h of the redis-module crate hanoi builds with."""
+    out = os.path.join(ROOT, "target", "bench", "floor.so")
+    src = os.path.join(ROOT, "benches", "floor_module.c")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return out
+    meta = json.loads(subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--manifest-path",
+         os.path.join(ROOT, "Cargo.toml")], capture_output=True, text=True, check=True).stdout)
+    crate = next(os.path.dirname(p["manifest_path"]) for p in meta["packages"] if p["name"] == "redis-module")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fPIC", "-shared", "-I",
+                    os.path.join(crate, "src", "include"), "-o", out, src], check=True)
+    return out
 
 
 def free_port():
@@ -25,7 +44,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, module=MODULE, socket_timeout=None):
+    def __init__(self, module=MODULE, socket_timeout=None, extra_modules=()):
         self.dir = tempfile.mkdtemp(prefix="hanoi-bench-")
         self.port = free_port()
         self.socket_timeout = socket_timeout
@@ -33,7 +52,7 @@ class Server:
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
-             "--loadmodule", module],
+             "--loadmodule", module, *[a for m in extra_modules for a in ("--loadmodule", m)]],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.r = self.client()
         for _ in range(300):
@@ -51,3 +70,23 @@ class Server:
         self.proc.kill()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# Section 3 of issue 14: a flag with 3 rules of 2 conditions, asked with 4
+# attributes (benches/ratios.py and benches/callgrind_server.py).
+RULES_SETUP = [
+    ["HANOI.DEFINE", "bench:rules", "PERCENTAGE", 10],
+    ["HANOI.RULE", "bench:rules", "SET", "r0", "IF", "country", "EQ", "DE", "AND", "plan", "IN", 2, "pro", "team"],
+    ["HANOI.RULE", "bench:rules", "SET", "r1", "ROLLOUT", 50, "IF", "app", "SEMVER_GE", "2.0.0", "AND", "age",
+     "GE", 18],
+    ["HANOI.RULE", "bench:rules", "SET", "r2", "IF", "email", "SUFFIX", "@corp.com", "AND", "plan", "NE", "free"],
+]
+ATTRS = ["WITH", "country", "FR", "plan", "pro", "app", "2.1.0", "age", "30"]
+
+
+def history_setup(key, entries=100):
+    """A 50 % flag whose history is full (hanoi.history-length is 100 by
+    default): its last `entries` writes are kept, and reads must not pay
+    for them."""
+    return [["HANOI.DEFINE", key, "PERCENTAGE", 50]] + [
+        ["HANOI.PERCENTAGE", key, 50 - i % 2] for i in range(1, entries)] + [["HANOI.PERCENTAGE", key, 50]]

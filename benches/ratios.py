@@ -12,11 +12,15 @@ the noise of a shared machine falls on both sides of each ratio:
 3. memory: MEMORY USAGE of the flag divided by that of the SET (numeric ids, UUIDs);
 4. DEBUG RELOAD time with the flag divided by the same with the SET;
 5. HANOI.MENABLED over 50 flags divided by one HANOI.ENABLED;
-and HANOI.ENABLED with per-flag counting (HANOI.STATS) divided by without;
+and HANOI.ENABLED with per-flag counting (HANOI.STATS) divided by without, on a
+flag with a full history divided by one without, and with 4 attributes on a flag
+of 3 rules divided by plain (and by the same 4 attributes on a flag without rules);
 0. first, against Redis's own keyed reads (issue 14): the time of HANOI.ENABLED on
    a 50 % flag divided by that of a GET of a short string, and of HANOI.MENABLED
    over 50 hash-tagged 50 % flags divided by an MGET of 50 short strings
-   (redis-benchmark -P 32, alternated rounds, medians).
+   (redis-benchmark -P 32, alternated rounds, medians); and the same for the
+   floor module's FLOOR.ENABLED and FLOOR.MENABLED (benches/floor_module.c), which
+   open their keys and reply, nothing else: what any module pays.
 
 Usage: python3 benches/ratios.py [--quick] [--reads]   (make bench runs it in a venv;
 --reads runs section 0 alone)
@@ -31,7 +35,7 @@ import uuid
 import zlib
 
 import redis
-from harness import MODULE, Server
+from harness import ATTRS, MODULE, RULES_SETUP, Server, floor_module, history_setup
 
 QUICK = "--quick" in sys.argv
 READS_ONLY = "--reads" in sys.argv
@@ -114,7 +118,7 @@ def report(what, ratio, goal, better="lower", note=""):
 def main():
     if not os.path.exists(MODULE):
         sys.exit(f"{MODULE} missing: run `make` first")
-    s = Server()
+    s = Server(extra_modules=[floor_module()])
     try:
         r = s.r
         reads_against_redis(s)
@@ -153,23 +157,38 @@ def main():
         print(f"  counting on: {med['on']:,.0f} ops/s, off: {med['off']:,.0f} ops/s")
         report("HANOI.ENABLED ops/s counting / not counting", med["on"] / med["off"], 0.97, "higher")
 
+        # 1b'. History: a 50 % flag whose history is full against one with a
+        # single entry (its creation), alternated.
+        print("1b'. HANOI.ENABLED on a flag with 100 history entries and on one with 1", flush=True)
+        for c in history_setup("hist:full"):
+            r.execute_command(*c)
+        r.execute_command("HANOI.DEFINE", "hist:one", "PERCENTAGE", 50)
+        med = alternate({
+            "full": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "hist:full", "__rand_int__"]),
+            "one": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "hist:one", "__rand_int__"]),
+        }, rounds=2 * ROUNDS + 1)
+        print(f"  100 entries: {med['full']:,.0f} ops/s, 1 entry: {med['one']:,.0f} ops/s")
+        report("HANOI.ENABLED ops/s, 100 history entries / 1", med["full"] / med["one"], 0.97, "higher",
+               "history costs nothing on reads")
+
         # 1c. Targeting: a flag with 3 rules of 2 conditions asked with 4
         # attributes, against plain HANOI.ENABLED on the flag above.
         print("1c. HANOI.ENABLED with 4 attributes on a flag of 3 rules", flush=True)
-        r.execute_command("HANOI.DEFINE", "bench:rules", "PERCENTAGE", 10)
-        r.execute_command("HANOI.RULE", "bench:rules", "SET", "r0", "IF", "country", "EQ", "DE",
-                          "AND", "plan", "IN", 2, "pro", "team")
-        r.execute_command("HANOI.RULE", "bench:rules", "SET", "r1", "ROLLOUT", 50, "IF", "app",
-                          "SEMVER_GE", "2.0.0", "AND", "age", "GE", 18)
-        r.execute_command("HANOI.RULE", "bench:rules", "SET", "r2", "IF", "email", "SUFFIX",
-                          "@corp.com", "AND", "plan", "NE", "free")
+        for c in RULES_SETUP:
+            r.execute_command(*c)
+        plain = ["HANOI.ENABLED", "bench:flag", "__rand_int__"]
         med = alternate({
-            "plain": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "bench:flag", "__rand_int__"]),
-            "rules": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "bench:rules", "__rand_int__", "WITH",
-                                                    "country", "FR", "plan", "pro", "app", "2.1.0", "age", "30"]),
+            "plain": lambda: benchmark_rps(s.port, plain),
+            "args": lambda: benchmark_rps(s.port, [*plain, *ATTRS]),
+            "rules": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "bench:rules", "__rand_int__", *ATTRS]),
         })
-        print(f"  plain: {med['plain']:,.0f} ops/s, with rules and 4 attributes: {med['rules']:,.0f} ops/s")
+        print(f"  plain: {med['plain']:,.0f} ops/s, the same with 4 attributes (no rules to read them): "
+              f"{med['args']:,.0f} ops/s, with 3 rules and 4 attributes: {med['rules']:,.0f} ops/s")
         report("HANOI.ENABLED ops/s, 3 rules + 4 attributes / plain", med["rules"] / med["plain"], 0.8, "higher")
+        report("HANOI.ENABLED ops/s, 4 attributes (no rules) / plain", med["args"] / med["plain"], None,
+               note="the 9 more arguments alone: Redis reads and allocates each")
+        report("HANOI.ENABLED ops/s, 3 rules + 4 attributes / 4 attributes (no rules)", med["rules"] / med["args"],
+               0.8, "higher", "the rules alone, the arguments held equal")
 
         # 2. Round trips from Python.
         print(f"2. round trips (redis-py, {RT_CHECKS} checks one at a time)", flush=True)
@@ -254,8 +273,10 @@ def reads_against_redis(s):
     med = alternate({
         "GET": lambda: benchmark_rps(s.port, ["GET", "read:str"]),
         "ENABLED": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "read:flag", "__rand_int__"]),
+        "FLOOR.ENABLED": lambda: benchmark_rps(s.port, ["FLOOR.ENABLED", "read:flag", "__rand_int__"]),
         "MGET": lambda: benchmark_rps(s.port, ["MGET", *strings]),
         "MENABLED": lambda: benchmark_rps(s.port, ["HANOI.MENABLED", "__rand_int__", *flags]),
+        "FLOOR.MENABLED": lambda: benchmark_rps(s.port, ["FLOOR.MENABLED", "__rand_int__", *flags]),
     }, rounds=2 * ROUNDS - 1)
     for k, v in med.items():
         print(f"  {k}: {v:,.0f} ops/s (median of {2 * ROUNDS - 1})")
@@ -263,6 +284,10 @@ def reads_against_redis(s):
            "lower", f"{med['ENABLED']:,.0f} vs {med['GET']:,.0f} ops/s")
     report("HANOI.MENABLED x50 time / MGET x50 time (hash-tagged)", med["MGET"] / med["MENABLED"], 1.2,
            "lower", f"{med['MENABLED']:,.0f} vs {med['MGET']:,.0f} ops/s")
+    report("FLOOR.ENABLED time / GET time", med["GET"] / med["FLOOR.ENABLED"], None,
+           note="the module API's floor (benches/floor_module.c: open the key, reply)")
+    report("FLOOR.MENABLED x50 time / MGET x50 time", med["MGET"] / med["FLOOR.MENABLED"], None,
+           note="the module API's floor")
 
 
 def print_table(version):

@@ -18,9 +18,10 @@ use redis_module::key::RedisKey;
 use redis_module::raw::{self, RedisModuleKey};
 use redis_module::redisvalue::RedisValueKey;
 use redis_module::{Context, NotifyEvent, RedisError, RedisString, RedisValue};
+use smallvec::SmallVec;
 
 use crate::command::Handler;
-use crate::datatype::HANOI_TYPE;
+use crate::datatype::{self, HANOI_TYPE};
 use crate::guard::{Call, CmdResult, Origin, Write};
 use crate::{clock, limits, stats};
 
@@ -564,7 +565,7 @@ impl ReadKey {
             // answers null for an empty key or another type, told apart
             // only then.
             let ty = raw::RedisModule_ModuleTypeGetType.map(|f| f(self.0));
-            if ty.is_some_and(|t| !t.is_null()) && ty == Some(*HANOI_TYPE.raw_type.borrow()) {
+            if ty.is_some_and(|t| !t.is_null() && t == datatype::raw_type()) {
                 let v =
                     raw::RedisModule_ModuleTypeGetValue.map_or(std::ptr::null_mut(), |f| f(self.0));
                 return Ok(v.cast::<Flag>().as_ref());
@@ -611,12 +612,13 @@ fn reply_int(call: &Call, v: bool) {
     raw::reply_with_long_long(call.raw_ctx(), i64::from(v));
 }
 
-/// Attribute name/value pairs, borrowed from the call.
-type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+/// Attribute name/value pairs, borrowed from the call: on the stack up to
+/// 8 pairs (an allocation and its free cost more than reading them).
+type Pairs<'a> = SmallVec<[(&'a [u8], &'a [u8]); 8]>;
 
 /// The checked attributes; none without `WITH` (nothing to check).
 #[inline]
-fn attrs<'a>(pairs: &'a Pairs<'a>) -> Result<Attrs<'a>, RedisError> {
+fn attrs<'a>(pairs: &'a [(&'a [u8], &'a [u8])]) -> Result<Attrs<'a>, RedisError> {
     if pairs.is_empty() {
         return Ok(Attrs::NONE);
     }
@@ -624,10 +626,11 @@ fn attrs<'a>(pairs: &'a Pairs<'a>) -> Result<Attrs<'a>, RedisError> {
 }
 
 /// `[WITH attr value ...]` from argument `from` on, straight from the call
-/// (one allocation; the caller checks them once, with `Attrs::new`).
-fn call_pairs<'a>(call: &Call<'a>, from: usize) -> Result<Pairs<'a>, RedisError> {
+/// into `pairs` (the caller's: not moved around), which the caller checks
+/// once, with `Attrs::new`.
+fn call_pairs<'a>(call: &Call<'a>, from: usize, pairs: &mut Pairs<'a>) -> Result<(), RedisError> {
     let Some(kw) = call.arg(from) else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     if !is_kw(kw, "WITH") {
         return Err(arg_err(format_args!("expected WITH, got '{}'", quote(kw))));
@@ -636,13 +639,13 @@ fn call_pairs<'a>(call: &Call<'a>, from: usize) -> Result<Pairs<'a>, RedisError>
     if n == 0 || !n.is_multiple_of(2) {
         return Err(arg_err("WITH needs attribute value pairs"));
     }
-    let mut pairs = Vec::with_capacity(n / 2);
+    pairs.reserve(n / 2);
     let mut i = from + 1;
     while let (Some(a), Some(v)) = (call.arg(i), call.arg(i + 1)) {
         pairs.push((a, v));
         i += 2;
     }
-    Ok(pairs)
+    Ok(())
 }
 
 /// `HANOI.ENABLED key [id [WITH attr value ...]]` → 1 or 0; a missing flag is 0.
@@ -652,7 +655,8 @@ pub fn enabled(call: &Call) -> CmdResult {
     }
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
-    let pairs = call_pairs(call, 3)?;
+    let mut pairs = Pairs::new();
+    call_pairs(call, 3, &mut pairs)?;
     let q = query(flag, attrs(&pairs)?);
     let on = store::enabled_with(flag, call.arg(2), &q);
     evaluated(flag, on, None);
@@ -667,7 +671,8 @@ pub fn variant(call: &Call) -> CmdResult {
     };
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
-    let pairs = call_pairs(call, 3)?;
+    let mut pairs = Pairs::new();
+    call_pairs(call, 3, &mut pairs)?;
     let q = query(flag, attrs(&pairs)?);
     let index = flag.and_then(|f| f.variant_index_with(id, &q));
     let v = index.and_then(|i| flag?.definition().variants.get(i).map(Vec::as_slice));
@@ -683,8 +688,8 @@ pub fn variant(call: &Call) -> CmdResult {
 }
 
 /// Where `HANOI.MENABLED id [WITH count attr value ...] key [key ...]`'s
-/// keys start, and its attribute pairs.
-fn menabled_layout<'a>(call: &Call<'a>) -> Result<(usize, Pairs<'a>), RedisError> {
+/// keys start; its attribute pairs go into `pairs`.
+fn menabled_layout<'a>(call: &Call<'a>, pairs: &mut Pairs<'a>) -> Result<usize, RedisError> {
     match call.arg(2) {
         Some(kw) if is_kw(kw, "WITH") => {
             let n = call
@@ -703,12 +708,10 @@ fn menabled_layout<'a>(call: &Call<'a>) -> Result<(usize, Pairs<'a>), RedisError
                     "WITH {n} needs {n} attribute value pairs, then at least one key"
                 )));
             };
-            let pairs = (0..n)
-                .filter_map(|k| Some((call.arg(4 + 2 * k)?, call.arg(5 + 2 * k)?)))
-                .collect();
-            Ok((first, pairs))
+            pairs.extend((0..n).filter_map(|k| Some((call.arg(4 + 2 * k)?, call.arg(5 + 2 * k)?))));
+            Ok(first)
         }
-        _ => Ok((2, Vec::new())),
+        _ => Ok(2),
     }
 }
 
@@ -718,7 +721,8 @@ pub fn menabled(call: &Call) -> CmdResult {
     let (true, Some(id)) = (call.argc() >= 3, call.arg(1)) else {
         return Err(RedisError::WrongArity);
     };
-    let (first, pairs) = menabled_layout(call)?;
+    let mut pairs = Pairs::new();
+    let first = menabled_layout(call, &mut pairs)?;
     // COMMAND GETKEYS, ACL and cluster routing ask where the keys are.
     // SAFETY: the command's context; positions are arguments of this call.
     unsafe {
@@ -734,7 +738,7 @@ pub fn menabled(call: &Call) -> CmdResult {
     let attrs = attrs(&pairs)?;
     // Every key is checked before the reply starts: a wrong type fails the
     // whole command.
-    let mut answers = Vec::with_capacity(call.argc() - first);
+    let mut answers: SmallVec<[bool; 64]> = SmallVec::with_capacity(call.argc() - first);
     // The id's crc32, computed once for all the flags without a salt.
     let unsalted = std::cell::Cell::new(None);
     for i in first..call.argc() {
@@ -779,7 +783,8 @@ pub fn explain(call: &Call) -> CmdResult {
     arity(&args, 3, usize::MAX)?;
     let key = ctx.open_key(&args[1]);
     let flag = read_flag(&key)?;
-    let pairs = call_pairs(call, 3)?;
+    let mut pairs = Pairs::new();
+    call_pairs(call, 3, &mut pairs)?;
     let q = query(flag, attrs(&pairs)?);
     let e = store::explain_with(flag, args[2].as_slice(), &q);
     let index = flag

@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use hanoi_core::codec::{self, Sink, Source, ENCODING_VERSION};
 use hanoi_core::{definition_args, Error, Flag, IdSet};
@@ -46,6 +46,22 @@ pub static HANOI_TYPE: RedisType = RedisType::new(
         unlink2: None,
     },
 );
+
+/// [`HANOI_TYPE`]'s Redis type, copied out of its `RefCell` at load
+/// ([`remember_raw_type`]): the hot reads compare a pointer per key instead
+/// of borrowing the cell.
+static RAW_TYPE: AtomicPtr<raw::RedisModuleType> = AtomicPtr::new(ptr::null_mut());
+
+/// Called from the module's init, after `redis_module!` created the type.
+pub fn remember_raw_type() {
+    RAW_TYPE.store(*HANOI_TYPE.raw_type.borrow(), Ordering::Relaxed);
+}
+
+/// Our type, as Redis knows it (null before the module's init).
+#[inline]
+pub fn raw_type() -> *mut raw::RedisModuleType {
+    RAW_TYPE.load(Ordering::Relaxed)
+}
 
 // ----- RDB: the layout is hanoi_core::codec's -----
 

@@ -98,6 +98,8 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     ctx.set_module_options(
         ModuleOptions::HANDLE_IO_ERRORS | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED,
     );
+    // The type exists by now (`redis_module!` creates it before init).
+    datatype::remember_raw_type();
     guard::install_panic_hook();
     clock::start(ctx);
     // Replaces the default INFO callback the macro registered before init.

@@ -232,9 +232,11 @@ fn valid_ident(id: &[u8]) -> bool {
 fn number(s: &[u8]) -> Option<u64> {
     match s {
         [b'0'] => Some(0),
-        [b'1'..=b'9', ..] if s.iter().all(u8::is_ascii_digit) => {
-            std::str::from_utf8(s).ok()?.parse().ok()
-        }
+        // Folded in place: no UTF-8 check and no `str::parse` per evaluation.
+        [b'1'..=b'9', ..] => s.iter().try_fold(0u64, |n, &b| {
+            let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+            n.checked_mul(10)?.checked_add(u64::from(digit))
+        }),
         _ => None,
     }
 }
@@ -731,6 +733,12 @@ mod tests {
             ("IF v SEMVER_GT 1.9.0", &[("v", b"1.10.0")], true),
             ("IF v SEMVER_GT 1.9.0", &[("v", b"1.10")], false),
             ("IF v SEMVER_GT 1.9.0", &[("v", b"01.10.0")], false),
+            ("IF v SEMVER_GT 1.9.0", &[("v", b"1.9.0-0")], false),
+            ("IF v SEMVER_GT 1.9.0", &[("v", b"1.9.00")], false),
+            ("IF v SEMVER_GT 1.9.0", &[("v", b"1.9.1x")], false),
+            ("IF v SEMVER_GT 1.9.0", &[("v", b"18446744073709551615.0.0")], true),
+            ("IF v SEMVER_GT 1.9.0", &[("v", b"18446744073709551616.0.0")], false),
+            ("IF v SEMVER_LT 1.0.0-rc.18446744073709551615", &[("v", b"1.0.0-rc.9")], true),
             ("IF email MATCHES @corp\\.com$", &[("email", b"ana@corp.com")], true),
             ("IF email SUFFIX @corp.com", &[("email", b"ana@corp.com")], true),
             ("IF email PREFIX ana", &[("email", b"ana@corp.com")], true),
