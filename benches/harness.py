@@ -73,8 +73,10 @@ class Server:
 
 
 # Section 3 of issue 14: a flag with 3 rules of 2 conditions, asked with 4
+# attributes, and the same flag without its rules, asked with the same
 # attributes (benches/ratios.py and benches/callgrind_server.py).
 RULES_SETUP = [
+    ["HANOI.DEFINE", "bench:norules", "PERCENTAGE", 10],
     ["HANOI.DEFINE", "bench:rules", "PERCENTAGE", 10],
     ["HANOI.RULE", "bench:rules", "SET", "r0", "IF", "country", "EQ", "DE", "AND", "plan", "IN", 2, "pro", "team"],
     ["HANOI.RULE", "bench:rules", "SET", "r1", "ROLLOUT", 50, "IF", "app", "SEMVER_GE", "2.0.0", "AND", "age",
