@@ -6,8 +6,9 @@ ratios are benches/ratios.py's.
 
 Starts redis-server (or $HANOI_SERVER) under callgrind with the module and the
 floor module (benches/floor_module.c: a command that opens its key and replies,
-nothing else), loads the keys, then for each command zeroes the counters, runs
-`redis-benchmark -n N -P 32 -c 1` of it, dumps, and prints the server's total
+nothing else), loads the keys, then for each command runs it unmeasured (a tenth
+of N), zeroes the counters, runs `redis-benchmark -n N -P 32 -c 1` of it, dumps,
+and prints the server's total
 instructions per command: in all (event loop, parsing, the command, the reply;
 serverCron's share moves a little from run to run) and inside `call()` (the
 command's execution alone, as Redis dispatches it: steadier). A server that is
@@ -108,6 +109,10 @@ def main():
             if before_cfg and "ERR" in run(before_cfg) or "ERR" in run([a.replace("__rand_int__", "1") for a in command]):
                 print(f"| {name} | - | - |  (this module refuses it)", flush=True)
                 continue
+            # A short unmeasured run first: a dictionary still rehashing after
+            # the setup, and first-use costs, are not the command's.
+            subprocess.run(["redis-benchmark", "-p", str(port), "-P", "32", "-c", "1", "-n", str(n // 10),
+                            "-r", "2000000", "-q", *command], check=True, capture_output=True)
             subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
             before = set(glob.glob(f"{d}/cg.out*"))
             subprocess.run(["redis-benchmark", "-p", str(port), "-P", "32", "-c", "1", "-n", str(n),

@@ -18,7 +18,8 @@ of 3 rules divided by plain (and by the same 4 attributes on a flag without rule
 0. first, against Redis's own keyed reads (issue 14): the time of HANOI.ENABLED on
    a 50 % flag divided by that of a GET of a short string, and of HANOI.MENABLED
    over 50 hash-tagged 50 % flags divided by an MGET of 50 short strings
-   (redis-benchmark -P 32, alternated rounds, medians); and the same for the
+   (redis-benchmark -P 32, 15 alternated rounds, the median of the rounds' ratios);
+   and the same for the
    floor module's FLOOR.ENABLED and FLOOR.MENABLED (benches/floor_module.c), which
    open their keys and reply, nothing else: what any module pays.
 
@@ -67,9 +68,9 @@ def load_set(r, key, ids):
     p.execute()
 
 
-def benchmark_rps(port, args, pipeline=32):
+def benchmark_rps(port, args, pipeline=32, n=None):
     """ops/s of one redis-benchmark run (-P 32 by default, ids drawn from 0..1999999)."""
-    n = BENCH_N if pipeline > 1 else BENCH_N // 5
+    n = n or (BENCH_N if pipeline > 1 else BENCH_N // 5)
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-P", str(pipeline), "-n", str(n), "-r", "2000000",
          "-c", "50", "--csv", *args],
@@ -78,13 +79,26 @@ def benchmark_rps(port, args, pipeline=32):
     return float(last.split(",")[1].strip('"'))
 
 
+class Rounds(dict):
+    """The median of each measurement (the dict), and its rounds: a ratio is
+    the median of the ratios within each round (`ratio`), whose two sides ran
+    back to back, so that drift on a shared machine cancels."""
+
+    def __init__(self, results):
+        super().__init__({name: statistics.median(v) for name, v in results.items()})
+        self.results = results
+
+    def ratio(self, a, b):
+        return statistics.median(x / y for x, y in zip(self.results[a], self.results[b]))
+
+
 def alternate(fns, rounds=ROUNDS):
-    """Runs each fn once per round, interleaved; returns the median of each."""
+    """Runs each fn once per round, interleaved; returns their Rounds."""
     results = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
             results[name].append(fn())
-    return {name: statistics.median(v) for name, v in results.items()}
+    return Rounds(results)
 
 
 def per_call_us(fn, ids):
@@ -139,9 +153,9 @@ def main():
         })
         for k, v in med.items():
             print(f"  {k}: {v:,.0f} ops/s (median of {ROUNDS})")
-        report("HANOI.ENABLED ops/s / SISMEMBER ops/s", med["ENABLED"] / med["SISMEMBER"], 0.9, "higher")
-        report("HANOI.VARIANT ops/s / SISMEMBER ops/s", med["VARIANT"] / med["SISMEMBER"], 0.9, "higher")
-        report("PING ops/s / SISMEMBER ops/s", med["PING"] / med["SISMEMBER"], None, note="the ceiling")
+        report("HANOI.ENABLED ops/s / SISMEMBER ops/s", med.ratio("ENABLED", "SISMEMBER"), 0.9, "higher")
+        report("HANOI.VARIANT ops/s / SISMEMBER ops/s", med.ratio("VARIANT", "SISMEMBER"), 0.9, "higher")
+        report("PING ops/s / SISMEMBER ops/s", med.ratio("PING", "SISMEMBER"), None, note="the ceiling")
 
         # 1b. The cost of counting (HANOI.STATS): the same ENABLED with
         # hanoi.count-evaluations on and off, alternated, more rounds.
@@ -155,7 +169,7 @@ def main():
                         rounds=2 * ROUNDS + 1)
         r.execute_command("CONFIG", "SET", "hanoi.count-evaluations", "yes")
         print(f"  counting on: {med['on']:,.0f} ops/s, off: {med['off']:,.0f} ops/s")
-        report("HANOI.ENABLED ops/s counting / not counting", med["on"] / med["off"], 0.97, "higher")
+        report("HANOI.ENABLED ops/s counting / not counting", med.ratio("on", "off"), 0.97, "higher")
 
         # 1b'. History: a 50 % flag whose history is full against one with a
         # single entry (its creation), alternated.
@@ -168,7 +182,7 @@ def main():
             "one": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "hist:one", "__rand_int__"]),
         }, rounds=2 * ROUNDS + 1)
         print(f"  100 entries: {med['full']:,.0f} ops/s, 1 entry: {med['one']:,.0f} ops/s")
-        report("HANOI.ENABLED ops/s, 100 history entries / 1", med["full"] / med["one"], 0.97, "higher",
+        report("HANOI.ENABLED ops/s, 100 history entries / 1", med.ratio("full", "one"), 0.97, "higher",
                "history costs nothing on reads")
 
         # 1c. Targeting: a flag with 3 rules of 2 conditions asked with 4
@@ -185,10 +199,10 @@ def main():
         })
         print(f"  plain: {med['plain']:,.0f} ops/s, the same with 4 attributes (no rules to read them): "
               f"{med['args']:,.0f} ops/s, with 3 rules and 4 attributes: {med['rules']:,.0f} ops/s")
-        report("HANOI.ENABLED ops/s, 3 rules + 4 attributes / plain", med["rules"] / med["plain"], 0.8, "higher")
-        report("HANOI.ENABLED ops/s, 4 attributes (no rules) / plain", med["args"] / med["plain"], None,
+        report("HANOI.ENABLED ops/s, 3 rules + 4 attributes / plain", med.ratio("rules", "plain"), 0.8, "higher")
+        report("HANOI.ENABLED ops/s, 4 attributes (no rules) / plain", med.ratio("args", "plain"), None,
                note="the 9 more arguments alone: Redis reads and allocates each")
-        report("HANOI.ENABLED ops/s, 3 rules + 4 attributes / 4 attributes (no rules)", med["rules"] / med["args"],
+        report("HANOI.ENABLED ops/s, 3 rules + 4 attributes / 4 attributes (no rules)", med.ratio("rules", "args"),
                0.8, "higher", "the rules alone, the arguments held equal")
 
         # 2. Round trips from Python.
@@ -206,9 +220,9 @@ def main():
         })
         for k, v in med.items():
             print(f"  {k}: {v:.1f} us per check (median of {ROUNDS})")
-        report("HANOI.ENABLED us / SISMEMBER us (redis-py)", med["ENABLED"] / med["SISMEMBER"], 1.1, "lower",
+        report("HANOI.ENABLED us / SISMEMBER us (redis-py)", med.ratio("ENABLED", "SISMEMBER"), 1.1, "lower",
                "goal: about 1.0")
-        report("hanoi 0.0.4 is_enabled us / SISMEMBER us (redis-py)", med["hanoi"] / med["SISMEMBER"], None,
+        report("hanoi 0.0.4 is_enabled us / SISMEMBER us (redis-py)", med.ratio("hanoi", "SISMEMBER"), None,
                note="reference: hanoi's RedisHighPerfBackEnd (GET + SISMEMBER)")
 
         # 3. Memory.
@@ -251,9 +265,9 @@ def main():
         print(f"  -P 32: ENABLED {med['ENABLED']:,.0f} ops/s, MENABLED(50) {med['MENABLED']:,.0f} ops/s")
         print(f"  -P 1:  ENABLED {med['ENABLED P1']:,.0f} ops/s, MENABLED(50) {med['MENABLED P1']:,.0f} ops/s")
         report("HANOI.MENABLED x50 / HANOI.ENABLED, one call per round trip (-P 1)",
-               med["ENABLED P1"] / med["MENABLED P1"], 5, "lower")
+               med.ratio("ENABLED P1", "MENABLED P1"), 5, "lower")
         report("HANOI.MENABLED x50 / HANOI.ENABLED, server time (-P 32)",
-               med["ENABLED"] / med["MENABLED"], 5, "lower")
+               med.ratio("ENABLED", "MENABLED"), 5, "lower")
     finally:
         version = s.version
         s.stop()
@@ -271,24 +285,32 @@ def reads_against_redis(s):
     for f in flags:
         r.execute_command("HANOI.DEFINE", f, "PERCENTAGE", 50)
     r.mset({k: "on" for k in strings})
+    # Many short rounds (about 0.4 s a run), each ratio the median of the
+    # rounds' own: the sides of a ratio run back to back.
+    one, bulk = BENCH_N // 2, BENCH_N // 20
+    rounds = 5 if QUICK else 15
     med = alternate({
-        "GET": lambda: benchmark_rps(s.port, ["GET", "read:str"]),
-        "ENABLED": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "read:flag", "__rand_int__"]),
-        "FLOOR.ENABLED": lambda: benchmark_rps(s.port, ["FLOOR.ENABLED", "read:flag", "__rand_int__"]),
-        "MGET": lambda: benchmark_rps(s.port, ["MGET", *strings]),
-        "MENABLED": lambda: benchmark_rps(s.port, ["HANOI.MENABLED", "__rand_int__", *flags]),
-        "FLOOR.MENABLED": lambda: benchmark_rps(s.port, ["FLOOR.MENABLED", "__rand_int__", *flags]),
-    }, rounds=2 * ROUNDS + 1)
+        "GET": lambda: benchmark_rps(s.port, ["GET", "read:str"], n=one),
+        "ENABLED": lambda: benchmark_rps(s.port, ["HANOI.ENABLED", "read:flag", "__rand_int__"], n=one),
+        "FLOOR.ENABLED": lambda: benchmark_rps(s.port, ["FLOOR.ENABLED", "read:flag", "__rand_int__"], n=one),
+        "MGET": lambda: benchmark_rps(s.port, ["MGET", *strings], n=bulk),
+        "MENABLED": lambda: benchmark_rps(s.port, ["HANOI.MENABLED", "__rand_int__", *flags], n=bulk),
+        "FLOOR.MENABLED": lambda: benchmark_rps(s.port, ["FLOOR.MENABLED", "__rand_int__", *flags], n=bulk),
+    }, rounds=rounds)
     for k, v in med.items():
-        print(f"  {k}: {v:,.0f} ops/s (median of {2 * ROUNDS + 1})")
-    report("HANOI.ENABLED time / GET time (50 % flag; short string)", med["GET"] / med["ENABLED"], 1.1,
+        print(f"  {k}: {v:,.0f} ops/s (median of {rounds})")
+    report("HANOI.ENABLED time / GET time (50 % flag; short string)", med.ratio("GET", "ENABLED"), 1.1,
            "lower", f"{med['ENABLED']:,.0f} vs {med['GET']:,.0f} ops/s")
-    report("HANOI.MENABLED x50 time / MGET x50 time (hash-tagged)", med["MGET"] / med["MENABLED"], 1.2,
+    report("HANOI.MENABLED x50 time / MGET x50 time (hash-tagged)", med.ratio("MGET", "MENABLED"), 1.2,
            "lower", f"{med['MENABLED']:,.0f} vs {med['MGET']:,.0f} ops/s")
-    report("FLOOR.ENABLED time / GET time", med["GET"] / med["FLOOR.ENABLED"], None,
+    report("FLOOR.ENABLED time / GET time", med.ratio("GET", "FLOOR.ENABLED"), None,
            note="the module API's floor (benches/floor_module.c: open the key, reply)")
-    report("FLOOR.MENABLED x50 time / MGET x50 time", med["MGET"] / med["FLOOR.MENABLED"], None,
+    report("FLOOR.MENABLED x50 time / MGET x50 time", med.ratio("MGET", "FLOOR.MENABLED"), None,
            note="the module API's floor")
+    report("HANOI.ENABLED time / FLOOR.ENABLED time", med.ratio("FLOOR.ENABLED", "ENABLED"), None,
+           note="hanoi's own share")
+    report("HANOI.MENABLED x50 time / FLOOR.MENABLED x50 time", med.ratio("FLOOR.MENABLED", "MENABLED"), None,
+           note="hanoi's own share")
 
 
 def print_table(version):
