@@ -19,9 +19,9 @@ of 3 rules divided by plain (and by the same 4 attributes on a flag without rule
    a 50 % flag divided by that of a GET of a short string, and of HANOI.MENABLED
    over 50 hash-tagged 50 % flags divided by an MGET of 50 short strings
    (redis-benchmark -P 32, 15 alternated rounds, the median of the rounds' ratios);
-   and the same for the
-   floor module's FLOOR.ENABLED and FLOOR.MENABLED (benches/floor_module.c), which
-   open their keys and reply, nothing else: what any module pays.
+   and the same for the floor module's FLOOR.ENABLED and FLOOR.MENABLED
+   (benches/floor_module.c), which open their keys and reply, nothing else: what
+   any module pays.
 
 Usage: python3 benches/ratios.py [--quick] [--reads]   (make bench runs it in a venv;
 --reads runs section 0 alone)
