@@ -28,10 +28,19 @@ import sys
 import tempfile
 import time
 
-from harness import ATTRS, MODULE, RULES_SETUP, floor_module, free_port, history_setup
+from harness import (
+    ATTRS,
+    MODULE,
+    PAGE_FLAGS,
+    PAGE_STRINGS,
+    READS_SETUP,
+    RULES_SETUP,
+    floor_module,
+    free_port,
+    history_setup,
+)
 
-FLAGS = [f"{{page}}:flag:{i}" for i in range(50)]
-STRINGS = [f"{{page}}:str:{i}" for i in range(50)]
+FLAGS, STRINGS = PAGE_FLAGS, PAGE_STRINGS
 COUNTING_OFF = ["CONFIG", "SET", "hanoi.count-evaluations", "no"]
 COUNTING_ON = ["CONFIG", "SET", "hanoi.count-evaluations", "yes"]
 # (name, command, config before, config after)
@@ -86,6 +95,10 @@ def main():
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cli = ["redis-cli", "-p", str(port)]
 
+    def bench(command, count):
+        subprocess.run(["redis-benchmark", "-p", str(port), "-P", "32", "-c", "1", "-n", str(count),
+                        "-r", "2000000", "-q", *command], check=True, capture_output=True)
+
     def run(c):
         """A command's reply; setup that an older module refuses is left out."""
         return subprocess.run([*cli, *map(str, c)], capture_output=True, text=True).stdout
@@ -95,11 +108,8 @@ def main():
             if subprocess.run([*cli, "PING"], capture_output=True, text=True).stdout.strip() == "PONG":
                 break
             time.sleep(0.1)
-        setup = [["HANOI.DEFINE", "read:flag", "PERCENTAGE", "50"], ["SET", "read:str", "on"],
-                 ["HANOI.DEFINE", "read:variants", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]]
-        setup += [["HANOI.DEFINE", f, "PERCENTAGE", "50"] for f in FLAGS]
-        setup += [["SET", k, "on"] for k in STRINGS]
-        for c in setup + RULES_SETUP + history_setup("read:hist"):
+        variants = [["HANOI.DEFINE", "read:variants", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]]
+        for c in READS_SETUP + variants + RULES_SETUP + history_setup("read:hist"):
             run(c)
         print(f"{module}: server instructions per command ({n} commands each, -P 32, -c 1)")
         print("| command | instructions in all | inside call() |")
@@ -113,12 +123,10 @@ def main():
                 continue
             # A short unmeasured run first: a dictionary still rehashing after
             # the setup, and first-use costs, are not the command's.
-            subprocess.run(["redis-benchmark", "-p", str(port), "-P", "32", "-c", "1", "-n", str(n // 10),
-                            "-r", "2000000", "-q", *command], check=True, capture_output=True)
+            bench(command, n // 10)
             subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
             before = set(glob.glob(f"{d}/cg.out*"))
-            subprocess.run(["redis-benchmark", "-p", str(port), "-P", "32", "-c", "1", "-n", str(n),
-                            "-r", "2000000", "-q", *command], check=True, capture_output=True)
+            bench(command, n)
             subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True)
             if after_cfg:
                 run(after_cfg)

@@ -92,3 +92,12 @@ def history_setup(key, entries=100):
     for them."""
     return [["HANOI.DEFINE", key, "PERCENTAGE", 50]] + [
         ["HANOI.PERCENTAGE", key, 50 - i % 2] for i in range(1, entries)] + [["HANOI.PERCENTAGE", key, 50]]
+
+
+# Issue 14 section 2: keyed reads against Redis's own. A 50 % flag and a
+# 2-byte string, and 50 hash-tagged of each (one slot, for MENABLED / MGET).
+PAGE_FLAGS = [f"{{page}}:flag:{i}" for i in range(50)]
+PAGE_STRINGS = [f"{{page}}:str:{i}" for i in range(50)]
+READS_SETUP = ([["HANOI.DEFINE", "read:flag", "PERCENTAGE", 50], ["SET", "read:str", "on"]]
+               + [["HANOI.DEFINE", f, "PERCENTAGE", 50] for f in PAGE_FLAGS]
+               + [["SET", k, "on"] for k in PAGE_STRINGS])

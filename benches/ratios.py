@@ -36,7 +36,17 @@ import uuid
 import zlib
 
 import redis
-from harness import ATTRS, MODULE, RULES_SETUP, Server, floor_module, history_setup
+from harness import (
+    ATTRS,
+    MODULE,
+    PAGE_FLAGS,
+    PAGE_STRINGS,
+    READS_SETUP,
+    RULES_SETUP,
+    Server,
+    floor_module,
+    history_setup,
+)
 
 QUICK = "--quick" in sys.argv
 READS_ONLY = "--reads" in sys.argv
@@ -281,13 +291,11 @@ def reads_against_redis(s):
     """0. HANOI.ENABLED / GET and HANOI.MENABLED x50 / MGET x50, in time per call."""
     r = s.r
     print("0. against Redis's own keyed reads (redis-benchmark -P 32)", flush=True)
-    r.execute_command("HANOI.DEFINE", "read:flag", "PERCENTAGE", 50)
-    r.set("read:str", "on")
-    flags = [f"{{page}}:flag:{i}" for i in range(50)]
-    strings = [f"{{page}}:str:{i}" for i in range(50)]
-    for f in flags:
-        r.execute_command("HANOI.DEFINE", f, "PERCENTAGE", 50)
-    r.mset({k: "on" for k in strings})
+    p = r.pipeline(transaction=False)
+    for c in READS_SETUP:
+        p.execute_command(*c)
+    p.execute()
+    flags, strings = PAGE_FLAGS, PAGE_STRINGS
     # Many short rounds (under half a second a run), each ratio the median of
     # the rounds' own: the sides of a ratio run seconds apart at most.
     one, bulk = BENCH_N // 2, BENCH_N // 20
