@@ -5,19 +5,16 @@
 //! before it changes anything, so a refused write leaves the flag as it was.
 //! The table in [`crate::command`] describes each command.
 
-use std::collections::BTreeMap;
 use std::ffi::c_int;
 
 use hanoi_core::observe::Stamp;
-use hanoi_core::rules::{parse_rule, Attrs};
-use hanoi_core::store::{self, Defined};
-use hanoi_core::{
-    parse_definition_given, parse_percentage, quote, Detail, Error, Flag, Query, Ramp,
-};
+use hanoi_core::rules::Attrs;
+use hanoi_core::store;
+use hanoi_core::{quote, Description, Error, Flag, Query, Value};
 use redis_module::key::RedisKey;
 use redis_module::raw::{self, RedisModuleKey};
 use redis_module::redisvalue::RedisValueKey;
-use redis_module::{Context, NotifyEvent, RedisError, RedisString, RedisValue};
+use redis_module::{NotifyEvent, RedisError, RedisString, RedisValue};
 use smallvec::SmallVec;
 
 use crate::command::Handler;
@@ -47,7 +44,10 @@ fn arg_err(msg: impl std::fmt::Display) -> RedisError {
 
 /// A core error as a Redis error reply.
 fn core_err(e: Error) -> RedisError {
-    arg_err(e)
+    match e {
+        Error::WrongArity => RedisError::WrongArity,
+        e => arg_err(e),
+    }
 }
 
 fn arity(args: &[RedisString], min: usize, max: usize) -> Result<(), RedisError> {
@@ -58,20 +58,12 @@ fn arity(args: &[RedisString], min: usize, max: usize) -> Result<(), RedisError>
     }
 }
 
-fn slices(args: &[RedisString]) -> impl Iterator<Item = &[u8]> {
-    args.iter().map(RedisString::as_slice)
+fn is_kw(arg: &[u8], kw: &str) -> bool {
+    arg.eq_ignore_ascii_case(kw.as_bytes())
 }
 
-/// The ids of a REGISTER/BLOCK-like command, within the configured bound.
-fn items<'a>(ctx: &Context, args: &'a [RedisString]) -> Result<&'a [RedisString], RedisError> {
-    let max = limits(ctx).max_ids_per_command;
-    if args.len() > max {
-        return Err(arg_err(format_args!(
-            "too many ids in one command: {} (hanoi.max-ids-per-command is {max})",
-            args.len()
-        )));
-    }
-    Ok(args)
+fn slices(args: &[RedisString]) -> impl Iterator<Item = &[u8]> {
+    args.iter().map(RedisString::as_slice)
 }
 
 /// The flag in a key opened for reading; `None` when the key is missing.
@@ -140,221 +132,73 @@ fn publish(w: &Write, event: &str, stamp: Option<&Stamp>) {
     }
 }
 
-/// Opens the key for writing, runs `f` on its flag (which must exist), and
-/// records and publishes the change when `f` says it changed something. `f`
-/// must check before it mutates: an error leaves the flag as it was.
-fn write_flag(
-    w: &Write,
-    event: &str,
-    f: impl FnOnce(&mut Flag) -> Result<(RedisValue, bool), RedisError>,
-) -> CmdResult {
-    let name = w.args.get(1).ok_or(RedisError::WrongArity)?;
-    let key = w.ctx.open_key_writable(name);
-    let flag = key
-        .get_value::<Flag>(&HANOI_TYPE)
-        .map_err(|_| RedisError::WrongType)?;
-    let flag = store::existing(flag).map_err(core_err)?;
-    let (reply, did_change) = f(flag)?;
-    if did_change {
-        let stamp = stamp(w);
-        record(w, flag, stamp.as_ref());
-        publish(w, event, stamp.as_ref());
-    }
-    Ok(reply)
-}
-
-fn is_kw(arg: &[u8], kw: &str) -> bool {
-    arg.eq_ignore_ascii_case(kw.as_bytes())
-}
-
-/// `HANOI.DEFINE key [ENABLED|DISABLED] [PERCENTAGE pct] [VARIANTS count name
-/// [name ...] [WEIGHTS w [w ...]]] [SALT salt]`
-pub fn define(w: &Write) -> CmdResult {
+/// Every HANOI write (`DEFINE`, `REGISTER`, `RULE`, ...): the core parses
+/// its arguments ([`store::Write::parse`]) and applies it to the key's flag
+/// with the store's rules ([`store::apply`]); a write that changed the flag
+/// is recorded in its history, replicated with its stamp and notified as
+/// `hanoi.<command>`.
+pub fn write(w: &Write) -> CmdResult {
     let (ctx, args) = (&w.ctx, w.args);
-    arity(args, 2, usize::MAX)?;
-    let opts: Vec<&[u8]> = slices(&args[2..]).collect();
+    let [command, name, rest @ ..] = args else {
+        return Err(RedisError::WrongArity);
+    };
+    let words: Vec<&[u8]> = slices(rest).collect();
     let limits = limits(ctx);
-    let (def, percentage_given) = parse_definition_given(&opts, &limits).map_err(core_err)?;
-    let key = ctx.open_key_writable(&args[1]);
+    let write = store::Write::parse(command.as_slice(), &words, &limits).map_err(core_err)?;
+    let adds_regexes = matches!(write, store::Write::AddRegexes(_));
+    let key = ctx.open_key_writable(name);
     let existing = key
         .get_value::<Flag>(&HANOI_TYPE)
         .map_err(|_| RedisError::WrongType)?;
-    // A new flag is created when its stamp says (the primary's time on a
-    // replica or in the AOF; 0, unknown, for an unstamped old AOF entry).
     // The stamp (a clock read, the user, the client's name) is only taken
-    // when the flag is created or changed.
-    let creation = existing.is_none().then(|| stamp(w));
-    let created = creation
+    // when the flag is created or changed. A new flag is created when its
+    // stamp says (the primary's time on a replica or in the AOF; 0,
+    // unknown, for an unstamped old AOF entry).
+    let creating = existing.is_none();
+    let creation = creating.then(|| stamp(w));
+    let created_ms = creation
         .as_ref()
         .and_then(|s| s.as_ref())
         .map_or(0, |s| s.at_ms);
-    let stamp = match store::define(existing, def, &limits, created).map_err(core_err)? {
-        Defined::Created(mut flag) => {
+    let outcome = store::apply(existing, write, &limits, created_ms).map_err(core_err)?;
+    let outcome_reply = outcome.reply();
+    let reply = match outcome_reply {
+        store::Reply::Ok => OK,
+        store::Reply::Count(n) => RedisValue::Integer(n as i64),
+        store::Reply::State(on) => bool_reply(on),
+    };
+    let stamp = match outcome {
+        store::Outcome::Created(mut flag) => {
             flag.counters().reset(clock::now_exact());
             let stamp = creation.flatten();
             record(w, &mut flag, stamp.as_ref());
             key.set_value(&HANOI_TYPE, *flag)?;
             stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Some(stamp)
+            stamp
         }
-        Defined::Replaced { changed } => {
-            // Setting the percentage by hand ends a ramp.
-            let flag = key.get_value::<Flag>(&HANOI_TYPE).ok().flatten();
-            let ended =
-                percentage_given && flag.as_ref().is_some_and(|f| f.schedule().ramp.is_some());
-            match flag {
-                Some(flag) if changed || ended => {
-                    if percentage_given {
-                        flag.end_ramp();
-                    }
-                    let stamp = stamp(w);
-                    record(w, flag, stamp.as_ref());
-                    Some(stamp)
-                }
-                _ => None,
-            }
+        store::Outcome::Done { changed: false, .. } => return Ok(reply),
+        store::Outcome::Done { changed: true, .. } => {
+            let flag = key
+                .get_value::<Flag>(&HANOI_TYPE)
+                .map_err(|_| RedisError::WrongType)?
+                .ok_or(RedisError::Str("ERR no such flag"))?;
+            let stamp = stamp(w);
+            record(w, flag, stamp.as_ref());
+            stamp
         }
     };
-    if let Some(stamp) = stamp {
-        publish(w, "hanoi.define", stamp.as_ref());
+    if let (true, store::Reply::Count(n)) = (adds_regexes, outcome_reply) {
+        stats::add(&stats::REGEX_COMPILATIONS, n as u64);
     }
-    Ok(OK)
-}
-
-enum Target {
-    User,
-    Regex,
-}
-
-fn target(arg: &[u8]) -> Result<Target, RedisError> {
-    if is_kw(arg, "USER") {
-        Ok(Target::User)
-    } else if is_kw(arg, "REGEX") {
-        Ok(Target::Regex)
-    } else {
-        Err(arg_err(format_args!(
-            "expected USER or REGEX, got '{}'",
-            quote(arg)
-        )))
-    }
-}
-
-fn count(n: usize) -> (RedisValue, bool) {
-    (RedisValue::Integer(n as i64), n > 0)
-}
-
-/// `HANOI.REGISTER key USER id [id ...]` | `HANOI.REGISTER key REGEX pattern [pattern ...]`
-pub fn register(w: &Write) -> CmdResult {
-    arity(w.args, 4, usize::MAX)?;
-    let what = target(&w.args[2])?;
-    let ids = items(&w.ctx, &w.args[3..])?;
-    write_flag(w, "hanoi.register", |flag| match what {
-        Target::User => Ok(count(flag.add_users(slices(ids)))),
-        Target::Regex => {
-            let n = flag
-                .add_regexes(slices(ids), &limits(&w.ctx))
-                .map_err(core_err)?;
-            stats::add(&stats::REGEX_COMPILATIONS, n as u64);
-            Ok(count(n))
-        }
-    })
-}
-
-/// `HANOI.UNREGISTER key USER id [id ...]` | `HANOI.UNREGISTER key REGEX pattern [pattern ...]`
-pub fn unregister(w: &Write) -> CmdResult {
-    arity(w.args, 4, usize::MAX)?;
-    let what = target(&w.args[2])?;
-    let ids = items(&w.ctx, &w.args[3..])?;
-    write_flag(w, "hanoi.unregister", |flag| {
-        Ok(count(match what {
-            Target::User => flag.remove_users(slices(ids)),
-            Target::Regex => flag.remove_regexes(slices(ids)),
-        }))
-    })
-}
-
-/// `HANOI.BLOCK key id [id ...]`
-pub fn block(w: &Write) -> CmdResult {
-    arity(w.args, 3, usize::MAX)?;
-    let ids = items(&w.ctx, &w.args[2..])?;
-    write_flag(w, "hanoi.block", |flag| Ok(count(flag.block(slices(ids)))))
-}
-
-/// `HANOI.UNBLOCK key id [id ...]`
-pub fn unblock(w: &Write) -> CmdResult {
-    arity(w.args, 3, usize::MAX)?;
-    let ids = items(&w.ctx, &w.args[2..])?;
-    write_flag(w, "hanoi.unblock", |flag| {
-        Ok(count(flag.unblock(slices(ids))))
-    })
-}
-
-fn switch(w: &Write, on: bool) -> CmdResult {
-    arity(w.args, 2, 2)?;
-    let event = if on { "hanoi.enable" } else { "hanoi.disable" };
-    write_flag(w, event, |flag| Ok((OK, flag.set_enabled(on))))
-}
-
-/// `HANOI.ENABLE key`
-pub fn enable(w: &Write) -> CmdResult {
-    switch(w, true)
-}
-
-/// `HANOI.DISABLE key`
-pub fn disable(w: &Write) -> CmdResult {
-    switch(w, false)
-}
-
-/// `HANOI.TOGGLE key` → the new state, 1 or 0.
-pub fn toggle(w: &Write) -> CmdResult {
-    arity(w.args, 2, 2)?;
-    write_flag(w, "hanoi.toggle", |flag| {
-        Ok((RedisValue::Integer(i64::from(flag.toggle())), true))
-    })
-}
-
-/// `HANOI.PERCENTAGE key pct`
-pub fn percentage(w: &Write) -> CmdResult {
-    arity(w.args, 3, 3)?;
-    let pct = parse_percentage(w.args[2].as_slice()).map_err(core_err)?;
-    write_flag(w, "hanoi.percentage", |flag| {
-        let changed = flag.set_percentage(pct).map_err(core_err)?;
-        Ok((OK, changed))
-    })
-}
-
-/// `HANOI.META key SET field value [field value ...]` | `HANOI.META key DEL
-/// field [field ...]` → how many fields were added or changed / removed.
-pub fn meta(w: &Write) -> CmdResult {
-    arity(w.args, 4, usize::MAX)?;
-    let action = w.args[2].as_slice();
-    let rest: Vec<&[u8]> = slices(&w.args[3..]).collect();
-    let limits = limits(&w.ctx);
-    if is_kw(action, "SET") {
-        if !rest.len().is_multiple_of(2) {
-            return Err(arg_err(
-                "META SET needs field value pairs (an even number of arguments)",
-            ));
-        }
-        let pairs: Vec<(&[u8], &[u8])> = rest.chunks(2).map(|p| (p[0], p[1])).collect();
-        write_flag(w, "hanoi.meta", |flag| {
-            let n = flag
-                .metadata_mut()
-                .set(&pairs, limits.max_meta_fields, limits.max_meta_value_bytes)
-                .map_err(core_err)?;
-            Ok(count(n))
-        })
-    } else if is_kw(action, "DEL") {
-        write_flag(w, "hanoi.meta", |flag| {
-            let n = flag.metadata_mut().delete(&rest).map_err(core_err)?;
-            Ok(count(n))
-        })
-    } else {
-        Err(arg_err(format_args!(
-            "expected SET or DEL, got '{}'",
-            quote(action)
-        )))
-    }
+    let event = format!(
+        "hanoi.{}",
+        command
+            .to_string_lossy()
+            .to_ascii_lowercase()
+            .trim_start_matches("hanoi.")
+    );
+    publish(w, &event, stamp.as_ref());
+    Ok(reply)
 }
 
 /// `HANOI.REPLAY key time user client keep command [arg ...]`: a write as its
@@ -406,9 +250,11 @@ pub fn replay(call: &Call) -> CmdResult {
     })
 }
 
-/// `HANOI.LOAD key bytes`: puts back a flag from `HANOI.EXPORT`'s form, as the
-/// AOF rewrite writes it (definition, regexes, metadata, history; the ids
-/// follow as REGISTER/BLOCK). Only from the AOF or a primary.
+/// `HANOI.LOAD key bytes` | `HANOI.LOAD key USERS id [id ...]` |
+/// `HANOI.LOAD key BLOCKED id [id ...]`: puts back a flag as the AOF rewrite
+/// writes it: `HANOI.EXPORT`'s form without its ids (definition, regexes,
+/// metadata, history, revision), then its ids in batches, added as they
+/// were (no history entry, no new revision). Only from the AOF or a primary.
 pub fn load(call: &Call) -> CmdResult {
     let ctx = call.context();
     if !crate::trusted(&ctx) {
@@ -417,114 +263,33 @@ pub fn load(call: &Call) -> CmdResult {
         ));
     }
     let args = call.strings();
-    arity(&args, 3, 3)?;
-    let flag = hanoi_core::codec::from_bytes(args[2].as_slice()).map_err(core_err)?;
-    flag.counters().reset(clock::now_exact());
+    arity(&args, 3, usize::MAX)?;
     let key = ctx.open_key_writable(&args[1]);
-    if key.get_value::<Flag>(&HANOI_TYPE).is_err() {
-        return Err(RedisError::WrongType);
+    let existing = key
+        .get_value::<Flag>(&HANOI_TYPE)
+        .map_err(|_| RedisError::WrongType)?;
+    let what = args[2].as_slice();
+    let users = what.eq_ignore_ascii_case(b"USERS");
+    if users || what.eq_ignore_ascii_case(b"BLOCKED") {
+        let flag = store::existing(existing).map_err(core_err)?;
+        let ids = slices(&args[3..]);
+        if users {
+            flag.add_users(ids);
+        } else {
+            flag.block(ids);
+        }
+    } else {
+        arity(&args, 3, 3)?;
+        let flag = hanoi_core::codec::from_bytes_partial(what)
+            .map_err(core_err)?
+            .flag;
+        flag.counters().reset(clock::now_exact());
+        // A value it replaces is freed (and uncounted) by Redis.
+        key.set_value(&HANOI_TYPE, flag)?;
+        stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    // A value it replaces is freed (and uncounted) by Redis.
-    key.set_value(&HANOI_TYPE, flag)?;
-    stats::FLAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ctx.replicate_verbatim();
     Ok(OK)
-}
-
-// ----- targeting -----
-
-/// `HANOI.RULE key SET name [ROLLOUT pct] [VARIANT v] IF attr op [arg ...]
-/// [AND ...]` | `HANOI.RULE key DEL name [name ...]` | `HANOI.RULE key MOVE
-/// name index`.
-pub fn rule(w: &Write) -> CmdResult {
-    arity(w.args, 4, usize::MAX)?;
-    let action = w.args[2].as_slice();
-    let rest: Vec<&[u8]> = slices(&w.args[3..]).collect();
-    let limits = limits(&w.ctx);
-    if is_kw(action, "SET") {
-        let rule = parse_rule(rest[0], &rest[1..], &limits.rule_limits()).map_err(core_err)?;
-        write_flag(w, "hanoi.rule", |flag| {
-            let changed = flag.set_rule(rule, limits.max_rules).map_err(core_err)?;
-            Ok((OK, changed))
-        })
-    } else if is_kw(action, "DEL") {
-        write_flag(w, "hanoi.rule", |flag| Ok(count(flag.delete_rules(&rest))))
-    } else if is_kw(action, "MOVE") {
-        let [name, index] = rest[..] else {
-            return Err(arg_err("expected HANOI.RULE key MOVE name index"));
-        };
-        let index = hanoi_core::parse_int(index)
-            .and_then(|i| usize::try_from(i).ok())
-            .ok_or_else(|| arg_err("MOVE index must be a non-negative integer"))?;
-        write_flag(w, "hanoi.rule", |flag| {
-            let changed = flag.move_rule(name, index).map_err(core_err)?;
-            Ok((OK, changed))
-        })
-    } else {
-        Err(arg_err(format_args!(
-            "expected SET, DEL or MOVE, got '{}'",
-            quote(action)
-        )))
-    }
-}
-
-fn millis(arg: &[u8], what: &str) -> Result<u64, RedisError> {
-    hanoi_core::parse_int(arg)
-        .and_then(|n| u64::try_from(n).ok())
-        .ok_or_else(|| {
-            arg_err(format_args!(
-                "{what} must be a Unix time in milliseconds (0 or more)"
-            ))
-        })
-}
-
-/// `HANOI.SCHEDULE key WINDOW from_ms until_ms` | `HANOI.SCHEDULE key RAMP
-/// from_pct to_pct start_ms end_ms` | `HANOI.SCHEDULE key CLEAR [WINDOW|RAMP]`.
-pub fn schedule(w: &Write) -> CmdResult {
-    arity(w.args, 3, 7)?;
-    let action = w.args[2].as_slice();
-    let rest: Vec<&[u8]> = slices(&w.args[3..]).collect();
-    if is_kw(action, "WINDOW") {
-        let [from, until] = rest[..] else {
-            return Err(arg_err(
-                "expected HANOI.SCHEDULE key WINDOW from_ms until_ms",
-            ));
-        };
-        let (from, until) = (millis(from, "from_ms")?, millis(until, "until_ms")?);
-        write_flag(w, "hanoi.schedule", |flag| {
-            Ok((OK, flag.set_window(from, until).map_err(core_err)?))
-        })
-    } else if is_kw(action, "RAMP") {
-        let [from, to, start, end] = rest[..] else {
-            return Err(arg_err(
-                "expected HANOI.SCHEDULE key RAMP from_pct to_pct start_ms end_ms",
-            ));
-        };
-        let ramp = Ramp {
-            from_pct: parse_percentage(from).map_err(core_err)?,
-            to_pct: parse_percentage(to).map_err(core_err)?,
-            start_ms: millis(start, "start_ms")?,
-            end_ms: millis(end, "end_ms")?,
-        };
-        write_flag(w, "hanoi.schedule", |flag| {
-            Ok((OK, flag.set_ramp(ramp).map_err(core_err)?))
-        })
-    } else if is_kw(action, "CLEAR") {
-        let (window, ramp) = match rest[..] {
-            [] => (true, true),
-            [x] if is_kw(x, "WINDOW") => (true, false),
-            [x] if is_kw(x, "RAMP") => (false, true),
-            _ => return Err(arg_err("expected HANOI.SCHEDULE key CLEAR [WINDOW|RAMP]")),
-        };
-        write_flag(w, "hanoi.schedule", |flag| {
-            Ok((OK, flag.clear_schedule(window, ramp)))
-        })
-    } else {
-        Err(arg_err(format_args!(
-            "expected WINDOW, RAMP or CLEAR, got '{}'",
-            quote(action)
-        )))
-    }
 }
 
 /// The query for `flag`: the attributes, and the server's time when the
@@ -792,22 +557,13 @@ pub fn explain(call: &Call) -> CmdResult {
         .and_then(|(f, v)| f.definition().variants.iter().position(|x| x == v));
     evaluated(flag, e.enabled, index);
     stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
-    let detail = match e.detail {
-        Some(Detail::Pattern(p)) => RedisValue::BulkString(p.to_owned()),
-        Some(Detail::Bucket(b)) => RedisValue::Integer(i64::from(b)),
-        Some(Detail::Rule(name)) => RedisValue::StringBuffer(name.to_vec()),
-        None => RedisValue::Null,
-    };
-    Ok(RedisValue::Array(vec![
-        bool_reply(e.enabled),
-        bulk_or_nil(e.variant),
-        RedisValue::SimpleStringStatic(e.reason.as_str()),
-        detail,
-        RedisValue::Integer(i64::from(e.percentage)),
-    ]))
+    Ok(RedisValue::Array(
+        e.values().into_iter().map(value).collect(),
+    ))
 }
 
-/// `HANOI.GET key` → the definition as a map (a flat array under RESP2).
+/// `HANOI.GET key` → the flag's description (`hanoi_core::Description`) as
+/// a map (a flat array under RESP2).
 pub fn get(call: &Call) -> CmdResult {
     let (ctx, args) = (call.context(), call.strings());
     arity(&args, 2, 2)?;
@@ -815,105 +571,31 @@ pub fn get(call: &Call) -> CmdResult {
     let Some(flag) = read_flag(&key)? else {
         return Ok(RedisValue::Null);
     };
-    let d = flag.definition();
-    let list = |items: &mut dyn Iterator<Item = RedisValue>| RedisValue::Array(items.collect());
-    let fields = [
-        ("enabled", bool_reply(d.enabled)),
-        ("percentage", RedisValue::Integer(i64::from(d.percentage))),
-        (
-            "effective_percentage",
-            RedisValue::Integer(i64::from(
-                flag.effective_percentage(query(Some(flag), Attrs::default()).now_ms),
-            )),
-        ),
-        (
-            "variants",
-            list(
-                &mut d
-                    .variants
-                    .iter()
-                    .map(|v| RedisValue::StringBuffer(v.clone())),
-            ),
-        ),
-        (
-            "weights",
-            list(
-                &mut d
-                    .weights
-                    .iter()
-                    .flatten()
-                    .map(|w| RedisValue::Integer(i64::from(*w))),
-            ),
-        ),
-        ("salt", bulk_or_nil(d.salt.as_deref())),
-        ("users", RedisValue::Integer(flag.users().len() as i64)),
-        (
-            "created",
-            RedisValue::Integer(flag.metadata().created_ms as i64),
-        ),
-        ("metadata", bytes_map(&flag.metadata().fields)),
-        (
-            "rules",
-            RedisValue::Array(
-                flag.rules()
-                    .iter()
-                    .map(|r| {
-                        let mut words = vec![RedisValue::StringBuffer(r.name.clone())];
-                        words.extend(r.args().into_iter().map(RedisValue::StringBuffer));
-                        RedisValue::Array(words)
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "window",
-            flag.schedule().window.map_or(RedisValue::Null, |(f, u)| {
-                RedisValue::Array(vec![
-                    RedisValue::Integer(f as i64),
-                    RedisValue::Integer(u as i64),
-                ])
-            }),
-        ),
-        (
-            "ramp",
-            flag.schedule().ramp.map_or(RedisValue::Null, |r| {
-                RedisValue::Array(vec![
-                    RedisValue::Integer(i64::from(r.from_pct)),
-                    RedisValue::Integer(i64::from(r.to_pct)),
-                    RedisValue::Integer(r.start_ms as i64),
-                    RedisValue::Integer(r.end_ms as i64),
-                ])
-            }),
-        ),
-        ("blocked", RedisValue::Integer(flag.blocked().len() as i64)),
-        (
-            "regexes",
-            list(
-                &mut flag
-                    .patterns()
-                    .map(|p| RedisValue::BulkString(p.to_owned())),
-            ),
-        ),
-    ];
-    let map: BTreeMap<RedisValueKey, RedisValue> = fields
-        .into_iter()
-        .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
-        .collect();
-    Ok(RedisValue::OrderedMap(map))
+    let now = query(Some(flag), Attrs::default()).now_ms;
+    let fields = Description::of(flag, now).fields();
+    Ok(RedisValue::OrderedMap(
+        fields
+            .into_iter()
+            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), value(v)))
+            .collect(),
+    ))
 }
 
-/// A map of byte strings (a flat array under RESP2).
-fn bytes_map(m: &BTreeMap<Vec<u8>, Vec<u8>>) -> RedisValue {
-    RedisValue::OrderedMap(
-        m.iter()
-            .map(|(k, v)| {
-                (
-                    RedisValueKey::BulkString(k.clone()),
-                    RedisValue::StringBuffer(v.clone()),
-                )
-            })
-            .collect(),
-    )
+/// A core [`Value`] as a reply.
+fn value(v: Value) -> RedisValue {
+    match v {
+        Value::Nil => RedisValue::Null,
+        Value::Bool(b) => bool_reply(b),
+        Value::Int(i) => RedisValue::Integer(i),
+        Value::Bytes(b) => RedisValue::StringBuffer(b),
+        Value::Word(w) => RedisValue::SimpleStringStatic(w),
+        Value::List(l) => RedisValue::Array(l.into_iter().map(value).collect()),
+        Value::Map(m) => RedisValue::OrderedMap(
+            m.into_iter()
+                .map(|(k, v)| (RedisValueKey::BulkString(k), value(v)))
+                .collect(),
+        ),
+    }
 }
 
 fn map(fields: Vec<(&str, RedisValue)>) -> RedisValue {
@@ -1024,14 +706,30 @@ pub fn stats(call: &Call) -> CmdResult {
     ]))
 }
 
-/// `HANOI.EXPORT key` → the flag in `hanoi_core::codec`'s byte form
-/// (magic, version, flag), or nil: what an in-process `Rollout` loads with
-/// `codec::from_bytes`.
+/// `HANOI.EXPORT key [NOIDS]` → the flag in `hanoi_core::codec`'s byte form
+/// (magic, version, flag; ids in byte order), or nil: what an in-process
+/// `Rollout` loads with `codec::from_bytes`. `NOIDS` keeps only the id
+/// counts (`codec::from_bytes_partial` reads it): a description without
+/// pulling every id.
 pub fn export(call: &Call) -> CmdResult {
     let (ctx, args) = (call.context(), call.strings());
-    arity(&args, 2, 2)?;
+    arity(&args, 2, 3)?;
+    let noids = match args.get(2) {
+        None => false,
+        Some(a) if is_kw(a.as_slice(), "NOIDS") => true,
+        Some(a) => {
+            return Err(arg_err(format_args!(
+                "expected NOIDS, got '{}'",
+                quote(a.as_slice())
+            )))
+        }
+    };
     let key = ctx.open_key(&args[1]);
     Ok(read_flag(&key)?.map_or(RedisValue::Null, |f| {
-        RedisValue::StringBuffer(hanoi_core::codec::to_bytes(f))
+        RedisValue::StringBuffer(if noids {
+            hanoi_core::codec::to_bytes_without_ids(f)
+        } else {
+            hanoi_core::codec::to_bytes(f)
+        })
     }))
 }

@@ -213,19 +213,13 @@ unsafe extern "C" fn aof_rewrite(
     let flag = unsafe { &*value.cast::<Flag>() };
     let written = catch_unwind(AssertUnwindSafe(|| {
         // Everything but the ids in one internal command (definition,
-        // regexes, metadata and history exactly as they are), then the ids
-        // in batches.
+        // regexes, metadata, history and revision exactly as they are),
+        // then the ids in batches, added as they were (no new revision).
         let head = codec::to_bytes_without_ids(flag);
-        emit(aof, key, &CString::from(c"HANOI.LOAD"), &[&head]);
-        let register = CString::from(c"HANOI.REGISTER");
-        emit_ids(aof, key, &register, &[b"USER"], flag.users());
-        emit_ids(
-            aof,
-            key,
-            &CString::from(c"HANOI.BLOCK"),
-            &[],
-            flag.blocked(),
-        );
+        let load = CString::from(c"HANOI.LOAD");
+        emit(aof, key, &load, &[&head]);
+        emit_ids(aof, key, &load, &[b"USERS"], flag.users());
+        emit_ids(aof, key, &load, &[b"BLOCKED"], flag.blocked());
     }));
     if written.is_err() {
         guard::crash(io_ctx(aof), "while rewriting the AOF");
@@ -362,6 +356,7 @@ unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void)
             add(w);
         }
     }
+    count(flag.revision() as usize);
     end();
     // The id sets: unordered, one sequence per id.
     for (tag, ids) in [(b"u", flag.users()), (b"b", flag.blocked())] {

@@ -18,6 +18,18 @@ pub mod datatype;
 pub mod guard;
 mod stats;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_module_version_is_the_crate_version() {
+        let v: Vec<i32> = env!("CARGO_PKG_VERSION")
+            .split('.')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(super::VERSION, v[0] * 10_000 + v[1] * 100 + v[2]);
+    }
+}
+
 use datatype::HANOI_TYPE;
 
 /// Unit tests run outside Redis: `redis_module!` installs Redis's allocator,
@@ -92,11 +104,33 @@ pub fn limits(ctx: &Context) -> Limits {
     }
 }
 
+/// `CARGO_PKG_VERSION` as Redis wants a module's version (`MODULE LIST`):
+/// major * 10000 + minor * 100 + patch, so `MODULE LIST` and `INFO hanoi`
+/// say the same.
+pub const VERSION: i32 = {
+    let v = env!("CARGO_PKG_VERSION").as_bytes();
+    let (mut parts, mut part, mut i) = ([0i32; 3], 0, 0);
+    while i < v.len() && part < 3 {
+        match v[i] {
+            b'.' => part += 1,
+            b'0'..=b'9' => parts[part] = parts[part] * 10 + (v[i] - b'0') as i32,
+            _ => break,
+        }
+        i += 1;
+    }
+    parts[0] * 10_000 + parts[1] * 100 + parts[2]
+};
+
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     // A corrupt RESTORE payload or RDB gives an error, not a crash; and a key
     // is signalled modified only when a write changed it (commands.rs).
+    // Flags are self-contained values with no global index, so a replica
+    // may load its primary's RDB beside the data it still serves
+    // (`repl-diskless-load swapdb`).
     ctx.set_module_options(
-        ModuleOptions::HANDLE_IO_ERRORS | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED,
+        ModuleOptions::HANDLE_IO_ERRORS
+            | ModuleOptions::NO_IMPLICIT_SIGNAL_MODIFIED
+            | ModuleOptions::HANDLE_REPL_ASYNC_LOAD,
     );
     // The type exists by now (`redis_module!` creates it before init).
     datatype::remember_raw_type();
@@ -109,7 +143,7 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
 
 redis_module! {
     name: "hanoi",
-    version: 1_00_00,
+    version: VERSION,
     allocator: (allocator!(), allocator!()),
     data_types: [HANOI_TYPE],
     init: init,

@@ -128,7 +128,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
         Value::Array(a) => a,
         other => panic!("{other:?}"),
     };
-    assert_eq!(flat.len(), 28);
+    assert_eq!(flat.len(), 30);
     let field = |name: &str| -> Value {
         let i = flat
             .iter()
@@ -138,6 +138,8 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     };
     assert_eq!(field("enabled"), Value::Int(0));
     assert_eq!(field("percentage"), Value::Int(30));
+    // Created, then three writes that changed it.
+    assert_eq!(field("revision"), Value::Int(4));
     assert_eq!(field("effective_percentage"), Value::Int(30));
     assert_eq!(
         field("variants"),
@@ -156,7 +158,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     let mut con3 = s.con3();
     match run(&mut con3, &["HANOI.GET", "f"]).unwrap() {
         Value::Map(m) => {
-            assert_eq!(m.len(), 14);
+            assert_eq!(m.len(), 15);
             assert!(m
                 .iter()
                 .any(|(k, v)| *k == Value::BulkString(b"metadata".to_vec())
@@ -315,4 +317,66 @@ fn the_server_under_test_is_the_one_asked_for() {
     let wanted = common::server_binary();
     eprintln!("server under test: {wanted}");
     assert_eq!(wanted.contains("valkey"), info.contains("valkey_version"), "{info}");
+}
+
+/// The `revision` field of `HANOI.GET`.
+fn revision(con: &mut redis::Connection, key: &str) -> i64 {
+    let fields: Vec<Value> =
+        redis::from_redis_value(&run(con, &["HANOI.GET", key]).unwrap()).unwrap();
+    let i = fields
+        .iter()
+        .position(|v| *v == Value::BulkString(b"revision".to_vec()))
+        .expect("GET has a revision");
+    redis::from_redis_value(&fields[i + 1]).unwrap()
+}
+
+#[test]
+fn the_revision_grows_by_one_on_every_change_and_on_nothing_else() {
+    // With no history kept, a change still moves the revision: it is what
+    // hanoi-web's stale-save check compares.
+    let s = Server::start(&["--hanoi.history-length", "0"]);
+    let mut con = s.con();
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "10"]);
+    assert_eq!(revision(&mut con, "f"), 1);
+    let steps: &[(&[&str], i64)] = &[
+        (&["HANOI.DEFINE", "f", "PERCENTAGE", "10"], 1),
+        (&["HANOI.REGISTER", "f", "USER", "x"], 2),
+        (&["HANOI.REGISTER", "f", "USER", "x"], 2),
+        (&["HANOI.UNREGISTER", "f", "USER", "y"], 2),
+        (&["HANOI.UNREGISTER", "f", "USER", "x"], 3),
+        (&["HANOI.ENABLED", "f", "x"], 3),
+        (&["HANOI.EXPLAIN", "f", "x"], 3),
+        (&["HANOI.STATS", "f", "RESET"], 3),
+        (&["HANOI.ENABLE", "f"], 3),
+        (&["HANOI.TOGGLE", "f"], 4),
+        (&["HANOI.PERCENTAGE", "f", "101"], 4),
+        (&["HANOI.PERCENTAGE", "f", "20"], 5),
+        (&["HANOI.SCHEDULE", "f", "RAMP", "0", "50", "1000", "2000"], 6),
+        // PERCENTAGE by DEFINE ends the ramp: a change even with the same
+        // percentage.
+        (&["HANOI.DEFINE", "f", "DISABLED", "PERCENTAGE", "20"], 7),
+        (&["HANOI.META", "f", "SET", "owner", "ana"], 8),
+        (&["HANOI.META", "f", "SET", "owner", "ana"], 8),
+        (&["HANOI.RULE", "f", "SET", "r", "IF", "plan", "EQ", "pro"], 9),
+        (&["HANOI.RULE", "f", "DEL", "nope"], 9),
+    ];
+    for (cmd, want) in steps {
+        let _ = run(&mut con, cmd);
+        assert_eq!(revision(&mut con, "f"), *want, "after {cmd:?}");
+    }
+    // A stale-save check: WATCH, compare the revision, MULTI/EXEC. A write
+    // made behind its back (register one id, unregister another: no history
+    // to see it by) makes the EXEC fail.
+    let mut other = s.con();
+    let seen = revision(&mut con, "f");
+    ok(&mut con, &["WATCH", "f"]);
+    int(&mut other, &["HANOI.REGISTER", "f", "USER", "z"]);
+    int(&mut other, &["HANOI.UNREGISTER", "f", "USER", "z"]);
+    assert_eq!(revision(&mut con, "f"), seen + 2);
+    ok(&mut con, &["MULTI"]);
+    assert_eq!(
+        run(&mut con, &["HANOI.PERCENTAGE", "f", "30"]),
+        Ok(Value::SimpleString("QUEUED".into()))
+    );
+    assert_eq!(run(&mut con, &["EXEC"]), Ok(Value::Nil));
 }

@@ -173,12 +173,12 @@ fn a_newer_encoding_version_is_refused_with_a_log_line() {
     assert_eq!(&body[..2], &[7, 0x81]);
     let mut b = body.to_vec();
     let id = u64::from_be_bytes(b[2..10].try_into().unwrap());
-    assert_eq!(id & 0x3ff, 3, "encoding version 3");
-    b[2..10].copy_from_slice(&((id & !0x3ff) | 4).to_be_bytes());
+    assert_eq!(id & 0x3ff, 4, "encoding version 4");
+    b[2..10].copy_from_slice(&((id & !0x3ff) | 5).to_be_bytes());
     let r = run_b(&mut con, ("RESTORE", "g", 0, payload(&b, &trailer[..2])));
     assert!(r.is_err());
     assert_eq!(query::<String>(&mut con, &["PING"]), "PONG");
-    assert!(s.log().contains("encoding version 4"), "{}", s.log());
+    assert!(s.log().contains("encoding version 5"), "{}", s.log());
 }
 
 /// An RDB written by each encoding version, and the answers it gave.
@@ -189,7 +189,7 @@ fn fixture_files(version: u32) -> (String, String) {
     )
 }
 /// The encoding version `write_rdb_fixture` writes.
-const FIXTURE_VERSION: u32 = 3;
+const FIXTURE_VERSION: u32 = 4;
 const FIXTURE_FLAGS: [(&str, usize, u64); 3] =
     [("fx:big", 3000, 51), ("fx:small", 300, 52), ("fx:tiny", 10, 53)];
 
@@ -221,9 +221,17 @@ fn fixture_ids(seed: u64) -> Vec<Vec<u8>> {
 fn get_as_of(version: u32, get: Value) -> Value {
     let Value::Array(items) = get else { return get };
     let later: &[&[u8]] = match version {
-        1 => &[b"created", b"metadata", b"rules", b"window", b"ramp", b"effective_percentage"],
-        2 => &[b"rules", b"window", b"ramp", b"effective_percentage"],
-        3 => &[b"effective_percentage"],
+        1 => &[
+            b"created",
+            b"metadata",
+            b"rules",
+            b"window",
+            b"ramp",
+            b"effective_percentage",
+            b"revision",
+        ],
+        2 => &[b"rules", b"window", b"ramp", b"effective_percentage", b"revision"],
+        3 => &[b"effective_percentage", b"revision"],
         _ => &[],
     };
     let kept = items
@@ -313,6 +321,11 @@ fn fixture_still_loads(version: u32) {
     let got = fixture_lines(&mut con, version).join("\n") + "\n";
     assert!(got == want, "answers from the version-{version} fixture differ");
     assert_eq!(int(&mut con, &["DBSIZE"]), 3);
+}
+
+#[test]
+fn rdb_fixture_of_encoding_version_4_still_loads() {
+    fixture_still_loads(4);
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{err, int, ok, query, run, server_ms, snapshot, Server};
+use common::{err, int, int_b, ok, query, run, server_ms, snapshot, Server};
 use redis::Value;
 
 /// A flat field/value reply (RESP2 map) as pairs.
@@ -166,12 +166,14 @@ fn wait_synced(replica: &mut redis::Connection) {
     }
 }
 
-/// HISTORY, GET and the digest of each key.
-fn observed(con: &mut redis::Connection, keys: &[&str]) -> Vec<(Value, Value, Value)> {
+/// HISTORY, GET (the revision among its fields), the digest and the
+/// EXPORT bytes of each key.
+fn observed(con: &mut redis::Connection, keys: &[&str]) -> Vec<(Value, Value, Value, Value)> {
     keys.iter()
         .map(|k| {
             let (get, digest) = snapshot(con, k);
-            (query(con, ("HANOI.HISTORY", *k)), get, digest)
+            let export = query(con, ("HANOI.EXPORT", *k));
+            (query(con, ("HANOI.HISTORY", *k)), get, digest, export)
         })
         .collect()
 }
@@ -206,9 +208,28 @@ fn history_is_the_same_everywhere() {
     int(&mut ana, &["HANOI.TOGGLE", "f"]);
     int(&mut bo, &["HANOI.REGISTER", "f", "REGEX", "^vip-"]);
     ok(&mut ana, &["HANOI.DEFINE", "g"]);
+    // Enough ids, registered out of order and some removed, that their
+    // table order differs after a reload: EXPORT writes them sorted.
+    let ids: Vec<String> = (0..3000)
+        .map(|i| format!("id{}", (i * 7919) % 3000))
+        .collect();
+    int_b(&mut bo, ("HANOI.REGISTER", "g", "USER", &ids));
+    int_b(&mut bo, ("HANOI.UNREGISTER", "g", "USER", &ids[..1000]));
+    int_b(&mut bo, ("HANOI.BLOCK", "g", &ids[2000..2100]));
     assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);
     let keys = ["f", "g"];
     let want = observed(&mut pc, &keys);
+    let revision = |o: &(Value, Value, Value, Value)| {
+        let fields: Vec<Value> = redis::from_redis_value(&o.1).unwrap();
+        let i = fields
+            .iter()
+            .position(|v| *v == Value::BulkString(b"revision".to_vec()))
+            .unwrap();
+        fields[i + 1].clone()
+    };
+    // f: created, then five writes that changed it; g: created, three.
+    assert_eq!(revision(&want[0]), Value::Int(6));
+    assert_eq!(revision(&want[1]), Value::Int(4));
     let who = who_what(&mut pc, "f");
     assert_eq!(who.len(), 6);
     assert_eq!(

@@ -24,15 +24,24 @@
 //! u64    schedule bits: 1 = window, 2 = ramp
 //! [u64 from, u64 until]                       window
 //! [u64 from_pct, u64 to_pct, u64 start, u64 end]  ramp
+//! --- version 4 adds:
+//! u64    revision (see `store`)
 //! ```
 //! Evaluation counts are not stored: they are per server and per process.
+//!
+//! The RDB writes ids in the id table's order (fast); `HANOI.EXPORT`
+//! ([`to_bytes`]) writes them in byte order, so the same flag gives the same
+//! bytes on a primary, its replicas and after a reload. Its form without ids
+//! ([`to_bytes_without_ids`]) keeps each id count with no chunks: a reader
+//! that wants the description ([`from_bytes_partial`]) learns the counts
+//! without pulling every id.
 
 use crate::observe::{Entry, History, Metadata};
 use crate::rules::{parse_rule, Rule};
 use crate::{Definition, Error, Flag, IdSet, Limits, Ramp, Schedule};
 
 /// The encoding version this code writes; it reads 1 to this.
-pub const ENCODING_VERSION: i32 = 3;
+pub const ENCODING_VERSION: i32 = 4;
 
 /// Bytes of ids per stored chunk.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -56,19 +65,46 @@ pub trait Source {
 /// their bytes (the header needs them), a second writes each chunk as it is
 /// packed. Only one
 /// chunk is ever held, never a copy of every id.
-fn save_ids(ids: &IdSet, out: &mut impl Sink) {
-    let (bytes, chunks) = ids.chunk_stats(CHUNK_BYTES);
+fn save_ids(ids: &IdSet, out: &mut impl Sink, how: Ids) {
     out.put_u64(ids.len() as u64);
-    out.put_u64(bytes);
-    out.put_u64(chunks);
-    ids.for_each_chunk(CHUNK_BYTES, |c| out.put_bytes(c));
+    match how {
+        Ids::TableOrder => {
+            let (bytes, chunks) = ids.chunk_stats(CHUNK_BYTES);
+            out.put_u64(bytes);
+            out.put_u64(chunks);
+            ids.for_each_chunk(CHUNK_BYTES, |c| out.put_bytes(c));
+        }
+        Ids::Sorted => {
+            let sorted = ids.sorted();
+            let (bytes, chunks) = crate::idset::chunk_stats(sorted.iter().copied(), CHUNK_BYTES);
+            out.put_u64(bytes);
+            out.put_u64(chunks);
+            crate::idset::for_each_chunk(sorted.iter().copied(), CHUNK_BYTES, |c| out.put_bytes(c));
+        }
+        Ids::CountOnly => {
+            out.put_u64(0);
+            out.put_u64(0);
+        }
+    }
 }
 
+/// How a flag's ids are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ids {
+    /// In the id table's order (the RDB: no sort).
+    TableOrder,
+    /// In byte order (the export: the same bytes wherever the flag is).
+    Sorted,
+    /// Only how many (the description, the AOF rewrite's head).
+    CountOnly,
+}
+
+/// The RDB form of a flag.
 pub fn save(flag: &Flag, out: &mut impl Sink) {
-    save_with(flag, out, true);
+    save_with(flag, out, Ids::TableOrder);
 }
 
-fn save_with(flag: &Flag, out: &mut impl Sink, with_ids: bool) {
+fn save_with(flag: &Flag, out: &mut impl Sink, how: Ids) {
     let d = flag.definition();
     let bits = if d.enabled { BIT_ENABLED } else { 0 }
         | if d.weights.is_some() { BIT_WEIGHTS } else { 0 }
@@ -89,13 +125,8 @@ fn save_with(flag: &Flag, out: &mut impl Sink, with_ids: bool) {
     for p in flag.patterns() {
         out.put_bytes(p.as_bytes());
     }
-    if with_ids {
-        save_ids(flag.users(), out);
-        save_ids(flag.blocked(), out);
-    } else {
-        save_ids(&IdSet::new(), out);
-        save_ids(&IdSet::new(), out);
-    }
+    save_ids(flag.users(), out, how);
+    save_ids(flag.blocked(), out, how);
     // Version 2.
     let meta = flag.metadata();
     out.put_u64(meta.created_ms);
@@ -144,6 +175,8 @@ fn save_with(flag: &Flag, out: &mut impl Sink, with_ids: bool) {
         out.put_u64(r.start_ms);
         out.put_u64(r.end_ms);
     }
+    // Version 4.
+    out.put_u64(flag.revision());
 }
 
 fn load_targeting(src: &mut impl Source) -> Result<(Vec<Rule>, Schedule), Error> {
@@ -232,10 +265,15 @@ fn load_observations(src: &mut impl Source) -> Result<(Metadata, History), Error
     Ok((meta, history))
 }
 
-fn load_ids(src: &mut impl Source) -> Result<IdSet, Error> {
+/// The ids, and how many the writer had: a partial read accepts a count
+/// with no chunks ([`to_bytes_without_ids`]), and then holds no ids.
+fn load_ids(src: &mut impl Source, partial: bool) -> Result<(IdSet, u64), Error> {
     let n = src.get_u64()?;
     let bytes = src.get_u64()?;
     let chunks = src.get_u64()?;
+    if partial && chunks == 0 && bytes == 0 {
+        return Ok((IdSet::new(), n));
+    }
     // Sized up front, within bounds: the numbers may be corrupt.
     let cap = |v: u64, max: u64| usize::try_from(v.min(max)).unwrap_or(0);
     let mut ids = IdSet::with_capacity(cap(n, 1 << 20), cap(bytes, 1 << 24));
@@ -250,33 +288,51 @@ fn load_ids(src: &mut impl Source) -> Result<IdSet, Error> {
     if seen != n || ids.len() as u64 != n {
         return Err(Error::Corrupt);
     }
-    Ok(ids)
+    Ok((ids, n))
 }
 
 /// Reads a flag stored with encoding version `version`: one arm per version
 /// this code has ever written (as RedisJSON's loader has), so an old RDB
 /// loads after an upgrade; a newer version is refused.
 pub fn load(src: &mut impl Source, version: i32) -> Result<Flag, Error> {
-    match version {
-        1 => load_v1(src),
-        2 => {
-            let flag = load_v1(src)?;
-            let (meta, history) = load_observations(src)?;
-            Ok(flag.with_observations(meta, history))
-        }
-        3 => {
-            let flag = load_v1(src)?;
-            let (meta, history) = load_observations(src)?;
-            let (rules, schedule) = load_targeting(src)?;
-            flag.with_observations(meta, history)
-                .with_targeting(rules, schedule)
-                .map_err(|_| Error::Corrupt)
-        }
-        v => Err(Error::UnknownEncoding(v)),
-    }
+    load_partial(src, version, false).map(|p| p.flag)
 }
 
-fn load_v1(src: &mut impl Source) -> Result<Flag, Error> {
+/// A flag read from bytes that may leave its ids out, and how many ids it
+/// has (what a description shows).
+#[derive(Debug, Clone)]
+pub struct Partial {
+    /// The flag; without its ids when they were left out.
+    pub flag: Flag,
+    /// How many ids are registered.
+    pub users: u64,
+    /// How many ids are blocked.
+    pub blocked: u64,
+}
+
+fn load_partial(src: &mut impl Source, version: i32, partial: bool) -> Result<Partial, Error> {
+    if !(1..=ENCODING_VERSION).contains(&version) {
+        return Err(Error::UnknownEncoding(version));
+    }
+    let mut p = load_v1(src, partial)?;
+    if version >= 2 {
+        let (meta, history) = load_observations(src)?;
+        p.flag = p.flag.with_observations(meta, history);
+    }
+    if version >= 3 {
+        let (rules, schedule) = load_targeting(src)?;
+        p.flag = p
+            .flag
+            .with_targeting(rules, schedule)
+            .map_err(|_| Error::Corrupt)?;
+    }
+    if version >= 4 {
+        p.flag.set_revision(src.get_u64()?);
+    }
+    Ok(p)
+}
+
+fn load_v1(src: &mut impl Source, partial: bool) -> Result<Partial, Error> {
     let bits = src.get_u64()?;
     if bits & !(BIT_ENABLED | BIT_WEIGHTS | BIT_SALT) != 0 {
         return Err(Error::Corrupt);
@@ -307,8 +363,8 @@ fn load_v1(src: &mut impl Source) -> Result<Flag, Error> {
         let p = src.get_bytes()?.as_ref().to_vec();
         patterns.push(String::from_utf8(p).map_err(|_| Error::Corrupt)?);
     }
-    let users = load_ids(src)?;
-    let blocked = load_ids(src)?;
+    let (users, user_count) = load_ids(src, partial)?;
+    let (blocked, blocked_count) = load_ids(src, partial)?;
     let def = Definition {
         enabled: bits & BIT_ENABLED != 0,
         percentage,
@@ -316,9 +372,14 @@ fn load_v1(src: &mut impl Source) -> Result<Flag, Error> {
         weights,
         salt,
     };
-    Flag::from_parts(def, users, blocked, patterns).map_err(|e| match e {
+    let flag = Flag::from_parts(def, users, blocked, patterns).map_err(|e| match e {
         Error::InvalidRegex { .. } => Error::Corrupt,
         e => e,
+    })?;
+    Ok(Partial {
+        flag,
+        users: user_count,
+        blocked: blocked_count,
     })
 }
 
@@ -359,19 +420,22 @@ pub const MAGIC: &[u8; 8] = b"hanoiflg";
 
 /// A flag as `HANOI.EXPORT` gives it: [`MAGIC`], the encoding version as a
 /// u64 little-endian, then the flag in the in-memory framing.
+/// The ids come in byte order: the same flag gives the same bytes.
 pub fn to_bytes(flag: &Flag) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    out.put_u64(ENCODING_VERSION as u64);
-    save(flag, &mut out);
-    out
+    framed(flag, Ids::Sorted)
 }
 
-/// [`to_bytes`] with no ids: what the AOF rewrite puts in `HANOI.LOAD`
-/// before it registers the ids in batches.
+/// [`to_bytes`] with only the counts of the ids (`HANOI.EXPORT key
+/// NOIDS`, and the head of a flag in the AOF rewrite, whose ids follow in
+/// batches): read back with [`from_bytes_partial`].
 pub fn to_bytes_without_ids(flag: &Flag) -> Vec<u8> {
+    framed(flag, Ids::CountOnly)
+}
+
+fn framed(flag: &Flag, how: Ids) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     out.put_u64(ENCODING_VERSION as u64);
-    save_with(flag, &mut out, false);
+    save_with(flag, &mut out, how);
     out
 }
 
@@ -379,12 +443,22 @@ pub fn to_bytes_without_ids(flag: &Flag) -> Vec<u8> {
 /// (`Corrupt`); a version newer than this code is `UnknownEncoding`, so a
 /// reader can tell "upgrade me" from corruption. Trailing bytes are an error.
 pub fn from_bytes(bytes: &[u8]) -> Result<Flag, Error> {
+    read_framed(bytes, false).map(|p| p.flag)
+}
+
+/// Reads [`to_bytes`]'s or [`to_bytes_without_ids`]'s form: the flag (its
+/// ids only if they were there) and the id counts.
+pub fn from_bytes_partial(bytes: &[u8]) -> Result<Partial, Error> {
+    read_framed(bytes, true)
+}
+
+fn read_framed(bytes: &[u8], partial: bool) -> Result<Partial, Error> {
     let rest = bytes.strip_prefix(MAGIC).ok_or(Error::Corrupt)?;
     let mut src = SliceSource(rest);
     let version = i32::try_from(src.get_u64()?).map_err(|_| Error::UnknownEncoding(i32::MAX))?;
-    let flag = load(&mut src, version)?;
+    let p = load_partial(&mut src, version, partial)?;
     if src.0.is_empty() {
-        Ok(flag)
+        Ok(p)
     } else {
         Err(Error::Corrupt)
     }
@@ -466,18 +540,23 @@ mod tests {
             .unwrap();
         let mut b = Vec::new();
         save(&bare, &mut b);
-        // Version 1 is that layout without its 5 trailing u64s (created,
-        // field count, entry count; rule count, schedule bits).
-        let v1 = &b[..b.len() - 8 * 5];
+        // Version 1 is that layout without its 6 trailing u64s (created,
+        // field count, entry count; rule count, schedule bits; revision).
+        let v1 = &b[..b.len() - 8 * 6];
         let mut src = SliceSource(v1);
         let g = load(&mut src, 1).unwrap();
         assert!(src.0.is_empty(), "version 1 reads its whole layout");
         assert_eq!(g.users(), f.users());
         assert!(g.history().is_empty() && g.metadata().fields.is_empty() && g.rules().is_empty());
-        // Version 3 reads everything the current writer writes, to the byte.
+        // Version 4 reads everything the current writer writes, to the byte;
+        // version 3 is that without the revision.
         let mut src = SliceSource(&all);
-        assert!(load(&mut src, 3).unwrap() == f);
+        assert!(load(&mut src, 4).unwrap() == f);
         assert!(src.0.is_empty());
+        let mut src = SliceSource(&all[..all.len() - 8]);
+        let g = load(&mut src, 3).unwrap();
+        assert!(src.0.is_empty());
+        assert_eq!((g.revision(), g.rules().len()), (0, 1));
     }
 
     #[test]
@@ -488,8 +567,39 @@ mod tests {
         assert!(f == g);
         assert_eq!(
             to_bytes(&Flag::new(Definition::default(), &Limits::default()).unwrap()).len(),
-            8 * 17
+            8 * 18
         );
+    }
+
+    #[test]
+    fn export_bytes_do_not_depend_on_insertion_order() {
+        let limits = Limits::default();
+        let mut a = Flag::new(Definition::default(), &limits).unwrap();
+        let mut b = a.clone();
+        let ids: Vec<String> = (0..5000).map(|i| format!("id{i}")).collect();
+        a.add_users(ids.iter().map(|s| s.as_bytes()));
+        b.add_users(ids.iter().rev().map(|s| s.as_bytes()));
+        a.block([&b"x"[..], b"y"]);
+        b.block([&b"y"[..], b"x"]);
+        assert_eq!(to_bytes(&a), to_bytes(&b));
+    }
+
+    #[test]
+    fn export_without_ids_keeps_their_counts() {
+        let mut f = sample();
+        f.set_revision(7);
+        let bytes = to_bytes_without_ids(&f);
+        assert!(bytes.len() < to_bytes(&f).len() / 10);
+        // A strict read refuses it: the ids it announces are not there.
+        assert_eq!(from_bytes(&bytes).unwrap_err(), Error::Corrupt);
+        let p = from_bytes_partial(&bytes).unwrap();
+        assert_eq!((p.users, p.blocked), (20_002, 1));
+        assert!(p.flag.users().is_empty());
+        assert_eq!(p.flag.revision(), 7);
+        assert_eq!(p.flag.rules(), f.rules());
+        // The whole form reads partially too, ids and all.
+        let whole = from_bytes_partial(&to_bytes(&f)).unwrap();
+        assert!(whole.flag == f && whole.users == 20_002);
     }
 
     #[test]

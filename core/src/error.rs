@@ -63,6 +63,10 @@ pub enum Error {
     BadVariantCount(String),
     /// Fewer variant names than the count announced.
     MissingVariantNames { count: usize, got: usize },
+    /// A command given too few or too many arguments.
+    WrongArity,
+    /// Arguments that do not fit the command's syntax: the message says how.
+    Usage(String),
 }
 
 impl fmt::Display for Error {
@@ -122,6 +126,8 @@ impl fmt::Display for Error {
             Error::MissingVariantNames { count, got } => {
                 write!(f, "VARIANTS {count} needs {count} names, got {got}")
             }
+            Error::WrongArity => write!(f, "wrong number of arguments"),
+            Error::Usage(m) => write!(f, "{m}"),
         }
     }
 }

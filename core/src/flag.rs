@@ -336,6 +336,9 @@ pub struct Flag {
     history: History,
     rules: Vec<Rule>,
     schedule: Schedule,
+    /// Grows by one on every write that changes the flag (stored; see
+    /// [`crate::store`]).
+    revision: u64,
     /// Per process, never stored: see [`crate::observe`].
     counters: Counters,
 }
@@ -351,6 +354,7 @@ impl PartialEq for Flag {
             && self.history == other.history
             && self.rules == other.rules
             && self.schedule == other.schedule
+            && self.revision == other.revision
     }
 }
 
@@ -381,6 +385,7 @@ impl Flag {
             history: History::default(),
             rules: Vec::new(),
             schedule: Schedule::default(),
+            revision: 0,
             counters,
         })
     }
@@ -406,6 +411,7 @@ impl Flag {
             history: History::default(),
             rules: Vec::new(),
             schedule: Schedule::default(),
+            revision: 0,
             counters,
         })
     }
@@ -430,6 +436,18 @@ impl Flag {
 
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// How many changing writes the flag has seen (1 once created): a
+    /// write that changed it moved this on by one ([`crate::store::apply`]).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Sets the revision (the store, and the codec putting back a stored
+    /// flag).
+    pub fn set_revision(&mut self, revision: u64) {
+        self.revision = revision;
     }
 
     pub fn schedule(&self) -> &Schedule {

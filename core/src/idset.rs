@@ -182,6 +182,51 @@ impl PartialEq for IdSet {
 }
 impl Eq for IdSet {}
 
+/// Packs `ids` into chunks of about `max` bytes (`varint length ++ id` per
+/// id), handing each to `f` as it fills.
+pub fn for_each_chunk<'a>(
+    ids: impl Iterator<Item = &'a [u8]>,
+    max: usize,
+    mut f: impl FnMut(&[u8]),
+) {
+    let mut buf = Vec::with_capacity(max.min(1 << 16));
+    for id in ids {
+        write_varint(&mut buf, id.len());
+        buf.extend_from_slice(id);
+        if buf.len() >= max {
+            f(&buf);
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        f(&buf);
+    }
+}
+
+/// What [`for_each_chunk`] would produce for `ids`: (total bytes, chunks).
+pub fn chunk_stats<'a>(ids: impl Iterator<Item = &'a [u8]>, max: usize) -> (u64, u64) {
+    let (mut total, mut chunks, mut current) = (0u64, 0u64, 0usize);
+    for id in ids {
+        let mut v = id.len();
+        let mut varint = 1;
+        while v >= 0x80 {
+            v >>= 7;
+            varint += 1;
+        }
+        current += varint + id.len();
+        if current >= max {
+            total += current as u64;
+            chunks += 1;
+            current = 0;
+        }
+    }
+    if current > 0 {
+        total += current as u64;
+        chunks += 1;
+    }
+    (total, chunks)
+}
+
 fn write_varint(out: &mut Vec<u8>, mut v: usize) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -398,44 +443,21 @@ impl IdSet {
 
     /// Packs the ids into chunks of about `max` bytes (`varint len ++ bytes`
     /// each): one RDB string per chunk instead of one per id.
-    pub fn for_each_chunk(&self, max: usize, mut f: impl FnMut(&[u8])) {
-        let mut buf = Vec::with_capacity(max.min(self.arena.len() + 16));
-        for id in self.iter() {
-            write_varint(&mut buf, id.len());
-            buf.extend_from_slice(id);
-            if buf.len() >= max {
-                f(&buf);
-                buf.clear();
-            }
-        }
-        if !buf.is_empty() {
-            f(&buf);
-        }
+    pub fn for_each_chunk(&self, max: usize, f: impl FnMut(&[u8])) {
+        for_each_chunk(self.iter(), max, f);
     }
 
     /// What [`IdSet::for_each_chunk`] would produce, without building it:
     /// (total bytes, number of chunks). Only lengths are read.
     pub fn chunk_stats(&self, max: usize) -> (u64, u64) {
-        let (mut total, mut chunks, mut current) = (0u64, 0u64, 0usize);
-        for id in self.iter() {
-            let mut v = id.len();
-            let mut varint = 1;
-            while v >= 0x80 {
-                v >>= 7;
-                varint += 1;
-            }
-            current += varint + id.len();
-            if current >= max {
-                total += current as u64;
-                chunks += 1;
-                current = 0;
-            }
-        }
-        if current > 0 {
-            total += current as u64;
-            chunks += 1;
-        }
-        (total, chunks)
+        chunk_stats(self.iter(), max)
+    }
+
+    /// The ids in byte order (what a deterministic export writes).
+    pub fn sorted(&self) -> Vec<&[u8]> {
+        let mut ids: Vec<&[u8]> = self.iter().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Adds the ids of one chunk written by [`IdSet::for_each_chunk`];

@@ -11,6 +11,7 @@
 
 pub mod codec;
 mod crc;
+pub mod describe;
 mod error;
 mod flag;
 mod idset;
@@ -21,6 +22,7 @@ mod rollout;
 pub mod rules;
 pub mod store;
 
+pub use describe::{Description, Value};
 pub use error::{Error, NotEnabled};
 pub use flag::{
     crc32, parse_int, parse_percentage, parse_weight, system_now_ms, Definition, Detail,

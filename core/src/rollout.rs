@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::rules::{parse_rule, Attrs};
-use crate::store::{self, Defined};
+use crate::store::{self, Outcome, Reply, Write};
 use crate::{
     system_now_ms, Definition, Error, Explanation, Flag, KeyedState, Limits, NotEnabled, Query,
     Ramp,
@@ -40,15 +40,47 @@ impl Rollout {
         &self.limits
     }
 
-    /// Creates the flag or replaces its definition; registrations stay.
-    pub fn define(&mut self, name: impl AsRef<[u8]>, def: Definition) -> Result<(), Error> {
-        let name = name.as_ref();
+    /// Applies a write with the store's rules ([`store::apply`]): what the
+    /// module does for the same command.
+    pub fn apply(&mut self, name: impl AsRef<[u8]>, write: Write<'_>) -> Result<Reply, Error> {
+        self.exec(name.as_ref(), write).map(|(reply, _)| reply)
+    }
+
+    /// [`Rollout::apply`], and whether the write changed the flag.
+    fn exec(&mut self, name: &[u8], write: Write<'_>) -> Result<(Reply, bool), Error> {
         let existing = self.flags.get_mut(name);
-        if let Defined::Created(flag) = store::define(existing, def, &self.limits, system_now_ms())?
-        {
+        let outcome = store::apply(existing, write, &self.limits, system_now_ms())?;
+        let done = (outcome.reply(), outcome.changed());
+        if let Outcome::Created(flag) = outcome {
             self.flags.insert(name.to_vec(), *flag);
         }
-        Ok(())
+        Ok(done)
+    }
+
+    /// Runs a write command as the module gets it: `command` (`HANOI.RULE`
+    /// or `RULE`), the flag's name, the arguments after it.
+    pub fn run<A: AsRef<[u8]>>(
+        &mut self,
+        command: impl AsRef<[u8]>,
+        name: impl AsRef<[u8]>,
+        args: &[A],
+    ) -> Result<Reply, Error> {
+        let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
+        let write = Write::parse(command.as_ref(), &args, &self.limits)?;
+        self.apply(name, write)
+    }
+
+    /// Creates the flag or replaces its whole definition (as `HANOI.DEFINE`
+    /// with every option: a running ramp ends); registrations stay.
+    pub fn define(&mut self, name: impl AsRef<[u8]>, def: Definition) -> Result<(), Error> {
+        self.apply(
+            name,
+            Write::Define {
+                def,
+                percentage: true,
+            },
+        )
+        .map(drop)
     }
 
     /// Puts a whole flag under `name` (for example one read back from Redis).
@@ -64,8 +96,17 @@ impl Rollout {
         self.flags.get(name.as_ref())
     }
 
-    fn flag_mut(&mut self, name: &[u8]) -> Result<&mut Flag, Error> {
-        store::existing(self.flags.get_mut(name))
+    /// A write whose reply is a count.
+    fn count(&mut self, name: impl AsRef<[u8]>, write: Write<'_>) -> Result<usize, Error> {
+        match self.apply(name, write)? {
+            Reply::Count(n) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    /// A write that says whether it changed the flag.
+    fn changed(&mut self, name: impl AsRef<[u8]>, write: Write<'_>) -> Result<bool, Error> {
+        self.exec(name.as_ref(), write).map(|(_, changed)| changed)
     }
 
     /// The flag names, in no particular order.
@@ -78,7 +119,7 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         users: &[I],
     ) -> Result<usize, Error> {
-        Ok(self.flag_mut(name.as_ref())?.add_users(ids(users)))
+        self.count(name, Write::AddUsers(ids(users).collect()))
     }
 
     pub fn unregister<I: AsRef<[u8]>>(
@@ -86,7 +127,7 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         users: &[I],
     ) -> Result<usize, Error> {
-        Ok(self.flag_mut(name.as_ref())?.remove_users(ids(users)))
+        self.count(name, Write::RemoveUsers(ids(users).collect()))
     }
 
     /// Adds regexes, all or nothing.
@@ -95,9 +136,7 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         patterns: &[I],
     ) -> Result<usize, Error> {
-        let limits = self.limits;
-        self.flag_mut(name.as_ref())?
-            .add_regexes(ids(patterns), &limits)
+        self.count(name, Write::AddRegexes(ids(patterns).collect()))
     }
 
     pub fn unregister_regex<I: AsRef<[u8]>>(
@@ -105,7 +144,7 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         patterns: &[I],
     ) -> Result<usize, Error> {
-        Ok(self.flag_mut(name.as_ref())?.remove_regexes(ids(patterns)))
+        self.count(name, Write::RemoveRegexes(ids(patterns).collect()))
     }
 
     pub fn block<I: AsRef<[u8]>>(
@@ -113,7 +152,7 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         users: &[I],
     ) -> Result<usize, Error> {
-        Ok(self.flag_mut(name.as_ref())?.block(ids(users)))
+        self.count(name, Write::Block(ids(users).collect()))
     }
 
     pub fn unblock<I: AsRef<[u8]>>(
@@ -121,26 +160,27 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         users: &[I],
     ) -> Result<usize, Error> {
-        Ok(self.flag_mut(name.as_ref())?.unblock(ids(users)))
+        self.count(name, Write::Unblock(ids(users).collect()))
     }
 
     pub fn enable(&mut self, name: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.flag_mut(name.as_ref())?.set_enabled(true);
-        Ok(())
+        self.apply(name, Write::Switch(true)).map(drop)
     }
 
     pub fn disable(&mut self, name: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.flag_mut(name.as_ref())?.set_enabled(false);
-        Ok(())
+        self.apply(name, Write::Switch(false)).map(drop)
     }
 
     /// Flips the switch; returns the new state.
     pub fn toggle(&mut self, name: impl AsRef<[u8]>) -> Result<bool, Error> {
-        Ok(self.flag_mut(name.as_ref())?.toggle())
+        Ok(self.apply(name, Write::Toggle)? == Reply::State(true))
     }
 
     pub fn set_percentage(&mut self, name: impl AsRef<[u8]>, pct: u8) -> Result<(), Error> {
-        self.flag_mut(name.as_ref())?.set_percentage(pct).map(drop)
+        if pct > 100 {
+            return Err(Error::InvalidPercentage);
+        }
+        self.apply(name, Write::Percentage(pct)).map(drop)
     }
 
     /// Is `name` on for `id`? Without an id, the switch alone. Unknown → false.
@@ -165,8 +205,7 @@ impl Rollout {
     ) -> Result<bool, Error> {
         let args: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
         let rule = parse_rule(rule.as_ref(), &args, &self.limits.rule_limits())?;
-        let max = self.limits.max_rules;
-        self.flag_mut(name.as_ref())?.set_rule(rule, max)
+        self.changed(name, Write::SetRule(rule))
     }
 
     pub fn delete_rules<I: AsRef<[u8]>>(
@@ -174,8 +213,7 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         rules: &[I],
     ) -> Result<usize, Error> {
-        let rules: Vec<&[u8]> = rules.iter().map(AsRef::as_ref).collect();
-        Ok(self.flag_mut(name.as_ref())?.delete_rules(&rules))
+        self.count(name, Write::DeleteRules(ids(rules).collect()))
     }
 
     pub fn move_rule(
@@ -184,8 +222,7 @@ impl Rollout {
         rule: impl AsRef<[u8]>,
         index: usize,
     ) -> Result<bool, Error> {
-        self.flag_mut(name.as_ref())?
-            .move_rule(rule.as_ref(), index)
+        self.changed(name, Write::MoveRule(rule.as_ref(), index))
     }
 
     pub fn set_window(
@@ -194,11 +231,11 @@ impl Rollout {
         from_ms: u64,
         until_ms: u64,
     ) -> Result<bool, Error> {
-        self.flag_mut(name.as_ref())?.set_window(from_ms, until_ms)
+        self.changed(name, Write::Window(from_ms, until_ms))
     }
 
     pub fn set_ramp(&mut self, name: impl AsRef<[u8]>, ramp: Ramp) -> Result<bool, Error> {
-        self.flag_mut(name.as_ref())?.set_ramp(ramp)
+        self.changed(name, Write::Ramp(ramp))
     }
 
     pub fn clear_schedule(
@@ -207,7 +244,7 @@ impl Rollout {
         window: bool,
         ramp: bool,
     ) -> Result<bool, Error> {
-        Ok(self.flag_mut(name.as_ref())?.clear_schedule(window, ramp))
+        self.changed(name, Write::ClearSchedule { window, ramp })
     }
 
     /// Sets metadata fields (`HANOI.META key SET`), all or nothing.
@@ -216,13 +253,7 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         pairs: &[(&[u8], &[u8])],
     ) -> Result<usize, Error> {
-        let (fields, bytes) = (
-            self.limits.max_meta_fields,
-            self.limits.max_meta_value_bytes,
-        );
-        self.flag_mut(name.as_ref())?
-            .metadata_mut()
-            .set(pairs, fields, bytes)
+        self.count(name, Write::SetMeta(pairs.to_vec()))
     }
 
     /// Deletes metadata fields (`HANOI.META key DEL`).
@@ -231,8 +262,7 @@ impl Rollout {
         name: impl AsRef<[u8]>,
         fields: &[I],
     ) -> Result<usize, Error> {
-        let fields: Vec<&[u8]> = fields.iter().map(AsRef::as_ref).collect();
-        self.flag_mut(name.as_ref())?.metadata_mut().delete(&fields)
+        self.count(name, Write::DeleteMeta(ids(fields).collect()))
     }
 
     /// Is `name` on for `id` with these attributes, now? Unknown → false.

@@ -1,45 +1,372 @@
 //! The rules of a flag store, written once for every store: the module's
-//! Redis keys and the in-memory [`crate::Rollout`] both apply them.
+//! Redis keys and the in-memory [`crate::Rollout`] both parse a write with
+//! [`Write::parse`] and apply it with [`apply`], so they cannot disagree.
 //!
-//! - `define` creates the flag or replaces its definition (registrations,
-//!   blocks and regexes stay);
-//! - every other write needs an existing flag;
+//! - `DEFINE` creates the flag or replaces its definition (registrations,
+//!   blocks, regexes, rules, metadata stay); with `PERCENTAGE` it ends a
+//!   running ramp, as `HANOI.PERCENTAGE` does;
+//! - every other write needs an existing flag ([`Error::UnknownFlag`]);
+//! - a write checks everything before it changes anything: a refused write
+//!   leaves the flag as it was;
+//! - a write that changed the flag moves its [`Flag::revision`] on by one;
+//!   a write that changed nothing (the same definition again, an id already
+//!   registered, ...) leaves it, and is neither recorded nor replicated;
 //! - a missing flag is off for everyone (no variant, reason `undefined`).
 
-use crate::{Definition, Error, Explanation, Flag, Limits, Query};
+use crate::rules::{parse_rule, Rule};
+use crate::{
+    parse_definition_given, parse_int, parse_percentage, quote, Definition, Error, Explanation,
+    Flag, Limits, Query, Ramp,
+};
 
-/// What [`define`] did.
-#[derive(Debug)]
-pub enum Defined {
-    /// There was no flag: here is the new one, for the store to keep.
-    Created(Box<Flag>),
-    /// The existing flag's definition was replaced (or was already this).
-    Replaced { changed: bool },
+/// A write command, parsed and checked against the limits, before any flag
+/// is opened: what `HANOI.<NAME> key args...` asks.
+#[derive(Debug, Clone)]
+pub enum Write<'a> {
+    /// `DEFINE`: the definition, and whether `PERCENTAGE` was given.
+    Define {
+        def: Definition,
+        percentage: bool,
+    },
+    /// `REGISTER key USER id...`
+    AddUsers(Vec<&'a [u8]>),
+    /// `UNREGISTER key USER id...`
+    RemoveUsers(Vec<&'a [u8]>),
+    /// `REGISTER key REGEX pattern...`
+    AddRegexes(Vec<&'a [u8]>),
+    /// `UNREGISTER key REGEX pattern...`
+    RemoveRegexes(Vec<&'a [u8]>),
+    Block(Vec<&'a [u8]>),
+    Unblock(Vec<&'a [u8]>),
+    /// `ENABLE` (true) or `DISABLE` (false).
+    Switch(bool),
+    Toggle,
+    Percentage(u8),
+    SetRule(Rule),
+    DeleteRules(Vec<&'a [u8]>),
+    MoveRule(&'a [u8], usize),
+    Window(u64, u64),
+    Ramp(Ramp),
+    ClearSchedule {
+        window: bool,
+        ramp: bool,
+    },
+    SetMeta(Vec<(&'a [u8], &'a [u8])>),
+    DeleteMeta(Vec<&'a [u8]>),
 }
 
-/// `HANOI.DEFINE`: creates the flag (created at `now_ms`, counting from
-/// then) or replaces its definition. Checks everything before it changes
-/// anything.
-pub fn define(
-    existing: Option<&mut Flag>,
-    def: Definition,
-    limits: &Limits,
-    now_ms: u64,
-) -> Result<Defined, Error> {
-    match existing {
-        Some(flag) => flag
-            .set_definition(def, limits)
-            .map(|changed| Defined::Replaced { changed }),
-        None => {
-            let mut flag = Flag::new(def, limits)?;
-            flag.metadata_mut().created_ms = now_ms;
-            flag.counters().reset(now_ms);
-            Ok(Defined::Created(Box::new(flag)))
+/// What a write answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// `OK`.
+    Ok,
+    /// How many items it added, removed or changed.
+    Count(usize),
+    /// The switch's new state (`TOGGLE`).
+    State(bool),
+}
+
+/// What [`apply`] did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `DEFINE` of a missing flag: here is the new one (revision 1), for the
+    /// store to keep.
+    Created(Box<Flag>),
+    /// A write to an existing flag: its reply, and whether it changed the
+    /// flag (then its revision moved on by one).
+    Done { reply: Reply, changed: bool },
+}
+
+impl Outcome {
+    /// The reply of the command.
+    pub fn reply(&self) -> Reply {
+        match self {
+            Outcome::Created(_) => Reply::Ok,
+            Outcome::Done { reply, .. } => *reply,
+        }
+    }
+
+    /// Whether the store now holds something else than before.
+    pub fn changed(&self) -> bool {
+        match self {
+            Outcome::Created(_) => true,
+            Outcome::Done { changed, .. } => *changed,
         }
     }
 }
 
-/// Every write but `define` needs the flag to exist.
+fn kw(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+/// The ids or patterns of a REGISTER/BLOCK-like write, within the bound.
+fn items<'a>(args: &[&'a [u8]], limits: &Limits) -> Result<Vec<&'a [u8]>, Error> {
+    if args.is_empty() {
+        return Err(Error::WrongArity);
+    }
+    let max = limits.max_ids_per_command;
+    if args.len() > max {
+        return Err(usage(format!(
+            "too many ids in one command: {} (hanoi.max-ids-per-command is {max})",
+            args.len()
+        )));
+    }
+    Ok(args.to_vec())
+}
+
+fn millis(arg: &[u8], what: &str) -> Result<u64, Error> {
+    parse_int(arg)
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| {
+            usage(format!(
+                "{what} must be a Unix time in milliseconds (0 or more)"
+            ))
+        })
+}
+
+/// `USER` or `REGEX`, and the items after it.
+fn targets<'a>(args: &[&'a [u8]], limits: &Limits) -> Result<(bool, Vec<&'a [u8]>), Error> {
+    let [what, rest @ ..] = args else {
+        return Err(Error::WrongArity);
+    };
+    let user = if kw(what, "USER") {
+        true
+    } else if kw(what, "REGEX") {
+        false
+    } else {
+        return Err(usage(format!(
+            "expected USER or REGEX, got '{}'",
+            quote(what)
+        )));
+    };
+    Ok((user, items(rest, limits)?))
+}
+
+impl<'a> Write<'a> {
+    /// Parses `command key args...` given the command's name (`HANOI.RULE`
+    /// or `RULE`, any case) and the arguments after the key. Counts that
+    /// cannot be right are [`Error::WrongArity`]; everything else that is
+    /// wrong is an error naming it.
+    pub fn parse(command: &[u8], args: &[&'a [u8]], limits: &Limits) -> Result<Write<'a>, Error> {
+        let name = match command.get(..6) {
+            Some(p) if p.eq_ignore_ascii_case(b"HANOI.") => &command[6..],
+            _ => command,
+        };
+        let exact = |n: usize| {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(Error::WrongArity)
+            }
+        };
+        if kw(name, "DEFINE") {
+            let (def, percentage) = parse_definition_given(args, limits)?;
+            Ok(Write::Define { def, percentage })
+        } else if kw(name, "REGISTER") {
+            let (user, ids) = targets(args, limits)?;
+            Ok(if user {
+                Write::AddUsers(ids)
+            } else {
+                Write::AddRegexes(ids)
+            })
+        } else if kw(name, "UNREGISTER") {
+            let (user, ids) = targets(args, limits)?;
+            Ok(if user {
+                Write::RemoveUsers(ids)
+            } else {
+                Write::RemoveRegexes(ids)
+            })
+        } else if kw(name, "BLOCK") {
+            Ok(Write::Block(items(args, limits)?))
+        } else if kw(name, "UNBLOCK") {
+            Ok(Write::Unblock(items(args, limits)?))
+        } else if kw(name, "ENABLE") || kw(name, "DISABLE") {
+            exact(0)?;
+            Ok(Write::Switch(kw(name, "ENABLE")))
+        } else if kw(name, "TOGGLE") {
+            exact(0)?;
+            Ok(Write::Toggle)
+        } else if kw(name, "PERCENTAGE") {
+            exact(1)?;
+            Ok(Write::Percentage(parse_percentage(args[0])?))
+        } else if kw(name, "RULE") {
+            Self::rule(args, limits)
+        } else if kw(name, "SCHEDULE") {
+            Self::schedule(args)
+        } else if kw(name, "META") {
+            Self::meta(args)
+        } else {
+            Err(usage(format!("'{}' is not a hanoi write", quote(command))))
+        }
+    }
+
+    /// `RULE key SET name ... | DEL name... | MOVE name index`.
+    fn rule(args: &[&'a [u8]], limits: &Limits) -> Result<Write<'a>, Error> {
+        let [action, rest @ ..] = args else {
+            return Err(Error::WrongArity);
+        };
+        if rest.is_empty() {
+            return Err(Error::WrongArity);
+        }
+        if kw(action, "SET") {
+            Ok(Write::SetRule(parse_rule(
+                rest[0],
+                &rest[1..],
+                &limits.rule_limits(),
+            )?))
+        } else if kw(action, "DEL") {
+            Ok(Write::DeleteRules(rest.to_vec()))
+        } else if kw(action, "MOVE") {
+            let [name, index] = rest[..] else {
+                return Err(usage("expected HANOI.RULE key MOVE name index"));
+            };
+            let index = parse_int(index)
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(|| usage("MOVE index must be a non-negative integer"))?;
+            Ok(Write::MoveRule(name, index))
+        } else {
+            Err(usage(format!(
+                "expected SET, DEL or MOVE, got '{}'",
+                quote(action)
+            )))
+        }
+    }
+
+    /// `SCHEDULE key WINDOW from until | RAMP from_pct to_pct start end |
+    /// CLEAR [WINDOW|RAMP]`.
+    fn schedule(args: &[&'a [u8]]) -> Result<Write<'a>, Error> {
+        let [action, rest @ ..] = args else {
+            return Err(Error::WrongArity);
+        };
+        if rest.len() > 4 {
+            return Err(Error::WrongArity);
+        }
+        if kw(action, "WINDOW") {
+            let [from, until] = rest[..] else {
+                return Err(usage("expected HANOI.SCHEDULE key WINDOW from_ms until_ms"));
+            };
+            Ok(Write::Window(
+                millis(from, "from_ms")?,
+                millis(until, "until_ms")?,
+            ))
+        } else if kw(action, "RAMP") {
+            let [from, to, start, end] = rest[..] else {
+                return Err(usage(
+                    "expected HANOI.SCHEDULE key RAMP from_pct to_pct start_ms end_ms",
+                ));
+            };
+            Ok(Write::Ramp(Ramp {
+                from_pct: parse_percentage(from)?,
+                to_pct: parse_percentage(to)?,
+                start_ms: millis(start, "start_ms")?,
+                end_ms: millis(end, "end_ms")?,
+            }))
+        } else if kw(action, "CLEAR") {
+            let (window, ramp) = match rest[..] {
+                [] => (true, true),
+                [x] if kw(x, "WINDOW") => (true, false),
+                [x] if kw(x, "RAMP") => (false, true),
+                _ => return Err(usage("expected HANOI.SCHEDULE key CLEAR [WINDOW|RAMP]")),
+            };
+            Ok(Write::ClearSchedule { window, ramp })
+        } else {
+            Err(usage(format!(
+                "expected WINDOW, RAMP or CLEAR, got '{}'",
+                quote(action)
+            )))
+        }
+    }
+
+    /// `META key SET field value [...] | DEL field [...]`.
+    fn meta(args: &[&'a [u8]]) -> Result<Write<'a>, Error> {
+        let [action, rest @ ..] = args else {
+            return Err(Error::WrongArity);
+        };
+        if rest.is_empty() {
+            return Err(Error::WrongArity);
+        }
+        if kw(action, "SET") {
+            if !rest.len().is_multiple_of(2) {
+                return Err(usage(
+                    "META SET needs field value pairs (an even number of arguments)",
+                ));
+            }
+            Ok(Write::SetMeta(
+                rest.chunks(2).map(|p| (p[0], p[1])).collect(),
+            ))
+        } else if kw(action, "DEL") {
+            Ok(Write::DeleteMeta(rest.to_vec()))
+        } else {
+            Err(usage(format!(
+                "expected SET or DEL, got '{}'",
+                quote(action)
+            )))
+        }
+    }
+}
+
+/// Applies a parsed write to the flag under a key (`None`: the key is
+/// missing). `now_ms` is the creation time a new flag records. Checks
+/// everything before it changes anything; a change moves the revision on.
+pub fn apply(
+    existing: Option<&mut Flag>,
+    write: Write<'_>,
+    limits: &Limits,
+    now_ms: u64,
+) -> Result<Outcome, Error> {
+    let (flag, write) = match (existing, write) {
+        (None, Write::Define { def, .. }) => {
+            let mut flag = Flag::new(def, limits)?;
+            flag.metadata_mut().created_ms = now_ms;
+            flag.counters().reset(now_ms);
+            flag.set_revision(1);
+            return Ok(Outcome::Created(Box::new(flag)));
+        }
+        (None, _) => return Err(Error::UnknownFlag),
+        (Some(flag), write) => (flag, write),
+    };
+    let count = |n: usize| (Reply::Count(n), n > 0);
+    let (reply, changed) = match write {
+        Write::Define { def, percentage } => {
+            // Setting the percentage by hand ends a ramp (checked first:
+            // a refused definition ends nothing).
+            let changed = flag.set_definition(def, limits)?;
+            let ended = percentage && flag.end_ramp();
+            (Reply::Ok, changed || ended)
+        }
+        Write::AddUsers(ids) => count(flag.add_users(ids)),
+        Write::RemoveUsers(ids) => count(flag.remove_users(ids)),
+        Write::AddRegexes(p) => count(flag.add_regexes(p, limits)?),
+        Write::RemoveRegexes(p) => count(flag.remove_regexes(p)),
+        Write::Block(ids) => count(flag.block(ids)),
+        Write::Unblock(ids) => count(flag.unblock(ids)),
+        Write::Switch(on) => (Reply::Ok, flag.set_enabled(on)),
+        Write::Toggle => (Reply::State(flag.toggle()), true),
+        Write::Percentage(p) => (Reply::Ok, flag.set_percentage(p)?),
+        Write::SetRule(rule) => (Reply::Ok, flag.set_rule(rule, limits.max_rules)?),
+        Write::DeleteRules(names) => count(flag.delete_rules(&names)),
+        Write::MoveRule(name, index) => (Reply::Ok, flag.move_rule(name, index)?),
+        Write::Window(from, until) => (Reply::Ok, flag.set_window(from, until)?),
+        Write::Ramp(ramp) => (Reply::Ok, flag.set_ramp(ramp)?),
+        Write::ClearSchedule { window, ramp } => (Reply::Ok, flag.clear_schedule(window, ramp)),
+        Write::SetMeta(pairs) => count(flag.metadata_mut().set(
+            &pairs,
+            limits.max_meta_fields,
+            limits.max_meta_value_bytes,
+        )?),
+        Write::DeleteMeta(fields) => count(flag.metadata_mut().delete(&fields)?),
+    };
+    if changed {
+        flag.set_revision(flag.revision().wrapping_add(1));
+    }
+    Ok(Outcome::Done { reply, changed })
+}
+
+/// Every write but `DEFINE` needs the flag to exist.
 pub fn existing(flag: Option<&mut Flag>) -> Result<&mut Flag, Error> {
     flag.ok_or(Error::UnknownFlag)
 }

@@ -1,0 +1,248 @@
+//! How a flag and an answer are described, once for every layer: the module
+//! replies `HANOI.GET` and `HANOI.EXPLAIN` from these, the Python binding
+//! returns them, hanoi-web reads flags through them, and OFREP and the
+//! OpenFeature providers take their reasons from [`Reason::openfeature`].
+
+use std::collections::BTreeMap;
+
+use crate::codec::Partial;
+use crate::{Detail, Explanation, Flag, Ramp, Reason};
+
+/// A reply value, as a Redis reply or a Python object renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    /// A byte string.
+    Bytes(Vec<u8>),
+    /// A word from a fixed set (a reason): a simple string in Redis.
+    Word(&'static str),
+    List(Vec<Value>),
+    /// Fields in order (a map in RESP3, a flat array in RESP2).
+    Map(Vec<(Vec<u8>, Value)>),
+}
+
+/// What `HANOI.GET` shows of a flag: everything but the ids themselves
+/// (their counts instead), the history and the evaluation counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    pub enabled: bool,
+    pub percentage: u8,
+    /// The percentage at the time asked (a ramp moves it).
+    pub effective_percentage: u8,
+    pub variants: Vec<Vec<u8>>,
+    /// One per variant, or none (hanoi's unweighted pick).
+    pub weights: Vec<u32>,
+    pub salt: Option<Vec<u8>>,
+    /// How many ids are registered.
+    pub users: u64,
+    /// How many ids are blocked.
+    pub blocked: u64,
+    /// When the flag was created (Unix ms; 0 when not known).
+    pub created_ms: u64,
+    pub metadata: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Each rule as its name, then the words after `RULE key SET name`.
+    pub rules: Vec<Vec<Vec<u8>>>,
+    /// `[from, until)` in Unix ms, 0 open.
+    pub window: Option<(u64, u64)>,
+    pub ramp: Option<Ramp>,
+    /// The regexes, in the order they were added.
+    pub regexes: Vec<String>,
+    /// Grows by one on every write that changes the flag.
+    pub revision: u64,
+}
+
+impl Description {
+    /// The flag at `now_ms` (the effective percentage).
+    pub fn of(flag: &Flag, now_ms: u64) -> Description {
+        Self::with_counts(
+            flag,
+            flag.users().len() as u64,
+            flag.blocked().len() as u64,
+            now_ms,
+        )
+    }
+
+    /// A flag read from `HANOI.EXPORT key NOIDS` (its id counts apart).
+    pub fn of_partial(p: &Partial, now_ms: u64) -> Description {
+        Self::with_counts(&p.flag, p.users, p.blocked, now_ms)
+    }
+
+    fn with_counts(flag: &Flag, users: u64, blocked: u64, now_ms: u64) -> Description {
+        let d = flag.definition();
+        Description {
+            enabled: d.enabled,
+            percentage: d.percentage,
+            effective_percentage: flag.effective_percentage(now_ms),
+            variants: d.variants.clone(),
+            weights: d.weights.clone().unwrap_or_default(),
+            salt: d.salt.clone(),
+            users,
+            blocked,
+            created_ms: flag.metadata().created_ms,
+            metadata: flag.metadata().fields.clone(),
+            rules: flag
+                .rules()
+                .iter()
+                .map(|r| {
+                    let mut words = vec![r.name.clone()];
+                    words.extend(r.args());
+                    words
+                })
+                .collect(),
+            window: flag.schedule().window,
+            ramp: flag.schedule().ramp,
+            regexes: flag.patterns().map(str::to_owned).collect(),
+            revision: flag.revision(),
+        }
+    }
+
+    /// The fields of `HANOI.GET`, in name order.
+    pub fn fields(&self) -> Vec<(&'static str, Value)> {
+        let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        let bytes_list = |l: &[Vec<u8>]| Value::List(l.iter().cloned().map(Value::Bytes).collect());
+        vec![
+            ("blocked", int(self.blocked)),
+            ("created", int(self.created_ms)),
+            (
+                "effective_percentage",
+                int(u64::from(self.effective_percentage)),
+            ),
+            ("enabled", Value::Bool(self.enabled)),
+            (
+                "metadata",
+                Value::Map(
+                    self.metadata
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::Bytes(v.clone())))
+                        .collect(),
+                ),
+            ),
+            ("percentage", int(u64::from(self.percentage))),
+            (
+                "ramp",
+                self.ramp.map_or(Value::Nil, |r| {
+                    Value::List(vec![
+                        int(u64::from(r.from_pct)),
+                        int(u64::from(r.to_pct)),
+                        int(r.start_ms),
+                        int(r.end_ms),
+                    ])
+                }),
+            ),
+            (
+                "regexes",
+                Value::List(
+                    self.regexes
+                        .iter()
+                        .map(|p| Value::Bytes(p.as_bytes().to_vec()))
+                        .collect(),
+                ),
+            ),
+            ("revision", int(self.revision)),
+            (
+                "rules",
+                Value::List(self.rules.iter().map(|r| bytes_list(r)).collect()),
+            ),
+            ("salt", self.salt.clone().map_or(Value::Nil, Value::Bytes)),
+            ("users", int(self.users)),
+            ("variants", bytes_list(&self.variants)),
+            (
+                "weights",
+                Value::List(self.weights.iter().map(|w| int(u64::from(*w))).collect()),
+            ),
+            (
+                "window",
+                self.window
+                    .map_or(Value::Nil, |(f, u)| Value::List(vec![int(f), int(u)])),
+            ),
+        ]
+    }
+
+    /// A metadata field as text (lossy for bytes that are not UTF-8).
+    pub fn meta(&self, field: &str) -> Option<String> {
+        self.metadata
+            .get(field.as_bytes())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+impl Reason {
+    /// OpenFeature's reason for hanoi's: switched off or outside its window
+    /// `DISABLED`; a registered, blocked or regex-matched id or a rule
+    /// `TARGETING_MATCH`; the bucket `SPLIT`; everybody `STATIC`; outside
+    /// `DEFAULT`; a missing flag `ERROR` (OFREP and the providers answer
+    /// `FLAG_NOT_FOUND` for it).
+    pub fn openfeature(self) -> &'static str {
+        match self {
+            Reason::Disabled | Reason::Inactive => "DISABLED",
+            Reason::User | Reason::Regex | Reason::Rule | Reason::Blocked => "TARGETING_MATCH",
+            Reason::Percentage => "SPLIT",
+            Reason::All => "STATIC",
+            Reason::Outside => "DEFAULT",
+            Reason::Undefined => "ERROR",
+        }
+    }
+
+    /// The reason from its name ([`Reason::as_str`]).
+    pub fn parse(name: &[u8]) -> Option<Reason> {
+        Reason::ALL
+            .into_iter()
+            .find(|r| r.as_str().as_bytes() == name)
+    }
+
+    /// Every reason.
+    pub const ALL: [Reason; 10] = [
+        Reason::Undefined,
+        Reason::Disabled,
+        Reason::Inactive,
+        Reason::Blocked,
+        Reason::All,
+        Reason::User,
+        Reason::Regex,
+        Reason::Rule,
+        Reason::Percentage,
+        Reason::Outside,
+    ];
+}
+
+impl Explanation<'_> {
+    /// `HANOI.EXPLAIN`'s reply: enabled, variant, reason, detail (the
+    /// regex, the rule's name or the id's bucket), effective percentage.
+    pub fn values(&self) -> [Value; 5] {
+        let detail = match self.detail {
+            Some(Detail::Pattern(p)) => Value::Bytes(p.as_bytes().to_vec()),
+            Some(Detail::Bucket(b)) => Value::Int(i64::from(b)),
+            Some(Detail::Rule(name)) => Value::Bytes(name.to_vec()),
+            None => Value::Nil,
+        };
+        [
+            Value::Bool(self.enabled),
+            self.variant
+                .map_or(Value::Nil, |v| Value::Bytes(v.to_vec())),
+            Value::Word(self.reason.as_str()),
+            detail,
+            Value::Int(i64::from(self.percentage)),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Definition, Limits};
+
+    #[test]
+    fn fields_are_in_name_order_and_reasons_round_trip() {
+        let f = Flag::new(Definition::default(), &Limits::default()).unwrap();
+        let fields = Description::of(&f, 0).fields();
+        let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        for r in Reason::ALL {
+            assert_eq!(Reason::parse(r.as_str().as_bytes()), Some(r));
+        }
+    }
+}

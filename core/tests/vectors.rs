@@ -1,0 +1,73 @@
+//! The shared evaluation cases (`tests/vectors/evaluation.json`) through the
+//! in-memory `Rollout`: the same commands the module gets, the same answers.
+
+use hanoi_core::rules::Attrs;
+use hanoi_core::{Detail, Rollout};
+use serde_json::Value;
+
+fn cases() -> Vec<Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/evaluation.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the shared vectors");
+    let all: Value = serde_json::from_str(&text).expect("vectors are JSON");
+    all["cases"].as_array().expect("cases").clone()
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().expect("a string")
+}
+
+#[test]
+fn every_shared_case_answers_as_written() {
+    let cases = cases();
+    assert!(cases.len() >= 9);
+    for case in &cases {
+        let name = text(&case["name"]);
+        let mut r = Rollout::new();
+        for cmd in case["commands"].as_array().unwrap() {
+            let words: Vec<&str> = cmd.as_array().unwrap().iter().map(text).collect();
+            r.run(words[0], name, &words[1..])
+                .unwrap_or_else(|e| panic!("{name}: {words:?}: {e}"));
+        }
+        for q in case["queries"].as_array().unwrap() {
+            let id = text(&q["id"]).as_bytes();
+            let pairs: Vec<(&[u8], &[u8])> = q["attrs"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.as_bytes(), text(v).as_bytes()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let attrs = if pairs.is_empty() {
+                Attrs::NONE
+            } else {
+                Attrs::new(&pairs).unwrap()
+            };
+            let e = r.explain_with(name, id, attrs);
+            let detail = match e.detail {
+                Some(Detail::Pattern(p)) => Value::from(p),
+                Some(Detail::Rule(n)) => Value::from(String::from_utf8_lossy(n).into_owned()),
+                Some(Detail::Bucket(b)) => Value::from(b),
+                None => Value::Null,
+            };
+            let got = serde_json::json!({
+                "enabled": e.enabled,
+                "variant": e.variant.map(|v| String::from_utf8_lossy(v).into_owned()),
+                "reason": e.reason.as_str(),
+                "detail": detail,
+                "openfeature": e.reason.openfeature(),
+            });
+            for field in ["enabled", "variant", "reason", "detail", "openfeature"] {
+                assert_eq!(got[field], q[field], "{name}: {q}: {field}");
+            }
+            assert_eq!(
+                r.is_enabled_with(name, Some(id), attrs),
+                e.enabled,
+                "{name}: {q}"
+            );
+        }
+    }
+}

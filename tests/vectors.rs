@@ -1,0 +1,72 @@
+//! The shared evaluation cases (`tests/vectors/evaluation.json`) end to end:
+//! each case's commands sent to a real server, each query asked with
+//! `HANOI.EXPLAIN`, `HANOI.ENABLED` and `HANOI.VARIANT`.
+
+mod common;
+
+use common::{run_b, Server};
+use redis::Value;
+
+fn text(v: &serde_json::Value) -> &str {
+    v.as_str().expect("a string")
+}
+
+#[test]
+fn every_shared_case_answers_as_written() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/evaluation.json");
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    for case in all["cases"].as_array().unwrap() {
+        let key = text(&case["name"]);
+        for cmd in case["commands"].as_array().unwrap() {
+            let words: Vec<&str> = cmd.as_array().unwrap().iter().map(text).collect();
+            let mut args = vec![format!("HANOI.{}", words[0]), key.to_owned()];
+            args.extend(words[1..].iter().map(|w| w.to_string()));
+            run_b(&mut con, &args).unwrap_or_else(|e| panic!("{key}: {args:?}: {e}"));
+        }
+        for q in case["queries"].as_array().unwrap() {
+            let id = text(&q["id"]);
+            let mut with: Vec<String> = Vec::new();
+            if let Some(attrs) = q["attrs"].as_object() {
+                with.push("WITH".into());
+                for (k, v) in attrs {
+                    with.push(k.clone());
+                    with.push(text(v).to_owned());
+                }
+            }
+            let explain = run_b(&mut con, ("HANOI.EXPLAIN", key, id, &with)).unwrap();
+            let Value::Array(e) = explain else {
+                panic!("{key}: EXPLAIN gave {explain:?}")
+            };
+            let bytes = |v: &Value| match v {
+                Value::BulkString(b) => serde_json::Value::from(String::from_utf8_lossy(b)),
+                Value::Int(i) => serde_json::Value::from(*i),
+                Value::Nil => serde_json::Value::Null,
+                v => panic!("{key}: unexpected {v:?}"),
+            };
+            let reason = match &e[2] {
+                Value::SimpleString(r) => r.clone(),
+                v => panic!("{key}: reason {v:?}"),
+            };
+            let of = hanoi_core::Reason::parse(reason.as_bytes())
+                .expect("a known reason")
+                .openfeature();
+            let got = serde_json::json!({
+                "enabled": e[0] == Value::Int(1),
+                "variant": bytes(&e[1]),
+                "reason": reason,
+                "detail": bytes(&e[3]),
+                "openfeature": of,
+            });
+            for field in ["enabled", "variant", "reason", "detail", "openfeature"] {
+                assert_eq!(got[field], q[field], "{key}: {q}: {field}");
+            }
+            let on = run_b(&mut con, ("HANOI.ENABLED", key, id, &with)).unwrap();
+            assert_eq!(on, Value::Int(i64::from(got["enabled"] == true)), "{key}: {q}");
+            let v = run_b(&mut con, ("HANOI.VARIANT", key, id, &with)).unwrap();
+            assert_eq!(bytes(&v), q["variant"], "{key}: {q}");
+        }
+    }
+}
