@@ -5,12 +5,20 @@ MODULE := target/release/libhanoi.so
 PORT ?= 6379
 WEB_PORT ?= 8080
 
-.PHONY: all build test test-redis test-valkey pyenv lint bench fuzz run clean
+.PHONY: all build check test test-redis test-valkey pyenv lint bench fuzz run clean
 
 all: build
 
 build:
 	$(CARGO) build --release -p hanoi --lib
+
+# The quick check before a commit (under 2 minutes on a warm build): fmt,
+# clippy on every crate of the workspace, the core's tests (with the shared
+# vectors).
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --release -p hanoi-core
 
 # The whole suite: core unit tests and end-to-end tests against a real
 # redis-server started by the harness with the freshly built module, then the
@@ -69,7 +77,7 @@ lint: pyenv
 # module when HANOI_BEFORE_MODULE names its libhanoi.so).
 bench: build pyenv
 	$(CARGO) bench -p hanoi-core --bench evaluate
-	$(CARGO) bench -p hanoi-core --bench vs_unleash
+	CARGO_TARGET_DIR=$(abspath target) $(CARGO) bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash
 	$(PY) benches/unleash_ratios.py
 	@command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing (Debian: apt-get install redis-tools)"; exit 1; }
 	$(PY) benches/ratios.py

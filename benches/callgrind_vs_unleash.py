@@ -3,7 +3,7 @@
 
 Repeatable whatever the machine's load, unlike times: for comparing builds.
 Usage: python3 benches/callgrind_vs_unleash.py <vs_unleash bench binary> [evaluations]
-(the binary: `cargo bench -p hanoi-core --bench vs_unleash --no-run` prints its path).
+(the binary: `cargo bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash --no-run` prints its path).
 """
 import glob
 import os

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Prints hanoi ÷ yggdrasil per case of core/benches/vs_unleash.rs (issue 14).
+"""Prints hanoi ÷ yggdrasil per case of benches/vs-unleash/benches/vs_unleash.rs (issue 14).
 
 Reads criterion's estimates of the last run (target/criterion/*/{hanoi,yggdrasil}/new)
 and prints, for each group `vs_unleash/<case>`, both medians and their ratio against
 the goal (hanoi at most 0.5 x yggdrasil's time). Standard library only.
 
 Usage: python3 benches/unleash_ratios.py [target dir]   (after
-`cargo bench -p hanoi-core --bench vs_unleash`; make bench runs both)
+`cargo bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash`; make bench runs both)
 """
 import glob
 import json
@@ -33,7 +33,7 @@ def main():
             continue
         groups.setdefault(group, {})[meta.get("function_id")] = median_ns(os.path.dirname(bench))
     if not groups:
-        sys.exit("no vs_unleash results: run `cargo bench -p hanoi-core --bench vs_unleash` first")
+        sys.exit("no vs_unleash results: run `cargo bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash` first")
     print("| case | hanoi (ns) | yggdrasil (ns) | hanoi / yggdrasil | goal | met |")
     print("| --- | --- | --- | --- | --- | --- |")
     unmet = 0

@@ -150,12 +150,14 @@ fn emit(
     cmd: &CString,
     args: &[&[u8]],
 ) {
-    // SAFETY (these three): function pointers the API filled in at load.
-    let (Some(create), Some(free_string), Some(emit_aof)) = (
-        unsafe { raw::RedisModule_CreateString },
-        unsafe { raw::RedisModule_FreeString },
-        unsafe { raw::RedisModule_EmitAOF },
-    ) else {
+    // SAFETY: reading function pointers the API filled in at load.
+    let (Some(create), Some(free_string), Some(emit_aof)) = (unsafe {
+        (
+            raw::RedisModule_CreateString,
+            raw::RedisModule_FreeString,
+            raw::RedisModule_EmitAOF,
+        )
+    }) else {
         return;
     };
     let mut strings: Vec<*mut raw::RedisModuleString> = args
@@ -280,13 +282,16 @@ unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void)
     };
     // SAFETY: Redis passes a value of this type: a Flag we boxed.
     let flag = unsafe { &*value.cast::<Flag>() };
-    // SAFETY (the three closures): `md` is the digest Redis passed; each
-    // buffer is alive for the call.
-    let add = |b: &[u8]| unsafe {
-        add_int(md, b.len() as i64);
-        add_str(md, b.as_ptr().cast_mut().cast(), b.len());
+    let add = |b: &[u8]| {
+        // SAFETY: `md` is the digest Redis passed; `b` is alive for the call.
+        unsafe {
+            add_int(md, b.len() as i64);
+            add_str(md, b.as_ptr().cast_mut().cast(), b.len());
+        }
     };
+    // SAFETY: `md` is the digest Redis passed.
     let count = |n: usize| unsafe { add_int(md, n as i64) };
+    // SAFETY: `md` is the digest Redis passed.
     let end = || unsafe { end(md) };
     // The definition and the regexes: ordered, each list with its length.
     let define = definition_args(flag.definition());

@@ -43,12 +43,14 @@ pub fn evaluated(n: u64, enabled: u64) {
 
 /// The INFO callback: one section named after the module (`INFO hanoi`).
 pub extern "C" fn info(ctx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_int) {
-    // SAFETY (these three): function pointers the API filled in at load.
-    let (Some(section), Some(add_u64), Some(add_str)) = (
-        unsafe { raw::RedisModule_InfoAddSection },
-        unsafe { raw::RedisModule_InfoAddFieldULongLong },
-        unsafe { raw::RedisModule_InfoAddFieldCString },
-    ) else {
+    // SAFETY: reading function pointers the API filled in at load.
+    let (Some(section), Some(add_u64), Some(add_str)) = (unsafe {
+        (
+            raw::RedisModule_InfoAddSection,
+            raw::RedisModule_InfoAddFieldULongLong,
+            raw::RedisModule_InfoAddFieldCString,
+        )
+    }) else {
         return;
     };
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);

@@ -1,0 +1,1 @@
+//! Empty: the comparison lives in `benches/vs_unleash.rs`.
