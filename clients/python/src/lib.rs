@@ -11,7 +11,8 @@
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hanoi_core::rules::Attrs;
-use hanoi_core::{parse_definition, Detail, Flag, Ramp, Rollout};
+use hanoi_core::store::Reply;
+use hanoi_core::{Description, Ramp, Reason, Rollout, Value};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::prelude::*;
@@ -38,10 +39,6 @@ fn with_attrs<R>(pairs: &Pairs, f: impl FnOnce(Attrs<'_>) -> R) -> PyResult<R> {
         .collect();
     let attrs = Attrs::new(&borrowed).map_err(err)?;
     Ok(f(attrs))
-}
-
-fn slices(items: &[Vec<u8>]) -> Vec<&[u8]> {
-    items.iter().map(Vec::as_slice).collect()
 }
 
 /// An in-memory set of flags, evaluated by hanoi-core. Thread-safe: reads
@@ -73,11 +70,31 @@ impl Engine {
         }
     }
 
-    /// `HANOI.DEFINE name [options...]`: creates or replaces the definition.
+    /// `HANOI.DEFINE name [options...]`: creates or replaces the definition
+    /// (with `PERCENTAGE`, a running ramp ends), as the module does.
     fn define(&self, name: Vec<u8>, options: Vec<Vec<u8>>) -> PyResult<()> {
-        let mut r = self.write()?;
-        let def = parse_definition(&slices(&options), r.limits()).map_err(err)?;
-        r.define(name, def).map_err(err)
+        self.write()?
+            .run("DEFINE", name, &options)
+            .map(drop)
+            .map_err(err)
+    }
+
+    /// Any write as the module gets it: `command` (`RULE`, `HANOI.RULE`),
+    /// the flag's name, the arguments after it. The reply as the module's:
+    /// `"OK"`, a count, or the new state (`TOGGLE`) as 1 or 0.
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        command: Vec<u8>,
+        name: Vec<u8>,
+        args: Vec<Vec<u8>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let reply = self.write()?.run(command, name, &args).map_err(err)?;
+        Ok(match reply {
+            Reply::Ok => "OK".into_pyobject(py)?.into_any(),
+            Reply::Count(n) => n.into_pyobject(py)?.into_any(),
+            Reply::State(on) => i64::from(on).into_pyobject(py)?.into_any(),
+        })
     }
 
     /// Deletes the flag; whether it existed.
@@ -172,23 +189,11 @@ impl Engine {
         attrs: Pairs,
     ) -> PyResult<Bound<'py, PyList>> {
         let r = self.read()?;
-        let items = with_attrs(&attrs, |a| {
-            let e = r.explain_with(&name, &id, a);
-            let detail: Option<Bound<'py, PyAny>> = match e.detail {
-                None => None,
-                Some(Detail::Pattern(p)) => Some(PyBytes::new(py, p.as_bytes()).into_any()),
-                Some(Detail::Rule(n)) => Some(PyBytes::new(py, n).into_any()),
-                Some(Detail::Bucket(b)) => Some(b.into_pyobject(py)?.into_any()),
-            };
-            let variant = e.variant.map(|v| PyBytes::new(py, v).into_any());
-            Ok::<_, PyErr>(vec![
-                i64::from(e.enabled).into_pyobject(py)?.into_any(),
-                variant.unwrap_or_else(|| py.None().into_bound(py)),
-                e.reason.as_str().into_pyobject(py)?.into_any(),
-                detail.unwrap_or_else(|| py.None().into_bound(py)),
-                e.percentage.into_pyobject(py)?.into_any(),
-            ])
-        })??;
+        let values = with_attrs(&attrs, |a| r.explain_with(&name, &id, a).values())?;
+        let items = values
+            .into_iter()
+            .map(|v| py_value(py, v))
+            .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
     }
 
@@ -268,58 +273,55 @@ impl Engine {
     }
 }
 
-fn flag_dict<'py>(py: Python<'py>, f: &Flag) -> PyResult<Bound<'py, PyDict>> {
-    let d = f.definition();
+/// `HANOI.GET`'s fields as the core describes them ([`Description`]).
+fn flag_dict<'py>(py: Python<'py>, f: &hanoi_core::Flag) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
-    let bytes_list = |items: &[Vec<u8>]| -> Vec<Bound<'py, PyBytes>> {
-        items.iter().map(|v| PyBytes::new(py, v)).collect()
-    };
-    out.set_item("enabled", i64::from(d.enabled))?;
-    out.set_item("percentage", d.percentage)?;
-    out.set_item(
-        "effective_percentage",
-        f.effective_percentage(hanoi_core::system_now_ms()),
-    )?;
-    out.set_item("variants", bytes_list(&d.variants))?;
-    out.set_item("weights", d.weights.clone().unwrap_or_default())?;
-    out.set_item("salt", d.salt.as_deref().map(|s| PyBytes::new(py, s)))?;
-    out.set_item("users", f.users().len())?;
-    out.set_item("blocked", f.blocked().len())?;
-    out.set_item("created", f.metadata().created_ms)?;
-    let meta = PyDict::new(py);
-    for (k, v) in &f.metadata().fields {
-        meta.set_item(PyBytes::new(py, k), PyBytes::new(py, v))?;
+    for (k, v) in Description::of(f, hanoi_core::system_now_ms()).fields() {
+        out.set_item(k, py_value(py, v)?)?;
     }
-    out.set_item("metadata", meta)?;
-    let rules: Vec<Vec<Bound<'py, PyBytes>>> = f
-        .rules()
-        .iter()
-        .map(|r| {
-            let mut words = vec![PyBytes::new(py, &r.name)];
-            words.extend(r.args().iter().map(|a| PyBytes::new(py, a)));
-            words
-        })
-        .collect();
-    out.set_item("rules", rules)?;
-    let s = f.schedule();
-    out.set_item("window", s.window)?;
-    out.set_item(
-        "ramp",
-        s.ramp.map(|r| (r.from_pct, r.to_pct, r.start_ms, r.end_ms)),
-    )?;
-    out.set_item(
-        "regexes",
-        f.patterns()
-            .map(|p| p.as_bytes().to_vec())
-            .collect::<Vec<_>>(),
-    )?;
     Ok(out)
+}
+
+/// A core [`Value`] as redis-py gives the module's reply to it: byte
+/// strings as `bytes`, reasons as `str`, a map as a dict of `bytes` keys.
+fn py_value(py: Python<'_>, v: Value) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match v {
+        Value::Nil => py.None().into_bound(py),
+        Value::Bool(b) => i64::from(b).into_pyobject(py)?.into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::Bytes(b) => PyBytes::new(py, &b).into_any(),
+        Value::Word(w) => w.into_pyobject(py)?.into_any(),
+        Value::List(l) => {
+            let items = l
+                .into_iter()
+                .map(|v| py_value(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Map(m) => {
+            let d = PyDict::new(py);
+            for (k, v) in m {
+                d.set_item(PyBytes::new(py, &k), py_value(py, v)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+/// OpenFeature's reason for a hanoi reason (`HANOI.EXPLAIN`'s third
+/// field), from the core: the mapping OFREP uses too.
+#[pyfunction]
+fn openfeature_reason(reason: &str) -> PyResult<&'static str> {
+    Reason::parse(reason.as_bytes())
+        .map(Reason::openfeature)
+        .ok_or_else(|| HanoiCoreError::new_err(format!("unknown reason '{reason}'")))
 }
 
 /// hanoi-core for Python: the same rules as the Redis module, in process.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add_function(wrap_pyfunction!(openfeature_reason, m)?)?;
     m.add("HanoiCoreError", m.py().get_type::<HanoiCoreError>())?;
     Ok(())
 }
