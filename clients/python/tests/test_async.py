@@ -5,7 +5,7 @@ import re
 
 import pytest
 import redis.asyncio
-from hanoi_redis import RolloutException
+from hanoi_redis import Feature, RedisModuleBackEnd, RolloutException
 from hanoi_redis.asyncio import AsyncRedisModuleBackEnd, AsyncRollout
 
 
@@ -72,3 +72,23 @@ async def test_decorators_and_current_id_per_task(arollout):
 
     with pytest.raises(RolloutException):
         await needs_switch()
+
+
+#: A prefix whose glob characters, unescaped, make SCAN match the keys of
+#: `OTHER` ("p*?[x]:*" matches "pabcx:g") and miss its own ("p*?[x]:f").
+TRICKY, OTHER = "p*?[x]:", "pabcx:"
+
+
+async def test_names_under_a_prefix_with_glob_characters(r, server):
+    RedisModuleBackEnd(r, prefix=TRICKY).add_functionality(Feature("f"))
+    RedisModuleBackEnd(r, prefix=OTHER).add_functionality(Feature("g"))
+    r.execute_command("HANOI.DEFINE", "p?[x]:h")
+    assert [k.decode() for k in r.scan_iter(match=TRICKY + "*")] == ["pabcx:g"]
+    assert RedisModuleBackEnd(r, prefix=TRICKY).names() == ["f"]
+    assert RedisModuleBackEnd(r, prefix=OTHER).names() == ["g"]
+    client = redis.asyncio.Redis(port=server)
+    try:
+        assert await AsyncRedisModuleBackEnd(client, prefix=TRICKY).get_functionalities() == ["f"]
+        assert await AsyncRedisModuleBackEnd(client, prefix=OTHER).get_functionalities() == ["g"]
+    finally:
+        await client.aclose()

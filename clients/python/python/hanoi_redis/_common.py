@@ -217,3 +217,16 @@ def regex_source(item: Any) -> Optional[bytes]:
 
 def all_ids(items: Iterable[Any]) -> list:
     return [b(i) for i in items]
+
+
+def glob_escape(s: bytes) -> bytes:
+    """`s` matched literally in a Redis glob (SCAN MATCH, PSUBSCRIBE): a
+    backslash before each of `\\ * ? [ ]`."""
+    for c in b"\\*?[]":
+        s = s.replace(bytes([c]), b"\\" + bytes([c]))
+    return s
+
+
+def prefix_match(prefix: bytes) -> bytes:
+    """The SCAN MATCH pattern of every key under `prefix`, and no other."""
+    return glob_escape(prefix) + b"*"

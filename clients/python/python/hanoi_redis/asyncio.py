@@ -35,6 +35,7 @@ from ._common import (
     feature_from_info,
     is_plain,
     item_id,
+    prefix_match,
     raise_refusal,
     regex_source,
     text_of,
@@ -106,7 +107,9 @@ class AsyncRedisModuleBackEnd:
 
     async def get_functionalities(self) -> List[str]:
         cut = len(self._prefix)
-        keys = self._redis.scan_iter(match=self._prefix + b"*", count=1000, _type="hanoiflag")
+        keys = self._redis.scan_iter(
+            match=prefix_match(self._prefix), count=1000, _type="hanoiflag"
+        )
         return sorted({text_of(b(k)[cut:]) async for k in keys})
 
 

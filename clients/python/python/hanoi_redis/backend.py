@@ -27,6 +27,7 @@ from ._common import (
     info_dict,
     is_plain,
     item_id,
+    prefix_match,
     raise_refusal,
     regex_source,
     text_of,
@@ -196,10 +197,8 @@ class RedisModuleBackEnd(_BackEnd):
     def names(self) -> List[str]:
         """Every flag under the prefix (SCAN ... TYPE hanoiflag, never KEYS)."""
         cut = len(self._prefix)
-        pattern = self._prefix.replace(b"\\", b"\\\\")
-        for c in b"*?[]":
-            pattern = pattern.replace(bytes([c]), b"\\" + bytes([c]))
-        keys = self._redis.scan_iter(match=pattern + b"*", count=1000, _type="hanoiflag")
+        match = prefix_match(self._prefix)
+        keys = self._redis.scan_iter(match=match, count=1000, _type="hanoiflag")
         return sorted({text_of(b(k)[cut:]) for k in keys})
 
     def delete(self, name: str) -> bool:

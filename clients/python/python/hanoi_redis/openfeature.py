@@ -46,7 +46,7 @@ from openfeature.exception import (
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from ._common import Explanation, FlagNotFound, HanoiError, attr_pairs, b, text_of
+from ._common import Explanation, FlagNotFound, HanoiError, attr_pairs, b, prefix_match, text_of
 from .backend import MemoryBackEnd, RedisModuleBackEnd
 
 #: HANOI.EXPLAIN's reason → OpenFeature's.
@@ -87,7 +87,7 @@ class HanoiProvider(AbstractProvider):
         if self._events and isinstance(self.backend, RedisModuleBackEnd):
             pubsub = self.backend.redis.pubsub(ignore_subscribe_messages=True)
             db = self.backend.redis.connection_pool.connection_kwargs.get("db", 0)
-            pubsub.psubscribe(b"__keyspace@%d__:" % db + _glob_escape(self.backend._prefix) + b"*")
+            pubsub.psubscribe(b"__keyspace@%d__:" % db + prefix_match(self.backend._prefix))
             self._thread = threading.Thread(
                 target=self._listen, args=(pubsub, db), name="hanoi-openfeature", daemon=True
             )
@@ -201,9 +201,3 @@ class HanoiProvider(AbstractProvider):
         evaluation_context: Optional[EvaluationContext] = None,
     ) -> FlagResolutionDetails[Union[Sequence[Any], Mapping[str, Any]]]:
         return self._no_such_type(flag_key, "object")
-
-
-def _glob_escape(s: bytes) -> bytes:
-    for c in b"\\*?[]":
-        s = s.replace(bytes([c]), b"\\" + bytes([c]))
-    return s
