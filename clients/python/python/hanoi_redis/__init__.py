@@ -16,7 +16,7 @@ from importlib import metadata as _metadata
 
 from ._common import Explanation, Feature, FlagNotFound, HanoiError, RolloutException
 from .api import Rollout
-from .backend import MemoryBackEnd, RedisModuleBackEnd
+from .backend import BackEnd, MemoryBackEnd, RedisModuleBackEnd
 
 try:
     # Written once, in clients/python/Cargo.toml (pyproject's version is dynamic).
@@ -25,6 +25,7 @@ except _metadata.PackageNotFoundError:  # a source tree, not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "BackEnd",
     "Explanation",
     "Feature",
     "FlagNotFound",
