@@ -1,13 +1,17 @@
-"""What type checkers and users read: the backends' Protocol, the asyncio
-backend beside the sync ones, the version."""
+"""What type checkers and users read: the backends' Protocol, AsyncRollout
+beside Rollout, the asyncio backend beside the sync ones, the version."""
 
 import inspect
 import re
 from pathlib import Path
 
 import hanoi_redis
-from hanoi_redis import BackEnd, MemoryBackEnd, RedisModuleBackEnd
-from hanoi_redis.asyncio import AsyncRedisModuleBackEnd
+from hanoi_redis import BackEnd, MemoryBackEnd, RedisModuleBackEnd, Rollout
+from hanoi_redis.asyncio import AsyncRedisModuleBackEnd, AsyncRollout
+
+
+def public(cls):
+    return {n for n in dir(cls) if not n.startswith("_")}
 
 
 def params(fn):
@@ -16,6 +20,14 @@ def params(fn):
 
 def protocol_methods():
     return sorted(n for n, v in vars(BackEnd).items() if callable(v) and not n.startswith("_"))
+
+
+def test_async_rollout_has_every_public_method_of_rollout():
+    assert len(public(Rollout)) == 32  # 31 methods and the backend property
+    assert public(Rollout) - public(AsyncRollout) == set()
+    assert public(AsyncRollout) - public(Rollout) == set()
+    for name in public(Rollout) - {"backend"}:
+        assert params(getattr(AsyncRollout, name)) == params(getattr(Rollout, name)), name
 
 
 def test_both_backends_implement_the_protocol():
