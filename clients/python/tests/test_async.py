@@ -2,10 +2,11 @@
 
 import asyncio
 import re
+import time
 
 import pytest
 import redis.asyncio
-from hanoi_redis import RolloutException
+from hanoi_redis import Feature, RedisModuleBackEnd, Rollout, RolloutException
 from hanoi_redis.asyncio import AsyncRedisModuleBackEnd, AsyncRollout
 
 
@@ -72,3 +73,102 @@ async def test_decorators_and_current_id_per_task(arollout):
 
     with pytest.raises(RolloutException):
         await needs_switch()
+
+
+@pytest.fixture
+async def pair(r, server):
+    """An AsyncRollout and a Rollout on the same server, under two prefixes."""
+    client = redis.asyncio.Redis(port=server)
+    yield (
+        AsyncRollout(AsyncRedisModuleBackEnd(client, prefix="async:")),
+        Rollout(RedisModuleBackEnd(r, prefix="sync:")),
+    )
+    await client.aclose()
+
+
+async def test_the_methods_rollout_has_too(pair):
+    """The methods AsyncRollout gained: the same answers as Rollout's."""
+    arollout, rollout = pair
+
+    async def both(method, *args, **kwargs):
+        got = await getattr(arollout, method)(*args, **kwargs)
+        assert got == getattr(rollout, method)(*args, **kwargs), method
+        return got
+
+    def described(d):
+        return {k: v for k, v in d.items() if k not in ("created", "effective_percentage")}
+
+    now = int(time.time() * 1000)
+    await both("define", "f", 30, ["a", "b"], weights=[1, 3], salt="s")
+    assert await both("register_many", "f", ["1", "2", "3"]) == 3
+    assert await both("unregister", "f", "2") == 1
+    await both("register", "f", re.compile("^9"))
+    assert await both("unregister", "f", re.compile("^9")) == 1
+    assert await both("block", "f", "1", "5") == 2
+    assert await both("unblock", "f", "5") == 1
+    await both("set_rule", "f", "de", "IF", "country", "EQ", "DE")
+    await both("set_rule", "f", "beta", "IF", "plan", "EQ", "pro")
+    await both("move_rule", "f", "beta", 0)
+    assert await both("delete_rule", "f", "de") == 1
+    await both("set_window", "f", 0, now + 10**9)
+    await both("set_ramp", "f", 10, 50, now - 1000, now + 10**9)
+    await both("clear_schedule", "f", "ramp")
+    with pytest.raises(ValueError):
+        await arollout.clear_schedule("f", "both")
+    assert await both("set_meta", "f", owner="me", tags="a,b") == 2
+    a, s = await arollout.describe("f"), rollout.describe("f")
+    assert described(a) == described(s)
+    assert a["rules"] == [["beta", "IF", "plan", "EQ", "pro"]]
+    assert (a["users"], a["blocked"], a["weights"], a["salt"]) == (2, 1, [1, 3], "s")
+    assert a["metadata"] == {"owner": "me", "tags": "a,b"}
+    assert a["window"] == [0, now + 10**9] and a["ramp"] is None
+    assert (await both("explain", "f", "x", plan="pro")).reason == "rule"
+    assert (await both("explain", "f", "1")).reason == "blocked"
+    assert await both("names") == ["f"]
+    assert await arollout.describe("missing") is None
+    assert await both("delete", "f") is True
+    assert await both("delete", "f") is False
+    assert await both("names") == []
+
+
+async def test_current_and_is_name(arollout):
+    assert arollout.current() is None
+    arollout.set_current_id("v")
+    with arollout.current_id("u"):
+        assert arollout.current() == "u"
+    assert arollout.current() == "v"
+    arollout.cleanup_current_id()
+    assert arollout.current() is None
+    await arollout.add_func("shiny")
+    await arollout.register("shiny", "in")
+    assert await arollout.is_shiny("in") is True
+    assert await arollout.is_shiny("out", country="DE") is False
+    with pytest.raises(ValueError, match="not defined"):
+        await arollout.is_nope("in")
+    with pytest.raises(AttributeError):
+        _ = arollout.something_else
+    with pytest.raises(TypeError):
+        _ = AsyncRollout(None).backend
+
+
+#: A prefix whose glob characters, unescaped, make SCAN match the keys of
+#: `OTHER` ("p*?[x]:*" matches "pabcx:g") and miss its own ("p*?[x]:f").
+TRICKY, OTHER = "p*?[x]:", "pabcx:"
+
+
+async def test_names_under_a_prefix_with_glob_characters(r, server):
+    RedisModuleBackEnd(r, prefix=TRICKY).add_functionality(Feature("f"))
+    RedisModuleBackEnd(r, prefix=OTHER).add_functionality(Feature("g"))
+    r.execute_command("HANOI.DEFINE", "p?[x]:h")
+    assert [k.decode() for k in r.scan_iter(match=TRICKY + "*")] == ["pabcx:g"]
+    assert RedisModuleBackEnd(r, prefix=TRICKY).names() == ["f"]
+    assert RedisModuleBackEnd(r, prefix=OTHER).names() == ["g"]
+    client = redis.asyncio.Redis(port=server)
+    try:
+        backend = AsyncRedisModuleBackEnd(client, prefix=TRICKY)
+        assert await backend.names() == ["f"]
+        assert await backend.get_functionalities() == ["f"]
+        assert await AsyncRollout(backend).names() == ["f"]
+        assert await AsyncRedisModuleBackEnd(client, prefix=OTHER).names() == ["g"]
+    finally:
+        await client.aclose()

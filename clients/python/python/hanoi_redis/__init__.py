@@ -12,13 +12,20 @@ version is `hanoi_redis.asyncio`; the OpenFeature provider is
 `hanoi_redis.openfeature.HanoiProvider`.
 """
 
+from importlib import metadata as _metadata
+
 from ._common import Explanation, Feature, FlagNotFound, HanoiError, RolloutException
 from .api import Rollout
-from .backend import MemoryBackEnd, RedisModuleBackEnd
+from .backend import BackEnd, MemoryBackEnd, RedisModuleBackEnd
 
-__version__ = "0.1.0"
+try:
+    # Written once, in clients/python/Cargo.toml (pyproject's version is dynamic).
+    __version__ = _metadata.version("hanoi-redis")
+except _metadata.PackageNotFoundError:  # a source tree, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
+    "BackEnd",
     "Explanation",
     "Feature",
     "FlagNotFound",

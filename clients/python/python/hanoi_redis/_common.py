@@ -9,15 +9,39 @@ from __future__ import annotations
 import contextvars
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Literal,
+    Mapping,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 Id = Union[str, bytes, int]
+#: A call's attributes for the targeting rules (`{'country': 'DE'}`), or None.
 Context = Optional[Mapping[str, Any]]
+#: Attributes as the (name, value) byte pairs of `WITH`.
+Pairs = Sequence[Tuple[bytes, bytes]]
+#: A flag's id field: an attribute name, a callable giving an item's id, or None.
+Field = Union[None, str, Callable[[Any], Any]]
+#: The id lists of HANOI.REGISTER/UNREGISTER (USER or REGEX), BLOCK and UNBLOCK.
+IdList = Literal["user", "regex", "unuser", "unregex", "block", "unblock"]
+#: HANOI.GET's answer as a dict (`describe`).
+Info = Dict[str, Any]
 
 _regex_type = type(re.compile(""))
 
 #: The current id of `Rollout.current_id(...)`: per thread and per asyncio task.
-current = contextvars.ContextVar("hanoi_redis_current_id", default=None)
+current: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "hanoi_redis_current_id", default=None
+)
 
 #: The metadata field that keeps hanoi's `check` (the item's id field).
 FIELD = "field"
@@ -37,7 +61,7 @@ class RolloutException(Exception):
     """A decorated function's feature is off, undefined, or no id is known."""
 
 
-def raise_refusal(message: str, name: Any = None) -> None:
+def raise_refusal(message: str, name: Any = None) -> NoReturn:
     """Raises the module's refusal as hanoi_redis's exception."""
     text = message[4:] if message.startswith("ERR ") else message
     if text.startswith("no such flag"):
@@ -67,7 +91,7 @@ def text_of(value: Any) -> Any:
     return value
 
 
-def attr_pairs(context: Context, attrs: Mapping[str, Any]) -> list:
+def attr_pairs(context: Context, attrs: Mapping[str, Any]) -> List[Tuple[bytes, bytes]]:
     """`context` and keyword attributes as (name, value) byte pairs for WITH.
     Values are strings, bytes, numbers or booleans (`true`/`false`); None
     leaves the attribute out; lists and dicts are refused (TypeError)."""
@@ -83,8 +107,8 @@ def attr_pairs(context: Context, attrs: Mapping[str, Any]) -> list:
     return pairs
 
 
-def with_args(pairs: Sequence[Tuple[bytes, bytes]]) -> list:
-    out: list = []
+def with_args(pairs: Pairs) -> List[bytes]:
+    out: List[bytes] = []
     if pairs:
         out.append(b"WITH")
         for k, v in pairs:
@@ -103,12 +127,44 @@ def validate_percentage(percentage: Any) -> int:
     return value
 
 
-def define_options(enabled: bool, percentage: int, variants: Optional[Sequence[Any]]) -> list:
+def define_options(
+    enabled: bool, percentage: int, variants: Optional[Sequence[Any]]
+) -> List[bytes]:
     """HANOI.DEFINE's options for hanoi's (enabled, percentage, variants)."""
-    opts: list = [b"ENABLED" if enabled else b"DISABLED", b"PERCENTAGE", str(percentage).encode()]
+    opts: List[bytes] = [
+        b"ENABLED" if enabled else b"DISABLED",
+        b"PERCENTAGE",
+        str(percentage).encode(),
+    ]
     if variants:
         opts += [b"VARIANTS", str(len(variants)).encode()] + [b(v) for v in variants]
     return opts
+
+
+def full_definition(
+    percentage: Any,
+    variants: Optional[Sequence[Any]],
+    enabled: bool,
+    weights: Optional[Sequence[int]],
+    salt: Optional[str],
+) -> List[bytes]:
+    """HANOI.DEFINE's options for `Rollout.define` (every option)."""
+    opts = [b"ENABLED" if enabled else b"DISABLED", b"PERCENTAGE", b(percentage)]
+    if variants:
+        opts += [b"VARIANTS", b(len(variants))] + all_ids(variants)
+    if weights:
+        opts += [b"WEIGHTS"] + all_ids(weights)
+    if salt is not None:
+        opts += [b"SALT", b(salt)]
+    return opts
+
+
+def schedule_parts(which: Optional[str]) -> Tuple[bool, bool]:
+    """`clear_schedule`'s `which` ('window', 'ramp' or None for both) as
+    (window, ramp)."""
+    if which not in (None, "window", "ramp"):
+        raise ValueError("which is 'window', 'ramp' or None")
+    return which != "ramp", which != "window"
 
 
 class Feature:
@@ -120,7 +176,19 @@ class Feature:
 
     __slots__ = ["name", "field", "percentage", "enabled", "variants"]
 
-    def __init__(self, name, field=None, percentage=100, variants=None):
+    name: str
+    field: Field
+    percentage: int
+    enabled: bool
+    variants: Optional[Sequence[str]]
+
+    def __init__(
+        self,
+        name: str,
+        field: Field = None,
+        percentage: Any = 100,
+        variants: Optional[Sequence[str]] = None,
+    ) -> None:
         if not isinstance(name, str):
             raise AttributeError("Feature name should be a string")
         self.name = name
@@ -129,7 +197,7 @@ class Feature:
         self.enabled = True
         self.variants = variants
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if name == "percentage":
             value = validate_percentage(value)
         elif name == "name" and hasattr(self, name):
@@ -139,7 +207,7 @@ class Feature:
     def get_item_id(self, item: Any) -> Any:
         return item_id(self.field, item)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<{0}> applying {1} to {2}% users".format(self.name, self.field, self.percentage)
 
 
@@ -148,7 +216,7 @@ def is_plain(item: Any) -> bool:
     return isinstance(item, (str, bytes, int))
 
 
-def item_id(field: Union[None, str, Callable[[Any], Any]], item: Any) -> Any:
+def item_id(field: Field, item: Any) -> Any:
     """The id of `item`: itself when it is a string or a number, else through
     the flag's field (an attribute name or a callable), else str(item)."""
     if is_plain(item):
@@ -187,7 +255,7 @@ def feature_from_info(name: str, info: Mapping[str, Any], local_field: Any = Non
     return f
 
 
-def info_dict(reply: Any) -> Optional[dict]:
+def info_dict(reply: Any) -> Optional[Info]:
     """HANOI.GET's reply (a RESP3 map, a RESP2 flat array, or the core's dict)
     as a dict with str keys; metadata as a dict of str."""
     if reply is None:
@@ -215,5 +283,18 @@ def regex_source(item: Any) -> Optional[bytes]:
     return None
 
 
-def all_ids(items: Iterable[Any]) -> list:
+def all_ids(items: Iterable[Any]) -> List[bytes]:
     return [b(i) for i in items]
+
+
+def glob_escape(s: bytes) -> bytes:
+    """`s` matched literally in a Redis glob (SCAN MATCH, PSUBSCRIBE): a
+    backslash before each of `\\ * ? [ ]`."""
+    for c in b"\\*?[]":
+        s = s.replace(bytes([c]), b"\\" + bytes([c]))
+    return s
+
+
+def prefix_match(prefix: bytes) -> bytes:
+    """The SCAN MATCH pattern of every key under `prefix`, and no other."""
+    return glob_escape(prefix) + b"*"

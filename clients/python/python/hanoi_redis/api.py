@@ -11,41 +11,61 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    cast,
+)
 
 from ._common import (
     Context,
     Explanation,
     Feature,
+    Info,
     RolloutException,
     all_ids,
     b,
     current,
+    full_definition,
     regex_source,
+    schedule_parts,
 )
+from .backend import BackEnd
+
+#: A decorated function: the decorators give it back with its own type.
+F = TypeVar("F", bound=Callable[..., Any])
+Guard = Callable[[Tuple[Any, ...], Dict[str, Any]], None]
 
 
-def _wrap(fn: Callable, guard: Callable[[tuple, dict], None]) -> Callable:
+def _wrap(fn: F, guard: Guard) -> F:
     """`fn`, run only when `guard(args, kwargs)` does not raise; coroutine
     functions stay coroutine functions."""
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
-        async def async_wrapper(*args, **kwargs):
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             guard(args, kwargs)
             return await fn(*args, **kwargs)
 
-        return async_wrapper
+        return cast(F, async_wrapper)
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         guard(args, kwargs)
         return fn(*args, **kwargs)
 
-    return wrapper
+    return cast(F, wrapper)
 
 
-def pick_item(index: Any, args: tuple, kwargs: dict) -> Any:
+def pick_item(index: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     """The decorated call's item: argument `index` (1-based, as in hanoi), or
     the keyword argument of that name."""
     if isinstance(index, str):
@@ -57,12 +77,12 @@ class Rollout:
     """hanoi's Rollout: define flags, register ids, check them, decorate
     functions. `backend` is a RedisModuleBackEnd or a MemoryBackEnd."""
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Optional[BackEnd]) -> None:
         self._backend = backend
-        self._item = None
+        self._item: Any = None
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> BackEnd:
         if self._backend is None:
             raise TypeError("BackEnd should be a valid BackEnd object")
         return self._backend
@@ -82,7 +102,9 @@ class Rollout:
         callable giving an item's id (kept in this process)."""
         self.backend.add_functionality(Feature(name, check, percentage, variants))
 
-    def is_enabled(self, name: str, item: Any = None, context: Context = None, **attrs) -> bool:
+    def is_enabled(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> bool:
         """Is the flag on for `item` (an id, or an object read through the
         flag's field) and its attributes (`context` dict and/or keywords)?
         Without an item, its switch. A missing flag is off."""
@@ -108,17 +130,17 @@ class Rollout:
     def cleanup_current_id(self) -> None:
         self._item = None
 
-    def enabled(self, name: str) -> Callable:
+    def enabled(self, name: str) -> Callable[[F], F]:
         """Decorator: runs the function only when the flag is switched on
         (no id); RolloutException otherwise."""
 
-        def guard(args: tuple, kwargs: dict) -> None:
+        def guard(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
             if not self.is_enabled(name):
                 raise RolloutException("Feature <%s> is not enabled" % name)
 
         return lambda fn: _wrap(fn, guard)
 
-    def variant(self, name: str, item: Any, context: Context = None, **attrs) -> Optional[str]:
+    def variant(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Optional[str]:
         """The item's variant, or None when the flag is off for it or has none."""
         return self.backend.variant(name, item, context, **attrs)
 
@@ -131,13 +153,13 @@ class Rollout:
     def enable(self, name: str) -> None:
         self.backend.enable(name)
 
-    def check(self, func: str, index: Any = None) -> Callable:
+    def check(self, func: str, index: Any = None) -> Callable[[F], F]:
         """Decorator: runs the function only when flag `func` is on for the
         item in argument `index` (1-based, as in hanoi; or a keyword name), or
         for the current id when `index` is None. RolloutException otherwise
         (undefined flag, off, or no current id)."""
 
-        def guard(args: tuple, kwargs: dict) -> None:
+        def guard(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
             if index is not None:
                 item = pick_item(index, args, kwargs)
             else:
@@ -149,7 +171,7 @@ class Rollout:
 
         return lambda fn: _wrap(fn, guard)
 
-    def _refuse(self, name: str, item: Any) -> None:
+    def _refuse(self, name: str, item: Any) -> NoReturn:
         if self.backend.get_functionality(name) is None:
             raise RolloutException("Feature <%s> is not defined" % name)
         raise RolloutException(
@@ -157,18 +179,20 @@ class Rollout:
             % (name, self.backend.item_id(name, item).decode("utf-8", "replace"))
         )
 
-    def __getattr__(self, key: str) -> Callable[[Any], bool]:
+    def __getattr__(self, key: str) -> Callable[..., bool]:
         """`rollout.is_<name>(item)`: hanoi's shortcut for is_enabled; a
         ValueError when the flag does not exist."""
         if key.startswith("_") or not key.startswith("is_"):
             raise AttributeError(key)
         name = key[3:]
         backend = self.backend
-        if name not in backend._fields and backend.get_functionality(name) is None:
+        if not backend.knows(name) and backend.get_functionality(name) is None:
             raise ValueError("Feature <%s> not defined" % name)
-        return lambda item=None, context=None, **attrs: backend.is_enabled(
-            name, item, context, **attrs
-        )
+
+        def is_name(item: Any = None, context: Context = None, **attrs: Any) -> bool:
+            return backend.is_enabled(name, item, context, **attrs)
+
+        return is_name
 
     # ----- beyond hanoi -----
 
@@ -187,12 +211,12 @@ class Rollout:
         item = current.get()
         return self._item if item is None else item
 
-    def explain(self, name: str, item: Any, context: Context = None, **attrs) -> Explanation:
+    def explain(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Explanation:
         """Why the flag is on or off for the item: HANOI.EXPLAIN."""
         return self.backend.explain(name, item, context, **attrs)
 
     def enabled_many(
-        self, names: Sequence[str], item: Any, context: Context = None, **attrs
+        self, names: Sequence[str], item: Any, context: Context = None, **attrs: Any
     ) -> Dict[str, bool]:
         """{name: on?} for many flags, one round trip (HANOI.MENABLED; in a
         cluster the flags must share a hash tag)."""
@@ -209,68 +233,65 @@ class Rollout:
         salt: Optional[str] = None,
     ) -> None:
         """HANOI.DEFINE with every option: weighted variants and a salt."""
-        opts = [b"ENABLED" if enabled else b"DISABLED", b"PERCENTAGE", b(percentage)]
-        if variants:
-            opts += [b"VARIANTS", b(len(variants))] + all_ids(variants)
-        if weights:
-            opts += [b"WEIGHTS"] + all_ids(weights)
-        if salt is not None:
-            opts += [b"SALT", b(salt)]
-        self.backend._define(name, opts)
+        opts = full_definition(percentage, variants, enabled, weights, salt)
+        self.backend.hanoi_define(name, opts)
 
     def register_many(self, name: str, items: Sequence[Any]) -> int:
         """Registers many ids in one command; how many were new."""
-        return self.backend._ids(name, "user", [self.backend.item_id(name, i) for i in items])
+        return self.backend.hanoi_ids(name, "user", [self.backend.item_id(name, i) for i in items])
 
     def unregister(self, name: str, item: Any) -> int:
         """Removes a registered id, or a regex (compiled pattern)."""
         pattern = regex_source(item)
         if pattern is not None:
-            return self.backend._ids(name, "unregex", [pattern])
-        return self.backend._ids(name, "unuser", [self.backend.item_id(name, item)])
+            return self.backend.hanoi_ids(name, "unregex", [pattern])
+        return self.backend.hanoi_ids(name, "unuser", [self.backend.item_id(name, item)])
 
     def block(self, name: str, *items: Any) -> int:
         """Denies the flag to these ids whatever else holds."""
-        return self.backend._ids(name, "block", [self.backend.item_id(name, i) for i in items])
+        return self.backend.hanoi_ids(name, "block", [self.backend.item_id(name, i) for i in items])
 
     def unblock(self, name: str, *items: Any) -> int:
-        return self.backend._ids(name, "unblock", [self.backend.item_id(name, i) for i in items])
+        return self.backend.hanoi_ids(
+            name, "unblock", [self.backend.item_id(name, i) for i in items]
+        )
 
     def set_rule(self, name: str, rule: str, *args: Any) -> None:
         """HANOI.RULE name SET rule args...: e.g.
         `set_rule('cdc_on', 'de', 'ROLLOUT', 50, 'IF', 'country', 'EQ', 'DE')`."""
-        self.backend._set_rule(name, b(rule), all_ids(args))
+        self.backend.hanoi_rule_set(name, b(rule), all_ids(args))
 
     def delete_rule(self, name: str, *rules: str) -> int:
-        return self.backend._delete_rules(name, all_ids(rules))
+        return self.backend.hanoi_rule_del(name, all_ids(rules))
 
     def move_rule(self, name: str, rule: str, index: int) -> None:
-        self.backend._move_rule(name, b(rule), int(index))
+        self.backend.hanoi_rule_move(name, b(rule), int(index))
 
     def set_window(self, name: str, from_ms: int, until_ms: int) -> None:
         """Active between two Unix-ms times (0 leaves a side open)."""
-        self.backend._set_window(name, int(from_ms), int(until_ms))
+        self.backend.hanoi_window(name, int(from_ms), int(until_ms))
 
     def set_ramp(self, name: str, from_pct: int, to_pct: int, start_ms: int, end_ms: int) -> None:
         """The percentage moves linearly from `from_pct` to `to_pct`."""
-        self.backend._set_ramp(name, int(from_pct), int(to_pct), int(start_ms), int(end_ms))
+        self.backend.hanoi_ramp(name, int(from_pct), int(to_pct), int(start_ms), int(end_ms))
 
     def clear_schedule(self, name: str, which: Optional[str] = None) -> None:
         """Clears the window, the ramp, or (None) both."""
-        if which not in (None, "window", "ramp"):
-            raise ValueError("which is 'window', 'ramp' or None")
-        self.backend._clear_schedule(name, which != "ramp", which != "window")
+        window, ramp = schedule_parts(which)
+        self.backend.hanoi_schedule_clear(name, window, ramp)
 
-    def set_meta(self, name: str, **fields: str) -> int:
+    def set_meta(self, name: str, **fields: Any) -> int:
         """Metadata fields: description, owner, tags (comma-separated), ..."""
-        return self.backend._meta_set(name, [(b(k), b(v)) for k, v in fields.items()])
+        return self.backend.hanoi_meta_set(name, [(b(k), b(v)) for k, v in fields.items()])
 
-    def describe(self, name: str) -> Optional[dict]:
+    def describe(self, name: str) -> Optional[Info]:
         """The flag's whole definition (HANOI.GET) as a dict, or None."""
         return self.backend.describe(name)
 
-    def names(self) -> list:
+    def names(self) -> List[str]:
+        """Every flag's name, sorted."""
         return self.backend.names()
 
     def delete(self, name: str) -> bool:
+        """Deletes the flag; whether it existed."""
         return self.backend.delete(name)

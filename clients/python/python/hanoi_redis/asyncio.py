@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Sequence, TypeVar, cast
 
 import redis
 import redis.asyncio
@@ -27,42 +27,40 @@ from ._common import (
     Context,
     Explanation,
     Feature,
+    IdList,
+    Info,
+    Pairs,
     RolloutException,
+    all_ids,
     attr_pairs,
     b,
     current,
     define_options,
     feature_from_info,
+    full_definition,
     is_plain,
     item_id,
+    prefix_match,
     raise_refusal,
     regex_source,
+    schedule_parts,
     text_of,
     validate_percentage,
 )
 from .api import pick_item
 
+T = TypeVar("T")
+#: A decorated coroutine function: the decorators give it back with its own type.
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
 _UNKNOWN = object()
 
 
-def _command(build: Callable, names: bool):
-    async def primitive(self, name, *args):
-        key = [self._key(n) for n in name] if names else self._key(name)
-        argv, parse = build(key, *args)
-        try:
-            return parse(await self._redis.execute_command(*argv))
-        except redis.ResponseError as e:
-            raise_refusal(str(e), name)
-
-    primitive.__name__ = "_" + build.__name__
-    return primitive
-
-
-@cmd.primitives(_command)
 class AsyncRedisModuleBackEnd:
-    """Flags in Redis, evaluated by the hanoi module, over redis.asyncio.
+    """Flags in Redis, evaluated by the hanoi module, over redis.asyncio: the
+    methods of `hanoi_redis.backend.BackEnd` as coroutines (but `knows`).
     `obj`: a `redis.asyncio.Redis` (or RedisCluster), a (host, port[, db])
-    tuple, or None for localhost."""
+    tuple, or None for localhost. `prefix` is prepended to every flag name."""
 
     def __init__(self, obj: Any = None, prefix: str = "") -> None:
         if obj is None:
@@ -73,135 +71,278 @@ class AsyncRedisModuleBackEnd:
         self._prefix = b(prefix)
         self._fields: Dict[str, Any] = {}
 
+    @property
+    def redis(self) -> Any:
+        return self._redis
+
+    @property
+    def prefix(self) -> bytes:
+        """What every flag's key starts with."""
+        return self._prefix
+
     def _key(self, name: Any) -> bytes:
         return self._prefix + b(name)
+
+    async def _run(self, name: Any, built: cmd.Built[T]) -> T:
+        argv, parse = built
+        try:
+            return parse(await self._redis.execute_command(*argv))
+        except redis.ResponseError as e:
+            raise_refusal(str(e), name)
+
+    # ----- ids -----
 
     async def item_id(self, name: str, item: Any) -> bytes:
         if is_plain(item):
             return b(item)
         field = self._fields.get(name, _UNKNOWN)
         if field is _UNKNOWN:
-            info = await self._info(name)
+            info = await self.hanoi_get(name)
             field = (info or {}).get("metadata", {}).get(FIELD)
             if info is not None:
                 self._fields[name] = field
         return b(item_id(field, item))
 
+    def knows(self, name: str) -> bool:
+        return name in self._fields
+
+    # ----- hanoi 0.0.4's backend API -----
+
     async def add_functionality(self, fn: Feature) -> None:
-        await self._define(fn.name, define_options(fn.enabled, fn.percentage, fn.variants))
-        had = ((await self._info(fn.name)) or {}).get("metadata", {}).get(FIELD)
+        await self.hanoi_define(fn.name, define_options(fn.enabled, fn.percentage, fn.variants))
+        had = ((await self.hanoi_get(fn.name)) or {}).get("metadata", {}).get(FIELD)
         if isinstance(fn.field, str) and fn.field != had:
-            await self._meta_set(fn.name, [(b(FIELD), b(fn.field))])
+            await self.hanoi_meta_set(fn.name, [(b(FIELD), b(fn.field))])
         elif not isinstance(fn.field, str) and had is not None:
-            await self._meta_del(fn.name, [b(FIELD)])
+            await self.hanoi_meta_del(fn.name, [b(FIELD)])
         self._fields[fn.name] = fn.field
 
     async def get_functionality(self, name: str) -> Optional[Feature]:
-        info = await self._info(name)
+        info = await self.hanoi_get(name)
         if info is None:
+            self._fields.pop(name, None)
             return None
         feature = feature_from_info(name, info, self._fields.get(name))
         self._fields[name] = feature.field
         return feature
 
     async def get_functionalities(self) -> List[str]:
-        cut = len(self._prefix)
-        keys = self._redis.scan_iter(match=self._prefix + b"*", count=1000, _type="hanoiflag")
-        return sorted({text_of(b(k)[cut:]) async for k in keys})
+        return await self.names()
 
+    async def add(self, name: str, item: Any) -> None:
+        await self.hanoi_ids(name, "user", [await self.item_id(name, item)])
 
-class AsyncRollout:
-    """hanoi's Rollout, awaitable: every method that talks to Redis is a coroutine."""
+    async def set_rule(self, name: str, rule: Any) -> None:
+        await self.hanoi_ids(name, "regex", [regex_source(rule) or b(rule)])
 
-    def __init__(self, backend: AsyncRedisModuleBackEnd) -> None:
-        self.backend = backend
-        self._item = None
+    async def set_percentage(self, name: str, percentage: Any) -> None:
+        await self.hanoi_percentage(name, validate_percentage(percentage))
 
-    async def add_func(self, name, check=None, percentage=0, variants=None) -> None:
-        await self.backend.add_functionality(Feature(name, check, percentage, variants))
-
-    async def is_enabled(self, name: str, item: Any = None, context: Context = None, **attrs):
-        be = self.backend
+    async def is_enabled(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> bool:
         if item is None:
-            return await be._enabled(name, None, ())
-        return await be._enabled(name, await be.item_id(name, item), attr_pairs(context, attrs))
+            return await self.hanoi_enabled(name, None, ())
+        id_ = await self.item_id(name, item)
+        return await self.hanoi_enabled(name, id_, attr_pairs(context, attrs))
 
-    async def variant(self, name: str, item: Any, context: Context = None, **attrs):
-        be = self.backend
-        return await be._variant(name, await be.item_id(name, item), attr_pairs(context, attrs))
+    async def variant(
+        self, name: str, item: Any, context: Context = None, **attrs: Any
+    ) -> Optional[str]:
+        id_ = await self.item_id(name, item)
+        return await self.hanoi_variant(name, id_, attr_pairs(context, attrs))
 
-    async def explain(self, name: str, item: Any, context: Context = None, **attrs) -> Explanation:
-        be = self.backend
-        return await be._explain(name, await be.item_id(name, item), attr_pairs(context, attrs))
+    async def enable(self, name: str, enable_to_all: bool = False) -> None:
+        await self.hanoi_enable(name)
+        if enable_to_all:
+            await self.hanoi_percentage(name, 100)
+
+    async def disable(self, name: str) -> None:
+        await self.hanoi_disable(name)
+
+    async def toggle(self, name: str) -> bool:
+        return await self.hanoi_toggle(name)
+
+    # ----- beyond hanoi -----
+
+    async def explain(
+        self, name: str, item: Any, context: Context = None, **attrs: Any
+    ) -> Explanation:
+        id_ = await self.item_id(name, item)
+        return await self.hanoi_explain(name, id_, attr_pairs(context, attrs))
 
     async def enabled_many(
-        self, names: Sequence[str], item: Any, context: Context = None, **attrs
+        self, names: Sequence[str], item: Any, context: Context = None, **attrs: Any
     ) -> Dict[str, bool]:
         names = list(names)
         if not names:
             return {}
-        id_ = await self.backend.item_id(names[0], item)
-        answers = await self.backend._menabled(names, id_, attr_pairs(context, attrs))
+        id_ = await self.item_id(names[0], item)
+        answers = await self.hanoi_menabled(names, id_, attr_pairs(context, attrs))
         return dict(zip(names, answers))
 
+    async def describe(self, name: str) -> Optional[Info]:
+        return await self.hanoi_get(name)
+
+    async def names(self) -> List[str]:
+        """Every flag under the prefix (SCAN ... TYPE hanoiflag, never KEYS)."""
+        cut = len(self._prefix)
+        match = prefix_match(self._prefix)
+        keys = self._redis.scan_iter(match=match, count=1000, _type="hanoiflag")
+        return sorted({str(text_of(b(k)[cut:])) async for k in keys})
+
+    async def delete(self, name: str) -> bool:
+        """Deletes the flag's key (UNLINK); whether it existed."""
+        self._fields.pop(name, None)
+        return bool(await self._redis.unlink(self._key(name)))
+
+    # ----- one coroutine per HANOI.* command (see BackEnd) -----
+
+    async def hanoi_enabled(self, name: str, id_: Optional[bytes], pairs: Pairs) -> bool:
+        return await self._run(name, cmd.enabled(self._key(name), id_, pairs))
+
+    async def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
+        return await self._run(name, cmd.variant(self._key(name), id_, pairs))
+
+    async def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
+        return await self._run(name, cmd.explain(self._key(name), id_, pairs))
+
+    async def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
+        return await self._run(names, cmd.menabled([self._key(n) for n in names], id_, pairs))
+
+    async def hanoi_define(self, name: str, options: Sequence[bytes]) -> None:
+        await self._run(name, cmd.define(self._key(name), options))
+
+    async def hanoi_ids(self, name: str, what: IdList, items: Sequence[bytes]) -> int:
+        return await self._run(name, cmd.ids(self._key(name), what, items))
+
+    async def hanoi_enable(self, name: str) -> None:
+        await self._run(name, cmd.enable(self._key(name)))
+
+    async def hanoi_disable(self, name: str) -> None:
+        await self._run(name, cmd.disable(self._key(name)))
+
+    async def hanoi_toggle(self, name: str) -> bool:
+        return await self._run(name, cmd.toggle(self._key(name)))
+
+    async def hanoi_percentage(self, name: str, percentage: int) -> None:
+        await self._run(name, cmd.set_percentage(self._key(name), percentage))
+
+    async def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
+        await self._run(name, cmd.set_rule(self._key(name), rule, args))
+
+    async def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
+        return await self._run(name, cmd.delete_rules(self._key(name), rules))
+
+    async def hanoi_rule_move(self, name: str, rule: bytes, index: int) -> None:
+        await self._run(name, cmd.move_rule(self._key(name), rule, index))
+
+    async def hanoi_window(self, name: str, from_ms: int, until_ms: int) -> None:
+        await self._run(name, cmd.set_window(self._key(name), from_ms, until_ms))
+
+    async def hanoi_ramp(
+        self, name: str, from_pct: int, to_pct: int, start_ms: int, end_ms: int
+    ) -> None:
+        await self._run(name, cmd.set_ramp(self._key(name), from_pct, to_pct, start_ms, end_ms))
+
+    async def hanoi_schedule_clear(self, name: str, window: bool, ramp: bool) -> None:
+        await self._run(name, cmd.clear_schedule(self._key(name), window, ramp))
+
+    async def hanoi_meta_set(self, name: str, pairs: Pairs) -> int:
+        return await self._run(name, cmd.meta_set(self._key(name), pairs))
+
+    async def hanoi_meta_del(self, name: str, fields: Sequence[bytes]) -> int:
+        return await self._run(name, cmd.meta_del(self._key(name), fields))
+
+    async def hanoi_get(self, name: str) -> Optional[Info]:
+        return await self._run(name, cmd.info(self._key(name)))
+
+
+class AsyncRollout:
+    """hanoi's Rollout, awaitable: every method of `Rollout`, with the same
+    arguments; those that talk to Redis are coroutines, the decorators take
+    coroutine functions."""
+
+    def __init__(self, backend: Optional[AsyncRedisModuleBackEnd]) -> None:
+        self._backend = backend
+        self._item: Any = None
+
+    @property
+    def backend(self) -> AsyncRedisModuleBackEnd:
+        if self._backend is None:
+            raise TypeError("BackEnd should be a valid BackEnd object")
+        return self._backend
+
+    # ----- hanoi 0.0.4 -----
+
+    async def add_func(
+        self,
+        name: str,
+        check: Any = None,
+        percentage: Any = 0,
+        variants: Optional[Sequence[str]] = None,
+    ) -> None:
+        """As Rollout.add_func: creates or replaces the flag, switched on."""
+        await self.backend.add_functionality(Feature(name, check, percentage, variants))
+
+    async def is_enabled(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> bool:
+        return await self.backend.is_enabled(name, item, context, **attrs)
+
     async def register(self, name: str, item: Any) -> None:
-        pattern = regex_source(item)
-        if pattern is not None:
-            await self.backend._ids(name, "regex", [pattern])
+        """An id, or every id a compiled `re` pattern matches."""
+        if regex_source(item) is not None:
+            await self.backend.set_rule(name, item)
         else:
-            await self.backend._ids(name, "user", [await self.backend.item_id(name, item)])
+            await self.backend.add(name, item)
 
     async def set_percentage(self, name: str, percentage: Any) -> None:
-        await self.backend._set_percentage(name, validate_percentage(percentage))
-
-    async def enable(self, name: str) -> None:
-        await self.backend._enable(name)
-
-    async def disable(self, name: str) -> None:
-        await self.backend._disable(name)
-
-    async def toggle(self, name: str) -> bool:
-        return await self.backend._toggle(name)
+        """AttributeError outside 0..100, as in hanoi."""
+        await self.backend.set_percentage(name, percentage)
 
     def set_current_id(self, item: Any) -> None:
+        """The process-wide current id; prefer `with rollout.current_id(item):`."""
         self._item = item
 
     def cleanup_current_id(self) -> None:
         self._item = None
 
-    @contextlib.contextmanager
-    def current_id(self, item: Any) -> Iterator[None]:
-        token = current.set(item)
-        try:
-            yield
-        finally:
-            current.reset(token)
-
-    def enabled(self, name: str) -> Callable:
+    def enabled(self, name: str) -> Callable[[F], F]:
         """Decorator for coroutine functions: runs only when the flag is on."""
 
-        def decorator(fn):
+        def decorator(fn: F) -> F:
             @functools.wraps(fn)
-            async def wrapper(*args, **kwargs):
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not await self.is_enabled(name):
                     raise RolloutException("Feature <%s> is not enabled" % name)
                 return await fn(*args, **kwargs)
 
-            return wrapper
+            return cast(F, wrapper)
 
         return decorator
 
-    def check(self, func: str, index: Any = None) -> Callable:
+    async def variant(
+        self, name: str, item: Any, context: Context = None, **attrs: Any
+    ) -> Optional[str]:
+        return await self.backend.variant(name, item, context, **attrs)
+
+    async def toggle(self, name: str) -> bool:
+        return await self.backend.toggle(name)
+
+    async def disable(self, name: str) -> None:
+        await self.backend.disable(name)
+
+    async def enable(self, name: str) -> None:
+        await self.backend.enable(name)
+
+    def check(self, func: str, index: Any = None) -> Callable[[F], F]:
         """Decorator for coroutine functions, as Rollout.check."""
 
-        def decorator(fn):
+        def decorator(fn: F) -> F:
             @functools.wraps(fn)
-            async def wrapper(*args, **kwargs):
-                if index is not None:
-                    item = pick_item(index, args, kwargs)
-                else:
-                    item = current.get()
-                    item = self._item if item is None else item
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                item = pick_item(index, args, kwargs) if index is not None else self.current()
                 if item is None:
                     raise RolloutException(
                         "Identifier should be set before checking the functionality"
@@ -215,6 +356,124 @@ class AsyncRollout:
                     )
                 return await fn(*args, **kwargs)
 
-            return wrapper
+            return cast(F, wrapper)
 
         return decorator
+
+    def __getattr__(self, key: str) -> Callable[..., Awaitable[bool]]:
+        """`await rollout.is_<name>(item)`: hanoi's shortcut for is_enabled; a
+        ValueError (when awaited) when the flag does not exist."""
+        if key.startswith("_") or not key.startswith("is_"):
+            raise AttributeError(key)
+        name = key[3:]
+        backend = self.backend
+
+        async def is_name(item: Any = None, context: Context = None, **attrs: Any) -> bool:
+            if not backend.knows(name) and await backend.get_functionality(name) is None:
+                raise ValueError("Feature <%s> not defined" % name)
+            return await backend.is_enabled(name, item, context, **attrs)
+
+        return is_name
+
+    # ----- beyond hanoi -----
+
+    @contextlib.contextmanager
+    def current_id(self, item: Any) -> Iterator[None]:
+        """`@check(name)` uses `item` within the block, per asyncio task."""
+        token = current.set(item)
+        try:
+            yield
+        finally:
+            current.reset(token)
+
+    def current(self) -> Any:
+        """The current id: `current_id(...)`'s, else set_current_id's."""
+        item = current.get()
+        return self._item if item is None else item
+
+    async def explain(
+        self, name: str, item: Any, context: Context = None, **attrs: Any
+    ) -> Explanation:
+        return await self.backend.explain(name, item, context, **attrs)
+
+    async def enabled_many(
+        self, names: Sequence[str], item: Any, context: Context = None, **attrs: Any
+    ) -> Dict[str, bool]:
+        return await self.backend.enabled_many(names, item, context, **attrs)
+
+    async def define(
+        self,
+        name: str,
+        percentage: Any = 0,
+        variants: Optional[Sequence[str]] = None,
+        *,
+        enabled: bool = True,
+        weights: Optional[Sequence[int]] = None,
+        salt: Optional[str] = None,
+    ) -> None:
+        """HANOI.DEFINE with every option: weighted variants and a salt."""
+        opts = full_definition(percentage, variants, enabled, weights, salt)
+        await self.backend.hanoi_define(name, opts)
+
+    async def _ids(self, name: str, items: Sequence[Any]) -> List[bytes]:
+        return [await self.backend.item_id(name, i) for i in items]
+
+    async def register_many(self, name: str, items: Sequence[Any]) -> int:
+        """Registers many ids in one command; how many were new."""
+        return await self.backend.hanoi_ids(name, "user", await self._ids(name, items))
+
+    async def unregister(self, name: str, item: Any) -> int:
+        """Removes a registered id, or a regex (compiled pattern)."""
+        pattern = regex_source(item)
+        if pattern is not None:
+            return await self.backend.hanoi_ids(name, "unregex", [pattern])
+        return await self.backend.hanoi_ids(name, "unuser", await self._ids(name, [item]))
+
+    async def block(self, name: str, *items: Any) -> int:
+        """Denies the flag to these ids whatever else holds."""
+        return await self.backend.hanoi_ids(name, "block", await self._ids(name, items))
+
+    async def unblock(self, name: str, *items: Any) -> int:
+        return await self.backend.hanoi_ids(name, "unblock", await self._ids(name, items))
+
+    async def set_rule(self, name: str, rule: str, *args: Any) -> None:
+        """HANOI.RULE name SET rule args..., as Rollout.set_rule."""
+        await self.backend.hanoi_rule_set(name, b(rule), all_ids(args))
+
+    async def delete_rule(self, name: str, *rules: str) -> int:
+        return await self.backend.hanoi_rule_del(name, all_ids(rules))
+
+    async def move_rule(self, name: str, rule: str, index: int) -> None:
+        await self.backend.hanoi_rule_move(name, b(rule), int(index))
+
+    async def set_window(self, name: str, from_ms: int, until_ms: int) -> None:
+        """Active between two Unix-ms times (0 leaves a side open)."""
+        await self.backend.hanoi_window(name, int(from_ms), int(until_ms))
+
+    async def set_ramp(
+        self, name: str, from_pct: int, to_pct: int, start_ms: int, end_ms: int
+    ) -> None:
+        """The percentage moves linearly from `from_pct` to `to_pct`."""
+        await self.backend.hanoi_ramp(name, int(from_pct), int(to_pct), int(start_ms), int(end_ms))
+
+    async def clear_schedule(self, name: str, which: Optional[str] = None) -> None:
+        """Clears the window, the ramp, or (None) both."""
+        window, ramp = schedule_parts(which)
+        await self.backend.hanoi_schedule_clear(name, window, ramp)
+
+    async def set_meta(self, name: str, **fields: Any) -> int:
+        """Metadata fields: description, owner, tags (comma-separated), ..."""
+        pairs = [(b(k), b(v)) for k, v in fields.items()]
+        return await self.backend.hanoi_meta_set(name, pairs)
+
+    async def describe(self, name: str) -> Optional[Info]:
+        """The flag's whole definition (HANOI.GET) as a dict, or None."""
+        return await self.backend.describe(name)
+
+    async def names(self) -> List[str]:
+        """Every flag's name under the backend's prefix, sorted."""
+        return await self.backend.names()
+
+    async def delete(self, name: str) -> bool:
+        """Deletes the flag; whether it existed."""
+        return await self.backend.delete(name)

@@ -1,14 +1,28 @@
 """Backends: hanoi 0.0.4's backend API over the hanoi Redis module, or over
 hanoi-core in this process. Both decide with the same Rust code.
 
-A backend has a few primitives (one per HANOI.* command, `_enabled`,
-`_define`, ...) and hanoi's methods on top of them (`add_functionality`,
-`get_functionality`, `is_enabled`, ...).
+`BackEnd` (a `typing.Protocol`) is what `Rollout` needs from a backend:
+hanoi's methods (`add_functionality`, `get_functionality`, `is_enabled`,
+...), the ones beyond hanoi (`explain`, `describe`, ...), and one `hanoi_*`
+method per HANOI.* command. `RedisModuleBackEnd` sends those commands to
+Redis; `MemoryBackEnd` runs them in hanoi-core; everything above them is
+shared (`_BackEnd`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence
+import contextlib
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    Sequence,
+    TypeVar,
+    runtime_checkable,
+)
 
 import redis
 
@@ -20,6 +34,9 @@ from ._common import (
     Feature,
     FlagNotFound,
     HanoiError,
+    IdList,
+    Info,
+    Pairs,
     attr_pairs,
     b,
     define_options,
@@ -27,17 +44,203 @@ from ._common import (
     info_dict,
     is_plain,
     item_id,
+    prefix_match,
     raise_refusal,
     regex_source,
     text_of,
     validate_percentage,
 )
 
+T = TypeVar("T")
+
+
+@runtime_checkable
+class BackEnd(Protocol):
+    """What a `Rollout` calls on its backend; `RedisModuleBackEnd` and
+    `MemoryBackEnd` implement all of it, with the same answers.
+
+    `name` is a flag's name (str); an `item` is an id (str, bytes or int) or
+    an object whose id is read through the flag's field. A missing flag is
+    `FlagNotFound` wherever a write or a lookup needs it; refusals of the
+    module (or hanoi-core) are `HanoiError` with its message."""
+
+    # ----- hanoi 0.0.4's backend API -----
+
+    def add_functionality(self, fn: Feature) -> None:
+        """Creates the flag or replaces its definition (switch, percentage,
+        variants; registrations stay); the id field goes to the flag's
+        metadata when it is an attribute name, or stays in this process when
+        it is a callable."""
+        ...
+
+    def get_functionality(self, name: str) -> Optional[Feature]:
+        """hanoi's Feature for the flag, or None when it does not exist."""
+        ...
+
+    def get_functionalities(self) -> List[str]:
+        """Every flag's name, sorted (as `names`)."""
+        ...
+
+    def add(self, name: str, item: Any) -> None:
+        """Registers the item's id: the flag is on for it."""
+        ...
+
+    def set_rule(self, name: str, rule: Any) -> None:
+        """hanoi's regex rule: registers a pattern (a compiled `re` pattern or
+        a string, in Rust regex syntax), added to the flag's regexes."""
+        ...
+
+    def set_percentage(self, name: str, percentage: Any) -> None:
+        """Sets the percentage; AttributeError outside 0..100 or not a number."""
+        ...
+
+    def is_enabled(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> bool:
+        """Is the flag on for the item and its attributes? Without an item,
+        its switch. A missing flag is off. One command."""
+        ...
+
+    def variant(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Optional[str]:
+        """The item's variant, or None when the flag is off for it or has none."""
+        ...
+
+    def enable(self, name: str, enable_to_all: bool = False) -> None:
+        """Switches the flag on (and to 100 % with `enable_to_all`)."""
+        ...
+
+    def disable(self, name: str) -> None:
+        """Switches the flag off: off for everyone."""
+        ...
+
+    def toggle(self, name: str) -> bool:
+        """Flips the switch; the new state."""
+        ...
+
+    # ----- beyond hanoi -----
+
+    def item_id(self, name: str, item: Any) -> bytes:
+        """The id the module sees for `item`: itself when it is a string or a
+        number, else read through the flag's field (looked up once per flag
+        and process, then remembered)."""
+        ...
+
+    def knows(self, name: str) -> bool:
+        """Whether this process already saw the flag (defined it or read its
+        field): no command sent."""
+        ...
+
+    def explain(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Explanation:
+        """Why the flag is on or off for the item (HANOI.EXPLAIN)."""
+        ...
+
+    def enabled_many(
+        self, names: Sequence[str], item: Any, context: Context = None, **attrs: Any
+    ) -> Dict[str, bool]:
+        """{name: on?} for many flags and one item, in one command. Objects
+        are read through the first flag's field."""
+        ...
+
+    def describe(self, name: str) -> Optional[Info]:
+        """The flag's whole definition (HANOI.GET) as a dict, or None."""
+        ...
+
+    def names(self) -> List[str]:
+        """Every flag's name, sorted (a Redis backend: under its prefix)."""
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Deletes the flag; whether it existed."""
+        ...
+
+    # ----- one method per HANOI.* command: ids and values already bytes -----
+
+    def hanoi_enabled(self, name: str, id_: Optional[bytes], pairs: Pairs) -> bool:
+        """HANOI.ENABLED name [id [WITH attr value ...]]: a missing flag is off."""
+        ...
+
+    def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
+        """HANOI.VARIANT name id [WITH ...]."""
+        ...
+
+    def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
+        """HANOI.EXPLAIN name id [WITH ...] (reason `undefined` for a missing flag)."""
+        ...
+
+    def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
+        """HANOI.MENABLED id [WITH ...] name ...: one answer per name."""
+        ...
+
+    def hanoi_define(self, name: str, options: Sequence[bytes]) -> None:
+        """HANOI.DEFINE name options... (ENABLED|DISABLED, PERCENTAGE n,
+        VARIANTS n v..., WEIGHTS w..., SALT s): creates or replaces."""
+        ...
+
+    def hanoi_ids(self, name: str, what: IdList, items: Sequence[bytes]) -> int:
+        """HANOI.REGISTER (`user`, `regex`), HANOI.UNREGISTER (`unuser`,
+        `unregex`), HANOI.BLOCK, HANOI.UNBLOCK: how many were added or removed."""
+        ...
+
+    def hanoi_enable(self, name: str) -> None:
+        """HANOI.ENABLE name."""
+        ...
+
+    def hanoi_disable(self, name: str) -> None:
+        """HANOI.DISABLE name."""
+        ...
+
+    def hanoi_toggle(self, name: str) -> bool:
+        """HANOI.TOGGLE name: the new state."""
+        ...
+
+    def hanoi_percentage(self, name: str, percentage: int) -> None:
+        """HANOI.PERCENTAGE name pct (0..100; ends a running ramp)."""
+        ...
+
+    def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
+        """HANOI.RULE name SET rule args...: adds or replaces a targeting rule."""
+        ...
+
+    def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
+        """HANOI.RULE name DEL rule ...: how many were removed."""
+        ...
+
+    def hanoi_rule_move(self, name: str, rule: bytes, index: int) -> None:
+        """HANOI.RULE name MOVE rule index: rules are tried in order."""
+        ...
+
+    def hanoi_window(self, name: str, from_ms: int, until_ms: int) -> None:
+        """HANOI.SCHEDULE name WINDOW from until (Unix ms; 0 leaves a side open)."""
+        ...
+
+    def hanoi_ramp(self, name: str, from_pct: int, to_pct: int, start_ms: int, end_ms: int) -> None:
+        """HANOI.SCHEDULE name RAMP from to start end."""
+        ...
+
+    def hanoi_schedule_clear(self, name: str, window: bool, ramp: bool) -> None:
+        """HANOI.SCHEDULE name CLEAR [WINDOW|RAMP]: the window, the ramp, or both."""
+        ...
+
+    def hanoi_meta_set(self, name: str, pairs: Pairs) -> int:
+        """HANOI.META name SET field value ...: fields added or changed."""
+        ...
+
+    def hanoi_meta_del(self, name: str, fields: Sequence[bytes]) -> int:
+        """HANOI.META name DEL field ...: fields removed."""
+        ...
+
+    def hanoi_get(self, name: str) -> Optional[Info]:
+        """HANOI.GET name as a dict (str keys, metadata as str), or None."""
+        ...
+
+
 _UNKNOWN = object()
 
 
-class _BackEnd:
-    """hanoi's backend methods, on the primitives each backend implements."""
+class _BackEnd(BackEnd):
+    """hanoi's backend methods (BackEnd's first two parts), on the `hanoi_*`
+    command methods each backend implements (mypy refuses a backend that
+    misses one: they are the Protocol's)."""
 
     def __init__(self) -> None:
         # The id field of each flag seen by this process: an attribute name,
@@ -50,37 +253,34 @@ class _BackEnd:
     def _field(self, name: str) -> Any:
         field = self._fields.get(name, _UNKNOWN)
         if field is _UNKNOWN:
-            info = self._info(name)
+            info = self.hanoi_get(name)
             field = (info or {}).get("metadata", {}).get(FIELD)
             if info is not None:
                 self._fields[name] = field
         return field
 
     def item_id(self, name: str, item: Any) -> bytes:
-        """The id the module sees for `item`: itself when it is a string or a
-        number, else read through the flag's field (one lookup per flag and
-        process, then remembered)."""
         if is_plain(item):
             return b(item)
         return b(item_id(self._field(name), item))
 
+    def knows(self, name: str) -> bool:
+        return name in self._fields
+
     # ----- hanoi 0.0.4's backend API -----
 
     def add_functionality(self, fn: Feature) -> None:
-        """Creates the flag or replaces its definition (registrations stay);
-        its id field goes to the flag's metadata when it is an attribute name."""
-        self._define(fn.name, define_options(fn.enabled, fn.percentage, fn.variants))
-        stored = self._info(fn.name) or {}
+        self.hanoi_define(fn.name, define_options(fn.enabled, fn.percentage, fn.variants))
+        stored = self.hanoi_get(fn.name) or {}
         had = stored.get("metadata", {}).get(FIELD)
         if isinstance(fn.field, str) and fn.field != had:
-            self._meta_set(fn.name, [(b(FIELD), b(fn.field))])
+            self.hanoi_meta_set(fn.name, [(b(FIELD), b(fn.field))])
         elif not isinstance(fn.field, str) and had is not None:
-            self._meta_del(fn.name, [b(FIELD)])
+            self.hanoi_meta_del(fn.name, [b(FIELD)])
         self._fields[fn.name] = fn.field
 
     def get_functionality(self, name: str) -> Optional[Feature]:
-        """hanoi's Feature for the flag, or None when it does not exist."""
-        info = self._info(name)
+        info = self.hanoi_get(name)
         if info is None:
             self._fields.pop(name, None)
             return None
@@ -93,58 +293,51 @@ class _BackEnd:
         return self.names()
 
     def add(self, name: str, item: Any) -> None:
-        """Registers the item's id (hanoi: a missing flag is a ValueError)."""
-        self._ids(name, "user", [self.item_id(name, item)])
+        self.hanoi_ids(name, "user", [self.item_id(name, item)])
 
     def set_rule(self, name: str, rule: Any) -> None:
-        """hanoi's regex rule: registers the pattern (a compiled `re` pattern or
-        a string; Rust regex syntax; added to the flag's regexes)."""
-        self._ids(name, "regex", [regex_source(rule) or b(rule)])
+        self.hanoi_ids(name, "regex", [regex_source(rule) or b(rule)])
 
     def set_percentage(self, name: str, percentage: Any) -> None:
-        self._set_percentage(name, validate_percentage(percentage))
+        self.hanoi_percentage(name, validate_percentage(percentage))
 
-    def is_enabled(self, name: str, item: Any = None, context: Context = None, **attrs) -> bool:
-        """Is the flag on for the item (and its attributes)? Without an item,
-        its switch. A missing flag is off. One round trip."""
+    def is_enabled(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> bool:
         if item is None:
-            return self._enabled(name, None, ())
-        return self._enabled(name, self.item_id(name, item), attr_pairs(context, attrs))
+            return self.hanoi_enabled(name, None, ())
+        return self.hanoi_enabled(name, self.item_id(name, item), attr_pairs(context, attrs))
 
-    def variant(self, name: str, item: Any, context: Context = None, **attrs) -> Optional[str]:
-        return self._variant(name, self.item_id(name, item), attr_pairs(context, attrs))
+    def variant(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Optional[str]:
+        return self.hanoi_variant(name, self.item_id(name, item), attr_pairs(context, attrs))
 
     def enable(self, name: str, enable_to_all: bool = False) -> None:
-        self._enable(name)
+        self.hanoi_enable(name)
         if enable_to_all:
-            self._set_percentage(name, 100)
+            self.hanoi_percentage(name, 100)
 
     def disable(self, name: str) -> None:
-        self._disable(name)
+        self.hanoi_disable(name)
 
     def toggle(self, name: str) -> bool:
-        """Flips the switch; the new state."""
-        return self._toggle(name)
+        return self.hanoi_toggle(name)
 
     # ----- beyond hanoi -----
 
-    def explain(self, name: str, item: Any, context: Context = None, **attrs) -> Explanation:
-        return self._explain(name, self.item_id(name, item), attr_pairs(context, attrs))
+    def explain(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Explanation:
+        return self.hanoi_explain(name, self.item_id(name, item), attr_pairs(context, attrs))
 
     def enabled_many(
-        self, names: Sequence[str], item: Any, context: Context = None, **attrs
+        self, names: Sequence[str], item: Any, context: Context = None, **attrs: Any
     ) -> Dict[str, bool]:
-        """{name: on?} for many flags and one item, in one round trip. Objects
-        are read through the first flag's field."""
         names = list(names)
         if not names:
             return {}
         id_ = self.item_id(names[0], item)
-        return dict(zip(names, self._menabled(names, id_, attr_pairs(context, attrs))))
+        return dict(zip(names, self.hanoi_menabled(names, id_, attr_pairs(context, attrs))))
 
-    def describe(self, name: str) -> Optional[dict]:
-        """The flag's whole definition (HANOI.GET) as a dict, or None."""
-        return self._info(name)
+    def describe(self, name: str) -> Optional[Info]:
+        return self.hanoi_get(name)
 
 
 def _redis_client(obj: Any) -> Any:
@@ -157,23 +350,6 @@ def _redis_client(obj: Any) -> Any:
     return obj
 
 
-def _command(build: Callable, names: bool):
-    """A primitive of RedisModuleBackEnd: the command's arguments, sent, and
-    its reply read, with the module's refusals as HanoiError/FlagNotFound."""
-
-    def primitive(self, name, *args):
-        key = [self._key(n) for n in name] if names else self._key(name)
-        argv, parse = build(key, *args)
-        try:
-            return parse(self._redis.execute_command(*argv))
-        except redis.ResponseError as e:
-            raise_refusal(str(e), name)
-
-    primitive.__name__ = "_" + build.__name__
-    return primitive
-
-
-@cmd.primitives(_command)
 class RedisModuleBackEnd(_BackEnd):
     """Flags in Redis, evaluated by the hanoi module: one round trip per check.
 
@@ -190,44 +366,100 @@ class RedisModuleBackEnd(_BackEnd):
     def redis(self) -> Any:
         return self._redis
 
+    @property
+    def prefix(self) -> bytes:
+        """What every flag's key starts with."""
+        return self._prefix
+
     def _key(self, name: Any) -> bytes:
         return self._prefix + b(name)
+
+    def _run(self, name: Any, built: cmd.Built[T]) -> T:
+        """Sends a command, reads its reply; the module's refusals as
+        HanoiError/FlagNotFound."""
+        argv, parse = built
+        try:
+            return parse(self._redis.execute_command(*argv))
+        except redis.ResponseError as e:
+            raise_refusal(str(e), name)
 
     def names(self) -> List[str]:
         """Every flag under the prefix (SCAN ... TYPE hanoiflag, never KEYS)."""
         cut = len(self._prefix)
-        pattern = self._prefix.replace(b"\\", b"\\\\")
-        for c in b"*?[]":
-            pattern = pattern.replace(bytes([c]), b"\\" + bytes([c]))
-        keys = self._redis.scan_iter(match=pattern + b"*", count=1000, _type="hanoiflag")
+        match = prefix_match(self._prefix)
+        keys = self._redis.scan_iter(match=match, count=1000, _type="hanoiflag")
         return sorted({text_of(b(k)[cut:]) for k in keys})
 
     def delete(self, name: str) -> bool:
         """Deletes the flag's key (UNLINK); whether it existed."""
         return bool(self._redis.unlink(self._key(name)))
 
+    # ----- the commands -----
 
-def _engine_call(method: str, wrap: Callable[[Any], Any] = lambda r: r):
-    """A primitive of MemoryBackEnd: the engine's method of the same name,
-    with its refusals as HanoiError/FlagNotFound."""
+    def hanoi_enabled(self, name: str, id_: Optional[bytes], pairs: Pairs) -> bool:
+        return self._run(name, cmd.enabled(self._key(name), id_, pairs))
 
-    def primitive(self, name, *args):
-        key = [b(n) for n in name] if method == "menabled" else b(name)
-        try:
-            return wrap(getattr(self._engine, method)(key, *args))
-        except _CoreError as e:
-            raise_refusal(str(e), name)
+    def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
+        return self._run(name, cmd.variant(self._key(name), id_, pairs))
 
-    primitive.__name__ = "_" + method
-    return primitive
+    def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
+        return self._run(name, cmd.explain(self._key(name), id_, pairs))
+
+    def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
+        return self._run(names, cmd.menabled([self._key(n) for n in names], id_, pairs))
+
+    def hanoi_define(self, name: str, options: Sequence[bytes]) -> None:
+        self._run(name, cmd.define(self._key(name), options))
+
+    def hanoi_ids(self, name: str, what: IdList, items: Sequence[bytes]) -> int:
+        return self._run(name, cmd.ids(self._key(name), what, items))
+
+    def hanoi_enable(self, name: str) -> None:
+        self._run(name, cmd.enable(self._key(name)))
+
+    def hanoi_disable(self, name: str) -> None:
+        self._run(name, cmd.disable(self._key(name)))
+
+    def hanoi_toggle(self, name: str) -> bool:
+        return self._run(name, cmd.toggle(self._key(name)))
+
+    def hanoi_percentage(self, name: str, percentage: int) -> None:
+        self._run(name, cmd.set_percentage(self._key(name), percentage))
+
+    def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
+        self._run(name, cmd.set_rule(self._key(name), rule, args))
+
+    def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
+        return self._run(name, cmd.delete_rules(self._key(name), rules))
+
+    def hanoi_rule_move(self, name: str, rule: bytes, index: int) -> None:
+        self._run(name, cmd.move_rule(self._key(name), rule, index))
+
+    def hanoi_window(self, name: str, from_ms: int, until_ms: int) -> None:
+        self._run(name, cmd.set_window(self._key(name), from_ms, until_ms))
+
+    def hanoi_ramp(self, name: str, from_pct: int, to_pct: int, start_ms: int, end_ms: int) -> None:
+        self._run(name, cmd.set_ramp(self._key(name), from_pct, to_pct, start_ms, end_ms))
+
+    def hanoi_schedule_clear(self, name: str, window: bool, ramp: bool) -> None:
+        self._run(name, cmd.clear_schedule(self._key(name), window, ramp))
+
+    def hanoi_meta_set(self, name: str, pairs: Pairs) -> int:
+        return self._run(name, cmd.meta_set(self._key(name), pairs))
+
+    def hanoi_meta_del(self, name: str, fields: Sequence[bytes]) -> int:
+        return self._run(name, cmd.meta_del(self._key(name), fields))
+
+    def hanoi_get(self, name: str) -> Optional[Info]:
+        return self._run(name, cmd.info(self._key(name)))
 
 
 try:
     from ._core import Engine as _Engine
     from ._core import HanoiCoreError as _CoreError
 except ImportError:  # a source tree without the built extension
-    _Engine = None
-    _CoreError = HanoiError
+    _Engine = None  # type: ignore[assignment, misc]
+    _CoreError = HanoiError  # type: ignore[assignment, misc]
 
 
 class MemoryBackEnd(_BackEnd):
@@ -241,34 +473,106 @@ class MemoryBackEnd(_BackEnd):
             raise ImportError("hanoi_redis._core is not built: pip install ./clients/python")
         self._engine = _Engine()
 
-    _enabled = _engine_call("enabled")
-    _variant = _engine_call("variant", text_of)
-    _explain = _engine_call("explain", Explanation.from_reply)
-    _menabled = _engine_call("menabled")
-    _define = _engine_call("define")
-    _ids = _engine_call("ids")
-    _enable = _engine_call("enable")
-    _disable = _engine_call("disable")
-    _toggle = _engine_call("toggle")
-    _set_percentage = _engine_call("set_percentage")
-    _set_rule = _engine_call("set_rule")
-    _delete_rules = _engine_call("delete_rules")
-    _move_rule = _engine_call("move_rule")
-    _set_window = _engine_call("set_window")
-    _set_ramp = _engine_call("set_ramp")
-    _clear_schedule = _engine_call("clear_schedule")
-    _meta_set = _engine_call("meta_set")
-    _meta_del = _engine_call("meta_del")
-
-    def _info(self, name: Any) -> Optional[dict]:
-        return info_dict(self._engine.get(b(name)))
+    @contextlib.contextmanager
+    def _refusals(self, name: Any) -> Iterator[None]:
+        """hanoi-core's refusals as HanoiError/FlagNotFound."""
+        try:
+            yield
+        except _CoreError as e:
+            raise_refusal(str(e), name)
 
     def names(self) -> List[str]:
-        return sorted(text_of(n) for n in self._engine.names())
+        return sorted(str(text_of(n)) for n in self._engine.names())
 
     def delete(self, name: str) -> bool:
         self._fields.pop(name, None)
         return self._engine.delete(b(name))
 
+    # ----- the commands -----
 
-__all__ = ["RedisModuleBackEnd", "MemoryBackEnd", "Feature", "FlagNotFound", "HanoiError"]
+    def hanoi_enabled(self, name: str, id_: Optional[bytes], pairs: Pairs) -> bool:
+        with self._refusals(name):
+            return self._engine.enabled(b(name), id_, pairs)
+
+    def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
+        with self._refusals(name):
+            v = self._engine.variant(b(name), id_, pairs)
+        return None if v is None else str(text_of(v))
+
+    def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
+        with self._refusals(name):
+            return Explanation.from_reply(self._engine.explain(b(name), id_, pairs))
+
+    def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
+        with self._refusals(names):
+            return self._engine.menabled([b(n) for n in names], id_, pairs)
+
+    def hanoi_define(self, name: str, options: Sequence[bytes]) -> None:
+        with self._refusals(name):
+            self._engine.define(b(name), options)
+
+    def hanoi_ids(self, name: str, what: IdList, items: Sequence[bytes]) -> int:
+        with self._refusals(name):
+            return self._engine.ids(b(name), what, items)
+
+    def hanoi_enable(self, name: str) -> None:
+        with self._refusals(name):
+            self._engine.enable(b(name))
+
+    def hanoi_disable(self, name: str) -> None:
+        with self._refusals(name):
+            self._engine.disable(b(name))
+
+    def hanoi_toggle(self, name: str) -> bool:
+        with self._refusals(name):
+            return self._engine.toggle(b(name))
+
+    def hanoi_percentage(self, name: str, percentage: int) -> None:
+        with self._refusals(name):
+            self._engine.set_percentage(b(name), percentage)
+
+    def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
+        with self._refusals(name):
+            self._engine.set_rule(b(name), rule, args)
+
+    def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
+        with self._refusals(name):
+            return self._engine.delete_rules(b(name), rules)
+
+    def hanoi_rule_move(self, name: str, rule: bytes, index: int) -> None:
+        with self._refusals(name):
+            self._engine.move_rule(b(name), rule, index)
+
+    def hanoi_window(self, name: str, from_ms: int, until_ms: int) -> None:
+        with self._refusals(name):
+            self._engine.set_window(b(name), from_ms, until_ms)
+
+    def hanoi_ramp(self, name: str, from_pct: int, to_pct: int, start_ms: int, end_ms: int) -> None:
+        with self._refusals(name):
+            self._engine.set_ramp(b(name), from_pct, to_pct, start_ms, end_ms)
+
+    def hanoi_schedule_clear(self, name: str, window: bool, ramp: bool) -> None:
+        with self._refusals(name):
+            self._engine.clear_schedule(b(name), window, ramp)
+
+    def hanoi_meta_set(self, name: str, pairs: Pairs) -> int:
+        with self._refusals(name):
+            return self._engine.meta_set(b(name), pairs)
+
+    def hanoi_meta_del(self, name: str, fields: Sequence[bytes]) -> int:
+        with self._refusals(name):
+            return self._engine.meta_del(b(name), fields)
+
+    def hanoi_get(self, name: str) -> Optional[Info]:
+        with self._refusals(name):
+            return info_dict(self._engine.get(b(name)))
+
+
+__all__ = [
+    "BackEnd",
+    "RedisModuleBackEnd",
+    "MemoryBackEnd",
+    "Feature",
+    "FlagNotFound",
+    "HanoiError",
+]

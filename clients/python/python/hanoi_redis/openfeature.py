@@ -32,7 +32,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, NoReturn, Optional, Sequence, Union
 
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEventDetails
@@ -46,7 +46,7 @@ from openfeature.exception import (
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from ._common import Explanation, FlagNotFound, HanoiError, attr_pairs, b, text_of
+from ._common import Explanation, FlagNotFound, HanoiError, attr_pairs, b, prefix_match, text_of
 from .backend import MemoryBackEnd, RedisModuleBackEnd
 
 #: HANOI.EXPLAIN's reason → OpenFeature's.
@@ -87,7 +87,7 @@ class HanoiProvider(AbstractProvider):
         if self._events and isinstance(self.backend, RedisModuleBackEnd):
             pubsub = self.backend.redis.pubsub(ignore_subscribe_messages=True)
             db = self.backend.redis.connection_pool.connection_kwargs.get("db", 0)
-            pubsub.psubscribe(b"__keyspace@%d__:" % db + _glob_escape(self.backend._prefix) + b"*")
+            pubsub.psubscribe(b"__keyspace@%d__:" % db + prefix_match(self.backend.prefix))
             self._thread = threading.Thread(
                 target=self._listen, args=(pubsub, db), name="hanoi-openfeature", daemon=True
             )
@@ -100,7 +100,8 @@ class HanoiProvider(AbstractProvider):
             self._thread = None
 
     def _listen(self, pubsub: Any, db: int) -> None:
-        cut = len(b"__keyspace@%d__:" % db) + len(self.backend._prefix)
+        assert isinstance(self.backend, RedisModuleBackEnd)
+        cut = len(b"__keyspace@%d__:" % db) + len(self.backend.prefix)
         try:
             while not self._stop.is_set():
                 msg = pubsub.get_message(timeout=0.2)
@@ -129,12 +130,12 @@ class HanoiProvider(AbstractProvider):
         key = ctx.targeting_key if ctx else None
         try:
             if key is None or key == "":
-                if self.backend._enabled(flag_key, None, ()):
+                if self.backend.hanoi_enabled(flag_key, None, ()):
                     raise TargetingKeyMissingError("hanoi flags are evaluated per targetingKey")
                 if self.backend.describe(flag_key) is None:
                     raise FlagNotFoundError(f"no such flag: {flag_key}")
                 return None
-            answer = self.backend._explain(flag_key, b(key), pairs)
+            answer = self.backend.hanoi_explain(flag_key, b(key), pairs)
         except FlagNotFound as e:
             raise FlagNotFoundError(str(e)) from None
         except HanoiError as e:
@@ -171,11 +172,11 @@ class HanoiProvider(AbstractProvider):
             return FlagResolutionDetails(default_value, reason=Reason.DISABLED)
         if e.enabled and e.variant is None:
             raise TypeMismatchError(f"{flag_key} has no variants: resolve it as a boolean")
-        if not e.enabled:
+        if not e.enabled or e.variant is None:
             return FlagResolutionDetails(default_value, reason=REASONS[e.reason])
         return FlagResolutionDetails(e.variant, variant=e.variant, reason=REASONS[e.reason])
 
-    def _no_such_type(self, flag_key: str, kind: str) -> FlagResolutionDetails:
+    def _no_such_type(self, flag_key: str, kind: str) -> NoReturn:
         raise TypeMismatchError(f"hanoi flags are boolean or string, not {kind}")
 
     def resolve_integer_details(
@@ -201,9 +202,3 @@ class HanoiProvider(AbstractProvider):
         evaluation_context: Optional[EvaluationContext] = None,
     ) -> FlagResolutionDetails[Union[Sequence[Any], Mapping[str, Any]]]:
         return self._no_such_type(flag_key, "object")
-
-
-def _glob_escape(s: bytes) -> bytes:
-    for c in b"\\*?[]":
-        s = s.replace(bytes([c]), b"\\" + bytes([c]))
-    return s

@@ -1,0 +1,72 @@
+"""Types of `hanoi_redis._core`, the PyO3 extension (clients/python/src/lib.rs):
+hanoi-core's in-memory evaluator, the Redis module's own rules.
+
+Names, ids and values go in as `bytes` (the Python layer encodes `str`);
+errors come out as `HanoiCoreError` with the module's message (`no such
+flag`, ...).
+"""
+
+from typing import Dict, List, Literal, Optional, Sequence, Tuple, Union, final
+
+__all__ = ["Engine", "HanoiCoreError"]
+
+_Pairs = Sequence[Tuple[bytes, bytes]]
+
+class HanoiCoreError(Exception):
+    """An error from hanoi-core."""
+
+@final
+class Engine:
+    """An in-memory set of flags, evaluated by hanoi-core. Thread-safe: reads
+    share a lock, writes take it alone."""
+
+    def __init__(self) -> None: ...
+    def define(self, name: bytes, options: Sequence[bytes]) -> None:
+        """`HANOI.DEFINE name [options...]`: creates or replaces the definition."""
+    def delete(self, name: bytes) -> bool:
+        """Deletes the flag; whether it existed."""
+    def exists(self, name: bytes) -> bool: ...
+    def names(self) -> List[bytes]: ...
+    def ids(
+        self,
+        name: bytes,
+        what: Literal["user", "regex", "unuser", "unregex", "block", "unblock"],
+        items: Sequence[bytes],
+    ) -> int:
+        """`HANOI.REGISTER name USER|REGEX ...`, `HANOI.UNREGISTER`,
+        `HANOI.BLOCK`, `HANOI.UNBLOCK`: how many were added or removed."""
+    def enable(self, name: bytes) -> None: ...
+    def disable(self, name: bytes) -> None: ...
+    def toggle(self, name: bytes) -> bool:
+        """Flips the switch; the new state."""
+    def set_percentage(self, name: bytes, percentage: int) -> None: ...
+    def enabled(self, name: bytes, id: Optional[bytes] = None, attrs: _Pairs = ...) -> bool:
+        """`HANOI.ENABLED name [id [WITH ...]]`."""
+    def menabled(self, names: Sequence[bytes], id: bytes, attrs: _Pairs = ...) -> List[bool]:
+        """`HANOI.MENABLED id [WITH ...] name ...`."""
+    def variant(self, name: bytes, id: bytes, attrs: _Pairs = ...) -> Optional[bytes]:
+        """`HANOI.VARIANT name id [WITH ...]`."""
+    def explain(
+        self, name: bytes, id: bytes, attrs: _Pairs = ...
+    ) -> List[Union[int, bytes, str, None]]:
+        """`HANOI.EXPLAIN name id [WITH ...]`: [enabled (0 or 1), variant,
+        reason, detail (a regex or rule name as bytes, or a bucket), effective
+        percentage], as the module replies."""
+    def set_rule(self, name: bytes, rule: bytes, args: Sequence[bytes]) -> None:
+        """`HANOI.RULE name SET rule args...`."""
+    def delete_rules(self, name: bytes, rules: Sequence[bytes]) -> int:
+        """`HANOI.RULE name DEL rule ...`: how many were removed."""
+    def move_rule(self, name: bytes, rule: bytes, index: int) -> None:
+        """`HANOI.RULE name MOVE rule index`."""
+    def set_window(self, name: bytes, from_ms: int, until_ms: int) -> None:
+        """`HANOI.SCHEDULE name WINDOW from until`."""
+    def set_ramp(self, name: bytes, from_pct: int, to_pct: int, start_ms: int, end_ms: int) -> None:
+        """`HANOI.SCHEDULE name RAMP from to start end`."""
+    def clear_schedule(self, name: bytes, window: bool, ramp: bool) -> None:
+        """`HANOI.SCHEDULE name CLEAR [WINDOW|RAMP]`."""
+    def meta_set(self, name: bytes, pairs: _Pairs) -> int:
+        """`HANOI.META name SET field value ...`: fields added or changed."""
+    def meta_del(self, name: bytes, fields: Sequence[bytes]) -> int:
+        """`HANOI.META name DEL field ...`: fields removed."""
+    def get(self, name: bytes) -> Optional[Dict[str, object]]:
+        """`HANOI.GET name`: the same fields as the module's map, or None."""
