@@ -8,12 +8,16 @@ flag`, ...).
 
 from typing import Dict, List, Literal, Optional, Sequence, Tuple, Union, final
 
-__all__ = ["Engine", "HanoiCoreError"]
+__all__ = ["Engine", "HanoiCoreError", "openfeature_reason"]
 
 _Pairs = Sequence[Tuple[bytes, bytes]]
 
 class HanoiCoreError(Exception):
     """An error from hanoi-core."""
+
+def openfeature_reason(reason: str) -> str:
+    """OpenFeature's reason for a hanoi reason (`HANOI.EXPLAIN`'s third
+    field), from the core: the mapping OFREP uses too."""
 
 @final
 class Engine:
@@ -22,7 +26,12 @@ class Engine:
 
     def __init__(self) -> None: ...
     def define(self, name: bytes, options: Sequence[bytes]) -> None:
-        """`HANOI.DEFINE name [options...]`: creates or replaces the definition."""
+        """`HANOI.DEFINE name [options...]`: creates or replaces the definition
+        (with `PERCENTAGE`, a running ramp ends), as the module does."""
+    def run(self, command: bytes, name: bytes, args: Sequence[bytes]) -> Union[str, int]:
+        """Any write as the module gets it: `command` (`RULE`, `HANOI.RULE`),
+        the flag's name, the arguments after it. The reply as the module's:
+        `"OK"`, a count, or the new state (`TOGGLE`) as 1 or 0."""
     def delete(self, name: bytes) -> bool:
         """Deletes the flag; whether it existed."""
     def exists(self, name: bytes) -> bool: ...

@@ -46,20 +46,25 @@ from openfeature.exception import (
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
+from ._core import openfeature_reason
 from ._common import Explanation, FlagNotFound, HanoiError, attr_pairs, b, prefix_match, text_of
 from .backend import MemoryBackEnd, RedisModuleBackEnd
 
-#: HANOI.EXPLAIN's reason → OpenFeature's.
+#: HANOI.EXPLAIN's reason → OpenFeature's, from hanoi-core (the mapping
+#: hanoi-web's OFREP uses: `Reason::openfeature`).
 REASONS = {
-    "disabled": Reason.DISABLED,
-    "inactive": Reason.DISABLED,
-    "blocked": Reason.TARGETING_MATCH,
-    "user": Reason.TARGETING_MATCH,
-    "regex": Reason.TARGETING_MATCH,
-    "rule": Reason.TARGETING_MATCH,
-    "all": Reason.STATIC,
-    "percentage": Reason.SPLIT,
-    "outside": Reason.DEFAULT,
+    r: Reason(openfeature_reason(r))
+    for r in (
+        "disabled",
+        "inactive",
+        "blocked",
+        "user",
+        "regex",
+        "rule",
+        "all",
+        "percentage",
+        "outside",
+    )
 }
 
 Backend = Union[RedisModuleBackEnd, MemoryBackEnd]
