@@ -4,7 +4,7 @@
 
 use super::forms::{commands, quote_token, rule_fields};
 use super::list::is_stale;
-use super::session::{check_write, who, Who};
+use super::session::{check_write, Who};
 use super::time::fmt_ms;
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
 use crate::store::{self, Explain, FlagView, HistoryEntry, Stats, WriteOutcome};
@@ -76,11 +76,10 @@ struct Notice {
 
 pub(super) async fn flag_page(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    w: Who,
     Path(hex): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    let w = who(&app, &headers).ok_or(Fail::Login)?;
     let key = key_of(&hex)?;
     let mut notice = Notice {
         ok: q.get("done").map(|_| "Saved.".to_owned()),
@@ -404,11 +403,12 @@ fn render_flag(
 
 pub(super) async fn flag_write(
     State(app): State<Arc<App>>,
+    w: Who,
     headers: HeaderMap,
     Path(hex): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    let w = check_write(&app, &headers, &f, true)?;
+    check_write(&app, &w, &headers, &f, true)?;
     let key = key_of(&hex)?;
     let op = f.get("op").cloned().unwrap_or_default();
     let version = f.get("version").cloned().unwrap_or_default();

@@ -1,13 +1,13 @@
 //! The list of flags: a page of SCAN results with each flag's state,
 //! filtered by name and tag.
 
-use super::session::who;
+use super::session::Who;
 use super::time::{fmt_ms, now_ms};
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
 use crate::store::{self, FlagView, Stats};
 use crate::App;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use std::collections::HashMap;
@@ -30,10 +30,9 @@ pub(super) fn is_stale(stats: Option<&Stats>, stale_days: u64) -> bool {
 
 pub(super) async fn flags_list(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    w: Who,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    let w = who(&app, &headers).ok_or(Fail::Login)?;
     let search = q.get("q").cloned().unwrap_or_default();
     let tag = q.get("tag").cloned().unwrap_or_default();
     let cursor = q.get("cursor").cloned().unwrap_or_default();

@@ -1,7 +1,7 @@
 //! The login page, logging in (rate-limited, argon2 checks a few at a
 //! time) and logging out.
 
-use super::session::{check_write, who};
+use super::session::{check_write, Who};
 use super::{layout, respond, Fail};
 use crate::auth;
 use crate::App;
@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub(super) async fn login_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if who(&app, &headers).is_some() {
+pub(super) async fn login_page(who: Option<Who>) -> Response {
+    if who.is_some() {
         return Redirect::to("/flags").into_response();
     }
     respond(StatusCode::OK, login_form(None))
@@ -104,10 +104,11 @@ pub(super) async fn login(
 
 pub(super) async fn logout(
     State(app): State<Arc<App>>,
+    w: Who,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(f) = check_write(&app, &headers, &form, false) {
+    if let Err(f) = check_write(&app, &w, &headers, &form, false) {
         return f.into_response();
     }
     let mut r = Redirect::to("/login").into_response();

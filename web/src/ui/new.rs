@@ -2,7 +2,7 @@
 //! `HANOI.META` for the fields given).
 
 use super::forms::{define_cmd, meta_cmds};
-use super::session::{check_write, who, Who};
+use super::session::{check_write, Who};
 use super::{flag_url, layout, respond, Fail};
 use crate::store::WriteOutcome;
 use crate::App;
@@ -14,11 +14,7 @@ use maud::{html, Markup};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub(super) async fn new_flag_page(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-) -> Result<Response, Fail> {
-    let w = who(&app, &headers).ok_or(Fail::Login)?;
+pub(super) async fn new_flag_page(w: Who) -> Result<Response, Fail> {
     if !w.can_write {
         return Err(Fail::Forbidden("viewers cannot create flags".into()));
     }
@@ -55,10 +51,11 @@ fn new_flag_form(w: &Who, f: &HashMap<String, String>, error: Option<&str>) -> M
 
 pub(super) async fn create_flag(
     State(app): State<Arc<App>>,
+    w: Who,
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    let w = check_write(&app, &headers, &f, true)?;
+    check_write(&app, &w, &headers, &f, true)?;
     let name = f
         .get("name")
         .map(|s| s.trim().to_owned())

@@ -1,13 +1,21 @@
-//! Who is asking: the session cookie's user, and the checks every POST
-//! passes (CSRF token, Origin, role).
+//! Who is asking: the session cookie's user as an extractor ([`Who`];
+//! without a session a page redirects to the login), and the checks every
+//! POST passes (CSRF token, Origin, role).
 
 use super::Fail;
 use crate::auth;
 use crate::config::Role;
 use crate::App;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
 
+/// The logged-in user of a request, from its signed session cookie. As an
+/// extractor it refuses a request without a valid session ([`Fail::Login`]:
+/// to the login page); `Option<Who>` takes any request.
 pub struct Who {
     pub name: String,
     pub role: Role,
@@ -27,7 +35,7 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-pub(super) fn who(app: &App, headers: &HeaderMap) -> Option<Who> {
+fn who(app: &App, headers: &HeaderMap) -> Option<Who> {
     let session = app.keys.check(cookie_value(headers, auth::COOKIE)?)?;
     let user = app.config.user(&session.user)?;
     Some(Who {
@@ -39,15 +47,35 @@ pub(super) fn who(app: &App, headers: &HeaderMap) -> Option<Who> {
     })
 }
 
-/// The checks every POST passes: a session, its CSRF token, the Origin,
-/// and (for changes) the admin role outside read-only mode.
+impl FromRequestParts<Arc<App>> for Who {
+    type Rejection = Fail;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Who, Fail> {
+        who(app, &parts.headers).ok_or(Fail::Login)
+    }
+}
+
+impl OptionalFromRequestParts<Arc<App>> for Who {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Option<Who>, Infallible> {
+        Ok(who(app, &parts.headers))
+    }
+}
+
+/// The checks every POST passes besides the session (the [`Who`]
+/// extractor): its CSRF token, the Origin, and (for changes) the admin role
+/// outside read-only mode.
 pub(super) fn check_write(
     app: &App,
+    w: &Who,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
     change: bool,
-) -> Result<Who, Fail> {
-    let w = who(app, headers).ok_or(Fail::Login)?;
+) -> Result<(), Fail> {
     let token = form.get("csrf").map(String::as_str).unwrap_or("");
     if !app.keys.csrf_ok(&w.session, token) {
         return Err(Fail::Forbidden(
@@ -64,5 +92,5 @@ pub(super) fn check_write(
             "viewers cannot change flags".into()
         }));
     }
-    Ok(w)
+    Ok(())
 }
