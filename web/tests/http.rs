@@ -669,6 +669,108 @@ async fn ofrep_single_evaluation() {
     }
 }
 
+/// The raw answer of an OFREP call: status and body text.
+async fn ofrep_raw(web: &Web, path: &str, key: &str, body: Vec<u8>) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(web.url(path))
+        .header("X-API-Key", key)
+        .body(body)
+        .send()
+        .await
+        .expect("OFREP request");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn ofrep_bodies_byte_for_byte_and_every_error_in_ofreps_format() {
+    let redis = Redis::start();
+    harness::define_ofrep_flags(&redis);
+    let web = Web::start(&redis);
+    let one = "/ofrep/v1/evaluate/flags/bool-on";
+    let ctx = json!({"context": {"targetingKey": "u"}})
+        .to_string()
+        .into_bytes();
+    // The bytes clients have always had (fields in this order).
+    assert_eq!(
+        ofrep_raw(&web, one, ALL_KEY, ctx.clone()).await,
+        (
+            200,
+            r#"{"key":"bool-on","metadata":{"description":"all on","owner":"team-a","tags":"x,y"},"reason":"STATIC","value":true,"variant":"on"}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        ofrep_raw(
+            &web,
+            "/ofrep/v1/evaluate/flags/colour-off",
+            ALL_KEY,
+            ctx.clone()
+        )
+        .await,
+        (
+            200,
+            r#"{"key":"colour-off","metadata":{},"reason":"DISABLED","variant":""}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        ofrep_raw(&web, one, MOBILE_KEY, ctx.clone()).await,
+        (
+            403,
+            r#"{"errorCode":"GENERAL","errorDetails":"this API key may not evaluate this flag","key":"bool-on"}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        ofrep_raw(&web, one, "wrong-key-0123456789", ctx.clone()).await,
+        (401, r#"{"errorDetails":"unknown API key"}"#.to_owned())
+    );
+    assert_eq!(
+        ofrep_raw(&web, "/ofrep/v1/evaluate/flags", ALL_KEY, b"[]".to_vec()).await,
+        (
+            400,
+            r#"{"errorCode":"PARSE_ERROR","errorDetails":"the body must be a JSON object"}"#
+                .to_owned()
+        )
+    );
+
+    // A body just over the limit (2 MiB): 413, in OFREP's format.
+    let big = format!(
+        r#"{{"context": {{"targetingKey": "u", "x": "{}"}}}}"#,
+        "a".repeat(2 << 20)
+    );
+    let (s, text) = ofrep_raw(&web, one, ALL_KEY, big.clone().into_bytes()).await;
+    let v: Value = serde_json::from_str(&text).expect("a JSON body");
+    assert_eq!(
+        (s, v["key"].clone(), v["errorCode"].clone()),
+        (413, json!("bool-on"), json!("GENERAL")),
+        "{text}"
+    );
+    let bulk = "/ofrep/v1/evaluate/flags";
+    let (s, text) = ofrep_raw(&web, bulk, ALL_KEY, big.into_bytes()).await;
+    let v: Value = serde_json::from_str(&text).expect("a JSON body");
+    assert_eq!(
+        (s, v["errorCode"].clone()),
+        (413, json!("GENERAL")),
+        "{text}"
+    );
+    assert!(v.get("key").is_none(), "{text}");
+
+    // A path whose key is not UTF-8, or empty.
+    let (s, text) = ofrep_raw(&web, "/ofrep/v1/evaluate/flags/%FF", ALL_KEY, ctx.clone()).await;
+    let v: Value = serde_json::from_str(&text).expect("a JSON body");
+    assert_eq!(
+        (s, v["key"].clone(), v["errorCode"].clone()),
+        (400, json!("%FF"), json!("GENERAL")),
+        "{text}"
+    );
+    let (s, text) = ofrep_raw(&web, "/ofrep/v1/evaluate/flags/", ALL_KEY, ctx).await;
+    let v: Value = serde_json::from_str(&text).expect("a JSON body");
+    assert_eq!(
+        (s, v["key"].clone(), v["errorCode"].clone()),
+        (404, json!(""), json!("FLAG_NOT_FOUND")),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn ofrep_bulk_with_etag() {
     let redis = Redis::start();
