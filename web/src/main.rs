@@ -64,6 +64,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/ofrep/v1/evaluate/flags",
             post(ofrep::evaluate_all).options(|| async {}),
         )
+        .route(
+            "/ofrep/v1/evaluate/flags/",
+            post(ofrep::evaluate_no_key).options(|| async {}),
+        )
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             ofrep::cors,

@@ -14,70 +14,326 @@
 //!   `percentage` → `SPLIT`; `all` (100 %) → `STATIC`; `outside` → `DEFAULT`.
 //! - an API key limited to a prefix: a flag outside it is `403` on the
 //!   single endpoint and simply absent from the bulk answer.
+//! - every error is an [`OfrepError`], rendered in OFREP's shapes: a single
+//!   flag's error names its key (`{"key", "errorCode", "errorDetails"}`), a
+//!   bulk request's error is `{"errorCode", "errorDetails"}`, a missing or
+//!   unknown API key and the bulk endpoint's internal error are
+//!   `{"errorDetails"}`.
+//!
+//! The bodies are serde structs below. Their fields are declared in
+//! alphabetical order: serde_json's map sorts its keys, and the bytes (and
+//! so the bulk answer's ETag) stay what they were when the bodies were built
+//! as maps.
 
 use crate::store::{self, Explain, FlagView};
 use crate::App;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value as Json};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as JsonValue};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn reply(status: StatusCode, body: Json) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+// ---- the bodies --------------------------------------------------------------
+
+/// A request's body, on both endpoints: `{"context": {...}}`, every field
+/// optional (an empty body is an empty context).
+#[derive(Deserialize, Default)]
+struct EvaluationRequest {
+    /// `targetingKey` (the id) and the attributes for `WITH`.
+    #[serde(default)]
+    context: Option<Map<String, JsonValue>>,
 }
 
-fn failure(status: StatusCode, key: Option<&str>, code: &str, details: &str) -> Response {
-    let mut body = Map::new();
-    if let Some(k) = key {
-        body.insert("key".into(), json!(k));
-    }
-    body.insert("errorCode".into(), json!(code));
-    body.insert("errorDetails".into(), json!(details));
-    reply(status, Json::Object(body))
+/// A flag's value: a boolean flag's on/off, a string flag's variant.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum FlagValue {
+    Bool(bool),
+    String(String),
 }
 
-fn unavailable(key: Option<&str>) -> Response {
-    failure(
-        StatusCode::SERVICE_UNAVAILABLE,
-        key,
-        "GENERAL",
-        "the flag store (Redis) is unreachable",
-    )
+/// The flag's metadata OFREP passes on (from `HANOI.META`).
+#[derive(Serialize, Default)]
+pub struct Metadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<String>,
 }
 
-/// The API key's prefix, or the refusal.
-fn authorize(app: &App, headers: &HeaderMap) -> Result<String, Box<Response>> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|h| h.to_str().ok()));
-    let Some(given) = given.map(str::trim) else {
-        return Err(Box::new(reply(
-            StatusCode::UNAUTHORIZED,
-            json!({"errorDetails": "an API key is required (Authorization: Bearer <key> or X-API-Key)"}),
-        )));
-    };
-    for k in &app.config.api_key {
-        if crate::auth::constant_eq(k.key.as_bytes(), given.as_bytes()) {
-            return Ok(k.prefix.clone());
+/// OFREP's `evaluationSuccess`. No `value` when a string flag is off for
+/// the context: the code default applies.
+#[derive(Serialize)]
+pub struct EvaluationSuccess {
+    key: String,
+    metadata: Metadata,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<FlagValue>,
+    variant: String,
+}
+
+/// One entry of the bulk answer: a flag's evaluation or its failure.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum BulkEntry {
+    Success(EvaluationSuccess),
+    Failure(ErrorBody),
+}
+
+/// OFREP's `bulkEvaluationSuccess`.
+#[derive(Serialize)]
+struct BulkResponse {
+    flags: Vec<BulkEntry>,
+}
+
+/// OpenFeature's error codes, as OFREP sends them.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ParseError,
+    TargetingKeyMissing,
+    InvalidContext,
+    FlagNotFound,
+    General,
+}
+
+/// Every error body: with a key, OFREP's `evaluationFailure` or
+/// `flagNotFound`; without one, its `bulkEvaluationFailure`; without a code
+/// either, its `generalErrorResponse`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<ErrorCode>,
+    error_details: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+// ---- the errors --------------------------------------------------------------
+
+const UNREACHABLE: &str = "the flag store (Redis) is unreachable";
+
+/// Every way an OFREP request or one flag's evaluation fails. `key` is the
+/// flag's key on the single endpoint and for a flag in the bulk answer,
+/// None for the bulk request as a whole.
+#[derive(Debug)]
+pub enum OfrepError {
+    /// 401: no API key in the request.
+    NoApiKey,
+    /// 401: an API key the config does not know.
+    UnknownApiKey,
+    /// 403: the API key's prefix does not cover the flag.
+    Forbidden { key: String },
+    /// The path's flag key is not valid (400: not UTF-8 once decoded).
+    /// `key` is the path's last segment as sent.
+    BadPath {
+        status: StatusCode,
+        key: String,
+        details: String,
+    },
+    /// The body could not be read; 413 when it is larger than the limit.
+    Body {
+        status: StatusCode,
+        key: Option<String>,
+        details: String,
+    },
+    /// 400: the body is not a JSON object.
+    Parse {
+        key: Option<String>,
+        details: String,
+    },
+    /// 400: the context cannot be the module's attributes, or the module
+    /// refused them.
+    InvalidContext {
+        key: Option<String>,
+        details: String,
+    },
+    /// 400: the flag needs an id to be evaluated.
+    TargetingKeyMissing { key: String },
+    /// 404: no such flag (or a key that is not a flag).
+    NotFound { key: String, details: String },
+    /// 503: Redis is unreachable, or answered with its state (MOVED,
+    /// LOADING, NOPERM, ...) instead of an answer.
+    Unavailable {
+        key: Option<String>,
+        details: String,
+    },
+    /// 500: Redis answered with an error.
+    Internal {
+        key: Option<String>,
+        details: String,
+    },
+}
+
+impl OfrepError {
+    /// A Redis error: unreachable (503) or anything else (500).
+    fn redis(e: &redis::RedisError, key: Option<&str>) -> OfrepError {
+        let key = key.map(str::to_owned);
+        if store::is_unavailable(e) {
+            OfrepError::Unavailable {
+                key,
+                details: UNREACHABLE.into(),
+            }
+        } else {
+            OfrepError::Internal {
+                key,
+                details: store::error_text(e),
+            }
         }
     }
-    Err(Box::new(reply(
-        StatusCode::UNAUTHORIZED,
-        json!({"errorDetails": "unknown API key"}),
-    )))
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            OfrepError::NoApiKey | OfrepError::UnknownApiKey => StatusCode::UNAUTHORIZED,
+            OfrepError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            OfrepError::BadPath { status, .. } | OfrepError::Body { status, .. } => *status,
+            OfrepError::Parse { .. }
+            | OfrepError::InvalidContext { .. }
+            | OfrepError::TargetingKeyMissing { .. } => StatusCode::BAD_REQUEST,
+            OfrepError::NotFound { .. } => StatusCode::NOT_FOUND,
+            OfrepError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            OfrepError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(self) -> ErrorBody {
+        let (code, details, key) = match self {
+            OfrepError::NoApiKey => (
+                None,
+                "an API key is required (Authorization: Bearer <key> or X-API-Key)".into(),
+                None,
+            ),
+            OfrepError::UnknownApiKey => (None, "unknown API key".into(), None),
+            OfrepError::Forbidden { key } => (
+                Some(ErrorCode::General),
+                "this API key may not evaluate this flag".into(),
+                Some(key),
+            ),
+            OfrepError::BadPath { key, details, .. } => {
+                (Some(ErrorCode::General), details, Some(key))
+            }
+            OfrepError::Body { key, details, .. } => (Some(ErrorCode::General), details, key),
+            OfrepError::Parse { key, details } => (Some(ErrorCode::ParseError), details, key),
+            OfrepError::InvalidContext { key, details } => {
+                (Some(ErrorCode::InvalidContext), details, key)
+            }
+            OfrepError::TargetingKeyMissing { key } => (
+                Some(ErrorCode::TargetingKeyMissing),
+                "context.targetingKey (the id) is required to evaluate this flag".into(),
+                Some(key),
+            ),
+            OfrepError::NotFound { key, details } => {
+                (Some(ErrorCode::FlagNotFound), details, Some(key))
+            }
+            OfrepError::Unavailable { key, details } => (Some(ErrorCode::General), details, key),
+            // A flag's internal error has OFREP's GENERAL code; the whole
+            // request's is OFREP's general error (details only).
+            OfrepError::Internal { key, details } => {
+                (key.is_some().then_some(ErrorCode::General), details, key)
+            }
+        };
+        ErrorBody {
+            error_code: code,
+            error_details: details,
+            key,
+        }
+    }
+
+    /// The same error about the flag `key` (a request's error seen from the
+    /// single endpoint).
+    fn for_flag(self, key: &str) -> OfrepError {
+        let k = Some(key.to_owned());
+        match self {
+            OfrepError::Body {
+                status, details, ..
+            } => OfrepError::Body {
+                status,
+                key: k,
+                details,
+            },
+            OfrepError::Parse { details, .. } => OfrepError::Parse { key: k, details },
+            OfrepError::InvalidContext { details, .. } => {
+                OfrepError::InvalidContext { key: k, details }
+            }
+            OfrepError::Unavailable { details, .. } => OfrepError::Unavailable { key: k, details },
+            OfrepError::Internal { details, .. } => OfrepError::Internal { key: k, details },
+            other => other,
+        }
+    }
 }
+
+impl IntoResponse for OfrepError {
+    fn into_response(self) -> Response {
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+impl From<BytesRejection> for OfrepError {
+    fn from(r: BytesRejection) -> OfrepError {
+        OfrepError::Body {
+            status: r.status(),
+            key: None,
+            details: r.body_text(),
+        }
+    }
+}
+
+/// `Path<String>`'s refusal (a key that is not UTF-8 once decoded), with
+/// the key as the path sent it.
+fn bad_path(uri: &Uri, r: &PathRejection) -> OfrepError {
+    OfrepError::BadPath {
+        status: r.status(),
+        key: uri.path().rsplit('/').next().unwrap_or("").to_owned(),
+        details: r.body_text(),
+    }
+}
+
+// ---- the API key ---------------------------------------------------------------
+
+/// The request's API key (`Authorization: Bearer <key>` or `X-API-Key`),
+/// checked against the config: what the key may evaluate.
+pub struct ApiKey {
+    /// Flags whose key starts with this (empty: every flag).
+    pub prefix: String,
+}
+
+impl FromRequestParts<Arc<App>> for ApiKey {
+    type Rejection = OfrepError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<ApiKey, OfrepError> {
+        let headers = &parts.headers;
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .or_else(|| headers.get("x-api-key").and_then(|h| h.to_str().ok()));
+        let Some(given) = given.map(str::trim) else {
+            return Err(OfrepError::NoApiKey);
+        };
+        for k in &app.config.api_key {
+            if crate::auth::constant_eq(k.key.as_bytes(), given.as_bytes()) {
+                return Ok(ApiKey {
+                    prefix: k.prefix.clone(),
+                });
+            }
+        }
+        Err(OfrepError::UnknownApiKey)
+    }
+}
+
+// ---- the context ---------------------------------------------------------------
 
 /// The evaluation context: the id and the attributes for `WITH`.
 struct Context {
@@ -85,46 +341,40 @@ struct Context {
     attrs: Vec<(String, String)>,
 }
 
-/// Reads the request body; the error is (status, code, details).
-fn context(body: &[u8]) -> Result<Context, (StatusCode, &'static str, String)> {
-    let parsed: Json = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
+/// Reads a request's body (its errors name no flag: the single endpoint
+/// adds its key).
+fn context(body: &[u8]) -> Result<Context, OfrepError> {
+    let request: EvaluationRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        EvaluationRequest::default()
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| (StatusCode::BAD_REQUEST, "PARSE_ERROR", e.to_string()))?
-    };
-    let Json::Object(obj) = parsed else {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "PARSE_ERROR",
-            "the body must be a JSON object".into(),
-        ));
-    };
-    let ctx = match obj.get("context") {
-        None | Some(Json::Null) => Map::new(),
-        Some(Json::Object(m)) => m.clone(),
-        Some(_) => {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                "INVALID_CONTEXT",
-                "context must be an object".into(),
-            ))
+        let parsed: JsonValue = serde_json::from_slice(body).map_err(|e| OfrepError::Parse {
+            key: None,
+            details: e.to_string(),
+        })?;
+        if !parsed.is_object() {
+            return Err(OfrepError::Parse {
+                key: None,
+                details: "the body must be a JSON object".into(),
+            });
         }
+        serde_json::from_value(parsed).map_err(|_| OfrepError::InvalidContext {
+            key: None,
+            details: "context must be an object".into(),
+        })?
     };
     let mut id = None;
     let mut attrs = Vec::new();
-    for (k, v) in ctx {
+    for (k, v) in request.context.unwrap_or_default() {
         let value = match v {
-            Json::Null => continue,
-            Json::String(s) => s,
-            Json::Bool(b) => b.to_string(),
-            Json::Number(n) => n.to_string(),
-            Json::Array(_) | Json::Object(_) => {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_CONTEXT",
-                    format!("context field {k:?} is a list or an object; rules compare strings and numbers only"),
-                ))
+            JsonValue::Null => continue,
+            JsonValue::String(s) => s,
+            JsonValue::Bool(b) => b.to_string(),
+            JsonValue::Number(n) => n.to_string(),
+            JsonValue::Array(_) | JsonValue::Object(_) => {
+                return Err(OfrepError::InvalidContext {
+                    key: None,
+                    details: format!("context field {k:?} is a list or an object; rules compare strings and numbers only"),
+                })
             }
         };
         if k == "targetingKey" {
@@ -139,6 +389,8 @@ fn context(body: &[u8]) -> Result<Context, (StatusCode, &'static str, String)> {
     Ok(Context { id, attrs })
 }
 
+// ---- evaluating ----------------------------------------------------------------
+
 fn reason(module: &str) -> &'static str {
     match module {
         "disabled" | "inactive" => "DISABLED",
@@ -150,14 +402,12 @@ fn reason(module: &str) -> &'static str {
     }
 }
 
-fn metadata(flag: &FlagView) -> Json {
-    let mut m = Map::new();
-    for name in ["description", "owner", "tags"] {
-        if let Some(v) = flag.meta(name) {
-            m.insert(name.into(), json!(v));
-        }
+fn metadata(flag: &FlagView) -> Metadata {
+    Metadata {
+        description: flag.meta("description"),
+        owner: flag.meta("owner"),
+        tags: flag.meta("tags"),
     }
-    Json::Object(m)
 }
 
 /// Appends the commands that evaluate one flag: `HANOI.GET` unless its
@@ -304,31 +554,31 @@ async fn evaluate(
     Ok(out)
 }
 
-/// One flag's answer: (HTTP status, body).
-fn answer(key: &str, shape: &Shape, explain: Option<&redis::Value>) -> (StatusCode, Json) {
-    let err = |status, code: &str, details: String| {
-        (
-            status,
-            json!({"key": key, "errorCode": code, "errorDetails": details}),
-        )
+/// One flag's answer, or its failure.
+fn answer(
+    key: &str,
+    shape: &Shape,
+    explain: Option<&redis::Value>,
+) -> Result<EvaluationSuccess, OfrepError> {
+    let not_found = || OfrepError::NotFound {
+        key: key.to_owned(),
+        details: format!("flag {key} was not found"),
     };
     let flag = match shape {
         Shape::Flag(f) => f,
         Shape::NotAFlag => {
-            return err(
-                StatusCode::NOT_FOUND,
-                "FLAG_NOT_FOUND",
-                format!("{key} is not a flag"),
-            )
+            return Err(OfrepError::NotFound {
+                key: key.to_owned(),
+                details: format!("{key} is not a flag"),
+            })
         }
-        Shape::Missing => {
-            return err(
-                StatusCode::NOT_FOUND,
-                "FLAG_NOT_FOUND",
-                format!("flag {key} was not found"),
-            )
+        Shape::Missing => return Err(not_found()),
+        Shape::Error(e) => {
+            return Err(OfrepError::Internal {
+                key: Some(key.to_owned()),
+                details: e.clone(),
+            })
         }
-        Shape::Error(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, "GENERAL", e.clone()),
     };
     let boolean = flag.variants.is_empty();
     let ex = match explain {
@@ -336,20 +586,17 @@ fn answer(key: &str, shape: &Shape, explain: Option<&redis::Value>) -> (StatusCo
             Some(e) => e,
             None => {
                 if let redis::Value::ServerError(e) = v {
-                    let text = format!("{} {}", e.code(), e.details().unwrap_or(""));
+                    let details = format!("{} {}", e.code(), e.details().unwrap_or(""));
+                    let key = Some(key.to_owned());
                     // The module refuses attributes with ERR; anything else
                     // (MOVED, LOADING, NOPERM, ...) is the server's state,
                     // not the client's context.
                     if e.code() == "ERR" {
-                        return err(StatusCode::BAD_REQUEST, "INVALID_CONTEXT", text);
+                        return Err(OfrepError::InvalidContext { key, details });
                     }
-                    return err(StatusCode::SERVICE_UNAVAILABLE, "GENERAL", text);
+                    return Err(OfrepError::Unavailable { key, details });
                 }
-                return err(
-                    StatusCode::NOT_FOUND,
-                    "FLAG_NOT_FOUND",
-                    format!("flag {key} was not found"),
-                );
+                return Err(not_found());
             }
         },
         // No id: only a flag switched off answers without one.
@@ -361,152 +608,123 @@ fn answer(key: &str, shape: &Shape, explain: Option<&redis::Value>) -> (StatusCo
             percentage: None,
         },
         None => {
-            return err(
-                StatusCode::BAD_REQUEST,
-                "TARGETING_KEY_MISSING",
-                "context.targetingKey (the id) is required to evaluate this flag".into(),
-            )
+            return Err(OfrepError::TargetingKeyMissing {
+                key: key.to_owned(),
+            })
         }
     };
     if ex.reason == "undefined" {
-        return err(
-            StatusCode::NOT_FOUND,
-            "FLAG_NOT_FOUND",
-            format!("flag {key} was not found"),
-        );
+        return Err(not_found());
     }
-    let mut body = Map::new();
-    body.insert("key".into(), json!(key));
-    body.insert("reason".into(), json!(reason(&ex.reason)));
-    if boolean {
-        body.insert("value".into(), json!(ex.enabled));
-        body.insert(
-            "variant".into(),
-            json!(if ex.enabled { "on" } else { "off" }),
-        );
+    let (value, variant) = if boolean {
+        let variant = if ex.enabled { "on" } else { "off" };
+        (Some(FlagValue::Bool(ex.enabled)), variant.to_owned())
     } else if let (true, Some(v)) = (ex.enabled, &ex.variant) {
         let v = String::from_utf8_lossy(v).into_owned();
-        body.insert("value".into(), json!(v));
-        body.insert("variant".into(), json!(v));
+        (Some(FlagValue::String(v.clone())), v)
     } else {
         // Off: no value (the code default applies) and the empty variant,
         // a name no flag can have (providers expect the field).
-        body.insert("variant".into(), json!(""));
-    }
-    body.insert("metadata".into(), metadata(flag));
-    (StatusCode::OK, Json::Object(body))
+        (None, String::new())
+    };
+    Ok(EvaluationSuccess {
+        key: key.to_owned(),
+        metadata: metadata(flag),
+        reason: reason(&ex.reason),
+        value,
+        variant,
+    })
 }
+
+// ---- the endpoints -------------------------------------------------------------
 
 pub async fn evaluate_one(
     State(app): State<Arc<App>>,
-    Path(key): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let prefix = match authorize(&app, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    if !key.starts_with(&prefix) {
-        return failure(
-            StatusCode::FORBIDDEN,
-            Some(&key),
-            "GENERAL",
-            "this API key may not evaluate this flag",
-        );
+    api_key: ApiKey,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<EvaluationSuccess>, OfrepError> {
+    let Path(key) = path.map_err(|r| bad_path(&uri, &r))?;
+    if !key.starts_with(&api_key.prefix) {
+        return Err(OfrepError::Forbidden { key });
     }
-    let ctx = match context(&body) {
-        Ok(c) => c,
-        Err((status, code, details)) => return failure(status, Some(&key), code, &details),
-    };
+    let body = body.map_err(|r| OfrepError::from(r).for_flag(&key))?;
+    let ctx = context(&body).map_err(|e| e.for_flag(&key))?;
     let keys = [key.as_bytes().to_vec()];
-    let (shape, explain) = match evaluate(&app, &keys, &ctx).await {
-        Ok(mut r) => match r.pop() {
-            Some(one) => one,
-            None => return unavailable(Some(&key)),
-        },
-        Err(e) if store::is_unavailable(&e) => return unavailable(Some(&key)),
-        Err(e) => {
-            return failure(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Some(&key),
-                "GENERAL",
-                &store::error_text(&e),
-            )
-        }
-    };
-    let (status, body) = answer(&key, &shape, explain.as_ref());
-    reply(status, body)
+    let (shape, explain) = evaluate(&app, &keys, &ctx)
+        .await
+        .map_err(|e| OfrepError::redis(&e, Some(&key)))?
+        .pop()
+        .ok_or_else(|| OfrepError::Unavailable {
+            key: Some(key.clone()),
+            details: UNREACHABLE.into(),
+        })?;
+    answer(&key, &shape, explain.as_ref()).map(Json)
+}
+
+/// `/ofrep/v1/evaluate/flags/`: a path with an empty flag key.
+pub async fn evaluate_no_key(_: ApiKey) -> OfrepError {
+    OfrepError::NotFound {
+        key: String::new(),
+        details: "the path names no flag".into(),
+    }
 }
 
 pub async fn evaluate_all(
     State(app): State<Arc<App>>,
+    api_key: ApiKey,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let prefix = match authorize(&app, &headers) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let ctx = match context(&body) {
-        Ok(c) => c,
-        Err((status, code, details)) => {
-            return reply(status, json!({"errorCode": code, "errorDetails": details}))
-        }
-    };
-    let mut pattern = store::glob_escape(prefix.as_bytes());
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OfrepError> {
+    let ctx = context(&body?)?;
+    let mut pattern = store::glob_escape(api_key.prefix.as_bytes());
     pattern.push(b'*');
     let keys = match app.cache.keys(&pattern) {
         Some(k) => k,
-        None => match app.store.all_flags(&pattern).await {
-            Ok(keys) => {
-                // OFREP keys are JSON strings: names that are not UTF-8 are left out.
-                let keys: Arc<Vec<String>> = Arc::new(
-                    keys.into_iter()
-                        .filter_map(|k| String::from_utf8(k).ok())
-                        .collect(),
-                );
-                app.cache.put_keys(&pattern, &keys);
-                keys
-            }
-            Err(e) if store::is_unavailable(&e) => return unavailable(None),
-            Err(e) => {
-                return reply(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"errorDetails": store::error_text(&e)}),
-                )
-            }
-        },
+        None => {
+            let keys = app
+                .store
+                .all_flags(&pattern)
+                .await
+                .map_err(|e| OfrepError::redis(&e, None))?;
+            // OFREP keys are JSON strings: names that are not UTF-8 are left out.
+            let keys: Arc<Vec<String>> = Arc::new(
+                keys.into_iter()
+                    .filter_map(|k| String::from_utf8(k).ok())
+                    .collect(),
+            );
+            app.cache.put_keys(&pattern, &keys);
+            keys
+        }
     };
     let raw: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
-    let results = match evaluate(&app, &raw, &ctx).await {
-        Ok(r) => r,
-        Err(e) if store::is_unavailable(&e) => return unavailable(None),
-        Err(e) => {
-            return reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"errorDetails": store::error_text(&e)}),
-            )
-        }
-    };
+    let results = evaluate(&app, &raw, &ctx)
+        .await
+        .map_err(|e| OfrepError::redis(&e, None))?;
     let mut flags = Vec::with_capacity(keys.len());
     for (k, (shape, explain)) in keys.iter().zip(&results) {
-        let (status, body) = answer(k, shape, explain.as_ref());
-        // A flag deleted since it was listed is simply gone.
-        if status != StatusCode::NOT_FOUND {
-            flags.push(body);
+        match answer(k, shape, explain.as_ref()) {
+            Ok(success) => flags.push(BulkEntry::Success(success)),
+            // A flag deleted since it was listed is simply gone.
+            Err(e) if e.status() == StatusCode::NOT_FOUND => {}
+            Err(e) => flags.push(BulkEntry::Failure(e.body())),
         }
     }
-    let body = json!({ "flags": flags }).to_string();
+    let body =
+        serde_json::to_string(&BulkResponse { flags }).map_err(|e| OfrepError::Internal {
+            key: None,
+            details: e.to_string(),
+        })?;
     let etag = format!("\"{}\"", store::hex(&Sha256::digest(body.as_bytes())[..16]));
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|h| h.to_str().ok())
         .is_some_and(|h| h.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
     if matches {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    (
+    Ok((
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
@@ -514,7 +732,7 @@ pub async fn evaluate_all(
         ],
         body,
     )
-        .into_response()
+        .into_response())
 }
 
 /// CORS for browser apps on the OFREP routes: a preflight (`OPTIONS`) is

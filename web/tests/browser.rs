@@ -420,7 +420,7 @@ try {{
   await OpenFeature.setProviderAndWait(provider, {{ targetingKey: 'u2', country: 'DE' }});
   const c = OpenFeature.getClient();
   const pick = (d) => ({{ value: d.value, reason: d.reason, variant: d.variant ?? null, errorCode: d.errorCode ?? null }});
-  out.newUi = pick(c.getBooleanDetails('new-ui', false));
+  out.targeted = pick(c.getBooleanDetails('targeted', false));
   out.colour = pick(c.getStringDetails('colour', 'grey'));
   out.colourOff = pick(c.getStringDetails('colour-off', 'grey'));
   out.missing = pick(c.getBooleanDetails('missing', true));
@@ -447,34 +447,7 @@ async fn openfeature_web_sdk_in_the_browser() {
     };
     let modules = npm_packages(&npm);
     let redis = Redis::start();
-    redis.cmd(&[b"HANOI.DEFINE", b"new-ui"]);
-    redis.cmd(&[
-        b"HANOI.RULE",
-        b"new-ui",
-        b"SET",
-        b"de",
-        b"IF",
-        b"country",
-        b"EQ",
-        b"DE",
-    ]);
-    redis.cmd(&[
-        b"HANOI.DEFINE",
-        b"colour",
-        b"PERCENTAGE",
-        b"100",
-        b"VARIANTS",
-        b"1",
-        b"blue",
-    ]);
-    redis.cmd(&[
-        b"HANOI.DEFINE",
-        b"colour-off",
-        b"DISABLED",
-        b"VARIANTS",
-        b"1",
-        b"blue",
-    ]);
+    harness::define_ofrep_flags(&redis);
 
     // The app's own origin: a static server for the page and the modules.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -516,8 +489,8 @@ async fn openfeature_web_sdk_in_the_browser() {
         .expect("the page's results");
     let got: serde_json::Value = serde_json::from_str(&done.text().await.unwrap()).unwrap();
     assert!(got.get("error").is_none(), "{got}");
-    assert_eq!(got["newUi"]["value"], true, "{got}");
-    assert_eq!(got["newUi"]["reason"], "TARGETING_MATCH");
+    assert_eq!(got["targeted"]["value"], true, "{got}");
+    assert_eq!(got["targeted"]["reason"], "TARGETING_MATCH");
     assert_eq!(got["colour"]["value"], "blue");
     assert_eq!(got["colour"]["variant"], "blue");
     assert_eq!(

@@ -25,45 +25,7 @@ fn python_openfeature_sdk_with_the_ofrep_provider() {
         return;
     }
     let redis = Redis::start();
-    redis.cmd(&[b"HANOI.DEFINE", b"bool-on", b"PERCENTAGE", b"100"]);
-    redis.cmd(&[b"HANOI.META", b"bool-on", b"SET", b"owner", b"team-a"]);
-    redis.cmd(&[
-        b"HANOI.DEFINE",
-        b"bool-off",
-        b"DISABLED",
-        b"PERCENTAGE",
-        b"100",
-    ]);
-    redis.cmd(&[b"HANOI.DEFINE", b"targeted"]);
-    redis.cmd(&[b"HANOI.REGISTER", b"targeted", b"USER", b"u1"]);
-    redis.cmd(&[
-        b"HANOI.RULE",
-        b"targeted",
-        b"SET",
-        b"de",
-        b"IF",
-        b"country",
-        b"EQ",
-        b"DE",
-    ]);
-    redis.cmd(&[b"HANOI.DEFINE", b"most", b"PERCENTAGE", b"99"]);
-    redis.cmd(&[
-        b"HANOI.DEFINE",
-        b"colour",
-        b"PERCENTAGE",
-        b"100",
-        b"VARIANTS",
-        b"1",
-        b"blue",
-    ]);
-    redis.cmd(&[
-        b"HANOI.DEFINE",
-        b"colour-off",
-        b"DISABLED",
-        b"VARIANTS",
-        b"1",
-        b"blue",
-    ]);
+    harness::define_ofrep_flags(&redis);
     let web = Web::start(&redis);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ofrep_client.py");
     let out = Command::new(&python)

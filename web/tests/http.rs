@@ -523,82 +523,45 @@ async fn ofrep(web: &Web, path: &str, key: Option<&str>, body: &str) -> (u16, Va
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// One OFREP call and what it must answer: `flag` evaluated (the single
+/// endpoint) with the API `key` and the request `body`; the answer's status
+/// is `status` and each field of `want` has its value there (`null`: the
+/// field is absent). Returns the answer's body.
+async fn expect_flag(
+    web: &Web,
+    flag: &str,
+    key: Option<&str>,
+    body: &str,
+    status: u16,
+    want: Value,
+) -> Value {
+    let path = format!("/ofrep/v1/evaluate/flags/{flag}");
+    let (s, v) = ofrep(web, &path, key, body).await;
+    assert_eq!(s, status, "{path} with {body}: {v}");
+    for (field, expected) in want.as_object().expect("want is an object") {
+        match expected {
+            Value::Null => assert!(v.get(field).is_none(), "{path}: {field} in {v}"),
+            _ => assert_eq!(&v[field], expected, "{path} with {body}: {field} in {v}"),
+        }
+    }
+    v
+}
+
 #[tokio::test]
 async fn ofrep_single_evaluation() {
     let redis = Redis::start();
-    redis.cmd(&[b"HANOI.DEFINE", b"bool-on", b"PERCENTAGE", b"100"]);
-    redis.cmd(&[
-        b"HANOI.META",
-        b"bool-on",
-        b"SET",
-        b"description",
-        b"all on",
-        b"owner",
-        b"team-a",
-        b"tags",
-        b"x,y",
-    ]);
-    redis.cmd(&[
-        b"HANOI.DEFINE",
-        b"bool-off",
-        b"DISABLED",
-        b"PERCENTAGE",
-        b"100",
-    ]);
-    redis.cmd(&[b"HANOI.DEFINE", b"targeted"]);
-    redis.cmd(&[b"HANOI.REGISTER", b"targeted", b"USER", b"u1"]);
-    redis.cmd(&[b"HANOI.BLOCK", b"targeted", b"u9"]);
-    redis.cmd(&[
-        b"HANOI.RULE",
-        b"targeted",
-        b"SET",
-        b"de",
-        b"IF",
-        b"country",
-        b"EQ",
-        b"DE",
-    ]);
-    redis.cmd(&[
-        b"HANOI.DEFINE",
-        b"colour",
-        b"PERCENTAGE",
-        b"100",
-        b"VARIANTS",
-        b"1",
-        b"blue",
-    ]);
-    redis.cmd(&[
-        b"HANOI.DEFINE",
-        b"colour-off",
-        b"DISABLED",
-        b"VARIANTS",
-        b"1",
-        b"blue",
-    ]);
+    harness::define_ofrep_flags(&redis);
     redis.cmd(&[b"HANOI.DEFINE", b"mobile:a", b"PERCENTAGE", b"100"]);
     redis.cmd(&[b"SET", b"plain-string", b"x"]);
     let web = Web::start(&redis);
     let ctx = |id: &str| json!({"context": {"targetingKey": id}}).to_string();
+    let all = Some(ALL_KEY);
 
     // Keys.
-    let (s, _) = ofrep(&web, "/ofrep/v1/evaluate/flags/bool-on", None, &ctx("u")).await;
-    assert_eq!(s, 401);
-    let (s, _) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/bool-on",
-        Some("wrong-key-0123456789"),
-        &ctx("u"),
-    )
-    .await;
-    assert_eq!(s, 401);
-    let (s, _) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/bool-on",
-        Some(MOBILE_KEY),
-        &ctx("u"),
-    )
-    .await;
-    assert_eq!(s, 403);
+    expect_flag(&web, "bool-on", None, &ctx("u"), 401, json!({})).await;
+    let wrong = Some("wrong-key-0123456789");
+    expect_flag(&web, "bool-on", wrong, &ctx("u"), 401, json!({})).await;
+    expect_flag(&web, "bool-on", Some(MOBILE_KEY), &ctx("u"), 403, json!({})).await;
     let r = reqwest::Client::new()
         .post(web.url("/ofrep/v1/evaluate/flags/mobile:a"))
         .header("X-API-Key", MOBILE_KEY)
@@ -609,162 +572,203 @@ async fn ofrep_single_evaluation() {
     assert_eq!(r.status(), 200);
 
     // Answers.
-    let (s, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/bool-on",
-        Some(ALL_KEY),
-        &ctx("u"),
-    )
-    .await;
-    assert_eq!(s, 200);
-    assert_eq!(v["key"], "bool-on");
-    assert_eq!(v["value"], true);
-    assert_eq!(v["reason"], "STATIC");
-    assert_eq!(
-        v["metadata"],
-        json!({"description": "all on", "owner": "team-a", "tags": "x,y"})
-    );
-    let (_, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/bool-off",
-        Some(ALL_KEY),
-        &ctx("u"),
-    )
-    .await;
-    assert_eq!(
-        (v["value"].clone(), v["reason"].clone()),
-        (json!(false), json!("DISABLED"))
-    );
-    let (_, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/targeted",
-        Some(ALL_KEY),
-        &ctx("u1"),
-    )
-    .await;
-    assert_eq!(
-        (v["value"].clone(), v["reason"].clone()),
-        (json!(true), json!("TARGETING_MATCH"))
-    );
-    let (_, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/targeted",
-        Some(ALL_KEY),
-        &ctx("u2"),
-    )
-    .await;
-    assert_eq!(
-        (v["value"].clone(), v["reason"].clone()),
-        (json!(false), json!("DEFAULT"))
-    );
-    // A blocked id is targeting of ids, not the flag switched off.
-    let (_, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/targeted",
-        Some(ALL_KEY),
-        &ctx("u9"),
-    )
-    .await;
-    assert_eq!(
-        (v["value"].clone(), v["reason"].clone()),
-        (json!(false), json!("TARGETING_MATCH"))
-    );
+    let metadata = json!({"description": "all on", "owner": "team-a", "tags": "x,y"});
     let with_country =
         json!({"context": {"targetingKey": "u2", "country": "DE", "age": 40, "beta": true}})
             .to_string();
-    let (_, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/targeted",
-        Some(ALL_KEY),
-        &with_country,
-    )
-    .await;
-    assert_eq!(
-        (v["value"].clone(), v["reason"].clone()),
-        (json!(true), json!("TARGETING_MATCH"))
-    );
-    let (_, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/colour",
-        Some(ALL_KEY),
-        &ctx("u"),
-    )
-    .await;
-    assert_eq!(
-        (v["value"].clone(), v["variant"].clone()),
-        (json!("blue"), json!("blue"))
-    );
-    let (s, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/colour-off",
-        Some(ALL_KEY),
-        &ctx("u"),
-    )
-    .await;
-    assert_eq!(s, 200);
-    assert_eq!(v["reason"], "DISABLED");
-    assert!(
-        v.get("value").is_none(),
-        "an off string flag defers to the code default: {v}"
-    );
+    let answers = [
+        (
+            "bool-on",
+            ctx("u"),
+            json!({"key": "bool-on", "value": true, "reason": "STATIC", "metadata": metadata}),
+        ),
+        (
+            "bool-off",
+            ctx("u"),
+            json!({"value": false, "reason": "DISABLED"}),
+        ),
+        (
+            "targeted",
+            ctx("u1"),
+            json!({"value": true, "reason": "TARGETING_MATCH"}),
+        ),
+        (
+            "targeted",
+            ctx("u2"),
+            json!({"value": false, "reason": "DEFAULT"}),
+        ),
+        // A blocked id is targeting of ids, not the flag switched off.
+        (
+            "targeted",
+            ctx("u9"),
+            json!({"value": false, "reason": "TARGETING_MATCH"}),
+        ),
+        (
+            "targeted",
+            with_country,
+            json!({"value": true, "reason": "TARGETING_MATCH"}),
+        ),
+        (
+            "colour",
+            ctx("u"),
+            json!({"value": "blue", "variant": "blue"}),
+        ),
+        // An off string flag defers to the code default: no value.
+        (
+            "colour-off",
+            ctx("u"),
+            json!({"reason": "DISABLED", "value": null}),
+        ),
+        (
+            "bool-off",
+            r#"{"context":{}}"#.into(),
+            json!({"reason": "DISABLED"}),
+        ),
+    ];
+    for (flag, body, want) in answers {
+        expect_flag(&web, flag, all, &body, 200, want).await;
+    }
 
     // Errors.
-    let (s, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/nope",
-        Some(ALL_KEY),
-        &ctx("u"),
-    )
-    .await;
-    assert_eq!(
-        (s, v["errorCode"].clone(), v["key"].clone()),
-        (404, json!("FLAG_NOT_FOUND"), json!("nope"))
-    );
-    let (s, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/plain-string",
-        Some(ALL_KEY),
-        &ctx("u"),
-    )
-    .await;
-    assert_eq!((s, v["errorCode"].clone()), (404, json!("FLAG_NOT_FOUND")));
-    let (s, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/targeted",
-        Some(ALL_KEY),
-        r#"{"context":{}}"#,
-    )
-    .await;
-    assert_eq!(
-        (s, v["errorCode"].clone()),
-        (400, json!("TARGETING_KEY_MISSING"))
-    );
-    let (s, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/bool-off",
-        Some(ALL_KEY),
-        r#"{"context":{}}"#,
-    )
-    .await;
-    assert_eq!((s, v["reason"].clone()), (200, json!("DISABLED")));
-    let (s, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/targeted",
-        Some(ALL_KEY),
-        "{not json",
-    )
-    .await;
-    assert_eq!((s, v["errorCode"].clone()), (400, json!("PARSE_ERROR")));
     let nested =
         json!({"context": {"targetingKey": "u", "address": {"city": "Paris"}}}).to_string();
-    let (s, v) = ofrep(
-        &web,
-        "/ofrep/v1/evaluate/flags/targeted",
-        Some(ALL_KEY),
-        &nested,
-    )
-    .await;
-    assert_eq!((s, v["errorCode"].clone()), (400, json!("INVALID_CONTEXT")));
+    let errors = [
+        (
+            "nope",
+            ctx("u"),
+            404,
+            json!({"errorCode": "FLAG_NOT_FOUND", "key": "nope"}),
+        ),
+        (
+            "plain-string",
+            ctx("u"),
+            404,
+            json!({"errorCode": "FLAG_NOT_FOUND"}),
+        ),
+        (
+            "targeted",
+            r#"{"context":{}}"#.into(),
+            400,
+            json!({"errorCode": "TARGETING_KEY_MISSING"}),
+        ),
+        (
+            "targeted",
+            "{not json".into(),
+            400,
+            json!({"errorCode": "PARSE_ERROR"}),
+        ),
+        (
+            "targeted",
+            nested,
+            400,
+            json!({"errorCode": "INVALID_CONTEXT"}),
+        ),
+    ];
+    for (flag, body, status, want) in errors {
+        expect_flag(&web, flag, all, &body, status, want).await;
+    }
+}
+
+/// The raw answer of an OFREP call: status and body text.
+async fn ofrep_raw(web: &Web, path: &str, key: &str, body: Vec<u8>) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(web.url(path))
+        .header("X-API-Key", key)
+        .body(body)
+        .send()
+        .await
+        .expect("OFREP request");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn ofrep_bodies_byte_for_byte_and_every_error_in_ofreps_format() {
+    let redis = Redis::start();
+    harness::define_ofrep_flags(&redis);
+    let web = Web::start(&redis);
+    let one = "/ofrep/v1/evaluate/flags/bool-on";
+    let ctx = json!({"context": {"targetingKey": "u"}})
+        .to_string()
+        .into_bytes();
+    // The bytes clients have always had (fields in this order).
+    assert_eq!(
+        ofrep_raw(&web, one, ALL_KEY, ctx.clone()).await,
+        (
+            200,
+            r#"{"key":"bool-on","metadata":{"description":"all on","owner":"team-a","tags":"x,y"},"reason":"STATIC","value":true,"variant":"on"}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        ofrep_raw(
+            &web,
+            "/ofrep/v1/evaluate/flags/colour-off",
+            ALL_KEY,
+            ctx.clone()
+        )
+        .await,
+        (
+            200,
+            r#"{"key":"colour-off","metadata":{},"reason":"DISABLED","variant":""}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        ofrep_raw(&web, one, MOBILE_KEY, ctx.clone()).await,
+        (
+            403,
+            r#"{"errorCode":"GENERAL","errorDetails":"this API key may not evaluate this flag","key":"bool-on"}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        ofrep_raw(&web, one, "wrong-key-0123456789", ctx.clone()).await,
+        (401, r#"{"errorDetails":"unknown API key"}"#.to_owned())
+    );
+    assert_eq!(
+        ofrep_raw(&web, "/ofrep/v1/evaluate/flags", ALL_KEY, b"[]".to_vec()).await,
+        (
+            400,
+            r#"{"errorCode":"PARSE_ERROR","errorDetails":"the body must be a JSON object"}"#
+                .to_owned()
+        )
+    );
+
+    // A body just over the limit (2 MiB): 413, in OFREP's format.
+    let big = format!(
+        r#"{{"context": {{"targetingKey": "u", "x": "{}"}}}}"#,
+        "a".repeat(2 << 20)
+    );
+    let (s, text) = ofrep_raw(&web, one, ALL_KEY, big.clone().into_bytes()).await;
+    let v: Value = serde_json::from_str(&text).expect("a JSON body");
+    assert_eq!(
+        (s, v["key"].clone(), v["errorCode"].clone()),
+        (413, json!("bool-on"), json!("GENERAL")),
+        "{text}"
+    );
+    let bulk = "/ofrep/v1/evaluate/flags";
+    let (s, text) = ofrep_raw(&web, bulk, ALL_KEY, big.into_bytes()).await;
+    let v: Value = serde_json::from_str(&text).expect("a JSON body");
+    assert_eq!(
+        (s, v["errorCode"].clone()),
+        (413, json!("GENERAL")),
+        "{text}"
+    );
+    assert!(v.get("key").is_none(), "{text}");
+
+    // A path whose key is not UTF-8, or empty.
+    let (s, text) = ofrep_raw(&web, "/ofrep/v1/evaluate/flags/%FF", ALL_KEY, ctx.clone()).await;
+    let v: Value = serde_json::from_str(&text).expect("a JSON body");
+    assert_eq!(
+        (s, v["key"].clone(), v["errorCode"].clone()),
+        (400, json!("%FF"), json!("GENERAL")),
+        "{text}"
+    );
+    let (s, text) = ofrep_raw(&web, "/ofrep/v1/evaluate/flags/", ALL_KEY, ctx).await;
+    let v: Value = serde_json::from_str(&text).expect("a JSON body");
+    assert_eq!(
+        (s, v["key"].clone(), v["errorCode"].clone()),
+        (404, json!(""), json!("FLAG_NOT_FOUND")),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -313,3 +313,71 @@ pub fn field(html: &str, form_id: Option<&str>, name: &str) -> String {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The flags the OFREP tests evaluate (`http.rs`, `clients.rs`,
+/// `browser.rs`), defined with the module's commands:
+/// - `bool-on`: on for everyone (`STATIC`); description "all on", owner
+///   "team-a", tags "x,y";
+/// - `bool-off`: switched off (`DISABLED`) at 100 %;
+/// - `targeted`: 0 %, `u1` registered, `u9` blocked, rule `de` (country EQ
+///   DE): `TARGETING_MATCH` for those, `DEFAULT` for anyone else;
+/// - `most`: 99 % (`SPLIT`: id `44488` is in bucket 88);
+/// - `colour`: a string flag, one variant `blue`, on for everyone;
+/// - `colour-off`: the same, switched off.
+pub fn define_ofrep_flags(redis: &Redis) {
+    let commands: [&[&[u8]]; 10] = [
+        &[b"HANOI.DEFINE", b"bool-on", b"PERCENTAGE", b"100"],
+        &[
+            b"HANOI.META",
+            b"bool-on",
+            b"SET",
+            b"description",
+            b"all on",
+            b"owner",
+            b"team-a",
+            b"tags",
+            b"x,y",
+        ],
+        &[
+            b"HANOI.DEFINE",
+            b"bool-off",
+            b"DISABLED",
+            b"PERCENTAGE",
+            b"100",
+        ],
+        &[b"HANOI.DEFINE", b"targeted"],
+        &[b"HANOI.REGISTER", b"targeted", b"USER", b"u1"],
+        &[b"HANOI.BLOCK", b"targeted", b"u9"],
+        &[
+            b"HANOI.RULE",
+            b"targeted",
+            b"SET",
+            b"de",
+            b"IF",
+            b"country",
+            b"EQ",
+            b"DE",
+        ],
+        &[b"HANOI.DEFINE", b"most", b"PERCENTAGE", b"99"],
+        &[
+            b"HANOI.DEFINE",
+            b"colour",
+            b"PERCENTAGE",
+            b"100",
+            b"VARIANTS",
+            b"1",
+            b"blue",
+        ],
+        &[
+            b"HANOI.DEFINE",
+            b"colour-off",
+            b"DISABLED",
+            b"VARIANTS",
+            b"1",
+            b"blue",
+        ],
+    ];
+    for c in commands {
+        redis.cmd(c);
+    }
+}

@@ -1,0 +1,333 @@
+//! What a form means: the commands each form of the flag pages stands for,
+//! and the tokenizer and quoting of rule conditions.
+
+use super::lossy;
+use super::time::parse_time;
+use crate::store::FlagView;
+use redis::Cmd;
+use std::collections::HashMap;
+
+fn words(s: &str) -> Vec<&str> {
+    s.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// `HANOI.DEFINE key ...` from a form's fields.
+pub(super) fn define_cmd(key: &[u8], f: &HashMap<String, String>) -> Cmd {
+    let mut c = redis::cmd("HANOI.DEFINE");
+    c.arg(key);
+    c.arg(if f.contains_key("enabled") {
+        "ENABLED"
+    } else {
+        "DISABLED"
+    });
+    c.arg("PERCENTAGE").arg(
+        f.get("percentage")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("0"),
+    );
+    let variants = words(f.get("variants").map(String::as_str).unwrap_or(""));
+    if !variants.is_empty() {
+        c.arg("VARIANTS").arg(variants.len()).arg(&variants);
+        let weights = words(f.get("weights").map(String::as_str).unwrap_or(""));
+        if !weights.is_empty() {
+            c.arg("WEIGHTS").arg(&weights);
+        }
+    }
+    if let Some(s) = f.get("salt").filter(|s| !s.is_empty()) {
+        c.arg("SALT").arg(s);
+    }
+    c
+}
+
+pub(super) fn meta_cmds(key: &[u8], f: &HashMap<String, String>) -> Vec<Cmd> {
+    let mut set = redis::cmd("HANOI.META");
+    set.arg(key).arg("SET");
+    let mut del = redis::cmd("HANOI.META");
+    del.arg(key).arg("DEL");
+    let (mut sets, mut dels) = (0, 0);
+    for name in ["description", "owner", "tags"] {
+        match f.get(name).map(|s| s.trim()) {
+            Some(v) if !v.is_empty() => {
+                set.arg(name).arg(v);
+                sets += 1;
+            }
+            Some(_) => {
+                del.arg(name);
+                dels += 1;
+            }
+            None => {}
+        }
+    }
+    let mut out = Vec::new();
+    if sets > 0 {
+        out.push(set);
+    }
+    if dels > 0 {
+        out.push(del);
+    }
+    out
+}
+
+/// A word as the conditions field reads it back: quoted when it has spaces
+/// or quotes, or is empty.
+pub(super) fn quote_token(t: &str) -> String {
+    if !t.is_empty()
+        && !t
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+    {
+        return t.to_owned();
+    }
+    let mut out = String::from('"');
+    for c in t.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// A rule from `HANOI.GET` (name, then `[ROLLOUT p] [VARIANT v] IF ...`) as
+/// the rule form's fields: name, rollout, variant, conditions.
+pub(super) fn rule_fields(r: &[Vec<u8>]) -> (String, String, String, String) {
+    let words: Vec<String> = r.iter().map(|w| lossy(w)).collect();
+    let name = words.first().cloned().unwrap_or_default();
+    let (mut rollout, mut variant) = (String::new(), String::new());
+    let mut i = 1;
+    while i + 1 < words.len() {
+        match words[i].as_str() {
+            "ROLLOUT" => rollout = words[i + 1].clone(),
+            "VARIANT" => variant = words[i + 1].clone(),
+            _ => break,
+        }
+        i += 2;
+    }
+    if words.get(i).map(String::as_str) == Some("IF") {
+        i += 1;
+    }
+    let conditions = words
+        .iter()
+        .skip(i)
+        .map(|w| quote_token(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    (name, rollout, variant, conditions)
+}
+
+/// A tokenizer for rule conditions: words split on whitespace, "double
+/// quotes" keep spaces (`\"` and `\\` inside).
+pub fn tokens(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(e) => cur.push(e),
+                            None => return Err("unfinished escape".into()),
+                        },
+                        Some(o) => cur.push(o),
+                        None => return Err("unclosed quote".into()),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// Ids pasted in a textarea: split on whitespace and commas, sent in
+/// commands of at most 10,000.
+fn id_cmds(name: &str, key: &[u8], sub: Option<&str>, text: &str) -> Vec<Cmd> {
+    let ids = words(text);
+    ids.chunks(10_000)
+        .map(|chunk| {
+            let mut c = redis::cmd(name);
+            c.arg(key);
+            if let Some(s) = sub {
+                c.arg(s);
+            }
+            c.arg(chunk);
+            c
+        })
+        .collect()
+}
+
+/// The commands a form stands for.
+pub(super) fn commands(
+    key: &[u8],
+    op: &str,
+    f: &HashMap<String, String>,
+    flag: &FlagView,
+) -> Result<Vec<Cmd>, String> {
+    let field = |k: &str| f.get(k).map(|s| s.trim()).unwrap_or("");
+    let one = |name: &str| {
+        let mut c = redis::cmd(name);
+        c.arg(key);
+        c
+    };
+    let cmds = match op {
+        "switch" => vec![one(if field("to") == "on" {
+            "HANOI.ENABLE"
+        } else {
+            "HANOI.DISABLE"
+        })],
+        "percentage" => {
+            let mut c = one("HANOI.PERCENTAGE");
+            c.arg(field("percentage"));
+            vec![c]
+        }
+        "define" => {
+            let mut g = f.clone();
+            if flag.enabled {
+                g.insert("enabled".into(), "1".into());
+            } else {
+                g.remove("enabled");
+            }
+            g.insert("percentage".into(), flag.percentage.to_string());
+            vec![define_cmd(key, &g)]
+        }
+        "users_add" => id_cmds("HANOI.REGISTER", key, Some("USER"), field("ids")),
+        "users_remove" => id_cmds("HANOI.UNREGISTER", key, Some("USER"), field("ids")),
+        "block" => id_cmds("HANOI.BLOCK", key, None, field("ids")),
+        "unblock" => id_cmds("HANOI.UNBLOCK", key, None, field("ids")),
+        "regex_add" | "regex_remove" => {
+            let patterns: Vec<&str> = f
+                .get("patterns")
+                .map(|p| p.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+                .unwrap_or_default();
+            if patterns.is_empty() {
+                return Err("no pattern given".into());
+            }
+            let mut c = one(if op == "regex_add" {
+                "HANOI.REGISTER"
+            } else {
+                "HANOI.UNREGISTER"
+            });
+            c.arg("REGEX").arg(patterns);
+            vec![c]
+        }
+        "rule_set" => {
+            let mut c = one("HANOI.RULE");
+            c.arg("SET").arg(field("name"));
+            if !field("rollout").is_empty() {
+                c.arg("ROLLOUT").arg(field("rollout"));
+            }
+            if !field("variant").is_empty() {
+                c.arg("VARIANT").arg(field("variant"));
+            }
+            c.arg("IF").arg(tokens(field("conditions"))?);
+            vec![c]
+        }
+        "rule_del" => {
+            let mut c = one("HANOI.RULE");
+            c.arg("DEL").arg(field("name"));
+            vec![c]
+        }
+        "rule_move" => {
+            let mut c = one("HANOI.RULE");
+            c.arg("MOVE").arg(field("name")).arg(field("index"));
+            vec![c]
+        }
+        "window" => {
+            let from = parse_time(field("from")).ok_or("bad From time")?;
+            let until = parse_time(field("until")).ok_or("bad Until time")?;
+            let mut c = one("HANOI.SCHEDULE");
+            c.arg("WINDOW").arg(from).arg(until);
+            vec![c]
+        }
+        "ramp" => {
+            let start = parse_time(field("start")).ok_or("bad Start time")?;
+            let end = parse_time(field("end")).ok_or("bad End time")?;
+            let mut c = one("HANOI.SCHEDULE");
+            c.arg("RAMP")
+                .arg(field("from_pct"))
+                .arg(field("to_pct"))
+                .arg(start)
+                .arg(end);
+            vec![c]
+        }
+        "clear" => {
+            let mut c = one("HANOI.SCHEDULE");
+            c.arg("CLEAR");
+            if matches!(field("what"), "WINDOW" | "RAMP") {
+                c.arg(field("what"));
+            }
+            vec![c]
+        }
+        "meta" => meta_cmds(key, f),
+        "delete" => {
+            if field("confirm").as_bytes() != key {
+                return Err("type the flag's exact name to delete it".into());
+            }
+            vec![redis::cmd("DEL").arg(key).clone()]
+        }
+        _ => return Err(format!("unknown action {op:?}")),
+    };
+    if cmds.is_empty() {
+        return Err("nothing to do: no id given".into());
+    }
+    Ok(cmds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn condition_tokens() {
+        assert_eq!(
+            tokens(r#"country EQ DE AND name EQ "a b" AND x EQ "q\"""#).unwrap(),
+            vec!["country", "EQ", "DE", "AND", "name", "EQ", "a b", "AND", "x", "EQ", "q\""]
+        );
+        assert_eq!(tokens(r#"x EQ """#).unwrap(), vec!["x", "EQ", ""]);
+        assert!(tokens("x EQ \"open").is_err());
+        let t = |s: &str| s.as_bytes().to_vec();
+        let rule = [
+            t("de"),
+            t("ROLLOUT"),
+            t("20"),
+            t("IF"),
+            t("city"),
+            t("EQ"),
+            t("New \"York\""),
+            t("AND"),
+            t("x"),
+            t("EQ"),
+            t(""),
+        ];
+        let (name, rollout, variant, conditions) = rule_fields(&rule);
+        assert_eq!(
+            (name.as_str(), rollout.as_str(), variant.as_str()),
+            ("de", "20", "")
+        );
+        assert_eq!(
+            tokens(&conditions).unwrap(),
+            vec!["city", "EQ", "New \"York\"", "AND", "x", "EQ", ""]
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! The admin UI: server-rendered pages (maud escapes everything spliced in),
+//! a login, signed session cookies, CSRF tokens and Origin checks on every
+//! write, roles. Every write is a HANOI.* (or DEL) command sent by
+//! `Store::write` under the user's client name.
+//!
+//! This file holds the routes, the page frame and the error pages; each
+//! page lives in a module of its own: [`session`] (who is asking, the checks
+//! on writes), [`login`], [`list`] (the flags), [`new`] (creating a flag),
+//! [`flag`] (one flag's page and its saves), [`forms`] (what a form means as
+//! commands) and [`time`] (times shown and typed).
+
+mod flag;
+mod forms;
+mod list;
+mod login;
+mod new;
+mod session;
+mod time;
+
+use crate::config::Role;
+use crate::store;
+use crate::App;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup, DOCTYPE};
+use session::Who;
+use std::sync::Arc;
+
+const CSS: &str = include_str!("../../assets/style.css");
+const JS: &str = include_str!("../../assets/app.js");
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/flags") }))
+        .route(
+            "/login",
+            get(login::login_page)
+                .post(login::login)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
+        .route("/logout", axum::routing::post(login::logout))
+        .route("/flags", get(list::flags_list))
+        .route("/flags/new", get(new::new_flag_page).post(new::create_flag))
+        .route("/f/{hex}", get(flag::flag_page).post(flag::flag_write))
+        .route(
+            "/static/style.css",
+            get(|| async { asset(CSS, "text/css; charset=utf-8") }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { asset(JS, "text/javascript; charset=utf-8") }),
+        )
+}
+
+fn asset(body: &'static str, kind: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Refusals and failures, each an HTML page.
+pub enum Fail {
+    Login,
+    Unavailable,
+    NotFound,
+    Forbidden(String),
+    Bad(String),
+    Internal(String),
+}
+
+impl From<redis::RedisError> for Fail {
+    fn from(e: redis::RedisError) -> Fail {
+        if store::is_unavailable(&e) {
+            Fail::Unavailable
+        } else {
+            Fail::Internal(store::error_text(&e))
+        }
+    }
+}
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        let (status, title, text) = match self {
+            Fail::Login => return Redirect::to("/login").into_response(),
+            Fail::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Redis is unreachable",
+                "The flag store (Redis) cannot be reached right now. hanoi-web keeps trying; reload in a moment.".to_owned(),
+            ),
+            Fail::NotFound => (StatusCode::NOT_FOUND, "Not found", "No such flag.".to_owned()),
+            Fail::Forbidden(t) => (StatusCode::FORBIDDEN, "Refused", t),
+            Fail::Bad(t) => (StatusCode::BAD_REQUEST, "Bad request", t),
+            Fail::Internal(t) => (StatusCode::INTERNAL_SERVER_ERROR, "Error", t),
+        };
+        let body = html! {
+            h1 { (title) }
+            div.msg.err { (text) }
+            p { a href="/flags" { "Back to the flags" } }
+        };
+        respond(status, layout(title, None, body))
+    }
+}
+
+fn respond(status: StatusCode, page: Markup) -> Response {
+    let mut r = (status, page.into_string()).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · hanoi" }
+                link rel="stylesheet" href="/static/style.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                header.top {
+                    a href="/flags" { "hanoi flags" }
+                    @if let Some(w) = who {
+                        @if w.can_write { a href="/flags/new" id="new-flag" { "+ New flag" } }
+                        span.who {
+                            span id="whoami" { (w.name) " (" (role_name(w.role)) ")" }
+                            form.inline method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(w.csrf);
+                                button.secondary type="submit" { "Log out" }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Admin => "admin",
+        Role::Viewer => "viewer",
+    }
+}
+
+fn flag_url(key: &[u8]) -> String {
+    format!("/f/{}", store::hex(key))
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn state_badge(on: bool) -> Markup {
+    html! { @if on { span.badge.on { "on" } } @else { span.badge.off { "off" } } }
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
