@@ -1,5 +1,6 @@
 //! The OpenFeature Remote Evaluation Protocol (OFREP): single and bulk
-//! evaluation over `HANOI.GET` + `HANOI.EXPLAIN`, pipelined.
+//! evaluation over `HANOI.EXPORT key NOIDS` (read through hanoi-core) +
+//! `HANOI.EXPLAIN`, pipelined.
 //!
 //! What an answer is:
 //! - a flag without variants is a boolean flag: `value` is whether it is on
@@ -391,15 +392,9 @@ fn context(body: &[u8]) -> Result<Context, OfrepError> {
 
 // ---- evaluating ----------------------------------------------------------------
 
+/// OpenFeature's reason for the module's (`HANOI.EXPLAIN`), from the core.
 fn reason(module: &str) -> &'static str {
-    match module {
-        "disabled" | "inactive" => "DISABLED",
-        "user" | "regex" | "rule" | "blocked" => "TARGETING_MATCH",
-        "percentage" => "SPLIT",
-        "all" => "STATIC",
-        "outside" => "DEFAULT",
-        _ => "UNKNOWN",
-    }
+    hanoi_core::Reason::parse(module.as_bytes()).map_or("UNKNOWN", hanoi_core::Reason::openfeature)
 }
 
 fn metadata(flag: &FlagView) -> Metadata {
@@ -410,13 +405,14 @@ fn metadata(flag: &FlagView) -> Metadata {
     }
 }
 
-/// Appends the commands that evaluate one flag: `HANOI.GET` unless its
-/// description is cached, then `HANOI.EXPLAIN` when there is an id.
+/// Appends the commands that evaluate one flag: `HANOI.EXPORT key NOIDS`
+/// (its description, decoded by hanoi-core) unless it is cached, then
+/// `HANOI.EXPLAIN` when there is an id.
 /// Returns how many were added.
 fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context, get: bool) -> usize {
     let mut n = 0;
     if get {
-        pipe.cmd("HANOI.GET").arg(key);
+        pipe.cmd("HANOI.EXPORT").arg(key).arg("NOIDS");
         n += 1;
     }
     let Some(id) = &ctx.id else {
@@ -432,7 +428,7 @@ fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context, get: bool) -> us
     n + 1
 }
 
-/// What `HANOI.GET` said about a key.
+/// What `HANOI.EXPORT key NOIDS` said about a key.
 #[derive(Clone)]
 pub enum Shape {
     Flag(Arc<FlagView>),
@@ -448,13 +444,13 @@ fn shape_of(get: &redis::Value) -> Shape {
         }
         return Shape::Error(format!("{} {}", e.code(), e.details().unwrap_or("")));
     }
-    match FlagView::from_get(get) {
+    match FlagView::from_export(get) {
         Some(f) => Shape::Flag(Arc::new(f)),
         None => Shape::Missing,
     }
 }
 
-/// Flag descriptions (`HANOI.GET`: variants or not, metadata, switch) kept
+/// Flag descriptions (`HANOI.EXPORT NOIDS`: variants or not, metadata, switch) kept
 /// for `ofrep_cache_ms` (default 1 s), and the bulk endpoint's list of flag
 /// keys per prefix for as long: an answer's value and reason always come
 /// from `HANOI.EXPLAIN` at that moment; a flag's type, metadata and the
@@ -517,7 +513,7 @@ impl Cache {
 }
 
 /// Evaluates keys: one pipeline per server with `HANOI.EXPLAIN` for each
-/// (and `HANOI.GET` for those whose description is not cached).
+/// (and `HANOI.EXPORT NOIDS` for those whose description is not cached).
 async fn evaluate(
     app: &App,
     keys: &[Vec<u8>],

@@ -1,71 +1,26 @@
-//! Reading the module's replies: `HANOI.GET` as a [`FlagView`],
+//! Reading the module's replies: a flag through hanoi-core (`HANOI.EXPORT
+//! key NOIDS` decoded by `hanoi_core::codec`, described by
+//! `hanoi_core::Description`) as a [`FlagView`],
 //! `HANOI.EXPLAIN` as an [`Explain`], `HANOI.STATS` as [`Stats`],
 //! `HANOI.HISTORY` as [`HistoryEntry`]s, the readers of reply values they
 //! use, and a flag's version for the stale-save check ([`version_on`]).
 
-use super::{hex, Store};
+use hanoi_core::{codec, Description};
 use redis::aio::ConnectionLike;
 use redis::{RedisError, Value};
-use sha2::{Digest, Sha256};
 
-impl Store {
-    /// The flag's version (see [`version_on`]).
-    pub async fn version(&self, key: &[u8]) -> Result<Option<String>, RedisError> {
-        let node = self.node_for(key).await?;
-        let mut con = node.con().await?;
-        let r = version_on(&mut con, key).await;
-        if r.is_err() {
-            self.forget_topology().await;
-        }
-        r
-    }
-}
-
-/// A digest of `HANOI.GET` and the newest history entry: any write that
-/// changed the flag changes one of them. None when the key does not exist.
+/// The flag's revision (`hanoi_core::Flag::revision`: one more on every
+/// write that changed it, and on nothing else, history kept or not), read
+/// from `HANOI.EXPORT key NOIDS`. None when the key does not exist.
 pub async fn version_on(
     con: &mut impl ConnectionLike,
     key: &[u8],
 ) -> Result<Option<String>, RedisError> {
-    let mut pipe = redis::pipe();
-    pipe.cmd("HANOI.GET").arg(key);
-    pipe.cmd("HANOI.HISTORY").arg(key).arg("COUNT").arg(1);
-    pipe.cmd("EXISTS").arg(key);
-    let replies = con.req_packed_commands(&pipe, 0, 3).await?;
-    if replies.get(2).and_then(int) == Some(0) {
-        return Ok(None);
-    }
-    let mut h = Sha256::new();
-    for (i, r) in replies.iter().enumerate() {
-        let r = if i == 0 {
-            without_moving_fields(r)
-        } else {
-            r.clone()
-        };
-        h.update(format!("{r:?}").as_bytes());
-        h.update([0]);
-    }
-    Ok(Some(hex(&h.finalize()[..16])))
-}
-
-/// `HANOI.GET` without what changes with time alone (the effective
-/// percentage moves along a ramp): a version must change only on writes.
-fn without_moving_fields(get: &Value) -> Value {
-    let moving = |k: &Value| bytes(k).is_some_and(|k| k == b"effective_percentage");
-    match get {
-        Value::Array(items) => Value::Array(
-            items
-                .chunks(2)
-                .filter(|kv| !moving(&kv[0]))
-                .flatten()
-                .cloned()
-                .collect(),
-        ),
-        Value::Map(pairs) => {
-            Value::Map(pairs.iter().filter(|(k, _)| !moving(k)).cloned().collect())
-        }
-        other => other.clone(),
-    }
+    let reply = con
+        .req_packed_command(redis::cmd("HANOI.EXPORT").arg(key).arg("NOIDS"))
+        .await?
+        .extract_error()?;
+    Ok(FlagView::from_export(&reply).map(|f| f.version()))
 }
 
 // ---- reading replies -------------------------------------------------------
@@ -137,12 +92,13 @@ fn raw(v: &Value) -> Option<&[u8]> {
     }
 }
 
-/// A flag as `HANOI.GET` describes it.
+/// A flag as hanoi-core describes it ([`Description`]), in the shapes the
+/// pages use.
 #[derive(Debug, Clone, Default)]
 pub struct FlagView {
     pub enabled: bool,
     pub percentage: i64,
-    /// The percentage now, a ramp applied (the module computes it).
+    /// The percentage now, a ramp applied (the core computes it).
     pub effective_percentage: i64,
     pub variants: Vec<Vec<u8>>,
     pub weights: Vec<i64>,
@@ -156,53 +112,62 @@ pub struct FlagView {
     pub ramp: Option<(i64, i64, i64, i64)>,
     pub created: i64,
     pub metadata: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Grows by one on every write that changed the flag: the stale-save
+    /// token of the pages.
+    pub revision: u64,
+}
+
+fn signed(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl From<Description> for FlagView {
+    fn from(d: Description) -> FlagView {
+        FlagView {
+            enabled: d.enabled,
+            percentage: i64::from(d.percentage),
+            effective_percentage: i64::from(d.effective_percentage),
+            variants: d.variants,
+            weights: d.weights.into_iter().map(i64::from).collect(),
+            salt: d.salt,
+            users: signed(d.users),
+            blocked: signed(d.blocked),
+            regexes: d.regexes.into_iter().map(String::into_bytes).collect(),
+            rules: d.rules,
+            window: d.window.map(|(f, u)| (signed(f), signed(u))),
+            ramp: d.ramp.map(|r| {
+                (
+                    i64::from(r.from_pct),
+                    i64::from(r.to_pct),
+                    signed(r.start_ms),
+                    signed(r.end_ms),
+                )
+            }),
+            created: signed(d.created_ms),
+            metadata: d.metadata.into_iter().collect(),
+            revision: d.revision,
+        }
+    }
 }
 
 impl FlagView {
-    /// None for a nil reply (no such flag) or an error.
-    pub fn from_get(v: &Value) -> Option<FlagView> {
-        let fields: Vec<(&[u8], &Value)> = match v {
-            Value::Map(m) => m.iter().filter_map(|(k, v)| Some((raw(k)?, v))).collect(),
-            Value::Array(items) => items
-                .chunks_exact(2)
-                .filter_map(|p| Some((raw(&p[0])?, &p[1])))
-                .collect(),
-            _ => return None,
+    /// `HANOI.EXPORT key NOIDS`'s reply, decoded by hanoi-core: None for a
+    /// nil reply (no such flag), an error, or bytes the core refuses (a
+    /// newer encoding than this hanoi-web reads).
+    pub fn from_export(v: &Value) -> Option<FlagView> {
+        let Value::BulkString(bytes) = v else {
+            return None;
         };
-        let all_bytes = |l: &Value| -> Vec<Vec<u8>> { list(l).iter().filter_map(bytes).collect() };
-        let ints = |l: &Value| -> Vec<i64> { list(l).iter().filter_map(int).collect() };
-        let mut f = FlagView::default();
-        for (name, val) in fields {
-            match name {
-                b"enabled" => f.enabled = int(val) == Some(1),
-                b"percentage" => f.percentage = int(val).unwrap_or(0),
-                b"effective_percentage" => f.effective_percentage = int(val).unwrap_or(0),
-                b"variants" => f.variants = all_bytes(val),
-                b"weights" => f.weights = ints(val),
-                b"salt" => f.salt = bytes(val),
-                b"users" => f.users = int(val).unwrap_or(0),
-                b"blocked" => f.blocked = int(val).unwrap_or(0),
-                b"regexes" => f.regexes = all_bytes(val),
-                b"rules" => f.rules = list(val).iter().map(all_bytes).collect(),
-                b"window" => {
-                    let w = ints(val);
-                    f.window = (w.len() == 2).then(|| (w[0], w[1]));
-                }
-                b"ramp" => {
-                    let r = ints(val);
-                    f.ramp = (r.len() == 4).then(|| (r[0], r[1], r[2], r[3]));
-                }
-                b"created" => f.created = int(val).unwrap_or(0),
-                b"metadata" => {
-                    f.metadata = pairs(val)
-                        .into_iter()
-                        .filter_map(|(k, v)| Some((k, bytes(v)?)))
-                        .collect()
-                }
-                _ => {}
-            }
-        }
-        Some(f)
+        let flag = codec::from_bytes_partial(bytes).ok()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Some(Description::of_partial(&flag, now).into())
+    }
+
+    /// The stale-save token: the revision, as a form carries it.
+    pub fn version(&self) -> String {
+        self.revision.to_string()
     }
 
     pub fn meta(&self, name: &str) -> Option<String> {
@@ -321,27 +286,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_a_resp2_get_reply() {
-        let b = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        let v = Value::Array(vec![
-            b("enabled"),
-            Value::Int(1),
-            b("percentage"),
-            Value::Int(80),
-            b("variants"),
-            Value::Array(vec![b("foo"), b("bar")]),
-            b("metadata"),
-            Value::Array(vec![b("tags"), b("a, b,,c")]),
-            b("window"),
-            Value::Nil,
-        ]);
-        let f = FlagView::from_get(&v).unwrap();
+    fn reads_a_flag_through_the_core() {
+        let limits = hanoi_core::Limits::default();
+        let def = hanoi_core::parse_definition(
+            &[b"PERCENTAGE", b"80", b"VARIANTS", b"2", b"foo", b"bar"],
+            &limits,
+        )
+        .unwrap();
+        let mut flag = hanoi_core::Flag::new(def, &limits).unwrap();
+        flag.metadata_mut()
+            .set(&[(b"tags", b"a, b,,c")], 8, 64)
+            .unwrap();
+        flag.add_users([&b"1"[..], b"2"]);
+        flag.set_revision(7);
+        let v = Value::BulkString(codec::to_bytes_without_ids(&flag));
+        let f = FlagView::from_export(&v).unwrap();
         assert!(f.enabled);
-        assert_eq!(f.percentage, 80);
+        assert_eq!((f.percentage, f.users, f.revision), (80, 2, 7));
         assert_eq!(f.variants.len(), 2);
         assert_eq!(f.tags(), vec!["a", "b", "c"]);
         assert!(f.window.is_none());
-        assert!(FlagView::from_get(&Value::Nil).is_none());
+        assert!(FlagView::from_export(&Value::Nil).is_none());
+        assert!(FlagView::from_export(&Value::BulkString(b"junk".to_vec())).is_none());
         assert!(Explain::from_reply(&Value::Int(3)).is_none());
     }
 }

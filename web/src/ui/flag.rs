@@ -25,13 +25,10 @@ struct PageData {
 }
 
 async fn load_flag(app: &App, key: &[u8]) -> Result<Option<PageData>, Fail> {
-    let Some(version) = app.store.version(key).await? else {
-        return Ok(None);
-    };
     let r = app
         .store
         .per_key(&[key.to_vec()], |p, k| {
-            p.cmd("HANOI.GET").arg(k);
+            p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
             p.cmd("HANOI.STATS").arg(k);
             p.cmd("HANOI.HISTORY").arg(k).arg("COUNT").arg(50);
             3
@@ -39,7 +36,7 @@ async fn load_flag(app: &App, key: &[u8]) -> Result<Option<PageData>, Fail> {
         .await?
         .pop()
         .unwrap_or_default();
-    let Some(flag) = r.first().and_then(FlagView::from_get) else {
+    let Some(flag) = r.first().and_then(FlagView::from_export) else {
         if let Some(redis::Value::ServerError(e)) = r.first() {
             return Err(Fail::Bad(format!(
                 "{} {}: this key is not a flag",
@@ -49,8 +46,9 @@ async fn load_flag(app: &App, key: &[u8]) -> Result<Option<PageData>, Fail> {
         }
         return Ok(None);
     };
-    // The version was taken first: a write in between makes a save refused,
-    // never a stale view accepted.
+    // The revision comes with the flag it describes (one reply): a write
+    // after it makes a save refused, never a stale view accepted.
+    let version = flag.version();
     Ok(Some(PageData {
         flag,
         stats: r.get(1).and_then(Stats::from_reply),

@@ -46,14 +46,14 @@ pub(super) async fn flags_list(
     let replies = app
         .store
         .per_key(&keys, |p, k| {
-            p.cmd("HANOI.GET").arg(k);
+            p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
             p.cmd("HANOI.STATS").arg(k);
             2
         })
         .await?;
     let mut rows = Vec::new();
     for (k, r) in keys.iter().zip(&replies) {
-        let Some(flag) = r.first().and_then(FlagView::from_get) else {
+        let Some(flag) = r.first().and_then(FlagView::from_export) else {
             continue;
         };
         if !tag.is_empty() && !flag.tags().contains(&tag) {
