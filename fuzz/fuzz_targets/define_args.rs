@@ -3,6 +3,7 @@
 //! input split at NUL bytes.
 #![no_main]
 
+use hanoi_core::store::{self, Write};
 use hanoi_core::{definition_args, parse_definition, parse_percentage, Flag, Limits};
 use libfuzzer_sys::fuzz_target;
 
@@ -40,4 +41,23 @@ fuzz_target!(|data: &[u8]| {
     }
     flag.remove_users(rest.iter().copied());
     flag.remove_regexes(rest.iter().copied());
+    // Every write on the rest of the arguments: a refused one changes
+    // nothing; an applied one moves the revision only if it changed.
+    for name in [
+        "DEFINE", "REGISTER", "UNREGISTER", "BLOCK", "UNBLOCK", "TOGGLE", "PERCENTAGE", "RULE",
+        "SCHEDULE", "META",
+    ] {
+        let Ok(write) = Write::parse(name.as_bytes(), rest, &limits) else {
+            continue;
+        };
+        let before = flag.clone();
+        match store::apply(Some(&mut flag), write, &limits, 0) {
+            Err(_) => assert!(flag == before, "{name} refused yet changed the flag"),
+            Ok(o) => assert_eq!(
+                flag.revision(),
+                before.revision() + u64::from(o.changed()),
+                "{name}"
+            ),
+        }
+    }
 });

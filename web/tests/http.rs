@@ -466,6 +466,46 @@ async fn a_save_based_on_a_stale_view_is_refused() {
 }
 
 #[tokio::test]
+async fn a_stale_save_is_refused_with_no_history_kept() {
+    // With hanoi.history-length 0 a REGISTER and an UNREGISTER made behind
+    // the page's back leave GET as it was and no history entry: only the
+    // flag's revision tells.
+    let redis = Redis::start_with(&["--hanoi.history-length", "0"]);
+    redis.cmd(&[b"HANOI.DEFINE", b"quiet", b"PERCENTAGE", b"10"]);
+    let web = Web::start(&redis);
+    let url = format!("/f/{}", hex(b"quiet"));
+    let alice = web.login(ALICE).await;
+    let (_, view) = page(&alice, &web.url(&url)).await;
+    redis.cmd(&[b"HANOI.REGISTER", b"quiet", b"USER", b"x"]);
+    redis.cmd(&[b"HANOI.UNREGISTER", b"quiet", b"USER", b"y"]);
+    redis.cmd(&[b"HANOI.UNREGISTER", b"quiet", b"USER", b"x"]);
+    let (s, body) = submit(
+        &web,
+        &alice,
+        &view,
+        &url,
+        "percentage-form",
+        &[("percentage", "60")],
+    )
+    .await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(percentage(&redis, b"quiet"), 10);
+    // A fresh view saves.
+    let (_, fresh) = page(&alice, &web.url(&url)).await;
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &fresh,
+        &url,
+        "percentage-form",
+        &[("percentage", "60")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert_eq!(percentage(&redis, b"quiet"), 60);
+}
+
+#[tokio::test]
 async fn untrusted_names_and_values_render_as_text() {
     let redis = Redis::start();
     let evil = b"<img src=x onerror=alert(1)>";
@@ -545,6 +585,64 @@ async fn expect_flag(
         }
     }
     v
+}
+
+#[tokio::test]
+async fn ofrep_answers_the_shared_cases() {
+    // tests/vectors/evaluation.json: every case's commands, then each query
+    // through OFREP: the reason is the case's OpenFeature reason; a boolean
+    // flag's value is whether it is on, a string flag's the variant served.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/evaluation.json"
+    );
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let redis = Redis::start();
+    let cases = all["cases"].as_array().unwrap();
+    for case in cases {
+        let key = case["name"].as_str().unwrap();
+        for cmd in case["commands"].as_array().unwrap() {
+            let words: Vec<&str> = cmd
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap())
+                .collect();
+            let name = format!("HANOI.{}", words[0]);
+            let mut args: Vec<&[u8]> = vec![name.as_bytes(), key.as_bytes()];
+            args.extend(words[1..].iter().map(|w| w.as_bytes()));
+            redis.cmd(&args);
+        }
+    }
+    let web = Web::start(&redis);
+    for case in cases {
+        let key = case["name"].as_str().unwrap();
+        let string_flag = case["commands"].to_string().contains("VARIANTS");
+        for q in case["queries"].as_array().unwrap() {
+            let mut context = q["attrs"].as_object().cloned().unwrap_or_default();
+            context.insert("targetingKey".into(), q["id"].clone());
+            let body = json!({ "context": context }).to_string();
+            let want = if q["reason"] == "undefined" {
+                expect_flag(
+                    &web,
+                    key,
+                    Some(ALL_KEY),
+                    &body,
+                    404,
+                    json!({"errorCode": "FLAG_NOT_FOUND"}),
+                )
+                .await;
+                continue;
+            } else if !string_flag {
+                json!({"reason": q["openfeature"], "value": q["enabled"]})
+            } else if q["enabled"] == true {
+                json!({"reason": q["openfeature"], "value": q["variant"]})
+            } else {
+                json!({"reason": q["openfeature"], "value": null})
+            };
+            expect_flag(&web, key, Some(ALL_KEY), &body, 200, want).await;
+        }
+    }
 }
 
 #[tokio::test]
