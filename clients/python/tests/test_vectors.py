@@ -119,5 +119,7 @@ def test_random_writes_through_both_backends(r):
             id_ = rng.choice(IDS).encode()
             attr = rng.choice(sorted(ATTRS))
             pairs = [(attr.encode(), rng.choice(ATTRS[attr]).encode())]
-            assert memory.hanoi_explain(name, id_, pairs) == remote.hanoi_explain(name, id_, pairs), w
+            assert memory.hanoi_explain(name, id_, pairs) == remote.hanoi_explain(
+                name, id_, pairs
+            ), w
         assert comparable(memory.describe(name)) == comparable(remote.describe(name)), name

@@ -46,8 +46,8 @@ from openfeature.exception import (
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from ._core import openfeature_reason
 from ._common import Explanation, FlagNotFound, HanoiError, attr_pairs, b, prefix_match, text_of
+from ._core import openfeature_reason
 from .backend import MemoryBackEnd, RedisModuleBackEnd
 
 #: HANOI.EXPLAIN's reason → OpenFeature's, from hanoi-core (the mapping
