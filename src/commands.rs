@@ -452,6 +452,34 @@ pub fn variant(call: &Call) -> CmdResult {
     Ok(RedisValue::NoReply)
 }
 
+/// `HANOI.VALUE key [id [WITH attr value ...]]` → the JSON text served, or
+/// nil (no variant served, or no flag).
+pub fn value(call: &Call) -> CmdResult {
+    if call.argc() < 2 {
+        return Err(RedisError::WrongArity);
+    }
+    let key = ReadKey::open(call, 1);
+    let flag = key.flag()?;
+    let mut pairs = Pairs::new();
+    call_pairs(call, 3, &mut pairs)?;
+    let q = query(flag, attrs(&pairs)?);
+    let Some(f) = flag else {
+        evaluated(None, false, None);
+        raw::reply_with_null(call.raw_ctx());
+        return Ok(RedisValue::NoReply);
+    };
+    let (on, index, text) = f.value_with(call.arg(2), &q);
+    evaluated(flag, on, index);
+    match text {
+        Some(v) => {
+            stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(index.is_some()));
+            raw::reply_with_string_buffer(call.raw_ctx(), v.as_ptr().cast(), v.len())
+        }
+        None => raw::reply_with_null(call.raw_ctx()),
+    };
+    Ok(RedisValue::NoReply)
+}
+
 /// Where `HANOI.MENABLED id [WITH count attr value ...] key [key ...]`'s
 /// keys start; its attribute pairs go into `pairs`.
 fn menabled_layout<'a>(call: &Call<'a>, pairs: &mut Pairs<'a>) -> Result<usize, RedisError> {
@@ -558,7 +586,30 @@ pub fn explain(call: &Call) -> CmdResult {
     evaluated(flag, e.enabled, index);
     stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
     Ok(RedisValue::Array(
-        e.values().into_iter().map(value).collect(),
+        e.values().into_iter().map(value_reply).collect(),
+    ))
+}
+
+/// `HANOI.RESOLVE key id [WITH attr value ...]` → [enabled, variant, value
+/// (JSON text), reason, detail, effective percentage, type]: what an
+/// OpenFeature answer needs, in one evaluation.
+pub fn resolve(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 3, usize::MAX)?;
+    let key = ctx.open_key(&args[1]);
+    let flag = read_flag(&key)?;
+    let mut pairs = Pairs::new();
+    call_pairs(call, 3, &mut pairs)?;
+    let q = query(flag, attrs(&pairs)?);
+    let r = store::resolve_with(flag, args[2].as_slice(), &q);
+    let e = &r.explanation;
+    let index = flag
+        .zip(e.variant)
+        .and_then(|(f, v)| f.definition().variants.iter().position(|x| x == v));
+    evaluated(flag, e.enabled, index);
+    stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
+    Ok(RedisValue::Array(
+        r.values().into_iter().map(value_reply).collect(),
     ))
 }
 
@@ -576,23 +627,23 @@ pub fn get(call: &Call) -> CmdResult {
     Ok(RedisValue::OrderedMap(
         fields
             .into_iter()
-            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), value(v)))
+            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), value_reply(v)))
             .collect(),
     ))
 }
 
 /// A core [`Value`] as a reply.
-fn value(v: Value) -> RedisValue {
+fn value_reply(v: Value) -> RedisValue {
     match v {
         Value::Nil => RedisValue::Null,
         Value::Bool(b) => bool_reply(b),
         Value::Int(i) => RedisValue::Integer(i),
         Value::Bytes(b) => RedisValue::StringBuffer(b),
         Value::Word(w) => RedisValue::SimpleStringStatic(w),
-        Value::List(l) => RedisValue::Array(l.into_iter().map(value).collect()),
+        Value::List(l) => RedisValue::Array(l.into_iter().map(value_reply).collect()),
         Value::Map(m) => RedisValue::OrderedMap(
             m.into_iter()
-                .map(|(k, v)| (RedisValueKey::BulkString(k), value(v)))
+                .map(|(k, v)| (RedisValueKey::BulkString(k), value_reply(v)))
                 .collect(),
         ),
     }

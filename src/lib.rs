@@ -65,6 +65,7 @@ pub static HISTORY_LENGTH: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.hi
 pub static MAX_RULES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_rules));
 pub static MAX_CONDITIONS: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_conditions));
 pub static MAX_IN_VALUES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_in_values));
+pub static MAX_VALUE_BYTES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_value_bytes));
 /// Whether evaluations are counted per flag (`HANOI.STATS`).
 pub static COUNT_EVALUATIONS: AtomicBool = AtomicBool::new(true);
 
@@ -101,6 +102,7 @@ pub fn limits(ctx: &Context) -> Limits {
         max_rules: option(&MAX_RULES),
         max_conditions: option(&MAX_CONDITIONS),
         max_in_values: option(&MAX_IN_VALUES),
+        max_value_bytes: option(&MAX_VALUE_BYTES),
     }
 }
 
@@ -160,6 +162,7 @@ redis_module! {
             ["max-rules", &MAX_RULES, default(Limits::DEFAULT.max_rules), 1, 10_000, ConfigurationFlags::DEFAULT, None],
             ["max-conditions", &MAX_CONDITIONS, default(Limits::DEFAULT.max_conditions), 1, 1_000, ConfigurationFlags::DEFAULT, None],
             ["max-in-values", &MAX_IN_VALUES, default(Limits::DEFAULT.max_in_values), 1, 1_000_000, ConfigurationFlags::DEFAULT, None],
+            ["max-value-bytes", &MAX_VALUE_BYTES, default(Limits::DEFAULT.max_value_bytes), 16, 1 << 26, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [

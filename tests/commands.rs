@@ -128,7 +128,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
         Value::Array(a) => a,
         other => panic!("{other:?}"),
     };
-    assert_eq!(flat.len(), 30);
+    assert_eq!(flat.len(), 36);
     let field = |name: &str| -> Value {
         let i = flat
             .iter()
@@ -140,6 +140,9 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     assert_eq!(field("percentage"), Value::Int(30));
     // Created, then three writes that changed it.
     assert_eq!(field("revision"), Value::Int(4));
+    assert_eq!(field("type"), Value::SimpleString("string".into()));
+    assert_eq!(field("values"), Value::Array(vec![]));
+    assert_eq!(field("default"), Value::Nil);
     assert_eq!(field("effective_percentage"), Value::Int(30));
     assert_eq!(
         field("variants"),
@@ -158,7 +161,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     let mut con3 = s.con3();
     match run(&mut con3, &["HANOI.GET", "f"]).unwrap() {
         Value::Map(m) => {
-            assert_eq!(m.len(), 15);
+            assert_eq!(m.len(), 18);
             assert!(m
                 .iter()
                 .any(|(k, v)| *k == Value::BulkString(b"metadata".to_vec())
@@ -195,6 +198,17 @@ const BAD: &[(&[&str], &str)] = &[
     (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "-2"], "weight must be"),
     (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "x"], "weight must be"),
     (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "2.5"], "weight must be"),
+    (&["HANOI.DEFINE", "f", "VALUES", "1"], "VALUES needs VARIANTS"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "VALUES", "1"], "1 values for 2 variants"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "VALUES", "1", "{"], "'{' is not JSON"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "VALUES", "1", "'x'"], "is not JSON"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "VALUES", "1", "\"x\""], "values of two types, number and string"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "VALUES", "{}", "[]", "DEFAULT", "c"], "DEFAULT 'c' is not one of the variants"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "1", "a", "VALUES", "null"], "null is not a flag value"),
+    (&["HANOI.DEFINE", "f", "VARIANTS", "1", "a", "VALUES", "1 2"], "is not JSON"),
+    (&["HANOI.DEFINE", "f", "DEFAULT", "a"], "DEFAULT 'a' is not one of the variants"),
+    (&["HANOI.VALUE", "f", "1", "WITH", "id", "x"], "the id is the attribute 'id'"),
+    (&["HANOI.RESOLVE", "f"], "wrong number of arguments"),
     (&["HANOI.DEFINE", "f", "VARIANTS", "2", "a", "b", "WEIGHTS", "1", "4294967296"], "weight must be"),
     (&["HANOI.DEFINE", "f", "WEIGHTS", "1"], "WEIGHTS needs VARIANTS"),
     (&["HANOI.DEFINE", "f", "SALT"], "SALT needs a value"),
@@ -379,4 +393,57 @@ fn the_revision_grows_by_one_on_every_change_and_on_nothing_else() {
         Ok(Value::SimpleString("QUEUED".into()))
     );
     assert_eq!(run(&mut con, &["EXEC"]), Ok(Value::Nil));
+}
+
+#[test]
+fn values_are_typed_json_and_kept_to_the_letter() {
+    let s = Server::start(&["--hanoi.max-value-bytes", "64"]);
+    let mut con = s.con();
+    // Numbers keep their exact text; a default serves when off.
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.DEFINE", "n", "PERCENTAGE", "100", "VARIANTS", "2", "a", "b", "VALUES", " 0.10000000000000000000001 ", "1e400", "DEFAULT", "b"]);
+    let v = bulk(&mut con, &["HANOI.VALUE", "n", "x"]).unwrap();
+    assert!(v == "0.10000000000000000000001" || v == "1e400", "{v}");
+    ok(&mut con, &["HANOI.DISABLE", "n"]);
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "n", "x"]).as_deref(), Some("1e400"));
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "n"]).as_deref(), Some("1e400"));
+    assert_eq!(bulk(&mut con, &["HANOI.VARIANT", "n", "x"]).as_deref(), Some("b"));
+    assert_eq!(int(&mut con, &["HANOI.ENABLED", "n", "x"]), 0);
+    // A boolean flag serves true/false; a string flag its variant's name.
+    ok(&mut con, &["HANOI.DEFINE", "b", "PERCENTAGE", "100"]);
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "b", "x"]).as_deref(), Some("true"));
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "b"]).as_deref(), Some("true"));
+    ok(&mut con, &["HANOI.DEFINE", "s", "PERCENTAGE", "100", "VARIANTS", "1", "say \"hi\""]);
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "s", "x"]).as_deref(), Some("\"say \\\"hi\\\"\""));
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "s"]), None);
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "missing", "x"]), None);
+    // hanoi.max-value-bytes bounds one value.
+    let big = format!("\"{}\"", "x".repeat(70));
+    let e = err(&mut con, &["HANOI.DEFINE", "s", "VARIANTS", "1", "a", "VALUES", &big]);
+    assert!(e.contains("over hanoi.max-value-bytes (64)"), "{e}");
+    // GET shows the type, the values and the default; they survive DEBUG
+    // RELOAD and are in the digest.
+    let digest = run(&mut con, &["DEBUG", "DIGEST-VALUE", "n"]).unwrap();
+    ok(&mut con, &["DEBUG", "RELOAD"]);
+    assert_eq!(run(&mut con, &["DEBUG", "DIGEST-VALUE", "n"]).unwrap(), digest);
+    let get: Vec<Value> =
+        redis::from_redis_value(&run(&mut con, &["HANOI.GET", "n"]).unwrap()).unwrap();
+    let field = |name: &str| {
+        let i = get
+            .iter()
+            .position(|v| *v == Value::BulkString(name.as_bytes().to_vec()))
+            .unwrap();
+        get[i + 1].clone()
+    };
+    assert_eq!(field("type"), Value::SimpleString("number".into()));
+    assert_eq!(field("default"), Value::BulkString(b"b".to_vec()));
+    assert_eq!(
+        field("values"),
+        Value::Array(vec![
+            Value::BulkString(b"0.10000000000000000000001".to_vec()),
+            Value::BulkString(b"1e400".to_vec())
+        ])
+    );
+    ok(&mut con, &["HANOI.DEFINE", "n", "VARIANTS", "2", "a", "b"]);
+    assert_ne!(run(&mut con, &["DEBUG", "DIGEST-VALUE", "n"]).unwrap(), digest);
 }

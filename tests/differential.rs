@@ -28,6 +28,7 @@ fn random_definition(rng: &mut Rng) -> Definition {
         variants,
         weights,
         salt,
+        ..Definition::default()
     }
 }
 

@@ -173,12 +173,12 @@ fn a_newer_encoding_version_is_refused_with_a_log_line() {
     assert_eq!(&body[..2], &[7, 0x81]);
     let mut b = body.to_vec();
     let id = u64::from_be_bytes(b[2..10].try_into().unwrap());
-    assert_eq!(id & 0x3ff, 4, "encoding version 4");
-    b[2..10].copy_from_slice(&((id & !0x3ff) | 5).to_be_bytes());
+    assert_eq!(id & 0x3ff, 5, "encoding version 5");
+    b[2..10].copy_from_slice(&((id & !0x3ff) | 6).to_be_bytes());
     let r = run_b(&mut con, ("RESTORE", "g", 0, payload(&b, &trailer[..2])));
     assert!(r.is_err());
     assert_eq!(query::<String>(&mut con, &["PING"]), "PONG");
-    assert!(s.log().contains("encoding version 5"), "{}", s.log());
+    assert!(s.log().contains("encoding version 6"), "{}", s.log());
 }
 
 /// An RDB written by each encoding version, and the answers it gave.
@@ -189,7 +189,7 @@ fn fixture_files(version: u32) -> (String, String) {
     )
 }
 /// The encoding version `write_rdb_fixture` writes.
-const FIXTURE_VERSION: u32 = 4;
+const FIXTURE_VERSION: u32 = 5;
 const FIXTURE_FLAGS: [(&str, usize, u64); 3] =
     [("fx:big", 3000, 51), ("fx:small", 300, 52), ("fx:tiny", 10, 53)];
 
@@ -229,9 +229,22 @@ fn get_as_of(version: u32, get: Value) -> Value {
             b"ramp",
             b"effective_percentage",
             b"revision",
+            b"type",
+            b"values",
+            b"default",
         ],
-        2 => &[b"rules", b"window", b"ramp", b"effective_percentage", b"revision"],
-        3 => &[b"effective_percentage", b"revision"],
+        2 => &[
+            b"rules",
+            b"window",
+            b"ramp",
+            b"effective_percentage",
+            b"revision",
+            b"type",
+            b"values",
+            b"default",
+        ],
+        3 => &[b"effective_percentage", b"revision", b"type", b"values", b"default"],
+        4 => &[b"type", b"values", b"default"],
         _ => &[],
     };
     let kept = items
@@ -260,6 +273,12 @@ fn fixture_lines(con: &mut redis::Connection, version: u32) -> Vec<String> {
                 a => a,
             };
             lines.push(format!("{key}\t{}\t{}", hex(id), show(&a)));
+        }
+        if version >= 5 {
+            for id in &ids[..100] {
+                let v = run_b(con, ("HANOI.RESOLVE", key, id, "WITH", "plan", "pro")).unwrap();
+                lines.push(format!("{key}\t{}\tRESOLVE\t{}", hex(id), show(&v)));
+            }
         }
         if version >= 3 {
             for id in &ids[..100] {
@@ -299,6 +318,10 @@ fn write_rdb_fixture() {
         ok(&mut con, &["HANOI.RULE", key, "SET", "pros", "ROLLOUT", "70", "VARIANT", "red", "IF", "plan", "IN", "2", "pro", "team", "AND", "app", "SEMVER_GE", "2.0.0"]);
         ok(&mut con, &["HANOI.SCHEDULE", key, "WINDOW", "1000", "0"]);
     }
+    // Version 5: values and a default variant.
+    let salt = "salt-53";
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.DEFINE", "fx:tiny", "PERCENTAGE", "35", "VARIANTS", "3", "control", "red", "blue", "WEIGHTS", "50", "30", "20", "VALUES", "{\"a\": 1}", "[2]", "{}", "DEFAULT", "blue", "SALT", salt]);
     ok(&mut con, &["HANOI.DISABLE", "fx:tiny"]);
     let lines = fixture_lines(&mut con, FIXTURE_VERSION);
     drop(con);
@@ -319,8 +342,25 @@ fn fixture_still_loads(version: u32) {
     let mut con = s.con();
     let want = std::fs::read_to_string(root.join(answers)).unwrap();
     let got = fixture_lines(&mut con, version).join("\n") + "\n";
-    assert!(got == want, "answers from the version-{version} fixture differ");
+    if got != want {
+        let first = got
+            .lines()
+            .zip(want.lines())
+            .find(|(g, w)| g != w)
+            .map(|(g, w)| format!("got  {g}\nwant {w}"))
+            .unwrap_or_default();
+        let cut = |s: String| s.chars().take(3000).collect::<String>();
+        panic!(
+            "answers from the version-{version} fixture differ; the first line:\n{}",
+            cut(first)
+        );
+    }
     assert_eq!(int(&mut con, &["DBSIZE"]), 3);
+}
+
+#[test]
+fn rdb_fixture_of_encoding_version_5_still_loads() {
+    fixture_still_loads(5);
 }
 
 #[test]

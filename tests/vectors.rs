@@ -53,14 +53,35 @@ fn every_shared_case_answers_as_written() {
             let of = hanoi_core::Reason::parse(reason.as_bytes())
                 .expect("a known reason")
                 .openfeature();
+            let value = match run_b(&mut con, ("HANOI.VALUE", key, id, &with)).unwrap() {
+                Value::BulkString(b) => serde_json::from_slice::<serde_json::Value>(&b).unwrap(),
+                Value::Nil => serde_json::Value::Null,
+                v => panic!("{key}: VALUE gave {v:?}"),
+            };
+            // RESOLVE: EXPLAIN's answer with the value and the type, at once.
+            let Value::Array(r) = run_b(&mut con, ("HANOI.RESOLVE", key, id, &with)).unwrap()
+            else {
+                panic!("{key}: RESOLVE")
+            };
+            assert_eq!(
+                [&r[0], &r[1], &r[3], &r[4], &r[5]],
+                [&e[0], &e[1], &e[2], &e[3], &e[4]],
+                "{key}"
+            );
+            let resolved = match &r[2] {
+                Value::BulkString(b) => serde_json::from_slice::<serde_json::Value>(b).unwrap(),
+                _ => serde_json::Value::Null,
+            };
+            assert_eq!(resolved, value, "{key}: {q}");
             let got = serde_json::json!({
+                "value": value,
                 "enabled": e[0] == Value::Int(1),
                 "variant": bytes(&e[1]),
                 "reason": reason,
                 "detail": bytes(&e[3]),
                 "openfeature": of,
             });
-            for field in ["enabled", "variant", "reason", "detail", "openfeature"] {
+            for field in ["enabled", "variant", "reason", "detail", "openfeature", "value"] {
                 assert_eq!(got[field], q[field], "{key}: {q}: {field}");
             }
             let on = run_b(&mut con, ("HANOI.ENABLED", key, id, &with)).unwrap();

@@ -26,6 +26,10 @@
 //! [u64 from_pct, u64 to_pct, u64 start, u64 end]  ramp
 //! --- version 4 adds:
 //! u64    revision (see `store`)
+//! --- version 5 adds:
+//! u64    bits: 1 = values follow, 2 = a default variant follows
+//! [bytes value] per variant                    VALUES (JSON texts)
+//! [bytes name]                                 DEFAULT
 //! ```
 //! Evaluation counts are not stored: they are per server and per process.
 //!
@@ -41,7 +45,7 @@ use crate::rules::{parse_rule, Rule};
 use crate::{Definition, Error, Flag, IdSet, Limits, Ramp, Schedule};
 
 /// The encoding version this code writes; it reads 1 to this.
-pub const ENCODING_VERSION: i32 = 4;
+pub const ENCODING_VERSION: i32 = 5;
 
 /// Bytes of ids per stored chunk.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -177,6 +181,14 @@ fn save_with(flag: &Flag, out: &mut impl Sink, how: Ids) {
     }
     // Version 4.
     out.put_u64(flag.revision());
+    // Version 5.
+    out.put_u64(u64::from(d.values.is_some()) | u64::from(d.default.is_some()) << 1);
+    for v in d.values.iter().flatten() {
+        out.put_bytes(v);
+    }
+    if let Some(name) = &d.default {
+        out.put_bytes(name);
+    }
 }
 
 fn load_targeting(src: &mut impl Source) -> Result<(Vec<Rule>, Schedule), Error> {
@@ -329,6 +341,28 @@ fn load_partial(src: &mut impl Source, version: i32, partial: bool) -> Result<Pa
     if version >= 4 {
         p.flag.set_revision(src.get_u64()?);
     }
+    if version >= 5 {
+        let bits = src.get_u64()?;
+        if bits & !3 != 0 {
+            return Err(Error::Corrupt);
+        }
+        let mut def = p.flag.definition().clone();
+        if bits & 1 != 0 {
+            let mut values = Vec::with_capacity(def.variants.len());
+            for _ in 0..def.variants.len() {
+                values.push(bytes(src)?);
+            }
+            def.values = Some(values);
+        }
+        if bits & 2 != 0 {
+            def.default = Some(bytes(src)?);
+        }
+        if bits != 0 {
+            p.flag
+                .set_definition(def, &Limits::STORED)
+                .map_err(|_| Error::Corrupt)?;
+        }
+    }
     Ok(p)
 }
 
@@ -371,6 +405,7 @@ fn load_v1(src: &mut impl Source, partial: bool) -> Result<Partial, Error> {
         variants,
         weights,
         salt,
+        ..Definition::default()
     };
     let flag = Flag::from_parts(def, users, blocked, patterns).map_err(|e| match e {
         Error::InvalidRegex { .. } => Error::Corrupt,
@@ -476,6 +511,7 @@ mod tests {
             variants: vec![b"a".to_vec(), b"b".to_vec()],
             weights: Some(vec![3, 1]),
             salt: Some(b"pepper".to_vec()),
+            ..Definition::default()
         };
         let mut f = Flag::new(def, &Limits::default()).unwrap();
         for i in 0..20_000u32 {
@@ -540,20 +576,24 @@ mod tests {
             .unwrap();
         let mut b = Vec::new();
         save(&bare, &mut b);
-        // Version 1 is that layout without its 6 trailing u64s (created,
-        // field count, entry count; rule count, schedule bits; revision).
-        let v1 = &b[..b.len() - 8 * 6];
+        // Version 1 is that layout without its 7 trailing u64s (created,
+        // field count, entry count; rule count, schedule bits; revision;
+        // value bits).
+        let v1 = &b[..b.len() - 8 * 7];
         let mut src = SliceSource(v1);
         let g = load(&mut src, 1).unwrap();
         assert!(src.0.is_empty(), "version 1 reads its whole layout");
         assert_eq!(g.users(), f.users());
         assert!(g.history().is_empty() && g.metadata().fields.is_empty() && g.rules().is_empty());
-        // Version 4 reads everything the current writer writes, to the byte;
-        // version 3 is that without the revision.
+        // Version 5 reads everything the current writer writes, to the byte;
+        // version 4 is that without the value bits (no values here), 3
+        // without the revision too.
         let mut src = SliceSource(&all);
-        assert!(load(&mut src, 4).unwrap() == f);
+        assert!(load(&mut src, 5).unwrap() == f);
         assert!(src.0.is_empty());
         let mut src = SliceSource(&all[..all.len() - 8]);
+        assert!(load(&mut src, 4).unwrap() == f);
+        let mut src = SliceSource(&all[..all.len() - 16]);
         let g = load(&mut src, 3).unwrap();
         assert!(src.0.is_empty());
         assert_eq!((g.revision(), g.rules().len()), (0, 1));
@@ -567,8 +607,32 @@ mod tests {
         assert!(f == g);
         assert_eq!(
             to_bytes(&Flag::new(Definition::default(), &Limits::default()).unwrap()).len(),
-            8 * 18
+            8 * 19
         );
+    }
+
+    #[test]
+    fn values_and_the_default_round_trip() {
+        let limits = Limits::default();
+        let args: Vec<&[u8]> = vec![
+            b"VARIANTS",
+            b"2",
+            b"small",
+            b"big",
+            b"VALUES",
+            b"{\"n\": 1}",
+            b" [1e400] ",
+            b"DEFAULT",
+            b"small",
+        ];
+        let def = crate::parse_definition(&args, &limits).unwrap();
+        assert_eq!(def.values.as_ref().unwrap()[1], b"[1e400]");
+        let f = Flag::new(def, &limits).unwrap();
+        assert_eq!(f.value_type(), crate::ValueType::Object);
+        let g = from_bytes(&to_bytes(&f)).unwrap();
+        assert!(g == f);
+        assert_eq!(g.definition().default.as_deref(), Some(&b"small"[..]));
+        assert_eq!(g.value_type(), crate::ValueType::Object);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::codec::Partial;
-use crate::{Detail, Explanation, Flag, Ramp, Reason};
+use crate::{Detail, Explanation, Flag, Ramp, Reason, ValueType};
 
 /// A reply value, as a Redis reply or a Python object renders it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,12 @@ pub struct Description {
     pub regexes: Vec<String>,
     /// Grows by one on every write that changes the flag.
     pub revision: u64,
+    /// What the flag serves.
+    pub value_type: ValueType,
+    /// One JSON text per variant, or none (a variant's value is its name).
+    pub values: Vec<Vec<u8>>,
+    /// The variant served when the flag is off for a query.
+    pub default: Option<Vec<u8>>,
 }
 
 impl Description {
@@ -95,6 +101,9 @@ impl Description {
             ramp: flag.schedule().ramp,
             regexes: flag.patterns().map(str::to_owned).collect(),
             revision: flag.revision(),
+            value_type: flag.value_type(),
+            values: d.values.clone().unwrap_or_default(),
+            default: d.default.clone(),
         }
     }
 
@@ -105,6 +114,10 @@ impl Description {
         vec![
             ("blocked", int(self.blocked)),
             ("created", int(self.created_ms)),
+            (
+                "default",
+                self.default.clone().map_or(Value::Nil, Value::Bytes),
+            ),
             (
                 "effective_percentage",
                 int(u64::from(self.effective_percentage)),
@@ -146,7 +159,9 @@ impl Description {
                 Value::List(self.rules.iter().map(|r| bytes_list(r)).collect()),
             ),
             ("salt", self.salt.clone().map_or(Value::Nil, Value::Bytes)),
+            ("type", Value::Word(self.value_type.as_str())),
             ("users", int(self.users)),
+            ("values", bytes_list(&self.values)),
             ("variants", bytes_list(&self.variants)),
             (
                 "weights",
@@ -205,6 +220,70 @@ impl Reason {
         Reason::Percentage,
         Reason::Outside,
     ];
+}
+
+/// `HANOI.RESOLVE`'s answer: the explanation, the value served and the
+/// flag's type, in one evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution<'a> {
+    pub explanation: Explanation<'a>,
+    /// The JSON text served (`true`/`false` for a boolean flag; the served
+    /// variant's value otherwise; none when no variant is served).
+    pub value: Option<std::borrow::Cow<'a, [u8]>>,
+    /// None for a missing flag.
+    pub value_type: Option<ValueType>,
+}
+
+impl Flag {
+    /// [`Flag::explain_with`], the value served and the type.
+    pub fn resolve_with(&self, id: &[u8], q: &crate::Query<'_>) -> Resolution<'_> {
+        let explanation = self.explain_with(id, q);
+        let value = if self.value_type() == ValueType::Boolean {
+            let text: &'static [u8] = if explanation.enabled {
+                b"true"
+            } else {
+                b"false"
+            };
+            Some(std::borrow::Cow::Borrowed(text))
+        } else {
+            explanation
+                .variant
+                .and_then(|v| self.definition().variants.iter().position(|x| x == v))
+                .and_then(|i| self.value_of(i))
+        };
+        Resolution {
+            explanation,
+            value,
+            value_type: Some(self.value_type()),
+        }
+    }
+}
+
+impl Resolution<'_> {
+    /// A missing flag's answer.
+    pub const UNDEFINED: Resolution<'static> = Resolution {
+        explanation: Explanation::UNDEFINED,
+        value: None,
+        value_type: None,
+    };
+
+    /// `HANOI.RESOLVE`'s reply: enabled, variant, value (JSON text), reason,
+    /// detail, effective percentage, type.
+    pub fn values(&self) -> [Value; 7] {
+        let [enabled, variant, reason, detail, pct] = self.explanation.values();
+        [
+            enabled,
+            variant,
+            self.value
+                .as_ref()
+                .map_or(Value::Nil, |v| Value::Bytes(v.to_vec())),
+            reason,
+            detail,
+            pct,
+            self.value_type
+                .map_or(Value::Nil, |t| Value::Word(t.as_str())),
+        ]
+    }
 }
 
 impl Explanation<'_> {

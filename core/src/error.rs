@@ -65,6 +65,8 @@ pub enum Error {
     MissingVariantNames { count: usize, got: usize },
     /// A command given too few or too many arguments.
     WrongArity,
+    /// `VALUES` or `DEFAULT` that do not hold together.
+    BadValue(String),
     /// Arguments that do not fit the command's syntax: the message says how.
     Usage(String),
 }
@@ -127,7 +129,7 @@ impl fmt::Display for Error {
                 write!(f, "VARIANTS {count} needs {count} names, got {got}")
             }
             Error::WrongArity => write!(f, "wrong number of arguments"),
-            Error::Usage(m) => write!(f, "{m}"),
+            Error::Usage(m) | Error::BadValue(m) => write!(f, "{m}"),
         }
     }
 }

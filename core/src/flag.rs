@@ -32,6 +32,8 @@ pub struct Limits {
     pub max_conditions: usize,
     /// Values in one IN/NOTIN list.
     pub max_in_values: usize,
+    /// Bytes of one variant's JSON value.
+    pub max_value_bytes: usize,
 }
 
 impl Limits {
@@ -47,6 +49,7 @@ impl Limits {
         max_rules: 64,
         max_conditions: 16,
         max_in_values: 10_000,
+        max_value_bytes: 65_536,
     };
 
     /// What stored data (RDB, RESTORE, AOF replay, a primary's stream) is
@@ -64,6 +67,7 @@ impl Limits {
         max_rules: usize::MAX,
         max_conditions: usize::MAX,
         max_in_values: usize::MAX,
+        max_value_bytes: usize::MAX,
     };
 }
 
@@ -129,6 +133,11 @@ pub struct Definition {
     /// One weight per variant, each > 0; `None` for hanoi's unweighted pick.
     pub weights: Option<Vec<u32>>,
     pub salt: Option<Vec<u8>>,
+    /// One JSON text per variant, all of one type (`VALUES`); `None`: the
+    /// value of a variant is its name.
+    pub values: Option<Vec<Vec<u8>>>,
+    /// The variant served when the flag is off for a query (`DEFAULT`).
+    pub default: Option<Vec<u8>>,
 }
 
 impl Default for Definition {
@@ -139,11 +148,101 @@ impl Default for Definition {
             variants: Vec::new(),
             weights: None,
             salt: None,
+            values: None,
+            default: None,
+        }
+    }
+}
+
+/// What a flag serves: OpenFeature's flag types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    /// No variants: on or off.
+    Boolean,
+    /// Variants without values (the value is the variant's name), or
+    /// values that are JSON strings.
+    String,
+    Number,
+    /// JSON objects or arrays.
+    Object,
+}
+
+impl ValueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueType::Boolean => "boolean",
+            ValueType::String => "string",
+            ValueType::Number => "number",
+            ValueType::Object => "object",
+        }
+    }
+
+    /// The type of one JSON text (RFC 8259), checked whole; `null` has none.
+    pub fn of_json(text: &[u8]) -> Result<ValueType, Error> {
+        let bad = |why: String| Error::BadValue(why);
+        serde_json::from_slice::<serde::de::IgnoredAny>(text)
+            .map_err(|e| bad(format!("'{}' is not JSON: {e}", quote(text))))?;
+        match text.iter().find(|b| !b" \t\r\n".contains(b)) {
+            Some(b'"') => Ok(ValueType::String),
+            Some(b'{' | b'[') => Ok(ValueType::Object),
+            Some(b't' | b'f') => Ok(ValueType::Boolean),
+            Some(b'-' | b'0'..=b'9') => Ok(ValueType::Number),
+            _ => Err(bad(
+                "null is not a flag value: give a string, number, boolean, object or array".into(),
+            )),
         }
     }
 }
 
 impl Definition {
+    /// The flag's type: boolean without variants, string for variants
+    /// without values, else the values' one type (checked: each value is
+    /// JSON within `max_value_bytes`, all of one type, one per variant).
+    pub fn value_type(&self, limits: &Limits) -> Result<ValueType, Error> {
+        let Some(values) = &self.values else {
+            return Ok(if self.variants.is_empty() {
+                ValueType::Boolean
+            } else {
+                ValueType::String
+            });
+        };
+        if values.len() != self.variants.len() {
+            return Err(Error::BadValue(format!(
+                "{} values for {} variants: give one value per variant",
+                values.len(),
+                self.variants.len()
+            )));
+        }
+        let mut kind: Option<ValueType> = None;
+        for v in values {
+            if v.len() > limits.max_value_bytes {
+                return Err(Error::BadValue(format!(
+                    "a value of {} bytes, over hanoi.max-value-bytes ({})",
+                    v.len(),
+                    limits.max_value_bytes
+                )));
+            }
+            let t = ValueType::of_json(v)?;
+            match kind {
+                Some(k) if k != t => {
+                    return Err(Error::BadValue(format!(
+                        "values of two types, {} and {}: all values of a flag are of one type",
+                        k.as_str(),
+                        t.as_str()
+                    )))
+                }
+                _ => kind = Some(t),
+            }
+        }
+        kind.ok_or_else(|| Error::BadValue("VALUES needs VARIANTS".into()))
+    }
+
+    /// The type of a definition already checked (a stored flag).
+    pub fn kind(&self) -> ValueType {
+        self.value_type(&Limits::STORED)
+            .unwrap_or(ValueType::String)
+    }
+
     pub fn validate(&self, limits: &Limits) -> Result<(), Error> {
         if self.percentage > 100 {
             return Err(Error::InvalidPercentage);
@@ -161,6 +260,15 @@ impl Definition {
             }
             if !seen.insert(v.as_slice()) {
                 return Err(Error::DuplicateVariant(quote(v)));
+            }
+        }
+        self.value_type(limits)?;
+        if let Some(d) = &self.default {
+            if !self.variants.contains(d) {
+                return Err(Error::BadValue(format!(
+                    "DEFAULT '{}' is not one of the variants",
+                    quote(d)
+                )));
             }
         }
         if let Some(weights) = &self.weights {
@@ -332,6 +440,10 @@ pub struct Flag {
     regexes: Regexes,
     /// Running sums of the weights, derived from `def.weights`.
     cumulative: Vec<u64>,
+    /// The type it serves and the index of its `DEFAULT` variant, derived
+    /// from `def`.
+    kind: ValueType,
+    default_index: Option<usize>,
     meta: Metadata,
     history: History,
     rules: Vec<Rule>,
@@ -375,7 +487,10 @@ impl Flag {
         def.validate(limits)?;
         let cumulative = Self::cumulative(&def);
         let counters = Counters::new(def.variants.len(), 0);
+        let (kind, default_index) = Self::derived(&def);
         Ok(Flag {
+            kind,
+            default_index,
             def,
             users: IdSet::new(),
             blocked: IdSet::new(),
@@ -401,7 +516,10 @@ impl Flag {
         def.validate(&Limits::STORED)?;
         let cumulative = Self::cumulative(&def);
         let counters = Counters::new(def.variants.len(), 0);
+        let (kind, default_index) = Self::derived(&def);
         Ok(Flag {
+            kind,
+            default_index,
             def,
             users,
             blocked,
@@ -611,6 +729,69 @@ impl Flag {
         &self.counters
     }
 
+    /// The type and the default variant's index of a checked definition.
+    fn derived(def: &Definition) -> (ValueType, Option<usize>) {
+        let default = def
+            .default
+            .as_ref()
+            .and_then(|d| def.variants.iter().position(|v| v == d));
+        (def.kind(), default)
+    }
+
+    /// What the flag serves (`HANOI.GET`'s `type`).
+    pub fn value_type(&self) -> ValueType {
+        self.kind
+    }
+
+    /// The JSON text of variant `index`'s value: its `VALUES` entry, or its
+    /// name as a JSON string (a string flag).
+    pub fn value_of(&self, index: usize) -> Option<std::borrow::Cow<'_, [u8]>> {
+        if let Some(values) = &self.def.values {
+            return values
+                .get(index)
+                .map(|v| std::borrow::Cow::Borrowed(v.as_slice()));
+        }
+        let name = self.def.variants.get(index)?;
+        let text = serde_json::to_string(&String::from_utf8_lossy(name)).ok()?;
+        Some(std::borrow::Cow::Owned(text.into_bytes()))
+    }
+
+    /// What a query is served: whether the flag is on, and the variant
+    /// (the decided one when on, the `DEFAULT` one when off). Without an
+    /// id the switch alone decides, and an "on" flag with variants serves
+    /// no variant (picking one needs the id).
+    pub fn served(&self, id: Option<&[u8]>, q: &Query<'_>) -> (bool, Option<usize>) {
+        match id {
+            Some(id) if !self.def.variants.is_empty() => {
+                let h = crc32(self.def.salt.as_deref(), id);
+                if !self.is_on(id, q, || h) {
+                    return (false, self.default_index);
+                }
+                (true, self.on_variant(id, q, h))
+            }
+            _ => {
+                let on = self.is_enabled_with(id, q);
+                (on, if on { None } else { self.default_index })
+            }
+        }
+    }
+
+    /// `HANOI.VALUE`: whether the flag is on, the variant served, and the
+    /// JSON text served: `true`/`false` for a boolean flag, the served
+    /// variant's value otherwise (none when no variant is served).
+    pub fn value_with(
+        &self,
+        id: Option<&[u8]>,
+        q: &Query<'_>,
+    ) -> (bool, Option<usize>, Option<std::borrow::Cow<'_, [u8]>>) {
+        let (on, index) = self.served(id, q);
+        if self.kind == ValueType::Boolean {
+            let text: &'static [u8] = if on { b"true" } else { b"false" };
+            return (on, None, Some(std::borrow::Cow::Borrowed(text)));
+        }
+        (on, index, index.and_then(|i| self.value_of(i)))
+    }
+
     fn cumulative(def: &Definition) -> Vec<u64> {
         def.weights
             .iter()
@@ -648,6 +829,14 @@ impl Flag {
                 .map(|v| v.capacity() + 24)
                 .sum::<usize>()
             + self.def.salt.as_ref().map_or(0, |s| s.capacity())
+            + self
+                .def
+                .values
+                .iter()
+                .flatten()
+                .map(|v| v.capacity() + 24)
+                .sum::<usize>()
+            + self.def.default.as_ref().map_or(0, |d| d.capacity())
             + self.cumulative.capacity() * 8
             + self.regexes.heap_size()
             + self.meta.heap_size()
@@ -675,6 +864,7 @@ impl Flag {
             return Ok(false);
         }
         self.cumulative = Self::cumulative(&def);
+        (self.kind, self.default_index) = Self::derived(&def);
         if def.variants != self.def.variants {
             self.counters = self.counters.with_variants(def.variants.len());
         }
@@ -869,7 +1059,7 @@ impl Flag {
         })
     }
 
-    /// The variant for `id`: none unless the flag is on for it. One crc32
+    /// The variant for `id`: the DEFAULT one (or none) unless the flag is on for it. One crc32
     /// serves the bucket and the pick.
     #[inline]
     pub fn variant(&self, id: &[u8]) -> Option<&[u8]> {
@@ -900,8 +1090,16 @@ impl Flag {
         }
         let h = crc32(self.def.salt.as_deref(), id);
         if !self.is_on(id, q, || h) {
-            return None;
+            // Off for the id: the DEFAULT variant, if the flag has one.
+            return self.default_index;
         }
+        self.on_variant(id, q, h)
+    }
+
+    /// The variant of an id the flag is on for (`h` its crc): a deciding
+    /// rule's VARIANT, else the flag's pick.
+    #[inline]
+    fn on_variant(&self, id: &[u8], q: &Query<'_>, h: u32) -> Option<usize> {
         if self.rules.iter().any(|r| r.variant.is_some()) {
             if let (Reason::Rule, Some(i)) = self.decide(id, q) {
                 if let Some(v) = &self.rules[i].variant {
@@ -927,7 +1125,9 @@ impl Flag {
         };
         let enabled = reason.enabled();
         let variant = if !enabled {
-            None
+            self.default_index
+                .and_then(|i| self.def.variants.get(i))
+                .map(Vec::as_slice)
         } else {
             match rule.and_then(|i| self.rules[i].variant.as_deref()) {
                 Some(v) => Some(v),

@@ -22,11 +22,11 @@ mod rollout;
 pub mod rules;
 pub mod store;
 
-pub use describe::{Description, Value};
+pub use describe::{Description, Resolution, Value};
 pub use error::{Error, NotEnabled};
 pub use flag::{
     crc32, parse_int, parse_percentage, parse_weight, system_now_ms, Definition, Detail,
-    Explanation, Flag, Limits, Query, Ramp, Reason, Schedule,
+    Explanation, Flag, Limits, Query, Ramp, Reason, Schedule, ValueType,
 };
 pub use idset::IdSet;
 pub(crate) use idset::KeyedState;

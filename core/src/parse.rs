@@ -3,12 +3,14 @@
 
 use crate::{parse_int, parse_percentage, parse_weight, Definition, Error, Limits};
 
-const KEYWORDS: [&str; 6] = [
+const KEYWORDS: [&str; 8] = [
     "ENABLED",
     "DISABLED",
     "PERCENTAGE",
     "VARIANTS",
     "WEIGHTS",
+    "VALUES",
+    "DEFAULT",
     "SALT",
 ];
 
@@ -22,6 +24,14 @@ pub fn quote(arg: &[u8]) -> String {
     }
 }
 
+/// A JSON text without the white space around it (RFC 8259's).
+fn trim_json(v: &[u8]) -> &[u8] {
+    let ws = |b: &u8| b" \t\r\n".contains(b);
+    let start = v.iter().position(|b| !ws(b)).unwrap_or(v.len());
+    let end = v.iter().rposition(|b| !ws(b)).map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
 fn keyword(arg: &[u8]) -> Option<&'static str> {
     KEYWORDS
         .iter()
@@ -30,7 +40,8 @@ fn keyword(arg: &[u8]) -> Option<&'static str> {
 }
 
 /// Parses `[ENABLED|DISABLED] [PERCENTAGE pct] [VARIANTS count name ...
-/// [WEIGHTS w ...]] [SALT salt]` (case-insensitive, each at most once);
+/// [WEIGHTS w ...] [VALUES json ...]] [DEFAULT name] [SALT salt]`
+/// (case-insensitive, each at most once);
 /// omitted options take their defaults. The result is validated.
 pub fn parse_definition(opts: &[&[u8]], limits: &Limits) -> Result<Definition, Error> {
     parse_definition_given(opts, limits).map(|(def, _)| def)
@@ -63,6 +74,7 @@ pub fn parse_definition_given(
             "DISABLED" => def.enabled = false,
             "PERCENTAGE" => def.percentage = parse_percentage(value()?)?,
             "SALT" => def.salt = Some(value()?.to_vec()),
+            "DEFAULT" => def.default = Some(value()?.to_vec()),
             "VARIANTS" => {
                 let raw = value()?;
                 let count = parse_int(raw)
@@ -83,21 +95,29 @@ pub fn parse_definition_given(
                 def.variants = names.iter().map(|n| n.to_vec()).collect();
             }
             _ => {
-                // WEIGHTS: every argument up to the next keyword.
+                // WEIGHTS and VALUES: every argument up to the next keyword
+                // (a JSON text is never a bare keyword).
                 if !seen.contains(&"VARIANTS") {
-                    return Err(Error::WeightsWithoutVariants);
+                    return Err(if kw == "VALUES" {
+                        Error::BadValue("VALUES needs VARIANTS".into())
+                    } else {
+                        Error::WeightsWithoutVariants
+                    });
                 }
                 let start = i;
                 while opts.get(i).is_some_and(|a| keyword(a).is_none()) {
                     i += 1;
                 }
-                let weights = opts
-                    .get(start..i)
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|w| parse_weight(w))
-                    .collect::<Result<Vec<u32>, Error>>()?;
-                def.weights = Some(weights);
+                let args = opts.get(start..i).unwrap_or(&[]);
+                if kw == "VALUES" {
+                    def.values = Some(args.iter().map(|v| trim_json(v).to_vec()).collect());
+                } else {
+                    let weights = args
+                        .iter()
+                        .map(|w| parse_weight(w))
+                        .collect::<Result<Vec<u32>, Error>>()?;
+                    def.weights = Some(weights);
+                }
             }
         }
     }
@@ -123,6 +143,14 @@ pub fn definition_args(def: &Definition) -> Vec<Vec<u8>> {
             a.push(b"WEIGHTS".to_vec());
             a.extend(w.iter().map(|w| w.to_string().into_bytes()));
         }
+        if let Some(v) = &def.values {
+            a.push(b"VALUES".to_vec());
+            a.extend(v.iter().cloned());
+        }
+    }
+    if let Some(d) = &def.default {
+        a.push(b"DEFAULT".to_vec());
+        a.push(d.clone());
     }
     if let Some(salt) = &def.salt {
         a.push(b"SALT".to_vec());
@@ -258,6 +286,7 @@ mod properties {
                     variants,
                     weights,
                     salt,
+                    ..Definition::default()
                 }
             })
     }

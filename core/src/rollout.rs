@@ -302,6 +302,34 @@ impl Rollout {
         )
     }
 
+    /// The JSON text served (`HANOI.VALUE`): `true`/`false` for a boolean
+    /// flag, the served variant's value otherwise; none when no variant is
+    /// served or the flag is missing.
+    pub fn value_with(
+        &self,
+        name: impl AsRef<[u8]>,
+        id: Option<&[u8]>,
+        attrs: Attrs<'_>,
+    ) -> Option<std::borrow::Cow<'_, [u8]>> {
+        let f = self.get(name)?;
+        f.value_with(id, &f.query(attrs)).2
+    }
+
+    /// The answer with its value and type (`HANOI.RESOLVE`), now.
+    pub fn resolve_with(
+        &self,
+        name: impl AsRef<[u8]>,
+        id: impl AsRef<[u8]>,
+        attrs: Attrs<'_>,
+    ) -> crate::Resolution<'_> {
+        let f = self.get(name);
+        store::resolve_with(
+            f,
+            id.as_ref(),
+            &f.map_or_else(Query::default, |f| f.query(attrs)),
+        )
+    }
+
     /// hanoi's `@check`: `Ok` when the feature is on for `id` (or, without
     /// an id, switched on), `Err(NotEnabled)` otherwise.
     pub fn check(&self, name: impl AsRef<[u8]>, id: Option<&[u8]>) -> Result<(), NotEnabled> {

@@ -406,6 +406,17 @@ pub fn enabled_shared(
     flag.is_some_and(|f| f.is_enabled_shared(id, q, unsalted))
 }
 
+/// The answer with its value and type; a missing flag is `undefined`.
+pub fn resolve_with<'a>(
+    flag: Option<&'a Flag>,
+    id: &[u8],
+    q: &Query<'_>,
+) -> crate::describe::Resolution<'a> {
+    flag.map_or(crate::describe::Resolution::UNDEFINED, |f| {
+        f.resolve_with(id, q)
+    })
+}
+
 /// [`explain`] with attributes and a time.
 pub fn explain_with<'a>(flag: Option<&'a Flag>, id: &[u8], q: &Query<'_>) -> Explanation<'a> {
     flag.map_or(Explanation::UNDEFINED, |f| f.explain_with(id, q))

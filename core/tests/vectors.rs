@@ -22,7 +22,7 @@ fn text(v: &Value) -> &str {
 #[test]
 fn every_shared_case_answers_as_written() {
     let cases = cases();
-    assert!(cases.len() >= 9);
+    assert!(cases.len() >= 12);
     for case in &cases {
         let name = text(&case["name"]);
         let mut r = Rollout::new();
@@ -53,14 +53,31 @@ fn every_shared_case_answers_as_written() {
                 Some(Detail::Bucket(b)) => Value::from(b),
                 None => Value::Null,
             };
+            let value = r
+                .value_with(name, Some(id), attrs)
+                .map(|v| serde_json::from_slice::<Value>(&v).expect("a value is JSON"));
+            let resolved = r.resolve_with(name, id, attrs);
+            assert_eq!(resolved.explanation, e, "{name}: {q}");
+            let resolved_value = resolved
+                .value
+                .map(|v| serde_json::from_slice::<Value>(&v).unwrap());
+            assert_eq!(resolved_value, value, "{name}: {q}");
             let got = serde_json::json!({
+                "value": value,
                 "enabled": e.enabled,
                 "variant": e.variant.map(|v| String::from_utf8_lossy(v).into_owned()),
                 "reason": e.reason.as_str(),
                 "detail": detail,
                 "openfeature": e.reason.openfeature(),
             });
-            for field in ["enabled", "variant", "reason", "detail", "openfeature"] {
+            for field in [
+                "enabled",
+                "variant",
+                "reason",
+                "detail",
+                "openfeature",
+                "value",
+            ] {
                 assert_eq!(got[field], q[field], "{name}: {q}: {field}");
             }
             assert_eq!(
