@@ -178,6 +178,22 @@ impl Engine {
         })
     }
 
+    /// `HANOI.VALUE name [id [WITH ...]]`: the JSON text served, or None.
+    #[pyo3(signature = (name, id=None, attrs=Vec::new()))]
+    fn value<'py>(
+        &self,
+        py: Python<'py>,
+        name: Vec<u8>,
+        id: Option<Vec<u8>>,
+        attrs: Pairs,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let r = self.read()?;
+        with_attrs(&attrs, |a| {
+            r.value_with(&name, id.as_deref(), a)
+                .map(|v| PyBytes::new(py, &v))
+        })
+    }
+
     /// `HANOI.EXPLAIN name id [WITH ...]`: (enabled, variant, reason, detail,
     /// effective percentage), as the module replies.
     #[pyo3(signature = (name, id, attrs=Vec::new()))]

@@ -11,6 +11,7 @@ from typing import Any, List, Sequence
 import hanoi_redis
 import pytest
 import redis
+import redis.asyncio
 from hanoi_redis._core import HanoiCoreError, openfeature_reason
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -43,6 +44,7 @@ def test_shared_cases(backend, case):
         pairs = [(k.encode(), v.encode()) for k, v in (q.get("attrs") or {}).items()]
         e = backend.hanoi_explain(name, q["id"].encode(), pairs)
         got = {
+            "value": backend.hanoi_value(name, q["id"].encode(), pairs),
             "enabled": e.enabled,
             "variant": e.variant,
             "reason": e.reason,
@@ -123,3 +125,40 @@ def test_random_writes_through_both_backends(r):
                 name, id_, pairs
             ), w
         assert comparable(memory.describe(name)) == comparable(remote.describe(name)), name
+
+
+def test_values_through_rollout(rollout):
+    rollout.define("limit", 20, ["small", "big"], values=[10, 250.5], default="small")
+    assert rollout.value("limit", "443301") == 250.5
+    assert rollout.value("limit", "44488") == 10
+    assert rollout.variant("limit", "44488") == "small"
+    assert rollout.is_enabled("limit", "44488") is False
+    info = rollout.describe("limit")
+    assert info is not None
+    assert (info["type"], info["values"], info["default"]) == ("number", [10, 250.5], "small")
+    rollout.define("layout", 100, ["a"], values=[{"columns": 2, "promo": [1, "x"]}])
+    assert rollout.value("layout", "x") == {"columns": 2, "promo": [1, "x"]}
+    assert rollout.describe("layout")["type"] == "object"
+    rollout.define("copy", 100, ["Hello", "Hi"])
+    assert rollout.value("copy", "x") in ("Hello", "Hi")
+    assert rollout.describe("copy")["type"] == "string"
+    rollout.define("kill", 100)
+    assert rollout.value("kill") is True
+    assert rollout.describe("kill")["type"] == "boolean"
+    assert rollout.value("missing", "x") is None
+    with pytest.raises(hanoi_redis.HanoiError, match="values of two types"):
+        rollout.define("bad", 0, ["a", "b"], values=[1, "x"])
+    assert rollout.describe("bad") is None
+
+
+async def test_values_through_the_asyncio_api(r, server):
+    from hanoi_redis.asyncio import AsyncRedisModuleBackEnd, AsyncRollout
+
+    client = redis.asyncio.Redis(port=server)
+    try:
+        rollout = AsyncRollout(AsyncRedisModuleBackEnd(client))
+        await rollout.define("limit", 0, ["small", "big"], values=[1, 2], default="big")
+        assert await rollout.value("limit", "44488") == 2
+        assert (await rollout.describe("limit") or {})["values"] == [1, 2]
+    finally:
+        await client.aclose()

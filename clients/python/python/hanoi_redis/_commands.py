@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from ._common import Explanation, IdList, Info, Pairs, info_dict, text_of, with_args
+from ._common import (
+    Explanation,
+    IdList,
+    Info,
+    Pairs,
+    info_dict,
+    json_value,
+    text_of,
+    with_args,
+)
 
 T = TypeVar("T")
 #: A command's arguments, and what reads its reply.
@@ -40,6 +49,13 @@ def enabled(key: bytes, id_: Optional[bytes], pairs: Pairs) -> Built[bool]:
 
 def variant(key: bytes, id_: bytes, pairs: Pairs) -> Built[Optional[str]]:
     return ["HANOI.VARIANT", key, id_] + with_args(pairs), _variant
+
+
+def value(key: bytes, id_: Optional[bytes], pairs: Pairs) -> Built[Any]:
+    args: List[Any] = ["HANOI.VALUE", key]
+    if id_ is not None:
+        args += [id_] + with_args(pairs)
+    return args, json_value
 
 
 def explain(key: bytes, id_: bytes, pairs: Pairs) -> Built[Explanation]:

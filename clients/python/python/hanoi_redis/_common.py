@@ -7,6 +7,7 @@ Nothing here decides whether a flag is on: the Redis module or hanoi-core does.
 from __future__ import annotations
 
 import contextvars
+import json
 import re
 from dataclasses import dataclass
 from typing import (
@@ -147,16 +148,28 @@ def full_definition(
     enabled: bool,
     weights: Optional[Sequence[int]],
     salt: Optional[str],
+    values: Optional[Sequence[Any]] = None,
+    default: Optional[str] = None,
 ) -> List[bytes]:
-    """HANOI.DEFINE's options for `Rollout.define` (every option)."""
+    """HANOI.DEFINE's options for `Rollout.define` (every option): `values`
+    are Python values sent as JSON, one per variant."""
     opts = [b"ENABLED" if enabled else b"DISABLED", b"PERCENTAGE", b(percentage)]
     if variants:
         opts += [b"VARIANTS", b(len(variants))] + all_ids(variants)
     if weights:
         opts += [b"WEIGHTS"] + all_ids(weights)
+    if values is not None:
+        opts += [b"VALUES"] + [json.dumps(v).encode() for v in values]
+    if default is not None:
+        opts += [b"DEFAULT", b(default)]
     if salt is not None:
         opts += [b"SALT", b(salt)]
     return opts
+
+
+def json_value(reply: Any) -> Any:
+    """HANOI.VALUE's reply (JSON text, or nil) as a Python value."""
+    return None if reply is None else json.loads(reply)
 
 
 def schedule_parts(which: Optional[str]) -> Tuple[bool, bool]:
@@ -272,6 +285,9 @@ def info_dict(reply: Any) -> Optional[Info]:
     d["regexes"] = [text_of(r) for r in d.get("regexes") or ()]
     d["rules"] = [[text_of(w) for w in r] for r in d.get("rules") or ()]
     d["salt"] = text_of(d.get("salt"))
+    d["type"] = text_of(d.get("type"))
+    d["values"] = [json.loads(v) for v in d.get("values") or ()]
+    d["default"] = text_of(d.get("default"))
     d["enabled"] = bool(int(d.get("enabled", 0)))
     return d
 

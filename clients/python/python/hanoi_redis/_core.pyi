@@ -55,6 +55,10 @@ class Engine:
         """`HANOI.MENABLED id [WITH ...] name ...`."""
     def variant(self, name: bytes, id: bytes, attrs: _Pairs = ...) -> Optional[bytes]:
         """`HANOI.VARIANT name id [WITH ...]`."""
+    def value(
+        self, name: bytes, id: Optional[bytes] = None, attrs: _Pairs = ...
+    ) -> Optional[bytes]:
+        """`HANOI.VALUE name [id [WITH ...]]`: the JSON text served, or None."""
     def explain(
         self, name: bytes, id: bytes, attrs: _Pairs = ...
     ) -> List[Union[int, bytes, str, None]]:

@@ -141,8 +141,16 @@ class Rollout:
         return lambda fn: _wrap(fn, guard)
 
     def variant(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Optional[str]:
-        """The item's variant, or None when the flag is off for it or has none."""
+        """The item's variant: the decided one when the flag is on for it, its
+        DEFAULT when off; None when it serves none."""
         return self.backend.variant(name, item, context, **attrs)
+
+    def value(self, name: str, item: Any = None, context: Context = None, **attrs: Any) -> Any:
+        """The value the flag serves the item (HANOI.VALUE), decoded: a bool
+        for a boolean flag, the variant's name for a string flag, the
+        variant's JSON value otherwise; None when no variant is served. Without
+        an item: a boolean flag's switch, or a switched-off flag's DEFAULT."""
+        return self.backend.value(name, item, context, **attrs)
 
     def toggle(self, name: str) -> bool:
         return self.backend.toggle(name)
@@ -231,9 +239,13 @@ class Rollout:
         enabled: bool = True,
         weights: Optional[Sequence[int]] = None,
         salt: Optional[str] = None,
+        values: Optional[Sequence[Any]] = None,
+        default: Optional[str] = None,
     ) -> None:
-        """HANOI.DEFINE with every option: weighted variants and a salt."""
-        opts = full_definition(percentage, variants, enabled, weights, salt)
+        """HANOI.DEFINE with every option: weighted variants, their values
+        (Python values sent as JSON, one per variant, all of one type), the
+        variant served when off, and a salt."""
+        opts = full_definition(percentage, variants, enabled, weights, salt, values, default)
         self.backend.hanoi_define(name, opts)
 
     def register_many(self, name: str, items: Sequence[Any]) -> int:

@@ -152,6 +152,14 @@ class AsyncRedisModuleBackEnd:
         id_ = await self.item_id(name, item)
         return await self.hanoi_variant(name, id_, attr_pairs(context, attrs))
 
+    async def value(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> Any:
+        if item is None:
+            return await self.hanoi_value(name, None, ())
+        id_ = await self.item_id(name, item)
+        return await self.hanoi_value(name, id_, attr_pairs(context, attrs))
+
     async def enable(self, name: str, enable_to_all: bool = False) -> None:
         await self.hanoi_enable(name)
         if enable_to_all:
@@ -203,6 +211,9 @@ class AsyncRedisModuleBackEnd:
 
     async def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
         return await self._run(name, cmd.variant(self._key(name), id_, pairs))
+
+    async def hanoi_value(self, name: str, id_: Optional[bytes], pairs: Pairs) -> Any:
+        return await self._run(name, cmd.value(self._key(name), id_, pairs))
 
     async def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
         return await self._run(name, cmd.explain(self._key(name), id_, pairs))
@@ -327,6 +338,11 @@ class AsyncRollout:
     ) -> Optional[str]:
         return await self.backend.variant(name, item, context, **attrs)
 
+    async def value(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> Any:
+        return await self.backend.value(name, item, context, **attrs)
+
     async def toggle(self, name: str) -> bool:
         return await self.backend.toggle(name)
 
@@ -410,9 +426,13 @@ class AsyncRollout:
         enabled: bool = True,
         weights: Optional[Sequence[int]] = None,
         salt: Optional[str] = None,
+        values: Optional[Sequence[Any]] = None,
+        default: Optional[str] = None,
     ) -> None:
-        """HANOI.DEFINE with every option: weighted variants and a salt."""
-        opts = full_definition(percentage, variants, enabled, weights, salt)
+        """HANOI.DEFINE with every option: weighted variants, their values
+        (Python values sent as JSON, one per variant, all of one type), the
+        variant served when off, and a salt."""
+        opts = full_definition(percentage, variants, enabled, weights, salt, values, default)
         await self.backend.hanoi_define(name, opts)
 
     async def _ids(self, name: str, items: Sequence[Any]) -> List[bytes]:

@@ -44,6 +44,7 @@ from ._common import (
     info_dict,
     is_plain,
     item_id,
+    json_value,
     prefix_match,
     raise_refusal,
     regex_source,
@@ -102,7 +103,14 @@ class BackEnd(Protocol):
         ...
 
     def variant(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Optional[str]:
-        """The item's variant, or None when the flag is off for it or has none."""
+        """The item's variant: the decided one when the flag is on for it, its
+        DEFAULT when off; None when it serves none."""
+        ...
+
+    def value(self, name: str, item: Any = None, context: Context = None, **attrs: Any) -> Any:
+        """The value the flag serves the item (HANOI.VALUE), decoded: a bool
+        for a boolean flag, the variant's name for a string flag, the
+        variant's JSON value otherwise; None when no variant is served."""
         ...
 
     def enable(self, name: str, enable_to_all: bool = False) -> None:
@@ -161,6 +169,10 @@ class BackEnd(Protocol):
 
     def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
         """HANOI.VARIANT name id [WITH ...]."""
+        ...
+
+    def hanoi_value(self, name: str, id_: Optional[bytes], pairs: Pairs) -> Any:
+        """HANOI.VALUE name [id [WITH ...]], decoded from its JSON (None: nil)."""
         ...
 
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
@@ -311,6 +323,11 @@ class _BackEnd(BackEnd):
     def variant(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Optional[str]:
         return self.hanoi_variant(name, self.item_id(name, item), attr_pairs(context, attrs))
 
+    def value(self, name: str, item: Any = None, context: Context = None, **attrs: Any) -> Any:
+        if item is None:
+            return self.hanoi_value(name, None, ())
+        return self.hanoi_value(name, self.item_id(name, item), attr_pairs(context, attrs))
+
     def enable(self, name: str, enable_to_all: bool = False) -> None:
         self.hanoi_enable(name)
         if enable_to_all:
@@ -401,6 +418,9 @@ class RedisModuleBackEnd(_BackEnd):
 
     def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
         return self._run(name, cmd.variant(self._key(name), id_, pairs))
+
+    def hanoi_value(self, name: str, id_: Optional[bytes], pairs: Pairs) -> Any:
+        return self._run(name, cmd.value(self._key(name), id_, pairs))
 
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
         return self._run(name, cmd.explain(self._key(name), id_, pairs))
@@ -498,6 +518,10 @@ class MemoryBackEnd(_BackEnd):
         with self._refusals(name):
             v = self._engine.variant(b(name), id_, pairs)
         return None if v is None else str(text_of(v))
+
+    def hanoi_value(self, name: str, id_: Optional[bytes], pairs: Pairs) -> Any:
+        with self._refusals(name):
+            return json_value(self._engine.value(b(name), id_, pairs))
 
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
         with self._refusals(name):
