@@ -53,12 +53,13 @@ struct EvaluationRequest {
     context: Option<Map<String, JsonValue>>,
 }
 
-/// A flag's value: a boolean flag's on/off, a string flag's variant.
+/// A flag's value: a boolean flag's on/off; otherwise the served variant's
+/// value, its JSON text exactly as stored (a number keeps its digits).
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum FlagValue {
     Bool(bool),
-    String(String),
+    Json(Box<serde_json::value::RawValue>),
 }
 
 /// The flag's metadata OFREP passes on (from `HANOI.META`).
@@ -70,6 +71,9 @@ pub struct Metadata {
     owner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tags: Option<String>,
+    /// The flag's type: `boolean`, `string`, `number` or `object`.
+    #[serde(rename = "type")]
+    value_type: &'static str,
 }
 
 /// OFREP's `evaluationSuccess`. No `value` when a string flag is off for
@@ -392,6 +396,13 @@ fn context(body: &[u8]) -> Result<Context, OfrepError> {
 
 // ---- evaluating ----------------------------------------------------------------
 
+/// A value's JSON text, as the module keeps it (checked JSON: anything
+/// else, from a server this hanoi-web does not know, serves no value).
+fn raw_json(text: Option<&[u8]>) -> Option<Box<serde_json::value::RawValue>> {
+    let text = std::str::from_utf8(text?).ok()?;
+    serde_json::value::RawValue::from_string(text.to_owned()).ok()
+}
+
 /// OpenFeature's reason for the module's (`HANOI.EXPLAIN`), from the core.
 fn reason(module: &str) -> &'static str {
     hanoi_core::Reason::parse(module.as_bytes()).map_or("UNKNOWN", hanoi_core::Reason::openfeature)
@@ -402,12 +413,14 @@ fn metadata(flag: &FlagView) -> Metadata {
         description: flag.meta("description"),
         owner: flag.meta("owner"),
         tags: flag.meta("tags"),
+        value_type: flag.value_type,
     }
 }
 
 /// Appends the commands that evaluate one flag: `HANOI.EXPORT key NOIDS`
 /// (its description, decoded by hanoi-core) unless it is cached, then
-/// `HANOI.EXPLAIN` when there is an id.
+/// `HANOI.RESOLVE` (the answer, its value and reason, one evaluation) when
+/// there is an id.
 /// Returns how many were added.
 fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context, get: bool) -> usize {
     let mut n = 0;
@@ -418,7 +431,7 @@ fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context, get: bool) -> us
     let Some(id) = &ctx.id else {
         return n;
     };
-    let explain = pipe.cmd("HANOI.EXPLAIN").arg(key).arg(id);
+    let explain = pipe.cmd("HANOI.RESOLVE").arg(key).arg(id);
     if !ctx.attrs.is_empty() {
         explain.arg("WITH");
         for (k, v) in &ctx.attrs {
@@ -578,7 +591,7 @@ fn answer(
     };
     let boolean = flag.variants.is_empty();
     let ex = match explain {
-        Some(v) => match Explain::from_reply(v) {
+        Some(v) => match Explain::from_resolve(v) {
             Some(e) => e,
             None => {
                 if let redis::Value::ServerError(e) = v {
@@ -598,10 +611,11 @@ fn answer(
         // No id: only a flag switched off answers without one.
         None if !flag.enabled => Explain {
             enabled: false,
-            variant: None,
+            variant: flag.default.clone(),
             reason: "disabled".into(),
             detail: None,
             percentage: None,
+            value: flag.default_value(),
         },
         None => {
             return Err(OfrepError::TargetingKeyMissing {
@@ -615,12 +629,14 @@ fn answer(
     let (value, variant) = if boolean {
         let variant = if ex.enabled { "on" } else { "off" };
         (Some(FlagValue::Bool(ex.enabled)), variant.to_owned())
-    } else if let (true, Some(v)) = (ex.enabled, &ex.variant) {
+    } else if let (Some(v), Some(text)) = (&ex.variant, raw_json(ex.value.as_deref())) {
+        // The served variant (the DEFAULT one when off) and its value.
         let v = String::from_utf8_lossy(v).into_owned();
-        (Some(FlagValue::String(v.clone())), v)
+        (Some(FlagValue::Json(text)), v)
     } else {
-        // Off: no value (the code default applies) and the empty variant,
-        // a name no flag can have (providers expect the field).
+        // Off without a DEFAULT: no value (the code default applies) and
+        // the empty variant, a name no flag can have (providers expect the
+        // field).
         (None, String::new())
     };
     Ok(EvaluationSuccess {

@@ -590,8 +590,8 @@ async fn expect_flag(
 #[tokio::test]
 async fn ofrep_answers_the_shared_cases() {
     // tests/vectors/evaluation.json: every case's commands, then each query
-    // through OFREP: the reason is the case's OpenFeature reason; a boolean
-    // flag's value is whether it is on, a string flag's the variant served.
+    // through OFREP: the reason is the case's OpenFeature reason, the value
+    // what HANOI.VALUE serves.
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/vectors/evaluation.json"
@@ -617,29 +617,18 @@ async fn ofrep_answers_the_shared_cases() {
     let web = Web::start(&redis);
     for case in cases {
         let key = case["name"].as_str().unwrap();
-        let string_flag = case["commands"].to_string().contains("VARIANTS");
         for q in case["queries"].as_array().unwrap() {
             let mut context = q["attrs"].as_object().cloned().unwrap_or_default();
             context.insert("targetingKey".into(), q["id"].clone());
             let body = json!({ "context": context }).to_string();
-            let want = if q["reason"] == "undefined" {
-                expect_flag(
-                    &web,
-                    key,
-                    Some(ALL_KEY),
-                    &body,
-                    404,
-                    json!({"errorCode": "FLAG_NOT_FOUND"}),
-                )
-                .await;
+            if q["reason"] == "undefined" {
+                let want = json!({"errorCode": "FLAG_NOT_FOUND"});
+                expect_flag(&web, key, Some(ALL_KEY), &body, 404, want).await;
                 continue;
-            } else if !string_flag {
-                json!({"reason": q["openfeature"], "value": q["enabled"]})
-            } else if q["enabled"] == true {
-                json!({"reason": q["openfeature"], "value": q["variant"]})
-            } else {
-                json!({"reason": q["openfeature"], "value": null})
-            };
+            }
+            // The value served, typed (a number a JSON number, an object an
+            // object); none when nothing is served.
+            let want = json!({"reason": q["openfeature"], "value": q["value"]});
             expect_flag(&web, key, Some(ALL_KEY), &body, 200, want).await;
         }
     }
@@ -670,7 +659,8 @@ async fn ofrep_single_evaluation() {
     assert_eq!(r.status(), 200);
 
     // Answers.
-    let metadata = json!({"description": "all on", "owner": "team-a", "tags": "x,y"});
+    let metadata =
+        json!({"description": "all on", "owner": "team-a", "tags": "x,y", "type": "boolean"});
     let with_country =
         json!({"context": {"targetingKey": "u2", "country": "DE", "age": 40, "beta": true}})
             .to_string();
@@ -789,12 +779,13 @@ async fn ofrep_bodies_byte_for_byte_and_every_error_in_ofreps_format() {
     let ctx = json!({"context": {"targetingKey": "u"}})
         .to_string()
         .into_bytes();
-    // The bytes clients have always had (fields in this order).
+    // The bytes clients have always had (fields in this order; the flag's
+    // type joined the metadata with values).
     assert_eq!(
         ofrep_raw(&web, one, ALL_KEY, ctx.clone()).await,
         (
             200,
-            r#"{"key":"bool-on","metadata":{"description":"all on","owner":"team-a","tags":"x,y"},"reason":"STATIC","value":true,"variant":"on"}"#.to_owned()
+            r#"{"key":"bool-on","metadata":{"description":"all on","owner":"team-a","tags":"x,y","type":"boolean"},"reason":"STATIC","value":true,"variant":"on"}"#.to_owned()
         )
     );
     assert_eq!(
@@ -807,7 +798,7 @@ async fn ofrep_bodies_byte_for_byte_and_every_error_in_ofreps_format() {
         .await,
         (
             200,
-            r#"{"key":"colour-off","metadata":{},"reason":"DISABLED","variant":""}"#.to_owned()
+            r#"{"key":"colour-off","metadata":{"type":"string"},"reason":"DISABLED","variant":""}"#.to_owned()
         )
     );
     assert_eq!(

@@ -115,6 +115,12 @@ pub struct FlagView {
     /// Grows by one on every write that changed the flag: the stale-save
     /// token of the pages.
     pub revision: u64,
+    /// `boolean`, `string`, `number` or `object`.
+    pub value_type: &'static str,
+    /// One JSON text per variant, or none (a variant's value is its name).
+    pub values: Vec<Vec<u8>>,
+    /// The variant served when the flag is off for a query.
+    pub default: Option<Vec<u8>>,
 }
 
 fn signed(v: u64) -> i64 {
@@ -146,6 +152,9 @@ impl From<Description> for FlagView {
             created: signed(d.created_ms),
             metadata: d.metadata.into_iter().collect(),
             revision: d.revision,
+            value_type: d.value_type.as_str(),
+            values: d.values,
+            default: d.default,
         }
     }
 }
@@ -163,6 +172,17 @@ impl FlagView {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         Some(Description::of_partial(&flag, now).into())
+    }
+
+    /// The JSON text of the `DEFAULT` variant's value (what an answer with
+    /// no id serves when the flag is switched off), if it has one.
+    pub fn default_value(&self) -> Option<Vec<u8>> {
+        let d = self.default.as_ref()?;
+        let i = self.variants.iter().position(|v| v == d)?;
+        match self.values.get(i) {
+            Some(v) => Some(v.clone()),
+            None => serde_json::to_vec(&String::from_utf8_lossy(d)).ok(),
+        }
     }
 
     /// The stale-save token: the revision, as a form carries it.
@@ -189,7 +209,7 @@ impl FlagView {
     }
 }
 
-/// `HANOI.EXPLAIN`'s answer.
+/// `HANOI.EXPLAIN`'s answer (and `HANOI.RESOLVE`'s, with the value).
 #[derive(Debug, Clone)]
 pub struct Explain {
     pub enabled: bool,
@@ -197,9 +217,28 @@ pub struct Explain {
     pub reason: String,
     pub detail: Option<String>,
     pub percentage: Option<i64>,
+    /// The JSON text served (`HANOI.RESOLVE` only).
+    pub value: Option<Vec<u8>>,
 }
 
 impl Explain {
+    /// `HANOI.RESOLVE`'s reply: enabled, variant, value, reason, detail,
+    /// effective percentage, type.
+    pub fn from_resolve(v: &Value) -> Option<Explain> {
+        let items = list(v);
+        if items.len() < 7 {
+            return None;
+        }
+        Some(Explain {
+            enabled: int(&items[0]) == Some(1),
+            variant: bytes(&items[1]),
+            value: bytes(&items[2]),
+            reason: text(&items[3]),
+            detail: bytes(&items[4]).map(|b| String::from_utf8_lossy(&b).into_owned()),
+            percentage: int(&items[5]),
+        })
+    }
+
     pub fn from_reply(v: &Value) -> Option<Explain> {
         let items = list(v);
         if items.len() < 3 {
@@ -214,6 +253,7 @@ impl Explain {
                 .and_then(bytes)
                 .map(|b| String::from_utf8_lossy(&b).into_owned()),
             percentage: items.get(4).and_then(int),
+            value: None,
         })
     }
 }
