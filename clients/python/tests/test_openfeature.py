@@ -1,16 +1,26 @@
 """HanoiProvider through the real openfeature-sdk client."""
 
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
 import threading
+import time
 
 import hanoi_redis
 import pytest
 import redis
+from conftest import MODULE, _free_port
 from hanoi_redis.openfeature import HanoiProvider
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEvent
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason
+from openfeature.provider import ProviderStatus
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -28,8 +38,7 @@ def of(request):
     rollout.block("all", "blocked")
     rollout.add_func("off", percentage=100)
     rollout.disable("off")
-    provider = HanoiProvider(backend)
-    api.set_provider(provider)
+    api.set_provider_and_wait(HanoiProvider(backend))
     yield api.get_client(), rollout
     api.shutdown()
 
@@ -80,36 +89,223 @@ def test_errors(of):
     assert (d.value, d.error_code) == (True, ErrorCode.INVALID_CONTEXT)
 
 
-def test_configuration_changed_events(r, server):
-    r.config_set("notify-keyspace-events", "Kd")
-    backend = hanoi_redis.RedisModuleBackEnd(redis.Redis(port=server))
-    hanoi_redis.Rollout(backend).add_func("watched", percentage=10)
-    seen, got = [], threading.Event()
+# ----- lifecycle and events -----
 
-    def on_change(details):
-        seen.append(details.flags_changed)
-        got.set()
 
-    api.set_provider(HanoiProvider(backend, events=True))
-    api.add_handler(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, on_change)
-    try:
-        for _ in range(50):  # until the subscription is live
-            r.execute_command("HANOI.TOGGLE", "watched")
-            if got.wait(0.1):
+class Seen:
+    """The provider events a user's handlers see (api.add_handler), in order."""
+
+    EVENTS = (
+        ProviderEvent.PROVIDER_READY,
+        ProviderEvent.PROVIDER_ERROR,
+        ProviderEvent.PROVIDER_STALE,
+        ProviderEvent.PROVIDER_CONFIGURATION_CHANGED,
+    )
+
+    def __init__(self):
+        self.events = []
+        self.cond = threading.Condition()
+        self.handlers = {e: self._handler(e) for e in self.EVENTS}
+
+    def _handler(self, event):
+        def on(details):
+            with self.cond:
+                self.events.append((event, details))
+                self.cond.notify_all()
+
+        return on
+
+    def add(self):
+        for e, h in self.handlers.items():
+            api.add_handler(e, h)
+
+    def kinds(self):
+        with self.cond:
+            return [e for e, _ in self.events]
+
+    def wait(self, pred, what):
+        """Until pred(events) holds (a bound only against hanging)."""
+        with self.cond:
+            assert self.cond.wait_for(lambda: pred(self.events), timeout=30), (what, self.events)
+
+    def wait_count(self, event, n):
+        self.wait(lambda evs: sum(e == event for e, _ in evs) >= n, f"{n} x {event}")
+
+    def wait_changed(self, name):
+        self.wait(
+            lambda evs: any(
+                e == ProviderEvent.PROVIDER_CONFIGURATION_CHANGED and d.flags_changed == [name]
+                for e, d in evs
+            ),
+            f"change of {name}",
+        )
+
+
+class Server:
+    """A redis-server of the test's own, with the module, that it can kill
+    and start again on the same port."""
+
+    def __init__(self, notify="Kgxd"):
+        self.port = _free_port()
+        self.dir = tempfile.mkdtemp(prefix="hanoi-of-")
+        self.notify = notify
+        self.proc = None
+
+    def start(self):
+        binary = os.environ.get("HANOI_SERVER") or shutil.which("redis-server")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--loadmodule", str(MODULE),
+             "--notify-keyspace-events", self.notify],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port)
+        for _ in range(400):
+            try:
+                client.ping()
                 break
-        assert ["watched"] in seen
-    finally:
-        api.remove_handler(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, on_change)
-        api.shutdown()
-        r.config_set("notify-keyspace-events", "")
+            except redis.ConnectionError:
+                time.sleep(0.025)
+        client.close()
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def test_redis_unreachable_is_general_error(server):
-    dead = redis.Redis(port=1, socket_connect_timeout=0.2)  # nothing listens on port 1
-    api.set_provider(HanoiProvider(hanoi_redis.RedisModuleBackEnd(dead)))
+@pytest.fixture
+def own_server():
+    s = Server()
+    s.start()
+    yield s
+    s.close()
+
+
+def listener_threads():
+    return [t for t in threading.enumerate() if t.name == "hanoi-openfeature" and t.is_alive()]
+
+
+def test_configuration_changed_events(own_server):
+    r = redis.Redis(port=own_server.port)
+    backend = hanoi_redis.RedisModuleBackEnd(r)
+    hanoi_redis.Rollout(backend).add_func("watched", percentage=10)
+    seen = Seen()
+    api.set_provider_and_wait(HanoiProvider(backend, events=True))
+    seen.add()
     try:
-        d = api.get_client().get_boolean_details("cdc_on", True, ctx("1"))
+        r.execute_command("HANOI.TOGGLE", "watched")  # subscribed once initialized
+        seen.wait_changed("watched")
+        r.delete("watched")
+        seen.wait(lambda evs: any(d.message == "del" for _, d in evs), "the deletion")
+        deleted = [d for _, d in seen.events if d.message == "del"]
+        assert deleted[0].flags_changed == ["watched"]
+    finally:
+        api.shutdown()
+        r.close()
+
+
+def test_events_survive_a_redis_restart(own_server):
+    r = redis.Redis(port=own_server.port)
+    backend = hanoi_redis.RedisModuleBackEnd(r)
+    rollout = hanoi_redis.Rollout(backend)
+    rollout.add_func("watched", percentage=100)
+    seen = Seen()
+    api.set_provider_and_wait(HanoiProvider(backend, events=True, max_backoff=0.5))
+    client = api.get_client()
+    seen.add()  # READY at once: the provider is ready
+    try:
+        seen.wait_count(ProviderEvent.PROVIDER_READY, 1)
+        own_server.kill()
+        seen.wait_count(ProviderEvent.PROVIDER_ERROR, 1)
+        assert client.get_provider_status() == ProviderStatus.ERROR
+        d = client.get_boolean_details("watched", False, ctx("1"))
+        assert (d.value, d.error_code) == (False, ErrorCode.GENERAL)
+
+        own_server.start()  # empty: nothing is saved
+        seen.wait_count(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, 1)
+        seen.wait_count(ProviderEvent.PROVIDER_READY, 2)
+        kinds = seen.kinds()
+        assert kinds[:2] == [ProviderEvent.PROVIDER_READY, ProviderEvent.PROVIDER_ERROR]
+        # The SDK runs handlers on a thread pool: these two may arrive either way round.
+        assert sorted(kinds[2:], key=str) == [
+            ProviderEvent.PROVIDER_CONFIGURATION_CHANGED,
+            ProviderEvent.PROVIDER_READY,
+        ]
+        changed = [d for e, d in seen.events if e == ProviderEvent.PROVIDER_CONFIGURATION_CHANGED]
+        assert changed[0].flags_changed is None  # any flag may have changed
+        assert client.get_provider_status() == ProviderStatus.READY
+
+        # Evaluations and change events work again.
+        assert client.get_boolean_details("watched", False, ctx("1")).error_code == (
+            ErrorCode.FLAG_NOT_FOUND
+        )
+        rollout.add_func("watched", percentage=100)
+        seen.wait_changed("watched")
+        assert client.get_boolean_value("watched", False, ctx("1")) is True
+        assert len(listener_threads()) == 1
+    finally:
+        api.shutdown()
+        r.close()
+    assert listener_threads() == []
+
+
+def test_shutdown_stops_the_listener_and_registering_again_works(own_server):
+    r = redis.Redis(port=own_server.port)
+    backend = hanoi_redis.RedisModuleBackEnd(r)
+    rollout = hanoi_redis.Rollout(backend)
+    rollout.add_func("watched", percentage=10)
+    provider = HanoiProvider(backend, events=True)
+    try:
+        for _ in range(2):
+            api.set_provider_and_wait(provider)
+            assert len(listener_threads()) == 1
+            seen = Seen()
+            seen.add()
+            rollout.toggle("watched")
+            seen.wait_changed("watched")
+            api.shutdown()
+            assert listener_threads() == []
+    finally:
+        api.shutdown()
+        r.close()
+
+
+def test_initialize_raises_when_redis_is_unreachable():
+    # Nothing listens there; no retries (redis-py's default retries for seconds).
+    dead = redis.Redis(port=_free_port(), retry=Retry(NoBackoff(), 0))
+    provider = HanoiProvider(hanoi_redis.RedisModuleBackEnd(dead), events=True)
+    seen = Seen()
+    seen.add()
+    try:
+        with pytest.raises(redis.ConnectionError):
+            api.set_provider_and_wait(provider)
+        client = api.get_client()
+        assert client.get_provider_status() == ProviderStatus.ERROR
+        d = client.get_boolean_details("cdc_on", True, ctx("1"))
         assert (d.value, d.error_code) == (True, ErrorCode.GENERAL)
         assert "ConnectionError" in d.error_message
+        assert listener_threads() == []
+        # Registered without waiting, a handler sees the error.
+        api.set_provider(HanoiProvider(hanoi_redis.RedisModuleBackEnd(dead)))
+        seen.wait_count(ProviderEvent.PROVIDER_ERROR, 2)
     finally:
         api.shutdown()
+
+
+def test_keyspace_events_off_is_a_warning(caplog):
+    s = Server(notify="")
+    s.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="hanoi_redis.openfeature"):
+            api.set_provider_and_wait(HanoiProvider(redis.Redis(port=s.port), events=True))
+        assert "notify-keyspace-events" in caplog.text
+        assert api.get_client().get_provider_status() == ProviderStatus.READY
+    finally:
+        api.shutdown()
+        s.close()

@@ -3,7 +3,7 @@
     from openfeature import api
     from hanoi_redis.openfeature import HanoiProvider
 
-    api.set_provider(HanoiProvider(RedisModuleBackEnd(redis.Redis())))
+    api.set_provider_and_wait(HanoiProvider(RedisModuleBackEnd(redis.Redis())))
     client = api.get_client()
     client.get_boolean_value('cdc_on', False, EvaluationContext('44488', {'country': 'DE'}))
 
@@ -23,20 +23,41 @@
   that is switched off answers `DISABLED` (no id is needed for that); one that
   is switched on needs an id: `TARGETING_KEY_MISSING`.
 - One round trip per evaluation (`HANOI.EXPLAIN`).
-- `events=True` emits `PROVIDER_CONFIGURATION_CHANGED` (with the flag's name)
-  when a flag changes, from keyspace notifications (the server needs
-  `notify-keyspace-events` with `K` and `d`, e.g. `Kd`; the provider does not
-  change the server's configuration).
+- `initialize` pings Redis and raises when it is unreachable (the SDK then
+  reports the provider in error: `PROVIDER_ERROR`).
+- `events=True` (a single Redis server, not a cluster) watches the flags and
+  the connection from one thread, on a connection of its own:
+  - a flag's change → `PROVIDER_CONFIGURATION_CHANGED` with its name, from
+    keyspace notifications. The server needs `notify-keyspace-events` with
+    `K` (keyspace events) and `d` (module events: every hanoi write), and `g`
+    and `x` for deletions and expiries (`Kgxd`, or `KA`). The provider does
+    not change the server's configuration: when it can read it
+    (`CONFIG GET`) and `K` or `d` is missing it logs a warning (logger
+    `hanoi_redis.openfeature`) and runs on, without change events;
+  - the connection lost (Redis restarting, the network) →
+    `PROVIDER_ERROR` (not fatal: evaluations fail with `GENERAL` meanwhile,
+    they need Redis); it reconnects with exponential backoff (from 0.1 s,
+    doubling, at most `max_backoff` seconds, default 30) and, once
+    subscribed again, emits `PROVIDER_READY`, then
+    `PROVIDER_CONFIGURATION_CHANGED` without names (any flag may have
+    changed meanwhile);
+  - `shutdown()` stops the thread (within 0.2 s) and closes its
+    connection; the provider can be registered again.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import Any, Mapping, NoReturn, Optional, Sequence, Union
 
+import redis
+import redis.connection
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEventDetails
 from openfeature.exception import (
+    ErrorCode,
     FlagNotFoundError,
     GeneralError,
     InvalidContextError,
@@ -45,10 +66,14 @@ from openfeature.exception import (
 )
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ._common import Explanation, FlagNotFound, HanoiError, attr_pairs, b, prefix_match, text_of
 from ._core import openfeature_reason
 from .backend import MemoryBackEnd, RedisModuleBackEnd
+
+log = logging.getLogger("hanoi_redis.openfeature")
 
 #: HANOI.EXPLAIN's reason → OpenFeature's, from hanoi-core (the mapping
 #: hanoi-web's OFREP uses: `Reason::openfeature`).
@@ -69,58 +94,197 @@ REASONS = {
 
 Backend = Union[RedisModuleBackEnd, MemoryBackEnd]
 
+#: The keyspace events that change a flag (besides the module's `hanoi.*`).
+KEY_EVENTS = frozenset({"del", "expired", "evicted", "rename_to", "restore", "copy_to", "move_to"})
+
+
+def _listener_client(client: Any) -> Any:
+    """A redis-py client of its own for the listener, to the server and db
+    `client` (sync or asyncio) talks to: no silent retries (a lost
+    connection must be seen), a bounded connect time."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:
+        raise ValueError("events=True needs a single Redis server (not a cluster client)")
+    kwargs = dict(pool.connection_kwargs)
+    for k in ("retry", "retry_on_error", "retry_on_timeout", "redis_connect_func"):
+        kwargs.pop(k, None)
+    kwargs["retry"] = Retry(NoBackoff(), 0)
+    kwargs["socket_connect_timeout"] = kwargs.get("socket_connect_timeout") or 2.0
+    kwargs["socket_keepalive"] = True
+    kwargs["health_check_interval"] = 10
+    # The asyncio classes have sync namesakes (Connection, SSLConnection,
+    # UnixDomainSocketConnection).
+    name = pool.connection_class.__name__
+    cls = getattr(redis.connection, name, redis.connection.Connection)
+    kwargs.pop("connection_class", None)
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=cls, **kwargs))
+
+
+class _Watcher:
+    """`events=True`: keyspace events → PROVIDER_CONFIGURATION_CHANGED, and
+    the connection's health → PROVIDER_ERROR / PROVIDER_READY, on one thread."""
+
+    MIN_BACKOFF = 0.1
+    POLL = 0.2
+
+    def __init__(
+        self,
+        provider: AbstractProvider,
+        client: Any,
+        db: int,
+        prefix: bytes,
+        max_backoff: float,
+    ) -> None:
+        self.provider = provider
+        self.client = client
+        self.channel = b"__keyspace@%d__:" % db
+        self.prefix = prefix
+        self.max_backoff = max_backoff
+        self.stop = threading.Event()
+        self.thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        """Subscribes (raises when Redis is unreachable), then listens on a
+        thread: every change made after this returns is seen."""
+        pubsub = self._subscribe()
+        self.thread = threading.Thread(
+            target=self._run, args=(pubsub,), name="hanoi-openfeature", daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+            self.thread = None
+        self.client.close()
+
+    def _subscribe(self) -> Any:
+        self._check_config()
+        pubsub = self.client.pubsub()
+        try:
+            pubsub.psubscribe(self.channel + prefix_match(self.prefix))
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not self.stop.is_set():  # confirmed?
+                msg = pubsub.get_message(timeout=self.POLL)
+                if msg and msg.get("type") == "psubscribe":
+                    return pubsub
+            raise redis.TimeoutError("no answer to PSUBSCRIBE")
+        except BaseException:
+            pubsub.close()
+            raise
+
+    def _check_config(self) -> None:
+        try:
+            conf = self.client.config_get("notify-keyspace-events")
+        except redis.ResponseError:  # CONFIG refused (ACL, managed Redis): cannot tell
+            return
+        flags = str(text_of(next(iter(conf.values()), b"")))
+        if "A" in flags:
+            flags += "gd"
+        if "K" not in flags or "d" not in flags:
+            log.warning(
+                "notify-keyspace-events is %r: without K and d no flag change is seen "
+                "(PROVIDER_CONFIGURATION_CHANGED); set it to Kgxd",
+                flags,
+            )
+
+    def _run(self, pubsub: Any) -> None:
+        lost = False
+        backoff = self.MIN_BACKOFF
+        while not self.stop.is_set():
+            if pubsub is None:
+                try:
+                    pubsub = self._subscribe()
+                except Exception:  # down, loading, refused: try again later
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    continue
+            if lost:
+                lost, backoff = False, self.MIN_BACKOFF
+                self.provider.emit_provider_ready(ProviderEventDetails(message="reconnected"))
+                self.provider.emit_provider_configuration_changed(
+                    ProviderEventDetails(message="reconnected: any flag may have changed")
+                )
+            try:
+                self._listen(pubsub)
+            except Exception as e:  # the connection lost (or Redis answered nonsense)
+                pubsub.close()
+                pubsub, lost = None, True
+                self.provider.emit_provider_error(
+                    ProviderEventDetails(
+                        message=f"lost the connection to Redis: {e}",
+                        error_code=ErrorCode.GENERAL,
+                    )
+                )
+        if pubsub is not None:
+            pubsub.close()
+
+    def _listen(self, pubsub: Any) -> None:
+        cut = len(self.channel) + len(self.prefix)
+        while not self.stop.is_set():
+            msg = pubsub.get_message(timeout=self.POLL)
+            if not msg or msg.get("type") != "pmessage":
+                continue
+            event = str(text_of(b(msg["data"])))
+            if not (event.startswith("hanoi.") or event in KEY_EVENTS):
+                continue
+            name = str(text_of(b(msg["channel"])[cut:]))
+            self.provider.emit_provider_configuration_changed(
+                ProviderEventDetails(flags_changed=[name], message=event)
+            )
+
+
+def _db(client: Any) -> int:
+    pool = getattr(client, "connection_pool", None)
+    return int(pool.connection_kwargs.get("db", 0)) if pool is not None else 0
+
 
 class HanoiProvider(AbstractProvider):
     """OpenFeature over a hanoi backend (or a redis-py client, wrapped in a
-    RedisModuleBackEnd)."""
+    RedisModuleBackEnd). See the module's documentation."""
 
-    def __init__(self, backend: Any = None, *, events: bool = False) -> None:
+    def __init__(
+        self,
+        backend: Any = None,
+        *,
+        events: bool = False,
+        max_backoff: float = 30.0,
+    ) -> None:
         super().__init__()
         if not isinstance(backend, (RedisModuleBackEnd, MemoryBackEnd)):
             backend = RedisModuleBackEnd(backend)
         self.backend: Backend = backend
         self._events = events
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._max_backoff = max_backoff
+        self._watcher: Optional[_Watcher] = None
 
     def get_metadata(self) -> Metadata:
         return Metadata(name="hanoi")
 
-    # ----- lifecycle: keyspace events → PROVIDER_CONFIGURATION_CHANGED -----
+    # ----- lifecycle -----
 
     def initialize(self, evaluation_context: EvaluationContext) -> None:
-        if self._events and isinstance(self.backend, RedisModuleBackEnd):
-            pubsub = self.backend.redis.pubsub(ignore_subscribe_messages=True)
-            db = self.backend.redis.connection_pool.connection_kwargs.get("db", 0)
-            pubsub.psubscribe(b"__keyspace@%d__:" % db + prefix_match(self.backend.prefix))
-            self._thread = threading.Thread(
-                target=self._listen, args=(pubsub, db), name="hanoi-openfeature", daemon=True
+        self.shutdown()  # a provider registered again starts afresh
+        if not isinstance(self.backend, RedisModuleBackEnd):
+            return
+        self.backend.redis.ping()
+        if self._events:
+            r = self.backend.redis
+            watcher = _Watcher(
+                self,
+                _listener_client(r),
+                _db(r),
+                self.backend.prefix,
+                self._max_backoff,
             )
-            self._thread.start()
+            watcher.start()
+            self._watcher = watcher
 
     def shutdown(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-
-    def _listen(self, pubsub: Any, db: int) -> None:
-        assert isinstance(self.backend, RedisModuleBackEnd)
-        cut = len(b"__keyspace@%d__:" % db) + len(self.backend.prefix)
-        try:
-            while not self._stop.is_set():
-                msg = pubsub.get_message(timeout=0.2)
-                if not msg or msg.get("type") != "pmessage":
-                    continue
-                event = text_of(b(msg["data"]))
-                if not (event.startswith("hanoi.") or event in ("del", "expired", "rename_to")):
-                    continue
-                name = text_of(b(msg["channel"])[cut:])
-                self.emit_provider_configuration_changed(
-                    ProviderEventDetails(flags_changed=[name], message=event)
-                )
-        finally:
-            pubsub.close()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
 
     # ----- resolution -----
 
