@@ -22,6 +22,22 @@ from openfeature.provider import ProviderStatus
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+CDC_META = {"description": "change data capture", "owner": "data", "tags": "etl,beta"}
+
+
+def define_flags(rollout):
+    rollout.add_func("cdc_on", percentage=80, variants=("foo", "bar"))
+    rollout.register("cdc_on", "447568110000")
+    rollout.set_meta("cdc_on", **CDC_META)
+    rollout.add_func("beta", percentage=50)
+    rollout.set_rule("beta", "de", "IF", "country", "EQ", "DE")
+    rollout.add_func("all", percentage=100)
+    rollout.block("all", "blocked")
+    rollout.add_func("off", percentage=100)
+    rollout.disable("off")
+    rollout.add_func("off_variants", percentage=100, variants=("a", "b"))
+    rollout.disable("off_variants")
+
 
 @pytest.fixture(params=["memory", "redis"])
 def of(request):
@@ -30,14 +46,7 @@ def of(request):
     else:
         backend = hanoi_redis.RedisModuleBackEnd(request.getfixturevalue("r"))
     rollout = hanoi_redis.Rollout(backend)
-    rollout.add_func("cdc_on", percentage=80, variants=("foo", "bar"))
-    rollout.register("cdc_on", "447568110000")
-    rollout.add_func("beta", percentage=50)
-    rollout.set_rule("beta", "de", "IF", "country", "EQ", "DE")
-    rollout.add_func("all", percentage=100)
-    rollout.block("all", "blocked")
-    rollout.add_func("off", percentage=100)
-    rollout.disable("off")
+    define_flags(rollout)
     api.set_provider_and_wait(HanoiProvider(backend))
     yield api.get_client(), rollout
     api.shutdown()
@@ -62,7 +71,7 @@ def test_boolean_reasons(of):
     d = client.get_boolean_details("off", True, ctx("1"))
     assert (d.value, d.reason) == (False, Reason.DISABLED)
     d = client.get_boolean_details("off", True, ctx())  # no id needed when switched off
-    assert (d.value, d.reason) == (False, Reason.DISABLED)
+    assert (d.value, d.reason, d.variant) == (False, Reason.DISABLED, "off")
 
 
 def test_string_variants(of):
@@ -72,21 +81,103 @@ def test_string_variants(of):
     d = client.get_string_details("cdc_on", "none", ctx("447568110000"))
     assert d.reason == Reason.TARGETING_MATCH and d.value in ("foo", "bar")
     d = client.get_string_details("cdc_on", "none", ctx("44488"))
-    assert (d.value, d.reason) == ("none", Reason.DEFAULT)
+    assert (d.value, d.variant, d.reason) == ("none", None, Reason.DEFAULT)
+    d = client.get_string_details("off_variants", "none", ctx())  # switched off: no id needed
+    assert (d.value, d.reason, d.error_code) == ("none", Reason.DISABLED, None)
+
+
+def test_types_follow_the_flag_not_the_id(of):
+    client, _ = of
+    # beta has no variants: a boolean flag, off for 44488 and on for 2.
+    for id_ in ("44488", "2"):
+        d = client.get_string_details("beta", "x", ctx(id_))
+        assert (d.value, d.error_code, d.reason) == ("x", ErrorCode.TYPE_MISMATCH, Reason.ERROR)
+    # cdc_on has variants: a string flag, on for 443301 and off for 44488.
+    for id_ in ("443301", "44488"):
+        d = client.get_boolean_details("cdc_on", False, ctx(id_))
+        assert (d.value, d.error_code) == (False, ErrorCode.TYPE_MISMATCH)
+    # The type is checked before the id is needed.
+    d = client.get_string_details("off", "x", ctx())
+    assert (d.value, d.error_code) == ("x", ErrorCode.TYPE_MISMATCH)
+    for flag in ("beta", "cdc_on"):
+        assert client.get_integer_details(flag, 7, ctx("2")).error_code == ErrorCode.TYPE_MISMATCH
+        assert client.get_float_details(flag, 0.5, ctx("2")).error_code == ErrorCode.TYPE_MISMATCH
+        d = client.get_object_details(flag, {"a": 1}, ctx("2"))
+        assert (d.value, d.error_code) == ({"a": 1}, ErrorCode.TYPE_MISMATCH)
+
+
+def test_flag_metadata(of):
+    client, _ = of
+    d = client.get_string_details("cdc_on", "none", ctx("443301"))
+    assert d.flag_metadata == {**CDC_META, "type": "string"}
+    d = client.get_boolean_details("beta", False, ctx("2"))
+    assert d.flag_metadata == {"type": "boolean"}
+    d = client.get_boolean_details("off", False, ctx())
+    assert d.flag_metadata == {"type": "boolean"}
+    d = client.get_boolean_details("cdc_on", False, ctx("443301"))  # a mismatch tells the type
+    assert (d.error_code, d.flag_metadata) == (
+        ErrorCode.TYPE_MISMATCH,
+        {**CDC_META, "type": "string"},
+    )
 
 
 def test_errors(of):
     client, _ = of
     d = client.get_boolean_details("missing", True, ctx("1"))
     assert (d.value, d.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
-    d = client.get_boolean_details("beta", True, ctx())
-    assert (d.value, d.error_code) == (True, ErrorCode.TARGETING_KEY_MISSING)
-    d = client.get_string_details("beta", "x", ctx("2"))  # no variants
-    assert (d.value, d.error_code) == ("x", ErrorCode.TYPE_MISMATCH)
-    d = client.get_integer_details("beta", 7, ctx("2"))
-    assert (d.value, d.error_code) == (7, ErrorCode.TYPE_MISMATCH)
+    for get, default in (
+        (client.get_string_details, "x"),
+        (client.get_integer_details, 1),
+        (client.get_float_details, 1.5),
+        (client.get_object_details, [1]),
+    ):
+        d = get("missing", default, ctx("1"))
+        assert (d.value, d.error_code) == (default, ErrorCode.FLAG_NOT_FOUND)
+    assert client.get_boolean_details("missing", True, ctx()).error_code == ErrorCode.FLAG_NOT_FOUND
+    # Switched on: an id is needed, and an empty one is none (as hanoi-web's OFREP).
+    for no_id in (ctx(), ctx("")):
+        d = client.get_boolean_details("beta", True, no_id)
+        assert (d.value, d.error_code) == (True, ErrorCode.TARGETING_KEY_MISSING)
+        d = client.get_string_details("cdc_on", "x", no_id)
+        assert (d.value, d.error_code) == ("x", ErrorCode.TARGETING_KEY_MISSING)
+    d = client.get_boolean_details("off", True, ctx(""))
+    assert (d.value, d.reason) == (False, Reason.DISABLED)
     d = client.get_boolean_details("beta", True, ctx("2", tags=["a", "b"]))
     assert (d.value, d.error_code) == (True, ErrorCode.INVALID_CONTEXT)
+
+
+def test_a_key_that_is_not_a_flag_is_not_found(r, server):
+    r.set("plain", "x")
+    api.set_provider_and_wait(HanoiProvider(hanoi_redis.RedisModuleBackEnd(r)))
+    client = api.get_client()
+    try:
+        for c in (ctx("1"), ctx()):
+            d = client.get_boolean_details("plain", True, c)
+            assert (d.value, d.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
+            assert "not a flag" in d.error_message
+            d = client.get_string_details("plain", "x", c)
+            assert (d.value, d.error_code) == ("x", ErrorCode.FLAG_NOT_FOUND)
+    finally:
+        api.shutdown()
+
+
+def test_a_redefinition_shows_in_the_answer_despite_the_cache(r):
+    backend = hanoi_redis.RedisModuleBackEnd(r)
+    rollout = hanoi_redis.Rollout(backend)
+    rollout.add_func("f", percentage=100)
+    api.set_provider_and_wait(HanoiProvider(backend, cache_seconds=3600))
+    client = api.get_client()
+    try:
+        assert client.get_boolean_value("f", False, ctx("1")) is True  # described: boolean
+        rollout.add_func("f", percentage=100, variants=("a", "b"))
+        d = client.get_boolean_details("f", False, ctx("1"))  # the answer has a variant
+        assert (d.value, d.error_code) == (False, ErrorCode.TYPE_MISMATCH)
+        d = client.get_string_details("f", "x", ctx("1"))  # described again
+        assert (d.value, d.reason, d.flag_metadata["type"]) == ("b", Reason.STATIC, "string")
+        rollout.delete("f")
+        assert client.get_string_details("f", "x", ctx("1")).error_code == ErrorCode.FLAG_NOT_FOUND
+    finally:
+        api.shutdown()
 
 
 # ----- lifecycle and events -----
