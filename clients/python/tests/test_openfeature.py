@@ -1,4 +1,4 @@
-"""HanoiProvider through the real openfeature-sdk client."""
+"""HanoiProvider and AsyncHanoiProvider through the real openfeature-sdk client."""
 
 import logging
 import os
@@ -11,8 +11,10 @@ import time
 import hanoi_redis
 import pytest
 import redis
+import redis.asyncio
 from conftest import MODULE, _free_port
-from hanoi_redis.openfeature import HanoiProvider
+from hanoi_redis.asyncio import AsyncRedisModuleBackEnd
+from hanoi_redis.openfeature import AsyncHanoiProvider, HanoiProvider
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEvent
@@ -400,3 +402,88 @@ def test_keyspace_events_off_is_a_warning(caplog):
     finally:
         api.shutdown()
         s.close()
+
+
+# ----- the async provider -----
+
+
+@pytest.fixture
+async def aof(r, server):
+    define_flags(hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd(r)))
+    client = redis.asyncio.Redis(port=server)
+    api.set_provider_and_wait(AsyncHanoiProvider(AsyncRedisModuleBackEnd(client)))
+    yield api.get_client()
+    api.shutdown()
+    await client.aclose()
+
+
+async def test_async_answers(aof):
+    d = await aof.get_boolean_details_async("beta", False, ctx("443301", country="DE"))
+    assert (d.value, d.reason, d.variant) == (True, Reason.TARGETING_MATCH, "on")
+    assert d.flag_metadata == {"type": "boolean"}
+    d = await aof.get_boolean_details_async("beta", False, ctx("44488"))
+    assert (d.value, d.reason) == (False, Reason.DEFAULT)
+    d = await aof.get_string_details_async("cdc_on", "none", ctx("443301"))
+    assert (d.value, d.variant, d.reason) == ("bar", "bar", Reason.SPLIT)
+    assert d.flag_metadata == {**CDC_META, "type": "string"}
+    d = await aof.get_string_details_async("cdc_on", "none", ctx("44488"))
+    assert (d.value, d.reason) == ("none", Reason.DEFAULT)
+    d = await aof.get_boolean_details_async("off", True, ctx())
+    assert (d.value, d.reason) == (False, Reason.DISABLED)
+
+
+async def test_async_errors(aof, r):
+    r.set("plain", "x")
+    cases = [
+        (aof.get_string_details_async("beta", "x", ctx("2")), "x", ErrorCode.TYPE_MISMATCH),
+        (aof.get_boolean_details_async("cdc_on", True, ctx("443301")), True, ErrorCode.TYPE_MISMATCH),
+        (aof.get_integer_details_async("beta", 3, ctx("2")), 3, ErrorCode.TYPE_MISMATCH),
+        (aof.get_float_details_async("beta", 0.5, ctx("2")), 0.5, ErrorCode.TYPE_MISMATCH),
+        (aof.get_object_details_async("cdc_on", [1], ctx("2")), [1], ErrorCode.TYPE_MISMATCH),
+        (aof.get_boolean_details_async("missing", True, ctx("1")), True, ErrorCode.FLAG_NOT_FOUND),
+        (aof.get_boolean_details_async("plain", True, ctx("1")), True, ErrorCode.FLAG_NOT_FOUND),
+        (aof.get_boolean_details_async("beta", True, ctx("")), True, ErrorCode.TARGETING_KEY_MISSING),
+        (aof.get_boolean_details_async("beta", True, ctx("2", l=[1])), True, ErrorCode.INVALID_CONTEXT),
+    ]  # fmt: skip
+    for call, default, code in cases:
+        d = await call
+        assert (d.value, d.error_code) == (default, code)
+    d = aof.get_boolean_details("beta", True, ctx("2"))  # the sync API
+    assert (d.value, d.error_code) == (True, ErrorCode.GENERAL)
+    assert "async" in d.error_message
+
+
+async def test_async_events_survive_a_redis_restart(own_server):
+    client = redis.asyncio.Redis(port=own_server.port)
+    backend = AsyncRedisModuleBackEnd(client)
+    seen = Seen()
+    api.set_provider_and_wait(AsyncHanoiProvider(backend, events=True, max_backoff=0.5))
+    seen.add()
+    try:
+        await backend.hanoi_define("watched", [b"PERCENTAGE", b"100"])
+        seen.wait_changed("watched")
+        own_server.kill()
+        seen.wait_count(ProviderEvent.PROVIDER_ERROR, 1)
+        own_server.start()
+        seen.wait_count(ProviderEvent.PROVIDER_READY, 2)
+        await backend.hanoi_define("watched", [b"PERCENTAGE", b"100"])
+        seen.wait(
+            lambda evs: sum(d.flags_changed == ["watched"] for _, d in evs) == 2,
+            "a change after the restart",
+        )
+        d = await api.get_client().get_boolean_details_async("watched", False, ctx("1"))
+        assert (d.value, d.reason) == (True, Reason.STATIC)
+    finally:
+        api.shutdown()
+        await client.aclose()
+    assert listener_threads() == []
+
+
+async def test_async_initialize_raises_when_redis_is_unreachable():
+    dead = redis.asyncio.Redis(port=_free_port())
+    with pytest.raises(redis.ConnectionError):
+        api.set_provider_and_wait(AsyncHanoiProvider(dead))
+    try:
+        assert api.get_client().get_provider_status() == ProviderStatus.ERROR
+    finally:
+        api.shutdown()

@@ -1,11 +1,15 @@
-"""An OpenFeature provider (`openfeature-sdk` on PyPI) for hanoi flags.
+"""OpenFeature providers (`openfeature-sdk` on PyPI) for hanoi flags.
 
     from openfeature import api
     from hanoi_redis.openfeature import HanoiProvider
 
     api.set_provider_and_wait(HanoiProvider(RedisModuleBackEnd(redis.Redis())))
     client = api.get_client()
-    client.get_boolean_value('cdc_on', False, EvaluationContext('44488', {'country': 'DE'}))
+    client.get_boolean_value('new_checkout', False, EvaluationContext('44488', {'country': 'DE'}))
+
+`HanoiProvider` works over `RedisModuleBackEnd` (or `MemoryBackEnd`);
+`AsyncHanoiProvider` over `hanoi_redis.asyncio.AsyncRedisModuleBackEnd`, for
+the SDK's `get_*_async` methods.
 
 - `targetingKey` is the id; the other context attributes go to the rules
   (`WITH`): strings, numbers and booleans (`true`/`false`); a list or a map
@@ -99,6 +103,7 @@ from ._common import (
     text_of,
 )
 from ._core import openfeature_reason
+from .asyncio import AsyncRedisModuleBackEnd
 from .backend import MemoryBackEnd, RedisModuleBackEnd
 
 log = logging.getLogger("hanoi_redis.openfeature")
@@ -529,3 +534,175 @@ class HanoiProvider(_Resolver, AbstractProvider):
         evaluation_context: Optional[EvaluationContext] = None,
     ) -> FlagResolutionDetails[Union[Sequence[Any], Mapping[str, Any]]]:
         return self._resolve("object", flag_key, default_value, evaluation_context)
+
+
+class AsyncHanoiProvider(_Resolver, AbstractProvider):
+    """OpenFeature over `AsyncRedisModuleBackEnd` (or a `redis.asyncio`
+    client, wrapped in one), for the SDK's `get_*_async` methods; the sync
+    ones answer `GENERAL`. The same answers as `HanoiProvider`. `initialize`
+    and `events=True` use a sync connection of their own to the same server
+    (the SDK calls `initialize` outside any event loop)."""
+
+    def __init__(
+        self,
+        backend: Any = None,
+        *,
+        events: bool = False,
+        cache_seconds: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(backend, AsyncRedisModuleBackEnd):
+            backend = AsyncRedisModuleBackEnd(backend)
+        self.backend = backend
+        self._events = events
+        self._max_backoff = max_backoff
+        self._watcher: Optional[_Watcher] = None
+        self._setup(cache_seconds)
+
+    def get_metadata(self) -> Metadata:
+        return Metadata(name="hanoi")
+
+    # ----- lifecycle -----
+
+    def initialize(self, evaluation_context: EvaluationContext) -> None:
+        self.shutdown()
+        r = self.backend.redis
+        if getattr(r, "connection_pool", None) is None:  # a cluster: nothing to ping from here
+            if self._events:
+                raise ValueError("events=True needs a single Redis server (not a cluster client)")
+            return
+        client = _listener_client(r)
+        try:
+            client.ping()
+        except BaseException:
+            client.close()
+            raise
+        if not self._events:
+            client.close()
+            return
+        watcher = _Watcher(
+            self, client, _db(r), self.backend.prefix, self.forget, self._max_backoff
+        )
+        watcher.start()
+        self._watcher = watcher
+
+    def shutdown(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
+        self.forget(None)
+
+    # ----- resolution -----
+
+    async def _describe(self, flag_key: str, fresh: bool) -> Optional[Info]:
+        info = None if fresh else self._cached(flag_key)
+        if info is None:
+            try:
+                info = await self.backend.describe(flag_key)
+            except Exception as e:
+                raise self._failure(flag_key, e, evaluating=False) from None
+            if info is not None:
+                self._keep(flag_key, info)
+        return info
+
+    async def _resolve(
+        self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
+    ) -> FlagResolutionDetails[T]:
+        id_, pairs = self._context(ctx)
+        info = await self._describe(flag_key, fresh=id_ is None)
+        early = self._before(kind, flag_key, default, info, id_)
+        if early is not None:
+            return early
+        assert info is not None and id_ is not None
+        try:
+            e = await self.backend.hanoi_explain(flag_key, id_, pairs)
+        except Exception as err:
+            raise self._failure(flag_key, err, evaluating=True) from None
+        return self._after(kind, flag_key, default, info, e)
+
+    @staticmethod
+    def _sync_refused() -> GeneralError:
+        return GeneralError(
+            "AsyncHanoiProvider answers the async API (get_boolean_value_async, ...)"
+        )
+
+    async def resolve_boolean_details_async(
+        self,
+        flag_key: str,
+        default_value: bool,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[bool]:
+        return await self._resolve("boolean", flag_key, default_value, evaluation_context)
+
+    async def resolve_string_details_async(
+        self,
+        flag_key: str,
+        default_value: str,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[str]:
+        return await self._resolve("string", flag_key, default_value, evaluation_context)
+
+    async def resolve_integer_details_async(
+        self,
+        flag_key: str,
+        default_value: int,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[int]:
+        return await self._resolve("integer", flag_key, default_value, evaluation_context)
+
+    async def resolve_float_details_async(
+        self,
+        flag_key: str,
+        default_value: float,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[float]:
+        return await self._resolve("float", flag_key, default_value, evaluation_context)
+
+    async def resolve_object_details_async(
+        self,
+        flag_key: str,
+        default_value: Union[Sequence[Any], Mapping[str, Any]],
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[Union[Sequence[Any], Mapping[str, Any]]]:
+        return await self._resolve("object", flag_key, default_value, evaluation_context)
+
+    def resolve_boolean_details(
+        self,
+        flag_key: str,
+        default_value: bool,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[bool]:
+        raise self._sync_refused()
+
+    def resolve_string_details(
+        self,
+        flag_key: str,
+        default_value: str,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[str]:
+        raise self._sync_refused()
+
+    def resolve_integer_details(
+        self,
+        flag_key: str,
+        default_value: int,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[int]:
+        raise self._sync_refused()
+
+    def resolve_float_details(
+        self,
+        flag_key: str,
+        default_value: float,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[float]:
+        raise self._sync_refused()
+
+    def resolve_object_details(
+        self,
+        flag_key: str,
+        default_value: Union[Sequence[Any], Mapping[str, Any]],
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[Union[Sequence[Any], Mapping[str, Any]]]:
+        raise self._sync_refused()
