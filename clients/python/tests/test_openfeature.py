@@ -1,16 +1,44 @@
-"""HanoiProvider through the real openfeature-sdk client."""
+"""HanoiProvider and AsyncHanoiProvider through the real openfeature-sdk client."""
 
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
 import threading
+import time
 
 import hanoi_redis
 import pytest
 import redis
-from hanoi_redis.openfeature import HanoiProvider
+import redis.asyncio
+from conftest import MODULE, _free_port
+from hanoi_redis.asyncio import AsyncRedisModuleBackEnd
+from hanoi_redis.openfeature import AsyncHanoiProvider, HanoiProvider
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEvent
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason
+from openfeature.provider import ProviderStatus
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+CDC_META = {"description": "change data capture", "owner": "data", "tags": "etl,beta"}
+
+
+def define_flags(rollout):
+    rollout.add_func("cdc_on", percentage=80, variants=("foo", "bar"))
+    rollout.register("cdc_on", "447568110000")
+    rollout.set_meta("cdc_on", **CDC_META)
+    rollout.add_func("beta", percentage=50)
+    rollout.set_rule("beta", "de", "IF", "country", "EQ", "DE")
+    rollout.add_func("all", percentage=100)
+    rollout.block("all", "blocked")
+    rollout.add_func("off", percentage=100)
+    rollout.disable("off")
+    rollout.add_func("off_variants", percentage=100, variants=("a", "b"))
+    rollout.disable("off_variants")
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -20,16 +48,8 @@ def of(request):
     else:
         backend = hanoi_redis.RedisModuleBackEnd(request.getfixturevalue("r"))
     rollout = hanoi_redis.Rollout(backend)
-    rollout.add_func("cdc_on", percentage=80, variants=("foo", "bar"))
-    rollout.register("cdc_on", "447568110000")
-    rollout.add_func("beta", percentage=50)
-    rollout.set_rule("beta", "de", "IF", "country", "EQ", "DE")
-    rollout.add_func("all", percentage=100)
-    rollout.block("all", "blocked")
-    rollout.add_func("off", percentage=100)
-    rollout.disable("off")
-    provider = HanoiProvider(backend)
-    api.set_provider(provider)
+    define_flags(rollout)
+    api.set_provider_and_wait(HanoiProvider(backend))
     yield api.get_client(), rollout
     api.shutdown()
 
@@ -53,7 +73,7 @@ def test_boolean_reasons(of):
     d = client.get_boolean_details("off", True, ctx("1"))
     assert (d.value, d.reason) == (False, Reason.DISABLED)
     d = client.get_boolean_details("off", True, ctx())  # no id needed when switched off
-    assert (d.value, d.reason) == (False, Reason.DISABLED)
+    assert (d.value, d.reason, d.variant) == (False, Reason.DISABLED, "off")
 
 
 def test_string_variants(of):
@@ -63,53 +83,407 @@ def test_string_variants(of):
     d = client.get_string_details("cdc_on", "none", ctx("447568110000"))
     assert d.reason == Reason.TARGETING_MATCH and d.value in ("foo", "bar")
     d = client.get_string_details("cdc_on", "none", ctx("44488"))
-    assert (d.value, d.reason) == ("none", Reason.DEFAULT)
+    assert (d.value, d.variant, d.reason) == ("none", None, Reason.DEFAULT)
+    d = client.get_string_details("off_variants", "none", ctx())  # switched off: no id needed
+    assert (d.value, d.reason, d.error_code) == ("none", Reason.DISABLED, None)
+
+
+def test_types_follow_the_flag_not_the_id(of):
+    client, _ = of
+    # beta has no variants: a boolean flag, off for 44488 and on for 2.
+    for id_ in ("44488", "2"):
+        d = client.get_string_details("beta", "x", ctx(id_))
+        assert (d.value, d.error_code, d.reason) == ("x", ErrorCode.TYPE_MISMATCH, Reason.ERROR)
+    # cdc_on has variants: a string flag, on for 443301 and off for 44488.
+    for id_ in ("443301", "44488"):
+        d = client.get_boolean_details("cdc_on", False, ctx(id_))
+        assert (d.value, d.error_code) == (False, ErrorCode.TYPE_MISMATCH)
+    # The type is checked before the id is needed.
+    d = client.get_string_details("off", "x", ctx())
+    assert (d.value, d.error_code) == ("x", ErrorCode.TYPE_MISMATCH)
+    for flag in ("beta", "cdc_on"):
+        assert client.get_integer_details(flag, 7, ctx("2")).error_code == ErrorCode.TYPE_MISMATCH
+        assert client.get_float_details(flag, 0.5, ctx("2")).error_code == ErrorCode.TYPE_MISMATCH
+        d = client.get_object_details(flag, {"a": 1}, ctx("2"))
+        assert (d.value, d.error_code) == ({"a": 1}, ErrorCode.TYPE_MISMATCH)
+
+
+def test_flag_metadata(of):
+    client, _ = of
+    d = client.get_string_details("cdc_on", "none", ctx("443301"))
+    assert d.flag_metadata == {**CDC_META, "type": "string"}
+    d = client.get_boolean_details("beta", False, ctx("2"))
+    assert d.flag_metadata == {"type": "boolean"}
+    d = client.get_boolean_details("off", False, ctx())
+    assert d.flag_metadata == {"type": "boolean"}
+    d = client.get_boolean_details("cdc_on", False, ctx("443301"))  # a mismatch tells the type
+    assert (d.error_code, d.flag_metadata) == (
+        ErrorCode.TYPE_MISMATCH,
+        {**CDC_META, "type": "string"},
+    )
 
 
 def test_errors(of):
     client, _ = of
     d = client.get_boolean_details("missing", True, ctx("1"))
     assert (d.value, d.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
-    d = client.get_boolean_details("beta", True, ctx())
-    assert (d.value, d.error_code) == (True, ErrorCode.TARGETING_KEY_MISSING)
-    d = client.get_string_details("beta", "x", ctx("2"))  # no variants
-    assert (d.value, d.error_code) == ("x", ErrorCode.TYPE_MISMATCH)
-    d = client.get_integer_details("beta", 7, ctx("2"))
-    assert (d.value, d.error_code) == (7, ErrorCode.TYPE_MISMATCH)
+    for get, default in (
+        (client.get_string_details, "x"),
+        (client.get_integer_details, 1),
+        (client.get_float_details, 1.5),
+        (client.get_object_details, [1]),
+    ):
+        d = get("missing", default, ctx("1"))
+        assert (d.value, d.error_code) == (default, ErrorCode.FLAG_NOT_FOUND)
+    assert client.get_boolean_details("missing", True, ctx()).error_code == ErrorCode.FLAG_NOT_FOUND
+    # Switched on: an id is needed, and an empty one is none (as hanoi-web's OFREP).
+    for no_id in (ctx(), ctx("")):
+        d = client.get_boolean_details("beta", True, no_id)
+        assert (d.value, d.error_code) == (True, ErrorCode.TARGETING_KEY_MISSING)
+        d = client.get_string_details("cdc_on", "x", no_id)
+        assert (d.value, d.error_code) == ("x", ErrorCode.TARGETING_KEY_MISSING)
+    d = client.get_boolean_details("off", True, ctx(""))
+    assert (d.value, d.reason) == (False, Reason.DISABLED)
     d = client.get_boolean_details("beta", True, ctx("2", tags=["a", "b"]))
     assert (d.value, d.error_code) == (True, ErrorCode.INVALID_CONTEXT)
 
 
-def test_configuration_changed_events(r, server):
-    r.config_set("notify-keyspace-events", "Kd")
-    backend = hanoi_redis.RedisModuleBackEnd(redis.Redis(port=server))
-    hanoi_redis.Rollout(backend).add_func("watched", percentage=10)
-    seen, got = [], threading.Event()
-
-    def on_change(details):
-        seen.append(details.flags_changed)
-        got.set()
-
-    api.set_provider(HanoiProvider(backend, events=True))
-    api.add_handler(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, on_change)
+def test_a_key_that_is_not_a_flag_is_not_found(r, server):
+    r.set("plain", "x")
+    api.set_provider_and_wait(HanoiProvider(hanoi_redis.RedisModuleBackEnd(r)))
+    client = api.get_client()
     try:
-        for _ in range(50):  # until the subscription is live
-            r.execute_command("HANOI.TOGGLE", "watched")
-            if got.wait(0.1):
-                break
-        assert ["watched"] in seen
+        for c in (ctx("1"), ctx()):
+            d = client.get_boolean_details("plain", True, c)
+            assert (d.value, d.error_code) == (True, ErrorCode.FLAG_NOT_FOUND)
+            assert "not a flag" in d.error_message
+            d = client.get_string_details("plain", "x", c)
+            assert (d.value, d.error_code) == ("x", ErrorCode.FLAG_NOT_FOUND)
     finally:
-        api.remove_handler(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, on_change)
         api.shutdown()
-        r.config_set("notify-keyspace-events", "")
 
 
-def test_redis_unreachable_is_general_error(server):
-    dead = redis.Redis(port=1, socket_connect_timeout=0.2)  # nothing listens on port 1
-    api.set_provider(HanoiProvider(hanoi_redis.RedisModuleBackEnd(dead)))
+def test_a_redefinition_shows_in_the_answer_despite_the_cache(r):
+    backend = hanoi_redis.RedisModuleBackEnd(r)
+    rollout = hanoi_redis.Rollout(backend)
+    rollout.add_func("f", percentage=100)
+    api.set_provider_and_wait(HanoiProvider(backend, cache_seconds=3600))
+    client = api.get_client()
     try:
-        d = api.get_client().get_boolean_details("cdc_on", True, ctx("1"))
+        assert client.get_boolean_value("f", False, ctx("1")) is True  # described: boolean
+        rollout.add_func("f", percentage=100, variants=("a", "b"))
+        d = client.get_boolean_details("f", False, ctx("1"))  # the answer has a variant
+        assert (d.value, d.error_code) == (False, ErrorCode.TYPE_MISMATCH)
+        d = client.get_string_details("f", "x", ctx("1"))  # described again
+        assert (d.value, d.reason, d.flag_metadata["type"]) == ("b", Reason.STATIC, "string")
+        rollout.delete("f")
+        assert client.get_string_details("f", "x", ctx("1")).error_code == ErrorCode.FLAG_NOT_FOUND
+    finally:
+        api.shutdown()
+
+
+# ----- lifecycle and events -----
+
+
+class Seen:
+    """The provider events a user's handlers see (api.add_handler), in order."""
+
+    EVENTS = (
+        ProviderEvent.PROVIDER_READY,
+        ProviderEvent.PROVIDER_ERROR,
+        ProviderEvent.PROVIDER_STALE,
+        ProviderEvent.PROVIDER_CONFIGURATION_CHANGED,
+    )
+
+    def __init__(self):
+        self.events = []
+        self.cond = threading.Condition()
+        self.handlers = {e: self._handler(e) for e in self.EVENTS}
+
+    def _handler(self, event):
+        def on(details):
+            with self.cond:
+                self.events.append((event, details))
+                self.cond.notify_all()
+
+        return on
+
+    def add(self):
+        for e, h in self.handlers.items():
+            api.add_handler(e, h)
+
+    def kinds(self):
+        with self.cond:
+            return [e for e, _ in self.events]
+
+    def wait(self, pred, what):
+        """Until pred(events) holds (a bound only against hanging)."""
+        with self.cond:
+            assert self.cond.wait_for(lambda: pred(self.events), timeout=30), (what, self.events)
+
+    def wait_count(self, event, n):
+        self.wait(lambda evs: sum(e == event for e, _ in evs) >= n, f"{n} x {event}")
+
+    def wait_changed(self, name):
+        self.wait(
+            lambda evs: any(
+                e == ProviderEvent.PROVIDER_CONFIGURATION_CHANGED and d.flags_changed == [name]
+                for e, d in evs
+            ),
+            f"change of {name}",
+        )
+
+
+class Server:
+    """A redis-server of the test's own, with the module, that it can kill
+    and start again on the same port."""
+
+    def __init__(self, notify="Kgxd"):
+        self.port = _free_port()
+        self.dir = tempfile.mkdtemp(prefix="hanoi-of-")
+        self.notify = notify
+        self.proc = None
+
+    def start(self):
+        binary = os.environ.get("HANOI_SERVER") or shutil.which("redis-server")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--loadmodule", str(MODULE),
+             "--notify-keyspace-events", self.notify],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port)
+        for _ in range(400):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.025)
+        client.close()
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def own_server():
+    s = Server()
+    s.start()
+    yield s
+    s.close()
+
+
+def listener_threads():
+    return [t for t in threading.enumerate() if t.name == "hanoi-openfeature" and t.is_alive()]
+
+
+def test_configuration_changed_events(own_server):
+    r = redis.Redis(port=own_server.port)
+    backend = hanoi_redis.RedisModuleBackEnd(r)
+    hanoi_redis.Rollout(backend).add_func("watched", percentage=10)
+    seen = Seen()
+    api.set_provider_and_wait(HanoiProvider(backend, events=True))
+    seen.add()
+    try:
+        r.execute_command("HANOI.TOGGLE", "watched")  # subscribed once initialized
+        seen.wait_changed("watched")
+        r.delete("watched")
+        seen.wait(lambda evs: any(d.message == "del" for _, d in evs), "the deletion")
+        deleted = [d for _, d in seen.events if d.message == "del"]
+        assert deleted[0].flags_changed == ["watched"]
+    finally:
+        api.shutdown()
+        r.close()
+
+
+def test_events_survive_a_redis_restart(own_server):
+    r = redis.Redis(port=own_server.port)
+    backend = hanoi_redis.RedisModuleBackEnd(r)
+    rollout = hanoi_redis.Rollout(backend)
+    rollout.add_func("watched", percentage=100)
+    seen = Seen()
+    api.set_provider_and_wait(HanoiProvider(backend, events=True, max_backoff=0.5))
+    client = api.get_client()
+    seen.add()  # READY at once: the provider is ready
+    try:
+        seen.wait_count(ProviderEvent.PROVIDER_READY, 1)
+        own_server.kill()
+        seen.wait_count(ProviderEvent.PROVIDER_ERROR, 1)
+        assert client.get_provider_status() == ProviderStatus.ERROR
+        d = client.get_boolean_details("watched", False, ctx("1"))
+        assert (d.value, d.error_code) == (False, ErrorCode.GENERAL)
+
+        own_server.start()  # empty: nothing is saved
+        seen.wait_count(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, 1)
+        seen.wait_count(ProviderEvent.PROVIDER_READY, 2)
+        kinds = seen.kinds()
+        assert kinds[:2] == [ProviderEvent.PROVIDER_READY, ProviderEvent.PROVIDER_ERROR]
+        # The SDK runs handlers on a thread pool: these two may arrive either way round.
+        assert sorted(kinds[2:], key=str) == [
+            ProviderEvent.PROVIDER_CONFIGURATION_CHANGED,
+            ProviderEvent.PROVIDER_READY,
+        ]
+        changed = [d for e, d in seen.events if e == ProviderEvent.PROVIDER_CONFIGURATION_CHANGED]
+        assert changed[0].flags_changed is None  # any flag may have changed
+        assert client.get_provider_status() == ProviderStatus.READY
+
+        # Evaluations and change events work again.
+        assert client.get_boolean_details("watched", False, ctx("1")).error_code == (
+            ErrorCode.FLAG_NOT_FOUND
+        )
+        rollout.add_func("watched", percentage=100)
+        seen.wait_changed("watched")
+        assert client.get_boolean_value("watched", False, ctx("1")) is True
+        assert len(listener_threads()) == 1
+    finally:
+        api.shutdown()
+        r.close()
+    assert listener_threads() == []
+
+
+def test_shutdown_stops_the_listener_and_registering_again_works(own_server):
+    r = redis.Redis(port=own_server.port)
+    backend = hanoi_redis.RedisModuleBackEnd(r)
+    rollout = hanoi_redis.Rollout(backend)
+    rollout.add_func("watched", percentage=10)
+    provider = HanoiProvider(backend, events=True)
+    try:
+        for _ in range(2):
+            api.set_provider_and_wait(provider)
+            assert len(listener_threads()) == 1
+            seen = Seen()
+            seen.add()
+            rollout.toggle("watched")
+            seen.wait_changed("watched")
+            api.shutdown()
+            assert listener_threads() == []
+    finally:
+        api.shutdown()
+        r.close()
+
+
+def test_initialize_raises_when_redis_is_unreachable():
+    # Nothing listens there; no retries (redis-py's default retries for seconds).
+    dead = redis.Redis(port=_free_port(), retry=Retry(NoBackoff(), 0))
+    provider = HanoiProvider(hanoi_redis.RedisModuleBackEnd(dead), events=True)
+    seen = Seen()
+    seen.add()
+    try:
+        with pytest.raises(redis.ConnectionError):
+            api.set_provider_and_wait(provider)
+        client = api.get_client()
+        assert client.get_provider_status() == ProviderStatus.ERROR
+        d = client.get_boolean_details("cdc_on", True, ctx("1"))
         assert (d.value, d.error_code) == (True, ErrorCode.GENERAL)
         assert "ConnectionError" in d.error_message
+        assert listener_threads() == []
+        # Registered without waiting, a handler sees the error.
+        api.set_provider(HanoiProvider(hanoi_redis.RedisModuleBackEnd(dead)))
+        seen.wait_count(ProviderEvent.PROVIDER_ERROR, 2)
+    finally:
+        api.shutdown()
+
+
+def test_keyspace_events_off_is_a_warning(caplog):
+    s = Server(notify="")
+    s.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="hanoi_redis.openfeature"):
+            api.set_provider_and_wait(HanoiProvider(redis.Redis(port=s.port), events=True))
+        assert "notify-keyspace-events" in caplog.text
+        assert api.get_client().get_provider_status() == ProviderStatus.READY
+    finally:
+        api.shutdown()
+        s.close()
+
+
+# ----- the async provider -----
+
+
+@pytest.fixture
+async def aof(r, server):
+    define_flags(hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd(r)))
+    client = redis.asyncio.Redis(port=server)
+    api.set_provider_and_wait(AsyncHanoiProvider(AsyncRedisModuleBackEnd(client)))
+    yield api.get_client()
+    api.shutdown()
+    await client.aclose()
+
+
+async def test_async_answers(aof):
+    d = await aof.get_boolean_details_async("beta", False, ctx("443301", country="DE"))
+    assert (d.value, d.reason, d.variant) == (True, Reason.TARGETING_MATCH, "on")
+    assert d.flag_metadata == {"type": "boolean"}
+    d = await aof.get_boolean_details_async("beta", False, ctx("44488"))
+    assert (d.value, d.reason) == (False, Reason.DEFAULT)
+    d = await aof.get_string_details_async("cdc_on", "none", ctx("443301"))
+    assert (d.value, d.variant, d.reason) == ("bar", "bar", Reason.SPLIT)
+    assert d.flag_metadata == {**CDC_META, "type": "string"}
+    d = await aof.get_string_details_async("cdc_on", "none", ctx("44488"))
+    assert (d.value, d.reason) == ("none", Reason.DEFAULT)
+    d = await aof.get_boolean_details_async("off", True, ctx())
+    assert (d.value, d.reason) == (False, Reason.DISABLED)
+
+
+async def test_async_errors(aof, r):
+    r.set("plain", "x")
+    cases = [
+        (aof.get_string_details_async("beta", "x", ctx("2")), "x", ErrorCode.TYPE_MISMATCH),
+        (aof.get_boolean_details_async("cdc_on", True, ctx("443301")), True, ErrorCode.TYPE_MISMATCH),
+        (aof.get_integer_details_async("beta", 3, ctx("2")), 3, ErrorCode.TYPE_MISMATCH),
+        (aof.get_float_details_async("beta", 0.5, ctx("2")), 0.5, ErrorCode.TYPE_MISMATCH),
+        (aof.get_object_details_async("cdc_on", [1], ctx("2")), [1], ErrorCode.TYPE_MISMATCH),
+        (aof.get_boolean_details_async("missing", True, ctx("1")), True, ErrorCode.FLAG_NOT_FOUND),
+        (aof.get_boolean_details_async("plain", True, ctx("1")), True, ErrorCode.FLAG_NOT_FOUND),
+        (aof.get_boolean_details_async("beta", True, ctx("")), True, ErrorCode.TARGETING_KEY_MISSING),
+        (aof.get_boolean_details_async("beta", True, ctx("2", l=[1])), True, ErrorCode.INVALID_CONTEXT),
+    ]  # fmt: skip
+    for call, default, code in cases:
+        d = await call
+        assert (d.value, d.error_code) == (default, code)
+    d = aof.get_boolean_details("beta", True, ctx("2"))  # the sync API
+    assert (d.value, d.error_code) == (True, ErrorCode.GENERAL)
+    assert "async" in d.error_message
+
+
+async def test_async_events_survive_a_redis_restart(own_server):
+    client = redis.asyncio.Redis(port=own_server.port)
+    backend = AsyncRedisModuleBackEnd(client)
+    seen = Seen()
+    api.set_provider_and_wait(AsyncHanoiProvider(backend, events=True, max_backoff=0.5))
+    seen.add()
+    try:
+        await backend.hanoi_define("watched", [b"PERCENTAGE", b"100"])
+        seen.wait_changed("watched")
+        own_server.kill()
+        seen.wait_count(ProviderEvent.PROVIDER_ERROR, 1)
+        own_server.start()
+        seen.wait_count(ProviderEvent.PROVIDER_READY, 2)
+        await backend.hanoi_define("watched", [b"PERCENTAGE", b"100"])
+        seen.wait(
+            lambda evs: sum(d.flags_changed == ["watched"] for _, d in evs) == 2,
+            "a change after the restart",
+        )
+        d = await api.get_client().get_boolean_details_async("watched", False, ctx("1"))
+        assert (d.value, d.reason) == (True, Reason.STATIC)
+    finally:
+        api.shutdown()
+        await client.aclose()
+    assert listener_threads() == []
+
+
+async def test_async_initialize_raises_when_redis_is_unreachable():
+    dead = redis.asyncio.Redis(port=_free_port())
+    with pytest.raises(redis.ConnectionError):
+        api.set_provider_and_wait(AsyncHanoiProvider(dead))
+    try:
+        assert api.get_client().get_provider_status() == ProviderStatus.ERROR
     finally:
         api.shutdown()

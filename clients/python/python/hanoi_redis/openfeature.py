@@ -1,54 +1,112 @@
-"""An OpenFeature provider (`openfeature-sdk` on PyPI) for hanoi flags.
+"""OpenFeature providers (`openfeature-sdk` on PyPI) for hanoi flags.
 
     from openfeature import api
     from hanoi_redis.openfeature import HanoiProvider
 
-    api.set_provider(HanoiProvider(RedisModuleBackEnd(redis.Redis())))
+    api.set_provider_and_wait(HanoiProvider(RedisModuleBackEnd(redis.Redis())))
     client = api.get_client()
-    client.get_boolean_value('cdc_on', False, EvaluationContext('44488', {'country': 'DE'}))
+    client.get_boolean_value('new_checkout', False, EvaluationContext('44488', {'country': 'DE'}))
+
+`HanoiProvider` works over `RedisModuleBackEnd` (or `MemoryBackEnd`);
+`AsyncHanoiProvider` over `hanoi_redis.asyncio.AsyncRedisModuleBackEnd`, for
+the SDK's `get_*_async` methods.
 
 - `targetingKey` is the id; the other context attributes go to the rules
   (`WITH`): strings, numbers and booleans (`true`/`false`); a list or a map
   is `INVALID_CONTEXT`.
-- Boolean resolution: is the flag on for the id (any flag). String
-  resolution: the id's variant; a flag without variants is `TYPE_MISMATCH`;
-  when the flag is off for the id the default value comes back (reason
-  `DISABLED` or `DEFAULT`). Integer, float and object flags do not exist in
-  hanoi: `TYPE_MISMATCH`.
+- A flag's type is the flag's, whatever the id: `boolean` (no variants) or
+  `string` (variants), read from its description (`HANOI.GET`, kept
+  `cache_seconds`, default 1 s; with `events=True` a change drops it at
+  once). Boolean resolution of a string flag, string resolution of a boolean
+  flag, and integer, float or object resolution of any flag are
+  `TYPE_MISMATCH` (with the flag's metadata).
+- Boolean resolution: is the flag on for the id, variant `on`/`off`. String
+  resolution: the id's variant; when the flag is off for the id the default
+  value comes back (reason `DISABLED` or `DEFAULT`).
 - Reasons (as hanoi-web's OFREP): switched off or outside its window →
   `DISABLED`; a registered id, a regex, a rule, or a blocked id →
   `TARGETING_MATCH`; the percentage → `SPLIT`, at 100 % `STATIC` (on for
   everyone); outside the percentage → `DEFAULT`.
-- Errors: unknown flag → `FLAG_NOT_FOUND`. Without a targetingKey a flag
-  that is switched off answers `DISABLED` (no id is needed for that); one that
-  is switched on needs an id: `TARGETING_KEY_MISSING`.
-- One round trip per evaluation (`HANOI.EXPLAIN`).
-- `events=True` emits `PROVIDER_CONFIGURATION_CHANGED` (with the flag's name)
-  when a flag changes, from keyspace notifications (the server needs
-  `notify-keyspace-events` with `K` and `d`, e.g. `Kd`; the provider does not
-  change the server's configuration).
+- `flag_metadata`: `type`, and `description`, `owner` and `tags` when the
+  flag's metadata has them (`HANOI.META`).
+- Errors: a missing flag, or a key that is not a flag → `FLAG_NOT_FOUND`.
+  Without a targetingKey (or with an empty one) a flag that is switched off
+  answers `DISABLED` (no id is needed for that); one that is switched on needs
+  an id: `TARGETING_KEY_MISSING`. Redis unreachable → `GENERAL`.
+- One round trip per evaluation (`HANOI.EXPLAIN`) while the flag's
+  description is cached, two when it is read (`HANOI.GET` first); an
+  evaluation without an id reads the description afresh (its switch).
+- `initialize` pings Redis and raises when it is unreachable (the SDK then
+  reports the provider in error: `PROVIDER_ERROR`).
+- `events=True` (a single Redis server, not a cluster) watches the flags and
+  the connection from one thread, on a connection of its own:
+  - a flag's change → `PROVIDER_CONFIGURATION_CHANGED` with its name, from
+    keyspace notifications. The server needs `notify-keyspace-events` with
+    `K` (keyspace events) and `d` (module events: every hanoi write), and `g`
+    and `x` for deletions and expiries (`Kgxd`, or `KA`). The provider does
+    not change the server's configuration: when it can read it
+    (`CONFIG GET`) and `K` or `d` is missing it logs a warning (logger
+    `hanoi_redis.openfeature`) and runs on, without change events;
+  - the connection lost (Redis restarting, the network) →
+    `PROVIDER_ERROR` (not fatal: evaluations fail with `GENERAL` meanwhile,
+    they need Redis); it reconnects with exponential backoff (from 0.1 s,
+    doubling, at most `max_backoff` seconds, default 30) and, once
+    subscribed again, emits `PROVIDER_READY`, then
+    `PROVIDER_CONFIGURATION_CHANGED` without names (any flag may have
+    changed meanwhile);
+  - `shutdown()` stops the thread (within 0.2 s) and closes its
+    connection; the provider can be registered again.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from typing import Any, Mapping, NoReturn, Optional, Sequence, Union
+import time
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
+import redis
+import redis.connection
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEventDetails
 from openfeature.exception import (
+    ErrorCode,
     FlagNotFoundError,
     GeneralError,
     InvalidContextError,
+    OpenFeatureError,
     TargetingKeyMissingError,
-    TypeMismatchError,
 )
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from ._common import Explanation, FlagNotFound, HanoiError, attr_pairs, b, prefix_match, text_of
+from ._common import (
+    Explanation,
+    FlagNotFound,
+    HanoiError,
+    Info,
+    attr_pairs,
+    b,
+    prefix_match,
+    text_of,
+)
 from ._core import openfeature_reason
+from .asyncio import AsyncRedisModuleBackEnd
 from .backend import MemoryBackEnd, RedisModuleBackEnd
+
+log = logging.getLogger("hanoi_redis.openfeature")
 
 #: HANOI.EXPLAIN's reason → OpenFeature's, from hanoi-core (the mapping
 #: hanoi-web's OFREP uses: `Reason::openfeature`).
@@ -68,90 +126,374 @@ REASONS = {
 }
 
 Backend = Union[RedisModuleBackEnd, MemoryBackEnd]
+Pairs = Sequence[Tuple[bytes, bytes]]
+FlagMetadata = Dict[str, Union[bool, int, float, str]]
+T = TypeVar("T")
+
+#: The metadata fields passed on in `flag_metadata` (as hanoi-web's OFREP).
+META_FIELDS = ("description", "owner", "tags")
+#: The keyspace events that change a flag (besides the module's `hanoi.*`).
+KEY_EVENTS = frozenset({"del", "expired", "evicted", "rename_to", "restore", "copy_to", "move_to"})
 
 
-class HanoiProvider(AbstractProvider):
-    """OpenFeature over a hanoi backend (or a redis-py client, wrapped in a
-    RedisModuleBackEnd)."""
+def flag_type(info: Info) -> str:
+    """A flag's OpenFeature type from its description: the module's `type`
+    when it gives one, else `string` with variants, `boolean` without."""
+    t = info.get("type")
+    if t is not None:
+        return str(text_of(t))
+    return "string" if info.get("variants") else "boolean"
 
-    def __init__(self, backend: Any = None, *, events: bool = False) -> None:
-        super().__init__()
-        if not isinstance(backend, (RedisModuleBackEnd, MemoryBackEnd)):
-            backend = RedisModuleBackEnd(backend)
-        self.backend: Backend = backend
-        self._events = events
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
 
-    def get_metadata(self) -> Metadata:
-        return Metadata(name="hanoi")
+def flag_metadata(info: Info) -> FlagMetadata:
+    """`flag_metadata` (OpenFeature 2.2.9): the flag's type, and its
+    description, owner and tags when it has them."""
+    meta = info.get("metadata") or {}
+    out: FlagMetadata = {f: str(meta[f]) for f in META_FIELDS if meta.get(f) is not None}
+    out["type"] = flag_type(info)
+    return out
 
-    # ----- lifecycle: keyspace events → PROVIDER_CONFIGURATION_CHANGED -----
 
-    def initialize(self, evaluation_context: EvaluationContext) -> None:
-        if self._events and isinstance(self.backend, RedisModuleBackEnd):
-            pubsub = self.backend.redis.pubsub(ignore_subscribe_messages=True)
-            db = self.backend.redis.connection_pool.connection_kwargs.get("db", 0)
-            pubsub.psubscribe(b"__keyspace@%d__:" % db + prefix_match(self.backend.prefix))
-            self._thread = threading.Thread(
-                target=self._listen, args=(pubsub, db), name="hanoi-openfeature", daemon=True
-            )
-            self._thread.start()
+class _Resolver:
+    """What both providers decide, without I/O: the context, the cached
+    descriptions, the type check, and the details of an answer."""
 
-    def shutdown(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+    def _setup(self, cache_seconds: float) -> None:
+        self._ttl = cache_seconds
+        self._cache: Dict[str, Tuple[float, Info]] = {}
 
-    def _listen(self, pubsub: Any, db: int) -> None:
-        assert isinstance(self.backend, RedisModuleBackEnd)
-        cut = len(b"__keyspace@%d__:" % db) + len(self.backend.prefix)
-        try:
-            while not self._stop.is_set():
-                msg = pubsub.get_message(timeout=0.2)
-                if not msg or msg.get("type") != "pmessage":
-                    continue
-                event = text_of(b(msg["data"]))
-                if not (event.startswith("hanoi.") or event in ("del", "expired", "rename_to")):
-                    continue
-                name = text_of(b(msg["channel"])[cut:])
-                self.emit_provider_configuration_changed(
-                    ProviderEventDetails(flags_changed=[name], message=event)
-                )
-        finally:
-            pubsub.close()
+    # ----- descriptions -----
 
-    # ----- resolution -----
+    def _cached(self, flag_key: str) -> Optional[Info]:
+        hit = self._cache.get(flag_key)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+            return hit[1]
+        return None
 
-    def _explain(self, flag_key: str, ctx: Optional[EvaluationContext]) -> Optional[Explanation]:
-        """EXPLAIN for the context's id and attributes; None when the flag is
-        switched off and no id was given."""
+    def _keep(self, flag_key: str, info: Info) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[flag_key] = (time.monotonic(), info)
+
+    def forget(self, flag_key: Optional[str] = None) -> None:
+        """Drops a flag's cached description (None: every flag's)."""
+        if flag_key is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(flag_key, None)
+
+    # ----- the steps of a resolution -----
+
+    @staticmethod
+    def _context(ctx: Optional[EvaluationContext]) -> Tuple[Optional[bytes], Pairs]:
+        """The id (None when missing or empty) and the attributes for WITH."""
         attrs: Mapping[str, Any] = (ctx.attributes if ctx else None) or {}
         try:
             pairs = attr_pairs(attrs, {})
         except TypeError as e:
             raise InvalidContextError(str(e)) from None
         key = ctx.targeting_key if ctx else None
-        try:
-            if key is None or key == "":
-                if self.backend.hanoi_enabled(flag_key, None, ()):
-                    raise TargetingKeyMissingError("hanoi flags are evaluated per targetingKey")
-                if self.backend.describe(flag_key) is None:
-                    raise FlagNotFoundError(f"no such flag: {flag_key}")
-                return None
-            answer = self.backend.hanoi_explain(flag_key, b(key), pairs)
-        except FlagNotFound as e:
-            raise FlagNotFoundError(str(e)) from None
-        except HanoiError as e:
-            raise InvalidContextError(str(e)) from None
-        except Exception as e:  # the server is unreachable, ...
-            if isinstance(e, (TargetingKeyMissingError, FlagNotFoundError)):
-                raise
-            raise GeneralError(f"{type(e).__name__}: {e}") from None
-        if answer.reason == "undefined":
+        return (b(key) if key else None), pairs
+
+    @staticmethod
+    def _failure(flag_key: str, e: Exception, evaluating: bool) -> OpenFeatureError:
+        """A backend's exception as OpenFeature's error."""
+        if isinstance(e, OpenFeatureError):
+            return e
+        if isinstance(e, FlagNotFound):
+            return FlagNotFoundError(f"no such flag: {flag_key}")
+        if isinstance(e, HanoiError):
+            if str(e).startswith("WRONGTYPE"):
+                return FlagNotFoundError(f"{flag_key} is not a flag")
+            if evaluating:  # the module refused the attributes
+                return InvalidContextError(str(e))
+        return GeneralError(f"{type(e).__name__}: {e}")
+
+    def _before(
+        self, kind: str, flag_key: str, default: T, info: Optional[Info], id_: Optional[bytes]
+    ) -> Optional[FlagResolutionDetails[T]]:
+        """The answer when no evaluation is needed (a type mismatch, no id),
+        else None."""
+        if info is None:
             raise FlagNotFoundError(f"no such flag: {flag_key}")
-        return answer
+        t = flag_type(info)
+        if kind != t:
+            return self._mismatch(kind, flag_key, default, info)
+        if id_ is None:
+            if info.get("enabled"):
+                raise TargetingKeyMissingError("hanoi flags are evaluated per targetingKey")
+            value: Any = False if kind == "boolean" else default
+            variant = "off" if kind == "boolean" else None
+            return FlagResolutionDetails(
+                value, variant=variant, reason=Reason.DISABLED, flag_metadata=flag_metadata(info)
+            )
+        return None
+
+    @staticmethod
+    def _mismatch(kind: str, flag_key: str, default: T, info: Info) -> FlagResolutionDetails[T]:
+        t = flag_type(info)
+        return FlagResolutionDetails(
+            default,
+            error_code=ErrorCode.TYPE_MISMATCH,
+            error_message=f"{flag_key} is a {t} flag, not {kind}",
+            reason=Reason.ERROR,
+            flag_metadata=flag_metadata(info),
+        )
+
+    def _after(
+        self, kind: str, flag_key: str, default: T, info: Info, e: Explanation
+    ) -> FlagResolutionDetails[T]:
+        """The answer for HANOI.EXPLAIN's."""
+        if e.reason == "undefined":  # deleted since its description was read
+            self.forget(flag_key)
+            raise FlagNotFoundError(f"no such flag: {flag_key}")
+        meta = flag_metadata(info)
+        reason = REASONS[e.reason]
+        # Redefined since its description was read? The answer tells: a
+        # variant served by a boolean flag, none by a string flag that is on.
+        now_string = kind == "boolean" and e.variant is not None
+        now_boolean = kind == "string" and e.enabled and e.variant is None
+        if now_string or now_boolean:
+            self.forget(flag_key)
+            info = {**info, "variants": [e.variant] if now_string else []}
+            info.pop("type", None)
+            return self._mismatch(kind, flag_key, default, info)
+        if kind == "boolean":
+            value: Any = e.enabled
+            variant: Optional[str] = "on" if e.enabled else "off"
+        elif e.variant is not None:
+            value = variant = e.variant
+        else:  # off for the id: the default value
+            value, variant = default, None
+        return FlagResolutionDetails(value, variant=variant, reason=reason, flag_metadata=meta)
+
+
+def _listener_client(client: Any) -> Any:
+    """A redis-py client of its own for the listener, to the server and db
+    `client` (sync or asyncio) talks to: no silent retries (a lost
+    connection must be seen), a bounded connect time."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:
+        raise ValueError("events=True needs a single Redis server (not a cluster client)")
+    kwargs = dict(pool.connection_kwargs)
+    for k in ("retry", "retry_on_error", "retry_on_timeout", "redis_connect_func"):
+        kwargs.pop(k, None)
+    kwargs["retry"] = Retry(NoBackoff(), 0)
+    kwargs["socket_connect_timeout"] = kwargs.get("socket_connect_timeout") or 2.0
+    kwargs["socket_keepalive"] = True
+    kwargs["health_check_interval"] = 10
+    # The asyncio classes have sync namesakes (Connection, SSLConnection,
+    # UnixDomainSocketConnection).
+    name = pool.connection_class.__name__
+    cls = getattr(redis.connection, name, redis.connection.Connection)
+    kwargs.pop("connection_class", None)
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=cls, **kwargs))
+
+
+class _Watcher:
+    """`events=True`: keyspace events → PROVIDER_CONFIGURATION_CHANGED, and
+    the connection's health → PROVIDER_ERROR / PROVIDER_READY, on one thread."""
+
+    MIN_BACKOFF = 0.1
+    POLL = 0.2
+
+    def __init__(
+        self,
+        provider: AbstractProvider,
+        client: Any,
+        db: int,
+        prefix: bytes,
+        forget: Callable[[Optional[str]], None],
+        max_backoff: float,
+    ) -> None:
+        self.provider = provider
+        self.client = client
+        self.channel = b"__keyspace@%d__:" % db
+        self.prefix = prefix
+        self.forget = forget
+        self.max_backoff = max_backoff
+        self.stop = threading.Event()
+        self.thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        """Subscribes (raises when Redis is unreachable), then listens on a
+        thread: every change made after this returns is seen."""
+        pubsub = self._subscribe()
+        self.thread = threading.Thread(
+            target=self._run, args=(pubsub,), name="hanoi-openfeature", daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+            self.thread = None
+        self.client.close()
+
+    def _subscribe(self) -> Any:
+        self._check_config()
+        pubsub = self.client.pubsub()
+        try:
+            pubsub.psubscribe(self.channel + prefix_match(self.prefix))
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not self.stop.is_set():  # confirmed?
+                msg = pubsub.get_message(timeout=self.POLL)
+                if msg and msg.get("type") == "psubscribe":
+                    return pubsub
+            raise redis.TimeoutError("no answer to PSUBSCRIBE")
+        except BaseException:
+            pubsub.close()
+            raise
+
+    def _check_config(self) -> None:
+        try:
+            conf = self.client.config_get("notify-keyspace-events")
+        except redis.ResponseError:  # CONFIG refused (ACL, managed Redis): cannot tell
+            return
+        flags = str(text_of(next(iter(conf.values()), b"")))
+        if "A" in flags:
+            flags += "gd"
+        if "K" not in flags or "d" not in flags:
+            log.warning(
+                "notify-keyspace-events is %r: without K and d no flag change is seen "
+                "(PROVIDER_CONFIGURATION_CHANGED); set it to Kgxd",
+                flags,
+            )
+
+    def _run(self, pubsub: Any) -> None:
+        lost = False
+        backoff = self.MIN_BACKOFF
+        while not self.stop.is_set():
+            if pubsub is None:
+                try:
+                    pubsub = self._subscribe()
+                except Exception:  # down, loading, refused: try again later
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    continue
+            if lost:
+                lost, backoff = False, self.MIN_BACKOFF
+                self.forget(None)
+                self.provider.emit_provider_ready(ProviderEventDetails(message="reconnected"))
+                self.provider.emit_provider_configuration_changed(
+                    ProviderEventDetails(message="reconnected: any flag may have changed")
+                )
+            try:
+                self._listen(pubsub)
+            except Exception as e:  # the connection lost (or Redis answered nonsense)
+                pubsub.close()
+                pubsub, lost = None, True
+                self.forget(None)
+                self.provider.emit_provider_error(
+                    ProviderEventDetails(
+                        message=f"lost the connection to Redis: {e}",
+                        error_code=ErrorCode.GENERAL,
+                    )
+                )
+        if pubsub is not None:
+            pubsub.close()
+
+    def _listen(self, pubsub: Any) -> None:
+        cut = len(self.channel) + len(self.prefix)
+        while not self.stop.is_set():
+            msg = pubsub.get_message(timeout=self.POLL)
+            if not msg or msg.get("type") != "pmessage":
+                continue
+            event = str(text_of(b(msg["data"])))
+            if not (event.startswith("hanoi.") or event in KEY_EVENTS):
+                continue
+            name = str(text_of(b(msg["channel"])[cut:]))
+            self.forget(name)
+            self.provider.emit_provider_configuration_changed(
+                ProviderEventDetails(flags_changed=[name], message=event)
+            )
+
+
+def _db(client: Any) -> int:
+    pool = getattr(client, "connection_pool", None)
+    return int(pool.connection_kwargs.get("db", 0)) if pool is not None else 0
+
+
+class HanoiProvider(_Resolver, AbstractProvider):
+    """OpenFeature over a hanoi backend (or a redis-py client, wrapped in a
+    RedisModuleBackEnd). See the module's documentation."""
+
+    def __init__(
+        self,
+        backend: Any = None,
+        *,
+        events: bool = False,
+        cache_seconds: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(backend, (RedisModuleBackEnd, MemoryBackEnd)):
+            backend = RedisModuleBackEnd(backend)
+        self.backend: Backend = backend
+        self._events = events
+        self._max_backoff = max_backoff
+        self._watcher: Optional[_Watcher] = None
+        self._setup(cache_seconds)
+
+    def get_metadata(self) -> Metadata:
+        return Metadata(name="hanoi")
+
+    # ----- lifecycle -----
+
+    def initialize(self, evaluation_context: EvaluationContext) -> None:
+        self.shutdown()  # a provider registered again starts afresh
+        if not isinstance(self.backend, RedisModuleBackEnd):
+            return
+        self.backend.redis.ping()
+        if self._events:
+            r = self.backend.redis
+            watcher = _Watcher(
+                self,
+                _listener_client(r),
+                _db(r),
+                self.backend.prefix,
+                self.forget,
+                self._max_backoff,
+            )
+            watcher.start()
+            self._watcher = watcher
+
+    def shutdown(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
+        self.forget(None)
+
+    # ----- resolution -----
+
+    def _describe(self, flag_key: str, fresh: bool) -> Optional[Info]:
+        info = None if fresh else self._cached(flag_key)
+        if info is None:
+            try:
+                info = self.backend.describe(flag_key)
+            except Exception as e:
+                raise self._failure(flag_key, e, evaluating=False) from None
+            if info is not None:
+                self._keep(flag_key, info)
+        return info
+
+    def _resolve(
+        self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
+    ) -> FlagResolutionDetails[T]:
+        id_, pairs = self._context(ctx)
+        info = self._describe(flag_key, fresh=id_ is None)
+        early = self._before(kind, flag_key, default, info, id_)
+        if early is not None:
+            return early
+        assert info is not None and id_ is not None
+        try:
+            e = self.backend.hanoi_explain(flag_key, id_, pairs)
+        except Exception as err:
+            raise self._failure(flag_key, err, evaluating=True) from None
+        return self._after(kind, flag_key, default, info, e)
 
     def resolve_boolean_details(
         self,
@@ -159,12 +501,7 @@ class HanoiProvider(AbstractProvider):
         default_value: bool,
         evaluation_context: Optional[EvaluationContext] = None,
     ) -> FlagResolutionDetails[bool]:
-        e = self._explain(flag_key, evaluation_context)
-        if e is None:
-            return FlagResolutionDetails(False, variant="off", reason=Reason.DISABLED)
-        return FlagResolutionDetails(
-            e.enabled, variant="on" if e.enabled else "off", reason=REASONS[e.reason]
-        )
+        return self._resolve("boolean", flag_key, default_value, evaluation_context)
 
     def resolve_string_details(
         self,
@@ -172,17 +509,7 @@ class HanoiProvider(AbstractProvider):
         default_value: str,
         evaluation_context: Optional[EvaluationContext] = None,
     ) -> FlagResolutionDetails[str]:
-        e = self._explain(flag_key, evaluation_context)
-        if e is None:
-            return FlagResolutionDetails(default_value, reason=Reason.DISABLED)
-        if e.enabled and e.variant is None:
-            raise TypeMismatchError(f"{flag_key} has no variants: resolve it as a boolean")
-        if not e.enabled or e.variant is None:
-            return FlagResolutionDetails(default_value, reason=REASONS[e.reason])
-        return FlagResolutionDetails(e.variant, variant=e.variant, reason=REASONS[e.reason])
-
-    def _no_such_type(self, flag_key: str, kind: str) -> NoReturn:
-        raise TypeMismatchError(f"hanoi flags are boolean or string, not {kind}")
+        return self._resolve("string", flag_key, default_value, evaluation_context)
 
     def resolve_integer_details(
         self,
@@ -190,7 +517,7 @@ class HanoiProvider(AbstractProvider):
         default_value: int,
         evaluation_context: Optional[EvaluationContext] = None,
     ) -> FlagResolutionDetails[int]:
-        return self._no_such_type(flag_key, "integer")
+        return self._resolve("integer", flag_key, default_value, evaluation_context)
 
     def resolve_float_details(
         self,
@@ -198,7 +525,7 @@ class HanoiProvider(AbstractProvider):
         default_value: float,
         evaluation_context: Optional[EvaluationContext] = None,
     ) -> FlagResolutionDetails[float]:
-        return self._no_such_type(flag_key, "float")
+        return self._resolve("float", flag_key, default_value, evaluation_context)
 
     def resolve_object_details(
         self,
@@ -206,4 +533,176 @@ class HanoiProvider(AbstractProvider):
         default_value: Union[Sequence[Any], Mapping[str, Any]],
         evaluation_context: Optional[EvaluationContext] = None,
     ) -> FlagResolutionDetails[Union[Sequence[Any], Mapping[str, Any]]]:
-        return self._no_such_type(flag_key, "object")
+        return self._resolve("object", flag_key, default_value, evaluation_context)
+
+
+class AsyncHanoiProvider(_Resolver, AbstractProvider):
+    """OpenFeature over `AsyncRedisModuleBackEnd` (or a `redis.asyncio`
+    client, wrapped in one), for the SDK's `get_*_async` methods; the sync
+    ones answer `GENERAL`. The same answers as `HanoiProvider`. `initialize`
+    and `events=True` use a sync connection of their own to the same server
+    (the SDK calls `initialize` outside any event loop)."""
+
+    def __init__(
+        self,
+        backend: Any = None,
+        *,
+        events: bool = False,
+        cache_seconds: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(backend, AsyncRedisModuleBackEnd):
+            backend = AsyncRedisModuleBackEnd(backend)
+        self.backend = backend
+        self._events = events
+        self._max_backoff = max_backoff
+        self._watcher: Optional[_Watcher] = None
+        self._setup(cache_seconds)
+
+    def get_metadata(self) -> Metadata:
+        return Metadata(name="hanoi")
+
+    # ----- lifecycle -----
+
+    def initialize(self, evaluation_context: EvaluationContext) -> None:
+        self.shutdown()
+        r = self.backend.redis
+        if getattr(r, "connection_pool", None) is None:  # a cluster: nothing to ping from here
+            if self._events:
+                raise ValueError("events=True needs a single Redis server (not a cluster client)")
+            return
+        client = _listener_client(r)
+        try:
+            client.ping()
+        except BaseException:
+            client.close()
+            raise
+        if not self._events:
+            client.close()
+            return
+        watcher = _Watcher(
+            self, client, _db(r), self.backend.prefix, self.forget, self._max_backoff
+        )
+        watcher.start()
+        self._watcher = watcher
+
+    def shutdown(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
+        self.forget(None)
+
+    # ----- resolution -----
+
+    async def _describe(self, flag_key: str, fresh: bool) -> Optional[Info]:
+        info = None if fresh else self._cached(flag_key)
+        if info is None:
+            try:
+                info = await self.backend.describe(flag_key)
+            except Exception as e:
+                raise self._failure(flag_key, e, evaluating=False) from None
+            if info is not None:
+                self._keep(flag_key, info)
+        return info
+
+    async def _resolve(
+        self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
+    ) -> FlagResolutionDetails[T]:
+        id_, pairs = self._context(ctx)
+        info = await self._describe(flag_key, fresh=id_ is None)
+        early = self._before(kind, flag_key, default, info, id_)
+        if early is not None:
+            return early
+        assert info is not None and id_ is not None
+        try:
+            e = await self.backend.hanoi_explain(flag_key, id_, pairs)
+        except Exception as err:
+            raise self._failure(flag_key, err, evaluating=True) from None
+        return self._after(kind, flag_key, default, info, e)
+
+    @staticmethod
+    def _sync_refused() -> GeneralError:
+        return GeneralError(
+            "AsyncHanoiProvider answers the async API (get_boolean_value_async, ...)"
+        )
+
+    async def resolve_boolean_details_async(
+        self,
+        flag_key: str,
+        default_value: bool,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[bool]:
+        return await self._resolve("boolean", flag_key, default_value, evaluation_context)
+
+    async def resolve_string_details_async(
+        self,
+        flag_key: str,
+        default_value: str,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[str]:
+        return await self._resolve("string", flag_key, default_value, evaluation_context)
+
+    async def resolve_integer_details_async(
+        self,
+        flag_key: str,
+        default_value: int,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[int]:
+        return await self._resolve("integer", flag_key, default_value, evaluation_context)
+
+    async def resolve_float_details_async(
+        self,
+        flag_key: str,
+        default_value: float,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[float]:
+        return await self._resolve("float", flag_key, default_value, evaluation_context)
+
+    async def resolve_object_details_async(
+        self,
+        flag_key: str,
+        default_value: Union[Sequence[Any], Mapping[str, Any]],
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[Union[Sequence[Any], Mapping[str, Any]]]:
+        return await self._resolve("object", flag_key, default_value, evaluation_context)
+
+    def resolve_boolean_details(
+        self,
+        flag_key: str,
+        default_value: bool,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[bool]:
+        raise self._sync_refused()
+
+    def resolve_string_details(
+        self,
+        flag_key: str,
+        default_value: str,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[str]:
+        raise self._sync_refused()
+
+    def resolve_integer_details(
+        self,
+        flag_key: str,
+        default_value: int,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[int]:
+        raise self._sync_refused()
+
+    def resolve_float_details(
+        self,
+        flag_key: str,
+        default_value: float,
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[float]:
+        raise self._sync_refused()
+
+    def resolve_object_details(
+        self,
+        flag_key: str,
+        default_value: Union[Sequence[Any], Mapping[str, Any]],
+        evaluation_context: Optional[EvaluationContext] = None,
+    ) -> FlagResolutionDetails[Union[Sequence[Any], Mapping[str, Any]]]:
+        raise self._sync_refused()
