@@ -194,6 +194,25 @@ impl Engine {
         })
     }
 
+    /// `HANOI.RESOLVE name id [WITH ...]`: (enabled, variant, value, reason,
+    /// detail, effective percentage, type), as the module replies.
+    #[pyo3(signature = (name, id, attrs=Vec::new()))]
+    fn resolve<'py>(
+        &self,
+        py: Python<'py>,
+        name: Vec<u8>,
+        id: Vec<u8>,
+        attrs: Pairs,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let r = self.read()?;
+        let values = with_attrs(&attrs, |a| r.resolve_with(&name, &id, a).values())?;
+        let items = values
+            .into_iter()
+            .map(|v| py_value(py, v))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
     /// `HANOI.EXPLAIN name id [WITH ...]`: (enabled, variant, reason, detail,
     /// effective percentage), as the module replies.
     #[pyo3(signature = (name, id, attrs=Vec::new()))]

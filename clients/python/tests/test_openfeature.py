@@ -108,6 +108,38 @@ def test_types_follow_the_flag_not_the_id(of):
         assert (d.value, d.error_code) == ({"a": 1}, ErrorCode.TYPE_MISMATCH)
 
 
+def test_typed_values(of):
+    client, rollout = of
+    rollout.define("limit", 20, ["small", "big"], values=[10, 250], default="small")
+    rollout.define("ratio", 20, ["low", "high"], values=[0.25, 2.5])
+    rollout.define("layout", 100, ["a"], values=[{"columns": 2}])
+    rollout.define("layout_off", 100, ["a", "b"], values=[[1], [2]], default="b", enabled=False)
+    d = client.get_integer_details("limit", 0, ctx("443301"))  # bucket 5: on
+    assert (d.value, d.variant, d.reason) == (250, "big", Reason.SPLIT)
+    d = client.get_integer_details("limit", 0, ctx("44488"))  # off: the DEFAULT
+    assert (d.value, d.variant, d.reason) == (10, "small", Reason.DEFAULT)
+    d = client.get_float_details("limit", 0.0, ctx("443301"))  # a whole number is a float too
+    assert (d.value, d.error_code) == (250.0, None)
+    d = client.get_float_details("ratio", 0.0, ctx("443301"))
+    assert (d.value, d.variant) == (2.5, "high")
+    d = client.get_integer_details("ratio", 7, ctx("443301"))  # 2.5 is no integer
+    assert (d.value, d.error_code) == (7, ErrorCode.TYPE_MISMATCH)
+    d = client.get_float_details("ratio", 0.75, ctx("44488"))  # off, no DEFAULT: the code's
+    assert (d.value, d.variant, d.reason) == (0.75, None, Reason.DEFAULT)
+    d = client.get_object_details("layout", {}, ctx("x"))
+    assert (d.value, d.reason, d.flag_metadata) == (
+        {"columns": 2},
+        Reason.STATIC,
+        {"type": "object"},
+    )
+    d = client.get_object_details("layout_off", {}, ctx())  # switched off: the DEFAULT, no id
+    assert (d.value, d.variant, d.reason) == ([2], "b", Reason.DISABLED)
+    for flag, kind in (("limit", "string"), ("layout", "boolean"), ("cdc_on", "object")):
+        get = getattr(client, f"get_{kind}_details")
+        default = {"string": "x", "boolean": False, "object": {}}[kind]
+        assert get(flag, default, ctx("443301")).error_code == ErrorCode.TYPE_MISMATCH, flag
+
+
 def test_flag_metadata(of):
     client, _ = of
     d = client.get_string_details("cdc_on", "none", ctx("443301"))

@@ -15,6 +15,7 @@ from ._common import (
     Pairs,
     info_dict,
     json_value,
+    resolution,
     text_of,
     with_args,
 )
@@ -56,6 +57,10 @@ def value(key: bytes, id_: Optional[bytes], pairs: Pairs) -> Built[Any]:
     if id_ is not None:
         args += [id_] + with_args(pairs)
     return args, json_value
+
+
+def resolve(key: bytes, id_: bytes, pairs: Pairs) -> Built[Tuple[Explanation, Any, Optional[str]]]:
+    return ["HANOI.RESOLVE", key, id_] + with_args(pairs), resolution
 
 
 def explain(key: bytes, id_: bytes, pairs: Pairs) -> Built[Explanation]:

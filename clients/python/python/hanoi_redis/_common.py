@@ -167,6 +167,14 @@ def full_definition(
     return opts
 
 
+def resolution(reply: Sequence[Any]) -> Tuple["Explanation", Any, Optional[str]]:
+    """HANOI.RESOLVE's reply: the explanation, the value served (decoded
+    JSON, None when none) and the flag's type (None for a missing flag)."""
+    enabled, variant, value, reason, detail, pct, kind = reply
+    e = Explanation.from_reply([enabled, variant, reason, detail, pct])
+    return e, json_value(value), text_of(kind)
+
+
 def json_value(reply: Any) -> Any:
     """HANOI.VALUE's reply (JSON text, or nil) as a Python value."""
     return None if reply is None else json.loads(reply)

@@ -59,6 +59,12 @@ class Engine:
         self, name: bytes, id: Optional[bytes] = None, attrs: _Pairs = ...
     ) -> Optional[bytes]:
         """`HANOI.VALUE name [id [WITH ...]]`: the JSON text served, or None."""
+    def resolve(
+        self, name: bytes, id: bytes, attrs: _Pairs = ...
+    ) -> List[Union[int, bytes, str, None]]:
+        """`HANOI.RESOLVE name id [WITH ...]`: [enabled, variant, value (JSON
+        text), reason, detail, effective percentage, type], as the module
+        replies."""
     def explain(
         self, name: bytes, id: bytes, attrs: _Pairs = ...
     ) -> List[Union[int, bytes, str, None]]:

@@ -16,7 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Sequence, TypeVar, cast
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    cast,
+)
 
 import redis
 import redis.asyncio
@@ -217,6 +229,11 @@ class AsyncRedisModuleBackEnd:
 
     async def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
         return await self._run(name, cmd.explain(self._key(name), id_, pairs))
+
+    async def hanoi_resolve(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        return await self._run(name, cmd.resolve(self._key(name), id_, pairs))
 
     async def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
         return await self._run(names, cmd.menabled([self._key(n) for n in names], id_, pairs))

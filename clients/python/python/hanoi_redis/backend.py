@@ -20,6 +20,7 @@ from typing import (
     Optional,
     Protocol,
     Sequence,
+    Tuple,
     TypeVar,
     runtime_checkable,
 )
@@ -48,6 +49,7 @@ from ._common import (
     prefix_match,
     raise_refusal,
     regex_source,
+    resolution,
     text_of,
     validate_percentage,
 )
@@ -177,6 +179,14 @@ class BackEnd(Protocol):
 
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
         """HANOI.EXPLAIN name id [WITH ...] (reason `undefined` for a missing flag)."""
+        ...
+
+    def hanoi_resolve(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        """HANOI.RESOLVE name id [WITH ...]: the explanation, the value served
+        (decoded) and the flag's type (None for a missing flag), from one
+        evaluation."""
         ...
 
     def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
@@ -425,6 +435,11 @@ class RedisModuleBackEnd(_BackEnd):
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
         return self._run(name, cmd.explain(self._key(name), id_, pairs))
 
+    def hanoi_resolve(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        return self._run(name, cmd.resolve(self._key(name), id_, pairs))
+
     def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
         return self._run(names, cmd.menabled([self._key(n) for n in names], id_, pairs))
 
@@ -526,6 +541,12 @@ class MemoryBackEnd(_BackEnd):
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
         with self._refusals(name):
             return Explanation.from_reply(self._engine.explain(b(name), id_, pairs))
+
+    def hanoi_resolve(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        with self._refusals(name):
+            return resolution(self._engine.resolve(b(name), id_, pairs))
 
     def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
         with self._refusals(names):

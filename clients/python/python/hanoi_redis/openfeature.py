@@ -136,6 +136,15 @@ META_FIELDS = ("description", "owner", "tags")
 KEY_EVENTS = frozenset({"del", "expired", "evicted", "rename_to", "restore", "copy_to", "move_to"})
 
 
+#: OpenFeature's resolution kinds each flag type answers.
+KINDS = {
+    "boolean": ("boolean",),
+    "string": ("string",),
+    "number": ("integer", "float"),
+    "object": ("object",),
+}
+
+
 def flag_type(info: Info) -> str:
     """A flag's OpenFeature type from its description: the module's `type`
     when it gives one, else `string` with variants, `boolean` without."""
@@ -219,17 +228,48 @@ class _Resolver:
         if info is None:
             raise FlagNotFoundError(f"no such flag: {flag_key}")
         t = flag_type(info)
-        if kind != t:
+        if kind not in KINDS.get(t, ()):
             return self._mismatch(kind, flag_key, default, info)
         if id_ is None:
             if info.get("enabled"):
                 raise TargetingKeyMissingError("hanoi flags are evaluated per targetingKey")
-            value: Any = False if kind == "boolean" else default
-            variant = "off" if kind == "boolean" else None
+            value: Any = default
+            variant: Optional[str] = None
+            if not info.get("variants"):
+                value, variant = False, "off"
+            elif info.get("default") is not None:  # switched off: the DEFAULT variant
+                variant = str(info["default"])
+                i = list(info["variants"]).index(variant)
+                values = info.get("values") or []
+                value = values[i] if values else variant
+                return self._typed(kind, flag_key, default, info, value, variant, Reason.DISABLED)
             return FlagResolutionDetails(
                 value, variant=variant, reason=Reason.DISABLED, flag_metadata=flag_metadata(info)
             )
         return None
+
+    def _typed(
+        self,
+        kind: str,
+        flag_key: str,
+        default: T,
+        info: Info,
+        value: Any,
+        variant: Optional[str],
+        reason: str,
+    ) -> FlagResolutionDetails[T]:
+        """A served value as the kind asked: an integer must be a whole
+        number (a float value is TYPE_MISMATCH), a float takes any number."""
+        if kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return self._mismatch(kind, flag_key, default, info)
+        elif kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return self._mismatch(kind, flag_key, default, info)
+            value = float(value)
+        return FlagResolutionDetails(
+            value, variant=variant, reason=reason, flag_metadata=flag_metadata(info)
+        )
 
     @staticmethod
     def _mismatch(kind: str, flag_key: str, default: T, info: Info) -> FlagResolutionDetails[T]:
@@ -243,31 +283,40 @@ class _Resolver:
         )
 
     def _after(
-        self, kind: str, flag_key: str, default: T, info: Info, e: Explanation
+        self,
+        kind: str,
+        flag_key: str,
+        default: T,
+        info: Info,
+        resolved: Tuple[Explanation, Any, Optional[str]],
     ) -> FlagResolutionDetails[T]:
-        """The answer for HANOI.EXPLAIN's."""
+        """The answer for HANOI.RESOLVE's (explanation, value, type)."""
+        e, value, now = resolved
         if e.reason == "undefined":  # deleted since its description was read
             self.forget(flag_key)
             raise FlagNotFoundError(f"no such flag: {flag_key}")
-        meta = flag_metadata(info)
         reason = REASONS[e.reason]
-        # Redefined since its description was read? The answer tells: a
-        # variant served by a boolean flag, none by a string flag that is on.
-        now_string = kind == "boolean" and e.variant is not None
-        now_boolean = kind == "string" and e.enabled and e.variant is None
-        if now_string or now_boolean:
+        # Redefined since its description was read? The answer names the
+        # type it has now.
+        if now is not None and now != flag_type(info):
             self.forget(flag_key)
-            info = {**info, "variants": [e.variant] if now_string else []}
-            info.pop("type", None)
-            return self._mismatch(kind, flag_key, default, info)
-        if kind == "boolean":
-            value: Any = e.enabled
-            variant: Optional[str] = "on" if e.enabled else "off"
-        elif e.variant is not None:
-            value = variant = e.variant
-        else:  # off for the id: the default value
-            value, variant = default, None
-        return FlagResolutionDetails(value, variant=variant, reason=reason, flag_metadata=meta)
+            info = {**info, "type": now}
+            if kind not in KINDS.get(now, ()):
+                return self._mismatch(kind, flag_key, default, info)
+        if now == "boolean" and e.variant is None and value is not None:
+            # A flag without variants: on or off.
+            on: Any = e.enabled
+            return FlagResolutionDetails(
+                on,
+                variant="on" if e.enabled else "off",
+                reason=reason,
+                flag_metadata=flag_metadata(info),
+            )
+        if e.variant is None or value is None:  # off, no DEFAULT: the code's default
+            return FlagResolutionDetails(
+                default, variant=None, reason=reason, flag_metadata=flag_metadata(info)
+            )
+        return self._typed(kind, flag_key, default, info, value, e.variant, reason)
 
 
 def _listener_client(client: Any) -> Any:
@@ -490,10 +539,10 @@ class HanoiProvider(_Resolver, AbstractProvider):
             return early
         assert info is not None and id_ is not None
         try:
-            e = self.backend.hanoi_explain(flag_key, id_, pairs)
+            resolved = self.backend.hanoi_resolve(flag_key, id_, pairs)
         except Exception as err:
             raise self._failure(flag_key, err, evaluating=True) from None
-        return self._after(kind, flag_key, default, info, e)
+        return self._after(kind, flag_key, default, info, resolved)
 
     def resolve_boolean_details(
         self,
@@ -616,10 +665,10 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
             return early
         assert info is not None and id_ is not None
         try:
-            e = await self.backend.hanoi_explain(flag_key, id_, pairs)
+            resolved = await self.backend.hanoi_resolve(flag_key, id_, pairs)
         except Exception as err:
             raise self._failure(flag_key, err, evaluating=True) from None
-        return self._after(kind, flag_key, default, info, e)
+        return self._after(kind, flag_key, default, info, resolved)
 
     @staticmethod
     def _sync_refused() -> GeneralError:
