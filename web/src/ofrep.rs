@@ -383,7 +383,9 @@ fn context(body: &[u8]) -> Result<Context, OfrepError> {
             }
         };
         if k == "targetingKey" {
-            id = Some(value);
+            // An empty targeting key is no targeting key (OpenFeature's, and
+            // the Python provider's, reading).
+            id = (!value.is_empty()).then_some(value);
         } else if k == "id" {
             // The module's own `id` attribute is the targeting key.
             continue;

@@ -506,6 +506,47 @@ async fn a_stale_save_is_refused_with_no_history_kept() {
 }
 
 #[tokio::test]
+async fn the_flag_page_edits_values_and_the_default() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"limit", b"PERCENTAGE", b"20"]);
+    let web = Web::start(&redis);
+    let url = format!("/f/{}", hex(b"limit"));
+    let alice = web.login(ALICE).await;
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(html.contains("boolean"), "the type is shown");
+    let form = [
+        ("variants", "small big"),
+        ("values", "10\n250.5"),
+        ("default", "small"),
+    ];
+    let (s, _) = submit(&web, &alice, &html, &url, "define-form", &form).await;
+    assert_eq!(s, 303);
+    let value = |id: &[u8]| redis.cmd(&[b"HANOI.VALUE", b"limit", id]);
+    assert_eq!(value(b"44488"), redis::Value::BulkString(b"10".to_vec()));
+    assert_eq!(
+        value(b"443301"),
+        redis::Value::BulkString(b"250.5".to_vec())
+    );
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(
+        html.contains("number") && html.contains("250.5"),
+        "type and values shown"
+    );
+    // A value that is not JSON is refused, and nothing changes.
+    let bad = [
+        ("variants", "small big"),
+        ("values", "10\n{oops"),
+        ("default", "small"),
+    ];
+    let (_, body) = submit(&web, &alice, &html, &url, "define-form", &bad).await;
+    assert!(body.contains("is not JSON"), "{body}");
+    assert_eq!(
+        value(b"443301"),
+        redis::Value::BulkString(b"250.5".to_vec())
+    );
+}
+
+#[tokio::test]
 async fn untrusted_names_and_values_render_as_text() {
     let redis = Redis::start();
     let evil = b"<img src=x onerror=alert(1)>";
@@ -632,6 +673,23 @@ async fn ofrep_answers_the_shared_cases() {
             expect_flag(&web, key, Some(ALL_KEY), &body, 200, want).await;
         }
     }
+    // An empty targetingKey is none: a flag that is on needs one; one
+    // switched off answers without.
+    let empty = json!({"context": {"targetingKey": ""}}).to_string();
+    let missing = json!({"errorCode": "TARGETING_KEY_MISSING"});
+    expect_flag(&web, "everybody", Some(ALL_KEY), &empty, 400, missing).await;
+    let off = json!({"reason": "DISABLED", "value": false});
+    expect_flag(&web, "switched-off", Some(ALL_KEY), &empty, 200, off).await;
+    let object_off = json!({"reason": "DISABLED", "value": {"columns": 1}, "variant": "one"});
+    expect_flag(
+        &web,
+        "object-values-switched-off",
+        Some(ALL_KEY),
+        &empty,
+        200,
+        object_off,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -798,7 +856,8 @@ async fn ofrep_bodies_byte_for_byte_and_every_error_in_ofreps_format() {
         .await,
         (
             200,
-            r#"{"key":"colour-off","metadata":{"type":"string"},"reason":"DISABLED","variant":""}"#.to_owned()
+            r#"{"key":"colour-off","metadata":{"type":"string"},"reason":"DISABLED","variant":""}"#
+                .to_owned()
         )
     );
     assert_eq!(

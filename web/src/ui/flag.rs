@@ -199,15 +199,21 @@ fn render_flag(
             }
             section.card id="variants" {
                 h2 { "Variants" }
+                p id="flag-type" { "Type: " strong { (f.value_type) }
+                    @if let Some(d) = &f.default { " · served when off: " code { (lossy(d)) } } }
                 @if f.variants.is_empty() { p.muted { "None: a boolean flag." } }
-                @else { table { thead { tr { th { "variant" } th { "weight" } } } tbody {
+                @else { table { thead { tr { th { "variant" } th { "weight" } th { "value" } } } tbody {
                     @for (i, v) in f.variants.iter().enumerate() {
-                        tr { td { code { (lossy(v)) } } td { (f.weights.get(i).map(|w| w.to_string()).unwrap_or_else(|| "—".into())) } } } } } }
+                        tr { td { code { (lossy(v)) } } td { (f.weights.get(i).map(|w| w.to_string()).unwrap_or_else(|| "—".into())) }
+                            td { code { (f.values.get(i).map(|j| lossy(j)).unwrap_or_else(|| "(its name)".into())) } } } } } } }
                 @if w.can_write {
                     form method="post" action=(url) id="define-form" {
                         (hidden(w, d, "define"))
                         label { "Variants" br; input type="text" name="variants" value=(f.variants.iter().map(|v| lossy(v)).collect::<Vec<_>>().join(" ")); }
                         label { "Weights" br; input type="text" name="weights" value=(f.weights.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(" ")); }
+                        label { "Values (JSON, one per line, in the variants' order; empty: a variant's value is its name)" br;
+                            textarea name="values" id="values-input" rows="3" { (f.values.iter().map(|v| lossy(v)).collect::<Vec<_>>().join("\n")) } }
+                        label { "Default (the variant served when off; empty: none)" br; input type="text" name="default" id="default-input" value=(f.default.as_deref().map(lossy).unwrap_or_default()); }
                         label { "Salt" br; input type="text" name="salt" value=(f.salt.as_deref().map(lossy).unwrap_or_default()); }
                         p.muted { "Saving re-defines the flag with its current switch and percentage (this ends a ramp)." }
                         button type="submit" { "Save variants" }

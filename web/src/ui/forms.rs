@@ -35,6 +35,22 @@ pub(super) fn define_cmd(key: &[u8], f: &HashMap<String, String>) -> Cmd {
         if !weights.is_empty() {
             c.arg("WEIGHTS").arg(&weights);
         }
+        // One JSON value per line, in the variants' order (the module
+        // checks each: JSON, one type, one per variant).
+        let values: Vec<&str> = f
+            .get("values")
+            .map(String::as_str)
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if !values.is_empty() {
+            c.arg("VALUES").arg(&values);
+        }
+    }
+    if let Some(d) = f.get("default").map(|d| d.trim()).filter(|d| !d.is_empty()) {
+        c.arg("DEFAULT").arg(d);
     }
     if let Some(s) = f.get("salt").filter(|s| !s.is_empty()) {
         c.arg("SALT").arg(s);
