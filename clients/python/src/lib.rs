@@ -205,12 +205,10 @@ impl Engine {
         attrs: Pairs,
     ) -> PyResult<Bound<'py, PyList>> {
         let r = self.read()?;
-        let values = with_attrs(&attrs, |a| r.resolve_with(&name, &id, a).values())?;
-        let items = values
-            .into_iter()
-            .map(|v| py_value(py, v))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, items)
+        py_list(
+            py,
+            with_attrs(&attrs, |a| r.resolve_with(&name, &id, a).values())?,
+        )
     }
 
     /// `HANOI.EXPLAIN name id [WITH ...]`: (enabled, variant, reason, detail,
@@ -224,12 +222,10 @@ impl Engine {
         attrs: Pairs,
     ) -> PyResult<Bound<'py, PyList>> {
         let r = self.read()?;
-        let values = with_attrs(&attrs, |a| r.explain_with(&name, &id, a).values())?;
-        let items = values
-            .into_iter()
-            .map(|v| py_value(py, v))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, items)
+        py_list(
+            py,
+            with_attrs(&attrs, |a| r.explain_with(&name, &id, a).values())?,
+        )
     }
 
     /// `HANOI.RULE name SET rule args...`.
@@ -317,6 +313,18 @@ fn flag_dict<'py>(py: Python<'py>, f: &hanoi_core::Flag) -> PyResult<Bound<'py, 
     Ok(out)
 }
 
+/// A reply's values as a list.
+fn py_list<'py>(
+    py: Python<'py>,
+    values: impl IntoIterator<Item = Value>,
+) -> PyResult<Bound<'py, PyList>> {
+    let items = values
+        .into_iter()
+        .map(|v| py_value(py, v))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
 /// A core [`Value`] as redis-py gives the module's reply to it: byte
 /// strings as `bytes`, reasons as `str`, a map as a dict of `bytes` keys.
 fn py_value(py: Python<'_>, v: Value) -> PyResult<Bound<'_, PyAny>> {
@@ -326,13 +334,7 @@ fn py_value(py: Python<'_>, v: Value) -> PyResult<Bound<'_, PyAny>> {
         Value::Int(i) => i.into_pyobject(py)?.into_any(),
         Value::Bytes(b) => PyBytes::new(py, &b).into_any(),
         Value::Word(w) => w.into_pyobject(py)?.into_any(),
-        Value::List(l) => {
-            let items = l
-                .into_iter()
-                .map(|v| py_value(py, v))
-                .collect::<PyResult<Vec<_>>>()?;
-            PyList::new(py, items)?.into_any()
-        }
+        Value::List(l) => py_list(py, l)?.into_any(),
         Value::Map(m) => {
             let d = PyDict::new(py);
             for (k, v) in m {
