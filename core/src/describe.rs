@@ -196,7 +196,7 @@ impl Reason {
             Reason::Percentage => "SPLIT",
             Reason::All => "STATIC",
             Reason::Outside => "DEFAULT",
-            Reason::Undefined => "ERROR",
+            Reason::Undefined | Reason::NeedsId => "ERROR",
         }
     }
 
@@ -208,7 +208,7 @@ impl Reason {
     }
 
     /// Every reason.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::Undefined,
         Reason::Disabled,
         Reason::Inactive,
@@ -219,6 +219,7 @@ impl Reason {
         Reason::Rule,
         Reason::Percentage,
         Reason::Outside,
+        Reason::NeedsId,
     ];
 }
 
@@ -237,8 +238,33 @@ pub struct Resolution<'a> {
 impl Flag {
     /// [`Flag::explain_with`], the value served and the type.
     pub fn resolve_with(&self, id: &[u8], q: &crate::Query<'_>) -> Resolution<'_> {
-        let explanation = self.explain_with(id, q);
-        let value = if self.value_type() == ValueType::Boolean {
+        self.resolution(self.explain_with(id, q))
+    }
+
+    /// [`Flag::resolve_with`] for a query without an id (see
+    /// [`Flag::explain_without_id`]); reason `needs_id` when the answer
+    /// depends on the id.
+    pub fn resolve_without_id(&self, q: &crate::Query<'_>) -> Resolution<'_> {
+        match self.explain_without_id(q) {
+            Some(e) => self.resolution(e),
+            None => Resolution {
+                explanation: Explanation {
+                    enabled: false,
+                    variant: None,
+                    reason: Reason::NeedsId,
+                    detail: None,
+                    percentage: self.effective_percentage(q.now_ms),
+                },
+                value: None,
+                value_type: Some(self.value_type()),
+            },
+        }
+    }
+
+    fn resolution<'a>(&'a self, explanation: Explanation<'a>) -> Resolution<'a> {
+        let value = if explanation.reason == Reason::NeedsId {
+            None
+        } else if self.value_type() == ValueType::Boolean {
             let text: &'static [u8] = if explanation.enabled {
                 b"true"
             } else {

@@ -304,6 +304,10 @@ pub enum Reason {
     Rule,
     Percentage,
     Outside,
+    /// Asked without an id, where the answer depends on the id's hash (a
+    /// percentage or a rule rollout strictly between 0 and 100, a pick
+    /// among variants): OpenFeature's `TARGETING_KEY_MISSING`.
+    NeedsId,
 }
 
 impl Reason {
@@ -326,6 +330,7 @@ impl Reason {
             Reason::Regex => "regex",
             Reason::Percentage => "percentage",
             Reason::Outside => "outside",
+            Reason::NeedsId => "needs_id",
         }
     }
 }
@@ -1112,6 +1117,71 @@ impl Flag {
 
     pub fn explain(&self, id: &[u8]) -> Explanation<'_> {
         self.explain_with(id, &self.plain_query())
+    }
+
+    /// The answer to a query without an id (OpenFeature without a targeting
+    /// key), or `None` when it depends on the id's hash. Decided as usual:
+    /// the switch, the window, the effective percentage at 0 or 100, rules
+    /// by their attributes (a rollout of 0 or 100), one variant, the
+    /// `DEFAULT` one when off; ids and regexes do not match a missing id.
+    /// A percentage or a reached rule rollout strictly between 0 and 100,
+    /// or a pick among several variants, needs the id.
+    pub fn explain_without_id(&self, q: &Query<'_>) -> Option<Explanation<'_>> {
+        let pct = self.effective_percentage(q.now_ms);
+        let off = |reason| Explanation {
+            enabled: false,
+            variant: self
+                .default_index
+                .and_then(|i| self.def.variants.get(i))
+                .map(Vec::as_slice),
+            reason,
+            detail: None,
+            percentage: pct,
+        };
+        if !self.def.enabled {
+            return Some(off(Reason::Disabled));
+        }
+        if !self.schedule.active(q.now_ms) {
+            return Some(off(Reason::Inactive));
+        }
+        let (reason, rule) = if pct >= 100 {
+            (Reason::All, None)
+        } else {
+            let mut decided = None;
+            for (i, r) in self.rules.iter().enumerate() {
+                if !r.matches_without_id(&q.attrs) {
+                    continue;
+                }
+                match r.rollout {
+                    None => {}
+                    Some(p) if p >= 100 => {}
+                    Some(0) => continue,
+                    Some(_) => return None,
+                }
+                decided = Some(i);
+                break;
+            }
+            match decided {
+                Some(i) => (Reason::Rule, Some(i)),
+                None if pct == 0 => return Some(off(Reason::Outside)),
+                None => return None,
+            }
+        };
+        let variant = match rule.and_then(|i| self.rules[i].variant.as_deref()) {
+            Some(v) => Some(v),
+            None => match self.def.variants.as_slice() {
+                [] => None,
+                [only] => Some(only.as_slice()),
+                _ => return None,
+            },
+        };
+        Some(Explanation {
+            enabled: true,
+            variant,
+            reason,
+            detail: rule.map(|i| Detail::Rule(&self.rules[i].name)),
+            percentage: pct,
+        })
     }
 
     /// [`Flag::explain`] with attributes and a time.

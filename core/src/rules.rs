@@ -54,11 +54,11 @@ impl<'a> Attrs<'a> {
         self.pairs
     }
 
-    /// The value of `name` (`id` is the id).
+    /// The value of `name` (`id` is the id; missing without one).
     #[inline]
-    fn get(&self, name: &[u8], id: &'a [u8]) -> Option<&'a [u8]> {
+    fn get(&self, name: &[u8], id: Option<&'a [u8]>) -> Option<&'a [u8]> {
         if name == b"id" {
-            return Some(id);
+            return id;
         }
         self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
     }
@@ -452,7 +452,7 @@ impl Condition {
     /// false but `MISSING`; a value that does not parse as the operator
     /// needs makes it false.
     #[inline]
-    fn holds(&self, attrs: &Attrs<'_>, id: &[u8]) -> bool {
+    fn holds(&self, attrs: &Attrs<'_>, id: Option<&[u8]>) -> bool {
         let Some(v) = attrs.get(&self.attr, id) else {
             return matches!(self.test, Test::Missing);
         };
@@ -495,7 +495,13 @@ impl Rule {
     /// Do all its conditions hold?
     #[inline]
     pub fn matches(&self, attrs: &Attrs<'_>, id: &[u8]) -> bool {
-        self.conditions.iter().all(|c| c.holds(attrs, id))
+        self.conditions.iter().all(|c| c.holds(attrs, Some(id)))
+    }
+
+    /// [`Rule::matches`] for a query without an id: a condition on `id`
+    /// sees it missing.
+    pub fn matches_without_id(&self, attrs: &Attrs<'_>) -> bool {
+        self.conditions.iter().all(|c| c.holds(attrs, None))
     }
 
     /// The `HANOI.RULE key SET` arguments after the name that rebuild it.

@@ -406,15 +406,20 @@ pub fn enabled_shared(
     flag.is_some_and(|f| f.is_enabled_shared(id, q, unsalted))
 }
 
-/// The answer with its value and type; a missing flag is `undefined`.
+/// The answer with its value and type (`HANOI.RESOLVE`); a missing flag is
+/// `undefined`. An empty id is no id, as OpenFeature has it: what does not
+/// depend on the id is answered ([`Flag::explain_without_id`]), the rest is
+/// `needs_id`.
 pub fn resolve_with<'a>(
     flag: Option<&'a Flag>,
     id: &[u8],
     q: &Query<'_>,
 ) -> crate::describe::Resolution<'a> {
-    flag.map_or(crate::describe::Resolution::UNDEFINED, |f| {
-        f.resolve_with(id, q)
-    })
+    match flag {
+        None => crate::describe::Resolution::UNDEFINED,
+        Some(f) if id.is_empty() => f.resolve_without_id(q),
+        Some(f) => f.resolve_with(id, q),
+    }
 }
 
 /// [`explain`] with attributes and a time.
