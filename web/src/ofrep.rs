@@ -430,9 +430,9 @@ fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context, get: bool) -> us
         pipe.cmd("HANOI.EXPORT").arg(key).arg("NOIDS");
         n += 1;
     }
-    let Some(id) = &ctx.id else {
-        return n;
-    };
+    // No targeting key is the empty id: the module answers what does not
+    // depend on the id, and `needs_id` for the rest.
+    let id = ctx.id.as_deref().unwrap_or("");
     let explain = pipe.cmd("HANOI.RESOLVE").arg(key).arg(id);
     if !ctx.attrs.is_empty() {
         explain.arg("WITH");
@@ -527,7 +527,7 @@ impl Cache {
     }
 }
 
-/// Evaluates keys: one pipeline per server with `HANOI.EXPLAIN` for each
+/// Evaluates keys: one pipeline per server with `HANOI.RESOLVE` for each
 /// (and `HANOI.EXPORT NOIDS` for those whose description is not cached).
 async fn evaluate(
     app: &App,
@@ -610,23 +610,15 @@ fn answer(
                 return Err(not_found());
             }
         },
-        // No id: only a flag switched off answers without one.
-        None if !flag.enabled => Explain {
-            enabled: false,
-            variant: flag.default.clone(),
-            reason: "disabled".into(),
-            detail: None,
-            percentage: None,
-            value: flag.default_value(),
-        },
-        None => {
-            return Err(OfrepError::TargetingKeyMissing {
-                key: key.to_owned(),
-            })
-        }
+        None => return Err(not_found()),
     };
     if ex.reason == "undefined" {
         return Err(not_found());
+    }
+    if ex.reason == "needs_id" {
+        return Err(OfrepError::TargetingKeyMissing {
+            key: key.to_owned(),
+        });
     }
     let (value, variant) = if boolean {
         let variant = if ex.enabled { "on" } else { "off" };

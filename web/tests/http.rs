@@ -660,11 +660,18 @@ async fn ofrep_answers_the_shared_cases() {
         let key = case["name"].as_str().unwrap();
         for q in case["queries"].as_array().unwrap() {
             let mut context = q["attrs"].as_object().cloned().unwrap_or_default();
-            context.insert("targetingKey".into(), q["id"].clone());
+            if !q["id"].is_null() {
+                context.insert("targetingKey".into(), q["id"].clone());
+            }
             let body = json!({ "context": context }).to_string();
             if q["reason"] == "undefined" {
                 let want = json!({"errorCode": "FLAG_NOT_FOUND"});
                 expect_flag(&web, key, Some(ALL_KEY), &body, 404, want).await;
+                continue;
+            }
+            if q["reason"] == "needs_id" {
+                let want = json!({"errorCode": "TARGETING_KEY_MISSING"});
+                expect_flag(&web, key, Some(ALL_KEY), &body, 400, want).await;
                 continue;
             }
             // The value served, typed (a number a JSON number, an object an
@@ -673,11 +680,21 @@ async fn ofrep_answers_the_shared_cases() {
             expect_flag(&web, key, Some(ALL_KEY), &body, 200, want).await;
         }
     }
-    // An empty targetingKey is none: a flag that is on needs one; one
-    // switched off answers without.
+    // An empty targetingKey is none: what depends on the id needs one;
+    // the rest answers without.
     let empty = json!({"context": {"targetingKey": ""}}).to_string();
     let missing = json!({"errorCode": "TARGETING_KEY_MISSING"});
-    expect_flag(&web, "everybody", Some(ALL_KEY), &empty, 400, missing).await;
+    expect_flag(
+        &web,
+        "percentage-split",
+        Some(ALL_KEY),
+        &empty,
+        400,
+        missing,
+    )
+    .await;
+    let all = json!({"reason": "STATIC", "value": true});
+    expect_flag(&web, "everybody", Some(ALL_KEY), &empty, 200, all).await;
     let off = json!({"reason": "DISABLED", "value": false});
     expect_flag(&web, "switched-off", Some(ALL_KEY), &empty, 200, off).await;
     let object_off = json!({"reason": "DISABLED", "value": {"columns": 1}, "variant": "one"});
@@ -770,6 +787,17 @@ async fn ofrep_single_evaluation() {
             r#"{"context":{}}"#.into(),
             json!({"reason": "DISABLED"}),
         ),
+        // Without a targeting key: what does not depend on the id.
+        (
+            "targeted",
+            r#"{"context":{}}"#.into(),
+            json!({"reason": "DEFAULT", "value": false}),
+        ),
+        (
+            "bool-on",
+            r#"{"context":{}}"#.into(),
+            json!({"reason": "STATIC", "value": true}),
+        ),
     ];
     for (flag, body, want) in answers {
         expect_flag(&web, flag, all, &body, 200, want).await;
@@ -791,8 +819,9 @@ async fn ofrep_single_evaluation() {
             404,
             json!({"errorCode": "FLAG_NOT_FOUND"}),
         ),
+        // The id decides (99 %): no answer without one.
         (
-            "targeted",
+            "most",
             r#"{"context":{}}"#.into(),
             400,
             json!({"errorCode": "TARGETING_KEY_MISSING"}),

@@ -140,6 +140,24 @@ def test_typed_values(of):
         assert get(flag, default, ctx("443301")).error_code == ErrorCode.TYPE_MISMATCH, flag
 
 
+def test_without_a_targeting_key(of):
+    client, rollout = of
+    # What does not depend on the id is answered without one.
+    d = client.get_boolean_details("all", False, ctx())
+    assert (d.value, d.reason, d.error_code) == (True, Reason.STATIC, None)
+    rollout.add_func("kill", percentage=0)
+    rollout.set_rule("kill", "de", "IF", "country", "EQ", "DE")
+    d = client.get_boolean_details("kill", False, ctx(None, country="DE"))
+    assert (d.value, d.reason) == (True, Reason.TARGETING_MATCH)
+    d = client.get_boolean_details("kill", True, ctx("", country="US"))  # empty: no key
+    assert (d.value, d.reason) == (False, Reason.DEFAULT)
+    # What does: TARGETING_KEY_MISSING.
+    d = client.get_boolean_details("beta", False, ctx(None, country="FR"))  # 50 %
+    assert (d.value, d.error_code) == (False, ErrorCode.TARGETING_KEY_MISSING)
+    d = client.get_string_details("cdc_on", "none", ctx())  # a pick among variants
+    assert (d.value, d.error_code) == ("none", ErrorCode.TARGETING_KEY_MISSING)
+
+
 def test_flag_metadata(of):
     client, _ = of
     d = client.get_string_details("cdc_on", "none", ctx("443301"))

@@ -42,9 +42,11 @@ def test_shared_cases(backend, case):
         assert not str(run(backend, cmd[0], name, cmd[1:])).startswith("error"), cmd
     for q in case["queries"]:
         pairs = [(k.encode(), v.encode()) for k, v in (q.get("attrs") or {}).items()]
-        e = backend.hanoi_explain(name, q["id"].encode(), pairs)
+        # No id (None) is the empty one: HANOI.RESOLVE's keyless form.
+        id_ = (q["id"] or "").encode()
+        e, value, _ = backend.hanoi_resolve(name, id_, pairs)
         got = {
-            "value": backend.hanoi_value(name, q["id"].encode(), pairs),
+            "value": value,
             "enabled": e.enabled,
             "variant": e.variant,
             "reason": e.reason,
@@ -53,6 +55,9 @@ def test_shared_cases(backend, case):
         }
         want = {k: q[k] for k in got}
         assert got == want, q
+        if id_:
+            assert backend.hanoi_explain(name, id_, pairs) == e, q
+            assert backend.hanoi_value(name, id_, pairs) == value, q
 
 
 IDS = ["1", "2", "44488", "443301", "u7", "x01", "anna"]

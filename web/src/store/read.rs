@@ -174,17 +174,6 @@ impl FlagView {
         Some(Description::of_partial(&flag, now).into())
     }
 
-    /// The JSON text of the `DEFAULT` variant's value (what an answer with
-    /// no id serves when the flag is switched off), if it has one.
-    pub fn default_value(&self) -> Option<Vec<u8>> {
-        let d = self.default.as_ref()?;
-        let i = self.variants.iter().position(|v| v == d)?;
-        match self.values.get(i) {
-            Some(v) => Some(v.clone()),
-            None => serde_json::to_vec(&String::from_utf8_lossy(d)).ok(),
-        }
-    }
-
     /// The stale-save token: the revision, as a form carries it.
     pub fn version(&self) -> String {
         self.revision.to_string()

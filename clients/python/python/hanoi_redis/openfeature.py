@@ -223,29 +223,13 @@ class _Resolver:
     def _before(
         self, kind: str, flag_key: str, default: T, info: Optional[Info], id_: Optional[bytes]
     ) -> Optional[FlagResolutionDetails[T]]:
-        """The answer when no evaluation is needed (a type mismatch, no id),
-        else None."""
+        """A type mismatch, answered without an evaluation; else None."""
+
         if info is None:
             raise FlagNotFoundError(f"no such flag: {flag_key}")
         t = flag_type(info)
         if kind not in KINDS.get(t, ()):
             return self._mismatch(kind, flag_key, default, info)
-        if id_ is None:
-            if info.get("enabled"):
-                raise TargetingKeyMissingError("hanoi flags are evaluated per targetingKey")
-            value: Any = default
-            variant: Optional[str] = None
-            if not info.get("variants"):
-                value, variant = False, "off"
-            elif info.get("default") is not None:  # switched off: the DEFAULT variant
-                variant = str(info["default"])
-                i = list(info["variants"]).index(variant)
-                values = info.get("values") or []
-                value = values[i] if values else variant
-                return self._typed(kind, flag_key, default, info, value, variant, Reason.DISABLED)
-            return FlagResolutionDetails(
-                value, variant=variant, reason=Reason.DISABLED, flag_metadata=flag_metadata(info)
-            )
         return None
 
     def _typed(
@@ -295,6 +279,11 @@ class _Resolver:
         if e.reason == "undefined":  # deleted since its description was read
             self.forget(flag_key)
             raise FlagNotFoundError(f"no such flag: {flag_key}")
+        if e.reason == "needs_id":  # asked without one, and the answer depends on it
+            raise TargetingKeyMissingError(
+                f"{flag_key}'s answer depends on the targetingKey (a percentage, a rule's "
+                "rollout or a pick among variants)"
+            )
         reason = REASONS[e.reason]
         # Redefined since its description was read? The answer names the
         # type it has now.
@@ -537,9 +526,10 @@ class HanoiProvider(_Resolver, AbstractProvider):
         early = self._before(kind, flag_key, default, info, id_)
         if early is not None:
             return early
-        assert info is not None and id_ is not None
+        assert info is not None
         try:
-            resolved = self.backend.hanoi_resolve(flag_key, id_, pairs)
+            # No id is the empty one: the module's keyless form.
+            resolved = self.backend.hanoi_resolve(flag_key, id_ or b"", pairs)
         except Exception as err:
             raise self._failure(flag_key, err, evaluating=True) from None
         return self._after(kind, flag_key, default, info, resolved)
@@ -663,9 +653,9 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
         early = self._before(kind, flag_key, default, info, id_)
         if early is not None:
             return early
-        assert info is not None and id_ is not None
+        assert info is not None
         try:
-            resolved = await self.backend.hanoi_resolve(flag_key, id_, pairs)
+            resolved = await self.backend.hanoi_resolve(flag_key, id_ or b"", pairs)
         except Exception as err:
             raise self._failure(flag_key, err, evaluating=True) from None
         return self._after(kind, flag_key, default, info, resolved)
