@@ -447,3 +447,29 @@ fn values_are_typed_json_and_kept_to_the_letter() {
     ok(&mut con, &["HANOI.DEFINE", "n", "VARIANTS", "2", "a", "b"]);
     assert_ne!(run(&mut con, &["DEBUG", "DIGEST-VALUE", "n"]).unwrap(), digest);
 }
+
+#[test]
+fn module_list_and_info_say_the_same_version() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    let list: Vec<Vec<Value>> =
+        redis::from_redis_value(&run(&mut con, &["MODULE", "LIST"]).unwrap()).unwrap();
+    let hanoi = list
+        .iter()
+        .find(|m| m.contains(&Value::BulkString(b"hanoi".to_vec())))
+        .expect("hanoi is loaded");
+    let i = hanoi
+        .iter()
+        .position(|v| *v == Value::BulkString(b"ver".to_vec()))
+        .unwrap();
+    let ver: i64 = redis::from_redis_value(&hanoi[i + 1]).unwrap();
+    let info: String =
+        redis::from_redis_value(&run(&mut con, &["INFO", "hanoi"]).unwrap()).unwrap();
+    let crate_version = env!("CARGO_PKG_VERSION");
+    assert!(info.contains(crate_version), "{info}");
+    let parts: Vec<i64> = crate_version
+        .split('.')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(ver, parts[0] * 10_000 + parts[1] * 100 + parts[2]);
+}

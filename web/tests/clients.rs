@@ -26,6 +26,11 @@ fn python_openfeature_sdk_with_the_ofrep_provider() {
     }
     let redis = Redis::start();
     harness::define_ofrep_flags(&redis);
+    // Typed values: a number flag (its DEFAULT served when off), an object.
+    #[rustfmt::skip]
+    redis.cmd(&[b"HANOI.DEFINE", b"limit", b"PERCENTAGE", b"20", b"VARIANTS", b"2", b"small", b"big", b"VALUES", b"10", b"2.5", b"DEFAULT", b"small"]);
+    #[rustfmt::skip]
+    redis.cmd(&[b"HANOI.DEFINE", b"layout", b"PERCENTAGE", b"100", b"VARIANTS", b"1", b"wide", b"VALUES", br#"{"columns": 2}"#]);
     let web = Web::start(&redis);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ofrep_client.py");
     let out = Command::new(&python)
