@@ -1017,6 +1017,30 @@ async fn ofrep_bulk_with_etag() {
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["errorCode"], "PARSE_ERROR");
+
+    // Without a targeting key each flag answers what does not depend on
+    // the id, or TARGETING_KEY_MISSING.
+    redis.cmd(&[b"HANOI.PERCENTAGE", b"a", b"50"]);
+    let r = c
+        .post(web.url("/ofrep/v1/evaluate/flags"))
+        .header("X-API-Key", ALL_KEY)
+        .body(r#"{"context":{}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let flags = v["flags"].as_array().unwrap();
+    assert_eq!(flags[0]["key"], "a");
+    assert_eq!(flags[0]["errorCode"], "TARGETING_KEY_MISSING");
+    assert_eq!(
+        (&flags[1]["key"], &flags[1]["reason"]),
+        (&json!("b"), &json!("DISABLED"))
+    );
+    assert_eq!(
+        (&flags[2]["value"], &flags[2]["reason"]),
+        (&json!(true), &json!("STATIC"))
+    );
 }
 
 #[tokio::test]

@@ -480,6 +480,12 @@ async def test_async_answers(aof):
     assert (d.value, d.reason) == ("none", Reason.DEFAULT)
     d = await aof.get_boolean_details_async("off", True, ctx())
     assert (d.value, d.reason) == (False, Reason.DISABLED)
+    # Without a targeting key: a rule on an attribute decides; a percentage
+    # needs the key.
+    d = await aof.get_boolean_details_async("beta", False, ctx(None, country="DE"))
+    assert (d.value, d.reason) == (True, Reason.TARGETING_MATCH)
+    d = await aof.get_boolean_details_async("beta", False, ctx(None, country="FR"))
+    assert (d.value, d.error_code) == (False, ErrorCode.TARGETING_KEY_MISSING)
 
 
 async def test_async_errors(aof, r):
