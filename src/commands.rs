@@ -439,9 +439,10 @@ pub fn variant(call: &Call) -> CmdResult {
     let mut pairs = Pairs::new();
     call_pairs(call, 3, &mut pairs)?;
     let q = query(flag, attrs(&pairs)?);
-    let index = flag.and_then(|f| f.variant_index_with(id, &q));
+    // On or off, and the variant served (the DEFAULT one when off).
+    let (on, index) = flag.map_or((false, None), |f| f.served(Some(id), &q));
     let v = index.and_then(|i| flag?.definition().variants.get(i).map(Vec::as_slice));
-    evaluated(flag, v.is_some(), index);
+    evaluated(flag, on, index);
     match v {
         Some(v) => {
             stats::add_serialized(&stats::VARIANT_ANSWERS, 1);

@@ -415,7 +415,14 @@ fn values_are_typed_json_and_kept_to_the_letter() {
     assert_eq!(bulk(&mut con, &["HANOI.VALUE", "b"]).as_deref(), Some("true"));
     ok(&mut con, &["HANOI.DEFINE", "s", "PERCENTAGE", "100", "VARIANTS", "1", "say \"hi\""]);
     assert_eq!(bulk(&mut con, &["HANOI.VALUE", "s", "x"]).as_deref(), Some("\"say \\\"hi\\\"\""));
-    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "s"]), None);
+    // Without an id: what does not depend on it (one variant at 100 %).
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "s"]).as_deref(), Some("\"say \\\"hi\\\"\""));
+    ok(&mut con, &["HANOI.DEFINE", "s2", "PERCENTAGE", "50", "VARIANTS", "1", "a"]);
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "s2"]), None, "50 % needs the id");
+    // Boolean values are a variant's value, not the switch.
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.DEFINE", "bv", "PERCENTAGE", "100", "VARIANTS", "1", "no", "VALUES", "false"]);
+    assert_eq!(bulk(&mut con, &["HANOI.VALUE", "bv", "x"]).as_deref(), Some("false"));
     assert_eq!(bulk(&mut con, &["HANOI.VALUE", "missing", "x"]), None);
     // hanoi.max-value-bytes bounds one value.
     let big = format!("\"{}\"", "x".repeat(70));

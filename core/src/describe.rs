@@ -264,7 +264,7 @@ impl Flag {
     fn resolution<'a>(&'a self, explanation: Explanation<'a>) -> Resolution<'a> {
         let value = if explanation.reason == Reason::NeedsId {
             None
-        } else if self.value_type() == ValueType::Boolean {
+        } else if self.definition().variants.is_empty() {
             let text: &'static [u8] = if explanation.enabled {
                 b"true"
             } else {

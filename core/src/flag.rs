@@ -789,8 +789,18 @@ impl Flag {
         id: Option<&[u8]>,
         q: &Query<'_>,
     ) -> (bool, Option<usize>, Option<std::borrow::Cow<'_, [u8]>>) {
-        let (on, index) = self.served(id, q);
-        if self.kind == ValueType::Boolean {
+        let Some(id) = id.filter(|id| !id.is_empty()) else {
+            // No id (or an empty one): what does not depend on the id, as
+            // `HANOI.RESOLVE key ""` answers it.
+            let r = self.resolve_without_id(q);
+            let e = &r.explanation;
+            let index = e
+                .variant
+                .and_then(|v| self.def.variants.iter().position(|x| x == v));
+            return (e.enabled, index, r.value);
+        };
+        let (on, index) = self.served(Some(id), q);
+        if self.def.variants.is_empty() {
             let text: &'static [u8] = if on { b"true" } else { b"false" };
             return (on, None, Some(std::borrow::Cow::Borrowed(text)));
         }
@@ -1149,6 +1159,10 @@ impl Flag {
         } else {
             let mut decided = None;
             for (i, r) in self.rules.iter().enumerate() {
+                if r.uses_id() {
+                    // Its answer is the id's: skipping it would be a guess.
+                    return None;
+                }
                 if !r.matches_without_id(&q.attrs) {
                     continue;
                 }

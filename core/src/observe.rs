@@ -36,8 +36,9 @@ impl Metadata {
         max_fields: usize,
         max_value: usize,
     ) -> Result<usize, Error> {
-        let mut added = 0;
-        for (i, (field, value)) in pairs.iter().enumerate() {
+        // A field repeated in one call counts once: the last value wins.
+        let mut last: BTreeMap<&[u8], &[u8]> = BTreeMap::new();
+        for (field, value) in pairs {
             if field.is_empty() {
                 return Err(Error::EmptyField);
             }
@@ -47,18 +48,18 @@ impl Metadata {
             if value.len() > max_value {
                 return Err(Error::ValueTooLong { limit: max_value });
             }
-            // A field repeated in one call counts once (the last value wins).
-            let later = pairs[i + 1..].iter().any(|(f, _)| f == field);
-            if !later && !self.fields.contains_key(*field) {
-                added += 1;
-            }
+            last.insert(field, value);
         }
+        let added = last
+            .keys()
+            .filter(|f| !self.fields.contains_key(**f))
+            .count();
         if self.fields.len() + added > max_fields {
             return Err(Error::TooManyFields { limit: max_fields });
         }
         let mut changed = 0;
-        for (field, value) in pairs {
-            if self.fields.get(*field).map(Vec::as_slice) != Some(*value) {
+        for (field, value) in last {
+            if self.fields.get(field).map(Vec::as_slice) != Some(value) {
                 self.fields.insert(field.to_vec(), value.to_vec());
                 changed += 1;
             }
@@ -322,7 +323,7 @@ mod tests {
         assert_eq!(m.delete(&[b"owner", b"nope"]), Ok(1));
         assert_eq!(m.delete(&[b"created"]), Err(Error::CreatedIsSet));
         // A field repeated in one call is one field.
-        assert_eq!(m.set(&[(b"a", b"1"), (b"a", b"2")], 2, 10), Ok(2));
+        assert_eq!(m.set(&[(b"a", b"1"), (b"a", b"2")], 2, 10), Ok(1));
         assert_eq!(m.fields.get(&b"a"[..]).unwrap(), b"2");
     }
 

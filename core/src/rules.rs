@@ -498,6 +498,11 @@ impl Rule {
         self.conditions.iter().all(|c| c.holds(attrs, Some(id)))
     }
 
+    /// Whether a condition reads the id (the attribute `id`).
+    pub fn uses_id(&self) -> bool {
+        self.conditions.iter().any(|c| c.attr == b"id")
+    }
+
     /// [`Rule::matches`] for a query without an id: a condition on `id`
     /// sees it missing.
     pub fn matches_without_id(&self, attrs: &Attrs<'_>) -> bool {

@@ -198,7 +198,7 @@ impl<'a> Write<'a> {
         } else if kw(name, "SCHEDULE") {
             Self::schedule(args)
         } else if kw(name, "META") {
-            Self::meta(args)
+            Self::meta(args, limits)
         } else {
             Err(usage(format!("'{}' is not a hanoi write", quote(command))))
         }
@@ -219,7 +219,7 @@ impl<'a> Write<'a> {
                 &limits.rule_limits(),
             )?))
         } else if kw(action, "DEL") {
-            Ok(Write::DeleteRules(rest.to_vec()))
+            Ok(Write::DeleteRules(items(rest, limits)?))
         } else if kw(action, "MOVE") {
             let [name, index] = rest[..] else {
                 return Err(usage("expected HANOI.RULE key MOVE name index"));
@@ -281,14 +281,13 @@ impl<'a> Write<'a> {
         }
     }
 
-    /// `META key SET field value [...] | DEL field [...]`.
-    fn meta(args: &[&'a [u8]]) -> Result<Write<'a>, Error> {
+    /// `META key SET field value [...] | DEL field [...]` (at most
+    /// `max_ids_per_command` arguments: a bound on one command's work).
+    fn meta(args: &[&'a [u8]], limits: &Limits) -> Result<Write<'a>, Error> {
         let [action, rest @ ..] = args else {
             return Err(Error::WrongArity);
         };
-        if rest.is_empty() {
-            return Err(Error::WrongArity);
-        }
+        let rest = items(rest, limits)?;
         if kw(action, "SET") {
             if !rest.len().is_multiple_of(2) {
                 return Err(usage(
@@ -299,7 +298,7 @@ impl<'a> Write<'a> {
                 rest.chunks(2).map(|p| (p[0], p[1])).collect(),
             ))
         } else if kw(action, "DEL") {
-            Ok(Write::DeleteMeta(rest.to_vec()))
+            Ok(Write::DeleteMeta(rest))
         } else {
             Err(usage(format!(
                 "expected SET or DEL, got '{}'",
