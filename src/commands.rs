@@ -413,19 +413,41 @@ fn call_pairs<'a>(call: &Call<'a>, from: usize, pairs: &mut Pairs<'a>) -> Result
     Ok(())
 }
 
-/// `HANOI.ENABLED key [id [WITH attr value ...]]` → 1 or 0; a missing flag is 0.
-pub fn enabled(call: &Call) -> CmdResult {
-    if call.argc() < 2 {
-        return Err(RedisError::WrongArity);
-    }
+/// The hot reads' preamble: opens key 1 for reading, takes `WITH` pairs
+/// from argument 3, and runs `f` on the flag (`None`: missing) and the
+/// query, while the key is open.
+#[inline]
+fn on_flag<R>(
+    call: &Call,
+    f: impl FnOnce(Option<&Flag>, &Query<'_>) -> R,
+) -> Result<R, RedisError> {
     let key = ReadKey::open(call, 1);
     let flag = key.flag()?;
     let mut pairs = Pairs::new();
     call_pairs(call, 3, &mut pairs)?;
     let q = query(flag, attrs(&pairs)?);
-    let on = store::enabled_with(flag, call.arg(2), &q);
-    evaluated(flag, on, None);
-    reply_int(call, on);
+    Ok(f(flag, &q))
+}
+
+/// Replies a bulk string, or nil.
+#[inline]
+fn reply_bulk_or_nil(call: &Call, v: Option<&[u8]>) {
+    match v {
+        Some(v) => raw::reply_with_string_buffer(call.raw_ctx(), v.as_ptr().cast(), v.len()),
+        None => raw::reply_with_null(call.raw_ctx()),
+    };
+}
+
+/// `HANOI.ENABLED key [id [WITH attr value ...]]` → 1 or 0; a missing flag is 0.
+pub fn enabled(call: &Call) -> CmdResult {
+    if call.argc() < 2 {
+        return Err(RedisError::WrongArity);
+    }
+    on_flag(call, |flag, q| {
+        let on = store::enabled_with(flag, call.arg(2), q);
+        evaluated(flag, on, None);
+        reply_int(call, on);
+    })?;
     Ok(RedisValue::NoReply)
 }
 
@@ -434,22 +456,14 @@ pub fn variant(call: &Call) -> CmdResult {
     let (true, Some(id)) = (call.argc() >= 3, call.arg(2)) else {
         return Err(RedisError::WrongArity);
     };
-    let key = ReadKey::open(call, 1);
-    let flag = key.flag()?;
-    let mut pairs = Pairs::new();
-    call_pairs(call, 3, &mut pairs)?;
-    let q = query(flag, attrs(&pairs)?);
-    // On or off, and the variant served (the DEFAULT one when off).
-    let (on, index) = flag.map_or((false, None), |f| f.served(Some(id), &q));
-    let v = index.and_then(|i| flag?.definition().variants.get(i).map(Vec::as_slice));
-    evaluated(flag, on, index);
-    match v {
-        Some(v) => {
-            stats::add_serialized(&stats::VARIANT_ANSWERS, 1);
-            raw::reply_with_string_buffer(call.raw_ctx(), v.as_ptr().cast(), v.len())
-        }
-        None => raw::reply_with_null(call.raw_ctx()),
-    };
+    on_flag(call, |flag, q| {
+        // On or off, and the variant served (the DEFAULT one when off).
+        let (on, index) = flag.map_or((false, None), |f| f.served(Some(id), q));
+        let v = index.and_then(|i| flag?.definition().variants.get(i).map(Vec::as_slice));
+        evaluated(flag, on, index);
+        stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(v.is_some()));
+        reply_bulk_or_nil(call, v);
+    })?;
     Ok(RedisValue::NoReply)
 }
 
@@ -459,25 +473,12 @@ pub fn value(call: &Call) -> CmdResult {
     if call.argc() < 2 {
         return Err(RedisError::WrongArity);
     }
-    let key = ReadKey::open(call, 1);
-    let flag = key.flag()?;
-    let mut pairs = Pairs::new();
-    call_pairs(call, 3, &mut pairs)?;
-    let q = query(flag, attrs(&pairs)?);
-    let Some(f) = flag else {
-        evaluated(None, false, None);
-        raw::reply_with_null(call.raw_ctx());
-        return Ok(RedisValue::NoReply);
-    };
-    let (on, index, text) = f.value_with(call.arg(2), &q);
-    evaluated(flag, on, index);
-    match text {
-        Some(v) => {
-            stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(index.is_some()));
-            raw::reply_with_string_buffer(call.raw_ctx(), v.as_ptr().cast(), v.len())
-        }
-        None => raw::reply_with_null(call.raw_ctx()),
-    };
+    on_flag(call, |flag, q| {
+        let (on, index, text) = flag.map_or((false, None, None), |f| f.value_with(call.arg(2), q));
+        evaluated(flag, on, index);
+        stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(index.is_some()));
+        reply_bulk_or_nil(call, text.as_deref());
+    })?;
     Ok(RedisValue::NoReply)
 }
 
