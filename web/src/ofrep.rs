@@ -1,15 +1,18 @@
 //! The OpenFeature Remote Evaluation Protocol (OFREP): single and bulk
 //! evaluation over `HANOI.EXPORT key NOIDS` (read through hanoi-core) +
-//! `HANOI.EXPLAIN`, pipelined.
+//! `HANOI.RESOLVE`, pipelined.
 //!
 //! What an answer is:
 //! - a flag without variants is a boolean flag: `value` is whether it is on
 //!   for the context, `variant` is `"on"` or `"off"`;
-//! - a flag with variants is a string flag: when it is on, `value` and
-//!   `variant` are the variant; when it is off for the context there is no
-//!   value (OFREP's "code default"): the application's default applies, with
-//!   the reason telling why, and the variant is `""` (no variant has that
-//!   name);
+//! - a flag with variants serves the variant's value, typed (its name for a
+//!   string flag without values; a number, a boolean, an object as the
+//!   module keeps its JSON text); off for the context, the flag's DEFAULT
+//!   variant's value, and without one no value (OFREP's "code default"):
+//!   the application's default applies, with the reason telling why, and
+//!   the variant is `""` (no variant has that name);
+//! - no (or an empty) `targetingKey` is the module's keyless evaluation;
+//!   `needs_id` (the answer depends on the id) is `TARGETING_KEY_MISSING`;
 //! - reasons: `disabled`/`inactive` → `DISABLED`; `user`/`regex`/`rule`/
 //!   `blocked` (a deny list is user targeting) → `TARGETING_MATCH`;
 //!   `percentage` → `SPLIT`; `all` (100 %) → `STATIC`; `outside` → `DEFAULT`.

@@ -66,6 +66,45 @@ def server():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+class Server:
+    """A redis-server of the test's own, with the module (unless
+    `module=False`), that it can kill and start again on the same port."""
+
+    def __init__(self, notify="Kgxd", module=True):
+        self.port = _free_port()
+        self.module = module
+        self.dir = tempfile.mkdtemp(prefix="hanoi-of-")
+        self.notify = notify
+        self.proc = None
+
+    def start(self):
+        binary = os.environ.get("HANOI_SERVER") or shutil.which("redis-server")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--notify-keyspace-events", self.notify,
+             *(["--loadmodule", str(MODULE)] if self.module else [])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port)
+        for _ in range(400):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.025)
+        client.close()
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 @pytest.fixture
 def r(server):
     client = redis.Redis(port=server)
@@ -86,3 +125,15 @@ def backend(request):
 @pytest.fixture
 def rollout(backend):
     return hanoi_redis.Rollout(backend)
+
+
+def pytest_bdd_apply_tag(tag, function):
+    """The OpenFeature suite's tags (spec-1.4.7, ...) are not pytest marks:
+    nothing to apply."""
+    return True
+
+
+def pytest_configure(config):
+    # The OpenFeature suite's Examples tags, which pytest-bdd makes marks.
+    for kind in ("booleans", "strings", "numbers", "objects"):
+        config.addinivalue_line("markers", f"{kind}: OpenFeature's {kind} examples")

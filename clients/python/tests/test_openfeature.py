@@ -1,18 +1,13 @@
 """HanoiProvider and AsyncHanoiProvider through the real openfeature-sdk client."""
 
 import logging
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
-import time
 
 import hanoi_redis
 import pytest
 import redis
 import redis.asyncio
-from conftest import MODULE, _free_port
+from conftest import Server, _free_port
 from hanoi_redis.asyncio import AsyncRedisModuleBackEnd
 from hanoi_redis.openfeature import AsyncHanoiProvider, HanoiProvider
 from openfeature import api
@@ -282,44 +277,6 @@ class Seen:
             ),
             f"change of {name}",
         )
-
-
-class Server:
-    """A redis-server of the test's own, with the module, that it can kill
-    and start again on the same port."""
-
-    def __init__(self, notify="Kgxd"):
-        self.port = _free_port()
-        self.dir = tempfile.mkdtemp(prefix="hanoi-of-")
-        self.notify = notify
-        self.proc = None
-
-    def start(self):
-        binary = os.environ.get("HANOI_SERVER") or shutil.which("redis-server")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--loadmodule", str(MODULE),
-             "--notify-keyspace-events", self.notify],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port)
-        for _ in range(400):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.025)
-        client.close()
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait()
-
-    def close(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture

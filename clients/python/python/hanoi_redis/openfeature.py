@@ -14,30 +14,35 @@ the SDK's `get_*_async` methods.
 - `targetingKey` is the id; the other context attributes go to the rules
   (`WITH`): strings, numbers and booleans (`true`/`false`); a list or a map
   is `INVALID_CONTEXT`.
-- A flag's type is the flag's, whatever the id: `boolean` (no variants) or
-  `string` (variants), read from its description (`HANOI.GET`, kept
-  `cache_seconds`, default 1 s; with `events=True` a change drops it at
-  once). Boolean resolution of a string flag, string resolution of a boolean
-  flag, and integer, float or object resolution of any flag are
-  `TYPE_MISMATCH` (with the flag's metadata).
-- Boolean resolution: is the flag on for the id, variant `on`/`off`. String
-  resolution: the id's variant; when the flag is off for the id the default
-  value comes back (reason `DISABLED` or `DEFAULT`).
-- Reasons (as hanoi-web's OFREP): switched off or outside its window →
-  `DISABLED`; a registered id, a regex, a rule, or a blocked id →
-  `TARGETING_MATCH`; the percentage → `SPLIT`, at 100 % `STATIC` (on for
-  everyone); outside the percentage → `DEFAULT`.
+- A flag's type is the flag's, whatever the id: `boolean` (no variants, or
+  boolean values), `string` (variants without values, or string values),
+  `number` or `object` (the values' type), read from its description
+  (`HANOI.GET`, kept `cache_seconds`, default 1 s; with `events=True` a
+  change drops it at once; an answer naming another type drops it too).
+  Resolving as another type is `TYPE_MISMATCH` (with the flag's metadata);
+  `number` answers integer resolution when the value is a whole number, and
+  float resolution always.
+- The answer is one `HANOI.RESOLVE` (enabled, variant, value, reason, type):
+  a flag without variants answers True/False with variant `on`/`off`; a flag
+  with variants serves the variant's value; an off answer serves the
+  flag's `DEFAULT` variant when it has one, else the caller's default.
+- Reasons (as hanoi-web's OFREP, from hanoi-core): switched off or outside
+  its window → `DISABLED`; a registered id, a regex, a rule, or a blocked id
+  → `TARGETING_MATCH`; the percentage → `SPLIT`, at 100 % `STATIC` (on for
+  everyone); outside the percentage and the rules → `DEFAULT`.
 - `flag_metadata`: `type`, and `description`, `owner` and `tags` when the
   flag's metadata has them (`HANOI.META`).
-- Errors: a missing flag, or a key that is not a flag → `FLAG_NOT_FOUND`.
-  Without a targetingKey (or with an empty one) a flag that is switched off
-  answers `DISABLED` (no id is needed for that); one that is switched on needs
-  an id: `TARGETING_KEY_MISSING`. Redis unreachable → `GENERAL`.
-- One round trip per evaluation (`HANOI.EXPLAIN`) while the flag's
-  description is cached, two when it is read (`HANOI.GET` first); an
-  evaluation without an id reads the description afresh (its switch).
+- Without a targetingKey (or with an empty one) the flag answers what does
+  not depend on the id (the switch, the window, attribute rules, a
+  percentage of 0 or 100, a single or DEFAULT variant); only where the
+  answer depends on the id's hash (a percentage or a rule's rollout strictly
+  between 0 and 100 that is reached, weighted variants) it is
+  `TARGETING_KEY_MISSING`.
+- Errors: a missing flag, or a key that is not a flag → `FLAG_NOT_FOUND`;
+  Redis unreachable → `GENERAL`.
 - `initialize` pings Redis and raises when it is unreachable (the SDK then
-  reports the provider in error: `PROVIDER_ERROR`).
+  reports the provider in error: `PROVIDER_ERROR`); a server without the
+  module raises `ProviderFatalError` (status `FATAL`: it will never answer).
 - `events=True` (a single Redis server, not a cluster) watches the flags and
   the connection from one thread, on a connection of its own:
   - a flag's change → `PROVIDER_CONFIGURATION_CHANGED` with its name, from
@@ -85,6 +90,7 @@ from openfeature.exception import (
     GeneralError,
     InvalidContextError,
     OpenFeatureError,
+    ProviderFatalError,
     TargetingKeyMissingError,
 )
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
@@ -450,6 +456,16 @@ class _Watcher:
             )
 
 
+def _fatal_without_module(error: Exception) -> None:
+    """A server without the module never answers a flag: PROVIDER_FATAL
+    (the SDK's FATAL status), not an error worth retrying."""
+    if "unknown command" in str(error).lower():
+        raise ProviderFatalError(
+            "the server has no hanoi module (HANOI.GET is an unknown command): "
+            "load it with --loadmodule libhanoi.so"
+        ) from None
+
+
 def _db(client: Any) -> int:
     pool = getattr(client, "connection_pool", None)
     return int(pool.connection_kwargs.get("db", 0)) if pool is not None else 0
@@ -486,6 +502,10 @@ class HanoiProvider(_Resolver, AbstractProvider):
         if not isinstance(self.backend, RedisModuleBackEnd):
             return
         self.backend.redis.ping()
+        try:  # the module is there?
+            self.backend.describe("")
+        except (HanoiError, redis.ResponseError) as e:
+            _fatal_without_module(e)
         if self._events:
             r = self.backend.redis
             watcher = _Watcher(
@@ -507,8 +527,8 @@ class HanoiProvider(_Resolver, AbstractProvider):
 
     # ----- resolution -----
 
-    def _describe(self, flag_key: str, fresh: bool) -> Optional[Info]:
-        info = None if fresh else self._cached(flag_key)
+    def _describe(self, flag_key: str) -> Optional[Info]:
+        info = self._cached(flag_key)
         if info is None:
             try:
                 info = self.backend.describe(flag_key)
@@ -522,7 +542,7 @@ class HanoiProvider(_Resolver, AbstractProvider):
         self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
     ) -> FlagResolutionDetails[T]:
         id_, pairs = self._context(ctx)
-        info = self._describe(flag_key, fresh=id_ is None)
+        info = self._describe(flag_key)
         early = self._before(kind, flag_key, default, info, id_)
         if early is not None:
             return early
@@ -614,6 +634,10 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
         client = _listener_client(r)
         try:
             client.ping()
+            try:  # the module is there?
+                client.execute_command("HANOI.GET", self.backend.prefix)
+            except redis.ResponseError as e:
+                _fatal_without_module(e)
         except BaseException:
             client.close()
             raise
@@ -634,8 +658,8 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
 
     # ----- resolution -----
 
-    async def _describe(self, flag_key: str, fresh: bool) -> Optional[Info]:
-        info = None if fresh else self._cached(flag_key)
+    async def _describe(self, flag_key: str) -> Optional[Info]:
+        info = self._cached(flag_key)
         if info is None:
             try:
                 info = await self.backend.describe(flag_key)
@@ -649,7 +673,7 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
         self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
     ) -> FlagResolutionDetails[T]:
         id_, pairs = self._context(ctx)
-        info = await self._describe(flag_key, fresh=id_ is None)
+        info = await self._describe(flag_key)
         early = self._before(kind, flag_key, default, info, id_)
         if early is not None:
             return early
