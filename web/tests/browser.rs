@@ -246,6 +246,42 @@ async fn the_ui_in_a_real_browser() {
     submit(&c, "set-percentage", "ok").await;
     assert_eq!(text(&c, "percentage").await, "25 %");
 
+    // Typed values: a row per variant. A value that is not JSON is shown
+    // at its field, announced, and everything typed stays.
+    for (id, value) in [
+        ("variant-0-input", "small"),
+        ("value-0-input", "10"),
+        ("variant-1-input", "big"),
+        ("value-1-input", "lots"),
+        ("default-input", "small"),
+    ] {
+        set(&c, id, value).await;
+    }
+    submit(&c, "save-variants", "value-1-input-error").await;
+    let error = text(&c, "value-1-input-error").await;
+    assert!(error.contains("not JSON"), "{error}");
+    let alert = c
+        .find(Locator::Id("value-1-input-error"))
+        .await
+        .unwrap()
+        .attr("role")
+        .await
+        .unwrap();
+    assert_eq!(alert.as_deref(), Some("alert"));
+    let typed = |id: &'static str| {
+        let c = c.clone();
+        async move {
+            let e = c.find(Locator::Id(id)).await.unwrap();
+            e.prop("value").await.unwrap().unwrap_or_default()
+        }
+    };
+    assert_eq!(typed("value-1-input").await, "lots");
+    assert_eq!(typed("variant-1-input").await, "big");
+    assert_eq!(typed("default-input").await, "small");
+    set(&c, "value-1-input", "250.5").await;
+    submit(&c, "save-variants", "ok").await;
+    assert!(text(&c, "flag-type").await.contains("number"));
+
     // Paste 1,000 ids.
     let ids: Vec<String> = (0..1000).map(|i| format!("id-{i}")).collect();
     let area = c.find(Locator::Id("users-add")).await.unwrap();
@@ -424,6 +460,13 @@ try {{
   out.colour = pick(c.getStringDetails('colour', 'grey'));
   out.colourOff = pick(c.getStringDetails('colour-off', 'grey'));
   out.missing = pick(c.getBooleanDetails('missing', true));
+  out.limit = pick(c.getNumberDetails('limit', 0));
+  out.ratio = pick(c.getNumberDetails('ratio', 0));
+  out.layout = pick(c.getObjectDetails('layout', {{}}));
+  out.limitOff = pick(c.getNumberDetails('limit-off', 0));
+  out.colourAsNumber = pick(c.getNumberDetails('colour', 7));
+  out.limitAsBoolean = pick(c.getBooleanDetails('limit', false));
+  out.layoutAsString = pick(c.getStringDetails('layout', 'plain'));
 }} catch (e) {{
   out.error = String(e);
 }}
@@ -448,6 +491,17 @@ async fn openfeature_web_sdk_in_the_browser() {
     let modules = npm_packages(&npm);
     let redis = Redis::start();
     harness::define_ofrep_flags(&redis);
+    // Typed values: an integer, a float, an object, and an off number flag
+    // with a DEFAULT variant.
+    for c in [
+        "HANOI.DEFINE limit PERCENTAGE 100 VARIANTS 1 ten VALUES 10",
+        "HANOI.DEFINE ratio PERCENTAGE 100 VARIANTS 1 half VALUES 0.5",
+        r#"HANOI.DEFINE layout PERCENTAGE 100 VARIANTS 1 grid VALUES {"columns":2,"promo":true}"#,
+        "HANOI.DEFINE limit-off DISABLED VARIANTS 2 ten five VALUES 10 5 DEFAULT five",
+    ] {
+        let words: Vec<&[u8]> = c.split(' ').map(str::as_bytes).collect();
+        redis.cmd(&words);
+    }
 
     // The app's own origin: a static server for the page and the modules.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -500,5 +554,25 @@ async fn openfeature_web_sdk_in_the_browser() {
     assert_eq!(got["colourOff"]["reason"], "DISABLED");
     assert_eq!(got["missing"]["value"], true);
     assert_eq!(got["missing"]["errorCode"], "FLAG_NOT_FOUND");
+    // Typed values, as the SDK's typed getters see them.
+    assert_eq!(got["limit"]["value"], 10, "{got}");
+    assert_eq!(got["limit"]["variant"], "ten");
+    assert_eq!(got["limit"]["reason"], "STATIC");
+    assert_eq!(got["ratio"]["value"], 0.5);
+    assert_eq!(
+        got["layout"]["value"],
+        serde_json::json!({"columns": 2, "promo": true})
+    );
+    assert_eq!(got["limitOff"]["value"], 5, "the DEFAULT variant's value");
+    assert_eq!(got["limitOff"]["variant"], "five");
+    assert_eq!(got["limitOff"]["reason"], "DISABLED");
+    for (name, default) in [
+        ("colourAsNumber", serde_json::json!(7)),
+        ("limitAsBoolean", serde_json::json!(false)),
+        ("layoutAsString", serde_json::json!("plain")),
+    ] {
+        assert_eq!(got[name]["value"], default, "{name}: {got}");
+        assert_eq!(got[name]["errorCode"], "TYPE_MISMATCH", "{name}: {got}");
+    }
     c.close().await.unwrap();
 }

@@ -514,9 +514,13 @@ async fn the_flag_page_edits_values_and_the_default() {
     let alice = web.login(ALICE).await;
     let (_, html) = page(&alice, &web.url(&url)).await;
     assert!(html.contains("boolean"), "the type is shown");
+    // A row per variant: name, weight, JSON value.
     let form = [
-        ("variants", "small big"),
-        ("values", "10\n250.5"),
+        ("variant_0", "small"),
+        ("value_0", "10"),
+        ("variant_1", "big"),
+        ("value_1", "250.5"),
+        ("variant_2", ""),
         ("default", "small"),
     ];
     let (s, _) = submit(&web, &alice, &html, &url, "define-form", &form).await;
@@ -532,17 +536,66 @@ async fn the_flag_page_edits_values_and_the_default() {
         html.contains("number") && html.contains("250.5"),
         "type and values shown"
     );
-    // A value that is not JSON is refused, and nothing changes.
+    assert_eq!(field(&html, Some("define-form"), "value_1"), "250.5");
+    let before = redis.cmd(&[b"HANOI.EXPORT", b"limit"]);
+    // Problems are found before anything is sent, each shown at its field
+    // (announced), and what was typed stays in the form.
     let bad = [
-        ("variants", "small big"),
-        ("values", "10\n{oops"),
-        ("default", "small"),
+        ("variant_0", "small"),
+        ("value_0", "10"),
+        ("variant_1", "big"),
+        ("value_1", "{oops"),
+        ("variant_2", "huge"),
+        ("value_2", "\"lots\""),
+        ("default", "tiny"),
     ];
-    let (_, body) = submit(&web, &alice, &html, &url, "define-form", &bad).await;
-    assert!(body.contains("is not JSON"), "{body}");
+    let (s, body) = submit(&web, &alice, &html, &url, "define-form", &bad).await;
+    assert_eq!(s, 400);
+    assert_eq!(field(&body, Some("define-form"), "value_1"), "{oops");
+    assert_eq!(field(&body, Some("define-form"), "variant_2"), "huge");
+    assert_eq!(field(&body, Some("define-form"), "default"), "tiny");
+    let error_of = |id: &str| {
+        let at = body
+            .find(&format!("id=\"{id}-error\""))
+            .unwrap_or_else(|| panic!("no error at {id}: {body}"));
+        body[at..body[at..].find("</span>").map_or(body.len(), |e| at + e)].to_owned()
+    };
+    assert!(error_of("value-1-input").contains("not JSON"));
+    assert!(error_of("value-2-input").contains("one type"));
+    assert!(error_of("default-input").contains("not one of the variants"));
+    assert!(body.contains("role=\"alert\""));
     assert_eq!(
-        value(b"443301"),
-        redis::Value::BulkString(b"250.5".to_vec())
+        redis.cmd(&[b"HANOI.EXPORT", b"limit"]),
+        before,
+        "nothing changed"
+    );
+    // What only the module refuses (over hanoi.max-value-bytes) is shown at
+    // the form, the input kept.
+    let long = format!("\"{}\"", "x".repeat(70_000));
+    let too_big = [
+        ("variant_0", "small"),
+        ("value_0", long.as_str()),
+        ("variant_1", "big"),
+        ("value_1", "\"b\""),
+    ];
+    let (s, body) = submit(&web, &alice, &html, &url, "define-form", &too_big).await;
+    assert_eq!(s, 400);
+    let at = body
+        .find("id=\"define-error\"")
+        .expect("the refusal at the form");
+    assert!(
+        body[at..].contains("max-value-bytes"),
+        "{}",
+        &body[at..at + 300]
+    );
+    assert_eq!(
+        field(&body, Some("define-form"), "value_1"),
+        "&quot;b&quot;"
+    );
+    assert_eq!(
+        redis.cmd(&[b"HANOI.EXPORT", b"limit"]),
+        before,
+        "nothing changed"
     );
 }
 

@@ -2,7 +2,9 @@
 //! regexes, schedule, metadata, history) and its saves, refused when the
 //! flag changed since the page was rendered.
 
-use super::forms::{commands, quote_token, rule_fields};
+use super::forms::{
+    check_variant_rows, commands, quote_token, rule_fields, variant_rows, VariantRow,
+};
 use super::list::is_stale;
 use super::session::{check_write, Who};
 use super::time::fmt_ms;
@@ -70,6 +72,85 @@ struct Notice {
     errors: Vec<String>,
     conflict: Option<Vec<HistoryEntry>>,
     tried: Option<(String, Result<Explain, String>)>,
+    /// A refused variants form: what was typed (shown again as typed), the
+    /// problems by field, and the module's refusal.
+    define: Option<Refused>,
+}
+
+#[derive(Default)]
+struct Refused {
+    form: HashMap<String, String>,
+    fields: Vec<(String, String)>,
+    module: Option<String>,
+}
+
+/// The variants form: a row per variant (name, weight, JSON value) and two
+/// empty rows to add one, the default and the salt; after a refusal, what
+/// was typed, each problem next to its field (announced: `role=alert`).
+fn define_form(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
+    let f = &d.flag;
+    let kept = n.define.as_ref();
+    let rows: Vec<VariantRow> = match kept {
+        Some(r) => variant_rows(&r.form),
+        None => f
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| VariantRow {
+                name: lossy(v),
+                weight: f.weights.get(i).map(|w| w.to_string()).unwrap_or_default(),
+                value: f.values.get(i).map(|j| lossy(j)).unwrap_or_default(),
+            })
+            .chain(std::iter::repeat_with(VariantRow::default).take(2))
+            .collect(),
+    };
+    let typed = |k: &str, now: String| kept.and_then(|r| r.form.get(k).cloned()).unwrap_or(now);
+    let problem = |field: &str| {
+        kept.and_then(|r| r.fields.iter().find(|(k, _)| k == field))
+            .map(|(_, e)| e.as_str())
+    };
+    let input = |name: String, label: String, value: &str, shown: bool| {
+        let id = format!("{}-input", name.replace('_', "-"));
+        let err = problem(&name);
+        let err_id = format!("{id}-error");
+        html! {
+            label.field.invalid[err.is_some()] {
+                @if shown { (label) br; } @else { span.sr-only { (label) } }
+                input type="text" name=(name) value=(value) id=(id)
+                    aria-invalid=[err.map(|_| "true")] aria-describedby=[err.map(|_| err_id.as_str())];
+                @if let Some(e) = err { span.field-error id=(err_id) role="alert" { (e) } } }
+        }
+    };
+    html! {
+        form method="post" action=(url) id="define-form" {
+            (hidden(w, d, "define"))
+            @if let Some(m) = kept.and_then(|r| r.module.as_deref()) {
+                div.msg.err id="define-error" role="alert" { "Not saved: " (m) }
+            } @else if kept.is_some() {
+                div.msg.err id="define-error" role="alert" { "Not saved: see the fields marked below." }
+            }
+            table id="variant-rows" {
+                thead { tr { th { "variant" } th { "weight (optional)" } th { "value (JSON, optional)" } } }
+                tbody {
+                    @for (i, r) in rows.iter().enumerate() {
+                        tr {
+                            td { (input(format!("variant_{i}"), format!("Variant {}", i + 1), &r.name, false)) }
+                            td { (input(format!("weight_{i}"), format!("Weight of variant {}", i + 1), &r.weight, false)) }
+                            td { (input(format!("value_{i}"), format!("Value of variant {} (JSON)", i + 1), &r.value, false)) }
+                        }
+                    }
+                }
+            }
+            p.muted { "Values are JSON: " code { "10" } ", " code { "0.5" } ", " code { "\"blue\"" } ", "
+                code { "true" } ", " code { "{\"columns\": 2}" } ", all of one type. Without values a variant's value is its name. Empty rows are left out." }
+            (input("default".to_owned(), "Default (the variant served when off; empty: none)".to_owned(),
+                &typed("default", f.default.as_deref().map(lossy).unwrap_or_default()), true))
+            (input("salt".to_owned(), "Salt".to_owned(),
+                &typed("salt", f.salt.as_deref().map(lossy).unwrap_or_default()), true))
+            p.muted { "Saving re-defines the flag with its current switch and percentage (this ends a ramp)." }
+            button type="submit" id="save-variants" { "Save variants" }
+        }
+    }
 }
 
 pub(super) async fn flag_page(
@@ -166,7 +247,7 @@ fn render_flag(
         h1 id="flag-title" { (name) " " (state_badge(f.enabled))
             @if is_stale(d.stats.as_ref(), app.config.stale_days) { " " span.badge.stale { "stale" } } }
         @if let Some(ok) = &n.ok { div.msg.ok id="ok" { (ok) } }
-        @for e in &n.errors { div.msg.err.error { (e) } }
+        @for e in &n.errors { div.msg.err.error role="alert" { (e) } }
         @if let Some(changes) = &n.conflict {
             div.msg.warn id="conflict" {
                 strong { "Not saved: this flag changed since you opened the page." }
@@ -202,23 +283,11 @@ fn render_flag(
                 p id="flag-type" { "Type: " strong { (f.value_type) }
                     @if let Some(d) = &f.default { " · served when off: " code { (lossy(d)) } } }
                 @if f.variants.is_empty() { p.muted { "None: a boolean flag." } }
-                @else { table { thead { tr { th { "variant" } th { "weight" } th { "value" } } } tbody {
+                @else if !w.can_write { table { thead { tr { th { "variant" } th { "weight" } th { "value" } } } tbody {
                     @for (i, v) in f.variants.iter().enumerate() {
                         tr { td { code { (lossy(v)) } } td { (f.weights.get(i).map(|w| w.to_string()).unwrap_or_else(|| "—".into())) }
                             td { code { (f.values.get(i).map(|j| lossy(j)).unwrap_or_else(|| "(its name)".into())) } } } } } } }
-                @if w.can_write {
-                    form method="post" action=(url) id="define-form" {
-                        (hidden(w, d, "define"))
-                        label { "Variants" br; input type="text" name="variants" value=(f.variants.iter().map(|v| lossy(v)).collect::<Vec<_>>().join(" ")); }
-                        label { "Weights" br; input type="text" name="weights" value=(f.weights.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(" ")); }
-                        label { "Values (JSON, one per line, in the variants' order; empty: a variant's value is its name)" br;
-                            textarea name="values" id="values-input" rows="3" { (f.values.iter().map(|v| lossy(v)).collect::<Vec<_>>().join("\n")) } }
-                        label { "Default (the variant served when off; empty: none)" br; input type="text" name="default" id="default-input" value=(f.default.as_deref().map(lossy).unwrap_or_default()); }
-                        label { "Salt" br; input type="text" name="salt" value=(f.salt.as_deref().map(lossy).unwrap_or_default()); }
-                        p.muted { "Saving re-defines the flag with its current switch and percentage (this ends a ramp)." }
-                        button type="submit" { "Save variants" }
-                    }
-                }
+                @if w.can_write { (define_form(w, d, n, &url)) }
             }
             section.card id="stats" {
                 h2 { "Evaluations (this server)" }
@@ -419,6 +488,23 @@ pub(super) async fn flag_write(
     let seen: i64 = f.get("seen").and_then(|s| s.parse().ok()).unwrap_or(0);
     let current = load_flag(&app, &key).await?.ok_or(Fail::NotFound)?;
     let no_query = HashMap::new();
+    if op == "define" {
+        let fields = check_variant_rows(&f);
+        if !fields.is_empty() {
+            let n = Notice {
+                define: Some(Refused {
+                    form: f,
+                    fields,
+                    module: None,
+                }),
+                ..Notice::default()
+            };
+            return Ok(respond(
+                StatusCode::BAD_REQUEST,
+                render_flag(&app, &w, &key, &current, &n, &no_query),
+            ));
+        }
+    }
     let cmds = match commands(&key, &op, &f, &current.flag) {
         Ok(c) => c,
         Err(e) => {
@@ -468,9 +554,21 @@ pub(super) async fn flag_write(
         }
     };
     let now = load_flag(&app, &key).await?.ok_or(Fail::NotFound)?;
-    let n = Notice {
-        errors,
-        ..Notice::default()
+    let n = if op == "define" {
+        // At the form, with what was typed.
+        Notice {
+            define: Some(Refused {
+                form: f,
+                fields: Vec::new(),
+                module: Some(errors.join("; ")),
+            }),
+            ..Notice::default()
+        }
+    } else {
+        Notice {
+            errors,
+            ..Notice::default()
+        }
     };
     Ok(respond(
         StatusCode::BAD_REQUEST,

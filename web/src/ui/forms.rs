@@ -28,8 +28,26 @@ pub(super) fn define_cmd(key: &[u8], f: &HashMap<String, String>) -> Cmd {
             .filter(|s| !s.is_empty())
             .unwrap_or("0"),
     );
+    let rows = variant_rows(f);
+    if f.contains_key("variant_0") {
+        // The flag page's rows: a variant a row, its weight and value beside
+        // it (checked by `check_variant_rows` before this is sent).
+        let rows: Vec<&VariantRow> = rows.iter().filter(|r| !r.name.trim().is_empty()).collect();
+        if !rows.is_empty() {
+            c.arg("VARIANTS").arg(rows.len());
+            c.arg(rows.iter().map(|r| r.name.trim()).collect::<Vec<_>>());
+            if rows.iter().any(|r| !r.weight.trim().is_empty()) {
+                c.arg("WEIGHTS");
+                c.arg(rows.iter().map(|r| r.weight.trim()).collect::<Vec<_>>());
+            }
+            if rows.iter().any(|r| !r.value.trim().is_empty()) {
+                c.arg("VALUES");
+                c.arg(rows.iter().map(|r| r.value.trim()).collect::<Vec<_>>());
+            }
+        }
+    }
     let variants = words(f.get("variants").map(String::as_str).unwrap_or(""));
-    if !variants.is_empty() {
+    if !f.contains_key("variant_0") && !variants.is_empty() {
         c.arg("VARIANTS").arg(variants.len()).arg(&variants);
         let weights = words(f.get("weights").map(String::as_str).unwrap_or(""));
         if !weights.is_empty() {
@@ -56,6 +74,123 @@ pub(super) fn define_cmd(key: &[u8], f: &HashMap<String, String>) -> Cmd {
         c.arg("SALT").arg(s);
     }
     c
+}
+
+/// At most this many variant rows are read from a form (the module's own
+/// `hanoi.max-variants` is lower).
+pub(super) const MAX_ROWS: usize = 256;
+
+/// One row of the flag page's variants form, as typed.
+#[derive(Clone, Default)]
+pub(super) struct VariantRow {
+    pub name: String,
+    pub weight: String,
+    pub value: String,
+}
+
+/// The rows `variant_0`, `weight_0`, `value_0`, `variant_1`, ... of a form.
+pub(super) fn variant_rows(f: &HashMap<String, String>) -> Vec<VariantRow> {
+    let get = |k: String| f.get(&k).cloned().unwrap_or_default();
+    (0..MAX_ROWS)
+        .map_while(|i| {
+            let name = f.get(&format!("variant_{i}"))?.clone();
+            Some(VariantRow {
+                name,
+                weight: get(format!("weight_{i}")),
+                value: get(format!("value_{i}")),
+            })
+        })
+        .collect()
+}
+
+/// The variants form checked before anything is sent to Redis: each
+/// problem with the name of the field it concerns and what is wrong, in
+/// plain words. (The module checks the same and more; this puts the
+/// common mistakes next to the field.)
+pub(super) fn check_variant_rows(f: &HashMap<String, String>) -> Vec<(String, String)> {
+    let rows = variant_rows(f);
+    let filled: Vec<(usize, &VariantRow)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.name.trim().is_empty())
+        .collect();
+    let any_weight = filled.iter().any(|(_, r)| !r.weight.trim().is_empty());
+    let any_value = filled.iter().any(|(_, r)| !r.value.trim().is_empty());
+    let mut errors = Vec::new();
+    let mut first_type: Option<(&str, &str)> = None;
+    let mut seen = std::collections::HashSet::new();
+    for (i, r) in rows.iter().enumerate() {
+        let name = r.name.trim();
+        if name.is_empty() {
+            if !r.weight.trim().is_empty() || !r.value.trim().is_empty() {
+                errors.push((
+                    format!("variant_{i}"),
+                    "give this variant a name".to_owned(),
+                ));
+            }
+            continue;
+        }
+        if !seen.insert(name) {
+            errors.push((
+                format!("variant_{i}"),
+                format!("{name:?} is already a variant above"),
+            ));
+        }
+        let weight = r.weight.trim();
+        if any_weight && !weight.parse::<u32>().is_ok_and(|w| w > 0) {
+            let what = if weight.is_empty() {
+                "a weight for every variant, or none".to_owned()
+            } else {
+                format!("{weight:?} is not a whole number above 0")
+            };
+            errors.push((format!("weight_{i}"), what));
+        }
+        let value = r.value.trim();
+        if !any_value {
+            continue;
+        }
+        let problem = if value.is_empty() {
+            Some("a value for every variant, or none (then a variant's value is its name)".into())
+        } else {
+            match serde_json::from_str::<serde_json::Value>(value) {
+                Err(e) => Some(format!(
+                    "not JSON ({e}); a string needs quotes: \"{}\"",
+                    value.replace('"', "")
+                )),
+                Ok(serde_json::Value::Null) => Some("null is not a value".to_owned()),
+                Ok(v) => {
+                    let t = match v {
+                        serde_json::Value::Bool(_) => "boolean",
+                        serde_json::Value::Number(_) => "number",
+                        serde_json::Value::String(_) => "string",
+                        _ => "object",
+                    };
+                    match first_type {
+                        None => {
+                            first_type = Some((t, name));
+                            None
+                        }
+                        Some((t0, n0)) if t0 != t => Some(format!(
+                            "a {t}, but {n0}'s value is a {t0}: all values of a flag are of one type"
+                        )),
+                        Some(_) => None,
+                    }
+                }
+            }
+        };
+        if let Some(p) = problem {
+            errors.push((format!("value_{i}"), p));
+        }
+    }
+    if let Some(d) = f.get("default").map(|d| d.trim()).filter(|d| !d.is_empty()) {
+        if !filled.iter().any(|(_, r)| r.name.trim() == d) {
+            errors.push((
+                "default".to_owned(),
+                format!("{d:?} is not one of the variants"),
+            ));
+        }
+    }
+    errors
 }
 
 pub(super) fn meta_cmds(key: &[u8], f: &HashMap<String, String>) -> Vec<Cmd> {
