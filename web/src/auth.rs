@@ -141,13 +141,25 @@ pub fn constant_eq(a: &[u8], b: &[u8]) -> bool {
         == 0
 }
 
-/// The Origin check on writes: the request's `Origin` (or, without one, its
-/// `Referer`) must name the host it was sent to. A write with neither is
-/// refused.
-pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
-    let host = match headers.get("host").and_then(|h| h.to_str().ok()) {
-        Some(h) => h,
-        None => return false,
+/// The Origin check on writes: the request's `Origin` (or, without one,
+/// its `Referer`) must be the origin hanoi-web is reached at: scheme and
+/// host. With `public_url` that is exactly it; without, the request's
+/// `Host` with `https` when cookies are `Secure` (served over HTTPS) and
+/// `http` otherwise. A write with neither header is refused.
+pub fn same_origin(headers: &axum::http::HeaderMap, config: &crate::config::Config) -> bool {
+    let expected = match config.public_origin() {
+        Some((origin, _)) => origin,
+        None => {
+            let Some(host) = headers.get("host").and_then(|h| h.to_str().ok()) else {
+                return false;
+            };
+            let scheme = if config.secure_cookies {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}", host.to_ascii_lowercase())
+        }
     };
     let from = headers
         .get("origin")
@@ -156,27 +168,54 @@ pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
     let Some(from) = from else {
         return false;
     };
-    let rest = from
-        .strip_prefix("http://")
-        .or_else(|| from.strip_prefix("https://"));
-    match rest {
-        Some(rest) => rest.split('/').next() == Some(host),
-        None => false,
-    }
+    // The origin part of an Origin or Referer: scheme://host[:port].
+    let Some((scheme, rest)) = from.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    ) == expected
+}
+
+/// With `public_url`, whether a request's `Host` is its host.
+pub fn host_allowed(headers: &axum::http::HeaderMap, config: &crate::config::Config) -> bool {
+    let Some((_, host)) = config.public_origin() else {
+        return true;
+    };
+    headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h.eq_ignore_ascii_case(&host))
 }
 
 /// Login attempts per account and per client address, in a sliding window.
 /// An attempt is counted when it starts, under the lock that checks the
 /// limit, so parallel attempts cannot all pass the check before any is
-/// counted; a successful login clears its keys.
+/// counted.
+///
+/// Accounts come first: only the config's accounts are counted (a name no
+/// account has needs no protection), so that table is as small as the
+/// config and nobody can fill it. Addresses are counted in a table of at
+/// most [`MAX_TRACKED`] entries; when it is full the oldest entries make
+/// room (it never refuses logins for being full). A successful login
+/// clears its account's failures only: one account holder cannot wipe
+/// their address's count and go on guessing other accounts' passwords.
 pub struct LoginLimiter {
     max: u32,
     window: Duration,
-    attempts: Mutex<HashMap<String, (u32, Instant)>>,
+    tables: Mutex<Tables>,
 }
 
-/// At most this many keys are tracked; when full (after dropping expired
-/// ones) a new key is refused, as a blocked one would be.
+#[derive(Default)]
+struct Tables {
+    accounts: HashMap<String, (u32, Instant)>,
+    addresses: HashMap<String, (u32, Instant)>,
+}
+
+/// At most this many addresses are tracked.
 const MAX_TRACKED: usize = 100_000;
 
 impl LoginLimiter {
@@ -184,45 +223,55 @@ impl LoginLimiter {
         LoginLimiter {
             max,
             window: Duration::from_secs(300),
-            attempts: Mutex::new(HashMap::new()),
+            tables: Mutex::new(Tables::default()),
         }
     }
 
-    /// Counts an attempt for every key, unless one of them is at the limit
-    /// (or the table is full): then false, and nothing is counted.
-    pub fn begin(&self, keys: &[String]) -> bool {
-        let Ok(mut map) = self.attempts.lock() else {
+    /// Counts an attempt for the account (when it is one of the config's)
+    /// and for the address, unless either is at the limit: then false, and
+    /// nothing is counted.
+    pub fn begin(&self, account: Option<&str>, address: &str) -> bool {
+        let Ok(mut t) = self.tables.lock() else {
             return false;
         };
         let now = Instant::now();
-        let fresh = |k: &String, map: &HashMap<String, (u32, Instant)>| {
+        let window = self.window;
+        let fresh = |map: &HashMap<String, (u32, Instant)>, k: &str| {
             map.get(k)
-                .filter(|(_, t)| now.duration_since(*t) < self.window)
-                .map_or(0, |(n, _)| *n)
+                .filter(|(_, t)| now.duration_since(*t) < window)
+                .copied()
         };
-        if keys.iter().any(|k| fresh(k, &map) >= self.max) {
+        let acc = account.and_then(|a| fresh(&t.accounts, a));
+        let adr = fresh(&t.addresses, address);
+        if acc.is_some_and(|(n, _)| n >= self.max) || adr.is_some_and(|(n, _)| n >= self.max) {
             return false;
         }
-        if map.len() + keys.len() > MAX_TRACKED {
-            map.retain(|_, (_, t)| now.duration_since(*t) < self.window);
-            if map.len() + keys.len() > MAX_TRACKED {
-                return false;
+        if !t.addresses.contains_key(address) && t.addresses.len() >= MAX_TRACKED {
+            // Full: drop the expired entries, and if that is not enough the
+            // oldest tenth (sorted once for many inserts: no quadratic cost).
+            t.addresses
+                .retain(|_, (_, s)| now.duration_since(*s) < window);
+            if t.addresses.len() >= MAX_TRACKED {
+                let mut starts: Vec<Instant> = t.addresses.values().map(|(_, s)| *s).collect();
+                let cut = MAX_TRACKED / 10;
+                starts.select_nth_unstable(cut);
+                let oldest = starts[cut];
+                t.addresses.retain(|_, (_, s)| *s > oldest);
             }
         }
-        for k in keys {
-            let n = fresh(k, &map);
-            let started = map.get(k).filter(|_| n > 0).map_or(now, |(_, t)| *t);
-            map.insert(k.clone(), (n + 1, started));
+        let bump = |e: Option<(u32, Instant)>| e.map_or((1, now), |(n, s)| (n + 1, s));
+        if let Some(a) = account {
+            t.accounts.insert(a.to_owned(), bump(acc));
         }
+        t.addresses.insert(address.to_owned(), bump(adr));
         true
     }
 
-    /// A successful login: its keys start again from zero.
-    pub fn succeeded(&self, keys: &[String]) {
-        if let Ok(mut map) = self.attempts.lock() {
-            for k in keys {
-                map.remove(k);
-            }
+    /// A successful login: its account starts again from zero (its
+    /// address's count stays).
+    pub fn succeeded(&self, account: &str) {
+        if let Ok(mut t) = self.tables.lock() {
+            t.accounts.remove(account);
         }
     }
 }
@@ -258,26 +307,62 @@ mod tests {
     #[test]
     fn login_limiter_counts_attempts_as_they_start() {
         let l = LoginLimiter::new(3);
-        let keys = ["user:a".to_string(), "ip:1".to_string()];
-        assert!(l.begin(&keys) && l.begin(&keys) && l.begin(&keys));
         assert!(
-            !l.begin(&keys),
+            l.begin(Some("a"), "ip:1") && l.begin(Some("a"), "ip:1") && l.begin(Some("a"), "ip:1")
+        );
+        assert!(
+            !l.begin(Some("a"), "ip:1"),
             "the fourth attempt in the window is refused"
         );
-        assert!(!l.begin(&["user:a".to_string()]));
-        assert!(l.begin(&["user:b".to_string()]));
-        l.succeeded(&keys);
-        assert!(l.begin(&keys));
+        assert!(!l.begin(Some("a"), "ip:2"), "the account is at its limit");
+        assert!(!l.begin(Some("b"), "ip:1"), "the address is at its limit");
+        assert!(l.begin(Some("b"), "ip:2"));
+        l.succeeded("a");
+        assert!(l.begin(Some("a"), "ip:3"), "a success clears the account");
+        assert!(
+            !l.begin(Some("c"), "ip:1"),
+            "but not the address: no spraying guesses over other accounts"
+        );
+    }
+
+    #[test]
+    fn a_full_address_table_makes_room_instead_of_refusing() {
+        let l = LoginLimiter::new(3);
+        for i in 0..MAX_TRACKED + 5 {
+            assert!(l.begin(None, &format!("ip:{i}")), "address {i}");
+        }
+        assert!(l.begin(Some("a"), "ip:new"));
+        let t = l.tables.lock().unwrap();
+        assert!(t.addresses.len() <= MAX_TRACKED);
+        assert!(t.addresses.contains_key("ip:new"));
     }
 
     #[test]
     fn origin() {
+        let plain = crate::config::Config::parse("").unwrap();
         let mut h = axum::http::HeaderMap::new();
         h.insert("host", "127.0.0.1:8080".parse().unwrap());
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, &plain));
         h.insert("origin", "http://127.0.0.1:8080".parse().unwrap());
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, &plain));
+        h.insert("origin", "https://127.0.0.1:8080".parse().unwrap());
+        assert!(!same_origin(&h, &plain), "the scheme counts");
         h.insert("origin", "http://evil.example".parse().unwrap());
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, &plain));
+        h.insert(
+            "origin",
+            "http://127.0.0.1:8080.evil.example".parse().unwrap(),
+        );
+        assert!(!same_origin(&h, &plain));
+        let pinned =
+            crate::config::Config::parse("public_url = \"https://flags.example.com\"").unwrap();
+        h.insert("host", "flags.example.com".parse().unwrap());
+        h.insert("origin", "https://flags.example.com".parse().unwrap());
+        assert!(same_origin(&h, &pinned) && host_allowed(&h, &pinned));
+        h.insert("origin", "http://flags.example.com".parse().unwrap());
+        assert!(!same_origin(&h, &pinned));
+        h.insert("host", "127.0.0.1:8080".parse().unwrap());
+        assert!(!host_allowed(&h, &pinned));
+        assert!(crate::config::Config::parse("public_url = \"flags.example.com\"").is_err());
     }
 }

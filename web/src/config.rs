@@ -74,6 +74,13 @@ pub struct Config {
     /// Failed logins allowed per account and per client address in 5 minutes.
     #[serde(default = "default_login_attempts")]
     pub login_attempts: u32,
+    /// The address people and apps reach hanoi-web at, e.g.
+    /// `https://flags.example.com` (behind a proxy): requests for another
+    /// `Host` are refused, and a write's `Origin` must be exactly this.
+    /// Without it a write's Origin must name the request's Host, with
+    /// `https` when `secure_cookies` is set and `http` otherwise.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_ofrep_cache_ms() -> u64 {
@@ -114,10 +121,30 @@ impl Config {
                 return Err("session_secret is shorter than 32 characters".into());
             }
         }
+        if let Some(u) = &config.public_url {
+            if config.public_origin().is_none() {
+                return Err(format!(
+                    "public_url {u:?} is not scheme://host[:port] (http or https, no path)"
+                ));
+            }
+        }
         if config.page_size == 0 {
             return Err("page_size must be at least 1".into());
         }
         Ok(config)
+    }
+
+    /// `public_url` as (origin, host): `("https://flags.example.com",
+    /// "flags.example.com")`; None without it or when it is not an origin.
+    pub fn public_origin(&self) -> Option<(String, String)> {
+        let u = self.public_url.as_deref()?.trim_end_matches('/');
+        let host = u
+            .strip_prefix("https://")
+            .or_else(|| u.strip_prefix("http://"))?;
+        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+            return None;
+        }
+        Some((u.to_ascii_lowercase(), host.to_ascii_lowercase()))
     }
 
     pub fn user(&self, name: &str) -> Option<&User> {

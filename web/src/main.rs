@@ -45,7 +45,14 @@ enum Command {
 
 pub struct App {
     pub config: config::Config,
+    /// The UI's connections to Redis.
     pub store: store::Store,
+    /// OFREP's, apart: a flood of evaluations does not queue the UI's
+    /// requests behind it.
+    pub ofrep_store: store::Store,
+    /// OFREP requests evaluated at once (the others wait their turn, for a
+    /// while): what one caller can cost is bounded.
+    pub ofrep_slots: tokio::sync::Semaphore,
     pub keys: auth::Keys,
     pub limiter: auth::LoginLimiter,
     /// Password checks running at once (argon2 is memory- and CPU-hard).
@@ -68,6 +75,9 @@ pub fn router(app: Arc<App>) -> Router {
             "/ofrep/v1/evaluate/flags/",
             post(ofrep::evaluate_no_key).options(|| async {}),
         )
+        .route("/ofrep/{*rest}", axum::routing::any(ofrep::no_such_route))
+        .method_not_allowed_fallback(ofrep::no_such_route)
+        .layer(axum::extract::DefaultBodyLimit::max(ofrep::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             ofrep::cors,
@@ -76,7 +86,34 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(ofrep_routes)
         .route("/healthz", get(|| async { "ok" }))
         .merge(ui::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            pinned_host,
+        ))
         .with_state(app)
+}
+
+/// With `public_url` in the config, a request for another `Host` is
+/// refused (421): hanoi-web answers only at the address it is published at.
+async fn pinned_host(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if auth::host_allowed(req.headers(), &app.config) {
+        return next.run(req).await;
+    }
+    let details = "this server answers at its public_url's host only";
+    if req.uri().path().starts_with("/ofrep/") {
+        let body = serde_json::json!({ "errorDetails": details });
+        return (
+            axum::http::StatusCode::MISDIRECTED_REQUEST,
+            axum::Json(body),
+        )
+            .into_response();
+    }
+    (axum::http::StatusCode::MISDIRECTED_REQUEST, details).into_response()
 }
 
 fn main() {
@@ -122,9 +159,12 @@ fn main() {
     if let Some(p) = &config.redis_password {
         info.redis.password = Some(p.clone());
     }
-    let store = match store::Store::new(info, cli.cluster) {
-        Ok(s) => s,
-        Err(e) => {
+    let (store, ofrep_store) = match (
+        store::Store::new(info.clone(), cli.cluster),
+        store::Store::new(info, cli.cluster),
+    ) {
+        (Ok(s), Ok(o)) => (s, o),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("hanoi-web: {e}");
             std::process::exit(2);
         }
@@ -144,6 +184,8 @@ fn main() {
             dummy_hash: auth::dummy_hash(),
             cache: ofrep::Cache::new(config.ofrep_cache_ms),
             store,
+            ofrep_store,
+            ofrep_slots: tokio::sync::Semaphore::new(ofrep::SLOTS),
             config,
         });
         let listener = match tokio::net::TcpListener::bind(cli.listen).await {

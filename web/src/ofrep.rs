@@ -133,6 +133,15 @@ pub struct ErrorBody {
 
 const UNREACHABLE: &str = "the flag store (Redis) is unreachable";
 
+/// The largest request body (64 KiB): more is 413, before any Redis work.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The most attributes a context may have: more is `INVALID_CONTEXT`.
+pub const MAX_ATTRIBUTES: usize = 256;
+/// OFREP requests evaluated at once; the others wait their turn...
+pub const SLOTS: usize = 8;
+/// ... at most this long, then 503.
+const WAIT_FOR_SLOT: Duration = Duration::from_secs(5);
+
 /// Every way an OFREP request or one flag's evaluation fails. `key` is the
 /// flag's key on the single endpoint and for a flag in the bulk answer,
 /// None for the bulk request as a whole.
@@ -394,6 +403,12 @@ fn context(body: &[u8]) -> Result<Context, OfrepError> {
             continue;
         } else {
             attrs.push((k, value));
+            if attrs.len() > MAX_ATTRIBUTES {
+                return Err(OfrepError::InvalidContext {
+                    key: None,
+                    details: format!("a context has at most {MAX_ATTRIBUTES} attributes"),
+                });
+            }
         }
     }
     Ok(Context { id, attrs })
@@ -544,7 +559,7 @@ async fn evaluate(
         .map(|(i, k)| (k.as_slice(), i))
         .collect();
     let replies = app
-        .store
+        .ofrep_store
         .per_key(keys, |p, k| {
             let need_get = index.get(k).is_none_or(|&i| cached[i].is_none());
             queue(p, k, ctx, need_get)
@@ -660,6 +675,7 @@ pub async fn evaluate_one(
     }
     let body = body.map_err(|r| OfrepError::from(r).for_flag(&key))?;
     let ctx = context(&body).map_err(|e| e.for_flag(&key))?;
+    let _slot = slot(&app).await.map_err(|e| e.for_flag(&key))?;
     let keys = [key.as_bytes().to_vec()];
     let (shape, explain) = evaluate(&app, &keys, &ctx)
         .await
@@ -670,6 +686,40 @@ pub async fn evaluate_one(
             details: UNREACHABLE.into(),
         })?;
     answer(&key, &shape, explain.as_ref()).map(Json)
+}
+
+/// A turn to evaluate (see [`SLOTS`]).
+async fn slot(app: &App) -> Result<tokio::sync::SemaphorePermit<'_>, OfrepError> {
+    let busy = || OfrepError::Unavailable {
+        key: None,
+        details: "too many evaluations at once: try again".into(),
+    };
+    match tokio::time::timeout(WAIT_FOR_SLOT, app.ofrep_slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(busy()),
+    }
+}
+
+/// Any other path under `/ofrep/`, or another method: OFREP's JSON error.
+pub async fn no_such_route(method: axum::http::Method, uri: Uri) -> Response {
+    let (status, details) =
+        if method == axum::http::Method::POST || method == axum::http::Method::OPTIONS {
+            (
+                StatusCode::NOT_FOUND,
+                format!("no OFREP endpoint at {}", uri.path()),
+            )
+        } else {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not allowed: OFREP evaluates with POST"),
+            )
+        };
+    let body = ErrorBody {
+        error_code: None,
+        error_details: details,
+        key: None,
+    };
+    (status, Json(body)).into_response()
 }
 
 /// `/ofrep/v1/evaluate/flags/`: a path with an empty flag key.
@@ -687,13 +737,14 @@ pub async fn evaluate_all(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OfrepError> {
     let ctx = context(&body?)?;
+    let _slot = slot(&app).await?;
     let mut pattern = store::glob_escape(api_key.prefix.as_bytes());
     pattern.push(b'*');
     let keys = match app.cache.keys(&pattern) {
         Some(k) => k,
         None => {
             let keys = app
-                .store
+                .ofrep_store
                 .all_flags(&pattern)
                 .await
                 .map_err(|e| OfrepError::redis(&e, None))?;
@@ -729,7 +780,13 @@ pub async fn evaluate_all(
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| h.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .is_some_and(|h| {
+            // RFC 9110 13.1.2: If-None-Match compares weakly (W/ ignored).
+            h.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
+            })
+        });
     if matches {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }

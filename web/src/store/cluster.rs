@@ -7,9 +7,11 @@
 use super::conn::Node;
 use super::read::{bytes, int, list, text};
 use super::Store;
-use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisError, Value};
 use std::sync::Arc;
+
+/// Keys per pipeline (see [`Store::per_key`]).
+const CHUNK: usize = 64;
 
 /// Which primary serves which slots (Redis Cluster).
 pub(super) struct Topology {
@@ -54,12 +56,11 @@ impl Store {
         if let Some(t) = slot.as_ref() {
             return Ok(t.clone());
         }
-        let reply = {
-            let mut con = self.seed.con().await?;
-            con.req_packed_command(redis::cmd("CLUSTER").arg("SLOTS"))
-                .await?
-                .extract_error()?
-        };
+        let reply = self
+            .seed
+            .command(redis::cmd("CLUSTER").arg("SLOTS"))
+            .await?
+            .extract_error()?;
         let seed_host = match &self.info.addr {
             redis::ConnectionAddr::Tcp(h, _) => h.clone(),
             _ => "127.0.0.1".to_owned(),
@@ -138,11 +139,7 @@ impl Store {
     /// One command about `key`; an error reply is an `Err`.
     pub async fn query(&self, key: &[u8], cmd: &Cmd) -> Result<Value, RedisError> {
         let node = self.node_for(key).await?;
-        let r = node.con().await;
-        let reply = match r {
-            Ok(mut con) => con.req_packed_command(cmd).await,
-            Err(e) => Err(e),
-        };
+        let reply = node.command(cmd).await;
         if reply.as_ref().map_or(true, moved) {
             self.forget_topology().await;
         }
@@ -166,17 +163,24 @@ impl Store {
                 None => groups.push((node, vec![i])),
             }
         }
-        let runs = groups.iter().map(|(node, members)| {
-            let mut pipe = redis::pipe();
-            let counts: Vec<usize> = members
-                .iter()
-                .map(|&i| build(&mut pipe, &keys[i]))
-                .collect();
-            let node = node.clone();
-            async move {
-                let total = counts.iter().sum();
-                node.pipeline(&pipe, total).await.map(|r| (counts, r))
+        // A server's keys go in pipelines of at most CHUNK keys, one after
+        // the other: one big request never holds a server (or the shared
+        // connection) for long, and what waits behind it is served between
+        // its chunks.
+        // Each chunk's pipeline is built when it is sent: a request holds
+        // one chunk's commands in memory, not all of them.
+        let build = &build;
+        let runs = groups.iter().map(|(node, members)| async move {
+            let mut counts = Vec::with_capacity(members.len());
+            let mut replies = Vec::new();
+            for part in members.chunks(CHUNK) {
+                let mut pipe = redis::pipe();
+                let c: Vec<usize> = part.iter().map(|&i| build(&mut pipe, &keys[i])).collect();
+                let total = c.iter().sum();
+                replies.extend(node.pipeline(&pipe, total).await?);
+                counts.extend(c);
             }
+            Ok::<_, RedisError>((counts, replies))
         });
         let results = futures_util::future::join_all(runs).await;
         let mut out: Vec<Vec<Value>> = vec![Vec::new(); keys.len()];
@@ -220,9 +224,8 @@ impl Store {
             let Some(node) = nodes.get(at) else {
                 break;
             };
-            let mut con = node.con().await?;
-            let reply = con
-                .req_packed_command(
+            let reply = node
+                .command(
                     redis::cmd("SCAN")
                         .arg(c)
                         .arg("MATCH")

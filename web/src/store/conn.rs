@@ -13,7 +13,7 @@ pub struct Node {
     pub(super) client: redis::Client,
     shared: Mutex<Option<ConnectionManager>>,
     /// When the last attempt to connect failed: for a second after, callers
-    /// get the error at once instead of queueing behind another attempt.
+    /// get the error at once while another one is trying again.
     failed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -38,15 +38,19 @@ impl Node {
         };
         let unreachable =
             || RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        if recently_failed() {
-            return Err(unreachable());
-        }
-        let mut slot = self.shared.lock().await;
+        // After a failed attempt, one caller at a time tries again and the
+        // others get the error at once (no queue behind a dead server); the
+        // first request once Redis is back connects.
+        let mut slot = if recently_failed() {
+            match self.shared.try_lock() {
+                Ok(slot) => slot,
+                Err(_) => return Err(unreachable()),
+            }
+        } else {
+            self.shared.lock().await
+        };
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
-        }
-        if recently_failed() {
-            return Err(unreachable());
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(TIMEOUT)
@@ -70,9 +74,15 @@ impl Node {
             }
         };
         *slot = Some(made.clone());
+        if let Ok(mut t) = self.failed_at.lock() {
+            *t = None;
+        }
         Ok(made)
     }
 
+    /// Reads, pipelined. A connection found dropped (Redis restarted since
+    /// the last request) is made again and the reads sent once more, so
+    /// the first request after a restart succeeds.
     pub(super) async fn pipeline(
         &self,
         pipe: &Pipeline,
@@ -82,6 +92,31 @@ impl Node {
             return Ok(Vec::new());
         }
         let mut con = self.con().await?;
-        con.req_packed_commands(pipe, 0, n).await
+        match con.req_packed_commands(pipe, 0, n).await {
+            Err(e) if dropped(&e) => {
+                let mut con = self.con().await?;
+                con.req_packed_commands(pipe, 0, n).await
+            }
+            other => other,
+        }
     }
+
+    /// One read, sent once more on a connection found dropped (as
+    /// [`Node::pipeline`]).
+    pub(super) async fn command(&self, cmd: &redis::Cmd) -> Result<Value, RedisError> {
+        let mut con = self.con().await?;
+        match con.req_packed_command(cmd).await {
+            Err(e) if dropped(&e) => {
+                let mut con = self.con().await?;
+                con.req_packed_command(cmd).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// A connection that broke under a request (not a refused connect: that
+/// one fails again at once).
+fn dropped(e: &RedisError) -> bool {
+    e.is_connection_dropped() || (e.is_io_error() && !e.is_connection_refusal())
 }

@@ -48,7 +48,7 @@ pub(super) async fn login(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if !auth::same_origin(&headers) {
+    if !auth::same_origin(&headers, &app.config) {
         return Fail::Forbidden("cross-origin request refused".into()).into_response();
     }
     let name = form.get("name").map(String::as_str).unwrap_or("");
@@ -59,14 +59,14 @@ pub(super) async fn login(
             login_form(Some("Wrong name or password.")),
         );
     }
-    let limit_keys = [format!("user:{name}"), format!("ip:{}", peer.ip())];
-    if !app.limiter.begin(&limit_keys) {
+    let user = app.config.user(name);
+    let account = user.map(|u| u.name.as_str());
+    if !app.limiter.begin(account, &peer.ip().to_string()) {
         return respond(
             StatusCode::TOO_MANY_REQUESTS,
             login_form(Some("Too many failed logins: wait a few minutes.")),
         );
     }
-    let user = app.config.user(name);
     let hash = user.map_or(app.dummy_hash.clone(), |u| u.password_hash.clone());
     let pw = password.to_owned();
     // Each argon2 check takes ~19 MiB and a core: a few at a time.
@@ -76,8 +76,8 @@ pub(super) async fn login(
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
         .await
         .unwrap_or(false);
-    if ok && user.is_some() {
-        app.limiter.succeeded(&limit_keys);
+    if let (true, Some(a)) = (ok, account) {
+        app.limiter.succeeded(a);
     }
     match (user, ok) {
         (Some(u), true) => {

@@ -82,7 +82,7 @@ pub(super) fn check_write(
             "missing or wrong CSRF token: reload the page and try again".into(),
         ));
     }
-    if !auth::same_origin(headers) {
+    if !auth::same_origin(headers, &app.config) {
         return Err(Fail::Forbidden("cross-origin request refused".into()));
     }
     if change && !w.can_write {

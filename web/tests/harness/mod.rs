@@ -261,6 +261,17 @@ prefix = "mobile:"
         format!("{}{path}", self.base)
     }
 
+    /// hanoi-web's resident memory (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// A client that keeps cookies and does not follow redirects.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
