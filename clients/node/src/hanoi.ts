@@ -66,7 +66,7 @@ export class Hanoi {
 
   /** Is the flag on for the id (and its attributes)? Without an id, the
    * switch alone (within the window); a missing flag is off. */
-  isEnabled(flag: string, id?: Id, attributes?: Attributes): Promise<boolean> {
+  async isEnabled(flag: string, id?: Id, attributes?: Attributes): Promise<boolean> {
     if (id === undefined && attributes && Object.keys(attributes).length) {
       throw new TypeError("attributes need an id (resolve(flag, undefined, attributes) evaluates without one)");
     }
@@ -75,26 +75,26 @@ export class Hanoi {
 
   /** The variant served to the id: the decided one when on, the DEFAULT one
    * when off, or null. */
-  variant(flag: string, id: Id, attributes?: Attributes): Promise<string | null> {
+  async variant(flag: string, id: Id, attributes?: Attributes): Promise<string | null> {
     return this.run(flag, commands.variant(this.key(flag), idArg(id), attributePairs(attributes)));
   }
 
   /** The value the flag serves the id (decoded JSON), or null. Without an
    * id (or with an empty one), what does not depend on the id. */
-  value<T = unknown>(flag: string, id?: Id, attributes?: Attributes): Promise<T | null> {
+  async value<T = unknown>(flag: string, id?: Id, attributes?: Attributes): Promise<T | null> {
     const built = commands.value(this.key(flag), id === undefined ? undefined : idArg(id), attributePairs(attributes));
     return this.run(flag, built) as Promise<T | null>;
   }
 
   /** Whether the flag is on for the id, its variant, why and the effective percentage. */
-  explain(flag: string, id: Id, attributes?: Attributes): Promise<Explanation> {
+  async explain(flag: string, id: Id, attributes?: Attributes): Promise<Explanation> {
     return this.run(flag, commands.explain(this.key(flag), idArg(id), attributePairs(attributes)));
   }
 
   /** HANOI.RESOLVE: the explanation, the value served and the flag's type.
    * Without an id (or with an empty one) the keyless evaluation: reason
    * `needs_id` when the answer depends on the id. */
-  resolve(flag: string, id?: Id, attributes?: Attributes): Promise<Resolution> {
+  async resolve(flag: string, id?: Id, attributes?: Attributes): Promise<Resolution> {
     return this.run(flag, commands.resolve(this.key(flag), id === undefined ? "" : idArg(id), attributePairs(attributes)));
   }
 
@@ -108,22 +108,22 @@ export class Hanoi {
   }
 
   /** The flag's whole definition (HANOI.GET), or null when it does not exist. */
-  describe(flag: string): Promise<Description | null> {
+  async describe(flag: string): Promise<Description | null> {
     return this.run(flag, commands.get(this.key(flag)));
   }
 
   /** The writes that changed the flag, newest first (at most `count`). */
-  history(flag: string, count?: number): Promise<HistoryEntry[]> {
+  async history(flag: string, count?: number): Promise<HistoryEntry[]> {
     return this.run(flag, commands.history(this.key(flag), count));
   }
 
   /** This server's evaluation counts of the flag, or null when it does not exist. */
-  stats(flag: string): Promise<Stats | null> {
+  async stats(flag: string): Promise<Stats | null> {
     return this.run(flag, commands.stats(this.key(flag)));
   }
 
   /** Zeroes this server's evaluation counts of the flag. */
-  resetStats(flag: string): Promise<void> {
+  async resetStats(flag: string): Promise<void> {
     return this.run(flag, commands.resetStats(this.key(flag)));
   }
 
@@ -139,7 +139,7 @@ export class Hanoi {
   /** Creates the flag or replaces its definition (registered and blocked
    * ids, regexes stay). Omitted options take the module's defaults: enabled,
    * 0 %, no variants. */
-  define(flag: string, definition: Definition = {}): Promise<void> {
+  async define(flag: string, definition: Definition = {}): Promise<void> {
     return this.run(flag, commands.define(this.key(flag), definition));
   }
 
@@ -155,89 +155,89 @@ export class Hanoi {
 
   /** Enables the flag for ids, and for ids a RegExp matches (its source, Rust
    * `regex` syntax); how many were newly added. */
-  register(flag: string, items: Registration | readonly Registration[]): Promise<number> {
+  async register(flag: string, items: Registration | readonly Registration[]): Promise<number> {
     return this.lists(flag, "user", "regex", items);
   }
 
   /** Removes registered ids and regexes; how many were removed. */
-  unregister(flag: string, items: Registration | readonly Registration[]): Promise<number> {
+  async unregister(flag: string, items: Registration | readonly Registration[]): Promise<number> {
     return this.lists(flag, "unuser", "unregex", items);
   }
 
   /** Adds ids to the deny list; how many were newly blocked. */
-  block(flag: string, ids: Id | readonly Id[]): Promise<number> {
+  async block(flag: string, ids: Id | readonly Id[]): Promise<number> {
     const all = Array.isArray(ids) ? (ids as readonly Id[]) : [ids as Id];
     return this.run(flag, commands.ids(this.key(flag), "block", all.map(idArg)));
   }
 
   /** Removes ids from the deny list; how many were removed. */
-  unblock(flag: string, ids: Id | readonly Id[]): Promise<number> {
+  async unblock(flag: string, ids: Id | readonly Id[]): Promise<number> {
     const all = Array.isArray(ids) ? (ids as readonly Id[]) : [ids as Id];
     return this.run(flag, commands.ids(this.key(flag), "unblock", all.map(idArg)));
   }
 
-  enable(flag: string): Promise<void> {
+  async enable(flag: string): Promise<void> {
     return this.run(flag, commands.enable(this.key(flag)));
   }
 
   /** Switches the flag off for everyone (the kill switch). */
-  disable(flag: string): Promise<void> {
+  async disable(flag: string): Promise<void> {
     return this.run(flag, commands.disable(this.key(flag)));
   }
 
   /** Flips the switch; the new state. */
-  toggle(flag: string): Promise<boolean> {
+  async toggle(flag: string): Promise<boolean> {
     return this.run(flag, commands.toggle(this.key(flag)));
   }
 
   /** Sets the percentage (0..100); ends a ramp. */
-  setPercentage(flag: string, percentage: number): Promise<void> {
+  async setPercentage(flag: string, percentage: number): Promise<void> {
     return this.run(flag, commands.percentage(this.key(flag), percentage));
   }
 
   /** Sets a targeting rule (replaced in place when the name exists, else appended):
    * `setRule("f", "de", { rollout: 50, variant: "b", when: [["country", "EQ", "DE"], ["plan", "IN", ["pro", "team"]]] })`. */
-  setRule(flag: string, name: string, rule: Rule): Promise<void> {
+  async setRule(flag: string, name: string, rule: Rule): Promise<void> {
     return this.run(flag, commands.ruleSet(this.key(flag), name, rule));
   }
 
   /** Deletes rules; how many were removed. */
-  deleteRule(flag: string, ...names: string[]): Promise<number> {
+  async deleteRule(flag: string, ...names: string[]): Promise<number> {
     return this.run(flag, commands.ruleDel(this.key(flag), names));
   }
 
   /** Moves a rule to `index` (0 is tried first). */
-  moveRule(flag: string, name: string, index: number): Promise<void> {
+  async moveRule(flag: string, name: string, index: number): Promise<void> {
     return this.run(flag, commands.ruleMove(this.key(flag), name, index));
   }
 
   /** The flag is off outside [from, until) (Dates or Unix ms; null leaves a side open). */
-  setWindow(flag: string, from: Time, until: Time): Promise<void> {
+  async setWindow(flag: string, from: Time, until: Time): Promise<void> {
     return this.run(flag, commands.window(this.key(flag), from, until));
   }
 
   /** The effective percentage moves linearly from `from` at `start` to `to` at `end`. */
-  setRamp(flag: string, ramp: { from: number; to: number; start: Time; end: Time }): Promise<void> {
+  async setRamp(flag: string, ramp: { from: number; to: number; start: Time; end: Time }): Promise<void> {
     return this.run(flag, commands.ramp(this.key(flag), ramp.from, ramp.to, ramp.start, ramp.end));
   }
 
   /** Clears the window, the ramp, or both (no argument). */
-  clearSchedule(flag: string, which?: "window" | "ramp"): Promise<void> {
+  async clearSchedule(flag: string, which?: "window" | "ramp"): Promise<void> {
     return this.run(flag, commands.scheduleClear(this.key(flag), which));
   }
 
   /** Sets metadata fields (`description`, `owner`, `tags`, ...); how many were added or changed. */
-  setMeta(flag: string, fields: Readonly<Record<string, string>>): Promise<number> {
+  async setMeta(flag: string, fields: Readonly<Record<string, string>>): Promise<number> {
     return this.run(flag, commands.metaSet(this.key(flag), fields));
   }
 
   /** Deletes metadata fields; how many were removed. */
-  deleteMeta(flag: string, ...fields: string[]): Promise<number> {
+  async deleteMeta(flag: string, ...fields: string[]): Promise<number> {
     return this.run(flag, commands.metaDel(this.key(flag), fields));
   }
 
   /** Deletes the flag (UNLINK); whether it existed. */
-  delete(flag: string): Promise<boolean> {
+  async delete(flag: string): Promise<boolean> {
     return this.run(flag, commands.unlink(this.key(flag)));
   }
 }
