@@ -55,7 +55,7 @@ export function connect(client: any): Connection {
       kind: "ioredis",
       cluster,
       client,
-      send: (_key, _readonly, args) => client.call(args[0], ...args.slice(1)),
+      send: (_key, _readonly, args) => client.call.apply(client, args),
       async scan(match, type) {
         const out: string[] = [];
         const nodes: any[] = cluster ? client.nodes("master") : [client];

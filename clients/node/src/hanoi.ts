@@ -52,14 +52,10 @@ export class Hanoi {
   }
 
   /** Sends one built command for `flag` and reads its reply. */
-  async run<T>(flag: string, built: Built<T>, key: Arg = this.key(flag)): Promise<T> {
-    let reply: unknown;
-    try {
-      reply = await this.connection.send(key, built.readonly, built.args);
-    } catch (e) {
+  run<T>(flag: string, built: Built<T>, key: Arg = this.key(flag)): Promise<T> {
+    return this.connection.send(key, built.readonly, built.args).then(built.parse, (e: unknown) => {
       throw refusal(e, flag);
-    }
-    return built.parse(reply);
+    });
   }
 
   // ----- reads -----

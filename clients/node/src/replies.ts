@@ -156,7 +156,7 @@ function list(reply: unknown): unknown[] {
 /** The `WITH attr value ...` words for attributes. */
 export function attributePairs(attributes: Attributes | undefined): Arg[] {
   const out: Arg[] = [];
-  if (!attributes) return out;
+  if (attributes === undefined) return out;
   for (const [k, v] of Object.entries(attributes)) {
     if (v === null || v === undefined) continue;
     out.push(k, attributeText(k, v));
