@@ -48,6 +48,43 @@ async function scanNode(
   } while (cursor !== "0");
 }
 
+/** CRC16 (XMODEM), Redis Cluster's key hash. */
+function crc16(data: Buffer): number {
+  let crc = 0;
+  for (const byte of data) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** A key's cluster slot (a `{hash tag}` counts alone). */
+export function keySlot(key: Arg): number {
+  let k = Buffer.isBuffer(key) ? key : Buffer.from(key);
+  const open = k.indexOf(0x7b); // {
+  if (open >= 0) {
+    const close = k.indexOf(0x7d, open + 1); // }
+    if (close > open + 1) k = k.subarray(open + 1, close);
+  }
+  return crc16(k) % 16384;
+}
+
+/** ioredis's Cluster routes by the keys it knows of a command and knows none
+ * of a module's (it would send them anywhere and follow MOVED): each command
+ * goes to its key's primary from the cluster's slot map; a MOVED or ASK
+ * answer (a resharding) goes through the Cluster, which follows it. */
+function clusterSend(client: any): Connection["send"] {
+  return (key, _readonly, args) => {
+    const nodeKey = key === undefined ? undefined : client.slots?.[keySlot(key)]?.[0];
+    const node = nodeKey === undefined ? undefined : client.connectionPool?.getInstanceByKey?.(nodeKey);
+    if (!node) return client.call.apply(client, args);
+    return node.call.apply(node, args).catch((e: unknown) => {
+      if (e instanceof Error && /^(MOVED|ASK) /.test(e.message)) return client.call.apply(client, args);
+      throw e;
+    });
+  };
+}
+
 export function connect(client: any): Connection {
   if (isIoredis(client)) {
     const cluster = client.isCluster === true;
@@ -55,7 +92,7 @@ export function connect(client: any): Connection {
       kind: "ioredis",
       cluster,
       client,
-      send: (_key, _readonly, args) => client.call.apply(client, args),
+      send: cluster ? clusterSend(client) : (_key, _readonly, args) => client.call.apply(client, args),
       async scan(match, type) {
         const out: string[] = [];
         const nodes: any[] = cluster ? client.nodes("master") : [client];

@@ -5,17 +5,31 @@ import { after, before, describe, test } from "node:test";
 
 import { OpenFeature } from "@openfeature/server-sdk";
 
+import { keySlot } from "../src/client.js";
 import { FlagNotFound, Hanoi } from "../src/index.js";
 import { HanoiProvider } from "../src/openfeature.js";
 import { type Client, TestCluster, clusterClient, rawCommand } from "./server.js";
 
 let cluster: TestCluster;
+
+/** How many MOVED redirections each primary answered so far. */
+function moved(): Promise<number[]> {
+  return Promise.all(
+    cluster.ports.map(async (p) => Number(/errorstat_MOVED:count=(\d+)/.exec(await rawCommand(p, ["INFO", "errorstats"]))?.[1] ?? 0)),
+  );
+}
 before(async () => {
   cluster = new TestCluster();
   await cluster.start();
 });
 after(async () => {
   await cluster?.stop();
+});
+
+test("keySlot is the server's CLUSTER KEYSLOT", async () => {
+  for (const k of ["flag0", "ioredis:flag7", "{page}a", "a{}b", "{}x{y}", "é{ü}"]) {
+    assert.equal(keySlot(k), Number((await rawCommand(cluster.ports[0]!, ["CLUSTER", "KEYSLOT", k])).slice(1)), k);
+  }
 });
 
 for (const kind of ["ioredis", "node-redis"] as const) {
@@ -31,6 +45,7 @@ for (const kind of ["ioredis", "node-redis"] as const) {
     });
 
     test("reads and writes on every primary, names from every primary", async () => {
+      const movedBefore = await moved();
       const names = [...Array.from({ length: 12 }, (_, i) => `flag${i}`), "{page}a", "{page}b"];
       for (const n of names) await flags.define(n, { percentage: 50, variants: ["foo", "bar"] });
       assert.equal(await flags.register("flag0", /01$/), 1);
@@ -54,6 +69,8 @@ for (const kind of ["ioredis", "node-redis"] as const) {
         const size = Number((await rawCommand(p, ["DBSIZE"])).slice(1));
         assert.ok(size > 0, `primary ${p} holds no flag`);
       }
+      // each command went to its slot's primary at once: no MOVED redirection
+      assert.deepEqual(await moved(), movedBefore);
     });
 
     test("the OpenFeature provider over a cluster client (no events)", async () => {
