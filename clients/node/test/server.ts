@@ -1,0 +1,170 @@
+/** redis-server (or HANOI_SERVER, e.g. Valkey) with the hanoi module, on a
+ * free port, started and stopped by the tests; Redis clients of each kind. */
+
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+
+import IORedis, { Cluster } from "ioredis";
+import { createClient, createCluster } from "redis";
+
+export const ROOT = path.resolve(__dirname, "../../../..");
+export const MODULE = process.env.HANOI_MODULE ?? path.join(ROOT, "target/release/libhanoi.so");
+export const BINARY = process.env.HANOI_SERVER || "redis-server";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** One raw command over RESP, for the harness (no client library). */
+export function rawCommand(port: number, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let data = "";
+    sock.on("error", reject);
+    sock.on("connect", () => {
+      sock.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
+    });
+    sock.on("data", (d) => {
+      data += d.toString();
+      if (data.endsWith("\r\n")) {
+        sock.end();
+        resolve(data);
+      }
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Server {
+  private proc: ChildProcess | undefined;
+  constructor(
+    readonly port: number,
+    private readonly extra: string[] = [],
+  ) {}
+
+  static async start(extra: string[] = []): Promise<Server> {
+    const s = new Server(await freePort(), extra);
+    await s.start();
+    return s;
+  }
+
+  async start(): Promise<void> {
+    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--loadmodule", MODULE, "--save", "", "--appendonly", "no", ...this.extra];
+    const proc = spawn(BINARY, args, { stdio: ["ignore", "ignore", "inherit"] });
+    this.proc = proc;
+    for (let i = 0; i < 400; i++) {
+      if (proc.exitCode !== null) throw new Error(`${BINARY} exited (${proc.exitCode}): is ${MODULE} built?`);
+      try {
+        if ((await rawCommand(this.port, ["PING"])).startsWith("+PONG")) return;
+      } catch {
+        /* not yet */
+      }
+      await sleep(25);
+    }
+    throw new Error(`${BINARY} did not answer on port ${this.port}`);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** The clients each test runs with. */
+export const KINDS = ["ioredis", "node-redis", "node-redis-resp2"] as const;
+export type Kind = (typeof KINDS)[number];
+
+export interface Client {
+  redis: any;
+  close(): Promise<void>;
+}
+
+export async function client(kind: Kind, port: number): Promise<Client> {
+  if (kind === "ioredis") {
+    const redis = new IORedis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+    return { redis, close: async () => redis.disconnect() };
+  }
+  const redis = createClient({
+    socket: { port, host: "127.0.0.1", reconnectStrategy: (n: number) => Math.min(50 * 2 ** n, 500) },
+    ...(kind === "node-redis-resp2" ? { RESP: 2 as const } : {}),
+  });
+  redis.on("error", () => {});
+  await redis.connect();
+  return { redis, close: async () => void redis.destroy() };
+}
+
+/** Three primaries with the module (Redis refuses cluster ports above 55535:
+ * the bus is port + 10000, so the ports are picked here). */
+export class TestCluster {
+  readonly servers: Server[] = [];
+  private dir = "";
+
+  async start(): Promise<void> {
+    this.dir = mkdtempSync(path.join(tmpdir(), "hanoi-node-cluster-"));
+    const ports: number[] = [];
+    while (ports.length < 3) {
+      const p = 20000 + Math.floor(Math.random() * 25000);
+      if (!ports.includes(p) && (await portIsFree(p)) && (await portIsFree(p + 10000))) ports.push(p);
+    }
+    for (const p of ports) {
+      const s = new Server(p, ["--cluster-enabled", "yes", "--dir", this.dir, "--cluster-config-file", `nodes-${p}.conf`]);
+      await s.start();
+      this.servers.push(s);
+    }
+    execFileSync("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-yes"], { stdio: "ignore" });
+    for (const p of ports) {
+      for (let i = 0; ; i++) {
+        if ((await rawCommand(p, ["CLUSTER", "INFO"])).includes("cluster_state:ok")) break;
+        if (i > 400) throw new Error("the cluster did not come up");
+        await sleep(25);
+      }
+    }
+  }
+
+  get ports(): number[] {
+    return this.servers.map((s) => s.port);
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.servers) await s.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function clusterClient(kind: "ioredis" | "node-redis", ports: number[]): Promise<Client> {
+  if (kind === "ioredis") {
+    const redis = new Cluster(ports.map((port) => ({ host: "127.0.0.1", port })));
+    await new Promise<void>((resolve, reject) => {
+      redis.once("ready", () => resolve());
+      redis.once("error", reject);
+    });
+    return { redis, close: async () => redis.disconnect() };
+  }
+  const redis = createCluster({ rootNodes: ports.map((port) => ({ socket: { host: "127.0.0.1", port } })) });
+  redis.on("error", () => {});
+  await redis.connect();
+  return { redis, close: async () => void redis.destroy() };
+}
