@@ -13,6 +13,7 @@ import pytest
 import redis
 import redis.asyncio
 from hanoi_redis._core import HanoiCoreError, openfeature_reason
+from openfeature.evaluation_context import EvaluationContext
 
 ROOT = Path(__file__).resolve().parents[3]
 CASES = json.loads((ROOT / "tests" / "vectors" / "evaluation.json").read_text())["cases"]
@@ -166,4 +167,95 @@ async def test_values_through_the_asyncio_api(r, server):
         assert await rollout.value("limit", "44488") == 2
         assert (await rollout.describe("limit") or {})["values"] == [1, 2]
     finally:
+        await client.aclose()
+
+
+# ----- the same cases through the OpenFeature providers -----
+
+FALLBACK = {"boolean": False, "string": "fallback", "number": -1, "object": {"fallback": True}}
+
+
+def _define_cases(backend: Any) -> None:
+    for case in CASES:
+        for cmd in case["commands"]:
+            run(backend, cmd[0], case["name"], cmd[1:])
+
+
+def _provider_checks(describe: Any):
+    """(flag, query, how to ask, what to expect) for every query: the
+    OpenFeature answer the shared case implies (keyless without an id)."""
+    for case in CASES:
+        name = case["name"]
+        kind = (describe(name) or {}).get("type", "boolean")
+        for q in case["queries"]:
+            attrs = dict(q.get("attrs") or {})
+            ctx = (
+                EvaluationContext(q["id"], attrs)
+                if q["id"] is not None
+                else EvaluationContext(None, attrs)
+            )
+            method = {
+                "boolean": "boolean",
+                "string": "string",
+                "number": "float",
+                "object": "object",
+            }[kind]
+            fallback = FALLBACK[kind]
+            if q["reason"] in ("undefined", "needs_id"):
+                code = "FLAG_NOT_FOUND" if q["reason"] == "undefined" else "TARGETING_KEY_MISSING"
+                want = {"error_code": code}
+            else:
+                if kind == "boolean" and q["variant"] is None:
+                    value = q["enabled"]
+                elif q["variant"] is None or q["value"] is None:
+                    value = fallback
+                else:
+                    value = float(q["value"]) if kind == "number" else q["value"]
+                want = {"error_code": None, "reason": q["openfeature"], "value": value}
+            yield name, q, method, fallback, ctx, want
+
+
+def _seen(details: Any, want: dict) -> dict:
+    got = {"error_code": details.error_code, "reason": details.reason, "value": details.value}
+    return {k: got[k] for k in want}
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_shared_cases_through_the_provider(kind, request):
+    from hanoi_redis.openfeature import HanoiProvider
+    from openfeature import api
+
+    if kind == "memory":
+        backend = hanoi_redis.MemoryBackEnd()
+    else:
+        backend = hanoi_redis.RedisModuleBackEnd(request.getfixturevalue("r"))
+    _define_cases(backend)
+    api.set_provider_and_wait(HanoiProvider(backend), domain="vectors")
+    client = api.get_client("vectors")
+    try:
+        for name, q, method, fallback, ctx, want in _provider_checks(backend.describe):
+            details = getattr(client, f"get_{method}_details")(name, fallback, ctx)
+            assert _seen(details, want) == want, (name, q)
+    finally:
+        api.clear_providers()
+
+
+async def test_shared_cases_through_the_async_provider(r, server):
+    from hanoi_redis.asyncio import AsyncRedisModuleBackEnd
+    from hanoi_redis.openfeature import AsyncHanoiProvider
+    from openfeature import api
+
+    _define_cases(hanoi_redis.RedisModuleBackEnd(r))
+    client = redis.asyncio.Redis(port=server)
+    api.set_provider_and_wait(
+        AsyncHanoiProvider(AsyncRedisModuleBackEnd(client)), domain="avectors"
+    )
+    of = api.get_client("avectors")
+    try:
+        sync = hanoi_redis.RedisModuleBackEnd(r)
+        for name, q, method, fallback, ctx, want in _provider_checks(sync.describe):
+            details = await getattr(of, f"get_{method}_details_async")(name, fallback, ctx)
+            assert _seen(details, want) == want, (name, q)
+    finally:
+        api.clear_providers()
         await client.aclose()
