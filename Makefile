@@ -109,6 +109,7 @@ bench: build pyenv
 	$(CARGO) build --release -p hanoi-web
 	command -v oha >/dev/null || $(CARGO) install -q --locked oha
 	$(PY) benches/web.py
+	$(PY) benches/web_list.py
 
 # redis-server with the module and hanoi-web in front of it; prints both
 # addresses and the first admin password (web/run.sh).

@@ -1270,3 +1270,84 @@ async fn an_acl_user_from_the_config_is_the_history_user() {
     let (s, _) = page(&alice, &bad.url("/flags")).await;
     assert_ne!(s, 200);
 }
+
+/// The names on a list page, in order.
+fn listed(html: &str) -> Vec<String> {
+    html.split("<td class=\"name\"><a href=\"")
+        .skip(1)
+        .filter_map(|s| {
+            let s = &s[s.find('>')? + 1..];
+            Some(s[..s.find('<')?].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_list_pages_sorts_and_searches() {
+    let redis = Redis::start();
+    {
+        // 301 flags, defined in a shuffled order: SCAN's order is not the list's.
+        let mut con = redis.con().unwrap();
+        let mut pipe = redis::pipe();
+        for i in (0..301).map(|i| (i * 7919) % 301) {
+            pipe.cmd("HANOI.DEFINE")
+                .arg(format!("flag-{i:03}"))
+                .arg("PERCENTAGE")
+                .arg(10)
+                .ignore();
+        }
+        pipe.cmd("HANOI.META")
+            .arg("flag-123")
+            .arg("SET")
+            .arg("owner")
+            .arg("Payments Team")
+            .arg("tags")
+            .arg("Checkout, web")
+            .ignore();
+        pipe.cmd("HANOI.DISABLE").arg("flag-200").ignore();
+        pipe.cmd("HANOI.ENABLED").arg("flag-250").arg("u1").ignore();
+        pipe.query::<()>(&mut con).unwrap();
+    }
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+
+    // page_size (50) a page, sorted by name, with the total and both links.
+    let (_, html) = page(&alice, &web.url("/flags")).await;
+    let names = listed(&html);
+    assert_eq!(names.len(), 50);
+    assert_eq!(names[0], "flag-000");
+    assert_eq!(names[49], "flag-049");
+    assert!(html.contains("Flags 1–50 of 301"), "{html}");
+    assert!(!html.contains("id=\"prev-page\""));
+    let (_, html) = page(&alice, &web.url("/flags?page=7")).await;
+    assert_eq!(listed(&html), ["flag-300"]);
+    assert!(html.contains("Flags 301–301 of 301"));
+    assert!(html.contains("id=\"prev-page\"") && !html.contains("id=\"next-page\""));
+    let (_, html) = page(&alice, &web.url("/flags?page=8")).await;
+    assert!(listed(&html).is_empty());
+    assert!(html.contains("No flags on this page (301 in all)."));
+
+    // Search: case-insensitive, over name, owner and tags; the tag filter
+    // ignores case too.
+    for q in ["FLAG-12", "payments", "checkout"] {
+        let (_, html) = page(&alice, &web.url(&format!("/flags?q={q}"))).await;
+        let names = listed(&html);
+        assert!(names.contains(&"flag-123".to_owned()), "{q}: {names:?}");
+    }
+    let (_, html) = page(&alice, &web.url("/flags?q=FLAG-12")).await;
+    assert_eq!(listed(&html).len(), 10, "flag-120..129");
+    let (_, html) = page(&alice, &web.url("/flags?tag=CHECKOUT")).await;
+    assert_eq!(listed(&html), ["flag-123"]);
+    let (_, html) = page(&alice, &web.url("/flags?q=nothing-like-it")).await;
+    assert!(html.contains("No flags match."));
+
+    // Sorted by state (on first) and by last evaluation (the evaluated one first).
+    let (_, html) = page(&alice, &web.url("/flags?sort=state&page=7")).await;
+    assert_eq!(
+        listed(&html),
+        ["flag-200"],
+        "the one switched off comes last"
+    );
+    let (_, html) = page(&alice, &web.url("/flags?sort=evaluated")).await;
+    assert_eq!(listed(&html)[0], "flag-250");
+}
