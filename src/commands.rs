@@ -764,6 +764,27 @@ pub fn stats(call: &Call) -> CmdResult {
 /// `Rollout` loads with `codec::from_bytes`. `NOIDS` keeps only the id
 /// counts (`codec::from_bytes_partial` reads it): a description without
 /// pulling every id.
+/// `HANOI.IDS key USERS|BLOCKED cursor [MATCH pattern] [COUNT n]`: the next
+/// cursor and a page of ids (a missing key: `0` and none, as SSCAN).
+pub fn ids(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    let words: Vec<&[u8]> = args[2..].iter().map(|a| a.as_slice()).collect();
+    let q = hanoi_core::ids::IdsQuery::parse(&words).map_err(core_err)?;
+    let key = ctx.open_key(&args[1]);
+    let (next, ids) = match read_flag(&key)? {
+        Some(f) => q.run(f),
+        None => (0, Vec::new()),
+    };
+    Ok(RedisValue::Array(vec![
+        RedisValue::BulkString(next.to_string()),
+        RedisValue::Array(
+            ids.into_iter()
+                .map(|id| RedisValue::StringBuffer(id.to_vec()))
+                .collect(),
+        ),
+    ]))
+}
+
 pub fn export(call: &Call) -> CmdResult {
     let (ctx, args) = (call.context(), call.strings());
     arity(&args, 2, 3)?;

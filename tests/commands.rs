@@ -480,3 +480,97 @@ fn module_list_and_info_say_the_same_version() {
         .collect();
     assert_eq!(ver, parts[0] * 10_000 + parts[1] * 100 + parts[2]);
 }
+
+/// One `HANOI.IDS` call: the next cursor and the ids.
+fn ids_step(con: &mut redis::Connection, args: &[&str]) -> (String, Vec<String>) {
+    let mut full = vec!["HANOI.IDS"];
+    full.extend_from_slice(args);
+    match run(con, &full).unwrap() {
+        Value::Array(v) => match &v[..] {
+            [Value::BulkString(c), Value::Array(ids)] => (
+                String::from_utf8(c.clone()).unwrap(),
+                ids.iter()
+                    .map(|i| match i {
+                        Value::BulkString(b) => String::from_utf8(b.clone()).unwrap(),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect(),
+            ),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ids_walks_registered_and_blocked_ids_with_sscans_guarantee() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "10"]);
+    let kept: Vec<String> = (0..2000).map(|i| format!("user-{i}")).collect();
+    let mut args = vec!["HANOI.REGISTER", "f", "USER"];
+    args.extend(kept.iter().map(String::as_str));
+    assert_eq!(int(&mut con, &args), 2000);
+    assert_eq!(int(&mut con, &["HANOI.BLOCK", "f", "bad-1", "bad-2"]), 2);
+
+    // A walk with writes between the steps (the set grows, shrinks and
+    // resizes): every id there all along comes at least once.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_owned();
+    let mut step = 0;
+    loop {
+        let (next, ids) = ids_step(&mut con, &["f", "USERS", &cursor, "COUNT", "50"]);
+        seen.extend(ids);
+        for j in 0..40 {
+            let extra = format!("extra-{step}-{j}");
+            int(&mut con, &["HANOI.REGISTER", "f", "USER", &extra]);
+            if j % 2 == 0 {
+                int(&mut con, &["HANOI.UNREGISTER", "f", "USER", &extra]);
+            }
+        }
+        step += 1;
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+        assert!(step < 10_000, "the walk ends");
+    }
+    assert!(kept.iter().all(|k| seen.contains(k)));
+
+    // MATCH filters; BLOCKED walks the blocked ids; a missing key is 0 and none.
+    let (c, ids) = ids_step(&mut con, &["f", "users", "0", "MATCH", "user-199?", "COUNT", "10000"]);
+    assert_eq!(c, "0");
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(
+        ids,
+        (1990..2000)
+            .map(|i| format!("user-{i}"))
+            .collect::<Vec<_>>()
+    );
+    let (c, mut ids) = ids_step(&mut con, &["f", "BLOCKED", "0"]);
+    ids.sort();
+    assert_eq!((c.as_str(), ids), ("0", vec!["bad-1".to_owned(), "bad-2".to_owned()]));
+    assert_eq!(ids_step(&mut con, &["nope", "USERS", "0"]), ("0".to_owned(), vec![]));
+
+    // Bad input: ERR, nothing changed; a key of another type: WRONGTYPE.
+    let before = snapshot(&mut con, "f");
+    for bad in [
+        &["HANOI.IDS", "f", "ALL", "0"][..],
+        &["HANOI.IDS", "f", "USERS", "-1"],
+        &["HANOI.IDS", "f", "USERS", "abc"],
+        &["HANOI.IDS", "f", "USERS", "0", "COUNT", "0"],
+        &["HANOI.IDS", "f", "USERS", "0", "COUNT"],
+        &["HANOI.IDS", "f", "USERS", "0", "LIMIT", "5"],
+    ] {
+        assert!(err(&mut con, bad).starts_with("ERR"), "{bad:?}");
+    }
+    assert_eq!(snapshot(&mut con, "f"), before);
+    assert!(err(&mut con, &["HANOI.IDS", "f"]).contains("wrong number of arguments"));
+    redis::cmd("SET")
+        .arg("plain")
+        .arg("x")
+        .exec(&mut con)
+        .unwrap();
+    assert!(err(&mut con, &["HANOI.IDS", "plain", "USERS", "0"]).starts_with("WRONGTYPE"));
+}

@@ -453,6 +453,52 @@ impl IdSet {
         chunk_stats(self.iter(), max)
     }
 
+    /// One step of a cursor scan (`HANOI.IDS`), with SSCAN's guarantee: an
+    /// id present for the whole scan is returned at least once, whatever
+    /// inserts, removals and resizes happen between the steps.
+    ///
+    /// The cursor is a hash value: a step returns the ids whose hash lies in
+    /// `[cursor, next)`, and `next` is 0 at the end (0 also starts). An id's
+    /// home slot grows with its hash (`home` scales the hash to the table),
+    /// so the ids of a hash range have their homes in a range of slots, and
+    /// linear probing keeps each id at or after its home, in the same run:
+    /// a step walks about `count` home slots and the runs that spill past
+    /// them, O(count + run length). Backward-shift deletion moves ids but
+    /// never changes their hash, and a resize does not change it either, so
+    /// the ranges already covered stay covered.
+    pub fn scan<'s>(&'s self, cursor: u64, count: usize, mut f: impl FnMut(&'s [u8])) -> u64 {
+        let n = self.slots.len();
+        if self.len == 0 || n == 0 {
+            return 0;
+        }
+        let first = home(cursor, n);
+        let end = first.saturating_add(count.max(1)).min(n);
+        // Walk from `first` until past the last home slot of the range and
+        // at the end of its run (an empty slot), wrapping once at most.
+        let mut i = first;
+        for step in 0..n {
+            if step >= end - first && self.slots[i] == 0 {
+                break;
+            }
+            let slot = self.slots[i];
+            if slot != 0 {
+                let id = self.entry(slot);
+                let h = self.hash(id);
+                let at = home(h, n);
+                if h >= cursor && (first..end).contains(&at) {
+                    f(id);
+                }
+            }
+            i = next(i, n);
+        }
+        if end == n {
+            0
+        } else {
+            // The smallest hash whose home is `end`.
+            (((end as u128) << 64).div_ceil(n as u128)) as u64
+        }
+    }
+
     /// The ids in byte order (what a deterministic export writes).
     pub fn sorted(&self) -> Vec<&[u8]> {
         let mut ids: Vec<&[u8]> = self.iter().collect();
@@ -513,6 +559,67 @@ impl<'a> FromIterator<&'a [u8]> for IdSet {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn a_scan_returns_every_id_present_throughout_despite_writes_and_resizes() {
+        let mut x: u64 = 99;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (start, count) in [(0, 10), (50, 1), (3000, 100), (20_000, 7)] {
+            let mut set = IdSet::new();
+            for i in 0..start {
+                set.insert(format!("id-{i}").as_bytes());
+            }
+            // The ids there all along: the first half, never removed.
+            let kept: HashSet<Vec<u8>> = (0..start / 2)
+                .map(|i| format!("id-{i}").into_bytes())
+                .collect();
+            let mut seen: HashSet<Vec<u8>> = HashSet::new();
+            let mut cursor = 0;
+            let mut steps = 0;
+            loop {
+                cursor = set.scan(cursor, count, |id| {
+                    seen.insert(id.to_vec());
+                });
+                steps += 1;
+                // Between steps: grow (resizes), remove others, re-add.
+                for _ in 0..count {
+                    let r = rnd();
+                    let id = format!("id-{}", start / 2 + (r as usize % (start + 500)));
+                    if r % 3 == 0 {
+                        set.remove(id.as_bytes());
+                    } else {
+                        set.insert(id.as_bytes());
+                    }
+                }
+                if cursor == 0 {
+                    break;
+                }
+                assert!(steps < 1_000_000, "the scan ends");
+            }
+            assert!(kept.is_subset(&seen), "start {start}, count {count}");
+        }
+        // Without writes, each id once.
+        let mut set = IdSet::new();
+        for i in 0..1000 {
+            set.insert(format!("{i}").as_bytes());
+        }
+        let mut got = Vec::new();
+        let mut cursor = 0;
+        loop {
+            cursor = set.scan(cursor, 16, |id| got.push(id.to_vec()));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(got.len(), 1000);
+        assert_eq!(got.iter().collect::<HashSet<_>>().len(), 1000);
+        assert_eq!(IdSet::new().scan(0, 10, |_| panic!("empty")), 0);
+    }
 
     #[test]
     fn insert_contains_remove_match_a_hashset() {

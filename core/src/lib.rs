@@ -14,6 +14,7 @@ mod crc;
 pub mod describe;
 mod error;
 mod flag;
+pub mod ids;
 mod idset;
 pub mod observe;
 mod parse;
