@@ -251,3 +251,22 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod rollout_tests {
+    use crate::Rollout;
+
+    #[test]
+    fn rollout_walks_ids_as_the_module() {
+        let mut r = Rollout::new();
+        r.run("DEFINE", "f", &["PERCENTAGE", "5"]).unwrap();
+        r.run("REGISTER", "f", &["USER", "a1", "a2", "b1"]).unwrap();
+        let (next, mut ids) = r
+            .ids("f", &["USERS", "0", "MATCH", "a*", "COUNT", "100"])
+            .unwrap();
+        ids.sort();
+        assert_eq!((next, ids), (0, vec![b"a1".to_vec(), b"a2".to_vec()]));
+        assert_eq!(r.ids("missing", &["BLOCKED", "0"]).unwrap(), (0, vec![]));
+        assert!(r.ids("f", &["USERS"]).is_err());
+    }
+}

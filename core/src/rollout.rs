@@ -332,6 +332,25 @@ impl Rollout {
 
     /// hanoi's `@check`: `Ok` when the feature is on for `id` (or, without
     /// an id, switched on), `Err(NotEnabled)` otherwise.
+    /// `HANOI.IDS name USERS|BLOCKED cursor [MATCH pattern] [COUNT n]` (the
+    /// arguments after the name): the next cursor (0 at the end) and a page
+    /// of ids; a missing flag is 0 and none.
+    pub fn ids<A: AsRef<[u8]>>(
+        &self,
+        name: impl AsRef<[u8]>,
+        args: &[A],
+    ) -> Result<(u64, Vec<Vec<u8>>), Error> {
+        let words: Vec<&[u8]> = args.iter().map(AsRef::as_ref).collect();
+        let q = crate::ids::IdsQuery::parse(&words)?;
+        Ok(match self.get(name) {
+            Some(f) => {
+                let (next, ids) = q.run(f);
+                (next, ids.into_iter().map(<[u8]>::to_vec).collect())
+            }
+            None => (0, Vec::new()),
+        })
+    }
+
     pub fn check(&self, name: impl AsRef<[u8]>, id: Option<&[u8]>) -> Result<(), NotEnabled> {
         if self.is_enabled(name.as_ref(), id) {
             Ok(())
