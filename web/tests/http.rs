@@ -1351,3 +1351,110 @@ async fn the_list_pages_sorts_and_searches() {
     let (_, html) = page(&alice, &web.url("/flags?sort=evaluated")).await;
     assert_eq!(listed(&html)[0], "flag-250");
 }
+
+/// The ids on an ids page, and its "more" link.
+fn ids_on(html: &str) -> (Vec<String>, Option<String>) {
+    let ids = html
+        .split("<li><label>")
+        .skip(1)
+        .filter_map(|s| {
+            let s = &s[s.find("<code>")? + 6..];
+            Some(s[..s.find("</code>")?].to_owned())
+        })
+        .collect();
+    let more = html.find("id=\"more-ids\"").map(|at| {
+        let before = &html[..at];
+        let href = &before[before.rfind("href=\"").unwrap() + 6..];
+        href[..href.find('"').unwrap()].replace("&amp;", "&")
+    });
+    (ids, more)
+}
+
+#[tokio::test]
+async fn registered_ids_are_browsed_searched_and_removed() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"5"]);
+    let ids: Vec<String> = (0..250).map(|i| format!("user-{i}")).collect();
+    let mut args: Vec<&[u8]> = vec![b"HANOI.REGISTER", b"f", b"USER"];
+    args.extend(ids.iter().map(|s| s.as_bytes()));
+    redis.cmd(&args);
+    redis.cmd(&[b"HANOI.BLOCK", b"f", b"mallory"]);
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    let base = format!("/f/{}/ids", hex(b"f"));
+
+    // Every id, a page at a time, following "more".
+    let (_, flag) = page(&alice, &web.url(&format!("/f/{}", hex(b"f")))).await;
+    assert!(flag.contains("id=\"browse-users\""));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut next = Some(format!("{base}?list=users"));
+    let mut pages = 0;
+    while let Some(url) = next {
+        let (s, html) = page(&alice, &web.url(&url)).await;
+        assert_eq!(s, 200);
+        let (got, more) = ids_on(&html);
+        seen.extend(got);
+        next = more;
+        pages += 1;
+        assert!(pages < 50);
+    }
+    assert_eq!(seen, ids.iter().cloned().collect());
+    assert!(pages >= 2, "a hundred or so a page");
+
+    // Search: the ids containing the text.
+    let (_, html) = page(&alice, &web.url(&format!("{base}?list=users&q=user-24"))).await;
+    let (mut got, _) = ids_on(&html);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "user-24", "user-240", "user-241", "user-242", "user-243", "user-244", "user-245",
+            "user-246", "user-247", "user-248", "user-249"
+        ]
+    );
+    let (_, html) = page(&alice, &web.url(&format!("{base}?list=blocked"))).await;
+    assert_eq!(ids_on(&html).0, ["mallory"]);
+
+    // Remove the ticked ones.
+    let csrf = field(&html, Some("ids-form"), "csrf");
+    let r = alice
+        .post(web.url(&base))
+        .header("Origin", &web.base)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("list", "users"),
+            ("q", ""),
+            ("id", &hex(b"user-1")),
+            ("id", &hex(b"user-2")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let (_, html) = page(&alice, &web.url(r.headers()["location"].to_str().unwrap())).await;
+    assert!(html.contains("Removed 2."), "{html}");
+    let explain = |id: &[u8]| redis.cmd(&[b"HANOI.EXPLAIN", b"f", id]);
+    assert!(
+        format!("{:?}", explain(b"user-1")).contains("percentage")
+            || format!("{:?}", explain(b"user-1")).contains("outside")
+    );
+    assert!(format!("{:?}", explain(b"user-3")).contains("user"));
+
+    // A viewer browses but cannot remove.
+    let victor = web.login(VICTOR).await;
+    let (_, html) = page(&victor, &web.url(&format!("{base}?list=users"))).await;
+    assert!(!html.contains("type=\"checkbox\"") && !html.contains("id=\"remove-ids\""));
+    let csrf = field(&html, Some("ids-form"), "csrf");
+    let r = victor
+        .post(web.url(&base))
+        .header("Origin", &web.base)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("list", "users"),
+            ("id", &hex(b"user-3")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}

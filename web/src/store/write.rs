@@ -26,6 +26,28 @@ impl Store {
         expected: Option<&str>,
         cmds: &[Cmd],
     ) -> Result<WriteOutcome, RedisError> {
+        self.write_checked(user, key, Some(expected), cmds).await
+    }
+
+    /// [`Store::write`] without the version check: for writes whose meaning
+    /// does not depend on what the page showed (removing ids ticked on a
+    /// page); `MULTI`/`EXEC` and the user's name as for every write.
+    pub async fn write_any(
+        &self,
+        user: &str,
+        key: &[u8],
+        cmds: &[Cmd],
+    ) -> Result<WriteOutcome, RedisError> {
+        self.write_checked(user, key, None, cmds).await
+    }
+
+    async fn write_checked(
+        &self,
+        user: &str,
+        key: &[u8],
+        expected: Option<Option<&str>>,
+        cmds: &[Cmd],
+    ) -> Result<WriteOutcome, RedisError> {
         let node = self.node_for(key).await?;
         let r = write_on(&node.client, user, key, expected, cmds).await;
         if r.is_err() {
@@ -39,7 +61,7 @@ async fn write_on(
     client: &redis::Client,
     user: &str,
     key: &[u8],
-    expected: Option<&str>,
+    expected: Option<Option<&str>>,
     cmds: &[Cmd],
 ) -> Result<WriteOutcome, RedisError> {
     let mut con = client
@@ -59,7 +81,7 @@ async fn write_on(
         .query_async::<()>(&mut con)
         .await?;
     let current = version_on(&mut con, key).await?;
-    if current.as_deref() != expected {
+    if expected.is_some_and(|e| current.as_deref() != e) {
         redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
         return Ok(WriteOutcome::Conflict);
     }

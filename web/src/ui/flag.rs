@@ -367,6 +367,7 @@ fn render_flag(
         div.grid {
             section.card id="users" {
                 h2 { "Users (" (f.users) ")" }
+                p { a href={(url) "/ids?list=users"} id="browse-users" { "Browse and search the registered ids" } }
                 p.muted { "Look one up with “Try it”: reason " code { "user" } " means registered." }
                 @if w.can_write {
                     form method="post" action=(url) id="users-add-form" {
@@ -383,6 +384,7 @@ fn render_flag(
             }
             section.card id="blocked" {
                 h2 { "Blocked ids (" (f.blocked) ")" }
+                p { a href={(url) "/ids?list=blocked"} id="browse-blocked" { "Browse and search the blocked ids" } }
                 @if w.can_write {
                     form method="post" action=(url) {
                         (hidden(w, d, "block"))

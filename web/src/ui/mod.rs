@@ -6,11 +6,12 @@
 //! This file holds the routes, the page frame and the error pages; each
 //! page lives in a module of its own: [`session`] (who is asking, the checks
 //! on writes), [`login`], [`list`] (the flags), [`new`] (creating a flag),
-//! [`flag`] (one flag's page and its saves), [`forms`] (what a form means as
+//! [`flag`] (one flag's page and its saves), [`ids`] (a flag's ids, browsed), [`forms`] (what a form means as
 //! commands) and [`time`] (times shown and typed).
 
 mod flag;
 mod forms;
+mod ids;
 mod list;
 mod login;
 mod new;
@@ -46,6 +47,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/flags", get(list::flags_list))
         .route("/flags/new", get(new::new_flag_page).post(new::create_flag))
         .route("/f/{hex}", get(flag::flag_page).post(flag::flag_write))
+        .route("/f/{hex}/ids", get(ids::ids_page).post(ids::ids_remove))
         .route(
             "/static/style.css",
             get(|| async { asset(CSS, "text/css; charset=utf-8") }),
