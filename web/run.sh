@@ -16,6 +16,17 @@ CONFIG=hanoi-web.local.toml
 "$CARGO" build --release -p hanoi --lib
 "$CARGO" build --release -p hanoi-web
 
+# A server already on the port would take our place silently (ours exits):
+# say so and stop, rather than start hanoi-web against something else.
+if redis-cli -p "$PORT" ping >/dev/null 2>&1; then
+  if redis-cli -p "$PORT" MODULE LIST 2>/dev/null | grep -qx hanoi; then
+    echo "hanoi: port $PORT already has a redis-server with the hanoi module: stop it, or pick another port (web/run.sh <redis port> <web port>)" >&2
+  else
+    echo "hanoi: port $PORT is taken by a server without the hanoi module (redis-server without --loadmodule?): stop it, or pick another port (web/run.sh <redis port> <web port>)" >&2
+  fi
+  exit 1
+fi
+
 random() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "$1"; }
 if [ ! -f "$CONFIG" ]; then
   password=$(random 20)
@@ -39,13 +50,24 @@ fi
 password=$(sed -n 's/^# first admin password: //p' "$CONFIG")
 api_key=$(sed -n '/\[\[api_key\]\]/,$ s/^key = "\(.*\)"/\1/p' "$CONFIG" | head -1)
 
-redis-server redis.conf.example --port "$PORT" --loadmodule "$MODULE" --daemonize no >/dev/null &
+log=$(mktemp)
+redis-server redis.conf.example --port "$PORT" --loadmodule "$MODULE" --daemonize no >"$log" 2>&1 &
 redis_pid=$!
-trap 'kill $redis_pid 2>/dev/null || true' EXIT
+trap 'kill $redis_pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 100); do
+  kill -0 "$redis_pid" 2>/dev/null || break
   redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
   sleep 0.1
 done
+if ! kill -0 "$redis_pid" 2>/dev/null || ! redis-cli -p "$PORT" ping >/dev/null 2>&1; then
+  echo "hanoi: redis-server did not start on port $PORT; its log:" >&2
+  tail -20 "$log" >&2
+  exit 1
+fi
+if ! redis-cli -p "$PORT" MODULE LIST 2>/dev/null | grep -qx hanoi; then
+  echo "hanoi: the redis-server on port $PORT has no hanoi module loaded ($MODULE)" >&2
+  exit 1
+fi
 echo "hanoi: redis-server on port $PORT with $MODULE"
 echo "hanoi: hanoi-web on http://127.0.0.1:$WEB_PORT  (log in as admin, password: ${password:-see $CONFIG})"
 echo "hanoi: OFREP API key: $api_key   (Ctrl-C stops both)"
