@@ -94,7 +94,9 @@ lint: pyenv node
 # same server's instructions per command against GET/MGET and the module
 # API's floor (callgrind, benches/floor_module.c), then
 # the worst cases of regexes and big writes (also for an older build of the
-# module when HANOI_BEFORE_MODULE names its libhanoi.so).
+# module when HANOI_BEFORE_MODULE names its libhanoi.so), the Python client,
+# the Node client (isEnabled vs GET; HanoiProvider vs OFREP through
+# hanoi-web, which bench-node runs when HANOI_WEB names its binary), hanoi-web.
 bench: build pyenv
 	$(CARGO) bench -p hanoi-core --bench evaluate
 	CARGO_TARGET_DIR=$(abspath target) $(CARGO) bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash
@@ -105,8 +107,8 @@ bench: build pyenv
 	$(PY) benches/callgrind_server.py
 	$(PY) benches/worst_cases.py $(HANOI_BEFORE_MODULE)
 	$(PY) benches/python_client.py
-	HANOI_MODULE=$(abspath $(MODULE)) $(MAKE) bench-node
 	$(CARGO) build --release -p hanoi-web
+	HANOI_MODULE=$(abspath $(MODULE)) HANOI_WEB=$(abspath target/release/hanoi-web) $(MAKE) bench-node
 	command -v oha >/dev/null || $(CARGO) install -q --locked oha
 	$(PY) benches/web.py
 	$(PY) benches/web_list.py

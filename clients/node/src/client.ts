@@ -26,8 +26,21 @@ function isIoredis(client: any): boolean {
   return typeof client?.call === "function" && typeof client?.sendCommand === "function" && "status" in client;
 }
 
+/** node-redis's cluster: `masters` and `nodeClient()` from 4.6 on, `getMasters()`
+ * (nodes with their connected `client`) before. */
 function isNodeRedisCluster(client: any): boolean {
-  return typeof client?.sendCommand === "function" && typeof client?.nodeClient === "function" && "masters" in client;
+  return (
+    typeof client?.sendCommand === "function" &&
+    ((typeof client?.nodeClient === "function" && "masters" in client) || typeof client?.getMasters === "function")
+  );
+}
+
+/** A node-redis cluster's primaries, each as a client. */
+async function nodeRedisMasters(client: any): Promise<any[]> {
+  if (typeof client.nodeClient === "function" && "masters" in client) {
+    return Promise.all((client.masters as any[]).map((m) => client.nodeClient(m)));
+  }
+  return (client.getMasters() as any[]).map((m) => m.client);
 }
 
 function isNodeRedis(client: any): boolean {
@@ -110,10 +123,7 @@ export function connect(client: any): Connection {
       send: (key, readonly, args) => client.sendCommand(key, readonly, args),
       async scan(match, type) {
         const out: string[] = [];
-        for (const m of client.masters as any[]) {
-          const node = await client.nodeClient(m);
-          await scanNode((a) => node.sendCommand(a), match, type, out);
-        }
+        for (const node of await nodeRedisMasters(client)) await scanNode((a) => node.sendCommand(a), match, type, out);
         return out;
       },
       db: () => 0,

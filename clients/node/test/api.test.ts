@@ -1,4 +1,5 @@
-/** Every method of Hanoi, with ioredis and with node-redis (RESP3 and RESP2). */
+/** Every method of Hanoi, with ioredis (6 and 5) and with node-redis (6 over
+ * RESP3 and RESP2, 4). */
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";

@@ -1,4 +1,5 @@
-/** Hanoi over a 3-primary cluster, with ioredis's Cluster and node-redis's createCluster. */
+/** Hanoi over a 3-primary cluster, with ioredis's Cluster and node-redis's
+ * createCluster (the current versions and the oldest claimed). */
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -8,7 +9,7 @@ import { OpenFeature } from "@openfeature/server-sdk";
 import { keySlot } from "../src/client.js";
 import { FlagNotFound, Hanoi } from "../src/index.js";
 import { HanoiProvider } from "../src/openfeature.js";
-import { type Client, TestCluster, clusterClient, rawCommand } from "./server.js";
+import { CLUSTER_KINDS, type Client, TestCluster, clusterClient, rawCommand } from "./server.js";
 
 let cluster: TestCluster;
 
@@ -32,7 +33,7 @@ test("keySlot is the server's CLUSTER KEYSLOT", async () => {
   }
 });
 
-for (const kind of ["ioredis", "node-redis"] as const) {
+for (const kind of CLUSTER_KINDS) {
   describe(`a cluster over ${kind}`, () => {
     let c: Client;
     let flags: Hanoi;

@@ -1,5 +1,5 @@
-/** HanoiProvider through the real @openfeature/server-sdk, with ioredis and
- * node-redis: types, reasons, error codes, metadata, keyless evaluation, and
+/** HanoiProvider through the real @openfeature/server-sdk, with ioredis (6 and
+ * 5) and node-redis (6 and 4): types, reasons, error codes, metadata, keyless evaluation, and
  * events (flag changes, and a server restart). */
 
 import assert from "node:assert/strict";
@@ -34,7 +34,7 @@ function next(of: OFClient, event: ProviderEvents, ok: (d?: EventDetails) => boo
   });
 }
 
-for (const kind of ["ioredis", "node-redis"] as const) {
+for (const kind of ["ioredis", "ioredis5", "node-redis", "redis4"] as const) {
   describe(`HanoiProvider over ${kind}`, () => {
     let server: Server;
     let c: Client;

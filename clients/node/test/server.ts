@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 import IORedis, { Cluster } from "ioredis";
+import IORedis5, { Cluster as Cluster5 } from "ioredis5";
 import { createClient, createCluster } from "redis";
+import { createClient as createClient4, createCluster as createCluster4 } from "redis4";
 
 export const ROOT = path.resolve(__dirname, "../../../..");
 export const MODULE = process.env.HANOI_MODULE ?? path.join(ROOT, "target/release/libhanoi.so");
@@ -93,27 +95,69 @@ export class Server {
   }
 }
 
-/** The clients each test runs with. */
-export const KINDS = ["ioredis", "node-redis", "node-redis-resp2"] as const;
-export type Kind = (typeof KINDS)[number];
-
 export interface Client {
   redis: any;
   close(): Promise<void>;
 }
 
-export async function client(kind: Kind, port: number): Promise<Client> {
-  if (kind === "ioredis") {
-    const redis = new IORedis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
-    return { redis, close: async () => redis.disconnect() };
-  }
-  const redis = createClient({
-    socket: { port, host: "127.0.0.1", reconnectStrategy: (n: number) => Math.min(50 * 2 ** n, 500) },
-    ...(kind === "node-redis-resp2" ? { RESP: 2 as const } : {}),
+/** The oldest versions the package claims (ioredis 5, node-redis 4: RESP2
+ * only) beside the current ones, installed as npm aliases. */
+function ioredis(Redis: new (options: object) => IORedis | IORedis5, port: number): Client {
+  const redis = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+  redis.on("error", () => {}); // ioredis 5 prints the errors nobody listens to (a server restart)
+  return { redis, close: async () => redis.disconnect() };
+}
+
+async function ioredisCluster(C: new (nodes: object[]) => Cluster | Cluster5, ports: number[]): Promise<Client> {
+  const redis: any = new C(ports.map((port) => ({ host: "127.0.0.1", port })));
+  await new Promise<void>((resolve, reject) => {
+    redis.once("ready", () => resolve());
+    redis.once("error", reject);
   });
+  return { redis, close: async () => redis.disconnect() };
+}
+
+/** node-redis 5 and later close with `destroy()`, 4 with `disconnect()`. */
+async function nodeRedis(redis: any): Promise<Client> {
   redis.on("error", () => {});
   await redis.connect();
-  return { redis, close: async () => void redis.destroy() };
+  return { redis, close: async () => void (typeof redis.destroy === "function" ? redis.destroy() : await redis.disconnect()) };
+}
+
+const reconnectStrategy = (n: number) => Math.min(50 * 2 ** n, 500);
+
+const CLIENTS = {
+  ioredis: {
+    standalone: async (port: number) => ioredis(IORedis, port),
+    cluster: (ports: number[]) => ioredisCluster(Cluster, ports),
+  },
+  ioredis5: {
+    standalone: async (port: number) => ioredis(IORedis5, port),
+    cluster: (ports: number[]) => ioredisCluster(Cluster5, ports),
+  },
+  "node-redis": {
+    standalone: (port: number) => nodeRedis(createClient({ socket: { port, host: "127.0.0.1", reconnectStrategy } })),
+    cluster: (ports: number[]) => nodeRedis(createCluster({ rootNodes: ports.map((port) => ({ socket: { host: "127.0.0.1", port } })) })),
+  },
+  "node-redis-resp2": {
+    standalone: (port: number) => nodeRedis(createClient({ socket: { port, host: "127.0.0.1", reconnectStrategy }, RESP: 2 })),
+    cluster: undefined,
+  },
+  redis4: {
+    standalone: (port: number) => nodeRedis(createClient4({ socket: { port, host: "127.0.0.1", reconnectStrategy } })),
+    cluster: (ports: number[]) => nodeRedis(createCluster4({ rootNodes: ports.map((port) => ({ socket: { host: "127.0.0.1", port } })) })),
+  },
+};
+
+/** The clients each test runs with: ioredis 6 and 5, node-redis 6 (RESP3 and
+ * RESP2) and 4. */
+export const KINDS = Object.keys(CLIENTS) as Kind[];
+export type Kind = keyof typeof CLIENTS;
+/** Those with a cluster client. */
+export const CLUSTER_KINDS = KINDS.filter((k) => CLIENTS[k].cluster !== undefined);
+
+export function client(kind: Kind, port: number): Promise<Client> {
+  return CLIENTS[kind].standalone(port);
 }
 
 /** Three primaries with the module (Redis refuses cluster ports above 55535:
@@ -154,17 +198,8 @@ export class TestCluster {
   }
 }
 
-export async function clusterClient(kind: "ioredis" | "node-redis", ports: number[]): Promise<Client> {
-  if (kind === "ioredis") {
-    const redis = new Cluster(ports.map((port) => ({ host: "127.0.0.1", port })));
-    await new Promise<void>((resolve, reject) => {
-      redis.once("ready", () => resolve());
-      redis.once("error", reject);
-    });
-    return { redis, close: async () => redis.disconnect() };
-  }
-  const redis = createCluster({ rootNodes: ports.map((port) => ({ socket: { host: "127.0.0.1", port } })) });
-  redis.on("error", () => {});
-  await redis.connect();
-  return { redis, close: async () => void redis.destroy() };
+export function clusterClient(kind: Kind, ports: number[]): Promise<Client> {
+  const make = CLIENTS[kind].cluster;
+  if (!make) throw new Error(`${kind} has no cluster client here`);
+  return make(ports);
 }
