@@ -65,6 +65,9 @@ except ImportError:  # a source tree without the built extension
 
 log = logging.getLogger("hanoi_redis.mirror")
 
+#: The module's answer for a key of another type, as raised by RedisModuleBackEnd.
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+
 #: How many keys one pipeline of EXPORTs carries.
 BATCH = 256
 
@@ -381,6 +384,9 @@ class Mirror:
         # Which server each mirrored flag came from (a resync of one server
         # drops only its own flags that are gone).
         self._owner: Dict[bytes, int] = {}
+        # Keys under the prefix holding another type: the module answers
+        # them WRONGTYPE, so does the mirror.
+        self.wrongtype: Set[bytes] = set()
         self._listeners: List[Callable[[bool], None]] = []
         self._change_listeners: List[Callable[[List[str]], None]] = []
         self._pending: Dict[bytes, List[Any]] = {}
@@ -449,12 +455,18 @@ class Mirror:
                         continue
                     with self._lock:
                         self._owner[name] = link.index
+                        self.wrongtype.discard(name)
                     if found is not None:
                         found.add(name)
-                elif data is None or (
-                    isinstance(data, redis.ResponseError) and str(data).startswith("WRONGTYPE")
-                ):
+                elif data is None:
                     self._forget(name)
+                elif isinstance(data, redis.ResponseError) and str(data).startswith("WRONGTYPE"):
+                    self._forget(name)
+                    with self._lock:
+                        self._owner[name] = link.index
+                        self.wrongtype.add(name)
+                    if found is not None:
+                        found.add(name)
                 elif isinstance(data, Exception):
                     raise data
 
@@ -462,6 +474,7 @@ class Mirror:
         self.engine.delete(name)
         with self._lock:
             self._owner.pop(name, None)
+            self.wrongtype.discard(name)
 
     def _refresh(self, link: _Link, keys: Iterable[bytes]) -> None:
         keys = sorted(keys)
@@ -478,6 +491,9 @@ class Mirror:
                 )
             )
         )
+        with self._lock:  # SCAN TYPE hanoiflag leaves them out: asked again
+            known = [self.prefix + n for n in self.wrongtype if self._owner.get(n) == link.index]
+        keys = sorted(set(keys) | set(known))
         found: Set[bytes] = set()
         self._load(link, keys, found)
         with self._lock:
@@ -660,8 +676,14 @@ class MirrorBackEnd(RedisModuleBackEnd):
             return item.encode("utf-8", "surrogateescape")
         return b(item) if is_plain(item) else self.item_id(name, item)
 
+    def _wrong(self, n: bytes) -> None:
+        if n in self._mirror.wrongtype:
+            raise HanoiError(WRONGTYPE)
+
     def is_enabled(self, name: str, item: Any = None, context: Context = None, **attrs: Any) -> bool:
         n = self._names.get(name) or self._name(name)
+        if self._mirror.wrongtype:
+            self._wrong(n)
         if item is None:
             id_: Optional[bytes] = None
             pairs: Pairs = ()
@@ -675,6 +697,8 @@ class MirrorBackEnd(RedisModuleBackEnd):
 
     def variant(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Optional[str]:
         n = self._names.get(name) or self._name(name)
+        if self._mirror.wrongtype:
+            self._wrong(n)
         pairs = attr_pairs(context, attrs) if (context or attrs) else ()
         try:
             v = self._engine.variant(n, self._id(name, item), pairs)
@@ -683,12 +707,14 @@ class MirrorBackEnd(RedisModuleBackEnd):
         return None if v is None else v.decode("utf-8", "surrogateescape")
 
     def hanoi_enabled(self, name: str, id_: Optional[bytes], pairs: Pairs) -> bool:
+        self._wrong(b(name))
         try:
             return self._engine.enabled(b(name), id_, pairs)
         except _CoreError as e:
             raise_refusal(str(e), name)
 
     def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
+        self._wrong(b(name))
         try:
             v = self._engine.variant(b(name), id_, pairs)
         except _CoreError as e:
@@ -696,30 +722,36 @@ class MirrorBackEnd(RedisModuleBackEnd):
         return None if v is None else str(text_of(v))
 
     def hanoi_value(self, name: str, id_: Optional[bytes], pairs: Pairs) -> Any:
+        self._wrong(b(name))
         try:
             return json_value(self._engine.value(b(name), id_, pairs))
         except _CoreError as e:
             raise_refusal(str(e), name)
 
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
+        self._wrong(b(name))
         try:
             return Explanation.from_reply(self._engine.explain(b(name), id_, pairs))
         except _CoreError as e:
             raise_refusal(str(e), name)
 
     def hanoi_resolve(self, name: str, id_: bytes, pairs: Pairs) -> Tuple[Explanation, Any, Optional[str]]:
+        self._wrong(b(name))
         try:
             return resolution(self._engine.resolve(b(name), id_, pairs))
         except _CoreError as e:
             raise_refusal(str(e), name)
 
     def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
+        for n in names:
+            self._wrong(b(n))
         try:
             return self._engine.menabled([b(n) for n in names], id_, pairs)
         except _CoreError as e:
             raise_refusal(str(e), names)
 
     def hanoi_get(self, name: str) -> Optional[Info]:
+        self._wrong(b(name))
         return info_dict(self._engine.get(b(name)))
 
 
