@@ -10,8 +10,8 @@
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use hanoi_core::rules::Attrs;
 use hanoi_core::observe::Tally;
+use hanoi_core::rules::Attrs;
 use hanoi_core::store::{self, Reply};
 use hanoi_core::{Description, Flag, Query, Ramp, Reason, Rollout, Value};
 use pyo3::create_exception;

@@ -16,7 +16,6 @@ import tempfile
 import time
 
 import hanoi_redis
-import pytest
 import redis
 from conftest import MODULE, _free_port
 from hanoi_redis import Rollout
@@ -29,16 +28,41 @@ IDS = [str(i) for i in range(40)] + ["", "x\u00e9", "10001"]
 ATTRS = [{}, {"country": "DE"}, {"country": "FR", "plan": "pro"}, {"plan": "team", "age": "30"}]
 
 
-def random_write(rng, r, prefix=PREFIX, cluster=False):
+def random_write(rng, r, prefix=PREFIX, in_cluster=False):
     """One random write (a refused one is fine: it changes nothing)."""
     k = prefix + rng.choice(NAMES)
     ids = rng.sample(IDS[:40], rng.randint(1, 6))
     choices = [
-        lambda: ["HANOI.DEFINE", k, rng.choice(["ENABLED", "DISABLED"]), "PERCENTAGE", rng.randint(0, 100)]
-        + rng.choice([[], ["VARIANTS", 2, "a", "b"], ["VARIANTS", 2, "a", "b", "WEIGHTS", 1, 3]])
-        + rng.choice([[], ["SALT", "s1"]]),
-        lambda: ["HANOI.DEFINE", k, "PERCENTAGE", rng.randint(0, 100), "VARIANTS", 3, "x", "y", "z",
-                 "VALUES", "1", "2", "3", "DEFAULT", "z"],  # fmt: skip
+        lambda: (
+            [
+                "HANOI.DEFINE",
+                k,
+                rng.choice(["ENABLED", "DISABLED"]),
+                "PERCENTAGE",
+                rng.randint(0, 100),
+            ]
+            + rng.choice(
+                [[], ["VARIANTS", 2, "a", "b"], ["VARIANTS", 2, "a", "b", "WEIGHTS", 1, 3]]
+            )
+            + rng.choice([[], ["SALT", "s1"]])
+        ),
+        lambda: [
+            "HANOI.DEFINE",
+            k,
+            "PERCENTAGE",
+            rng.randint(0, 100),
+            "VARIANTS",
+            3,
+            "x",
+            "y",
+            "z",
+            "VALUES",
+            "1",
+            "2",
+            "3",
+            "DEFAULT",
+            "z",
+        ],  # fmt: skip
         lambda: ["HANOI.REGISTER", k, "USER", *ids],
         lambda: ["HANOI.UNREGISTER", k, "USER", *ids],
         lambda: ["HANOI.REGISTER", k, "REGEX", rng.choice(["^1", "0$", "^x"])],
@@ -46,14 +70,30 @@ def random_write(rng, r, prefix=PREFIX, cluster=False):
         lambda: ["HANOI.UNBLOCK", k, *ids],
         lambda: [rng.choice(["HANOI.ENABLE", "HANOI.DISABLE", "HANOI.TOGGLE"]), k],
         lambda: ["HANOI.PERCENTAGE", k, rng.randint(0, 100)],
-        lambda: ["HANOI.RULE", k, "SET", "r1", "ROLLOUT", rng.randint(0, 100),
-                 "IF", "country", "EQ", "DE", "AND", "plan", "IN", 2, "pro", "team"],  # fmt: skip
+        lambda: [
+            "HANOI.RULE",
+            k,
+            "SET",
+            "r1",
+            "ROLLOUT",
+            rng.randint(0, 100),
+            "IF",
+            "country",
+            "EQ",
+            "DE",
+            "AND",
+            "plan",
+            "IN",
+            2,
+            "pro",
+            "team",
+        ],  # fmt: skip
         lambda: ["HANOI.RULE", k, "SET", "r2", "IF", "age", "GE", rng.randint(18, 40)],
         lambda: ["HANOI.RULE", k, "DEL", "r1"],
         lambda: ["HANOI.META", k, "SET", "owner", rng.choice(["ana", "bo"])],
         lambda: ["DEL", k],
     ]
-    if not cluster:
+    if not in_cluster:
         choices += [
             lambda: ["RENAME", k, prefix + rng.choice(NAMES)],
             lambda: ["COPY", k, prefix + rng.choice(NAMES), "REPLACE"],
@@ -76,18 +116,18 @@ def answers(rollout, rng, n=25):
         id_ = rng.choice(IDS)
         attrs = rng.choice(ATTRS)
         one = []
-        for call in (
-            lambda: rollout.is_enabled(name, id_, attrs),
-            lambda: rollout.variant(name, id_, attrs),
-            lambda: rollout.value(name, id_, attrs),
-            lambda: rollout.value(name),
-            lambda: rollout.is_enabled(name),
-            lambda: rollout.explain(name, id_, attrs),
-            lambda: rollout.enabled_many(["{t}a", "{t}b"], id_, attrs),
-            lambda: rollout.backend.describe(name),
+        for call, args in (
+            (rollout.is_enabled, (name, id_, attrs)),
+            (rollout.variant, (name, id_, attrs)),
+            (rollout.value, (name, id_, attrs)),
+            (rollout.value, (name,)),
+            (rollout.is_enabled, (name,)),
+            (rollout.explain, (name, id_, attrs)),
+            (rollout.enabled_many, (["{t}a", "{t}b"], id_, attrs)),
+            (rollout.backend.describe, (name,)),
         ):
             try:
-                one.append(call())
+                one.append(call(*args))
             except Exception as e:  # the same refusal on both sides
                 one.append((type(e).__name__, str(e)))
         out.append((name, id_, attrs, one))
@@ -102,16 +142,16 @@ def compare(module, mirror, seed, what=""):
         assert g == w, what
 
 
-def differential(r, client, writes, seed, cluster=False):
+def differential(r, client, writes, seed, in_cluster=False):
     module = Rollout(hanoi_redis.RedisModuleBackEnd(client, prefix=PREFIX))
     rng = random.Random(seed)
     for _ in range(10):
-        random_write(rng, r, cluster=cluster)
+        random_write(rng, r, in_cluster=in_cluster)
     with hanoi_redis.MirrorBackEnd(client, prefix=PREFIX) as m:
         mirror = Rollout(m)
         compare(module, mirror, seed, "at start")
         for i in range(writes):
-            cmd = random_write(rng, r, cluster=cluster)
+            cmd = random_write(rng, r, in_cluster=in_cluster)
             compare(module, mirror, seed * 1000 + i, f"after {cmd}")
         assert sorted(m.names()) == sorted(module.backend.names())
         assert not m.stale
@@ -285,12 +325,35 @@ def test_a_restart_in_the_middle(request):
                 api.remove_handler(ev, h)
 
 
-def test_a_three_primary_cluster(cluster):  # noqa: F811
+def test_a_three_primary_cluster(cluster):  # noqa: F811 (the fixture)
     client = redis.RedisCluster(host="127.0.0.1", port=cluster[0])
     for n in NAMES:
         client.delete(PREFIX + n)
     with hanoi_redis.MirrorBackEnd(client, prefix=PREFIX) as m:
         assert len(m.mirror.links) == 3
-    differential(client, client, 60, seed=3, cluster=True)
+    differential(client, client, 60, seed=3, in_cluster=True)
     assert len({client.keyslot(PREFIX + n) % 3 for n in NAMES}) > 1
     client.close()
+
+
+async def test_the_asyncio_mirror(r, server):
+    import redis.asyncio
+    from hanoi_redis.asyncio import AsyncRollout, MirrorBackEnd
+
+    client = redis.asyncio.Redis(port=server)
+    backend = MirrorBackEnd(client, prefix=PREFIX)
+    try:
+        rollout = AsyncRollout(backend)
+        module = Rollout(hanoi_redis.RedisModuleBackEnd(r, prefix=PREFIX))
+        await rollout.add_func("a", "id", percentage=50, variants=("p", "q"))
+        await rollout.register("a", "7")
+        assert await backend.sync() and not backend.stale
+        for i in range(50):
+            id_ = str(i)
+            assert await rollout.is_enabled("a", id_) == module.is_enabled("a", id_)
+            assert await rollout.variant("a", id_) == module.variant("a", id_)
+            assert await rollout.explain("a", id_) == module.explain("a", id_)
+        assert await rollout.names() == ["a"]
+    finally:
+        backend.close()
+        await client.aclose()

@@ -145,7 +145,9 @@ class _Server:
         self.kwargs = kwargs
         name = getattr(connection_class, "__name__", "Connection")
         cls = getattr(redis.connection, name, redis.connection.Connection)
-        self.data = redis.Redis(connection_pool=redis.ConnectionPool(connection_class=cls, **kwargs))
+        self.data: Any = redis.Redis(
+            connection_pool=redis.ConnectionPool(connection_class=cls, **kwargs)
+        )
 
     def describe(self) -> str:
         k = self.kwargs
@@ -159,7 +161,9 @@ class _Server:
             sock.settimeout(timeout)
             sock.connect(k["path"])
         else:
-            sock = socket.create_connection((k.get("host", "localhost"), k.get("port", 6379)), timeout)
+            sock = socket.create_connection(
+                (k.get("host", "localhost"), k.get("port", 6379)), timeout
+            )
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         return sock
@@ -299,7 +303,12 @@ class _Link(threading.Thread):
                     self.connect()
                     backoff = self.mirror.min_backoff
                 except Exception as e:
-                    log.info("mirror: %s unreachable (%s); again in %.2fs", self.server.describe(), e, backoff)
+                    log.info(
+                        "mirror: %s unreachable (%s); again in %.2fs",
+                        self.server.describe(),
+                        e,
+                        backoff,
+                    )
                     self.mirror._stop.wait(backoff)
                     backoff = min(backoff * 2, self.mirror.max_backoff)
                     continue
@@ -308,7 +317,9 @@ class _Link(threading.Thread):
             except Exception as e:
                 if self.mirror._stop.is_set():
                     break
-                log.warning("mirror: lost %s (%s): answering from the last state", self.server.describe(), e)
+                log.warning(
+                    "mirror: lost %s (%s): answering from the last state", self.server.describe(), e
+                )
                 self.mirror._set_fresh(self, False)
                 self.close_socket()
         self.close_socket()
@@ -401,7 +412,9 @@ class Mirror:
             raise
         for link in self.links:
             link.start()
-        self._reporter = threading.Thread(target=self._report_loop, name="hanoi-mirror-tally", daemon=True)
+        self._reporter = threading.Thread(
+            target=self._report_loop, name="hanoi-mirror-tally", daemon=True
+        )
         self._reporter.start()
 
     # ----- state -----
@@ -583,6 +596,23 @@ class Mirror:
             link.server.data.close()
 
 
+def sync_twin(client: Any) -> Any:
+    """A sync redis-py client to the server and db an asyncio client talks
+    to (the mirror's threads follow Redis on sync connections)."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:
+        raise ValueError(
+            "an asyncio cluster client: pass sync_client=redis.RedisCluster(...) to follow it"
+        )
+    kwargs = dict(pool.connection_kwargs)
+    kwargs.pop("connection_class", None)
+    for k in ("retry", "redis_connect_func"):
+        kwargs.pop(k, None)
+    name = pool.connection_class.__name__
+    cls = getattr(redis.connection, name, redis.connection.Connection)
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=cls, **kwargs))
+
+
 class MirrorBackEnd(RedisModuleBackEnd):
     """Every flag under `prefix` mirrored in this process and answered from
     memory by hanoi-core; writes go to Redis (see the module's docs).
@@ -680,7 +710,9 @@ class MirrorBackEnd(RedisModuleBackEnd):
         if n in self._mirror.wrongtype:
             raise HanoiError(WRONGTYPE)
 
-    def is_enabled(self, name: str, item: Any = None, context: Context = None, **attrs: Any) -> bool:
+    def is_enabled(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> bool:
         n = self._names.get(name) or self._name(name)
         if self._mirror.wrongtype:
             self._wrong(n)
@@ -735,7 +767,9 @@ class MirrorBackEnd(RedisModuleBackEnd):
         except _CoreError as e:
             raise_refusal(str(e), name)
 
-    def hanoi_resolve(self, name: str, id_: bytes, pairs: Pairs) -> Tuple[Explanation, Any, Optional[str]]:
+    def hanoi_resolve(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
         self._wrong(b(name))
         try:
             return resolution(self._engine.resolve(b(name), id_, pairs))

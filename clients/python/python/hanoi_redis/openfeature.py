@@ -492,7 +492,9 @@ class HanoiProvider(_Resolver, AbstractProvider):
             return
         if stale:
             self.emit_provider_stale(
-                ProviderEventDetails(message="lost the connection to Redis: answers from the mirror's last state")
+                ProviderEventDetails(
+                    message="lost the connection to Redis: answers from the mirror's last state"
+                )
             )
         else:
             self.emit_provider_ready(ProviderEventDetails(message="in step with Redis again"))
