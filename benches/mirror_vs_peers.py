@@ -42,6 +42,7 @@ peer's time per check, and the mirror >= 30x RedisModuleBackEnd's checks/s.
 A peer whose package is missing is skipped (said so). Run by `make bench`.
 """
 
+import atexit
 import json
 import logging
 import os
@@ -91,21 +92,41 @@ def hanoi_flags(r):
 def hanoi_checks(rollout):
     return {
         "pct": [lambda i, id_=id_: rollout.is_enabled("pct", id_) for id_ in IDS],
-        "rule": [lambda i, id_=id_, c=ctx_of(i): rollout.is_enabled("rule", id_, c) for i, id_ in enumerate(IDS)],
+        "rule": [
+            lambda i, id_=id_, c=c: rollout.is_enabled("rule", id_, c)
+            for id_, c in zip(IDS, [ctx_of(i) for i in range(N)])
+        ],
         "list": [lambda i, id_=id_: rollout.is_enabled("list", id_) for id_ in IDS],
         "variants": [lambda i, id_=id_: rollout.variant("variants", id_) == "a" for id_ in IDS],
     }
 
 
-def openfeature_checks(client, EvaluationContext):
+def openfeature_checks(client, EvaluationContext, direct=False):
+    """Through an OpenFeature client, or (direct) the provider's own resolve
+    methods, without the SDK around them."""
+    if direct:
+
+        def boolean(name, c):
+            return client.resolve_boolean_details(name, False, c).value
+
+        def string(name, c):
+            return client.resolve_string_details(name, "?", c).value
+    else:
+
+        def boolean(name, c):
+            return client.get_boolean_value(name, False, c)
+
+        def string(name, c):
+            return client.get_string_value(name, "?", c)
+
     out = {c: [] for c in CASES}
     for i, id_ in enumerate(IDS):
         plain = EvaluationContext(id_)
         with_attrs = EvaluationContext(id_, dict(ctx_of(i)))
-        out["pct"].append(lambda i, c=plain: client.get_boolean_value("pct", False, c))
-        out["rule"].append(lambda i, c=with_attrs: client.get_boolean_value("rule", False, c))
-        out["list"].append(lambda i, c=plain: client.get_boolean_value("list", False, c))
-        out["variants"].append(lambda i, c=plain: client.get_string_value("variants", "?", c) == "a")
+        out["pct"].append(lambda i, c=plain: boolean("pct", c))
+        out["rule"].append(lambda i, c=with_attrs: boolean("rule", c))
+        out["list"].append(lambda i, c=plain: boolean("list", c))
+        out["variants"].append(lambda i, c=plain: string("variants", c) == "a")
     return out
 
 
@@ -258,11 +279,24 @@ def flagd_checks():
     api.set_provider_and_wait(provider, domain="flagd")
     client = api.get_client("flagd")
 
+    # Removed at exit: flagd's file watcher thread may still look at it.
+    atexit.register(os.unlink, path)
+
     def close():
         provider.shutdown()
-        os.unlink(path)
 
     return openfeature_checks(client, EvaluationContext), close
+
+
+def flagd_provider_checks():
+    """flagd's provider alone (its resolve methods, no SDK around them)."""
+    from openfeature.evaluation_context import EvaluationContext
+
+    _, close = flagd_checks()
+    from openfeature import api
+
+    provider = api.provider_registry.get_provider("flagd")
+    return openfeature_checks(provider, EvaluationContext, direct=True), close
 
 
 PEERS = [
@@ -270,6 +304,7 @@ PEERS = [
     ("launchdarkly", launchdarkly_checks),
     ("growthbook", growthbook_checks),
     ("flagd", flagd_checks),
+    ("flagd-provider", flagd_provider_checks),
 ]
 
 
@@ -297,9 +332,9 @@ def per_check_us(ours, theirs):
 
 def main():
     logging.disable(logging.WARNING)
+    from hanoi_redis.openfeature import HanoiProvider
     from openfeature import api
     from openfeature.evaluation_context import EvaluationContext
-    from hanoi_redis.openfeature import HanoiProvider
 
     server = harness.Server()
     mirror = None
@@ -309,8 +344,10 @@ def main():
         hanoi_flags(r)
         mirror = hanoi_redis.MirrorBackEnd(r, prefix="peer:")
         ours = hanoi_checks(hanoi_redis.Rollout(mirror))
-        api.set_provider_and_wait(HanoiProvider(mirror), domain="hanoi")
+        provider = HanoiProvider(mirror)
+        api.set_provider_and_wait(provider, domain="hanoi")
         ours_of = openfeature_checks(api.get_client("hanoi"), EvaluationContext)
+        ours_direct = openfeature_checks(provider, EvaluationContext, direct=True)
         print(f"mirror vs peers: us per check (Redis {server.version}, {N} ids x {ROUNDS} rounds, medians)")
 
         # The mirror against one round trip per check.
@@ -328,8 +365,10 @@ def main():
             except ImportError as e:
                 print(f"  {peer}: skipped ({e.name} is not installed: make bench installs it)")
                 continue
-            side = ours_of if peer == "flagd" else ours
-            label = "hanoi provider over the mirror" if peer == "flagd" else "hanoi mirror"
+            side, label = {
+                "flagd": (ours_of, "hanoi provider over the mirror, via the SDK"),
+                "flagd-provider": (ours_direct, "hanoi provider alone"),
+            }.get(peer, (ours, "hanoi mirror"))
             try:
                 for case in CASES:
                     us, them, sa, sb = per_check_us(side[case], theirs[case])

@@ -398,6 +398,10 @@ class Mirror:
         # Keys under the prefix holding another type: the module answers
         # them WRONGTYPE, so does the mirror.
         self.wrongtype: Set[bytes] = set()
+        # Grows each time a flag is loaded or dropped, after the engine
+        # changed: what was read of a flag at generation g is current while
+        # the generation is still g (the provider's description cache).
+        self.generation: Dict[bytes, int] = {}
         self._listeners: List[Callable[[bool], None]] = []
         self._change_listeners: List[Callable[[List[str]], None]] = []
         self._pending: Dict[bytes, List[Any]] = {}
@@ -469,6 +473,7 @@ class Mirror:
                     with self._lock:
                         self._owner[name] = link.index
                         self.wrongtype.discard(name)
+                        self.generation[name] = self.generation.get(name, 0) + 1
                     if found is not None:
                         found.add(name)
                 elif data is None:
@@ -488,6 +493,7 @@ class Mirror:
         with self._lock:
             self._owner.pop(name, None)
             self.wrongtype.discard(name)
+            self.generation[name] = self.generation.get(name, 0) + 1
 
     def _refresh(self, link: _Link, keys: Iterable[bytes]) -> None:
         keys = sorted(keys)
@@ -667,6 +673,11 @@ class MirrorBackEnd(RedisModuleBackEnd):
         """`callback(names)` after flags were re-read (changed, created or
         deleted), from the mirror's thread."""
         self._mirror._change_listeners.append(callback)
+
+    def generation(self, name: str) -> int:
+        """Grows each time the flag is re-read (changed, created, deleted):
+        anything read of it while this stays the same is still current."""
+        return self._mirror.generation.get(self._names.get(name) or self._name(name), 0)
 
     def sync(self, timeout: float = 5.0) -> bool:
         """Waits until every change acknowledged by Redis before this call is

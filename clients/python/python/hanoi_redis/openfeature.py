@@ -481,7 +481,8 @@ class HanoiProvider(_Resolver, AbstractProvider):
         self._max_backoff = max_backoff
         self._watcher: Optional[_Watcher] = None
         self._following = False
-        # A mirror's descriptions are in memory, in step: nothing to cache.
+        self._by_generation: Dict[str, Tuple[int, Info]] = {}
+        # A mirror's descriptions are in memory, in step: kept per generation.
         self._setup(0.0 if isinstance(backend, MirrorBackEnd) else cache_seconds)
         if isinstance(backend, MirrorBackEnd):
             backend.add_stale_listener(self._mirror_stale)
@@ -547,6 +548,8 @@ class HanoiProvider(_Resolver, AbstractProvider):
     # ----- resolution -----
 
     def _describe(self, flag_key: str, fresh: bool) -> Optional[Info]:
+        if isinstance(self.backend, MirrorBackEnd) and not fresh:
+            return self._mirror_describe(self.backend, flag_key)
         info = None if fresh else self._cached(flag_key)
         if info is None:
             try:
@@ -555,6 +558,23 @@ class HanoiProvider(_Resolver, AbstractProvider):
                 raise self._failure(flag_key, e, evaluating=False) from None
             if info is not None:
                 self._keep(flag_key, info)
+        return info
+
+    def _mirror_describe(self, mirror: MirrorBackEnd, flag_key: str) -> Optional[Info]:
+        """A mirror's description, kept while the flag's generation stays
+        (read before the description: a change in between is seen next time)."""
+        gen = mirror.generation(flag_key)
+        hit = self._by_generation.get(flag_key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        try:
+            info = mirror.describe(flag_key)
+        except Exception as e:
+            raise self._failure(flag_key, e, evaluating=False) from None
+        if len(self._by_generation) > 10_000:
+            self._by_generation.clear()
+        if info is not None:
+            self._by_generation[flag_key] = (gen, info)
         return info
 
     def _resolve(
