@@ -77,7 +77,10 @@ lint: pyenv
 # API's floor (callgrind, benches/floor_module.c), then
 # the worst cases of regexes and big writes (also for an older build of the
 # module when HANOI_BEFORE_MODULE names its libhanoi.so).
+# The peer SDKs of benches/mirror_vs_peers.py: the bench's own install.
+BENCH_PY_DEPS := UnleashClient launchdarkly-server-sdk growthbook openfeature-provider-flagd
 bench: build pyenv
+	$(PY) -m pip install -q $(BENCH_PY_DEPS)
 	$(CARGO) bench -p hanoi-core --bench evaluate
 	CARGO_TARGET_DIR=$(abspath target) $(CARGO) bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash
 	$(PY) benches/unleash_ratios.py
@@ -87,6 +90,8 @@ bench: build pyenv
 	$(PY) benches/callgrind_server.py
 	$(PY) benches/worst_cases.py $(HANOI_BEFORE_MODULE)
 	$(PY) benches/python_client.py
+	$(PY) benches/mirror_staleness.py
+	$(PY) benches/mirror_vs_peers.py
 	$(CARGO) build --release -p hanoi-web
 	command -v oha >/dev/null || $(CARGO) install -q --locked oha
 	$(PY) benches/web.py
