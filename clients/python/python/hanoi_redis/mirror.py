@@ -405,6 +405,7 @@ class Mirror:
         self._listeners: List[Callable[[bool], None]] = []
         self._change_listeners: List[Callable[[List[str]], None]] = []
         self._pending: Dict[bytes, List[Any]] = {}
+        self._report_lock = threading.Lock()
         self._stale = True
         self.links = [_Link(self, s, i) for i, s in enumerate(servers or _servers(client))]
         try:
@@ -541,6 +542,10 @@ class Mirror:
         """Adds the evaluations counted since the last report to the
         server's counts (`HANOI.TALLY`, one per flag); kept for the next
         report when Redis is unreachable. Whether everything was sent."""
+        with self._report_lock:
+            return self._report()
+
+    def _report(self) -> bool:
         for name, n, on, variants in self.engine.take_counts():
             p = self._pending.setdefault(name, [0, 0, {}])
             p[0] += n
