@@ -706,6 +706,12 @@ class MirrorBackEnd(RedisModuleBackEnd):
     def names(self) -> List[str]:
         return sorted(str(text_of(n)) for n in self._engine.names())
 
+    def hanoi_define(self, name: str, options: Sequence[bytes]) -> None:
+        """HANOI.DEFINE in Redis, then waits (at most 1 s) until the mirror
+        has it: `add_functionality` reads the flag back right after."""
+        super().hanoi_define(name, options)
+        self._mirror.sync(1.0)
+
     # ----- the hot reads, from memory -----
 
     def _name(self, name: Any) -> bytes:
