@@ -16,6 +16,7 @@ import tempfile
 import time
 
 import hanoi_redis
+import pytest
 import redis
 from conftest import MODULE, _free_port
 from hanoi_redis import Rollout
@@ -28,8 +29,11 @@ IDS = [str(i) for i in range(40)] + ["", "x\u00e9", "10001"]
 ATTRS = [{}, {"country": "DE"}, {"country": "FR", "plan": "pro"}, {"plan": "team", "age": "30"}]
 
 
-def random_write(rng, r, prefix=PREFIX, in_cluster=False):
-    """One random write (a refused one is fine: it changes nothing)."""
+def random_write(rng, r, prefix=PREFIX, in_cluster=False, unseen=False):
+    """One random write (a refused one is fine: it changes nothing).
+    `unseen`: one the mirror cannot see (before it starts, while it is
+    away), so no key of another type is created: the mirror learns of those
+    only from a write it sees (README: the mirror's limits)."""
     k = prefix + rng.choice(NAMES)
     ids = rng.sample(IDS[:40], rng.randint(1, 6))
     choices = [
@@ -97,10 +101,12 @@ def random_write(rng, r, prefix=PREFIX, in_cluster=False):
         choices += [
             lambda: ["RENAME", k, prefix + rng.choice(NAMES)],
             lambda: ["COPY", k, prefix + rng.choice(NAMES), "REPLACE"],
-            lambda: ["SET", k, "not a flag"],
+            lambda: ["SET", k, "not a flag"] if not unseen else ["DEL", k],
             lambda: ["HANOI.DEFINE", "elsewhere:" + rng.choice(NAMES)],
         ]
     cmd = rng.choice(choices)()
+    if unseen and cmd[0] in ("RENAME", "COPY") and r.type(k) != b"hanoiflag":
+        cmd = ["DEL", k]  # a key of another type under a name the mirror never saw
     try:
         r.execute_command(*cmd)
     except redis.ResponseError:
@@ -146,7 +152,7 @@ def differential(r, client, writes, seed, in_cluster=False):
     module = Rollout(hanoi_redis.RedisModuleBackEnd(client, prefix=PREFIX))
     rng = random.Random(seed)
     for _ in range(10):
-        random_write(rng, r, in_cluster=in_cluster)
+        random_write(rng, r, in_cluster=in_cluster, unseen=True)
     with hanoi_redis.MirrorBackEnd(client, prefix=PREFIX) as m:
         mirror = Rollout(m)
         compare(module, mirror, seed, "at start")
@@ -233,14 +239,18 @@ class Restartable:
         self.proc = None
         self.start()
 
-    def start(self):
+    def start(self, offline=False):
+        """Started on its port; `offline`: on a Unix socket only, out of the
+        mirror's reach (writes it cannot see, made while it is away)."""
         binary = os.environ.get("HANOI_SERVER") or shutil.which("redis-server")
+        where = ["--port", str(self.port), "--bind", "127.0.0.1"]
+        if offline:
+            where = ["--port", "0", "--unixsocket", self.unix_socket()]
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir,
-             "--loadmodule", str(MODULE)],
+            [binary, *where, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+             "--dir", self.dir, "--loadmodule", str(MODULE)],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
-        c = redis.Redis(port=self.port)
+        c = self.client(offline)
         for _ in range(400):
             try:
                 c.ping()
@@ -248,6 +258,14 @@ class Restartable:
             except (redis.ConnectionError, redis.BusyLoadingError):
                 time.sleep(0.025)
         raise RuntimeError("redis-server did not start")
+
+    def unix_socket(self):
+        return os.path.join(self.dir, "redis.sock")
+
+    def client(self, offline=False):
+        if offline:
+            return redis.Redis(unix_socket_path=self.unix_socket())
+        return redis.Redis(port=self.port)
 
     def kill(self):
         self.proc.kill()
@@ -293,8 +311,9 @@ def test_a_restart_in_the_middle(request):
         for i in range(40):
             random_write(rng, r)
             compare(module, mirror, 100 + i)
-        r.execute_command("HANOI.DEFINE", PREFIX + "f0", "PERCENTAGE", 100)
-        r.execute_command("HANOI.DEFINE", PREFIX + "f1", "PERCENTAGE", 0)
+        r.execute_command("HANOI.DEFINE", PREFIX + "doomed", "PERCENTAGE", 100)
+        r.execute_command("HANOI.DEFINE", PREFIX + "later", "PERCENTAGE", 0)
+        r.execute_command("HANOI.DEFINE", PREFIX + "replaced", "PERCENTAGE", 100)
         compare(module, mirror, 200)
         before = answers(mirror, random.Random(300))
 
@@ -303,17 +322,29 @@ def test_a_restart_in_the_middle(request):
         wait_for("PROVIDER_STALE", lambda: ProviderEvent.PROVIDER_STALE in events)
         assert answers(mirror, random.Random(300)) == before, "the last state, while away"
 
+        # Back, out of the mirror's reach (a Unix socket only): one flag
+        # deleted, one changed, random writes; none of it is ever pushed to
+        # the mirror, only its resync can catch it.
+        s.start(offline=True)
+        u = s.client(offline=True)
+        for _ in range(20):
+            random_write(rng, u, unseen=True)
+        u.set(PREFIX + "replaced", "a flag replaced by a string while the mirror is away")
+        u.delete(PREFIX + "doomed")
+        u.execute_command("HANOI.PERCENTAGE", PREFIX + "later", 100)
+        s.kill()
+        assert m.stale and mirror.is_enabled("doomed", "1") and not mirror.is_enabled("later", "1")
+
         s.start()
-        r = redis.Redis(port=s.port)
+        r = s.client()
         module = Rollout(hanoi_redis.RedisModuleBackEnd(r, prefix=PREFIX))
-        # While the mirror may still be away: one flag deleted, one changed.
-        r.delete(PREFIX + "f0")
-        r.execute_command("HANOI.PERCENTAGE", PREFIX + "f1", 100)
         wait_for("in step again", lambda: not m.stale and m.sync())
         wait_for("PROVIDER_READY", lambda: events[-1] == ProviderEvent.PROVIDER_READY)
-        assert api.get_client().get_boolean_value("f1", False, EvaluationContext("1")) is True
-        assert not mirror.is_enabled("f0", "1") and "f0" not in m.names()
-        assert mirror.is_enabled("f1", "1")
+        assert api.get_client().get_boolean_value("later", False, EvaluationContext("1")) is True
+        assert not mirror.is_enabled("doomed", "1") and "doomed" not in m.names()
+        assert mirror.is_enabled("later", "1")
+        with pytest.raises(hanoi_redis.HanoiError, match="WRONGTYPE"):
+            mirror.is_enabled("replaced", "1")
         compare(module, mirror, 400)
         for i in range(40):
             random_write(rng, r)
@@ -323,6 +354,11 @@ def test_a_restart_in_the_middle(request):
         for ev, h in handlers.items():
             with contextlib.suppress(ValueError):  # clear_providers may have
                 api.remove_handler(ev, h)
+
+
+def test_an_unreachable_redis_at_start_raises():
+    with pytest.raises(redis.ConnectionError):
+        hanoi_redis.MirrorBackEnd(redis.Redis(port=_free_port()), prefix=PREFIX)
 
 
 def test_a_three_primary_cluster(cluster):  # noqa: F811 (the fixture)

@@ -154,6 +154,12 @@ class _Server:
         return str(k.get("path") or f"{k.get('host', 'localhost')}:{k.get('port', 6379)}")
 
     def connect(self) -> socket.socket:
+        try:
+            return self._connect()
+        except OSError as e:
+            raise redis.ConnectionError(f"cannot reach {self.describe()}: {e}") from e
+
+    def _connect(self) -> socket.socket:
         k = self.kwargs
         timeout = float(k["socket_connect_timeout"])
         if k.get("path"):
@@ -511,8 +517,11 @@ class Mirror:
                 )
             )
         )
-        with self._lock:  # SCAN TYPE hanoiflag leaves them out: asked again
-            known = [self.prefix + n for n in self.wrongtype if self._owner.get(n) == link.index]
+        # Every key this server had (flags, keys of another type) is asked
+        # again too: a flag deleted, or replaced by another type, while the
+        # mirror was away is caught (SCAN TYPE hanoiflag leaves both out).
+        with self._lock:
+            known = [self.prefix + n for n, i in self._owner.items() if i == link.index]
         keys = sorted(set(keys) | set(known))
         found: Set[bytes] = set()
         self._load(link, keys, found)
