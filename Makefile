@@ -97,7 +97,10 @@ lint: pyenv node
 # module when HANOI_BEFORE_MODULE names its libhanoi.so), the Python client,
 # the Node client (isEnabled vs GET; HanoiProvider vs OFREP through
 # hanoi-web, which bench-node runs when HANOI_WEB names its binary), hanoi-web.
+# The peer SDKs of benches/mirror_vs_peers.py: the bench's own install.
+BENCH_PY_DEPS := UnleashClient launchdarkly-server-sdk growthbook openfeature-provider-flagd
 bench: build pyenv
+	$(PY) -m pip install -q $(BENCH_PY_DEPS)
 	$(CARGO) bench -p hanoi-core --bench evaluate
 	CARGO_TARGET_DIR=$(abspath target) $(CARGO) bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash
 	$(PY) benches/unleash_ratios.py
@@ -107,6 +110,8 @@ bench: build pyenv
 	$(PY) benches/callgrind_server.py
 	$(PY) benches/worst_cases.py $(HANOI_BEFORE_MODULE)
 	$(PY) benches/python_client.py
+	$(PY) benches/mirror_staleness.py
+	$(PY) benches/mirror_vs_peers.py
 	$(CARGO) build --release -p hanoi-web
 	HANOI_MODULE=$(abspath $(MODULE)) HANOI_WEB=$(abspath target/release/hanoi-web) $(MAKE) bench-node
 	command -v oha >/dev/null || $(CARGO) install -q --locked oha

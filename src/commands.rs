@@ -7,7 +7,7 @@
 
 use std::ffi::c_int;
 
-use hanoi_core::observe::Stamp;
+use hanoi_core::observe::{Stamp, Tally};
 use hanoi_core::rules::Attrs;
 use hanoi_core::store;
 use hanoi_core::{quote, Description, Error, Flag, Query, Value};
@@ -757,6 +757,39 @@ pub fn stats(call: &Call) -> CmdResult {
         ),
         ("since", RedisValue::Integer(c.since_ms as i64)),
     ]))
+}
+
+/// `HANOI.TALLY key evaluations enabled [variant count ...]` → OK: adds
+/// counts made elsewhere (an in-process mirror's evaluations of the flag) to
+/// the flag's own (`HANOI.STATS`), and makes now its last evaluation's time.
+/// The core parses and checks them ([`Tally::parse`]); a variant the flag
+/// no longer has is left out. Like every count, per server and never
+/// replicated; a read, so it works on a read-only replica. A missing flag is
+/// nil (counts of a flag deleted meanwhile are dropped).
+pub fn tally(call: &Call) -> CmdResult {
+    let ctx = call.context();
+    let max_variants = limits(&ctx).max_variants;
+    // Bounded before anything is collected: a flag has at most
+    // `max_variants` variants, so no more pairs than that.
+    if call.argc() < 4 {
+        return Err(RedisError::WrongArity);
+    }
+    if (call.argc() - 4) / 2 > max_variants {
+        return Err(core_err(Error::TooManyVariants {
+            limit: max_variants,
+        }));
+    }
+    let words: Vec<&[u8]> = (2..call.argc()).filter_map(|i| call.arg(i)).collect();
+    let t = Tally::parse(&words, max_variants).map_err(core_err)?;
+    let args = call.strings();
+    let key = ctx.open_key(&args[1]);
+    let Some(flag) = read_flag(&key)? else {
+        return Ok(RedisValue::Null);
+    };
+    if crate::counting() {
+        flag.tally(&t, clock::now_exact());
+    }
+    Ok(OK)
 }
 
 /// `HANOI.EXPORT key [NOIDS]` → the flag in `hanoi_core::codec`'s byte form

@@ -344,3 +344,66 @@ fn evaluation_counts_are_per_server() {
     int(&mut pc, &["HANOI.ENABLED", "f", "1"]);
     assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 22);
 }
+
+#[test]
+fn a_mirror_adds_its_counts_with_tally_per_server() {
+    let p = Server::start(&[]);
+    let mut pc = p.con();
+    let r = Server::start(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
+    let mut rc = r.con();
+    wait_synced(&mut rc);
+    ok(&mut pc, &["HANOI.DEFINE", "f", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]);
+    assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);
+    let digest = snapshot(&mut pc, "f").1;
+    let before = server_ms(&mut pc);
+    ok(&mut pc, &["HANOI.TALLY", "f", "10", "6", "a", "2", "b", "4", "gone", "3"]);
+    int(&mut pc, &["HANOI.ENABLED", "f", "1"]);
+    let s = stats(&mut pc, "f");
+    assert_eq!(stat(&s, "evaluations"), 11);
+    assert!(stat(&s, "enabled") >= 6);
+    let variants: Vec<(String, i64)> = fields(&field(&s, "variants"))
+        .into_iter()
+        .map(|(k, n)| (k, redis::from_redis_value(&n).unwrap()))
+        .collect();
+    assert_eq!(
+        variants,
+        [("a".to_owned(), 2), ("b".to_owned(), 4)],
+        "a removed variant is left out"
+    );
+    assert!(stat(&s, "last_evaluated") as u64 >= before - 1000);
+    // Not data, not replicated: the digest is the same, the replica counts
+    // nothing; on the read-only replica it counts the replica's own.
+    assert_eq!(snapshot(&mut pc, "f").1, digest);
+    assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);
+    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 0);
+    ok(&mut rc, &["HANOI.TALLY", "f", "5", "5"]);
+    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 5);
+    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 11);
+    // A missing flag: nil, nothing counted.
+    assert_eq!(query::<Value>(&mut pc, ("HANOI.TALLY", "missing", "1", "1")), Value::Nil);
+    // Bad input is refused, and counts nothing.
+    for bad in [
+        &["HANOI.TALLY", "f", "1", "2"][..],
+        &["HANOI.TALLY", "f", "-1", "0"],
+        &["HANOI.TALLY", "f", "x", "0"],
+        &["HANOI.TALLY", "f", "3", "1", "a"],
+        &["HANOI.TALLY", "f", "3", "1", "a", "2", "b", "2"],
+        &["HANOI.TALLY", "f", "3", "1", "a", "1", "a", "1"],
+        &["HANOI.TALLY", "f", "3", "1", "", "1"],
+        &["HANOI.TALLY", "f", "99999999999999999999999", "1"],
+    ] {
+        assert!(err(&mut pc, bad).starts_with("ERR "), "{bad:?}");
+    }
+    err(&mut pc, &["HANOI.TALLY", "f", "1"]);
+    let many: Vec<String> = (0..600).map(|i| format!("v{}", i / 2)).collect();
+    let mut args = vec!["HANOI.TALLY", "f", "1", "1"];
+    args.extend(many.iter().map(String::as_str));
+    assert!(err(&mut pc, &args).contains("too many variants"));
+    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 11);
+    ok(&mut pc, &["SET", "plain", "x"]);
+    assert!(err(&mut pc, &["HANOI.TALLY", "plain", "1", "1"]).starts_with("WRONGTYPE"));
+    // Counting switched off: accepted, not counted.
+    ok(&mut pc, &["CONFIG", "SET", "hanoi.count-evaluations", "no"]);
+    ok(&mut pc, &["HANOI.TALLY", "f", "7", "0"]);
+    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 11);
+}

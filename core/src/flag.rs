@@ -734,6 +734,17 @@ impl Flag {
         &self.counters
     }
 
+    /// Adds counts made elsewhere ([`crate::observe::Tally`]): variants by
+    /// name, a name the flag does not have (any more) left out.
+    pub fn tally(&self, t: &crate::observe::Tally<'_>, now_ms: u64) {
+        let variants = t.variants.iter().filter_map(|(name, n)| {
+            let i = self.def.variants.iter().position(|v| v == name)?;
+            Some((i, *n))
+        });
+        self.counters
+            .add(t.evaluations, t.enabled, variants, now_ms);
+    }
+
     /// The type and the default variant's index of a checked definition.
     fn derived(def: &Definition) -> (ValueType, Option<usize>) {
         let default = def

@@ -287,6 +287,129 @@ impl Counters {
     }
 }
 
+impl Counters {
+    /// Adds counts made elsewhere (an in-process mirror's, `HANOI.TALLY`):
+    /// `variants` are (index, count) pairs, an index past the flag's
+    /// variants is left out; `now_ms` becomes the last evaluation's time
+    /// when anything was counted (0 leaves it alone).
+    pub fn add(
+        &self,
+        evaluations: u64,
+        enabled: u64,
+        variants: impl IntoIterator<Item = (usize, u64)>,
+        now_ms: u64,
+    ) {
+        self.evaluations.fetch_add(evaluations, Ordering::Relaxed);
+        self.enabled.fetch_add(enabled, Ordering::Relaxed);
+        for (i, n) in variants {
+            if let Some(v) = self.variants.get(i) {
+                v.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        if now_ms != 0 && evaluations > 0 {
+            self.last_ms.store(now_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts since the last take, and zero again (`since_ms` and the
+    /// last time stay): what an in-process mirror reports. Each count is
+    /// swapped on its own, so an evaluation racing with the take may land
+    /// in this take's `enabled` and the next one's `evaluations`: `enabled`
+    /// is capped at `evaluations`, the rest carried to the next take.
+    pub fn take(&self) -> Counts {
+        let evaluations = self.evaluations.swap(0, Ordering::Relaxed);
+        let mut take_capped = |a: &AtomicU64| {
+            let n = a.swap(0, Ordering::Relaxed);
+            let over = n.saturating_sub(evaluations);
+            if over > 0 {
+                a.fetch_add(over, Ordering::Relaxed);
+            }
+            n - over
+        };
+        let enabled = take_capped(&self.enabled);
+        let variants = self.variants.iter().map(&mut take_capped).collect();
+        Counts {
+            evaluations,
+            enabled,
+            variants,
+            last_ms: self.last_ms.load(Ordering::Relaxed),
+            since_ms: self.since_ms.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counts made elsewhere, to add to a flag's own (`HANOI.TALLY key
+/// evaluations enabled [variant count ...]`): an in-process mirror's
+/// evaluations, reported to the server whose flags it mirrors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally<'a> {
+    pub evaluations: u64,
+    pub enabled: u64,
+    /// (variant name, times handed out), as given.
+    pub variants: Vec<(&'a [u8], u64)>,
+}
+
+impl<'a> Tally<'a> {
+    /// Parses `evaluations enabled [variant count ...]` (the arguments
+    /// after the key). Counts are integers from 0; `enabled` and each
+    /// variant's count at most `evaluations`, the variants' sum too; at most
+    /// `max_variants` pairs (a flag has no more), each name once.
+    pub fn parse(args: &[&'a [u8]], max_variants: usize) -> Result<Tally<'a>, Error> {
+        let usage = || {
+            Error::Usage("expected HANOI.TALLY key evaluations enabled [variant count ...]".into())
+        };
+        let [evaluations, enabled, rest @ ..] = args else {
+            return Err(usage());
+        };
+        if rest.len() % 2 != 0 {
+            return Err(usage());
+        }
+        if rest.len() / 2 > max_variants {
+            return Err(Error::TooManyVariants {
+                limit: max_variants,
+            });
+        }
+        let count = |what: &str, s: &[u8]| {
+            crate::parse_int(s)
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{what} must be an integer from 0, got '{}'",
+                        crate::quote(s)
+                    ))
+                })
+        };
+        let evaluations = count("evaluations", evaluations)?;
+        let enabled = count("enabled", enabled)?;
+        if enabled > evaluations {
+            return Err(Error::Usage("enabled is more than evaluations".into()));
+        }
+        let mut variants: Vec<(&[u8], u64)> = Vec::with_capacity(rest.len() / 2);
+        let mut sum: u64 = 0;
+        for pair in rest.chunks_exact(2) {
+            let (name, n) = (pair[0], count("a variant's count", pair[1])?);
+            if name.is_empty() {
+                return Err(Error::EmptyVariantName);
+            }
+            if variants.iter().any(|(v, _)| *v == name) {
+                return Err(Error::DuplicateVariant(crate::quote(name)));
+            }
+            sum = sum.saturating_add(n);
+            variants.push((name, n));
+        }
+        if sum > evaluations {
+            return Err(Error::Usage(
+                "the variants' counts add up to more than evaluations".into(),
+            ));
+        }
+        Ok(Tally {
+            evaluations,
+            enabled,
+            variants,
+        })
+    }
+}
+
 /// A copy of a flag counts on its own, from zero.
 impl Clone for Counters {
     fn clone(&self) -> Self {
@@ -351,6 +474,31 @@ mod tests {
     }
 
     #[test]
+    fn tally_parses_and_refuses() {
+        let p = |args: &[&str]| {
+            let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+            Tally::parse(&a, 2).map(|t| (t.evaluations, t.enabled, t.variants.len()))
+        };
+        assert_eq!(p(&["10", "3"]), Ok((10, 3, 0)));
+        assert_eq!(p(&["10", "3", "a", "4", "b", "6"]), Ok((10, 3, 2)));
+        assert_eq!(p(&["0", "0"]), Ok((0, 0, 0)));
+        for bad in [
+            &["10"][..],
+            &["10", "3", "a"],
+            &["-1", "0"],
+            &["x", "0"],
+            &["1", "2"],
+            &["10", "3", "a", "11"],
+            &["10", "3", "a", "6", "b", "5"],
+            &["10", "3", "a", "1", "a", "1"],
+            &["10", "3", "", "1"],
+            &["10", "3", "a", "1", "b", "1", "c", "1"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn counters() {
         let c = Counters::new(2, 5);
         c.count(true, Some(1), 10);
@@ -365,6 +513,16 @@ mod tests {
                 last_ms: 11,
                 since_ms: 5
             }
+        );
+        let t = c.take();
+        assert_eq!((t.evaluations, t.enabled, t.variants), (3, 2, vec![0, 1]));
+        assert_eq!(c.snapshot().evaluations, 0);
+        assert_eq!(c.snapshot().last_ms, 11);
+        c.add(5, 4, [(0, 2), (9, 1)], 30);
+        let s = c.snapshot();
+        assert_eq!(
+            (s.evaluations, s.enabled, s.variants, s.last_ms),
+            (5, 4, vec![2, 0], 30)
         );
         c.reset(20);
         assert_eq!(c.snapshot().evaluations, 0);

@@ -10,9 +10,10 @@
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use hanoi_core::observe::Tally;
 use hanoi_core::rules::Attrs;
-use hanoi_core::store::Reply;
-use hanoi_core::{Description, Ramp, Reason, Rollout, Value};
+use hanoi_core::store::{self, Reply};
+use hanoi_core::{Description, Flag, Query, Ramp, Reason, Rollout, Value};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::prelude::*;
@@ -144,11 +145,19 @@ impl Engine {
         self.write()?.set_percentage(name, percentage).map_err(err)
     }
 
-    /// `HANOI.ENABLED name [id [WITH ...]]`.
+    /// `HANOI.ENABLED name [id [WITH ...]]`. Every evaluation is counted in
+    /// the flag's counters, as the module counts its own (`take_counts`).
     #[pyo3(signature = (name, id=None, attrs=Vec::new()))]
-    fn enabled(&self, name: Vec<u8>, id: Option<Vec<u8>>, attrs: Pairs) -> PyResult<bool> {
+    fn enabled(&self, name: &[u8], id: Option<&[u8]>, attrs: Pairs) -> PyResult<bool> {
         let r = self.read()?;
-        with_attrs(&attrs, |a| r.is_enabled_with(&name, id.as_deref(), a))
+        let f = r.get(name);
+        let on = if attrs.is_empty() {
+            store::enabled_with(f, id, &query(f, Attrs::NONE))
+        } else {
+            with_attrs(&attrs, |a| store::enabled_with(f, id, &query(f, a)))?
+        };
+        count(f, on, None);
+        Ok(on)
     }
 
     /// `HANOI.MENABLED id [WITH ...] name ...`.
@@ -158,7 +167,12 @@ impl Engine {
         with_attrs(&attrs, |a| {
             names
                 .iter()
-                .map(|n| r.is_enabled_with(n, Some(&id), a))
+                .map(|n| {
+                    let f = r.get(n);
+                    let on = store::enabled_with(f, Some(&id), &query(f, a));
+                    count(f, on, None);
+                    on
+                })
                 .collect()
         })
     }
@@ -168,14 +182,24 @@ impl Engine {
     fn variant<'py>(
         &self,
         py: Python<'py>,
-        name: Vec<u8>,
-        id: Vec<u8>,
+        name: &[u8],
+        id: &[u8],
         attrs: Pairs,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let r = self.read()?;
-        with_attrs(&attrs, |a| {
-            r.variant_with(&name, &id, a).map(|v| PyBytes::new(py, v))
-        })
+        let Some(f) = r.get(name) else {
+            with_attrs(&attrs, |_| ())?;
+            return Ok(None);
+        };
+        let (on, index) = if attrs.is_empty() {
+            f.served(Some(id), &f.query(Attrs::NONE))
+        } else {
+            with_attrs(&attrs, |a| f.served(Some(id), &f.query(a)))?
+        };
+        count(Some(f), on, index);
+        Ok(index
+            .and_then(|i| f.definition().variants.get(i))
+            .map(|v| PyBytes::new(py, v)))
     }
 
     /// `HANOI.VALUE name [id [WITH ...]]`: the JSON text served, or None.
@@ -188,10 +212,13 @@ impl Engine {
         attrs: Pairs,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let r = self.read()?;
-        with_attrs(&attrs, |a| {
-            r.value_with(&name, id.as_deref(), a)
-                .map(|v| PyBytes::new(py, &v))
-        })
+        let Some(f) = r.get(&name) else {
+            with_attrs(&attrs, |_| ())?;
+            return Ok(None);
+        };
+        let (on, index, text) = with_attrs(&attrs, |a| f.value_with(id.as_deref(), &f.query(a)))?;
+        count(Some(f), on, index);
+        Ok(text.map(|v| PyBytes::new(py, &v)))
     }
 
     /// `HANOI.RESOLVE name id [WITH ...]`: (enabled, variant, value, reason,
@@ -205,10 +232,14 @@ impl Engine {
         attrs: Pairs,
     ) -> PyResult<Bound<'py, PyList>> {
         let r = self.read()?;
-        py_list(
-            py,
-            with_attrs(&attrs, |a| r.resolve_with(&name, &id, a).values())?,
-        )
+        let f = r.get(&name);
+        let values = with_attrs(&attrs, |a| {
+            let res = store::resolve_with(f, &id, &query(f, a));
+            let e = &res.explanation;
+            count(f, e.enabled, variant_index(f, e.variant));
+            res.values()
+        })?;
+        py_list(py, values)
     }
 
     /// `HANOI.EXPLAIN name id [WITH ...]`: (enabled, variant, reason, detail,
@@ -222,10 +253,72 @@ impl Engine {
         attrs: Pairs,
     ) -> PyResult<Bound<'py, PyList>> {
         let r = self.read()?;
-        py_list(
-            py,
-            with_attrs(&attrs, |a| r.explain_with(&name, &id, a).values())?,
-        )
+        let f = r.get(&name);
+        let values = with_attrs(&attrs, |a| {
+            let e = store::explain_with(f, &id, &query(f, a));
+            count(f, e.enabled, variant_index(f, e.variant));
+            e.values()
+        })?;
+        py_list(py, values)
+    }
+
+    /// Puts a flag in from `HANOI.EXPORT`'s bytes (hanoi-core's codec, what
+    /// `HANOI.LOAD key bytes` accepts), replacing any flag of that name; its
+    /// evaluations not yet taken (`take_counts`) carry over to the new one.
+    fn load(&self, name: Vec<u8>, data: &[u8]) -> PyResult<()> {
+        let flag = hanoi_core::codec::from_bytes(data).map_err(err)?;
+        let mut r = self.write()?;
+        if let Some(old) = r.get(&name) {
+            let c = old.counters().take();
+            let variants = &old.definition().variants;
+            let pairs: Vec<(&[u8], u64)> = variants
+                .iter()
+                .map(Vec::as_slice)
+                .zip(c.variants.iter().copied())
+                .collect();
+            flag.tally(
+                &Tally {
+                    evaluations: c.evaluations,
+                    enabled: c.enabled,
+                    variants: pairs,
+                },
+                0,
+            );
+        }
+        r.insert(name, flag);
+        Ok(())
+    }
+
+    /// The evaluations counted since the last take, per flag evaluated at
+    /// least once: (name, evaluations, enabled, [(variant, count), ...]),
+    /// the variants handed out at least once; zero again after.
+    fn take_counts<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let r = self.read()?;
+        let mut out = Vec::new();
+        for name in r.names() {
+            let Some(f) = r.get(name) else { continue };
+            let c = f.counters().take();
+            if c.evaluations == 0 {
+                continue;
+            }
+            let variants: Vec<(Bound<'py, PyBytes>, u64)> = f
+                .definition()
+                .variants
+                .iter()
+                .zip(c.variants)
+                .filter(|(_, n)| *n > 0)
+                .map(|(v, n)| (PyBytes::new(py, v), n))
+                .collect();
+            let item = (PyBytes::new(py, name), c.evaluations, c.enabled, variants);
+            out.push(item.into_pyobject(py)?.into_any());
+        }
+        Ok(out)
+    }
+
+    /// The heap bytes hanoi-core holds for the flag (ids, regexes, rules,
+    /// metadata, history), or None when it does not exist.
+    fn heap_size(&self, name: Vec<u8>) -> PyResult<Option<usize>> {
+        Ok(self.read()?.get(name).map(|f| f.heap_size()))
     }
 
     /// `HANOI.RULE name SET rule args...`.
@@ -302,6 +395,25 @@ impl Engine {
         let r = self.read()?;
         r.get(name).map(|f| flag_dict(py, f)).transpose()
     }
+}
+
+/// The query for `f`: the system time only when it has a schedule.
+fn query<'a>(f: Option<&Flag>, attrs: Attrs<'a>) -> Query<'a> {
+    f.map_or_else(Query::default, |f| f.query(attrs))
+}
+
+/// Counts one evaluation in the flag's counters, as the module does.
+#[inline]
+fn count(f: Option<&Flag>, on: bool, variant: Option<usize>) {
+    if let Some(f) = f {
+        f.counters().count(on, variant, 0);
+    }
+}
+
+/// The index of the variant served, for its count.
+fn variant_index(f: Option<&Flag>, v: Option<&[u8]>) -> Option<usize> {
+    let (f, v) = (f?, v?);
+    f.definition().variants.iter().position(|x| x == v)
 }
 
 /// `HANOI.GET`'s fields as the core describes them ([`Description`]).

@@ -7,7 +7,9 @@
     rollout.is_enabled('cdc_on', '44488')                # one round trip
 
 `RedisModuleBackEnd` speaks HANOI.* commands; `MemoryBackEnd` evaluates in
-this process with hanoi-core, the module's own Rust code. The asyncio
+this process with hanoi-core, the module's own Rust code; `MirrorBackEnd`
+mirrors Redis's flags in this process (answers from memory, kept in step by
+client-side tracking). The asyncio
 version is `hanoi_redis.asyncio`; the OpenFeature provider is
 `hanoi_redis.openfeature.HanoiProvider`.
 """
@@ -17,6 +19,7 @@ from importlib import metadata as _metadata
 from ._common import Explanation, Feature, FlagNotFound, HanoiError, RolloutException
 from .api import Rollout
 from .backend import BackEnd, MemoryBackEnd, RedisModuleBackEnd
+from .mirror import MirrorBackEnd
 
 try:
     # Written once, in clients/python/Cargo.toml (pyproject's version is dynamic).
@@ -31,6 +34,7 @@ __all__ = [
     "FlagNotFound",
     "HanoiError",
     "MemoryBackEnd",
+    "MirrorBackEnd",
     "RedisModuleBackEnd",
     "Rollout",
     "RolloutException",

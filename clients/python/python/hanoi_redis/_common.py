@@ -175,9 +175,28 @@ def resolution(reply: Sequence[Any]) -> Tuple["Explanation", Any, Optional[str]]
     return e, json_value(value), text_of(kind)
 
 
+_JSON_WORDS: Dict[bytes, Any] = {b"true": True, b"false": False, b"null": None}
+
+
 def json_value(reply: Any) -> Any:
-    """HANOI.VALUE's reply (JSON text, or nil) as a Python value."""
-    return None if reply is None else json.loads(reply)
+    """HANOI.VALUE's reply (JSON text, or nil) as a Python value. The
+    common answers (a boolean, a string without escapes) without the JSON
+    parser: the module only serves valid JSON (a variant's name as a JSON
+    string has its control characters escaped)."""
+    if reply is None:
+        return None
+    if reply in _JSON_WORDS:
+        return _JSON_WORDS[reply]
+    if (
+        isinstance(reply, bytes)
+        and len(reply) >= 2
+        and reply[0] == 0x22
+        and reply[-1] == 0x22
+        and b"\\" not in reply
+        and b'"' not in reply[1:-1]
+    ):
+        return reply[1:-1].decode("utf-8")
+    return json.loads(reply)
 
 
 def schedule_parts(which: Optional[str]) -> Tuple[bool, bool]:

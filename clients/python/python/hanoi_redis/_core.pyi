@@ -71,6 +71,16 @@ class Engine:
         """`HANOI.EXPLAIN name id [WITH ...]`: [enabled (0 or 1), variant,
         reason, detail (a regex or rule name as bytes, or a bucket), effective
         percentage], as the module replies."""
+    def load(self, name: bytes, data: bytes) -> None:
+        """Puts a flag in from `HANOI.EXPORT`'s bytes (hanoi-core's codec),
+        replacing any flag of that name; its evaluations not yet taken carry
+        over. `HanoiCoreError` for bytes that are not a flag."""
+    def take_counts(self) -> List[Tuple[bytes, int, int, List[Tuple[bytes, int]]]]:
+        """The evaluations counted since the last take, per flag evaluated at
+        least once: (name, evaluations, enabled, [(variant, count), ...]);
+        zero again after (what `HANOI.TALLY` adds on the server)."""
+    def heap_size(self, name: bytes) -> Optional[int]:
+        """The heap bytes hanoi-core holds for the flag, or None."""
     def set_rule(self, name: bytes, rule: bytes, args: Sequence[bytes]) -> None:
         """`HANOI.RULE name SET rule args...`."""
     def delete_rules(self, name: bytes, rules: Sequence[bytes]) -> int:

@@ -14,6 +14,7 @@ The same commands and answers as `RedisModuleBackEnd`; the current id of
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from typing import (
@@ -284,6 +285,74 @@ class AsyncRedisModuleBackEnd:
 
     async def hanoi_get(self, name: str) -> Optional[Info]:
         return await self._run(name, cmd.info(self._key(name)))
+
+
+class AsyncMirrorBackEnd(AsyncRedisModuleBackEnd):
+    """`hanoi_redis.MirrorBackEnd` for asyncio: every flag under `prefix`
+    mirrored in this process, answered from memory (the reads are
+    coroutines that never wait on Redis); writes go through `obj`, a
+    `redis.asyncio` client. The mirror follows Redis on threads of its own,
+    over a sync twin of `obj`'s connection (`sync_client` to give one, e.g. a
+    `redis.RedisCluster` for an asyncio cluster client). The other keyword
+    arguments are `MirrorBackEnd`'s."""
+
+    def __init__(
+        self, obj: Any = None, prefix: str = "", *, sync_client: Any = None, **options: Any
+    ) -> None:
+        super().__init__(obj, prefix)
+        from .mirror import MirrorBackEnd, sync_twin
+
+        twin = sync_client if sync_client is not None else sync_twin(self._redis)
+        self._mirror = MirrorBackEnd(twin, prefix, **options)
+
+    @property
+    def mirror(self) -> Any:
+        """The sync `MirrorBackEnd` that holds the flags."""
+        return self._mirror
+
+    @property
+    def stale(self) -> bool:
+        """True while the connection to Redis is lost: answers from the last state."""
+        return bool(self._mirror.stale)
+
+    async def sync(self, timeout: float = 5.0) -> bool:
+        """Waits (on a thread) until every change acknowledged before the
+        call is in the mirror."""
+        return bool(await asyncio.to_thread(self._mirror.sync, timeout))
+
+    def close(self) -> None:
+        """Stops following Redis."""
+        self._mirror.close()
+
+    async def names(self) -> List[str]:
+        return list(self._mirror.names())
+
+    async def hanoi_enabled(self, name: str, id_: Optional[bytes], pairs: Pairs) -> bool:
+        return bool(self._mirror.hanoi_enabled(name, id_, pairs))
+
+    async def hanoi_variant(self, name: str, id_: bytes, pairs: Pairs) -> Optional[str]:
+        return self._mirror.hanoi_variant(name, id_, pairs)
+
+    async def hanoi_value(self, name: str, id_: Optional[bytes], pairs: Pairs) -> Any:
+        return self._mirror.hanoi_value(name, id_, pairs)
+
+    async def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
+        return self._mirror.hanoi_explain(name, id_, pairs)
+
+    async def hanoi_resolve(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        return self._mirror.hanoi_resolve(name, id_, pairs)
+
+    async def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
+        return list(self._mirror.hanoi_menabled(names, id_, pairs))
+
+    async def hanoi_get(self, name: str) -> Optional[Info]:
+        return self._mirror.hanoi_get(name)
+
+
+#: `hanoi_redis.asyncio.MirrorBackEnd`, as the sync one is named.
+MirrorBackEnd = AsyncMirrorBackEnd
 
 
 class AsyncRollout:

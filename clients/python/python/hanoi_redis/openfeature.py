@@ -7,7 +7,11 @@
     client = api.get_client()
     client.get_boolean_value('new_checkout', False, EvaluationContext('44488', {'country': 'DE'}))
 
-`HanoiProvider` works over `RedisModuleBackEnd` (or `MemoryBackEnd`);
+`HanoiProvider` works over `RedisModuleBackEnd` (or `MemoryBackEnd`, or
+`MirrorBackEnd`: answers from memory; while the mirror has lost Redis the
+provider is `PROVIDER_STALE` and answers from the last state, then
+`PROVIDER_READY` and `PROVIDER_CONFIGURATION_CHANGED` once resynced; every
+flag the mirror re-reads is a `PROVIDER_CONFIGURATION_CHANGED` with its name);
 `AsyncHanoiProvider` over `hanoi_redis.asyncio.AsyncRedisModuleBackEnd`, for
 the SDK's `get_*_async` methods.
 
@@ -72,6 +76,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    List,
     Mapping,
     Optional,
     Sequence,
@@ -111,6 +116,7 @@ from ._common import (
 from ._core import openfeature_reason
 from .asyncio import AsyncRedisModuleBackEnd
 from .backend import MemoryBackEnd, RedisModuleBackEnd
+from .mirror import MirrorBackEnd
 
 log = logging.getLogger("hanoi_redis.openfeature")
 
@@ -490,7 +496,34 @@ class HanoiProvider(_Resolver, AbstractProvider):
         self._events = events
         self._max_backoff = max_backoff
         self._watcher: Optional[_Watcher] = None
-        self._setup(cache_seconds)
+        self._following = False
+        self._by_generation: Dict[str, Tuple[int, Info]] = {}
+        # A mirror's descriptions are in memory, in step: kept per generation.
+        self._setup(0.0 if isinstance(backend, MirrorBackEnd) else cache_seconds)
+        if isinstance(backend, MirrorBackEnd):
+            backend.add_stale_listener(self._mirror_stale)
+            backend.add_change_listener(self._mirror_changed)
+
+    def _mirror_stale(self, stale: bool) -> None:
+        if not self._following:
+            return
+        if stale:
+            self.emit_provider_stale(
+                ProviderEventDetails(
+                    message="lost the connection to Redis: answers from the mirror's last state"
+                )
+            )
+        else:
+            self.emit_provider_ready(ProviderEventDetails(message="in step with Redis again"))
+            self.emit_provider_configuration_changed(
+                ProviderEventDetails(message="resynced: any flag may have changed")
+            )
+
+    def _mirror_changed(self, names: List[str]) -> None:
+        if self._following and names:
+            self.emit_provider_configuration_changed(
+                ProviderEventDetails(flags_changed=names, message="changed in Redis")
+            )
 
     def get_metadata(self) -> Metadata:
         return Metadata(name="hanoi")
@@ -499,6 +532,12 @@ class HanoiProvider(_Resolver, AbstractProvider):
 
     def initialize(self, evaluation_context: EvaluationContext) -> None:
         self.shutdown()  # a provider registered again starts afresh
+        if isinstance(self.backend, MirrorBackEnd):
+            # Answers come from memory: no ping (a stale mirror still answers).
+            self._following = True
+            if self.backend.stale:
+                self.emit_provider_stale(ProviderEventDetails(message="the mirror is not in step"))
+            return
         if not isinstance(self.backend, RedisModuleBackEnd):
             return
         self.backend.redis.ping()
@@ -520,6 +559,7 @@ class HanoiProvider(_Resolver, AbstractProvider):
             self._watcher = watcher
 
     def shutdown(self) -> None:
+        self._following = False
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.close()
@@ -528,6 +568,8 @@ class HanoiProvider(_Resolver, AbstractProvider):
     # ----- resolution -----
 
     def _describe(self, flag_key: str) -> Optional[Info]:
+        if isinstance(self.backend, MirrorBackEnd):
+            return self._mirror_describe(self.backend, flag_key)
         info = self._cached(flag_key)
         if info is None:
             try:
@@ -536,6 +578,23 @@ class HanoiProvider(_Resolver, AbstractProvider):
                 raise self._failure(flag_key, e, evaluating=False) from None
             if info is not None:
                 self._keep(flag_key, info)
+        return info
+
+    def _mirror_describe(self, mirror: MirrorBackEnd, flag_key: str) -> Optional[Info]:
+        """A mirror's description, kept while the flag's generation stays
+        (read before the description: a change in between is seen next time)."""
+        gen = mirror.generation(flag_key)
+        hit = self._by_generation.get(flag_key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        try:
+            info = mirror.describe(flag_key)
+        except Exception as e:
+            raise self._failure(flag_key, e, evaluating=False) from None
+        if len(self._by_generation) > 10_000:
+            self._by_generation.clear()
+        if info is not None:
+            self._by_generation[flag_key] = (gen, info)
         return info
 
     def _resolve(
