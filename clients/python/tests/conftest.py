@@ -106,6 +106,14 @@ class Server:
 
 
 @pytest.fixture
+def own_server():
+    s = Server()
+    s.start()
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def r(server):
     client = redis.Redis(port=server)
     client.flushall()

@@ -279,14 +279,6 @@ class Seen:
         )
 
 
-@pytest.fixture
-def own_server():
-    s = Server()
-    s.start()
-    yield s
-    s.close()
-
-
 def listener_threads():
     return [t for t in threading.enumerate() if t.name == "hanoi-openfeature" and t.is_alive()]
 

@@ -11,12 +11,14 @@ in the README ("OpenFeature's evaluation suite").
 import asyncio
 import json
 import socket
+import time
 from dataclasses import FrozenInstanceError
 
 import pytest
 import redis
 import redis.asyncio
 from conftest import Server
+from hanoi_redis import MirrorBackEnd
 from hanoi_redis.asyncio import AsyncRedisModuleBackEnd
 from hanoi_redis.openfeature import AsyncHanoiProvider, HanoiProvider
 from openfeature import api
@@ -70,8 +72,6 @@ FLAGS = [
 CANNOT = {
     "CACHED": "the providers never answer from a cache: every evaluation is one HANOI.RESOLVE "
     "on the flag's current state, so no answer is CACHED",
-    "stale": "a provider over Redis has no cached state to go stale: a lost connection is "
-    "PROVIDER_ERROR (evaluations fail meanwhile)",
     "metadata": "hanoi's flag metadata is free-form strings, and the providers pass on "
     "description, owner, tags and type: no typed integer, float or boolean metadata",
     "immutable": "openfeature-sdk's FlagEvaluationDetails is a plain (mutable) dataclass: "
@@ -123,6 +123,7 @@ class State:
         self.port = port
         self.domain = None
         self.silent = None
+        self.closers: list = []
         self.kind = self.key = self.default = None
         self.attrs: dict = {}
         self.details = None
@@ -139,6 +140,8 @@ def state(r, server):
     api.clear_providers()
     if st.silent is not None:
         st.silent.close()
+    for close in st.closers:
+        close()
 
 
 # ----- providers -----
@@ -183,8 +186,18 @@ def fatal(state, no_module_server):
 
 
 @given("a stale provider")
-def stale(state):
-    pytest.skip(CANNOT["stale"])
+def stale(state, own_server):
+    # A provider over the in-process mirror whose Redis went away: it keeps
+    # answering from its last state, and says so (PROVIDER_STALE).
+    mirror = MirrorBackEnd(redis.Redis(port=own_server.port))
+    state.closers.append(mirror.close)
+    state.domain = "stale"
+    api.set_provider_and_wait(HanoiProvider(mirror), domain=state.domain)
+    own_server.kill()
+    status = api.get_client(state.domain).get_provider_status
+    deadline = time.monotonic() + 10
+    while status().value != "STALE" and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @then(parsers.parse('the provider status should be "{status}"'))
