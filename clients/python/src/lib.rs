@@ -128,6 +128,18 @@ impl Engine {
         n.map_err(err)
     }
 
+    /// `HANOI.IDS name USERS|BLOCKED cursor [MATCH pattern] [COUNT n]` (the
+    /// arguments after the name): the next cursor (0 at the end) and the ids.
+    fn scan_ids<'py>(
+        &self,
+        py: Python<'py>,
+        name: Vec<u8>,
+        args: Vec<Vec<u8>>,
+    ) -> PyResult<(u64, Vec<Bound<'py, PyBytes>>)> {
+        let (next, ids) = self.read()?.ids(name, &args).map_err(err)?;
+        Ok((next, ids.iter().map(|i| PyBytes::new(py, i)).collect()))
+    }
+
     fn enable(&self, name: Vec<u8>) -> PyResult<()> {
         self.write()?.enable(name).map_err(err)
     }

@@ -172,3 +172,19 @@ async def test_names_under_a_prefix_with_glob_characters(r, server):
         assert await AsyncRedisModuleBackEnd(client, prefix=OTHER).names() == ["g"]
     finally:
         await client.aclose()
+
+
+async def test_ids_walk_through_asyncio(r, server):
+    import redis.asyncio
+    from hanoi_redis.asyncio import AsyncRedisModuleBackEnd, AsyncRollout
+
+    client = redis.asyncio.Redis(port=server)
+    try:
+        rollout = AsyncRollout(AsyncRedisModuleBackEnd(client))
+        await rollout.define("f", 5)
+        await rollout.register_many("f", [f"u{i}" for i in range(120)])
+        got = [i async for i in rollout.iter_ids("f", count=9)]
+        assert sorted(got) == sorted(f"u{i}" for i in range(120))
+        assert await rollout.ids("missing") == (0, [])
+    finally:
+        await client.aclose()

@@ -354,3 +354,23 @@ def test_any_redis_py_client(r, server, kwargs):
     assert rollout.backend.get_functionalities() == ["cdc_on"]
     assert rollout.enabled_many(["cdc_on"], "443301") == {"cdc_on": True}
     client.close()
+
+
+def test_ids_walk_registered_and_blocked_ids(rollout):
+    """HANOI.IDS on both backends: every id there the whole walk comes, a
+    glob filters, a missing flag is empty; bad arguments are refused."""
+    rollout.define("f", 5)
+    rollout.register_many("f", [f"user-{i}" for i in range(300)])
+    rollout.block("f", "mallory", "eve")
+    assert sorted(rollout.iter_ids("f", count=7)) == sorted(f"user-{i}" for i in range(300))
+    assert sorted(rollout.iter_ids("f", "blocked")) == ["eve", "mallory"]
+    assert sorted(rollout.iter_ids("f", match="user-29?", count=1000)) == [
+        f"user-29{i}" for i in range(10)
+    ]
+    assert rollout.ids("missing") == (0, [])
+    cursor, page = rollout.ids("f", count=10)
+    assert cursor != 0 and len(page) < 300
+    with pytest.raises(ValueError):
+        rollout.ids("f", "everyone")
+    with pytest.raises(hanoi_redis.HanoiError, match="COUNT"):
+        rollout.ids("f", count=0)

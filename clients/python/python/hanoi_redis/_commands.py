@@ -95,6 +95,16 @@ def ids(key: bytes, what: IdList, items: Sequence[bytes]) -> Built[int]:
     return [cmd, key] + target + list(items), _int
 
 
+def _scan(reply: Any) -> Tuple[int, List[bytes]]:
+    cursor, ids = reply
+    return int(cursor), [bytes(i) for i in ids]
+
+
+def scan_ids(key: bytes, args: Sequence[bytes]) -> Built[Tuple[int, List[bytes]]]:
+    """HANOI.IDS key USERS|BLOCKED cursor [MATCH pattern] [COUNT n]."""
+    return ["HANOI.IDS", key] + list(args), _scan
+
+
 def enable(key: bytes) -> Built[None]:
     return ["HANOI.ENABLE", key], _none
 

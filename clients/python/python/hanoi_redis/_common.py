@@ -108,6 +108,18 @@ def attr_pairs(context: Context, attrs: Mapping[str, Any]) -> List[Tuple[bytes, 
     return pairs
 
 
+def ids_args(which: str, cursor: int, match: Optional[str], count: Optional[int]) -> List[bytes]:
+    """HANOI.IDS's arguments after the key."""
+    if which not in ("users", "blocked"):
+        raise ValueError(f"which must be 'users' or 'blocked', not {which!r}")
+    args = [which.upper().encode(), str(int(cursor)).encode()]
+    if match is not None:
+        args += [b"MATCH", b(match)]
+    if count is not None:
+        args += [b"COUNT", str(int(count)).encode()]
+    return args
+
+
 def with_args(pairs: Pairs) -> List[bytes]:
     out: List[bytes] = []
     if pairs:

@@ -35,8 +35,10 @@ from ._common import (
     b,
     current,
     full_definition,
+    ids_args,
     regex_source,
     schedule_parts,
+    text_of,
 )
 from .backend import BackEnd
 
@@ -247,6 +249,38 @@ class Rollout:
         variant served when off, and a salt."""
         opts = full_definition(percentage, variants, enabled, weights, salt, values, default)
         self.backend.hanoi_define(name, opts)
+
+    def ids(
+        self,
+        name: str,
+        which: str = "users",
+        cursor: int = 0,
+        match: Optional[str] = None,
+        count: Optional[int] = None,
+    ) -> Tuple[int, List[str]]:
+        """One step of HANOI.IDS: the registered (`which="users"`) or blocked
+        (`"blocked"`) ids a page at a time, with SSCAN's guarantee. Returns
+        the next cursor (0 at the end) and the ids; `match` is a glob,
+        `count` about how many to examine."""
+        nxt, found = self.backend.hanoi_scan_ids(name, ids_args(which, cursor, match, count))
+        return nxt, [str(text_of(i)) for i in found]
+
+    def iter_ids(
+        self,
+        name: str,
+        which: str = "users",
+        match: Optional[str] = None,
+        count: Optional[int] = None,
+    ) -> Iterator[str]:
+        """Every registered (or blocked) id, walking HANOI.IDS to the end
+        (as redis-py's `sscan_iter`): an id there the whole walk comes at
+        least once."""
+        cursor = 0
+        while True:
+            cursor, found = self.ids(name, which, cursor, match, count)
+            yield from found
+            if cursor == 0:
+                return
 
     def register_many(self, name: str, items: Sequence[Any]) -> int:
         """Registers many ids in one command; how many were new."""

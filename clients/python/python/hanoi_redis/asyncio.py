@@ -19,6 +19,7 @@ import contextlib
 import functools
 from typing import (
     Any,
+    AsyncIterator,
     Awaitable,
     Callable,
     Dict,
@@ -51,6 +52,7 @@ from ._common import (
     define_options,
     feature_from_info,
     full_definition,
+    ids_args,
     is_plain,
     item_id,
     prefix_match,
@@ -244,6 +246,9 @@ class AsyncRedisModuleBackEnd:
 
     async def hanoi_ids(self, name: str, what: IdList, items: Sequence[bytes]) -> int:
         return await self._run(name, cmd.ids(self._key(name), what, items))
+
+    async def hanoi_scan_ids(self, name: str, args: Sequence[bytes]) -> Tuple[int, List[bytes]]:
+        return await self._run(name, cmd.scan_ids(self._key(name), args))
 
     async def hanoi_enable(self, name: str) -> None:
         await self._run(name, cmd.enable(self._key(name)))
@@ -523,6 +528,35 @@ class AsyncRollout:
 
     async def _ids(self, name: str, items: Sequence[Any]) -> List[bytes]:
         return [await self.backend.item_id(name, i) for i in items]
+
+    async def ids(
+        self,
+        name: str,
+        which: str = "users",
+        cursor: int = 0,
+        match: Optional[str] = None,
+        count: Optional[int] = None,
+    ) -> Tuple[int, List[str]]:
+        """One step of HANOI.IDS, as `Rollout.ids`."""
+        args = ids_args(which, cursor, match, count)
+        nxt, found = await self.backend.hanoi_scan_ids(name, args)
+        return nxt, [str(text_of(i)) for i in found]
+
+    async def iter_ids(
+        self,
+        name: str,
+        which: str = "users",
+        match: Optional[str] = None,
+        count: Optional[int] = None,
+    ) -> AsyncIterator[str]:
+        """Every registered (or blocked) id, as `Rollout.iter_ids`."""
+        cursor = 0
+        while True:
+            cursor, found = await self.ids(name, which, cursor, match, count)
+            for i in found:
+                yield i
+            if cursor == 0:
+                return
 
     async def register_many(self, name: str, items: Sequence[Any]) -> int:
         """Registers many ids in one command; how many were new."""

@@ -203,6 +203,11 @@ class BackEnd(Protocol):
         `unregex`), HANOI.BLOCK, HANOI.UNBLOCK: how many were added or removed."""
         ...
 
+    def hanoi_scan_ids(self, name: str, args: Sequence[bytes]) -> Tuple[int, List[bytes]]:
+        """HANOI.IDS name USERS|BLOCKED cursor [MATCH pattern] [COUNT n]: the
+        next cursor (0 at the end) and a page of ids."""
+        ...
+
     def hanoi_enable(self, name: str) -> None:
         """HANOI.ENABLE name."""
         ...
@@ -449,6 +454,9 @@ class RedisModuleBackEnd(_BackEnd):
     def hanoi_ids(self, name: str, what: IdList, items: Sequence[bytes]) -> int:
         return self._run(name, cmd.ids(self._key(name), what, items))
 
+    def hanoi_scan_ids(self, name: str, args: Sequence[bytes]) -> Tuple[int, List[bytes]]:
+        return self._run(name, cmd.scan_ids(self._key(name), args))
+
     def hanoi_enable(self, name: str) -> None:
         self._run(name, cmd.enable(self._key(name)))
 
@@ -559,6 +567,10 @@ class MemoryBackEnd(_BackEnd):
     def hanoi_ids(self, name: str, what: IdList, items: Sequence[bytes]) -> int:
         with self._refusals(name):
             return self._engine.ids(b(name), what, items)
+
+    def hanoi_scan_ids(self, name: str, args: Sequence[bytes]) -> Tuple[int, List[bytes]]:
+        with self._refusals(name):
+            return self._engine.scan_ids(b(name), list(args))
 
     def hanoi_enable(self, name: str) -> None:
         with self._refusals(name):
