@@ -712,12 +712,13 @@ pub fn history(call: &Call) -> CmdResult {
 pub fn stats(call: &Call) -> CmdResult {
     let (ctx, args) = (call.context(), call.strings());
     arity(&args, 2, 3)?;
-    let reset = match args.get(2) {
-        None => false,
-        Some(a) if is_kw(a.as_slice(), "RESET") => true,
+    let (reset, series) = match args.get(2) {
+        None => (false, false),
+        Some(a) if is_kw(a.as_slice(), "RESET") => (true, false),
+        Some(a) if is_kw(a.as_slice(), "SERIES") => (false, true),
         Some(a) => {
             return Err(arg_err(format_args!(
-                "expected RESET, got '{}'",
+                "expected RESET or SERIES, got '{}'",
                 quote(a.as_slice())
             )))
         }
@@ -729,6 +730,26 @@ pub fn stats(call: &Call) -> CmdResult {
     if reset {
         flag.counters().reset(clock::now_exact());
         return Ok(OK);
+    }
+    if series {
+        let s = flag.counters().series(clock::now_exact());
+        let periods = |ps: Vec<hanoi_core::observe::Period>| {
+            RedisValue::Array(
+                ps.into_iter()
+                    .map(|p| {
+                        RedisValue::Array(vec![
+                            RedisValue::Integer(p.start_ms as i64),
+                            RedisValue::Integer(p.evaluations as i64),
+                            RedisValue::Integer(p.enabled as i64),
+                        ])
+                    })
+                    .collect(),
+            )
+        };
+        return Ok(map(vec![
+            ("minutes", periods(s.minutes)),
+            ("hours", periods(s.hours)),
+        ]));
     }
     let c = flag.counters().snapshot();
     let variants = flag

@@ -407,3 +407,49 @@ fn a_mirror_adds_its_counts_with_tally_per_server() {
     ok(&mut pc, &["HANOI.TALLY", "f", "7", "0"]);
     assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 11);
 }
+
+/// `HANOI.STATS key SERIES`'s periods: (start, evaluations, enabled).
+fn periods(v: &Value, name: &str) -> Vec<(i64, i64, i64)> {
+    let Value::Array(items) = field(v, name) else {
+        panic!("{name}: {v:?}")
+    };
+    items
+        .iter()
+        .map(|p| redis::from_redis_value::<(i64, i64, i64)>(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn counts_over_time_per_minute_and_per_hour() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "50"]);
+    let series =
+        |con: &mut redis::Connection| -> Value { query(con, ("HANOI.STATS", "f", "SERIES")) };
+    let none = series(&mut con);
+    let (minutes, hours) = (periods(&none, "minutes"), periods(&none, "hours"));
+    assert_eq!((minutes.len(), hours.len()), (60, 168));
+    assert!(minutes.iter().chain(&hours).all(|p| p.1 == 0 && p.2 == 0));
+    assert!(minutes.windows(2).all(|w| w[1].0 - w[0].0 == 60_000), "oldest first, a minute apart");
+    assert!(hours.windows(2).all(|w| w[1].0 - w[0].0 == 3_600_000));
+
+    let mut on = 0;
+    for i in 0..200 {
+        on += int(&mut con, &["HANOI.ENABLED", "f", &format!("user-{i}")]);
+    }
+    let v = series(&mut con);
+    let (minutes, hours) = (periods(&v, "minutes"), periods(&v, "hours"));
+    // The evaluations may straddle a minute's end: the sums are what count.
+    let sum = |ps: &[(i64, i64, i64)]| ps.iter().fold((0, 0), |a, p| (a.0 + p.1, a.1 + p.2));
+    assert_eq!(sum(&minutes), (200, on));
+    assert_eq!(sum(&hours), (200, on));
+    assert_eq!(stat(&stats(&mut con, "f"), "evaluations"), 200);
+
+    // A redefinition keeps them; RESET clears them; a bad word is refused.
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "60", "VARIANTS", "2", "a", "b"]);
+    assert_eq!(sum(&periods(&series(&mut con), "minutes")).0, 200);
+    ok(&mut con, &["HANOI.STATS", "f", "RESET"]);
+    assert_eq!(sum(&periods(&series(&mut con), "minutes")), (0, 0));
+    assert!(err(&mut con, &["HANOI.STATS", "f", "HISTORY"]).contains("expected RESET or SERIES"));
+    assert_eq!(run(&mut con, &["HANOI.STATS", "nope", "SERIES"]).unwrap(), Value::Nil);
+}

@@ -7,7 +7,8 @@
 //! from zero when the flag is loaded, restored or copied).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use crate::Error;
 
@@ -194,6 +195,117 @@ pub struct Counters {
     variants: Box<[AtomicU64]>,
     last_ms: AtomicU64,
     since_ms: AtomicU64,
+    /// Counts per minute and per hour, made at the first evaluation.
+    series: OnceLock<Box<Series>>,
+}
+
+/// Minutes kept by the series (an hour).
+pub const SERIES_MINUTES: usize = 60;
+/// Hours kept by the series (7 days).
+pub const SERIES_HOURS: usize = 168;
+
+/// One period's counts: `stamp` is the period's number since the epoch
+/// (minutes or hours); a slot whose stamp is another period's is stale and
+/// counts as zero.
+#[derive(Debug, Default)]
+struct Slot {
+    stamp: AtomicU32,
+    evaluations: AtomicU32,
+    enabled: AtomicU32,
+}
+
+impl Slot {
+    #[inline]
+    fn add(&self, stamp: u32, evaluations: u32, enabled: u32) {
+        let get = |a: &AtomicU32| a.load(Ordering::Relaxed);
+        if get(&self.stamp) == stamp {
+            // Serialized callers (the module) lose nothing; threads racing
+            // on one slot may lose a count, as `count_serialized` may.
+            self.evaluations.store(
+                get(&self.evaluations).saturating_add(evaluations),
+                Ordering::Relaxed,
+            );
+            self.enabled.store(
+                get(&self.enabled).saturating_add(enabled),
+                Ordering::Relaxed,
+            );
+        } else {
+            self.stamp.store(stamp, Ordering::Relaxed);
+            self.evaluations.store(evaluations, Ordering::Relaxed);
+            self.enabled.store(enabled, Ordering::Relaxed);
+        }
+    }
+
+    fn read(&self, stamp: u32) -> (u64, u64) {
+        if self.stamp.load(Ordering::Relaxed) == stamp {
+            (
+                u64::from(self.evaluations.load(Ordering::Relaxed)),
+                u64::from(self.enabled.load(Ordering::Relaxed)),
+            )
+        } else {
+            (0, 0)
+        }
+    }
+}
+
+/// Evaluations and enabled answers per minute for the last hour and per
+/// hour for the last 7 days (rings indexed by the period's number).
+#[derive(Debug)]
+struct Series {
+    minutes: [Slot; SERIES_MINUTES],
+    hours: [Slot; SERIES_HOURS],
+}
+
+impl Series {
+    fn new() -> Series {
+        Series {
+            minutes: std::array::from_fn(|_| Slot::default()),
+            hours: std::array::from_fn(|_| Slot::default()),
+        }
+    }
+
+    fn copy(&self) -> Series {
+        let copy = |from: &[Slot], to: &[Slot]| {
+            for (a, b) in from.iter().zip(to) {
+                for (x, y) in [
+                    (&a.stamp, &b.stamp),
+                    (&a.evaluations, &b.evaluations),
+                    (&a.enabled, &b.enabled),
+                ] {
+                    y.store(x.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+            }
+        };
+        let s = Series::new();
+        copy(&self.minutes, &s.minutes);
+        copy(&self.hours, &s.hours);
+        s
+    }
+
+    #[inline]
+    fn add(&self, now_ms: u64, evaluations: u32, enabled: u32) {
+        let minute = (now_ms / 60_000) as u32;
+        let hour = (now_ms / 3_600_000) as u32;
+        self.minutes[minute as usize % SERIES_MINUTES].add(minute, evaluations, enabled);
+        self.hours[hour as usize % SERIES_HOURS].add(hour, evaluations, enabled);
+    }
+}
+
+/// One period of [`Counters::series`]: when it starts (Unix ms) and its
+/// counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub start_ms: u64,
+    pub evaluations: u64,
+    pub enabled: u64,
+}
+
+/// The counts over time at a moment: the last [`SERIES_MINUTES`] minutes
+/// and [`SERIES_HOURS`] hours, oldest first, the current one last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesCounts {
+    pub minutes: Vec<Period>,
+    pub hours: Vec<Period>,
 }
 
 /// A snapshot of [`Counters`].
@@ -229,6 +341,7 @@ impl Counters {
         }
         if now_ms != 0 {
             self.last_ms.store(now_ms, Ordering::Relaxed);
+            self.in_series(now_ms, 1, u32::from(enabled));
         }
     }
 
@@ -243,8 +356,44 @@ impl Counters {
         if let Some(v) = variant.and_then(|i| self.variants.get(i)) {
             bump(v, 1);
         }
-        if now_ms != 0 && self.last_ms.load(Ordering::Relaxed) != now_ms {
-            self.last_ms.store(now_ms, Ordering::Relaxed);
+        if now_ms != 0 {
+            if self.last_ms.load(Ordering::Relaxed) != now_ms {
+                self.last_ms.store(now_ms, Ordering::Relaxed);
+            }
+            self.in_series(now_ms, 1, u32::from(enabled));
+        }
+    }
+
+    #[inline]
+    fn in_series(&self, now_ms: u64, evaluations: u32, enabled: u32) {
+        self.series
+            .get_or_init(|| Box::new(Series::new()))
+            .add(now_ms, evaluations, enabled);
+    }
+
+    /// The counts per minute (last hour) and per hour (last 7 days) at
+    /// `now_ms`, oldest first: zeros where nothing was counted.
+    pub fn series(&self, now_ms: u64) -> SeriesCounts {
+        let periods = |n: usize, len_ms: u64, slots: Option<&[Slot]>| {
+            let current = now_ms / len_ms;
+            (0..n as u64)
+                .rev()
+                .filter_map(|back| current.checked_sub(back))
+                .map(|p| {
+                    let (evaluations, enabled) =
+                        slots.map_or((0, 0), |s| s[p as usize % s.len()].read(p as u32));
+                    Period {
+                        start_ms: p * len_ms,
+                        evaluations,
+                        enabled,
+                    }
+                })
+                .collect()
+        };
+        let s = self.series.get();
+        SeriesCounts {
+            minutes: periods(SERIES_MINUTES, 60_000, s.map(|s| &s.minutes[..])),
+            hours: periods(SERIES_HOURS, 3_600_000, s.map(|s| &s.hours[..])),
         }
     }
 
@@ -268,11 +417,18 @@ impl Counters {
         copy(&self.evaluations, &c.evaluations);
         copy(&self.enabled, &c.enabled);
         copy(&self.last_ms, &c.last_ms);
+        if let Some(series) = self.series.get() {
+            let _ = c.series.set(Box::new(series.copy()));
+        }
         c
     }
 
     pub(crate) fn heap_size(&self) -> usize {
         self.variants.len() * 8
+            + self
+                .series
+                .get()
+                .map_or(0, |_| std::mem::size_of::<Series>())
     }
 
     /// Starts again from zero at `now_ms`.
@@ -282,6 +438,13 @@ impl Counters {
             .chain(self.variants.iter())
         {
             a.store(0, Ordering::Relaxed);
+        }
+        if let Some(series) = self.series.get() {
+            for slot in series.minutes.iter().chain(series.hours.iter()) {
+                slot.stamp.store(0, Ordering::Relaxed);
+                slot.evaluations.store(0, Ordering::Relaxed);
+                slot.enabled.store(0, Ordering::Relaxed);
+            }
         }
         self.since_ms.store(now_ms, Ordering::Relaxed);
     }
@@ -308,6 +471,8 @@ impl Counters {
         }
         if now_ms != 0 && evaluations > 0 {
             self.last_ms.store(now_ms, Ordering::Relaxed);
+            let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+            self.in_series(now_ms, clamp(evaluations), clamp(enabled));
         }
     }
 
@@ -527,5 +692,42 @@ mod tests {
         c.reset(20);
         assert_eq!(c.snapshot().evaluations, 0);
         assert_eq!(c.snapshot().since_ms, 20);
+    }
+
+    #[test]
+    fn series_per_minute_and_per_hour() {
+        let c = Counters::new(0, 0);
+        let t0 = 1_796_000_000_000u64; // some time in 2026
+        let empty = c.series(t0);
+        assert_eq!((empty.minutes.len(), empty.hours.len()), (60, 168));
+        assert!(empty.minutes.iter().all(|p| p.evaluations == 0));
+        c.count_serialized(true, None, t0);
+        c.count_serialized(false, None, t0 + 1_000);
+        c.count_serialized(true, None, t0 + 60_000); // the next minute
+        let s = c.series(t0 + 60_000);
+        let last = s.minutes[59];
+        assert_eq!(last.start_ms, (t0 + 60_000) / 60_000 * 60_000);
+        assert_eq!((last.evaluations, last.enabled), (1, 1));
+        assert_eq!((s.minutes[58].evaluations, s.minutes[58].enabled), (2, 1));
+        assert_eq!(s.hours[167].evaluations, 3, "the current hour");
+        c.count(true, None, t0 + 2 * 3_600_000); // two hours on
+                                                 // Two hours later the minutes are gone, the hours stay.
+        let later = c.series(t0 + 2 * 3_600_000);
+        assert_eq!(later.minutes.iter().map(|p| p.evaluations).sum::<u64>(), 1);
+        assert_eq!(later.hours.iter().map(|p| p.evaluations).sum::<u64>(), 4);
+        // A slot reused an hour later starts again (the ring wraps).
+        c.count_serialized(true, None, t0 + 3_600_000 + 60_000);
+        let s = c.series(t0 + 3_600_000 + 60_000);
+        assert_eq!(s.minutes[59].evaluations, 1);
+        // A mirror's tally lands in the current minute; a new variant list
+        // keeps the series; reset clears it.
+        c.add(10, 4, [], t0 + 3_600_000 + 60_000);
+        let d = c.with_variants(2);
+        assert_eq!(
+            d.series(t0 + 3_600_000 + 60_000).minutes[59].evaluations,
+            11
+        );
+        d.reset(t0);
+        assert_eq!(d.series(t0 + 3_600_000 + 60_000).minutes[59].evaluations, 0);
     }
 }
