@@ -192,6 +192,70 @@ async fn arrived(c: &Client, old: fantoccini::elements::Element, then: &str) {
         .unwrap_or_else(|_| panic!("no #{then} on the new page"));
 }
 
+/// Picks `value` in the `<select>` with id `id`.
+async fn choose(c: &Client, id: &str, value: &str) {
+    c.find(Locator::Css(&format!("#{id} option[value='{value}']")))
+        .await
+        .unwrap_or_else(|_| panic!("no {value} in #{id}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Clicks what `css` finds (a link or a button) and waits for `then`.
+async fn click(c: &Client, css: &str, then: &str) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"))
+        .click()
+        .await
+        .unwrap();
+    arrived(c, old, then).await;
+}
+
+/// Adds a rule with the builder: its name, then a row per condition
+/// (attribute, operator, values), "add a condition" between rows.
+async fn add_rule(c: &Client, name: &str, rows: &[(&str, &str, &str)]) {
+    set(c, "rule-name", name).await;
+    for (i, (attr, op, values)) in rows.iter().enumerate() {
+        if i > 0 {
+            submit(c, "add-condition", &format!("cond-attr-{i}")).await;
+        }
+        set(c, &format!("cond-attr-{i}"), attr).await;
+        choose(c, &format!("cond-op-{i}"), op).await;
+        set(c, &format!("cond-values-{i}"), values).await;
+    }
+    submit(c, "save-rule", "ok").await;
+}
+
+/// What sticks out of the window's width (a horizontal scroll), if
+/// anything: `scrollWidth` against the width without the scroll bar.
+async fn sticking_out(c: &Client) -> String {
+    let out = c
+        .execute(
+            "var d = document.documentElement;
+             if (d.scrollWidth <= d.clientWidth && d.scrollWidth <= window.innerWidth) return '';
+             var wide = [];
+             document.querySelectorAll('body *').forEach(function (e) {
+               var r = e.getBoundingClientRect();
+               if (r.right > d.clientWidth + 0.5) wide.push(e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(r.right));
+             });
+             return 'scrollWidth ' + d.scrollWidth + ' > ' + d.clientWidth + ': ' + wide.slice(0, 8).join(', ');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    out.as_str().unwrap_or_default().to_owned()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 async fn create_flag(c: &Client, web: &Web, name: &str) {
     c.goto(&web.url("/flags/new")).await.unwrap();
     set(c, "flag-name", name).await;
@@ -294,12 +358,52 @@ async fn the_ui_in_a_real_browser() {
     submit(&c, "register", "ok").await;
     assert!(text(&c, "users").await.contains("Users (1000)"));
 
-    // A rule, then "try it".
+    // Rules with the builder, then "try it".
     submit_confirmed(&c, "switch", "ok").await;
-    set(&c, "rule-name", "germany").await;
-    set(&c, "rule-conditions", "country EQ DE").await;
-    submit(&c, "add-rule", "ok").await;
-    assert!(text(&c, "rules").await.contains("country EQ DE"));
+    add_rule(&c, "germany", &[("country", "EQ", "DE")]).await;
+    assert!(text(&c, "rules-table").await.contains("country EQ DE"));
+    add_rule(
+        &c,
+        "pros",
+        &[("plan", "IN", "pro, team"), ("country", "EQ", "AT")],
+    )
+    .await;
+    let rules = text(&c, "rules-table").await;
+    assert!(
+        rules.contains("IF plan IN 2 pro team AND country EQ AT"),
+        "{rules}"
+    );
+    click(&c, "button[aria-label='Move rule pros up']", "ok").await;
+    let rules = text(&c, "rules-table").await;
+    assert!(rules.find("pros") < rules.find("germany"), "{rules}");
+    click(&c, "a[aria-label='Edit rule pros']", "editing-rule").await;
+    assert_eq!(text(&c, "editing-rule").await, "pros");
+    let values = c
+        .find(Locator::Id("cond-values-0"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(values.as_deref(), Some("pro, team"));
+    shot(&c, "rule-builder.png").await;
+    click(&c, "#cancel-edit", "rule-form").await;
+    assert_eq!(text(&c, "rule-form-title").await, "Add a rule");
+    // A refused rule says why where it was typed, and keeps it.
+    set(&c, "rule-name", "old").await;
+    set(&c, "cond-attr-0", "version").await;
+    choose(&c, "cond-op-0", "SEMVER_GE").await;
+    set(&c, "cond-values-0", "not-a-version").await;
+    submit(&c, "save-rule", "rule-error").await;
+    assert!(text(&c, "rule-error").await.starts_with("Not saved"));
+    let typed = c
+        .find(Locator::Id("cond-values-0"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(typed.as_deref(), Some("not-a-version"));
     set(&c, "try-id", "someone").await;
     set(&c, "try-attrs", "country=DE").await;
     submit(&c, "try-button", "try-result").await;
@@ -316,14 +420,73 @@ async fn the_ui_in_a_real_browser() {
         .await
         .unwrap();
     submit(&c, "try-button", "try-result").await;
-    assert!(text(&c, "try-result").await.contains("user"));
+    assert!(text(&c, "try-result")
+        .await
+        .contains("this id is registered"));
+    set(&c, "try-attrs", "country: DE").await;
+    submit(&c, "try-button", "try-attrs-error").await;
+    assert!(text(&c, "try-attrs-error").await.contains("not attr=value"));
+
+    // A ramp: the state says where it is; setting a percentage asks first.
+    let hour = 3_600_000;
+    for (id, value) in [
+        ("ramp-from", "10".to_owned()),
+        ("ramp-to", "100".to_owned()),
+        ("ramp-start", (now_ms() - hour).to_string()),
+        ("ramp-end", (now_ms() + hour).to_string()),
+    ] {
+        set(&c, id, &value).await;
+    }
+    submit(&c, "set-ramp", "ok").await;
+    let state = text(&c, "ramp-state").await;
+    assert!(state.starts_with("ramping 10 % → 100 %, now "), "{state}");
+    set(&c, "percentage-input", "25").await;
+    let question = submit_confirmed(&c, "set-percentage", "ok").await;
+    assert!(
+        question.contains("ends the ramp from 10 % to 100 %"),
+        "{question}"
+    );
+    assert_eq!(text(&c, "percentage").await, "25 %");
 
     // The history names the UI user.
     let history = text(&c, "history").await;
-    assert!(history.contains("hanoi-web:alice"), "{history}");
-    assert!(history.contains("HANOI.PERCENTAGE 25"));
-    assert!(history.contains("HANOI.REGISTER USER"));
+    assert!(history.contains("alice via hanoi-web"), "{history}");
+    assert!(history.contains("percentage 0 % → 25 %"), "{history}");
+    assert!(history.contains("registered 1,000 ids"), "{history}");
+    assert!(
+        history.contains("rule germany set: country EQ DE"),
+        "{history}"
+    );
     shot(&c, "flag.png").await;
+
+    // A user's view: every flag's answer for one id.
+    click(&c, "#user-view", "user-form").await;
+    set(&c, "user-id", "someone").await;
+    set(&c, "user-attrs", "country=DE").await;
+    submit(&c, "user-button", "user-answers").await;
+    let answers = text(&c, "user-answers").await;
+    assert!(
+        answers.contains("checkout") && answers.contains("rule germany matched"),
+        "{answers}"
+    );
+    shot(&c, "user.png").await;
+
+    // A phone's width: nothing scrolls sideways.
+    c.set_window_size(390, 844).await.unwrap();
+    for path in [
+        format!("/f/{}", harness::hex(b"checkout")),
+        "/flags/new".to_owned(),
+        "/user?id=someone&attrs=country%3DDE".to_owned(),
+    ] {
+        c.goto(&web.url(&path)).await.unwrap();
+        let wide = sticking_out(&c).await;
+        assert!(wide.is_empty(), "{path} scrolls sideways at 390 px: {wide}");
+    }
+    c.goto(&web.url(&format!("/f/{}", harness::hex(b"checkout"))))
+        .await
+        .unwrap();
+    shot(&c, "flag-phone.png").await;
+    c.set_window_size(1280, 1000).await.unwrap();
 
     // A flag named like markup shows as text: no alert, no element.
     let evil = "<img src=x onerror=alert(1)>";
@@ -354,6 +517,14 @@ async fn the_ui_in_a_real_browser() {
 
     // Two sessions edit one flag: the second save is refused.
     let d = driver.browser().await;
+    d.set_window_size(390, 844).await.unwrap();
+    d.goto(&web.url("/login")).await.unwrap();
+    let wide = sticking_out(&d).await;
+    assert!(
+        wide.is_empty(),
+        "the login scrolls sideways at 390 px: {wide}"
+    );
+    d.set_window_size(1280, 1000).await.unwrap();
     login(&d, &web, ALICE).await;
     let page = web.url(&format!("/f/{}", harness::hex(b"checkout")));
     c.goto(&page).await.unwrap();
@@ -364,7 +535,7 @@ async fn the_ui_in_a_real_browser() {
     submit(&d, "set-percentage", "conflict").await;
     let conflict = text(&d, "conflict").await;
     assert!(conflict.contains("Not saved"), "{conflict}");
-    assert!(conflict.contains("HANOI.PERCENTAGE 30"), "{conflict}");
+    assert!(conflict.contains("percentage set to 30 %"), "{conflict}");
     assert_eq!(text(&d, "percentage").await, "30 %");
     shot(&d, "conflict.png").await;
 

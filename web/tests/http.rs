@@ -253,9 +253,10 @@ async fn admin_creates_and_edits_and_history_names_the_user() {
     assert!(html.contains("germany"));
     // "edit" fills the rule form with the rule.
     let (_, html) = page(&alice, &web.url(&format!("{url}?edit_rule=germany"))).await;
-    assert!(html.contains(r#"id="rule-name" required value="germany""#));
-    assert!(html.contains(r#"name="variant" value="blue""#));
-    assert!(html.contains(r#"id="rule-conditions" required size="70" value="country EQ DE""#));
+    assert!(html.contains(r#"id="rule-name" value="germany""#));
+    assert!(html.contains(r#"<option value="blue" selected>"#));
+    assert!(html.contains(r#"id="rule-conditions" value="country EQ DE""#));
+    assert!(html.contains(r#"id="cond-attr-0" list="rule-attributes" value="country""#));
 
     // A refused command shows the module's error.
     let (s, body) = submit(
@@ -277,7 +278,7 @@ async fn admin_creates_and_edits_and_history_names_the_user() {
     let hist = redis.cmd(&[b"HANOI.HISTORY", b"checkout"]);
     assert!(format!("{hist:?}").contains("hanoi-web:alice"));
     let (_, html) = page(&alice, &web.url(&url)).await;
-    assert!(html.contains("hanoi-web:alice"));
+    assert!(html.contains("alice via hanoi-web"));
     assert!(html.contains("HANOI.RULE SET germany"));
 
     // Try it: HANOI.EXPLAIN's answer.
@@ -288,11 +289,11 @@ async fn admin_creates_and_edits_and_history_names_the_user() {
     )
     .await;
     assert!(
-        html.contains("because <strong class=\"reason\">rule</strong>"),
+        html.contains("because <strong class=\"reason\">rule germany matched</strong>"),
         "{html}"
     );
     let (_, html) = page(&alice, &web.url(&format!("{url}?try_id=user7"))).await;
-    assert!(html.contains("because <strong class=\"reason\">user</strong>"));
+    assert!(html.contains("because <strong class=\"reason\">this id is registered</strong>"));
 
     // The list shows it, and the tag filter finds it.
     let (_, list) = page(&alice, &web.url("/flags?tag=pay")).await;
@@ -1258,7 +1259,7 @@ async fn an_acl_user_from_the_config_is_the_history_user() {
     assert_eq!(s, 303);
     let (_, html) = page(&alice, &web.url(&url)).await;
     assert!(
-        html.contains("<td>webui</td><td>hanoi-web:alice</td>"),
+        html.contains("alice via hanoi-web<br><span class=\"muted\">ACL user webui</span>"),
         "{html}"
     );
     // A wrong password: Redis refuses, the pages say Redis is unreachable.
@@ -1457,4 +1458,302 @@ async fn registered_ids_are_browsed_searched_and_removed() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+}
+
+/// Posts the rule builder: name, the rows (attribute, operator, values)
+/// and the button pressed (`save`, `add`, `remove_<i>`, `text`).
+async fn post_rule(
+    web: &Web,
+    c: &reqwest::Client,
+    html: &str,
+    url: &str,
+    name: &str,
+    rows: &[(&str, &str, &str)],
+    extra: &[(&str, &str)],
+) -> (u16, String) {
+    let keys: Vec<(String, String, String)> = (0..rows.len())
+        .map(|i| {
+            (
+                format!("cond_attr_{i}"),
+                format!("cond_op_{i}"),
+                format!("cond_values_{i}"),
+            )
+        })
+        .collect();
+    let mut form: Vec<(&str, &str)> = vec![("name", name)];
+    for ((a, o, v), (ka, ko, kv)) in rows.iter().zip(&keys) {
+        form.extend([(ka.as_str(), *a), (ko.as_str(), *o), (kv.as_str(), *v)]);
+    }
+    form.extend_from_slice(extra);
+    submit(web, c, html, url, "rule-form", &form).await
+}
+
+#[tokio::test]
+async fn the_flag_page_guides_people() {
+    let redis = Redis::start();
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    assert_eq!(
+        create(
+            &web,
+            &alice,
+            &[
+                ("name", "guide"),
+                ("enabled", "1"),
+                ("percentage", "25"),
+                ("variants", "red blue")
+            ]
+        )
+        .await,
+        303
+    );
+    let url = format!("/f/{}", hex(b"guide"));
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    // Every operator is offered, with its meaning.
+    for op in [
+        "EQ — equals",
+        "NOTIN — is none",
+        "SEMVER_GE",
+        "MATCHES",
+        "MISSING — is not given",
+    ] {
+        assert!(html.contains(op), "{op}");
+    }
+
+    // "add a condition" shows the form again with one more row, as typed.
+    let (s, body) = post_rule(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "pros",
+        &[("plan", "IN", "pro, team")],
+        &[("action", "add")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(body.contains(r#"id="cond-attr-1""#), "no second row");
+    assert!(body.contains(r#"value="pro, team""#));
+    assert!(body.contains(r#"id="rule-name" value="pros""#));
+    assert_eq!(
+        redis.cmd(&[b"HANOI.RULE", b"guide", b"DEL", b"pros"]),
+        redis::Value::Int(0)
+    );
+
+    // Saved: the list's values counted by the UI.
+    let (s, _) = post_rule(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "pros",
+        &[("plan", "IN", "pro, team"), ("country", "EQ", "DE")],
+        &[("action", "save"), ("variant", "blue")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(
+        html.contains("plan IN 2 pro team AND country EQ DE"),
+        "{html}"
+    );
+
+    // Typed conditions: an IN list without its count works.
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "rule-form",
+        &[
+            ("name", "typed"),
+            ("conditions", "plan IN pro team"),
+            ("action", "text"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(html.contains("VARIANT blue IF plan IN 2 pro team AND country EQ DE"));
+    assert!(html.contains("IF plan IN 2 pro team</code>"));
+    assert!(html.contains("Move rule pros down") && html.contains("Move rule typed up"));
+
+    // A refused rule keeps what was typed; an unknown operator lists them.
+    let (s, body) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "rule-form",
+        &[
+            ("name", "bad"),
+            ("conditions", "country IS DE"),
+            ("action", "text"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(
+        body.contains("unknown operator") && body.contains("SEMVER_GE"),
+        "{body}"
+    );
+    assert!(body.contains(r#"id="rule-conditions-error" role="alert""#));
+    assert!(body.contains(r#"value="country IS DE""#));
+    assert!(body.contains(r#"id="rule-name" value="bad""#));
+    // Refused by the module: its words at the form, without "ERR".
+    let (s, body) = post_rule(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "nine",
+        &[("version", "SEMVER_GE", "not-a-version")],
+        &[("action", "save")],
+    )
+    .await;
+    assert_eq!(s, 400);
+    let error = body
+        .split(r#"id="rule-error" role="alert">"#)
+        .nth(1)
+        .expect("the rule form's error")
+        .split("</div>")
+        .next()
+        .unwrap();
+    assert!(
+        error.starts_with("Not saved: ") && !error.contains("ERR"),
+        "{error}"
+    );
+    assert!(body.contains(r#"value="not-a-version""#));
+    assert!(body.contains(r#"<option value="SEMVER_GE" selected>"#));
+
+    // Edit says what is being edited, with a way back.
+    let (_, html) = page(&alice, &web.url(&format!("{url}?edit_rule=pros"))).await;
+    assert!(html.contains(r#"Editing rule <strong id="editing-rule">pros</strong>"#));
+    assert!(html.contains(r#"id="cancel-edit""#));
+    assert!(html.contains(r#"id="cond-values-0" value="pro, team""#));
+    assert!(html.contains(r#"<option value="blue" selected>"#));
+
+    // A refused percentage: at its form, announced, the typed value kept.
+    let (s, body) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "percentage-form",
+        &[("percentage", "101")],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(body.contains(
+        r#"id="percentage-error" role="alert">Not saved: percentage must be an integer between 0 and 100"#
+    ), "{body}");
+    assert!(body.contains(r#"value="101""#));
+    // Refused ids keep the ids typed.
+    let (s, body) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "regex-form",
+        &[("patterns", "([unclosed")],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(body.contains(r#"id="regex-error" role="alert""#), "{body}");
+    assert!(body.contains(">([unclosed</textarea>"));
+
+    // Try it: a malformed attribute line is refused at its field; the
+    // answer reads in words.
+    let (_, html) = page(
+        &alice,
+        &web.url(&format!("{url}?try_id=x&try_attrs=country%3A%20DE")),
+    )
+    .await;
+    assert!(html.contains(r#"id="try-attrs-error" role="alert""#));
+    assert!(html.contains("is not attr=value"));
+    assert!(!html.contains("try-result"));
+    let (_, html) = page(&alice, &web.url(&format!("{url}?try_id=someone"))).await;
+    assert!(
+        html.contains("in the 25 % (this id&#39;s bucket is")
+            || html.contains("in the 25 % (this id's bucket is"),
+        "{html}"
+    );
+    let (_, html) = page(
+        &alice,
+        &web.url(&format!(
+            "{url}?try_id=someone&try_attrs=plan%3Dpro%0Acountry%3DDE"
+        )),
+    )
+    .await;
+    assert!(html.contains("rule pros matched"));
+
+    // A running ramp: the state says so, and setting a percentage asks.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (start, end) = ((now - 3_600_000).to_string(), (now + 3_600_000).to_string());
+    redis.cmd(&[
+        b"HANOI.SCHEDULE",
+        b"guide",
+        b"RAMP",
+        b"10",
+        b"100",
+        start.as_bytes(),
+        end.as_bytes(),
+    ]);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(html.contains("ramping 10 % → 100 %, now 5"), "{html}");
+    assert!(html.contains(
+        r#"data-confirm="Setting the percentage ends the ramp from 10 % to 100 %. Set it?""#
+    ));
+
+    // History: sentences, the UI user as the actor.
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "percentage-form",
+        &[("percentage", "50")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let history = html.split(r#"id="history""#).nth(1).unwrap();
+    assert!(history.contains("alice via hanoi-web"));
+    assert!(history.contains("ACL user default"));
+    assert!(history.contains("percentage 25 % → 50 %"), "{history}");
+    // The history keeps a command's first 8 arguments: the rest is "…".
+    assert!(
+        history.contains("rule pros set: plan IN 2 … (variant blue)"),
+        "{history}"
+    );
+    assert!(history.contains("rule typed set: plan IN 2 pro team"));
+    assert!(history.contains("<details><summary>command</summary>"));
+    assert!(history.contains("just now") || history.contains(" ago"));
+
+    // A user's view: every flag's answer for one id.
+    create(
+        &web,
+        &alice,
+        &[("name", "other"), ("enabled", "1"), ("percentage", "100")],
+    )
+    .await;
+    let (s, html) = page(
+        &alice,
+        &web.url("/user?id=someone&attrs=plan%3Dpro%0Acountry%3DDE"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let answers = html.split(r#"id="user-answers""#).nth(1).expect("answers");
+    assert!(answers.contains(&format!(r#"href="/f/{}""#, hex(b"guide"))));
+    assert!(answers.contains("rule pros matched") && answers.contains("blue"));
+    assert!(answers.contains("the flag is on for everyone (100 %)"));
+    let (_, html) = page(&alice, &web.url("/user?id=someone&attrs=plan")).await;
+    assert!(html.contains(r#"id="user-attrs-error" role="alert""#));
+    // The variants answered show up in the stats, on their own scale.
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(html.contains(r#"id="variant-note""#));
+    assert!(html.contains(" variant answers"), "{html}");
 }

@@ -2,12 +2,13 @@
 //! regexes, schedule, metadata, history) and its saves, refused when the
 //! flag changed since the page was rendered.
 
-use super::forms::{
-    check_variant_rows, commands, quote_token, rule_fields, variant_rows, VariantRow,
-};
+use super::answer::{parse_attrs, plain, reason_words};
+use super::forms::{check_variant_rows, commands, quote_token, variant_rows, VariantRow};
+use super::history::history_table;
 use super::list::is_stale;
+use super::rules::{rule_form, rule_step, RuleForm, RuleStep};
 use super::session::{check_write, Who};
-use super::time::fmt_ms;
+use super::time::{fmt_iso, now_ms};
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
 use crate::store::{self, Explain, FlagView, HistoryEntry, Stats, WriteOutcome};
 use crate::App;
@@ -69,19 +70,46 @@ fn key_of(hex: &str) -> Result<Vec<u8>, Fail> {
 #[derive(Default)]
 struct Notice {
     ok: Option<String>,
-    errors: Vec<String>,
     conflict: Option<Vec<HistoryEntry>>,
     tried: Option<(String, Result<Explain, String>)>,
-    /// A refused variants form: what was typed (shown again as typed), the
-    /// problems by field, and the module's refusal.
-    define: Option<Refused>,
+    /// "try it"'s attributes refused (a line that is not attr=value).
+    try_error: Option<String>,
+    /// A refused form (`op` says which): what was typed (shown again as
+    /// typed), the problems by field, and the module's refusal.
+    refused: Option<Refused>,
+    /// The rule form as posted: a row added or removed, or refused.
+    rule: Option<RuleForm>,
 }
 
 #[derive(Default)]
 struct Refused {
+    op: String,
     form: HashMap<String, String>,
     fields: Vec<(String, String)>,
     module: Option<String>,
+}
+
+/// The refusal of a form (its `op` among `ops`), announced, at the form.
+fn form_error(n: &Notice, ops: &[&str], id: &str) -> Markup {
+    let r = n.refused.as_ref().filter(|r| ops.contains(&r.op.as_str()));
+    html! {
+        @if let Some(r) = r {
+            div.msg.err.error id=(id) role="alert" {
+                "Not saved: "
+                @if let Some(m) = &r.module { (m) }
+                @for (_, e) in &r.fields { (e) " " }
+            }
+        }
+    }
+}
+
+/// What was typed in a refused form's field, else `now`.
+fn kept(n: &Notice, op: &str, field: &str, now: String) -> String {
+    n.refused
+        .as_ref()
+        .filter(|r| r.op == op)
+        .and_then(|r| r.form.get(field).cloned())
+        .unwrap_or(now)
 }
 
 /// The variants form: a row per variant (name, weight, JSON value) and two
@@ -89,7 +117,7 @@ struct Refused {
 /// was typed, each problem next to its field (announced: `role=alert`).
 fn define_form(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
     let f = &d.flag;
-    let kept = n.define.as_ref();
+    let kept = n.refused.as_ref().filter(|r| r.op == "define");
     let rows: Vec<VariantRow> = match kept {
         Some(r) => variant_rows(&r.form),
         None => f
@@ -164,16 +192,17 @@ pub(super) async fn flag_page(
         ok: q.get("done").map(|_| "Saved.".to_owned()),
         ..Notice::default()
     };
-    if let Some(id) = q.get("try_id").filter(|s| !s.is_empty()) {
+    let attrs = q.get("try_attrs").cloned().unwrap_or_default();
+    let pairs = parse_attrs(&attrs).unwrap_or_else(|e| {
+        notice.try_error = Some(e);
+        Vec::new()
+    });
+    if let Some(id) = q
+        .get("try_id")
+        .filter(|s| !s.is_empty() && notice.try_error.is_none())
+    {
         let mut c = redis::cmd("HANOI.EXPLAIN");
         c.arg(&key).arg(id);
-        let attrs = q.get("try_attrs").cloned().unwrap_or_default();
-        let pairs: Vec<(&str, &str)> = attrs
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(a, v)| (a.trim(), v.trim()))
-            .filter(|(a, _)| !a.is_empty())
-            .collect();
         if !pairs.is_empty() {
             c.arg("WITH");
             for (a, v) in pairs {
@@ -183,7 +212,7 @@ pub(super) async fn flag_page(
         let answer = match app.store.query(&key, &c).await {
             Ok(v) => Explain::from_reply(&v).ok_or_else(|| "unexpected reply".to_owned()),
             Err(e) if store::is_unavailable(&e) => return Err(Fail::Unavailable),
-            Err(e) => Err(store::error_text(&e)),
+            Err(e) => Err(plain(&store::error_text(&e))),
         };
         notice.tried = Some((id.clone(), answer));
     }
@@ -204,19 +233,225 @@ fn hidden(w: &Who, d: &PageData, op: &str) -> Markup {
     }
 }
 
-fn history_table(entries: &[HistoryEntry], id: &str) -> Markup {
+/// A ramp in words: "ramping 10 % → 100 %, now 34 %, until <time>".
+fn ramp_words(f: &FlagView) -> Option<String> {
+    let (a, b, start, end) = f.ramp?;
+    let now = now_ms();
+    let eff = f.effective_percentage;
+    Some(if now < start {
+        format!(
+            "ramp {a} % → {b} % from {} until {} (now {eff} %)",
+            fmt_iso(start),
+            fmt_iso(end)
+        )
+    } else if now < end {
+        format!("ramping {a} % → {b} %, now {eff} %, until {}", fmt_iso(end))
+    } else {
+        format!("ramped {a} % → {b} %, done {} (now {eff} %)", fmt_iso(end))
+    })
+}
+
+/// The state: the switch, the percentage (or the ramp), its forms.
+fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Markup {
+    let f = &d.flag;
+    let ramp = ramp_words(f);
+    let confirm = f.ramp.map(|(a, b, _, _)| {
+        format!("Setting the percentage ends the ramp from {a} % to {b} %. Set it?")
+    });
     html! {
-        table id=(id) {
-            thead { tr { th { "when" } th { "user" } th { "client" } th { "command" } } }
-            tbody {
-                @for h in entries {
-                    tr {
-                        td { (fmt_ms(h.time)) }
-                        td { (h.user) }
-                        td { (h.client) }
-                        td { code { (h.command.join(" ")) }
-                             @if h.arguments as usize > h.command.len() { span.muted { " … (" (h.arguments) " arguments)" } } }
+        section.card id="state" {
+            h2 { "State" }
+            p { "Switched " strong { @if f.enabled { "on" } @else { "off" } } ", "
+                @match &ramp {
+                    Some(r) => strong id="ramp-state" { (r) },
+                    None => { "percentage " strong id="percentage" { (f.percentage) " %" } },
+                }
+                @if let Some(s) = &f.salt { ", salt " code { (lossy(s)) } } }
+            p { (f.users) " registered users · " (f.blocked) " blocked · " (f.regexes.len()) " regexes · " (f.rules.len()) " rules" }
+            @if f.created > 0 { p.muted { "created " (fmt_iso(f.created)) } }
+            @if w.can_write {
+                (form_error(n, &["switch"], "switch-error"))
+                form.row method="post" action=(url) id="switch-form"
+                    data-confirm=(if f.enabled { format!("Switch {name} OFF for everyone?") } else { format!("Switch {name} ON?") }) {
+                    (hidden(w, d, "switch"))
+                    input type="hidden" name="to" value=(if f.enabled { "off" } else { "on" });
+                    button type="submit" id="switch" class=(if f.enabled { "danger" } else { "" }) {
+                        @if f.enabled { "Switch off" } @else { "Switch on" } }
+                }
+                form method="post" action=(url) id="percentage-form" data-confirm=[confirm] {
+                    (hidden(w, d, "percentage"))
+                    (form_error(n, &["percentage"], "percentage-error"))
+                    div.row {
+                        label for="percentage-input" { "Percentage" }
+                        input type="number" name="percentage" id="percentage-input" min="0" max="100"
+                            value=(kept(n, "percentage", "percentage", f.effective_percentage.to_string()))
+                            aria-invalid=[n.refused.as_ref().filter(|r| r.op == "percentage").map(|_| "true")];
+                        button type="submit" id="set-percentage" { "Set percentage" }
                     }
+                    @if f.ramp.is_some() { p.muted { "Setting a percentage ends the ramp." } }
+                }
+            }
+        }
+    }
+}
+
+/// Evaluation counts: on and off as shares of every evaluation, variants
+/// as shares of the variant answers (each on its own scale).
+fn stats_section(d: &PageData) -> Markup {
+    let stats = d.stats.clone().unwrap_or_default();
+    let all = stats.evaluations.max(0);
+    let off = all.saturating_sub(stats.enabled);
+    let handed: i64 = stats.variants.iter().map(|(_, c)| *c).sum();
+    let share = |c: i64, of: i64| if of > 0 { c * 100 / of } else { 0 };
+    html! {
+        section.card id="stats" {
+            h2 { "Evaluations (this server)" }
+            p { (stats.evaluations) " evaluations, " (stats.enabled) " on · last "
+                @match stats.last_evaluated { Some(t) => (fmt_iso(t)), None => "never" }
+                @if let Some(s) = stats.since { span.muted { " · counting since " (fmt_iso(s)) } } }
+            table.bars id="chart" {
+                caption.muted { "On and off, of all " (all) " evaluations" }
+                tr { th scope="row" { "on" } td { progress max=(all.max(1)) value=(stats.enabled) aria-label="on" {} } td { (stats.enabled) " (" (share(stats.enabled, all)) " %)" } }
+                tr { th scope="row" { "off" } td { progress max=(all.max(1)) value=(off) aria-label="off" {} } td { (off) " (" (share(off, all)) " %)" } }
+            }
+            @if !stats.variants.is_empty() {
+                table.bars id="variant-chart" {
+                    caption.muted { "Variants, of the " (handed) " variant answers" }
+                    @for (v, c) in &stats.variants {
+                        tr { th scope="row" { code { (lossy(v)) } } td { progress max=(handed.max(1)) value=(c) aria-label={"variant " (lossy(v))} {} } td { (c) " (" (share(*c, handed)) " %)" } }
+                    }
+                }
+                p.muted id="variant-note" { "Variant counts come from variant/value calls (HANOI.VARIANT, HANOI.VALUE, HANOI.RESOLVE, OFREP), not from on/off checks: each scale is its own." }
+            }
+        }
+    }
+}
+
+/// "Try it": an id and attributes, HANOI.EXPLAIN's answer in words.
+fn try_section(n: &Notice, q: &HashMap<String, String>, url: &str) -> Markup {
+    let err = n.try_error.as_deref();
+    html! {
+        section.card id="try" {
+            h2 { "Try it" }
+            form method="get" action={(url) "#try"} id="try-form" {
+                label { "Id" br; input type="text" name="try_id" id="try-id" value=(q.get("try_id").cloned().unwrap_or_default()); }
+                label.field.invalid[err.is_some()] { "Attributes (one attr=value a line)" br;
+                    textarea name="try_attrs" id="try-attrs" aria-invalid=[err.map(|_| "true")]
+                        aria-describedby=[err.map(|_| "try-attrs-error")] { (q.get("try_attrs").cloned().unwrap_or_default()) }
+                    @if let Some(e) = err { span.field-error id="try-attrs-error" role="alert" { (e) } } }
+                button type="submit" id="try-button" { "Explain" }
+            }
+            @if let Some((id, answer)) = &n.tried {
+                div id="try-result" role="status" {
+                    @match answer {
+                        Ok(e) => p { "For " code { (id) } ": " strong { @if e.enabled { "on" } @else { "off" } }
+                            @if let Some(v) = &e.variant { ", variant " code { (lossy(v)) } }
+                            ", because " strong.reason { (reason_words(e)) }
+                            " " span.muted { "(" (e.reason) @if let Some(dt) = &e.detail { " " (dt) } ")" } },
+                        Err(msg) => div.msg.err role="alert" { (msg) },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The rules: a table (edit, move up and down, delete) and the builder.
+fn rules_section(
+    w: &Who,
+    d: &PageData,
+    n: &Notice,
+    q: &HashMap<String, String>,
+    url: &str,
+) -> Markup {
+    let f = &d.flag;
+    let last = f.rules.len().saturating_sub(1);
+    let form = match &n.rule {
+        Some(_) => None,
+        None => Some(
+            q.get("edit_rule")
+                .and_then(|e| {
+                    f.rules
+                        .iter()
+                        .find(|r| r.first().map(|x| lossy(x)).as_deref() == Some(e.as_str()))
+                })
+                .map(|r| RuleForm::editing(r))
+                .unwrap_or_else(RuleForm::blank),
+        ),
+    };
+    let form = n.rule.as_ref().or(form.as_ref());
+    html! {
+        section.card id="rules" {
+            h2 { "Rules" }
+            p.muted { "Tried in order, before the percentage: the first rule whose conditions all hold decides." }
+            (form_error(n, &["rule_del", "rule_move"], "rules-error"))
+            @if f.rules.is_empty() { p.muted { "No rules." } }
+            @else {
+                div.scroll { table id="rules-table" { thead { tr { th { "#" } th { "name" } th { "definition" } @if w.can_write { th { span.sr-only { "actions" } } } } } tbody {
+                    @for (i, r) in f.rules.iter().enumerate() {
+                        @let rname = r.first().map(|n| lossy(n)).unwrap_or_default();
+                        tr {
+                            td { (i) }
+                            td.name { (rname) }
+                            td { code { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
+                            @if w.can_write { td.actions {
+                                a.secondary href={(url) "?edit_rule=" (urlencode(&rname)) "#rule-form"} aria-label={"Edit rule " (rname)} { "edit" } " "
+                                @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, "rule_move"))
+                                    input type="hidden" name="name" value=(rname); input type="hidden" name="index" value=(i - 1);
+                                    button.secondary type="submit" aria-label={"Move rule " (rname) " up"} { "↑" } } " " }
+                                @if i < last { form.inline method="post" action=(url) { (hidden(w, d, "rule_move"))
+                                    input type="hidden" name="name" value=(rname); input type="hidden" name="index" value=(i + 1);
+                                    button.secondary type="submit" aria-label={"Move rule " (rname) " down"} { "↓" } } " " }
+                                form.inline method="post" action=(url) data-confirm={"Delete rule " (rname) "?"} { (hidden(w, d, "rule_del"))
+                                    input type="hidden" name="name" value=(rname);
+                                    button.danger type="submit" aria-label={"Delete rule " (rname)} { "delete" } }
+                            } }
+                        }
+                    }
+                } } }
+            }
+            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, "rule_set"), url, f, form)) } }
+        }
+    }
+}
+
+/// The schedule: the window and the ramp, their forms.
+fn schedule_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
+    let f = &d.flag;
+    let k = |op: &str, field: &str| kept(n, op, field, String::new());
+    html! {
+        section.card id="schedule" {
+            h2 { "Schedule" }
+            p { "Window: " @match f.window {
+                Some((a, b)) => { (if a == 0 { "open".to_owned() } else { fmt_iso(a) }) " → " (if b == 0 { "open".to_owned() } else { fmt_iso(b) }) },
+                None => span.muted { "none" },
+            } }
+            p { "Ramp: " @match ramp_words(f) {
+                Some(r) => span id="schedule-ramp" { (r) },
+                None => span.muted { "none" },
+            } }
+            @if w.can_write {
+                form method="post" action=(url) id="window-form" {
+                    (hidden(w, d, "window"))
+                    (form_error(n, &["window"], "window-error"))
+                    div.row { label { "From " input type="text" name="from" id="window-from" placeholder="2027-01-01 00:00 or ms" value=(k("window", "from")); }
+                              label { "Until " input type="text" name="until" id="window-until" placeholder="empty: open" value=(k("window", "until")); } }
+                    button type="submit" { "Set window" }
+                }
+                form method="post" action=(url) id="ramp-form" {
+                    (hidden(w, d, "ramp"))
+                    (form_error(n, &["ramp"], "ramp-error"))
+                    div.row { label { "From % " input type="number" name="from_pct" id="ramp-from" min="0" max="100" value=(k("ramp", "from_pct")); }
+                              label { "to % " input type="number" name="to_pct" id="ramp-to" min="0" max="100" value=(k("ramp", "to_pct")); } }
+                    div.row { label { "Start " input type="text" name="start" id="ramp-start" placeholder="UTC time or ms" value=(k("ramp", "start")); }
+                              label { "End " input type="text" name="end" id="ramp-end" placeholder="UTC time or ms" value=(k("ramp", "end")); } }
+                    button type="submit" id="set-ramp" { "Set ramp" }
+                }
+                form.row method="post" action=(url) id="clear-form" {
+                    (hidden(w, d, "clear"))
+                    (form_error(n, &["clear"], "clear-error"))
+                    label { "Clear " select name="what" { option value="" { "window and ramp" } option value="WINDOW" { "window" } option value="RAMP" { "ramp" } } }
+                    button.secondary type="submit" { "Clear" }
                 }
             }
         }
@@ -234,20 +469,10 @@ fn render_flag(
     let f = &d.flag;
     let name = lossy(key);
     let url = flag_url(key);
-    let stats = d.stats.clone().unwrap_or_default();
-    let max_bar = stats
-        .variants
-        .iter()
-        .map(|(_, c)| *c)
-        .chain([stats.evaluations])
-        .max()
-        .unwrap_or(0)
-        .max(1);
     let body = html! {
         h1 id="flag-title" { (name) " " (state_badge(f.enabled))
             @if is_stale(d.stats.as_ref(), app.config.stale_days) { " " span.badge.stale { "stale" } } }
         @if let Some(ok) = &n.ok { div.msg.ok id="ok" { (ok) } }
-        @for e in &n.errors { div.msg.err.error role="alert" { (e) } }
         @if let Some(changes) = &n.conflict {
             div.msg.warn id="conflict" {
                 strong { "Not saved: this flag changed since you opened the page." }
@@ -257,27 +482,7 @@ fn render_flag(
             }
         }
         div.grid {
-            section.card id="state" {
-                h2 { "State" }
-                p { "Switched " strong { @if f.enabled { "on" } @else { "off" } } ", percentage " strong id="percentage" { (f.percentage) " %" } @if f.ramp.is_some() { " (on its ramp, now " strong id="effective-percentage" { (f.effective_percentage) " %" } ")" }
-                    @if let Some(s) = &f.salt { ", salt " code { (lossy(s)) } } }
-                p { (f.users) " registered users · " (f.blocked) " blocked · " (f.regexes.len()) " regexes · " (f.rules.len()) " rules" }
-                @if f.created > 0 { p.muted { "created " (fmt_ms(f.created)) } }
-                @if w.can_write {
-                    form.row method="post" action=(url) id="switch-form"
-                        data-confirm=(if f.enabled { format!("Switch {name} OFF for everyone?") } else { format!("Switch {name} ON?") }) {
-                        (hidden(w, d, "switch"))
-                        input type="hidden" name="to" value=(if f.enabled { "off" } else { "on" });
-                        button type="submit" id="switch" class=(if f.enabled { "danger" } else { "" }) {
-                            @if f.enabled { "Switch off" } @else { "Switch on" } }
-                    }
-                    form.row method="post" action=(url) id="percentage-form" {
-                        (hidden(w, d, "percentage"))
-                        input type="number" name="percentage" id="percentage-input" min="0" max="100" value=(f.percentage);
-                        button type="submit" id="set-percentage" { "Set percentage" }
-                    }
-                }
-            }
+            (state_section(w, d, n, &url, &name))
             section.card id="variants" {
                 h2 { "Variants" }
                 p id="flag-type" { "Type: " strong { (f.value_type) }
@@ -289,81 +494,10 @@ fn render_flag(
                             td { code { (f.values.get(i).map(|j| lossy(j)).unwrap_or_else(|| "(its name)".into())) } } } } } } }
                 @if w.can_write { (define_form(w, d, n, &url)) }
             }
-            section.card id="stats" {
-                h2 { "Evaluations (this server)" }
-                p { (stats.evaluations) " evaluations, " (stats.enabled) " on · last "
-                    @match stats.last_evaluated { Some(t) => (fmt_ms(t)), None => "never" }
-                    @if let Some(s) = stats.since { span.muted { " · counting since " (fmt_ms(s)) } } }
-                table.bars id="chart" {
-                    tr { td { "on" } td { progress max=(max_bar) value=(stats.enabled) {} } td { (stats.enabled) } }
-                    tr { td { "off" } td { progress max=(max_bar) value=(stats.evaluations.saturating_sub(stats.enabled)) {} } td { (stats.evaluations.saturating_sub(stats.enabled)) } }
-                    @for (v, c) in &stats.variants {
-                        tr { td { code { (lossy(v)) } } td { progress max=(max_bar) value=(c) {} } td { (c) } }
-                    }
-                }
-            }
-            section.card id="try" {
-                h2 { "Try it" }
-                form method="get" action=(url) id="try-form" {
-                    label { "Id" br; input type="text" name="try_id" id="try-id" value=(q.get("try_id").cloned().unwrap_or_default()); }
-                    label { "Attributes (one attr=value a line)" br; textarea name="try_attrs" id="try-attrs" { (q.get("try_attrs").cloned().unwrap_or_default()) } }
-                    button type="submit" id="try-button" { "Explain" }
-                }
-                @if let Some((id, answer)) = &n.tried {
-                    div id="try-result" {
-                        @match answer {
-                            Ok(e) => p { "For " code { (id) } ": " strong { @if e.enabled { "on" } @else { "off" } }
-                                @if let Some(v) = &e.variant { ", variant " code { (lossy(v)) } }
-                                ", because " strong.reason { (e.reason) }
-                                @if let Some(dt) = &e.detail { " (" code { (dt) } ")" }
-                                @if let Some(p) = e.percentage { ", effective percentage " (p) " %" } },
-                            Err(msg) => div.msg.err { (msg) },
-                        }
-                    }
-                }
-            }
+            (stats_section(d))
+            (try_section(n, q, &url))
         }
-        section.card id="rules" {
-            h2 { "Rules" }
-            @if f.rules.is_empty() { p.muted { "No rules." } }
-            @else {
-                table { thead { tr { th { "#" } th { "name" } th { "definition" } @if w.can_write { th {} } } } tbody {
-                    @for (i, r) in f.rules.iter().enumerate() {
-                        @let rname = r.first().map(|n| lossy(n)).unwrap_or_default();
-                        tr {
-                            td { (i) }
-                            td.name { (rname) }
-                            td { code { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
-                            @if w.can_write { td {
-                                a.secondary href={(url) "?edit_rule=" (urlencode(&rname)) "#rule-form"} { "edit" } " "
-                                @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, "rule_move"))
-                                    input type="hidden" name="name" value=(rname); input type="hidden" name="index" value=(i - 1);
-                                    button.secondary type="submit" { "↑" } } }
-                                " "
-                                form.inline method="post" action=(url) data-confirm="Delete this rule?" { (hidden(w, d, "rule_del"))
-                                    input type="hidden" name="name" value=(rname);
-                                    button.danger type="submit" { "delete" } }
-                            } }
-                        }
-                    }
-                } }
-            }
-            @if w.can_write {
-                @let editing = q.get("edit_rule").and_then(|n| f.rules.iter().find(|r| r.first().map(|x| lossy(x)).as_deref() == Some(n.as_str())));
-                @let (e_name, e_rollout, e_variant, e_conditions) = editing.map(|r| rule_fields(r)).unwrap_or_default();
-                form method="post" action=(url) id="rule-form" {
-                    (hidden(w, d, "rule_set"))
-                    div.row {
-                        label { "Name " input type="text" name="name" id="rule-name" required value=(e_name); }
-                        label { "Rollout % " input type="number" name="rollout" min="0" max="100" value=(e_rollout); }
-                        label { "Variant " input type="text" name="variant" value=(e_variant); }
-                    }
-                    label { "Conditions (as after IF: " code { "country EQ DE AND plan IN 2 pro team" } "; \"quotes\" for spaces)" br;
-                        input type="text" name="conditions" id="rule-conditions" required size="70" value=(e_conditions); }
-                    button type="submit" id="add-rule" { "Add or replace rule" }
-                }
-            }
-        }
+        (rules_section(w, d, n, q, &url))
         div.grid {
             section.card id="users" {
                 h2 { "Users (" (f.users) ")" }
@@ -372,12 +506,14 @@ fn render_flag(
                 @if w.can_write {
                     form method="post" action=(url) id="users-add-form" {
                         (hidden(w, d, "users_add"))
-                        label { "Register ids (paste many: spaces, commas or lines)" textarea name="ids" id="users-add" {} }
+                        (form_error(n, &["users_add"], "users-add-error"))
+                        label { "Register ids (paste many: spaces, commas or lines)" textarea name="ids" id="users-add" { (kept(n, "users_add", "ids", String::new())) } }
                         button type="submit" id="register" { "Register" }
                     }
                     form method="post" action=(url) id="users-remove-form" {
                         (hidden(w, d, "users_remove"))
-                        label { "Unregister ids" textarea name="ids" {} }
+                        (form_error(n, &["users_remove"], "users-remove-error"))
+                        label { "Unregister ids" textarea name="ids" { (kept(n, "users_remove", "ids", String::new())) } }
                         button.secondary type="submit" { "Unregister" }
                     }
                 }
@@ -386,79 +522,53 @@ fn render_flag(
                 h2 { "Blocked ids (" (f.blocked) ")" }
                 p { a href={(url) "/ids?list=blocked"} id="browse-blocked" { "Browse and search the blocked ids" } }
                 @if w.can_write {
-                    form method="post" action=(url) {
+                    form method="post" action=(url) id="block-form" {
                         (hidden(w, d, "block"))
-                        label { "Block ids" textarea name="ids" {} }
+                        (form_error(n, &["block"], "block-error"))
+                        label { "Block ids" textarea name="ids" { (kept(n, "block", "ids", String::new())) } }
                         button type="submit" { "Block" }
                     }
-                    form method="post" action=(url) {
+                    form method="post" action=(url) id="unblock-form" {
                         (hidden(w, d, "unblock"))
-                        label { "Unblock ids" textarea name="ids" {} }
+                        (form_error(n, &["unblock"], "unblock-error"))
+                        label { "Unblock ids" textarea name="ids" { (kept(n, "unblock", "ids", String::new())) } }
                         button.secondary type="submit" { "Unblock" }
                     }
                 }
             }
             section.card id="regexes" {
                 h2 { "Regexes" }
+                (form_error(n, &["regex_remove"], "regex-remove-error"))
                 ul { @for r in &f.regexes { li { code { (lossy(r)) }
                     @if w.can_write { " " form.inline method="post" action=(url) { (hidden(w, d, "regex_remove"))
                         input type="hidden" name="patterns" value=(lossy(r));
-                        button.secondary type="submit" { "remove" } } } } } }
+                        button.secondary type="submit" aria-label={"Remove " (lossy(r))} { "remove" } } } } } }
                 @if w.can_write {
-                    form method="post" action=(url) {
+                    form method="post" action=(url) id="regex-form" {
                         (hidden(w, d, "regex_add"))
-                        label { "Add patterns (one a line)" textarea name="patterns" {} }
+                        (form_error(n, &["regex_add"], "regex-error"))
+                        label { "Add patterns (one a line)" textarea name="patterns" id="regex-patterns" { (kept(n, "regex_add", "patterns", String::new())) } }
                         button type="submit" { "Add" }
                     }
                 }
             }
-            section.card id="schedule" {
-                h2 { "Schedule" }
-                p { "Window: " @match f.window {
-                    Some((a, b)) => { (if a == 0 { "open".to_owned() } else { fmt_ms(a) }) " → " (if b == 0 { "open".to_owned() } else { fmt_ms(b) }) },
-                    None => span.muted { "none" },
-                } }
-                p { "Ramp: " @match f.ramp {
-                    Some((a, b, s, e)) => { (a) " % → " (b) " % from " (fmt_ms(s)) " to " (fmt_ms(e)) },
-                    None => span.muted { "none" },
-                } }
-                @if w.can_write {
-                    form method="post" action=(url) {
-                        (hidden(w, d, "window"))
-                        div.row { label { "From " input type="text" name="from" placeholder="2027-01-01 00:00 or ms"; }
-                                  label { "Until " input type="text" name="until" placeholder="empty: open"; } }
-                        button type="submit" { "Set window" }
-                    }
-                    form method="post" action=(url) {
-                        (hidden(w, d, "ramp"))
-                        div.row { label { "From % " input type="number" name="from_pct" min="0" max="100"; }
-                                  label { "to % " input type="number" name="to_pct" min="0" max="100"; } }
-                        div.row { label { "Start " input type="text" name="start" placeholder="UTC time or ms"; }
-                                  label { "End " input type="text" name="end"; } }
-                        button type="submit" { "Set ramp" }
-                    }
-                    form.row method="post" action=(url) {
-                        (hidden(w, d, "clear"))
-                        select name="what" { option value="" { "window and ramp" } option value="WINDOW" { "window" } option value="RAMP" { "ramp" } }
-                        button.secondary type="submit" { "Clear" }
-                    }
-                }
-            }
+            (schedule_section(w, d, n, &url))
             section.card id="metadata" {
                 h2 { "Metadata" }
                 table { tbody { @for (k, v) in &f.metadata { tr { td { code { (lossy(k)) } } td { (lossy(v)) } } } } }
                 @if w.can_write {
                     form method="post" action=(url) id="meta-form" {
                         (hidden(w, d, "meta"))
-                        label { "Description" br; input type="text" name="description" value=(f.meta("description").unwrap_or_default()); }
-                        label { "Owner" br; input type="text" name="owner" value=(f.meta("owner").unwrap_or_default()); }
-                        label { "Tags (comma separated)" br; input type="text" name="tags" value=(f.meta("tags").unwrap_or_default()); }
+                        (form_error(n, &["meta"], "meta-error"))
+                        label { "Description" br; input type="text" name="description" value=(kept(n, "meta", "description", f.meta("description").unwrap_or_default())); }
+                        label { "Owner" br; input type="text" name="owner" value=(kept(n, "meta", "owner", f.meta("owner").unwrap_or_default())); }
+                        label { "Tags (comma separated)" br; input type="text" name="tags" value=(kept(n, "meta", "tags", f.meta("tags").unwrap_or_default())); }
                         button type="submit" { "Save metadata" }
                     }
                 }
             }
         }
-        section.card {
+        section.card id="history-section" {
             h2 { "History" }
             (history_table(&d.history, "history"))
         }
@@ -467,6 +577,7 @@ fn render_flag(
                 h2 { "Delete" }
                 form.row method="post" action=(url) id="delete-form" {
                     (hidden(w, d, "delete"))
+                    (form_error(n, &["delete"], "delete-error"))
                     label { "Type the flag's name to delete it: " input type="text" name="confirm" id="delete-confirm" autocomplete="off"; }
                     button.danger type="submit" id="delete-button" { "Delete flag" }
                 }
@@ -494,7 +605,8 @@ pub(super) async fn flag_write(
         let fields = check_variant_rows(&f);
         if !fields.is_empty() {
             let n = Notice {
-                define: Some(Refused {
+                refused: Some(Refused {
+                    op,
                     form: f,
                     fields,
                     module: None,
@@ -507,11 +619,43 @@ pub(super) async fn flag_write(
             ));
         }
     }
-    let cmds = match commands(&key, &op, &f, &current.flag) {
+    let cmds = if op == "rule_set" {
+        match rule_step(&key, &f) {
+            RuleStep::Send(c) => Ok(vec![c]),
+            RuleStep::Draft(form) => {
+                let n = Notice {
+                    rule: Some(form),
+                    ..Notice::default()
+                };
+                return Ok(respond(
+                    StatusCode::OK,
+                    render_flag(&app, &w, &key, &current, &n, &no_query),
+                ));
+            }
+            RuleStep::Refused(form) => {
+                let n = Notice {
+                    rule: Some(form),
+                    ..Notice::default()
+                };
+                return Ok(respond(
+                    StatusCode::BAD_REQUEST,
+                    render_flag(&app, &w, &key, &current, &n, &no_query),
+                ));
+            }
+        }
+    } else {
+        commands(&key, &op, &f, &current.flag)
+    };
+    let cmds = match cmds {
         Ok(c) => c,
         Err(e) => {
             let n = Notice {
-                errors: vec![e],
+                refused: Some(Refused {
+                    op,
+                    form: f,
+                    fields: Vec::new(),
+                    module: Some(e),
+                }),
                 ..Notice::default()
             };
             return Ok(respond(
@@ -556,19 +700,27 @@ pub(super) async fn flag_write(
         }
     };
     let now = load_flag(&app, &key).await?.ok_or(Fail::NotFound)?;
-    let n = if op == "define" {
-        // At the form, with what was typed.
+    // At the form, with what was typed, in plain words.
+    let refusal = errors
+        .iter()
+        .map(|e| plain(e))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let n = if op == "rule_set" {
+        let mut form = RuleForm::typed(&f);
+        form.refused = Some(refusal);
         Notice {
-            define: Some(Refused {
-                form: f,
-                fields: Vec::new(),
-                module: Some(errors.join("; ")),
-            }),
+            rule: Some(form),
             ..Notice::default()
         }
     } else {
         Notice {
-            errors,
+            refused: Some(Refused {
+                op,
+                form: f,
+                fields: Vec::new(),
+                module: Some(refusal),
+            }),
             ..Notice::default()
         }
     };

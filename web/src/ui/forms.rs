@@ -1,7 +1,6 @@
 //! What a form means: the commands each form of the flag pages stands for,
 //! and the tokenizer and quoting of rule conditions.
 
-use super::lossy;
 use super::time::parse_time;
 use crate::store::FlagView;
 use redis::Cmd;
@@ -243,33 +242,6 @@ pub(super) fn quote_token(t: &str) -> String {
     out
 }
 
-/// A rule from `HANOI.GET` (name, then `[ROLLOUT p] [VARIANT v] IF ...`) as
-/// the rule form's fields: name, rollout, variant, conditions.
-pub(super) fn rule_fields(r: &[Vec<u8>]) -> (String, String, String, String) {
-    let words: Vec<String> = r.iter().map(|w| lossy(w)).collect();
-    let name = words.first().cloned().unwrap_or_default();
-    let (mut rollout, mut variant) = (String::new(), String::new());
-    let mut i = 1;
-    while i + 1 < words.len() {
-        match words[i].as_str() {
-            "ROLLOUT" => rollout = words[i + 1].clone(),
-            "VARIANT" => variant = words[i + 1].clone(),
-            _ => break,
-        }
-        i += 2;
-    }
-    if words.get(i).map(String::as_str) == Some("IF") {
-        i += 1;
-    }
-    let conditions = words
-        .iter()
-        .skip(i)
-        .map(|w| quote_token(w))
-        .collect::<Vec<_>>()
-        .join(" ");
-    (name, rollout, variant, conditions)
-}
-
 /// A tokenizer for rule conditions: words split on whitespace, "double
 /// quotes" keep spaces (`\"` and `\\` inside).
 pub fn tokens(s: &str) -> Result<Vec<String>, String> {
@@ -391,7 +363,8 @@ pub(super) fn commands(
             if !field("variant").is_empty() {
                 c.arg("VARIANT").arg(field("variant"));
             }
-            c.arg("IF").arg(tokens(field("conditions"))?);
+            c.arg("IF")
+                .arg(super::rules::text_to_args(field("conditions"))?);
             vec![c]
         }
         "rule_del" => {
@@ -457,28 +430,5 @@ mod tests {
         );
         assert_eq!(tokens(r#"x EQ """#).unwrap(), vec!["x", "EQ", ""]);
         assert!(tokens("x EQ \"open").is_err());
-        let t = |s: &str| s.as_bytes().to_vec();
-        let rule = [
-            t("de"),
-            t("ROLLOUT"),
-            t("20"),
-            t("IF"),
-            t("city"),
-            t("EQ"),
-            t("New \"York\""),
-            t("AND"),
-            t("x"),
-            t("EQ"),
-            t(""),
-        ];
-        let (name, rollout, variant, conditions) = rule_fields(&rule);
-        assert_eq!(
-            (name.as_str(), rollout.as_str(), variant.as_str()),
-            ("de", "20", "")
-        );
-        assert_eq!(
-            tokens(&conditions).unwrap(),
-            vec!["city", "EQ", "New \"York\"", "AND", "x", "EQ", ""]
-        );
     }
 }

@@ -28,7 +28,7 @@ fn login_form(error: Option<&str>) -> Markup {
         html! {
             div.login { section.card {
                 h1 { "Log in" }
-                @if let Some(e) = error { div.msg.err id="login-error" { (e) } }
+                @if let Some(e) = error { div.msg.err id="login-error" role="alert" { (e) } }
                 form method="post" action="/login" {
                     label { "Name" br; input type="text" name="name" id="name" autocomplete="username" required; }
                     label { "Password" br; input type="password" name="password" id="password" autocomplete="current-password" required; }

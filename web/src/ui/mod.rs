@@ -7,16 +7,23 @@
 //! page lives in a module of its own: [`session`] (who is asking, the checks
 //! on writes), [`login`], [`list`] (the flags), [`new`] (creating a flag),
 //! [`flag`] (one flag's page and its saves), [`ids`] (a flag's ids, browsed), [`forms`] (what a form means as
-//! commands) and [`time`] (times shown and typed).
+//! commands), [`rules`] (the rule builder), [`history`] (the history in
+//! words), [`answer`] (answers and refusals in words), [`user`] (a user's
+//! view: every flag's answer for one id) and [`time`] (times shown and
+//! typed).
 
+mod answer;
 mod flag;
 mod forms;
+mod history;
 mod ids;
 mod list;
 mod login;
 mod new;
+mod rules;
 mod session;
 mod time;
+mod user;
 
 use crate::config::Role;
 use crate::store;
@@ -48,6 +55,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/flags/new", get(new::new_flag_page).post(new::create_flag))
         .route("/f/{hex}", get(flag::flag_page).post(flag::flag_write))
         .route("/f/{hex}/ids", get(ids::ids_page).post(ids::ids_remove))
+        .route("/user", get(user::user_page))
         .route(
             "/static/style.css",
             get(|| async { asset(CSS, "text/css; charset=utf-8") }),
@@ -105,7 +113,7 @@ impl IntoResponse for Fail {
         };
         let body = html! {
             h1 { (title) }
-            div.msg.err { (text) }
+            div.msg.err role="alert" { (text) }
             p { a href="/flags" { "Back to the flags" } }
         };
         respond(status, layout(title, None, body))
@@ -148,9 +156,14 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
             }
             body {
                 header.top {
-                    a href="/flags" { "hanoi flags" }
+                    nav aria-label="main" {
+                        a href="/flags" { "hanoi flags" }
+                        @if let Some(w) = who {
+                            @if w.can_write { a href="/flags/new" id="new-flag" { "+ New flag" } }
+                            a href="/user" id="user-view" { "A user's view" }
+                        }
+                    }
                     @if let Some(w) = who {
-                        @if w.can_write { a href="/flags/new" id="new-flag" { "+ New flag" } }
                         span.who {
                             span id="whoami" { (w.name) " (" (role_name(w.role)) ")" }
                             form.inline method="post" action="/logout" {

@@ -31,7 +31,7 @@ fn new_flag_form(w: &Who, f: &HashMap<String, String>, error: Option<&str>) -> M
         Some(w),
         html! {
             h1 { "New flag" }
-            @if let Some(e) = error { div.msg.err id="error" { (e) } }
+            @if let Some(e) = error { div.msg.err id="error" role="alert" { (e) } }
             section.card { form method="post" action="/flags/new" {
                 input type="hidden" name="csrf" value=(w.csrf);
                 label { "Name (the Redis key)" br; input type="text" name="name" id="flag-name" required value=(v("name")); }

@@ -14,6 +14,35 @@ pub fn fmt_ms(ms: i64) -> String {
     )
 }
 
+/// Unix ms as ISO 8601 in UTC: `2027-01-01T00:00:00Z`.
+pub fn fmt_iso(ms: i64) -> String {
+    let t = fmt_ms(ms);
+    // `YYYY-MM-DD HH:MM:SS UTC` → `YYYY-MM-DDTHH:MM:SSZ`.
+    format!("{}Z", t.trim_end_matches(" UTC").replacen(' ', "T", 1))
+}
+
+/// How long ago (or ahead) `ms` is from `now`, roughly: "just now",
+/// "3 min ago", "2 h ago", "5 days ago", "in 3 min".
+pub fn relative(ms: i64, now: i64) -> String {
+    let d = now.saturating_sub(ms);
+    let s = d.unsigned_abs() / 1000;
+    let amount = if s < 45 {
+        return "just now".to_owned();
+    } else if s < 3600 {
+        format!("{} min", (s + 30) / 60)
+    } else if s < 86_400 {
+        format!("{} h", (s + 1800) / 3600)
+    } else {
+        let days = (s + 43_200) / 86_400;
+        format!("{days} day{}", if days == 1 { "" } else { "s" })
+    };
+    if d >= 0 {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719468;
     let era = z.div_euclid(146097);
@@ -88,6 +117,12 @@ mod tests {
         assert_eq!(parse_time("soon"), None);
         assert_eq!(parse_time("99999999999999-01-01 00:00"), None);
         assert_eq!(parse_time("2027-01-01 -1:00"), None);
+        assert_eq!(fmt_iso(1798761600000), "2027-01-01T00:00:00Z");
+        assert_eq!(relative(0, 10_000), "just now");
+        assert_eq!(relative(0, 180_000), "3 min ago");
+        assert_eq!(relative(0, 7_200_000), "2 h ago");
+        assert_eq!(relative(0, 86_400_000), "1 day ago");
+        assert_eq!(relative(180_000, 0), "in 3 min");
         let _ = fmt_ms(i64::MAX);
         let _ = fmt_ms(i64::MIN);
     }

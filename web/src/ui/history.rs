@@ -1,0 +1,245 @@
+//! The history table in words: when (ISO 8601, UTC, and how long ago), who
+//! (`alice via hanoi-web`, the ACL user beside), what (a sentence), and
+//! the command as sent on demand.
+
+use super::time::{fmt_iso, now_ms, relative};
+use crate::store::HistoryEntry;
+use maud::{html, Markup};
+
+/// 1000 as "1,000".
+pub(super) fn thousands(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// Who wrote: `hanoi-web:alice` is "alice via hanoi-web".
+pub(super) fn actor(client: &str) -> String {
+    match client.split_once(':') {
+        Some(("hanoi-web", user)) => format!("{user} via hanoi-web"),
+        _ if client.is_empty() => "a client without a name".to_owned(),
+        _ => client.to_owned(),
+    }
+}
+
+/// The value after `word` among a command's arguments.
+fn after<'a>(args: &'a [String], word: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a.eq_ignore_ascii_case(word))
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// An entry as a sentence; `before` is the percentage before it, when the
+/// older entries tell.
+fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
+    let name = h.command.first().map(String::as_str).unwrap_or("");
+    let args = h.command.get(1..).unwrap_or(&[]);
+    let cut = if h.arguments as usize > args.len() {
+        " …"
+    } else {
+        ""
+    };
+    let joined = args.join(" ");
+    match (name.to_ascii_uppercase().as_str(), args) {
+        ("HANOI.ENABLE", _) => "switched on".to_owned(),
+        ("HANOI.DISABLE", _) => "switched off".to_owned(),
+        ("HANOI.TOGGLE", _) => "switched over (toggled)".to_owned(),
+        ("HANOI.PERCENTAGE", [p, ..]) => match before {
+            Some(b) if b != p.as_str() => format!("percentage {b} % → {p} %"),
+            _ => format!("percentage set to {p} %"),
+        },
+        ("HANOI.DEFINE", _) => {
+            let mut parts = vec![if args.iter().any(|a| a.eq_ignore_ascii_case("DISABLED")) {
+                "switched off".to_owned()
+            } else {
+                "switched on".to_owned()
+            }];
+            if let Some(p) = after(args, "PERCENTAGE") {
+                parts.push(format!("{p} %"));
+            }
+            if let Some(n) = after(args, "VARIANTS").and_then(|n| n.parse::<i64>().ok()) {
+                parts.push(plural(n, "variant", "variants"));
+            }
+            format!("defined: {}{cut}", parts.join(", "))
+        }
+        ("HANOI.REGISTER" | "HANOI.UNREGISTER", [kind, first, ..]) => {
+            let verb = if name.eq_ignore_ascii_case("HANOI.REGISTER") {
+                ("registered", "added")
+            } else {
+                ("unregistered", "removed")
+            };
+            let n = (h.arguments - 1).max(1);
+            if kind.eq_ignore_ascii_case("REGEX") {
+                format!(
+                    "{} {}: {first}{cut}",
+                    verb.1,
+                    plural(n, "pattern", "patterns")
+                )
+            } else {
+                format!("{} {}", verb.0, plural(n, "id", "ids"))
+            }
+        }
+        ("HANOI.BLOCK", _) => format!("blocked {}", plural(h.arguments.max(1), "id", "ids")),
+        ("HANOI.UNBLOCK", _) => format!("unblocked {}", plural(h.arguments.max(1), "id", "ids")),
+        ("HANOI.RULE", [sub, rule, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
+            "SET" => {
+                let mut extra = Vec::new();
+                if let Some(p) = after(rest, "ROLLOUT") {
+                    extra.push(format!("rollout {p} %"));
+                }
+                if let Some(v) = after(rest, "VARIANT") {
+                    extra.push(format!("variant {v}"));
+                }
+                let conds = rest
+                    .iter()
+                    .position(|a| a.eq_ignore_ascii_case("IF"))
+                    .map(|i| rest[i + 1..].join(" "))
+                    .unwrap_or_default();
+                let extra = if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", extra.join(", "))
+                };
+                format!("rule {rule} set: {conds}{cut}{extra}")
+            }
+            "DEL" => format!("rule {} deleted{cut}", args[1..].join(", ")),
+            "MOVE" => format!(
+                "rule {rule} moved to position {}",
+                rest.first().map(String::as_str).unwrap_or("?")
+            ),
+            _ => format!("{name} {joined}{cut}"),
+        },
+        ("HANOI.SCHEDULE", [sub, rest @ ..]) => match (sub.to_ascii_uppercase().as_str(), rest) {
+            ("WINDOW", [a, b, ..]) => format!("window set: {} → {}", when(a), when(b)),
+            ("RAMP", [f, t, s, e, ..]) => {
+                format!("ramp set: {f} % → {t} % from {} to {}", when(s), when(e))
+            }
+            ("CLEAR", []) => "schedule cleared".to_owned(),
+            ("CLEAR", [what, ..]) => format!("{} cleared", what.to_ascii_lowercase()),
+            _ => format!("{name} {joined}{cut}"),
+        },
+        ("HANOI.META", [sub, rest @ ..]) => {
+            let names: Vec<&str> = if sub.eq_ignore_ascii_case("SET") {
+                rest.iter().step_by(2).map(String::as_str).collect()
+            } else {
+                rest.iter().map(String::as_str).collect()
+            };
+            if sub.eq_ignore_ascii_case("SET") {
+                format!("metadata set: {}{cut}", names.join(", "))
+            } else {
+                format!("metadata removed: {}{cut}", names.join(", "))
+            }
+        }
+        _ => format!("{name} {joined}{cut}"),
+    }
+}
+
+/// A time argument (Unix ms; 0 is open) in ISO 8601.
+fn when(ms: &str) -> String {
+    match ms.parse::<i64>() {
+        Ok(0) => "open".to_owned(),
+        Ok(t) => fmt_iso(t),
+        Err(_) => ms.to_owned(),
+    }
+}
+
+/// The percentage before each entry (entries newest first), as far as the
+/// entries tell: from the older `PERCENTAGE` and `DEFINE` entries.
+fn percentages_before(entries: &[HistoryEntry]) -> Vec<Option<String>> {
+    let mut out = vec![None; entries.len()];
+    let mut known: Option<String> = None;
+    for (i, h) in entries.iter().enumerate().rev() {
+        out[i] = known.clone();
+        let args = h.command.get(1..).unwrap_or(&[]);
+        match h.command.first().map(|c| c.to_ascii_uppercase()).as_deref() {
+            Some("HANOI.PERCENTAGE") => known = args.first().cloned(),
+            Some("HANOI.DEFINE") => known = after(args, "PERCENTAGE").map(str::to_owned),
+            _ => {}
+        }
+    }
+    out
+}
+
+pub(super) fn history_table(entries: &[HistoryEntry], id: &str) -> Markup {
+    let now = now_ms();
+    let before = percentages_before(entries);
+    html! {
+        div.scroll {
+            table.history id=(id) {
+                thead { tr { th { "when (UTC)" } th { "who" } th { "what" } } }
+                tbody {
+                    @for (h, b) in entries.iter().zip(&before) {
+                        tr {
+                            td { time datetime=(fmt_iso(h.time)) { (fmt_iso(h.time)) } br; span.muted { (relative(h.time, now)) } }
+                            td { (actor(&h.client)) br; span.muted { "ACL user " (h.user) } }
+                            td { (sentence(h, b.as_deref()))
+                                details { summary { "command" }
+                                    code { (h.command.join(" ")) }
+                                    @if h.arguments as usize + 1 > h.command.len() { span.muted { " … (" (thousands(h.arguments)) " arguments in all)" } } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(cmd: &[&str], arguments: i64) -> HistoryEntry {
+        HistoryEntry {
+            time: 0,
+            user: "default".into(),
+            client: "hanoi-web:alice".into(),
+            command: cmd.iter().map(|s| s.to_string()).collect(),
+            arguments,
+        }
+    }
+
+    #[test]
+    fn sentences() {
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(actor("hanoi-web:alice"), "alice via hanoi-web");
+        let entries = vec![
+            entry(&["HANOI.PERCENTAGE", "50"], 1),
+            entry(&["HANOI.REGISTER", "USER", "a", "b"], 1001),
+            entry(&["HANOI.PERCENTAGE", "30"], 1),
+        ];
+        let b = percentages_before(&entries);
+        assert_eq!(
+            sentence(&entries[0], b[0].as_deref()),
+            "percentage 30 % → 50 %"
+        );
+        assert_eq!(sentence(&entries[1], None), "registered 1,000 ids");
+        assert_eq!(
+            sentence(&entries[2], b[2].as_deref()),
+            "percentage set to 30 %"
+        );
+        assert_eq!(
+            sentence(
+                &entry(&["HANOI.RULE", "SET", "de", "IF", "country", "EQ", "DE"], 6),
+                None
+            ),
+            "rule de set: country EQ DE"
+        );
+    }
+}

@@ -1,0 +1,601 @@
+//! The rule builder of the flag page: the operators and what each means,
+//! conditions as rows of a form (attribute, operator, values) or as typed
+//! text (`plan IN pro team`: the values of IN/NOTIN counted when no count
+//! is given), the form that edits a rule, and the `HANOI.RULE SET` it
+//! stands for.
+
+use super::forms::{quote_token, tokens};
+use super::lossy;
+use crate::store::FlagView;
+use maud::{html, Markup};
+use redis::Cmd;
+use std::collections::HashMap;
+
+/// Every operator of `HANOI.RULE` and what it means, in the order the
+/// form lists them.
+pub(super) const OPERATORS: &[(&str, &str)] = &[
+    ("EQ", "equals the value"),
+    ("NE", "differs from the value"),
+    ("IN", "is one of the values"),
+    ("NOTIN", "is none of the values"),
+    ("LT", "is a number below"),
+    ("LE", "is a number at most"),
+    ("GT", "is a number above"),
+    ("GE", "is a number at least"),
+    ("SEMVER_EQ", "is the same version as"),
+    ("SEMVER_LT", "is a version before"),
+    ("SEMVER_LE", "is a version at most"),
+    ("SEMVER_GT", "is a version after"),
+    ("SEMVER_GE", "is a version at least"),
+    ("MATCHES", "matches the regular expression"),
+    ("PREFIX", "starts with"),
+    ("SUFFIX", "ends with"),
+    ("CONTAINS", "contains"),
+    ("EXISTS", "is given (any value)"),
+    ("MISSING", "is not given"),
+];
+
+/// How many arguments an operator takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arity {
+    None,
+    One,
+    List,
+}
+
+fn arity(op: &str) -> Option<Arity> {
+    let op = op.to_ascii_uppercase();
+    OPERATORS.iter().find(|(o, _)| *o == op)?;
+    Some(match op.as_str() {
+        "IN" | "NOTIN" => Arity::List,
+        "EXISTS" | "MISSING" => Arity::None,
+        _ => Arity::One,
+    })
+}
+
+/// The operators, for a message: "EQ, NE, IN, …".
+pub(super) fn operator_list() -> String {
+    OPERATORS
+        .iter()
+        .map(|(o, _)| *o)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn unknown_operator(op: &str) -> String {
+    format!("unknown operator {op:?}: use one of {}", operator_list())
+}
+
+/// One condition as the form holds it: a list's values joined by ", ".
+#[derive(Clone, Default, Debug, PartialEq)]
+pub(super) struct Condition {
+    pub attr: String,
+    pub op: String,
+    pub values: String,
+}
+
+/// The conditions of a rule (its words after `IF`) as rows.
+fn rows_of_conditions(words: &[String]) -> Vec<Condition> {
+    let mut rows = Vec::new();
+    let mut i = 0;
+    while i + 1 < words.len() {
+        let (attr, op) = (words[i].clone(), words[i + 1].to_ascii_uppercase());
+        i += 2;
+        let values = match arity(&op) {
+            Some(Arity::List) => {
+                let n: usize = words.get(i).and_then(|c| c.parse().ok()).unwrap_or(0);
+                let v = words
+                    .iter()
+                    .skip(i + 1)
+                    .take(n)
+                    .cloned()
+                    .collect::<Vec<_>>();
+                i += 1 + n;
+                v.join(", ")
+            }
+            Some(Arity::One) => {
+                i += 1;
+                words.get(i - 1).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        rows.push(Condition { attr, op, values });
+        if words.get(i).is_some_and(|w| w.eq_ignore_ascii_case("AND")) {
+            i += 1;
+        }
+    }
+    rows
+}
+
+/// A rule from `HANOI.GET` (name, `[ROLLOUT p] [VARIANT v] IF ...`): its
+/// name, rollout, variant and the words after `IF`.
+fn parts_of_rule(r: &[Vec<u8>]) -> (String, String, String, Vec<String>) {
+    let words: Vec<String> = r.iter().map(|w| lossy(w)).collect();
+    let name = words.first().cloned().unwrap_or_default();
+    let (mut rollout, mut variant) = (String::new(), String::new());
+    let mut i = 1;
+    while i + 1 < words.len() {
+        match words[i].as_str() {
+            "ROLLOUT" => rollout = words[i + 1].clone(),
+            "VARIANT" => variant = words[i + 1].clone(),
+            _ => break,
+        }
+        i += 2;
+    }
+    if words.get(i).map(String::as_str) == Some("IF") {
+        i += 1;
+    }
+    (name, rollout, variant, words[i.min(words.len())..].to_vec())
+}
+
+/// The attributes a flag's rules use (for the attribute field's
+/// suggestions), `id` first.
+pub(super) fn attributes_used(flag: &FlagView) -> Vec<String> {
+    let mut out = vec!["id".to_owned()];
+    for r in &flag.rules {
+        for c in rows_of_conditions(&parts_of_rule(r).3) {
+            if !out.contains(&c.attr) {
+                out.push(c.attr);
+            }
+        }
+    }
+    out
+}
+
+/// A condition list's values: split on commas and line ends.
+fn list_values(s: &str) -> Vec<String> {
+    s.split([',', '\n'])
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// The rows as the arguments after `IF`, or the problems, each with the
+/// field it concerns. Rows left empty are left out.
+fn rows_to_args(rows: &[Condition]) -> Result<Vec<String>, Vec<(String, String)>> {
+    let mut args = Vec::new();
+    let mut problems = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let attr = r.attr.trim();
+        if attr.is_empty() && r.values.trim().is_empty() {
+            continue;
+        }
+        if attr.is_empty() {
+            problems.push((format!("cond_attr_{i}"), "name the attribute".to_owned()));
+            continue;
+        }
+        let op = r.op.trim().to_ascii_uppercase();
+        let Some(a) = arity(&op) else {
+            problems.push((format!("cond_op_{i}"), unknown_operator(&op)));
+            continue;
+        };
+        let mut cond = vec![attr.to_owned(), op.clone()];
+        match a {
+            Arity::None => {}
+            Arity::One => {
+                let v = r.values.trim();
+                if v.is_empty() {
+                    problems.push((format!("cond_values_{i}"), format!("{op} needs a value")));
+                    continue;
+                }
+                cond.push(v.to_owned());
+            }
+            Arity::List => {
+                let vs = list_values(&r.values);
+                if vs.is_empty() {
+                    problems.push((
+                        format!("cond_values_{i}"),
+                        format!("{op} needs one value or more, separated by commas"),
+                    ));
+                    continue;
+                }
+                cond.push(vs.len().to_string());
+                cond.extend(vs);
+            }
+        }
+        if !args.is_empty() {
+            args.push("AND".to_owned());
+        }
+        args.extend(cond);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if args.is_empty() {
+        return Err(vec![(
+            "cond_attr_0".to_owned(),
+            "a rule needs a condition: name an attribute".to_owned(),
+        )]);
+    }
+    Ok(args)
+}
+
+/// Conditions typed as text, as `HANOI.RULE` takes them: the values of
+/// IN/NOTIN counted when no count is given (`plan IN pro team` is `plan IN
+/// 2 pro team`), an unknown operator explained.
+pub(super) fn text_to_args(s: &str) -> Result<Vec<String>, String> {
+    let t = tokens(s)?;
+    if t.is_empty() {
+        return Err("type a condition: attribute, operator, value".into());
+    }
+    let is_and = |w: &String| w.eq_ignore_ascii_case("AND");
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < t.len() {
+        let attr = &t[i];
+        let Some(op) = t.get(i + 1) else {
+            return Err(format!(
+                "{attr:?} needs an operator after it ({})",
+                operator_list()
+            ));
+        };
+        let Some(a) = arity(op) else {
+            return Err(unknown_operator(op));
+        };
+        out.push(attr.clone());
+        out.push(op.clone());
+        i += 2;
+        match a {
+            Arity::None => {}
+            Arity::One => {
+                let Some(v) = t.get(i) else {
+                    return Err(format!("{attr} {op} needs a value"));
+                };
+                out.push(v.clone());
+                i += 1;
+            }
+            Arity::List => {
+                // A count followed by exactly that many values (then AND or
+                // the end) is taken as typed; otherwise the values up to
+                // the next AND are counted.
+                let counted = t.get(i).and_then(|c| c.parse::<usize>().ok()).filter(|&n| {
+                    n > 0 && i + 1 + n <= t.len() && t.get(i + 1 + n).is_none_or(is_and)
+                });
+                let values: Vec<String> = match counted {
+                    Some(n) => t[i + 1..i + 1 + n].to_vec(),
+                    None => t[i..].iter().take_while(|w| !is_and(w)).cloned().collect(),
+                };
+                if values.is_empty() {
+                    return Err(format!("{attr} {op} needs one value or more"));
+                }
+                i += values.len() + usize::from(counted.is_some());
+                out.push(values.len().to_string());
+                out.extend(values);
+            }
+        }
+        match t.get(i) {
+            None => {}
+            Some(w) if is_and(w) && i + 1 < t.len() => {
+                out.push("AND".to_owned());
+                i += 1;
+            }
+            Some(w) if is_and(w) => return Err("a condition is missing after the last AND".into()),
+            Some(w) => {
+                return Err(format!(
+                    "expected AND before {w:?} (conditions are joined by AND)"
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The rule form as shown: the rule being edited, or what was typed.
+#[derive(Default)]
+pub(super) struct RuleForm {
+    pub name: String,
+    pub rollout: String,
+    pub variant: String,
+    pub rows: Vec<Condition>,
+    pub text: String,
+    /// The rule being edited (its name when the page was opened).
+    pub editing: Option<String>,
+    /// Problems by field (`name`, `cond_attr_0`, `conditions`, ...).
+    pub problems: Vec<(String, String)>,
+    /// The module's refusal, in plain words.
+    pub refused: Option<String>,
+}
+
+impl RuleForm {
+    /// An empty form: one empty condition row.
+    pub fn blank() -> RuleForm {
+        RuleForm {
+            rows: vec![Condition::default()],
+            ..RuleForm::default()
+        }
+    }
+
+    /// The form filled with a rule of the flag, to edit it.
+    pub fn editing(rule: &[Vec<u8>]) -> RuleForm {
+        let (name, rollout, variant, words) = parts_of_rule(rule);
+        let mut rows = rows_of_conditions(&words);
+        if rows.is_empty() {
+            rows.push(Condition::default());
+        }
+        RuleForm {
+            editing: Some(name.clone()),
+            text: words
+                .iter()
+                .map(|w| quote_token(w))
+                .collect::<Vec<_>>()
+                .join(" "),
+            name,
+            rollout,
+            variant,
+            rows,
+            ..RuleForm::default()
+        }
+    }
+
+    /// The form as posted: a row added or removed when asked (`action`
+    /// `add` or `remove_<i>`).
+    pub fn typed(f: &HashMap<String, String>) -> RuleForm {
+        let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+        let mut rows: Vec<Condition> = (0..64)
+            .map_while(|i| {
+                Some(Condition {
+                    attr: f.get(&format!("cond_attr_{i}"))?.clone(),
+                    op: get(&format!("cond_op_{i}")),
+                    values: get(&format!("cond_values_{i}")),
+                })
+            })
+            .collect();
+        let action = get("action");
+        if action == "add" {
+            rows.push(Condition::default());
+        } else if let Some(i) = action.strip_prefix("remove_").and_then(|i| i.parse().ok()) {
+            if i < rows.len() {
+                rows.remove(i);
+            }
+        }
+        if rows.is_empty() {
+            rows.push(Condition::default());
+        }
+        RuleForm {
+            name: get("name"),
+            rollout: get("rollout"),
+            variant: get("variant"),
+            rows,
+            text: get("conditions"),
+            editing: f.get("editing").filter(|e| !e.is_empty()).cloned(),
+            ..RuleForm::default()
+        }
+    }
+
+    fn problem(&self, field: &str) -> Option<&str> {
+        self.problems
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, e)| e.as_str())
+    }
+}
+
+/// What a posted rule form asks for.
+pub(super) enum RuleStep {
+    /// A row added or removed: the form again, nothing written.
+    Draft(RuleForm),
+    /// Refused before anything is sent: the form again, problems marked.
+    Refused(RuleForm),
+    /// The command to send.
+    Send(Cmd),
+}
+
+/// The posted rule form: the rows (or, with `action=text` or without rows,
+/// the typed conditions) as `HANOI.RULE key SET name ... IF ...`.
+pub(super) fn rule_step(key: &[u8], f: &HashMap<String, String>) -> RuleStep {
+    let action = f.get("action").map(String::as_str).unwrap_or("");
+    if action == "add" || action.starts_with("remove_") {
+        return RuleStep::Draft(RuleForm::typed(f));
+    }
+    let field = |k: &str| f.get(k).map(|s| s.trim()).unwrap_or("");
+    let mut problems = Vec::new();
+    if field("name").is_empty() {
+        problems.push(("name".to_owned(), "give the rule a name".to_owned()));
+    }
+    let rollout = field("rollout");
+    if !rollout.is_empty() && !rollout.parse::<u8>().is_ok_and(|p| p <= 100) {
+        problems.push((
+            "rollout".to_owned(),
+            format!("{rollout:?} is not a whole number from 0 to 100"),
+        ));
+    }
+    let from_text = action == "text" || !f.contains_key("cond_attr_0");
+    let args = if from_text {
+        text_to_args(field("conditions")).map_err(|e| vec![("conditions".to_owned(), e)])
+    } else {
+        rows_to_args(&RuleForm::typed(f).rows)
+    };
+    let args = match args {
+        Ok(a) if problems.is_empty() => a,
+        Ok(_) => Vec::new(),
+        Err(p) => {
+            problems.extend(p);
+            Vec::new()
+        }
+    };
+    if !problems.is_empty() {
+        let mut form = RuleForm::typed(f);
+        form.problems = problems;
+        return RuleStep::Refused(form);
+    }
+    let mut c = redis::cmd("HANOI.RULE");
+    c.arg(key).arg("SET").arg(field("name"));
+    if !rollout.is_empty() {
+        c.arg("ROLLOUT").arg(rollout);
+    }
+    if !field("variant").is_empty() {
+        c.arg("VARIANT").arg(field("variant"));
+    }
+    c.arg("IF").arg(args);
+    RuleStep::Send(c)
+}
+
+/// A field of the rule form: its label, the control, the problem under it
+/// (announced).
+fn field_error(form: &RuleForm, field: &str, id: &str) -> Markup {
+    html! {
+        @if let Some(e) = form.problem(field) {
+            span.field-error id={(id) "-error"} role="alert" { (e) }
+        }
+    }
+}
+
+/// The rule builder: name, rollout, variant; a row per condition (attribute
+/// with suggestions, operator, values); add and remove rows (a submit that
+/// shows the form again, no script needed); the conditions as text for
+/// those who prefer typing. `hidden` is the form's csrf/version fields.
+pub(super) fn rule_form(hidden: Markup, url: &str, flag: &FlagView, form: &RuleForm) -> Markup {
+    let invalid = |field: &str| form.problem(field).map(|_| "true");
+    let attrs = attributes_used(flag);
+    html! {
+        form method="post" action={(url) "#rule-form"} id="rule-form" aria-labelledby="rule-form-title" {
+            (hidden)
+            @if let Some(e) = &form.editing {
+                input type="hidden" name="editing" value=(e);
+                h3 id="rule-form-title" { "Editing rule " strong id="editing-rule" { (e) } " · "
+                    a href={(url) "#rules"} id="cancel-edit" { "cancel" } }
+                p.muted { "Saving under another name adds a new rule and keeps this one." }
+            } @else {
+                h3 id="rule-form-title" { "Add a rule" }
+            }
+            @if let Some(m) = &form.refused {
+                div.msg.err id="rule-error" role="alert" { "Not saved: " (m) }
+            } @else if !form.problems.is_empty() {
+                div.msg.err id="rule-error" role="alert" { "Not saved: see the fields marked below." }
+            }
+            // Enter in a field saves (the first submit button of a form is
+            // the one Enter presses).
+            button.sr-only type="submit" name="action" value="save" tabindex="-1" aria-hidden="true" { "Save rule" }
+            div.row {
+                label.field.invalid[form.problem("name").is_some()] { "Name" br;
+                    input type="text" name="name" id="rule-name" value=(form.name)
+                        aria-invalid=[invalid("name")] aria-describedby=[invalid("name").map(|_| "rule-name-error")];
+                    (field_error(form, "name", "rule-name")) }
+                label.field.invalid[form.problem("rollout").is_some()] { "Rollout % (optional)" br;
+                    input type="number" name="rollout" id="rule-rollout" min="0" max="100" value=(form.rollout)
+                        aria-invalid=[invalid("rollout")] aria-describedby=[invalid("rollout").map(|_| "rule-rollout-error")];
+                    (field_error(form, "rollout", "rule-rollout")) }
+                @if !flag.variants.is_empty() {
+                    label { "Variant served" br;
+                        select name="variant" id="rule-variant" {
+                            option value="" selected[form.variant.is_empty()] { "(the flag's usual pick)" }
+                            @for v in &flag.variants {
+                                @let v = lossy(v);
+                                option value=(v) selected[form.variant == v] { (v) }
+                            }
+                            @if !form.variant.is_empty() && !flag.variants.iter().any(|v| lossy(v) == form.variant) {
+                                option value=(form.variant) selected { (form.variant) " (not a variant)" }
+                            }
+                        } }
+                }
+            }
+            datalist id="rule-attributes" { @for a in &attrs { option value=(a) {} } }
+            fieldset.conditions {
+                legend { "Conditions (all must hold)" }
+                @for (i, r) in form.rows.iter().enumerate() {
+                    @let (a, o, v) = (format!("cond_attr_{i}"), format!("cond_op_{i}"), format!("cond_values_{i}"));
+                    @if i > 0 { p.and { "AND" } }
+                    div.row.condition id={"condition-" (i)} {
+                        label.field.invalid[form.problem(&a).is_some()] { "Attribute" br;
+                            input type="text" name=(a) id={"cond-attr-" (i)} list="rule-attributes" value=(r.attr)
+                                autocomplete="off" aria-invalid=[invalid(&a)];
+                            (field_error(form, &a, &format!("cond-attr-{i}"))) }
+                        label.field.invalid[form.problem(&o).is_some()] { "Operator" br;
+                            select name=(o) id={"cond-op-" (i)} aria-invalid=[invalid(&o)] {
+                                @for (op, meaning) in OPERATORS {
+                                    option value=(op) selected[r.op.eq_ignore_ascii_case(op)] { (op) " — " (meaning) }
+                                }
+                            }
+                            (field_error(form, &o, &format!("cond-op-{i}"))) }
+                        label.field.invalid[form.problem(&v).is_some()] { "Value (IN, NOTIN: several, separated by commas)" br;
+                            input type="text" name=(v) id={"cond-values-" (i)} value=(r.values) aria-invalid=[invalid(&v)];
+                            (field_error(form, &v, &format!("cond-values-{i}"))) }
+                        @if form.rows.len() > 1 {
+                            button.secondary type="submit" name="action" value={"remove_" (i)} id={"remove-condition-" (i)}
+                                aria-label={"Remove condition " (i + 1)} { "remove" }
+                        }
+                    }
+                }
+                button.secondary type="submit" name="action" value="add" id="add-condition" { "+ add a condition (AND)" }
+            }
+            p.muted { "EXISTS and MISSING take no value. Every operator but MISSING is false when the attribute is not given." }
+            button type="submit" name="action" value="save" id="save-rule" {
+                @if form.editing.is_some() { "Save rule" } @else { "Add rule" } }
+            details.typed open[form.problem("conditions").is_some()] {
+                summary { "Type the conditions instead" }
+                label.field.invalid[form.problem("conditions").is_some()] {
+                    "Conditions (as after IF: " code { "country EQ DE AND plan IN pro team" } "; \"quotes\" for spaces)" br;
+                    input type="text" name="conditions" id="rule-conditions" value=(form.text)
+                        aria-invalid=[invalid("conditions")] aria-describedby=[invalid("conditions").map(|_| "rule-conditions-error")];
+                    (field_error(form, "conditions", "rule-conditions")) }
+                button type="submit" name="action" value="text" id="save-rule-text" { "Save from the text" }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn typed_lists_are_counted() {
+        assert_eq!(
+            text_to_args("plan IN pro team").unwrap(),
+            s(&["plan", "IN", "2", "pro", "team"])
+        );
+        assert_eq!(
+            text_to_args("plan IN 2 pro team AND country EQ DE").unwrap(),
+            s(&["plan", "IN", "2", "pro", "team", "AND", "country", "EQ", "DE"])
+        );
+        assert_eq!(
+            text_to_args("size in 3 4 5 and beta exists").unwrap(),
+            s(&["size", "in", "3", "3", "4", "5", "AND", "beta", "exists"])
+        );
+        let e = text_to_args("country IS DE").unwrap_err();
+        assert!(
+            e.contains("unknown operator") && e.contains("SEMVER_GE"),
+            "{e}"
+        );
+        assert!(text_to_args("a EQ b c").unwrap_err().contains("AND"));
+        assert!(text_to_args("a EQ").is_err());
+        assert!(text_to_args("a EQ b AND").is_err());
+    }
+
+    #[test]
+    fn rows_round_trip() {
+        let rows = vec![
+            Condition {
+                attr: "plan".into(),
+                op: "IN".into(),
+                values: "pro, team\nfree".into(),
+            },
+            Condition::default(),
+            Condition {
+                attr: "beta".into(),
+                op: "EXISTS".into(),
+                values: String::new(),
+            },
+        ];
+        let args = rows_to_args(&rows).unwrap();
+        assert_eq!(
+            args,
+            s(&["plan", "IN", "3", "pro", "team", "free", "AND", "beta", "EXISTS"])
+        );
+        let back = rows_of_conditions(&args);
+        assert_eq!(back[0].values, "pro, team, free");
+        assert_eq!(back[1].op, "EXISTS");
+        let e = rows_to_args(&[Condition {
+            attr: "x".into(),
+            op: "IN".into(),
+            values: " , ".into(),
+        }])
+        .unwrap_err();
+        assert_eq!(e[0].0, "cond_values_0");
+        assert!(rows_to_args(&[Condition::default()]).is_err());
+    }
+}
