@@ -476,6 +476,8 @@ async fn the_ui_in_a_real_browser() {
     for path in [
         format!("/f/{}", harness::hex(b"checkout")),
         "/flags/new".to_owned(),
+        "/flags".to_owned(),
+        format!("/f/{}/ids?list=users", harness::hex(b"checkout")),
         "/user?id=someone&attrs=country%3DDE".to_owned(),
     ] {
         c.goto(&web.url(&path)).await.unwrap();

@@ -1757,3 +1757,25 @@ async fn the_flag_page_guides_people() {
     assert!(html.contains(r#"id="variant-note""#));
     assert!(html.contains(" variant answers"), "{html}");
 }
+
+#[tokio::test]
+async fn the_flag_page_charts_evaluations_over_time() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
+    for i in 0..30 {
+        redis.cmd(&[b"HANOI.ENABLED", b"f", format!("u{i}").as_bytes()]);
+    }
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    let (_, html) = page(&alice, &web.url(&format!("/f/{}", hex(b"f")))).await;
+    for id in ["chart-hour", "chart-week"] {
+        let at = html.find(&format!("id=\"{id}\"")).expect(id);
+        let chart = &html[at..at + html[at..].find("</figure>").unwrap()];
+        assert!(
+            chart.contains("<svg") && chart.contains("role=\"img\""),
+            "{chart}"
+        );
+        assert!(chart.contains("30 evaluations, 30 on"), "{chart}");
+        assert!(chart.contains("<rect class=\"evaluations\""), "{chart}");
+    }
+}

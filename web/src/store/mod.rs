@@ -11,7 +11,7 @@ mod conn;
 mod read;
 mod write;
 
-pub use read::{history, Explain, FlagView, HistoryEntry, Stats};
+pub use read::{history, Explain, FlagView, HistoryEntry, Series, Stats};
 pub use write::WriteOutcome;
 
 use cluster::Topology;

@@ -279,6 +279,38 @@ impl Stats {
     }
 }
 
+/// `HANOI.STATS key SERIES`: (start ms, evaluations, enabled) per minute
+/// of the last hour and per hour of the last 7 days, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub minutes: Vec<(i64, i64, i64)>,
+    pub hours: Vec<(i64, i64, i64)>,
+}
+
+impl Series {
+    pub fn from_reply(v: &Value) -> Option<Series> {
+        let periods = |name: &str, most: usize| -> Vec<(i64, i64, i64)> {
+            field(v, name)
+                .map(list)
+                .unwrap_or_default()
+                .iter()
+                .take(most)
+                .filter_map(|p| {
+                    let p = list(p);
+                    Some((int(p.first()?)?, int(p.get(1)?)?, int(p.get(2)?)?))
+                })
+                .collect()
+        };
+        if !matches!(v, Value::Array(_) | Value::Map(_)) {
+            return None;
+        }
+        Some(Series {
+            minutes: periods("minutes", 60),
+            hours: periods("hours", 168),
+        })
+    }
+}
+
 /// One `HANOI.HISTORY` entry.
 #[derive(Debug, Clone)]
 pub struct HistoryEntry {

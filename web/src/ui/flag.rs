@@ -3,6 +3,7 @@
 //! flag changed since the page was rendered.
 
 use super::answer::{parse_attrs, plain, reason_words};
+use super::chart;
 use super::forms::{check_variant_rows, commands, quote_token, variant_rows, VariantRow};
 use super::history::history_table;
 use super::list::is_stale;
@@ -10,7 +11,7 @@ use super::rules::{rule_form, rule_step, RuleForm, RuleStep};
 use super::session::{check_write, Who};
 use super::time::{fmt_iso, now_ms};
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
-use crate::store::{self, Explain, FlagView, HistoryEntry, Stats, WriteOutcome};
+use crate::store::{self, Explain, FlagView, HistoryEntry, Series, Stats, WriteOutcome};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -23,6 +24,7 @@ use std::sync::Arc;
 struct PageData {
     flag: FlagView,
     stats: Option<Stats>,
+    series: Option<Series>,
     history: Vec<HistoryEntry>,
     version: String,
 }
@@ -34,7 +36,8 @@ async fn load_flag(app: &App, key: &[u8]) -> Result<Option<PageData>, Fail> {
             p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
             p.cmd("HANOI.STATS").arg(k);
             p.cmd("HANOI.HISTORY").arg(k).arg("COUNT").arg(50);
-            3
+            p.cmd("HANOI.STATS").arg(k).arg("SERIES");
+            4
         })
         .await?
         .pop()
@@ -56,6 +59,7 @@ async fn load_flag(app: &App, key: &[u8]) -> Result<Option<PageData>, Fail> {
         flag,
         stats: r.get(1).and_then(Stats::from_reply),
         history: r.get(2).map(store::history).unwrap_or_default(),
+        series: r.get(3).and_then(Series::from_reply),
         version,
     }))
 }
@@ -322,6 +326,10 @@ fn stats_section(d: &PageData) -> Markup {
                     }
                 }
                 p.muted id="variant-note" { "Variant counts come from variant/value calls (HANOI.VARIANT, HANOI.VALUE, HANOI.RESOLVE, OFREP), not from on/off checks: each scale is its own." }
+            }
+            @if let Some(s) = &d.series {
+                (chart::over_time("chart-hour", "Last hour, per minute", &s.minutes, 15, chart::hh_mm))
+                (chart::over_time("chart-week", "Last 7 days, per hour", &s.hours, 24, chart::month_day))
             }
         }
     }

@@ -13,6 +13,7 @@
 //! typed).
 
 mod answer;
+mod chart;
 mod flag;
 mod forms;
 mod history;
