@@ -59,6 +59,8 @@ pub struct App {
     pub login_slots: tokio::sync::Semaphore,
     pub dummy_hash: String,
     pub cache: ofrep::Cache,
+    /// The rule builder's attribute suggestions.
+    pub attributes: ui::KnownAttributes,
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -186,6 +188,7 @@ fn main() {
             store,
             ofrep_store,
             ofrep_slots: tokio::sync::Semaphore::new(ofrep::SLOTS),
+            attributes: ui::KnownAttributes::default(),
             config,
         });
         let listener = match tokio::net::TcpListener::bind(cli.listen).await {

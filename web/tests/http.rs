@@ -1779,3 +1779,35 @@ async fn the_flag_page_charts_evaluations_over_time() {
         assert!(chart.contains("<rect class=\"evaluations\""), "{chart}");
     }
 }
+
+#[tokio::test]
+async fn the_rule_builder_suggests_attributes_used_on_other_flags() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"a"]);
+    redis.cmd(&[
+        b"HANOI.RULE",
+        b"a",
+        b"SET",
+        b"de",
+        b"IF",
+        b"country",
+        b"EQ",
+        b"DE",
+        b"AND",
+        b"plan",
+        b"IN",
+        b"1",
+        b"pro",
+    ]);
+    redis.cmd(&[b"HANOI.DEFINE", b"b"]);
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    let (_, html) = page(&alice, &web.url(&format!("/f/{}", hex(b"b")))).await;
+    let at = html
+        .find("id=\"rule-attributes\"")
+        .expect("the suggestions");
+    let list = &html[at..at + html[at..].find("</datalist>").unwrap()];
+    for a in ["id", "country", "plan"] {
+        assert!(list.contains(&format!("value=\"{a}\"")), "{a}: {list}");
+    }
+}

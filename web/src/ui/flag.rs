@@ -192,6 +192,9 @@ pub(super) async fn flag_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
     let key = key_of(&hex)?;
+    if w.can_write {
+        app.attributes.refresh(&app.store).await;
+    }
     let mut notice = Notice {
         ok: q.get("done").map(|_| "Saved.".to_owned()),
         ..Notice::default()
@@ -371,6 +374,7 @@ fn rules_section(
     n: &Notice,
     q: &HashMap<String, String>,
     url: &str,
+    known: &[String],
 ) -> Markup {
     let f = &d.flag;
     let last = f.rules.len().saturating_sub(1);
@@ -418,7 +422,7 @@ fn rules_section(
                     }
                 } } }
             }
-            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, "rule_set"), url, f, form)) } }
+            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, "rule_set"), url, f, form, known)) } }
         }
     }
 }
@@ -505,7 +509,7 @@ fn render_flag(
             (stats_section(d))
             (try_section(n, q, &url))
         }
-        (rules_section(w, d, n, q, &url))
+        (rules_section(w, d, n, q, &url, &app.attributes.get()))
         div.grid {
             section.card id="users" {
                 h2 { "Users (" (f.users) ")" }

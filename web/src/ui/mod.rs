@@ -34,6 +34,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
+pub use rules::KnownAttributes;
 use session::Who;
 use std::sync::Arc;
 

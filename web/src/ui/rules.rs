@@ -128,6 +128,79 @@ fn parts_of_rule(r: &[Vec<u8>]) -> (String, String, String, Vec<String>) {
     (name, rollout, variant, words[i.min(words.len())..].to_vec())
 }
 
+/// The attributes the rules of this server's flags use, for the rule
+/// builder's suggestions: read from every flag (`HANOI.EXPORT NOIDS`) at
+/// most every [`KnownAttributes::TTL`], at most [`KnownAttributes::MAX`].
+pub struct KnownAttributes {
+    cached: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<String>>)>>,
+}
+
+impl Default for KnownAttributes {
+    fn default() -> Self {
+        KnownAttributes {
+            cached: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl KnownAttributes {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+    const MAX: usize = 200;
+
+    /// What was read last (empty before the first read).
+    pub(super) fn get(&self) -> std::sync::Arc<Vec<String>> {
+        self.cached
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|(_, a)| a.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Reads them again when the last read is older than the TTL (a failed
+    /// read keeps the last list: suggestions are a help, not a promise).
+    pub(super) async fn refresh(&self, store: &crate::store::Store) {
+        let fresh = self
+            .cached
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|(t, _)| t.elapsed() < Self::TTL))
+            .unwrap_or(false);
+        if fresh {
+            return;
+        }
+        let Ok(keys) = store.all_flags(b"*").await else {
+            return;
+        };
+        let Ok(replies) = store
+            .per_key(&keys, |p, k| {
+                p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
+                1
+            })
+            .await
+        else {
+            return;
+        };
+        let mut out: Vec<String> = Vec::new();
+        'all: for r in replies.iter().filter_map(|r| r.first()) {
+            let Some(f) = FlagView::from_export(r) else {
+                continue;
+            };
+            for a in attributes_used(&f).into_iter().skip(1) {
+                if !out.contains(&a) {
+                    out.push(a);
+                    if out.len() >= Self::MAX {
+                        break 'all;
+                    }
+                }
+            }
+        }
+        out.sort();
+        if let Ok(mut c) = self.cached.lock() {
+            *c = Some((std::time::Instant::now(), std::sync::Arc::new(out)));
+        }
+    }
+}
+
 /// The attributes a flag's rules use (for the attribute field's
 /// suggestions), `id` first.
 pub(super) fn attributes_used(flag: &FlagView) -> Vec<String> {
@@ -444,9 +517,20 @@ fn field_error(form: &RuleForm, field: &str, id: &str) -> Markup {
 /// with suggestions, operator, values); add and remove rows (a submit that
 /// shows the form again, no script needed); the conditions as text for
 /// those who prefer typing. `hidden` is the form's csrf/version fields.
-pub(super) fn rule_form(hidden: Markup, url: &str, flag: &FlagView, form: &RuleForm) -> Markup {
+pub(super) fn rule_form(
+    hidden: Markup,
+    url: &str,
+    flag: &FlagView,
+    form: &RuleForm,
+    known: &[String],
+) -> Markup {
     let invalid = |field: &str| form.problem(field).map(|_| "true");
-    let attrs = attributes_used(flag);
+    let mut attrs = attributes_used(flag);
+    for a in known {
+        if !attrs.contains(a) {
+            attrs.push(a.clone());
+        }
+    }
     html! {
         form method="post" action={(url) "#rule-form"} id="rule-form" aria-labelledby="rule-form-title" {
             (hidden)
