@@ -86,6 +86,28 @@ const ID_LISTS: Record<IdList, Arg[]> = {
   unblock: ["HANOI.UNBLOCK"],
 };
 
+/** HANOI.IDS's options: which list, where the walk is, a glob and about how
+ * many ids to examine per call. */
+export interface IdsOptions {
+  /** The registered ids (default) or the blocked ones. */
+  list?: "users" | "blocked";
+  /** Where the walk is: "0" (default) starts it. */
+  cursor?: string;
+  /** Only ids matching this glob (SCAN's: `*`, `?`, `[a-z]`, `\` escapes). */
+  match?: string;
+  /** About how many ids a call examines (the module's default: 10). */
+  count?: number;
+}
+
+export function idsArgs(o: IdsOptions): Arg[] {
+  const which = o.list ?? "users";
+  if (which !== "users" && which !== "blocked") throw new TypeError(`list is "users" or "blocked", not ${String(which)}`);
+  const out: Arg[] = [which.toUpperCase(), String(o.cursor ?? "0")];
+  if (o.match !== undefined) out.push("MATCH", o.match);
+  if (o.count !== undefined) out.push("COUNT", String(o.count));
+  return out;
+}
+
 export const commands = {
   // ----- reads -----
   enabled: (key: Arg, id: Arg | undefined, pairs: Arg[]) =>
@@ -108,7 +130,9 @@ export const commands = {
   get: (key: Arg) => read(["HANOI.GET", key], r.description),
   history: (key: Arg, count: number | undefined) =>
     read(count === undefined ? ["HANOI.HISTORY", key] : ["HANOI.HISTORY", key, "COUNT", String(count)], r.history),
+  scanIds: (key: Arg, options: IdsOptions) => read(["HANOI.IDS", key, ...idsArgs(options)], r.idsPage),
   stats: (key: Arg) => read(["HANOI.STATS", key], r.stats),
+  statsSeries: (key: Arg) => read(["HANOI.STATS", key, "SERIES"], r.series),
   resetStats: (key: Arg) => read(["HANOI.STATS", key, "RESET"], r.none),
   // ----- writes -----
   define: (key: Arg, d: Definition) => write(["HANOI.DEFINE", key, ...defineArgs(d)], r.none),

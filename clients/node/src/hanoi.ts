@@ -1,5 +1,5 @@
 import { type Arg, type Connection, connect } from "./client.js";
-import { type Built, type Definition, type IdList, type Time, commands } from "./commands.js";
+import { type Built, type Definition, type IdList, type IdsOptions, type Time, commands } from "./commands.js";
 import { refusal } from "./errors.js";
 import {
   type Attributes,
@@ -7,8 +7,10 @@ import {
   type Explanation,
   type HistoryEntry,
   type Id,
+  type IdsPage,
   type Resolution,
   type Rule,
+  type Series,
   type Stats,
   attributePairs,
   globEscape,
@@ -118,9 +120,37 @@ export class Hanoi {
     return this.run(flag, commands.stats(this.key(flag)));
   }
 
-  /** Zeroes this server's evaluation counts of the flag. */
+  /** This server's evaluation counts of the flag over time (HANOI.STATS
+   * SERIES): the last 60 minutes and the last 168 hours, oldest first, each
+   * `{ start, evaluations, enabled }` (`start` in Unix ms); null when the flag
+   * does not exist. */
+  async statsSeries(flag: string): Promise<Series | null> {
+    return this.run(flag, commands.statsSeries(this.key(flag)));
+  }
+
+  /** Zeroes this server's evaluation counts of the flag (the series too). */
   async resetStats(flag: string): Promise<void> {
     return this.run(flag, commands.resetStats(this.key(flag)));
+  }
+
+  /** One page of the flag's registered (`list: "users"`, the default) or
+   * blocked (`"blocked"`) ids (HANOI.IDS, with SSCAN's guarantee): start with
+   * cursor "0", pass each call the cursor the last one answered, stop when it
+   * answers "0". A missing flag answers `{ cursor: "0", ids: [] }`. */
+  async ids(flag: string, options: IdsOptions = {}): Promise<IdsPage> {
+    return this.run(flag, commands.scanIds(this.key(flag), options));
+  }
+
+  /** Every registered (or blocked) id, walking HANOI.IDS from cursor "0" to
+   * the end: an id there for the whole walk comes at least once (an id added
+   * or removed meanwhile may or may not). */
+  async *iterIds(flag: string, options: Omit<IdsOptions, "cursor"> = {}): AsyncIterableIterator<string> {
+    let cursor = "0";
+    do {
+      const page = await this.ids(flag, { ...options, cursor });
+      cursor = page.cursor;
+      yield* page.ids;
+    } while (cursor !== "0");
   }
 
   /** Every flag under the prefix, sorted (SCAN ... TYPE hanoiflag on every

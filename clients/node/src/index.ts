@@ -1,6 +1,6 @@
 export { Hanoi, type HanoiOptions, type Registration } from "./hanoi.js";
 export { HanoiError, FlagNotFound } from "./errors.js";
-export { commands, type Built, type Definition, type Time, type IdList } from "./commands.js";
+export { commands, type Built, type Definition, type Time, type IdList, type IdsOptions } from "./commands.js";
 export type { Connection, Arg } from "./client.js";
 export { OPENFEATURE_REASONS } from "./reasons.js";
 export type {
@@ -12,9 +12,12 @@ export type {
   FlagType,
   HistoryEntry,
   Id,
+  IdsPage,
   NamedRule,
+  Period,
   Reason,
   Resolution,
   Rule,
+  Series,
   Stats,
 } from "./replies.js";

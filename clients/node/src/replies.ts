@@ -118,6 +118,29 @@ export interface Stats {
   since: number;
 }
 
+/** One page of HANOI.IDS: where the walk goes on ("0": it is over) and the ids. */
+export interface IdsPage {
+  cursor: string;
+  ids: string[];
+}
+
+/** A period of HANOI.STATS SERIES: a minute or an hour. */
+export interface Period {
+  /** Unix ms: the period's start, on the minute or the hour. */
+  start: number;
+  evaluations: number;
+  enabled: number;
+}
+
+/** HANOI.STATS SERIES's answer: this server's counts over time, oldest first,
+ * the current period last. */
+export interface Series {
+  /** The last 60 minutes. */
+  minutes: Period[];
+  /** The last 168 hours (7 days). */
+  hours: Period[];
+}
+
 export function text(v: unknown): string {
   return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
 }
@@ -322,6 +345,24 @@ export function stats(reply: unknown): Stats | null {
     lastEvaluated: d.last_evaluated === null || d.last_evaluated === undefined ? null : num(d.last_evaluated),
     since: num(d.since),
   };
+}
+
+export function idsPage(reply: unknown): IdsPage {
+  const [cursor, ids] = list(reply);
+  return { cursor: text(cursor), ids: list(ids).map(text) };
+}
+
+function periods(reply: unknown): Period[] {
+  return list(reply).map((p) => {
+    const [start, evaluations, enabled] = list(p).map(num);
+    return { start: start!, evaluations: evaluations!, enabled: enabled! };
+  });
+}
+
+export function series(reply: unknown): Series | null {
+  if (reply === null || reply === undefined) return null;
+  const d = record(reply);
+  return { minutes: periods(d.minutes), hours: periods(d.hours) };
 }
 
 /** `s` matched literally in a Redis glob (SCAN MATCH, PSUBSCRIBE). */

@@ -147,6 +147,41 @@ for (const kind of KINDS) {
       await assert.rejects(flags.register("ids", /a(?=b)/), HanoiError);
     });
 
+    test("ids and iterIds: a page at a time, to the end, MATCH, the blocked list", async () => {
+      await flags.define("walk", { percentage: 0 });
+      const all = Array.from({ length: 300 }, (_, i) => `id${String(i).padStart(3, "0")}`);
+      assert.equal(await flags.register("walk", all), 300);
+      const seen: string[] = [];
+      for await (const id of flags.iterIds("walk", { count: 50 })) seen.push(id);
+      assert.deepEqual([...new Set(seen)].sort(), all);
+      const matched = new Set<string>();
+      for await (const id of flags.iterIds("walk", { match: "id1*", count: 100 })) matched.add(id);
+      assert.deepEqual([...matched].sort(), all.slice(100, 200));
+      // one page: the cursor as text, the ids as strings (a number id too)
+      await flags.register("walk", 7);
+      const page = await flags.ids("walk", { match: "7", count: 10_000 });
+      assert.equal(typeof page.cursor, "string");
+      assert.ok(page.ids.every((i: string) => i === "7"));
+      let cursor = page.cursor;
+      const sevens: string[] = [...page.ids];
+      while (cursor !== "0") {
+        const next = await flags.ids("walk", { match: "7", cursor });
+        cursor = next.cursor;
+        sevens.push(...next.ids);
+      }
+      assert.deepEqual(sevens, ["7"]);
+      // the blocked list
+      assert.equal(await flags.block("walk", ["b1", 2, "id005"]), 3);
+      const blocked: string[] = [];
+      for await (const id of flags.iterIds("walk", { list: "blocked" })) blocked.push(id);
+      assert.deepEqual(blocked.sort(), ["2", "b1", "id005"]);
+      // a missing flag: cursor "0" and nothing
+      assert.deepEqual(await flags.ids("walk-missing"), { cursor: "0", ids: [] });
+      assert.deepEqual(await flags.ids("walk-missing", { list: "blocked", cursor: "0" }), { cursor: "0", ids: [] });
+      for await (const id of flags.iterIds("walk-missing")) assert.fail(`a missing flag has no ids (${id})`);
+      await assert.rejects(flags.ids("walk", { list: "nope" as "users" }), TypeError);
+    });
+
     test("switch and percentage: enable, disable, toggle, setPercentage", async () => {
       await flags.define("switch", { percentage: 100, enabled: false });
       assert.equal(await flags.isEnabled("switch", "a"), false);
@@ -207,6 +242,39 @@ for (const kind of KINDS) {
       await flags.variant("meta-v", "x");
       assert.deepEqual((await flags.stats("meta-v"))?.variants, { a: 1 });
       assert.equal(await flags.stats("missing"), null);
+    });
+
+    test("statsSeries: 60 minutes and 168 hours of this server's counts", async () => {
+      await flags.define("series", { percentage: 0 });
+      await flags.register("series", ["a", "b", "c"]);
+      await flags.resetStats("series");
+      for (const id of ["a", "b", "c", "x", "y"]) await flags.isEnabled("series", id);
+      await flags.variant("series", "a"); // a variant's evaluation counts too
+      const before = Date.now();
+      const s = await flags.statsSeries("series");
+      assert.ok(s);
+      assert.equal(s.minutes.length, 60);
+      assert.equal(s.hours.length, 168);
+      const sum = (ps: typeof s.minutes, k: "evaluations" | "enabled") => ps.reduce((n, p) => n + p[k], 0);
+      assert.equal(sum(s.minutes, "evaluations"), 6);
+      assert.equal(sum(s.hours, "evaluations"), 6);
+      assert.equal(sum(s.minutes, "enabled"), 4);
+      assert.equal(sum(s.hours, "enabled"), 4);
+      assert.equal((await flags.stats("series"))?.evaluations, 6);
+      // oldest first, on the minute and the hour (Unix ms, as stats() gives times), the current one last
+      s.minutes.forEach((p, i) => {
+        assert.equal(typeof p.start, "number");
+        assert.equal(p.start % 60_000, 0);
+        if (i) assert.equal(p.start - s.minutes[i - 1]!.start, 60_000);
+      });
+      s.hours.forEach((p, i) => {
+        assert.equal(p.start % 3_600_000, 0);
+        if (i) assert.equal(p.start - s.hours[i - 1]!.start, 3_600_000);
+      });
+      assert.ok(s.minutes[59]!.start <= before + 1000 && s.minutes[59]!.start > before - 120_000);
+      await flags.resetStats("series");
+      assert.equal(sum((await flags.statsSeries("series"))!.minutes, "evaluations"), 0);
+      assert.equal(await flags.statsSeries("missing"), null);
     });
 
     test("enabledMany: one round trip, one answer per flag", async () => {
