@@ -215,10 +215,13 @@ struct Slot {
 }
 
 impl Slot {
+    /// Adds to the slot; when it held another period, starts it afresh and
+    /// returns what that period had (stamp, evaluations, enabled).
     #[inline]
-    fn add(&self, stamp: u32, evaluations: u32, enabled: u32) {
+    fn add(&self, stamp: u32, evaluations: u32, enabled: u32) -> Option<(u32, u32, u32)> {
         let get = |a: &AtomicU32| a.load(Ordering::Relaxed);
-        if get(&self.stamp) == stamp {
+        let was = get(&self.stamp);
+        if was == stamp {
             // Serialized callers (the module) lose nothing; threads racing
             // on one slot may lose a count, as `count_serialized` may.
             self.evaluations.store(
@@ -229,10 +232,13 @@ impl Slot {
                 get(&self.enabled).saturating_add(enabled),
                 Ordering::Relaxed,
             );
+            None
         } else {
+            let old = (was, get(&self.evaluations), get(&self.enabled));
             self.stamp.store(stamp, Ordering::Relaxed);
             self.evaluations.store(evaluations, Ordering::Relaxed);
             self.enabled.store(enabled, Ordering::Relaxed);
+            Some(old)
         }
     }
 
@@ -282,12 +288,34 @@ impl Series {
         s
     }
 
+    /// Counts in the current minute only; a minute's counts move into its
+    /// hour when its slot is taken by a later minute (once a minute at
+    /// most), and [`Series::hour`] adds the minutes not moved yet.
     #[inline]
     fn add(&self, now_ms: u64, evaluations: u32, enabled: u32) {
         let minute = (now_ms / 60_000) as u32;
-        let hour = (now_ms / 3_600_000) as u32;
-        self.minutes[minute as usize % SERIES_MINUTES].add(minute, evaluations, enabled);
-        self.hours[hour as usize % SERIES_HOURS].add(hour, evaluations, enabled);
+        let slot = &self.minutes[minute as usize % SERIES_MINUTES];
+        if let Some((old, e, n)) = slot.add(minute, evaluations, enabled) {
+            if e > 0 {
+                let hour = old / 60;
+                self.hours[hour as usize % SERIES_HOURS].add(hour, e, n);
+            }
+        }
+    }
+
+    /// An hour's counts: what was moved into its slot and its minutes still
+    /// in the minute ring.
+    fn hour(&self, hour: u32) -> (u64, u64) {
+        let (mut e, mut n) = self.hours[hour as usize % SERIES_HOURS].read(hour);
+        for m in &self.minutes {
+            let stamp = m.stamp.load(Ordering::Relaxed);
+            if stamp / 60 == hour && m.evaluations.load(Ordering::Relaxed) > 0 {
+                let (me, mn) = m.read(stamp);
+                e += me;
+                n += mn;
+            }
+        }
+        (e, n)
     }
 }
 
@@ -374,14 +402,14 @@ impl Counters {
     /// The counts per minute (last hour) and per hour (last 7 days) at
     /// `now_ms`, oldest first: zeros where nothing was counted.
     pub fn series(&self, now_ms: u64) -> SeriesCounts {
-        let periods = |n: usize, len_ms: u64, slots: Option<&[Slot]>| {
+        let s = self.series.get();
+        let periods = |n: usize, len_ms: u64, read: &dyn Fn(u32) -> (u64, u64)| {
             let current = now_ms / len_ms;
             (0..n as u64)
                 .rev()
                 .filter_map(|back| current.checked_sub(back))
                 .map(|p| {
-                    let (evaluations, enabled) =
-                        slots.map_or((0, 0), |s| s[p as usize % s.len()].read(p as u32));
+                    let (evaluations, enabled) = read(p as u32);
                     Period {
                         start_ms: p * len_ms,
                         evaluations,
@@ -390,10 +418,11 @@ impl Counters {
                 })
                 .collect()
         };
-        let s = self.series.get();
+        let minute = |m: u32| s.map_or((0, 0), |s| s.minutes[m as usize % SERIES_MINUTES].read(m));
+        let hour = |h: u32| s.map_or((0, 0), |s| s.hour(h));
         SeriesCounts {
-            minutes: periods(SERIES_MINUTES, 60_000, s.map(|s| &s.minutes[..])),
-            hours: periods(SERIES_HOURS, 3_600_000, s.map(|s| &s.hours[..])),
+            minutes: periods(SERIES_MINUTES, 60_000, &minute),
+            hours: periods(SERIES_HOURS, 3_600_000, &hour),
         }
     }
 
