@@ -84,6 +84,8 @@ pub enum Fail {
     NotFound,
     Forbidden(String),
     Bad(String),
+    /// `?env=` names no environment.
+    NoEnv(String),
     Internal(String),
 }
 
@@ -109,6 +111,11 @@ impl IntoResponse for Fail {
             Fail::NotFound => (StatusCode::NOT_FOUND, "Not found", "No such flag.".to_owned()),
             Fail::Forbidden(t) => (StatusCode::FORBIDDEN, "Refused", t),
             Fail::Bad(t) => (StatusCode::BAD_REQUEST, "Bad request", t),
+            Fail::NoEnv(e) => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                format!("No environment named {e:?}."),
+            ),
             Fail::Internal(t) => (StatusCode::INTERNAL_SERVER_ERROR, "Error", t),
         };
         let body = html! {
@@ -157,10 +164,11 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
             body {
                 header.top {
                     nav aria-label="main" {
-                        a href="/flags" { "hanoi flags" }
+                        a href=(who.map_or("/flags".to_owned(), |w| w.link("/flags"))) { "hanoi flags" }
                         @if let Some(w) = who {
-                            @if w.can_write { a href="/flags/new" id="new-flag" { "+ New flag" } }
-                            a href="/user" id="user-view" { "A user's view" }
+                            @if w.multi { span id="current-env" class="badge env" title="the current environment" { (w.env_name) } }
+                            @if w.can_write { a href=(w.link("/flags/new")) id="new-flag" { "+ New flag" } }
+                            a href=(w.link("/user")) id="user-view" { "A user's view" }
                         }
                     }
                     @if let Some(w) = who {
@@ -186,6 +194,7 @@ fn role_name(r: Role) -> &'static str {
     }
 }
 
+/// A flag's page (without the environment: see `Who::link`).
 fn flag_url(key: &[u8]) -> String {
     format!("/f/{}", store::hex(key))
 }

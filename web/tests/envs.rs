@@ -1,0 +1,272 @@
+//! Environments: two real redis-servers (staging and a protected
+//! production) behind one hanoi-web: the list's column per environment,
+//! the flag page's tabs, roles per environment (a forged write refused),
+//! the protected environment's confirmation, API keys bound to one
+//! environment, /healthz, an unreachable environment.
+
+mod harness;
+
+use harness::{field, hash_password, hex, Redis, Web, ALICE};
+use serde_json::Value;
+
+pub const ANA: (&str, &str) = ("ana", "ana-password-1");
+const STAGING_KEY: &str = "staging-key-0123456789";
+const PRODUCTION_KEY: &str = "production-key-0123456789";
+
+fn env_config(staging: &Redis, production: &Redis) -> String {
+    format!(
+        r#"
+[[environment]]
+name = "staging"
+redis = "{}"
+
+[[environment]]
+name = "production"
+redis = "{}"
+protected = true
+
+[[user]]
+name = "{}"
+password_hash = "{}"
+role = "admin"
+roles = {{ production = "viewer" }}
+
+[[api_key]]
+key = "{STAGING_KEY}"
+environment = "staging"
+
+[[api_key]]
+key = "{PRODUCTION_KEY}"
+prefix = ""
+environment = "production"
+"#,
+        staging.url(),
+        production.url(),
+        ANA.0,
+        hash_password(ANA.1)
+    )
+}
+
+async fn page(c: &reqwest::Client, url: &str) -> (u16, String) {
+    let r = c.get(url).send().await.expect("GET");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
+async fn post(web: &Web, c: &reqwest::Client, action: &str, form: &[(&str, &str)]) -> u16 {
+    c.post(web.url(action))
+        .header("Origin", &web.base)
+        .form(form)
+        .send()
+        .await
+        .expect("POST")
+        .status()
+        .as_u16()
+}
+
+async fn ofrep(web: &Web, flag: &str, key: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(web.url(&format!("/ofrep/v1/evaluate/flags/{flag}")))
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!("Bearer {key}"))
+        .body(r#"{"context":{"targetingKey":"u1"}}"#)
+        .send()
+        .await
+        .expect("OFREP");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn enabled(redis: &Redis, key: &[u8]) -> bool {
+    let redis::Value::Array(items) = redis.cmd(&[b"HANOI.GET", key]) else {
+        panic!("no flag");
+    };
+    items
+        .chunks(2)
+        .find(|p| p[0] == redis::Value::BulkString(b"enabled".to_vec()))
+        .map(|p| p[1] == redis::Value::Int(1))
+        .expect("enabled")
+}
+
+fn setup() -> (Redis, Redis) {
+    let staging = Redis::start();
+    let production = Redis::start();
+    staging.cmd(&[b"HANOI.DEFINE", b"both", b"PERCENTAGE", b"100"]);
+    staging.cmd(&[b"HANOI.DEFINE", b"only-staging", b"PERCENTAGE", b"30"]);
+    production.cmd(&[b"HANOI.DEFINE", b"both", b"DISABLED", b"PERCENTAGE", b"5"]);
+    (staging, production)
+}
+
+#[tokio::test]
+async fn list_tabs_roles_and_the_protected_environment() {
+    let (staging, production) = setup();
+    let web = Web::start_with(&staging, &env_config(&staging, &production));
+    let both = format!("/f/{}", hex(b"both"));
+
+    // The list: the union of the environments' flags, a column each.
+    let alice = web.login(ALICE).await;
+    let (status, html) = page(&alice, &web.url("/flags")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("only-staging"), "{html}");
+    assert!(html.contains(r#"data-env="staging""#));
+    assert!(html.contains(r#"data-env="production""#));
+    assert!(
+        html.contains("missing"),
+        "only-staging is missing in production"
+    );
+    assert!(html.contains("30 %") && html.contains("5 %"), "{html}");
+
+    // An unknown environment: 404.
+    let (status, _) = page(&alice, &web.url("/flags?env=qa")).await;
+    assert_eq!(status, 404);
+
+    // The flag page: a tab per environment, the title and the save
+    // buttons name the current one (the first by default).
+    let (_, html) = page(&alice, &web.url(&both)).await;
+    assert!(html.contains(r#"id="env-tabs""#));
+    assert!(html.contains("<title>both in staging"), "{html}");
+    assert!(html.contains("Switch off in staging"));
+    assert!(html.contains("Set percentage in staging"));
+    assert!(html.contains(&format!(r#"href="{both}?env=production""#)));
+
+    // ana: admin in staging, viewer in production.
+    let ana = web.login(ANA).await;
+    let (_, prod_page) = page(&ana, &web.url(&format!("{both}?env=production"))).await;
+    assert!(prod_page.contains("<title>both in production"));
+    assert!(
+        !prod_page.contains(r#"id="switch-form""#),
+        "read-only there"
+    );
+    assert!(prod_page.contains("read-only"));
+    let (_, stg_page) = page(&ana, &web.url(&format!("{both}?env=staging"))).await;
+    assert!(stg_page.contains(r#"id="switch-form""#));
+    let csrf = field(&stg_page, Some("switch-form"), "csrf");
+    let prod_version = {
+        let (_, admin_prod) = page(&alice, &web.url(&format!("{both}?env=production"))).await;
+        field(&admin_prod, Some("switch-form"), "version")
+    };
+    // A forged write to production: refused on the server.
+    let forged = post(
+        &web,
+        &ana,
+        &format!("{both}?env=production"),
+        &[
+            ("csrf", &csrf),
+            ("version", &prod_version),
+            ("seen", "0"),
+            ("op", "switch"),
+            ("to", "on"),
+            ("confirm_env", "production"),
+        ],
+    )
+    .await;
+    assert_eq!(forged, 403);
+    assert!(!enabled(&production, b"both"));
+    // In staging, ana may.
+    let version = field(&stg_page, Some("switch-form"), "version");
+    let ok = post(
+        &web,
+        &ana,
+        &format!("{both}?env=staging"),
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("seen", "0"),
+            ("op", "switch"),
+            ("to", "off"),
+        ],
+    )
+    .await;
+    assert_eq!(ok, 303);
+    assert!(!enabled(&staging, b"both"));
+    assert!(!enabled(&production, b"both"));
+
+    // Production is protected: alice (admin there) must type its name.
+    let (_, admin_prod) = page(&alice, &web.url(&format!("{both}?env=production"))).await;
+    assert!(admin_prod.contains(r#"name="confirm_env""#));
+    let csrf = field(&admin_prod, Some("switch-form"), "csrf");
+    let version = field(&admin_prod, Some("switch-form"), "version");
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("version", version.as_str()),
+        ("seen", "0"),
+        ("op", "switch"),
+        ("to", "on"),
+    ];
+    let action = format!("{both}?env=production");
+    assert_eq!(post(&web, &alice, &action, &form).await, 403);
+    form.push(("confirm_env", "staging"));
+    assert_eq!(post(&web, &alice, &action, &form).await, 403);
+    assert!(!enabled(&production, b"both"));
+    form.pop();
+    form.push(("confirm_env", "production"));
+    assert_eq!(post(&web, &alice, &action, &form).await, 303);
+    assert!(enabled(&production, b"both"));
+    assert!(!enabled(&staging, b"both"));
+}
+
+#[tokio::test]
+async fn api_keys_serve_one_environment_and_health_per_environment() {
+    let (staging, mut production) = setup();
+    let web = Web::start_with(&staging, &env_config(&staging, &production));
+
+    let (status, body) = ofrep(&web, "only-staging", STAGING_KEY).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = ofrep(&web, "only-staging", PRODUCTION_KEY).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["errorCode"], "FLAG_NOT_FOUND");
+    let (_, body) = ofrep(&web, "both", STAGING_KEY).await;
+    assert_eq!(body["value"], true, "{body}");
+    let (_, body) = ofrep(&web, "both", PRODUCTION_KEY).await;
+    assert_eq!(body["value"], false, "{body}");
+
+    let health = |web: &Web| {
+        let url = web.url("/healthz");
+        async move {
+            let r = reqwest::get(url).await.expect("healthz");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("JSON")
+        }
+    };
+    let h = health(&web).await;
+    assert_eq!(h["status"], "ok", "{h}");
+    assert_eq!(h["environments"][0]["name"], "staging");
+    assert_eq!(h["environments"][1]["reachable"], true);
+
+    // Production down: reported, and the list still shows staging.
+    production.stop();
+    let h = health(&web).await;
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["environments"][0]["reachable"], true);
+    assert_eq!(h["environments"][1]["name"], "production");
+    assert_eq!(h["environments"][1]["reachable"], false);
+    let alice = web.login(ALICE).await;
+    let (status, html) = page(&alice, &web.url("/flags")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="unreachable-production""#), "{html}");
+    assert!(html.contains("only-staging"));
+    assert!(html.contains("unreachable"));
+    let (status, body) = ofrep(&web, "only-staging", STAGING_KEY).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn an_unknown_environment_is_a_config_error() {
+    let dir = harness::fresh_dir();
+    for bad in [
+        "[[api_key]]\nkey = \"0123456789abcdef0123\"\nenvironment = \"staging\"\n",
+        "[[environment]]\nname = \"staging\"\nredis = \"redis://127.0.0.1:1\"\n[[api_key]]\nkey = \"0123456789abcdef0123\"\nenvironment = \"prod\"\n",
+    ] {
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, bad).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hanoi-web"))
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .expect("run hanoi-web");
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("unknown environment"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
