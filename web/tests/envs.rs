@@ -270,3 +270,201 @@ fn an_unknown_environment_is_a_config_error() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The value of the hidden field `name` in the form with `id`.
+fn form_field(html: &str, id: &str, name: &str) -> String {
+    field(html, Some(id), name)
+}
+
+#[tokio::test]
+async fn compare_and_copy_with_a_stale_refusal() {
+    let (staging, production) = setup();
+    let c = |r: &Redis, args: &[&str]| {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        r.cmd(&a);
+    };
+    c(
+        &staging,
+        &[
+            "HANOI.DEFINE",
+            "rich",
+            "PERCENTAGE",
+            "40",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "3",
+            "VALUES",
+            "\"x\"",
+            "\"y\"",
+            "DEFAULT",
+            "a",
+            "SALT",
+            "s1",
+        ],
+    );
+    c(
+        &staging,
+        &[
+            "HANOI.RULE",
+            "rich",
+            "SET",
+            "de",
+            "VARIANT",
+            "b",
+            "IF",
+            "country",
+            "EQ",
+            "DE",
+        ],
+    );
+    c(&staging, &["HANOI.REGISTER", "rich", "REGEX", "^qa-"]);
+    c(&staging, &["HANOI.REGISTER", "rich", "USER", "u1"]);
+    c(
+        &staging,
+        &["HANOI.SCHEDULE", "rich", "WINDOW", "1798761600000", "0"],
+    );
+    c(
+        &staging,
+        &["HANOI.META", "rich", "SET", "description", "rich one"],
+    );
+    c(&production, &["HANOI.DEFINE", "rich", "PERCENTAGE", "10"]);
+    c(
+        &production,
+        &[
+            "HANOI.RULE",
+            "rich",
+            "SET",
+            "old",
+            "IF",
+            "plan",
+            "EQ",
+            "pro",
+        ],
+    );
+    c(&production, &["HANOI.REGISTER", "rich", "REGEX", "^old-"]);
+    c(
+        &production,
+        &["HANOI.META", "rich", "SET", "owner", "someone"],
+    );
+    let web = Web::start_with(&staging, &env_config(&staging, &production));
+    let rich = format!("/f/{}", hex(b"rich"));
+    let alice = web.login(ALICE).await;
+
+    // The flag page links to the comparison.
+    let (_, html) = page(&alice, &web.url(&rich)).await;
+    assert!(html.contains(r#"id="compare-production""#));
+    let compare = web.url(&format!("{rich}/compare?with=production"));
+    let (status, html) = page(&alice, &compare).await;
+    assert_eq!(status, 200, "{html}");
+    for aspect in [
+        "percentage",
+        "variants",
+        "weights",
+        "values",
+        "salt",
+        "window",
+        "regexes",
+        "rule de",
+        "rule old",
+        "metadata description",
+        "metadata owner",
+        "registered ids (count)",
+    ] {
+        assert!(
+            html.contains(&format!(r#"<tr class="diff" data-aspect="{aspect}""#)),
+            "{aspect} differs: {html}"
+        );
+    }
+    assert!(html.contains(r#"id="copy-to-production""#));
+
+    // Production changes after the comparison was shown: the copy is stale.
+    let form = |html: &str, extra: Option<&str>| {
+        let mut f: Vec<(String, String)> = ["csrf", "from", "source_version", "target_version"]
+            .iter()
+            .map(|n| (n.to_string(), form_field(html, "copy-to-production", n)))
+            .collect();
+        if let Some(e) = extra {
+            f.push(("confirm_env".into(), e.into()));
+        }
+        f
+    };
+    let stale_form = form(&html, Some("production"));
+    c(&production, &["HANOI.PERCENTAGE", "rich", "11"]);
+    let r = alice
+        .post(web.url(&format!("{rich}/copy?env=production")))
+        .header("Origin", &web.base)
+        .form(&stale_form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains(r#"id="stale""#));
+    let (_, html) = page(&alice, &compare).await;
+    assert!(html.contains("11 %"), "production untouched");
+
+    // ana is a viewer in production: no copy there, a forged one refused.
+    let ana = web.login(ANA).await;
+    let (_, ana_html) = page(&ana, &compare).await;
+    assert!(!ana_html.contains(r#"id="copy-to-production""#));
+    let mut forged = form(&html, Some("production"));
+    forged[0].1 = field(&ana_html, None, "csrf");
+    let r = ana
+        .post(web.url(&format!("{rich}/copy?env=production")))
+        .header("Origin", &web.base)
+        .form(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Protected: the name must be typed.
+    let r = alice
+        .post(web.url(&format!("{rich}/copy?env=production")))
+        .header("Origin", &web.base)
+        .form(&form(&html, None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = alice
+        .post(web.url(&format!("{rich}/copy?env=production")))
+        .header("Origin", &web.base)
+        .form(&form(&html, Some("production")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&alice, &compare).await;
+    assert!(html.contains("1 difference (marked)"), "{html}");
+    assert!(html.contains(r#"<tr class="diff" data-aspect="registered ids (count)""#));
+    let history = format!("{:?}", production.cmd(&[b"HANOI.HISTORY", b"rich"]));
+    assert!(
+        history.contains("hanoi-web:alice:copy-from-staging"),
+        "{history}"
+    );
+
+    // To an environment without the flag: created there.
+    let (_, html) = page(
+        &alice,
+        &web.url(&format!(
+            "/f/{}/compare?with=production",
+            hex(b"only-staging")
+        )),
+    )
+    .await;
+    assert!(html.contains("missing"));
+    let r = alice
+        .post(web.url(&format!("/f/{}/copy?env=production", hex(b"only-staging"))))
+        .header("Origin", &web.base)
+        .form(&form(&html, Some("production")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (status, body) = ofrep(&web, "only-staging", PRODUCTION_KEY).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -188,7 +188,10 @@ pub(super) async fn flag_page(
 ) -> Result<Response, Fail> {
     let key = key_of(&hex)?;
     let mut notice = Notice {
-        ok: q.get("done").map(|_| "Saved.".to_owned()),
+        ok: q.get("done").map(|d| match (d.as_str(), q.get("from")) {
+            ("copy", Some(from)) => format!("Copied from {from}."),
+            _ => "Saved.".to_owned(),
+        }),
         ..Notice::default()
     };
     let attrs = q.get("try_attrs").cloned().unwrap_or_default();
@@ -612,6 +615,11 @@ fn env_tabs(app: &App, w: &Who, base: &str) -> Markup {
                     span.tab aria-current="page" { (e.name) @if !writable { " (read-only)" } @if e.protected { " 🔒" } }
                 } @else {
                     a.tab href=(super::session::env_link(true, &e.name, base)) { (e.name) @if !writable { " (read-only)" } @if e.protected { " 🔒" } }
+                }
+            }
+            span.compare { "Compare with: "
+                @for e in app.envs.iter().filter(|e| e.name != w.env_name) {
+                    a href=(w.link(&format!("{base}/compare?with={}", super::urlencode(&e.name)))) id={"compare-" (e.name)} { (e.name) } " "
                 }
             }
         }

@@ -13,6 +13,7 @@
 //! typed).
 
 mod answer;
+mod compare;
 mod flag;
 mod forms;
 mod history;
@@ -55,6 +56,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/flags/new", get(new::new_flag_page).post(new::create_flag))
         .route("/f/{hex}", get(flag::flag_page).post(flag::flag_write))
         .route("/f/{hex}/ids", get(ids::ids_page).post(ids::ids_remove))
+        .route("/f/{hex}/compare", get(compare::compare_page))
+        .route("/f/{hex}/copy", axum::routing::post(compare::copy))
         .route("/user", get(user::user_page))
         .route(
             "/static/style.css",
