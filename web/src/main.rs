@@ -54,6 +54,20 @@ pub struct Env {
     /// requests behind it.
     pub ofrep_store: store::Store,
     pub cache: ofrep::Cache,
+    /// Whether it answered the last check (`/healthz`, or every few
+    /// seconds with more than one environment): pages name an unreachable
+    /// environment in a banner.
+    pub reachable: std::sync::atomic::AtomicBool,
+}
+
+impl Env {
+    /// Pings every primary; remembers and returns why it failed, if it did.
+    pub async fn check(&self) -> Option<String> {
+        let r = self.store.unreachable().await;
+        self.reachable
+            .store(r.is_none(), std::sync::atomic::Ordering::Relaxed);
+        r
+    }
 }
 
 pub struct App {
@@ -129,6 +143,7 @@ fn make_envs(cli: &Cli, config: &config::Config) -> Result<Vec<Env>, String> {
             store,
             ofrep_store,
             cache: ofrep::Cache::new(config.ofrep_cache_ms),
+            reachable: std::sync::atomic::AtomicBool::new(true),
         });
     }
     Ok(envs)
@@ -174,8 +189,7 @@ async fn healthz(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let checks =
-        futures_util::future::join_all(app.envs.iter().map(|e| e.store.unreachable())).await;
+    let checks = futures_util::future::join_all(app.envs.iter().map(|e| e.check())).await;
     let all_up = checks.iter().all(Option::is_none);
     let envs: Vec<serde_json::Value> = app
         .envs
@@ -277,6 +291,17 @@ fn main() {
                 std::process::exit(1);
             }
         };
+        if app.envs.len() > 1 {
+            // Each environment checked every few seconds: the banner of an
+            // unreachable one.
+            let app = app.clone();
+            tokio::spawn(async move {
+                loop {
+                    futures_util::future::join_all(app.envs.iter().map(|e| e.check())).await;
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            });
+        }
         let addr = listener.local_addr().unwrap_or(cli.listen);
         println!("hanoi-web listening on http://{addr}");
         let service = router(app).into_make_service_with_connect_info::<SocketAddr>();

@@ -248,6 +248,25 @@ async fn api_keys_serve_one_environment_and_health_per_environment() {
     assert!(html.contains("unreachable"));
     let (status, body) = ofrep(&web, "only-staging", STAGING_KEY).await;
     assert_eq!(status, 200, "{body}");
+    // Every page's banner names it (checked by /healthz above, and every
+    // few seconds).
+    let (status, html) = page(&alice, &web.url(&format!("/f/{}", hex(b"both")))).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="env-down""#), "{html}");
+    assert!(html.contains("<strong>production</strong>"));
+    // Its own pages: 503.
+    let (status, _) = page(
+        &alice,
+        &web.url(&format!("/f/{}?env=production", hex(b"both"))),
+    )
+    .await;
+    assert_eq!(status, 503);
+    // Back: the banner goes at the next check.
+    production.restart();
+    let h = health(&web).await;
+    assert_eq!(h["status"], "ok", "{h}");
+    let (_, html) = page(&alice, &web.url("/flags")).await;
+    assert!(!html.contains(r#"id="env-down""#));
 }
 
 #[test]

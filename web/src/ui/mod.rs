@@ -184,7 +184,15 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
                         }
                     }
                 }
-                main { (body) }
+                main {
+                    @if let Some(w) = who.filter(|w| !w.down.is_empty()) {
+                        div.msg.err id="env-down" role="alert" {
+                            "Unreachable: " @for (i, e) in w.down.iter().enumerate() { @if i > 0 { ", " } strong { (e) } }
+                            ". Its flags cannot be read or changed until it answers again; the other environments work."
+                        }
+                    }
+                    (body)
+                }
             }
         }
     }

@@ -31,6 +31,9 @@ pub struct Who {
     pub multi: bool,
     /// The current environment is protected: changes need its name typed.
     pub protected: bool,
+    /// Environments found unreachable at their last check (more than one
+    /// environment).
+    pub down: Vec<String>,
     session: auth::Session,
 }
 
@@ -136,6 +139,14 @@ fn who(app: &App, headers: &HeaderMap, env: usize) -> Option<Who> {
         env_name,
         multi: app.envs.len() > 1,
         protected: app.envs.get(env)?.protected,
+        down: app
+            .envs
+            .iter()
+            .filter(|e| {
+                app.envs.len() > 1 && !e.reachable.load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .map(|e| e.name.clone())
+            .collect(),
         session,
     })
 }
