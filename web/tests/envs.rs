@@ -203,6 +203,40 @@ async fn list_tabs_roles_and_the_protected_environment() {
     assert_eq!(post(&web, &alice, &action, &form).await, 303);
     assert!(enabled(&production, b"both"));
     assert!(!enabled(&staging, b"both"));
+
+    // The rule builder's "add a condition" writes nothing: no confirmation
+    // needed; saving the rule needs it.
+    let (_, admin_prod) = page(&alice, &web.url(&action)).await;
+    assert!(admin_prod.contains("Add rule in production"));
+    let csrf = field(&admin_prod, Some("rule-form"), "csrf");
+    let version = field(&admin_prod, Some("rule-form"), "version");
+    let mut rule = vec![
+        ("csrf", csrf.as_str()),
+        ("version", version.as_str()),
+        ("seen", "0"),
+        ("op", "rule_set"),
+        ("name", "de"),
+        ("cond_attr_0", "country"),
+        ("cond_op_0", "EQ"),
+        ("cond_values_0", "DE"),
+        ("action", "add"),
+    ];
+    let r = alice
+        .post(web.url(&action))
+        .header("Origin", &web.base)
+        .form(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains(r#"id="cond-attr-1""#));
+    rule.pop();
+    rule.push(("action", "save"));
+    assert_eq!(post(&web, &alice, &action, &rule).await, 403);
+    rule.push(("confirm_env", "production"));
+    assert_eq!(post(&web, &alice, &action, &rule).await, 303);
+    let rules = format!("{:?}", production.cmd(&[b"HANOI.GET", b"both"]));
+    assert!(rules.contains("country"), "{rules}");
 }
 
 #[tokio::test]

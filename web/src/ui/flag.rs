@@ -7,7 +7,7 @@ use super::forms::{check_variant_rows, commands, quote_token, variant_rows, Vari
 use super::history::history_table;
 use super::list::is_stale;
 use super::rules::{rule_form, rule_step, RuleForm, RuleStep};
-use super::session::{check_write, Who};
+use super::session::{check_confirm, check_write_unconfirmed, Who};
 use super::time::{fmt_iso, now_ms};
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
 use crate::store::{self, Explain, FlagView, HistoryEntry, Stats, WriteOutcome};
@@ -417,7 +417,7 @@ fn rules_section(
                     }
                 } } }
             }
-            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, "rule_set"), url, f, form)) } }
+            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, "rule_set"), url, f, form, &w.in_env(), w.protected)) } }
         }
     }
 }
@@ -633,7 +633,7 @@ pub(super) async fn flag_write(
     Path(hex): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    check_write(&app, &w, &headers, &f, true)?;
+    check_write_unconfirmed(&app, &w, &headers, &f, true)?;
     let key = key_of(&hex)?;
     let op = f.get("op").cloned().unwrap_or_default();
     let version = f.get("version").cloned().unwrap_or_default();
@@ -705,6 +705,7 @@ pub(super) async fn flag_write(
             ));
         }
     };
+    check_confirm(&w, &f)?;
     let outcome = w
         .env(&app)
         .store

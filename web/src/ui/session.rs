@@ -190,6 +190,23 @@ pub(super) fn check_write(
     form: &HashMap<String, String>,
     change: bool,
 ) -> Result<(), Fail> {
+    check_write_unconfirmed(app, w, headers, form, change)?;
+    if change {
+        check_confirm(w, form)?;
+    }
+    Ok(())
+}
+
+/// [`check_write`] but for the protected environment's confirmation, which
+/// the caller checks ([`check_confirm`]) before it writes: a form that only
+/// shows itself again (a rule's row added) needs none.
+pub(super) fn check_write_unconfirmed(
+    app: &App,
+    w: &Who,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    change: bool,
+) -> Result<(), Fail> {
     let token = form.get("csrf").map(String::as_str).unwrap_or("");
     if !app.keys.csrf_ok(&w.session, token) {
         return Err(Fail::Forbidden(
@@ -206,7 +223,13 @@ pub(super) fn check_write(
             "viewers cannot change flags".into()
         }));
     }
-    if change && w.protected {
+    Ok(())
+}
+
+/// In a protected environment, a change needs the form's `confirm_env` to
+/// be the environment's name.
+pub(super) fn check_confirm(w: &Who, form: &HashMap<String, String>) -> Result<(), Fail> {
+    if w.protected {
         let typed = form.get("confirm_env").map(String::as_str).unwrap_or("");
         if typed != w.env_name {
             return Err(Fail::Forbidden(format!(
