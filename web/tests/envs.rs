@@ -500,6 +500,21 @@ async fn compare_and_copy_with_a_stale_refusal() {
         "{history}"
     );
 
+    // With its ids, when asked: then no difference is left.
+    let (_, html) = page(&alice, &compare).await;
+    let mut with_ids = form(&html, Some("production"));
+    with_ids.push(("with_ids".into(), "1".into()));
+    let r = alice
+        .post(web.url(&format!("{rich}/copy?env=production")))
+        .header("Origin", &web.base)
+        .form(&with_ids)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&alice, &compare).await;
+    assert!(html.contains("No differences."), "{html}");
+
     // To an environment without the flag: created there.
     let (_, html) = page(
         &alice,

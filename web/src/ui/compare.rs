@@ -21,6 +21,38 @@ use redis::Cmd;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+/// At most this many ids of each kind are copied with "and its ids".
+const MAX_COPIED_IDS: usize = 100_000;
+
+/// Every registered (`USERS`) or blocked (`BLOCKED`) id of the flag in
+/// one environment, `HANOI.IDS` walked to the end; refused past
+/// [`MAX_COPIED_IDS`].
+async fn all_ids(store: &Store, key: &[u8], which: &str) -> Result<Vec<Vec<u8>>, Fail> {
+    let mut ids = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let mut c = redis::cmd("HANOI.IDS");
+        c.arg(key).arg(which).arg(cursor).arg("COUNT").arg(10_000);
+        let reply = store.query(key, &c).await?;
+        let (next, found) =
+            super::ids::step(&reply).ok_or_else(|| Fail::Bad("unexpected reply".into()))?;
+        ids.extend(found);
+        if ids.len() > MAX_COPIED_IDS {
+            return Err(Fail::Bad(format!(
+                "more than {MAX_COPIED_IDS} {} ids: copy without them",
+                which.to_lowercase()
+            )));
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// The flag in one environment: Ok(None) when it has none there.
 async fn read(store: &Store, key: &[u8]) -> Result<Option<FlagView>, Fail> {
     let r = store
@@ -232,6 +264,7 @@ fn render(
                         label.confirm-env { "Type " strong { (to_env.name) } " to confirm: "
                             input type="text" name="confirm_env" autocomplete="off" required; }
                     }
+                    label { input type="checkbox" name="with_ids" value="1"; " and its registered and blocked ids (added to the target's)" }
                     button type="submit" { "Copy to " (to_env.name) }
                 }
             }
@@ -255,7 +288,7 @@ fn render(
                 }
             }
         } }
-        p.muted { "A copy writes the definition, rules, schedules, regexes and metadata on the target in one transaction; registered and blocked ids are not copied." }
+        p.muted { "A copy writes the definition, rules, schedules, regexes and metadata on the target in one transaction; registered and blocked ids only when asked (added to the target's)." }
         div.row {
             (copy_form(an, other, a, b))
             (copy_form(bn, w.env, b, a))
@@ -428,7 +461,21 @@ pub(super) async fn copy(
             &format!("the flag in {}", w.env_name),
         ));
     }
-    let cmds = copy_commands(&key, &src, dst.as_ref());
+    let mut cmds = copy_commands(&key, &src, dst.as_ref());
+    if f.contains_key("with_ids") {
+        let source = &app.envs[from].store;
+        for (which, cmd) in [("USERS", "HANOI.REGISTER"), ("BLOCKED", "HANOI.BLOCK")] {
+            for chunk in all_ids(source, &key, which).await?.chunks(10_000) {
+                let mut c = redis::cmd(cmd);
+                c.arg(&key);
+                if which == "USERS" {
+                    c.arg("USER");
+                }
+                c.arg(chunk);
+                cmds.push(c);
+            }
+        }
+    }
     let who = format!("{}:copy-from-{from_name}", w.name);
     let expected = (!expected.is_empty()).then_some(expected.as_str());
     match w.env(&app).store.write(&who, &key, expected, &cmds).await? {

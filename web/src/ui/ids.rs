@@ -133,7 +133,7 @@ pub(super) async fn ids_page(
 }
 
 /// `HANOI.IDS`'s reply: the next cursor and the ids.
-fn step(v: &redis::Value) -> Option<(u64, Vec<Vec<u8>>)> {
+pub(super) fn step(v: &redis::Value) -> Option<(u64, Vec<Vec<u8>>)> {
     let redis::Value::Array(parts) = v else {
         return None;
     };
