@@ -115,6 +115,11 @@ async fn list_tabs_roles_and_the_protected_environment() {
         "only-staging is missing in production"
     );
     assert!(html.contains("30 %") && html.contains("5 %"), "{html}");
+    // The header switches the current environment.
+    assert!(html.contains(r#"href="/flags?env=production""#));
+    let (status, html) = page(&alice, &web.url("/flags?env=production")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="current-env" class="badge env" aria-current="true" title="the current environment">production<"#), "{html}");
 
     // An unknown environment: 404.
     let (status, _) = page(&alice, &web.url("/flags?env=qa")).await;

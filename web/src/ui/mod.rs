@@ -169,7 +169,14 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
                     nav aria-label="main" {
                         a href=(who.map_or("/flags".to_owned(), |w| w.link("/flags"))) { "hanoi flags" }
                         @if let Some(w) = who {
-                            @if w.multi { span id="current-env" class="badge env" title="the current environment" { (w.env_name) } }
+                            @if w.multi {
+                                span.envs id="env-switch" aria-label="environment" {
+                                    @for e in &w.envs {
+                                        @if *e == w.env_name { span id="current-env" class="badge env" aria-current="true" title="the current environment" { (e) } }
+                                        @else { a.env-link href=(session::env_link(true, e, "/flags")) { (e) } }
+                                    }
+                                }
+                            }
                             @if w.can_write { a href=(w.link("/flags/new")) id="new-flag" { "+ New flag" } }
                             a href=(w.link("/user")) id="user-view" { "A user's view" }
                         }

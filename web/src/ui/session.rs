@@ -34,6 +34,8 @@ pub struct Who {
     /// Environments found unreachable at their last check (more than one
     /// environment).
     pub down: Vec<String>,
+    /// Every environment's name, in order.
+    pub envs: Vec<String>,
     session: auth::Session,
 }
 
@@ -147,6 +149,7 @@ fn who(app: &App, headers: &HeaderMap, env: usize) -> Option<Who> {
             })
             .map(|e| e.name.clone())
             .collect(),
+        envs: app.envs.iter().map(|e| e.name.clone()).collect(),
         session,
     })
 }
