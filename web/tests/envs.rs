@@ -541,3 +541,38 @@ async fn compare_and_copy_with_a_stale_refusal() {
     let (status, body) = ofrep(&web, "only-staging", PRODUCTION_KEY).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// An environment's own Redis ACL user and password.
+#[tokio::test]
+async fn an_environment_with_its_own_redis_user() {
+    let (staging, production) = setup();
+    production.cmd(&[
+        b"ACL",
+        b"SETUSER",
+        b"web",
+        b"on",
+        b">web-password-1",
+        b"~*",
+        b"&*",
+        b"+@all",
+    ]);
+    production.cmd(&[b"ACL", b"SETUSER", b"default", b"off"]);
+    let config = format!(
+        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\nredis_username = \"web\"\nredis_password = \"web-password-1\"\n\n[[environment]]\nname = \"wrong\"\nredis = \"{}\"\nredis_username = \"web\"\nredis_password = \"nope\"\n\n[[api_key]]\nkey = \"{PRODUCTION_KEY}\"\nenvironment = \"production\"\n",
+        staging.url(),
+        production.url(),
+        production.url()
+    );
+    let web = Web::start_with(&staging, &config);
+    let (status, body) = ofrep(&web, "both", PRODUCTION_KEY).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["value"], false);
+    let h: Value = reqwest::get(web.url("/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["environments"][1]["reachable"], true, "{h}");
+    assert_eq!(h["environments"][2]["reachable"], false, "{h}");
+}
