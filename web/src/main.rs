@@ -173,7 +173,10 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(ofrep_routes)
         .route("/healthz", get(healthz))
-        .merge(ui::routes())
+        .merge(ui::routes().layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            ui::name_unreachable,
+        )))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             pinned_host,

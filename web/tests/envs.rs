@@ -300,6 +300,13 @@ async fn api_keys_serve_one_environment_and_health_per_environment() {
     )
     .await;
     assert_eq!(status, 503);
+    let (_, html) = page(
+        &alice,
+        &web.url(&format!("/f/{}?env=production", hex(b"both"))),
+    )
+    .await;
+    assert!(html.contains(r#"id="env-unreachable""#), "{html}");
+    assert!(html.contains("<strong>production</strong>"));
     // Back: the banner goes at the next check.
     production.restart();
     let h = health(&web).await;

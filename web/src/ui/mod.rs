@@ -130,6 +130,40 @@ impl IntoResponse for Fail {
     }
 }
 
+/// With more than one environment, a page that found its Redis unreachable
+/// (503) names the environment, and the banner of the other pages does at
+/// once (not only at the next check).
+pub async fn name_unreachable(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let env = req
+        .uri()
+        .query()
+        .and_then(|q| session::url_param(q, "env"))
+        .and_then(|name| app.env_index(&name))
+        .unwrap_or(0);
+    let r = next.run(req).await;
+    if r.status() != StatusCode::SERVICE_UNAVAILABLE || app.envs.len() < 2 {
+        return r;
+    }
+    let e = &app.envs[env];
+    e.reachable
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let body = html! {
+        h1 { "Redis is unreachable" }
+        div.msg.err role="alert" id="env-unreachable" {
+            "The environment " strong { (e.name) } " (its Redis) cannot be reached right now. hanoi-web keeps trying; reload in a moment. The other environments work."
+        }
+        p { a href=(session::env_link(true, &app.envs[if env == 0 { 1 } else { 0 }].name, "/flags")) { "The flags in another environment" } }
+    };
+    respond(
+        StatusCode::SERVICE_UNAVAILABLE,
+        layout("Redis is unreachable", None, body),
+    )
+}
+
 fn respond(status: StatusCode, page: Markup) -> Response {
     let mut r = (status, page.into_string()).into_response();
     let h = r.headers_mut();

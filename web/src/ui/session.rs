@@ -89,7 +89,7 @@ pub fn env_param(parts: &Parts) -> Option<String> {
     url_param(q, "env")
 }
 
-fn url_param(q: &str, name: &str) -> Option<String> {
+pub fn url_param(q: &str, name: &str) -> Option<String> {
     q.split('&')
         .filter_map(|p| p.split_once('='))
         .find(|(k, _)| *k == name)
