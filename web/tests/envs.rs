@@ -527,6 +527,15 @@ async fn compare_and_copy_with_a_stale_refusal() {
     let (_, html) = page(&alice, &compare).await;
     assert!(html.contains("No differences."), "{html}");
 
+    // Its page in an environment without it: the tabs and the comparison.
+    let (status, html) = page(
+        &alice,
+        &web.url(&format!("/f/{}?env=production", hex(b"only-staging"))),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(html.contains(r#"id="no-flag""#) && html.contains(r#"id="compare-staging""#));
+
     // To an environment without the flag: created there.
     let (_, html) = page(
         &alice,

@@ -218,9 +218,24 @@ pub(super) async fn flag_page(
         };
         notice.tried = Some((id.clone(), answer));
     }
-    let data = load_flag(&w.env(&app).store, &key)
-        .await?
-        .ok_or(Fail::NotFound)?;
+    let Some(data) = load_flag(&w.env(&app).store, &key).await? else {
+        if !w.multi {
+            return Err(Fail::NotFound);
+        }
+        // Missing here, maybe not elsewhere: the tabs, and a comparison
+        // (which copies) with each other environment.
+        let name = lossy(&key);
+        let base = flag_url(&key);
+        let body = html! {
+            (env_tabs(&app, &w, &base))
+            h1 id="flag-title" { (name) " " span.badge.missing { "missing" } " " span.badge.env id="flag-env" { "in " (w.env_name) } }
+            p id="no-flag" { "There is no flag " strong { (name) } " in " (w.env_name) ". Compare with another environment to copy it here." }
+        };
+        return Ok(respond(
+            StatusCode::NOT_FOUND,
+            layout(&format!("{name} in {}", w.env_name), Some(&w), body),
+        ));
+    };
     Ok(respond(
         StatusCode::OK,
         render_flag(&app, &w, &key, &data, &notice, &q),
