@@ -15,7 +15,35 @@ pub enum Role {
 pub struct User {
     pub name: String,
     pub password_hash: String,
+    /// The role in every environment ...
     pub role: Role,
+    /// ... unless overridden here, by environment name.
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, Role>,
+}
+
+impl User {
+    /// The user's role in the environment `env`.
+    pub fn role_in(&self, env: &str) -> Role {
+        self.roles.get(env).copied().unwrap_or(self.role)
+    }
+}
+
+/// One `[[environment]]`: a Redis (standalone or a cluster) of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    pub redis: String,
+    #[serde(default)]
+    pub cluster: bool,
+    #[serde(default)]
+    pub redis_username: Option<String>,
+    #[serde(default)]
+    pub redis_password: Option<String>,
+    /// Changes need a confirmation naming the environment.
+    #[serde(default)]
+    pub protected: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +52,9 @@ pub struct ApiKey {
     pub key: String,
     #[serde(default)]
     pub prefix: String,
+    /// The one environment the key evaluates in (default: the first).
+    #[serde(default)]
+    pub environment: Option<String>,
 }
 
 fn default_stale_days() -> u64 {
@@ -41,6 +72,10 @@ pub struct Config {
     pub user: Vec<User>,
     #[serde(default)]
     pub api_key: Vec<ApiKey>,
+    /// Environments, each its own Redis; none: `--redis` is the single
+    /// environment `default`.
+    #[serde(default)]
+    pub environment: Vec<Environment>,
     /// A flag not evaluated for this many days gets the "stale" badge.
     #[serde(default = "default_stale_days")]
     pub stale_days: u64,
@@ -111,9 +146,46 @@ impl Config {
                 ));
             }
         }
+        let mut names: Vec<&str> = Vec::new();
+        for e in &config.environment {
+            if e.name.is_empty()
+                || !e
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(format!(
+                    "environment {:?}: a name is letters, digits, '-', '_' or '.'",
+                    e.name
+                ));
+            }
+            if names.contains(&e.name.as_str()) {
+                return Err(format!("environment {:?} is defined twice", e.name));
+            }
+            names.push(&e.name);
+        }
+        let known = config.env_names();
+        let unknown = |what: String, name: &str| -> Result<(), String> {
+            if known.iter().any(|k| k == name) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what}: unknown environment {name:?} (known: {})",
+                    known.join(", ")
+                ))
+            }
+        };
+        for u in &config.user {
+            for env in u.roles.keys() {
+                unknown(format!("user {:?} roles", u.name), env)?;
+            }
+        }
         for k in &config.api_key {
             if k.key.len() < 16 {
                 return Err("an [[api_key]] key is shorter than 16 characters".into());
+            }
+            if let Some(env) = &k.environment {
+                unknown("an [[api_key]]".into(), env)?;
             }
         }
         if let Some(s) = &config.session_secret {
@@ -147,6 +219,16 @@ impl Config {
         Some((u.to_ascii_lowercase(), host.to_ascii_lowercase()))
     }
 
+    /// The environments' names, in order: `["default"]` without any
+    /// `[[environment]]`.
+    pub fn env_names(&self) -> Vec<String> {
+        if self.environment.is_empty() {
+            vec!["default".to_owned()]
+        } else {
+            self.environment.iter().map(|e| e.name.clone()).collect()
+        }
+    }
+
     pub fn user(&self, name: &str) -> Option<&User> {
         self.user.iter().find(|u| u.name == name)
     }
@@ -175,6 +257,41 @@ prefix = "mobile:"
         assert_eq!(c.user[0].role, Role::Admin);
         assert_eq!(c.api_key[0].prefix, "mobile:");
         assert!(Config::parse("[[user]]\nname='a'\npassword_hash='x'\nrole='admin'").is_err());
+        assert_eq!(c.env_names(), vec!["default"]);
+    }
+
+    #[test]
+    fn environments_and_unknown_names() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$cmFuZG9tcmFuZG9tcmFuZG9tcmFuZG9tcmFuZG9t";
+        let envs = "[[environment]]\nname='staging'\nredis='redis://a'\n[[environment]]\nname='production'\nredis='redis://b'\nprotected=true\n";
+        let c = Config::parse(&format!(
+            "{envs}[[user]]\nname='ana'\npassword_hash='{hash}'\nrole='admin'\nroles={{production='viewer'}}\n[[api_key]]\nkey='0123456789abcdef0123'\nenvironment='production'\n"
+        ))
+        .unwrap();
+        assert_eq!(c.env_names(), vec!["staging", "production"]);
+        assert_eq!(c.user[0].role_in("staging"), Role::Admin);
+        assert_eq!(c.user[0].role_in("production"), Role::Viewer);
+        assert!(c.environment[1].protected);
+        let bad_role = format!("{envs}[[user]]\nname='ana'\npassword_hash='{hash}'\nrole='admin'\nroles={{prod='viewer'}}\n");
+        assert!(Config::parse(&bad_role)
+            .unwrap_err()
+            .contains("unknown environment"));
+        let bad_key = format!("{envs}[[api_key]]\nkey='0123456789abcdef0123'\nenvironment='qa'\n");
+        assert!(Config::parse(&bad_key)
+            .unwrap_err()
+            .contains("unknown environment"));
+        // Without environments, only `default` is known.
+        assert!(
+            Config::parse("[[api_key]]\nkey='0123456789abcdef0123'\nenvironment='default'\n")
+                .is_ok()
+        );
+        assert!(
+            Config::parse("[[api_key]]\nkey='0123456789abcdef0123'\nenvironment='staging'\n")
+                .is_err()
+        );
+        assert!(Config::parse(&format!("{envs}{envs}"))
+            .unwrap_err()
+            .contains("twice"));
         assert!(Config::parse("[[user]]\nname='a'\npassword_hash='x'\nrole='root'").is_err());
     }
 }

@@ -43,13 +43,41 @@ enum Command {
     HashPassword,
 }
 
-pub struct App {
-    pub config: config::Config,
+/// One environment: its Redis, reached by the UI and by OFREP apart.
+pub struct Env {
+    pub name: String,
+    /// Changes need the environment's name typed.
+    pub protected: bool,
     /// The UI's connections to Redis.
     pub store: store::Store,
     /// OFREP's, apart: a flood of evaluations does not queue the UI's
     /// requests behind it.
     pub ofrep_store: store::Store,
+    pub cache: ofrep::Cache,
+    /// The rule builder's attribute suggestions, from this environment's
+    /// flags.
+    pub attributes: ui::KnownAttributes,
+    /// Whether it answered the last check (`/healthz`, or every few
+    /// seconds with more than one environment): pages name an unreachable
+    /// environment in a banner.
+    pub reachable: std::sync::atomic::AtomicBool,
+}
+
+impl Env {
+    /// Pings every primary; remembers and returns why it failed, if it did.
+    pub async fn check(&self) -> Option<String> {
+        let r = self.store.unreachable().await;
+        self.reachable
+            .store(r.is_none(), std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+}
+
+pub struct App {
+    pub config: config::Config,
+    /// The environments, in the config's order (the first is the default);
+    /// without `[[environment]]`, `--redis` as `default`.
+    pub envs: Vec<Env>,
     /// OFREP requests evaluated at once (the others wait their turn, for a
     /// while): what one caller can cost is bounded.
     pub ofrep_slots: tokio::sync::Semaphore,
@@ -58,9 +86,71 @@ pub struct App {
     /// Password checks running at once (argon2 is memory- and CPU-hard).
     pub login_slots: tokio::sync::Semaphore,
     pub dummy_hash: String,
-    pub cache: ofrep::Cache,
-    /// The rule builder's attribute suggestions.
-    pub attributes: ui::KnownAttributes,
+}
+
+impl App {
+    /// The environment named `name`.
+    pub fn env_index(&self, name: &str) -> Option<usize> {
+        self.envs.iter().position(|e| e.name == name)
+    }
+}
+
+/// The environments of the config (each `[[environment]]`), or `--redis`
+/// as `default`.
+fn make_envs(cli: &Cli, config: &config::Config) -> Result<Vec<Env>, String> {
+    let mut specs = Vec::new();
+    if config.environment.is_empty() {
+        specs.push((
+            "default".to_owned(),
+            cli.redis.clone(),
+            cli.cluster,
+            config.redis_username.clone(),
+            config.redis_password.clone(),
+            false,
+        ));
+    } else {
+        for e in &config.environment {
+            specs.push((
+                e.name.clone(),
+                e.redis.clone(),
+                e.cluster,
+                e.redis_username.clone(),
+                e.redis_password.clone(),
+                e.protected,
+            ));
+        }
+    }
+    let mut envs = Vec::new();
+    for (name, url, cluster, user, password, protected) in specs {
+        let mut info =
+            redis::IntoConnectionInfo::into_connection_info(url.as_str()).map_err(|e| {
+                if config.environment.is_empty() {
+                    format!("bad --redis URL: {e}")
+                } else {
+                    format!("environment {name}: bad Redis URL: {e}")
+                }
+            })?;
+        if let Some(u) = user {
+            info.redis.username = Some(u);
+        }
+        if let Some(p) = password {
+            info.redis.password = Some(p);
+        }
+        let store = store::Store::new(info.clone(), cluster)
+            .map_err(|e| format!("environment {name}: {e}"))?;
+        let ofrep_store =
+            store::Store::new(info, cluster).map_err(|e| format!("environment {name}: {e}"))?;
+        envs.push(Env {
+            name,
+            protected,
+            store,
+            ofrep_store,
+            cache: ofrep::Cache::new(config.ofrep_cache_ms),
+            attributes: ui::KnownAttributes::default(),
+            reachable: std::sync::atomic::AtomicBool::new(true),
+        });
+    }
+    Ok(envs)
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -86,13 +176,42 @@ pub fn router(app: Arc<App>) -> Router {
         ));
     Router::new()
         .merge(ofrep_routes)
-        .route("/healthz", get(|| async { "ok" }))
-        .merge(ui::routes())
+        .route("/healthz", get(healthz))
+        .merge(ui::routes().layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            ui::name_unreachable,
+        )))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             pinned_host,
         ))
         .with_state(app)
+}
+
+/// `/healthz`: each environment's reachability (every primary answers
+/// PING), as JSON: `{"status": "ok"|"degraded", "environments": [{"name",
+/// "reachable", "error"?}]}`; always 200 (hanoi-web itself is up: an
+/// unreachable environment is "degraded", its pages say so).
+async fn healthz(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let checks = futures_util::future::join_all(app.envs.iter().map(|e| e.check())).await;
+    let all_up = checks.iter().all(Option::is_none);
+    let envs: Vec<serde_json::Value> = app
+        .envs
+        .iter()
+        .zip(checks)
+        .map(|(e, c)| match c {
+            None => serde_json::json!({ "name": e.name, "reachable": true }),
+            Some(err) => serde_json::json!({ "name": e.name, "reachable": false, "error": err }),
+        })
+        .collect();
+    let body = serde_json::json!({
+        "status": if all_up { "ok" } else { "degraded" },
+        "environments": envs,
+    });
+    axum::Json(body).into_response()
 }
 
 /// With `public_url` in the config, a request for another `Host` is
@@ -148,25 +267,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut info = match redis::IntoConnectionInfo::into_connection_info(cli.redis.as_str()) {
-        Ok(i) => i,
+    let envs = match make_envs(&cli, &config) {
+        Ok(e) => e,
         Err(e) => {
-            eprintln!("hanoi-web: bad --redis URL: {e}");
-            std::process::exit(2);
-        }
-    };
-    if let Some(u) = &config.redis_username {
-        info.redis.username = Some(u.clone());
-    }
-    if let Some(p) = &config.redis_password {
-        info.redis.password = Some(p.clone());
-    }
-    let (store, ofrep_store) = match (
-        store::Store::new(info.clone(), cli.cluster),
-        store::Store::new(info, cli.cluster),
-    ) {
-        (Ok(s), Ok(o)) => (s, o),
-        (Err(e), _) | (_, Err(e)) => {
             eprintln!("hanoi-web: {e}");
             std::process::exit(2);
         }
@@ -184,11 +287,8 @@ fn main() {
             limiter: auth::LoginLimiter::new(config.login_attempts),
             login_slots: tokio::sync::Semaphore::new(2),
             dummy_hash: auth::dummy_hash(),
-            cache: ofrep::Cache::new(config.ofrep_cache_ms),
-            store,
-            ofrep_store,
+            envs,
             ofrep_slots: tokio::sync::Semaphore::new(ofrep::SLOTS),
-            attributes: ui::KnownAttributes::default(),
             config,
         });
         let listener = match tokio::net::TcpListener::bind(cli.listen).await {
@@ -198,6 +298,17 @@ fn main() {
                 std::process::exit(1);
             }
         };
+        if app.envs.len() > 1 {
+            // Each environment checked every few seconds: the banner of an
+            // unreachable one.
+            let app = app.clone();
+            tokio::spawn(async move {
+                loop {
+                    futures_util::future::join_all(app.envs.iter().map(|e| e.check())).await;
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            });
+        }
         let addr = listener.local_addr().unwrap_or(cli.listen);
         println!("hanoi-web listening on http://{addr}");
         let service = router(app).into_make_service_with_connect_info::<SocketAddr>();

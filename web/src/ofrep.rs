@@ -324,6 +324,8 @@ fn bad_path(uri: &Uri, r: &PathRejection) -> OfrepError {
 pub struct ApiKey {
     /// Flags whose key starts with this (empty: every flag).
     pub prefix: String,
+    /// The one environment it evaluates in (an index of `App::envs`).
+    pub env: usize,
 }
 
 impl FromRequestParts<Arc<App>> for ApiKey {
@@ -341,8 +343,15 @@ impl FromRequestParts<Arc<App>> for ApiKey {
         };
         for k in &app.config.api_key {
             if crate::auth::constant_eq(k.key.as_bytes(), given.as_bytes()) {
+                // Checked at start: a named environment exists.
+                let env = k
+                    .environment
+                    .as_deref()
+                    .and_then(|e| app.env_index(e))
+                    .unwrap_or(0);
                 return Ok(ApiKey {
                     prefix: k.prefix.clone(),
+                    env,
                 });
             }
         }
@@ -548,17 +557,17 @@ impl Cache {
 /// Evaluates keys: one pipeline per server with `HANOI.RESOLVE` for each
 /// (and `HANOI.EXPORT NOIDS` for those whose description is not cached).
 async fn evaluate(
-    app: &App,
+    env: &crate::Env,
     keys: &[Vec<u8>],
     ctx: &Context,
 ) -> Result<Vec<(Shape, Option<redis::Value>)>, redis::RedisError> {
-    let cached: Vec<Option<Arc<FlagView>>> = keys.iter().map(|k| app.cache.flag(k)).collect();
+    let cached: Vec<Option<Arc<FlagView>>> = keys.iter().map(|k| env.cache.flag(k)).collect();
     let index: HashMap<&[u8], usize> = keys
         .iter()
         .enumerate()
         .map(|(i, k)| (k.as_slice(), i))
         .collect();
-    let replies = app
+    let replies = env
         .ofrep_store
         .per_key(keys, |p, k| {
             let need_get = index.get(k).is_none_or(|&i| cached[i].is_none());
@@ -573,7 +582,7 @@ async fn evaluate(
             None => {
                 let shape = r.next().map_or(Shape::Missing, |v| shape_of(&v));
                 if let Shape::Flag(f) = &shape {
-                    app.cache.put_flag(k, f);
+                    env.cache.put_flag(k, f);
                 }
                 shape
             }
@@ -677,7 +686,8 @@ pub async fn evaluate_one(
     let ctx = context(&body).map_err(|e| e.for_flag(&key))?;
     let _slot = slot(&app).await.map_err(|e| e.for_flag(&key))?;
     let keys = [key.as_bytes().to_vec()];
-    let (shape, explain) = evaluate(&app, &keys, &ctx)
+    let env = &app.envs[api_key.env];
+    let (shape, explain) = evaluate(env, &keys, &ctx)
         .await
         .map_err(|e| OfrepError::redis(&e, Some(&key)))?
         .pop()
@@ -740,10 +750,11 @@ pub async fn evaluate_all(
     let _slot = slot(&app).await?;
     let mut pattern = store::glob_escape(api_key.prefix.as_bytes());
     pattern.push(b'*');
-    let keys = match app.cache.keys(&pattern) {
+    let env = &app.envs[api_key.env];
+    let keys = match env.cache.keys(&pattern) {
         Some(k) => k,
         None => {
-            let keys = app
+            let keys = env
                 .ofrep_store
                 .all_flags(&pattern)
                 .await
@@ -754,12 +765,12 @@ pub async fn evaluate_all(
                     .filter_map(|k| String::from_utf8(k).ok())
                     .collect(),
             );
-            app.cache.put_keys(&pattern, &keys);
+            env.cache.put_keys(&pattern, &keys);
             keys
         }
     };
     let raw: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
-    let results = evaluate(&app, &raw, &ctx)
+    let results = evaluate(env, &raw, &ctx)
         .await
         .map_err(|e| OfrepError::redis(&e, None))?;
     let mut flags = Vec::with_capacity(keys.len());

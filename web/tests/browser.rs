@@ -749,3 +749,80 @@ async fn openfeature_web_sdk_in_the_browser() {
     }
     c.close().await.unwrap();
 }
+
+/// Environments, as a person clicks through them: the list's column per
+/// environment, a flag's tab for the protected production (its name typed
+/// before the switch), the comparison, a copy back to staging.
+#[tokio::test]
+async fn environments_in_a_real_browser() {
+    let Some(driver_path) = find_on_path("chromedriver") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install chromium and chromium-driver"
+        );
+        eprintln!("SKIPPED environments_in_a_real_browser: no chromedriver on the PATH");
+        return;
+    };
+    let staging = Redis::start();
+    let production = Redis::start();
+    staging.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"50"]);
+    staging.cmd(&[b"HANOI.META", b"checkout", b"SET", b"owner", b"payments"]);
+    production.cmd(&[
+        b"HANOI.DEFINE",
+        b"checkout",
+        b"DISABLED",
+        b"PERCENTAGE",
+        b"5",
+    ]);
+    let config = format!(
+        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\nprotected = true\n",
+        staging.url(),
+        production.url()
+    );
+    let web = Web::start_with(&staging, &config);
+    let driver = Driver::start(&driver_path);
+    let c = driver.browser().await;
+    login(&c, &web, ALICE).await;
+    let cells = c
+        .find_all(Locator::Css("#flags td.env-state"))
+        .await
+        .unwrap();
+    assert_eq!(cells.len(), 2);
+    assert!(cells[1].text().await.unwrap().contains("5 %"));
+    shot(&c, "environments-list.png").await;
+
+    // The flag in staging, then its production tab.
+    click(&c, "#flags td.name a", "env-tabs").await;
+    assert!(text(&c, "switch").await.contains("in staging"));
+    click(&c, "#env-tabs a.tab", "flag-title").await;
+    assert!(text(&c, "flag-env").await.contains("production"));
+    assert!(text(&c, "switch").await.contains("Switch on in production"));
+    // Protected: the name typed, then the switch (and its confirmation).
+    c.find(Locator::Css("#switch-form input[name=confirm_env]"))
+        .await
+        .unwrap()
+        .send_keys("production")
+        .await
+        .unwrap();
+    submit_confirmed(&c, "switch", "ok").await;
+    assert!(text(&c, "flag-title").await.contains("on"));
+
+    // Compare with staging; copy production's definition back to staging.
+    click(&c, "#compare-staging", "compare").await;
+    assert!(text(&c, "differences").await.contains("difference"));
+    shot(&c, "environments-compare.png").await;
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css("#copy-to-staging button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let question = c.get_alert_text().await.expect("a confirmation");
+    assert!(question.contains("to staging"), "{question}");
+    c.accept_alert().await.unwrap();
+    arrived(&c, old, "ok").await;
+    assert!(text(&c, "ok").await.contains("Copied from production"));
+    assert!(text(&c, "percentage").await.contains('5'));
+    c.close().await.unwrap();
+}

@@ -197,3 +197,80 @@ async fn every_primary_is_read_and_written() {
         "hanoiflag"
     );
 }
+
+/// An environment that is a cluster (`cluster = true`) beside a standalone
+/// one: its column, OFREP with its key and a copy from staging reach every
+/// primary; /healthz pings every primary.
+#[tokio::test]
+async fn an_environment_that_is_a_cluster() {
+    let nodes = cluster();
+    let staging = Redis::start();
+    let keys = keys_on_each(&nodes, "env:");
+    for (k, o) in &keys {
+        nodes[*o].cmd(&[b"HANOI.DEFINE", k.as_bytes(), b"PERCENTAGE", b"77"]);
+        staging.cmd(&[b"HANOI.DEFINE", k.as_bytes(), b"PERCENTAGE", b"12"]);
+    }
+    let config = format!(
+        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\ncluster = true\n\n[[api_key]]\nkey = \"production-key-0123456789\"\nenvironment = \"production\"\n",
+        staging.url(),
+        nodes[0].url()
+    );
+    let web = Web::start_with(&staging, &config);
+    let c = reqwest::Client::new();
+    for (k, _) in &keys {
+        let r = c
+            .post(web.url(&format!("/ofrep/v1/evaluate/flags/{k}")))
+            .header("X-API-Key", "production-key-0123456789")
+            .body(json!({"context": {"targetingKey": "u"}}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{k}");
+    }
+    let h: Value = c
+        .get(web.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok", "{h}");
+    let alice = web.login(ALICE).await;
+    let list = alice
+        .get(web.url("/flags"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(list.matches("77 %").count(), 3, "{list}");
+    assert_eq!(list.matches("12 %").count(), 3, "{list}");
+    // A copy from staging to each primary.
+    for (k, o) in &keys {
+        let url = format!("/f/{}", hex(k.as_bytes()));
+        let page = alice
+            .get(web.url(&format!("{url}/compare?with=production")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let form: Vec<(String, String)> = ["csrf", "from", "source_version", "target_version"]
+            .iter()
+            .map(|n| (n.to_string(), field(&page, "copy-to-production", n)))
+            .collect();
+        let r = alice
+            .post(web.url(&format!("{url}/copy?env=production")))
+            .header("Origin", &web.base)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{k}");
+        let got = format!("{:?}", nodes[*o].cmd(&[b"HANOI.GET", k.as_bytes()]));
+        assert!(got.to_lowercase().contains("int(12)"), "{k}: {got}");
+    }
+}

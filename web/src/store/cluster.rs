@@ -272,6 +272,28 @@ impl Store {
         all.dedup();
         Ok(all)
     }
+    /// Whether every primary answers `PING`: None when they all do, else
+    /// why not.
+    pub async fn unreachable(&self) -> Option<String> {
+        let nodes = match self.primaries().await {
+            Ok(n) => n,
+            Err(e) => return Some(super::error_text(&e)),
+        };
+        for n in nodes {
+            match n.command(&redis::cmd("PING")).await {
+                Ok(v) => {
+                    if let Err(e) = v.extract_error() {
+                        return Some(super::error_text(&e));
+                    }
+                }
+                Err(e) => {
+                    self.forget_topology().await;
+                    return Some(super::error_text(&e));
+                }
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::forms::{check_variant_rows, commands, quote_token, variant_rows, Vari
 use super::history::history_table;
 use super::list::is_stale;
 use super::rules::{rule_form, rule_step, RuleForm, RuleStep};
-use super::session::{check_write, Who};
+use super::session::{check_confirm, check_write_unconfirmed, Who};
 use super::time::{fmt_iso, now_ms};
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
 use crate::store::{self, Explain, FlagView, HistoryEntry, Series, Stats, WriteOutcome};
@@ -29,9 +29,8 @@ struct PageData {
     version: String,
 }
 
-async fn load_flag(app: &App, key: &[u8]) -> Result<Option<PageData>, Fail> {
-    let r = app
-        .store
+async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>, Fail> {
+    let r = store
         .per_key(&[key.to_vec()], |p, k| {
             p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
             p.cmd("HANOI.STATS").arg(k);
@@ -180,7 +179,7 @@ fn define_form(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
             (input("salt".to_owned(), "Salt".to_owned(),
                 &typed("salt", f.salt.as_deref().map(lossy).unwrap_or_default()), true))
             p.muted { "Saving re-defines the flag with its current switch and percentage (this ends a ramp)." }
-            button type="submit" id="save-variants" { "Save variants" }
+            button type="submit" id="save-variants" { "Save variants" (w.in_env()) }
         }
     }
 }
@@ -193,10 +192,13 @@ pub(super) async fn flag_page(
 ) -> Result<Response, Fail> {
     let key = key_of(&hex)?;
     if w.can_write {
-        app.attributes.refresh(&app.store).await;
+        w.env(&app).attributes.refresh(&w.env(&app).store).await;
     }
     let mut notice = Notice {
-        ok: q.get("done").map(|_| "Saved.".to_owned()),
+        ok: q.get("done").map(|d| match (d.as_str(), q.get("from")) {
+            ("copy", Some(from)) => format!("Copied from {from}."),
+            _ => "Saved.".to_owned(),
+        }),
         ..Notice::default()
     };
     let attrs = q.get("try_attrs").cloned().unwrap_or_default();
@@ -216,14 +218,31 @@ pub(super) async fn flag_page(
                 c.arg(a).arg(v);
             }
         }
-        let answer = match app.store.query(&key, &c).await {
+        let answer = match w.env(&app).store.query(&key, &c).await {
             Ok(v) => Explain::from_reply(&v).ok_or_else(|| "unexpected reply".to_owned()),
             Err(e) if store::is_unavailable(&e) => return Err(Fail::Unavailable),
             Err(e) => Err(plain(&store::error_text(&e))),
         };
         notice.tried = Some((id.clone(), answer));
     }
-    let data = load_flag(&app, &key).await?.ok_or(Fail::NotFound)?;
+    let Some(data) = load_flag(&w.env(&app).store, &key).await? else {
+        if !w.multi {
+            return Err(Fail::NotFound);
+        }
+        // Missing here, maybe not elsewhere: the tabs, and a comparison
+        // (which copies) with each other environment.
+        let name = lossy(&key);
+        let base = flag_url(&key);
+        let body = html! {
+            (env_tabs(&app, &w, &base))
+            h1 id="flag-title" { (name) " " span.badge.missing { "missing" } " " span.badge.env id="flag-env" { "in " (w.env_name) } }
+            p id="no-flag" { "There is no flag " strong { (name) } " in " (w.env_name) ". Compare with another environment to copy it here." }
+        };
+        return Ok(respond(
+            StatusCode::NOT_FOUND,
+            layout(&format!("{name} in {}", w.env_name), Some(&w), body),
+        ));
+    };
     Ok(respond(
         StatusCode::OK,
         render_flag(&app, &w, &key, &data, &notice, &q),
@@ -237,6 +256,7 @@ fn hidden(w: &Who, d: &PageData, op: &str) -> Markup {
         input type="hidden" name="version" value=(d.version);
         input type="hidden" name="seen" value=(seen);
         input type="hidden" name="op" value=(op);
+        (w.env_fields(false))
     }
 }
 
@@ -283,7 +303,7 @@ fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Ma
                     (hidden(w, d, "switch"))
                     input type="hidden" name="to" value=(if f.enabled { "off" } else { "on" });
                     button type="submit" id="switch" class=(if f.enabled { "danger" } else { "" }) {
-                        @if f.enabled { "Switch off" } @else { "Switch on" } }
+                        @if f.enabled { "Switch off" } @else { "Switch on" } (w.in_env()) }
                 }
                 form method="post" action=(url) id="percentage-form" data-confirm=[confirm] {
                     (hidden(w, d, "percentage"))
@@ -293,7 +313,7 @@ fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Ma
                         input type="number" name="percentage" id="percentage-input" min="0" max="100"
                             value=(kept(n, "percentage", "percentage", f.effective_percentage.to_string()))
                             aria-invalid=[n.refused.as_ref().filter(|r| r.op == "percentage").map(|_| "true")];
-                        button type="submit" id="set-percentage" { "Set percentage" }
+                        button type="submit" id="set-percentage" { "Set percentage" (w.in_env()) }
                     }
                     @if f.ramp.is_some() { p.muted { "Setting a percentage ends the ramp." } }
                 }
@@ -339,12 +359,13 @@ fn stats_section(d: &PageData) -> Markup {
 }
 
 /// "Try it": an id and attributes, HANOI.EXPLAIN's answer in words.
-fn try_section(n: &Notice, q: &HashMap<String, String>, url: &str) -> Markup {
+fn try_section(w: &Who, n: &Notice, q: &HashMap<String, String>, url: &str) -> Markup {
     let err = n.try_error.as_deref();
     html! {
         section.card id="try" {
             h2 { "Try it" }
             form method="get" action={(url) "#try"} id="try-form" {
+                (w.env_fields(true))
                 label { "Id" br; input type="text" name="try_id" id="try-id" value=(q.get("try_id").cloned().unwrap_or_default()); }
                 label.field.invalid[err.is_some()] { "Attributes (one attr=value a line)" br;
                     textarea name="try_attrs" id="try-attrs" aria-invalid=[err.map(|_| "true")]
@@ -374,6 +395,7 @@ fn rules_section(
     n: &Notice,
     q: &HashMap<String, String>,
     url: &str,
+    base: &str,
     known: &[String],
 ) -> Markup {
     let f = &d.flag;
@@ -407,22 +429,22 @@ fn rules_section(
                             td.name { (rname) }
                             td { code { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
                             @if w.can_write { td.actions {
-                                a.secondary href={(url) "?edit_rule=" (urlencode(&rname)) "#rule-form"} aria-label={"Edit rule " (rname)} { "edit" } " "
+                                a.secondary href={(w.link(&format!("{}?edit_rule={}", base, urlencode(&rname)))) "#rule-form"} aria-label={"Edit rule " (rname)} { "edit" } " "
                                 @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, "rule_move"))
                                     input type="hidden" name="name" value=(rname); input type="hidden" name="index" value=(i - 1);
-                                    button.secondary type="submit" aria-label={"Move rule " (rname) " up"} { "↑" } } " " }
+                                    button.secondary type="submit" aria-label={"Move rule " (rname) " up" (w.in_env())} { "↑" } } " " }
                                 @if i < last { form.inline method="post" action=(url) { (hidden(w, d, "rule_move"))
                                     input type="hidden" name="name" value=(rname); input type="hidden" name="index" value=(i + 1);
-                                    button.secondary type="submit" aria-label={"Move rule " (rname) " down"} { "↓" } } " " }
+                                    button.secondary type="submit" aria-label={"Move rule " (rname) " down" (w.in_env())} { "↓" } } " " }
                                 form.inline method="post" action=(url) data-confirm={"Delete rule " (rname) "?"} { (hidden(w, d, "rule_del"))
                                     input type="hidden" name="name" value=(rname);
-                                    button.danger type="submit" aria-label={"Delete rule " (rname)} { "delete" } }
+                                    button.danger type="submit" aria-label={"Delete rule " (rname) (w.in_env())} { "delete" } }
                             } }
                         }
                     }
                 } } }
             }
-            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, "rule_set"), url, f, form, known)) } }
+            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, "rule_set"), url, f, form, &w.in_env(), w.protected, known)) } }
         }
     }
 }
@@ -448,7 +470,7 @@ fn schedule_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
                     (form_error(n, &["window"], "window-error"))
                     div.row { label { "From " input type="text" name="from" id="window-from" placeholder="2027-01-01 00:00 or ms" value=(k("window", "from")); }
                               label { "Until " input type="text" name="until" id="window-until" placeholder="empty: open" value=(k("window", "until")); } }
-                    button type="submit" { "Set window" }
+                    button type="submit" { "Set window" (w.in_env()) }
                 }
                 form method="post" action=(url) id="ramp-form" {
                     (hidden(w, d, "ramp"))
@@ -457,13 +479,13 @@ fn schedule_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
                               label { "to % " input type="number" name="to_pct" id="ramp-to" min="0" max="100" value=(k("ramp", "to_pct")); } }
                     div.row { label { "Start " input type="text" name="start" id="ramp-start" placeholder="UTC time or ms" value=(k("ramp", "start")); }
                               label { "End " input type="text" name="end" id="ramp-end" placeholder="UTC time or ms" value=(k("ramp", "end")); } }
-                    button type="submit" id="set-ramp" { "Set ramp" }
+                    button type="submit" id="set-ramp" { "Set ramp" (w.in_env()) }
                 }
                 form.row method="post" action=(url) id="clear-form" {
                     (hidden(w, d, "clear"))
                     (form_error(n, &["clear"], "clear-error"))
                     label { "Clear " select name="what" { option value="" { "window and ramp" } option value="WINDOW" { "window" } option value="RAMP" { "ramp" } } }
-                    button.secondary type="submit" { "Clear" }
+                    button.secondary type="submit" { "Clear" (w.in_env()) }
                 }
             }
         }
@@ -480,9 +502,13 @@ fn render_flag(
 ) -> Markup {
     let f = &d.flag;
     let name = lossy(key);
-    let url = flag_url(key);
+    let base = flag_url(key);
+    let url = w.link(&base);
     let body = html! {
+        @if w.multi { (env_tabs(app, w, &base)) }
         h1 id="flag-title" { (name) " " (state_badge(f.enabled))
+            @if w.multi { " " span.badge.env id="flag-env" { "in " (w.env_name) } }
+            @if w.multi && !w.can_write { " " span.badge id="read-only" { "read-only" } }
             @if is_stale(d.stats.as_ref(), app.config.stale_days) { " " span.badge.stale { "stale" } } }
         @if let Some(ok) = &n.ok { div.msg.ok id="ok" { (ok) } }
         @if let Some(changes) = &n.conflict {
@@ -507,44 +533,44 @@ fn render_flag(
                 @if w.can_write { (define_form(w, d, n, &url)) }
             }
             (stats_section(d))
-            (try_section(n, q, &url))
+            (try_section(w, n, q, &base))
         }
-        (rules_section(w, d, n, q, &url, &app.attributes.get()))
+        (rules_section(w, d, n, q, &url, &base, &w.env(app).attributes.get()))
         div.grid {
             section.card id="users" {
                 h2 { "Users (" (f.users) ")" }
-                p { a href={(url) "/ids?list=users"} id="browse-users" { "Browse and search the registered ids" } }
+                p { a href=(w.link(&format!("{base}/ids?list=users"))) id="browse-users" { "Browse and search the registered ids" } }
                 p.muted { "Look one up with “Try it”: reason " code { "user" } " means registered." }
                 @if w.can_write {
                     form method="post" action=(url) id="users-add-form" {
                         (hidden(w, d, "users_add"))
                         (form_error(n, &["users_add"], "users-add-error"))
                         label { "Register ids (paste many: spaces, commas or lines)" textarea name="ids" id="users-add" { (kept(n, "users_add", "ids", String::new())) } }
-                        button type="submit" id="register" { "Register" }
+                        button type="submit" id="register" { "Register" (w.in_env()) }
                     }
                     form method="post" action=(url) id="users-remove-form" {
                         (hidden(w, d, "users_remove"))
                         (form_error(n, &["users_remove"], "users-remove-error"))
                         label { "Unregister ids" textarea name="ids" { (kept(n, "users_remove", "ids", String::new())) } }
-                        button.secondary type="submit" { "Unregister" }
+                        button.secondary type="submit" { "Unregister" (w.in_env()) }
                     }
                 }
             }
             section.card id="blocked" {
                 h2 { "Blocked ids (" (f.blocked) ")" }
-                p { a href={(url) "/ids?list=blocked"} id="browse-blocked" { "Browse and search the blocked ids" } }
+                p { a href=(w.link(&format!("{base}/ids?list=blocked"))) id="browse-blocked" { "Browse and search the blocked ids" } }
                 @if w.can_write {
                     form method="post" action=(url) id="block-form" {
                         (hidden(w, d, "block"))
                         (form_error(n, &["block"], "block-error"))
                         label { "Block ids" textarea name="ids" { (kept(n, "block", "ids", String::new())) } }
-                        button type="submit" { "Block" }
+                        button type="submit" { "Block" (w.in_env()) }
                     }
                     form method="post" action=(url) id="unblock-form" {
                         (hidden(w, d, "unblock"))
                         (form_error(n, &["unblock"], "unblock-error"))
                         label { "Unblock ids" textarea name="ids" { (kept(n, "unblock", "ids", String::new())) } }
-                        button.secondary type="submit" { "Unblock" }
+                        button.secondary type="submit" { "Unblock" (w.in_env()) }
                     }
                 }
             }
@@ -554,13 +580,13 @@ fn render_flag(
                 ul { @for r in &f.regexes { li { code { (lossy(r)) }
                     @if w.can_write { " " form.inline method="post" action=(url) { (hidden(w, d, "regex_remove"))
                         input type="hidden" name="patterns" value=(lossy(r));
-                        button.secondary type="submit" aria-label={"Remove " (lossy(r))} { "remove" } } } } } }
+                        button.secondary type="submit" aria-label={"Remove " (lossy(r)) (w.in_env())} { "remove" } } } } } }
                 @if w.can_write {
                     form method="post" action=(url) id="regex-form" {
                         (hidden(w, d, "regex_add"))
                         (form_error(n, &["regex_add"], "regex-error"))
                         label { "Add patterns (one a line)" textarea name="patterns" id="regex-patterns" { (kept(n, "regex_add", "patterns", String::new())) } }
-                        button type="submit" { "Add" }
+                        button type="submit" { "Add" (w.in_env()) }
                     }
                 }
             }
@@ -575,7 +601,7 @@ fn render_flag(
                         label { "Description" br; input type="text" name="description" value=(kept(n, "meta", "description", f.meta("description").unwrap_or_default())); }
                         label { "Owner" br; input type="text" name="owner" value=(kept(n, "meta", "owner", f.meta("owner").unwrap_or_default())); }
                         label { "Tags (comma separated)" br; input type="text" name="tags" value=(kept(n, "meta", "tags", f.meta("tags").unwrap_or_default())); }
-                        button type="submit" { "Save metadata" }
+                        button type="submit" { "Save metadata" (w.in_env()) }
                     }
                 }
             }
@@ -591,12 +617,40 @@ fn render_flag(
                     (hidden(w, d, "delete"))
                     (form_error(n, &["delete"], "delete-error"))
                     label { "Type the flag's name to delete it: " input type="text" name="confirm" id="delete-confirm" autocomplete="off"; }
-                    button.danger type="submit" id="delete-button" { "Delete flag" }
+                    button.danger type="submit" id="delete-button" { "Delete flag" (w.in_env()) }
                 }
             }
         }
     };
-    layout(&name, Some(w), body)
+    let title = if w.multi {
+        format!("{name} in {}", w.env_name)
+    } else {
+        name
+    };
+    layout(&title, Some(w), body)
+}
+
+/// A tab per environment: the same page in each; the current one marked.
+fn env_tabs(app: &App, w: &Who, base: &str) -> Markup {
+    let roles = app.config.user(&w.name);
+    html! {
+        nav.tabs id="env-tabs" aria-label="environments" {
+            @for e in &app.envs {
+                @let writable = !app.config.read_only
+                    && roles.is_some_and(|u| u.role_in(&e.name) == crate::config::Role::Admin);
+                @if e.name == w.env_name {
+                    span.tab aria-current="page" { (e.name) @if !writable { " (read-only)" } @if e.protected { " 🔒" } }
+                } @else {
+                    a.tab href=(super::session::env_link(true, &e.name, base)) { (e.name) @if !writable { " (read-only)" } @if e.protected { " 🔒" } }
+                }
+            }
+            span.compare { "Compare with: "
+                @for e in app.envs.iter().filter(|e| e.name != w.env_name) {
+                    a href=(w.link(&format!("{base}/compare?with={}", super::urlencode(&e.name)))) id={"compare-" (e.name)} { (e.name) } " "
+                }
+            }
+        }
+    }
 }
 
 pub(super) async fn flag_write(
@@ -606,12 +660,14 @@ pub(super) async fn flag_write(
     Path(hex): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    check_write(&app, &w, &headers, &f, true)?;
+    check_write_unconfirmed(&app, &w, &headers, &f, true)?;
     let key = key_of(&hex)?;
     let op = f.get("op").cloned().unwrap_or_default();
     let version = f.get("version").cloned().unwrap_or_default();
     let seen: i64 = f.get("seen").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let current = load_flag(&app, &key).await?.ok_or(Fail::NotFound)?;
+    let current = load_flag(&w.env(&app).store, &key)
+        .await?
+        .ok_or(Fail::NotFound)?;
     let no_query = HashMap::new();
     if op == "define" {
         let fields = check_variant_rows(&f);
@@ -676,7 +732,9 @@ pub(super) async fn flag_write(
             ));
         }
     };
-    let outcome = app
+    check_confirm(&w, &f)?;
+    let outcome = w
+        .env(&app)
         .store
         .write(&w.name, &key, Some(&version), &cmds)
         .await?;
@@ -685,14 +743,16 @@ pub(super) async fn flag_write(
             let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
             if errors.is_empty() {
                 if op == "delete" {
-                    return Ok(Redirect::to("/flags?deleted=1").into_response());
+                    return Ok(Redirect::to(&w.link("/flags?deleted=1")).into_response());
                 }
-                return Ok(Redirect::to(&format!("{}?done={op}", flag_url(&key))).into_response());
+                return Ok(
+                    Redirect::to(&w.link(&format!("{}?done={op}", flag_url(&key)))).into_response(),
+                );
             }
             errors
         }
         WriteOutcome::Conflict => {
-            let Some(now) = load_flag(&app, &key).await? else {
+            let Some(now) = load_flag(&w.env(&app).store, &key).await? else {
                 return Err(Fail::Bad("the flag was deleted meanwhile".into()));
             };
             let changes: Vec<HistoryEntry> = now
@@ -711,7 +771,9 @@ pub(super) async fn flag_write(
             ));
         }
     };
-    let now = load_flag(&app, &key).await?.ok_or(Fail::NotFound)?;
+    let now = load_flag(&w.env(&app).store, &key)
+        .await?
+        .ok_or(Fail::NotFound)?;
     // At the form, with what was typed, in plain words.
     let refusal = errors
         .iter()

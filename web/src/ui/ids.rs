@@ -58,7 +58,7 @@ pub(super) async fn ids_page(
         if !search.is_empty() {
             c.arg("MATCH").arg(pattern(&search));
         }
-        let reply = app.store.query(&key, &c).await.map_err(|e| {
+        let reply = w.env(&app).store.query(&key, &c).await.map_err(|e| {
             if store::is_unavailable(&e) {
                 Fail::Unavailable
             } else {
@@ -82,25 +82,32 @@ pub(super) async fn ids_page(
         }
     );
     let here = format!("{}/ids", flag_url(&key));
-    let more = |c: u64| format!("{here}?list={list}&q={}&cursor={c}", urlencode(&search));
+    let more = |c: u64| {
+        w.link(&format!(
+            "{here}?list={list}&q={}&cursor={c}",
+            urlencode(&search)
+        ))
+    };
     let body = html! {
-        h1 { a href=(flag_url(&key)) { (lossy(&key)) } " · " @if list == "users" { "registered ids" } @else { "blocked ids" } }
+        h1 { a href=(w.link(&flag_url(&key))) { (lossy(&key)) } " · " @if list == "users" { "registered ids" } @else { "blocked ids" } }
         nav.row aria-label="which ids" {
-            a href={(here) "?list=users"} aria-current=[(list == "users").then_some("page")] { "registered" } " · "
-            a href={(here) "?list=blocked"} aria-current=[(list == "blocked").then_some("page")] { "blocked" }
+            a href=(w.link(&format!("{here}?list=users"))) aria-current=[(list == "users").then_some("page")] { "registered" } " · "
+            a href=(w.link(&format!("{here}?list=blocked"))) aria-current=[(list == "blocked").then_some("page")] { "blocked" }
         }
         form.row method="get" action=(here) role="search" {
             input type="hidden" name="list" value=(list);
+            (w.env_fields(true))
             label { "Ids containing " input type="search" name="q" id="ids-search" value=(search); }
             button type="submit" { "Search" }
-            @if !search.is_empty() { a href={(here) "?list=" (list)} { "clear" } }
+            @if !search.is_empty() { a href=(w.link(&format!("{here}?list={list}"))) { "clear" } }
         }
         @if q.contains_key("removed") { div.msg.ok role="status" id="ok" { "Removed " (q.get("removed").cloned().unwrap_or_default()) "." } }
         @if ids.is_empty() {
             p.muted id="no-ids" { @if started == 0 && cursor == 0 { "No ids" @if !search.is_empty() { " contain “" (search) "”" } "." } @else { "No more ids on this page." } }
         } @else {
-            form method="post" action=(here) id="ids-form" {
+            form method="post" action=(w.link(&here)) id="ids-form" {
                 input type="hidden" name="csrf" value=(w.csrf);
+                (w.env_fields(false))
                 input type="hidden" name="list" value=(list);
                 input type="hidden" name="q" value=(search);
                 ul.ids id="ids" {
@@ -112,7 +119,7 @@ pub(super) async fn ids_page(
                 }
                 @if w.can_write {
                     button.danger type="submit" id="remove-ids" {
-                        @if list == "users" { "Unregister the selected ids" } @else { "Unblock the selected ids" } }
+                        @if list == "users" { "Unregister the selected ids" } @else { "Unblock the selected ids" } (w.in_env()) }
                 }
             }
         }
@@ -126,7 +133,7 @@ pub(super) async fn ids_page(
 }
 
 /// `HANOI.IDS`'s reply: the next cursor and the ids.
-fn step(v: &redis::Value) -> Option<(u64, Vec<Vec<u8>>)> {
+pub(super) fn step(v: &redis::Value) -> Option<(u64, Vec<Vec<u8>>)> {
     let redis::Value::Array(parts) = v else {
         return None;
     };
@@ -173,7 +180,7 @@ pub(super) async fn ids_remove(
         urlencode(fields.get("q").map(String::as_str).unwrap_or(""))
     );
     if ids.is_empty() {
-        return Ok(Redirect::to(&back).into_response());
+        return Ok(Redirect::to(&w.link(&back)).into_response());
     }
     let mut c = redis::cmd(if list == "users" {
         "HANOI.UNREGISTER"
@@ -185,7 +192,7 @@ pub(super) async fn ids_remove(
         c.arg("USER");
     }
     c.arg(&ids);
-    match app.store.write_any(&w.name, &key, &[c]).await? {
+    match w.env(&app).store.write_any(&w.name, &key, &[c]).await? {
         WriteOutcome::Done(results) => {
             if let Some(e) = results.into_iter().find_map(Result::err) {
                 return Err(Fail::Bad(e));
@@ -193,5 +200,5 @@ pub(super) async fn ids_remove(
         }
         WriteOutcome::Conflict => return Err(Fail::Bad("the flag changed meanwhile".into())),
     }
-    Ok(Redirect::to(&format!("{back}&removed={}", ids.len())).into_response())
+    Ok(Redirect::to(&w.link(&format!("{back}&removed={}", ids.len()))).into_response())
 }

@@ -14,6 +14,7 @@
 
 mod answer;
 mod chart;
+mod compare;
 mod flag;
 mod forms;
 mod history;
@@ -57,6 +58,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/flags/new", get(new::new_flag_page).post(new::create_flag))
         .route("/f/{hex}", get(flag::flag_page).post(flag::flag_write))
         .route("/f/{hex}/ids", get(ids::ids_page).post(ids::ids_remove))
+        .route("/f/{hex}/compare", get(compare::compare_page))
+        .route("/f/{hex}/copy", axum::routing::post(compare::copy))
         .route("/user", get(user::user_page))
         .route(
             "/static/style.css",
@@ -86,6 +89,8 @@ pub enum Fail {
     NotFound,
     Forbidden(String),
     Bad(String),
+    /// `?env=` names no environment.
+    NoEnv(String),
     Internal(String),
 }
 
@@ -111,6 +116,11 @@ impl IntoResponse for Fail {
             Fail::NotFound => (StatusCode::NOT_FOUND, "Not found", "No such flag.".to_owned()),
             Fail::Forbidden(t) => (StatusCode::FORBIDDEN, "Refused", t),
             Fail::Bad(t) => (StatusCode::BAD_REQUEST, "Bad request", t),
+            Fail::NoEnv(e) => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                format!("No environment named {e:?}."),
+            ),
             Fail::Internal(t) => (StatusCode::INTERNAL_SERVER_ERROR, "Error", t),
         };
         let body = html! {
@@ -120,6 +130,40 @@ impl IntoResponse for Fail {
         };
         respond(status, layout(title, None, body))
     }
+}
+
+/// With more than one environment, a page that found its Redis unreachable
+/// (503) names the environment, and the banner of the other pages does at
+/// once (not only at the next check).
+pub async fn name_unreachable(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let env = req
+        .uri()
+        .query()
+        .and_then(|q| session::url_param(q, "env"))
+        .and_then(|name| app.env_index(&name))
+        .unwrap_or(0);
+    let r = next.run(req).await;
+    if r.status() != StatusCode::SERVICE_UNAVAILABLE || app.envs.len() < 2 {
+        return r;
+    }
+    let e = &app.envs[env];
+    e.reachable
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let body = html! {
+        h1 { "Redis is unreachable" }
+        div.msg.err role="alert" id="env-unreachable" {
+            "The environment " strong { (e.name) } " (its Redis) cannot be reached right now. hanoi-web keeps trying; reload in a moment. The other environments work."
+        }
+        p { a href=(session::env_link(true, &app.envs[if env == 0 { 1 } else { 0 }].name, "/flags")) { "The flags in another environment" } }
+    };
+    respond(
+        StatusCode::SERVICE_UNAVAILABLE,
+        layout("Redis is unreachable", None, body),
+    )
 }
 
 fn respond(status: StatusCode, page: Markup) -> Response {
@@ -159,10 +203,18 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
             body {
                 header.top {
                     nav aria-label="main" {
-                        a href="/flags" { "hanoi flags" }
+                        a href=(who.map_or("/flags".to_owned(), |w| w.link("/flags"))) { "hanoi flags" }
                         @if let Some(w) = who {
-                            @if w.can_write { a href="/flags/new" id="new-flag" { "+ New flag" } }
-                            a href="/user" id="user-view" { "A user's view" }
+                            @if w.multi {
+                                span.envs id="env-switch" aria-label="environment" {
+                                    @for e in &w.envs {
+                                        @if *e == w.env_name { span id="current-env" class="badge env" aria-current="true" title="the current environment" { (e) } }
+                                        @else { a.env-link href=(session::env_link(true, e, "/flags")) { (e) } }
+                                    }
+                                }
+                            }
+                            @if w.can_write { a href=(w.link("/flags/new")) id="new-flag" { "+ New flag" } }
+                            a href=(w.link("/user")) id="user-view" { "A user's view" }
                         }
                     }
                     @if let Some(w) = who {
@@ -175,7 +227,15 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
                         }
                     }
                 }
-                main { (body) }
+                main {
+                    @if let Some(w) = who.filter(|w| !w.down.is_empty()) {
+                        div.msg.err id="env-down" role="alert" {
+                            "Unreachable: " @for (i, e) in w.down.iter().enumerate() { @if i > 0 { ", " } strong { (e) } }
+                            ". Its flags cannot be read or changed until it answers again; the other environments work."
+                        }
+                    }
+                    (body)
+                }
             }
         }
     }
@@ -188,6 +248,7 @@ fn role_name(r: Role) -> &'static str {
     }
 }
 
+/// A flag's page (without the environment: see `Who::link`).
 fn flag_url(key: &[u8]) -> String {
     format!("/f/{}", store::hex(key))
 }

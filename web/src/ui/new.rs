@@ -30,10 +30,11 @@ fn new_flag_form(w: &Who, f: &HashMap<String, String>, error: Option<&str>) -> M
         "New flag",
         Some(w),
         html! {
-            h1 { "New flag" }
+            h1 { "New flag" @if w.multi { " in " span id="new-env" { (w.env_name) } } }
             @if let Some(e) = error { div.msg.err id="error" role="alert" { (e) } }
-            section.card { form method="post" action="/flags/new" {
+            section.card { form method="post" action=(w.link("/flags/new")) {
                 input type="hidden" name="csrf" value=(w.csrf);
+                (w.env_fields(false))
                 label { "Name (the Redis key)" br; input type="text" name="name" id="flag-name" required value=(v("name")); }
                 label { input type="checkbox" name="enabled" value="1" checked[f.is_empty() || f.contains_key("enabled")]; " switched on" }
                 label { "Percentage" br; input type="number" name="percentage" min="0" max="100" value=(f.get("percentage").cloned().unwrap_or_else(|| "0".into())); }
@@ -43,7 +44,7 @@ fn new_flag_form(w: &Who, f: &HashMap<String, String>, error: Option<&str>) -> M
                 label { "Description" br; input type="text" name="description" value=(v("description")); }
                 label { "Owner" br; input type="text" name="owner" value=(v("owner")); }
                 label { "Tags (comma separated)" br; input type="text" name="tags" value=(v("tags")); }
-                button type="submit" id="create" { "Create" }
+                button type="submit" id="create" { "Create" (w.in_env()) }
             } }
         },
     )
@@ -77,7 +78,7 @@ pub(super) async fn create_flag(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     cmds.extend(meta_cmds(key, &given));
-    match app.store.write(&w.name, key, None, &cmds).await? {
+    match w.env(&app).store.write(&w.name, key, None, &cmds).await? {
         WriteOutcome::Conflict => Ok(respond(
             StatusCode::CONFLICT,
             new_flag_form(&w, &f, Some("A key with this name already exists.")),
@@ -85,7 +86,7 @@ pub(super) async fn create_flag(
         WriteOutcome::Done(results) => {
             let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
             if errors.is_empty() {
-                Ok(Redirect::to(&flag_url(key)).into_response())
+                Ok(Redirect::to(&w.link(&flag_url(key))).into_response())
             } else {
                 // DEFINE refused: nothing exists; META refused: the flag does.
                 Ok(respond(

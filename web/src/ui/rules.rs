@@ -517,11 +517,16 @@ fn field_error(form: &RuleForm, field: &str, id: &str) -> Markup {
 /// with suggestions, operator, values); add and remove rows (a submit that
 /// shows the form again, no script needed); the conditions as text for
 /// those who prefer typing. `hidden` is the form's csrf/version fields.
+/// `in_env` names the environment on the save buttons (" in staging", or
+/// nothing); in a `protected` one the buttons that only add or remove a
+/// row skip the browser's check of the confirmation field.
 pub(super) fn rule_form(
     hidden: Markup,
     url: &str,
     flag: &FlagView,
     form: &RuleForm,
+    in_env: &str,
+    protected: bool,
     known: &[String],
 ) -> Markup {
     let invalid = |field: &str| form.problem(field).map(|_| "true");
@@ -595,16 +600,16 @@ pub(super) fn rule_form(
                             input type="text" name=(v) id={"cond-values-" (i)} value=(r.values) aria-invalid=[invalid(&v)];
                             (field_error(form, &v, &format!("cond-values-{i}"))) }
                         @if form.rows.len() > 1 {
-                            button.secondary type="submit" name="action" value={"remove_" (i)} id={"remove-condition-" (i)}
+                            button.secondary type="submit" name="action" value={"remove_" (i)} id={"remove-condition-" (i)} formnovalidate[protected]
                                 aria-label={"Remove condition " (i + 1)} { "remove" }
                         }
                     }
                 }
-                button.secondary type="submit" name="action" value="add" id="add-condition" { "+ add a condition (AND)" }
+                button.secondary type="submit" name="action" value="add" id="add-condition" formnovalidate[protected] { "+ add a condition (AND)" }
             }
             p.muted { "EXISTS and MISSING take no value. Every operator but MISSING is false when the attribute is not given." }
             button type="submit" name="action" value="save" id="save-rule" {
-                @if form.editing.is_some() { "Save rule" } @else { "Add rule" } }
+                @if form.editing.is_some() { "Save rule" } @else { "Add rule" } (in_env) }
             details.typed open[form.problem("conditions").is_some()] {
                 summary { "Type the conditions instead" }
                 label.field.invalid[form.problem("conditions").is_some()] {
@@ -612,7 +617,7 @@ pub(super) fn rule_form(
                     input type="text" name="conditions" id="rule-conditions" value=(form.text)
                         aria-invalid=[invalid("conditions")] aria-describedby=[invalid("conditions").map(|_| "rule-conditions-error")];
                     (field_error(form, "conditions", "rule-conditions")) }
-                button type="submit" name="action" value="text" id="save-rule-text" { "Save from the text" }
+                button type="submit" name="action" value="text" id="save-rule-text" { "Save from the text" (in_env) }
             }
         }
     }

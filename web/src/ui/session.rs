@@ -18,10 +18,102 @@ use std::sync::Arc;
 /// to the login page); `Option<Who>` takes any request.
 pub struct Who {
     pub name: String,
+    /// The role in the current environment.
     pub role: Role,
     pub csrf: String,
+    /// Writes allowed in the current environment.
     pub can_write: bool,
+    /// The current environment (an index of `App::envs`): the request's
+    /// `env` query parameter, else the first.
+    pub env: usize,
+    pub env_name: String,
+    /// More than one environment: links and forms name the current one.
+    pub multi: bool,
+    /// The current environment is protected: changes need its name typed.
+    pub protected: bool,
+    /// Environments found unreachable at their last check (more than one
+    /// environment).
+    pub down: Vec<String>,
+    /// Every environment's name, in order.
+    pub envs: Vec<String>,
     session: auth::Session,
+}
+
+impl Who {
+    /// The current environment's stores.
+    pub fn env<'a>(&self, app: &'a App) -> &'a crate::Env {
+        &app.envs[self.env]
+    }
+
+    /// `path` for the current environment: with `env=<name>` when there
+    /// is more than one.
+    pub fn link(&self, path: &str) -> String {
+        env_link(self.multi, &self.env_name, path)
+    }
+
+    /// " in <environment>" for a save button's text (more than one
+    /// environment), else nothing.
+    pub fn in_env(&self) -> String {
+        if self.multi {
+            format!(" in {}", self.env_name)
+        } else {
+            String::new()
+        }
+    }
+
+    /// A form's fields for the environment: the hidden `env` of a GET form,
+    /// the `confirm_env` to type in a protected one.
+    pub fn env_fields(&self, get: bool) -> maud::Markup {
+        maud::html! {
+            @if get && self.multi { input type="hidden" name="env" value=(self.env_name); }
+            @if !get && self.protected {
+                label.confirm-env { "Type " strong { (self.env_name) } " to confirm a change in this protected environment: "
+                    input type="text" name="confirm_env" autocomplete="off" required; }
+            }
+        }
+    }
+}
+
+/// `path` with `env=<name>` (when `multi`).
+pub fn env_link(multi: bool, env: &str, path: &str) -> String {
+    if !multi {
+        return path.to_owned();
+    }
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}env={}", super::urlencode(env))
+}
+
+/// The `env` query parameter of a request.
+pub fn env_param(parts: &Parts) -> Option<String> {
+    let q = parts.uri.query()?;
+    url_param(q, "env")
+}
+
+pub fn url_param(q: &str, name: &str) -> Option<String> {
+    q.split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| {
+            let v = v.replace('+', " ");
+            let b = v.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' {
+                    if let Some(x) = v
+                        .get(i + 1..i + 3)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    {
+                        out.push(x);
+                        i += 3;
+                        continue;
+                    }
+                }
+                out.push(b[i]);
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        })
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -35,23 +127,48 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn who(app: &App, headers: &HeaderMap) -> Option<Who> {
+fn who(app: &App, headers: &HeaderMap, env: usize) -> Option<Who> {
     let session = app.keys.check(cookie_value(headers, auth::COOKIE)?)?;
     let user = app.config.user(&session.user)?;
+    let env_name = app.envs.get(env)?.name.clone();
+    let role = user.role_in(&env_name);
     Some(Who {
         name: user.name.clone(),
-        role: user.role,
+        role,
         csrf: app.keys.csrf(&session),
-        can_write: user.role == Role::Admin && !app.config.read_only,
+        can_write: role == Role::Admin && !app.config.read_only,
+        env,
+        env_name,
+        multi: app.envs.len() > 1,
+        protected: app.envs.get(env)?.protected,
+        down: app
+            .envs
+            .iter()
+            .filter(|e| {
+                app.envs.len() > 1 && !e.reachable.load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .map(|e| e.name.clone())
+            .collect(),
+        envs: app.envs.iter().map(|e| e.name.clone()).collect(),
         session,
     })
+}
+
+/// The environment a request names (`?env=`), else the first; an unknown
+/// name is refused (404).
+fn env_of(app: &App, parts: &Parts) -> Result<usize, Fail> {
+    match env_param(parts) {
+        None => Ok(0),
+        Some(name) => app.env_index(&name).ok_or(Fail::NoEnv(name)),
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Who {
     type Rejection = Fail;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Who, Fail> {
-        who(app, &parts.headers).ok_or(Fail::Login)
+        let env = env_of(app, parts)?;
+        who(app, &parts.headers, env).ok_or(Fail::Login)
     }
 }
 
@@ -62,7 +179,7 @@ impl OptionalFromRequestParts<Arc<App>> for Who {
         parts: &mut Parts,
         app: &Arc<App>,
     ) -> Result<Option<Who>, Infallible> {
-        Ok(who(app, &parts.headers))
+        Ok(who(app, &parts.headers, env_of(app, parts).unwrap_or(0)))
     }
 }
 
@@ -70,6 +187,23 @@ impl OptionalFromRequestParts<Arc<App>> for Who {
 /// extractor): its CSRF token, the Origin, and (for changes) the admin role
 /// outside read-only mode.
 pub(super) fn check_write(
+    app: &App,
+    w: &Who,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    change: bool,
+) -> Result<(), Fail> {
+    check_write_unconfirmed(app, w, headers, form, change)?;
+    if change {
+        check_confirm(w, form)?;
+    }
+    Ok(())
+}
+
+/// [`check_write`] but for the protected environment's confirmation, which
+/// the caller checks ([`check_confirm`]) before it writes: a form that only
+/// shows itself again (a rule's row added) needs none.
+pub(super) fn check_write_unconfirmed(
     app: &App,
     w: &Who,
     headers: &HeaderMap,
@@ -91,6 +225,21 @@ pub(super) fn check_write(
         } else {
             "viewers cannot change flags".into()
         }));
+    }
+    Ok(())
+}
+
+/// In a protected environment, a change needs the form's `confirm_env` to
+/// be the environment's name.
+pub(super) fn check_confirm(w: &Who, form: &HashMap<String, String>) -> Result<(), Fail> {
+    if w.protected {
+        let typed = form.get("confirm_env").map(String::as_str).unwrap_or("");
+        if typed != w.env_name {
+            return Err(Fail::Forbidden(format!(
+                "{} is protected: type its name to confirm the change",
+                w.env_name
+            )));
+        }
     }
     Ok(())
 }

@@ -35,12 +35,13 @@ pub(super) async fn user_page(
     let (mut total, mut shown) = (0, 0);
     if asked {
         let pairs = attrs.unwrap_or_default();
-        let keys = app.store.all_flags(b"*").await?;
+        let keys = w.env(&app).store.all_flags(b"*").await?;
         total = keys.len();
         let keys: Vec<Vec<u8>> = keys.into_iter().take(MAX_FLAGS).collect();
         shown = keys.len();
         let part: Vec<Vec<u8>> = keys.into_iter().skip(page * PAGE).take(PAGE).collect();
-        let replies = app
+        let replies = w
+            .env(&app)
             .store
             .per_key(&part, |p, k| {
                 let c = p.cmd("HANOI.RESOLVE").arg(k).arg(&id);
@@ -67,11 +68,11 @@ pub(super) async fn user_page(
         }
     }
     let link = |p: usize| {
-        format!(
+        w.link(&format!(
             "/user?id={}&attrs={}&page={p}",
             urlencode(&id),
             urlencode(&attrs_text)
-        )
+        ))
     };
     let pages = shown.div_ceil(PAGE);
     let body = html! {
@@ -79,6 +80,7 @@ pub(super) async fn user_page(
         p.muted { "Every flag's answer for one id and its attributes, as an application asking hanoi would get it (each answer counts as an evaluation)." }
         section.card {
             form method="get" action="/user" id="user-form" {
+                (w.env_fields(true))
                 label { "Id" br; input type="text" name="id" id="user-id" value=(id) required; }
                 label.field.invalid[attrs_error.is_some()] { "Attributes (one attr=value a line)" br;
                     textarea name="attrs" id="user-attrs" aria-invalid=[attrs_error.as_ref().map(|_| "true")]
@@ -99,7 +101,7 @@ pub(super) async fn user_page(
                         thead { tr { th { "flag" } th { "answer" } th { "variant" } th { "value" } th { "why" } } }
                         tbody { @for (k, a) in &rows {
                             tr {
-                                td.name { a href=(flag_url(k)) { (lossy(k)) } }
+                                td.name { a href=(w.link(&flag_url(k))) { (lossy(k)) } }
                                 @match a {
                                     Ok(e) => {
                                         td { (state_badge(e.enabled)) }
