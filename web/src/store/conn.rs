@@ -116,7 +116,8 @@ impl Node {
 }
 
 /// A connection that broke under a request (not a refused connect: that
-/// one fails again at once).
+/// one fails again at once; not a timeout: a slow server is not asked
+/// twice).
 fn dropped(e: &RedisError) -> bool {
-    e.is_connection_dropped() || (e.is_io_error() && !e.is_connection_refusal())
+    e.is_connection_dropped() || (e.is_io_error() && !e.is_connection_refusal() && !e.is_timeout())
 }
