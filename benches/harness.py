@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import redis
 
@@ -84,6 +85,38 @@ RULES_SETUP = [
     ["HANOI.RULE", "bench:rules", "SET", "r2", "IF", "email", "SUFFIX", "@corp.com", "AND", "plan", "NE", "free"],
 ]
 ATTRS = ["WITH", "country", "FR", "plan", "pro", "app", "2.1.0", "age", "30"]
+
+
+WEB = os.path.join(ROOT, "target", "release", "hanoi-web")
+
+
+class Web:
+    """target/release/hanoi-web on a free port in front of `server`, with
+    `config` (TOML) as its config file; stop() kills it."""
+
+    def __init__(self, server, config):
+        self.dir = tempfile.mkdtemp(prefix="hanoi-web-bench-")
+        path = os.path.join(self.dir, "hanoi-web.toml")
+        with open(path, "w") as f:
+            f.write(config)
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([WEB, "--redis", f"redis://127.0.0.1:{server.port}",
+                                      "--listen", f"127.0.0.1:{port}", "--config", path],
+                                     stdout=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(self.base + "/healthz").read()
+                return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("hanoi-web did not start")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def history_setup(key, entries=100):

@@ -21,18 +21,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 
-from harness import ROOT, Server, free_port
+from harness import Server, Web
 
 QUICK = "--quick" in sys.argv
 SECONDS = 5 if QUICK else 10
 ROUNDS = 2 if QUICK else 3
 CONNECTIONS = 32
 KEY = "bench-key-0123456789abcdef"
-WEB = os.path.join(ROOT, "target", "release", "hanoi-web")
 
 
 def oha(args):
@@ -55,22 +51,9 @@ def main():
         r.execute_command("HANOI.REGISTER", key, "USER", *[f"user-{j}" for j in range(1000)])
         r.execute_command("HANOI.RULE", key, "SET", "de", "IF", "country", "EQ", "DE")
         r.execute_command("HANOI.META", key, "SET", "owner", "bench", "tags", "a,b")
-    work = tempfile.mkdtemp(prefix="hanoi-web-bench-")
-    config = os.path.join(work, "hanoi-web.toml")
-    with open(config, "w") as f:
-        f.write(f'[[api_key]]\nkey = "{KEY}"\nprefix = ""\n')
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    web = subprocess.Popen([WEB, "--redis", f"redis://127.0.0.1:{server.port}",
-                            "--listen", f"127.0.0.1:{port}", "--config", config],
-                           stdout=subprocess.DEVNULL)
+    web = Web(server, f'[[api_key]]\nkey = "{KEY}"\nprefix = ""\n')
+    base = web.base
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/healthz").read()
-                break
-            except OSError:
-                time.sleep(0.02)
         body = json.dumps({"context": {"targetingKey": "user-77", "country": "FR"}})
         post = ["-m", "POST", "-H", f"X-API-Key: {KEY}", "-H", "Content-Type: application/json",
                 "-d", body]
@@ -100,10 +83,8 @@ def main():
         print(f"OFREP bulk, 50 flags, at 500 req/s:  {bulk_rps:10.0f} req/s, "
               f"p50 {p50:.2f} ms, p99 {p99:.2f} ms   (goal p99 <= 5 ms)")
     finally:
-        web.kill()
-        web.wait()
+        web.stop()
         server.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,19 +14,16 @@ Usage: python3 benches/web_list.py   (needs redis-py)
 import http.cookiejar
 import os
 import platform
-import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 import urllib.parse
 import urllib.request
 
-from harness import ROOT, Server, free_port
+from harness import WEB, Server, Web
 
 FLAGS = 10_000
 LOADS = 20
-WEB = os.path.join(ROOT, "target", "release", "hanoi-web")
 
 
 def main():
@@ -41,24 +38,11 @@ def main():
         if i % 100 == 0:
             pipe.execute_command("HANOI.ENABLED", key, "u1")
     pipe.execute()
-    work = tempfile.mkdtemp(prefix="hanoi-web-list-")
     hashed = subprocess.run([WEB, "hash-password"], input="bench-password\n", text=True,
                             capture_output=True, check=True).stdout.strip()
-    config = os.path.join(work, "hanoi-web.toml")
-    with open(config, "w") as f:
-        f.write(f'[[user]]\nname = "bench"\npassword_hash = "{hashed}"\nrole = "viewer"\n')
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    web = subprocess.Popen([WEB, "--redis", f"redis://127.0.0.1:{server.port}",
-                            "--listen", f"127.0.0.1:{port}", "--config", config],
-                           stdout=subprocess.DEVNULL)
+    web = Web(server, f'[[user]]\nname = "bench"\npassword_hash = "{hashed}"\nrole = "viewer"\n')
+    base = web.base
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/healthz").read()
-                break
-            except OSError:
-                time.sleep(0.02)
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         login = urllib.request.Request(
@@ -81,10 +65,8 @@ def main():
                 assert b'id="flags"' in body, body[:300]
             print(f"{label:40s} median {statistics.median(times):7.1f} ms, worst {max(times):7.1f} ms")
     finally:
-        web.kill()
-        web.wait()
+        web.stop()
         server.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@
 use super::forms::quote_token;
 use super::session::{check_write, env_link, Who};
 use super::time::fmt_iso;
-use super::{flag_url, layout, lossy, respond, Fail};
+use super::{flag_url, key_of, layout, lossy, respond, Fail};
 use crate::config::Role;
-use crate::store::{self, FlagView, Store, WriteOutcome};
+use crate::store::{FlagView, Store, WriteOutcome};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -64,12 +64,6 @@ async fn read(store: &Store, key: &[u8]) -> Result<Option<FlagView>, Fail> {
         .pop()
         .unwrap_or_default();
     Ok(r.first().and_then(FlagView::from_export))
-}
-
-fn key_of(hex: &str) -> Result<Vec<u8>, Fail> {
-    store::unhex(hex)
-        .filter(|k| !k.is_empty())
-        .ok_or(Fail::NotFound)
 }
 
 fn join(items: &[Vec<u8>]) -> String {

@@ -10,7 +10,7 @@ use super::list::is_stale;
 use super::rules::{rule_form, rule_step, RuleForm, RuleStep};
 use super::session::{check_confirm, check_write_unconfirmed, Who};
 use super::time::{fmt_iso, now_ms};
-use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
+use super::{flag_url, key_of, layout, lossy, respond, state_badge, urlencode, Fail};
 use crate::store::{self, Explain, FlagView, HistoryEntry, Series, Stats, WriteOutcome};
 use crate::App;
 use axum::extract::{Path, Query, State};
@@ -61,12 +61,6 @@ async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>,
         series: r.get(3).and_then(Series::from_reply),
         version,
     }))
-}
-
-fn key_of(hex: &str) -> Result<Vec<u8>, Fail> {
-    store::unhex(hex)
-        .filter(|k| !k.is_empty())
-        .ok_or(Fail::NotFound)
 }
 
 /// What the flag page shows above its sections.

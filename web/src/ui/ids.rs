@@ -3,7 +3,7 @@
 //! `/f/<hex>/ids?list=users|blocked&q=…&cursor=…`.
 
 use super::session::{check_write, Who};
-use super::{flag_url, layout, lossy, respond, urlencode, Fail};
+use super::{flag_url, key_of, layout, lossy, respond, urlencode, Fail};
 use crate::store::{self, WriteOutcome};
 use crate::App;
 use axum::extract::{Path, Query, State};
@@ -41,9 +41,7 @@ pub(super) async fn ids_page(
     Path(hex): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    let key = store::unhex(&hex)
-        .filter(|k| !k.is_empty())
-        .ok_or(Fail::NotFound)?;
+    let key = key_of(&hex)?;
     let (list, word) = list_of(&q);
     let search = q.get("q").map(|s| s.trim().to_owned()).unwrap_or_default();
     let mut cursor = q
@@ -164,9 +162,7 @@ pub(super) async fn ids_remove(
 ) -> Result<Response, Fail> {
     let fields: HashMap<String, String> = f.iter().filter(|(k, _)| k != "id").cloned().collect();
     check_write(&app, &w, &headers, &fields, true)?;
-    let key = store::unhex(&hex)
-        .filter(|k| !k.is_empty())
-        .ok_or(Fail::NotFound)?;
+    let key = key_of(&hex)?;
     let (list, _) = list_of(&fields);
     let ids: Vec<Vec<u8>> = f
         .iter()

@@ -83,6 +83,14 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
 }
 
 /// Refusals and failures, each an HTML page.
+/// A flag's key from its hex in the URL (`/f/<hex>`): empty or not hex is
+/// not found.
+fn key_of(hex: &str) -> Result<Vec<u8>, Fail> {
+    store::unhex(hex)
+        .filter(|k| !k.is_empty())
+        .ok_or(Fail::NotFound)
+}
+
 pub enum Fail {
     Login,
     Unavailable,
