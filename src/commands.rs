@@ -182,7 +182,17 @@ pub fn write(w: &Write) -> CmdResult {
                 .get_value::<Flag>(&HANOI_TYPE)
                 .map_err(|_| RedisError::WrongType)?
                 .ok_or(RedisError::Str("ERR no such flag"))?;
-            let stamp = stamp(w);
+            let mut stamp = stamp(w);
+            // At maxmemory only the writes that cannot grow a flag run (the
+            // kill switch, UNREGISTER, UNBLOCK): their entry takes the place
+            // of the oldest, so the history does not grow (none is recorded
+            // on a flag without history). `keep` travels with the stamp, so
+            // replicas and the AOF keep the same entries.
+            if let (Some(s), Origin::Client) = (stamp.as_mut(), &w.origin) {
+                if ctx.get_flags().contains(redis_module::ContextFlags::OOM) {
+                    s.keep = s.keep.min(flag.history().len());
+                }
+            }
             record(w, flag, stamp.as_ref());
             stamp
         }
@@ -704,21 +714,25 @@ pub fn history(call: &Call) -> CmdResult {
     ))
 }
 
-/// `HANOI.STATS key [RESET]` → this server's counts for the flag: a map of
+/// `HANOI.STATS key [SERIES]` → this server's counts for the flag: a map of
 /// evaluations, enabled, variants (name → count), last_evaluated (Unix ms,
-/// nil when never), since (Unix ms). RESET starts them again. Counts are
-/// per server and never replicated; the command is a read, so RESET works on
-/// a read-only replica too. A missing flag is nil.
+/// nil when never), since (Unix ms). Counts are per server and never
+/// replicated; they are started again by `HANOI.TALLY key RESET`, a write
+/// (a reader must not be able to hide a flag's use). A missing flag is nil.
 pub fn stats(call: &Call) -> CmdResult {
     let (ctx, args) = (call.context(), call.strings());
     arity(&args, 2, 3)?;
-    let (reset, series) = match args.get(2) {
-        None => (false, false),
-        Some(a) if is_kw(a.as_slice(), "RESET") => (true, false),
-        Some(a) if is_kw(a.as_slice(), "SERIES") => (false, true),
+    let series = match args.get(2) {
+        None => false,
+        Some(a) if is_kw(a.as_slice(), "SERIES") => true,
+        Some(a) if is_kw(a.as_slice(), "RESET") => {
+            return Err(arg_err(
+                "RESET is a write: use HANOI.TALLY key RESET (HANOI.STATS is a read)",
+            ))
+        }
         Some(a) => {
             return Err(arg_err(format_args!(
-                "expected RESET or SERIES, got '{}'",
+                "expected SERIES, got '{}'",
                 quote(a.as_slice())
             )))
         }
@@ -727,10 +741,6 @@ pub fn stats(call: &Call) -> CmdResult {
     let Some(flag) = read_flag(&key)? else {
         return Ok(RedisValue::Null);
     };
-    if reset {
-        flag.counters().reset(clock::now_exact());
-        return Ok(OK);
-    }
     if series {
         let s = flag.counters().series(clock::now_exact());
         let periods = |ps: Vec<hanoi_core::observe::Period>| {
@@ -790,25 +800,32 @@ pub fn stats(call: &Call) -> CmdResult {
 pub fn tally(call: &Call) -> CmdResult {
     let ctx = call.context();
     let max_variants = limits(&ctx).max_variants;
+    let reset = call.argc() == 3 && call.arg(2).is_some_and(|a| is_kw(a, "RESET"));
     // Bounded before anything is collected: a flag has at most
     // `max_variants` variants, so no more pairs than that.
-    if call.argc() < 4 {
+    if !reset && call.argc() < 4 {
         return Err(RedisError::WrongArity);
     }
-    if (call.argc() - 4) / 2 > max_variants {
+    if (call.argc().saturating_sub(4)) / 2 > max_variants {
         return Err(core_err(Error::TooManyVariants {
             limit: max_variants,
         }));
     }
     let words: Vec<&[u8]> = (2..call.argc()).filter_map(|i| call.arg(i)).collect();
-    let t = Tally::parse(&words, max_variants).map_err(core_err)?;
+    let t = if reset {
+        None
+    } else {
+        Some(Tally::parse(&words, max_variants).map_err(core_err)?)
+    };
     let args = call.strings();
     let key = ctx.open_key(&args[1]);
     let Some(flag) = read_flag(&key)? else {
         return Ok(RedisValue::Null);
     };
-    if crate::counting() {
-        flag.tally(&t, clock::now_exact());
+    match t {
+        None => flag.counters().reset(clock::now_exact()),
+        Some(t) if crate::counting() => flag.tally(&t, clock::now_exact()).map_err(core_err)?,
+        Some(_) => {}
     }
     Ok(OK)
 }

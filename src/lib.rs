@@ -66,6 +66,8 @@ pub static MAX_RULES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_rul
 pub static MAX_CONDITIONS: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_conditions));
 pub static MAX_IN_VALUES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_in_values));
 pub static MAX_VALUE_BYTES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_value_bytes));
+pub static MAX_REGEX_WORK: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_regex_work));
+pub static MAX_ID_BYTES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_id_bytes));
 /// Whether evaluations are counted per flag (`HANOI.STATS`).
 pub static COUNT_EVALUATIONS: AtomicBool = AtomicBool::new(true);
 
@@ -103,6 +105,9 @@ pub fn limits(ctx: &Context) -> Limits {
         max_conditions: option(&MAX_CONDITIONS),
         max_in_values: option(&MAX_IN_VALUES),
         max_value_bytes: option(&MAX_VALUE_BYTES),
+        max_regex_work: option(&MAX_REGEX_WORK),
+        max_id_bytes: option(&MAX_ID_BYTES),
+        stored: false,
     }
 }
 
@@ -163,6 +168,8 @@ redis_module! {
             ["max-conditions", &MAX_CONDITIONS, default(Limits::DEFAULT.max_conditions), 1, 1_000, ConfigurationFlags::DEFAULT, None],
             ["max-in-values", &MAX_IN_VALUES, default(Limits::DEFAULT.max_in_values), 1, 1_000_000, ConfigurationFlags::DEFAULT, None],
             ["max-value-bytes", &MAX_VALUE_BYTES, default(Limits::DEFAULT.max_value_bytes), 16, 1 << 26, ConfigurationFlags::DEFAULT, None],
+            ["max-regex-work", &MAX_REGEX_WORK, default(Limits::DEFAULT.max_regex_work), 1024, 1 << 20, ConfigurationFlags::DEFAULT, None],
+            ["max-id-bytes", &MAX_ID_BYTES, default(Limits::DEFAULT.max_id_bytes), 16, 1 << 20, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [

@@ -121,7 +121,7 @@ fn bench_rules(c: &mut Criterion) {
             &Limits::default().rule_limits(),
         )
         .unwrap();
-        flag.set_rule(rule, 8).unwrap();
+        flag.set_rule(rule, &hanoi_core::Limits::default()).unwrap();
     }
     let countries = ["DE", "FR", "US"];
     let plans = ["free", "pro", "team"];

@@ -551,7 +551,7 @@ mod tests {
         ];
         let rule =
             crate::rules::parse_rule(b"pros", &words, &Limits::default().rule_limits()).unwrap();
-        f.set_rule(rule, 8).unwrap();
+        f.set_rule(rule, &Limits::default()).unwrap();
         f.set_window(1, 0).unwrap();
         f.set_ramp(crate::Ramp {
             from_pct: 5,
@@ -621,18 +621,38 @@ mod tests {
             b"big",
             b"VALUES",
             b"{\"n\": 1}",
-            b" [1e400] ",
+            b" [1e300] ",
             b"DEFAULT",
             b"small",
         ];
         let def = crate::parse_definition(&args, &limits).unwrap();
-        assert_eq!(def.values.as_ref().unwrap()[1], b"[1e400]");
+        assert_eq!(def.values.as_ref().unwrap()[1], b"[1e300]");
         let f = Flag::new(def, &limits).unwrap();
         assert_eq!(f.value_type(), crate::ValueType::Object);
         let g = from_bytes(&to_bytes(&f)).unwrap();
         assert!(g == f);
         assert_eq!(g.definition().default.as_deref(), Some(&b"small"[..]));
         assert_eq!(g.value_type(), crate::ValueType::Object);
+    }
+
+    #[test]
+    fn values_no_client_can_read_are_refused_at_the_write_only() {
+        let limits = Limits::default();
+        let digits = format!("{}", "9".repeat(5000));
+        for bad in [
+            &b"1e999999"[..],
+            b"[-1e400]",
+            digits.as_bytes(),
+            b"\"\xff\"",
+            b"{\"k\": \"\xc3\"}",
+            b"\"\\ud800\"",
+        ] {
+            let args: Vec<&[u8]> = vec![b"VARIANTS", b"1", b"a", b"VALUES", bad];
+            let err = crate::parse_definition(&args, &limits).unwrap_err();
+            assert!(matches!(err, Error::BadValue(_)), "{err}");
+            // Stored, it still loads as it was.
+            assert!(crate::parse_definition(&args, &Limits::STORED).is_ok());
+        }
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub enum Error {
     EmptyRegex,
     /// More regexes on one flag than the limit allows.
     TooManyRegexes { limit: usize },
+    /// A flag's patterns would scan more bytes per evaluation than allowed.
+    RegexWork { work: usize, limit: usize },
+    /// An id longer than the limit.
+    IdTooLong { len: usize, limit: usize },
     /// More variants than the limit allows.
     TooManyVariants { limit: usize },
     /// The number of weights differs from the number of variants.
@@ -90,6 +94,15 @@ impl fmt::Display for Error {
             Error::TooManyRegexes { limit } => {
                 write!(f, "too many regexes for one flag (limit {limit})")
             }
+            Error::RegexWork { work, limit } => write!(
+                f,
+                "regex budget exceeded: the flag's regexes and MATCHES conditions would scan up to {work} bytes per evaluation (each reads at most {} bytes), over hanoi.max-regex-work ({limit})",
+                crate::regexes::MAX_ID_LEN
+            ),
+            Error::IdTooLong { len, limit } => write!(
+                f,
+                "id of {len} bytes is longer than hanoi.max-id-bytes ({limit})"
+            ),
             Error::TooManyVariants { limit } => {
                 write!(f, "too many variants (limit {limit})")
             }

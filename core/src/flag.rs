@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::collections::HashSet;
 
 use crate::observe::{Counters, Entry, History, Metadata, Stamp};
-use crate::regexes::Regexes;
+use crate::regexes::{Regexes, MAX_ID_LEN};
 use crate::rules::{Attrs, Rule, RuleLimits};
 use crate::{quote, Error, IdSet};
 
@@ -34,6 +34,16 @@ pub struct Limits {
     pub max_in_values: usize,
     /// Bytes of one variant's JSON value.
     pub max_value_bytes: usize,
+    /// Regex work of one evaluation of a flag, in bytes: every pattern it
+    /// holds (its regexes and its rules' `MATCHES`) scans at most
+    /// [`MAX_ID_LEN`] bytes, one DFA step each, so a flag may hold at most
+    /// `max_regex_work / MAX_ID_LEN` patterns.
+    pub max_regex_work: usize,
+    /// Bytes of one id a write may carry (REGISTER, UNREGISTER, BLOCK,
+    /// UNBLOCK).
+    pub max_id_bytes: usize,
+    /// Stored data, accepted once (only [`Limits::STORED`] says so).
+    pub stored: bool,
 }
 
 impl Limits {
@@ -50,6 +60,9 @@ impl Limits {
         max_conditions: 16,
         max_in_values: 10_000,
         max_value_bytes: 65_536,
+        max_regex_work: 128 * MAX_ID_LEN,
+        max_id_bytes: 1024,
+        stored: false,
     };
 
     /// What stored data (RDB, RESTORE, AOF replay, a primary's stream) is
@@ -68,6 +81,9 @@ impl Limits {
         max_conditions: usize::MAX,
         max_in_values: usize::MAX,
         max_value_bytes: usize::MAX,
+        max_regex_work: usize::MAX,
+        max_id_bytes: usize::MAX,
+        stored: true,
     };
 }
 
@@ -78,6 +94,7 @@ impl Limits {
             max_conditions: self.max_conditions,
             max_in_values: self.max_in_values,
             regex_size_limit: self.regex_size_limit,
+            stored: self.stored,
         }
     }
 }
@@ -194,6 +211,29 @@ impl ValueType {
     }
 }
 
+/// A value every client of the project reads without error: valid UTF-8
+/// throughout (inside strings too), no lone surrogate escape, every number
+/// finite as a 64-bit float (no `1e999999`, no 5,000-digit integer, which
+/// Python's `json` refuses), nesting within serde_json's 128 levels.
+/// Checked at the write; stored values were accepted once and load as they
+/// are.
+fn readable(text: &[u8]) -> Result<(), Error> {
+    let s = std::str::from_utf8(text).map_err(|e| {
+        Error::BadValue(format!(
+            "a value is not valid UTF-8 (byte {}): values are JSON text",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str::<serde_json::Value>(s)
+        .map(drop)
+        .map_err(|e| {
+            Error::BadValue(format!(
+                "'{}' is not JSON every client reads: {e}",
+                quote(&text[..text.len().min(64)])
+            ))
+        })
+}
+
 impl Definition {
     /// The flag's type: boolean without variants, string for variants
     /// without values, else the values' one type (checked: each value is
@@ -221,6 +261,9 @@ impl Definition {
                     v.len(),
                     limits.max_value_bytes
                 )));
+            }
+            if !limits.stored {
+                readable(v)?;
             }
             let t = ValueType::of_json(v)?;
             match kind {
@@ -591,9 +634,16 @@ impl Flag {
     /// `HANOI.RULE key SET`: replaces the rule of that name in place, or
     /// appends it. Checks first: its variant must exist, and the flag stay
     /// within `max_rules`.
-    pub fn set_rule(&mut self, rule: Rule, max_rules: usize) -> Result<bool, Error> {
+    pub fn set_rule(&mut self, rule: Rule, limits: &Limits) -> Result<bool, Error> {
         self.check_rule_variant(&rule)?;
+        let max_rules = limits.max_rules;
         let count = self.rules.len();
+        let replaced = self
+            .rules
+            .iter()
+            .find(|r| r.name == rule.name)
+            .map_or(0, Rule::patterns);
+        self.check_regex_work(rule.patterns(), replaced, limits)?;
         match self.rules.iter_mut().find(|r| r.name == rule.name) {
             Some(old) if *old == rule => Ok(false),
             Some(old) => {
@@ -736,13 +786,24 @@ impl Flag {
 
     /// Adds counts made elsewhere ([`crate::observe::Tally`]): variants by
     /// name, a name the flag does not have (any more) left out.
-    pub fn tally(&self, t: &crate::observe::Tally<'_>, now_ms: u64) {
+    /// Refused when a count would pass [`crate::observe::MAX_COUNT`].
+    pub fn tally(&self, t: &crate::observe::Tally<'_>, now_ms: u64) -> Result<(), Error> {
+        let now = self.counters.snapshot();
+        if t.evaluations
+            > crate::observe::MAX_COUNT - now.evaluations.min(crate::observe::MAX_COUNT)
+        {
+            return Err(Error::Usage(format!(
+                "the counts would pass {} evaluations: HANOI.TALLY key RESET starts them again",
+                crate::observe::MAX_COUNT
+            )));
+        }
         let variants = t.variants.iter().filter_map(|(name, n)| {
             let i = self.def.variants.iter().position(|v| v == name)?;
             Some((i, *n))
         });
         self.counters
             .add(t.evaluations, t.enabled, variants, now_ms);
+        Ok(())
     }
 
     /// The type and the default variant's index of a checked definition.
@@ -940,7 +1001,34 @@ impl Flag {
         let new =
             self.regexes
                 .prepare_add(patterns, limits.regex_size_limit, limits.max_regexes)?;
+        self.check_regex_work(new.len(), 0, limits)?;
         Ok(self.regexes.commit_add(new))
+    }
+
+    /// Patterns one evaluation may run: the regexes and every `MATCHES`.
+    fn pattern_count(&self) -> usize {
+        self.regexes.len() + self.rules.iter().map(Rule::patterns).sum::<usize>()
+    }
+
+    /// Refuses a write that would take the flag's regex work past
+    /// `limits.max_regex_work`: `adding` patterns, `removing` others.
+    fn check_regex_work(
+        &self,
+        adding: usize,
+        removing: usize,
+        limits: &Limits,
+    ) -> Result<(), Error> {
+        if adding <= removing {
+            return Ok(());
+        }
+        let after = (self.pattern_count() + adding - removing).saturating_mul(MAX_ID_LEN);
+        if after > limits.max_regex_work {
+            return Err(Error::RegexWork {
+                work: after,
+                limit: limits.max_regex_work,
+            });
+        }
+        Ok(())
     }
 
     /// Removes regexes; returns how many were there (and are now gone).

@@ -15,6 +15,12 @@ pub enum IdList {
 pub const MAX_COUNT: usize = 10_000;
 /// The longest `MATCH` pattern.
 pub const MAX_PATTERN: usize = 256;
+/// The work one step may do, in bytes looked at: each id's bytes, and each
+/// step of matching it against the pattern. A step stops early when it is
+/// spent (returning fewer ids and a cursor to go on from, as SSCAN may), so
+/// one call stays well under a millisecond whatever the ids and the
+/// pattern; it always covers at least one slot of the set, so a walk ends.
+pub const WORK_BUDGET: usize = 256 * 1024;
 
 /// A parsed `HANOI.IDS` (the arguments after the key).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,10 +94,12 @@ impl<'a> IdsQuery<'a> {
             IdList::Blocked => flag.blocked(),
         };
         let mut out = Vec::new();
-        let next = set.scan(self.cursor, self.count, |id| {
-            if self.pattern.is_none_or(|p| glob_match(p, id)) {
+        let next = set.scan_within(self.cursor, self.count, WORK_BUDGET, |id| {
+            let mut work = id.len();
+            if self.pattern.is_none_or(|p| glob(p, id, &mut work)) {
                 out.push(id);
             }
+            work
         });
         (next, out)
     }
@@ -101,9 +109,15 @@ impl<'a> IdsQuery<'a> {
 /// to take the next byte as it is. Backtracks to the last `*` only:
 /// O(pattern × id) at worst.
 pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
+    glob(pattern, s, &mut 0)
+}
+
+/// [`glob_match`], adding the bytes it looked at to `work`.
+fn glob(pattern: &[u8], s: &[u8], work: &mut usize) -> bool {
     let (mut p, mut i) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while i < s.len() {
+        *work += 1;
         if p < pattern.len() {
             match pattern[p] {
                 b'*' => {
@@ -117,7 +131,9 @@ pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
                     continue;
                 }
                 b'[' => {
-                    if let Some((matched, after)) = class(&pattern[p..], s[i]) {
+                    let class = class(&pattern[p..], s[i]);
+                    *work += class.map_or(pattern.len() - p, |(_, after)| after);
+                    if let Some((matched, after)) = class {
                         if matched {
                             p += after;
                             i += 1;

@@ -467,12 +467,31 @@ impl IdSet {
     /// never changes their hash, and a resize does not change it either, so
     /// the ranges already covered stay covered.
     pub fn scan<'s>(&'s self, cursor: u64, count: usize, mut f: impl FnMut(&'s [u8])) -> u64 {
+        self.scan_within(cursor, count, usize::MAX, |id| {
+            f(id);
+            0
+        })
+    }
+
+    /// [`IdSet::scan`] that stops early once `f`, which returns the work
+    /// each id cost, has spent `budget`: the step then ends at the home
+    /// slot it had reached (the ids of the run it is in are still given,
+    /// so nothing is skipped) and the cursor says where the next one goes
+    /// on. At least one home slot is covered, so a walk always ends.
+    pub fn scan_within<'s>(
+        &'s self,
+        cursor: u64,
+        count: usize,
+        budget: usize,
+        mut f: impl FnMut(&'s [u8]) -> usize,
+    ) -> u64 {
         let n = self.slots.len();
         if self.len == 0 || n == 0 {
             return 0;
         }
         let first = home(cursor, n);
-        let end = first.saturating_add(count.max(1)).min(n);
+        let mut end = first.saturating_add(count.max(1)).min(n);
+        let mut spent: usize = 0;
         // Walk from `first` until past the last home slot of the range and
         // at the end of its run (an empty slot), wrapping once at most.
         let mut i = first;
@@ -486,8 +505,12 @@ impl IdSet {
                 let h = self.hash(id);
                 let at = home(h, n);
                 if h >= cursor && (first..end).contains(&at) {
-                    f(id);
+                    spent = spent.saturating_add(f(id));
                 }
+            }
+            // Spent: no home slot past this one (the run still ends).
+            if spent >= budget && i >= first && i + 1 < end {
+                end = i + 1;
             }
             i = next(i, n);
         }
@@ -619,6 +642,34 @@ mod tests {
         assert_eq!(got.len(), 1000);
         assert_eq!(got.iter().collect::<HashSet<_>>().len(), 1000);
         assert_eq!(IdSet::new().scan(0, 10, |_| panic!("empty")), 0);
+    }
+
+    #[test]
+    fn a_budget_ends_steps_early_and_skips_nothing() {
+        let mut s = IdSet::new();
+        for i in 0..5000u32 {
+            s.insert(format!("id{i}").as_bytes());
+        }
+        for budget in [1, 7, 100, 10_000] {
+            let (mut got, mut cursor, mut steps) = (Vec::new(), 0, 0);
+            loop {
+                let mut spent = 0;
+                cursor = s.scan_within(cursor, 1000, budget, |id| {
+                    got.push(id.to_vec());
+                    spent += 1;
+                    1
+                });
+                // Past the budget only to finish the run it was in.
+                assert!(spent < budget + 64, "{spent} for {budget}");
+                steps += 1;
+                if cursor == 0 {
+                    break;
+                }
+            }
+            assert_eq!(got.len(), 5000, "budget {budget}");
+            assert_eq!(got.iter().collect::<HashSet<_>>().len(), 5000);
+            assert!(budget >= 1000 || steps > 5000 / budget / 2, "{steps} steps");
+        }
     }
 
     #[test]

@@ -19,6 +19,32 @@ pub const CREATED: &[u8] = b"created";
 /// (thousands of ids) is summarised by these and the count of all of them.
 pub const HISTORY_ARGS: usize = 8;
 
+/// The most bytes of one argument (and of the user's and client's names)
+/// a history entry keeps: a longer one is kept as its first bytes and its
+/// length (`abc… (1048576 bytes)`). With [`HISTORY_ARGS`], this bounds an
+/// entry to about 1.5 KiB, and a flag's history to `hanoi.history-length`
+/// such entries.
+pub const HISTORY_ARG_BYTES: usize = 128;
+
+/// `a` as a history entry keeps it: whole when short, else its first
+/// [`HISTORY_ARG_BYTES`] bytes (cut on a UTF-8 boundary when it is text)
+/// and its length.
+pub fn shorten(a: &[u8]) -> Vec<u8> {
+    if a.len() <= HISTORY_ARG_BYTES {
+        return a.to_vec();
+    }
+    let mut cut = HISTORY_ARG_BYTES - 32;
+    if let Err(e) = std::str::from_utf8(&a[..cut]) {
+        // Text cut inside a character: cut before it instead.
+        if e.error_len().is_none() {
+            cut = e.valid_up_to();
+        }
+    }
+    let mut out = a[..cut].to_vec();
+    out.extend_from_slice(format!("… ({} bytes)", a.len()).as_bytes());
+    out
+}
+
 /// Free-form string fields of a flag (`description`, `owner`, `tags`, ...),
 /// and when it was created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,12 +144,12 @@ impl Entry {
     /// The entry for `name args...` under `stamp`.
     pub fn new(stamp: &Stamp, name: &[u8], args: &[&[u8]]) -> Entry {
         let mut command = Vec::with_capacity(1 + args.len().min(HISTORY_ARGS));
-        command.push(name.to_ascii_uppercase());
-        command.extend(args.iter().take(HISTORY_ARGS).map(|a| a.to_vec()));
+        command.push(shorten(&name.to_ascii_uppercase()));
+        command.extend(args.iter().take(HISTORY_ARGS).map(|a| shorten(a)));
         Entry {
             at_ms: stamp.at_ms,
-            user: stamp.user.clone(),
-            client: stamp.client.clone(),
+            user: shorten(&stamp.user),
+            client: stamp.client.as_deref().map(shorten),
             command,
             args: args.len() as u64,
         }
@@ -179,10 +205,25 @@ impl History {
     }
 }
 
-/// `a += n` as a load and a store (see [`Counters::count_serialized`]).
+/// The most a count reaches: it stays there rather than wrap (a reply is a
+/// signed 64-bit integer).
+pub const MAX_COUNT: u64 = i64::MAX as u64;
+
+/// `a += n` as a load and a store (see [`Counters::count_serialized`]),
+/// saturating at [`MAX_COUNT`].
 #[inline]
 fn bump(a: &AtomicU64, n: u64) {
-    a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    a.store(
+        a.load(Ordering::Relaxed).saturating_add(n).min(MAX_COUNT),
+        Ordering::Relaxed,
+    );
+}
+
+/// `a += n`, atomically, saturating at [`MAX_COUNT`].
+fn add_saturating(a: &AtomicU64, n: u64) {
+    let _ = a.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_add(n).min(MAX_COUNT))
+    });
 }
 
 /// Evaluation counts of one flag in this process. Relaxed atomics: `&self`
@@ -491,11 +532,11 @@ impl Counters {
         variants: impl IntoIterator<Item = (usize, u64)>,
         now_ms: u64,
     ) {
-        self.evaluations.fetch_add(evaluations, Ordering::Relaxed);
-        self.enabled.fetch_add(enabled, Ordering::Relaxed);
+        add_saturating(&self.evaluations, evaluations);
+        add_saturating(&self.enabled, enabled);
         for (i, n) in variants {
             if let Some(v) = self.variants.get(i) {
-                v.fetch_add(n, Ordering::Relaxed);
+                add_saturating(v, n);
             }
         }
         if now_ms != 0 && evaluations > 0 {

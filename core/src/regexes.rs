@@ -1,35 +1,70 @@
-//! A flag's regexes: each pattern compiled on its own, once.
+//! A flag's regexes, and the one matcher every regex of hanoi uses
+//! (`REGISTER REGEX` and the `MATCHES` of rules).
+//!
+//! Each pattern is compiled once, when it is written, into a **full DFA**
+//! (regex-automata's dense DFA). Matching is then one table step per byte
+//! of input, whatever the pattern: no lazy-DFA cache that can miss, no slow
+//! engine to fall back to. An input is at most [`MAX_ID_LEN`] bytes (a
+//! longer id or attribute value never matches a regex), so one pattern
+//! costs at most that many steps per evaluation; [`Limits::max_regex_work`]
+//! bounds how many patterns one flag may hold in those steps. The price is
+//! paid at the write: a pattern whose DFA would be larger than
+//! `hanoi.regex-size-limit` is refused there (`(a|b)*a(a|b){20}`), and so
+//! is a Unicode word boundary (`\b`), which no DFA can decide on
+//! non-ASCII input: `(?-u:\b)` is the ASCII one.
 //!
 //! Why not one `RegexSet`: adding or removing one pattern recompiled all of
-//! them (64 large patterns: ~0.8 s per write, and as long for every reload),
-//! and one big automaton over many large patterns overflowed its lazy-DFA
-//! cache and fell back to the slow engine (7 s on a 1 MB id). Here a pattern
-//! is compiled when it is added and dropped when it is removed; its lazy-DFA
-//! cache is bounded ([`CACHE_CAPACITY`]); and regexes only see ids of at most
-//! [`MAX_ID_LEN`] bytes, so no id, however long, makes evaluation slow.
+//! them. Here a pattern is compiled when it is added and dropped when it is
+//! removed.
+//!
+//! [`Limits::max_regex_work`]: crate::Limits::max_regex_work
 
 use std::collections::HashSet;
 
-use regex_automata::meta;
-use regex_automata::nfa::thompson::WhichCaptures;
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::syntax;
+use regex_automata::Input;
 
 use crate::Error;
 
-/// Regexes only see ids of at most this many bytes: a longer id never
-/// matches a regex (it can still be registered, be in the percentage, or
-/// match a rule). Ids are user ids, emails, UUIDs: far shorter. The cap is
-/// what bounds the time of an evaluation whatever the id.
+/// Regexes only see ids (and attribute values) of at most this many bytes:
+/// a longer one never matches a regex (it can still be registered, be in
+/// the percentage, or match another condition). Ids are user ids, emails,
+/// UUIDs: far shorter. With the DFA, this cap is what bounds the time of
+/// one match: at most this many table steps.
 pub const MAX_ID_LEN: usize = 1024;
 
-/// The lazy DFA cache of one pattern holds at most this many bytes.
-pub const CACHE_CAPACITY: usize = 256 * 1024;
+/// One pattern as a full DFA, searching anywhere in its input (like
+/// Python's `re.search` over the raw bytes).
+#[derive(Debug, Clone)]
+pub struct Matcher(dense::DFA<Vec<u32>>);
 
-/// One compiled pattern.
+impl Matcher {
+    /// Does the pattern match somewhere in `hay`? An input longer than
+    /// [`MAX_ID_LEN`] never matches. Stops at the first match.
+    #[inline]
+    pub fn is_match(&self, hay: &[u8]) -> bool {
+        // An error is a quit byte: only DFAs of stored patterns with a
+        // Unicode word boundary have them (non-ASCII input): no match.
+        visible(hay)
+            && matches!(
+                self.0.try_search_fwd(&Input::new(hay).earliest(true)),
+                Ok(Some(_))
+            )
+    }
+
+    /// Heap bytes of the DFA.
+    pub fn memory_usage(&self) -> usize {
+        self.0.memory_usage()
+    }
+}
+
+/// One pattern, as given and compiled.
 #[derive(Debug, Clone)]
 struct Pattern {
     source: String,
-    re: meta::Regex,
+    re: Matcher,
 }
 
 /// The patterns of a flag, in the order they were added.
@@ -50,7 +85,7 @@ impl PartialEq for Regexes {
 }
 
 /// Checks a raw pattern argument: UTF-8 and not empty.
-fn pattern_text(raw: &[u8]) -> Result<&str, Error> {
+pub(crate) fn pattern_text(raw: &[u8]) -> Result<&str, Error> {
     let pattern = std::str::from_utf8(raw).map_err(|_| Error::InvalidRegex {
         pattern: raw.escape_ascii().to_string(),
         reason: "pattern is not valid UTF-8 (match raw bytes with (?-u:\\xFF))".into(),
@@ -61,34 +96,40 @@ fn pattern_text(raw: &[u8]) -> Result<&str, Error> {
     Ok(pattern)
 }
 
-/// Compiles one pattern as `regex::bytes::Regex` would (Unicode on, ids may
-/// be any bytes), within `size_limit` bytes of automaton.
-pub(crate) fn compile(pattern: &str, size_limit: usize) -> Result<meta::Regex, Error> {
-    meta::Regex::builder()
+/// Compiles one pattern as `regex::bytes::Regex` would read it (Unicode on,
+/// inputs may be any bytes) into a DFA of at most `size_limit` bytes.
+///
+/// `stored`: the pattern was accepted before (RDB, RESTORE, AOF, a
+/// primary): a Unicode word boundary is then let through (it makes a
+/// non-ASCII input not match) rather than make stored data unloadable.
+pub(crate) fn compile(pattern: &str, size_limit: usize, stored: bool) -> Result<Matcher, Error> {
+    let invalid = |reason: String| Error::InvalidRegex {
+        pattern: pattern.to_owned(),
+        reason,
+    };
+    dense::Builder::new()
         .syntax(syntax::Config::new().utf8(false))
-        .configure(
-            // Only what `is_match` uses: the lazy DFA, the PikeVM behind it,
-            // prefilters. The one-pass, backtracking and full-DFA engines
-            // serve captures or tiny patterns and would only cost build time
-            // and memory.
-            meta::Config::new()
-                .utf8_empty(false)
+        .thompson(
+            thompson::Config::new()
+                .utf8(false)
+                .shrink(true)
                 .nfa_size_limit(Some(size_limit))
-                .onepass(false)
-                .backtrack(false)
-                .dfa(false)
-                .hybrid_cache_capacity(CACHE_CAPACITY)
                 .which_captures(WhichCaptures::None),
         )
+        .configure(
+            dense::Config::new()
+                .start_kind(StartKind::Unanchored)
+                .minimize(false)
+                .unicode_word_boundary(stored)
+                .dfa_size_limit(Some(size_limit))
+                .determinize_size_limit(Some(size_limit.saturating_mul(2))),
+        )
         .build(pattern)
-        .map_err(|e| Error::InvalidRegex {
-            pattern: pattern.to_owned(),
-            reason: reason(&e),
-        })
+        .map(Matcher)
+        .map_err(|e| invalid(reason(&e)))
 }
 
-/// The error and its causes ("error building NFA: exceeded size limit of
-/// 262144"), with the limit named the way users set it.
+/// The error and its causes, with the limit named the way users set it.
 fn reason(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
@@ -97,8 +138,16 @@ fn reason(e: &(dyn std::error::Error + 'static)) -> String {
         out.push_str(&c.to_string());
         cause = c.source();
     }
+    if out.contains("Unicode word boundar") {
+        return "a Unicode word boundary (\\b, \\B) cannot be matched in bounded time; \
+                use the ASCII one, (?-u:\\b)"
+            .into();
+    }
     if out.contains("exceeded") {
-        out.push_str(" (the compiled size limit, hanoi.regex-size-limit)");
+        out.push_str(
+            " (over the size limit of one compiled regex, hanoi.regex-size-limit: \
+             a pattern such as (a|b)*a(a|b){20} grows exponentially as a DFA)",
+        );
     }
     out
 }
@@ -110,6 +159,10 @@ pub(crate) fn visible(id: &[u8]) -> bool {
 }
 
 impl Regexes {
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
@@ -127,7 +180,7 @@ impl Regexes {
             if source.is_empty() || !seen.insert(source.clone()) {
                 return Err(Error::Corrupt);
             }
-            let re = compile(&source, stored_limit)?;
+            let re = compile(&source, stored_limit, true)?;
             list.push(Pattern { source, re });
         }
         Ok(Regexes { list })
@@ -141,7 +194,7 @@ impl Regexes {
         raw: impl IntoIterator<Item = &'a [u8]>,
         size_limit: usize,
         max: usize,
-    ) -> Result<Vec<(String, meta::Regex)>, Error> {
+    ) -> Result<Vec<(String, Matcher)>, Error> {
         let mut seen: HashSet<&str> = self.sources().collect();
         let mut new = Vec::new();
         for raw in raw {
@@ -152,7 +205,7 @@ impl Regexes {
             if self.list.len() + new.len() >= max {
                 return Err(Error::TooManyRegexes { limit: max });
             }
-            let re = compile(pattern, size_limit)?;
+            let re = compile(pattern, size_limit, false)?;
             seen.insert(pattern);
             new.push((pattern.to_owned(), re));
         }
@@ -160,7 +213,7 @@ impl Regexes {
     }
 
     /// Appends what [`Regexes::prepare_add`] compiled; cannot fail.
-    pub(crate) fn commit_add(&mut self, new: Vec<(String, meta::Regex)>) -> usize {
+    pub(crate) fn commit_add(&mut self, new: Vec<(String, Matcher)>) -> usize {
         let n = new.len();
         self.list
             .extend(new.into_iter().map(|(source, re)| Pattern { source, re }));
@@ -192,14 +245,13 @@ impl Regexes {
             .map(|p| p.source.as_str())
     }
 
-    /// Heap bytes: the compiled automata as regex-automata measures them,
-    /// the bound on each lazy-DFA cache, and the pattern text.
+    /// Heap bytes: the DFAs as regex-automata measures them, and the text.
     pub(crate) fn heap_size(&self) -> usize {
         self.list.capacity() * std::mem::size_of::<Pattern>()
             + self
                 .list
                 .iter()
-                .map(|p| p.re.memory_usage() + CACHE_CAPACITY + p.source.capacity())
+                .map(|p| p.re.memory_usage() + p.source.capacity())
                 .sum::<usize>()
     }
 }

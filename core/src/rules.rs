@@ -312,7 +312,7 @@ enum Test {
     NotIn(Values),
     Num(Ordering, bool, Decimal),
     Semver(Ordering, bool, Version),
-    Matches(Box<regex_automata::meta::Regex>),
+    Matches(Box<regexes::Matcher>),
     Prefix(Vec<u8>),
     Suffix(Vec<u8>),
     Contains(Vec<u8>),
@@ -367,6 +367,8 @@ pub struct RuleLimits {
     pub max_conditions: usize,
     pub max_in_values: usize,
     pub regex_size_limit: usize,
+    /// The rule was accepted before (see [`crate::Limits::STORED`]).
+    pub stored: bool,
 }
 
 impl Condition {
@@ -420,20 +422,11 @@ impl Condition {
             "SEMVER_LE" => ver(Ordering::Less, true)?,
             "SEMVER_GT" => ver(Ordering::Greater, false)?,
             "SEMVER_GE" => ver(Ordering::Greater, true)?,
-            "MATCHES" => {
-                let raw = one();
-                let pattern = std::str::from_utf8(&raw).map_err(|_| Error::InvalidRegex {
-                    pattern: raw.escape_ascii().to_string(),
-                    reason: "pattern is not valid UTF-8 (match raw bytes with (?-u:\\xFF))".into(),
-                })?;
-                if pattern.is_empty() {
-                    return Err(Error::EmptyRegex);
-                }
-                Test::Matches(Box::new(regexes::compile(
-                    pattern,
-                    limits.regex_size_limit,
-                )?))
-            }
+            "MATCHES" => Test::Matches(Box::new(regexes::compile(
+                regexes::pattern_text(&one())?,
+                limits.regex_size_limit,
+                limits.stored,
+            )?)),
             "PREFIX" => Test::Prefix(one()),
             "SUFFIX" => Test::Suffix(one()),
             "CONTAINS" => Test::Contains(one()),
@@ -537,6 +530,14 @@ impl Rule {
     }
 
     /// The conditions as (attr, operator, arguments), for display.
+    /// How many of its conditions match a regex (`MATCHES`).
+    pub(crate) fn patterns(&self) -> usize {
+        self.conditions
+            .iter()
+            .filter(|c| matches!(c.test, Test::Matches(_)))
+            .count()
+    }
+
     pub fn conditions(&self) -> impl Iterator<Item = (&[u8], &str, &[Vec<u8>])> + '_ {
         self.conditions
             .iter()
@@ -554,7 +555,7 @@ impl Rule {
                     c.attr.capacity()
                         + c.args.iter().map(|a| a.capacity() * 2 + 48).sum::<usize>()
                         + match &c.test {
-                            Test::Matches(re) => re.memory_usage() + regexes::CACHE_CAPACITY,
+                            Test::Matches(re) => re.memory_usage(),
                             _ => 64,
                         }
                 })
@@ -691,6 +692,7 @@ mod tests {
         max_conditions: 8,
         max_in_values: 10_000,
         regex_size_limit: 1 << 19,
+        stored: false,
     };
 
     fn rule(args: &str) -> Result<Rule, Error> {

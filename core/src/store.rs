@@ -118,6 +118,19 @@ fn items<'a>(args: &[&'a [u8]], limits: &Limits) -> Result<Vec<&'a [u8]>, Error>
     Ok(args.to_vec())
 }
 
+/// The ids of a REGISTER/UNREGISTER USER or BLOCK/UNBLOCK, each within
+/// `hanoi.max-id-bytes`.
+fn ids<'a>(args: &[&'a [u8]], limits: &Limits) -> Result<Vec<&'a [u8]>, Error> {
+    let ids = items(args, limits)?;
+    if let Some(id) = ids.iter().find(|id| id.len() > limits.max_id_bytes) {
+        return Err(Error::IdTooLong {
+            len: id.len(),
+            limit: limits.max_id_bytes,
+        });
+    }
+    Ok(ids)
+}
+
 fn millis(arg: &[u8], what: &str) -> Result<u64, Error> {
     parse_int(arg)
         .and_then(|n| u64::try_from(n).ok())
@@ -143,7 +156,14 @@ fn targets<'a>(args: &[&'a [u8]], limits: &Limits) -> Result<(bool, Vec<&'a [u8]
             quote(what)
         )));
     };
-    Ok((user, items(rest, limits)?))
+    Ok((
+        user,
+        if user {
+            ids(rest, limits)?
+        } else {
+            items(rest, limits)?
+        },
+    ))
 }
 
 impl<'a> Write<'a> {
@@ -181,9 +201,9 @@ impl<'a> Write<'a> {
                 Write::RemoveRegexes(ids)
             })
         } else if kw(name, "BLOCK") {
-            Ok(Write::Block(items(args, limits)?))
+            Ok(Write::Block(ids(args, limits)?))
         } else if kw(name, "UNBLOCK") {
-            Ok(Write::Unblock(items(args, limits)?))
+            Ok(Write::Unblock(ids(args, limits)?))
         } else if kw(name, "ENABLE") || kw(name, "DISABLE") {
             exact(0)?;
             Ok(Write::Switch(kw(name, "ENABLE")))
@@ -346,7 +366,7 @@ pub fn apply(
         Write::Switch(on) => (Reply::Ok, flag.set_enabled(on)),
         Write::Toggle => (Reply::State(flag.toggle()), true),
         Write::Percentage(p) => (Reply::Ok, flag.set_percentage(p)?),
-        Write::SetRule(rule) => (Reply::Ok, flag.set_rule(rule, limits.max_rules)?),
+        Write::SetRule(rule) => (Reply::Ok, flag.set_rule(rule, limits)?),
         Write::DeleteRules(names) => count(flag.delete_rules(&names)),
         Write::MoveRule(name, index) => (Reply::Ok, flag.move_rule(name, index)?),
         Write::Window(from, until) => (Reply::Ok, flag.set_window(from, until)?),

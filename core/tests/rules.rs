@@ -226,6 +226,64 @@ fn regex_limits() {
     assert!(!g.is_enabled(Some(&id)));
     assert!(!g.is_enabled(Some(&id[id.len() - 1000..])));
     assert!(g.is_enabled(Some(&id[..1000])));
+    // Exponential as a DFA: refused at the write, naming the limit.
+    let err = g
+        .add_regexes([&b"(a|b)*a(a|b){20}"[..]], &Limits::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("hanoi.regex-size-limit"), "{err}");
+    // A Unicode word boundary cannot be a DFA; the ASCII one can.
+    let err = g
+        .add_regexes([&br"\bfoo\b"[..]], &Limits::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("(?-u:\\b)"), "{err}");
+    g.add_regexes([&br"(?-u:\b)foo(?-u:\b)"[..]], &Limits::default())
+        .unwrap();
+    assert!(g.is_enabled(Some(b"a foo!")));
+    assert!(!g.is_enabled(Some(b"afoo")));
+}
+
+#[test]
+fn the_regex_budget_counts_regexes_and_matches_conditions() {
+    let l = Limits {
+        max_regex_work: 3 * 1024,
+        ..Limits::default()
+    };
+    let mut f = flag(0);
+    f.add_regexes([&b"^a"[..], &b"^b"[..]], &l).unwrap();
+    let rule = |name: &str, n: usize| {
+        let mut words: Vec<&[u8]> = vec![b"IF"];
+        for i in 0..n {
+            if i > 0 {
+                words.push(b"AND");
+            }
+            words.extend([&b"ua"[..], b"MATCHES", b"x"]);
+        }
+        hanoi_core::rules::parse_rule(name.as_bytes(), &words, &l.rule_limits()).unwrap()
+    };
+    assert!(f.set_rule(rule("one", 1), &l).unwrap());
+    let err = f.set_rule(rule("two", 1), &l).unwrap_err();
+    assert!(
+        err.to_string().contains("hanoi.max-regex-work (3072)"),
+        "{err}"
+    );
+    let err = f.add_regexes([&b"^c"[..]], &l).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::RegexWork {
+                work: 4096,
+                limit: 3072
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(f.patterns().count(), 2);
+    // Replacing a rule counts what it replaces.
+    assert!(f.set_rule(rule("one", 1), &l).is_ok());
+    f.delete_rules(&[b"one"]);
+    assert!(f.set_rule(rule("two", 1), &l).unwrap());
+    // Stored flags load whatever they hold.
+    assert!(f.set_rule(rule("three", 5), &Limits::STORED).unwrap());
 }
 
 #[test]

@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut flag) = Flag::new(def, &limits) else {
         return;
     };
-    flag.set_rule(rule, 8).expect("its own variant exists");
+    flag.set_rule(rule, &hanoi_core::Limits::default()).expect("its own variant exists");
     let words: Vec<&[u8]> = attr_part.split(|&b| b == 0).collect();
     let pairs: Vec<(&[u8], &[u8])> = words.chunks_exact(2).map(|p| (p[0], p[1])).collect();
     let Ok(attrs) = Attrs::new(&pairs) else {

@@ -133,7 +133,7 @@ export const commands = {
   scanIds: (key: Arg, options: IdsOptions) => read(["HANOI.IDS", key, ...idsArgs(options)], r.idsPage),
   stats: (key: Arg) => read(["HANOI.STATS", key], r.stats),
   statsSeries: (key: Arg) => read(["HANOI.STATS", key, "SERIES"], r.series),
-  resetStats: (key: Arg) => read(["HANOI.STATS", key, "RESET"], r.none),
+  resetStats: (key: Arg) => write(["HANOI.TALLY", key, "RESET"], r.none),
   // ----- writes -----
   define: (key: Arg, d: Definition) => write(["HANOI.DEFINE", key, ...defineArgs(d)], r.none),
   ids: (key: Arg, what: IdList, items: Arg[]) => {

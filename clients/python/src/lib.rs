@@ -295,7 +295,8 @@ impl Engine {
                     variants: pairs,
                 },
                 0,
-            );
+            )
+            .map_err(err)?;
         }
         r.insert(name, flag);
         Ok(())
