@@ -360,7 +360,7 @@ fn the_revision_grows_by_one_on_every_change_and_on_nothing_else() {
         (&["HANOI.UNREGISTER", "f", "USER", "x"], 3),
         (&["HANOI.ENABLED", "f", "x"], 3),
         (&["HANOI.EXPLAIN", "f", "x"], 3),
-        (&["HANOI.STATS", "f", "RESET"], 3),
+        (&["HANOI.TALLY", "f", "RESET"], 3),
         (&["HANOI.ENABLE", "f"], 3),
         (&["HANOI.TOGGLE", "f"], 4),
         (&["HANOI.PERCENTAGE", "f", "101"], 4),

@@ -333,16 +333,21 @@ fn evaluation_counts_are_per_server() {
     assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 0);
     int(&mut rc, &["HANOI.ENABLED", "f", "1"]);
     assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 1);
-    // RESET works on the read-only replica and touches only its counts.
-    ok(&mut rc, &["HANOI.STATS", "f", "RESET"]);
-    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 0);
-    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 22);
-    assert!(err(&mut pc, &["HANOI.STATS", "f", "NOW"]).starts_with("ERR expected RESET"));
+    // RESET is a write: the read-only replica refuses it; on the primary
+    // it touches only the primary's counts.
+    assert!(err(&mut rc, &["HANOI.TALLY", "f", "RESET"]).starts_with("READONLY"));
+    assert!(err(&mut rc, &["HANOI.STATS", "f", "RESET"]).contains("HANOI.TALLY key RESET"));
+    ok(&mut pc, &["HANOI.TALLY", "f", "RESET"]);
+    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 0);
+    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 1);
+    int(&mut pc, &["HANOI.ENABLED", "f", "1"]);
+    int(&mut pc, &["HANOI.ENABLED", "f", "1"]);
+    assert!(err(&mut pc, &["HANOI.STATS", "f", "NOW"]).starts_with("ERR expected SERIES"));
     assert_eq!(query::<Value>(&mut pc, ("HANOI.STATS", "missing")), Value::Nil);
     // Counting can be switched off.
     ok(&mut pc, &["CONFIG", "SET", "hanoi.count-evaluations", "no"]);
     int(&mut pc, &["HANOI.ENABLED", "f", "1"]);
-    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 22);
+    assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 2);
 }
 
 #[test]
@@ -372,12 +377,12 @@ fn a_mirror_adds_its_counts_with_tally_per_server() {
     );
     assert!(stat(&s, "last_evaluated") as u64 >= before - 1000);
     // Not data, not replicated: the digest is the same, the replica counts
-    // nothing; on the read-only replica it counts the replica's own.
+    // nothing; a write, so the read-only replica refuses it.
     assert_eq!(snapshot(&mut pc, "f").1, digest);
     assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);
     assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 0);
-    ok(&mut rc, &["HANOI.TALLY", "f", "5", "5"]);
-    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 5);
+    assert!(err(&mut rc, &["HANOI.TALLY", "f", "5", "5"]).starts_with("READONLY"));
+    assert_eq!(stat(&stats(&mut rc, "f"), "evaluations"), 0);
     assert_eq!(stat(&stats(&mut pc, "f"), "evaluations"), 11);
     // A missing flag: nil, nothing counted.
     assert_eq!(query::<Value>(&mut pc, ("HANOI.TALLY", "missing", "1", "1")), Value::Nil);
@@ -448,8 +453,8 @@ fn counts_over_time_per_minute_and_per_hour() {
     // A redefinition keeps them; RESET clears them; a bad word is refused.
     ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "60", "VARIANTS", "2", "a", "b"]);
     assert_eq!(sum(&periods(&series(&mut con), "minutes")).0, 200);
-    ok(&mut con, &["HANOI.STATS", "f", "RESET"]);
+    ok(&mut con, &["HANOI.TALLY", "f", "RESET"]);
     assert_eq!(sum(&periods(&series(&mut con), "minutes")), (0, 0));
-    assert!(err(&mut con, &["HANOI.STATS", "f", "HISTORY"]).contains("expected RESET or SERIES"));
+    assert!(err(&mut con, &["HANOI.STATS", "f", "HISTORY"]).contains("expected SERIES"));
     assert_eq!(run(&mut con, &["HANOI.STATS", "nope", "SERIES"]).unwrap(), Value::Nil);
 }

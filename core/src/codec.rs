@@ -638,7 +638,7 @@ mod tests {
     #[test]
     fn values_no_client_can_read_are_refused_at_the_write_only() {
         let limits = Limits::default();
-        let digits = format!("{}", "9".repeat(5000));
+        let digits = "9".repeat(5000);
         for bad in [
             &b"1e999999"[..],
             b"[-1e400]",

@@ -582,6 +582,94 @@ impl Flag {
         })
     }
 
+    /// Holds a flag decoded from stored form (`HANOI.IMPORT`) to `limits`,
+    /// as if every part of it had been written by hand: the definition, each
+    /// regex and rule compiled again, the counts of regexes, rules, fields
+    /// and ids, each id's and each value's length, the regex work.
+    pub fn check(&self, limits: &Limits) -> Result<(), Error> {
+        self.def.validate(limits)?;
+        if self.regexes.len() > limits.max_regexes {
+            return Err(Error::TooManyRegexes {
+                limit: limits.max_regexes,
+            });
+        }
+        for p in self.regexes.sources() {
+            crate::regexes::compile(p, limits.regex_size_limit, false)?;
+        }
+        if self.rules.len() > limits.max_rules {
+            return Err(Error::BadRule(format!(
+                "too many rules on one flag (limit {}, hanoi.max-rules)",
+                limits.max_rules
+            )));
+        }
+        for r in &self.rules {
+            let args = r.args();
+            let words: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            crate::rules::parse_rule(&r.name, &words, &limits.rule_limits())?;
+        }
+        let work = self.pattern_count().saturating_mul(MAX_ID_LEN);
+        if work > limits.max_regex_work {
+            return Err(Error::RegexWork {
+                work,
+                limit: limits.max_regex_work,
+            });
+        }
+        let fields = &self.meta.fields;
+        if fields.len() > limits.max_meta_fields {
+            return Err(Error::TooManyFields {
+                limit: limits.max_meta_fields,
+            });
+        }
+        if fields
+            .values()
+            .any(|v| v.len() > limits.max_meta_value_bytes)
+        {
+            return Err(Error::ValueTooLong {
+                limit: limits.max_meta_value_bytes,
+            });
+        }
+        for ids in [&self.users, &self.blocked] {
+            if ids.len() > limits.max_ids_per_command {
+                return Err(Error::Usage(format!(
+                    "too many ids in one command: {} (hanoi.max-ids-per-command is {})",
+                    ids.len(),
+                    limits.max_ids_per_command
+                )));
+            }
+            if let Some(id) = ids.iter().find(|id| id.len() > limits.max_id_bytes) {
+                return Err(Error::IdTooLong {
+                    len: id.len(),
+                    limit: limits.max_id_bytes,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `HANOI.IMPORT` over this flag: it becomes `new` but keeps what is
+    /// this server's own (its history, its creation time, its revision,
+    /// its counts). Returns whether anything changed.
+    pub fn import(&mut self, mut new: Flag) -> bool {
+        new.meta.created_ms = self.meta.created_ms;
+        new.history = self.history.clone();
+        new.revision = self.revision;
+        new.counters = if new.def.variants == self.def.variants {
+            std::mem::take(&mut self.counters)
+        } else {
+            self.counters.with_variants(new.def.variants.len())
+        };
+        let changed = new != *self;
+        *self = new;
+        changed
+    }
+
+    /// A new flag's history and creation time (`HANOI.IMPORT` of a
+    /// missing key).
+    pub fn replace_observations(&mut self, history: History, created_ms: u64) {
+        self.history = history;
+        self.meta.created_ms = created_ms;
+    }
+
     /// Puts back stored metadata and history (the codec, the AOF).
     pub fn with_observations(mut self, meta: Metadata, history: History) -> Flag {
         self.meta = meta;

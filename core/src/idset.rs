@@ -492,27 +492,40 @@ impl IdSet {
         let first = home(cursor, n);
         let mut end = first.saturating_add(count.max(1)).min(n);
         let mut spent: usize = 0;
-        // Walk from `first` until past the last home slot of the range and
-        // at the end of its run (an empty slot), wrapping once at most.
+        // From `first` until past the last home slot of the range and at
+        // the end of its run (an empty slot). An id whose home is past its
+        // slot wrapped around the table's end: it belongs to the range
+        // that reaches the end, and is given below with it.
         let mut i = first;
-        for step in 0..n {
-            if step >= end - first && self.slots[i] == 0 {
-                break;
-            }
+        while i < n && (i < end || self.slots[i] != 0) {
             let slot = self.slots[i];
             if slot != 0 {
                 let id = self.entry(slot);
                 let h = self.hash(id);
                 let at = home(h, n);
-                if h >= cursor && (first..end).contains(&at) {
+                if at <= i && h >= cursor && (first..end).contains(&at) {
                     spent = spent.saturating_add(f(id));
                 }
             }
             // Spent: no home slot past this one (the run still ends).
-            if spent >= budget && i >= first && i + 1 < end {
+            if spent >= budget && i + 1 < end {
                 end = i + 1;
             }
-            i = next(i, n);
+            i += 1;
+        }
+        // The walk reached the table's end inside a run: it goes on at
+        // slot 0, where the ids of the range that wrapped are.
+        if i == n {
+            let mut i = 0;
+            while i < n && self.slots[i] != 0 {
+                let id = self.entry(self.slots[i]);
+                let h = self.hash(id);
+                let at = home(h, n);
+                if at > i && h >= cursor && (first..end).contains(&at) {
+                    f(id);
+                }
+                i += 1;
+            }
         }
         if end == n {
             0
@@ -669,6 +682,37 @@ mod tests {
             assert_eq!(got.len(), 5000, "budget {budget}");
             assert_eq!(got.iter().collect::<HashSet<_>>().len(), 5000);
             assert!(budget >= 1000 || steps > 5000 / budget / 2, "{steps} steps");
+        }
+    }
+
+    #[test]
+    fn budgets_over_few_long_ids_and_wrapped_runs() {
+        for seed in 0..20u8 {
+            let mut s = IdSet::new();
+            for i in 0..60u8 {
+                let mut id = vec![b'a'; 4096];
+                id[..3].copy_from_slice(&[seed, i, 7]);
+                assert!(s.insert(&id));
+            }
+            for (count, budget) in [
+                (10_000, 10_000),
+                (3, usize::MAX),
+                (10_000, usize::MAX),
+                (1, 1),
+            ] {
+                let (mut got, mut cursor) = (Vec::new(), 0);
+                loop {
+                    cursor = s.scan_within(cursor, count, budget, |id| {
+                        got.push(id.to_vec());
+                        id.len()
+                    });
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                assert_eq!(got.len(), 60, "seed {seed}, {count}, {budget}");
+                assert_eq!(got.iter().collect::<HashSet<_>>().len(), 60);
+            }
         }
     }
 

@@ -53,6 +53,9 @@ pub enum Write<'a> {
     },
     SetMeta(Vec<(&'a [u8], &'a [u8])>),
     DeleteMeta(Vec<&'a [u8]>),
+    /// `IMPORT key blob`: a whole flag as `HANOI.EXPORT` wrote it, already
+    /// checked against the limits ([`Flag::check`]).
+    Import(Box<Flag>),
 }
 
 /// What a write answers.
@@ -219,6 +222,9 @@ impl<'a> Write<'a> {
             Self::schedule(args)
         } else if kw(name, "META") {
             Self::meta(args, limits)
+        } else if kw(name, "IMPORT") {
+            exact(1)?;
+            Self::import(args[0], limits)
         } else {
             Err(usage(format!("'{}' is not a hanoi write", quote(command))))
         }
@@ -301,6 +307,24 @@ impl<'a> Write<'a> {
         }
     }
 
+    /// `IMPORT key blob`: the blob decoded as the codec reads stored flags,
+    /// then held to `limits` as if each of its parts had been written by
+    /// hand (a flag exported from a server with looser limits is refused
+    /// whole, naming what is over).
+    fn import(blob: &[u8], limits: &Limits) -> Result<Write<'a>, Error> {
+        let flag = crate::codec::from_bytes(blob).map_err(|e| {
+            if crate::codec::from_bytes_partial(blob).is_ok() {
+                usage("an EXPORT NOIDS blob cannot be imported: export the flag with its ids")
+            } else {
+                usage(format!("not a flag as HANOI.EXPORT writes it ({e})"))
+            }
+        })?;
+        if !limits.stored {
+            flag.check(limits)?;
+        }
+        Ok(Write::Import(Box::new(flag)))
+    }
+
     /// `META key SET field value [...] | DEL field [...]` (at most
     /// `max_ids_per_command` arguments: a bound on one command's work).
     fn meta(args: &[&'a [u8]], limits: &Limits) -> Result<Write<'a>, Error> {
@@ -345,6 +369,12 @@ pub fn apply(
             flag.set_revision(1);
             return Ok(Outcome::Created(Box::new(flag)));
         }
+        (None, Write::Import(mut flag)) => {
+            flag.replace_observations(Default::default(), now_ms);
+            flag.counters().reset(now_ms);
+            flag.set_revision(1);
+            return Ok(Outcome::Created(flag));
+        }
         (None, _) => return Err(Error::UnknownFlag),
         (Some(flag), write) => (flag, write),
     };
@@ -378,6 +408,7 @@ pub fn apply(
             limits.max_meta_value_bytes,
         )?),
         Write::DeleteMeta(fields) => count(flag.metadata_mut().delete(&fields)?),
+        Write::Import(new) => (Reply::Ok, flag.import(*new)),
     };
     if changed {
         flag.set_revision(flag.revision().wrapping_add(1));
