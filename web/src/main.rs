@@ -83,6 +83,9 @@ pub struct App {
     pub ofrep_slots: tokio::sync::Semaphore,
     pub keys: auth::Keys,
     pub limiter: auth::LoginLimiter,
+    /// Sessions ended by a logout in this process (the first
+    /// environment's Redis has every process's).
+    pub revoked: auth::Revoked,
     /// Password checks running at once (argon2 is memory- and CPU-hard).
     pub login_slots: tokio::sync::Semaphore,
     pub dummy_hash: String,
@@ -285,6 +288,7 @@ fn main() {
         let app = Arc::new(App {
             keys: auth::Keys::new(config.session_secret.as_deref()),
             limiter: auth::LoginLimiter::new(config.login_attempts),
+            revoked: auth::Revoked::default(),
             login_slots: tokio::sync::Semaphore::new(2),
             dummy_hash: auth::dummy_hash(),
             envs,
