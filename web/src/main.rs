@@ -64,7 +64,8 @@ pub struct Env {
 }
 
 impl Env {
-    /// Pings every primary; remembers and returns why it failed, if it did.
+    /// Checks every primary (it answers, the module is loaded); remembers
+    /// and returns why it failed, if it did.
     pub async fn check(&self) -> Option<String> {
         let r = self.store.unreachable().await;
         self.reachable
@@ -191,16 +192,38 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// `/healthz`: each environment's reachability (every primary answers
-/// PING), as JSON: `{"status": "ok"|"degraded", "environments": [{"name",
-/// "reachable", "error"?}]}`; always 200 (hanoi-web itself is up: an
-/// unreachable environment is "degraded", its pages say so).
+/// `/healthz`: whether every environment is healthy: each primary
+/// answers, and has the hanoi module loaded. To anyone: `200 ok` or `503
+/// degraded`, plain text, nothing more (no environment names, no Redis
+/// errors). With a logged-in session, the same status with the detail as
+/// JSON: `{"status": "ok"|"degraded", "environments": [{"name",
+/// "reachable", "error"?}]}`.
 async fn healthz(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
+    headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
     let checks = futures_util::future::join_all(app.envs.iter().map(|e| e.check())).await;
     let all_up = checks.iter().all(Option::is_none);
+    let status = if all_up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let word = if all_up { "ok" } else { "degraded" };
+    let no_store = (header::CACHE_CONTROL, "no-store");
+    if !ui::logged_in(&app, &headers).await {
+        return (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                no_store,
+            ],
+            word,
+        )
+            .into_response();
+    }
     let envs: Vec<serde_json::Value> = app
         .envs
         .iter()
@@ -210,11 +233,8 @@ async fn healthz(
             Some(err) => serde_json::json!({ "name": e.name, "reachable": false, "error": err }),
         })
         .collect();
-    let body = serde_json::json!({
-        "status": if all_up { "ok" } else { "degraded" },
-        "environments": envs,
-    });
-    axum::Json(body).into_response()
+    let body = serde_json::json!({ "status": word, "environments": envs });
+    (status, [no_store], axum::Json(body)).into_response()
 }
 
 /// With `public_url` in the config, a request for another `Host` is

@@ -1,10 +1,11 @@
 //! Issue 30, items 6–8: the login limit slows attackers and not owners,
-//! logging out ends the session on the server. Real redis-server and
-//! hanoi-web.
+//! logging out ends the session on the server, and `/healthz` tells
+//! strangers only "ok" or "degraded". Real redis-server and hanoi-web.
 
 mod harness;
 
 use harness::{field, Redis, Web, ALICE, VICTOR};
+use serde_json::Value;
 
 /// A login attempt from `from` (sent as `X-Forwarded-For`, believed only
 /// when the config trusts the loopback proxy): its status and page.
@@ -230,5 +231,61 @@ async fn a_new_password_ends_the_old_sessions() {
     assert_eq!(
         attempt(&web, None, ALICE.0, "alice-password-2").await.0,
         303
+    );
+}
+
+/// `/healthz` with a session: its status and JSON.
+async fn detail(web: &Web, cookie: &str) -> (u16, Value) {
+    let r = web
+        .client()
+        .get(web.url("/healthz"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .expect("healthz");
+    let status = r.status().as_u16();
+    (status, r.json::<Value>().await.expect("JSON"))
+}
+
+#[tokio::test]
+async fn healthz_tells_strangers_only_ok_or_degraded() {
+    let mut redis = Redis::start();
+    let web = Web::start(&redis);
+    let anon = |web: &Web| {
+        let url = web.url("/healthz");
+        async move {
+            let r = reqwest::get(url).await.expect("healthz");
+            let status = r.status().as_u16();
+            let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+            assert!(kind.starts_with("text/plain"), "{kind}");
+            (status, r.text().await.unwrap())
+        }
+    };
+    assert_eq!(anon(&web).await, (200, "ok".to_owned()));
+    let cookie = login_cookie(&web, ALICE).await;
+    let (status, h) = detail(&web, &cookie).await;
+    assert_eq!(status, 200);
+    assert_eq!(h["status"], "ok", "{h}");
+    assert_eq!(h["environments"][0]["name"], "default");
+    assert_eq!(h["environments"][0]["reachable"], true);
+
+    redis.stop();
+    assert_eq!(anon(&web).await, (503, "degraded".to_owned()));
+    let (status, h) = detail(&web, &cookie).await;
+    assert_eq!(status, 503);
+    assert_eq!(h["environments"][0]["reachable"], false, "{h}");
+    assert!(h["environments"][0]["error"].is_string(), "{h}");
+    drop(web);
+
+    // A Redis that answers but has no hanoi module is not healthy.
+    let plain = Redis::start_without_module();
+    let web = Web::start(&plain);
+    assert_eq!(anon(&web).await, (503, "degraded".to_owned()));
+    let cookie = login_cookie(&web, ALICE).await;
+    let (status, h) = detail(&web, &cookie).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        h["environments"][0]["error"], "the hanoi module is not loaded",
+        "{h}"
     );
 }

@@ -147,6 +147,10 @@ async fn session(app: &App, headers: &HeaderMap) -> Option<auth::Session> {
     }
 }
 
+pub(super) async fn logged_in(app: &App, headers: &HeaderMap) -> bool {
+    session(app, headers).await.is_some()
+}
+
 /// Ends a session: remembered here, and in the first environment's Redis
 /// for the other hanoi-web processes, until it would have expired anyway.
 pub(super) async fn revoke(app: &App, w: &Who) {
