@@ -47,6 +47,15 @@ pub struct Keys {
 pub struct Session {
     pub user: String,
     pub nonce: String,
+    /// When it expires, in seconds since the epoch.
+    pub expiry: u64,
+}
+
+impl Session {
+    /// Seconds until it expires (at least 1).
+    pub fn remaining(&self) -> u64 {
+        self.expiry.saturating_sub(now_secs()).max(1)
+    }
 }
 
 fn now_secs() -> u64 {
@@ -83,8 +92,10 @@ impl Keys {
         m.finalize().into_bytes().to_vec()
     }
 
-    /// The cookie value for a new session of `user`.
-    pub fn issue(&self, user: &str) -> String {
+    /// The cookie value for a new session of `user`, whose password hash
+    /// is `password_hash`: the signature covers that hash (not in the
+    /// cookie), so a new password or a removed account ends the session.
+    pub fn issue(&self, user: &str, password_hash: &str) -> String {
         use rand::RngCore;
         let mut n = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut n);
@@ -92,31 +103,41 @@ impl Keys {
         let expiry = (now_secs() + SESSION_SECONDS).to_string();
         let user_b64 = B64.encode(user.as_bytes());
         let payload = format!("{user_b64}.{expiry}.{nonce}");
-        let sig = B64.encode(self.mac(&[b"session", payload.as_bytes()]));
+        let sig = B64.encode(self.mac(&[b"session", payload.as_bytes(), password_hash.as_bytes()]));
         format!("{payload}.{sig}")
     }
 
-    /// The session a cookie value stands for, if it is ours and not expired.
-    pub fn check(&self, value: &str) -> Option<Session> {
+    /// The session a cookie value stands for, if it is ours, not expired,
+    /// and its user still has the password hash it was issued under
+    /// (`password_hash` of a user name: None for no such account). Whether
+    /// it was revoked (a logout) is [`Revoked`]'s, and the store's.
+    pub fn check(
+        &self,
+        value: &str,
+        password_hash: impl Fn(&str) -> Option<String>,
+    ) -> Option<Session> {
         let mut parts = value.split('.');
         let (user_b64, expiry, nonce, sig) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {
             return None;
         }
+        let user = String::from_utf8(B64.decode(user_b64).ok()?).ok()?;
+        let hash = password_hash(&user)?;
         let payload = format!("{user_b64}.{expiry}.{nonce}");
-        let want = self.mac(&[b"session", payload.as_bytes()]);
+        let want = self.mac(&[b"session", payload.as_bytes(), hash.as_bytes()]);
         let got = B64.decode(sig).ok()?;
         if !constant_eq(&want, &got) {
             return None;
         }
-        if expiry.parse::<u64>().ok()? < now_secs() {
+        let expiry = expiry.parse::<u64>().ok()?;
+        if expiry < now_secs() {
             return None;
         }
-        let user = String::from_utf8(B64.decode(user_b64).ok()?).ok()?;
         Some(Session {
             user,
             nonce: nonce.to_owned(),
+            expiry,
         })
     }
 
@@ -127,6 +148,42 @@ impl Keys {
 
     pub fn csrf_ok(&self, s: &Session, token: &str) -> bool {
         constant_eq(self.csrf(s).as_bytes(), token.as_bytes())
+    }
+}
+
+/// The Redis key (in the first environment) that marks a session as
+/// ended: set at logout with the session's remaining lifetime as its TTL,
+/// so every hanoi-web process sharing that Redis refuses the cookie.
+pub fn revoked_key(nonce: &str) -> String {
+    format!("hanoi-web:revoked:{nonce}")
+}
+
+/// The sessions this process ended (logouts), until they expire: honoured
+/// even while the first environment's Redis (where logouts are shared with
+/// other processes) cannot be reached. Only a logged-in user can add one,
+/// and an entry goes when its session would have expired anyway.
+#[derive(Default)]
+pub struct Revoked {
+    nonces: Mutex<HashMap<String, u64>>,
+}
+
+impl Revoked {
+    pub fn add(&self, s: &Session) {
+        if let Ok(mut m) = self.nonces.lock() {
+            let now = now_secs();
+            if m.len() >= MAX_TRACKED {
+                m.retain(|_, expiry| *expiry >= now);
+            }
+            if m.len() < MAX_TRACKED {
+                m.insert(s.nonce.clone(), s.expiry);
+            }
+        }
+    }
+
+    pub fn contains(&self, s: &Session) -> bool {
+        self.nonces
+            .lock()
+            .map_or(true, |m| m.contains_key(&s.nonce))
     }
 }
 
@@ -191,18 +248,115 @@ pub fn host_allowed(headers: &axum::http::HeaderMap, config: &crate::config::Con
         .is_some_and(|h| h.eq_ignore_ascii_case(&host))
 }
 
-/// Login attempts per account and per client address, in a sliding window.
-/// An attempt is counted when it starts, under the lock that checks the
-/// limit, so parallel attempts cannot all pass the check before any is
-/// counted.
+/// The address a login comes from: the peer's, unless the peer is one of
+/// `trusted_proxies`: then the right-most address of `X-Forwarded-For` (or
+/// `Forwarded`'s `for=`) that is not a trusted proxy (each proxy appends
+/// the address it saw, so that one was written by a proxy we trust; what
+/// is left of it could be anything the client sent). Should the request
+/// carry both headers and they disagree, the peer's address: a client
+/// cannot pick its address by adding the header its proxy does not set.
+pub fn client_ip(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[crate::config::Cidr],
+) -> std::net::IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let walk = |hops: Vec<String>| -> Option<std::net::IpAddr> {
+        let mut last = peer;
+        for hop in hops.iter().rev() {
+            // An entry that is no address (`unknown`, `_hidden`, garbage):
+            // the last trusted hop's address stands for the client.
+            let Some(ip) = parse_hop(hop) else {
+                return Some(last);
+            };
+            if !is_trusted(ip) {
+                return Some(ip);
+            }
+            last = ip;
+        }
+        // Everything trusted: the left-most.
+        Some(last)
+    };
+    let values = |name: &str| -> Option<Vec<String>> {
+        let mut hops = Vec::new();
+        let mut any = false;
+        for v in headers.get_all(name) {
+            any = true;
+            hops.extend(v.to_str().ok()?.split(',').map(|h| h.trim().to_owned()));
+        }
+        any.then_some(hops)
+    };
+    let xff = values("x-forwarded-for").and_then(walk);
+    let fwd = values("forwarded")
+        .map(|elements| {
+            elements
+                .iter()
+                .filter_map(|e| {
+                    e.split(';').find_map(|pair| {
+                        let (k, v) = pair.trim().split_once('=')?;
+                        k.trim()
+                            .eq_ignore_ascii_case("for")
+                            .then(|| v.trim().trim_matches('"').to_owned())
+                    })
+                })
+                .collect()
+        })
+        .and_then(walk);
+    match (xff, fwd) {
+        (Some(a), Some(b)) if a != b => peer,
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => peer,
+    }
+}
+
+/// An address as a forwarding header writes it: `1.2.3.4`, `1.2.3.4:80`,
+/// `2001:db8::1`, `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
+    use std::net::{IpAddr, SocketAddr};
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(sa) = hop.parse::<SocketAddr>() {
+        return Some(sa.ip().to_canonical());
+    }
+    let inner = hop.strip_prefix('[')?.split(']').next()?;
+    inner.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+/// What the login limit counts an address as: an IPv4 address, or the /64
+/// of an IPv6 one (one host usually has a whole /64).
+pub fn address_key(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+/// Failed logins per client address and per account name, in a window of
+/// 5 minutes. Only failures count, so the owner of an account is slowed
+/// as little as possible:
 ///
-/// Accounts come first: only the config's accounts are counted (a name no
-/// account has needs no protection), so that table is as small as the
-/// config and nobody can fill it. Addresses are counted in a table of at
-/// most [`MAX_TRACKED`] entries; when it is full the oldest entries make
-/// room (it never refuses logins for being full). A successful login
-/// clears its account's failures only: one account holder cannot wipe
-/// their address's count and go on guessing other accounts' passwords.
+/// - an address with `max` failures (on any names) waits;
+/// - a name with `max` failures (from any addresses) is "under attack":
+///   it can then be tried only from addresses that have not failed in the
+///   window, once each. The right password from a clean address still
+///   logs in; an attacker gets one more guess per new address.
+///
+/// Every name is counted, account or not, so an existing name and an
+/// unknown one are refused alike (no account-name oracle); a name is
+/// counted as its digest, so long names cost no more memory. An attempt
+/// counts as a failure as it starts, under the lock that checks the limit
+/// (parallel guesses cannot all pass the check), and a success takes it
+/// back. Each table holds at most [`MAX_TRACKED`] entries; when one is full
+/// the oldest make room (it never refuses logins for being full).
 pub struct LoginLimiter {
     max: u32,
     window: Duration,
@@ -211,12 +365,61 @@ pub struct LoginLimiter {
 
 #[derive(Default)]
 struct Tables {
-    accounts: HashMap<String, (u32, Instant)>,
-    addresses: HashMap<String, (u32, Instant)>,
+    names: Counts,
+    addresses: Counts,
 }
 
-/// At most this many addresses are tracked.
+/// Failures by key: how many, and when the first of the window was.
+#[derive(Default)]
+struct Counts(HashMap<String, (u32, Instant)>);
+
+/// At most this many addresses (and as many names) are tracked.
 const MAX_TRACKED: usize = 100_000;
+
+impl Counts {
+    fn get(&self, k: &str, now: Instant, window: Duration) -> u32 {
+        self.0
+            .get(k)
+            .filter(|(_, s)| now.duration_since(*s) < window)
+            .map_or(0, |(n, _)| *n)
+    }
+
+    fn add(&mut self, k: &str, now: Instant, window: Duration) {
+        if !self.0.contains_key(k) && self.0.len() >= MAX_TRACKED {
+            // Full: drop the expired entries, and if that is not enough the
+            // oldest tenth (sorted once for many inserts: no quadratic cost).
+            self.0.retain(|_, (_, s)| now.duration_since(*s) < window);
+            if self.0.len() >= MAX_TRACKED {
+                let mut starts: Vec<Instant> = self.0.values().map(|(_, s)| *s).collect();
+                let cut = MAX_TRACKED / 10;
+                starts.select_nth_unstable(cut);
+                let oldest = starts[cut];
+                self.0.retain(|_, (_, s)| *s > oldest);
+            }
+        }
+        let e = self.0.entry(k.to_owned()).or_insert((0, now));
+        if now.duration_since(e.1) >= window {
+            *e = (0, now);
+        }
+        e.0 += 1;
+    }
+
+    /// Takes back one attempt counted by `add`.
+    fn undo(&mut self, k: &str) {
+        if let Some(e) = self.0.get_mut(k) {
+            e.0 = e.0.saturating_sub(1);
+            if e.0 == 0 {
+                self.0.remove(k);
+            }
+        }
+    }
+}
+
+/// A name as the limiter keeps it: its digest.
+fn name_key(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    B64.encode(&Sha256::digest(name.as_bytes())[..16])
+}
 
 impl LoginLimiter {
     pub fn new(max: u32) -> LoginLimiter {
@@ -227,51 +430,31 @@ impl LoginLimiter {
         }
     }
 
-    /// Counts an attempt for the account (when it is one of the config's)
-    /// and for the address, unless either is at the limit: then false, and
-    /// nothing is counted.
-    pub fn begin(&self, account: Option<&str>, address: &str) -> bool {
+    /// Whether a login of `name` from `address` may be tried now; if so
+    /// it is counted as a failure until [`LoginLimiter::succeeded`] says
+    /// otherwise.
+    pub fn begin(&self, name: &str, address: &str) -> bool {
         let Ok(mut t) = self.tables.lock() else {
             return false;
         };
         let now = Instant::now();
-        let window = self.window;
-        let fresh = |map: &HashMap<String, (u32, Instant)>, k: &str| {
-            map.get(k)
-                .filter(|(_, t)| now.duration_since(*t) < window)
-                .copied()
-        };
-        let acc = account.and_then(|a| fresh(&t.accounts, a));
-        let adr = fresh(&t.addresses, address);
-        if acc.is_some_and(|(n, _)| n >= self.max) || adr.is_some_and(|(n, _)| n >= self.max) {
+        let name = name_key(name);
+        let adr = t.addresses.get(address, now, self.window);
+        let nm = t.names.get(&name, now, self.window);
+        if adr >= self.max || (nm >= self.max && adr > 0) {
             return false;
         }
-        if !t.addresses.contains_key(address) && t.addresses.len() >= MAX_TRACKED {
-            // Full: drop the expired entries, and if that is not enough the
-            // oldest tenth (sorted once for many inserts: no quadratic cost).
-            t.addresses
-                .retain(|_, (_, s)| now.duration_since(*s) < window);
-            if t.addresses.len() >= MAX_TRACKED {
-                let mut starts: Vec<Instant> = t.addresses.values().map(|(_, s)| *s).collect();
-                let cut = MAX_TRACKED / 10;
-                starts.select_nth_unstable(cut);
-                let oldest = starts[cut];
-                t.addresses.retain(|_, (_, s)| *s > oldest);
-            }
-        }
-        let bump = |e: Option<(u32, Instant)>| e.map_or((1, now), |(n, s)| (n + 1, s));
-        if let Some(a) = account {
-            t.accounts.insert(a.to_owned(), bump(acc));
-        }
-        t.addresses.insert(address.to_owned(), bump(adr));
+        t.addresses.add(address, now, self.window);
+        t.names.add(&name, now, self.window);
         true
     }
 
-    /// A successful login: its account starts again from zero (its
-    /// address's count stays).
-    pub fn succeeded(&self, account: &str) {
+    /// The login begun for `name` from `address` succeeded: it was no
+    /// failure.
+    pub fn succeeded(&self, name: &str, address: &str) {
         if let Ok(mut t) = self.tables.lock() {
-            t.accounts.remove(account);
+            t.addresses.undo(address);
+            t.names.undo(&name_key(name));
         }
     }
 }
@@ -283,16 +466,25 @@ mod tests {
     #[test]
     fn sessions_and_csrf() {
         let k = Keys::new(None);
-        let v = k.issue("al.ice");
-        let s = k.check(&v).unwrap();
+        let hash = |u: &str| (u == "al.ice").then(|| "hash-1".to_owned());
+        let v = k.issue("al.ice", "hash-1");
+        let s = k.check(&v, hash).unwrap();
         assert_eq!(s.user, "al.ice");
+        assert!(s.remaining() > 11 * 3600);
         assert!(k.csrf_ok(&s, &k.csrf(&s)));
         assert!(!k.csrf_ok(&s, "nope"));
         let mut forged = v.clone();
         forged.insert(0, 'x');
-        assert!(k.check(&forged).is_none());
-        assert!(Keys::new(None).check(&v).is_none());
-        assert!(k.check("a.b.c").is_none());
+        assert!(k.check(&forged, hash).is_none());
+        assert!(Keys::new(None).check(&v, hash).is_none());
+        assert!(k.check("a.b.c", hash).is_none());
+        // A new password, or the account gone: the session is over.
+        assert!(k.check(&v, |_| Some("hash-2".to_owned())).is_none());
+        assert!(k.check(&v, |_| None).is_none());
+        let r = Revoked::default();
+        assert!(!r.contains(&s));
+        r.add(&s);
+        assert!(r.contains(&s));
     }
 
     #[test]
@@ -305,36 +497,90 @@ mod tests {
     }
 
     #[test]
-    fn login_limiter_counts_attempts_as_they_start() {
+    fn only_failures_count_and_the_owner_gets_in_from_a_clean_address() {
         let l = LoginLimiter::new(3);
+        // Successes take their attempt back: any number from one address.
+        for _ in 0..10 {
+            assert!(l.begin("a", "ip:1"));
+            l.succeeded("a", "ip:1");
+        }
+        assert!(l.begin("b", "ip:1"), "another user from the same address");
+        // Three failures for `a` from ip:2: ip:2 waits, `a` is under attack.
+        assert!(l.begin("a", "ip:2") && l.begin("a", "ip:2") && l.begin("a", "ip:2"));
+        assert!(!l.begin("a", "ip:2"), "the fourth failure in the window");
         assert!(
-            l.begin(Some("a"), "ip:1") && l.begin(Some("a"), "ip:1") && l.begin(Some("a"), "ip:1")
+            !l.begin("z", "ip:2"),
+            "the address waits, whatever the name"
         );
-        assert!(
-            !l.begin(Some("a"), "ip:1"),
-            "the fourth attempt in the window is refused"
-        );
-        assert!(!l.begin(Some("a"), "ip:2"), "the account is at its limit");
-        assert!(!l.begin(Some("b"), "ip:1"), "the address is at its limit");
-        assert!(l.begin(Some("b"), "ip:2"));
-        l.succeeded("a");
-        assert!(l.begin(Some("a"), "ip:3"), "a success clears the account");
-        assert!(
-            !l.begin(Some("c"), "ip:1"),
-            "but not the address: no spraying guesses over other accounts"
-        );
+        // `a` from an address that has not failed: tried (the owner gets in).
+        assert!(l.begin("a", "ip:3"), "a clean address may try");
+        assert!(!l.begin("a", "ip:3"), "once, while `a` is under attack");
+        assert!(l.begin("c", "ip:3"), "other names from it still may");
     }
 
     #[test]
-    fn a_full_address_table_makes_room_instead_of_refusing() {
+    fn known_and_unknown_names_are_limited_alike() {
+        // The limiter does not know which names are accounts: a name's
+        // answers depend only on the failures seen.
+        for name in ["admin", "no-such-account"] {
+            let l = LoginLimiter::new(2);
+            let seen: Vec<bool> = ["ip:1", "ip:2", "ip:3", "ip:3", "ip:1"]
+                .iter()
+                .map(|a| l.begin(name, a))
+                .collect();
+            assert_eq!(seen, [true, true, true, false, false], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_full_table_makes_room_instead_of_refusing() {
         let l = LoginLimiter::new(3);
         for i in 0..MAX_TRACKED + 5 {
-            assert!(l.begin(None, &format!("ip:{i}")), "address {i}");
+            assert!(l.begin(&format!("n{i}"), &format!("ip:{i}")), "address {i}");
         }
-        assert!(l.begin(Some("a"), "ip:new"));
+        assert!(l.begin("a", "ip:new"));
         let t = l.tables.lock().unwrap();
-        assert!(t.addresses.len() <= MAX_TRACKED);
-        assert!(t.addresses.contains_key("ip:new"));
+        assert!(t.addresses.0.len() <= MAX_TRACKED && t.names.0.len() <= MAX_TRACKED);
+        assert!(t.addresses.0.contains_key("ip:new"));
+    }
+
+    #[test]
+    fn the_client_address_behind_trusted_proxies() {
+        use axum::http::HeaderMap;
+        let trusted: Vec<crate::config::Cidr> = ["10.0.0.0/8", "::1"]
+            .iter()
+            .map(|c| crate::config::Cidr::parse(c).unwrap())
+            .collect();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, v.parse().unwrap());
+            }
+            h
+        };
+        let xff = headers(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.2")]);
+        // A peer that is no trusted proxy: its headers are not believed.
+        assert_eq!(client_ip(ip("9.9.9.9"), &xff, &trusted), ip("9.9.9.9"));
+        assert_eq!(client_ip(ip("10.0.0.1"), &xff, &[]), ip("10.0.0.1"));
+        // The right-most address that is no trusted proxy.
+        assert_eq!(client_ip(ip("10.0.0.1"), &xff, &trusted), ip("1.2.3.4"));
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.1"), &xff, &trusted),
+            ip("1.2.3.4")
+        );
+        let fwd = headers(&[(
+            "forwarded",
+            "for=6.6.6.6, for=\"[2001:db8::7]:4711\";proto=https, for=10.0.0.2",
+        )]);
+        assert_eq!(client_ip(ip("::1"), &fwd, &trusted), ip("2001:db8::7"));
+        let unknown = headers(&[("forwarded", "for=unknown, for=10.0.0.2")]);
+        assert_eq!(client_ip(ip("::1"), &unknown, &trusted), ip("10.0.0.2"));
+        // Both headers, disagreeing: the peer.
+        let both = headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.5.5.5")]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &both, &trusted), ip("10.0.0.1"));
+        assert_eq!(address_key(ip("2001:db8:1:2:3:4:5:6")), "2001:db8:1:2::/64");
+        assert_eq!(address_key(ip("::ffff:1.2.3.4")), "1.2.3.4");
     }
 
     #[test]

@@ -116,6 +116,56 @@ pub struct Config {
     /// `https` when `secure_cookies` is set and `http` otherwise.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// The reverse proxies whose `X-Forwarded-For` / `Forwarded` headers
+    /// are believed, as IPs or CIDRs (`["10.0.0.0/8", "::1"]`): a login's
+    /// address is the right-most one in the header that is not a trusted
+    /// proxy. Empty (the default): the headers are ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// `trusted_proxies`, parsed.
+    #[serde(skip)]
+    pub proxies: Vec<Cidr>,
+}
+
+/// An address range: an IP and how many leading bits of it count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    ip: std::net::IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    /// `10.0.0.0/8`, `192.168.1.7`, `fd00::/8`, `::1`.
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (ip, bits) = match s.trim().split_once('/') {
+            Some((ip, bits)) => (ip, Some(bits.parse::<u8>().ok()?)),
+            None => (s.trim(), None),
+        };
+        let ip: std::net::IpAddr = ip.parse().ok()?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let bits = bits.unwrap_or(max);
+        (bits <= max).then_some(Cidr {
+            ip: ip.to_canonical(),
+            bits,
+        })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.ip, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 fn default_ofrep_cache_ms() -> u64 {
@@ -134,7 +184,13 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        for p in &config.trusted_proxies {
+            let cidr = Cidr::parse(p).ok_or_else(|| {
+                format!("trusted_proxies: {p:?} is not an IP or a CIDR (10.0.0.0/8, ::1)")
+            })?;
+            config.proxies.push(cidr);
+        }
         for u in &config.user {
             if u.name.is_empty() {
                 return Err("a [[user]] has an empty name".into());
@@ -258,6 +314,25 @@ prefix = "mobile:"
         assert_eq!(c.api_key[0].prefix, "mobile:");
         assert!(Config::parse("[[user]]\nname='a'\npassword_hash='x'\nrole='admin'").is_err());
         assert_eq!(c.env_names(), vec!["default"]);
+    }
+
+    #[test]
+    fn trusted_proxies() {
+        let c =
+            Config::parse("trusted_proxies = ['10.0.0.0/8', '192.168.1.7', 'fd00::/8']").unwrap();
+        let has = |ip: &str| c.proxies.iter().any(|p| p.contains(ip.parse().unwrap()));
+        assert!(has("10.1.2.3") && has("192.168.1.7") && has("fd00::1"));
+        assert!(has("::ffff:10.9.9.9"), "an IPv4-mapped address is its IPv4");
+        assert!(!has("11.0.0.1") && !has("192.168.1.8") && !has("fe00::1"));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "::1/129", "10.0.0.0/"] {
+            assert!(
+                Config::parse(&format!("trusted_proxies = ['{bad}']")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

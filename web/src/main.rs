@@ -64,7 +64,8 @@ pub struct Env {
 }
 
 impl Env {
-    /// Pings every primary; remembers and returns why it failed, if it did.
+    /// Checks every primary (it answers, the module is loaded); remembers
+    /// and returns why it failed, if it did.
     pub async fn check(&self) -> Option<String> {
         let r = self.store.unreachable().await;
         self.reachable
@@ -83,6 +84,9 @@ pub struct App {
     pub ofrep_slots: tokio::sync::Semaphore,
     pub keys: auth::Keys,
     pub limiter: auth::LoginLimiter,
+    /// Sessions ended by a logout in this process (the first
+    /// environment's Redis has every process's).
+    pub revoked: auth::Revoked,
     /// Password checks running at once (argon2 is memory- and CPU-hard).
     pub login_slots: tokio::sync::Semaphore,
     pub dummy_hash: String,
@@ -188,16 +192,38 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// `/healthz`: each environment's reachability (every primary answers
-/// PING), as JSON: `{"status": "ok"|"degraded", "environments": [{"name",
-/// "reachable", "error"?}]}`; always 200 (hanoi-web itself is up: an
-/// unreachable environment is "degraded", its pages say so).
+/// `/healthz`: whether every environment is healthy: each primary
+/// answers, and has the hanoi module loaded. To anyone: `200 ok` or `503
+/// degraded`, plain text, nothing more (no environment names, no Redis
+/// errors). With a logged-in session, the same status with the detail as
+/// JSON: `{"status": "ok"|"degraded", "environments": [{"name",
+/// "reachable", "error"?}]}`.
 async fn healthz(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
+    headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
     let checks = futures_util::future::join_all(app.envs.iter().map(|e| e.check())).await;
     let all_up = checks.iter().all(Option::is_none);
+    let status = if all_up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let word = if all_up { "ok" } else { "degraded" };
+    let no_store = (header::CACHE_CONTROL, "no-store");
+    if !ui::logged_in(&app, &headers).await {
+        return (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                no_store,
+            ],
+            word,
+        )
+            .into_response();
+    }
     let envs: Vec<serde_json::Value> = app
         .envs
         .iter()
@@ -207,11 +233,8 @@ async fn healthz(
             Some(err) => serde_json::json!({ "name": e.name, "reachable": false, "error": err }),
         })
         .collect();
-    let body = serde_json::json!({
-        "status": if all_up { "ok" } else { "degraded" },
-        "environments": envs,
-    });
-    axum::Json(body).into_response()
+    let body = serde_json::json!({ "status": word, "environments": envs });
+    (status, [no_store], axum::Json(body)).into_response()
 }
 
 /// With `public_url` in the config, a request for another `Host` is
@@ -285,6 +308,7 @@ fn main() {
         let app = Arc::new(App {
             keys: auth::Keys::new(config.session_secret.as_deref()),
             limiter: auth::LoginLimiter::new(config.login_attempts),
+            revoked: auth::Revoked::default(),
             login_slots: tokio::sync::Semaphore::new(2),
             dummy_hash: auth::dummy_hash(),
             envs,

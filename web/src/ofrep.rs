@@ -65,19 +65,11 @@ pub enum FlagValue {
     Json(Box<serde_json::value::RawValue>),
 }
 
-/// The flag's metadata OFREP passes on (from `HANOI.META`).
-#[derive(Serialize, Default)]
-pub struct Metadata {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tags: Option<String>,
-    /// The flag's type: `boolean`, `string`, `number` or `object`.
-    #[serde(rename = "type")]
-    value_type: &'static str,
-}
+/// The flag's metadata OFREP passes on: every `HANOI.META` field, as
+/// strings (bytes that are not UTF-8 shown as U+FFFD), and `type`, the
+/// flag's type: `boolean`, `string`, `number` or `object` (a metadata field
+/// named `type` gives way to it). Sorted by name.
+pub type Metadata = std::collections::BTreeMap<String, String>;
 
 /// OFREP's `evaluationSuccess`. No `value` when a string flag is off for
 /// the context: the code default applies.
@@ -179,7 +171,7 @@ pub enum OfrepError {
     },
     /// 400: the flag needs an id to be evaluated.
     TargetingKeyMissing { key: String },
-    /// 404: no such flag (or a key that is not a flag).
+    /// 404: no such flag (a key that is not a flag answers the same).
     NotFound { key: String, details: String },
     /// 503: Redis is unreachable, or answered with its state (MOVED,
     /// LOADING, NOPERM, ...) instead of an answer.
@@ -438,12 +430,18 @@ fn reason(module: &str) -> &'static str {
 }
 
 fn metadata(flag: &FlagView) -> Metadata {
-    Metadata {
-        description: flag.meta("description"),
-        owner: flag.meta("owner"),
-        tags: flag.meta("tags"),
-        value_type: flag.value_type,
-    }
+    let mut m: Metadata = flag
+        .metadata
+        .iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    m.insert("type".to_owned(), flag.value_type.to_owned());
+    m
 }
 
 /// Appends the commands that evaluate one flag: `HANOI.EXPORT key NOIDS`
@@ -604,13 +602,9 @@ fn answer(
     };
     let flag = match shape {
         Shape::Flag(f) => f,
-        Shape::NotAFlag => {
-            return Err(OfrepError::NotFound {
-                key: key.to_owned(),
-                details: format!("{key} is not a flag"),
-            })
-        }
-        Shape::Missing => return Err(not_found()),
+        // A key of another type answers as no key at all: an API key must
+        // not learn which other keys exist under its prefix.
+        Shape::NotAFlag | Shape::Missing => return Err(not_found()),
         Shape::Error(e) => {
             return Err(OfrepError::Internal {
                 key: Some(key.to_owned()),

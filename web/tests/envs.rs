@@ -259,27 +259,36 @@ async fn api_keys_serve_one_environment_and_health_per_environment() {
     let (_, body) = ofrep(&web, "both", PRODUCTION_KEY).await;
     assert_eq!(body["value"], false, "{body}");
 
-    let health = |web: &Web| {
+    // The detail per environment is for a logged-in user; strangers get
+    // "ok" or "degraded".
+    let alice = web.login(ALICE).await;
+    let health = |status: u16| {
         let url = web.url("/healthz");
+        let alice = alice.clone();
         async move {
-            let r = reqwest::get(url).await.expect("healthz");
-            assert_eq!(r.status(), 200);
+            let r = alice.get(url).send().await.expect("healthz");
+            assert_eq!(r.status(), status);
             r.json::<Value>().await.expect("JSON")
         }
     };
-    let h = health(&web).await;
+    let anon = || async {
+        let r = reqwest::get(web.url("/healthz")).await.expect("healthz");
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let h = health(200).await;
     assert_eq!(h["status"], "ok", "{h}");
     assert_eq!(h["environments"][0]["name"], "staging");
     assert_eq!(h["environments"][1]["reachable"], true);
+    assert_eq!(anon().await, (200, "ok".to_owned()));
 
     // Production down: reported, and the list still shows staging.
     production.stop();
-    let h = health(&web).await;
+    let h = health(503).await;
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["environments"][0]["reachable"], true);
     assert_eq!(h["environments"][1]["name"], "production");
     assert_eq!(h["environments"][1]["reachable"], false);
-    let alice = web.login(ALICE).await;
+    assert_eq!(anon().await, (503, "degraded".to_owned()));
     let (status, html) = page(&alice, &web.url("/flags")).await;
     assert_eq!(status, 200);
     assert!(html.contains(r#"id="unreachable-production""#), "{html}");
@@ -309,7 +318,7 @@ async fn api_keys_serve_one_environment_and_health_per_environment() {
     assert!(html.contains("<strong>production</strong>"));
     // Back: the banner goes at the next check.
     production.restart();
-    let h = health(&web).await;
+    let h = health(200).await;
     assert_eq!(h["status"], "ok", "{h}");
     let (_, html) = page(&alice, &web.url("/flags")).await;
     assert!(!html.contains(r#"id="env-down""#));
@@ -583,12 +592,16 @@ async fn an_environment_with_its_own_redis_user() {
     let (status, body) = ofrep(&web, "both", PRODUCTION_KEY).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["value"], false);
-    let h: Value = reqwest::get(web.url("/healthz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // A stranger learns "degraded", not which environment nor Redis's
+    // words; a logged-in user gets the detail.
+    let r = reqwest::get(web.url("/healthz")).await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.text().await.unwrap(), "degraded");
+    let alice = web.login(ALICE).await;
+    let r = alice.get(web.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let h: Value = r.json().await.unwrap();
     assert_eq!(h["environments"][1]["reachable"], true, "{h}");
     assert_eq!(h["environments"][2]["reachable"], false, "{h}");
+    assert_eq!(h["environments"][2]["name"], "wrong", "{h}");
 }

@@ -911,6 +911,73 @@ async fn ofrep_raw(web: &Web, path: &str, key: &str, body: Vec<u8>) -> (u16, Str
     (status, r.text().await.expect("body"))
 }
 
+/// Issue 30, item 9: an API key cannot tell a key of another type from no
+/// key at all under its prefix: both are the same `FLAG_NOT_FOUND` (same
+/// status, same body but for the key).
+#[tokio::test]
+async fn a_key_that_is_not_a_flag_answers_as_a_missing_one() {
+    let redis = Redis::start();
+    redis.cmd(&[b"SET", b"mobile:session-store", b"secret"]);
+    redis.cmd(&[b"HSET", b"mobile:hash", b"f", b"v"]);
+    let web = Web::start(&redis);
+    let ctx = json!({"context": {"targetingKey": "u"}})
+        .to_string()
+        .into_bytes();
+    let path = |k: &str| format!("/ofrep/v1/evaluate/flags/{k}");
+    let (missing_status, missing) =
+        ofrep_raw(&web, &path("mobile:nothing"), MOBILE_KEY, ctx.clone()).await;
+    assert_eq!(missing_status, 404, "{missing}");
+    let v: Value = serde_json::from_str(&missing).unwrap();
+    assert_eq!(v["errorCode"], "FLAG_NOT_FOUND", "{missing}");
+    for other in ["mobile:session-store", "mobile:hash"] {
+        let (status, body) = ofrep_raw(&web, &path(other), MOBILE_KEY, ctx.clone()).await;
+        assert_eq!(status, missing_status, "{other}: {body}");
+        assert_eq!(
+            body.replace(other, "KEY"),
+            missing.replace("mobile:nothing", "KEY"),
+            "{other}"
+        );
+    }
+}
+
+/// OFREP's metadata carries every `HANOI.META` field as a string, beside
+/// the flag's `type`.
+#[tokio::test]
+async fn ofrep_metadata_has_every_meta_field() {
+    let redis = Redis::start();
+    harness::define_ofrep_flags(&redis);
+    redis.cmd(&[
+        b"HANOI.META",
+        b"bool-on",
+        b"SET",
+        b"jira",
+        b"FLAG-12",
+        b"expires",
+        b"2027-01-01",
+    ]);
+    let web = Web::start(&redis);
+    let ctx = json!({"context": {"targetingKey": "u"}}).to_string();
+    let want = json!({"metadata": {
+        "description": "all on",
+        "expires": "2027-01-01",
+        "jira": "FLAG-12",
+        "owner": "team-a",
+        "tags": "x,y",
+        "type": "boolean",
+    }});
+    expect_flag(&web, "bool-on", Some(ALL_KEY), &ctx, 200, want).await;
+    let (status, bulk) = ofrep(&web, "/ofrep/v1/evaluate/flags", Some(ALL_KEY), &ctx).await;
+    assert_eq!(status, 200);
+    let flag = bulk["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "bool-on")
+        .cloned()
+        .unwrap();
+    assert_eq!(flag["metadata"]["jira"], "FLAG-12", "{flag}");
+}
+
 #[tokio::test]
 async fn ofrep_bodies_byte_for_byte_and_every_error_in_ofreps_format() {
     let redis = Redis::start();

@@ -272,20 +272,25 @@ impl Store {
         all.dedup();
         Ok(all)
     }
-    /// Whether every primary answers `PING`: None when they all do, else
-    /// why not.
+    /// Whether every primary answers, with the hanoi module loaded
+    /// (`COMMAND INFO hanoi.get` describes the command): None when they
+    /// all do, else why not.
     pub async fn unreachable(&self) -> Option<String> {
         let nodes = match self.primaries().await {
             Ok(n) => n,
             Err(e) => return Some(super::error_text(&e)),
         };
+        let mut info = redis::cmd("COMMAND");
+        info.arg("INFO").arg("hanoi.get");
         for n in nodes {
-            match n.command(&redis::cmd("PING")).await {
-                Ok(v) => {
-                    if let Err(e) = v.extract_error() {
-                        return Some(super::error_text(&e));
-                    }
-                }
+            match n.command(&info).await {
+                Ok(v) => match v.extract_error() {
+                    Err(e) => return Some(super::error_text(&e)),
+                    // One entry per command asked: nil when it is unknown.
+                    Ok(redis::Value::Array(a))
+                        if a.first().is_some_and(|c| !matches!(c, redis::Value::Nil)) => {}
+                    Ok(_) => return Some("the hanoi module is not loaded".to_owned()),
+                },
                 Err(e) => {
                     self.forget_topology().await;
                     return Some(super::error_text(&e));

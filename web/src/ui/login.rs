@@ -1,7 +1,7 @@
 //! The login page, logging in (rate-limited, argon2 checks a few at a
 //! time) and logging out.
 
-use super::session::{check_write, Who};
+use super::session::{check_write, revoke, Who};
 use super::{layout, respond, Fail};
 use crate::auth;
 use crate::App;
@@ -60,8 +60,10 @@ pub(super) async fn login(
         );
     }
     let user = app.config.user(name);
-    let account = user.map(|u| u.name.as_str());
-    if !app.limiter.begin(account, &peer.ip().to_string()) {
+    let address = auth::address_key(auth::client_ip(peer.ip(), &headers, &app.config.proxies));
+    // Every name alike, account or not: the answer says nothing of which
+    // names are accounts.
+    if !app.limiter.begin(name, &address) {
         return respond(
             StatusCode::TOO_MANY_REQUESTS,
             login_form(Some("Too many failed logins: wait a few minutes.")),
@@ -76,15 +78,13 @@ pub(super) async fn login(
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
         .await
         .unwrap_or(false);
-    if let (true, Some(a)) = (ok, account) {
-        app.limiter.succeeded(a);
-    }
     match (user, ok) {
         (Some(u), true) => {
+            app.limiter.succeeded(name, &address);
             let mut cookie = format!(
                 "{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200",
                 auth::COOKIE,
-                app.keys.issue(&u.name)
+                app.keys.issue(&u.name, &u.password_hash)
             );
             if app.config.secure_cookies {
                 cookie.push_str("; Secure");
@@ -111,6 +111,8 @@ pub(super) async fn logout(
     if let Err(f) = check_write(&app, &w, &headers, &form, false) {
         return f.into_response();
     }
+    // The session ends on the server too: a copy of the cookie is refused.
+    revoke(&app, &w).await;
     let mut r = Redirect::to("/login").into_response();
     let clear = format!(
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",

@@ -174,6 +174,12 @@ pub async fn name_unreachable(
     )
 }
 
+/// Whether a request carries a live session (`/healthz` then shows its
+/// detail).
+pub async fn logged_in(app: &App, headers: &axum::http::HeaderMap) -> bool {
+    session::logged_in(app, headers).await
+}
+
 fn respond(status: StatusCode, page: Markup) -> Response {
     let mut r = (status, page.into_string()).into_response();
     let h = r.headers_mut();

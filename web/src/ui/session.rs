@@ -127,8 +127,50 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn who(app: &App, headers: &HeaderMap, env: usize) -> Option<Who> {
-    let session = app.keys.check(cookie_value(headers, auth::COOKIE)?)?;
+/// The session of a request's cookie: signed by us, not expired, its
+/// user's password unchanged, and not ended by a logout, in this process
+/// or (through the first environment's Redis) in another sharing it.
+async fn session(app: &App, headers: &HeaderMap) -> Option<auth::Session> {
+    let session = app.keys.check(cookie_value(headers, auth::COOKIE)?, |u| {
+        app.config.user(u).map(|u| u.password_hash.clone())
+    })?;
+    if app.revoked.contains(&session) {
+        return None;
+    }
+    let key = auth::revoked_key(&session.nonce);
+    let mut exists = redis::cmd("EXISTS");
+    exists.arg(&key);
+    // Redis unreachable: this process's own logouts still hold (above).
+    match app.envs[0].store.query(key.as_bytes(), &exists).await {
+        Ok(redis::Value::Int(n)) if n > 0 => None,
+        _ => Some(session),
+    }
+}
+
+pub(super) async fn logged_in(app: &App, headers: &HeaderMap) -> bool {
+    session(app, headers).await.is_some()
+}
+
+/// Ends a session: remembered here, and in the first environment's Redis
+/// for the other hanoi-web processes, until it would have expired anyway.
+pub(super) async fn revoke(app: &App, w: &Who) {
+    app.revoked.add(&w.session);
+    let key = auth::revoked_key(&w.session.nonce);
+    let mut set = redis::cmd("SET");
+    set.arg(&key)
+        .arg(&w.name)
+        .arg("EX")
+        .arg(w.session.remaining());
+    if let Err(e) = app.envs[0].store.query(key.as_bytes(), &set).await {
+        eprintln!(
+            "hanoi-web: the logout of {} is known to this process only: {}",
+            w.name,
+            crate::store::error_text(&e)
+        );
+    }
+}
+
+fn who(app: &App, session: auth::Session, env: usize) -> Option<Who> {
     let user = app.config.user(&session.user)?;
     let env_name = app.envs.get(env)?.name.clone();
     let role = user.role_in(&env_name);
@@ -168,7 +210,8 @@ impl FromRequestParts<Arc<App>> for Who {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Who, Fail> {
         let env = env_of(app, parts)?;
-        who(app, &parts.headers, env).ok_or(Fail::Login)
+        let s = session(app, &parts.headers).await.ok_or(Fail::Login)?;
+        who(app, s, env).ok_or(Fail::Login)
     }
 }
 
@@ -179,7 +222,10 @@ impl OptionalFromRequestParts<Arc<App>> for Who {
         parts: &mut Parts,
         app: &Arc<App>,
     ) -> Result<Option<Who>, Infallible> {
-        Ok(who(app, &parts.headers, env_of(app, parts).unwrap_or(0)))
+        let Some(s) = session(app, &parts.headers).await else {
+            return Ok(None);
+        };
+        Ok(who(app, s, env_of(app, parts).unwrap_or(0)))
     }
 }
 

@@ -69,6 +69,8 @@ pub struct Redis {
     pub port: u16,
     dir: PathBuf,
     args: Vec<String>,
+    /// Whether the hanoi module is loaded.
+    module: bool,
     child: Option<Child>,
 }
 
@@ -83,6 +85,20 @@ impl Redis {
             port: free_port(),
             dir: fresh_dir(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            module: true,
+            child: None,
+        };
+        r.restart();
+        r
+    }
+
+    /// A plain redis-server: the hanoi module not loaded.
+    pub fn start_without_module() -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            dir: fresh_dir(),
+            args: Vec::new(),
+            module: false,
             child: None,
         };
         r.restart();
@@ -95,19 +111,22 @@ impl Redis {
 
     /// Starts the server again on the same port (after `stop`).
     pub fn restart(&mut self) {
-        let child =
-            Command::new(std::env::var("HANOI_SERVER").unwrap_or_else(|_| "redis-server".into()))
-                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-                .args(&self.args)
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&self.dir)
-                .arg("--loadmodule")
-                .arg(module_path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
+        let mut command =
+            Command::new(std::env::var("HANOI_SERVER").unwrap_or_else(|_| "redis-server".into()));
+        command
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(&self.args)
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir);
+        if self.module {
+            command.arg("--loadmodule").arg(module_path());
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
         self.child = Some(child);
         let start = Instant::now();
         loop {
