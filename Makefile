@@ -48,12 +48,12 @@ pyenv:
 # The Python client's tests against a server with the freshly built module.
 PYTEST := HANOI_MODULE=$(abspath $(MODULE)) $(PY) -m pytest -q -p no:cacheprovider clients/python/tests
 
-test-redis: build pyenv
+test-redis: build pyenv node
 	HANOI_PYTHON=$(PY) $(CARGO) test --workspace --release
 	$(PYTEST)
 	HANOI_MODULE=$(abspath $(MODULE)) $(MAKE) test-node
 
-test-valkey: build pyenv
+test-valkey: build pyenv node
 	HANOI_PYTHON=$(PY) HANOI_SERVER=$(VALKEY) $(CARGO) test --release -p hanoi
 	HANOI_SERVER=$(VALKEY) $(PYTEST)
 	HANOI_MODULE=$(abspath $(MODULE)) HANOI_SERVER=$(VALKEY) $(MAKE) test-node

@@ -511,7 +511,9 @@ async def test_async_initialize_raises_when_redis_is_unreachable():
 def test_every_metadata_field_through_the_mirror(r):
     rollout = hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd(r))
     define_flags(rollout)
-    mirror = hanoi_redis.MirrorBackEnd(redis.Redis(port=r.connection_pool.connection_kwargs["port"]))
+    mirror = hanoi_redis.MirrorBackEnd(
+        redis.Redis(port=r.connection_pool.connection_kwargs["port"])
+    )
     try:
         api.set_provider_and_wait(HanoiProvider(mirror))
         d = api.get_client().get_string_details("cdc_on", "none", ctx("443301"))

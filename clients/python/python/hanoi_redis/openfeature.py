@@ -183,9 +183,7 @@ def flag_metadata(info: Info) -> FlagMetadata:
     metadata (`HANOI.META`: description, owner, tags, created, any other), as
     strings, and the flag's type."""
     meta = info.get("metadata") or {}
-    out: FlagMetadata = {
-        _meta_text(k): _meta_text(v) for k, v in meta.items() if v is not None
-    }
+    out: FlagMetadata = {_meta_text(k): _meta_text(v) for k, v in meta.items() if v is not None}
     out["type"] = flag_type(info)
     return out
 
