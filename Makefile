@@ -1,7 +1,11 @@
 # hanoi: feature flags evaluated inside Redis.
 SHELL := /bin/bash
 CARGO ?= cargo
-MODULE := target/release/libhanoi.so
+# Where cargo puts what it builds: its own answer (CARGO_TARGET_DIR, a
+# .cargo/config.toml's build.target-dir), else ./target.
+TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | \
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null),$(abspath target))
+MODULE := $(TARGET_DIR)/release/libhanoi.so
 PORT ?= 6379
 WEB_PORT ?= 8080
 
@@ -44,12 +48,12 @@ pyenv:
 # The Python client's tests against a server with the freshly built module.
 PYTEST := HANOI_MODULE=$(abspath $(MODULE)) $(PY) -m pytest -q -p no:cacheprovider clients/python/tests
 
-test-redis: build pyenv
+test-redis: build pyenv node
 	HANOI_PYTHON=$(PY) $(CARGO) test --workspace --release
 	$(PYTEST)
 	HANOI_MODULE=$(abspath $(MODULE)) $(MAKE) test-node
 
-test-valkey: build pyenv
+test-valkey: build pyenv node
 	HANOI_PYTHON=$(PY) HANOI_SERVER=$(VALKEY) $(CARGO) test --release -p hanoi
 	HANOI_SERVER=$(VALKEY) $(PYTEST)
 	HANOI_MODULE=$(abspath $(MODULE)) HANOI_SERVER=$(VALKEY) $(MAKE) test-node
@@ -102,7 +106,7 @@ BENCH_PY_DEPS := UnleashClient launchdarkly-server-sdk growthbook openfeature-pr
 bench: build pyenv
 	$(PY) -m pip install -q $(BENCH_PY_DEPS)
 	$(CARGO) bench -p hanoi-core --bench evaluate
-	CARGO_TARGET_DIR=$(abspath target) $(CARGO) bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash
+	CARGO_TARGET_DIR=$(TARGET_DIR) $(CARGO) bench --manifest-path benches/vs-unleash/Cargo.toml --bench vs_unleash
 	$(PY) benches/unleash_ratios.py
 	@command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing (Debian: apt-get install redis-tools)"; exit 1; }
 	$(PY) benches/ratios.py
@@ -113,7 +117,7 @@ bench: build pyenv
 	$(PY) benches/mirror_staleness.py
 	$(PY) benches/mirror_vs_peers.py
 	$(CARGO) build --release -p hanoi-web
-	HANOI_MODULE=$(abspath $(MODULE)) HANOI_WEB=$(abspath target/release/hanoi-web) $(MAKE) bench-node
+	HANOI_MODULE=$(abspath $(MODULE)) HANOI_WEB=$(TARGET_DIR)/release/hanoi-web $(MAKE) bench-node
 	command -v oha >/dev/null || $(CARGO) install -q --locked oha
 	$(PY) benches/web.py
 	$(PY) benches/web_list.py

@@ -9,9 +9,17 @@ cd "$(dirname "$0")/.."
 PORT=${1:-6379}
 WEB_PORT=${2:-8080}
 CARGO=${CARGO:-cargo}
-MODULE=$(pwd)/target/release/libhanoi.so
-WEB=$(pwd)/target/release/hanoi-web
-CONFIG=hanoi-web.local.toml
+# Where cargo builds (CARGO_TARGET_DIR, a .cargo/config.toml), by its own account.
+target_dir() {
+  "$1" metadata --format-version 1 --no-deps 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null
+}
+TARGET=$(target_dir "$CARGO" || true)
+[ -n "$TARGET" ] || TARGET=$(target_dir cargo || true)
+[ -n "$TARGET" ] || TARGET=$(pwd)/target
+MODULE=$TARGET/release/libhanoi.so
+WEB=$TARGET/release/hanoi-web
+CONFIG=${HANOI_WEB_CONFIG:-hanoi-web.local.toml}
 
 "$CARGO" build --release -p hanoi --lib
 "$CARGO" build --release -p hanoi-web

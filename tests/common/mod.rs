@@ -23,7 +23,14 @@ pub fn module_path() -> &'static Path {
             .status()
             .expect("run cargo build");
         assert!(status.success(), "building the module failed");
-        let so = root.join("target/release/libhanoi.so");
+        // Beside this test binary (<target>/release/deps/): cargo's own
+        // target directory, CARGO_TARGET_DIR included.
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let so = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("<target>/release")
+            .join("libhanoi.so");
         assert!(so.exists(), "{} missing", so.display());
         so
     })

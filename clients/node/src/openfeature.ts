@@ -23,10 +23,14 @@
  *   id, a regex, a rule or a blocked id → `TARGETING_MATCH`; the percentage →
  *   `SPLIT`, at 100 % `STATIC`; outside the percentage → `DEFAULT`. A flag
  *   off for the id without a DEFAULT variant answers the caller's default.
- * - `flagMetadata`: `type`, and `description`, `owner` and `tags` when the
- *   flag's metadata has them (`HANOI.META`).
+ * - `flagMetadata`: `type`, and every field of the flag's metadata
+ *   (`HANOI.META`: `description`, `owner`, `tags`, `created`, any other), as
+ *   strings.
  * - A missing flag, or a key that is not a flag → `FLAG_NOT_FOUND`; Redis
- *   unreachable → `GENERAL`.
+ *   unreachable, or no answer within `timeoutMs` (default 1000) → `GENERAL`
+ *   (the caller's default).
+ * - `initialize` PINGs and reads `HANOI.GET`: a server without the module
+ *   is `ProviderFatalError` (status FATAL, `PROVIDER_FATAL`).
  * - Events (`events: true`, the default on a single server; not on a
  *   cluster client), on a connection of its own (the client's `duplicate()`):
  *   a flag's change → `ConfigurationChanged` with its name, from keyspace
@@ -47,6 +51,7 @@ import {
   OpenFeatureError,
   OpenFeatureEventEmitter,
   ProviderEvents,
+  ProviderFatalError,
   StandardResolutionReasons,
   TargetingKeyMissingError,
   type EvaluationContext,
@@ -64,8 +69,6 @@ import { type Attributes, type Description, type FlagType, type Resolution, entr
 
 type Kind = "boolean" | "string" | "number" | "object";
 
-/** The metadata fields passed on in `flagMetadata` (as hanoi-web's OFREP). */
-export const META_FIELDS = ["description", "owner", "tags"] as const;
 /** The keyspace events that change a flag (besides the module's `hanoi.*`). */
 export const KEY_EVENTS: ReadonlySet<string> = new Set(["del", "expired", "evicted", "rename_to", "restore", "copy_to", "move_to"]);
 
@@ -79,16 +82,27 @@ export interface HanoiProviderOptions {
   cacheSeconds?: number;
   /** Where the provider warns (default: console). */
   logger?: Pick<Logger, "warn">;
+  /** The longest an evaluation waits for Redis, in ms (default 1000): then
+   * it answers `GENERAL` and the caller's default. A Redis client queues
+   * commands while it reconnects (ioredis's offline queue waited 73 s in
+   * one test); this bounds what the application waits. */
+  timeoutMs?: number;
 }
 
+/** `flagMetadata`: every field of the flag's metadata (`HANOI.META`), as
+ * strings, and its `type`. */
 function flagMetadata(info: Description): FlagMetadata {
   const out: Record<string, string> = {};
-  for (const f of META_FIELDS) {
-    const v = info.metadata[f];
-    if (v !== undefined) out[f] = v;
+  for (const [k, v] of Object.entries(info.metadata)) {
+    if (v !== undefined && v !== null) out[k] = String(v);
   }
   out.type = info.type;
   return out;
+}
+
+/** The connection error of a server without the module. */
+function noModule(e: unknown): boolean {
+  return e instanceof Error && /unknown command/i.test(e.message);
 }
 
 function isHanoi(x: unknown): x is Hanoi {
@@ -102,6 +116,7 @@ export class HanoiProvider implements Provider {
   readonly events = new OpenFeatureEventEmitter();
   readonly hanoi: Hanoi;
   private readonly ttlMs: number;
+  private readonly timeoutMs: number;
   private readonly wantEvents: boolean;
   private readonly logger: Pick<Logger, "warn">;
   private readonly cache = new Map<string, { at: number; info: Description }>();
@@ -110,6 +125,7 @@ export class HanoiProvider implements Provider {
   constructor(redis: unknown, options: HanoiProviderOptions = {}) {
     this.hanoi = isHanoi(redis) ? redis : new Hanoi(redis, { prefix: options.prefix });
     this.ttlMs = (options.cacheSeconds ?? 1) * 1000;
+    this.timeoutMs = options.timeoutMs ?? 1000;
     this.wantEvents = options.events ?? !this.hanoi.connection.cluster;
     this.logger = options.logger ?? console;
   }
@@ -119,6 +135,17 @@ export class HanoiProvider implements Provider {
   async initialize(_context?: EvaluationContext): Promise<void> {
     await this.onClose(); // registered again: start afresh
     await this.hanoi.connection.send(undefined, true, ["PING"]);
+    try {
+      // the module is there? (a missing flag answers nil)
+      await this.hanoi.describe("");
+    } catch (e) {
+      if (noModule(e)) {
+        throw new ProviderFatalError(
+          "the server has no hanoi module (HANOI.GET is an unknown command): load it with --loadmodule libhanoi.so",
+        );
+      }
+      if (!(e instanceof HanoiError)) throw e; // WRONGTYPE on the bare prefix: the module is there
+    }
     if (this.wantEvents) {
       if (this.hanoi.connection.cluster) throw new Error("events need a single Redis server (not a cluster client)");
       const watcher = new Watcher(this);
@@ -216,7 +243,22 @@ export class HanoiProvider implements Provider {
     };
   }
 
-  private async resolve<T>(kind: Kind, flagKey: string, defaultValue: T, ctx: EvaluationContext | undefined): Promise<ResolutionDetails<T>> {
+  /** An evaluation, or GENERAL once `timeoutMs` has passed (the command
+   * itself goes on in the client, its answer unread). */
+  private resolve<T>(kind: Kind, flagKey: string, defaultValue: T, ctx: EvaluationContext | undefined): Promise<ResolutionDetails<T>> {
+    const answer = this.evaluate(kind, flagKey, defaultValue, ctx);
+    if (!(this.timeoutMs > 0 && Number.isFinite(this.timeoutMs))) return answer;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new GeneralError(`no answer from Redis within ${this.timeoutMs} ms (${flagKey})`)),
+        this.timeoutMs,
+      );
+    });
+    return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+  }
+
+  private async evaluate<T>(kind: Kind, flagKey: string, defaultValue: T, ctx: EvaluationContext | undefined): Promise<ResolutionDetails<T>> {
     const [id, attrs] = HanoiProvider.context(ctx);
     let info = await this.describe(flagKey);
     if (info === null) throw new FlagNotFoundError(`no such flag: ${flagKey}`);

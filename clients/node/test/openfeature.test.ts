@@ -5,7 +5,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { type Client as OFClient, type EvaluationContext, type EventDetails, OpenFeature, ProviderEvents } from "@openfeature/server-sdk";
+import {
+  type Client as OFClient,
+  type EvaluationContext,
+  type EventDetails,
+  OpenFeature,
+  ProviderEvents,
+  ProviderFatalError,
+  ProviderStatus,
+} from "@openfeature/server-sdk";
+import IORedis from "ioredis";
+import { createClient } from "redis";
 
 import { Hanoi } from "../src/index.js";
 import { HanoiProvider } from "../src/openfeature.js";
@@ -63,7 +73,8 @@ for (const kind of ["ioredis", "ioredis5", "node-redis", "redis4"] as const) {
       assert.equal(d.variant, "on");
       assert.equal(d.reason, "STATIC");
       assert.equal(d.errorCode, undefined);
-      assert.deepEqual(d.flagMetadata, { description: "The new checkout", owner: "payments", tags: "web,pay", type: "boolean" });
+      // every metadata field, not only description, owner and tags (issue 34)
+      assert.deepEqual(d.flagMetadata, { description: "The new checkout", owner: "payments", tags: "web,pay", other: "x", type: "boolean" });
       await flags.define("half", { percentage: 80 });
       await flags.register("half", /01$/);
       const out = await of.getBooleanDetails("half", true, { targetingKey: "44488" });
@@ -163,13 +174,18 @@ for (const kind of ["ioredis", "ioredis5", "node-redis", "redis4"] as const) {
       await flags.define("inside");
       assert.deepEqual(changedNames(await outside), ["inside"]);
 
+      // No in-process mirror in Node, so no STALE: ERROR while Redis is
+      // away, READY once it is back.
+      assert.equal(of.providerStatus, ProviderStatus.READY);
       const error = next(of, ProviderEvents.Error);
       await server.stop();
       await error;
+      assert.equal(of.providerStatus, ProviderStatus.ERROR);
       const ready = next(of, ProviderEvents.Ready);
       const again = next(of, ProviderEvents.ConfigurationChanged, (d) => !changedNames(d));
       await server.start();
       await ready;
+      assert.equal(of.providerStatus, ProviderStatus.READY);
       await again;
       // the data went with the old server (no persistence): define it anew
       await flags.define("after", { percentage: 100 });
@@ -197,4 +213,65 @@ test("a server without keyspace events: the provider warns and runs on", async (
     await c.close();
     await server.stop();
   }
+});
+
+test("a server without the module: FATAL (PROVIDER_FATAL), as in Python", async () => {
+  const server = await Server.start([], false);
+  const c = await client("ioredis", server.port);
+  try {
+    await assert.rejects(OpenFeature.setProviderAndWait("fatal", new HanoiProvider(c.redis, { events: false })), ProviderFatalError);
+    const of = OpenFeature.getClient("fatal");
+    assert.equal(of.providerStatus, ProviderStatus.FATAL);
+    const d = await of.getBooleanDetails("f", true, { targetingKey: "1" });
+    assert.deepEqual([d.value, d.errorCode, d.reason], [true, "PROVIDER_FATAL", "ERROR"]);
+  } finally {
+    await OpenFeature.clearProviders();
+    await c.close();
+    await server.stop();
+  }
+});
+
+/** A hang guard only: the provider must give up after timeoutMs (300). */
+const HANG_GUARD_MS = 20_000;
+
+/** Redis down and the clients' defaults (ioredis queues the command offline
+ * and retries, 73 s measured; node-redis 5 s): the provider answers GENERAL
+ * and the default after timeoutMs. */
+for (const kind of ["ioredis", "node-redis"] as const) {
+  test(`an evaluation over a default ${kind} client with Redis down gives up after timeoutMs`, async () => {
+    const server = await Server.start();
+    let redis: any;
+    if (kind === "ioredis") {
+      redis = new IORedis(server.port, "127.0.0.1");
+      redis.on("error", () => {});
+    } else {
+      redis = createClient({ socket: { port: server.port, host: "127.0.0.1" } });
+      redis.on("error", () => {});
+      await redis.connect();
+    }
+    const domain = `timeout-${kind}`;
+    try {
+      await new Hanoi(redis).define("f", { percentage: 100 });
+      await OpenFeature.setProviderAndWait(domain, new HanoiProvider(redis, { events: false, timeoutMs: 300, cacheSeconds: 0 }));
+      const of = OpenFeature.getClient(domain);
+      assert.equal(await of.getBooleanValue("f", false, { targetingKey: "1" }), true);
+      await server.stop();
+      const started = Date.now();
+      const d = await of.getBooleanDetails("f", false, { targetingKey: "1" });
+      assert.ok(Date.now() - started < HANG_GUARD_MS);
+      assert.deepEqual([d.value, d.errorCode, d.reason], [false, "GENERAL", "ERROR"]);
+      assert.match(d.errorMessage ?? "", /within 300 ms/);
+    } finally {
+      await OpenFeature.clearProviders();
+      if (kind === "ioredis") redis.disconnect();
+      else if (typeof redis.destroy === "function") redis.destroy();
+      else await redis.disconnect().catch(() => {});
+      await server.stop();
+    }
+  });
+}
+
+test("timeoutMs defaults to 1000", () => {
+  const p = new HanoiProvider(new IORedis({ lazyConnect: true }), { events: false });
+  assert.equal((p as unknown as { timeoutMs: number }).timeoutMs, 1000);
 });

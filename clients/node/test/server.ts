@@ -61,16 +61,19 @@ export class Server {
   constructor(
     readonly port: number,
     private readonly extra: string[] = [],
+    /** Load the module (false: a plain server). */
+    private readonly module = true,
   ) {}
 
-  static async start(extra: string[] = []): Promise<Server> {
-    const s = new Server(await freePort(), extra);
+  static async start(extra: string[] = [], module = true): Promise<Server> {
+    const s = new Server(await freePort(), extra, module);
     await s.start();
     return s;
   }
 
   async start(): Promise<void> {
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--loadmodule", MODULE, "--save", "", "--appendonly", "no", ...this.extra];
+    const load = this.module ? ["--loadmodule", MODULE] : [];
+    const args = ["--port", String(this.port), "--bind", "127.0.0.1", ...load, "--save", "", "--appendonly", "no", ...this.extra];
     const proc = spawn(BINARY, args, { stdio: ["ignore", "ignore", "inherit"] });
     this.proc = proc;
     for (let i = 0; i < 400; i++) {

@@ -1,7 +1,10 @@
 """HanoiProvider and AsyncHanoiProvider through the real openfeature-sdk client."""
 
 import logging
+import os
+import signal
 import threading
+import time
 
 import hanoi_redis
 import pytest
@@ -19,7 +22,15 @@ from openfeature.provider import ProviderStatus
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-CDC_META = {"description": "change data capture", "owner": "data", "tags": "etl,beta"}
+#: Every metadata field reaches flag_metadata, not only description, owner
+#: and tags (issue 34): `jira` and `runbook` are fields of the team's own.
+CDC_META = {
+    "description": "change data capture",
+    "owner": "data",
+    "tags": "etl,beta",
+    "jira": "DATA-12",
+    "runbook": "https://wiki/cdc",
+}
 
 
 def define_flags(rollout):
@@ -492,3 +503,82 @@ async def test_async_initialize_raises_when_redis_is_unreachable():
         assert api.get_client().get_provider_status() == ProviderStatus.ERROR
     finally:
         api.shutdown()
+
+
+# ----- issue 34: every metadata field, a bounded wait -----
+
+
+def test_every_metadata_field_through_the_mirror(r):
+    rollout = hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd(r))
+    define_flags(rollout)
+    mirror = hanoi_redis.MirrorBackEnd(
+        redis.Redis(port=r.connection_pool.connection_kwargs["port"])
+    )
+    try:
+        api.set_provider_and_wait(HanoiProvider(mirror))
+        d = api.get_client().get_string_details("cdc_on", "none", ctx("443301"))
+        assert (d.value, d.flag_metadata) == ("bar", {**CDC_META, "type": "string"})
+    finally:
+        api.shutdown()
+        mirror.close()
+
+
+#: The longest a test waits for a provider that must give up after 0.3 s (a
+#: hang guard, not a timing assertion).
+HANG_GUARD = 20
+
+
+def _paused(s: Server):
+    """The server stopped (SIGSTOP): it accepts connections and never answers."""
+    os.kill(s.proc.pid, signal.SIGSTOP)
+    return lambda: os.kill(s.proc.pid, signal.SIGCONT)
+
+
+def test_an_evaluation_gives_up_after_timeout(own_server):
+    # A default redis-py client (no socket timeout) and a server that stops
+    # answering: the provider answers GENERAL and the default.
+    client = redis.Redis(port=own_server.port)
+    hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd(client)).add_func("f", percentage=100)
+    api.set_provider_and_wait(HanoiProvider(client, timeout=0.3, cache_seconds=0))
+    resume = _paused(own_server)
+    try:
+        started = time.monotonic()
+        d = api.get_client().get_boolean_details("f", False, ctx("1"))
+        assert time.monotonic() - started < HANG_GUARD
+        assert (d.value, d.error_code, d.reason) == (False, ErrorCode.GENERAL, Reason.ERROR)
+        assert "within 0.3 s" in d.error_message
+    finally:
+        resume()
+    # Back: it answers again.
+    deadline = time.monotonic() + HANG_GUARD
+    while api.get_client().get_boolean_details("f", False, ctx("1")).error_code is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    api.shutdown()
+    client.close()
+
+
+async def test_an_async_evaluation_gives_up_after_timeout(own_server):
+    sync = redis.Redis(port=own_server.port)
+    hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd(sync)).add_func("f", percentage=100)
+    sync.close()
+    client = redis.asyncio.Redis(port=own_server.port)
+    api.set_provider_and_wait(AsyncHanoiProvider(client, timeout=0.3, cache_seconds=0))
+    resume = _paused(own_server)
+    try:
+        started = time.monotonic()
+        d = await api.get_client().get_boolean_details_async("f", False, ctx("1"))
+        assert time.monotonic() - started < HANG_GUARD
+        assert (d.value, d.error_code) == (False, ErrorCode.GENERAL)
+        assert "within 0.3 s" in d.error_message
+    finally:
+        resume()
+        api.shutdown()
+        await client.aclose()
+
+
+def test_the_default_timeout_is_one_second():
+    import inspect
+
+    for cls in (HanoiProvider, AsyncHanoiProvider):
+        assert inspect.signature(cls.__init__).parameters["timeout"].default == 1.0

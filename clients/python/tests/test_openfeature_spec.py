@@ -72,8 +72,8 @@ FLAGS = [
 CANNOT = {
     "CACHED": "the providers never answer from a cache: every evaluation is one HANOI.RESOLVE "
     "on the flag's current state, so no answer is CACHED",
-    "metadata": "hanoi's flag metadata is free-form strings, and the providers pass on "
-    "description, owner, tags and type: no typed integer, float or boolean metadata",
+    "metadata": "hanoi's flag metadata is free-form strings (the providers pass on every "
+    "field, as a string, and the type): no typed integer, float or boolean metadata",
     "immutable": "openfeature-sdk's FlagEvaluationDetails is a plain (mutable) dataclass: "
     "not the provider's to freeze",
 }

@@ -34,8 +34,9 @@ the SDK's `get_*_async` methods.
   its window → `DISABLED`; a registered id, a regex, a rule, or a blocked id
   → `TARGETING_MATCH`; the percentage → `SPLIT`, at 100 % `STATIC` (on for
   everyone); outside the percentage and the rules → `DEFAULT`.
-- `flag_metadata`: `type`, and `description`, `owner` and `tags` when the
-  flag's metadata has them (`HANOI.META`).
+- `flag_metadata`: `type`, and every field of the flag's metadata
+  (`HANOI.META`: `description`, `owner`, `tags`, `created`, any other), as
+  strings.
 - Without a targetingKey (or with an empty one) the flag answers what does
   not depend on the id (the switch, the window, attribute rules, a
   percentage of 0 or 100, a single or DEFAULT variant); only where the
@@ -43,7 +44,11 @@ the SDK's `get_*_async` methods.
   between 0 and 100 that is reached, weighted variants) it is
   `TARGETING_KEY_MISSING`.
 - Errors: a missing flag, or a key that is not a flag → `FLAG_NOT_FOUND`;
-  Redis unreachable → `GENERAL`.
+  Redis unreachable → `GENERAL`. Over Redis an evaluation waits at most
+  `timeout` seconds (default 1; None: as long as the Redis client does),
+  then answers `GENERAL` (the caller's default): a redis-py client retries
+  a refused connection and, without `socket_timeout`, waits for an answer
+  as long as it takes.
 - `initialize` pings Redis and raises when it is unreachable (the SDK then
   reports the provider in error: `PROVIDER_ERROR`); a server without the
   module raises `ProviderFatalError` (status `FATAL`: it will never answer).
@@ -69,7 +74,9 @@ the SDK's `get_*_async` methods.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
 import threading
 import time
 from typing import (
@@ -83,6 +90,7 @@ from typing import (
     Tuple,
     TypeVar,
     Union,
+    cast,
 )
 
 import redis
@@ -142,8 +150,6 @@ Pairs = Sequence[Tuple[bytes, bytes]]
 FlagMetadata = Dict[str, Union[bool, int, float, str]]
 T = TypeVar("T")
 
-#: The metadata fields passed on in `flag_metadata` (as hanoi-web's OFREP).
-META_FIELDS = ("description", "owner", "tags")
 #: The keyspace events that change a flag (besides the module's `hanoi.*`).
 KEY_EVENTS = frozenset({"del", "expired", "evicted", "rename_to", "restore", "copy_to", "move_to"})
 
@@ -166,13 +172,86 @@ def flag_type(info: Info) -> str:
     return "string" if info.get("variants") else "boolean"
 
 
+def _meta_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
 def flag_metadata(info: Info) -> FlagMetadata:
-    """`flag_metadata` (OpenFeature 2.2.9): the flag's type, and its
-    description, owner and tags when it has them."""
+    """`flag_metadata` (OpenFeature 2.2.9): every field of the flag's
+    metadata (`HANOI.META`: description, owner, tags, created, any other), as
+    strings, and the flag's type."""
     meta = info.get("metadata") or {}
-    out: FlagMetadata = {f: str(meta[f]) for f in META_FIELDS if meta.get(f) is not None}
+    out: FlagMetadata = {_meta_text(k): _meta_text(v) for k, v in meta.items() if v is not None}
     out["type"] = flag_type(info)
     return out
+
+
+class _Deadline:
+    """Runs a call on a daemon thread of its own and waits at most `timeout`
+    seconds for it (a redis-py client retries a refused connection, and
+    waits as long as its socket timeout, None by default, for an answer):
+    past it, GENERAL. A call that did not finish goes on in its thread, its
+    answer dropped; its thread serves again once it returns."""
+
+    IDLE = 8  # threads kept waiting for work
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._idle: List["_Worker"] = []
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[], T], what: str) -> T:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            worker = _Worker(self)
+        box = worker.submit(fn)
+        if not box.done.wait(self.timeout):
+            raise GeneralError(f"no answer from Redis within {self.timeout:g} s ({what})")
+        if box.error is not None:
+            raise box.error
+        return cast(T, box.value)
+
+    def _back(self, worker: "_Worker") -> bool:
+        with self._lock:
+            if len(self._idle) >= self.IDLE:
+                return False
+            self._idle.append(worker)
+            return True
+
+
+class _Box:
+    __slots__ = ("done", "value", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: Optional[BaseException] = None
+
+
+class _Worker:
+    def __init__(self, owner: _Deadline) -> None:
+        self.owner = owner
+        self.work: "queue.SimpleQueue[Tuple[Callable[[], Any], _Box]]" = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="hanoi-openfeature-eval", daemon=True).start()
+
+    def submit(self, fn: Callable[[], Any]) -> _Box:
+        box = _Box()
+        self.work.put((fn, box))
+        return box
+
+    def _loop(self) -> None:
+        while True:
+            fn, box = self.work.get()
+            try:
+                box.value = fn()
+            except BaseException as e:  # handed to the caller
+                box.error = e
+            box.done.set()
+            if not self.owner._back(self):
+                return
 
 
 class _Resolver:
@@ -488,11 +567,18 @@ class HanoiProvider(_Resolver, AbstractProvider):
         events: bool = False,
         cache_seconds: float = 1.0,
         max_backoff: float = 30.0,
+        timeout: Optional[float] = 1.0,
     ) -> None:
         super().__init__()
         if not isinstance(backend, (RedisModuleBackEnd, MemoryBackEnd)):
             backend = RedisModuleBackEnd(backend)
         self.backend: Backend = backend
+        # Over Redis, each evaluation waits at most `timeout` seconds (None:
+        # as long as the client does); the mirror and memory answer at once.
+        self._deadline: Optional[_Deadline] = None
+        remote = isinstance(backend, RedisModuleBackEnd) and not isinstance(backend, MirrorBackEnd)
+        if timeout is not None and remote:
+            self._deadline = _Deadline(timeout)
         self._events = events
         self._max_backoff = max_backoff
         self._watcher: Optional[_Watcher] = None
@@ -600,6 +686,13 @@ class HanoiProvider(_Resolver, AbstractProvider):
     def _resolve(
         self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
     ) -> FlagResolutionDetails[T]:
+        if self._deadline is None:
+            return self._evaluate(kind, flag_key, default, ctx)
+        return self._deadline.run(lambda: self._evaluate(kind, flag_key, default, ctx), flag_key)
+
+    def _evaluate(
+        self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
+    ) -> FlagResolutionDetails[T]:
         id_, pairs = self._context(ctx)
         info = self._describe(flag_key)
         early = self._before(kind, flag_key, default, info, id_)
@@ -668,8 +761,10 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
         events: bool = False,
         cache_seconds: float = 1.0,
         max_backoff: float = 30.0,
+        timeout: Optional[float] = 1.0,
     ) -> None:
         super().__init__()
+        self._timeout = timeout
         if not isinstance(backend, AsyncRedisModuleBackEnd):
             backend = AsyncRedisModuleBackEnd(backend)
         self.backend = backend
@@ -729,6 +824,20 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
         return info
 
     async def _resolve(
+        self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
+    ) -> FlagResolutionDetails[T]:
+        if self._timeout is None:
+            return await self._evaluate(kind, flag_key, default, ctx)
+        try:
+            return await asyncio.wait_for(
+                self._evaluate(kind, flag_key, default, ctx), self._timeout
+            )
+        except asyncio.TimeoutError:
+            raise GeneralError(
+                f"no answer from Redis within {self._timeout:g} s ({flag_key})"
+            ) from None
+
+    async def _evaluate(
         self, kind: str, flag_key: str, default: T, ctx: Optional[EvaluationContext]
     ) -> FlagResolutionDetails[T]:
         id_, pairs = self._context(ctx)
