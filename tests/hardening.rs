@@ -54,10 +54,22 @@ fn acl_categories_where_the_server_has_them() {
             &["HANOI.DISABLE", "flags:f"][..],
             &["HANOI.DEFINE", "flags:new"],
             &["HANOI.REGISTER", "flags:f", "USER", "1"],
+            // Counts are writes too: a reader cannot reset, inflate or
+            // refresh them (issue 30).
+            &["HANOI.TALLY", "flags:f", "RESET"],
+            &["HANOI.TALLY", "flags:f", "1000", "1000"],
+            &["HANOI.IMPORT", "flags:f", "x"],
         ] {
             assert!(err(&mut app, write).starts_with("NOPERM"), "{write:?}");
         }
         assert!(err(&mut app, &["HANOI.ENABLED", "other:g", "1"]).starts_with("NOPERM"));
+        // STATS stays a read, without RESET; the counts are untouched.
+        assert!(err(&mut app, &["HANOI.STATS", "flags:f", "RESET"]).contains("HANOI.TALLY"));
+        let stats: Vec<Value> = query(&mut app, ("HANOI.STATS", "flags:f"));
+        let at = stats
+            .iter()
+            .position(|v| *v == Value::BulkString(b"evaluations".to_vec()));
+        assert_eq!(at.map(|i| &stats[i + 1]), Some(&Value::Int(4)), "{stats:?}");
         // +@hanoi grants every HANOI command, and nothing else.
         let mut ops = login(&s, "ops");
         ok(&mut ops, &["HANOI.DISABLE", "other:g"]);
@@ -67,7 +79,10 @@ fn acl_categories_where_the_server_has_them() {
         // The categories as COMMAND INFO shows them.
         let info = format!(
             "{:?}",
-            query::<Value>(&mut admin, ("COMMAND", "INFO", "hanoi.enabled", "hanoi.toggle"))
+            query::<Value>(
+                &mut admin,
+                ("COMMAND", "INFO", "hanoi.enabled", "hanoi.toggle", "hanoi.tally")
+            )
         );
         for cat in ["@read", "@fast", "@write", "@hanoi"] {
             assert!(info.contains(cat), "{cat} missing from {info}");
