@@ -606,6 +606,18 @@ pub fn explain(call: &Call) -> CmdResult {
 /// (JSON text), reason, detail, effective percentage, type]: what an
 /// OpenFeature answer needs, in one evaluation.
 pub fn resolve(call: &Call) -> CmdResult {
+    resolve_counted(call, true)
+}
+
+/// `HANOI.PREVIEW key id [WITH attr value ...]` → `HANOI.RESOLVE`'s reply
+/// from the same evaluation, never counted: neither `HANOI.STATS` (its
+/// evaluations, last evaluated, variants) nor `INFO hanoi` move. For an
+/// admin's try-it and a user's view, which are not traffic.
+pub fn preview(call: &Call) -> CmdResult {
+    resolve_counted(call, false)
+}
+
+fn resolve_counted(call: &Call, count: bool) -> CmdResult {
     let (ctx, args) = (call.context(), call.strings());
     arity(&args, 3, usize::MAX)?;
     let key = ctx.open_key(&args[1]);
@@ -618,8 +630,10 @@ pub fn resolve(call: &Call) -> CmdResult {
     let index = flag
         .zip(e.variant)
         .and_then(|(f, v)| f.definition().variants.iter().position(|x| x == v));
-    evaluated(flag, e.enabled, index);
-    stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
+    if count {
+        evaluated(flag, e.enabled, index);
+        stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
+    }
     Ok(RedisValue::Array(
         r.values().into_iter().map(value_reply).collect(),
     ))

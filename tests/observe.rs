@@ -458,3 +458,54 @@ fn counts_over_time_per_minute_and_per_hour() {
     assert!(err(&mut con, &["HANOI.STATS", "f", "HISTORY"]).contains("expected SERIES"));
     assert_eq!(run(&mut con, &["HANOI.STATS", "nope", "SERIES"]).unwrap(), Value::Nil);
 }
+
+fn info_evaluations(con: &mut redis::Connection) -> String {
+    let info: String = query(con, &["INFO", "hanoi"]);
+    info.lines()
+        .find(|l| l.starts_with("hanoi_evaluations"))
+        .unwrap_or_else(|| panic!("no evaluations in {info}"))
+        .to_owned()
+}
+
+#[test]
+fn preview_answers_as_resolve_and_is_never_counted() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]);
+    ok(&mut con, &["HANOI.RULE", "f", "SET", "de", "IF", "country", "EQ", "DE"]);
+    ok(&mut con, &["HANOI.DEFINE", "off", "DISABLED"]);
+    let info_before = info_evaluations(&mut con);
+    let queries: Vec<Vec<&str>> = vec![
+        vec!["f", "1"],
+        vec!["f", "2"],
+        vec!["f", "3", "WITH", "country", "DE"],
+        vec!["f", "", "WITH", "country", "FR"],
+        vec!["off", "7"],
+        vec!["missing", "7"],
+    ];
+    let mut previews = Vec::new();
+    for q in &queries {
+        let mut args = vec!["HANOI.PREVIEW"];
+        args.extend(q);
+        previews.push(run(&mut con, &args).unwrap());
+    }
+    // Nothing moved: no evaluations, no last evaluated, no server totals.
+    for key in ["f", "off"] {
+        let st = stats(&mut con, key);
+        assert_eq!(stat(&st, "evaluations"), 0, "{key}");
+        assert_eq!(field(&st, "last_evaluated"), Value::Nil, "{key}");
+    }
+    assert_eq!(info_evaluations(&mut con), info_before);
+    // The same answers as RESOLVE, which counts.
+    for (q, preview) in queries.iter().zip(&previews) {
+        let mut args = vec!["HANOI.RESOLVE"];
+        args.extend(q);
+        assert_eq!(&run(&mut con, &args).unwrap(), preview, "{q:?}");
+    }
+    assert_eq!(stat(&stats(&mut con, "f"), "evaluations"), 4);
+    assert_ne!(info_evaluations(&mut con), info_before);
+    // Bad calls are refused as RESOLVE refuses them.
+    assert!(err(&mut con, &["HANOI.PREVIEW", "f"]).contains("wrong number"));
+    let e = err(&mut con, &["HANOI.PREVIEW", "f", "1", "WITH", "country"]);
+    assert_eq!(e, err(&mut con, &["HANOI.RESOLVE", "f", "1", "WITH", "country"]));
+}
