@@ -281,7 +281,7 @@ async fn admin_creates_and_edits_and_history_names_the_user() {
     assert!(html.contains("alice via hanoi-web"));
     assert!(html.contains("HANOI.RULE SET germany"));
 
-    // Try it: HANOI.EXPLAIN's answer.
+    // Try it: HANOI.PREVIEW's answer.
     redis.cmd(&[b"HANOI.ENABLE", b"checkout"]);
     let (_, html) = page(
         &alice,

@@ -198,7 +198,7 @@ impl FlagView {
     }
 }
 
-/// `HANOI.EXPLAIN`'s answer (and `HANOI.RESOLVE`'s, with the value).
+/// `HANOI.RESOLVE`'s (and `HANOI.PREVIEW`'s) answer.
 #[derive(Debug, Clone)]
 pub struct Explain {
     pub enabled: bool,
@@ -225,24 +225,6 @@ impl Explain {
             reason: text(&items[3]),
             detail: bytes(&items[4]).map(|b| String::from_utf8_lossy(&b).into_owned()),
             percentage: int(&items[5]),
-        })
-    }
-
-    pub fn from_reply(v: &Value) -> Option<Explain> {
-        let items = list(v);
-        if items.len() < 3 {
-            return None;
-        }
-        Some(Explain {
-            enabled: int(&items[0]) == Some(1),
-            variant: bytes(&items[1]),
-            reason: text(&items[2]),
-            detail: items
-                .get(3)
-                .and_then(bytes)
-                .map(|b| String::from_utf8_lossy(&b).into_owned()),
-            percentage: items.get(4).and_then(int),
-            value: None,
         })
     }
 }
@@ -369,6 +351,6 @@ mod tests {
         assert!(f.window.is_none());
         assert!(FlagView::from_export(&Value::Nil).is_none());
         assert!(FlagView::from_export(&Value::BulkString(b"junk".to_vec())).is_none());
-        assert!(Explain::from_reply(&Value::Int(3)).is_none());
+        assert!(Explain::from_resolve(&Value::Int(3)).is_none());
     }
 }

@@ -204,7 +204,9 @@ pub(super) async fn flag_page(
         .get("try_id")
         .filter(|s| !s.is_empty() && notice.try_error.is_none())
     {
-        let mut c = redis::cmd("HANOI.EXPLAIN");
+        // A preview is not traffic: HANOI.PREVIEW answers as HANOI.RESOLVE
+        // and is never counted (the flag's stats stay as they are).
+        let mut c = redis::cmd("HANOI.PREVIEW");
         c.arg(&key).arg(id);
         if !pairs.is_empty() {
             c.arg("WITH");
@@ -213,7 +215,7 @@ pub(super) async fn flag_page(
             }
         }
         let answer = match w.env(&app).store.query(&key, &c).await {
-            Ok(v) => Explain::from_reply(&v).ok_or_else(|| "unexpected reply".to_owned()),
+            Ok(v) => Explain::from_resolve(&v).ok_or_else(|| "unexpected reply".to_owned()),
             Err(e) if store::is_unavailable(&e) => return Err(Fail::Unavailable),
             Err(e) => Err(plain(&store::error_text(&e))),
         };
@@ -352,7 +354,8 @@ fn stats_section(d: &PageData) -> Markup {
     }
 }
 
-/// "Try it": an id and attributes, HANOI.EXPLAIN's answer in words.
+/// "Try it": an id and attributes, HANOI.PREVIEW's answer in words (not
+/// counted as an evaluation).
 fn try_section(w: &Who, n: &Notice, q: &HashMap<String, String>, url: &str) -> Markup {
     let err = n.try_error.as_deref();
     html! {

@@ -1,5 +1,6 @@
 //! A user's view: an id and attributes, and every flag's answer for them
-//! (on or off, variant, value, why), one `HANOI.RESOLVE` per flag in one
+//! (on or off, variant, value, why), one `HANOI.PREVIEW` (`HANOI.RESOLVE`'s
+//! answer, not counted: a preview is not traffic) per flag in one
 //! pipeline per server, a page of flags at a time.
 
 use super::answer::{parse_attrs, plain, reason_words};
@@ -44,7 +45,7 @@ pub(super) async fn user_page(
             .env(&app)
             .store
             .per_key(&part, |p, k| {
-                let c = p.cmd("HANOI.RESOLVE").arg(k).arg(&id);
+                let c = p.cmd("HANOI.PREVIEW").arg(k).arg(&id);
                 if !pairs.is_empty() {
                     c.arg("WITH");
                     for (a, v) in &pairs {
@@ -77,7 +78,7 @@ pub(super) async fn user_page(
     let pages = shown.div_ceil(PAGE);
     let body = html! {
         h1 { "A user's view" }
-        p.muted { "Every flag's answer for one id and its attributes, as an application asking hanoi would get it (each answer counts as an evaluation)." }
+        p.muted { "Every flag's answer for one id and its attributes, as an application asking hanoi would get it (a preview: not counted as evaluations)." }
         section.card {
             form method="get" action="/user" id="user-form" {
                 (w.env_fields(true))
