@@ -44,6 +44,11 @@ pub struct Environment {
     /// Changes need a confirmation naming the environment.
     #[serde(default)]
     pub protected: bool,
+    /// N ≥ 1: a change here is a change request, applied once N other
+    /// writers approved it; every change needs a comment. 0: changes are
+    /// made at once.
+    #[serde(default)]
+    pub approvals: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +68,10 @@ fn default_stale_days() -> u64 {
 
 fn default_page_size() -> usize {
     50
+}
+
+fn default_audit_length() -> usize {
+    10_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +94,9 @@ pub struct Config {
     /// Flags per page of the list.
     #[serde(default = "default_page_size")]
     pub page_size: usize,
+    /// Audit entries kept per environment (the stream's `MAXLEN ~`).
+    #[serde(default = "default_audit_length")]
+    pub audit_length: usize,
     /// Key that signs session cookies (at least 32 characters). Without it a
     /// random key is drawn at start, so sessions end when the server restarts.
     #[serde(default)]
@@ -258,6 +270,14 @@ impl Config {
         }
         if config.page_size == 0 {
             return Err("page_size must be at least 1".into());
+        }
+        if !(1..=10_000_000).contains(&config.audit_length) {
+            return Err("audit_length must be between 1 and 10000000".into());
+        }
+        for e in &config.environment {
+            if e.approvals > 16 {
+                return Err(format!("environment {:?}: approvals is at most 16", e.name));
+            }
         }
         Ok(config)
     }

@@ -48,6 +48,9 @@ pub struct Env {
     pub name: String,
     /// Changes need the environment's name typed.
     pub protected: bool,
+    /// Approvals a change needs (0: none, changes are made at once; else a
+    /// change is a change request, and needs a comment).
+    pub approvals: usize,
     /// The UI's connections to Redis.
     pub store: store::Store,
     /// OFREP's, apart: a flood of evaluations does not queue the UI's
@@ -111,6 +114,7 @@ fn make_envs(cli: &Cli, config: &config::Config) -> Result<Vec<Env>, String> {
             config.redis_username.clone(),
             config.redis_password.clone(),
             false,
+            0,
         ));
     } else {
         for e in &config.environment {
@@ -121,11 +125,12 @@ fn make_envs(cli: &Cli, config: &config::Config) -> Result<Vec<Env>, String> {
                 e.redis_username.clone(),
                 e.redis_password.clone(),
                 e.protected,
+                e.approvals,
             ));
         }
     }
     let mut envs = Vec::new();
-    for (name, url, cluster, user, password, protected) in specs {
+    for (name, url, cluster, user, password, protected, approvals) in specs {
         let mut info =
             redis::IntoConnectionInfo::into_connection_info(url.as_str()).map_err(|e| {
                 if config.environment.is_empty() {
@@ -147,6 +152,7 @@ fn make_envs(cli: &Cli, config: &config::Config) -> Result<Vec<Env>, String> {
         envs.push(Env {
             name,
             protected,
+            approvals,
             store,
             ofrep_store,
             cache: ofrep::Cache::new(config.ofrep_cache_ms),

@@ -5,12 +5,92 @@
 
 mod harness;
 
-use harness::{hex, Redis, Web, ALICE};
+use harness::{field, hex, Redis, Web, ALICE, VICTOR};
 
 async fn page(c: &reqwest::Client, url: &str) -> (u16, String) {
     let r = c.get(url).send().await.expect("GET");
     let status = r.status().as_u16();
     (status, r.text().await.expect("body"))
+}
+
+/// Posts the form `form_id` of a page (its csrf/version/seen/op fields)
+/// with `extra`.
+async fn submit(
+    web: &Web,
+    c: &reqwest::Client,
+    html: &str,
+    action: &str,
+    form_id: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String) {
+    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "op"]
+        .iter()
+        .map(|n| (n.to_string(), field(html, Some(form_id), n)))
+        .collect();
+    form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    post(web, c, action, &form).await
+}
+
+async fn post(
+    web: &Web,
+    c: &reqwest::Client,
+    action: &str,
+    form: &[(String, String)],
+) -> (u16, String) {
+    let r = c
+        .post(web.url(action))
+        .header("Origin", &web.base)
+        .form(form)
+        .send()
+        .await
+        .expect("POST");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
+/// Creates a flag through the "New flag" form.
+async fn create(web: &Web, c: &reqwest::Client, env: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let (_, html) = page(c, &web.url(&format!("/flags/new{env}"))).await;
+    let mut f = vec![("csrf".to_owned(), field(&html, None, "csrf"))];
+    f.extend(form.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    post(web, c, &format!("/flags/new{env}"), &f).await
+}
+
+/// A small RFC 4180 reader: quoted cells, doubled quotes, CRLF rows.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    assert!(
+        !quoted && cell.is_empty() && row.is_empty(),
+        "unterminated CSV"
+    );
+    rows
+}
+
+fn stream_len(redis: &Redis) -> i64 {
+    match redis.cmd(&[b"XLEN", b"hanoi-web:audit"]) {
+        redis::Value::Int(n) => n,
+        v => panic!("{v:?}"),
+    }
 }
 
 /// A flat field/value reply's field.
@@ -73,4 +153,158 @@ async fn previews_leave_the_flags_stats_untouched() {
     redis.cmd(&[b"HANOI.RESOLVE", b"f", b"someone"]);
     let st = redis.cmd(&[b"HANOI.STATS", b"f"]);
     assert_eq!(get_field(&st, "evaluations"), redis::Value::Int(1));
+}
+
+#[tokio::test]
+async fn every_change_is_in_the_audit_log_with_its_comment() {
+    let redis = Redis::start();
+    let web = Web::start_with(&redis, "audit_length = 500\n");
+    let alice = web.login(ALICE).await;
+    let (s, _) = create(
+        &web,
+        &alice,
+        "",
+        &[
+            ("name", "checkout"),
+            ("percentage", "10"),
+            ("comment", "launch, step 1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let url = format!("/f/{}", hex(b"checkout"));
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    assert!(html.contains(r#"name="comment""#));
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "percentage-form",
+        &[
+            ("percentage", "25"),
+            ("comment", "=HYPERLINK(\"http://x\") \"quoted\", ok"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    // No comment: allowed here (no approvals).
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let (s, _) = submit(&web, &alice, &html, &url, "switch-form", &[("to", "off")]).await;
+    assert_eq!(s, 303);
+    // A change the module refuses leaves no audit entry.
+    let before = stream_len(&redis);
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "ramp-form",
+        &[
+            ("from_pct", "0"),
+            ("to_pct", "100"),
+            ("start", "2030-01-02 00:00"),
+            ("end", "2030-01-01 00:00"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(stream_len(&redis), before);
+    // (It was written with the change, in its MULTI/EXEC, then taken back.)
+    let info = redis.cmd(&[b"XINFO", b"STREAM", b"hanoi-web:audit"]);
+    assert_eq!(
+        get_field(&info, "entries-added"),
+        redis::Value::Int(before + 1)
+    );
+    // Another flag, by the API (not through hanoi-web): not audited.
+    redis.cmd(&[b"HANOI.DEFINE", b"other", b"PERCENTAGE", b"5"]);
+    let (_, html) = page(&alice, &web.url(&format!("/f/{}", hex(b"other")))).await;
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &html,
+        &format!("/f/{}", hex(b"other")),
+        "switch-form",
+        &[("to", "off"), ("comment", "other one")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert_eq!(stream_len(&redis), 4);
+
+    // The page: newest first, every field.
+    let (s, html) = page(&alice, &web.url("/audit")).await;
+    assert_eq!(s, 200);
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing: {html}"))
+    };
+    assert!(at("other one") < at("HANOI.DISABLE checkout"));
+    assert!(at("HANOI.PERCENTAGE checkout 25") < at("launch, step 1"));
+    assert!(html.contains("create: HANOI.DEFINE checkout"));
+    assert!(html.contains("=HYPERLINK(&quot;http://x&quot;) &quot;quoted&quot;, ok"));
+    // Filters: by flag, by user, by time.
+    let (_, html) = page(&alice, &web.url("/audit?flag=other")).await;
+    assert!(html.contains("other one") && !html.contains("launch, step 1"));
+    let (_, html) = page(&alice, &web.url("/audit?user=bob")).await;
+    assert!(html.contains(r#"id="no-audit""#), "{html}");
+    let (_, html) = page(&alice, &web.url("/audit?from=2000-01-01&until=2001-01-01")).await;
+    assert!(html.contains(r#"id="no-audit""#), "{html}");
+    let (_, html) = page(&alice, &web.url("/audit?from=2000-01-01&user=alice")).await;
+    assert!(html.contains("launch, step 1"));
+    let (s, html) = page(&alice, &web.url("/audit?from=yesterday")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains(r#"id="audit-error""#));
+    // A viewer reads it too.
+    let victor = web.login(VICTOR).await;
+    assert_eq!(page(&victor, &web.url("/audit")).await.0, 200);
+
+    // JSON lines: one object a line, newest first.
+    let (s, text) = page(&alice, &web.url("/audit.jsonl?flag=checkout")).await;
+    assert_eq!(s, 200);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["what"], "HANOI.DISABLE checkout");
+    assert_eq!(lines[0]["user"], "alice");
+    assert_eq!(
+        lines[1]["comment"],
+        "=HYPERLINK(\"http://x\") \"quoted\", ok"
+    );
+    assert_eq!(lines[2]["comment"], "launch, step 1");
+    assert!(lines[2]["time"].as_i64().unwrap() > 1_700_000_000_000);
+    // CSV: a header, quoted cells, the formula guarded.
+    let r = alice.get(web.url("/audit.csv")).send().await.unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let rows = parse_csv(&r.text().await.unwrap());
+    assert_eq!(
+        rows[0],
+        [
+            "id",
+            "time",
+            "user",
+            "flag",
+            "what",
+            "comment",
+            "request",
+            "approvers"
+        ]
+    );
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[1][5], "other one");
+    assert_eq!(rows[3][5], "'=HYPERLINK(\"http://x\") \"quoted\", ok");
+    assert_eq!(
+        rows[4][4],
+        "create: HANOI.DEFINE checkout DISABLED PERCENTAGE 10"
+    );
+    assert_eq!(rows[4][2], "alice");
 }

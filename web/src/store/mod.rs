@@ -6,6 +6,7 @@
 //! history, and computes the stale-save version. Every reply is untrusted:
 //! nothing here panics on an unexpected shape, it reads what it can.
 
+pub mod audit;
 mod cluster;
 mod conn;
 mod read;

@@ -1,7 +1,9 @@
 //! A UI user's write: on a connection of its own, named after the user,
-//! `WATCH` the key, check the flag's version, then `MULTI` ... `EXEC`.
+//! `WATCH` the key, check the flag's version, then `MULTI` ... `EXEC`, its
+//! audit entry ([`super::audit`]) with it.
 
-use super::read::version_on;
+use super::audit::{self, Audit};
+use super::read::{bytes, version_on};
 use super::{error_text, Store, TIMEOUT};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, RedisError, Value};
@@ -25,8 +27,10 @@ impl Store {
         key: &[u8],
         expected: Option<&str>,
         cmds: &[Cmd],
+        audit: &Audit,
     ) -> Result<WriteOutcome, RedisError> {
-        self.write_checked(user, key, Some(expected), cmds).await
+        self.write_checked(user, key, Some(expected), cmds, audit)
+            .await
     }
 
     /// [`Store::write`] without the version check: for writes whose meaning
@@ -37,24 +41,85 @@ impl Store {
         user: &str,
         key: &[u8],
         cmds: &[Cmd],
+        audit: &Audit,
     ) -> Result<WriteOutcome, RedisError> {
-        self.write_checked(user, key, None, cmds).await
+        self.write_checked(user, key, None, cmds, audit).await
     }
 
+    /// Where the audit entry is written: standalone, in the change's own
+    /// `MULTI`/`EXEC` (the change and its entry, or neither). In a cluster
+    /// the stream's key has a slot of its own, most often on another
+    /// server: the entry is added right after the `EXEC`, on the stream's
+    /// server (a failure there is logged; the change stays made).
     async fn write_checked(
         &self,
         user: &str,
         key: &[u8],
         expected: Option<Option<&str>>,
         cmds: &[Cmd],
+        audit: &Audit,
     ) -> Result<WriteOutcome, RedisError> {
         let node = self.node_for(key).await?;
-        let r = write_on(&node.client, user, key, expected, cmds).await;
+        let inside = !self.cluster;
+        let r = write_on(
+            &node.client,
+            user,
+            key,
+            expected,
+            cmds,
+            inside.then_some(audit),
+        )
+        .await;
         if r.is_err() {
             self.forget_topology().await;
         }
+        if let (false, Ok(WriteOutcome::Done(results))) = (inside, &r) {
+            if let Some(entry) = entry_for(audit, key, cmds, results) {
+                if let Err(e) = self.query(audit::AUDIT_KEY, &entry).await {
+                    eprintln!(
+                        "hanoi-web: the audit entry of {}'s change to {} was not written: {}",
+                        audit.user,
+                        String::from_utf8_lossy(key),
+                        error_text(&e)
+                    );
+                }
+            }
+        }
         r
     }
+}
+
+/// The audit entry of a change as it went: every command applied, the
+/// whole change; some refused, the applied ones and the refusals; all
+/// refused, none (nothing changed).
+fn entry_for(
+    audit: &Audit,
+    key: &[u8],
+    cmds: &[Cmd],
+    results: &[Result<Value, String>],
+) -> Option<Cmd> {
+    let refused: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(String::as_str))
+        .collect();
+    if refused.is_empty() {
+        return Some(audit::xadd(audit, key, &audit::describe(cmds)));
+    }
+    let applied: Vec<Cmd> = cmds
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(c, _)| c.clone())
+        .collect();
+    if applied.is_empty() {
+        return None;
+    }
+    let what = format!(
+        "{} (refused in part: {})",
+        audit::describe(&applied),
+        refused.join("; ")
+    );
+    Some(audit::xadd(audit, key, &what))
 }
 
 async fn write_on(
@@ -63,6 +128,7 @@ async fn write_on(
     key: &[u8],
     expected: Option<Option<&str>>,
     cmds: &[Cmd],
+    audit: Option<&Audit>,
 ) -> Result<WriteOutcome, RedisError> {
     let mut con = client
         .get_multiplexed_async_connection_with_config(
@@ -90,17 +156,40 @@ async fn write_on(
     for c in cmds {
         pipe.add_command(c.clone());
     }
-    let replies = con.req_packed_commands(&pipe, cmds.len() + 1, 1).await?;
-    match replies.into_iter().next() {
-        Some(Value::Array(items)) => Ok(WriteOutcome::Done(
-            items
-                .into_iter()
-                .map(|v| v.extract_error().map_err(|e| error_text(&e)))
-                .collect(),
-        )),
-        // EXEC answered nil: a watched key changed.
-        _ => Ok(WriteOutcome::Conflict),
+    // The audit entry, last in the MULTI: written with the change.
+    if let Some(a) = audit {
+        pipe.add_command(audit::xadd(a, key, &audit::describe(cmds)));
     }
+    let queued = pipe.cmd_iter().count();
+    let replies = con.req_packed_commands(&pipe, queued + 1, 1).await?;
+    let Some(Value::Array(mut items)) = replies.into_iter().next() else {
+        // EXEC answered nil: a watched key changed.
+        return Ok(WriteOutcome::Conflict);
+    };
+    let entry_id = match audit {
+        Some(_) if items.len() > cmds.len() => items.pop().as_ref().and_then(bytes),
+        _ => None,
+    };
+    let results: Vec<Result<Value, String>> = items
+        .into_iter()
+        .map(|v| v.extract_error().map_err(|e| error_text(&e)))
+        .collect();
+    // A command the module refused inside EXEC changed nothing, the others
+    // did: the entry written with them is replaced by one that says so
+    // (none when all were refused).
+    if let (Some(a), Some(id)) = (audit, entry_id) {
+        if results.iter().any(Result::is_err) {
+            redis::cmd("XDEL")
+                .arg(audit::AUDIT_KEY)
+                .arg(id)
+                .query_async::<()>(&mut con)
+                .await?;
+            if let Some(entry) = entry_for(a, key, cmds, &results) {
+                entry.query_async::<()>(&mut con).await?;
+            }
+        }
+    }
+    Ok(WriteOutcome::Done(results))
 }
 
 /// `hanoi-web:<user>`, with what CLIENT SETNAME refuses (spaces, newlines)

@@ -259,6 +259,11 @@ fn render(
                             input type="text" name="confirm_env" autocomplete="off" required; }
                     }
                     label { input type="checkbox" name="with_ids" value="1"; " and its registered and blocked ids (added to the target's)" }
+                    @if to_env.approvals > 0 {
+                        label.comment { "Comment (required) " input type="text" name="comment" maxlength="1000" placeholder="why this change" autocomplete="off"; }
+                    } @else {
+                        label.comment { "Comment (optional) " input type="text" name="comment" maxlength="1000" placeholder="why this change" autocomplete="off"; }
+                    }
                     button type="submit" { "Copy to " (to_env.name) }
                 }
             }
@@ -470,9 +475,18 @@ pub(super) async fn copy(
             }
         }
     }
+    if let Some(missing) = w.comment_missing(&f) {
+        return Err(Fail::Bad(missing));
+    }
     let who = format!("{}:copy-from-{from_name}", w.name);
+    let audit = w.audit(&app, &f, &format!("copy from {from_name}"));
     let expected = (!expected.is_empty()).then_some(expected.as_str());
-    match w.env(&app).store.write(&who, &key, expected, &cmds).await? {
+    match w
+        .env(&app)
+        .store
+        .write(&who, &key, expected, &cmds, &audit)
+        .await?
+    {
         WriteOutcome::Conflict => {
             let now = read(&w.env(&app).store, &key).await?;
             Ok(stale(

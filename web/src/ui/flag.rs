@@ -76,6 +76,8 @@ struct Notice {
     refused: Option<Refused>,
     /// The rule form as posted: a row added or removed, or refused.
     rule: Option<RuleForm>,
+    /// The comment typed in a form that came back (its `op`, the comment).
+    comment: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -148,7 +150,7 @@ fn define_form(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
     };
     html! {
         form method="post" action=(url) id="define-form" {
-            (hidden(w, d, "define"))
+            (hidden(w, d, n, "define"))
             @if let Some(m) = kept.and_then(|r| r.module.as_deref()) {
                 div.msg.err id="define-error" role="alert" { "Not saved: " (m) }
             } @else if kept.is_some() {
@@ -245,13 +247,22 @@ pub(super) async fn flag_page(
     ))
 }
 
-fn hidden(w: &Who, d: &PageData, op: &str) -> Markup {
+/// A write form's hidden fields, its comment field (what was typed, after
+/// a refusal of this form) and the environment's fields.
+fn hidden(w: &Who, d: &PageData, n: &Notice, op: &str) -> Markup {
     let seen = d.history.first().map_or(0, |h| h.time);
+    let comment = n
+        .comment
+        .as_ref()
+        .filter(|(o, _)| o == op)
+        .map(|(_, c)| c.as_str())
+        .unwrap_or("");
     html! {
         input type="hidden" name="csrf" value=(w.csrf);
         input type="hidden" name="version" value=(d.version);
         input type="hidden" name="seen" value=(seen);
         input type="hidden" name="op" value=(op);
+        (w.comment_field(comment))
         (w.env_fields(false))
     }
 }
@@ -296,13 +307,13 @@ fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Ma
                 (form_error(n, &["switch"], "switch-error"))
                 form.row method="post" action=(url) id="switch-form"
                     data-confirm=(if f.enabled { format!("Switch {name} OFF for everyone?") } else { format!("Switch {name} ON?") }) {
-                    (hidden(w, d, "switch"))
+                    (hidden(w, d, n, "switch"))
                     input type="hidden" name="to" value=(if f.enabled { "off" } else { "on" });
                     button type="submit" id="switch" class=(if f.enabled { "danger" } else { "" }) {
                         @if f.enabled { "Switch off" } @else { "Switch on" } (w.in_env()) }
                 }
                 form method="post" action=(url) id="percentage-form" data-confirm=[confirm] {
-                    (hidden(w, d, "percentage"))
+                    (hidden(w, d, n, "percentage"))
                     (form_error(n, &["percentage"], "percentage-error"))
                     div.row {
                         label for="percentage-input" { "Percentage" }
@@ -427,13 +438,13 @@ fn rules_section(
                             td { code { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
                             @if w.can_write { td.actions {
                                 a.secondary href={(w.link(&format!("{}?edit_rule={}", base, urlencode(&rname)))) "#rule-form"} aria-label={"Edit rule " (rname)} { "edit" } " "
-                                @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, "rule_move"))
+                                @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, n, "rule_move"))
                                     input type="hidden" name="name" value=(rname); input type="hidden" name="index" value=(i - 1);
                                     button.secondary type="submit" aria-label={"Move rule " (rname) " up" (w.in_env())} { "↑" } } " " }
-                                @if i < last { form.inline method="post" action=(url) { (hidden(w, d, "rule_move"))
+                                @if i < last { form.inline method="post" action=(url) { (hidden(w, d, n, "rule_move"))
                                     input type="hidden" name="name" value=(rname); input type="hidden" name="index" value=(i + 1);
                                     button.secondary type="submit" aria-label={"Move rule " (rname) " down" (w.in_env())} { "↓" } } " " }
-                                form.inline method="post" action=(url) data-confirm={"Delete rule " (rname) "?"} { (hidden(w, d, "rule_del"))
+                                form.inline method="post" action=(url) data-confirm={"Delete rule " (rname) "?"} { (hidden(w, d, n, "rule_del"))
                                     input type="hidden" name="name" value=(rname);
                                     button.danger type="submit" aria-label={"Delete rule " (rname) (w.in_env())} { "delete" } }
                             } }
@@ -441,7 +452,7 @@ fn rules_section(
                     }
                 } } }
             }
-            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, "rule_set"), url, f, form, &w.in_env(), w.protected, known)) } }
+            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, n, "rule_set"), url, f, form, &w.in_env(), w.protected, known)) } }
         }
     }
 }
@@ -463,14 +474,14 @@ fn schedule_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
             } }
             @if w.can_write {
                 form method="post" action=(url) id="window-form" {
-                    (hidden(w, d, "window"))
+                    (hidden(w, d, n, "window"))
                     (form_error(n, &["window"], "window-error"))
                     div.row { label { "From " input type="text" name="from" id="window-from" placeholder="2027-01-01 00:00 or ms" value=(k("window", "from")); }
                               label { "Until " input type="text" name="until" id="window-until" placeholder="empty: open" value=(k("window", "until")); } }
                     button type="submit" { "Set window" (w.in_env()) }
                 }
                 form method="post" action=(url) id="ramp-form" {
-                    (hidden(w, d, "ramp"))
+                    (hidden(w, d, n, "ramp"))
                     (form_error(n, &["ramp"], "ramp-error"))
                     div.row { label { "From % " input type="number" name="from_pct" id="ramp-from" min="0" max="100" value=(k("ramp", "from_pct")); }
                               label { "to % " input type="number" name="to_pct" id="ramp-to" min="0" max="100" value=(k("ramp", "to_pct")); } }
@@ -479,7 +490,7 @@ fn schedule_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
                     button type="submit" id="set-ramp" { "Set ramp" (w.in_env()) }
                 }
                 form.row method="post" action=(url) id="clear-form" {
-                    (hidden(w, d, "clear"))
+                    (hidden(w, d, n, "clear"))
                     (form_error(n, &["clear"], "clear-error"))
                     label { "Clear " select name="what" { option value="" { "window and ramp" } option value="WINDOW" { "window" } option value="RAMP" { "ramp" } } }
                     button.secondary type="submit" { "Clear" (w.in_env()) }
@@ -540,13 +551,13 @@ fn render_flag(
                 p.muted { "Look one up with “Try it”: reason " code { "user" } " means registered." }
                 @if w.can_write {
                     form method="post" action=(url) id="users-add-form" {
-                        (hidden(w, d, "users_add"))
+                        (hidden(w, d, n, "users_add"))
                         (form_error(n, &["users_add"], "users-add-error"))
                         label { "Register ids (paste many: spaces, commas or lines)" textarea name="ids" id="users-add" { (kept(n, "users_add", "ids", String::new())) } }
                         button type="submit" id="register" { "Register" (w.in_env()) }
                     }
                     form method="post" action=(url) id="users-remove-form" {
-                        (hidden(w, d, "users_remove"))
+                        (hidden(w, d, n, "users_remove"))
                         (form_error(n, &["users_remove"], "users-remove-error"))
                         label { "Unregister ids" textarea name="ids" { (kept(n, "users_remove", "ids", String::new())) } }
                         button.secondary type="submit" { "Unregister" (w.in_env()) }
@@ -558,13 +569,13 @@ fn render_flag(
                 p { a href=(w.link(&format!("{base}/ids?list=blocked"))) id="browse-blocked" { "Browse and search the blocked ids" } }
                 @if w.can_write {
                     form method="post" action=(url) id="block-form" {
-                        (hidden(w, d, "block"))
+                        (hidden(w, d, n, "block"))
                         (form_error(n, &["block"], "block-error"))
                         label { "Block ids" textarea name="ids" { (kept(n, "block", "ids", String::new())) } }
                         button type="submit" { "Block" (w.in_env()) }
                     }
                     form method="post" action=(url) id="unblock-form" {
-                        (hidden(w, d, "unblock"))
+                        (hidden(w, d, n, "unblock"))
                         (form_error(n, &["unblock"], "unblock-error"))
                         label { "Unblock ids" textarea name="ids" { (kept(n, "unblock", "ids", String::new())) } }
                         button.secondary type="submit" { "Unblock" (w.in_env()) }
@@ -575,12 +586,12 @@ fn render_flag(
                 h2 { "Regexes" }
                 (form_error(n, &["regex_remove"], "regex-remove-error"))
                 ul { @for r in &f.regexes { li { code { (lossy(r)) }
-                    @if w.can_write { " " form.inline method="post" action=(url) { (hidden(w, d, "regex_remove"))
+                    @if w.can_write { " " form.inline method="post" action=(url) { (hidden(w, d, n, "regex_remove"))
                         input type="hidden" name="patterns" value=(lossy(r));
                         button.secondary type="submit" aria-label={"Remove " (lossy(r)) (w.in_env())} { "remove" } } } } } }
                 @if w.can_write {
                     form method="post" action=(url) id="regex-form" {
-                        (hidden(w, d, "regex_add"))
+                        (hidden(w, d, n, "regex_add"))
                         (form_error(n, &["regex_add"], "regex-error"))
                         label { "Add patterns (one a line)" textarea name="patterns" id="regex-patterns" { (kept(n, "regex_add", "patterns", String::new())) } }
                         button type="submit" { "Add" (w.in_env()) }
@@ -593,7 +604,7 @@ fn render_flag(
                 table { tbody { @for (k, v) in &f.metadata { tr { td { code { (lossy(k)) } } td { (lossy(v)) } } } } }
                 @if w.can_write {
                     form method="post" action=(url) id="meta-form" {
-                        (hidden(w, d, "meta"))
+                        (hidden(w, d, n, "meta"))
                         (form_error(n, &["meta"], "meta-error"))
                         label { "Description" br; input type="text" name="description" value=(kept(n, "meta", "description", f.meta("description").unwrap_or_default())); }
                         label { "Owner" br; input type="text" name="owner" value=(kept(n, "meta", "owner", f.meta("owner").unwrap_or_default())); }
@@ -611,7 +622,7 @@ fn render_flag(
             section.card id="delete" {
                 h2 { "Delete" }
                 form.row method="post" action=(url) id="delete-form" {
-                    (hidden(w, d, "delete"))
+                    (hidden(w, d, n, "delete"))
                     (form_error(n, &["delete"], "delete-error"))
                     label { "Type the flag's name to delete it: " input type="text" name="confirm" id="delete-confirm" autocomplete="off"; }
                     button.danger type="submit" id="delete-button" { "Delete flag" (w.in_env()) }
@@ -666,6 +677,8 @@ pub(super) async fn flag_write(
         .await?
         .ok_or(Fail::NotFound)?;
     let no_query = HashMap::new();
+    // A form that comes back keeps its comment.
+    let typed_comment = Some((op.clone(), f.get("comment").cloned().unwrap_or_default()));
     if op == "define" {
         let fields = check_variant_rows(&f);
         if !fields.is_empty() {
@@ -676,6 +689,7 @@ pub(super) async fn flag_write(
                     fields,
                     module: None,
                 }),
+                comment: typed_comment.clone(),
                 ..Notice::default()
             };
             return Ok(respond(
@@ -690,6 +704,7 @@ pub(super) async fn flag_write(
             RuleStep::Draft(form) => {
                 let n = Notice {
                     rule: Some(form),
+                    comment: typed_comment.clone(),
                     ..Notice::default()
                 };
                 return Ok(respond(
@@ -700,6 +715,7 @@ pub(super) async fn flag_write(
             RuleStep::Refused(form) => {
                 let n = Notice {
                     rule: Some(form),
+                    comment: typed_comment.clone(),
                     ..Notice::default()
                 };
                 return Ok(respond(
@@ -721,6 +737,7 @@ pub(super) async fn flag_write(
                     fields: Vec::new(),
                     module: Some(e),
                 }),
+                comment: typed_comment.clone(),
                 ..Notice::default()
             };
             return Ok(respond(
@@ -729,11 +746,38 @@ pub(super) async fn flag_write(
             ));
         }
     };
+    if let Some(missing) = w.comment_missing(&f) {
+        let n = if op == "rule_set" {
+            let mut form = RuleForm::typed(&f);
+            form.refused = Some(missing);
+            Notice {
+                rule: Some(form),
+                comment: typed_comment.clone(),
+                ..Notice::default()
+            }
+        } else {
+            Notice {
+                refused: Some(Refused {
+                    op,
+                    form: f,
+                    fields: Vec::new(),
+                    module: Some(missing),
+                }),
+                comment: typed_comment.clone(),
+                ..Notice::default()
+            }
+        };
+        return Ok(respond(
+            StatusCode::BAD_REQUEST,
+            render_flag(&app, &w, &key, &current, &n, &no_query),
+        ));
+    }
     check_confirm(&w, &f)?;
+    let audit = w.audit(&app, &f, "");
     let outcome = w
         .env(&app)
         .store
-        .write(&w.name, &key, Some(&version), &cmds)
+        .write(&w.name, &key, Some(&version), &cmds, &audit)
         .await?;
     let errors = match outcome {
         WriteOutcome::Done(results) => {
@@ -760,6 +804,7 @@ pub(super) async fn flag_write(
                 .collect();
             let n = Notice {
                 conflict: Some(changes),
+                comment: typed_comment.clone(),
                 ..Notice::default()
             };
             return Ok(respond(
@@ -782,6 +827,7 @@ pub(super) async fn flag_write(
         form.refused = Some(refusal);
         Notice {
             rule: Some(form),
+            comment: typed_comment.clone(),
             ..Notice::default()
         }
     } else {
@@ -792,6 +838,7 @@ pub(super) async fn flag_write(
                 fields: Vec::new(),
                 module: Some(refusal),
             }),
+            comment: typed_comment.clone(),
             ..Notice::default()
         }
     };

@@ -116,6 +116,7 @@ pub(super) async fn ids_page(
                     }
                 }
                 @if w.can_write {
+                    (w.comment_field(""))
                     button.danger type="submit" id="remove-ids" {
                         @if list == "users" { "Unregister the selected ids" } @else { "Unblock the selected ids" } (w.in_env()) }
                 }
@@ -188,7 +189,16 @@ pub(super) async fn ids_remove(
         c.arg("USER");
     }
     c.arg(&ids);
-    match w.env(&app).store.write_any(&w.name, &key, &[c]).await? {
+    if let Some(missing) = w.comment_missing(&fields) {
+        return Err(Fail::Bad(missing));
+    }
+    let audit = w.audit(&app, &fields, "");
+    match w
+        .env(&app)
+        .store
+        .write_any(&w.name, &key, &[c], &audit)
+        .await?
+    {
         WriteOutcome::Done(results) => {
             if let Some(e) = results.into_iter().find_map(Result::err) {
                 return Err(Fail::Bad(e));

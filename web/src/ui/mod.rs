@@ -9,10 +9,12 @@
 //! [`flag`] (one flag's page and its saves), [`ids`] (a flag's ids, browsed), [`forms`] (what a form means as
 //! commands), [`rules`] (the rule builder), [`history`] (the history in
 //! words), [`answer`] (answers and refusals in words), [`user`] (a user's
-//! view: every flag's answer for one id) and [`time`] (times shown and
+//! view: every flag's answer for one id), [`audit`] (the audit log and its
+//! exports) and [`time`] (times shown and
 //! typed).
 
 mod answer;
+mod audit;
 mod chart;
 mod compare;
 mod flag;
@@ -61,6 +63,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/f/{hex}/compare", get(compare::compare_page))
         .route("/f/{hex}/copy", axum::routing::post(compare::copy))
         .route("/user", get(user::user_page))
+        .route("/audit", get(audit::audit_page))
+        .route("/audit.jsonl", get(audit::audit_jsonl))
+        .route("/audit.csv", get(audit::audit_csv))
         .route(
             "/static/style.css",
             get(|| async { asset(CSS, "text/css; charset=utf-8") }),
@@ -229,6 +234,7 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
                             }
                             @if w.can_write { a href=(w.link("/flags/new")) id="new-flag" { "+ New flag" } }
                             a href=(w.link("/user")) id="user-view" { "A user's view" }
+                            a href=(w.link("/audit")) id="audit-link" { "Audit log" }
                         }
                     }
                     @if let Some(w) = who {

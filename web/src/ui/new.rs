@@ -44,6 +44,7 @@ fn new_flag_form(w: &Who, f: &HashMap<String, String>, error: Option<&str>) -> M
                 label { "Description" br; input type="text" name="description" value=(v("description")); }
                 label { "Owner" br; input type="text" name="owner" value=(v("owner")); }
                 label { "Tags (comma separated)" br; input type="text" name="tags" value=(v("tags")); }
+                (w.comment_field(&v("comment")))
                 button type="submit" id="create" { "Create" (w.in_env()) }
             } }
         },
@@ -67,6 +68,12 @@ pub(super) async fn create_flag(
             new_flag_form(&w, &f, Some("A flag needs a name.")),
         ));
     }
+    if let Some(missing) = w.comment_missing(&f) {
+        return Ok(respond(
+            StatusCode::BAD_REQUEST,
+            new_flag_form(&w, &f, Some(&missing)),
+        ));
+    }
     let key = name.as_bytes();
     let mut cmds = vec![define_cmd(key, &f)];
     // A new flag has no metadata: only the fields given are set.
@@ -78,7 +85,13 @@ pub(super) async fn create_flag(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     cmds.extend(meta_cmds(key, &given));
-    match w.env(&app).store.write(&w.name, key, None, &cmds).await? {
+    let audit = w.audit(&app, &f, "create");
+    match w
+        .env(&app)
+        .store
+        .write(&w.name, key, None, &cmds, &audit)
+        .await?
+    {
         WriteOutcome::Conflict => Ok(respond(
             StatusCode::CONFLICT,
             new_flag_form(&w, &f, Some("A key with this name already exists.")),

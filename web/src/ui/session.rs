@@ -5,6 +5,7 @@
 use super::Fail;
 use crate::auth;
 use crate::config::Role;
+use crate::store::audit::{clean_comment, Audit, MAX_COMMENT};
 use crate::App;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
@@ -31,6 +32,8 @@ pub struct Who {
     pub multi: bool,
     /// The current environment is protected: changes need its name typed.
     pub protected: bool,
+    /// Approvals a change needs in the current environment (0: none).
+    pub approvals: usize,
     /// Environments found unreachable at their last check (more than one
     /// environment).
     pub down: Vec<String>,
@@ -58,6 +61,38 @@ impl Who {
             format!(" in {}", self.env_name)
         } else {
             String::new()
+        }
+    }
+
+    /// The audit entry's context of a change posted with `form` (its
+    /// `comment`), by this user in this environment.
+    pub fn audit(&self, app: &App, form: &HashMap<String, String>, note: &str) -> Audit {
+        Audit {
+            user: self.name.clone(),
+            comment: clean_comment(form.get("comment").map(String::as_str).unwrap_or("")),
+            note: note.to_owned(),
+            request: None,
+            approvers: Vec::new(),
+            length: app.config.audit_length,
+        }
+    }
+
+    /// Why a change posted with `form` cannot be made for want of a
+    /// comment: where the environment has `approvals`, every change says
+    /// why.
+    pub fn comment_missing(&self, form: &HashMap<String, String>) -> Option<String> {
+        let typed = form.get("comment").map(|c| c.trim()).unwrap_or("");
+        (self.approvals > 0 && typed.is_empty())
+            .then(|| format!("a change in {} needs a comment (say why)", self.env_name))
+    }
+
+    /// A write form's comment field (`kept`: what was typed before).
+    pub fn comment_field(&self, kept: &str) -> maud::Markup {
+        let required = self.approvals > 0;
+        maud::html! {
+            label.comment { @if required { "Comment (required)" } @else { "Comment (optional)" } " "
+                input type="text" name="comment" value=(kept) maxlength=(MAX_COMMENT)
+                    placeholder="why this change" autocomplete="off"; }
         }
     }
 
@@ -183,6 +218,7 @@ fn who(app: &App, session: auth::Session, env: usize) -> Option<Who> {
         env_name,
         multi: app.envs.len() > 1,
         protected: app.envs.get(env)?.protected,
+        approvals: app.envs.get(env)?.approvals,
         down: app
             .envs
             .iter()
