@@ -798,7 +798,8 @@ async fn environments_in_a_real_browser() {
     assert!(text(&c, "flag-env").await.contains("production"));
     assert!(text(&c, "switch").await.contains("Switch on in production"));
     // Protected: the name typed, then the switch (and its confirmation).
-    c.find(Locator::Css("#switch-form input[name=confirm_env]"))
+    // One confirmation field for the page, sent with the form saved.
+    c.find(Locator::Css("#confirm-env-page"))
         .await
         .unwrap()
         .send_keys("production")

@@ -188,7 +188,7 @@ async fn list_tabs_roles_and_the_protected_environment() {
 
     // Production is protected: alice (admin there) must type its name.
     let (_, admin_prod) = page(&alice, &web.url(&format!("{both}?env=production"))).await;
-    assert!(admin_prod.contains(r#"name="confirm_env""#));
+    assert!(admin_prod.contains(r#"id="confirm-env-page""#));
     let csrf = field(&admin_prod, Some("switch-form"), "csrf");
     let version = field(&admin_prod, Some("switch-form"), "version");
     let mut form = vec![

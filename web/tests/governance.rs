@@ -308,3 +308,187 @@ async fn every_change_is_in_the_audit_log_with_its_comment() {
     );
     assert_eq!(rows[4][2], "alice");
 }
+
+/// The HTML of the form `id` of a page.
+fn form_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let from = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id}: {html}"));
+    let rest = &html[from..];
+    &rest[..rest.find("</form>").expect("</form>")]
+}
+
+fn two_envs(staging: &Redis, production: &Redis, production_extra: &str) -> String {
+    format!(
+        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\nprotected = true\n{production_extra}\n",
+        staging.url(),
+        production.url()
+    )
+}
+
+#[tokio::test]
+async fn a_refused_save_comes_back_at_its_form_with_everything_typed() {
+    let (staging, production) = (Redis::start(), Redis::start());
+    production.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"5"]);
+    let web = Web::start_with(&staging, &two_envs(&staging, &production, ""));
+    let alice = web.login(ALICE).await;
+    let url = format!("/f/{}?env=production", hex(b"f"));
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    // One confirmation field for the page, none in the forms.
+    assert_eq!(html.matches("id=\"confirm-env-page\"").count(), 1);
+    assert!(!html.contains("name=\"confirm_env\""), "{html}");
+
+    // A typo in the environment's name: refused, at its form, kept.
+    let (s, back) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "percentage-form",
+        &[
+            ("percentage", "42"),
+            ("comment", "ramp up"),
+            ("confirm_env", "prodution"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 403);
+    assert!(
+        back.contains("id=\"flag-title\""),
+        "the flag page, not a bare refusal: {back}"
+    );
+    let form = form_of(&back, "percentage-form");
+    assert!(form.contains("value=\"42\""), "{form}");
+    assert!(form.contains("value=\"ramp up\""), "{form}");
+    assert!(
+        form.contains("name=\"confirm_env\" value=\"prodution\""),
+        "{form}"
+    );
+    assert!(form.contains("is not its name"), "{form}");
+    assert_eq!(
+        back.matches("name=\"confirm_env\"").count(),
+        1,
+        "only the form that came back has one"
+    );
+    assert!(!format!("{:?}", production.cmd(&[b"HANOI.GET", b"f"])).contains("42"));
+    // Corrected, from the form as it came back: saved.
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &back,
+        &url,
+        "percentage-form",
+        &[
+            ("percentage", "42"),
+            ("comment", "ramp up"),
+            ("confirm_env", "production"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+
+    // A stale save: what changed meanwhile is shown, what was typed kept.
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    production.cmd(&[b"HANOI.PERCENTAGE", b"f", b"7"]);
+    let (s, back) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "meta-form",
+        &[
+            ("description", "the new checkout"),
+            ("owner", "payments"),
+            ("tags", "a,b"),
+            ("comment", "describe it"),
+            ("confirm_env", "production"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 409);
+    assert!(back.contains("id=\"conflict\""));
+    assert!(
+        form_of(&back, "conflict-changes").contains("percentage set to 7 %"),
+        "{back}"
+    );
+    let form = form_of(&back, "meta-form");
+    for typed in [
+        "the new checkout",
+        "payments",
+        "a,b",
+        "describe it",
+        "production",
+    ] {
+        assert!(
+            form.contains(&format!("value=\"{typed}\"")),
+            "{typed}: {form}"
+        );
+    }
+    // Saved again from there: applied over the flag as it is now.
+    let (s, _) = submit(
+        &web,
+        &alice,
+        &back,
+        &url,
+        "meta-form",
+        &[
+            ("description", "the new checkout"),
+            ("owner", "payments"),
+            ("tags", "a,b"),
+            ("confirm_env", "production"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let get = format!("{:?}", production.cmd(&[b"HANOI.GET", b"f"]));
+    assert!(get.contains("the new checkout"), "{get}");
+
+    // The module refuses: kept, in words, at the form.
+    let (_, html) = page(&alice, &web.url(&url)).await;
+    let (s, back) = submit(
+        &web,
+        &alice,
+        &html,
+        &url,
+        "ramp-form",
+        &[
+            ("from_pct", "10"),
+            ("to_pct", "90"),
+            ("start", "2030-01-02 00:00"),
+            ("end", "2030-01-01 00:00"),
+            ("comment", "slowly"),
+            ("confirm_env", "production"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    let form = form_of(&back, "ramp-form");
+    for typed in ["10", "90", "2030-01-02 00:00", "2030-01-01 00:00", "slowly"] {
+        assert!(
+            form.contains(&format!("value=\"{typed}\"")),
+            "{typed}: {form}"
+        );
+    }
+
+    // A new flag with a typo: back at the form, kept.
+    let (s, back) = create(
+        &web,
+        &alice,
+        "?env=production",
+        &[
+            ("name", "fresh"),
+            ("percentage", "3"),
+            ("owner", "me"),
+            ("confirm_env", "prod"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 403);
+    for typed in ["fresh", "3", "me", "prod"] {
+        assert!(
+            back.contains(&format!("value=\"{typed}\"")),
+            "{typed}: {back}"
+        );
+    }
+    assert_eq!(production.cmd(&[b"EXISTS", b"fresh"]), redis::Value::Int(0));
+}

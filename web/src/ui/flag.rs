@@ -8,7 +8,7 @@ use super::forms::{check_variant_rows, commands, quote_token, variant_rows, Vari
 use super::history::history_table;
 use super::list::is_stale;
 use super::rules::{rule_form, rule_step, RuleForm, RuleStep};
-use super::session::{check_confirm, check_write_unconfirmed, Who};
+use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::time::{fmt_iso, now_ms};
 use super::{flag_url, key_of, layout, lossy, respond, state_badge, urlencode, Fail};
 use crate::store::{self, Explain, FlagView, HistoryEntry, Series, Stats, WriteOutcome};
@@ -78,6 +78,9 @@ struct Notice {
     rule: Option<RuleForm>,
     /// The comment typed in a form that came back (its `op`, the comment).
     comment: Option<(String, String)>,
+    /// The confirmation typed in a form that came back (its `op`, what was
+    /// typed): that form has a confirmation field of its own.
+    confirm: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -263,7 +266,9 @@ fn hidden(w: &Who, d: &PageData, n: &Notice, op: &str) -> Markup {
         input type="hidden" name="seen" value=(seen);
         input type="hidden" name="op" value=(op);
         (w.comment_field(comment))
-        (w.env_fields(false))
+        @if let Some((_, typed)) = n.confirm.as_ref().filter(|(o, _)| o == op) {
+            (w.confirm_in_form(typed))
+        }
     }
 }
 
@@ -519,6 +524,7 @@ fn render_flag(
             @if w.multi && !w.can_write { " " span.badge id="read-only" { "read-only" } }
             @if is_stale(d.stats.as_ref(), app.config.stale_days) { " " span.badge.stale { "stale" } } }
         @if let Some(ok) = &n.ok { div.msg.ok id="ok" { (ok) } }
+        @if w.can_write { (w.confirm_box()) }
         @if let Some(changes) = &n.conflict {
             div.msg.warn id="conflict" {
                 strong { "Not saved: this flag changed since you opened the page." }
@@ -661,6 +667,38 @@ fn env_tabs(app: &App, w: &Who, base: &str) -> Markup {
     }
 }
 
+/// A form that comes back unsaved, everything typed kept (its comment and
+/// confirmation too), `why` at the form.
+fn came_back(op: &str, f: &HashMap<String, String>, why: String) -> Notice {
+    let comment = Some((op.to_owned(), f.get("comment").cloned().unwrap_or_default()));
+    let confirm = Some((
+        op.to_owned(),
+        f.get("confirm_env").cloned().unwrap_or_default(),
+    ));
+    if op == "rule_set" {
+        let mut form = RuleForm::typed(f);
+        form.refused = Some(why);
+        Notice {
+            rule: Some(form),
+            comment,
+            confirm,
+            ..Notice::default()
+        }
+    } else {
+        Notice {
+            refused: Some(Refused {
+                op: op.to_owned(),
+                form: f.clone(),
+                fields: Vec::new(),
+                module: Some(why),
+            }),
+            comment,
+            confirm,
+            ..Notice::default()
+        }
+    }
+}
+
 pub(super) async fn flag_write(
     State(app): State<Arc<App>>,
     w: Who,
@@ -679,6 +717,10 @@ pub(super) async fn flag_write(
     let no_query = HashMap::new();
     // A form that comes back keeps its comment.
     let typed_comment = Some((op.clone(), f.get("comment").cloned().unwrap_or_default()));
+    let typed_confirm = f
+        .get("confirm_env")
+        .filter(|c| !c.is_empty())
+        .map(|c| (op.clone(), c.clone()));
     if op == "define" {
         let fields = check_variant_rows(&f);
         if !fields.is_empty() {
@@ -690,6 +732,7 @@ pub(super) async fn flag_write(
                     module: None,
                 }),
                 comment: typed_comment.clone(),
+                confirm: typed_confirm.clone(),
                 ..Notice::default()
             };
             return Ok(respond(
@@ -705,6 +748,7 @@ pub(super) async fn flag_write(
                 let n = Notice {
                     rule: Some(form),
                     comment: typed_comment.clone(),
+                    confirm: typed_confirm.clone(),
                     ..Notice::default()
                 };
                 return Ok(respond(
@@ -716,6 +760,7 @@ pub(super) async fn flag_write(
                 let n = Notice {
                     rule: Some(form),
                     comment: typed_comment.clone(),
+                    confirm: typed_confirm.clone(),
                     ..Notice::default()
                 };
                 return Ok(respond(
@@ -738,6 +783,7 @@ pub(super) async fn flag_write(
                     module: Some(e),
                 }),
                 comment: typed_comment.clone(),
+                confirm: typed_confirm.clone(),
                 ..Notice::default()
             };
             return Ok(respond(
@@ -747,32 +793,32 @@ pub(super) async fn flag_write(
         }
     };
     if let Some(missing) = w.comment_missing(&f) {
-        let n = if op == "rule_set" {
-            let mut form = RuleForm::typed(&f);
-            form.refused = Some(missing);
-            Notice {
-                rule: Some(form),
-                comment: typed_comment.clone(),
-                ..Notice::default()
-            }
-        } else {
-            Notice {
-                refused: Some(Refused {
-                    op,
-                    form: f,
-                    fields: Vec::new(),
-                    module: Some(missing),
-                }),
-                comment: typed_comment.clone(),
-                ..Notice::default()
-            }
-        };
         return Ok(respond(
             StatusCode::BAD_REQUEST,
-            render_flag(&app, &w, &key, &current, &n, &no_query),
+            render_flag(
+                &app,
+                &w,
+                &key,
+                &current,
+                &came_back(&op, &f, missing),
+                &no_query,
+            ),
         ));
     }
-    check_confirm(&w, &f)?;
+    // A wrong confirmation: refused (403), at its form, nothing typed lost.
+    if let Some(problem) = confirm_problem(&w, &f) {
+        return Ok(respond(
+            StatusCode::FORBIDDEN,
+            render_flag(
+                &app,
+                &w,
+                &key,
+                &current,
+                &came_back(&op, &f, problem),
+                &no_query,
+            ),
+        ));
+    }
     let audit = w.audit(&app, &f, "");
     let outcome = w
         .env(&app)
@@ -802,11 +848,14 @@ pub(super) async fn flag_write(
                 .filter(|h| h.time > seen)
                 .cloned()
                 .collect();
-            let n = Notice {
-                conflict: Some(changes),
-                comment: typed_comment.clone(),
-                ..Notice::default()
-            };
+            // What was typed stays at its form: saving it again applies
+            // it over the flag as it is now.
+            let mut n = came_back(
+                &op,
+                &f,
+                "this flag changed meanwhile (see above): your change is kept here; save it again to apply it to the flag as it is now".to_owned(),
+            );
+            n.conflict = Some(changes);
             return Ok(respond(
                 StatusCode::CONFLICT,
                 render_flag(&app, &w, &key, &now, &n, &no_query),
@@ -822,26 +871,7 @@ pub(super) async fn flag_write(
         .map(|e| plain(e))
         .collect::<Vec<_>>()
         .join("; ");
-    let n = if op == "rule_set" {
-        let mut form = RuleForm::typed(&f);
-        form.refused = Some(refusal);
-        Notice {
-            rule: Some(form),
-            comment: typed_comment.clone(),
-            ..Notice::default()
-        }
-    } else {
-        Notice {
-            refused: Some(Refused {
-                op,
-                form: f,
-                fields: Vec::new(),
-                module: Some(refusal),
-            }),
-            comment: typed_comment.clone(),
-            ..Notice::default()
-        }
-    };
+    let n = came_back(&op, &f, refusal);
     Ok(respond(
         StatusCode::BAD_REQUEST,
         render_flag(&app, &w, &key, &now, &n, &no_query),

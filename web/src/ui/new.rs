@@ -2,7 +2,7 @@
 //! `HANOI.META` for the fields given).
 
 use super::forms::{define_cmd, meta_cmds};
-use super::session::{check_write, Who};
+use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::{flag_url, layout, respond, Fail};
 use crate::store::WriteOutcome;
 use crate::App;
@@ -34,7 +34,10 @@ fn new_flag_form(w: &Who, f: &HashMap<String, String>, error: Option<&str>) -> M
             @if let Some(e) = error { div.msg.err id="error" role="alert" { (e) } }
             section.card { form method="post" action=(w.link("/flags/new")) {
                 input type="hidden" name="csrf" value=(w.csrf);
-                (w.env_fields(false))
+                @if w.protected {
+                    label.confirm-env { "Type " strong { (w.env_name) } " to confirm a change in this protected environment: "
+                        input type="text" name="confirm_env" autocomplete="off" value=(v("confirm_env")); }
+                }
                 label { "Name (the Redis key)" br; input type="text" name="name" id="flag-name" required value=(v("name")); }
                 label { input type="checkbox" name="enabled" value="1" checked[f.is_empty() || f.contains_key("enabled")]; " switched on" }
                 label { "Percentage" br; input type="number" name="percentage" min="0" max="100" value=(f.get("percentage").cloned().unwrap_or_else(|| "0".into())); }
@@ -57,7 +60,14 @@ pub(super) async fn create_flag(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    check_write(&app, &w, &headers, &f, true)?;
+    check_write_unconfirmed(&app, &w, &headers, &f, true)?;
+    // A wrong confirmation comes back at the form, everything typed kept.
+    if let Some(problem) = confirm_problem(&w, &f) {
+        return Ok(respond(
+            StatusCode::FORBIDDEN,
+            new_flag_form(&w, &f, Some(&problem)),
+        ));
+    }
     let name = f
         .get("name")
         .map(|s| s.trim().to_owned())

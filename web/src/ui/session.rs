@@ -96,6 +96,32 @@ impl Who {
         }
     }
 
+    /// The one confirmation field of a page with many write forms, in a
+    /// protected environment: typed once, sent with whichever form is
+    /// saved (`app.js` adds it to the form). Without JavaScript a save
+    /// comes back at its form, everything typed kept, with the field in
+    /// that form ([`Who::confirm_in_form`]).
+    pub fn confirm_box(&self) -> maud::Markup {
+        maud::html! {
+            @if self.protected {
+                div.card.confirm-box id="confirm-box" {
+                    label.confirm-env for="confirm-env-page" { "Type " strong { (self.env_name) } " to confirm the changes you save on this page (" (self.env_name) " is protected): " }
+                    input type="text" id="confirm-env-page" autocomplete="off" data-confirm-env="1";
+                }
+            }
+        }
+    }
+
+    /// The confirmation field inside a form that came back for want of it.
+    pub fn confirm_in_form(&self, typed: &str) -> maud::Markup {
+        maud::html! {
+            @if self.protected {
+                label.confirm-env { "Type " strong { (self.env_name) } " to confirm this change in this protected environment: "
+                    input type="text" name="confirm_env" value=(typed) autocomplete="off"; }
+            }
+        }
+    }
+
     /// A form's fields for the environment: the hidden `env` of a GET form,
     /// the `confirm_env` to type in a protected one.
     pub fn env_fields(&self, get: bool) -> maud::Markup {
@@ -314,14 +340,28 @@ pub(super) fn check_write_unconfirmed(
 /// In a protected environment, a change needs the form's `confirm_env` to
 /// be the environment's name.
 pub(super) fn check_confirm(w: &Who, form: &HashMap<String, String>) -> Result<(), Fail> {
-    if w.protected {
-        let typed = form.get("confirm_env").map(String::as_str).unwrap_or("");
-        if typed != w.env_name {
-            return Err(Fail::Forbidden(format!(
-                "{} is protected: type its name to confirm the change",
-                w.env_name
-            )));
-        }
+    match confirm_problem(w, form) {
+        Some(p) => Err(Fail::Forbidden(p)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Why the form's confirmation does not do (not the protected
+/// environment's name), in words; None when it does or none is needed.
+pub(super) fn confirm_problem(w: &Who, form: &HashMap<String, String>) -> Option<String> {
+    let typed = form.get("confirm_env").map(|s| s.trim()).unwrap_or("");
+    if !w.protected || typed == w.env_name {
+        return None;
+    }
+    Some(if typed.is_empty() {
+        format!(
+            "{} is protected: type its name to confirm the change",
+            w.env_name
+        )
+    } else {
+        format!(
+            "{} is protected: “{typed}” is not its name; type {} to confirm the change",
+            w.env_name, w.env_name
+        )
+    })
 }
