@@ -492,3 +492,210 @@ async fn a_refused_save_comes_back_at_its_form_with_everything_typed() {
     }
     assert_eq!(production.cmd(&[b"EXISTS", b"fresh"]), redis::Value::Int(0));
 }
+
+const BOB: (&str, &str) = ("bob", "bob-password-1");
+const CAROL: (&str, &str) = ("carol", "carol-password-1");
+
+/// One environment, `approvals = 2`, and two more admins (bob, carol).
+fn approvals_config(redis: &Redis) -> String {
+    let mut extra = format!(
+        "[[environment]]\nname = \"production\"\nredis = \"{}\"\napprovals = 2\n",
+        redis.url()
+    );
+    for (name, pw) in [BOB, CAROL] {
+        extra.push_str(&format!(
+            "\n[[user]]\nname = \"{name}\"\npassword_hash = \"{}\"\nrole = \"admin\"\n",
+            harness::hash_password(pw)
+        ));
+    }
+    extra
+}
+
+fn percentage_of(redis: &Redis, key: &[u8]) -> redis::Value {
+    get_field(&redis.cmd(&[b"HANOI.GET", key]), "percentage")
+}
+
+/// Approves (or rejects) request `id` as `c`: the status and the
+/// redirect's location.
+async fn decide(web: &Web, c: &reqwest::Client, id: u64, decision: &str) -> (u16, String) {
+    let (_, html) = page(c, &web.url("/requests")).await;
+    let csrf = field(&html, None, "csrf");
+    let r = c
+        .post(web.url(&format!("/requests/{id}")))
+        .header("Origin", &web.base)
+        .form(&[("csrf", csrf.as_str()), ("decision", decision)])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location)
+}
+
+/// Proposes a percentage for `f` as `c`: the status and the location.
+async fn propose_percentage(
+    web: &Web,
+    c: &reqwest::Client,
+    pct: &str,
+    comment: &str,
+) -> (u16, String) {
+    let url = format!("/f/{}", hex(b"f"));
+    let (_, html) = page(c, &web.url(&url)).await;
+    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "op"]
+        .iter()
+        .map(|n| (n.to_string(), field(&html, Some("percentage-form"), n)))
+        .collect();
+    form.push(("percentage".into(), pct.into()));
+    form.push(("comment".into(), comment.into()));
+    let r = c
+        .post(web.url(&url))
+        .header("Origin", &web.base)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location)
+}
+
+#[tokio::test]
+async fn a_change_request_is_applied_after_approvals_by_other_writers() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start_with(&redis, &approvals_config(&redis));
+    let (alice, bob, carol) = (
+        web.login(ALICE).await,
+        web.login(BOB).await,
+        web.login(CAROL).await,
+    );
+
+    // Without a comment: back at the form, nothing stored.
+    let (s, _) = propose_percentage(&web, &alice, "50", "").await;
+    assert_eq!(s, 400);
+    // With one: a request, not a write.
+    let (s, location) = propose_percentage(&web, &alice, "50", "more traffic").await;
+    assert_eq!(s, 303);
+    assert!(location.contains("/requests?proposed=1"), "{location}");
+    assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(10));
+    let (_, list) = page(&bob, &web.url("/requests")).await;
+    assert!(
+        list.contains("more traffic") && list.contains("HANOI.PERCENTAGE f 50"),
+        "{list}"
+    );
+    assert!(list.contains("0 of 2 approvals"));
+    let (_, flag) = page(&bob, &web.url(&format!("/f/{}", hex(b"f")))).await;
+    assert!(
+        flag.contains("id=\"flag-requests\"") && flag.contains("id=\"request-1\""),
+        "{flag}"
+    );
+
+    // The proposer cannot approve their own; a viewer cannot at all.
+    let (s, _) = decide(&web, &alice, 1, "approve").await;
+    assert_eq!(s, 403);
+    let victor = web.login(VICTOR).await;
+    let (s, _) = decide(&web, &victor, 1, "approve").await;
+    assert_eq!(s, 403);
+    // First approval: recorded, not applied; twice by one writer: refused.
+    let (s, location) = decide(&web, &bob, 1, "approve").await;
+    assert_eq!(
+        (s, location.contains("done=approved")),
+        (303, true),
+        "{location}"
+    );
+    assert_eq!(decide(&web, &bob, 1, "approve").await.0, 403);
+    assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(10));
+    // The second: applied in one step, named in the history and the audit.
+    let (s, location) = decide(&web, &carol, 1, "approve").await;
+    assert_eq!(
+        (s, location.contains("done=applied")),
+        (303, true),
+        "{location}"
+    );
+    assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(50));
+    let history = format!("{:?}", redis.cmd(&[b"HANOI.HISTORY", b"f"]));
+    assert!(history.contains("hanoi-web:alice:cr-1"), "{history}");
+    let (_, text) = page(&alice, &web.url("/audit.jsonl?env=production")).await;
+    let entry: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["user"], "alice");
+    assert_eq!(entry["request"], "1");
+    assert_eq!(entry["approvers"], "bob,carol");
+    assert_eq!(entry["comment"], "more traffic");
+    assert_eq!(entry["what"], "HANOI.PERCENTAGE f 50");
+    let (_, list) = page(&bob, &web.url("/requests")).await;
+    assert!(list.contains("applied, approved by bob, carol"), "{list}");
+    // Decided: no more decisions.
+    assert_eq!(decide(&web, &bob, 1, "reject").await.0, 403);
+
+    // Rejected: never applied.
+    propose_percentage(&web, &alice, "90", "all in").await;
+    let (s, location) = decide(&web, &bob, 2, "reject").await;
+    assert_eq!((s, location.contains("done=rejected")), (303, true));
+    assert_eq!(decide(&web, &carol, 2, "approve").await.0, 403);
+    assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(50));
+}
+
+#[tokio::test]
+async fn a_stale_change_request_is_not_applied() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start_with(&redis, &approvals_config(&redis));
+    let (alice, bob, carol) = (
+        web.login(ALICE).await,
+        web.login(BOB).await,
+        web.login(CAROL).await,
+    );
+    propose_percentage(&web, &alice, "60", "step").await;
+    decide(&web, &bob, 1, "approve").await;
+    // The flag changes meanwhile (an emergency fix with redis-cli).
+    redis.cmd(&[b"HANOI.PERCENTAGE", b"f", b"0"]);
+    let (s, location) = decide(&web, &carol, 1, "approve").await;
+    assert_eq!(
+        (s, location.contains("done=stale")),
+        (303, true),
+        "{location}"
+    );
+    assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(0));
+    let (_, list) = page(&bob, &web.url("/requests")).await;
+    assert!(
+        list.contains("state-stale") && list.contains("changed since it was proposed"),
+        "{list}"
+    );
+    assert_eq!(stream_len(&redis), 0, "nothing applied, nothing audited");
+}
+
+#[tokio::test]
+async fn a_pending_change_request_survives_a_restart_of_hanoi_web() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let config = approvals_config(&redis);
+    let web = Web::start_with(&redis, &config);
+    let alice = web.login(ALICE).await;
+    propose_percentage(&web, &alice, "75", "before the restart").await;
+    let bob = web.login(BOB).await;
+    decide(&web, &bob, 1, "approve").await;
+    drop(web);
+    // Another hanoi-web process (a restart), the same Redis.
+    let web = Web::start_with(&redis, &config);
+    let carol = web.login(CAROL).await;
+    let (_, list) = page(&carol, &web.url("/requests")).await;
+    assert!(
+        list.contains("before the restart") && list.contains("1 of 2 approvals"),
+        "{list}"
+    );
+    let (s, location) = decide(&web, &carol, 1, "approve").await;
+    assert_eq!(
+        (s, location.contains("done=applied")),
+        (303, true),
+        "{location}"
+    );
+    assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(75));
+}

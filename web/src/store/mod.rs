@@ -10,6 +10,7 @@ pub mod audit;
 mod cluster;
 mod conn;
 mod read;
+pub mod requests;
 mod write;
 
 pub use read::{history, Explain, FlagView, HistoryEntry, Series, Stats};

@@ -481,6 +481,17 @@ pub(super) async fn copy(
     let who = format!("{}:copy-from-{from_name}", w.name);
     let audit = w.audit(&app, &f, &format!("copy from {from_name}"));
     let expected = (!expected.is_empty()).then_some(expected.as_str());
+    if w.approvals > 0 {
+        let expect = match expected {
+            Some(v) => crate::store::requests::Expect::Revision(v.to_owned()),
+            None => crate::store::requests::Expect::Absent,
+        };
+        let note = format!("copy from {from_name}");
+        return match super::requests::propose(&app, &w, &key, expect, &cmds, &f, &note).await? {
+            Ok(r) => Ok(r),
+            Err(e) => Err(Fail::Bad(e)),
+        };
+    }
     match w
         .env(&app)
         .store

@@ -27,6 +27,8 @@ struct PageData {
     series: Option<Series>,
     history: Vec<HistoryEntry>,
     version: String,
+    /// Pending change requests for this flag (environments with approvals).
+    pending: Vec<store::requests::Request>,
 }
 
 async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>, Fail> {
@@ -60,6 +62,7 @@ async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>,
         history: r.get(2).map(store::history).unwrap_or_default(),
         series: r.get(3).and_then(Series::from_reply),
         version,
+        pending: Vec::new(),
     }))
 }
 
@@ -226,7 +229,7 @@ pub(super) async fn flag_page(
         };
         notice.tried = Some((id.clone(), answer));
     }
-    let Some(data) = load_flag(&w.env(&app).store, &key).await? else {
+    let Some(mut data) = load_flag(&w.env(&app).store, &key).await? else {
         if !w.multi {
             return Err(Fail::NotFound);
         }
@@ -244,6 +247,16 @@ pub(super) async fn flag_page(
             layout(&format!("{name} in {}", w.env_name), Some(&w), body),
         ));
     };
+    if w.approvals > 0 {
+        data.pending = w
+            .env(&app)
+            .store
+            .requests()
+            .await?
+            .into_iter()
+            .filter(|r| r.pending() && r.flag == key)
+            .collect();
+    }
     Ok(respond(
         StatusCode::OK,
         render_flag(&app, &w, &key, &data, &notice, &q),
@@ -525,6 +538,14 @@ fn render_flag(
             @if is_stale(d.stats.as_ref(), app.config.stale_days) { " " span.badge.stale { "stale" } } }
         @if let Some(ok) = &n.ok { div.msg.ok id="ok" { (ok) } }
         @if w.can_write { (w.confirm_box()) }
+        @if w.approvals > 0 {
+            section.card id="flag-requests" {
+                h2 { "Pending change requests (" (d.pending.len()) ")" }
+                p.muted { "In " (w.env_name) " a change needs " (w.approvals) " approval" @if w.approvals > 1 { "s" } " by other writers: saving a form here proposes it. "
+                    a href=(w.link("/requests")) { "All change requests" } }
+                @for r in &d.pending { (super::requests::request_card(w, r, w.approvals)) }
+            }
+        }
         @if let Some(changes) = &n.conflict {
             div.msg.warn id="conflict" {
                 strong { "Not saved: this flag changed since you opened the page." }
@@ -818,6 +839,37 @@ pub(super) async fn flag_write(
                 &no_query,
             ),
         ));
+    }
+    // Where changes need approvals, this one becomes a change request,
+    // applied later on the revision the form was rendered from.
+    // A proposal on a stale view is refused as a stale save is.
+    if w.approvals > 0 && current.version != version {
+        let changes: Vec<HistoryEntry> = current
+            .history
+            .iter()
+            .filter(|h| h.time > seen)
+            .cloned()
+            .collect();
+        let mut n = came_back(
+            &op,
+            &f,
+            "this flag changed meanwhile (see above): your change is kept here; propose it again to base it on the flag as it is now".to_owned(),
+        );
+        n.conflict = Some(changes);
+        return Ok(respond(
+            StatusCode::CONFLICT,
+            render_flag(&app, &w, &key, &current, &n, &no_query),
+        ));
+    }
+    if w.approvals > 0 {
+        let expect = store::requests::Expect::Revision(version.clone());
+        return match super::requests::propose(&app, &w, &key, expect, &cmds, &f, "").await? {
+            Ok(r) => Ok(r),
+            Err(e) => Ok(respond(
+                StatusCode::BAD_REQUEST,
+                render_flag(&app, &w, &key, &current, &came_back(&op, &f, e), &no_query),
+            )),
+        };
     }
     let audit = w.audit(&app, &f, "");
     let outcome = w

@@ -192,6 +192,12 @@ pub(super) async fn ids_remove(
     if let Some(missing) = w.comment_missing(&fields) {
         return Err(Fail::Bad(missing));
     }
+    if w.approvals > 0 {
+        return Err(Fail::Bad(format!(
+            "in {} changes are change requests: unregister or unblock ids with the flag page's forms",
+            w.env_name
+        )));
+    }
     let audit = w.audit(&app, &fields, "");
     match w
         .env(&app)

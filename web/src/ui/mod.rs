@@ -24,6 +24,7 @@ mod ids;
 mod list;
 mod login;
 mod new;
+mod requests;
 mod rules;
 mod session;
 mod time;
@@ -64,6 +65,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/f/{hex}/copy", axum::routing::post(compare::copy))
         .route("/user", get(user::user_page))
         .route("/audit", get(audit::audit_page))
+        .route("/requests", get(requests::requests_page))
+        .route("/requests/{id}", axum::routing::post(requests::decide))
         .route("/audit.jsonl", get(audit::audit_jsonl))
         .route("/audit.csv", get(audit::audit_csv))
         .route(
@@ -235,6 +238,7 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
                             @if w.can_write { a href=(w.link("/flags/new")) id="new-flag" { "+ New flag" } }
                             a href=(w.link("/user")) id="user-view" { "A user's view" }
                             a href=(w.link("/audit")) id="audit-link" { "Audit log" }
+                            @if w.approvals > 0 { a href=(w.link("/requests")) id="requests-link" { "Change requests" } }
                         }
                     }
                     @if let Some(w) = who {

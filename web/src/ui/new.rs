@@ -95,6 +95,16 @@ pub(super) async fn create_flag(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     cmds.extend(meta_cmds(key, &given));
+    if w.approvals > 0 {
+        let expect = crate::store::requests::Expect::Absent;
+        return match super::requests::propose(&app, &w, key, expect, &cmds, &f, "create").await? {
+            Ok(r) => Ok(r),
+            Err(e) => Ok(respond(
+                StatusCode::BAD_REQUEST,
+                new_flag_form(&w, &f, Some(&e)),
+            )),
+        };
+    }
     let audit = w.audit(&app, &f, "create");
     match w
         .env(&app)
