@@ -1,7 +1,8 @@
 //! A UI user's write: on a connection of its own, named after the user,
-//! `WATCH` the key, check the flag's version, then `MULTI` ... `EXEC`.
+//! `WATCH` the key, check the flag's version, then `MULTI` ... `EXEC`; and
+//! a copy between environments, one `HANOI.IMPORT` under `WATCH`.
 
-use super::read::version_on;
+use super::read::{version_on, FlagView};
 use super::{error_text, Store, TIMEOUT};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, RedisError, Value};
@@ -10,6 +11,16 @@ pub enum WriteOutcome {
     /// EXEC ran: the reply of each command (errors included).
     Done(Vec<Result<Value, String>>),
     /// The flag changed since the form was rendered (or during the save).
+    Conflict,
+}
+
+/// What became of a [`Store::import`].
+pub enum ImportOutcome {
+    /// The target's flag is now the blob's (or was already).
+    Done,
+    /// The target refused the import, nothing changed: its `ERR` text.
+    Refused(String),
+    /// The flag changed since the page was shown (or during the import).
     Conflict,
 }
 
@@ -41,6 +52,28 @@ impl Store {
         self.write_checked(user, key, None, cmds).await
     }
 
+    /// A copy onto this environment for a UI user: on a connection of its
+    /// own named as for [`Store::write`], `WATCH key`, read the target's
+    /// whole flag (`HANOI.EXPORT key`, ids included; None: no such key),
+    /// check its revision is still `expected` (None: the key must not
+    /// exist), make the blob from it with `blob`, then `HANOI.IMPORT key
+    /// blob` alone in `MULTI`/`EXEC`: one command, applied whole or
+    /// refused whole by the module. `blob`'s error ends it, nothing sent.
+    pub async fn import<E>(
+        &self,
+        user: &str,
+        key: &[u8],
+        expected: Option<&str>,
+        blob: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
+    ) -> Result<Result<ImportOutcome, E>, RedisError> {
+        let node = self.node_for(key).await?;
+        let r = import_on(&node.client, user, key, expected, blob).await;
+        if r.is_err() {
+            self.forget_topology().await;
+        }
+        r
+    }
+
     async fn write_checked(
         &self,
         user: &str,
@@ -57,13 +90,11 @@ impl Store {
     }
 }
 
-async fn write_on(
+/// A connection of its own to `client`'s server, named after `user`.
+async fn user_connection(
     client: &redis::Client,
     user: &str,
-    key: &[u8],
-    expected: Option<Option<&str>>,
-    cmds: &[Cmd],
-) -> Result<WriteOutcome, RedisError> {
+) -> Result<redis::aio::MultiplexedConnection, RedisError> {
     let mut con = client
         .get_multiplexed_async_connection_with_config(
             &redis::AsyncConnectionConfig::new()
@@ -76,6 +107,68 @@ async fn write_on(
         .arg(client_name(user))
         .query_async::<()>(&mut con)
         .await?;
+    Ok(con)
+}
+
+async fn import_on<E>(
+    client: &redis::Client,
+    user: &str,
+    key: &[u8],
+    expected: Option<&str>,
+    blob: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
+) -> Result<Result<ImportOutcome, E>, RedisError> {
+    let mut con = user_connection(client, user).await?;
+    redis::cmd("WATCH")
+        .arg(key)
+        .query_async::<()>(&mut con)
+        .await?;
+    let current = con
+        .req_packed_command(redis::cmd("HANOI.EXPORT").arg(key))
+        .await?
+        .extract_error()?;
+    let current = match current {
+        Value::BulkString(b) => Some(b),
+        _ => None,
+    };
+    let version = current
+        .as_deref()
+        .and_then(FlagView::from_bytes)
+        .map(|f| f.version());
+    if version.as_deref() != expected {
+        redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
+        return Ok(Ok(ImportOutcome::Conflict));
+    }
+    let blob = match blob(current.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
+            return Ok(Err(e));
+        }
+    };
+    let mut pipe = redis::pipe();
+    pipe.atomic().cmd("HANOI.IMPORT").arg(key).arg(blob);
+    let replies = con.req_packed_commands(&pipe, 2, 1).await?;
+    Ok(Ok(match replies.into_iter().next() {
+        Some(Value::Array(items)) => match items.into_iter().next() {
+            Some(v) => match v.extract_error() {
+                Ok(_) => ImportOutcome::Done,
+                Err(e) => ImportOutcome::Refused(error_text(&e)),
+            },
+            None => ImportOutcome::Conflict,
+        },
+        // EXEC answered nil: the watched key changed.
+        _ => ImportOutcome::Conflict,
+    }))
+}
+
+async fn write_on(
+    client: &redis::Client,
+    user: &str,
+    key: &[u8],
+    expected: Option<Option<&str>>,
+    cmds: &[Cmd],
+) -> Result<WriteOutcome, RedisError> {
+    let mut con = user_connection(client, user).await?;
     redis::cmd("WATCH")
         .arg(key)
         .query_async::<()>(&mut con)
