@@ -146,10 +146,12 @@ class Ofrep:
         api.set_provider_and_wait(_provider(base), domain=state.domain)
         assert api.get_client(state.domain).get_provider_status().value == "READY"
 
-    def _general_error(self, state) -> None:
-        """An evaluation through the state's provider fails with GENERAL."""
+    def _general_error(self, state, why: str) -> None:
+        """An evaluation through the state's provider fails with GENERAL, the
+        error's message saying `why`."""
         details = api.get_client(state.domain).get_boolean_details("boolean-flag", False)
         assert (details.value, details.error_code) == (False, "GENERAL"), details
+        assert why in (details.error_message or ""), details
 
     def not_ready(self, state) -> None:
         # A hanoi-web that has not answered yet: a socket that accepts and
@@ -166,7 +168,7 @@ class Ofrep:
         # hanoi-web unreachable: nothing listens on its port.
         state.domain = "error"
         self._ready_anyway(state, f"http://127.0.0.1:{spec._closed_port()}")
-        self._general_error(state)
+        self._general_error(state, "Connection refused")
         pytest.skip(CANNOT["error"])
 
     def fatal(self, state) -> None:
@@ -175,7 +177,8 @@ class Ofrep:
         state.closers.append(other.close)
         state.domain = "fatal"
         self._ready_anyway(state, other.base)
-        self._general_error(state)
+        # hanoi-web's 500: the module's commands are unknown there.
+        self._general_error(state, "unknown command")
         pytest.skip(CANNOT["fatal"])
 
     def stale(self, state) -> None:
@@ -191,7 +194,8 @@ class Ofrep:
         details = api.get_client(state.domain).get_boolean_details("boolean-flag", False)
         assert (details.value, details.error_code) == (True, None), details
         own_server.kill()
-        self._general_error(state)
+        # hanoi-web's 503.
+        self._general_error(state, "the flag store (Redis) is unreachable")
         assert api.get_client(state.domain).get_provider_status().value == "READY"
         pytest.skip(CANNOT["stale"])
 
