@@ -45,9 +45,14 @@ pyenv:
 	  $(PY) -m pip install -q $(PY_DEPS)
 	$(PY) -m pip install -q ./clients/python
 
-# The Python client's tests against a server with the freshly built module.
-PYTEST := HANOI_MODULE=$(abspath $(MODULE)) $(PY) -m pytest -q -p no:cacheprovider clients/python/tests
+# The Python client's tests against a server with the freshly built module
+# (and OpenFeature's suite through the hanoi-web binary beside it: OFREP).
+WEB_BIN := $(TARGET_DIR)/release/hanoi-web
+PYTEST := HANOI_MODULE=$(abspath $(MODULE)) HANOI_WEB=$(abspath $(WEB_BIN)) \
+  $(PY) -m pytest -q -p no:cacheprovider clients/python/tests
 
+# cargo test --workspace builds hanoi-web's binary (its tests run it);
+# test-valkey's cargo test does not, so it builds it before pytest.
 test-redis: build pyenv node
 	HANOI_PYTHON=$(PY) $(CARGO) test --workspace --release
 	$(PYTEST)
@@ -55,6 +60,7 @@ test-redis: build pyenv node
 
 test-valkey: build pyenv node
 	HANOI_PYTHON=$(PY) HANOI_SERVER=$(VALKEY) $(CARGO) test --release -p hanoi
+	$(CARGO) build --release -p hanoi-web
 	HANOI_SERVER=$(VALKEY) $(PYTEST)
 	HANOI_MODULE=$(abspath $(MODULE)) HANOI_SERVER=$(VALKEY) $(MAKE) test-node
 
