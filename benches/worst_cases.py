@@ -190,9 +190,11 @@ def slowlog_max(r, fn, times=20):
     out = None
     for _ in range(times):
         out = fn()
-    entries = r.slowlog_get(10_000)
-    worst = max((e["duration"] for e in entries), default=0) / 1000
-    return worst, out
+    durations = sorted(e["duration"] / 1000 for e in r.slowlog_get(10_000) if e["command"].startswith(b"HANOI."))
+    if not durations:
+        return "   (none)", out
+    median = durations[len(durations) // 2]
+    return f"{durations[-1]:9.3f} ms (median {median:.3f})", out
 
 
 def issue30(s, report):
@@ -209,32 +211,32 @@ def issue30(s, report):
         r.execute_command("HANOI.RULE", "f", "SET", f"r{i}", "IF", "ua", "MATCHES", f"(?-u:[01]{{1,200}}[01]{{1,200}}z{i})")
     report("64 x RULE ... MATCHES (?-u:[01]{1,200}[01]{1,200}zN)", f"{(time.perf_counter() - sec) * 1000 / 64:9.2f} ms a write")
     worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.RESOLVE", "f", "u", "WITH", "ua", bits(1024)))
-    report("  RESOLVE with 1,024 random 0/1 bytes (SLOWLOG max of 20)", f"{worst:9.3f} ms")
+    report("  RESOLVE with 1,024 random 0/1 bytes (SLOWLOG, 20 calls)", f"{worst}")
     worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.EXPLAIN", "f", "u", "WITH", "ua", bits(1024)))
-    report("  EXPLAIN, the same", f"{worst:9.3f} ms")
+    report("  EXPLAIN, the same", f"{worst}")
     r.execute_command("HANOI.DEFINE", "g")
     for i in range(32):
         r.execute_command("HANOI.REGISTER", "g", "REGEX", f"(?-u:[01]{{1,200}}[01]{{1,200}}z{i})")
     worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.ENABLED", "g", bits(1024)))
-    report("32 x REGISTER REGEX of it: ENABLED, 1,024 such bytes", f"{worst:9.3f} ms")
+    report("32 x REGISTER REGEX of it: ENABLED, 1,024 such bytes", f"{worst}")
     r.execute_command("HANOI.DEFINE", "mail")
     for i in range(64):
         r.execute_command("HANOI.RULE", "mail", "SET", f"r{i}", "IF", "email", "MATCHES", rf"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{{2,}}{i}")
     email = ("a.b" * 330 + "@example.org")[:1024]
     worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.RESOLVE", "mail", "u", "WITH", "email", email))
-    report("64 rules of an unanchored e-mail regex: RESOLVE, 1 KiB", f"{worst:9.3f} ms")
+    report("64 rules of an unanchored e-mail regex: RESOLVE, 1 KiB", f"{worst}")
     worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.MENABLED", bits(1024), "WITH", "2", "ua", bits(1024), "email", email, "f", "g", "mail"))
-    report("MENABLED of the three (per call)", f"{worst:9.3f} ms")
+    report("MENABLED of the three (per call)", f"{worst}")
     out = timed(lambda: r.execute_command("HANOI.RULE", "g", "SET", "x", "IF", "a", "MATCHES", "(a|b)*a(a|b){20}"))
     report("RULE ... MATCHES (a|b)*a(a|b){20} (an exponential DFA)", fmt(*out))
-    # IDS MATCH: 60 ids of 64 KiB (the most hanoi.max-id-bytes allows).
-    r.config_set("hanoi.max-id-bytes", 65536)
+    # IDS MATCH: 60 ids of 16 KiB (the most hanoi.max-id-bytes allows; the
+    # review's 64 KiB ids are refused at the write now).
+    r.config_set("hanoi.max-id-bytes", 16384)
     r.execute_command("HANOI.DEFINE", "ids")
     for i in range(60):
-        r.execute_command("HANOI.REGISTER", "ids", "USER", bytes([48 + i % 10, 65 + i // 10]) + b"a" * (65536 - 2))
-    pattern = "*" + "a" * 254 + "b"
+        r.execute_command("HANOI.REGISTER", "ids", "USER", bytes([48 + i % 10, 65 + i // 10]) + b"a" * (16384 - 2))
 
-    def walk():
+    def walk(pattern):
         cursor, steps = 0, 0
         while True:
             cursor, _ = r.execute_command("HANOI.IDS", "ids", "USERS", cursor, "MATCH", pattern, "COUNT", 10000)
@@ -242,14 +244,16 @@ def issue30(s, report):
             if int(cursor) == 0:
                 return steps
 
-    worst, steps = slowlog_max(r, walk, times=3)
-    report(f"IDS MATCH *a..ab over 60 ids of 64 KiB ({steps} steps)", f"{worst:9.3f} ms a step")
+    for name, pattern in (("*a..ab", "*" + "a" * 254 + "b"), ("*a*a..*", "*" + "a*" * 127)):
+        worst, steps = slowlog_max(r, lambda p=pattern: walk(p), times=3)
+        report(f"IDS MATCH {name} over 60 ids of 16 KiB ({steps} steps)", f"{worst} a step")
+    pattern = "*" + "a*" * 127
     r.execute_command("HANOI.DEFINE", "small")
     for chunk in range(10):
         r.execute_command("HANOI.REGISTER", "small", "USER", *[f"{chunk}-{i}-".encode() + b"a" * 1000 for i in range(1000)])
     walk_small = lambda: [r.execute_command("HANOI.IDS", "small", "USERS", 0, "MATCH", pattern, "COUNT", 10000)]  # noqa: E731
     worst, _ = slowlog_max(r, walk_small, times=5)
-    report("IDS MATCH, COUNT 10000 over 10,000 ids of 1 KiB", f"{worst:9.3f} ms a step")
+    report("IDS MATCH, COUNT 10000 over 10,000 ids of 1 KiB", f"{worst} a step")
     # The review's memory case: maxmemory 2.1mb, UNREGISTERs with 1 MiB ids.
     r.execute_command("HANOI.DEFINE", "mem")
     r.execute_command("HANOI.REGISTER", "mem", "USER", *[f"id{i}" for i in range(30)])
