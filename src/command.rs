@@ -12,49 +12,10 @@ use redis_module::raw::{self, RedisModuleCtx, RedisModuleString};
 use redis_module::Context;
 
 use crate::commands;
-use crate::guard::{Call, CmdResult, Write};
+pub use crate::guard::{Handler, Kind};
 
 /// The version every command appeared in.
 const SINCE: &str = "0.1.0";
-
-/// What a command does to its keys; gives its flags and ACL categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Reads.
-    Read,
-    /// Reads in O(1)-ish time: flag `fast`, category `@fast`.
-    FastRead,
-    /// Writes that cannot grow memory: allowed at `maxmemory`, so a kill
-    /// switch (DISABLE, TOGGLE, PERCENTAGE, UNREGISTER, UNBLOCK) always works.
-    Write,
-    /// Writes that can grow memory: refused with OOM at `maxmemory`.
-    GrowingWrite,
-}
-
-impl Kind {
-    pub const fn writes(self) -> bool {
-        matches!(self, Kind::Write | Kind::GrowingWrite)
-    }
-
-    /// The command flags of `RedisModule_CreateCommand`.
-    pub const fn flags(self) -> &'static str {
-        match self {
-            Kind::Read => "readonly",
-            Kind::FastRead => "readonly fast",
-            Kind::Write => "write",
-            Kind::GrowingWrite => "write deny-oom",
-        }
-    }
-
-    /// The server's ACL categories (the module's own `hanoi` comes on top).
-    pub const fn acl_categories(self) -> &'static str {
-        match self {
-            Kind::Read => "read",
-            Kind::FastRead => "read fast",
-            Kind::Write | Kind::GrowingWrite => "write",
-        }
-    }
-}
 
 /// Where the keys are among the arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,16 +40,6 @@ impl Keys {
 }
 
 pub type CmdFunc = extern "C" fn(*mut RedisModuleCtx, *mut *mut RedisModuleString, c_int) -> c_int;
-
-/// What runs a command.
-#[derive(Clone, Copy)]
-pub enum Handler {
-    /// Reads, and the internal commands: the call as it came.
-    Call(fn(&Call) -> CmdResult),
-    /// A write a primary stamps and replicas replay (`HANOI.REPLAY`) with
-    /// the primary's stamp.
-    Write(fn(&Write) -> CmdResult),
-}
 
 /// One command.
 pub struct Command {
@@ -661,8 +612,10 @@ mod tests {
             if let Handler::Write(_) = c.handler {
                 assert!(c.kind.writes(), "{}", c.name);
             } else if c.kind.writes() {
+                // TALLY writes this server's counts, which are never
+                // replicated: a write for ACLs, with nothing to replay.
                 assert!(
-                    ["hanoi.replay", "hanoi.load"].contains(&c.name),
+                    ["hanoi.replay", "hanoi.load", "hanoi.tally"].contains(&c.name),
                     "{} is a write: give it Handler::Write",
                     c.name
                 );

@@ -7,7 +7,7 @@
 
 use std::ffi::c_int;
 
-use hanoi_core::observe::{Stamp, Tally};
+use hanoi_core::observe::{Stamp, TallyCommand};
 use hanoi_core::rules::Attrs;
 use hanoi_core::store;
 use hanoi_core::{quote, Description, Error, Flag, Query, Value};
@@ -17,7 +17,6 @@ use redis_module::redisvalue::RedisValueKey;
 use redis_module::{NotifyEvent, RedisError, RedisString, RedisValue};
 use smallvec::SmallVec;
 
-use crate::command::Handler;
 use crate::datatype::{self, HANOI_TYPE};
 use crate::guard::{Call, CmdResult, Origin, Write};
 use crate::{clock, limits, stats};
@@ -184,13 +183,11 @@ pub fn write(w: &Write) -> CmdResult {
                 .ok_or(RedisError::Str("ERR no such flag"))?;
             let mut stamp = stamp(w);
             // At maxmemory only the writes that cannot grow a flag run (the
-            // kill switch, UNREGISTER, UNBLOCK): their entry takes the place
-            // of the oldest, so the history does not grow (none is recorded
-            // on a flag without history). `keep` travels with the stamp, so
-            // replicas and the AOF keep the same entries.
+            // kill switch, UNREGISTER, UNBLOCK), and their history does not
+            // grow either.
             if let (Some(s), Origin::Client) = (stamp.as_mut(), &w.origin) {
                 if ctx.get_flags().contains(redis_module::ContextFlags::OOM) {
-                    s.keep = s.keep.min(flag.history().len());
+                    s.replacing_oldest(flag.history().len());
                 }
             }
             record(w, flag, stamp.as_ref());
@@ -235,24 +232,12 @@ pub fn replay(call: &Call) -> CmdResult {
         client: (!client.is_empty()).then(|| client.to_vec()),
         keep: usize::try_from(number(5)?).unwrap_or(usize::MAX),
     };
-    let name = args[6].as_slice();
-    let Some(write) = crate::command::COMMANDS
-        .iter()
-        .find_map(|c| match c.handler {
-            Handler::Write(f) if c.name.as_bytes().eq_ignore_ascii_case(name) => Some(f),
-            _ => None,
-        })
-    else {
-        return Err(arg_err(format_args!(
-            "HANOI.REPLAY: '{}' is not a hanoi write",
-            quote(name)
-        )));
-    };
     // The write's own arguments: name, key, the rest.
     let mut inner: Vec<RedisString> = Vec::with_capacity(args.len() - 5);
     inner.push(args[6].clone());
     inner.push(args[1].clone());
     inner.extend(args[7..].iter().cloned());
+    // Every hanoi write is `write`; the core refuses a name that is none.
     write(&Write {
         ctx,
         args: &inner,
@@ -814,32 +799,26 @@ pub fn stats(call: &Call) -> CmdResult {
 pub fn tally(call: &Call) -> CmdResult {
     let ctx = call.context();
     let max_variants = limits(&ctx).max_variants;
-    let reset = call.argc() == 3 && call.arg(2).is_some_and(|a| is_kw(a, "RESET"));
     // Bounded before anything is collected: a flag has at most
     // `max_variants` variants, so no more pairs than that.
-    if !reset && call.argc() < 4 {
-        return Err(RedisError::WrongArity);
-    }
-    if (call.argc().saturating_sub(4)) / 2 > max_variants {
+    if call.argc().saturating_sub(4) / 2 > max_variants {
         return Err(core_err(Error::TooManyVariants {
             limit: max_variants,
         }));
     }
     let words: Vec<&[u8]> = (2..call.argc()).filter_map(|i| call.arg(i)).collect();
-    let t = if reset {
-        None
-    } else {
-        Some(Tally::parse(&words, max_variants).map_err(core_err)?)
-    };
+    let t = TallyCommand::parse(&words, max_variants).map_err(core_err)?;
     let args = call.strings();
     let key = ctx.open_key(&args[1]);
     let Some(flag) = read_flag(&key)? else {
         return Ok(RedisValue::Null);
     };
     match t {
-        None => flag.counters().reset(clock::now_exact()),
-        Some(t) if crate::counting() => flag.tally(&t, clock::now_exact()).map_err(core_err)?,
-        Some(_) => {}
+        TallyCommand::Reset => flag.counters().reset(clock::now_exact()),
+        TallyCommand::Add(t) if crate::counting() => {
+            flag.tally(&t, clock::now_exact()).map_err(core_err)?
+        }
+        TallyCommand::Add(_) => {}
     }
     Ok(OK)
 }

@@ -22,7 +22,6 @@ use redis_module::{Context, RedisError, RedisString, RedisValue};
 
 use hanoi_core::observe::Stamp;
 
-use crate::command::{Handler, Kind};
 use crate::stats;
 
 /// What a handler returns: the reply to send, or `RedisValue::NoReply` when
@@ -117,6 +116,55 @@ pub struct Write<'a> {
     pub ctx: Context,
     pub args: &'a [RedisString],
     pub origin: Origin,
+}
+
+/// What a command does to its keys; gives its flags and ACL categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Reads.
+    Read,
+    /// Reads in O(1)-ish time: flag `fast`, category `@fast`.
+    FastRead,
+    /// Writes that cannot grow memory: allowed at `maxmemory`, so a kill
+    /// switch (DISABLE, TOGGLE, PERCENTAGE, UNREGISTER, UNBLOCK) always works.
+    Write,
+    /// Writes that can grow memory: refused with OOM at `maxmemory`.
+    GrowingWrite,
+}
+
+impl Kind {
+    pub const fn writes(self) -> bool {
+        matches!(self, Kind::Write | Kind::GrowingWrite)
+    }
+
+    /// The command flags of `RedisModule_CreateCommand`.
+    pub const fn flags(self) -> &'static str {
+        match self {
+            Kind::Read => "readonly",
+            Kind::FastRead => "readonly fast",
+            Kind::Write => "write",
+            Kind::GrowingWrite => "write deny-oom",
+        }
+    }
+
+    /// The server's ACL categories (the module's own `hanoi` comes on top).
+    pub const fn acl_categories(self) -> &'static str {
+        match self {
+            Kind::Read => "read",
+            Kind::FastRead => "read fast",
+            Kind::Write | Kind::GrowingWrite => "write",
+        }
+    }
+}
+
+/// What runs a command.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Reads, and the internal commands: the call as it came.
+    Call(fn(&Call) -> CmdResult),
+    /// A write a primary stamps and replicas replay (`HANOI.REPLAY`) with
+    /// the primary's stamp.
+    Write(fn(&Write) -> CmdResult),
 }
 
 thread_local! {

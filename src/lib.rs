@@ -169,7 +169,7 @@ redis_module! {
             ["max-in-values", &MAX_IN_VALUES, default(Limits::DEFAULT.max_in_values), 1, 1_000_000, ConfigurationFlags::DEFAULT, None],
             ["max-value-bytes", &MAX_VALUE_BYTES, default(Limits::DEFAULT.max_value_bytes), 16, 1 << 26, ConfigurationFlags::DEFAULT, None],
             ["max-regex-work", &MAX_REGEX_WORK, default(Limits::DEFAULT.max_regex_work), 1024, 1 << 20, ConfigurationFlags::DEFAULT, None],
-            ["max-id-bytes", &MAX_ID_BYTES, default(Limits::DEFAULT.max_id_bytes), 16, 65_536, ConfigurationFlags::DEFAULT, None],
+            ["max-id-bytes", &MAX_ID_BYTES, default(Limits::DEFAULT.max_id_bytes), 16, 16_384, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [

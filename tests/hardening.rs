@@ -283,7 +283,9 @@ fn regexes_see_ids_of_at_most_1024_bytes() {
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", &over]), 0);
     let e: Vec<Value> = query(&mut con, ("HANOI.EXPLAIN", "f", &over));
     assert_eq!(e[2], Value::SimpleString("outside".into()));
-    // A long id still works as a registered user.
+    // A long id (with hanoi.max-id-bytes raised) still works as a
+    // registered user.
+    ok(&mut con, &["CONFIG", "SET", "hanoi.max-id-bytes", "2048"]);
     assert_eq!(int(&mut con, &["HANOI.REGISTER", "f", "USER", &over]), 1);
     assert_eq!(int(&mut con, &["HANOI.ENABLED", "f", &over]), 1);
     // Removing regexes reports what was removed.

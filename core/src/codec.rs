@@ -687,6 +687,26 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_read_without_ids_takes_another_flags_ids() {
+        // hanoi-web's copy: the source read without its ids, the target's
+        // ids put in, encoded whole for HANOI.IMPORT.
+        let src = sample();
+        let limits = Limits::default();
+        let mut target = Flag::new(Definition::default(), &limits).unwrap();
+        target.add_users([&b"t1"[..], b"t2"]);
+        target.block([&b"t3"[..]]);
+        let p = from_bytes_partial(&to_bytes_without_ids(&src)).unwrap();
+        let mixed = p
+            .flag
+            .with_ids(target.users().clone(), target.blocked().clone());
+        let back = from_bytes(&to_bytes(&mixed)).unwrap();
+        assert_eq!(back.users(), target.users());
+        assert_eq!(back.blocked(), target.blocked());
+        assert_eq!(back.definition(), src.definition());
+        assert_eq!(back.rules(), src.rules());
+    }
+
+    #[test]
     fn export_bytes_tell_a_newer_version_from_corruption() {
         let mut bytes = to_bytes(&sample());
         assert!(from_bytes(&bytes[8..]).is_err());

@@ -663,6 +663,16 @@ impl Flag {
         changed
     }
 
+    /// This flag with `users` and `blocked` as its registered and blocked
+    /// ids, all else as it is: hanoi-web's copy between environments keeps
+    /// the target's own ids this way (or adds the source's to them) before
+    /// `HANOI.IMPORT` of [`crate::codec::to_bytes`] of the result.
+    pub fn with_ids(mut self, users: IdSet, blocked: IdSet) -> Flag {
+        self.users = users;
+        self.blocked = blocked;
+        self
+    }
+
     /// A new flag's history and creation time (`HANOI.IMPORT` of a
     /// missing key).
     pub fn replace_observations(&mut self, history: History, created_ms: u64) {

@@ -133,6 +133,13 @@ pub struct Glob {
     accept: usize,
     /// The words that hold a token's bit: the only ones a byte moves.
     words: usize,
+    /// The tokens before the first `*` and after the last one: each takes
+    /// exactly one byte at the id's start or end, checked first (an id
+    /// that cannot end as the pattern does is refused without a scan).
+    head: usize,
+    tail: usize,
+    /// Whether the pattern has a `*` at all (else the id's length is fixed).
+    star: bool,
 }
 
 fn bit(b: &mut Bits, k: usize) {
@@ -189,11 +196,17 @@ impl Glob {
             }
             k += 1;
         }
+        let is_star = |t: usize| stars[t / 64] & (1 << (t % 64)) != 0;
+        let head = (0..k).find(|&t| is_star(t)).unwrap_or(k);
+        let tail = (0..k).rev().find(|&t| is_star(t)).map_or(0, |t| k - 1 - t);
         Glob {
             takes,
             stars,
             accept: k,
             words: k / 64 + 1,
+            head,
+            tail,
+            star: head < k,
         }
     }
 
@@ -204,6 +217,16 @@ impl Glob {
 
     /// Does the whole of `id` match?
     pub fn is_match(&self, id: &[u8]) -> bool {
+        let has = |t: usize, c: u8| self.takes[usize::from(c)][t / 64] & (1 << (t % 64)) != 0;
+        if !self.star && id.len() != self.accept || id.len() < self.head + self.tail {
+            return false;
+        }
+        let end = id.len() - self.tail;
+        if !(0..self.head).all(|t| has(t, id[t]))
+            || !(0..self.tail).all(|j| has(self.accept - self.tail + j, id[end + j]))
+        {
+            return false;
+        }
         match self.words {
             1 => self.run::<1>(id),
             2 => self.run::<2>(id),

@@ -127,6 +127,17 @@ pub struct Stamp {
     pub keep: usize,
 }
 
+impl Stamp {
+    /// The stamp of a write that must not grow the flag (at `maxmemory`):
+    /// its entry takes the place of the oldest of the `history_len` the
+    /// flag has, so the history gets no longer (a flag without history
+    /// records none). `keep` travels with the stamp, so replicas and the
+    /// AOF keep the same entries.
+    pub fn replacing_oldest(&mut self, history_len: usize) {
+        self.keep = self.keep.min(history_len);
+    }
+}
+
 /// One write that changed a flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -582,6 +593,24 @@ pub struct Tally<'a> {
     pub enabled: u64,
     /// (variant name, times handed out), as given.
     pub variants: Vec<(&'a [u8], u64)>,
+}
+
+/// `HANOI.TALLY key ...`: counts to add, or `RESET`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TallyCommand<'a> {
+    Add(Tally<'a>),
+    /// Zero this server's counts of the flag.
+    Reset,
+}
+
+impl<'a> TallyCommand<'a> {
+    /// Parses the arguments after the key: `RESET`, or [`Tally::parse`]'s.
+    pub fn parse(args: &[&'a [u8]], max_variants: usize) -> Result<TallyCommand<'a>, Error> {
+        match args {
+            [word] if word.eq_ignore_ascii_case(b"RESET") => Ok(TallyCommand::Reset),
+            _ => Tally::parse(args, max_variants).map(TallyCommand::Add),
+        }
+    }
 }
 
 impl<'a> Tally<'a> {

@@ -605,3 +605,190 @@ async fn an_environment_with_its_own_redis_user() {
     assert_eq!(h["environments"][2]["reachable"], false, "{h}");
     assert_eq!(h["environments"][2]["name"], "wrong", "{h}");
 }
+
+/// Issue 30, item 10: a copy is one `HANOI.IMPORT` on the target, all or
+/// nothing under the target's limits. Production allows values of 64 bytes
+/// at most; staging's flag has one of 102: the copy is refused whole,
+/// production byte for byte as it was (its two rules and its window too),
+/// the module's words at the copy form with what was typed kept. With the
+/// limit raised the same form copies: production answers as staging, keeps
+/// its own ids, and its history has one import by the copying user.
+#[tokio::test]
+async fn a_copy_the_target_refuses_changes_nothing_there() {
+    let staging = Redis::start();
+    let production = Redis::start_with(&[
+        "--hanoi.max-value-bytes",
+        "64",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let c = |r: &Redis, args: &[&str]| {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        r.cmd(&a)
+    };
+    let long = format!("{{\"text\": \"{}\"}}", "x".repeat(90));
+    assert_eq!(long.len(), 102);
+    c(
+        &staging,
+        &[
+            "HANOI.DEFINE",
+            "big",
+            "PERCENTAGE",
+            "20",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "VALUES",
+            "{}",
+            &long,
+        ],
+    );
+    c(
+        &staging,
+        &[
+            "HANOI.RULE",
+            "big",
+            "SET",
+            "pros",
+            "VARIANT",
+            "b",
+            "IF",
+            "plan",
+            "EQ",
+            "pro",
+        ],
+    );
+    c(&staging, &["HANOI.REGISTER", "big", "USER", "s1"]);
+    c(&production, &["HANOI.DEFINE", "big", "PERCENTAGE", "5"]);
+    for (name, country) in [("one", "DE"), ("two", "FR")] {
+        c(
+            &production,
+            &[
+                "HANOI.RULE",
+                "big",
+                "SET",
+                name,
+                "IF",
+                "country",
+                "EQ",
+                country,
+            ],
+        );
+    }
+    c(
+        &production,
+        &["HANOI.SCHEDULE", "big", "WINDOW", "0", "4102444800000"],
+    );
+    c(&production, &["HANOI.REGISTER", "big", "USER", "p1"]);
+    c(&production, &["HANOI.BLOCK", "big", "p2"]);
+    let digest = |r: &Redis| c(r, &["DEBUG", "DIGEST-VALUE", "big"]);
+    let history = |r: &Redis| match c(r, &["HANOI.HISTORY", "big", "COUNT", "1000"]) {
+        redis::Value::Array(entries) => entries,
+        other => panic!("history: {other:?}"),
+    };
+    let before = digest(&production);
+    let history_before = history(&production).len();
+
+    let web = Web::start_with(&staging, &env_config(&staging, &production));
+    let big = format!("/f/{}", hex(b"big"));
+    let alice = web.login(ALICE).await;
+    let compare = web.url(&format!("{big}/compare?with=production"));
+    let (status, html) = page(&alice, &compare).await;
+    assert_eq!(status, 200, "{html}");
+    let form = |html: &str| {
+        let mut f: Vec<(String, String)> = ["csrf", "from", "source_version", "target_version"]
+            .iter()
+            .map(|n| (n.to_string(), form_field(html, "copy-to-production", n)))
+            .collect();
+        f.push(("confirm_env".into(), "production".into()));
+        f
+    };
+    let copy = |f: Vec<(String, String)>| {
+        let (alice, url, origin) = (
+            alice.clone(),
+            web.url(&format!("{big}/copy?env=production")),
+            web.base.clone(),
+        );
+        async move {
+            let r = alice
+                .post(url)
+                .header("Origin", origin)
+                .form(&f)
+                .send()
+                .await
+                .expect("POST copy");
+            let status = r.status().as_u16();
+            (status, r.text().await.expect("body"))
+        }
+    };
+
+    // Refused whole, the module's words at the form, the inputs kept.
+    let (status, html) = copy(form(&html)).await;
+    assert_eq!(status, 400, "{html}");
+    let at_form = &html[html.find(r#"id="copy-to-production""#).expect("the form")..];
+    let refusal = &at_form[at_form.find(r#"id="copy-refused""#).expect("the refusal")..];
+    assert!(
+        refusal.contains("Not copied: production refused it, nothing changed there.")
+            && refusal.contains("a value of 102 bytes, over hanoi.max-value-bytes (64)"),
+        "{html}"
+    );
+    assert!(!html.contains("in part"), "{html}");
+    assert!(at_form.contains(r#"value="production""#), "{html}");
+    assert_eq!(digest(&production), before, "production byte for byte");
+    assert_eq!(history(&production).len(), history_before);
+    let get = format!("{:?}", c(&production, &["HANOI.GET", "big"]));
+    assert!(
+        get.contains("one") && get.contains("two") && get.contains("4102444800000"),
+        "{get}"
+    );
+
+    // The limit raised: the same form (shown again) copies.
+    c(
+        &production,
+        &["CONFIG", "SET", "hanoi.max-value-bytes", "65536"],
+    );
+    let (status, body) = copy(form(&html)).await;
+    assert_eq!(status, 303, "{body}");
+    assert_ne!(digest(&production), before);
+    let answers = |r: &Redis| {
+        (0..50)
+            .map(|i| {
+                let id = i.to_string();
+                (
+                    c(r, &["HANOI.RESOLVE", "big", &id, "WITH", "plan", "pro"]),
+                    c(r, &["HANOI.RESOLVE", "big", &id, "WITH", "country", "DE"]),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(answers(&production), answers(&staging));
+    // Its own ids kept (ids were not asked for), none of staging's.
+    let ids = |which: &str| {
+        format!(
+            "{:?}",
+            c(
+                &production,
+                &["HANOI.IDS", "big", which, "0", "COUNT", "100"]
+            )
+        )
+    };
+    let (users, blocked) = (ids("USERS"), ids("BLOCKED"));
+    assert!(users.contains("p1") && !users.contains("s1"), "{users}");
+    assert!(blocked.contains("p2"), "{blocked}");
+    let entries = history(&production);
+    assert_eq!(entries.len(), history_before + 1);
+    let imports: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{e:?}"))
+        .filter(|e| e.contains("HANOI.IMPORT"))
+        .collect();
+    assert_eq!(imports.len(), 1, "{imports:?}");
+    assert!(
+        imports[0].contains("hanoi-web:alice:copy-from-staging"),
+        "{imports:?}"
+    );
+    let (_, html) = page(&alice, &compare).await;
+    assert!(html.contains("1 difference (marked)"), "{html}");
+    assert!(html.contains(r#"<tr class="diff" data-aspect="blocked ids (count)""#));
+}

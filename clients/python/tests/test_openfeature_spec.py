@@ -6,6 +6,10 @@ The suite's flags (flagd's test bed) are defined below as hanoi flags. No
 targeting key is ever given: hanoi answers what does not depend on the id.
 What hanoi cannot express is skipped with the reason (`CANNOT`), and listed
 in the README ("OpenFeature's evaluation suite").
+
+The steps make their providers through the `layer` fixture (`Hanoi` here);
+`test_openfeature_spec_ofrep.py` runs the same steps through hanoi-web's
+OFREP by giving its own `layer`.
 """
 
 import asyncio
@@ -147,57 +151,101 @@ def state(r, server):
 # ----- providers -----
 
 
+class Hanoi:
+    """The suite's providers as `HanoiProvider` (over a real Redis with the
+    module) makes them: each provider state of the suite, the provider the
+    asynchronous scenario uses, what cannot be expressed (`cannot`), and a
+    look at each evaluation (`check`: nothing to add here)."""
+
+    cannot = CANNOT
+
+    def __init__(self, request) -> None:
+        self.request = request
+
+    def stable(self, state) -> None:
+        api.set_provider_and_wait(HanoiProvider(redis.Redis(port=state.port)))
+
+    def not_ready(self, state) -> None:
+        # Its Redis has not answered yet: a socket that accepts and says nothing.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        state.silent = silent
+        state.domain = "not-ready"
+        api.set_provider(HanoiProvider(redis.Redis(port=silent.getsockname()[1])), state.domain)
+
+    def error(self, state) -> None:
+        # Its Redis unreachable: initialize raises, the SDK reports ERROR.
+        state.domain = "error"
+        client = redis.Redis(port=_closed_port(), socket_connect_timeout=1)
+        with pytest.raises(redis.ConnectionError):
+            api.set_provider_and_wait(HanoiProvider(client), domain=state.domain)
+
+    def fatal(self, state) -> None:
+        # A Redis without the module: it will never answer a flag (FATAL).
+        port = self.request.getfixturevalue("no_module_server")
+        state.domain = "fatal"
+        with pytest.raises(ProviderFatalError):
+            api.set_provider_and_wait(HanoiProvider(redis.Redis(port=port)), domain=state.domain)
+
+    def stale(self, state) -> None:
+        # A provider over the in-process mirror whose Redis went away: it keeps
+        # answering from its last state, and says so (PROVIDER_STALE).
+        own_server = self.request.getfixturevalue("own_server")
+        mirror = MirrorBackEnd(redis.Redis(port=own_server.port))
+        state.closers.append(mirror.close)
+        state.domain = "stale"
+        api.set_provider_and_wait(HanoiProvider(mirror), domain=state.domain)
+        own_server.kill()
+        status = api.get_client(state.domain).get_provider_status
+        deadline = time.monotonic() + 10
+        while status().value != "STALE" and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def async_provider(self, state):
+        """A provider for asynchronous evaluation, and what closes it."""
+        client = redis.asyncio.Redis(port=state.port)
+        return AsyncHanoiProvider(AsyncRedisModuleBackEnd(client)), client.aclose
+
+    def check(self, state) -> None:
+        """A look at each evaluation (`state.details`) before the steps' checks."""
+
+
+def _closed_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def layer(request):
+    return Hanoi(request)
+
+
 @given("a stable provider")
-def stable(state):
-    api.set_provider_and_wait(HanoiProvider(redis.Redis(port=state.port)))
+def stable(state, layer):
+    layer.stable(state)
 
 
 @given("a not ready provider")
-def not_ready(state):
-    # Its Redis has not answered yet: a socket that accepts and says nothing.
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()
-    state.silent = silent
-    state.domain = "not-ready"
-    api.set_provider(HanoiProvider(redis.Redis(port=silent.getsockname()[1])), state.domain)
+def not_ready(state, layer):
+    layer.not_ready(state)
 
 
 @given("a error provider")
-def error(state):
-    # Its Redis unreachable: initialize raises, the SDK reports ERROR.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    state.domain = "error"
-    client = redis.Redis(port=port, socket_connect_timeout=1)
-    with pytest.raises(redis.ConnectionError):
-        api.set_provider_and_wait(HanoiProvider(client), domain=state.domain)
+def error(state, layer):
+    layer.error(state)
 
 
 @given("a fatal provider")
-def fatal(state, no_module_server):
-    # A Redis without the module: it will never answer a flag (FATAL).
-    state.domain = "fatal"
-    with pytest.raises(ProviderFatalError):
-        api.set_provider_and_wait(
-            HanoiProvider(redis.Redis(port=no_module_server)), domain=state.domain
-        )
+def fatal(state, layer):
+    layer.fatal(state)
 
 
 @given("a stale provider")
-def stale(state, own_server):
-    # A provider over the in-process mirror whose Redis went away: it keeps
-    # answering from its last state, and says so (PROVIDER_STALE).
-    mirror = MirrorBackEnd(redis.Redis(port=own_server.port))
-    state.closers.append(mirror.close)
-    state.domain = "stale"
-    api.set_provider_and_wait(HanoiProvider(mirror), domain=state.domain)
-    own_server.kill()
-    status = api.get_client(state.domain).get_provider_status
-    deadline = time.monotonic() + 10
-    while status().value != "STALE" and time.monotonic() < deadline:
-        time.sleep(0.02)
+def stale(state, layer):
+    layer.stale(state)
 
 
 @then(parsers.parse('the provider status should be "{status}"'))
@@ -233,16 +281,17 @@ def context_null(state, name):
     state.attrs[name] = None
 
 
-def _evaluate(state, options=None):
+def _evaluate(state, layer, options=None):
     client = api.get_client(state.domain)
     get = getattr(client, f"get_{state.kind}_details")
     ctx = EvaluationContext(attributes=state.attrs) if state.attrs else None
     state.details = get(state.key, state.default, ctx, options)
+    layer.check(state)
 
 
 @when("the flag was evaluated with details")
-def evaluated(state):
-    _evaluate(state)
+def evaluated(state, layer):
+    _evaluate(state, layer)
 
 
 # ----- what came back -----
@@ -256,9 +305,9 @@ def value_is(state, value):
 
 
 @then(parsers.parse('the reason should be "{reason}"'))
-def reason_is(state, reason):
+def reason_is(state, layer, reason):
     if reason == "CACHED":
-        pytest.skip(CANNOT["CACHED"])
+        pytest.skip(layer.cannot["CACHED"])
     assert state.details.reason == reason, state.details
 
 
@@ -278,8 +327,8 @@ def variant_is(state, variant):
 
 
 @then("the resolved metadata should contain")
-def metadata(state, datatable):
-    pytest.skip(CANNOT["metadata"])
+def metadata(state, layer, datatable):
+    pytest.skip(layer.cannot["metadata"])
 
 
 # ----- hooks, immutability, async -----
@@ -305,8 +354,8 @@ def with_hooks(state):
 
 
 @when("the flag was evaluated with details using the evaluation options")
-def evaluated_with_options(state):
-    _evaluate(state, FlagEvaluationOptions(hooks=state.hooks))
+def evaluated_with_options(state, layer):
+    _evaluate(state, layer, FlagEvaluationOptions(hooks=state.hooks))
 
 
 @then("the specified hooks should execute during evaluation")
@@ -340,28 +389,26 @@ def context_unmodified(state):
 
 
 @then("the evaluation details should be immutable")
-def details_immutable(state):
+def details_immutable(state, layer):
     try:
         state.details.value = not state.details.value
     except (FrozenInstanceError, AttributeError):
         return
-    pytest.skip(CANNOT["immutable"])
+    pytest.skip(layer.cannot["immutable"])
 
 
 @when("the flag was evaluated with details asynchronously")
-def evaluated_async(state):
+def evaluated_async(state, layer):
     async def run():
-        client = redis.asyncio.Redis(port=state.port)
-        api.set_provider_and_wait(
-            AsyncHanoiProvider(AsyncRedisModuleBackEnd(client)), domain="async"
-        )
+        provider, close = layer.async_provider(state)
+        api.set_provider_and_wait(provider, domain="async")
         get = getattr(api.get_client("async"), f"get_{state.kind}_details_async")
         # Two evaluations at once on one event loop: neither waits for the other.
         state.details, again = await asyncio.gather(
             get(state.key, state.default), get(state.key, state.default)
         )
         assert again == state.details
-        await client.aclose()
+        await close()
 
     asyncio.run(run())
 

@@ -33,6 +33,9 @@ pub struct Audit {
     pub approvers: Vec<String>,
     /// `MAXLEN ~` of the stream.
     pub length: usize,
+    /// What changed, in words, instead of the commands (a copy's blob is
+    /// not for reading).
+    pub what: Option<String>,
 }
 
 /// A comment as kept: trimmed, at most [`MAX_COMMENT`] characters.
@@ -97,6 +100,12 @@ pub fn describe(cmds: &[Cmd]) -> String {
         })
         .collect();
     cut(&text.join("; "), MAX_WHAT)
+}
+
+/// The `XADD` of the entry for `cmds` applied to `flag`.
+pub fn entry(a: &Audit, flag: &[u8], cmds: &[Cmd]) -> Cmd {
+    let what = a.what.clone().unwrap_or_else(|| describe(cmds));
+    xadd(a, flag, &what)
 }
 
 /// The `XADD` of an entry for `flag` with `what` changed.

@@ -14,7 +14,7 @@ pub mod requests;
 mod write;
 
 pub use read::{history, Explain, FlagView, HistoryEntry, Series, Stats};
-pub use write::WriteOutcome;
+pub use write::{ImportOutcome, WriteOutcome};
 
 use cluster::Topology;
 use conn::Node;

@@ -167,6 +167,12 @@ impl FlagView {
         let Value::BulkString(bytes) = v else {
             return None;
         };
+        FlagView::from_bytes(bytes)
+    }
+
+    /// `HANOI.EXPORT`'s bytes (with or without the ids), decoded as
+    /// [`FlagView::from_export`] does.
+    pub fn from_bytes(bytes: &[u8]) -> Option<FlagView> {
         let flag = codec::from_bytes_partial(bytes).ok()?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

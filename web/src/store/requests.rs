@@ -191,6 +191,7 @@ impl Store {
         note: &str,
         expect: Expect,
         cmds: &[Cmd],
+        what: Option<&str>,
     ) -> Result<Result<u64, String>, RedisError> {
         let commands: Vec<Vec<String>> = cmds
             .iter()
@@ -226,7 +227,7 @@ impl Store {
             .arg("comment")
             .arg(audit::clean_comment(comment))
             .arg("what")
-            .arg(audit::describe(cmds))
+            .arg(what.map_or_else(|| audit::describe(cmds), str::to_owned))
             .arg("note")
             .arg(note)
             .arg("created")
@@ -413,6 +414,7 @@ impl Store {
             request: Some(r.id.to_string()),
             approvers: approvers.clone(),
             length: audit_length,
+            what: Some(r.what.clone()),
         };
         let expected = match &r.expect {
             Expect::Revision(v) => Some(v.as_str()),

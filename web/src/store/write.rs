@@ -1,9 +1,10 @@
 //! A UI user's write: on a connection of its own, named after the user,
-//! `WATCH` the key, check the flag's version, then `MULTI` ... `EXEC`, its
-//! audit entry ([`super::audit`]) with it.
+//! `WATCH` the key, check the flag's version, then `MULTI` ... `EXEC`; and
+//! a copy between environments, one `HANOI.IMPORT` under `WATCH`. Each
+//! with its audit entry ([`super::audit`]).
 
 use super::audit::{self, Audit};
-use super::read::{bytes, version_on};
+use super::read::{bytes, version_on, FlagView};
 use super::{error_text, Store, TIMEOUT};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, RedisError, Value};
@@ -12,6 +13,16 @@ pub enum WriteOutcome {
     /// EXEC ran: the reply of each command (errors included).
     Done(Vec<Result<Value, String>>),
     /// The flag changed since the form was rendered (or during the save).
+    Conflict,
+}
+
+/// What became of a [`Store::import`].
+pub enum ImportOutcome {
+    /// The target's flag is now the blob's (or was already).
+    Done,
+    /// The target refused the import, nothing changed: its `ERR` text.
+    Refused(String),
+    /// The flag changed since the page was shown (or during the import).
     Conflict,
 }
 
@@ -46,6 +57,44 @@ impl Store {
         self.write_checked(user, key, None, cmds, audit).await
     }
 
+    /// A copy onto this environment for a UI user: on a connection of its
+    /// own named as for [`Store::write`], `WATCH key`, read the target's
+    /// whole flag (`HANOI.EXPORT key`, ids included; None: no such key),
+    /// check its revision is still `expected` (None: the key must not
+    /// exist), make the blob from it with `blob`, then `HANOI.IMPORT key
+    /// blob` alone in `MULTI`/`EXEC`: one command, applied whole or
+    /// refused whole by the module. `blob`'s error ends it, nothing sent.
+    /// The audit entry (`audit.what`: the copy in words) as for
+    /// [`Store::write`].
+    pub async fn import<E>(
+        &self,
+        user: &str,
+        key: &[u8],
+        expected: Option<&str>,
+        blob: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
+        audit: &Audit,
+    ) -> Result<Result<ImportOutcome, E>, RedisError> {
+        let node = self.node_for(key).await?;
+        let inside = !self.cluster;
+        let entry = audit::entry(audit, key, &[]);
+        let r = import_on(
+            &node.client,
+            user,
+            key,
+            expected,
+            blob,
+            inside.then_some(&entry),
+        )
+        .await;
+        if r.is_err() {
+            self.forget_topology().await;
+        }
+        if let (false, Ok(Ok(ImportOutcome::Done))) = (inside, &r) {
+            self.audit_after(audit, key, &entry).await;
+        }
+        r
+    }
+
     /// Where the audit entry is written: standalone, in the change's own
     /// `MULTI`/`EXEC` (the change and its entry, or neither). In a cluster
     /// the stream's key has a slot of its own, most often on another
@@ -75,17 +124,23 @@ impl Store {
         }
         if let (false, Ok(WriteOutcome::Done(results))) = (inside, &r) {
             if let Some(entry) = entry_for(audit, key, cmds, results) {
-                if let Err(e) = self.query(audit::AUDIT_KEY, &entry).await {
-                    eprintln!(
-                        "hanoi-web: the audit entry of {}'s change to {} was not written: {}",
-                        audit.user,
-                        String::from_utf8_lossy(key),
-                        error_text(&e)
-                    );
-                }
+                self.audit_after(audit, key, &entry).await;
             }
         }
         r
+    }
+
+    /// A cluster's audit entry, right after the change (see
+    /// [`Store::write_checked`]).
+    async fn audit_after(&self, audit: &Audit, key: &[u8], entry: &Cmd) {
+        if let Err(e) = self.query(audit::AUDIT_KEY, entry).await {
+            eprintln!(
+                "hanoi-web: the audit entry of {}'s change to {} was not written: {}",
+                audit.user,
+                String::from_utf8_lossy(key),
+                error_text(&e)
+            );
+        }
     }
 }
 
@@ -103,7 +158,7 @@ fn entry_for(
         .filter_map(|r| r.as_ref().err().map(String::as_str))
         .collect();
     if refused.is_empty() {
-        return Some(audit::xadd(audit, key, &audit::describe(cmds)));
+        return Some(audit::entry(audit, key, cmds));
     }
     let applied: Vec<Cmd> = cmds
         .iter()
@@ -122,14 +177,11 @@ fn entry_for(
     Some(audit::xadd(audit, key, &what))
 }
 
-async fn write_on(
+/// A connection of its own to `client`'s server, named after `user`.
+async fn user_connection(
     client: &redis::Client,
     user: &str,
-    key: &[u8],
-    expected: Option<Option<&str>>,
-    cmds: &[Cmd],
-    audit: Option<&Audit>,
-) -> Result<WriteOutcome, RedisError> {
+) -> Result<redis::aio::MultiplexedConnection, RedisError> {
     let mut con = client
         .get_multiplexed_async_connection_with_config(
             &redis::AsyncConnectionConfig::new()
@@ -142,6 +194,86 @@ async fn write_on(
         .arg(client_name(user))
         .query_async::<()>(&mut con)
         .await?;
+    Ok(con)
+}
+
+async fn import_on<E>(
+    client: &redis::Client,
+    user: &str,
+    key: &[u8],
+    expected: Option<&str>,
+    blob: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
+    entry: Option<&Cmd>,
+) -> Result<Result<ImportOutcome, E>, RedisError> {
+    let mut con = user_connection(client, user).await?;
+    redis::cmd("WATCH")
+        .arg(key)
+        .query_async::<()>(&mut con)
+        .await?;
+    let current = con
+        .req_packed_command(redis::cmd("HANOI.EXPORT").arg(key))
+        .await?
+        .extract_error()?;
+    let current = match current {
+        Value::BulkString(b) => Some(b),
+        _ => None,
+    };
+    let version = current
+        .as_deref()
+        .and_then(FlagView::from_bytes)
+        .map(|f| f.version());
+    if version.as_deref() != expected {
+        redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
+        return Ok(Ok(ImportOutcome::Conflict));
+    }
+    let blob = match blob(current.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
+            return Ok(Err(e));
+        }
+    };
+    let mut pipe = redis::pipe();
+    pipe.atomic().cmd("HANOI.IMPORT").arg(key).arg(blob);
+    // The audit entry with the import, in its MULTI/EXEC.
+    if let Some(e) = entry {
+        pipe.add_command(e.clone());
+    }
+    let queued = pipe.cmd_iter().count();
+    let replies = con.req_packed_commands(&pipe, queued + 1, 1).await?;
+    let mut items = match replies.into_iter().next() {
+        Some(Value::Array(items)) => items.into_iter(),
+        // EXEC answered nil: the watched key changed.
+        _ => return Ok(Ok(ImportOutcome::Conflict)),
+    };
+    let outcome = match items.next() {
+        Some(v) => match v.extract_error() {
+            Ok(_) => ImportOutcome::Done,
+            Err(e) => ImportOutcome::Refused(error_text(&e)),
+        },
+        None => ImportOutcome::Conflict,
+    };
+    // Refused: nothing changed, the entry written with it goes.
+    if let (ImportOutcome::Refused(_), Some(id)) = (&outcome, items.next().as_ref().and_then(bytes))
+    {
+        redis::cmd("XDEL")
+            .arg(audit::AUDIT_KEY)
+            .arg(id)
+            .query_async::<()>(&mut con)
+            .await?;
+    }
+    Ok(Ok(outcome))
+}
+
+async fn write_on(
+    client: &redis::Client,
+    user: &str,
+    key: &[u8],
+    expected: Option<Option<&str>>,
+    cmds: &[Cmd],
+    audit: Option<&Audit>,
+) -> Result<WriteOutcome, RedisError> {
+    let mut con = user_connection(client, user).await?;
     redis::cmd("WATCH")
         .arg(key)
         .query_async::<()>(&mut con)
@@ -158,7 +290,7 @@ async fn write_on(
     }
     // The audit entry, last in the MULTI: written with the change.
     if let Some(a) = audit {
-        pipe.add_command(audit::xadd(a, key, &audit::describe(cmds)));
+        pipe.add_command(audit::entry(a, key, cmds));
     }
     let queued = pipe.cmd_iter().count();
     let replies = con.req_packed_commands(&pipe, queued + 1, 1).await?;

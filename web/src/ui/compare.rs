@@ -1,56 +1,59 @@
 //! Two environments side by side: a flag's definition, rules, schedules,
 //! regexes, metadata and counts of ids in each, the differences marked;
-//! and "copy to <environment>": the source's definition, rules, schedules,
-//! regexes and metadata written on the target in one MULTI/EXEC (ids are
-//! not copied), refused when either side changed since the comparison was
-//! shown.
+//! and "copy to <environment>": the target's flag made the source's in one
+//! `HANOI.IMPORT` (all or nothing, held to the target's limits; the
+//! target's own ids kept, the source's added only when asked), refused
+//! when either side changed since the comparison was shown.
 
 use super::forms::quote_token;
 use super::session::{check_write, env_link, Who};
 use super::time::fmt_iso;
 use super::{flag_url, key_of, layout, lossy, respond, Fail};
 use crate::config::Role;
-use crate::store::{FlagView, Store, WriteOutcome};
+use crate::store::{FlagView, ImportOutcome, Store};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use hanoi_core::{codec, IdSet};
 use maud::{html, Markup};
-use redis::Cmd;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// At most this many ids of each kind are copied with "and its ids".
-const MAX_COPIED_IDS: usize = 100_000;
-
-/// Every registered (`USERS`) or blocked (`BLOCKED`) id of the flag in
-/// one environment, `HANOI.IDS` walked to the end; refused past
-/// [`MAX_COPIED_IDS`].
-async fn all_ids(store: &Store, key: &[u8], which: &str) -> Result<Vec<Vec<u8>>, Fail> {
-    let mut ids = Vec::new();
-    let mut cursor = 0u64;
-    loop {
-        let mut c = redis::cmd("HANOI.IDS");
-        c.arg(key).arg(which).arg(cursor).arg("COUNT").arg(10_000);
-        let reply = store.query(key, &c).await?;
-        let (next, found) =
-            super::ids::step(&reply).ok_or_else(|| Fail::Bad("unexpected reply".into()))?;
-        ids.extend(found);
-        if ids.len() > MAX_COPIED_IDS {
-            return Err(Fail::Bad(format!(
-                "more than {MAX_COPIED_IDS} {} ids: copy without them",
-                which.to_lowercase()
-            )));
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
+/// The flag's `HANOI.EXPORT` bytes in one environment, its ids too when
+/// `with_ids` (else `NOIDS`): Ok(None) when it has none there.
+async fn export(store: &Store, key: &[u8], with_ids: bool) -> Result<Option<Vec<u8>>, Fail> {
+    let mut c = redis::cmd("HANOI.EXPORT");
+    c.arg(key);
+    if !with_ids {
+        c.arg("NOIDS");
     }
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
+    match store.query(key, &c).await? {
+        redis::Value::BulkString(b) => Ok(Some(b)),
+        _ => Ok(None),
+    }
+}
+
+/// What the page says besides the comparison.
+enum Notice<'a> {
+    Nothing,
+    /// At the top: a copy refused as stale.
+    Top(Markup),
+    /// At the target's copy form.
+    Refused(&'a Refused),
+}
+
+/// A copy the target refused: shown again at its form, with what was
+/// typed and ticked.
+struct Refused {
+    /// The target environment.
+    to: usize,
+    /// The module's words.
+    text: String,
+    with_ids: bool,
+    confirm: String,
+    comment: String,
 }
 
 /// The flag in one environment: Ok(None) when it has none there.
@@ -200,7 +203,15 @@ pub(super) async fn compare_page(
     }
     Ok(respond(
         StatusCode::OK,
-        render(&app, &w, &key, other, a.as_ref(), b.as_ref(), None),
+        render(
+            &app,
+            &w,
+            &key,
+            other,
+            a.as_ref(),
+            b.as_ref(),
+            Notice::Nothing,
+        ),
     ))
 }
 
@@ -211,8 +222,12 @@ fn render(
     other: usize,
     a: Option<&FlagView>,
     b: Option<&FlagView>,
-    notice: Option<Markup>,
+    notice: Notice,
 ) -> Markup {
+    let refused = match &notice {
+        Notice::Refused(r) => Some(*r),
+        _ => None,
+    };
     let (an, bn) = (&w.env_name, &app.envs[other].name);
     let name = lossy(key);
     let mut rules: Vec<String> = rule_names(a);
@@ -245,6 +260,7 @@ fn render(
     let version = |f: Option<&FlagView>| f.map(FlagView::version).unwrap_or_default();
     let copy_form = |from: &str, to: usize, src: Option<&FlagView>, dst: Option<&FlagView>| {
         let to_env = &app.envs[to];
+        let refused = refused.filter(|r| r.to == to);
         html! {
             @if src.is_some() && can_write(&to_env.name) {
                 form.copy method="post" action=(env_link(true, &to_env.name, &format!("{}/copy", flag_url(key))))
@@ -254,16 +270,21 @@ fn render(
                     input type="hidden" name="from" value=(from);
                     input type="hidden" name="source_version" value=(version(src));
                     input type="hidden" name="target_version" value=(version(dst));
+                    @if let Some(r) = refused {
+                        div.msg.err id="copy-refused" role="alert" {
+                            strong { "Not copied: " (to_env.name) " refused it, nothing changed there." }
+                            " " (r.text)
+                        }
+                    }
                     @if to_env.protected {
                         label.confirm-env { "Type " strong { (to_env.name) } " to confirm: "
-                            input type="text" name="confirm_env" autocomplete="off" required; }
+                            input type="text" name="confirm_env" autocomplete="off" required
+                                value=(refused.map(|r| r.confirm.as_str()).unwrap_or_default()); }
                     }
-                    label { input type="checkbox" name="with_ids" value="1"; " and its registered and blocked ids (added to the target's)" }
-                    @if to_env.approvals > 0 {
-                        label.comment { "Comment (required) " input type="text" name="comment" maxlength="1000" placeholder="why this change" autocomplete="off"; }
-                    } @else {
-                        label.comment { "Comment (optional) " input type="text" name="comment" maxlength="1000" placeholder="why this change" autocomplete="off"; }
-                    }
+                    label { input type="checkbox" name="with_ids" value="1" checked[refused.is_some_and(|r| r.with_ids)]; " and its registered and blocked ids (added to the target's)" }
+                    label.comment { @if to_env.approvals > 0 { "Comment (required) " } @else { "Comment (optional) " }
+                        input type="text" name="comment" maxlength="1000" placeholder="why this change" autocomplete="off"
+                            value=(refused.map(|r| r.comment.as_str()).unwrap_or_default()); }
                     button type="submit" { "Copy to " (to_env.name) }
                 }
             }
@@ -272,7 +293,7 @@ fn render(
     let body = html! {
         h1 id="compare-title" { (name) ": " (an) " and " (bn) }
         p { a href=(w.link(&flag_url(key))) { "Back to " (name) " in " (an) } }
-        @if let Some(n) = notice { (n) }
+        @if let Notice::Top(n) = &notice { (n) }
         p id="differences" { @if differ == 0 { "No differences." } @else { (differ) " difference" @if differ > 1 { "s" } " (marked)." } }
         div.scroll { table id="compare" {
             thead { tr { th { "" } th { (an) } th { (bn) } } }
@@ -287,122 +308,13 @@ fn render(
                 }
             }
         } }
-        p.muted { "A copy writes the definition, rules, schedules, regexes and metadata on the target in one transaction; registered and blocked ids only when asked (added to the target's)." }
+        p.muted { "A copy makes the target's flag the source's in one step (HANOI.IMPORT): the definition, rules, schedules, regexes and metadata, all of it or, if the target refuses any part (its limits), none of it. The target keeps its own registered and blocked ids; the source's are added to them only when asked." }
         div.row {
             (copy_form(an, other, a, b))
             (copy_form(bn, w.env, b, a))
         }
     };
     layout(&format!("{name}: {an} and {bn}"), Some(w), body)
-}
-
-/// The commands that make the flag `key` on the target (`dst`, None: no
-/// flag there) what it is on the source, ids aside.
-pub(super) fn copy_commands(key: &[u8], src: &FlagView, dst: Option<&FlagView>) -> Vec<Cmd> {
-    let one = |name: &str| {
-        let mut c = redis::cmd(name);
-        c.arg(key);
-        c
-    };
-    let mut cmds = Vec::new();
-    // The target's rules go first: a redefinition may drop a variant one
-    // of them names.
-    let old_rules: Vec<&[u8]> = dst
-        .map(|d| {
-            d.rules
-                .iter()
-                .filter_map(|r| r.first().map(Vec::as_slice))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !old_rules.is_empty() {
-        let mut c = one("HANOI.RULE");
-        c.arg("DEL").arg(old_rules);
-        cmds.push(c);
-    }
-    let mut d = one("HANOI.DEFINE");
-    d.arg(if src.enabled { "ENABLED" } else { "DISABLED" });
-    d.arg("PERCENTAGE").arg(src.percentage);
-    if !src.variants.is_empty() {
-        d.arg("VARIANTS").arg(src.variants.len()).arg(&src.variants);
-        if src.weights.len() == src.variants.len() {
-            d.arg("WEIGHTS").arg(&src.weights);
-        }
-        if src.values.len() == src.variants.len() {
-            d.arg("VALUES").arg(&src.values);
-        }
-    }
-    if let Some(v) = &src.default {
-        d.arg("DEFAULT").arg(v);
-    }
-    if let Some(s) = &src.salt {
-        d.arg("SALT").arg(s);
-    }
-    cmds.push(d);
-    let mut clear = one("HANOI.SCHEDULE");
-    clear.arg("CLEAR");
-    cmds.push(clear);
-    if let Some((a, b)) = src.window {
-        let mut c = one("HANOI.SCHEDULE");
-        c.arg("WINDOW").arg(a).arg(b);
-        cmds.push(c);
-    }
-    if let Some((a, b, s, e)) = src.ramp {
-        let mut c = one("HANOI.SCHEDULE");
-        c.arg("RAMP").arg(a).arg(b).arg(s).arg(e);
-        cmds.push(c);
-    }
-    let old_regexes: Vec<&Vec<u8>> = dst
-        .map(|d| {
-            d.regexes
-                .iter()
-                .filter(|r| !src.regexes.contains(r))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !old_regexes.is_empty() {
-        let mut c = one("HANOI.UNREGISTER");
-        c.arg("REGEX").arg(old_regexes);
-        cmds.push(c);
-    }
-    let new_regexes: Vec<&Vec<u8>> = src
-        .regexes
-        .iter()
-        .filter(|r| !dst.is_some_and(|d| d.regexes.contains(r)))
-        .collect();
-    if !new_regexes.is_empty() {
-        let mut c = one("HANOI.REGISTER");
-        c.arg("REGEX").arg(new_regexes);
-        cmds.push(c);
-    }
-    for r in &src.rules {
-        let mut c = one("HANOI.RULE");
-        c.arg("SET").arg(r);
-        cmds.push(c);
-    }
-    let old_meta: Vec<&Vec<u8>> = dst
-        .map(|d| {
-            d.metadata
-                .iter()
-                .map(|(k, _)| k)
-                .filter(|k| !src.metadata.iter().any(|(s, _)| s == *k))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !old_meta.is_empty() {
-        let mut c = one("HANOI.META");
-        c.arg("DEL").arg(old_meta);
-        cmds.push(c);
-    }
-    if !src.metadata.is_empty() {
-        let mut c = one("HANOI.META");
-        c.arg("SET");
-        for (k, v) in &src.metadata {
-            c.arg(k).arg(v);
-        }
-        cmds.push(c);
-    }
-    cmds
 }
 
 /// `POST /f/{hex}/copy?env=<target>` with `from=<source>`: the copy, by a
@@ -426,15 +338,28 @@ pub(super) async fn copy(
         return Err(Fail::Bad("copy between two different environments".into()));
     }
     let field = |k: &str| f.get(k).cloned().unwrap_or_default();
-    let (src, dst) = futures_util::future::join(
-        read(&app.envs[from].store, &key),
+    let with_ids = f.contains_key("with_ids");
+    let (src_bytes, dst) = futures_util::future::join(
+        export(&app.envs[from].store, &key, with_ids),
         read(&w.env(&app).store, &key),
     )
     .await;
-    let (src, dst) = (src?, dst?);
-    let Some(src) = src else {
+    let (src_bytes, dst) = (src_bytes?, dst?);
+    let Some(src_bytes) = src_bytes else {
         return Err(Fail::Bad(format!("no flag {} in {from_name}", lossy(&key))));
     };
+    let unreadable = |env: &str, e: hanoi_core::Error| {
+        Fail::Bad(format!(
+            "the flag in {env} cannot be read by this hanoi-web: {e}"
+        ))
+    };
+    // The source as it is now: its view for the staleness check and the
+    // page, its flag (its ids only when asked) for the copy.
+    let src_flag = codec::from_bytes_partial(&src_bytes)
+        .map_err(|e| unreadable(&from_name, e))?
+        .flag;
+    let src = FlagView::from_bytes(&src_bytes)
+        .ok_or_else(|| Fail::Bad(format!("the flag in {from_name} cannot be read")))?;
     let stale = |src: &FlagView, dst: Option<&FlagView>, what: &str| {
         // Shown again from the target's point of view, with what is there now.
         let n = html! { div.msg.warn id="stale" role="alert" {
@@ -442,7 +367,7 @@ pub(super) async fn copy(
         " Here is the comparison as it is now; copy again if it is still what you want." } };
         respond(
             StatusCode::CONFLICT,
-            render(&app, &w, &key, from, dst, Some(src), Some(n)),
+            render(&app, &w, &key, from, dst, Some(src), Notice::Top(n)),
         )
     };
     if src.version() != field("source_version") {
@@ -460,45 +385,92 @@ pub(super) async fn copy(
             &format!("the flag in {}", w.env_name),
         ));
     }
-    let mut cmds = copy_commands(&key, &src, dst.as_ref());
-    if f.contains_key("with_ids") {
-        let source = &app.envs[from].store;
-        for (which, cmd) in [("USERS", "HANOI.REGISTER"), ("BLOCKED", "HANOI.BLOCK")] {
-            for chunk in all_ids(source, &key, which).await?.chunks(10_000) {
-                let mut c = redis::cmd(cmd);
-                c.arg(&key);
-                if which == "USERS" {
-                    c.arg("USER");
-                }
-                c.arg(chunk);
-                cmds.push(c);
-            }
-        }
-    }
+    // At the form, with what was typed: a refusal before anything is sent.
+    let refused_here = |text: String| {
+        let refused = Refused {
+            to: w.env,
+            text,
+            with_ids,
+            confirm: field("confirm_env"),
+            comment: field("comment"),
+        };
+        respond(
+            StatusCode::BAD_REQUEST,
+            render(
+                &app,
+                &w,
+                &key,
+                from,
+                dst.as_ref(),
+                Some(&src),
+                Notice::Refused(&refused),
+            ),
+        )
+    };
     if let Some(missing) = w.comment_missing(&f) {
-        return Err(Fail::Bad(missing));
+        return Ok(refused_here(missing));
     }
     let who = format!("{}:copy-from-{from_name}", w.name);
-    let audit = w.audit(&app, &f, &format!("copy from {from_name}"));
     let expected = (!expected.is_empty()).then_some(expected.as_str());
+    // What the copy is, in the audit and a change request.
+    let what = format!(
+        "HANOI.IMPORT {} (the flag as in {from_name}{})",
+        lossy(&key),
+        if with_ids {
+            ", its ids added to the target's"
+        } else {
+            ", the target's ids kept"
+        }
+    );
+    let mut audit = w.audit(&app, &f, &format!("copy from {from_name}"));
+    audit.what = Some(what.clone());
+    let target_name = w.env_name.clone();
+    // The blob: the source's flag with the target's own ids (read under
+    // WATCH with the revision check), the source's added when asked.
+    let blob = |target: Option<&[u8]>| -> Result<Vec<u8>, Fail> {
+        let (mut users, mut blocked) = match target {
+            Some(t) => {
+                let t = codec::from_bytes(t).map_err(|e| unreadable(&target_name, e))?;
+                (t.users().clone(), t.blocked().clone())
+            }
+            None => (IdSet::new(), IdSet::new()),
+        };
+        if with_ids {
+            for id in src_flag.users().iter() {
+                users.insert(id);
+            }
+            for id in src_flag.blocked().iter() {
+                blocked.insert(id);
+            }
+        }
+        Ok(codec::to_bytes(&src_flag.with_ids(users, blocked)))
+    };
+    // Where changes need approvals: a change request holding the blob made
+    // from the target as it is now (applied only on this same revision).
     if w.approvals > 0 {
+        let target = export(&w.env(&app).store, &key, true).await?;
+        let blob = blob(target.as_deref())?;
+        let mut c = redis::cmd("HANOI.IMPORT");
+        c.arg(&key).arg(blob);
         let expect = match expected {
             Some(v) => crate::store::requests::Expect::Revision(v.to_owned()),
             None => crate::store::requests::Expect::Absent,
         };
         let note = format!("copy from {from_name}");
-        return match super::requests::propose(&app, &w, &key, expect, &cmds, &f, &note).await? {
+        return match super::requests::propose(&app, &w, &key, expect, &[c], &f, &note, Some(&what))
+            .await?
+        {
             Ok(r) => Ok(r),
-            Err(e) => Err(Fail::Bad(e)),
+            Err(e) => Ok(refused_here(e)),
         };
     }
     match w
         .env(&app)
         .store
-        .write(&who, &key, expected, &cmds, &audit)
-        .await?
+        .import(&who, &key, expected, blob, &audit)
+        .await??
     {
-        WriteOutcome::Conflict => {
+        ImportOutcome::Conflict => {
             let now = read(&w.env(&app).store, &key).await?;
             Ok(stale(
                 &src,
@@ -506,20 +478,35 @@ pub(super) async fn copy(
                 &format!("the flag in {}", w.env_name),
             ))
         }
-        WriteOutcome::Done(results) => {
-            let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
-            if errors.is_empty() {
-                return Ok(Redirect::to(&w.link(&format!(
-                    "{}?done=copy&from={}",
-                    flag_url(&key),
-                    super::urlencode(&from_name)
-                )))
-                .into_response());
-            }
-            Err(Fail::Bad(format!(
-                "the copy was refused in part: {}",
-                errors.join("; ")
-            )))
+        ImportOutcome::Refused(text) => {
+            // Nothing changed in the target: the comparison as it is, the
+            // module's words at the form, what was typed kept.
+            let now = read(&w.env(&app).store, &key).await?;
+            let refused = Refused {
+                to: w.env,
+                text: text.strip_prefix("ERR ").unwrap_or(&text).to_owned(),
+                with_ids,
+                confirm: field("confirm_env"),
+                comment: field("comment"),
+            };
+            Ok(respond(
+                StatusCode::BAD_REQUEST,
+                render(
+                    &app,
+                    &w,
+                    &key,
+                    from,
+                    now.as_ref(),
+                    Some(&src),
+                    Notice::Refused(&refused),
+                ),
+            ))
         }
+        ImportOutcome::Done => Ok(Redirect::to(&w.link(&format!(
+            "{}?done=copy&from={}",
+            flag_url(&key),
+            super::urlencode(&from_name)
+        )))
+        .into_response()),
     }
 }

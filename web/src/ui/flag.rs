@@ -863,7 +863,7 @@ pub(super) async fn flag_write(
     }
     if w.approvals > 0 {
         let expect = store::requests::Expect::Revision(version.clone());
-        return match super::requests::propose(&app, &w, &key, expect, &cmds, &f, "").await? {
+        return match super::requests::propose(&app, &w, &key, expect, &cmds, &f, "", None).await? {
             Ok(r) => Ok(r),
             Err(e) => Ok(respond(
                 StatusCode::BAD_REQUEST,

@@ -97,7 +97,9 @@ pub(super) async fn create_flag(
     cmds.extend(meta_cmds(key, &given));
     if w.approvals > 0 {
         let expect = crate::store::requests::Expect::Absent;
-        return match super::requests::propose(&app, &w, key, expect, &cmds, &f, "create").await? {
+        return match super::requests::propose(&app, &w, key, expect, &cmds, &f, "create", None)
+            .await?
+        {
             Ok(r) => Ok(r),
             Err(e) => Ok(respond(
                 StatusCode::BAD_REQUEST,

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 /// Stores the change `cmds` to `key` as a change request by `w` (the
 /// form's comment with it) and answers with where to see it.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn propose(
     app: &App,
     w: &Who,
@@ -27,12 +28,13 @@ pub(super) async fn propose(
     cmds: &[redis::Cmd],
     form: &HashMap<String, String>,
     note: &str,
+    what: Option<&str>,
 ) -> Result<Result<Response, String>, Fail> {
     let comment = form.get("comment").map(String::as_str).unwrap_or("");
     let id = match w
         .env(app)
         .store
-        .propose(key, &w.name, comment, note, expect, cmds)
+        .propose(key, &w.name, comment, note, expect, cmds, what)
         .await?
     {
         Ok(id) => id,

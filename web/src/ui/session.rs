@@ -74,6 +74,7 @@ impl Who {
             request: None,
             approvers: Vec::new(),
             length: app.config.audit_length,
+            what: None,
         }
     }
 
