@@ -479,6 +479,24 @@ impl Schedule {
     }
 }
 
+/// What a copy between environments takes from the source
+/// ([`Flag::copied`]); each part not chosen stays the target's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyParts {
+    /// On or off.
+    pub switch: bool,
+    pub percentage: bool,
+    /// Variants, weights, values, the default and the salt.
+    pub variants: bool,
+    pub rules: bool,
+    /// The window and the ramp.
+    pub schedule: bool,
+    pub regexes: bool,
+    pub metadata: bool,
+    /// The registered and blocked ids, added to the target's.
+    pub ids: bool,
+}
+
 /// One feature flag: its definition, its registrations and its rules.
 #[derive(Debug, Clone)]
 pub struct Flag {
@@ -671,6 +689,82 @@ impl Flag {
         self.users = users;
         self.blocked = blocked;
         self
+    }
+
+    /// The flag a copy between environments makes (hanoi-web's copy, sent
+    /// as `HANOI.IMPORT` of [`crate::codec::to_bytes`] of the result): the
+    /// target's flag (`None`: a flag new there) with the `parts` chosen
+    /// taken from `source`, every other part as the target has it. A flag
+    /// new to the target takes nothing that was not chosen: it starts as a
+    /// new flag does (0 %, no variants, rules, schedule, regexes, metadata
+    /// or ids) and **arrives switched off unless the switch is chosen**.
+    /// The source's ids are added to the target's when chosen. Refused when
+    /// the parts do not fit together (a copied rule or default naming a
+    /// variant the result does not have).
+    pub fn copied(source: &Flag, target: Option<&Flag>, parts: CopyParts) -> Result<Flag, Error> {
+        let blank;
+        let base = match target {
+            Some(t) => t,
+            None => {
+                blank = Flag::new(
+                    Definition {
+                        enabled: false,
+                        ..Definition::default()
+                    },
+                    &Limits::STORED,
+                )?;
+                &blank
+            }
+        };
+        let mut def = base.def.clone();
+        if parts.switch {
+            def.enabled = source.def.enabled;
+        }
+        if parts.percentage {
+            def.percentage = source.def.percentage;
+        }
+        if parts.variants {
+            let s = &source.def;
+            def.variants = s.variants.clone();
+            def.weights = s.weights.clone();
+            def.values = s.values.clone();
+            def.default = s.default.clone();
+            def.salt = s.salt.clone();
+        }
+        let mut f = Flag::new(def, &Limits::STORED)?;
+        f.users = base.users.clone();
+        f.blocked = base.blocked.clone();
+        if parts.ids {
+            for id in source.users.iter() {
+                f.users.insert(id);
+            }
+            for id in source.blocked.iter() {
+                f.blocked.insert(id);
+            }
+        }
+        f.regexes = if parts.regexes {
+            source.regexes.clone()
+        } else {
+            base.regexes.clone()
+        };
+        f.meta = if parts.metadata {
+            source.meta.clone()
+        } else {
+            base.meta.clone()
+        };
+        let (rules, schedule) = (
+            if parts.rules {
+                &source.rules
+            } else {
+                &base.rules
+            },
+            if parts.schedule {
+                source.schedule
+            } else {
+                base.schedule
+            },
+        );
+        f.with_targeting(rules.clone(), schedule)
     }
 
     /// A new flag's history and creation time (`HANOI.IMPORT` of a

@@ -26,7 +26,7 @@ pub mod store;
 pub use describe::{Description, Resolution, Value};
 pub use error::{Error, NotEnabled};
 pub use flag::{
-    crc32, parse_int, parse_percentage, parse_weight, system_now_ms, Definition, Detail,
+    crc32, parse_int, parse_percentage, parse_weight, system_now_ms, CopyParts, Definition, Detail,
     Explanation, Flag, Limits, Query, Ramp, Reason, Schedule, ValueType,
 };
 pub use idset::IdSet;
