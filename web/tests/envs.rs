@@ -461,6 +461,7 @@ async fn compare_and_copy_with_a_stale_refusal() {
             .iter()
             .map(|n| (n.to_string(), form_field(html, "copy-to-production", n)))
             .collect();
+        f.extend(every_part());
         if let Some(e) = extra {
             f.push(("confirm_env".into(), e.into()));
         }
@@ -565,6 +566,23 @@ async fn compare_and_copy_with_a_stale_refusal() {
     assert_eq!(r.status(), 303);
     let (status, body) = ofrep(&web, "only-staging", PRODUCTION_KEY).await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// Every part of a copy ticked (the switch too): the target's flag
+/// becomes the source's.
+fn every_part() -> Vec<(String, String)> {
+    [
+        "copy_switch",
+        "copy_percentage",
+        "copy_variants",
+        "copy_rules",
+        "copy_schedule",
+        "copy_regexes",
+        "copy_metadata",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), "1".to_string()))
+    .collect()
 }
 
 /// An environment's own Redis ACL user and password.
@@ -701,6 +719,7 @@ async fn a_copy_the_target_refuses_changes_nothing_there() {
             .iter()
             .map(|n| (n.to_string(), form_field(html, "copy-to-production", n)))
             .collect();
+        f.extend(every_part());
         f.push(("confirm_env".into(), "production".into()));
         f
     };

@@ -23,7 +23,7 @@ async fn submit(
     form_id: &str,
     extra: &[(&str, &str)],
 ) -> (u16, String) {
-    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "op"]
+    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "seen_same", "op"]
         .iter()
         .map(|n| (n.to_string(), field(html, Some(form_id), n)))
         .collect();
@@ -408,7 +408,8 @@ async fn a_refused_save_comes_back_at_its_form_with_everything_typed() {
     assert_eq!(s, 409);
     assert!(back.contains("id=\"conflict\""));
     assert!(
-        form_of(&back, "conflict-changes").contains("percentage set to 7 %"),
+        form_of(&back, "conflict-changes").contains("percentage set to 7 %")
+            && !form_of(&back, "conflict-changes").contains("HANOI.PERCENTAGE 42"),
         "{back}"
     );
     let form = form_of(&back, "meta-form");
@@ -698,4 +699,149 @@ async fn a_pending_change_request_survives_a_restart_of_hanoi_web() {
         "{location}"
     );
     assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(75));
+}
+
+/// The hidden fields and the ticked boxes of the copy form `id`.
+fn copy_form(html: &str, id: &str, confirm: &str) -> Vec<(String, String)> {
+    let form = form_of(html, id);
+    let mut f: Vec<(String, String)> = ["csrf", "from", "source_version", "target_version"]
+        .iter()
+        .map(|n| (n.to_string(), field(html, Some(id), n)))
+        .collect();
+    for tag in form
+        .split('<')
+        .filter(|t| t.starts_with("input type=\"checkbox\""))
+    {
+        if tag.contains(" checked") {
+            let name = tag
+                .split("name=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap();
+            f.push((name.to_owned(), "1".to_owned()));
+        }
+    }
+    f.push(("confirm_env".into(), confirm.into()));
+    f
+}
+
+fn get_text(redis: &Redis, key: &[u8]) -> String {
+    format!("{:?}", redis.cmd(&[b"HANOI.GET", key]))
+}
+
+#[tokio::test]
+async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
+    let (staging, production) = (Redis::start(), Redis::start());
+    staging.cmd(&[b"HANOI.DEFINE", b"fresh", b"PERCENTAGE", b"40"]);
+    staging.cmd(&[
+        b"HANOI.RULE",
+        b"fresh",
+        b"SET",
+        b"de",
+        b"IF",
+        b"country",
+        b"EQ",
+        b"DE",
+    ]);
+    staging.cmd(&[b"HANOI.DEFINE", b"both", b"PERCENTAGE", b"50"]);
+    staging.cmd(&[
+        b"HANOI.RULE",
+        b"both",
+        b"SET",
+        b"de",
+        b"IF",
+        b"country",
+        b"EQ",
+        b"DE",
+    ]);
+    production.cmd(&[b"HANOI.DEFINE", b"both", b"DISABLED", b"PERCENTAGE", b"5"]);
+    production.cmd(&[
+        b"HANOI.RULE",
+        b"both",
+        b"SET",
+        b"old",
+        b"IF",
+        b"plan",
+        b"EQ",
+        b"x",
+    ]);
+    let web = Web::start_with(&staging, &two_envs(&staging, &production, ""));
+    let alice = web.login(ALICE).await;
+
+    // A flag new to production: the page says it arrives off; the switch
+    // is not ticked unless chosen.
+    let compare = web.url(&format!(
+        "/f/{}/compare?env=staging&with=production",
+        hex(b"fresh")
+    ));
+    let (s, html) = page(&alice, &compare).await;
+    assert_eq!(s, 200, "{html}");
+    let form = form_of(&html, "copy-to-production");
+    assert!(
+        form.contains("the copy creates it, <strong>switched off</strong> unless"),
+        "{form}"
+    );
+    assert!(form.contains("0 % (new) → 40 %"), "{form}");
+    assert!(form.contains("adds de"), "{form}");
+    assert!(
+        form.contains(r#"name="copy_switch" value="1">"#),
+        "not ticked: {form}"
+    );
+    let posted = copy_form(&html, "copy-to-production", "production");
+    let (s, body) = post(
+        &web,
+        &alice,
+        &format!("/f/{}/copy?env=production", hex(b"fresh")),
+        &posted,
+    )
+    .await;
+    assert_eq!(s, 303, "{body}");
+    let got = redis::Value::Int(0);
+    assert_eq!(
+        get_field(&production.cmd(&[b"HANOI.GET", b"fresh"]), "enabled"),
+        got,
+        "arrived off"
+    );
+    assert_eq!(percentage_of(&production, b"fresh"), redis::Value::Int(40));
+    assert!(get_text(&production, b"fresh").contains("country"));
+    // In production's audit, in words.
+    let (_, text) = page(&alice, &web.url("/audit.jsonl?env=production")).await;
+    let entry: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["flag"], "fresh");
+    let what = entry["what"].as_str().unwrap();
+    assert!(
+        what.starts_with("copy from staging: HANOI.IMPORT fresh (from staging: the percentage;"),
+        "{what}"
+    );
+    assert!(!what.contains("the switch"), "{what}");
+
+    // An existing flag: what each part changes, in words; only the rules
+    // ticked: only the rules change.
+    let compare = web.url(&format!(
+        "/f/{}/compare?env=staging&with=production",
+        hex(b"both")
+    ));
+    let (_, html) = page(&alice, &compare).await;
+    let form = form_of(&html, "copy-to-production");
+    for words in ["off → on", "5 % → 50 %", "adds de; removes old"] {
+        assert!(form.contains(words), "{words}: {form}");
+    }
+    let mut posted: Vec<(String, String)> = copy_form(&html, "copy-to-production", "production")
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("copy_"))
+        .collect();
+    posted.push(("copy_rules".into(), "1".into()));
+    let (s, body) = post(
+        &web,
+        &alice,
+        &format!("/f/{}/copy?env=production", hex(b"both")),
+        &posted,
+    )
+    .await;
+    assert_eq!(s, 303, "{body}");
+    let got = production.cmd(&[b"HANOI.GET", b"both"]);
+    assert_eq!(get_field(&got, "enabled"), redis::Value::Int(0));
+    assert_eq!(percentage_of(&production, b"both"), redis::Value::Int(5));
+    let text = format!("{got:?}");
+    assert!(text.contains("country") && !text.contains("plan"), "{text}");
 }

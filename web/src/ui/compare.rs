@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use hanoi_core::{codec, IdSet};
+use hanoi_core::{codec, CopyParts, Flag};
 use maud::{html, Markup};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -54,6 +54,8 @@ struct Refused {
     with_ids: bool,
     confirm: String,
     comment: String,
+    /// The parts ticked.
+    parts: CopyParts,
 }
 
 /// The flag in one environment: Ok(None) when it has none there.
@@ -140,6 +142,207 @@ fn aspects(f: Option<&FlagView>, all_rules: &[String], all_meta: &[String]) -> V
     out.push(f.users.to_string());
     out.push(f.blocked.to_string());
     out
+}
+
+/// The parts a copy may take, as (form field, words); the ids are the
+/// `with_ids` box.
+const PARTS: [(&str, &str); 7] = [
+    ("copy_switch", "the switch (on or off)"),
+    ("copy_percentage", "the percentage"),
+    (
+        "copy_variants",
+        "variants, weights, values, default and salt",
+    ),
+    ("copy_rules", "the rules"),
+    ("copy_schedule", "the schedule (window and ramp)"),
+    ("copy_regexes", "the regexes"),
+    ("copy_metadata", "the metadata"),
+];
+
+/// The parts ticked in a posted copy form.
+fn parts_of(f: &HashMap<String, String>) -> CopyParts {
+    let has = |k: &str| f.contains_key(k);
+    CopyParts {
+        switch: has("copy_switch"),
+        percentage: has("copy_percentage"),
+        variants: has("copy_variants"),
+        rules: has("copy_rules"),
+        schedule: has("copy_schedule"),
+        regexes: has("copy_regexes"),
+        metadata: has("copy_metadata"),
+        ids: has("with_ids"),
+    }
+}
+
+/// The parts ticked until the user says otherwise: everything but the
+/// switch (a copy does not switch a flag on or off unless asked) and the
+/// ids.
+const DEFAULT_PARTS: CopyParts = CopyParts {
+    switch: false,
+    percentage: true,
+    variants: true,
+    rules: true,
+    schedule: true,
+    regexes: true,
+    metadata: true,
+    ids: false,
+};
+
+fn part_ticked(p: CopyParts, field: &str) -> bool {
+    match field {
+        "copy_switch" => p.switch,
+        "copy_percentage" => p.percentage,
+        "copy_variants" => p.variants,
+        "copy_rules" => p.rules,
+        "copy_schedule" => p.schedule,
+        "copy_regexes" => p.regexes,
+        "copy_metadata" => p.metadata,
+        _ => p.ids,
+    }
+}
+
+/// What copying one part from `src` changes in `dst` (None: no flag
+/// there yet), in words.
+fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
+    let onoff = |b: bool| if b { "on" } else { "off" };
+    let change = |before: String, after: String| {
+        if before == after {
+            format!("no change ({after})")
+        } else {
+            format!("{before} → {after}")
+        }
+    };
+    let names = |f: &FlagView| -> Vec<String> {
+        f.rules
+            .iter()
+            .filter_map(|r| r.first().map(|n| lossy(n)))
+            .collect()
+    };
+    match (field, dst) {
+        ("copy_switch", None) => format!(
+            "new flag: switched {} if ticked, else it arrives switched off",
+            onoff(src.enabled)
+        ),
+        ("copy_switch", Some(d)) => change(onoff(d.enabled).into(), onoff(src.enabled).into()),
+        ("copy_percentage", d) => change(
+            d.map_or("0 % (new)".into(), |d| format!("{} %", d.percentage)),
+            format!("{} %", src.percentage),
+        ),
+        ("copy_variants", d) => {
+            let v = |f: &FlagView| {
+                if f.variants.is_empty() {
+                    "none (boolean)".to_owned()
+                } else {
+                    format!(
+                        "{}{}",
+                        join(&f.variants),
+                        f.default
+                            .as_deref()
+                            .map(|x| format!(", {} when off", lossy(x)))
+                            .unwrap_or_default()
+                    )
+                }
+            };
+            let same = d.is_some_and(|d| {
+                d.variants == src.variants
+                    && d.weights == src.weights
+                    && d.values == src.values
+                    && d.default == src.default
+                    && d.salt == src.salt
+            });
+            if same {
+                format!("no change ({})", v(src))
+            } else {
+                change(d.map_or("none (new)".into(), v), v(src))
+            }
+        }
+        ("copy_rules", d) => {
+            let (old, new) = (d.map(names).unwrap_or_default(), names(src));
+            let added: Vec<&String> = new.iter().filter(|n| !old.contains(n)).collect();
+            let removed: Vec<&String> = old.iter().filter(|n| !new.contains(n)).collect();
+            let changed: Vec<&String> = new
+                .iter()
+                .filter(|n| old.contains(n))
+                .filter(|n| {
+                    let find = |f: &FlagView| {
+                        f.rules
+                            .iter()
+                            .position(|r| {
+                                r.first().map(|x| lossy(x)).as_deref() == Some(n.as_str())
+                            })
+                            .map(|i| (i, f.rules[i].clone()))
+                    };
+                    d.and_then(find) != find(src)
+                })
+                .collect();
+            let mut out = Vec::new();
+            let list = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+            if !added.is_empty() {
+                out.push(format!("adds {}", list(&added)));
+            }
+            if !removed.is_empty() {
+                out.push(format!("removes {}", list(&removed)));
+            }
+            if !changed.is_empty() {
+                out.push(format!("changes or moves {}", list(&changed)));
+            }
+            if out.is_empty() {
+                format!("no change ({} rules)", new.len())
+            } else {
+                out.join("; ")
+            }
+        }
+        ("copy_schedule", d) => {
+            let same = d.is_some_and(|d| d.window == src.window && d.ramp == src.ramp);
+            if same || (d.is_none() && src.window.is_none() && src.ramp.is_none()) {
+                "no change".into()
+            } else {
+                let w = |f: &FlagView| match (f.window, f.ramp) {
+                    (None, None) => "none".to_owned(),
+                    (w, r) => format!(
+                        "{}{}",
+                        w.map(|_| "a window").unwrap_or(""),
+                        r.map(|(a, b, _, _)| format!(" a ramp {a} % → {b} %"))
+                            .unwrap_or_default()
+                    ),
+                };
+                change(d.map_or("none".into(), w), w(src))
+            }
+        }
+        ("copy_regexes", d) => {
+            let old = d.map(|d| d.regexes.clone()).unwrap_or_default();
+            let added = src.regexes.iter().filter(|r| !old.contains(r)).count();
+            let removed = old.iter().filter(|r| !src.regexes.contains(r)).count();
+            if added + removed == 0 {
+                "no change".into()
+            } else {
+                format!("adds {added}, removes {removed}")
+            }
+        }
+        ("copy_metadata", d) => {
+            let old = d.map(|d| d.metadata.clone()).unwrap_or_default();
+            let fields: Vec<String> = src
+                .metadata
+                .iter()
+                .filter(|kv| !old.contains(kv))
+                .map(|(k, _)| lossy(k))
+                .chain(
+                    old.iter()
+                        .filter(|(k, _)| !src.metadata.iter().any(|(s, _)| s == k))
+                        .map(|(k, _)| format!("{} (removed)", lossy(k))),
+                )
+                .collect();
+            if fields.is_empty() {
+                "no change".into()
+            } else {
+                format!("changes {}", fields.join(", "))
+            }
+        }
+        _ => format!(
+            "adds the source's {} registered and {} blocked ids to the target's",
+            src.users, src.blocked
+        ),
+    }
 }
 
 const LABELS: [&str; 12] = [
@@ -281,7 +484,19 @@ fn render(
                             input type="text" name="confirm_env" autocomplete="off" required
                                 value=(refused.map(|r| r.confirm.as_str()).unwrap_or_default()); }
                     }
-                    label { input type="checkbox" name="with_ids" value="1" checked[refused.is_some_and(|r| r.with_ids)]; " and its registered and blocked ids (added to the target's)" }
+                    @let ticked = refused.map_or(DEFAULT_PARTS, |r| r.parts);
+                    @if let Some(src) = src {
+                        fieldset.copy-parts {
+                            legend { "What to copy to " (to_env.name) ", and what it changes there" }
+                            @if dst.is_none() { p.muted id={"copy-new-" (to_env.name)} { (to_env.name) " has no such flag: the copy creates it, " strong { "switched off" } " unless “the switch” is ticked." } }
+                            @for (field, words) in PARTS {
+                                label.part { input type="checkbox" name=(field) value="1" checked[part_ticked(ticked, field)];
+                                    " " (words) " — " span.change { (part_words(field, src, dst)) } }
+                            }
+                            label.part { input type="checkbox" name="with_ids" value="1" checked[ticked.ids || refused.is_some_and(|r| r.with_ids)];
+                                " the registered and blocked ids — " span.change { (part_words("with_ids", src, dst)) } }
+                        }
+                    }
                     label.comment { @if to_env.approvals > 0 { "Comment (required) " } @else { "Comment (optional) " }
                         input type="text" name="comment" maxlength="1000" placeholder="why this change" autocomplete="off"
                             value=(refused.map(|r| r.comment.as_str()).unwrap_or_default()); }
@@ -308,7 +523,7 @@ fn render(
                 }
             }
         } }
-        p.muted { "A copy makes the target's flag the source's in one step (HANOI.IMPORT): the definition, rules, schedules, regexes and metadata, all of it or, if the target refuses any part (its limits), none of it. The target keeps its own registered and blocked ids; the source's are added to them only when asked." }
+        p.muted { "A copy takes the parts you tick from the source, in one step (HANOI.IMPORT): all of it or, if the target refuses any part (its limits), none of it; what is not ticked stays as the target has it. The switch is not copied unless ticked, and a flag new to the target arrives switched off unless it is. The target keeps its own registered and blocked ids; the source's are added to them only when ticked." }
         div.row {
             (copy_form(an, other, a, b))
             (copy_form(bn, w.env, b, a))
@@ -339,6 +554,7 @@ pub(super) async fn copy(
     }
     let field = |k: &str| f.get(k).cloned().unwrap_or_default();
     let with_ids = f.contains_key("with_ids");
+    let parts = parts_of(&f);
     let (src_bytes, dst) = futures_util::future::join(
         export(&app.envs[from].store, &key, with_ids),
         read(&w.env(&app).store, &key),
@@ -393,6 +609,7 @@ pub(super) async fn copy(
             with_ids,
             confirm: field("confirm_env"),
             comment: field("comment"),
+            parts,
         };
         respond(
             StatusCode::BAD_REQUEST,
@@ -413,37 +630,35 @@ pub(super) async fn copy(
     let who = format!("{}:copy-from-{from_name}", w.name);
     let expected = (!expected.is_empty()).then_some(expected.as_str());
     // What the copy is, in the audit and a change request.
+    let chosen: Vec<&str> = PARTS
+        .iter()
+        .chain(&[("with_ids", "the ids")])
+        .filter(|(k, _)| part_ticked(parts, k))
+        .map(|(_, words)| *words)
+        .collect();
     let what = format!(
-        "HANOI.IMPORT {} (the flag as in {from_name}{})",
+        "HANOI.IMPORT {} (from {from_name}: {})",
         lossy(&key),
-        if with_ids {
-            ", its ids added to the target's"
+        if chosen.is_empty() {
+            "nothing".to_owned()
         } else {
-            ", the target's ids kept"
+            chosen.join("; ")
         }
     );
     let mut audit = w.audit(&app, &f, &format!("copy from {from_name}"));
     audit.what = Some(what.clone());
     let target_name = w.env_name.clone();
-    // The blob: the source's flag with the target's own ids (read under
-    // WATCH with the revision check), the source's added when asked.
+    // The blob: the target's flag (read under WATCH with the revision
+    // check) with the parts ticked taken from the source (the core decides:
+    // Flag::copied; a new flag arrives off unless the switch is ticked).
     let blob = |target: Option<&[u8]>| -> Result<Vec<u8>, Fail> {
-        let (mut users, mut blocked) = match target {
-            Some(t) => {
-                let t = codec::from_bytes(t).map_err(|e| unreadable(&target_name, e))?;
-                (t.users().clone(), t.blocked().clone())
-            }
-            None => (IdSet::new(), IdSet::new()),
+        let target = match target {
+            Some(t) => Some(codec::from_bytes(t).map_err(|e| unreadable(&target_name, e))?),
+            None => None,
         };
-        if with_ids {
-            for id in src_flag.users().iter() {
-                users.insert(id);
-            }
-            for id in src_flag.blocked().iter() {
-                blocked.insert(id);
-            }
-        }
-        Ok(codec::to_bytes(&src_flag.with_ids(users, blocked)))
+        let flag = Flag::copied(&src_flag, target.as_ref(), parts)
+            .map_err(|e| Fail::Bad(format!("these parts do not fit together: {e}")))?;
+        Ok(codec::to_bytes(&flag))
     };
     // Where changes need approvals: a change request holding the blob made
     // from the target as it is now (applied only on this same revision).
@@ -488,6 +703,7 @@ pub(super) async fn copy(
                 with_ids,
                 confirm: field("confirm_env"),
                 comment: field("comment"),
+                parts,
             };
             Ok(respond(
                 StatusCode::BAD_REQUEST,

@@ -267,6 +267,9 @@ pub(super) async fn flag_page(
 /// a refusal of this form) and the environment's fields.
 fn hidden(w: &Who, d: &PageData, n: &Notice, op: &str) -> Markup {
     let seen = d.history.first().map_or(0, |h| h.time);
+    // Entries of that same millisecond shown: a change made in it after the
+    // page was rendered is told apart by their count.
+    let seen_same = d.history.iter().take_while(|h| h.time == seen).count();
     let comment = n
         .comment
         .as_ref()
@@ -277,6 +280,7 @@ fn hidden(w: &Who, d: &PageData, n: &Notice, op: &str) -> Markup {
         input type="hidden" name="csrf" value=(w.csrf);
         input type="hidden" name="version" value=(d.version);
         input type="hidden" name="seen" value=(seen);
+        input type="hidden" name="seen_same" value=(seen_same);
         input type="hidden" name="op" value=(op);
         (w.comment_field(comment))
         @if let Some((_, typed)) = n.confirm.as_ref().filter(|(o, _)| o == op) {
@@ -688,6 +692,33 @@ fn env_tabs(app: &App, w: &Who, base: &str) -> Markup {
     }
 }
 
+/// The history entries written since the form's page was rendered (its
+/// `seen`: the newest entry's time then, `seen_same`: how many entries had
+/// that time), newest first.
+fn changed_since(history: &[HistoryEntry], f: &HashMap<String, String>) -> Vec<HistoryEntry> {
+    let num = |k: &str| f.get(k).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let seen = num("seen");
+    let same_now = history.iter().filter(|h| h.time == seen).count() as i64;
+    // Without `seen_same` (a form from before it): that millisecond's
+    // entries are taken as seen.
+    let seen_same = f
+        .get("seen_same")
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(same_now);
+    let mut extra = (same_now - seen_same).max(0);
+    history
+        .iter()
+        .filter(|h| {
+            h.time > seen
+                || (h.time == seen && {
+                    extra -= 1;
+                    extra >= 0
+                })
+        })
+        .cloned()
+        .collect()
+}
+
 /// A form that comes back unsaved, everything typed kept (its comment and
 /// confirmation too), `why` at the form.
 fn came_back(op: &str, f: &HashMap<String, String>, why: String) -> Notice {
@@ -731,7 +762,6 @@ pub(super) async fn flag_write(
     let key = key_of(&hex)?;
     let op = f.get("op").cloned().unwrap_or_default();
     let version = f.get("version").cloned().unwrap_or_default();
-    let seen: i64 = f.get("seen").and_then(|s| s.parse().ok()).unwrap_or(0);
     let current = load_flag(&w.env(&app).store, &key)
         .await?
         .ok_or(Fail::NotFound)?;
@@ -844,12 +874,7 @@ pub(super) async fn flag_write(
     // applied later on the revision the form was rendered from.
     // A proposal on a stale view is refused as a stale save is.
     if w.approvals > 0 && current.version != version {
-        let changes: Vec<HistoryEntry> = current
-            .history
-            .iter()
-            .filter(|h| h.time > seen)
-            .cloned()
-            .collect();
+        let changes = changed_since(&current.history, &f);
         let mut n = came_back(
             &op,
             &f,
@@ -894,12 +919,7 @@ pub(super) async fn flag_write(
             let Some(now) = load_flag(&w.env(&app).store, &key).await? else {
                 return Err(Fail::Bad("the flag was deleted meanwhile".into()));
             };
-            let changes: Vec<HistoryEntry> = now
-                .history
-                .iter()
-                .filter(|h| h.time > seen)
-                .cloned()
-                .collect();
+            let changes = changed_since(&now.history, &f);
             // What was typed stays at its form: saving it again applies
             // it over the flag as it is now.
             let mut n = came_back(
