@@ -261,10 +261,12 @@ async fn an_environment_that_is_a_cluster() {
             .text()
             .await
             .unwrap();
-        let form: Vec<(String, String)> = ["csrf", "from", "source_version", "target_version"]
+        let mut form: Vec<(String, String)> = ["csrf", "from", "source_version", "target_version"]
             .iter()
             .map(|n| (n.to_string(), field(&page, "copy-to-production", n)))
             .collect();
+        // The parts a copy takes are ticked (issue 33): the percentage here.
+        form.push(("copy_percentage".into(), "1".into()));
         let r = alice
             .post(web.url(&format!("{url}/copy?env=production")))
             .header("Origin", &web.base)
@@ -276,4 +278,15 @@ async fn an_environment_that_is_a_cluster() {
         let got = format!("{:?}", nodes[*o].cmd(&[b"HANOI.GET", k.as_bytes()]));
         assert!(got.to_lowercase().contains("int(12)"), "{k}: {got}");
     }
+    // Each copy is in production's audit log: in a cluster the entry is
+    // written right after the change, on the stream's own primary.
+    let audit = alice
+        .get(web.url("/audit.jsonl?env=production"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(audit.lines().count(), keys.len(), "{audit}");
 }
