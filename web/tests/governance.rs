@@ -133,6 +133,11 @@ async fn previews_leave_the_flags_stats_untouched() {
         html.contains("because <strong class=\"reason\">rule de matched</strong>"),
         "{html}"
     );
+    // The rule reads as a sentence (issue 33, part 6).
+    assert!(
+        html.contains("If country is DE: on for all of them."),
+        "{html}"
+    );
     let (s, html) = page(&alice, &web.url("/user?id=someone&attrs=country%3DFR")).await;
     assert_eq!(s, 200);
     assert!(html.contains("g"), "{html}");

@@ -7,7 +7,7 @@ use super::chart;
 use super::forms::{check_variant_rows, commands, quote_token, variant_rows, VariantRow};
 use super::history::history_table;
 use super::list::is_stale;
-use super::rules::{rule_form, rule_step, RuleForm, RuleStep};
+use super::rules::{rule_form, rule_sentence, rule_step, RuleForm, RuleStep};
 use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::time::{fmt_iso, now_ms};
 use super::{flag_url, key_of, layout, lossy, respond, state_badge, urlencode, Fail};
@@ -457,7 +457,8 @@ fn rules_section(
                         tr {
                             td { (i) }
                             td.name { (rname) }
-                            td { code { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
+                            td { span.sentence { (rule_sentence(&r.iter().skip(1).map(|a| lossy(a)).collect::<Vec<_>>())) } br;
+                                code.muted { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
                             @if w.can_write { td.actions {
                                 a.secondary href={(w.link(&format!("{}?edit_rule={}", base, urlencode(&rname)))) "#rule-form"} aria-label={"Edit rule " (rname)} { "edit" } " "
                                 @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, n, "rule_move"))

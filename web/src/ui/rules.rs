@@ -35,6 +35,96 @@ pub(super) const OPERATORS: &[(&str, &str)] = &[
     ("MISSING", "is not given"),
 ];
 
+/// An operator as the middle of a sentence: "is one of".
+fn op_words(op: &str) -> &'static str {
+    match op.to_ascii_uppercase().as_str() {
+        "EQ" => "is",
+        "NE" => "is not",
+        "IN" => "is one of",
+        "NOTIN" => "is none of",
+        "LT" => "is below",
+        "LE" => "is at most",
+        "GT" => "is above",
+        "GE" => "is at least",
+        "SEMVER_EQ" => "is version",
+        "SEMVER_LT" => "is a version before",
+        "SEMVER_LE" => "is a version at most",
+        "SEMVER_GT" => "is a version after",
+        "SEMVER_GE" => "is a version at least",
+        "MATCHES" => "matches",
+        "PREFIX" => "starts with",
+        "SUFFIX" => "ends with",
+        "CONTAINS" => "contains",
+        "EXISTS" => "is given",
+        "MISSING" => "is not given",
+        _ => "?",
+    }
+}
+
+/// A rule (its arguments after the name, as `HANOI.RULE SET` takes them)
+/// as a sentence: "If country is DE and plan is one of pro, team: on for
+/// 50 % of them, serving blue." Arguments it cannot read are left as they
+/// are.
+pub(super) fn rule_sentence(args: &[String]) -> String {
+    let (mut rollout, mut variant) = (None, None);
+    let mut i = 0;
+    while i + 1 < args.len() {
+        match args[i].to_ascii_uppercase().as_str() {
+            "ROLLOUT" => rollout = Some(args[i + 1].clone()),
+            "VARIANT" => variant = Some(args[i + 1].clone()),
+            _ => break,
+        }
+        i += 2;
+    }
+    if args.get(i).map(|a| a.to_ascii_uppercase()).as_deref() != Some("IF") {
+        return args.join(" ");
+    }
+    i += 1;
+    let mut conds = Vec::new();
+    while i < args.len() {
+        let (Some(attr), Some(op)) = (args.get(i), args.get(i + 1)) else {
+            return args.join(" ");
+        };
+        i += 2;
+        let values: Vec<String> = match arity(op) {
+            Some(Arity::None) => Vec::new(),
+            Some(Arity::One) => {
+                i += 1;
+                args.get(i - 1).cloned().into_iter().collect()
+            }
+            Some(Arity::List) => {
+                let n: usize = args.get(i).and_then(|c| c.parse().ok()).unwrap_or(0);
+                let v = args.iter().skip(i + 1).take(n).cloned().collect();
+                i += 1 + n;
+                v
+            }
+            None => return args.join(" "),
+        };
+        let values = values
+            .iter()
+            .map(|v| quote_token(v))
+            .collect::<Vec<_>>()
+            .join(", ");
+        conds.push(if values.is_empty() {
+            format!("{attr} {}", op_words(op))
+        } else {
+            format!("{attr} {} {values}", op_words(op))
+        });
+        if args.get(i).is_some_and(|a| a.eq_ignore_ascii_case("AND")) {
+            i += 1;
+        }
+    }
+    let who = match rollout.as_deref() {
+        None | Some("100") => "on for all of them".to_owned(),
+        Some("0") => "skipped (a rollout of 0 %)".to_owned(),
+        Some(p) => format!("on for {p} % of them"),
+    };
+    let serving = variant
+        .map(|v| format!(", serving {v}"))
+        .unwrap_or_default();
+    format!("If {}: {who}{serving}.", conds.join(" and "))
+}
+
 /// How many arguments an operator takes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Arity {
@@ -626,6 +716,22 @@ pub(super) fn rule_form(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_read_as_sentences() {
+        let words = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            rule_sentence(&words(
+                "ROLLOUT 50 VARIANT blue IF plan IN 2 pro team AND country EQ DE"
+            )),
+            "If plan is one of pro, team and country is DE: on for 50 % of them, serving blue."
+        );
+        assert_eq!(
+            rule_sentence(&words("IF beta EXISTS AND app SEMVER_GE 2.1.0")),
+            "If beta is given and app is a version at least 2.1.0: on for all of them."
+        );
+        assert_eq!(rule_sentence(&words("junk here")), "junk here");
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
