@@ -850,3 +850,89 @@ async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
     let text = format!("{got:?}");
     assert!(text.contains("country") && !text.contains("plan"), "{text}");
 }
+
+#[tokio::test]
+async fn a_new_flag_is_typed_first() {
+    let redis = Redis::start();
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    let (_, html) = page(&alice, &web.url("/flags/new")).await;
+    for t in ["boolean", "string", "number", "object"] {
+        assert!(html.contains(&format!("id=\"type-{t}\"")), "{t}");
+    }
+    let (_, html) = page(&alice, &web.url("/flags/new?type=string")).await;
+    assert!(html.contains("plain text, no quotes") && html.contains("id=\"new-value-0\""));
+    // Text: typed plain, served as JSON strings.
+    let (s, body) = create(
+        &web,
+        &alice,
+        "",
+        &[
+            ("type", "string"),
+            ("name", "banner"),
+            ("enabled", "1"),
+            ("percentage", "100"),
+            ("variant_0", "sky"),
+            ("value_0", "Blue \"sky\""),
+            ("variant_1", "sun"),
+            ("value_1", "Yellow"),
+            ("variant_2", ""),
+            ("value_2", ""),
+            ("default", "sun"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303, "{body}");
+    let got = redis.cmd(&[b"HANOI.GET", b"banner"]);
+    assert_eq!(
+        get_field(&got, "type"),
+        redis::Value::SimpleString("string".into())
+    );
+    let r = redis.cmd(&[b"HANOI.VALUE", b"banner", b"anyone"]);
+    assert!(
+        matches!(&r, redis::Value::BulkString(v) if v == b"\"Blue \\\"sky\\\"\"" || v == b"\"Yellow\""),
+        "{r:?}"
+    );
+    // A number that is not one: back at the form, everything kept.
+    let (s, body) = create(
+        &web,
+        &alice,
+        "",
+        &[
+            ("type", "number"),
+            ("name", "limit"),
+            ("variant_0", "small"),
+            ("value_0", "ten"),
+            ("owner", "me"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(body.contains("&quot;ten&quot; is not a number"), "{body}");
+    for kept in ["limit", "small", "ten", "me"] {
+        assert!(
+            body.contains(&format!("value=\"{kept}\"")),
+            "{kept}: {body}"
+        );
+    }
+    assert_eq!(redis.cmd(&[b"EXISTS", b"limit"]), redis::Value::Int(0));
+    let (s, _) = create(
+        &web,
+        &alice,
+        "",
+        &[
+            ("type", "number"),
+            ("name", "limit"),
+            ("variant_0", "small"),
+            ("value_0", "10"),
+            ("variant_1", "big"),
+            ("value_1", "2.5"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert_eq!(
+        get_field(&redis.cmd(&[b"HANOI.GET", b"limit"]), "type"),
+        redis::Value::SimpleString("number".into())
+    );
+}
