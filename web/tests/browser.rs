@@ -797,6 +797,40 @@ async fn environments_in_a_real_browser() {
     click(&c, "#env-tabs a.tab", "flag-title").await;
     assert!(text(&c, "flag-env").await.contains("production"));
     assert!(text(&c, "switch").await.contains("Switch on in production"));
+    // Protected, and a typo in its name (issue 33): the percentage comes
+    // back at its form, the percentage and the typo kept; corrected there,
+    // it saves.
+    set(&c, "confirm-env-page", "prodution").await;
+    set(&c, "percentage-input", "33").await;
+    submit(&c, "set-percentage", "percentage-error").await;
+    assert!(text(&c, "percentage-error")
+        .await
+        .contains("is not its name"));
+    let value = |css: &'static str| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Css(css))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(value("#percentage-input").await, "33");
+    assert_eq!(
+        value("#percentage-form input[name=confirm_env]").await,
+        "prodution"
+    );
+    let own = c
+        .find(Locator::Css("#percentage-form input[name=confirm_env]"))
+        .await
+        .unwrap();
+    own.clear().await.unwrap();
+    own.send_keys("production").await.unwrap();
+    submit(&c, "set-percentage", "ok").await;
+    assert!(text(&c, "percentage").await.contains("33 %"));
     // Protected: the name typed, then the switch (and its confirmation).
     // One confirmation field for the page, sent with the form saved.
     c.find(Locator::Css("#confirm-env-page"))
@@ -824,6 +858,6 @@ async fn environments_in_a_real_browser() {
     c.accept_alert().await.unwrap();
     arrived(&c, old, "ok").await;
     assert!(text(&c, "ok").await.contains("Copied from production"));
-    assert!(text(&c, "percentage").await.contains('5'));
+    assert!(text(&c, "percentage").await.contains("33"));
     c.close().await.unwrap();
 }
