@@ -936,3 +936,32 @@ async fn a_new_flag_is_typed_first() {
         redis::Value::SimpleString("number".into())
     );
 }
+
+#[tokio::test]
+async fn two_approvals_at_once_are_both_counted() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start_with(&redis, &approvals_config(&redis));
+    let (alice, bob, carol) = (
+        web.login(ALICE).await,
+        web.login(BOB).await,
+        web.login(CAROL).await,
+    );
+    propose_percentage(&web, &alice, "30", "together").await;
+    let (b, c) = tokio::join!(
+        decide(&web, &bob, 1, "approve"),
+        decide(&web, &carol, 1, "approve")
+    );
+    assert_eq!((b.0, c.0), (303, 303));
+    let done = [b.1, c.1];
+    assert!(done.iter().any(|l| l.contains("done=applied")), "{done:?}");
+    assert!(done.iter().any(|l| l.contains("done=approved")), "{done:?}");
+    assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(30));
+    let (_, text) = page(&alice, &web.url("/audit.jsonl?env=production")).await;
+    let entry: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let approvers = entry["approvers"].as_str().unwrap();
+    assert!(
+        approvers == "bob,carol" || approvers == "carol,bob",
+        "{approvers}"
+    );
+}

@@ -23,6 +23,22 @@ const INDEX: &[u8] = b"{hanoi-web:cr}:index";
 pub const MAX_COMMANDS_BYTES: usize = 4 << 20;
 /// Requests a list reads at most (the newest).
 pub const MAX_LISTED: usize = 200;
+/// Pending requests one proposer may have at once (among the newest).
+pub const MAX_PENDING_PER_USER: usize = 20;
+/// The fields a list reads (all but the commands).
+const LISTED_FIELDS: [&str; 11] = [
+    "flag",
+    "proposer",
+    "comment",
+    "what",
+    "note",
+    "created",
+    "expect",
+    "state",
+    "approvers",
+    "outcome",
+    "decided",
+];
 
 fn key_of(id: u64) -> Vec<u8> {
     format!("{{hanoi-web:cr}}:{id}").into_bytes()
@@ -211,6 +227,17 @@ impl Store {
                 MAX_COMMANDS_BYTES >> 20
             )));
         }
+        let mine = self
+            .requests()
+            .await?
+            .iter()
+            .filter(|r| r.pending() && r.proposer == proposer)
+            .count();
+        if mine >= MAX_PENDING_PER_USER {
+            return Ok(Err(format!(
+                "you have {mine} change requests waiting: let them be decided (or withdraw some) first"
+            )));
+        }
         let id: u64 = match self.query(NEXT, redis::cmd("INCR").arg(NEXT)).await? {
             Value::Int(i) if i > 0 => i as u64,
             _ => return Ok(Err("unexpected reply to INCR".into())),
@@ -272,15 +299,33 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // Every field but the commands (up to MAX_COMMANDS_BYTES each): a
+        // list reads what it shows.
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.cmd("HGETALL").arg(key_of(*id));
+            let mut c = redis::cmd("HMGET");
+            c.arg(key_of(*id));
+            for f in LISTED_FIELDS {
+                c.arg(f);
+            }
+            pipe.add_command(c);
         }
         let replies = self.atomic(&pipe).await?;
         Ok(ids
             .iter()
             .zip(replies.iter())
-            .filter_map(|(id, v)| Request::from_hash(*id, v))
+            .filter_map(|(id, v)| {
+                let flat: Vec<Value> = LISTED_FIELDS
+                    .iter()
+                    .zip(list(v))
+                    .flat_map(|(k, v)| [Value::BulkString(k.as_bytes().to_vec()), v.clone()])
+                    .chain([
+                        Value::BulkString(b"commands".to_vec()),
+                        Value::BulkString(b"[]".to_vec()),
+                    ])
+                    .collect();
+                Request::from_hash(*id, &Value::Array(flat))
+            })
             .collect())
     }
 
@@ -292,18 +337,33 @@ impl Store {
         from: &str,
         fields: &[(&str, String)],
     ) -> Result<bool, RedisError> {
+        self.transition_from(id, from, None, fields).await
+    }
+
+    /// [`Store::transition`], also only if the approvers are still `seen`
+    /// (two approvals at once: neither is lost).
+    async fn transition_from(
+        &self,
+        id: u64,
+        from: &str,
+        seen: Option<&str>,
+        fields: &[(&str, String)],
+    ) -> Result<bool, RedisError> {
         let key = key_of(id);
         let mut con = self.dedicated().await?;
         redis::cmd("WATCH")
             .arg(&key)
             .query_async::<()>(&mut con)
             .await?;
-        let state: Option<String> = redis::cmd("HGET")
+        let (state, approvers): (Option<String>, Option<String>) = redis::cmd("HMGET")
             .arg(&key)
             .arg("state")
+            .arg("approvers")
             .query_async(&mut con)
             .await?;
-        if state.as_deref() != Some(from) {
+        if state.as_deref() != Some(from)
+            || seen.is_some_and(|s| approvers.as_deref().unwrap_or("") != s)
+        {
             redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
             return Ok(false);
         }
@@ -372,7 +432,12 @@ impl Store {
             approvers.push(who.to_owned());
             if approvers.len() < needed.max(1) {
                 if self
-                    .transition(id, "pending", &[("approvers", approvers.join(","))])
+                    .transition_from(
+                        id,
+                        "pending",
+                        Some(&r.approvers.join(",")),
+                        &[("approvers", approvers.join(","))],
+                    )
                     .await?
                 {
                     return Ok(Decision::Approved(approvers.len()));
@@ -382,9 +447,10 @@ impl Store {
             // The last approval: this process takes the request (pending
             // → applying) before it applies it.
             if !self
-                .transition(
+                .transition_from(
                     id,
                     "pending",
+                    Some(&r.approvers.join(",")),
                     &[
                         ("state", "applying".into()),
                         ("approvers", approvers.join(",")),
