@@ -4,7 +4,7 @@
 //! approves or rejects; the Nth approval applies it
 //! ([`crate::store::requests`]).
 
-use super::session::{check_write, Who};
+use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::time::{fmt_iso, fmt_ms};
 use super::{flag_url, layout, lossy, respond, Fail};
 use crate::store::requests::{Decision, Expect, Request};
@@ -86,7 +86,17 @@ pub(super) async fn requests_page(
     w: Who,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    let all = w.env(&app).store.requests().await?;
+    render(&app, &w, &q, None).await
+}
+
+/// The list, with `refusal` (a decision refused: why) at the top.
+async fn render(
+    app: &App,
+    w: &Who,
+    q: &HashMap<String, String>,
+    refusal: Option<(StatusCode, String)>,
+) -> Result<Response, Fail> {
+    let all = w.env(app).store.requests().await?;
     let (pending, decided): (Vec<&Request>, Vec<&Request>) = all.iter().partition(|r| r.pending());
     let needed = w.approvals;
     let flash = q.get("done").map(|d| match d.as_str() {
@@ -106,17 +116,18 @@ pub(super) async fn requests_page(
         }
         @if let Some(id) = q.get("proposed") { div.msg.ok id="ok" role="status" { "Change request #" (id) " proposed: it is applied once approved." } }
         @if let Some(f) = flash.filter(|f| !f.is_empty()) { div.msg.ok id="ok" role="status" { (f) } }
+        @if let Some((_, why)) = &refusal { div.msg.err id="refused" role="alert" { "Not done: " (why) } }
         @if w.can_write { (w.confirm_box()) }
         h2 { "Pending (" (pending.len()) ")" }
         @if pending.is_empty() { p id="no-pending" { "None." } }
-        div id="pending" { @for r in &pending { (request_card(&w, r, needed)) } }
+        div id="pending" { @for r in &pending { (request_card(w, r, needed)) } }
         h2 { "Decided" }
         @if decided.is_empty() { p.muted { "None." } }
-        div id="decided" { @for r in &decided { (request_card(&w, r, needed)) } }
+        div id="decided" { @for r in &decided { (request_card(w, r, needed)) } }
     };
     Ok(respond(
-        StatusCode::OK,
-        layout(&format!("Change requests · {}", w.env_name), Some(&w), body),
+        refusal.map_or(StatusCode::OK, |(s, _)| s),
+        layout(&format!("Change requests · {}", w.env_name), Some(w), body),
     ))
 }
 
@@ -127,7 +138,12 @@ pub(super) async fn decide(
     Path(id): Path<u64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    check_write(&app, &w, &headers, &f, true)?;
+    check_write_unconfirmed(&app, &w, &headers, &f, true)?;
+    // Refused decisions come back to the list, saying why.
+    let back = HashMap::new();
+    if let Some(problem) = confirm_problem(&w, &f) {
+        return render(&app, &w, &back, Some((StatusCode::FORBIDDEN, problem))).await;
+    }
     let approve = match f.get("decision").map(String::as_str) {
         Some("approve") => true,
         Some("reject") => false,
@@ -144,7 +160,9 @@ pub(super) async fn decide(
         Decision::Stale => "stale",
         Decision::Refused(_) => "refused",
         Decision::Rejected => "rejected",
-        Decision::NotAllowed(why) => return Err(Fail::Forbidden(why)),
+        Decision::NotAllowed(why) => {
+            return render(&app, &w, &back, Some((StatusCode::FORBIDDEN, why))).await
+        }
     };
     Ok(Redirect::to(&w.link(&format!("/requests?done={done}#request-{id}"))).into_response())
 }
