@@ -54,20 +54,20 @@ impl Store {
 
     /// A copy onto this environment for a UI user: on a connection of its
     /// own named as for [`Store::write`], `WATCH key`, read the target's
-    /// whole flag (`HANOI.EXPORT key`, ids included; None: no such key),
-    /// check its revision is still `expected` (None: the key must not
-    /// exist), make the blob from it with `blob`, then `HANOI.IMPORT key
-    /// blob` alone in `MULTI`/`EXEC`: one command, applied whole or
-    /// refused whole by the module. `blob`'s error ends it, nothing sent.
-    pub async fn import<E>(
+    /// flag (`HANOI.EXPORT key NOIDS`; None: no such key), check its
+    /// revision is still `expected` (None: the key must not exist), then
+    /// `HANOI.IMPORT key blob IDS <ids>` alone in `MULTI`/`EXEC`: one
+    /// command, applied whole or refused whole by the module.
+    pub async fn import(
         &self,
         user: &str,
         key: &[u8],
         expected: Option<&str>,
-        blob: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
-    ) -> Result<Result<ImportOutcome, E>, RedisError> {
+        blob: &[u8],
+        ids: &str,
+    ) -> Result<ImportOutcome, RedisError> {
         let node = self.node_for(key).await?;
-        let r = import_on(&node.client, user, key, expected, blob).await;
+        let r = import_on(&node.client, user, key, expected, blob, ids).await;
         if r.is_err() {
             self.forget_topology().await;
         }
@@ -110,20 +110,21 @@ async fn user_connection(
     Ok(con)
 }
 
-async fn import_on<E>(
+async fn import_on(
     client: &redis::Client,
     user: &str,
     key: &[u8],
     expected: Option<&str>,
-    blob: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
-) -> Result<Result<ImportOutcome, E>, RedisError> {
+    blob: &[u8],
+    ids: &str,
+) -> Result<ImportOutcome, RedisError> {
     let mut con = user_connection(client, user).await?;
     redis::cmd("WATCH")
         .arg(key)
         .query_async::<()>(&mut con)
         .await?;
     let current = con
-        .req_packed_command(redis::cmd("HANOI.EXPORT").arg(key))
+        .req_packed_command(redis::cmd("HANOI.EXPORT").arg(key).arg("NOIDS"))
         .await?
         .extract_error()?;
     let current = match current {
@@ -136,19 +137,17 @@ async fn import_on<E>(
         .map(|f| f.version());
     if version.as_deref() != expected {
         redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
-        return Ok(Ok(ImportOutcome::Conflict));
+        return Ok(ImportOutcome::Conflict);
     }
-    let blob = match blob(current.as_deref()) {
-        Ok(b) => b,
-        Err(e) => {
-            redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;
-            return Ok(Err(e));
-        }
-    };
     let mut pipe = redis::pipe();
-    pipe.atomic().cmd("HANOI.IMPORT").arg(key).arg(blob);
+    pipe.atomic()
+        .cmd("HANOI.IMPORT")
+        .arg(key)
+        .arg(blob)
+        .arg("IDS")
+        .arg(ids);
     let replies = con.req_packed_commands(&pipe, 2, 1).await?;
-    Ok(Ok(match replies.into_iter().next() {
+    Ok(match replies.into_iter().next() {
         Some(Value::Array(items)) => match items.into_iter().next() {
             Some(v) => match v.extract_error() {
                 Ok(_) => ImportOutcome::Done,
@@ -158,7 +157,7 @@ async fn import_on<E>(
         },
         // EXEC answered nil: the watched key changed.
         _ => ImportOutcome::Conflict,
-    }))
+    })
 }
 
 async fn write_on(

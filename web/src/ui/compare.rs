@@ -16,7 +16,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use hanoi_core::{codec, IdSet};
 use maud::{html, Markup};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -344,16 +343,8 @@ pub(super) async fn copy(
     let Some(src_bytes) = src_bytes else {
         return Err(Fail::Bad(format!("no flag {} in {from_name}", lossy(&key))));
     };
-    let unreadable = |env: &str, e: hanoi_core::Error| {
-        Fail::Bad(format!(
-            "the flag in {env} cannot be read by this hanoi-web: {e}"
-        ))
-    };
     // The source as it is now: its view for the staleness check and the
-    // page, its flag (its ids only when asked) for the copy.
-    let src_flag = codec::from_bytes_partial(&src_bytes)
-        .map_err(|e| unreadable(&from_name, e))?
-        .flag;
+    // page; its export (its ids only when asked) is what is copied.
     let src = FlagView::from_bytes(&src_bytes)
         .ok_or_else(|| Fail::Bad(format!("the flag in {from_name} cannot be read")))?;
     let stale = |src: &FlagView, dst: Option<&FlagView>, what: &str| {
@@ -383,32 +374,14 @@ pub(super) async fn copy(
     }
     let who = format!("{}:copy-from-{from_name}", w.name);
     let expected = (!expected.is_empty()).then_some(expected.as_str());
-    let target_name = w.env_name.clone();
-    // The blob: the source's flag with the target's own ids (read under
-    // WATCH with the revision check), the source's added when asked.
-    let blob = |target: Option<&[u8]>| -> Result<Vec<u8>, Fail> {
-        let (mut users, mut blocked) = match target {
-            Some(t) => {
-                let t = codec::from_bytes(t).map_err(|e| unreadable(&target_name, e))?;
-                (t.users().clone(), t.blocked().clone())
-            }
-            None => (IdSet::new(), IdSet::new()),
-        };
-        if with_ids {
-            for id in src_flag.users().iter() {
-                users.insert(id);
-            }
-            for id in src_flag.blocked().iter() {
-                blocked.insert(id);
-            }
-        }
-        Ok(codec::to_bytes(&src_flag.with_ids(users, blocked)))
-    };
+    // The source's export as read (its ids only when asked): the target
+    // keeps its own ids, the source's are added to them when asked.
+    let ids = if with_ids { "ADD" } else { "KEEP" };
     match w
         .env(&app)
         .store
-        .import(&who, &key, expected, blob)
-        .await??
+        .import(&who, &key, expected, &src_bytes, ids)
+        .await?
     {
         ImportOutcome::Conflict => {
             let now = read(&w.env(&app).store, &key).await?;
