@@ -179,12 +179,58 @@ def full_definition(
     return opts
 
 
+#: Each array reply's fields, in order, as hanoi-core lays them out
+#: (`tests/vectors/replies.json`, checked by tests/test_replies.py). A newer
+#: module may append fields: the decoders read these and leave the rest.
+EXPLAIN_FIELDS: Tuple[str, ...] = ("enabled", "variant", "reason", "detail", "percentage")
+RESOLVE_FIELDS: Tuple[str, ...] = (
+    "enabled",
+    "variant",
+    "value",
+    "reason",
+    "detail",
+    "percentage",
+    "type",
+)
+IDS_FIELDS: Tuple[str, ...] = ("cursor", "ids")
+#: HANOI.GET's fields (a map: read by name; names not listed are kept as they are).
+DESCRIPTION_FIELDS: Tuple[str, ...] = (
+    "blocked",
+    "created",
+    "default",
+    "effective_percentage",
+    "enabled",
+    "metadata",
+    "percentage",
+    "ramp",
+    "regexes",
+    "revision",
+    "rules",
+    "salt",
+    "type",
+    "users",
+    "values",
+    "variants",
+    "weights",
+    "window",
+)
+
+
+def by_position(reply: Sequence[Any], fields: Tuple[str, ...], command: str) -> Dict[str, Any]:
+    """An array reply's fields by name: at least `fields`, in order; fields a
+    newer module appended after them are left out."""
+    if len(reply) < len(fields):
+        raise HanoiError(
+            f"{command}: a reply of {len(reply)} fields, expected at least {len(fields)}"
+        )
+    return dict(zip(fields, reply))
+
+
 def resolution(reply: Sequence[Any]) -> Tuple["Explanation", Any, Optional[str]]:
     """HANOI.RESOLVE's reply: the explanation, the value served (decoded
     JSON, None when none) and the flag's type (None for a missing flag)."""
-    enabled, variant, value, reason, detail, pct, kind = reply
-    e = Explanation.from_reply([enabled, variant, reason, detail, pct])
-    return e, json_value(value), text_of(kind)
+    f = by_position(reply, RESOLVE_FIELDS, "HANOI.RESOLVE")
+    return Explanation.from_fields(f), json_value(f["value"]), text_of(f["type"])
 
 
 _JSON_WORDS: Dict[bytes, Any] = {b"true": True, b"false": False, b"null": None}
@@ -293,8 +339,19 @@ class Explanation:
 
     @classmethod
     def from_reply(cls, reply: Sequence[Any]) -> "Explanation":
-        enabled, variant, reason, detail, pct = reply
-        return cls(bool(enabled), text_of(variant), text_of(reason), text_of(detail), int(pct))
+        """HANOI.EXPLAIN's reply (fields appended by a newer module are left out)."""
+        return cls.from_fields(by_position(reply, EXPLAIN_FIELDS, "HANOI.EXPLAIN"))
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> "Explanation":
+        """The explanation's fields of an EXPLAIN or RESOLVE reply, by name."""
+        return cls(
+            bool(f["enabled"]),
+            text_of(f["variant"]),
+            text_of(f["reason"]),
+            text_of(f["detail"]),
+            int(f["percentage"]),
+        )
 
 
 def feature_from_info(name: str, info: Mapping[str, Any], local_field: Any = None) -> Feature:
