@@ -3,10 +3,11 @@ generated from hanoi_core::reply): the decoders read the same fields in the
 same order, and take a reply with a field appended by a newer module."""
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from hanoi_redis import _commands
+from hanoi_redis import Description, _commands
 from hanoi_redis._common import (
     DESCRIPTION_FIELDS,
     EXPLAIN_FIELDS,
@@ -63,9 +64,25 @@ def test_resolve_takes_an_appended_field():
 def test_ids_and_get_take_appended_fields():
     _, scan = _commands.scan_ids(b"f", [b"USERS", b"0"])
     assert scan([b"0", [b"a"], b"new"]) == (0, [b"a"])
-    reply = {b"enabled": 1, b"percentage": 5, b"metadata": {}, b"zz_new": b"x"}
+    reply = [b"enabled", 1, b"percentage", 5, b"metadata", [b"owner", b"me"], b"zz_new", b"x"]
     d = info_dict(reply)
     assert d is not None and d["enabled"] is True and d["zz_new"] == b"x"
+    assert d.extra == {"zz_new": b"x"} and "zz_new" in d and list(d)[-1] == "zz_new"
+
+
+def test_description_is_typed_and_still_reads_as_a_dict():
+    # The dataclass's fields are the reply's, in order (then `extra`).
+    assert tuple(f.name for f in fields(Description))[:-1] == DESCRIPTION_FIELDS
+    d = info_dict({b"type": b"string", b"variants": [b"a"], b"metadata": {b"k": b"v"}})
+    assert isinstance(d, Description)
+    assert d.type == d["type"] == d.get("type") == "string"
+    assert d.variants == ["a"] and d.metadata == {"k": "v"} and d.window is None
+    assert d.get("missing", 3) == 3
+    with pytest.raises(KeyError):
+        d["missing"]
+    as_dict = dict(d)
+    assert list(as_dict) == list(DESCRIPTION_FIELDS) and d == as_dict
+    assert {k: v for k, v in d.items() if k != "type"} != as_dict
 
 
 def test_the_modules_replies_have_the_listed_fields(r):
