@@ -75,6 +75,7 @@ the SDK's `get_*_async` methods.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import threading
@@ -380,7 +381,7 @@ class _Resolver:
         # type it has now.
         if now is not None and now != flag_type(info):
             self.forget(flag_key)
-            info = {**info, "type": now}
+            info = dataclasses.replace(info, type=now)
             if kind not in KINDS.get(now, ()):
                 return self._mismatch(kind, flag_key, default, info)
         if now == "boolean" and e.variant is None and value is not None:
