@@ -315,7 +315,7 @@ class _Link(threading.Thread):
         step = health if self.direct else min(self.TLS_POLL, health)
         idle = 0.0
         while not self.mirror._stop.is_set():
-            if self.conn is not conn:
+            if self.conn is None:  # closed by close(), or a failed send
                 raise redis.ConnectionError("closed")
             if self.outbox:
                 self._flush()
