@@ -8,7 +8,8 @@ in step with Redis through a connection of its own.
 
 - At start: `SCAN ... TYPE hanoiflag` under the prefix, then `HANOI.EXPORT`
   of each flag, loaded with hanoi-core's codec (`Engine.load`).
-- In step: per server (each primary of a cluster) one RESP3 connection with
+- In step: per server (each primary of a cluster) one redis-py connection of
+  the client's kind (TCP, TLS, Unix socket), `protocol=3`, with
   `CLIENT TRACKING ON BCAST PREFIX <prefix>`: every change of a key under the
   prefix (a hanoi write, DEL, RENAME, expiry, FLUSHALL) pushes an
   invalidation; the mirror re-reads that key's `HANOI.EXPORT` on a second
@@ -143,6 +144,8 @@ def _servers(client: Any) -> List[_Server]:
     if hasattr(client, "get_primaries"):
         base = dict(getattr(client.nodes_manager, "connection_kwargs", {}) or {})
         cls = base.pop("connection_class", None) or redis.connection.Connection
+        if base.pop("ssl", False):  # RedisCluster(ssl=True): as its own nodes do
+            cls = redis.connection.SSLConnection
         out = []
         for node in client.get_primaries():
             kw = dict(base)
