@@ -243,10 +243,10 @@ class _Link(threading.Thread):
         self.close_socket()
         conn = self.server.tracking_connection(self._handshake)
         try:
-            conn.connect()
-        except Exception as e:
+            conn.connect()  # redis-py's errors as they are (ConnectionError, AuthenticationError)
+        except BaseException:
             conn.disconnect()
-            raise redis.ConnectionError(f"cannot reach {self.server.describe()}: {e}") from e
+            raise
         with self.send_lock:
             self.conn = conn
             self.direct = not isinstance(conn, redis.connection.SSLConnection)
