@@ -8,9 +8,10 @@
 use std::ffi::c_int;
 
 use hanoi_core::observe::{Stamp, TallyCommand};
+use hanoi_core::reply::{self, ExplainReply, IdsPage, Reply, ResolveReply, StatsReply};
 use hanoi_core::rules::Attrs;
 use hanoi_core::store;
-use hanoi_core::{quote, Description, Error, Flag, Query, Value};
+use hanoi_core::{quote, Description, Error, Flag, Query};
 use redis_module::key::RedisKey;
 use redis_module::raw::{self, RedisModuleKey};
 use redis_module::redisvalue::RedisValueKey;
@@ -562,10 +563,6 @@ fn bool_reply(b: bool) -> RedisValue {
     RedisValue::Integer(i64::from(b))
 }
 
-fn bulk_or_nil(v: Option<&[u8]>) -> RedisValue {
-    v.map_or(RedisValue::Null, |v| RedisValue::StringBuffer(v.to_vec()))
-}
-
 /// `HANOI.EXPLAIN key id [WITH attr value ...]` → [enabled, variant,
 /// reason, detail, effective percentage].
 pub fn explain(call: &Call) -> CmdResult {
@@ -582,9 +579,7 @@ pub fn explain(call: &Call) -> CmdResult {
         .and_then(|(f, v)| f.definition().variants.iter().position(|x| x == v));
     evaluated(flag, e.enabled, index);
     stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
-    Ok(RedisValue::Array(
-        e.values().into_iter().map(value_reply).collect(),
-    ))
+    Ok(resp(ExplainReply::of(&e).encode()))
 }
 
 /// `HANOI.RESOLVE key id [WITH attr value ...]` → [enabled, variant, value
@@ -619,9 +614,7 @@ fn resolve_counted(call: &Call, count: bool) -> CmdResult {
         evaluated(flag, e.enabled, index);
         stats::add_serialized(&stats::VARIANT_ANSWERS, u64::from(e.variant.is_some()));
     }
-    Ok(RedisValue::Array(
-        r.values().into_iter().map(value_reply).collect(),
-    ))
+    Ok(resp(ResolveReply::of(&r).encode()))
 }
 
 /// `HANOI.GET key` → the flag's description (`hanoi_core::Description`) as
@@ -634,39 +627,25 @@ pub fn get(call: &Call) -> CmdResult {
         return Ok(RedisValue::Null);
     };
     let now = query(Some(flag), Attrs::default()).now_ms;
-    let fields = Description::of(flag, now).fields();
-    Ok(RedisValue::OrderedMap(
-        fields
-            .into_iter()
-            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), value_reply(v)))
-            .collect(),
-    ))
+    Ok(resp(Description::of(flag, now).encode()))
 }
 
-/// A core [`Value`] as a reply.
-fn value_reply(v: Value) -> RedisValue {
-    match v {
-        Value::Nil => RedisValue::Null,
-        Value::Bool(b) => bool_reply(b),
-        Value::Int(i) => RedisValue::Integer(i),
-        Value::Bytes(b) => RedisValue::StringBuffer(b),
-        Value::Word(w) => RedisValue::SimpleStringStatic(w),
-        Value::List(l) => RedisValue::Array(l.into_iter().map(value_reply).collect()),
-        Value::Map(m) => RedisValue::OrderedMap(
+/// A core [`Reply`] as Redis's: every structured reply (EXPLAIN, RESOLVE,
+/// GET, STATS, HISTORY, IDS) is built by the core's encoder
+/// (`hanoi_core::reply`) and turned into Redis's here, once.
+fn resp(r: Reply) -> RedisValue {
+    match r {
+        Reply::Int(i) => RedisValue::Integer(i),
+        Reply::Bulk(b) => RedisValue::StringBuffer(b),
+        Reply::Simple(s) => RedisValue::SimpleString(s),
+        Reply::Nil => RedisValue::Null,
+        Reply::Array(a) => RedisValue::Array(a.into_iter().map(resp).collect()),
+        Reply::Map(m) => RedisValue::OrderedMap(
             m.into_iter()
-                .map(|(k, v)| (RedisValueKey::BulkString(k), value_reply(v)))
+                .map(|(k, v)| (RedisValueKey::BulkString(k), resp(v)))
                 .collect(),
         ),
     }
-}
-
-fn map(fields: Vec<(&str, RedisValue)>) -> RedisValue {
-    RedisValue::OrderedMap(
-        fields
-            .into_iter()
-            .map(|(k, v)| (RedisValueKey::String(k.to_owned()), v))
-            .collect(),
-    )
 }
 
 /// `HANOI.HISTORY key [COUNT n]` → the entries, newest first, each a map:
@@ -688,29 +667,9 @@ pub fn history(call: &Call) -> CmdResult {
     let Some(flag) = read_flag(&key)? else {
         return Ok(RedisValue::Array(vec![]));
     };
-    Ok(RedisValue::Array(
-        flag.history()
-            .newest()
-            .take(limit)
-            .map(|e| {
-                map(vec![
-                    ("time", RedisValue::Integer(e.at_ms as i64)),
-                    ("user", RedisValue::StringBuffer(e.user.clone())),
-                    ("client", bulk_or_nil(e.client.as_deref())),
-                    (
-                        "command",
-                        RedisValue::Array(
-                            e.command
-                                .iter()
-                                .map(|c| RedisValue::StringBuffer(c.clone()))
-                                .collect(),
-                        ),
-                    ),
-                    ("arguments", RedisValue::Integer(e.args as i64)),
-                ])
-            })
-            .collect(),
-    ))
+    Ok(resp(reply::encode_history(
+        flag.history().newest().take(limit),
+    )))
 }
 
 /// `HANOI.STATS key [SERIES]` → this server's counts for the flag: a map of
@@ -741,52 +700,12 @@ pub fn stats(call: &Call) -> CmdResult {
         return Ok(RedisValue::Null);
     };
     if series {
-        let s = flag.counters().series(clock::now_exact());
-        let periods = |ps: Vec<hanoi_core::observe::Period>| {
-            RedisValue::Array(
-                ps.into_iter()
-                    .map(|p| {
-                        RedisValue::Array(vec![
-                            RedisValue::Integer(p.start_ms as i64),
-                            RedisValue::Integer(p.evaluations as i64),
-                            RedisValue::Integer(p.enabled as i64),
-                        ])
-                    })
-                    .collect(),
-            )
-        };
-        return Ok(map(vec![
-            ("minutes", periods(s.minutes)),
-            ("hours", periods(s.hours)),
-        ]));
+        return Ok(resp(flag.counters().series(clock::now_exact()).encode()));
     }
-    let c = flag.counters().snapshot();
-    let variants = flag
-        .definition()
-        .variants
-        .iter()
-        .zip(&c.variants)
-        .map(|(v, n)| {
-            (
-                RedisValueKey::BulkString(v.clone()),
-                RedisValue::Integer(*n as i64),
-            )
-        })
-        .collect();
-    Ok(map(vec![
-        ("evaluations", RedisValue::Integer(c.evaluations as i64)),
-        ("enabled", RedisValue::Integer(c.enabled as i64)),
-        ("variants", RedisValue::OrderedMap(variants)),
-        (
-            "last_evaluated",
-            if c.last_ms == 0 {
-                RedisValue::Null
-            } else {
-                RedisValue::Integer(c.last_ms as i64)
-            },
-        ),
-        ("since", RedisValue::Integer(c.since_ms as i64)),
-    ]))
+    let counts = flag.counters().snapshot();
+    Ok(resp(
+        StatsReply::of(&counts, &flag.definition().variants).encode(),
+    ))
 }
 
 /// `HANOI.TALLY key evaluations enabled [variant count ...]` → OK: adds
@@ -839,14 +758,13 @@ pub fn ids(call: &Call) -> CmdResult {
         Some(f) => q.run(f),
         None => (0, Vec::new()),
     };
-    Ok(RedisValue::Array(vec![
-        RedisValue::BulkString(next.to_string()),
-        RedisValue::Array(
-            ids.into_iter()
-                .map(|id| RedisValue::StringBuffer(id.to_vec()))
-                .collect(),
-        ),
-    ]))
+    Ok(resp(
+        IdsPage {
+            cursor: next,
+            ids: ids.into_iter().map(<[u8]>::to_vec).collect(),
+        }
+        .encode(),
+    ))
 }
 
 pub fn export(call: &Call) -> CmdResult {

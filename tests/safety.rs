@@ -467,6 +467,28 @@ fn import_replaces_a_flag_all_or_nothing_under_the_targets_limits() {
     // The same again changes nothing and records nothing.
     ok_b(&mut pc, ("HANOI.IMPORT", "f", &blob[..]));
     assert_eq!(history_len(&mut pc, "f"), history + 1);
+    // IDS KEEP: the target's ids stay (a NOIDS blob is enough); ADD adds
+    // the blob's; REPLACE (the default) takes the blob's.
+    ok(&mut pc, &["HANOI.DEFINE", "k", "PERCENTAGE", "1"]);
+    int(&mut pc, &["HANOI.REGISTER", "k", "USER", "mine"]);
+    ok_b(&mut pc, ("HANOI.IMPORT", "k", &noids[..], "IDS", "KEEP"));
+    let users = |con: &mut redis::Connection| -> Vec<String> {
+        let (_, mut ids): (String, Vec<String>) =
+            query(con, ("HANOI.IDS", "k", "USERS", "0", "COUNT", "100"));
+        ids.sort();
+        ids
+    };
+    assert_eq!(users(&mut pc), ["mine"]);
+    let resolve = |con: &mut redis::Connection, key: &str| -> Value {
+        query(con, ("HANOI.RESOLVE", key, "x", "WITH", "plan", "pro"))
+    };
+    assert_eq!(resolve(&mut pc, "k"), resolve(&mut st, "f"));
+    ok_b(&mut pc, ("HANOI.IMPORT", "k", &blob[..], "IDS", "ADD"));
+    assert_eq!(users(&mut pc), ["7", "8", "mine"]);
+    ok_b(&mut pc, ("HANOI.IMPORT", "k", &blob[..], "IDS", "REPLACE"));
+    assert_eq!(users(&mut pc), ["7", "8"]);
+    assert!(err_b(&mut pc, ("HANOI.IMPORT", "k", &blob[..], "IDS", "MERGE")).contains("KEEP"));
+    assert!(err_b(&mut pc, ("HANOI.IMPORT", "k", &noids[..], "IDS", "ADD")).contains("IDS KEEP"));
     // A new key; the replica and a restart hold the same flag.
     ok_b(&mut pc, ("HANOI.IMPORT", "copy", &blob[..]));
     assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);

@@ -524,15 +524,7 @@ pub struct Flag {
 /// Equal flags hold the same data; evaluation counts are not data.
 impl PartialEq for Flag {
     fn eq(&self, other: &Self) -> bool {
-        self.def == other.def
-            && self.users == other.users
-            && self.blocked == other.blocked
-            && self.regexes == other.regexes
-            && self.meta == other.meta
-            && self.history == other.history
-            && self.rules == other.rules
-            && self.schedule == other.schedule
-            && self.revision == other.revision
+        self.users == other.users && self.blocked == other.blocked && self.same_but_ids(other)
     }
 }
 
@@ -666,8 +658,11 @@ impl Flag {
 
     /// `HANOI.IMPORT` over this flag: it becomes `new` but keeps what is
     /// this server's own (its history, its creation time, its revision,
-    /// its counts). Returns whether anything changed.
-    pub fn import(&mut self, mut new: Flag) -> bool {
+    /// its counts), and with `IDS KEEP` or `ADD` its ids (moved, not
+    /// copied; the blob's added with `ADD`). Returns whether anything
+    /// changed.
+    pub fn import(&mut self, mut new: Flag, ids: crate::store::ImportIds) -> bool {
+        use crate::store::ImportIds;
         new.meta.created_ms = self.meta.created_ms;
         new.history = self.history.clone();
         new.revision = self.revision;
@@ -676,15 +671,40 @@ impl Flag {
         } else {
             self.counters.with_variants(new.def.variants.len())
         };
-        let changed = new != *self;
+        let changed = if ids == ImportIds::Replace {
+            new != *self
+        } else {
+            std::mem::swap(&mut new.users, &mut self.users);
+            std::mem::swap(&mut new.blocked, &mut self.blocked);
+            // `self` holds the blob's ids now.
+            let mut added = 0;
+            if ids == ImportIds::Add {
+                added += self.users.iter().filter(|id| new.users.insert(id)).count();
+                added += self
+                    .blocked
+                    .iter()
+                    .filter(|id| new.blocked.insert(id))
+                    .count();
+            }
+            added > 0 || !new.same_but_ids(self)
+        };
         *self = new;
         changed
     }
 
+    /// Equal but for the registered and blocked ids.
+    fn same_but_ids(&self, other: &Flag) -> bool {
+        self.def == other.def
+            && self.regexes == other.regexes
+            && self.meta == other.meta
+            && self.history == other.history
+            && self.rules == other.rules
+            && self.schedule == other.schedule
+            && self.revision == other.revision
+    }
+
     /// This flag with `users` and `blocked` as its registered and blocked
-    /// ids, all else as it is: hanoi-web's copy between environments keeps
-    /// the target's own ids this way (or adds the source's to them) before
-    /// `HANOI.IMPORT` of [`crate::codec::to_bytes`] of the result.
+    /// ids, all else as it is.
     pub fn with_ids(mut self, users: IdSet, blocked: IdSet) -> Flag {
         self.users = users;
         self.blocked = blocked;

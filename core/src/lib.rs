@@ -19,6 +19,7 @@ mod idset;
 pub mod observe;
 mod parse;
 pub mod regexes;
+pub mod reply;
 mod rollout;
 pub mod rules;
 pub mod store;

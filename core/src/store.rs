@@ -53,9 +53,23 @@ pub enum Write<'a> {
     },
     SetMeta(Vec<(&'a [u8], &'a [u8])>),
     DeleteMeta(Vec<&'a [u8]>),
-    /// `IMPORT key blob`: a whole flag as `HANOI.EXPORT` wrote it, already
-    /// checked against the limits ([`Flag::check`]).
-    Import(Box<Flag>),
+    /// `IMPORT key blob [IDS REPLACE|KEEP|ADD]`: a whole flag as
+    /// `HANOI.EXPORT` wrote it, already checked against the limits
+    /// ([`Flag::check`]), and what becomes of the target's ids.
+    Import(Box<Flag>, ImportIds),
+}
+
+/// `HANOI.IMPORT`'s `IDS`: what becomes of the target's registered and
+/// blocked ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportIds {
+    /// The blob's ids replace them (the default; the blob needs its ids).
+    Replace,
+    /// They stay; the blob's, if any, are not used (an `EXPORT NOIDS`
+    /// blob is enough).
+    Keep,
+    /// They stay and the blob's are added.
+    Add,
 }
 
 /// What a write answers.
@@ -223,8 +237,27 @@ impl<'a> Write<'a> {
         } else if kw(name, "META") {
             Self::meta(args, limits)
         } else if kw(name, "IMPORT") {
-            exact(1)?;
-            Self::import(args[0], limits)
+            let ids = match args {
+                [_] => ImportIds::Replace,
+                [_, ids, mode] if kw(ids, "IDS") => match mode {
+                    m if kw(m, "REPLACE") => ImportIds::Replace,
+                    m if kw(m, "KEEP") => ImportIds::Keep,
+                    m if kw(m, "ADD") => ImportIds::Add,
+                    m => {
+                        return Err(usage(format!(
+                            "expected IDS REPLACE, KEEP or ADD, got '{}'",
+                            quote(m)
+                        )))
+                    }
+                },
+                [] => return Err(Error::WrongArity),
+                _ => {
+                    return Err(usage(
+                        "expected HANOI.IMPORT key blob [IDS REPLACE|KEEP|ADD]",
+                    ))
+                }
+            };
+            Self::import(args[0], ids, limits)
         } else {
             Err(usage(format!("'{}' is not a hanoi write", quote(command))))
         }
@@ -311,18 +344,28 @@ impl<'a> Write<'a> {
     /// then held to `limits` as if each of its parts had been written by
     /// hand (a flag exported from a server with looser limits is refused
     /// whole, naming what is over).
-    fn import(blob: &[u8], limits: &Limits) -> Result<Write<'a>, Error> {
-        let flag = crate::codec::from_bytes(blob).map_err(|e| {
-            if crate::codec::from_bytes_partial(blob).is_ok() {
-                usage("an EXPORT NOIDS blob cannot be imported: export the flag with its ids")
-            } else {
-                usage(format!("not a flag as HANOI.EXPORT writes it ({e})"))
-            }
-        })?;
+    fn import(blob: &[u8], ids: ImportIds, limits: &Limits) -> Result<Write<'a>, Error> {
+        let not_a_flag = |e: Error| usage(format!("not a flag as HANOI.EXPORT writes it ({e})"));
+        let flag = if ids == ImportIds::Keep {
+            // The blob's ids (if it has them) are not used: none to check.
+            let p = crate::codec::from_bytes_partial(blob).map_err(not_a_flag)?;
+            p.flag.with_ids(Default::default(), Default::default())
+        } else {
+            crate::codec::from_bytes(blob).map_err(|e| {
+                if crate::codec::from_bytes_partial(blob).is_ok() {
+                    usage(
+                        "an EXPORT NOIDS blob has no ids to import: export the flag with its \
+                         ids, or keep the target's (IDS KEEP)",
+                    )
+                } else {
+                    not_a_flag(e)
+                }
+            })?
+        };
         if !limits.stored {
             flag.check(limits)?;
         }
-        Ok(Write::Import(Box::new(flag)))
+        Ok(Write::Import(Box::new(flag), ids))
     }
 
     /// `META key SET field value [...] | DEL field [...]` (at most
@@ -369,7 +412,7 @@ pub fn apply(
             flag.set_revision(1);
             return Ok(Outcome::Created(Box::new(flag)));
         }
-        (None, Write::Import(mut flag)) => {
+        (None, Write::Import(mut flag, _)) => {
             flag.replace_observations(Default::default(), now_ms);
             flag.counters().reset(now_ms);
             flag.set_revision(1);
@@ -408,7 +451,7 @@ pub fn apply(
             limits.max_meta_value_bytes,
         )?),
         Write::DeleteMeta(fields) => count(flag.metadata_mut().delete(&fields)?),
-        Write::Import(new) => (Reply::Ok, flag.import(*new)),
+        Write::Import(new, ids) => (Reply::Ok, flag.import(*new, ids)),
     };
     if changed {
         flag.set_revision(flag.revision().wrapping_add(1));

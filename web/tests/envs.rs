@@ -745,7 +745,9 @@ async fn a_copy_the_target_refuses_changes_nothing_there() {
     // Refused whole, the module's words at the form, the inputs kept.
     let (status, html) = copy(form(&html)).await;
     assert_eq!(status, 400, "{html}");
-    let at_form = &html[html.find(r#"id="copy-to-production""#).expect("the form")..];
+    let at_form = &html[html
+        .find(r#"id="copy-to-production""#)
+        .unwrap_or_else(|| panic!("the form: {html}"))..];
     let refusal = &at_form[at_form.find(r#"id="copy-refused""#).expect("the refusal")..];
     assert!(
         refusal.contains("Not copied: production refused it, nothing changed there.")

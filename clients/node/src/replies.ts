@@ -2,6 +2,7 @@
  * (RESP2 flat arrays, RESP3 maps as `Map` or plain objects) gave them. */
 
 import type { Arg } from "./client.js";
+import { HanoiError } from "./errors.js";
 
 /** An id: a string or a number (sent as its decimal text). */
 export type Id = string | number;
@@ -141,6 +142,62 @@ export interface Series {
   hours: Period[];
 }
 
+/** Each reply's fields, in order, as hanoi-core lays them out
+ * (`tests/vectors/replies.json`, checked by test/replies.test.ts). An array
+ * reply is read by position and may be longer (fields a newer module
+ * appended: left out); a map reply is read by name (names not known: left out). */
+export const FIELDS = {
+  "HANOI.EXPLAIN": ["enabled", "variant", "reason", "detail", "percentage"],
+  "HANOI.RESOLVE": ["enabled", "variant", "value", "reason", "detail", "percentage", "type"],
+  "HANOI.GET": [
+    "blocked",
+    "created",
+    "default",
+    "effective_percentage",
+    "enabled",
+    "metadata",
+    "percentage",
+    "ramp",
+    "regexes",
+    "revision",
+    "rules",
+    "salt",
+    "type",
+    "users",
+    "values",
+    "variants",
+    "weights",
+    "window",
+  ],
+  "HANOI.STATS": ["evaluations", "enabled", "variants", "last_evaluated", "since"],
+  "HANOI.STATS SERIES": ["minutes", "hours"],
+  "HANOI.HISTORY": ["time", "user", "client", "command", "arguments"],
+  "HANOI.IDS": ["cursor", "ids"],
+} as const;
+
+/** The named types of the replies' fields (each an array read by position). */
+export const TYPES = {
+  period: ["start", "evaluations", "enabled"],
+} as const;
+
+/** An array reply's fields by name: at least `fields`, in order; more (a
+ * newer module's) are left out. */
+export function byPosition<F extends string>(
+  reply: unknown,
+  fields: readonly F[],
+  what: string,
+): Record<F, unknown> {
+  const a = list(reply);
+  if (a.length < fields.length) {
+    throw new HanoiError(`${what}: a reply of ${a.length} fields, expected at least ${fields.length}`);
+  }
+  const out = {} as Record<F, unknown>;
+  fields.forEach((f, i) => {
+    out[f] = a[i];
+  });
+  return out;
+}
+
 export function text(v: unknown): string {
   return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
 }
@@ -228,23 +285,26 @@ function detailOf(v: unknown): string | number | null {
   return text(v);
 }
 
-export function explanation(reply: unknown): Explanation {
-  const [enabled, variant, reason, detail, pct] = list(reply);
+function explanationOf(f: Record<(typeof FIELDS)["HANOI.EXPLAIN"][number], unknown>): Explanation {
   return {
-    enabled: one(enabled),
-    variant: textOrNull(variant),
-    reason: text(reason) as Reason,
-    detail: detailOf(detail),
-    percentage: num(pct),
+    enabled: one(f.enabled),
+    variant: textOrNull(f.variant),
+    reason: text(f.reason) as Reason,
+    detail: detailOf(f.detail),
+    percentage: num(f.percentage),
   };
 }
 
+export function explanation(reply: unknown): Explanation {
+  return explanationOf(byPosition(reply, FIELDS["HANOI.EXPLAIN"], "HANOI.EXPLAIN"));
+}
+
 export function resolution(reply: unknown): Resolution {
-  const [enabled, variant, value, reason, detail, pct, type] = list(reply);
+  const f = byPosition(reply, FIELDS["HANOI.RESOLVE"], "HANOI.RESOLVE");
   return {
-    ...explanation([enabled, variant, reason, detail, pct]),
-    value: jsonValue(value),
-    type: textOrNull(type) as FlagType | null,
+    ...explanationOf(f),
+    value: jsonValue(f.value),
+    type: textOrNull(f.type) as FlagType | null,
   };
 }
 
@@ -348,14 +408,14 @@ export function stats(reply: unknown): Stats | null {
 }
 
 export function idsPage(reply: unknown): IdsPage {
-  const [cursor, ids] = list(reply);
-  return { cursor: text(cursor), ids: list(ids).map(text) };
+  const f = byPosition(reply, FIELDS["HANOI.IDS"], "HANOI.IDS");
+  return { cursor: text(f.cursor), ids: list(f.ids).map(text) };
 }
 
 function periods(reply: unknown): Period[] {
   return list(reply).map((p) => {
-    const [start, evaluations, enabled] = list(p).map(num);
-    return { start: start!, evaluations: evaluations!, enabled: enabled! };
+    const f = byPosition(p, TYPES.period, "HANOI.STATS SERIES");
+    return { start: num(f.start), evaluations: num(f.evaluations), enabled: num(f.enabled) };
   });
 }
 

@@ -1,5 +1,6 @@
 """HanoiProvider and AsyncHanoiProvider through the real openfeature-sdk client."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -582,3 +583,88 @@ def test_the_default_timeout_is_one_second():
 
     for cls in (HanoiProvider, AsyncHanoiProvider):
         assert inspect.signature(cls.__init__).parameters["timeout"].default == 1.0
+
+
+# ----- issue 31: one change feed -----
+
+
+def _wait(what, ok, within=HANG_GUARD):
+    deadline = time.monotonic() + within
+    while not ok():
+        assert time.monotonic() < deadline, f"never {what}"
+        time.sleep(0.02)
+
+
+def _connections(port):
+    """The server's clients: (name, subscriptions) of each."""
+    admin = redis.Redis(port=port)
+    try:
+        return [(c["name"], int(c["sub"]) + int(c["psub"])) for c in admin.client_list()]
+    finally:
+        admin.close()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_provider_over_a_mirror_follows_the_mirrors_feed(own_server, kind):
+    # events=True or not, a provider over a mirror subscribes to nothing: its
+    # events come from the mirror's tracking connection.
+    from hanoi_redis.asyncio import AsyncMirrorBackEnd
+
+    writer = redis.Redis(port=own_server.port)
+    rollout = hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd(writer))
+    rollout.add_func("f", percentage=100)
+    if kind == "sync":
+        backend = hanoi_redis.MirrorBackEnd(redis.Redis(port=own_server.port), max_backoff=0.2)
+        provider = HanoiProvider(backend, events=True)
+        sync_backend = backend
+    else:
+        backend = AsyncMirrorBackEnd(redis.asyncio.Redis(port=own_server.port), max_backoff=0.2)
+        provider = AsyncHanoiProvider(backend, events=True)
+        sync_backend = backend.mirror
+    events = []
+    handlers = {
+        ev: (lambda d, ev=ev: events.append((ev, list(d.flags_changed or []))))
+        for ev in (
+            ProviderEvent.PROVIDER_STALE,
+            ProviderEvent.PROVIDER_READY,
+            ProviderEvent.PROVIDER_CONFIGURATION_CHANGED,
+        )
+    }
+    for ev, h in handlers.items():
+        api.add_handler(ev, h)
+    try:
+        api.set_provider_and_wait(provider)
+        client = api.get_client()
+
+        async def value():
+            if kind == "sync":
+                return client.get_boolean_value("f", False, ctx("1"))
+            return await client.get_boolean_value_async("f", False, ctx("1"))
+
+        assert await value() is True
+        assert not any(subs for _, subs in _connections(own_server.port))
+        assert [n for n, _ in _connections(own_server.port)].count("hanoi-mirror") == 1
+
+        rollout.set_percentage("f", 0)
+        _wait(
+            "the change event",
+            lambda: (ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, ["f"]) in events,
+        )
+        assert await value() is False
+
+        own_server.kill()
+        _wait("PROVIDER_STALE", lambda: (ProviderEvent.PROVIDER_STALE, []) in events)
+        assert await value() is False, "the last state, while away"
+        own_server.start()
+        _wait("PROVIDER_READY", lambda: (ProviderEvent.PROVIDER_READY, []) in events)
+        writer = redis.Redis(port=own_server.port)
+        hanoi_redis.Rollout(hanoi_redis.RedisModuleBackEnd(writer)).add_func("f", percentage=100)
+        _wait("in step", lambda: sync_backend.sync() and not sync_backend.stale)
+        assert await value() is True
+    finally:
+        api.shutdown()
+        for ev, h in handlers.items():
+            with contextlib.suppress(ValueError):  # api.shutdown may have
+                api.remove_handler(ev, h)
+        backend.close()
+        writer.close()

@@ -59,11 +59,12 @@ impl Store {
 
     /// A copy onto this environment for a UI user: on a connection of its
     /// own named as for [`Store::write`], `WATCH key`, read the target's
-    /// whole flag (`HANOI.EXPORT key`, ids included; None: no such key),
-    /// check its revision is still `expected` (None: the key must not
-    /// exist), make the blob from it with `blob`, then `HANOI.IMPORT key
-    /// blob` alone in `MULTI`/`EXEC`: one command, applied whole or
-    /// refused whole by the module. `blob`'s error ends it, nothing sent.
+    /// flag (`HANOI.EXPORT key NOIDS`; None: no such key), check its
+    /// revision is still `expected` (None: the key must not exist), make
+    /// the blob from it with `blob` (the parts of it not copied stay), then
+    /// `HANOI.IMPORT key blob IDS <ids>` alone in `MULTI`/`EXEC`: one
+    /// command, applied whole or refused whole by the module. `blob`'s
+    /// error ends it, nothing sent.
     /// The audit entry (`audit.what`: the copy in words) as for
     /// [`Store::write`].
     pub async fn import<E>(
@@ -72,6 +73,7 @@ impl Store {
         key: &[u8],
         expected: Option<&str>,
         blob: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
+        ids: &str,
         audit: &Audit,
     ) -> Result<Result<ImportOutcome, E>, RedisError> {
         let node = self.node_for(key).await?;
@@ -83,6 +85,7 @@ impl Store {
             key,
             expected,
             blob,
+            ids,
             inside.then_some(&entry),
         )
         .await;
@@ -203,6 +206,7 @@ async fn import_on<E>(
     key: &[u8],
     expected: Option<&str>,
     blob: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, E>,
+    ids: &str,
     entry: Option<&Cmd>,
 ) -> Result<Result<ImportOutcome, E>, RedisError> {
     let mut con = user_connection(client, user).await?;
@@ -211,7 +215,7 @@ async fn import_on<E>(
         .query_async::<()>(&mut con)
         .await?;
     let current = con
-        .req_packed_command(redis::cmd("HANOI.EXPORT").arg(key))
+        .req_packed_command(redis::cmd("HANOI.EXPORT").arg(key).arg("NOIDS"))
         .await?
         .extract_error()?;
     let current = match current {
@@ -234,7 +238,12 @@ async fn import_on<E>(
         }
     };
     let mut pipe = redis::pipe();
-    pipe.atomic().cmd("HANOI.IMPORT").arg(key).arg(blob);
+    pipe.atomic()
+        .cmd("HANOI.IMPORT")
+        .arg(key)
+        .arg(blob)
+        .arg("IDS")
+        .arg(ids);
     // The audit entry with the import, in its MULTI/EXEC.
     if let Some(e) = entry {
         pipe.add_command(e.clone());

@@ -648,12 +648,21 @@ pub(super) async fn copy(
     let mut audit = w.audit(&app, &f, &format!("copy from {from_name}"));
     audit.what = Some(what.clone());
     let target_name = w.env_name.clone();
-    // The blob: the target's flag (read under WATCH with the revision
-    // check) with the parts ticked taken from the source (the core decides:
+    // The target keeps its own ids (HANOI.IMPORT ... IDS KEEP); the
+    // source's are added to them when ticked (IDS ADD): no id set of the
+    // target crosses the network.
+    let ids = if parts.ids { "ADD" } else { "KEEP" };
+    // The blob: the target's flag (read without its ids, under WATCH with
+    // the revision check) with the parts ticked taken from the source (the core decides:
     // Flag::copied; a new flag arrives off unless the switch is ticked).
     let blob = |target: Option<&[u8]>| -> Result<Vec<u8>, Fail> {
         let target = match target {
-            Some(t) => Some(codec::from_bytes(t).map_err(|e| unreadable(&target_name, e))?),
+            Some(t) => Some(
+                // NOIDS: the ids' counts without the ids.
+                codec::from_bytes_partial(t)
+                    .map_err(|e| unreadable(&target_name, e))?
+                    .flag,
+            ),
             None => None,
         };
         let flag = Flag::copied(&src_flag, target.as_ref(), parts)
@@ -663,10 +672,10 @@ pub(super) async fn copy(
     // Where changes need approvals: a change request holding the blob made
     // from the target as it is now (applied only on this same revision).
     if w.approvals > 0 {
-        let target = export(&w.env(&app).store, &key, true).await?;
+        let target = export(&w.env(&app).store, &key, false).await?;
         let blob = blob(target.as_deref())?;
         let mut c = redis::cmd("HANOI.IMPORT");
-        c.arg(&key).arg(blob);
+        c.arg(&key).arg(blob).arg("IDS").arg(ids);
         let expect = match expected {
             Some(v) => crate::store::requests::Expect::Revision(v.to_owned()),
             None => crate::store::requests::Expect::Absent,
@@ -682,7 +691,7 @@ pub(super) async fn copy(
     match w
         .env(&app)
         .store
-        .import(&who, &key, expected, blob, &audit)
+        .import(&who, &key, expected, blob, ids, &audit)
         .await??
     {
         ImportOutcome::Conflict => {

@@ -16,7 +16,7 @@ version is `hanoi_redis.asyncio`; the OpenFeature provider is
 
 from importlib import metadata as _metadata
 
-from ._common import Explanation, Feature, FlagNotFound, HanoiError, RolloutException
+from ._common import Description, Explanation, Feature, FlagNotFound, HanoiError, RolloutException
 from .api import Rollout
 from .backend import BackEnd, MemoryBackEnd, RedisModuleBackEnd
 from .mirror import MirrorBackEnd
@@ -29,6 +29,7 @@ except _metadata.PackageNotFoundError:  # a source tree, not installed
 
 __all__ = [
     "BackEnd",
+    "Description",
     "Explanation",
     "Feature",
     "FlagNotFound",

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from ._common import (
+    IDS_FIELDS,
     Explanation,
     IdList,
     Info,
     Pairs,
+    by_position,
     info_dict,
     json_value,
     resolution,
@@ -96,8 +98,8 @@ def ids(key: bytes, what: IdList, items: Sequence[bytes]) -> Built[int]:
 
 
 def _scan(reply: Any) -> Tuple[int, List[bytes]]:
-    cursor, ids = reply
-    return int(cursor), [bytes(i) for i in ids]
+    f = by_position(reply, IDS_FIELDS, "HANOI.IDS")
+    return int(f["cursor"]), [bytes(i) for i in f["ids"]]
 
 
 def scan_ids(key: bytes, args: Sequence[bytes]) -> Built[Tuple[int, List[bytes]]]:

@@ -10,11 +10,15 @@ import contextvars
 import json
 import re
 from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import (
     Any,
     Callable,
     Dict,
+    ItemsView,
     Iterable,
+    Iterator,
+    KeysView,
     List,
     Literal,
     Mapping,
@@ -34,8 +38,6 @@ Pairs = Sequence[Tuple[bytes, bytes]]
 Field = Union[None, str, Callable[[Any], Any]]
 #: The id lists of HANOI.REGISTER/UNREGISTER (USER or REGEX), BLOCK and UNBLOCK.
 IdList = Literal["user", "regex", "unuser", "unregex", "block", "unblock"]
-#: HANOI.GET's answer as a dict (`describe`).
-Info = Dict[str, Any]
 
 _regex_type = type(re.compile(""))
 
@@ -179,12 +181,58 @@ def full_definition(
     return opts
 
 
+#: Each array reply's fields, in order, as hanoi-core lays them out
+#: (`tests/vectors/replies.json`, checked by tests/test_replies.py). A newer
+#: module may append fields: the decoders read these and leave the rest.
+EXPLAIN_FIELDS: Tuple[str, ...] = ("enabled", "variant", "reason", "detail", "percentage")
+RESOLVE_FIELDS: Tuple[str, ...] = (
+    "enabled",
+    "variant",
+    "value",
+    "reason",
+    "detail",
+    "percentage",
+    "type",
+)
+IDS_FIELDS: Tuple[str, ...] = ("cursor", "ids")
+#: HANOI.GET's fields (a map: read by name; names not listed are kept as they are).
+DESCRIPTION_FIELDS: Tuple[str, ...] = (
+    "blocked",
+    "created",
+    "default",
+    "effective_percentage",
+    "enabled",
+    "metadata",
+    "percentage",
+    "ramp",
+    "regexes",
+    "revision",
+    "rules",
+    "salt",
+    "type",
+    "users",
+    "values",
+    "variants",
+    "weights",
+    "window",
+)
+
+
+def by_position(reply: Sequence[Any], fields: Tuple[str, ...], command: str) -> Dict[str, Any]:
+    """An array reply's fields by name: at least `fields`, in order; fields a
+    newer module appended after them are left out."""
+    if len(reply) < len(fields):
+        raise HanoiError(
+            f"{command}: a reply of {len(reply)} fields, expected at least {len(fields)}"
+        )
+    return dict(zip(fields, reply))
+
+
 def resolution(reply: Sequence[Any]) -> Tuple["Explanation", Any, Optional[str]]:
     """HANOI.RESOLVE's reply: the explanation, the value served (decoded
     JSON, None when none) and the flag's type (None for a missing flag)."""
-    enabled, variant, value, reason, detail, pct, kind = reply
-    e = Explanation.from_reply([enabled, variant, reason, detail, pct])
-    return e, json_value(value), text_of(kind)
+    f = by_position(reply, RESOLVE_FIELDS, "HANOI.RESOLVE")
+    return Explanation.from_fields(f), json_value(f["value"]), text_of(f["type"])
 
 
 _JSON_WORDS: Dict[bytes, Any] = {b"true": True, b"false": False, b"null": None}
@@ -293,11 +341,22 @@ class Explanation:
 
     @classmethod
     def from_reply(cls, reply: Sequence[Any]) -> "Explanation":
-        enabled, variant, reason, detail, pct = reply
-        return cls(bool(enabled), text_of(variant), text_of(reason), text_of(detail), int(pct))
+        """HANOI.EXPLAIN's reply (fields appended by a newer module are left out)."""
+        return cls.from_fields(by_position(reply, EXPLAIN_FIELDS, "HANOI.EXPLAIN"))
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, Any]) -> "Explanation":
+        """The explanation's fields of an EXPLAIN or RESOLVE reply, by name."""
+        return cls(
+            bool(f["enabled"]),
+            text_of(f["variant"]),
+            text_of(f["reason"]),
+            text_of(f["detail"]),
+            int(f["percentage"]),
+        )
 
 
-def feature_from_info(name: str, info: Mapping[str, Any], local_field: Any = None) -> Feature:
+def feature_from_info(name: str, info: "Description", local_field: Any = None) -> Feature:
     """hanoi's Feature for a flag's `HANOI.GET` answer."""
     meta = info.get("metadata") or {}
     field = local_field if callable(local_field) else meta.get(FIELD)
@@ -307,9 +366,85 @@ def feature_from_info(name: str, info: Mapping[str, Any], local_field: Any = Non
     return f
 
 
-def info_dict(reply: Any) -> Optional[Info]:
+@dataclass(frozen=True, eq=False)
+class Description:
+    """HANOI.GET's answer (`describe`), by attribute (`d.type`, `d.metadata`)
+    or, as a dict, by the reply's field names (`d["type"]`, `d.get("salt")`,
+    `dict(d)`, `d.items()`); `extra` keeps the fields a newer module added
+    (reached by name too). `d.values` is the field (one value per variant):
+    the mapping's values are `dict(d).values()`."""
+
+    blocked: int = 0
+    created: int = 0
+    default: Optional[str] = None
+    effective_percentage: int = 0
+    enabled: bool = False
+    metadata: Dict[str, str] = _field(default_factory=dict)
+    percentage: int = 0
+    #: [from %, to %, start ms, end ms], or None.
+    ramp: Optional[List[int]] = None
+    regexes: List[str] = _field(default_factory=list)
+    revision: int = 0
+    #: Each rule as its name, then the words after `RULE key SET name`.
+    rules: List[List[str]] = _field(default_factory=list)
+    salt: Optional[str] = None
+    type: Optional[str] = None
+    users: int = 0
+    #: One decoded JSON value per variant, or none.
+    values: List[Any] = _field(default_factory=list)
+    variants: List[str] = _field(default_factory=list)
+    weights: List[int] = _field(default_factory=list)
+    #: [from ms, until ms], or None.
+    window: Optional[List[int]] = None
+    #: Fields this client does not know (a newer module's), by name.
+    extra: Dict[str, Any] = _field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _DESCRIPTION_SET:
+            return getattr(self, key)
+        return self.extra[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return key in _DESCRIPTION_SET or key in self.extra
+
+    def __iter__(self) -> Iterator[str]:
+        yield from DESCRIPTION_FIELDS
+        yield from self.extra
+
+    def __len__(self) -> int:
+        return len(DESCRIPTION_FIELDS) + len(self.extra)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {k: self[k] for k in self}
+
+    def keys(self) -> KeysView[str]:
+        return self.as_dict().keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self.as_dict().items()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Description, dict)):
+            return self.as_dict() == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_DESCRIPTION_SET = frozenset(DESCRIPTION_FIELDS)
+#: HANOI.GET's answer (`describe`).
+Info = Description
+
+
+def info_dict(reply: Any) -> Optional[Description]:
     """HANOI.GET's reply (a RESP3 map, a RESP2 flat array, or the core's dict)
-    as a dict with str keys; metadata as a dict of str."""
+    as a `Description`; fields it does not know are kept in `extra`."""
     if reply is None:
         return None
     if isinstance(reply, dict):
@@ -328,7 +463,9 @@ def info_dict(reply: Any) -> Optional[Info]:
     d["values"] = [json.loads(v) for v in d.get("values") or ()]
     d["default"] = text_of(d.get("default"))
     d["enabled"] = bool(int(d.get("enabled", 0)))
-    return d
+    known = {k: v for k, v in d.items() if k in _DESCRIPTION_SET}
+    extra = {k: v for k, v in d.items() if k not in _DESCRIPTION_SET}
+    return Description(**known, extra=extra)
 
 
 def regex_source(item: Any) -> Optional[bytes]:

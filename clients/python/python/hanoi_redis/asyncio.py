@@ -113,7 +113,7 @@ class AsyncRedisModuleBackEnd:
         field = self._fields.get(name, _UNKNOWN)
         if field is _UNKNOWN:
             info = await self.hanoi_get(name)
-            field = (info or {}).get("metadata", {}).get(FIELD)
+            field = info.metadata.get(FIELD) if info is not None else None
             if info is not None:
                 self._fields[name] = field
         return b(item_id(field, item))
@@ -125,7 +125,8 @@ class AsyncRedisModuleBackEnd:
 
     async def add_functionality(self, fn: Feature) -> None:
         await self.hanoi_define(fn.name, define_options(fn.enabled, fn.percentage, fn.variants))
-        had = ((await self.hanoi_get(fn.name)) or {}).get("metadata", {}).get(FIELD)
+        stored = await self.hanoi_get(fn.name)
+        had = stored.metadata.get(FIELD) if stored is not None else None
         if isinstance(fn.field, str) and fn.field != had:
             await self.hanoi_meta_set(fn.name, [(b(FIELD), b(fn.field))])
         elif not isinstance(fn.field, str) and had is not None:

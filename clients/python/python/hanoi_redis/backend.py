@@ -281,7 +281,7 @@ class _BackEnd(BackEnd):
         field = self._fields.get(name, _UNKNOWN)
         if field is _UNKNOWN:
             info = self.hanoi_get(name)
-            field = (info or {}).get("metadata", {}).get(FIELD)
+            field = info.metadata.get(FIELD) if info is not None else None
             if info is not None:
                 self._fields[name] = field
         return field
@@ -298,8 +298,8 @@ class _BackEnd(BackEnd):
 
     def add_functionality(self, fn: Feature) -> None:
         self.hanoi_define(fn.name, define_options(fn.enabled, fn.percentage, fn.variants))
-        stored = self.hanoi_get(fn.name) or {}
-        had = stored.get("metadata", {}).get(FIELD)
+        stored = self.hanoi_get(fn.name)
+        had = stored.metadata.get(FIELD) if stored is not None else None
         if isinstance(fn.field, str) and fn.field != had:
             self.hanoi_meta_set(fn.name, [(b(FIELD), b(fn.field))])
         elif not isinstance(fn.field, str) and had is not None:

@@ -8,7 +8,8 @@ in step with Redis through a connection of its own.
 
 - At start: `SCAN ... TYPE hanoiflag` under the prefix, then `HANOI.EXPORT`
   of each flag, loaded with hanoi-core's codec (`Engine.load`).
-- In step: per server (each primary of a cluster) one RESP3 connection with
+- In step: per server (each primary of a cluster) one redis-py connection of
+  the client's kind (TCP, TLS, Unix socket), `protocol=3`, with
   `CLIENT TRACKING ON BCAST PREFIX <prefix>`: every change of a key under the
   prefix (a hanoi write, DEL, RENAME, expiry, FLUSHALL) pushes an
   invalidation; the mirror re-reads that key's `HANOI.EXPORT` on a second
@@ -28,13 +29,13 @@ in step with Redis through a connection of its own.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import redis
 import redis.connection
+from redis._parsers import _RESP3Parser
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -72,58 +73,25 @@ WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 BATCH = 256
 
 
-class _Push(list):  # type: ignore[type-arg]
-    """A RESP3 push message (`>`): out of band, not a reply."""
+class _Invalidation:
+    """An `invalidate` push, as the tracking connection's parser hands it
+    over: the keys changed, or None (FLUSHALL / FLUSHDB: every key)."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: Optional[List[bytes]]) -> None:
+        self.keys = keys
 
 
-class _Incomplete(Exception):
-    """The buffer ends inside a message."""
+def _invalidation(push: List[Any]) -> _Invalidation:
+    """redis-py's invalidation push handler: `[b"invalidate", keys | None]`."""
+    keys = push[1] if len(push) > 1 else None
+    return _Invalidation(None if keys is None else [b(k) for k in keys])
 
 
-def _parse(buf: bytes, pos: int) -> Tuple[Any, int]:
-    """One RESP3 value from `buf` at `pos`: (value, position after it)."""
-    end = buf.find(b"\r\n", pos)
-    if end < 0:
-        raise _Incomplete
-    kind, line, pos = buf[pos : pos + 1], buf[pos + 1 : end], end + 2
-    if kind in (b"+", b"("):
-        return (line if kind == b"+" else int(line)), pos
-    if kind == b"-":
-        return redis.ResponseError(line.decode("utf-8", "replace")), pos
-    if kind == b":":
-        return int(line), pos
-    if kind == b"_":
-        return None, pos
-    if kind == b"#":
-        return line == b"t", pos
-    if kind == b",":
-        return float(line), pos
-    if kind in (b"$", b"=", b"!"):
-        n = int(line)
-        if n < 0:
-            return None, pos
-        if len(buf) < pos + n + 2:
-            raise _Incomplete
-        return buf[pos : pos + n], pos + n + 2
-    if kind in (b"*", b"~", b">", b"%", b"|"):
-        n = int(line)
-        if n < 0:
-            return None, pos
-        items = []
-        for _ in range(n * 2 if kind in (b"%", b"|") else n):
-            item, pos = _parse(buf, pos)
-            items.append(item)
-        if kind == b"|":  # attributes: skip them, the value follows
-            return _parse(buf, pos)
-        return (_Push(items) if kind == b">" else items), pos
-    raise redis.ConnectionError(f"unexpected RESP3 type {kind!r}")
-
-
-def _command(*args: bytes) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+#: Connection arguments that belong to the client's own pool (maintenance
+#: notifications, client-side caching): not for the tracking connection.
+_POOL_ONLY = ("maint_notifications", "orig_", "oss_cluster_maint", "maintenance_", "cache")
 
 
 class _Server:
@@ -132,8 +100,6 @@ class _Server:
     seen)."""
 
     def __init__(self, kwargs: Dict[str, Any], connection_class: Any) -> None:
-        if "SSL" in getattr(connection_class, "__name__", ""):
-            raise ValueError("MirrorBackEnd does not speak TLS yet: use a plain connection")
         kwargs = dict(kwargs)
         for k in ("retry", "retry_on_error", "retry_on_timeout", "redis_connect_func"):
             kwargs.pop(k, None)
@@ -143,36 +109,33 @@ class _Server:
         kwargs["socket_timeout"] = kwargs.get("socket_timeout") or 10.0
         kwargs.pop("protocol", None)
         self.kwargs = kwargs
+        # The asyncio classes have sync namesakes (Connection, SSLConnection,
+        # UnixDomainSocketConnection) taking the same arguments.
         name = getattr(connection_class, "__name__", "Connection")
-        cls = getattr(redis.connection, name, redis.connection.Connection)
+        self.cls: Any = getattr(redis.connection, name, redis.connection.Connection)
         self.data: Any = redis.Redis(
-            connection_pool=redis.ConnectionPool(connection_class=cls, **kwargs)
+            connection_pool=redis.ConnectionPool(connection_class=self.cls, **kwargs)
         )
 
     def describe(self) -> str:
         k = self.kwargs
         return str(k.get("path") or f"{k.get('host', 'localhost')}:{k.get('port', 6379)}")
 
-    def connect(self) -> socket.socket:
-        try:
-            return self._connect()
-        except OSError as e:
-            raise redis.ConnectionError(f"cannot reach {self.describe()}: {e}") from e
-
-    def _connect(self) -> socket.socket:
-        k = self.kwargs
-        timeout = float(k["socket_connect_timeout"])
-        if k.get("path"):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
-            sock.connect(k["path"])
-        else:
-            sock = socket.create_connection(
-                (k.get("host", "localhost"), k.get("port", 6379)), timeout
-            )
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        return sock
+    def tracking_connection(self, handshake: Callable[[Any], None]) -> Any:
+        """A redis-py connection of the client's class (TCP, TLS or a Unix
+        socket) speaking RESP3, with redis-py's own RESP3 parser; `handshake`
+        runs in place of redis-py's own connect steps (it calls them)."""
+        kw = {k: v for k, v in self.kwargs.items() if not k.startswith(_POOL_ONLY)}
+        kw.update(
+            protocol=3,
+            parser_class=_RESP3Parser,
+            decode_responses=False,  # keys as they are
+            health_check_interval=0,  # its PINGs are the link's own
+            socket_keepalive=True,
+            client_name="hanoi-mirror",
+            redis_connect_func=handshake,
+        )
+        return self.cls(**kw)
 
 
 def _servers(client: Any) -> List[_Server]:
@@ -180,12 +143,15 @@ def _servers(client: Any) -> List[_Server]:
     `redis.RedisCluster`."""
     if hasattr(client, "get_primaries"):
         base = dict(getattr(client.nodes_manager, "connection_kwargs", {}) or {})
+        cls = base.pop("connection_class", None) or redis.connection.Connection
+        if base.pop("ssl", False):  # RedisCluster(ssl=True): as its own nodes do
+            cls = redis.connection.SSLConnection
         out = []
         for node in client.get_primaries():
             kw = dict(base)
             kw.update(host=node.host, port=node.port)
             kw.pop("db", None)
-            out.append(_Server(kw, redis.connection.Connection))
+            out.append(_Server(kw, cls))
         return out
     pool = getattr(client, "connection_pool", None)
     if pool is None:
@@ -196,88 +162,95 @@ def _servers(client: Any) -> List[_Server]:
 class _Link(threading.Thread):
     """One server's tracking connection and its thread: reads invalidations,
     re-reads the flags they name, answers `sync()` barriers, reconnects and
-    resyncs."""
+    resyncs.
+
+    The connection is redis-py's (`protocol=3`, its RESP3 parser, the
+    invalidations through the parser's invalidation push handler). A
+    connection object is used for one session only: redis-py reconnects on
+    its own when a command is sent or a read polled after a disconnect, and
+    such a session would have no tracking on and no resync behind it, so
+    its handshake refuses a second connect; the link makes a new one.
+
+    Over TLS every read and write of the connection is on the link's thread
+    (an SSL socket is not to be written by one thread while another reads
+    it): a `sync()` barrier is queued and sent from there, the thread polling
+    the socket every `TLS_POLL` seconds. A plain TCP or Unix socket is sent
+    to from the caller's thread at once."""
+
+    TLS_POLL = 0.02
 
     def __init__(self, mirror: "Mirror", server: _Server, index: int) -> None:
         super().__init__(name=f"hanoi-mirror-{server.describe()}", daemon=True)
         self.mirror = mirror
         self.server = server
         self.index = index
-        self.sock: Optional[socket.socket] = None
-        self.buf = b""
+        self.conn: Optional[Any] = None
         self.send_lock = threading.Lock()
         # One entry per PING sent, in order: the event a barrier waits on
         # (None for a health check).
         self.waiting: List[Optional[threading.Event]] = []
+        # Over TLS: the PINGs to send, from the link's thread.
+        self.outbox: List[Tuple[Tuple[bytes, ...], Optional[threading.Event]]] = []
+        self.direct = True
         self.fresh = False
         self.resyncs = 0
 
     # ----- the connection -----
 
-    def _send(self, data: bytes, waiter: Optional[threading.Event] = None) -> None:
+    def _send(self, args: Tuple[bytes, ...], waiter: Optional[threading.Event] = None) -> None:
         with self.send_lock:
-            if self.sock is None:
+            conn = self.conn
+            if conn is None:
                 raise redis.ConnectionError("not connected")
+            if not self.direct and threading.current_thread() is not self:
+                self.outbox.append((args, waiter))
+                return
             self.waiting.append(waiter)
             try:
-                self.sock.sendall(data)
-            except OSError:
+                conn.send_command(*args, check_health=False)
+            except BaseException:
                 self.waiting.pop()
                 raise
 
-    def _read(self) -> Any:
-        """The next message; socket.timeout when none came in time."""
-        while True:
-            try:
-                value, pos = _parse(self.buf, 0)
-                self.buf = self.buf[pos:]
-                return value
-            except _Incomplete:
-                pass
-            assert self.sock is not None
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise redis.ConnectionError("connection closed by the server")
-            self.buf += chunk
+    def _flush(self) -> None:
+        """Sends the queued PINGs (TLS), on the link's thread."""
+        with self.send_lock:
+            outbox, self.outbox = self.outbox, []
+        for args, waiter in outbox:
+            self._send(args, waiter)
 
-    def _buffered(self) -> bool:
-        try:
-            _parse(self.buf, 0)
-            return True
-        except _Incomplete:
-            return False
-
-    def _setup_call(self, *args: bytes) -> Any:
-        assert self.sock is not None
-        self.sock.sendall(_command(*args))
-        while True:
-            reply = self._read()
-            if isinstance(reply, _Push):
-                continue
-            if isinstance(reply, redis.ResponseError):
-                raise reply
-            return reply
+    def _handshake(self, conn: Any) -> None:
+        """redis-py's connect steps (HELLO 3 with AUTH, SETNAME, SELECT),
+        then tracking on; once per connection object."""
+        if getattr(conn, "_hanoi_session", False):
+            raise redis.ConnectionError("the tracking connection was lost")
+        conn._hanoi_session = True
+        # The parser hands each `invalidate` push to this handler (as
+        # redis-py's client-side cache does, on its own connections).
+        conn._parser.set_invalidation_push_handler(_invalidation)
+        conn.on_connect()
+        track: List[Any] = ["CLIENT", "TRACKING", "ON", "BCAST"]
+        if self.mirror.prefix:
+            track += ["PREFIX", self.mirror.prefix]
+        conn.send_command(*track, check_health=False)
+        reply = conn.read_response()
+        if b(reply) != b"OK":
+            raise redis.ConnectionError(f"CLIENT TRACKING answered {reply!r}")
 
     def connect(self) -> None:
         """Connects, turns tracking on (before anything is read: no change
         after this is missed), then loads every flag of this server."""
         self.close_socket()
-        k = self.server.kwargs
-        sock = self.server.connect()
-        self.sock, self.buf = sock, b""
+        conn = self.server.tracking_connection(self._handshake)
         try:
-            hello = [b"HELLO", b"3"]
-            if k.get("password"):
-                hello += [b"AUTH", b(k.get("username") or "default"), b(k["password"])]
-            hello += [b"SETNAME", b"hanoi-mirror"]
-            self._setup_call(*hello)
-            if int(k.get("db") or 0):
-                self._setup_call(b"SELECT", b(k["db"]))
-            track = [b"CLIENT", b"TRACKING", b"ON", b"BCAST"]
-            if self.mirror.prefix:
-                track += [b"PREFIX", self.mirror.prefix]
-            self._setup_call(*track)
-            sock.settimeout(self.mirror.health_interval)
+            conn.connect()  # redis-py's errors as they are (ConnectionError, AuthenticationError)
+        except BaseException:
+            conn.disconnect()
+            raise
+        with self.send_lock:
+            self.conn = conn
+            self.direct = not isinstance(conn, redis.connection.SSLConnection)
+        try:
             self.mirror._resync(self)
         except BaseException:
             self.close_socket()
@@ -287,24 +260,29 @@ class _Link(threading.Thread):
 
     def close_socket(self) -> None:
         with self.send_lock:
-            sock, self.sock = self.sock, None
+            conn, self.conn = self.conn, None
             waiting, self.waiting = self.waiting, []
+            waiting += [w for _, w in self.outbox]
+            self.outbox = []
         for w in waiting:  # a barrier on a lost connection is not reached
             if w is not None:
                 w.set()
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+        if conn is not None:
+            conn.disconnect()  # shuts the socket down: a blocked read returns
+
+    def wake(self) -> None:
+        """`close()`: a plain socket is shut down from here (its blocked read
+        returns); a TLS one is closed by the link's thread, which sees the
+        stop within `TLS_POLL`."""
+        if self.direct:
+            self.close_socket()
 
     # ----- the thread -----
 
     def run(self) -> None:
         backoff = self.mirror.min_backoff
         while not self.mirror._stop.is_set():
-            if self.sock is None:
+            if self.conn is None:
                 try:
                     self.connect()
                     backoff = self.mirror.min_backoff
@@ -331,29 +309,45 @@ class _Link(threading.Thread):
         self.close_socket()
 
     def _listen(self) -> None:
+        conn: Any = self.conn
+        if conn is None:
+            raise redis.ConnectionError("not connected")
         pending: Set[bytes] = set()
         pinged = False
+        health = self.mirror.health_interval
+        step = health if self.direct else min(self.TLS_POLL, health)
+        idle = 0.0
         while not self.mirror._stop.is_set():
-            if pending and not self._buffered():
+            if self.conn is None:  # closed by close(), or a failed send
+                raise redis.ConnectionError("closed")
+            if self.outbox:
+                self._flush()
+            if pending and not conn.can_read(0):
                 self.mirror._refresh(self, pending)
                 pending = set()
-            try:
-                msg = self._read()
-            except socket.timeout:
+            if not conn.can_read(step):
+                idle += step
+                if idle < health:
+                    continue
+                idle = 0.0
                 if pinged:
-                    raise redis.ConnectionError("no answer to PING") from None
-                self._send(_command(b"PING"))
+                    raise redis.ConnectionError("no answer to PING")
+                self._send((b"PING",))
                 pinged = True
                 continue
+            idle = 0.0
+            # One message: a push comes back as the handler made it.
+            msg = conn.read_response(push_request=True)
             pinged = False
-            if isinstance(msg, _Push):
-                if len(msg) >= 2 and msg[0] == b"invalidate":
-                    if msg[1] is None:  # FLUSHALL / FLUSHDB: every key
-                        pending = set()
-                        self.mirror._resync(self)
-                    else:
-                        pending.update(msg[1])
+            if isinstance(msg, _Invalidation):
+                if msg.keys is None:  # FLUSHALL / FLUSHDB: every key
+                    pending = set()
+                    self.mirror._resync(self)
+                else:
+                    pending.update(msg.keys)
                 continue
+            if msg is None or isinstance(msg, list):
+                continue  # another push (none is asked for): not a reply
             # A reply: to a PING (health, or a sync() barrier), in order.
             if pending:
                 self.mirror._refresh(self, pending)
@@ -368,7 +362,7 @@ class _Link(threading.Thread):
         invalidation of a change acknowledged before it was sent, and is read
         after they are applied."""
         event = threading.Event()
-        self._send(_command(b"PING", b"sync"), event)
+        self._send((b"PING", b"sync"), event)
         return event
 
 
@@ -539,7 +533,7 @@ class Mirror:
         over)."""
         try:
             events = [link.barrier() for link in self.links]
-        except (OSError, redis.ConnectionError):
+        except (OSError, redis.RedisError):
             return False
         deadline = time.monotonic() + timeout
         for e in events:
@@ -604,7 +598,7 @@ class Mirror:
             return
         self._stop.set()
         for link in self.links:
-            link.close_socket()
+            link.wake()
         for link in self.links:
             link.join(timeout=5)
         self._reporter.join(timeout=5)

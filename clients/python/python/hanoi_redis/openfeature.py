@@ -75,11 +75,13 @@ the SDK's `get_*_async` methods.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import threading
 import time
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -122,7 +124,7 @@ from ._common import (
     text_of,
 )
 from ._core import openfeature_reason
-from .asyncio import AsyncRedisModuleBackEnd
+from .asyncio import AsyncMirrorBackEnd, AsyncRedisModuleBackEnd
 from .backend import MemoryBackEnd, RedisModuleBackEnd
 from .mirror import MirrorBackEnd
 
@@ -380,7 +382,7 @@ class _Resolver:
         # type it has now.
         if now is not None and now != flag_type(info):
             self.forget(flag_key)
-            info = {**info, "type": now}
+            info = dataclasses.replace(info, type=now)
             if kind not in KINDS.get(now, ()):
                 return self._mismatch(kind, flag_key, default, info)
         if now == "boolean" and e.variant is None and value is not None:
@@ -556,7 +558,48 @@ def _db(client: Any) -> int:
     return int(pool.connection_kwargs.get("db", 0)) if pool is not None else 0
 
 
-class HanoiProvider(_Resolver, AbstractProvider):
+class _MirrorEvents(AbstractProvider):
+    """A provider over a mirror follows the mirror's one change feed (its
+    tracking connections): stale → PROVIDER_STALE, in step again →
+    PROVIDER_READY and PROVIDER_CONFIGURATION_CHANGED, a flag re-read →
+    PROVIDER_CONFIGURATION_CHANGED with its name. No connection of its own."""
+
+    _following = False
+
+    def _follow(self, mirror: MirrorBackEnd) -> None:
+        mirror.add_stale_listener(self._mirror_stale)
+        mirror.add_change_listener(self._mirror_changed)
+
+    if TYPE_CHECKING:  # _Resolver's
+
+        def forget(self, flag_key: Optional[str] = None) -> None: ...
+
+    def _mirror_stale(self, stale: bool) -> None:
+        if not self._following:
+            return
+        self.forget(None)
+        if stale:
+            self.emit_provider_stale(
+                ProviderEventDetails(
+                    message="lost the connection to Redis: answers from the mirror's last state"
+                )
+            )
+        else:
+            self.emit_provider_ready(ProviderEventDetails(message="in step with Redis again"))
+            self.emit_provider_configuration_changed(
+                ProviderEventDetails(message="resynced: any flag may have changed")
+            )
+
+    def _mirror_changed(self, names: List[str]) -> None:
+        for name in names:
+            self.forget(name)
+        if self._following and names:
+            self.emit_provider_configuration_changed(
+                ProviderEventDetails(flags_changed=names, message="changed in Redis")
+            )
+
+
+class HanoiProvider(_Resolver, _MirrorEvents):
     """OpenFeature over a hanoi backend (or a redis-py client, wrapped in a
     RedisModuleBackEnd). See the module's documentation."""
 
@@ -587,29 +630,7 @@ class HanoiProvider(_Resolver, AbstractProvider):
         # A mirror's descriptions are in memory, in step: kept per generation.
         self._setup(0.0 if isinstance(backend, MirrorBackEnd) else cache_seconds)
         if isinstance(backend, MirrorBackEnd):
-            backend.add_stale_listener(self._mirror_stale)
-            backend.add_change_listener(self._mirror_changed)
-
-    def _mirror_stale(self, stale: bool) -> None:
-        if not self._following:
-            return
-        if stale:
-            self.emit_provider_stale(
-                ProviderEventDetails(
-                    message="lost the connection to Redis: answers from the mirror's last state"
-                )
-            )
-        else:
-            self.emit_provider_ready(ProviderEventDetails(message="in step with Redis again"))
-            self.emit_provider_configuration_changed(
-                ProviderEventDetails(message="resynced: any flag may have changed")
-            )
-
-    def _mirror_changed(self, names: List[str]) -> None:
-        if self._following and names:
-            self.emit_provider_configuration_changed(
-                ProviderEventDetails(flags_changed=names, message="changed in Redis")
-            )
+            self._follow(backend)
 
     def get_metadata(self) -> Metadata:
         return Metadata(name="hanoi")
@@ -747,7 +768,7 @@ class HanoiProvider(_Resolver, AbstractProvider):
         return self._resolve("object", flag_key, default_value, evaluation_context)
 
 
-class AsyncHanoiProvider(_Resolver, AbstractProvider):
+class AsyncHanoiProvider(_Resolver, _MirrorEvents):
     """OpenFeature over `AsyncRedisModuleBackEnd` (or a `redis.asyncio`
     client, wrapped in one), for the SDK's `get_*_async` methods; the sync
     ones answer `GENERAL`. The same answers as `HanoiProvider`. `initialize`
@@ -772,6 +793,8 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
         self._max_backoff = max_backoff
         self._watcher: Optional[_Watcher] = None
         self._setup(cache_seconds)
+        if isinstance(backend, AsyncMirrorBackEnd):
+            self._follow(backend.mirror)
 
     def get_metadata(self) -> Metadata:
         return Metadata(name="hanoi")
@@ -780,6 +803,12 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
 
     def initialize(self, evaluation_context: EvaluationContext) -> None:
         self.shutdown()
+        if isinstance(self.backend, AsyncMirrorBackEnd):
+            # The mirror's change feed, as HanoiProvider over a MirrorBackEnd.
+            self._following = True
+            if self.backend.stale:
+                self.emit_provider_stale(ProviderEventDetails(message="the mirror is not in step"))
+            return
         r = self.backend.redis
         if getattr(r, "connection_pool", None) is None:  # a cluster: nothing to ping from here
             if self._events:
@@ -805,6 +834,7 @@ class AsyncHanoiProvider(_Resolver, AbstractProvider):
         self._watcher = watcher
 
     def shutdown(self) -> None:
+        self._following = False
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.close()

@@ -1,0 +1,70 @@
+/** The replies' fields as hanoi-core lays them out (tests/vectors/replies.json,
+ * generated from hanoi_core::reply): the decoders read the same fields in the
+ * same order, and take a reply with a field appended by a newer module. */
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+
+import { HanoiError } from "../src/errors.js";
+import {
+  FIELDS,
+  TYPES,
+  description,
+  explanation,
+  history,
+  idsPage,
+  resolution,
+  series,
+  stats,
+} from "../src/replies.js";
+
+const ROOT = path.resolve(__dirname, "../../../..");
+interface Layout {
+  shape: string;
+  fields: { name: string; type: string }[];
+}
+const SPEC: { commands: Record<string, Layout>; types: Record<string, Layout> } = JSON.parse(
+  readFileSync(path.join(ROOT, "tests/vectors/replies.json"), "utf8"),
+);
+const names = (l: Layout | undefined) => (l ? l.fields.map((f) => f.name) : undefined);
+
+test("every command's fields are the core's, in order", () => {
+  assert.deepEqual(Object.keys(FIELDS).sort(), Object.keys(SPEC.commands).sort());
+  for (const [command, fields] of Object.entries(FIELDS)) {
+    assert.deepEqual([...fields], names(SPEC.commands[command]), command);
+  }
+  for (const [name, fields] of Object.entries(TYPES)) {
+    assert.deepEqual([...fields], names(SPEC.types[name]), name);
+  }
+});
+
+const EXPLAIN = [1, Buffer.from("blue"), "rule", Buffer.from("beta"), 40];
+const RESOLVE = [1, Buffer.from("blue"), Buffer.from('"#00f"'), "rule", Buffer.from("beta"), 40, "string"];
+const WANT = { enabled: true, variant: "blue", reason: "rule", detail: "beta", percentage: 40 };
+
+test("EXPLAIN and RESOLVE take an appended field, and refuse a short reply", () => {
+  assert.deepEqual(explanation(EXPLAIN), WANT);
+  assert.deepEqual(explanation([...EXPLAIN, Buffer.from("from a newer module")]), WANT);
+  const resolved = { ...WANT, value: "#00f", type: "string" };
+  assert.deepEqual(resolution(RESOLVE), resolved);
+  assert.deepEqual(resolution([...RESOLVE, null, 7]), resolved);
+  assert.throws(() => explanation(EXPLAIN.slice(0, 4)), HanoiError);
+  assert.throws(() => resolution(RESOLVE.slice(0, 6)), HanoiError);
+});
+
+test("IDS, SERIES, STATS, HISTORY and GET take appended fields", () => {
+  assert.deepEqual(idsPage(["5", ["a"], "new"]), { cursor: "5", ids: ["a"] });
+  assert.deepEqual(series({ minutes: [[60000, 2, 1, 9]], hours: [], new: 1 }), {
+    minutes: [{ start: 60000, evaluations: 2, enabled: 1 }],
+    hours: [],
+  });
+  const s = stats(["evaluations", 3, "enabled", 1, "variants", [], "last_evaluated", null, "since", 9, "new", 1]);
+  assert.deepEqual(s, { evaluations: 3, enabled: 1, variants: {}, lastEvaluated: null, since: 9 });
+  const h = history([{ time: 1, user: "u", client: null, command: ["HANOI.ENABLE"], arguments: 0, new: 2 }]);
+  assert.deepEqual(h, [{ time: 1, user: "u", client: null, command: ["HANOI.ENABLE"], arguments: 0 }]);
+  const d = description(new Map<string, unknown>([["enabled", 1], ["percentage", 5], ["new", "x"]]));
+  assert.equal(d?.enabled, true);
+  assert.equal(d?.percentage, 5);
+});

@@ -1,0 +1,933 @@
+//! Every structured reply of the module, described once and read once.
+//!
+//! [`Reply`] is a Redis reply as plain data. Each structured reply has a
+//! typed form here with `encode` (what the module sends: it turns the
+//! [`Reply`] into Redis's reply in one function) and `decode` (what a client
+//! in Rust reads back). [`LAYOUTS`] lists each command's fields in order
+//! with their types; `tests/vectors/replies.json` is that list as data
+//! (written by `core/tests/replies.rs`), for the clients in other languages.
+//!
+//! A decoder tolerates a newer module: an array reply longer than the
+//! fields it knows (fields appended at the end) and map keys it does not
+//! know are left out. A field is only ever appended, never moved or removed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::describe::{Description, Value};
+use crate::observe::{Counts, Entry, Period, SeriesCounts};
+use crate::{Detail, Explanation, Ramp, Reason, Resolution, ValueType};
+
+/// A Redis reply as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Int(i64),
+    /// A bulk string.
+    Bulk(Vec<u8>),
+    /// A simple string (a word from a fixed set: a reason, a type).
+    Simple(String),
+    Nil,
+    Array(Vec<Reply>),
+    /// Bulk-string keys and their values, in order: a map in RESP3, a flat
+    /// array under RESP2.
+    Map(Vec<(Vec<u8>, Reply)>),
+}
+
+impl From<Value> for Reply {
+    /// A core [`Value`] as a reply: a boolean is the integer 1 or 0, a word
+    /// a simple string.
+    fn from(v: Value) -> Reply {
+        match v {
+            Value::Nil => Reply::Nil,
+            Value::Bool(b) => Reply::Int(i64::from(b)),
+            Value::Int(i) => Reply::Int(i),
+            Value::Bytes(b) => Reply::Bulk(b),
+            Value::Word(w) => Reply::Simple(w.to_owned()),
+            Value::List(l) => Reply::Array(l.into_iter().map(Reply::from).collect()),
+            Value::Map(m) => Reply::Map(m.into_iter().map(|(k, v)| (k, v.into())).collect()),
+        }
+    }
+}
+
+/// A reply that does not read as the command's: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reply field '{}': {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn bad<T>(field: &'static str, problem: impl Into<String>) -> Result<T, Error> {
+    Err(Error {
+        field,
+        problem: problem.into(),
+    })
+}
+
+/// One field of a reply: its name and its type.
+///
+/// Types: `bool` (the integer 1 or 0), `int`, `bytes` (a bulk string),
+/// `word` (a simple string from a fixed set), `json` (a bulk string holding
+/// a JSON text), `decimal` (a bulk string holding an unsigned integer),
+/// `list<T>`, `map<bytes,T>`, `[T,...]` (an array of a fixed length),
+/// `A|B` (either), a type named in [`TYPES`]; a trailing `?` means it may
+/// be nil.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: &'static str,
+}
+
+const fn f(name: &'static str, ty: &'static str) -> Field {
+    Field { name, ty }
+}
+
+/// How a command's reply is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// An array, read by position; longer than [`Layout::fields`] when a
+    /// newer module appended fields.
+    Array,
+    /// A map (a flat array under RESP2), read by name; unknown names are
+    /// left out.
+    Map,
+    /// An array of maps (each read by name).
+    ListOfMaps,
+}
+
+impl Shape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Array => "array",
+            Shape::Map => "map",
+            Shape::ListOfMaps => "list<map>",
+        }
+    }
+}
+
+/// A command's reply: its shape, what a missing flag gives, its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// The command and, when it changes the reply, its option.
+    pub command: &'static str,
+    pub shape: Shape,
+    /// The reply for a missing flag when it is not the layout: `nil`,
+    /// `empty` (an empty array), or none (the layout is always given).
+    pub missing: Option<&'static str>,
+    pub fields: &'static [Field],
+}
+
+/// Every structured reply, by command.
+pub const LAYOUTS: &[Layout] = &[
+    Layout {
+        command: "HANOI.EXPLAIN",
+        shape: Shape::Array,
+        missing: None,
+        fields: ExplainReply::FIELDS,
+    },
+    Layout {
+        command: "HANOI.RESOLVE",
+        shape: Shape::Array,
+        missing: None,
+        fields: ResolveReply::FIELDS,
+    },
+    Layout {
+        command: "HANOI.GET",
+        shape: Shape::Map,
+        missing: Some("nil"),
+        fields: DESCRIPTION_FIELDS,
+    },
+    Layout {
+        command: "HANOI.STATS",
+        shape: Shape::Map,
+        missing: Some("nil"),
+        fields: StatsReply::FIELDS,
+    },
+    Layout {
+        command: "HANOI.STATS SERIES",
+        shape: Shape::Map,
+        missing: Some("nil"),
+        fields: SERIES_FIELDS,
+    },
+    Layout {
+        command: "HANOI.HISTORY",
+        shape: Shape::ListOfMaps,
+        missing: Some("empty"),
+        fields: ENTRY_FIELDS,
+    },
+    Layout {
+        command: "HANOI.IDS",
+        shape: Shape::Array,
+        missing: None,
+        fields: IdsPage::FIELDS,
+    },
+];
+
+/// The named types the fields use: each an array read by position.
+pub const TYPES: &[(&str, &[Field])] = &[("period", PERIOD_FIELDS)];
+
+/// The layout of `command` (as in [`Layout::command`]).
+pub fn layout(command: &str) -> Option<&'static Layout> {
+    LAYOUTS.iter().find(|l| l.command == command)
+}
+
+// ----- reading helpers -----
+
+fn int(r: &Reply, field: &'static str) -> Result<i64, Error> {
+    match r {
+        Reply::Int(i) => Ok(*i),
+        Reply::Bulk(b) => match crate::parse_int(b) {
+            Some(i) => Ok(i),
+            None => bad(field, "not an integer"),
+        },
+        Reply::Simple(s) => match crate::parse_int(s.as_bytes()) {
+            Some(i) => Ok(i),
+            None => bad(field, "not an integer"),
+        },
+        _ => bad(field, "not an integer"),
+    }
+}
+
+fn uint(r: &Reply, field: &'static str) -> Result<u64, Error> {
+    u64::try_from(int(r, field)?).or_else(|_| bad(field, "negative"))
+}
+
+fn small<T: TryFrom<i64>>(r: &Reply, field: &'static str) -> Result<T, Error> {
+    T::try_from(int(r, field)?).or_else(|_| bad(field, "out of range"))
+}
+
+fn boolean(r: &Reply, field: &'static str) -> Result<bool, Error> {
+    match int(r, field)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => bad(field, "not 0 or 1"),
+    }
+}
+
+fn bytes(r: &Reply, field: &'static str) -> Result<Vec<u8>, Error> {
+    match r {
+        Reply::Bulk(b) => Ok(b.clone()),
+        Reply::Simple(s) => Ok(s.as_bytes().to_vec()),
+        _ => bad(field, "not a string"),
+    }
+}
+
+fn text(r: &Reply, field: &'static str) -> Result<String, Error> {
+    String::from_utf8(bytes(r, field)?).or_else(|_| bad(field, "not UTF-8"))
+}
+
+fn opt<T>(
+    r: &Reply,
+    field: &'static str,
+    read: impl Fn(&Reply, &'static str) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    match r {
+        Reply::Nil => Ok(None),
+        r => read(r, field).map(Some),
+    }
+}
+
+fn array<'r>(r: &'r Reply, field: &'static str) -> Result<&'r [Reply], Error> {
+    match r {
+        Reply::Array(a) => Ok(a),
+        _ => bad(field, "not an array"),
+    }
+}
+
+fn list<T>(
+    r: &Reply,
+    field: &'static str,
+    read: impl Fn(&Reply, &'static str) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    array(r, field)?.iter().map(|x| read(x, field)).collect()
+}
+
+/// A map reply's pairs (a map, or a flat array under RESP2).
+fn pairs<'r>(r: &'r Reply, field: &'static str) -> Result<Vec<(Vec<u8>, &'r Reply)>, Error> {
+    match r {
+        Reply::Map(m) => Ok(m.iter().map(|(k, v)| (k.clone(), v)).collect()),
+        Reply::Array(a) if a.len() % 2 == 0 => a
+            .chunks(2)
+            .map(|kv| Ok((bytes(&kv[0], field)?, &kv[1])))
+            .collect(),
+        _ => bad(field, "not a map"),
+    }
+}
+
+/// The fields of an array reply by position: at least as many as `fields`
+/// (more are a newer module's, left out).
+fn positional<'r>(r: &'r Reply, fields: &'static [Field]) -> Result<&'r [Reply], Error> {
+    let a = array(r, fields.first().map_or("", |f| f.name))?;
+    if a.len() < fields.len() {
+        return bad(
+            fields[a.len()].name,
+            format!("missing: {} fields of {}", a.len(), fields.len()),
+        );
+    }
+    Ok(&a[..fields.len()])
+}
+
+/// The fields of a map reply by name, in `fields`' order; names it does not
+/// know are left out.
+fn named<'r>(r: &'r Reply, fields: &'static [Field]) -> Result<Vec<&'r Reply>, Error> {
+    let got = pairs(r, "map")?;
+    fields
+        .iter()
+        .map(|f| {
+            got.iter()
+                .find(|(k, _)| k == f.name.as_bytes())
+                .map(|(_, v)| *v)
+                .map_or_else(|| bad(f.name, "missing"), Ok)
+        })
+        .collect()
+}
+
+fn uint_reply(v: u64) -> Reply {
+    Reply::Int(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn bulk_or_nil(v: Option<&[u8]>) -> Reply {
+    v.map_or(Reply::Nil, |v| Reply::Bulk(v.to_vec()))
+}
+
+fn reason(r: &Reply, field: &'static str) -> Result<Reason, Error> {
+    let b = bytes(r, field)?;
+    Reason::parse(&b).map_or_else(|| bad(field, "not a reason"), Ok)
+}
+
+fn value_type(r: &Reply, field: &'static str) -> Result<ValueType, Error> {
+    let b = bytes(r, field)?;
+    [
+        ValueType::Boolean,
+        ValueType::String,
+        ValueType::Number,
+        ValueType::Object,
+    ]
+    .into_iter()
+    .find(|t| t.as_str().as_bytes() == b)
+    .map_or_else(|| bad(field, "not a type"), Ok)
+}
+
+// ----- HANOI.EXPLAIN -----
+
+/// What matched, as a reply gives it: a regex or a rule's name (text), or
+/// the id's bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DetailReply {
+    Text(Vec<u8>),
+    Bucket(u8),
+}
+
+/// `HANOI.EXPLAIN`'s reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExplainReply {
+    pub enabled: bool,
+    pub variant: Option<Vec<u8>>,
+    pub reason: Reason,
+    pub detail: Option<DetailReply>,
+    /// The effective percentage at that time.
+    pub percentage: u8,
+}
+
+impl ExplainReply {
+    pub const FIELDS: &'static [Field] = &[
+        f("enabled", "bool"),
+        f("variant", "bytes?"),
+        f("reason", "word"),
+        f("detail", "bytes|int?"),
+        f("percentage", "int"),
+    ];
+
+    pub fn of(e: &Explanation<'_>) -> ExplainReply {
+        ExplainReply {
+            enabled: e.enabled,
+            variant: e.variant.map(<[u8]>::to_vec),
+            reason: e.reason,
+            detail: e.detail.map(|d| match d {
+                Detail::Pattern(p) => DetailReply::Text(p.as_bytes().to_vec()),
+                Detail::Rule(r) => DetailReply::Text(r.to_vec()),
+                Detail::Bucket(b) => DetailReply::Bucket(b),
+            }),
+            percentage: e.percentage,
+        }
+    }
+
+    fn encode_into(&self, out: &mut Vec<Reply>) {
+        out.push(Reply::Int(i64::from(self.enabled)));
+        out.push(bulk_or_nil(self.variant.as_deref()));
+        out.push(Reply::Simple(self.reason.as_str().to_owned()));
+        out.push(match &self.detail {
+            None => Reply::Nil,
+            Some(DetailReply::Text(t)) => Reply::Bulk(t.clone()),
+            Some(DetailReply::Bucket(b)) => Reply::Int(i64::from(*b)),
+        });
+        out.push(Reply::Int(i64::from(self.percentage)));
+    }
+
+    pub fn encode(&self) -> Reply {
+        let mut out = Vec::with_capacity(Self::FIELDS.len());
+        self.encode_into(&mut out);
+        Reply::Array(out)
+    }
+
+    fn from_fields(
+        [enabled, variant, reason_, detail, pct]: [&Reply; 5],
+    ) -> Result<ExplainReply, Error> {
+        Ok(ExplainReply {
+            enabled: boolean(enabled, "enabled")?,
+            variant: opt(variant, "variant", bytes)?,
+            reason: reason(reason_, "reason")?,
+            detail: match detail {
+                Reply::Nil => None,
+                Reply::Int(_) => Some(DetailReply::Bucket(small(detail, "detail")?)),
+                r => Some(DetailReply::Text(bytes(r, "detail")?)),
+            },
+            percentage: small(pct, "percentage")?,
+        })
+    }
+
+    pub fn decode(r: &Reply) -> Result<ExplainReply, Error> {
+        let a = positional(r, Self::FIELDS)?;
+        Self::from_fields([&a[0], &a[1], &a[2], &a[3], &a[4]])
+    }
+}
+
+// ----- HANOI.RESOLVE -----
+
+/// `HANOI.RESOLVE`'s reply: the explanation's fields with the value after
+/// the variant and the type last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveReply {
+    pub explanation: ExplainReply,
+    /// The JSON text served, or none.
+    pub value: Option<Vec<u8>>,
+    /// None for a missing flag.
+    pub value_type: Option<ValueType>,
+}
+
+impl ResolveReply {
+    pub const FIELDS: &'static [Field] = &[
+        f("enabled", "bool"),
+        f("variant", "bytes?"),
+        f("value", "json?"),
+        f("reason", "word"),
+        f("detail", "bytes|int?"),
+        f("percentage", "int"),
+        f("type", "word?"),
+    ];
+
+    pub fn of(r: &Resolution<'_>) -> ResolveReply {
+        ResolveReply {
+            explanation: ExplainReply::of(&r.explanation),
+            value: r.value.as_ref().map(|v| v.to_vec()),
+            value_type: r.value_type,
+        }
+    }
+
+    pub fn encode(&self) -> Reply {
+        let mut e = Vec::with_capacity(5);
+        self.explanation.encode_into(&mut e);
+        let mut e = e.into_iter();
+        let mut out = Vec::with_capacity(Self::FIELDS.len());
+        out.extend(e.by_ref().take(2));
+        out.push(bulk_or_nil(self.value.as_deref()));
+        out.extend(e);
+        out.push(
+            self.value_type
+                .map_or(Reply::Nil, |t| Reply::Simple(t.as_str().to_owned())),
+        );
+        Reply::Array(out)
+    }
+
+    pub fn decode(r: &Reply) -> Result<ResolveReply, Error> {
+        let a = positional(r, Self::FIELDS)?;
+        Ok(ResolveReply {
+            explanation: ExplainReply::from_fields([&a[0], &a[1], &a[3], &a[4], &a[5]])?,
+            value: opt(&a[2], "value", bytes)?,
+            value_type: opt(&a[6], "type", value_type)?,
+        })
+    }
+}
+
+// ----- HANOI.GET -----
+
+/// `HANOI.GET`'s fields, in name order ([`Description::fields`]).
+pub const DESCRIPTION_FIELDS: &[Field] = &[
+    f("blocked", "int"),
+    f("created", "int"),
+    f("default", "bytes?"),
+    f("effective_percentage", "int"),
+    f("enabled", "bool"),
+    f("metadata", "map<bytes,bytes>"),
+    f("percentage", "int"),
+    f("ramp", "[int,int,int,int]?"),
+    f("regexes", "list<bytes>"),
+    f("revision", "int"),
+    f("rules", "list<list<bytes>>"),
+    f("salt", "bytes?"),
+    f("type", "word"),
+    f("users", "int"),
+    f("values", "list<json>"),
+    f("variants", "list<bytes>"),
+    f("weights", "list<int>"),
+    f("window", "[int,int]?"),
+];
+
+impl Description {
+    /// `HANOI.GET`'s reply.
+    pub fn encode(&self) -> Reply {
+        Reply::Map(
+            self.fields()
+                .into_iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.into()))
+                .collect(),
+        )
+    }
+
+    /// A `HANOI.GET` reply (a map, or a flat array under RESP2); nil is no
+    /// description (use [`Description::decode_optional`] for a missing flag).
+    pub fn decode(r: &Reply) -> Result<Description, Error> {
+        let v = named(r, DESCRIPTION_FIELDS)?;
+        let [blocked, created, default, effective, enabled, metadata, pct, ramp, regexes, revision, rules, salt, ty, users, values, variants, weights, window] =
+            v[..]
+        else {
+            unreachable!("one per field")
+        };
+        let fixed = |r: &Reply, field: &'static str, n: usize| -> Result<Option<Vec<u64>>, Error> {
+            opt(r, field, |r, field| {
+                let l = list(r, field, uint)?;
+                if l.len() == n {
+                    Ok(l)
+                } else {
+                    bad(field, format!("not {n} integers"))
+                }
+            })
+        };
+        Ok(Description {
+            enabled: boolean(enabled, "enabled")?,
+            percentage: small(pct, "percentage")?,
+            effective_percentage: small(effective, "effective_percentage")?,
+            variants: list(variants, "variants", bytes)?,
+            weights: list(weights, "weights", small)?,
+            salt: opt(salt, "salt", bytes)?,
+            users: uint(users, "users")?,
+            blocked: uint(blocked, "blocked")?,
+            created_ms: uint(created, "created")?,
+            metadata: pairs(metadata, "metadata")?
+                .into_iter()
+                .map(|(k, v)| Ok((k, bytes(v, "metadata")?)))
+                .collect::<Result<BTreeMap<_, _>, Error>>()?,
+            rules: list(rules, "rules", |r, field| list(r, field, bytes))?,
+            window: fixed(window, "window", 2)?.map(|w| (w[0], w[1])),
+            ramp: match fixed(ramp, "ramp", 4)? {
+                None => None,
+                Some(r) => Some(Ramp {
+                    from_pct: u8::try_from(r[0]).or_else(|_| bad("ramp", "out of range"))?,
+                    to_pct: u8::try_from(r[1]).or_else(|_| bad("ramp", "out of range"))?,
+                    start_ms: r[2],
+                    end_ms: r[3],
+                }),
+            },
+            regexes: list(regexes, "regexes", text)?,
+            revision: uint(revision, "revision")?,
+            value_type: value_type(ty, "type")?,
+            values: list(values, "values", bytes)?,
+            default: opt(default, "default", bytes)?,
+        })
+    }
+
+    /// A `HANOI.GET` reply: nil (a missing flag) is none.
+    pub fn decode_optional(r: &Reply) -> Result<Option<Description>, Error> {
+        opt(r, "map", |r, _| Description::decode(r))
+    }
+}
+
+// ----- HANOI.STATS -----
+
+/// `HANOI.STATS`'s reply: this server's counts for a flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsReply {
+    pub evaluations: u64,
+    pub enabled: u64,
+    /// Each variant's name and count, in the flag's order.
+    pub variants: Vec<(Vec<u8>, u64)>,
+    /// Unix ms of the last evaluation; none when never.
+    pub last_evaluated_ms: Option<u64>,
+    /// Unix ms counting started.
+    pub since_ms: u64,
+}
+
+impl StatsReply {
+    pub const FIELDS: &'static [Field] = &[
+        f("evaluations", "int"),
+        f("enabled", "int"),
+        f("variants", "map<bytes,int>"),
+        f("last_evaluated", "int?"),
+        f("since", "int"),
+    ];
+
+    /// The counts of a flag with these variants.
+    pub fn of(c: &Counts, variants: &[Vec<u8>]) -> StatsReply {
+        StatsReply {
+            evaluations: c.evaluations,
+            enabled: c.enabled,
+            variants: variants
+                .iter()
+                .cloned()
+                .zip(c.variants.iter().copied())
+                .collect(),
+            last_evaluated_ms: (c.last_ms != 0).then_some(c.last_ms),
+            since_ms: c.since_ms,
+        }
+    }
+
+    pub fn encode(&self) -> Reply {
+        Reply::Map(vec![
+            (b"evaluations".to_vec(), uint_reply(self.evaluations)),
+            (b"enabled".to_vec(), uint_reply(self.enabled)),
+            (
+                b"variants".to_vec(),
+                Reply::Map(
+                    self.variants
+                        .iter()
+                        .map(|(v, n)| (v.clone(), uint_reply(*n)))
+                        .collect(),
+                ),
+            ),
+            (
+                b"last_evaluated".to_vec(),
+                self.last_evaluated_ms.map_or(Reply::Nil, uint_reply),
+            ),
+            (b"since".to_vec(), uint_reply(self.since_ms)),
+        ])
+    }
+
+    pub fn decode(r: &Reply) -> Result<StatsReply, Error> {
+        let v = named(r, Self::FIELDS)?;
+        Ok(StatsReply {
+            evaluations: uint(v[0], "evaluations")?,
+            enabled: uint(v[1], "enabled")?,
+            variants: pairs(v[2], "variants")?
+                .into_iter()
+                .map(|(k, n)| Ok((k, uint(n, "variants")?)))
+                .collect::<Result<_, Error>>()?,
+            last_evaluated_ms: opt(v[3], "last_evaluated", uint)?,
+            since_ms: uint(v[4], "since")?,
+        })
+    }
+}
+
+// ----- HANOI.STATS SERIES -----
+
+/// A period of `HANOI.STATS key SERIES`: an array read by position.
+pub const PERIOD_FIELDS: &[Field] = &[
+    f("start", "int"),
+    f("evaluations", "int"),
+    f("enabled", "int"),
+];
+
+/// `HANOI.STATS key SERIES`'s fields.
+pub const SERIES_FIELDS: &[Field] = &[f("minutes", "list<period>"), f("hours", "list<period>")];
+
+impl Period {
+    pub fn encode(&self) -> Reply {
+        Reply::Array(vec![
+            uint_reply(self.start_ms),
+            uint_reply(self.evaluations),
+            uint_reply(self.enabled),
+        ])
+    }
+
+    pub fn decode(r: &Reply) -> Result<Period, Error> {
+        let a = positional(r, PERIOD_FIELDS)?;
+        Ok(Period {
+            start_ms: uint(&a[0], "start")?,
+            evaluations: uint(&a[1], "evaluations")?,
+            enabled: uint(&a[2], "enabled")?,
+        })
+    }
+}
+
+impl SeriesCounts {
+    /// `HANOI.STATS key SERIES`'s reply.
+    pub fn encode(&self) -> Reply {
+        let periods = |ps: &[Period]| Reply::Array(ps.iter().map(Period::encode).collect());
+        Reply::Map(vec![
+            (b"minutes".to_vec(), periods(&self.minutes)),
+            (b"hours".to_vec(), periods(&self.hours)),
+        ])
+    }
+
+    pub fn decode(r: &Reply) -> Result<SeriesCounts, Error> {
+        let v = named(r, SERIES_FIELDS)?;
+        let periods = |r: &Reply, field| list(r, field, |p, _| Period::decode(p));
+        Ok(SeriesCounts {
+            minutes: periods(v[0], "minutes")?,
+            hours: periods(v[1], "hours")?,
+        })
+    }
+}
+
+// ----- HANOI.HISTORY -----
+
+/// Each entry of `HANOI.HISTORY`'s reply (a map).
+pub const ENTRY_FIELDS: &[Field] = &[
+    f("time", "int"),
+    f("user", "bytes"),
+    f("client", "bytes?"),
+    f("command", "list<bytes>"),
+    f("arguments", "int"),
+];
+
+impl Entry {
+    pub fn encode(&self) -> Reply {
+        Reply::Map(vec![
+            (b"time".to_vec(), uint_reply(self.at_ms)),
+            (b"user".to_vec(), Reply::Bulk(self.user.clone())),
+            (b"client".to_vec(), bulk_or_nil(self.client.as_deref())),
+            (
+                b"command".to_vec(),
+                Reply::Array(self.command.iter().cloned().map(Reply::Bulk).collect()),
+            ),
+            (b"arguments".to_vec(), uint_reply(self.args)),
+        ])
+    }
+
+    pub fn decode(r: &Reply) -> Result<Entry, Error> {
+        let v = named(r, ENTRY_FIELDS)?;
+        Ok(Entry {
+            at_ms: uint(v[0], "time")?,
+            user: bytes(v[1], "user")?,
+            client: opt(v[2], "client", bytes)?,
+            command: list(v[3], "command", bytes)?,
+            args: uint(v[4], "arguments")?,
+        })
+    }
+}
+
+/// `HANOI.HISTORY`'s reply: the entries, newest first.
+pub fn encode_history<'e>(entries: impl Iterator<Item = &'e Entry>) -> Reply {
+    Reply::Array(entries.map(Entry::encode).collect())
+}
+
+/// A `HANOI.HISTORY` reply.
+pub fn decode_history(r: &Reply) -> Result<Vec<Entry>, Error> {
+    list(r, "history", |e, _| Entry::decode(e))
+}
+
+// ----- HANOI.IDS -----
+
+/// A page of `HANOI.IDS`: the next cursor (0: the walk is over) and ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdsPage {
+    pub cursor: u64,
+    pub ids: Vec<Vec<u8>>,
+}
+
+impl IdsPage {
+    pub const FIELDS: &'static [Field] = &[f("cursor", "decimal"), f("ids", "list<bytes>")];
+
+    pub fn encode(&self) -> Reply {
+        Reply::Array(vec![
+            Reply::Bulk(self.cursor.to_string().into_bytes()),
+            Reply::Array(self.ids.iter().cloned().map(Reply::Bulk).collect()),
+        ])
+    }
+
+    pub fn decode(r: &Reply) -> Result<IdsPage, Error> {
+        let a = positional(r, Self::FIELDS)?;
+        Ok(IdsPage {
+            cursor: uint(&a[0], "cursor")?,
+            ids: list(&a[1], "ids", bytes)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse_definition, Definition, Flag, Limits, Query};
+
+    fn appended(r: Reply) -> Reply {
+        match r {
+            Reply::Array(mut a) => {
+                a.push(Reply::Bulk(b"from a newer module".to_vec()));
+                Reply::Array(a)
+            }
+            Reply::Map(mut m) => {
+                m.push((b"zzz_new".to_vec(), Reply::Int(7)));
+                m.insert(0, (b"aaa_new".to_vec(), Reply::Nil));
+                Reply::Map(m)
+            }
+            r => r,
+        }
+    }
+
+    /// A map as RESP2 gives it: a flat array.
+    fn flat(r: Reply) -> Reply {
+        match r {
+            Reply::Map(m) => Reply::Array(
+                m.into_iter()
+                    .flat_map(|(k, v)| [Reply::Bulk(k), flat(v)])
+                    .collect(),
+            ),
+            Reply::Array(a) => Reply::Array(a.into_iter().map(flat).collect()),
+            r => r,
+        }
+    }
+
+    fn flag() -> Flag {
+        let words: Vec<&[u8]> = [
+            "ENABLED",
+            "PERCENTAGE",
+            "40",
+            "VARIANTS",
+            "2",
+            "a",
+            "b",
+            "VALUES",
+            "\"x\"",
+            "\"y\"",
+            "DEFAULT",
+            "b",
+            "SALT",
+            "s",
+        ]
+        .iter()
+        .map(|w| w.as_bytes())
+        .collect();
+        let d: Definition = parse_definition(&words, &Limits::default()).unwrap();
+        Flag::new(d, &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn explain_and_resolve_round_trip_and_take_appended_fields() {
+        let f = flag();
+        let q = Query::default();
+        for id in ["1", "2", "3", "42", "alice"] {
+            let r = f.resolve_with(id.as_bytes(), &q);
+            let e = ExplainReply::of(&r.explanation);
+            let enc = e.encode();
+            assert_eq!(
+                enc,
+                Reply::Array(
+                    r.explanation
+                        .values()
+                        .into_iter()
+                        .map(Reply::from)
+                        .collect()
+                )
+            );
+            assert_eq!(ExplainReply::decode(&enc).unwrap(), e);
+            assert_eq!(ExplainReply::decode(&appended(enc)).unwrap(), e);
+
+            let res = ResolveReply::of(&r);
+            let enc = res.encode();
+            assert_eq!(
+                enc,
+                Reply::Array(r.values().into_iter().map(Reply::from).collect())
+            );
+            assert_eq!(ResolveReply::decode(&enc).unwrap(), res);
+            assert_eq!(ResolveReply::decode(&appended(enc)).unwrap(), res);
+        }
+        let undefined = ResolveReply::of(&Resolution::UNDEFINED);
+        assert_eq!(
+            ResolveReply::decode(&undefined.encode()).unwrap(),
+            undefined
+        );
+        // A shorter reply is no reply of this command.
+        let Reply::Array(mut short) = undefined.encode() else {
+            unreachable!()
+        };
+        short.pop();
+        let err = ResolveReply::decode(&Reply::Array(short)).unwrap_err();
+        assert_eq!(err.field, "type");
+    }
+
+    #[test]
+    fn description_round_trips_in_resp3_and_resp2() {
+        let mut f = flag();
+        f.set_window(5, 10).unwrap();
+        let d = Description::of(&f, 0);
+        let enc = d.encode();
+        let names: Vec<&[u8]> = match &enc {
+            Reply::Map(m) => m.iter().map(|(k, _)| k.as_slice()).collect(),
+            _ => unreachable!(),
+        };
+        let fields: Vec<&[u8]> = DESCRIPTION_FIELDS
+            .iter()
+            .map(|f| f.name.as_bytes())
+            .collect();
+        assert_eq!(names, fields);
+        assert_eq!(Description::decode(&enc).unwrap(), d);
+        assert_eq!(Description::decode(&appended(enc.clone())).unwrap(), d);
+        assert_eq!(Description::decode(&flat(appended(enc))).unwrap(), d);
+        assert_eq!(Description::decode_optional(&Reply::Nil).unwrap(), None);
+    }
+
+    #[test]
+    fn stats_series_history_ids_round_trip() {
+        let s = StatsReply {
+            evaluations: 9,
+            enabled: 4,
+            variants: vec![(b"a".to_vec(), 3), (b"b".to_vec(), 1)],
+            last_evaluated_ms: None,
+            since_ms: 17,
+        };
+        assert_eq!(StatsReply::decode(&appended(s.encode())).unwrap(), s);
+        assert_eq!(StatsReply::decode(&flat(s.encode())).unwrap(), s);
+
+        let p = Period {
+            start_ms: 60_000,
+            evaluations: 2,
+            enabled: 1,
+        };
+        let series = SeriesCounts {
+            minutes: vec![p, p],
+            hours: vec![p],
+        };
+        assert_eq!(
+            SeriesCounts::decode(&appended(series.encode())).unwrap(),
+            series
+        );
+        assert_eq!(Period::decode(&appended(p.encode())).unwrap(), p);
+
+        let e = Entry {
+            at_ms: 1,
+            user: b"default".to_vec(),
+            client: None,
+            command: vec![b"HANOI.ENABLE".to_vec()],
+            args: 0,
+        };
+        let h = Reply::Array(vec![appended(e.encode()), e.encode()]);
+        assert_eq!(decode_history(&h).unwrap(), vec![e.clone(), e]);
+
+        let page = IdsPage {
+            cursor: 12,
+            ids: vec![b"x".to_vec()],
+        };
+        assert_eq!(page.encode(), {
+            Reply::Array(vec![
+                Reply::Bulk(b"12".to_vec()),
+                Reply::Array(vec![Reply::Bulk(b"x".to_vec())]),
+            ])
+        });
+        assert_eq!(IdsPage::decode(&appended(page.encode())).unwrap(), page);
+    }
+
+    #[test]
+    fn every_layout_is_listed_once() {
+        let mut names: Vec<&str> = LAYOUTS.iter().map(|l| l.command).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), LAYOUTS.len());
+        assert!(layout("HANOI.RESOLVE").is_some());
+    }
+}
