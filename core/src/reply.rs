@@ -138,6 +138,13 @@ pub const LAYOUTS: &[Layout] = &[
         missing: None,
         fields: ResolveReply::FIELDS,
     },
+    // RESOLVE's evaluation, never counted: the same reply.
+    Layout {
+        command: "HANOI.PREVIEW",
+        shape: Shape::Array,
+        missing: None,
+        fields: ResolveReply::FIELDS,
+    },
     Layout {
         command: "HANOI.GET",
         shape: Shape::Map,

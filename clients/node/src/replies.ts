@@ -149,6 +149,7 @@ export interface Series {
 export const FIELDS = {
   "HANOI.EXPLAIN": ["enabled", "variant", "reason", "detail", "percentage"],
   "HANOI.RESOLVE": ["enabled", "variant", "value", "reason", "detail", "percentage", "type"],
+  "HANOI.PREVIEW": ["enabled", "variant", "value", "reason", "detail", "percentage", "type"],
   "HANOI.GET": [
     "blocked",
     "created",
