@@ -454,7 +454,7 @@ async fn the_ui_in_a_real_browser() {
     assert!(history.contains("percentage 0 % → 25 %"), "{history}");
     assert!(history.contains("registered 1,000 ids"), "{history}");
     assert!(
-        history.contains("rule germany set: country EQ DE"),
+        history.contains("rule germany set: If country is DE: on for all of them."),
         "{history}"
     );
     shot(&c, "flag.png").await;

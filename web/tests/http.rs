@@ -1791,12 +1791,13 @@ async fn the_flag_page_guides_people() {
     assert!(history.contains("alice via hanoi-web"));
     assert!(history.contains("ACL user default"));
     assert!(history.contains("percentage 25 % → 50 %"), "{history}");
-    // The history keeps a command's first 8 arguments: the rest is "…".
+    // The history keeps a command's first 8 arguments: a rule is said in
+    // words as far as they go, a cut list ending in "…".
     assert!(
-        history.contains("rule pros set: plan IN 2 … (variant blue)"),
+        history.contains("rule pros set: If plan is one of …: on for all of them, serving blue."),
         "{history}"
     );
-    assert!(history.contains("rule typed set: plan IN 2 pro team"));
+    assert!(history.contains("rule typed set: If plan is one of pro, team: on for all of them."));
     assert!(history.contains("<details><summary>command</summary>"));
     assert!(history.contains("just now") || history.contains(" ago"));
 

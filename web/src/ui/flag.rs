@@ -311,9 +311,6 @@ fn ramp_words(f: &FlagView) -> Option<String> {
 fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Markup {
     let f = &d.flag;
     let ramp = ramp_words(f);
-    let confirm = f.ramp.map(|(a, b, _, _)| {
-        format!("Setting the percentage ends the ramp from {a} % to {b} %. Set it?")
-    });
     html! {
         section.card id="state" {
             h2 { "State" }
@@ -324,6 +321,7 @@ fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Ma
                 }
                 @if let Some(s) = &f.salt { ", salt " code { (lossy(s)) } } }
             p { (f.users) " registered users · " (f.blocked) " blocked · " (f.regexes.len()) " regexes · " (f.rules.len()) " rules" }
+            p.muted id="order" { "An id is decided in this order, and the page follows it: the switch and the window, blocked ids, registered ids, regexes, rules, then the percentage." }
             @if f.created > 0 { p.muted { "created " (fmt_iso(f.created)) } }
             @if w.can_write {
                 (form_error(n, &["switch"], "switch-error"))
@@ -334,6 +332,24 @@ fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Ma
                     button type="submit" id="switch" class=(if f.enabled { "danger" } else { "" }) {
                         @if f.enabled { "Switch off" } @else { "Switch on" } (w.in_env()) }
                 }
+            }
+        }
+    }
+}
+
+/// The percentage: what everyone not decided before gets (last in the
+/// evaluation order).
+fn percentage_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
+    let f = &d.flag;
+    let confirm = f.ramp.map(|(a, b, _, _)| {
+        format!("Setting the percentage ends the ramp from {a} % to {b} %. Set it?")
+    });
+    html! {
+        section.card id="percentage-section" {
+            h2 { "Percentage" }
+            p.muted { "Everyone the steps above did not decide: on when their bucket is below it." }
+            @if !w.can_write { p { strong { (f.effective_percentage) " %" } } }
+            @if w.can_write {
                 form method="post" action=(url) id="percentage-form" data-confirm=[confirm] {
                     (hidden(w, d, n, "percentage"))
                     (form_error(n, &["percentage"], "percentage-error"))
@@ -455,7 +471,7 @@ fn rules_section(
                     @for (i, r) in f.rules.iter().enumerate() {
                         @let rname = r.first().map(|n| lossy(n)).unwrap_or_default();
                         tr {
-                            td { (i) }
+                            td { (i + 1) }
                             td.name { (rname) }
                             td { span.sentence { (rule_sentence(&r.iter().skip(1).map(|a| lossy(a)).collect::<Vec<_>>())) } br;
                                 code.muted { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
@@ -559,24 +575,31 @@ fn render_flag(
                 @else { (history_table(changes, "conflict-changes")) }
             }
         }
+        // The evaluation order: the switch and the window, blocked,
+        // registered, regexes, rules, the percentage; the other panels after.
         div.grid {
             (state_section(w, d, n, &url, &name))
-            section.card id="variants" {
-                h2 { "Variants" }
-                p id="flag-type" { "Type: " strong { (f.value_type) }
-                    @if let Some(d) = &f.default { " · served when off: " code { (lossy(d)) } } }
-                @if f.variants.is_empty() { p.muted { "None: a boolean flag." } }
-                @else if !w.can_write { table { thead { tr { th { "variant" } th { "weight" } th { "value" } } } tbody {
-                    @for (i, v) in f.variants.iter().enumerate() {
-                        tr { td { code { (lossy(v)) } } td { (f.weights.get(i).map(|w| w.to_string()).unwrap_or_else(|| "—".into())) }
-                            td { code { (f.values.get(i).map(|j| lossy(j)).unwrap_or_else(|| "(its name)".into())) } } } } } } }
-                @if w.can_write { (define_form(w, d, n, &url)) }
-            }
-            (stats_section(d))
-            (try_section(w, n, q, &base))
+            (schedule_section(w, d, n, &url))
         }
-        (rules_section(w, d, n, q, &url, &base, &w.env(app).attributes.get()))
         div.grid {
+            section.card id="blocked" {
+                h2 { "Blocked ids (" (f.blocked) ")" }
+                p { a href=(w.link(&format!("{base}/ids?list=blocked"))) id="browse-blocked" { "Browse and search the blocked ids" } }
+                @if w.can_write {
+                    form method="post" action=(url) id="block-form" {
+                        (hidden(w, d, n, "block"))
+                        (form_error(n, &["block"], "block-error"))
+                        label { "Block ids" textarea name="ids" { (kept(n, "block", "ids", String::new())) } }
+                        button type="submit" { "Block" (w.in_env()) }
+                    }
+                    form method="post" action=(url) id="unblock-form" {
+                        (hidden(w, d, n, "unblock"))
+                        (form_error(n, &["unblock"], "unblock-error"))
+                        label { "Unblock ids" textarea name="ids" { (kept(n, "unblock", "ids", String::new())) } }
+                        button.secondary type="submit" { "Unblock" (w.in_env()) }
+                    }
+                }
+            }
             section.card id="users" {
                 h2 { "Users (" (f.users) ")" }
                 p { a href=(w.link(&format!("{base}/ids?list=users"))) id="browse-users" { "Browse and search the registered ids" } }
@@ -596,24 +619,6 @@ fn render_flag(
                     }
                 }
             }
-            section.card id="blocked" {
-                h2 { "Blocked ids (" (f.blocked) ")" }
-                p { a href=(w.link(&format!("{base}/ids?list=blocked"))) id="browse-blocked" { "Browse and search the blocked ids" } }
-                @if w.can_write {
-                    form method="post" action=(url) id="block-form" {
-                        (hidden(w, d, n, "block"))
-                        (form_error(n, &["block"], "block-error"))
-                        label { "Block ids" textarea name="ids" { (kept(n, "block", "ids", String::new())) } }
-                        button type="submit" { "Block" (w.in_env()) }
-                    }
-                    form method="post" action=(url) id="unblock-form" {
-                        (hidden(w, d, n, "unblock"))
-                        (form_error(n, &["unblock"], "unblock-error"))
-                        label { "Unblock ids" textarea name="ids" { (kept(n, "unblock", "ids", String::new())) } }
-                        button.secondary type="submit" { "Unblock" (w.in_env()) }
-                    }
-                }
-            }
             section.card id="regexes" {
                 h2 { "Regexes" }
                 (form_error(n, &["regex_remove"], "regex-remove-error"))
@@ -630,7 +635,23 @@ fn render_flag(
                     }
                 }
             }
-            (schedule_section(w, d, n, &url))
+        }
+        (rules_section(w, d, n, q, &url, &base, &w.env(app).attributes.get()))
+        div.grid {
+            (percentage_section(w, d, n, &url))
+            section.card id="variants" {
+                h2 { "Variants" }
+                p id="flag-type" { "Type: " strong { (f.value_type) }
+                    @if let Some(d) = &f.default { " · served when off: " code { (lossy(d)) } } }
+                @if f.variants.is_empty() { p.muted { "None: a boolean flag." } }
+                @else if !w.can_write { table { thead { tr { th { "variant" } th { "weight" } th { "value" } } } tbody {
+                    @for (i, v) in f.variants.iter().enumerate() {
+                        tr { td { code { (lossy(v)) } } td { (f.weights.get(i).map(|w| w.to_string()).unwrap_or_else(|| "—".into())) }
+                            td { code { (f.values.get(i).map(|j| lossy(j)).unwrap_or_else(|| "(its name)".into())) } } } } } } }
+                @if w.can_write { (define_form(w, d, n, &url)) }
+            }
+            (try_section(w, n, q, &base))
+            (stats_section(d))
             section.card id="metadata" {
                 h2 { "Metadata" }
                 table { tbody { @for (k, v) in &f.metadata { tr { td { code { (lossy(k)) } } td { (lossy(v)) } } } } }

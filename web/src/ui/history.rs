@@ -97,30 +97,19 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
         ("HANOI.BLOCK", _) => format!("blocked {}", plural(h.arguments.max(1), "id", "ids")),
         ("HANOI.UNBLOCK", _) => format!("unblocked {}", plural(h.arguments.max(1), "id", "ids")),
         ("HANOI.RULE", [sub, rule, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
-            "SET" => {
-                let mut extra = Vec::new();
-                if let Some(p) = after(rest, "ROLLOUT") {
-                    extra.push(format!("rollout {p} %"));
-                }
-                if let Some(v) = after(rest, "VARIANT") {
-                    extra.push(format!("variant {v}"));
-                }
-                let conds = rest
-                    .iter()
-                    .position(|a| a.eq_ignore_ascii_case("IF"))
-                    .map(|i| rest[i + 1..].join(" "))
-                    .unwrap_or_default();
-                let extra = if extra.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", extra.join(", "))
-                };
-                format!("rule {rule} set: {conds}{cut}{extra}")
-            }
+            // The rule in words, as the flag page reads it (a rule cut by
+            // the history's argument limit is said as far as it goes).
+            "SET" => format!(
+                "rule {rule} set: {}{cut}",
+                super::rules::rule_sentence(rest)
+            ),
             "DEL" => format!("rule {} deleted{cut}", args[1..].join(", ")),
+            // Positions are counted from 1, as the flag page numbers rules.
             "MOVE" => format!(
                 "rule {rule} moved to position {}",
-                rest.first().map(String::as_str).unwrap_or("?")
+                rest.first()
+                    .and_then(|i| i.parse::<u64>().ok())
+                    .map_or_else(|| "?".to_owned(), |i| (i + 1).to_string())
             ),
             _ => format!("{name} {joined}{cut}"),
         },
@@ -239,7 +228,11 @@ mod tests {
                 &entry(&["HANOI.RULE", "SET", "de", "IF", "country", "EQ", "DE"], 6),
                 None
             ),
-            "rule de set: country EQ DE"
+            "rule de set: If country is DE: on for all of them."
+        );
+        assert_eq!(
+            sentence(&entry(&["HANOI.RULE", "MOVE", "de", "0"], 4), None),
+            "rule de moved to position 1"
         );
     }
 }

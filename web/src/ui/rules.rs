@@ -94,7 +94,12 @@ pub(super) fn rule_sentence(args: &[String]) -> String {
             }
             Some(Arity::List) => {
                 let n: usize = args.get(i).and_then(|c| c.parse().ok()).unwrap_or(0);
-                let v = args.iter().skip(i + 1).take(n).cloned().collect();
+                let mut v: Vec<String> = args.iter().skip(i + 1).take(n).cloned().collect();
+                // Fewer than announced: the words were cut (the history
+                // keeps a command's first arguments).
+                if v.len() < n {
+                    v.push("…".into());
+                }
                 i += 1 + n;
                 v
             }
