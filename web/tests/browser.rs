@@ -861,3 +861,419 @@ async fn environments_in_a_real_browser() {
     assert!(text(&c, "percentage").await.contains("33"));
     c.close().await.unwrap();
 }
+
+/// A Chrome DevTools command through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp(&'static str, serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or("")
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": self.0, "params": self.1});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// A phone's viewport (`width` CSS px), by device-metrics emulation: a
+/// headless window is not made narrower than about 500 px.
+async fn phone(c: &Client, width: u32) {
+    c.issue_cmd(Cdp(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": true}),
+    ))
+    .await
+    .expect("Emulation.setDeviceMetricsOverride");
+}
+
+async fn desktop(c: &Client) {
+    c.issue_cmd(Cdp("Emulation.clearDeviceMetricsOverride", json!({})))
+        .await
+        .expect("Emulation.clearDeviceMetricsOverride");
+}
+
+/// Clicks what `css` finds, accepts the confirmation it asks, and waits
+/// for `then`: the question.
+async fn click_confirmed(c: &Client, css: &str, then: &str) -> String {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"))
+        .click()
+        .await
+        .unwrap();
+    let question = c.get_alert_text().await.expect("a confirmation");
+    c.accept_alert().await.unwrap();
+    arrived(c, old, then).await;
+    question
+}
+
+/// The `value` of the input `css` finds.
+async fn value_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"))
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Types into the input `css` finds (what was there cleared).
+async fn type_in(c: &Client, css: &str, value: &str) {
+    let e = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"));
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+/// A same-origin download, fetched by the page (the session's cookie
+/// with it): its status and body.
+async fn download(c: &Client, path: &str) -> (u64, String, String) {
+    let got = c
+        .execute_async(
+            "var done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(function (r) {
+               return r.text().then(function (t) {
+                 done([r.status, r.headers.get('content-type') || '', t]);
+               });
+             }).catch(function (e) { done([0, '', String(e)]); });",
+            vec![json!(path)],
+        )
+        .await
+        .expect("fetch in the page");
+    (
+        got[0].as_u64().unwrap(),
+        got[1].as_str().unwrap().to_owned(),
+        got[2].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A small RFC 4180 reader: quoted cells, doubled quotes, CRLF rows.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    assert!(
+        !quoted && cell.is_empty() && row.is_empty(),
+        "unterminated CSV"
+    );
+    rows
+}
+
+fn field_of(v: &redis::Value, name: &str) -> redis::Value {
+    let redis::Value::Array(items) = v else {
+        panic!("not a map: {v:?}");
+    };
+    items
+        .chunks(2)
+        .find(|p| p[0] == redis::Value::BulkString(name.as_bytes().to_vec()))
+        .map(|p| p[1].clone())
+        .unwrap_or_else(|| panic!("no {name} in {v:?}"))
+}
+
+fn pct(redis: &Redis, key: &[u8]) -> redis::Value {
+    field_of(&redis.cmd(&[b"HANOI.GET", key]), "percentage")
+}
+
+const BOB: (&str, &str) = ("bob", "bob-password-1");
+
+/// Proposes a percentage for `checkout` in production as `c` (the page's
+/// confirmation typed): lands on the list, saying which request it is.
+async fn propose(c: &Client, web: &Web, pct: &str, comment: &str) -> String {
+    c.goto(&web.url(&format!("/f/{}?env=production", harness::hex(b"checkout"))))
+        .await
+        .unwrap();
+    set(c, "confirm-env-page", "production").await;
+    set(c, "percentage-input", pct).await;
+    type_in(c, "#percentage-form input[name=comment]", comment).await;
+    submit(c, "set-percentage", "ok").await;
+    text(c, "ok").await
+}
+
+/// Approves request `id` in production as `c`: the message it ends with.
+async fn approve(c: &Client, web: &Web, id: u32) -> String {
+    c.goto(&web.url("/requests?env=production")).await.unwrap();
+    set(c, "confirm-env-page", "production").await;
+    let question = click_confirmed(c, &format!("#approve-{id} button"), "ok").await;
+    assert!(question.contains(&format!("#{id}")), "{question}");
+    text(c, "ok").await
+}
+
+/// Issue 33 as people click through it: two Redis servers (staging, and a
+/// protected production with `approvals = 1`), two writers (alice, bob),
+/// two browser sessions.
+#[tokio::test]
+async fn change_requests_and_the_audit_in_a_real_browser() {
+    let Some(driver_path) = find_on_path("chromedriver") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install chromium and chromium-driver"
+        );
+        eprintln!("SKIPPED change_requests_and_the_audit_in_a_real_browser: no chromedriver");
+        return;
+    };
+    let staging = Redis::start();
+    let production = Redis::start();
+    staging.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"50"]);
+    staging.cmd(&[b"HANOI.DEFINE", b"fresh", b"PERCENTAGE", b"40"]);
+    production.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"10"]);
+    let config = format!(
+        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\nprotected = true\napprovals = 1\n\n[[user]]\nname = \"{}\"\npassword_hash = \"{}\"\nrole = \"admin\"\n",
+        staging.url(),
+        production.url(),
+        BOB.0,
+        harness::hash_password(BOB.1)
+    );
+    let web = Web::start_with(&staging, &config);
+    let driver = Driver::start(&driver_path);
+    let a = driver.browser().await;
+    let b = driver.browser().await;
+    login(&a, &web, ALICE).await;
+    login(&b, &web, BOB).await;
+
+    // 1. alice's change in production is a request, nothing written.
+    let ok = propose(&a, &web, "20", "more traffic, step 2").await;
+    assert!(ok.contains("Change request #1 proposed"), "{ok}");
+    assert_eq!(pct(&production, b"checkout"), redis::Value::Int(10));
+    let card = text(&a, "request-1").await;
+    assert!(
+        card.contains("more traffic, step 2") && card.contains("HANOI.PERCENTAGE checkout 20"),
+        "{card}"
+    );
+    // Her own: no approve button, the card says why; posted anyway (the
+    // withdraw form, as an approval), the list says it is refused.
+    assert!(a.find(Locator::Id("approve-1")).await.is_err());
+    let own = text(&a, "own-1").await;
+    assert!(own.contains("another writer"), "{own}");
+    set(&a, "confirm-env-page", "production").await;
+    let old = a.find(Locator::Css("html")).await.unwrap();
+    a.execute(
+        "var f = document.getElementById('reject-1');
+         f.elements['decision'].value = 'approve';
+         f.requestSubmit();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    arrived(&a, old, "refused").await;
+    let refused = text(&a, "refused").await;
+    assert!(
+        refused.contains("another writer must approve it"),
+        "{refused}"
+    );
+    assert_eq!(pct(&production, b"checkout"), redis::Value::Int(10));
+    // bob approves: applied.
+    let ok = approve(&b, &web, 1).await;
+    assert!(ok.contains("Approved and applied"), "{ok}");
+    assert_eq!(pct(&production, b"checkout"), redis::Value::Int(20));
+    let card = text(&b, "request-1").await;
+    assert!(
+        card.contains("Proposed by alice") && card.contains("Approved by bob"),
+        "{card}"
+    );
+    let history = format!("{:?}", production.cmd(&[b"HANOI.HISTORY", b"checkout"]));
+    assert!(history.contains("hanoi-web:alice:cr-1"), "{history}");
+    b.goto(&web.url(&format!("/f/{}?env=production", harness::hex(b"checkout"))))
+        .await
+        .unwrap();
+    let history = text(&b, "history").await;
+    assert!(
+        history.contains("alice via hanoi-web (change request #1)")
+            && history.contains("percentage 10 % → 20 %"),
+        "{history}"
+    );
+
+    // 2. A stale request: the flag changed meanwhile (redis-cli).
+    let ok = propose(&a, &web, "30", "step 3").await;
+    assert!(ok.contains("#2"), "{ok}");
+    production.cmd(&[b"HANOI.PERCENTAGE", b"checkout", b"5"]);
+    let ok = approve(&b, &web, 2).await;
+    assert!(ok.contains("the flag changed"), "{ok}");
+    assert!(text(&b, "request-2").await.contains("stale"));
+    assert_eq!(pct(&production, b"checkout"), redis::Value::Int(5));
+
+    // 3. A pending request survives a restart of hanoi-web.
+    let ok = propose(&a, &web, "40", "before the restart").await;
+    assert!(ok.contains("#3"), "{ok}");
+    drop(web);
+    let web = Web::start_with(&staging, &config);
+    login(&a, &web, ALICE).await;
+    login(&b, &web, BOB).await;
+    a.goto(&web.url("/requests?env=production")).await.unwrap();
+    let pending = text(&a, "pending").await;
+    assert!(
+        pending.contains("#3") && pending.contains("before the restart"),
+        "{pending}"
+    );
+    shot(&a, "requests.png").await;
+
+    // 4. The audit: the applied change with its comment; both exports.
+    a.goto(&web.url("/audit?env=production")).await.unwrap();
+    let audit = text(&a, "audit").await;
+    assert!(
+        audit.contains("HANOI.PERCENTAGE checkout 20") && audit.contains("more traffic, step 2"),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("checkout 30"),
+        "stale: not applied: {audit}"
+    );
+    shot(&a, "audit.png").await;
+    let jsonl = a
+        .find(Locator::Id("export-jsonl"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("the JSON lines link");
+    let (status, _, body) = download(&a, &jsonl).await;
+    assert_eq!(status, 200, "{body}");
+    let lines: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let entry = lines
+        .iter()
+        .find(|l| l["what"] == "HANOI.PERCENTAGE checkout 20")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(entry["user"], "alice");
+    assert_eq!(entry["comment"], "more traffic, step 2");
+    assert_eq!(entry["request"], "1");
+    assert_eq!(entry["approvers"], "bob");
+    let csv = a
+        .find(Locator::Id("export-csv"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("the CSV link");
+    let (status, kind, body) = download(&a, &csv).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let rows = parse_csv(&body);
+    assert_eq!(
+        rows[0][..6],
+        ["id", "time", "user", "flag", "what", "comment"]
+    );
+    assert!(
+        rows.iter().skip(1).any(|r| r[2] == "alice"
+            && r[4] == "HANOI.PERCENTAGE checkout 20"
+            && r[5] == "more traffic, step 2"
+            && r[7] == "bob"),
+        "{rows:?}"
+    );
+
+    // 5. A copy to production of a flag new there: off unless ticked; a
+    // request, approved by bob; it arrives off.
+    a.goto(&web.url(&format!(
+        "/f/{}/compare?env=staging&with=production",
+        harness::hex(b"fresh")
+    )))
+    .await
+    .unwrap();
+    assert!(text(&a, "copy-new-production")
+        .await
+        .contains("switched off"));
+    let switch = a
+        .find(Locator::Css("#copy-to-production input[name=copy_switch]"))
+        .await
+        .unwrap();
+    assert!(!switch.is_selected().await.unwrap(), "the switch is ticked");
+    type_in(
+        &a,
+        "#copy-to-production input[name=confirm_env]",
+        "production",
+    )
+    .await;
+    type_in(
+        &a,
+        "#copy-to-production input[name=comment]",
+        "ship it dark",
+    )
+    .await;
+    shot(&a, "copy.png").await;
+    let question = click_confirmed(&a, "#copy-to-production button[type=submit]", "ok").await;
+    assert!(question.contains("to production"), "{question}");
+    let ok = text(&a, "ok").await;
+    assert!(ok.contains("#4"), "{ok}");
+    assert_eq!(production.cmd(&[b"EXISTS", b"fresh"]), redis::Value::Int(0));
+    let ok = approve(&b, &web, 4).await;
+    assert!(ok.contains("Approved and applied"), "{ok}");
+    let got = production.cmd(&[b"HANOI.GET", b"fresh"]);
+    assert_eq!(field_of(&got, "enabled"), redis::Value::Int(0), "{got:?}");
+    assert_eq!(field_of(&got, "percentage"), redis::Value::Int(40));
+
+    // 6. Drafts kept: a mistyped environment name comes back with what
+    // was typed in its fields.
+    a.goto(&web.url(&format!("/f/{}?env=production", harness::hex(b"checkout"))))
+        .await
+        .unwrap();
+    set(&a, "confirm-env-page", "prodution").await;
+    type_in(&a, "#meta-form input[name=description]", "the new checkout").await;
+    type_in(&a, "#meta-form input[name=comment]", "describe it").await;
+    click(&a, "#meta-form button[type=submit]", "meta-error").await;
+    assert!(text(&a, "meta-error").await.contains("is not its name"));
+    assert_eq!(
+        value_of(&a, "#meta-form input[name=description]").await,
+        "the new checkout"
+    );
+    assert_eq!(
+        value_of(&a, "#meta-form input[name=comment]").await,
+        "describe it"
+    );
+    assert_eq!(
+        value_of(&a, "#meta-form input[name=confirm_env]").await,
+        "prodution"
+    );
+    let get = format!("{:?}", production.cmd(&[b"HANOI.GET", b"checkout"]));
+    assert!(!get.contains("the new checkout"), "{get}");
+
+    // 7. At 390 px: the list and the audit do not scroll sideways.
+    phone(&a, 390).await;
+    for path in ["/requests?env=production", "/audit?env=production"] {
+        a.goto(&web.url(path)).await.unwrap();
+        let width = a
+            .execute("return window.innerWidth;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(width, json!(390), "the emulated width");
+        let wide = sticking_out(&a).await;
+        assert!(wide.is_empty(), "{path} scrolls sideways at 390 px: {wide}");
+    }
+    desktop(&a).await;
+
+    b.close().await.unwrap();
+    a.close().await.unwrap();
+}

@@ -30,7 +30,13 @@ fn plural(n: i64, one: &str, many: &str) -> String {
 /// Who wrote: `hanoi-web:alice` is "alice via hanoi-web".
 pub(super) fn actor(client: &str) -> String {
     match client.split_once(':') {
-        Some(("hanoi-web", user)) => format!("{user} via hanoi-web"),
+        // An approved change request: `hanoi-web:<proposer>:cr-<id>`.
+        Some(("hanoi-web", user)) => match user.rsplit_once(":cr-") {
+            Some((user, id)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("{user} via hanoi-web (change request #{id})")
+            }
+            _ => format!("{user} via hanoi-web"),
+        },
         _ if client.is_empty() => "a client without a name".to_owned(),
         _ => client.to_owned(),
     }
@@ -208,6 +214,10 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(actor("hanoi-web:alice"), "alice via hanoi-web");
+        assert_eq!(
+            actor("hanoi-web:alice:cr-12"),
+            "alice via hanoi-web (change request #12)"
+        );
         let entries = vec![
             entry(&["HANOI.PERCENTAGE", "50"], 1),
             entry(&["HANOI.REGISTER", "USER", "a", "b"], 1001),

@@ -60,6 +60,7 @@ pub(super) fn request_card(w: &Who, r: &Request, needed: usize) -> Markup {
             p { "Changes: " code.what { @if !r.note.is_empty() { (r.note) ": " } (r.what) } }
             @if !r.approvers.is_empty() { p { "Approved by " span.approvers { (r.approvers.join(", ")) } } }
             @if !r.outcome.is_empty() { p.outcome { (r.outcome) @if r.decided > 0 { " (" (fmt_ms(r.decided)) ")" } } }
+            @if r.pending() && r.proposer == w.name { p.muted id={"own-" (r.id)} { "Your request: another writer must approve it." } }
             @if r.pending() && w.can_write {
                 div.row {
                     @if r.proposer != w.name && !r.approvers.contains(&w.name) {

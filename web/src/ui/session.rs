@@ -141,8 +141,10 @@ pub fn env_link(multi: bool, env: &str, path: &str) -> String {
     if !multi {
         return path.to_owned();
     }
+    // The parameter goes before a fragment (`/requests?proposed=1#request-1`).
+    let (path, fragment) = path.split_at(path.find('#').unwrap_or(path.len()));
     let sep = if path.contains('?') { '&' } else { '?' };
-    format!("{path}{sep}env={}", super::urlencode(env))
+    format!("{path}{sep}env={}{fragment}", super::urlencode(env))
 }
 
 /// The `env` query parameter of a request.
