@@ -1067,7 +1067,9 @@ async fn change_requests_and_the_audit_in_a_real_browser() {
     assert_eq!(pct(&production, b"checkout"), redis::Value::Int(10));
     let card = text(&a, "request-1").await;
     assert!(
-        card.contains("more traffic, step 2") && card.contains("HANOI.PERCENTAGE checkout 20"),
+        card.contains("more traffic, step 2")
+            && card.contains("HANOI.PERCENTAGE checkout 20")
+            && card.contains("percentage 10 % → 20 %"),
         "{card}"
     );
     // Her own: no approve button, the card says why; posted anyway (the
@@ -1102,13 +1104,14 @@ async fn change_requests_and_the_audit_in_a_real_browser() {
         "{card}"
     );
     let history = format!("{:?}", production.cmd(&[b"HANOI.HISTORY", b"checkout"]));
-    assert!(history.contains("hanoi-web:alice:cr-1"), "{history}");
+    // The history names the proposer, the request and its approver.
+    assert!(history.contains("hanoi-web:alice:cr-1:by-bob"), "{history}");
     b.goto(&web.url(&format!("/f/{}?env=production", harness::hex(b"checkout"))))
         .await
         .unwrap();
     let history = text(&b, "history").await;
     assert!(
-        history.contains("alice via hanoi-web (change request #1)")
+        history.contains("alice via hanoi-web (change request #1, approved by bob)")
             && history.contains("percentage 10 % → 20 %"),
         "{history}"
     );

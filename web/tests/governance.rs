@@ -646,7 +646,7 @@ async fn a_change_request_is_applied_after_approvals_by_other_writers() {
     );
     assert_eq!(percentage_of(&redis, b"f"), redis::Value::Int(50));
     let history = format!("{:?}", redis.cmd(&[b"HANOI.HISTORY", b"f"]));
-    assert!(history.contains("hanoi-web:alice:cr-1"), "{history}");
+    assert!(history.contains("hanoi-web:alice:cr-1:by-"), "{history}");
     let (_, text) = page(&alice, &web.url("/audit.jsonl?env=production")).await;
     let entry: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(entry["user"], "alice");
@@ -952,6 +952,37 @@ async fn a_new_flag_is_typed_first() {
     assert_eq!(
         get_field(&redis.cmd(&[b"HANOI.GET", b"limit"]), "type"),
         redis::Value::SimpleString("number".into())
+    );
+    // An object's values get a multi-line editor; what is served when off
+    // is chosen among the variants (a radio per row), not typed.
+    let (_, form) = page(&alice, &web.url("/flags/new?type=object")).await;
+    assert!(
+        form.contains(r#"<textarea class="json" name="value_0""#),
+        "{form}"
+    );
+    assert!(
+        form.contains(r#"type="radio" name="default_row" value="1""#),
+        "{form}"
+    );
+    let (s, _) = create(
+        &web,
+        &alice,
+        "",
+        &[
+            ("type", "object"),
+            ("name", "layout"),
+            ("variant_0", "narrow"),
+            ("value_0", "{\n  \"columns\": 1\n}"),
+            ("variant_1", "wide"),
+            ("value_1", "{\"columns\": 3}"),
+            ("default_row", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert_eq!(
+        get_field(&redis.cmd(&[b"HANOI.GET", b"layout"]), "default"),
+        redis::Value::BulkString(b"wide".to_vec())
     );
 }
 

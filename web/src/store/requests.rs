@@ -486,9 +486,9 @@ impl Store {
             Expect::Revision(v) => Some(v.as_str()),
             Expect::Absent => None,
         };
-        // The history names the proposer and the request:
-        // `hanoi-web:<proposer>:cr-<id>`.
-        let client = format!("{}:cr-{}", r.proposer, r.id);
+        // The history names the proposer, the request and its approvers:
+        // `hanoi-web:<proposer>:cr-<id>:by-<approver>,<approver>`.
+        let client = format!("{}:cr-{}:by-{}", r.proposer, r.id, approvers.join(","));
         let outcome = self.write(&client, &r.flag, expected, &r.cmds(), &a).await;
         let (state, text, decision) = match outcome {
             Ok(WriteOutcome::Conflict) => (

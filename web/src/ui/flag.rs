@@ -390,7 +390,7 @@ fn stats_section(d: &PageData) -> Markup {
                 table.bars id="variant-chart" {
                     caption.muted { "Variants, of the " (handed) " variant answers" }
                     @for (v, c) in &stats.variants {
-                        tr { th scope="row" { code { (lossy(v)) } } td { progress max=(handed.max(1)) value=(c) aria-label={"variant " (lossy(v))} {} } td { (c) " (" (share(*c, handed)) " %)" } }
+                        tr { th scope="row" { code title=(lossy(v)) { (lossy(v)) } } td { progress max=(handed.max(1)) value=(c) aria-label={"variant " (lossy(v))} {} } td { (c) " (" (share(*c, handed)) " %)" } }
                     }
                 }
                 p.muted id="variant-note" { "Variant counts come from variant/value calls (HANOI.VARIANT, HANOI.VALUE, HANOI.RESOLVE, OFREP), not from on/off checks: each scale is its own." }
@@ -910,7 +910,34 @@ pub(super) async fn flag_write(
     }
     if w.approvals > 0 {
         let expect = store::requests::Expect::Revision(version.clone());
-        return match super::requests::propose(&app, &w, &key, expect, &cmds, &f, "", None).await? {
+        // What it changes, before → after, in the history's words (the
+        // request's note; the commands are its `what`).
+        let words: Vec<Vec<String>> = cmds
+            .iter()
+            .map(|c| {
+                c.args_iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != 1)
+                    .filter_map(|(_, a)| match a {
+                        redis::Arg::Simple(b) => Some(lossy(b)),
+                        redis::Arg::Cursor => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let before_after = super::history::changes_in_words(&words, current.flag.percentage);
+        return match super::requests::propose(
+            &app,
+            &w,
+            &key,
+            expect,
+            &cmds,
+            &f,
+            &before_after,
+            None,
+        )
+        .await?
+        {
             Ok(r) => Ok(r),
             Err(e) => Ok(respond(
                 StatusCode::BAD_REQUEST,

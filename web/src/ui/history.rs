@@ -30,12 +30,25 @@ fn plural(n: i64, one: &str, many: &str) -> String {
 /// Who wrote: `hanoi-web:alice` is "alice via hanoi-web".
 pub(super) fn actor(client: &str) -> String {
     match client.split_once(':') {
-        // An approved change request: `hanoi-web:<proposer>:cr-<id>`.
+        // An approved change request:
+        // `hanoi-web:<proposer>:cr-<id>[:by-<approver>,<approver>]`.
         Some(("hanoi-web", user)) => match user.rsplit_once(":cr-") {
-            Some((user, id)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => {
-                format!("{user} via hanoi-web (change request #{id})")
+            Some((user, rest)) => {
+                let (id, by) = rest.split_once(":by-").unwrap_or((rest, ""));
+                if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return format!("{user}:cr-{rest} via hanoi-web");
+                }
+                let by = by.split(',').filter(|a| !a.is_empty()).collect::<Vec<_>>();
+                if by.is_empty() {
+                    format!("{user} via hanoi-web (change request #{id})")
+                } else {
+                    format!(
+                        "{user} via hanoi-web (change request #{id}, approved by {})",
+                        by.join(", ")
+                    )
+                }
             }
-            _ => format!("{user} via hanoi-web"),
+            None => format!("{user} via hanoi-web"),
         },
         _ if client.is_empty() => "a client without a name".to_owned(),
         _ => client.to_owned(),
@@ -48,6 +61,27 @@ fn after<'a>(args: &'a [String], word: &str) -> Option<&'a str> {
         .position(|a| a.eq_ignore_ascii_case(word))
         .and_then(|i| args.get(i + 1))
         .map(String::as_str)
+}
+
+/// What commands (each its name and its arguments after the key) would
+/// change, in the history's words, `percentage` being the flag's now
+/// ("percentage 10 % → 20 %"): what a change request shows.
+pub(super) fn changes_in_words(commands: &[Vec<String>], percentage: i64) -> String {
+    let before = percentage.to_string();
+    commands
+        .iter()
+        .map(|command| {
+            let h = HistoryEntry {
+                time: 0,
+                user: String::new(),
+                client: String::new(),
+                command: command.clone(),
+                arguments: command.len().saturating_sub(1) as i64,
+            };
+            sentence(&h, Some(&before))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// An entry as a sentence; `before` is the percentage before it, when the
@@ -217,6 +251,20 @@ mod tests {
         assert_eq!(
             actor("hanoi-web:alice:cr-12"),
             "alice via hanoi-web (change request #12)"
+        );
+        assert_eq!(
+            changes_in_words(
+                &[
+                    vec!["HANOI.PERCENTAGE".into(), "20".into()],
+                    vec!["HANOI.DISABLE".into()]
+                ],
+                10
+            ),
+            "percentage 10 % → 20 %; switched off"
+        );
+        assert_eq!(
+            actor("hanoi-web:alice:cr-12:by-bob,carol"),
+            "alice via hanoi-web (change request #12, approved by bob, carol)"
         );
         let entries = vec![
             entry(&["HANOI.PERCENTAGE", "50"], 1),

@@ -136,14 +136,20 @@ fn new_flag_form(w: &Who, f: &HashMap<String, String>, error: Option<&str>) -> M
                 @if typed {
                     table id="new-variants" {
                         caption { "Its variants and the value each serves (" (hint) ")" }
-                        thead { tr { th { "variant" } th { "value" } th { "weight (optional)" } } }
+                        thead { tr { th { "variant" } th { "value" } th { "weight (optional)" } th { "served when off" } } }
                         tbody { @for (i, r) in rows.iter().enumerate() { tr {
                             td { label { span.sr-only { "Variant " (i + 1) } input type="text" name={"variant_" (i)} id={"new-variant-" (i)} value=(r.name); } }
-                            td { label { span.sr-only { "Value of variant " (i + 1) } input type="text" name={"value_" (i)} id={"new-value-" (i)} value=(r.value); } }
+                            // An object's value gets room for its lines.
+                            td { label { span.sr-only { "Value of variant " (i + 1) }
+                                @if kind == "object" { textarea.json name={"value_" (i)} id={"new-value-" (i)} rows="4" spellcheck="false" { (r.value) } }
+                                @else { input type="text" name={"value_" (i)} id={"new-value-" (i)} value=(r.value); } } }
                             td { label { span.sr-only { "Weight of variant " (i + 1) } input type="text" name={"weight_" (i)} value=(r.weight); } }
+                            td { label { span.sr-only { "Variant " (i + 1) " is served when off" }
+                                input type="radio" name="default_row" value=(i) id={"new-default-" (i)}
+                                    checked[f.get("default_row").is_some_and(|d| *d == i.to_string())]; } }
                         } } }
                     }
-                    label { "Served when off (a variant's name, optional)" br; input type="text" name="default" id="new-default" value=(v("default")); }
+                    p.muted { "Served when off: the variant ticked in the last column (none ticked: nothing is served when off)." }
                 } @else if kind.is_empty() {
                     label { "Variants (space or comma separated, optional)" br; input type="text" name="variants" value=(v("variants")); }
                     label { "Weights (one per variant, optional)" br; input type="text" name="weights" value=(v("weights")); }
@@ -163,9 +169,17 @@ pub(super) async fn create_flag(
     State(app): State<Arc<App>>,
     w: Who,
     headers: HeaderMap,
-    Form(f): Form<HashMap<String, String>>,
+    Form(mut f): Form<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
     check_write_unconfirmed(&app, &w, &headers, &f, true)?;
+    // The default chosen among the typed variants (a radio per row).
+    if let Some(name) = f
+        .get("default_row")
+        .and_then(|i| f.get(&format!("variant_{i}")))
+        .cloned()
+    {
+        f.insert("default".to_owned(), name);
+    }
     // A wrong confirmation comes back at the form, everything typed kept.
     if let Some(problem) = confirm_problem(&w, &f) {
         return Ok(respond(
