@@ -1168,7 +1168,8 @@ async fn change_requests_and_the_audit_in_a_real_browser() {
         .collect();
     let entry = lines
         .iter()
-        .find(|l| l["what"] == "HANOI.PERCENTAGE checkout 20")
+        // What changed: before → after in words, then the commands.
+        .find(|l| l["what"] == "percentage 10 % → 20 %: HANOI.PERCENTAGE checkout 20")
         .unwrap_or_else(|| panic!("{body}"));
     assert_eq!(entry["user"], "alice");
     assert_eq!(entry["comment"], "more traffic, step 2");
@@ -1192,7 +1193,7 @@ async fn change_requests_and_the_audit_in_a_real_browser() {
     );
     assert!(
         rows.iter().skip(1).any(|r| r[2] == "alice"
-            && r[4] == "HANOI.PERCENTAGE checkout 20"
+            && r[4] == "percentage 10 % → 20 %: HANOI.PERCENTAGE checkout 20"
             && r[5] == "more traffic, step 2"
             && r[7] == "bob"),
         "{rows:?}"

@@ -106,6 +106,62 @@ fn get_field(v: &redis::Value, name: &str) -> redis::Value {
 }
 
 #[tokio::test]
+async fn the_flag_page_follows_the_evaluation_order() {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"30"]);
+    for name in [&b"first"[..], b"second"] {
+        redis.cmd(&[
+            b"HANOI.RULE",
+            b"f",
+            b"SET",
+            name,
+            b"IF",
+            b"plan",
+            b"EQ",
+            b"pro",
+        ]);
+    }
+    let web = Web::start(&redis);
+    let alice = web.login(ALICE).await;
+    let (s, html) = page(&alice, &web.url(&format!("/f/{}", hex(b"f")))).await;
+    assert_eq!(s, 200);
+    // The switch and the window, blocked, registered, regexes, rules, the
+    // percentage; the other panels after.
+    let at = |id: &str| {
+        html.find(&format!(r#"id="{id}""#))
+            .unwrap_or_else(|| panic!("no {id}: {html}"))
+    };
+    let order = [
+        "state",
+        "schedule",
+        "blocked",
+        "users",
+        "regexes",
+        "rules",
+        "percentage-section",
+        "variants",
+        "history-section",
+    ];
+    for w in order.windows(2) {
+        assert!(at(w[0]) < at(w[1]), "{} before {}", w[0], w[1]);
+    }
+    // Rules numbered from 1, in words.
+    let rules = &html[at("rules-table")..];
+    assert!(
+        rules.contains("<td>1</td><td class=\"name\">first</td>"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("<td>2</td><td class=\"name\">second</td>"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("If plan is pro: on for all of them."),
+        "{rules}"
+    );
+}
+
+#[tokio::test]
 async fn previews_leave_the_flags_stats_untouched() {
     let redis = Redis::start();
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"0"]);
@@ -653,7 +709,10 @@ async fn a_change_request_is_applied_after_approvals_by_other_writers() {
     assert_eq!(entry["request"], "1");
     assert_eq!(entry["approvers"], "bob,carol");
     assert_eq!(entry["comment"], "more traffic");
-    assert_eq!(entry["what"], "HANOI.PERCENTAGE f 50");
+    assert_eq!(
+        entry["what"],
+        "percentage 10 % → 50 %: HANOI.PERCENTAGE f 50"
+    );
     let (_, list) = page(&bob, &web.url("/requests")).await;
     assert!(list.contains("applied, approved by bob, carol"), "{list}");
     // Decided: no more decisions.
