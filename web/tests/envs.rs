@@ -6,7 +6,7 @@
 
 mod harness;
 
-use harness::{field, hash_password, hex, Redis, Web, ALICE};
+use harness::{field, hash_password, hex, page, Redis, Web, ALICE};
 use serde_json::Value;
 
 pub const ANA: (&str, &str) = ("ana", "ana-password-1");
@@ -45,12 +45,6 @@ environment = "production"
         ANA.0,
         hash_password(ANA.1)
     )
-}
-
-async fn page(c: &reqwest::Client, url: &str) -> (u16, String) {
-    let r = c.get(url).send().await.expect("GET");
-    let status = r.status().as_u16();
-    (status, r.text().await.expect("body"))
 }
 
 async fn post(web: &Web, c: &reqwest::Client, action: &str, form: &[(&str, &str)]) -> u16 {

@@ -5,13 +5,7 @@
 
 mod harness;
 
-use harness::{field, hex, Redis, Web, ALICE, VICTOR};
-
-async fn page(c: &reqwest::Client, url: &str) -> (u16, String) {
-    let r = c.get(url).send().await.expect("GET");
-    let status = r.status().as_u16();
-    (status, r.text().await.expect("body"))
-}
+use harness::{field, hex, page, Redis, Web, ALICE, VICTOR};
 
 /// Posts the form `form_id` of a page (its csrf/version/seen/op fields)
 /// with `extra`.

@@ -3,7 +3,7 @@
 
 mod harness;
 
-use harness::{field, hex, Redis, Web, ALICE, ALL_KEY, MOBILE_KEY, VICTOR};
+use harness::{field, hex, page, Redis, Web, ALICE, ALL_KEY, MOBILE_KEY, VICTOR};
 use serde_json::{json, Value};
 
 /// The flag's percentage, from HANOI.GET's flat field/value reply.
@@ -19,12 +19,6 @@ fn percentage(redis: &Redis, key: &[u8]) -> i64 {
             _ => None,
         })
         .expect("percentage")
-}
-
-async fn page(c: &reqwest::Client, url: &str) -> (u16, String) {
-    let r = c.get(url).send().await.expect("GET");
-    let status = r.status().as_u16();
-    (status, r.text().await.expect("body"))
 }
 
 /// Posts a form of the page at `page_url` (the form with id `form_id`),

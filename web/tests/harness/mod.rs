@@ -332,6 +332,13 @@ impl Drop for Web {
 
 /// The value of the hidden field `name` in the form with `id` (or the first
 /// form when `form_id` is None) of a page.
+/// GET `url`: the status and the body.
+pub async fn page(c: &reqwest::Client, url: &str) -> (u16, String) {
+    let r = c.get(url).send().await.expect("GET");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
 pub fn field(html: &str, form_id: Option<&str>, name: &str) -> String {
     let from = match form_id {
         Some(id) => html
