@@ -10,7 +10,7 @@
 mod harness;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use harness::{free_port, fresh_dir, Redis, Web, ALICE, VICTOR};
+use harness::{free_port, fresh_dir, parse_csv, Redis, Web, ALICE, VICTOR};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -958,36 +958,6 @@ async fn download(c: &Client, path: &str) -> (u64, String, String) {
         got[1].as_str().unwrap().to_owned(),
         got[2].as_str().unwrap().to_owned(),
     )
-}
-
-/// A small RFC 4180 reader: quoted cells, doubled quotes, CRLF rows.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => cell.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut cell)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut cell));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => cell.push(c),
-        }
-    }
-    assert!(
-        !quoted && cell.is_empty() && row.is_empty(),
-        "unterminated CSV"
-    );
-    rows
 }
 
 fn field_of(v: &redis::Value, name: &str) -> redis::Value {

@@ -5,7 +5,7 @@
 
 mod harness;
 
-use harness::{field, hex, page, Redis, Web, ALICE, VICTOR};
+use harness::{field, hex, page, parse_csv, Redis, Web, ALICE, VICTOR};
 
 /// Posts the form `form_id` of a page (its csrf/version/seen/op fields)
 /// with `extra`.
@@ -48,36 +48,6 @@ async fn create(web: &Web, c: &reqwest::Client, env: &str, form: &[(&str, &str)]
     let mut f = vec![("csrf".to_owned(), field(&html, None, "csrf"))];
     f.extend(form.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     post(web, c, &format!("/flags/new{env}"), &f).await
-}
-
-/// A small RFC 4180 reader: quoted cells, doubled quotes, CRLF rows.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => cell.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut cell)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut cell));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => cell.push(c),
-        }
-    }
-    assert!(
-        !quoted && cell.is_empty() && row.is_empty(),
-        "unterminated CSV"
-    );
-    rows
 }
 
 fn stream_len(redis: &Redis) -> i64 {
@@ -553,6 +523,26 @@ const BOB: (&str, &str) = ("bob", "bob-password-1");
 const CAROL: (&str, &str) = ("carol", "carol-password-1");
 
 /// One environment, `approvals = 2`, and two more admins (bob, carol).
+/// Production with `approvals = 2`, a flag `f` at 10 %, and alice, bob
+/// and carol logged in.
+async fn approvals_setup() -> (
+    Redis,
+    Web,
+    reqwest::Client,
+    reqwest::Client,
+    reqwest::Client,
+) {
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
+    let web = Web::start_with(&redis, &approvals_config(&redis));
+    let (alice, bob, carol) = (
+        web.login(ALICE).await,
+        web.login(BOB).await,
+        web.login(CAROL).await,
+    );
+    (redis, web, alice, bob, carol)
+}
+
 fn approvals_config(redis: &Redis) -> String {
     let mut extra = format!(
         "[[environment]]\nname = \"production\"\nredis = \"{}\"\napprovals = 2\n",
@@ -625,14 +615,7 @@ async fn propose_percentage(
 
 #[tokio::test]
 async fn a_change_request_is_applied_after_approvals_by_other_writers() {
-    let redis = Redis::start();
-    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
-    let web = Web::start_with(&redis, &approvals_config(&redis));
-    let (alice, bob, carol) = (
-        web.login(ALICE).await,
-        web.login(BOB).await,
-        web.login(CAROL).await,
-    );
+    let (redis, web, alice, bob, carol) = approvals_setup().await;
 
     // Without a comment: back at the form, nothing stored.
     let (s, _) = propose_percentage(&web, &alice, "50", "").await;
@@ -722,14 +705,7 @@ async fn a_change_request_is_applied_after_approvals_by_other_writers() {
 
 #[tokio::test]
 async fn a_stale_change_request_is_not_applied() {
-    let redis = Redis::start();
-    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
-    let web = Web::start_with(&redis, &approvals_config(&redis));
-    let (alice, bob, carol) = (
-        web.login(ALICE).await,
-        web.login(BOB).await,
-        web.login(CAROL).await,
-    );
+    let (redis, web, alice, bob, carol) = approvals_setup().await;
     propose_percentage(&web, &alice, "60", "step").await;
     decide(&web, &bob, 1, "approve").await;
     // The flag changes meanwhile (an emergency fix with redis-cli).
@@ -1041,14 +1017,7 @@ async fn a_new_flag_is_typed_first() {
 
 #[tokio::test]
 async fn two_approvals_at_once_are_both_counted() {
-    let redis = Redis::start();
-    redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
-    let web = Web::start_with(&redis, &approvals_config(&redis));
-    let (alice, bob, carol) = (
-        web.login(ALICE).await,
-        web.login(BOB).await,
-        web.login(CAROL).await,
-    );
+    let (redis, web, alice, bob, carol) = approvals_setup().await;
     propose_percentage(&web, &alice, "30", "together").await;
     let (b, c) = tokio::join!(
         decide(&web, &bob, 1, "approve"),

@@ -339,6 +339,36 @@ pub async fn page(c: &reqwest::Client, url: &str) -> (u16, String) {
     (status, r.text().await.expect("body"))
 }
 
+/// A small RFC 4180 reader: quoted cells, doubled quotes, CRLF rows.
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    assert!(
+        !quoted && cell.is_empty() && row.is_empty(),
+        "unterminated CSV"
+    );
+    rows
+}
+
 pub fn field(html: &str, form_id: Option<&str>, name: &str) -> String {
     let from = match form_id {
         Some(id) => html
