@@ -257,6 +257,17 @@ pub static COMMANDS: &[Command] = &[
             with(tok(arg("del", Ty::Block), "DEL"), &[many(arg("name", Ty::Str))]),
             with(tok(arg("move", Ty::Block), "MOVE"), &[arg("name", Ty::Str), arg("index", Ty::Int)]),
         ])]),
+    command!("hanoi.prereq", GrowingWrite, Handler::Write(commands::write), arity: -4, keys: Keys::One,
+        "Sets, deletes or moves a prerequisite: a flag that must be on (or serve a variant) for the same id first",
+        "O(P+D) with P the prerequisites and D the flags and segments they reach (at most 8 levels)",
+        &[KEY, with(arg("action", Ty::OneOf), &[
+            with(tok(arg("set", Ty::Block), "SET"), &[
+                arg("other", Ty::Str),
+                opt(tok(arg("variant", Ty::Str), "VARIANT")),
+            ]),
+            with(tok(arg("del", Ty::Block), "DEL"), &[many(arg("other", Ty::Str))]),
+            with(tok(arg("move", Ty::Block), "MOVE"), &[arg("other", Ty::Str), arg("index", Ty::Int)]),
+        ])]),
     command!("hanoi.schedule", Write, Handler::Write(commands::write), arity: -3, keys: Keys::One,
         "Sets a flag's active window or a ramp of its percentage, or clears them",
         "O(1)",

@@ -9,6 +9,7 @@ use std::ffi::c_int;
 
 use hanoi_core::observe::{Stamp, TallyCommand};
 use hanoi_core::reply::{self, ExplainReply, IdsPage, Reply, ResolveReply, StatsReply};
+use hanoi_core::refs::Refs;
 use hanoi_core::rules::Attrs;
 use hanoi_core::store;
 use hanoi_core::{quote, Description, Error, Flag, Query};
@@ -145,6 +146,12 @@ pub fn write(w: &Write) -> CmdResult {
     let words: Vec<&[u8]> = slices(rest).collect();
     let limits = limits(ctx);
     let write = store::Write::parse(command.as_slice(), &words, &limits).map_err(core_err)?;
+    let new = write.references();
+    if !new.is_empty() && matches!(w.origin, Origin::Client) && !crate::trusted(ctx) {
+        // Checked before the key is opened for writing: the written key is
+        // never opened twice.
+        check_references(ctx, name.as_slice(), &new)?;
+    }
     let adds_regexes = matches!(write, store::Write::AddRegexes(_));
     let key = ctx.open_key_writable(name);
     let existing = key
@@ -207,6 +214,88 @@ pub fn write(w: &Write) -> CmdResult {
     );
     publish(w, &event, stamp.as_ref());
     Ok(reply)
+}
+
+/// The references a client's write adds: in a cluster each must hash to
+/// the written key's slot; the user must be allowed to read each (so no one
+/// reads a segment's membership through a flag of their own); then the
+/// core's checks (their kinds, no cycle).
+fn check_references(
+    ctx: &redis_module::Context,
+    key: &[u8],
+    new: &hanoi_core::refs::NewReferences<'_>,
+) -> Result<(), RedisError> {
+    use hanoi_core::slot::{hash_tag, key_slot};
+    if ctx
+        .get_flags()
+        .contains(redis_module::ContextFlags::CLUSTER)
+    {
+        let slot = key_slot(key);
+        if let Some(other) = new.keys().find(|k| key_slot(k) != slot) {
+            let tag = quote(hash_tag(key));
+            return Err(arg_err(format_args!(
+                "'{}' is in another cluster slot than '{}': a flag and what it references                  must share a slot; give them one hash tag, e.g. '{{{tag}}}:{}'",
+                quote(other),
+                quote(key),
+                quote(other),
+            )));
+        }
+    }
+    let user = ctx.get_current_user();
+    for k in new.keys() {
+        let name = RedisString::create_from_slice(ctx.ctx, k);
+        if ctx
+            .acl_check_key_permission(&user, &name, &redis_module::AclPermissions::ACCESS)
+            .is_err()
+        {
+            return Err(RedisError::String(format!(
+                "NOPERM this user has no read permission on '{}', which the write references",
+                quote(k).escape_default()
+            )));
+        }
+    }
+    let lookup = Keys::new(ctx.ctx, false);
+    hanoi_core::refs::check_new_references(key, new, &lookup).map_err(core_err)
+}
+
+/// The flags under other keys, for references: each opened for reading
+/// while the closure runs. Evaluations through a reference are counted on
+/// the referenced flag (`HANOI.STATS`) when `count` is set.
+struct Keys {
+    ctx: *mut raw::RedisModuleCtx,
+    count: bool,
+}
+
+impl Keys {
+    fn new(ctx: *mut raw::RedisModuleCtx, count: bool) -> Keys {
+        Keys { ctx, count }
+    }
+}
+
+impl hanoi_core::refs::Lookup for Keys {
+    fn with_flag(&self, key: &[u8], f: &mut dyn FnMut(Option<&Flag>)) {
+        // SAFETY: the command's context; the string is freed below, after
+        // the key opened with it is closed.
+        unsafe {
+            let (Some(create), Some(free)) =
+                (raw::RedisModule_CreateString, raw::RedisModule_FreeString)
+            else {
+                return f(None);
+            };
+            let name = create(self.ctx, key.as_ptr().cast(), key.len());
+            {
+                let k = ReadKey(raw::open_key(self.ctx, name, raw::KeyMode::READ));
+                f(k.flag().ok().flatten());
+            }
+            free(self.ctx, name);
+        }
+    }
+
+    fn evaluated(&self, flag: &Flag, on: bool, variant: Option<usize>) {
+        if self.count {
+            count_flag(Some(flag), on, variant);
+        }
+    }
 }
 
 /// `HANOI.REPLAY key time user client keep command [arg ...]`: a write as its
@@ -297,7 +386,11 @@ fn query<'a>(flag: Option<&Flag>, attrs: Attrs<'a>) -> Query<'a> {
     } else {
         0
     };
-    Query { attrs, now_ms }
+    Query {
+        attrs,
+        now_ms,
+        ..Query::default()
+    }
 }
 
 // ----- the hot reads, on the raw API: no argument vector, no reply tree -----
@@ -421,7 +514,9 @@ fn on_flag<R>(
     let flag = key.flag()?;
     let mut pairs = Pairs::new();
     call_pairs(call, 3, &mut pairs)?;
-    let q = query(flag, attrs(&pairs)?);
+    let keys = Keys::new(call.raw_ctx(), true);
+    let refs = Refs::new(&keys);
+    let q = query(flag, attrs(&pairs)?).with_refs(&refs);
     Ok(f(flag, &q))
 }
 
@@ -532,6 +627,7 @@ pub fn menabled(call: &Call) -> CmdResult {
     let mut answers: SmallVec<[bool; 64]> = SmallVec::with_capacity(call.argc() - first);
     // The id's crc32, computed once for all the flags without a salt.
     let unsalted = std::cell::Cell::new(None);
+    let keys = Keys::new(call.raw_ctx(), true);
     for i in first..call.argc() {
         let key = ReadKey::open(call, i);
         let flag = match key.flag() {
@@ -544,7 +640,9 @@ pub fn menabled(call: &Call) -> CmdResult {
                 return Err(e);
             }
         };
-        let on = store::enabled_shared(flag, Some(id), &query(flag, attrs), &unsalted);
+        let refs = Refs::new(&keys);
+        let q = query(flag, attrs).with_refs(&refs);
+        let on = store::enabled_shared(flag, Some(id), &q, &unsalted);
         count_flag(flag, on, None);
         answers.push(on);
     }
@@ -572,7 +670,9 @@ pub fn explain(call: &Call) -> CmdResult {
     let flag = read_flag(&key)?;
     let mut pairs = Pairs::new();
     call_pairs(call, 3, &mut pairs)?;
-    let q = query(flag, attrs(&pairs)?);
+    let keys = Keys::new(call.raw_ctx(), true);
+    let refs = Refs::new(&keys);
+    let q = query(flag, attrs(&pairs)?).with_refs(&refs);
     let e = store::explain_with(flag, args[2].as_slice(), &q);
     let index = flag
         .zip(e.variant)
@@ -604,7 +704,9 @@ fn resolve_counted(call: &Call, count: bool) -> CmdResult {
     let flag = read_flag(&key)?;
     let mut pairs = Pairs::new();
     call_pairs(call, 3, &mut pairs)?;
-    let q = query(flag, attrs(&pairs)?);
+    let keys = Keys::new(call.raw_ctx(), count);
+    let refs = Refs::new(&keys);
+    let q = query(flag, attrs(&pairs)?).with_refs(&refs);
     let r = store::resolve_with(flag, args[2].as_slice(), &q);
     let e = &r.explanation;
     let index = flag

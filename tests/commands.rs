@@ -31,7 +31,8 @@ fn seed_example_and_explain() {
             Value::Nil,
             Value::SimpleString("outside".into()),
             Value::Int(88),
-            Value::Int(80)
+            Value::Int(80),
+            Value::Nil
         ])
     );
     let e = run(&mut con, &["HANOI.EXPLAIN", "cdc_on", "443301"]).unwrap();
@@ -128,7 +129,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
         Value::Array(a) => a,
         other => panic!("{other:?}"),
     };
-    assert_eq!(flat.len(), 36);
+    assert_eq!(flat.len(), 40);
     let field = |name: &str| -> Value {
         let i = flat
             .iter()

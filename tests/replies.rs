@@ -99,6 +99,7 @@ fn every_structured_reply_decodes_with_the_cores_decoder_on_resp2_and_resp3() {
         let q = Query {
             attrs: Attrs::new(&pairs).unwrap(),
             now_ms: server_ms(&mut con),
+            ..Query::default()
         };
         let (two, three) = both(&mut con, &mut con3, &args);
         let want = ExplainReply::of(&flag.explain_with(id.as_bytes(), &q));

@@ -327,6 +327,7 @@ fn module_and_core_agree_on_random_rules() {
             let q = Query {
                 attrs: Attrs::new(&raw).unwrap(),
                 now_ms: 0,
+                ..Query::default()
             };
             let e = flag.explain_with(id.as_bytes(), &q);
             let Value::Array(got) = got else { panic!() };

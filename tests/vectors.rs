@@ -20,11 +20,22 @@ fn every_shared_case_answers_as_written() {
     let mut con = s.con();
     for case in all["cases"].as_array().unwrap() {
         let key = text(&case["name"]);
-        for cmd in case["commands"].as_array().unwrap() {
-            let words: Vec<&str> = cmd.as_array().unwrap().iter().map(text).collect();
-            let mut args = vec![format!("HANOI.{}", words[0]), key.to_owned()];
-            args.extend(words[1..].iter().map(|w| w.to_string()));
-            run_b(&mut con, &args).unwrap_or_else(|e| panic!("{key}: {args:?}: {e}"));
+        // The keys it references first, then the flag, then the deletions.
+        let keys = case["keys"].as_array().cloned().unwrap_or_default();
+        let writes = keys
+            .iter()
+            .map(|k| (text(&k["key"]), &k["commands"]))
+            .chain([(key, &case["commands"])]);
+        for (name, commands) in writes {
+            for cmd in commands.as_array().unwrap() {
+                let words: Vec<&str> = cmd.as_array().unwrap().iter().map(text).collect();
+                let mut args = vec![format!("HANOI.{}", words[0]), name.to_owned()];
+                args.extend(words[1..].iter().map(|w| w.to_string()));
+                run_b(&mut con, &args).unwrap_or_else(|e| panic!("{key}: {args:?}: {e}"));
+            }
+        }
+        for gone in case["delete"].as_array().into_iter().flatten() {
+            run_b(&mut con, ("DEL", text(gone))).unwrap();
         }
         for q in case["queries"].as_array().unwrap() {
             // No id (null) is the empty one: RESOLVE's keyless form.
@@ -89,6 +100,10 @@ fn every_shared_case_answers_as_written() {
             assert_eq!(on, Value::Int(i64::from(q["enabled"] == true)), "{key}: {q}");
             let v = run_b(&mut con, ("HANOI.VARIANT", key, id, &with)).unwrap();
             assert_eq!(bytes(&v), q["variant"], "{key}: {q}");
+            let pairs = with.get(1..).unwrap_or(&[]);
+            let n = (pairs.len() / 2).to_string();
+            let m = run_b(&mut con, ("HANOI.MENABLED", id, "WITH", &n, pairs, key)).unwrap();
+            assert_eq!(m, Value::Array(vec![on]), "{key}: {q}: MENABLED");
         }
     }
 }

@@ -30,6 +30,10 @@
 //! u64    bits: 1 = values follow, 2 = a default variant follows
 //! [bytes value] per variant                    VALUES (JSON texts)
 //! [bytes name]                                 DEFAULT
+//! --- version 6 adds:
+//! u64    bits: 1 = a segment
+//! u64    prerequisite count, then each: bytes key, u64 has variant (0/1),
+//!        [bytes variant]
 //! ```
 //! Evaluation counts are not stored: they are per server and per process.
 //!
@@ -45,7 +49,7 @@ use crate::rules::{parse_rule, Rule};
 use crate::{Definition, Error, Flag, IdSet, Limits, Ramp, Schedule};
 
 /// The encoding version this code writes; it reads 1 to this.
-pub const ENCODING_VERSION: i32 = 5;
+pub const ENCODING_VERSION: i32 = 6;
 
 /// Bytes of ids per stored chunk.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -188,6 +192,19 @@ fn save_with(flag: &Flag, out: &mut impl Sink, how: Ids) {
     }
     if let Some(name) = &d.default {
         out.put_bytes(name);
+    }
+    // Version 6.
+    out.put_u64(u64::from(d.segment));
+    out.put_u64(flag.prereqs().len() as u64);
+    for p in flag.prereqs() {
+        out.put_bytes(&p.key);
+        match &p.variant {
+            Some(v) => {
+                out.put_u64(1);
+                out.put_bytes(v);
+            }
+            None => out.put_u64(0),
+        }
     }
 }
 
@@ -362,6 +379,33 @@ fn load_partial(src: &mut impl Source, version: i32, partial: bool) -> Result<Pa
                 .set_definition(def, &Limits::STORED)
                 .map_err(|_| Error::Corrupt)?;
         }
+    }
+    if version >= 6 {
+        let bits = src.get_u64()?;
+        if bits & !1 != 0 {
+            return Err(Error::Corrupt);
+        }
+        let count = src.get_u64()?;
+        // Each prerequisite reads at least 16 bytes: a count that is a lie
+        // ends in a short read, never in a large allocation.
+        let mut prereqs = Vec::new();
+        for _ in 0..count {
+            let key = bytes(src)?;
+            let variant = match src.get_u64()? {
+                0 => None,
+                1 => Some(bytes(src)?),
+                _ => return Err(Error::Corrupt),
+            };
+            prereqs.push(crate::refs::Prereq { key, variant });
+        }
+        if bits & 1 != 0 {
+            let mut def = p.flag.definition().clone();
+            def.segment = true;
+            p.flag
+                .set_definition(def, &Limits::STORED)
+                .map_err(|_| Error::Corrupt)?;
+        }
+        p.flag = p.flag.with_prereqs(prereqs).map_err(|_| Error::Corrupt)?;
     }
     Ok(p)
 }
@@ -576,24 +620,28 @@ mod tests {
             .unwrap();
         let mut b = Vec::new();
         save(&bare, &mut b);
-        // Version 1 is that layout without its 7 trailing u64s (created,
+        // Version 1 is that layout without its 9 trailing u64s (created,
         // field count, entry count; rule count, schedule bits; revision;
-        // value bits).
-        let v1 = &b[..b.len() - 8 * 7];
+        // value bits; segment bits, prerequisite count).
+        let v1 = &b[..b.len() - 8 * 9];
         let mut src = SliceSource(v1);
         let g = load(&mut src, 1).unwrap();
         assert!(src.0.is_empty(), "version 1 reads its whole layout");
         assert_eq!(g.users(), f.users());
         assert!(g.history().is_empty() && g.metadata().fields.is_empty() && g.rules().is_empty());
-        // Version 5 reads everything the current writer writes, to the byte;
-        // version 4 is that without the value bits (no values here), 3
+        // Version 6 reads everything the current writer writes, to the byte;
+        // version 5 is that without the segment bits and the prerequisite
+        // count (none here), 4 without the value bits (no values here), 3
         // without the revision too.
         let mut src = SliceSource(&all);
+        assert!(load(&mut src, 6).unwrap() == f);
+        assert!(src.0.is_empty());
+        let mut src = SliceSource(&all[..all.len() - 16]);
         assert!(load(&mut src, 5).unwrap() == f);
         assert!(src.0.is_empty());
-        let mut src = SliceSource(&all[..all.len() - 8]);
+        let mut src = SliceSource(&all[..all.len() - 24]);
         assert!(load(&mut src, 4).unwrap() == f);
-        let mut src = SliceSource(&all[..all.len() - 16]);
+        let mut src = SliceSource(&all[..all.len() - 32]);
         let g = load(&mut src, 3).unwrap();
         assert!(src.0.is_empty());
         assert_eq!((g.revision(), g.rules().len()), (0, 1));
@@ -607,8 +655,48 @@ mod tests {
         assert!(f == g);
         assert_eq!(
             to_bytes(&Flag::new(Definition::default(), &Limits::default()).unwrap()).len(),
-            8 * 19
+            8 * 21
         );
+    }
+
+    #[test]
+    fn segments_and_prerequisites_round_trip() {
+        let limits = Limits::default();
+        let mut seg = Flag::new(
+            crate::parse_definition(&[b"SEGMENT", b"SALT", b"s"], &limits).unwrap(),
+            &limits,
+        )
+        .unwrap();
+        seg.add_users([&b"anna"[..]]);
+        let rule = crate::rules::parse_rule(
+            b"nested",
+            &[b"IF", b"segment", b"IN", b"2", b"a", b"b"],
+            &limits.rule_limits(),
+        )
+        .unwrap();
+        seg.set_rule(rule, &limits).unwrap();
+        let g = from_bytes(&to_bytes(&seg)).unwrap();
+        assert!(g == seg && g.is_segment() && g.has_references());
+        let mut f = sample();
+        for (key, variant) in [(&b"pay"[..], None), (b"{x}api", Some(b"v2".to_vec()))] {
+            let p = crate::refs::Prereq {
+                key: key.to_vec(),
+                variant,
+            };
+            f.set_prereq(p, &limits).unwrap();
+        }
+        let g = from_bytes(&to_bytes(&f)).unwrap();
+        assert!(g == f);
+        assert_eq!(g.prereqs(), f.prereqs());
+        assert_eq!(g.references().count(), 2);
+        // A segment with prerequisites is no stored flag.
+        let mut bytes = to_bytes(&seg);
+        let n = bytes.len();
+        bytes[n - 8..].copy_from_slice(&1u64.to_le_bytes());
+        bytes.extend_from_slice(&1u64.to_le_bytes());
+        bytes.push(b'p');
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+        assert!(from_bytes(&bytes).is_err());
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub struct Description {
     pub values: Vec<Vec<u8>>,
     /// The variant served when the flag is off for a query.
     pub default: Option<Vec<u8>>,
+    /// A segment (`kind segment`), else a flag (`kind flag`).
+    pub segment: bool,
+    /// Each prerequisite's key and the variant it must serve, in order.
+    pub prerequisites: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl Description {
@@ -104,6 +108,12 @@ impl Description {
             value_type: flag.value_type(),
             values: d.values.clone().unwrap_or_default(),
             default: d.default.clone(),
+            segment: d.segment,
+            prerequisites: flag
+                .prereqs()
+                .iter()
+                .map(|p| (p.key.clone(), p.variant.clone()))
+                .collect(),
         }
     }
 
@@ -124,6 +134,10 @@ impl Description {
             ),
             ("enabled", Value::Bool(self.enabled)),
             (
+                "kind",
+                Value::Word(if self.segment { "segment" } else { "flag" }),
+            ),
+            (
                 "metadata",
                 Value::Map(
                     self.metadata
@@ -133,6 +147,23 @@ impl Description {
                 ),
             ),
             ("percentage", int(u64::from(self.percentage))),
+            (
+                "prerequisites",
+                Value::List(
+                    self.prerequisites
+                        .iter()
+                        .map(|(k, v)| {
+                            Value::List(
+                                std::iter::once(k)
+                                    .chain(v)
+                                    .cloned()
+                                    .map(Value::Bytes)
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                ),
+            ),
             (
                 "ramp",
                 self.ramp.map_or(Value::Nil, |r| {
@@ -196,7 +227,8 @@ impl Reason {
             Reason::Percentage => "SPLIT",
             Reason::All => "STATIC",
             Reason::Outside => "DEFAULT",
-            Reason::Undefined | Reason::NeedsId => "ERROR",
+            Reason::Prerequisite => "PREREQUISITE_FAILED",
+            Reason::Undefined | Reason::NeedsId | Reason::Error => "ERROR",
         }
     }
 
@@ -208,7 +240,7 @@ impl Reason {
     }
 
     /// Every reason.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Undefined,
         Reason::Disabled,
         Reason::Inactive,
@@ -220,6 +252,8 @@ impl Reason {
         Reason::Percentage,
         Reason::Outside,
         Reason::NeedsId,
+        Reason::Prerequisite,
+        Reason::Error,
     ];
 }
 
@@ -254,6 +288,7 @@ impl Flag {
                     reason: Reason::NeedsId,
                     detail: None,
                     percentage: self.effective_percentage(q.now_ms),
+                    missing: None,
                 },
                 value: None,
                 value_type: Some(self.value_type()),
@@ -295,8 +330,8 @@ impl Resolution<'_> {
 
     /// `HANOI.RESOLVE`'s reply: enabled, variant, value (JSON text), reason,
     /// detail, effective percentage, type.
-    pub fn values(&self) -> [Value; 7] {
-        let [enabled, variant, reason, detail, pct] = self.explanation.values();
+    pub fn values(&self) -> [Value; 8] {
+        let [enabled, variant, reason, detail, pct, missing] = self.explanation.values();
         [
             enabled,
             variant,
@@ -308,6 +343,7 @@ impl Resolution<'_> {
             pct,
             self.value_type
                 .map_or(Value::Nil, |t| Value::Word(t.as_str())),
+            missing,
         ]
     }
 }
@@ -315,11 +351,12 @@ impl Resolution<'_> {
 impl Explanation<'_> {
     /// `HANOI.EXPLAIN`'s reply: enabled, variant, reason, detail (the
     /// regex, the rule's name or the id's bucket), effective percentage.
-    pub fn values(&self) -> [Value; 5] {
+    pub fn values(&self) -> [Value; 6] {
         let detail = match self.detail {
             Some(Detail::Pattern(p)) => Value::Bytes(p.as_bytes().to_vec()),
             Some(Detail::Bucket(b)) => Value::Int(i64::from(b)),
-            Some(Detail::Rule(name)) => Value::Bytes(name.to_vec()),
+            Some(Detail::Rule(name) | Detail::Prerequisite(name)) => Value::Bytes(name.to_vec()),
+            Some(Detail::Fault(t)) => Value::Bytes(t.as_bytes().to_vec()),
             None => Value::Nil,
         };
         [
@@ -329,6 +366,8 @@ impl Explanation<'_> {
             Value::Word(self.reason.as_str()),
             detail,
             Value::Int(i64::from(self.percentage)),
+            self.missing
+                .map_or(Value::Nil, |m| Value::Bytes(m.to_vec())),
         ]
     }
 }

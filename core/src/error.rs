@@ -73,6 +73,12 @@ pub enum Error {
     BadValue(String),
     /// Arguments that do not fit the command's syntax: the message says how.
     Usage(String),
+    /// A write a segment does not take (it answers membership): what it has
+    /// not.
+    Segment(&'static str),
+    /// A reference (a segment, a prerequisite) that cannot be written: not
+    /// there, of the wrong kind, a cycle, too many.
+    Reference(String),
 }
 
 impl fmt::Display for Error {
@@ -142,7 +148,11 @@ impl fmt::Display for Error {
                 write!(f, "VARIANTS {count} needs {count} names, got {got}")
             }
             Error::WrongArity => write!(f, "wrong number of arguments"),
-            Error::Usage(m) | Error::BadValue(m) => write!(f, "{m}"),
+            Error::Usage(m) | Error::BadValue(m) | Error::Reference(m) => write!(f, "{m}"),
+            Error::Segment(what) => write!(
+                f,
+                "a segment has no {what}: it answers membership (HANOI.DEFINE key without SEGMENT makes it a flag)"
+            ),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use crate::observe::{Counters, Entry, History, Metadata, Stamp};
 use crate::regexes::{Regexes, MAX_ID_LEN};
+use crate::refs::{Prereq, Refs};
 use crate::rules::{Attrs, Rule, RuleLimits};
 use crate::{quote, Error, IdSet};
 
@@ -42,6 +43,8 @@ pub struct Limits {
     /// Bytes of one id a write may carry (REGISTER, UNREGISTER, BLOCK,
     /// UNBLOCK).
     pub max_id_bytes: usize,
+    /// Prerequisites of one flag (`HANOI.PREREQ`).
+    pub max_prereqs: usize,
     /// Stored data, accepted once (only [`Limits::STORED`] says so).
     pub stored: bool,
 }
@@ -62,6 +65,7 @@ impl Limits {
         max_value_bytes: 65_536,
         max_regex_work: 128 * MAX_ID_LEN,
         max_id_bytes: 1024,
+        max_prereqs: 8,
         stored: false,
     };
 
@@ -83,6 +87,7 @@ impl Limits {
         max_value_bytes: usize::MAX,
         max_regex_work: usize::MAX,
         max_id_bytes: usize::MAX,
+        max_prereqs: usize::MAX,
         stored: true,
     };
 }
@@ -155,6 +160,9 @@ pub struct Definition {
     pub values: Option<Vec<Vec<u8>>>,
     /// The variant served when the flag is off for a query (`DEFAULT`).
     pub default: Option<Vec<u8>>,
+    /// A segment (`DEFINE key SEGMENT`): its answer is membership; it has
+    /// no switch, percentage, variants, values, default or schedule.
+    pub segment: bool,
 }
 
 impl Default for Definition {
@@ -167,6 +175,7 @@ impl Default for Definition {
             salt: None,
             values: None,
             default: None,
+            segment: false,
         }
     }
 }
@@ -287,6 +296,24 @@ impl Definition {
     }
 
     pub fn validate(&self, limits: &Limits) -> Result<(), Error> {
+        if self.segment {
+            let what = if !self.enabled {
+                Some("switch")
+            } else if self.percentage != 0 {
+                Some("percentage")
+            } else if !self.variants.is_empty() || self.weights.is_some() {
+                Some("variants")
+            } else if self.values.is_some() {
+                Some("values")
+            } else if self.default.is_some() {
+                Some("default")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                return Err(Error::Segment(what));
+            }
+        }
         if self.percentage > 100 {
             return Err(Error::InvalidPercentage);
         }
@@ -351,6 +378,12 @@ pub enum Reason {
     /// percentage or a rule rollout strictly between 0 and 100, a pick
     /// among variants): OpenFeature's `TARGETING_KEY_MISSING`.
     NeedsId,
+    /// A prerequisite is not met (its name is the detail): OpenFeature's
+    /// `PREREQUISITE_FAILED`.
+    Prerequisite,
+    /// Following references went past a bound (too deep, a cycle, too
+    /// many): off, the detail says which.
+    Error,
 }
 
 impl Reason {
@@ -374,6 +407,8 @@ impl Reason {
             Reason::Percentage => "percentage",
             Reason::Outside => "outside",
             Reason::NeedsId => "needs_id",
+            Reason::Prerequisite => "prerequisite",
+            Reason::Error => "error",
         }
     }
 }
@@ -385,6 +420,10 @@ pub enum Detail<'a> {
     Bucket(u8),
     /// The name of the rule that matched.
     Rule(&'a [u8]),
+    /// The prerequisite that failed.
+    Prerequisite(&'a [u8]),
+    /// What went wrong (reason `error`).
+    Fault(&'static str),
 }
 
 /// A full answer: enabled, the variant, and why.
@@ -396,6 +435,9 @@ pub struct Explanation<'a> {
     pub detail: Option<Detail<'a>>,
     /// The effective percentage at that time (a ramp moves it).
     pub percentage: u8,
+    /// A segment this flag's rules name that is missing (or no longer a
+    /// segment): its conditions are false.
+    pub missing: Option<&'a [u8]>,
 }
 
 impl Explanation<'_> {
@@ -405,15 +447,30 @@ impl Explanation<'_> {
         reason: Reason::Undefined,
         detail: None,
         percentage: 0,
+        missing: None,
     };
 }
 
-/// What an evaluation is asked with beyond the id: the attributes, and the
-/// time (Unix ms) schedules are compared with.
-#[derive(Debug, Clone, Copy, Default)]
+/// What an evaluation is asked with beyond the id: the attributes, the
+/// time (Unix ms) schedules are compared with, and where referenced flags
+/// are ([`Refs`]: none, and every reference fails closed).
+#[derive(Clone, Copy, Default)]
 pub struct Query<'a> {
     pub attrs: Attrs<'a>,
     pub now_ms: u64,
+    pub refs: Option<&'a Refs<'a>>,
+    /// Levels of references followed to get here (0 at the top).
+    pub depth: u8,
+}
+
+impl std::fmt::Debug for Query<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Query")
+            .field("attrs", &self.attrs)
+            .field("now_ms", &self.now_ms)
+            .field("depth", &self.depth)
+            .finish()
+    }
 }
 
 impl<'a> Query<'a> {
@@ -422,6 +479,15 @@ impl<'a> Query<'a> {
         Query {
             attrs,
             now_ms: system_now_ms(),
+            ..Query::default()
+        }
+    }
+
+    /// This query, following references through `refs`.
+    pub fn with_refs(self, refs: &'a Refs<'a>) -> Query<'a> {
+        Query {
+            refs: Some(refs),
+            ..self
         }
     }
 }
@@ -514,6 +580,9 @@ pub struct Flag {
     history: History,
     rules: Vec<Rule>,
     schedule: Schedule,
+    prereqs: Vec<Prereq>,
+    /// Derived: it has prerequisites or `segment` conditions.
+    has_refs: bool,
     /// Grows by one on every write that changes the flag (stored; see
     /// [`crate::store`]).
     revision: u64,
@@ -558,6 +627,8 @@ impl Flag {
             history: History::default(),
             rules: Vec::new(),
             schedule: Schedule::default(),
+            prereqs: Vec::new(),
+            has_refs: false,
             revision: 0,
             counters,
         })
@@ -587,6 +658,8 @@ impl Flag {
             history: History::default(),
             rules: Vec::new(),
             schedule: Schedule::default(),
+            prereqs: Vec::new(),
+            has_refs: false,
             revision: 0,
             counters,
         })
@@ -616,6 +689,12 @@ impl Flag {
             let args = r.args();
             let words: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             crate::rules::parse_rule(&r.name, &words, &limits.rule_limits())?;
+        }
+        if self.prereqs.len() > limits.max_prereqs {
+            return Err(Error::Reference(format!(
+                "too many prerequisites on one flag (limit {}, hanoi.max-prereqs)",
+                limits.max_prereqs
+            )));
         }
         let work = self.pattern_count().saturating_mul(MAX_ID_LEN);
         if work > limits.max_regex_work {
@@ -700,6 +779,7 @@ impl Flag {
             && self.history == other.history
             && self.rules == other.rules
             && self.schedule == other.schedule
+            && self.prereqs == other.prereqs
             && self.revision == other.revision
     }
 
@@ -737,13 +817,29 @@ impl Flag {
             }
         };
         let mut def = base.def.clone();
-        if parts.switch {
+        if source.def.segment != def.segment {
+            // The kind follows the source: a segment's definition is only
+            // its salt.
+            def = Definition {
+                enabled: source.def.segment || def.enabled,
+                segment: source.def.segment,
+                salt: def.salt,
+                ..Definition::default()
+            };
+        }
+        if source.def.segment {
+            def.salt = if parts.variants {
+                source.def.salt.clone()
+            } else {
+                def.salt
+            };
+        } else if parts.switch {
             def.enabled = source.def.enabled;
         }
-        if parts.percentage {
+        if parts.percentage && !source.def.segment {
             def.percentage = source.def.percentage;
         }
-        if parts.variants {
+        if parts.variants && !source.def.segment {
             let s = &source.def;
             def.variants = s.variants.clone();
             def.weights = s.weights.clone();
@@ -772,6 +868,14 @@ impl Flag {
         } else {
             base.meta.clone()
         };
+        f.prereqs = if parts.rules {
+            source.prereqs.clone()
+        } else {
+            base.prereqs.clone()
+        };
+        if f.def.segment {
+            f.prereqs.clear();
+        }
         let (rules, schedule) = (
             if parts.rules {
                 &source.rules
@@ -807,8 +911,12 @@ impl Flag {
         for r in &rules {
             self.check_rule_variant(r)?;
         }
+        if self.def.segment && !schedule.is_empty() {
+            return Err(Error::Segment("schedule"));
+        }
         self.rules = rules;
         self.schedule = schedule;
+        self.refresh_refs();
         Ok(self)
     }
 
@@ -856,26 +964,31 @@ impl Flag {
             .find(|r| r.name == rule.name)
             .map_or(0, Rule::patterns);
         self.check_regex_work(rule.patterns(), replaced, limits)?;
-        match self.rules.iter_mut().find(|r| r.name == rule.name) {
-            Some(old) if *old == rule => Ok(false),
+        let changed = match self.rules.iter_mut().find(|r| r.name == rule.name) {
+            Some(old) if *old == rule => false,
             Some(old) => {
                 *old = rule;
-                Ok(true)
+                true
             }
-            None if count >= max_rules => Err(Error::BadRule(format!(
-                "too many rules on one flag (limit {max_rules}, hanoi.max-rules)"
-            ))),
+            None if count >= max_rules => {
+                return Err(Error::BadRule(format!(
+                    "too many rules on one flag (limit {max_rules}, hanoi.max-rules)"
+                )))
+            }
             None => {
                 self.rules.push(rule);
-                Ok(true)
+                true
             }
-        }
+        };
+        self.refresh_refs();
+        Ok(changed)
     }
 
     /// `HANOI.RULE key DEL`: returns how many rules were there.
     pub fn delete_rules(&mut self, names: &[&[u8]]) -> usize {
         let before = self.rules.len();
         self.rules.retain(|r| !names.contains(&r.name.as_slice()));
+        self.refresh_refs();
         before - self.rules.len()
     }
 
@@ -946,11 +1059,12 @@ impl Flag {
     fn plain_query(&self) -> Query<'static> {
         Query {
             attrs: Attrs::NONE,
-            now_ms: if self.schedule.is_empty() {
+            now_ms: if self.schedule.is_empty() && !self.has_refs {
                 0
             } else {
                 system_now_ms()
             },
+            ..Query::default()
         }
     }
 
@@ -960,17 +1074,19 @@ impl Flag {
     pub fn query<'a>(&self, attrs: Attrs<'a>) -> Query<'a> {
         Query {
             attrs,
-            now_ms: if self.schedule.is_empty() {
+            now_ms: if self.schedule.is_empty() && !self.has_refs {
                 0
             } else {
                 system_now_ms()
             },
+            ..Query::default()
         }
     }
 
-    /// Whether `now_ms` matters to this flag's answers.
+    /// Whether `now_ms` matters to this flag's answers (its schedule, or
+    /// the schedules of flags it references).
     pub fn has_schedule(&self) -> bool {
-        !self.schedule.is_empty()
+        !self.schedule.is_empty() || self.has_refs
     }
 
     pub fn metadata(&self) -> &Metadata {
@@ -1053,6 +1169,25 @@ impl Flag {
         match id {
             Some(id) if !self.def.variants.is_empty() => {
                 let h = crc32(self.def.salt.as_deref(), id);
+                if self.has_refs {
+                    // One decision: references are followed (and counted)
+                    // once.
+                    let (reason, i) = self.decide(id, q);
+                    if !reason.enabled() {
+                        return (false, self.default_index);
+                    }
+                    let rule_variant = match (reason, i) {
+                        (Reason::Rule, Some(i)) => self.rules[i].variant.as_ref(),
+                        _ => None,
+                    };
+                    return (
+                        true,
+                        match rule_variant {
+                            Some(v) => self.def.variants.iter().position(|x| x == v),
+                            None => self.pick_index(h),
+                        },
+                    );
+                }
                 if !self.is_on(id, q, || h) {
                     return (false, self.default_index);
                 }
@@ -1140,6 +1275,7 @@ impl Flag {
             + self.regexes.heap_size()
             + self.meta.heap_size()
             + self.rules.iter().map(Rule::heap_size).sum::<usize>()
+            + self.prereqs.iter().map(Prereq::heap_size).sum::<usize>()
             + self.history.heap_size()
             + self.counters.heap_size()
     }
@@ -1149,6 +1285,18 @@ impl Flag {
     /// Replaces the definition; registrations, blocks and regexes stay.
     pub fn set_definition(&mut self, def: Definition, limits: &Limits) -> Result<bool, Error> {
         def.validate(limits)?;
+        if def.segment {
+            if !self.schedule.is_empty() {
+                return Err(Error::Segment(
+                    "schedule (clear it first: HANOI.SCHEDULE key CLEAR)",
+                ));
+            }
+            if !self.prereqs.is_empty() {
+                return Err(Error::Segment(
+                    "prerequisites (delete them first: HANOI.PREREQ key DEL)",
+                ));
+            }
+        }
         if let Some(r) = self.rules.iter().find(|r| {
             r.variant
                 .as_ref()
@@ -1266,7 +1414,7 @@ impl Flag {
     #[inline]
     fn rule_for(&self, id: &[u8], q: &Query<'_>, bucket: impl Fn() -> u8) -> Option<usize> {
         self.rules.iter().position(|r| {
-            r.matches(&q.attrs, id) && r.rollout.is_none_or(|p| p >= 100 || bucket() < p)
+            r.matches(q, id) && r.rollout.is_none_or(|p| p >= 100 || bucket() < p)
         })
     }
 
@@ -1275,11 +1423,25 @@ impl Flag {
     /// registered id, 6 a regex, 7 the first matching rule (with its
     /// rollout), 8 the bucket below the effective percentage, 9 outside.
     pub fn decide(&self, id: &[u8], q: &Query<'_>) -> (Reason, Option<usize>) {
+        let decided = self.decide_steps(id, q);
+        // A bound passed while following references (at any level) makes
+        // the whole answer `error`, whatever the steps decided.
+        if self.has_refs && q.depth == 0 && q.fault().is_some() {
+            return (Reason::Error, None);
+        }
+        decided
+    }
+
+    /// [`Flag::decide`]'s steps; the prerequisites (their index is the
+    /// detail) come after the switch and the window.
+    fn decide_steps(&self, id: &[u8], q: &Query<'_>) -> (Reason, Option<usize>) {
         let pct = self.effective_percentage(q.now_ms);
         let reason = if !self.def.enabled {
             Reason::Disabled
         } else if !self.schedule.active(q.now_ms) {
             Reason::Inactive
+        } else if let Some(i) = self.failed_prereq(id, q) {
+            return (Reason::Prerequisite, Some(i));
         } else if !self.blocked.is_empty() && self.blocked.contains(id) {
             Reason::Blocked
         } else if pct >= 100 {
@@ -1343,6 +1505,11 @@ impl Flag {
     /// keeps the documented order for the reason it reports.
     #[inline]
     fn is_on(&self, id: &[u8], q: &Query<'_>, crc: impl Fn() -> u32) -> bool {
+        if self.has_refs {
+            // References are followed in the documented order, so that
+            // every read meets the same ones (and the same faults).
+            return self.decide(id, q).0.enabled();
+        }
         let pct = self.effective_percentage(q.now_ms);
         self.def.enabled
             && self.schedule.active(q.now_ms)
@@ -1414,6 +1581,9 @@ impl Flag {
         if self.def.variants.is_empty() {
             return None;
         }
+        if self.has_refs {
+            return self.served(Some(id), q).1;
+        }
         let h = crc32(self.def.salt.as_deref(), id);
         if !self.is_on(id, q, || h) {
             // Off for the id: the DEFAULT variant, if the flag has one.
@@ -1448,22 +1618,67 @@ impl Flag {
     /// A percentage or a reached rule rollout strictly between 0 and 100,
     /// or a pick among several variants, needs the id.
     pub fn explain_without_id(&self, q: &Query<'_>) -> Option<Explanation<'_>> {
+        let e = self.explain_without_id_steps(q);
+        if self.has_refs && q.depth == 0 {
+            if let Some(fault) = q.fault() {
+                return Some(self.fault_explanation(fault, q));
+            }
+            if q.refs.is_some_and(Refs::needs_id) {
+                return None;
+            }
+        }
+        e.map(|e| Explanation {
+            missing: if q.depth == 0 {
+                self.missing_segment(q)
+            } else {
+                None
+            },
+            ..e
+        })
+    }
+
+    fn explain_without_id_steps(&self, q: &Query<'_>) -> Option<Explanation<'_>> {
         let pct = self.effective_percentage(q.now_ms);
-        let off = |reason| Explanation {
+        let off = |reason, detail| Explanation {
             enabled: false,
             variant: self
                 .default_index
                 .and_then(|i| self.def.variants.get(i))
                 .map(Vec::as_slice),
             reason,
-            detail: None,
+            detail,
             percentage: pct,
+            missing: None,
         };
         if !self.def.enabled {
-            return Some(off(Reason::Disabled));
+            return Some(off(Reason::Disabled, None));
         }
         if !self.schedule.active(q.now_ms) {
-            return Some(off(Reason::Inactive));
+            return Some(off(Reason::Inactive, None));
+        }
+        for p in &self.prereqs {
+            let met = q.through(&p.key, Some(false), |f, inner| match f {
+                Some(f) if !f.is_segment() => f.explain_without_id(inner).map(|e| {
+                    let index = e
+                        .variant
+                        .and_then(|v| f.def.variants.iter().position(|x| x == v));
+                    if let Some(r) = inner.refs {
+                        r.lookup().evaluated(f, e.enabled, index);
+                    }
+                    e.enabled && p.variant.as_deref().is_none_or(|v| e.variant == Some(v))
+                }),
+                _ => Some(false),
+            });
+            match met {
+                None => return None,
+                Some(false) => {
+                    return Some(off(
+                        Reason::Prerequisite,
+                        Some(Detail::Prerequisite(&p.key)),
+                    ))
+                }
+                Some(true) => {}
+            }
         }
         let (reason, rule) = if pct >= 100 {
             (Reason::All, None)
@@ -1474,7 +1689,7 @@ impl Flag {
                     // Its answer is the id's: skipping it would be a guess.
                     return None;
                 }
-                if !r.matches_without_id(&q.attrs) {
+                if !r.matches_without_id(q) {
                     continue;
                 }
                 match r.rollout {
@@ -1488,7 +1703,7 @@ impl Flag {
             }
             match decided {
                 Some(i) => (Reason::Rule, Some(i)),
-                None if pct == 0 => return Some(off(Reason::Outside)),
+                None if pct == 0 => return Some(off(Reason::Outside, None)),
                 None => return None,
             }
         };
@@ -1506,15 +1721,49 @@ impl Flag {
             reason,
             detail: rule.map(|i| Detail::Rule(&self.rules[i].name)),
             percentage: pct,
+            missing: None,
+        })
+    }
+
+    /// The answer when following references went past a bound.
+    fn fault_explanation(&self, fault: crate::refs::Fault, q: &Query<'_>) -> Explanation<'_> {
+        Explanation {
+            enabled: false,
+            variant: self
+                .default_index
+                .and_then(|i| self.def.variants.get(i))
+                .map(Vec::as_slice),
+            reason: Reason::Error,
+            detail: Some(Detail::Fault(fault.as_str())),
+            percentage: self.effective_percentage(q.now_ms),
+            missing: None,
+        }
+    }
+
+    /// The first segment this flag's rules name that is not (or no longer)
+    /// a segment, when the query can look (EXPLAIN names it).
+    fn missing_segment(&self, q: &Query<'_>) -> Option<&[u8]> {
+        let refs = q.refs.filter(|_| self.has_refs)?;
+        self.rules.iter().flat_map(Rule::segments).find(|name| {
+            let mut there = false;
+            refs.lookup()
+                .with_flag(name, &mut |f| there = f.is_some_and(Flag::is_segment));
+            !there
         })
     }
 
     /// [`Flag::explain`] with attributes and a time.
     pub fn explain_with(&self, id: &[u8], q: &Query<'_>) -> Explanation<'_> {
         let (reason, rule) = self.decide(id, q);
+        if reason == Reason::Error {
+            if let Some(fault) = q.fault() {
+                return self.fault_explanation(fault, q);
+            }
+        }
         let detail = match reason {
             Reason::Regex => self.regexes.first_match(id).map(Detail::Pattern),
             Reason::Rule => rule.map(|i| Detail::Rule(&self.rules[i].name)),
+            Reason::Prerequisite => rule.map(|i| Detail::Prerequisite(&self.prereqs[i].key)),
             Reason::Percentage | Reason::Outside => Some(Detail::Bucket(self.bucket(id))),
             _ => None,
         };
@@ -1535,6 +1784,150 @@ impl Flag {
             reason,
             detail,
             percentage: self.effective_percentage(q.now_ms),
+            missing: self.missing_segment(q),
         }
+    }
+
+    /// The first prerequisite not met for `id` (none without any): it must
+    /// be a flag (not a segment), on for the same id and attributes, and
+    /// serve the variant asked for.
+    #[inline]
+    fn failed_prereq(&self, id: &[u8], q: &Query<'_>) -> Option<usize> {
+        if self.prereqs.is_empty() {
+            return None;
+        }
+        self.prereqs.iter().position(|p| {
+            !q.through(&p.key, false, |f, inner| match f {
+                Some(f) if !f.is_segment() => {
+                    let (on, index) = f.served(Some(id), inner);
+                    if let Some(r) = inner.refs {
+                        r.lookup().evaluated(f, on, index);
+                    }
+                    on && p.variant.as_ref().is_none_or(|v| {
+                        index.and_then(|i| f.def.variants.get(i)) == Some(v)
+                    })
+                }
+                _ => false,
+            })
+        })
+    }
+
+    /// Whether `id` (none: a query without one) is a member of this segment
+    /// (or on, for a flag), counted on it; a keyless answer that needs the
+    /// id is no, and marks the evaluation as needing it.
+    pub(crate) fn member(&self, id: Option<&[u8]>, q: &Query<'_>) -> bool {
+        let on = match id {
+            Some(id) => self.is_on(id, q, || crc32(self.def.salt.as_deref(), id)),
+            None => match self.explain_without_id(q) {
+                Some(e) => e.enabled,
+                None => {
+                    if let Some(r) = q.refs {
+                        r.set_needs_id();
+                    }
+                    false
+                }
+            },
+        };
+        if let Some(r) = q.refs {
+            r.lookup().evaluated(self, on, None);
+        }
+        on
+    }
+
+    // ----- references -----
+
+    /// A segment (`HANOI.DEFINE key SEGMENT`)?
+    pub fn is_segment(&self) -> bool {
+        self.def.segment
+    }
+
+    /// The prerequisites, in order.
+    pub fn prereqs(&self) -> &[Prereq] {
+        &self.prereqs
+    }
+
+    /// Whether it has prerequisites or `segment` conditions.
+    pub fn has_references(&self) -> bool {
+        self.has_refs
+    }
+
+    /// Every key it references: its prerequisites, then the segments its
+    /// rules name.
+    pub fn references(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.prereqs
+            .iter()
+            .map(|p| p.key.as_slice())
+            .chain(self.rules.iter().flat_map(Rule::segments))
+    }
+
+    fn refresh_refs(&mut self) {
+        self.has_refs =
+            !self.prereqs.is_empty() || self.rules.iter().any(|r| r.segments().next().is_some());
+    }
+
+    /// Puts back stored prerequisites (the codec).
+    pub fn with_prereqs(mut self, prereqs: Vec<Prereq>) -> Result<Flag, Error> {
+        if self.def.segment && !prereqs.is_empty() {
+            return Err(Error::Segment("prerequisites"));
+        }
+        self.prereqs = prereqs;
+        self.refresh_refs();
+        Ok(self)
+    }
+
+    /// `HANOI.PREREQ key SET other [VARIANT v]`: replaces the variant of a
+    /// prerequisite already there (in place), or appends it, within
+    /// `max_prereqs`.
+    pub fn set_prereq(&mut self, p: Prereq, limits: &Limits) -> Result<bool, Error> {
+        if self.def.segment {
+            return Err(Error::Segment("prerequisites"));
+        }
+        let count = self.prereqs.len();
+        let changed = match self.prereqs.iter_mut().find(|x| x.key == p.key) {
+            Some(old) if *old == p => false,
+            Some(old) => {
+                *old = p;
+                true
+            }
+            None if count >= limits.max_prereqs => {
+                return Err(Error::Reference(format!(
+                    "too many prerequisites on one flag (limit {}, hanoi.max-prereqs)",
+                    limits.max_prereqs
+                )))
+            }
+            None => {
+                self.prereqs.push(p);
+                true
+            }
+        };
+        self.refresh_refs();
+        Ok(changed)
+    }
+
+    /// `HANOI.PREREQ key DEL other...`: how many were there.
+    pub fn delete_prereqs(&mut self, keys: &[&[u8]]) -> usize {
+        let before = self.prereqs.len();
+        self.prereqs.retain(|p| !keys.contains(&p.key.as_slice()));
+        self.refresh_refs();
+        before - self.prereqs.len()
+    }
+
+    /// `HANOI.PREREQ key MOVE other index`: index 0 is checked first.
+    pub fn move_prereq(&mut self, key: &[u8], index: usize) -> Result<bool, Error> {
+        let from = self
+            .prereqs
+            .iter()
+            .position(|p| p.key == key)
+            .ok_or_else(|| Error::Reference(format!("no prerequisite '{}'", quote(key))))?;
+        if index >= self.prereqs.len() {
+            return Err(Error::Reference(format!(
+                "MOVE index {index} out of range: the flag has {} prerequisites (0 to {})",
+                self.prereqs.len(),
+                self.prereqs.len() - 1
+            )));
+        }
+        let p = self.prereqs.remove(from);
+        self.prereqs.insert(index, p);
+        Ok(from != index)
     }
 }

@@ -18,10 +18,12 @@ pub mod ids;
 mod idset;
 pub mod observe;
 mod parse;
+pub mod refs;
 pub mod regexes;
 pub mod reply;
 mod rollout;
 pub mod rules;
+pub mod slot;
 pub mod store;
 
 pub use describe::{Description, Resolution, Value};

@@ -3,7 +3,7 @@
 
 use crate::{parse_int, parse_percentage, parse_weight, Definition, Error, Limits};
 
-const KEYWORDS: [&str; 8] = [
+const KEYWORDS: [&str; 9] = [
     "ENABLED",
     "DISABLED",
     "PERCENTAGE",
@@ -12,6 +12,7 @@ const KEYWORDS: [&str; 8] = [
     "VALUES",
     "DEFAULT",
     "SALT",
+    "SEGMENT",
 ];
 
 /// An argument as error messages quote it: at most 64 bytes, escaped when
@@ -40,7 +41,8 @@ fn keyword(arg: &[u8]) -> Option<&'static str> {
 }
 
 /// Parses `[ENABLED|DISABLED] [PERCENTAGE pct] [VARIANTS count name ...
-/// [WEIGHTS w ...] [VALUES json ...]] [DEFAULT name] [SALT salt]`
+/// [WEIGHTS w ...] [VALUES json ...]] [DEFAULT name] [SALT salt]`, or
+/// `SEGMENT [SALT salt]`
 /// (case-insensitive, each at most once);
 /// omitted options take their defaults. The result is validated.
 pub fn parse_definition(opts: &[&[u8]], limits: &Limits) -> Result<Definition, Error> {
@@ -74,6 +76,7 @@ pub fn parse_definition_given(
             "DISABLED" => def.enabled = false,
             "PERCENTAGE" => def.percentage = parse_percentage(value()?)?,
             "SALT" => def.salt = Some(value()?.to_vec()),
+            "SEGMENT" => def.segment = true,
             "DEFAULT" => def.default = Some(value()?.to_vec()),
             "VARIANTS" => {
                 let raw = value()?;
@@ -129,6 +132,14 @@ pub fn parse_definition_given(
 /// [`parse_definition`] (the AOF rewrite writes them; a property test checks
 /// `parse_definition(definition_args(d)) == d`).
 pub fn definition_args(def: &Definition) -> Vec<Vec<u8>> {
+    if def.segment {
+        let mut a = vec![b"SEGMENT".to_vec()];
+        if let Some(salt) = &def.salt {
+            a.push(b"SALT".to_vec());
+            a.push(salt.clone());
+        }
+        return a;
+    }
     let state: &[u8] = if def.enabled { b"ENABLED" } else { b"DISABLED" };
     let mut a = vec![
         state.to_vec(),

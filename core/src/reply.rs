@@ -341,6 +341,8 @@ pub struct ExplainReply {
     pub detail: Option<DetailReply>,
     /// The effective percentage at that time.
     pub percentage: u8,
+    /// A segment the flag's rules name that is missing.
+    pub missing: Option<Vec<u8>>,
 }
 
 impl ExplainReply {
@@ -350,6 +352,7 @@ impl ExplainReply {
         f("reason", "word"),
         f("detail", "bytes|int?"),
         f("percentage", "int"),
+        f("missing", "bytes?"),
     ];
 
     pub fn of(e: &Explanation<'_>) -> ExplainReply {
@@ -359,10 +362,12 @@ impl ExplainReply {
             reason: e.reason,
             detail: e.detail.map(|d| match d {
                 Detail::Pattern(p) => DetailReply::Text(p.as_bytes().to_vec()),
-                Detail::Rule(r) => DetailReply::Text(r.to_vec()),
+                Detail::Rule(r) | Detail::Prerequisite(r) => DetailReply::Text(r.to_vec()),
+                Detail::Fault(t) => DetailReply::Text(t.as_bytes().to_vec()),
                 Detail::Bucket(b) => DetailReply::Bucket(b),
             }),
             percentage: e.percentage,
+            missing: e.missing.map(<[u8]>::to_vec),
         }
     }
 
@@ -376,6 +381,7 @@ impl ExplainReply {
             Some(DetailReply::Bucket(b)) => Reply::Int(i64::from(*b)),
         });
         out.push(Reply::Int(i64::from(self.percentage)));
+        out.push(bulk_or_nil(self.missing.as_deref()));
     }
 
     pub fn encode(&self) -> Reply {
@@ -385,7 +391,7 @@ impl ExplainReply {
     }
 
     fn from_fields(
-        [enabled, variant, reason_, detail, pct]: [&Reply; 5],
+        [enabled, variant, reason_, detail, pct, missing]: [&Reply; 6],
     ) -> Result<ExplainReply, Error> {
         Ok(ExplainReply {
             enabled: boolean(enabled, "enabled")?,
@@ -397,12 +403,13 @@ impl ExplainReply {
                 r => Some(DetailReply::Text(bytes(r, "detail")?)),
             },
             percentage: small(pct, "percentage")?,
+            missing: opt(missing, "missing", bytes)?,
         })
     }
 
     pub fn decode(r: &Reply) -> Result<ExplainReply, Error> {
         let a = positional(r, Self::FIELDS)?;
-        Self::from_fields([&a[0], &a[1], &a[2], &a[3], &a[4]])
+        Self::from_fields([&a[0], &a[1], &a[2], &a[3], &a[4], &a[5]])
     }
 }
 
@@ -428,6 +435,7 @@ impl ResolveReply {
         f("detail", "bytes|int?"),
         f("percentage", "int"),
         f("type", "word?"),
+        f("missing", "bytes?"),
     ];
 
     pub fn of(r: &Resolution<'_>) -> ResolveReply {
@@ -439,24 +447,25 @@ impl ResolveReply {
     }
 
     pub fn encode(&self) -> Reply {
-        let mut e = Vec::with_capacity(5);
+        let mut e = Vec::with_capacity(6);
         self.explanation.encode_into(&mut e);
         let mut e = e.into_iter();
         let mut out = Vec::with_capacity(Self::FIELDS.len());
         out.extend(e.by_ref().take(2));
         out.push(bulk_or_nil(self.value.as_deref()));
-        out.extend(e);
+        out.extend(e.by_ref().take(3));
         out.push(
             self.value_type
                 .map_or(Reply::Nil, |t| Reply::Simple(t.as_str().to_owned())),
         );
+        out.extend(e);
         Reply::Array(out)
     }
 
     pub fn decode(r: &Reply) -> Result<ResolveReply, Error> {
         let a = positional(r, Self::FIELDS)?;
         Ok(ResolveReply {
-            explanation: ExplainReply::from_fields([&a[0], &a[1], &a[3], &a[4], &a[5]])?,
+            explanation: ExplainReply::from_fields([&a[0], &a[1], &a[3], &a[4], &a[5], &a[7]])?,
             value: opt(&a[2], "value", bytes)?,
             value_type: opt(&a[6], "type", value_type)?,
         })
@@ -472,8 +481,10 @@ pub const DESCRIPTION_FIELDS: &[Field] = &[
     f("default", "bytes?"),
     f("effective_percentage", "int"),
     f("enabled", "bool"),
+    f("kind", "word"),
     f("metadata", "map<bytes,bytes>"),
     f("percentage", "int"),
+    f("prerequisites", "list<list<bytes>>"),
     f("ramp", "[int,int,int,int]?"),
     f("regexes", "list<bytes>"),
     f("revision", "int"),
@@ -502,7 +513,7 @@ impl Description {
     /// description (use [`Description::decode_optional`] for a missing flag).
     pub fn decode(r: &Reply) -> Result<Description, Error> {
         let v = named(r, DESCRIPTION_FIELDS)?;
-        let [blocked, created, default, effective, enabled, metadata, pct, ramp, regexes, revision, rules, salt, ty, users, values, variants, weights, window] =
+        let [blocked, created, default, effective, enabled, kind, metadata, pct, prereqs, ramp, regexes, revision, rules, salt, ty, users, values, variants, weights, window] =
             v[..]
         else {
             unreachable!("one per field")
@@ -547,6 +558,21 @@ impl Description {
             value_type: value_type(ty, "type")?,
             values: list(values, "values", bytes)?,
             default: opt(default, "default", bytes)?,
+            segment: match bytes(kind, "kind")?.as_slice() {
+                b"segment" => true,
+                b"flag" => false,
+                _ => return bad("kind", "not flag or segment"),
+            },
+            prerequisites: list(prereqs, "prerequisites", |r, field| {
+                let words = list(r, field, bytes)?;
+                match <[Vec<u8>; 1]>::try_from(words.clone()) {
+                    Ok([key]) => Ok((key, None)),
+                    Err(_) => match <[Vec<u8>; 2]>::try_from(words) {
+                        Ok([key, variant]) => Ok((key, Some(variant))),
+                        Err(_) => bad(field, "not [key] or [key, variant]"),
+                    },
+                }
+            })?,
         })
     }
 
@@ -855,7 +881,7 @@ mod tests {
         };
         short.pop();
         let err = ResolveReply::decode(&Reply::Array(short)).unwrap_err();
-        assert_eq!(err.field, "type");
+        assert_eq!(err.field, "missing");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::refs::{Lookup, Refs};
 use crate::rules::{parse_rule, Attrs};
 use crate::store::{self, Outcome, Reply, Write};
 use crate::{
@@ -48,6 +49,10 @@ impl Rollout {
 
     /// [`Rollout::apply`], and whether the write changed the flag.
     fn exec(&mut self, name: &[u8], write: Write<'_>) -> Result<(Reply, bool), Error> {
+        let new = write.references();
+        if !new.is_empty() {
+            crate::refs::check_new_references(name, &new, self)?;
+        }
         let existing = self.flags.get_mut(name);
         let outcome = store::apply(existing, write, &self.limits, system_now_ms())?;
         let done = (outcome.reply(), outcome.changed());
@@ -185,15 +190,15 @@ impl Rollout {
 
     /// Is `name` on for `id`? Without an id, the switch alone. Unknown → false.
     pub fn is_enabled(&self, name: impl AsRef<[u8]>, id: Option<&[u8]>) -> bool {
-        store::enabled(self.get(name), id)
+        self.is_enabled_with(name, id, Attrs::NONE)
     }
 
     pub fn variant(&self, name: impl AsRef<[u8]>, id: impl AsRef<[u8]>) -> Option<&[u8]> {
-        store::variant(self.get(name), id.as_ref())
+        self.variant_with(name, id, Attrs::NONE)
     }
 
     pub fn explain(&self, name: impl AsRef<[u8]>, id: impl AsRef<[u8]>) -> Explanation<'_> {
-        store::explain(self.get(name), id.as_ref())
+        self.explain_with(name, id, Attrs::NONE)
     }
 
     /// Sets a rule (replaces the one of that name, or appends).
@@ -272,8 +277,9 @@ impl Rollout {
         id: Option<&[u8]>,
         attrs: Attrs<'_>,
     ) -> bool {
+        let refs = Refs::new(self);
         self.get(name)
-            .is_some_and(|f| f.is_enabled_with(id, &f.query(attrs)))
+            .is_some_and(|f| f.is_enabled_with(id, &f.query(attrs).with_refs(&refs)))
     }
 
     /// The variant for `id` with these attributes, now.
@@ -284,7 +290,8 @@ impl Rollout {
         attrs: Attrs<'_>,
     ) -> Option<&[u8]> {
         let f = self.get(name)?;
-        f.variant_with(id.as_ref(), &f.query(attrs))
+        let refs = Refs::new(self);
+        f.variant_with(id.as_ref(), &f.query(attrs).with_refs(&refs))
     }
 
     /// The whole answer with these attributes, now.
@@ -295,10 +302,12 @@ impl Rollout {
         attrs: Attrs<'_>,
     ) -> Explanation<'_> {
         let f = self.get(name);
+        let refs = Refs::new(self);
         store::explain_with(
             f,
             id.as_ref(),
-            &f.map_or_else(Query::default, |f| f.query(attrs)),
+            &f.map_or_else(Query::default, |f| f.query(attrs))
+                .with_refs(&refs),
         )
     }
 
@@ -312,7 +321,8 @@ impl Rollout {
         attrs: Attrs<'_>,
     ) -> Option<std::borrow::Cow<'_, [u8]>> {
         let f = self.get(name)?;
-        f.value_with(id, &f.query(attrs)).2
+        let refs = Refs::new(self);
+        f.value_with(id, &f.query(attrs).with_refs(&refs)).2
     }
 
     /// The answer with its value and type (`HANOI.RESOLVE`), now.
@@ -323,10 +333,12 @@ impl Rollout {
         attrs: Attrs<'_>,
     ) -> crate::Resolution<'_> {
         let f = self.get(name);
+        let refs = Refs::new(self);
         store::resolve_with(
             f,
             id.as_ref(),
-            &f.map_or_else(Query::default, |f| f.query(attrs)),
+            &f.map_or_else(Query::default, |f| f.query(attrs))
+                .with_refs(&refs),
         )
     }
 
@@ -360,5 +372,12 @@ impl Rollout {
                 id: id.map(|i| String::from_utf8_lossy(i).into_owned()),
             })
         }
+    }
+}
+
+/// Flags reference each other by name in the same map.
+impl Lookup for Rollout {
+    fn with_flag(&self, key: &[u8], f: &mut dyn FnMut(Option<&Flag>)) {
+        f(self.flags.get(key))
     }
 }

@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use crate::regexes::{self, MAX_ID_LEN};
-use crate::{parse_int, parse_percentage, quote, Error, KeyedState};
+use crate::{parse_int, parse_percentage, quote, Error, KeyedState, Query};
 
 /// The attributes of one evaluation: name/value pairs, binary-safe, names
 /// unique; the id is the attribute `id`.
@@ -318,7 +318,13 @@ enum Test {
     Contains(Vec<u8>),
     Exists,
     Missing,
+    /// `segment IN`/`EQ` (false) or `NOTIN`/`NE` (true): membership of
+    /// any of these segments, negated.
+    Segment(Vec<Vec<u8>>, bool),
 }
+
+/// The reserved attribute whose conditions test segment membership.
+pub const SEGMENT: &[u8] = b"segment";
 
 /// One condition: `attr op [arg ...]`.
 #[derive(Debug, Clone)]
@@ -408,6 +414,32 @@ impl Condition {
             }
             Ok(Values::new(&args))
         };
+        if attr == SEGMENT {
+            let negate = match op {
+                "IN" | "EQ" => false,
+                "NOTIN" | "NE" => true,
+                _ => {
+                    return Err(Error::BadRule(format!(
+                        "'segment' takes IN, NOTIN, EQ or NE (membership of segments), not {op}"
+                    )))
+                }
+            };
+            if args.len() > crate::refs::MAX_SEGMENTS_PER_CONDITION {
+                return Err(Error::BadRule(format!(
+                    "too many segments in one condition (limit {})",
+                    crate::refs::MAX_SEGMENTS_PER_CONDITION
+                )));
+            }
+            if args.iter().any(Vec::is_empty) {
+                return Err(Error::BadRule("a segment name must not be empty".into()));
+            }
+            return Ok(Condition {
+                attr: attr.to_vec(),
+                op,
+                test: Test::Segment(args.clone(), negate),
+                args,
+            });
+        }
         let test = match op {
             "EQ" => Test::Eq(one()),
             "NE" => Test::Ne(one()),
@@ -445,8 +477,11 @@ impl Condition {
     /// false but `MISSING`; a value that does not parse as the operator
     /// needs makes it false.
     #[inline]
-    fn holds(&self, attrs: &Attrs<'_>, id: Option<&[u8]>) -> bool {
-        let Some(v) = attrs.get(&self.attr, id) else {
+    fn holds(&self, q: &Query<'_>, id: Option<&[u8]>) -> bool {
+        if let Test::Segment(names, negate) = &self.test {
+            return segment_holds(names, *negate, q, id);
+        }
+        let Some(v) = q.attrs.get(&self.attr, id) else {
             return matches!(self.test, Test::Missing);
         };
         match &self.test {
@@ -466,8 +501,28 @@ impl Condition {
             Test::Contains(x) => x.is_empty() || v.windows(x.len()).any(|w| w == x.as_slice()),
             Test::Exists => true,
             Test::Missing => false,
+            Test::Segment(..) => false,
         }
     }
+}
+
+/// `segment IN names` (`negate`: `NOTIN`): whether the id, with the same
+/// attributes, is a member of any of the segments (of none). A name that is
+/// not a segment (deleted since, or made a flag) fails closed: the
+/// condition is false either way.
+fn segment_holds(names: &[Vec<u8>], negate: bool, q: &Query<'_>, id: Option<&[u8]>) -> bool {
+    let mut member = false;
+    for name in names {
+        let m = q.through(name, None, |f, inner| match f {
+            Some(f) if f.is_segment() => Some(f.member(id, inner)),
+            _ => None,
+        });
+        match m {
+            None => return false,
+            Some(m) => member |= m,
+        }
+    }
+    member != negate
 }
 
 #[inline]
@@ -487,8 +542,16 @@ pub struct Rule {
 impl Rule {
     /// Do all its conditions hold?
     #[inline]
-    pub fn matches(&self, attrs: &Attrs<'_>, id: &[u8]) -> bool {
-        self.conditions.iter().all(|c| c.holds(attrs, Some(id)))
+    pub fn matches(&self, q: &Query<'_>, id: &[u8]) -> bool {
+        self.conditions.iter().all(|c| c.holds(q, Some(id)))
+    }
+
+    /// The segments its conditions name.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.conditions.iter().flat_map(|c| match &c.test {
+            Test::Segment(names, _) => names.as_slice(),
+            _ => &[],
+        }).map(Vec::as_slice)
     }
 
     /// Whether a condition reads the id (the attribute `id`).
@@ -498,8 +561,8 @@ impl Rule {
 
     /// [`Rule::matches`] for a query without an id: a condition on `id`
     /// sees it missing.
-    pub fn matches_without_id(&self, attrs: &Attrs<'_>) -> bool {
-        self.conditions.iter().all(|c| c.holds(attrs, None))
+    pub fn matches_without_id(&self, q: &Query<'_>) -> bool {
+        self.conditions.iter().all(|c| c.holds(q, None))
     }
 
     /// The `HANOI.RULE key SET` arguments after the name that rebuild it.
@@ -708,7 +771,13 @@ mod tests {
         let pairs: Vec<(&[u8], &[u8])> = attrs.iter().map(|(n, v)| (n.as_bytes(), *v)).collect();
         rule(args)
             .unwrap()
-            .matches(&Attrs::new(&pairs).unwrap(), b"user-7")
+            .matches(
+                &Query {
+                    attrs: Attrs::new(&pairs).unwrap(),
+                    ..Query::default()
+                },
+                b"user-7",
+            )
     }
 
     /// A rule, the attributes it is asked with, and whether it matches.

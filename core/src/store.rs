@@ -13,6 +13,7 @@
 //!   registered, ...) leaves it, and is neither recorded nor replicated;
 //! - a missing flag is off for everyone (no variant, reason `undefined`).
 
+use crate::refs::{NewReferences, Prereq};
 use crate::rules::{parse_rule, Rule};
 use crate::{
     parse_definition_given, parse_int, parse_percentage, quote, Definition, Error, Explanation,
@@ -53,6 +54,12 @@ pub enum Write<'a> {
     },
     SetMeta(Vec<(&'a [u8], &'a [u8])>),
     DeleteMeta(Vec<&'a [u8]>),
+    /// `PREREQ key SET other [VARIANT v]`
+    SetPrereq(Prereq),
+    /// `PREREQ key DEL other...`
+    DeletePrereqs(Vec<&'a [u8]>),
+    /// `PREREQ key MOVE other index`
+    MovePrereq(&'a [u8], usize),
     /// `IMPORT key blob [IDS REPLACE|KEEP|ADD]`: a whole flag as
     /// `HANOI.EXPORT` wrote it, already checked against the limits
     /// ([`Flag::check`]), and what becomes of the target's ids.
@@ -236,6 +243,8 @@ impl<'a> Write<'a> {
             Self::schedule(args)
         } else if kw(name, "META") {
             Self::meta(args, limits)
+        } else if kw(name, "PREREQ") {
+            Self::prereq(args, limits)
         } else if kw(name, "IMPORT") {
             let ids = match args {
                 [_] => ImportIds::Replace,
@@ -292,6 +301,82 @@ impl<'a> Write<'a> {
                 "expected SET, DEL or MOVE, got '{}'",
                 quote(action)
             )))
+        }
+    }
+
+    /// `PREREQ key SET other [VARIANT v] | DEL other... | MOVE other index`.
+    fn prereq(args: &[&'a [u8]], limits: &Limits) -> Result<Write<'a>, Error> {
+        let [action, rest @ ..] = args else {
+            return Err(Error::WrongArity);
+        };
+        if rest.is_empty() {
+            return Err(Error::WrongArity);
+        }
+        if kw(action, "SET") {
+            let variant = match rest {
+                [_] => None,
+                [_, v, name] if kw(v, "VARIANT") => Some(name.to_vec()),
+                _ => return Err(usage("expected HANOI.PREREQ key SET other [VARIANT v]")),
+            };
+            if rest[0].is_empty() || variant.as_ref().is_some_and(Vec::is_empty) {
+                return Err(usage("a prerequisite and its variant must not be empty"));
+            }
+            Ok(Write::SetPrereq(Prereq {
+                key: rest[0].to_vec(),
+                variant,
+            }))
+        } else if kw(action, "DEL") {
+            Ok(Write::DeletePrereqs(items(rest, limits)?))
+        } else if kw(action, "MOVE") {
+            let [name, index] = rest[..] else {
+                return Err(usage("expected HANOI.PREREQ key MOVE other index"));
+            };
+            let index = parse_int(index)
+                .and_then(|i| usize::try_from(i).ok())
+                .ok_or_else(|| usage("MOVE index must be a non-negative integer"))?;
+            Ok(Write::MovePrereq(name, index))
+        } else {
+            Err(usage(format!(
+                "expected SET, DEL or MOVE, got '{}'",
+                quote(action)
+            )))
+        }
+    }
+
+    /// The references this write adds, for the store to check before it
+    /// is applied ([`crate::refs::check_new_references`]): the segments a
+    /// rule names, a prerequisite set, or every reference of an imported
+    /// flag.
+    pub fn references(&self) -> NewReferences<'_> {
+        match self {
+            Write::SetRule(r) => NewReferences {
+                segments: r.segments().collect(),
+                strict: true,
+                ..NewReferences::default()
+            },
+            Write::SetPrereq(p) => NewReferences {
+                prereqs: vec![p],
+                strict: true,
+                ..NewReferences::default()
+            },
+            Write::Import(f, _) => NewReferences {
+                segments: f.rules().iter().flat_map(Rule::segments).collect(),
+                prereqs: f.prereqs().iter().collect(),
+                strict: false,
+            },
+            _ => NewReferences::default(),
+        }
+    }
+
+    /// What a segment does not have that this write sets, if any.
+    fn not_for_segment(&self) -> Option<&'static str> {
+        match self {
+            Write::Switch(_) | Write::Toggle => Some("switch"),
+            Write::Percentage(_) => Some("percentage"),
+            Write::Window(..) | Write::Ramp(_) => Some("schedule"),
+            Write::SetRule(r) if r.variant.is_some() => Some("variants"),
+            Write::SetPrereq(_) | Write::MovePrereq(..) => Some("prerequisites"),
+            _ => None,
         }
     }
 
@@ -421,6 +506,11 @@ pub fn apply(
         (None, _) => return Err(Error::UnknownFlag),
         (Some(flag), write) => (flag, write),
     };
+    if flag.is_segment() {
+        if let Some(what) = write.not_for_segment() {
+            return Err(Error::Segment(what));
+        }
+    }
     let count = |n: usize| (Reply::Count(n), n > 0);
     let (reply, changed) = match write {
         Write::Define { def, percentage } => {
@@ -451,6 +541,9 @@ pub fn apply(
             limits.max_meta_value_bytes,
         )?),
         Write::DeleteMeta(fields) => count(flag.metadata_mut().delete(&fields)?),
+        Write::SetPrereq(p) => (Reply::Ok, flag.set_prereq(p, limits)?),
+        Write::DeletePrereqs(keys) => count(flag.delete_prereqs(&keys)),
+        Write::MovePrereq(key, index) => (Reply::Ok, flag.move_prereq(key, index)?),
         Write::Import(new, ids) => (Reply::Ok, flag.import(*new, ids)),
     };
     if changed {

@@ -26,10 +26,21 @@ fn every_shared_case_answers_as_written() {
     for case in &cases {
         let name = text(&case["name"]);
         let mut r = Rollout::new();
-        for cmd in case["commands"].as_array().unwrap() {
-            let words: Vec<&str> = cmd.as_array().unwrap().iter().map(text).collect();
-            r.run(words[0], name, &words[1..])
-                .unwrap_or_else(|e| panic!("{name}: {words:?}: {e}"));
+        // The keys it references first, then the flag, then the deletions.
+        let keys = case["keys"].as_array().cloned().unwrap_or_default();
+        let writes = keys
+            .iter()
+            .map(|k| (text(&k["key"]), &k["commands"]))
+            .chain([(name, &case["commands"])]);
+        for (key, commands) in writes {
+            for cmd in commands.as_array().unwrap() {
+                let words: Vec<&str> = cmd.as_array().unwrap().iter().map(text).collect();
+                r.run(words[0], key, &words[1..])
+                    .unwrap_or_else(|e| panic!("{name}: {key}: {words:?}: {e}"));
+            }
+        }
+        for gone in case["delete"].as_array().into_iter().flatten() {
+            r.remove(text(gone));
         }
         for q in case["queries"].as_array().unwrap() {
             // No id (null) is the empty one: RESOLVE's keyless form.
@@ -67,7 +78,10 @@ fn every_shared_case_answers_as_written() {
             }
             let detail = match e.detail {
                 Some(Detail::Pattern(p)) => Value::from(p),
-                Some(Detail::Rule(n)) => Value::from(String::from_utf8_lossy(n).into_owned()),
+                Some(Detail::Rule(n) | Detail::Prerequisite(n)) => {
+                    Value::from(String::from_utf8_lossy(n).into_owned())
+                }
+                Some(Detail::Fault(t)) => Value::from(t),
                 Some(Detail::Bucket(b)) => Value::from(b),
                 None => Value::Null,
             };
