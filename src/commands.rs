@@ -8,8 +8,8 @@
 use std::ffi::c_int;
 
 use hanoi_core::observe::{Stamp, TallyCommand};
-use hanoi_core::reply::{self, ExplainReply, IdsPage, Reply, ResolveReply, StatsReply};
 use hanoi_core::refs::Refs;
+use hanoi_core::reply::{self, ExplainReply, IdsPage, Reply, ResolveReply, StatsReply};
 use hanoi_core::rules::Attrs;
 use hanoi_core::store;
 use hanoi_core::{quote, Description, Error, Flag, Query};

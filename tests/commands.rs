@@ -43,7 +43,8 @@ fn seed_example_and_explain() {
             Value::BulkString(b"bar".to_vec()),
             Value::SimpleString("regex".into()),
             Value::BulkString(b"01$".to_vec()),
-            Value::Int(80)
+            Value::Int(80),
+            Value::Nil
         ])
     );
     let e = run(&mut con, &["HANOI.EXPLAIN", "cdc_on", "447568110000"]).unwrap();
@@ -56,7 +57,8 @@ fn seed_example_and_explain() {
             Value::Nil,
             Value::SimpleString("undefined".into()),
             Value::Nil,
-            Value::Int(0)
+            Value::Int(0),
+            Value::Nil
         ])
     );
     // Commands are case-insensitive, options too.
@@ -162,7 +164,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     let mut con3 = s.con3();
     match run(&mut con3, &["HANOI.GET", "f"]).unwrap() {
         Value::Map(m) => {
-            assert_eq!(m.len(), 18);
+            assert_eq!(m.len(), 20);
             assert!(m
                 .iter()
                 .any(|(k, v)| *k == Value::BulkString(b"metadata".to_vec())

@@ -4,8 +4,8 @@ use std::cell::Cell;
 use std::collections::HashSet;
 
 use crate::observe::{Counters, Entry, History, Metadata, Stamp};
-use crate::regexes::{Regexes, MAX_ID_LEN};
 use crate::refs::{Prereq, Refs};
+use crate::regexes::{Regexes, MAX_ID_LEN};
 use crate::rules::{Attrs, Rule, RuleLimits};
 use crate::{quote, Error, IdSet};
 
@@ -1413,9 +1413,9 @@ impl Flag {
     /// The first rule that matches `id` with `q` and whose rollout includes it.
     #[inline]
     fn rule_for(&self, id: &[u8], q: &Query<'_>, bucket: impl Fn() -> u8) -> Option<usize> {
-        self.rules.iter().position(|r| {
-            r.matches(q, id) && r.rollout.is_none_or(|p| p >= 100 || bucket() < p)
-        })
+        self.rules
+            .iter()
+            .position(|r| r.matches(q, id) && r.rollout.is_none_or(|p| p >= 100 || bucket() < p))
     }
 
     /// The step that decides, and the rule when a rule did: 1 switched off,
@@ -1803,9 +1803,10 @@ impl Flag {
                     if let Some(r) = inner.refs {
                         r.lookup().evaluated(f, on, index);
                     }
-                    on && p.variant.as_ref().is_none_or(|v| {
-                        index.and_then(|i| f.def.variants.get(i)) == Some(v)
-                    })
+                    on && p
+                        .variant
+                        .as_ref()
+                        .is_none_or(|v| index.and_then(|i| f.def.variants.get(i)) == Some(v))
                 }
                 _ => false,
             })

@@ -548,10 +548,13 @@ impl Rule {
 
     /// The segments its conditions name.
     pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.conditions.iter().flat_map(|c| match &c.test {
-            Test::Segment(names, _) => names.as_slice(),
-            _ => &[],
-        }).map(Vec::as_slice)
+        self.conditions
+            .iter()
+            .flat_map(|c| match &c.test {
+                Test::Segment(names, _) => names.as_slice(),
+                _ => &[],
+            })
+            .map(Vec::as_slice)
     }
 
     /// Whether a condition reads the id (the attribute `id`).
@@ -769,15 +772,13 @@ mod tests {
 
     fn holds(args: &str, attrs: &[(&str, &[u8])]) -> bool {
         let pairs: Vec<(&[u8], &[u8])> = attrs.iter().map(|(n, v)| (n.as_bytes(), *v)).collect();
-        rule(args)
-            .unwrap()
-            .matches(
-                &Query {
-                    attrs: Attrs::new(&pairs).unwrap(),
-                    ..Query::default()
-                },
-                b"user-7",
-            )
+        rule(args).unwrap().matches(
+            &Query {
+                attrs: Attrs::new(&pairs).unwrap(),
+                ..Query::default()
+            },
+            b"user-7",
+        )
     }
 
     /// A rule, the attributes it is asked with, and whether it matches.
