@@ -15,7 +15,7 @@ command's execution alone, as Redis dispatches it: steadier). A server that is
 CPU-bound spends its time in proportion, so a ratio of instructions stands for
 a ratio of time (cache misses aside).
 
-Usage: python3 benches/callgrind_server.py [libhanoi.so] [N] [--keep]
+Usage: python3 benches/callgrind_server.py [libhanoi.so] [N] [--keep] [--only=part-of-a-name ...]
 Needs valgrind (callgrind_control), a C compiler, redis-server,
 redis-benchmark, redis-cli.
 """
@@ -34,6 +34,7 @@ from harness import (
     PAGE_FLAGS,
     PAGE_STRINGS,
     READS_SETUP,
+    REFS_SETUP,
     RULES_SETUP,
     floor_module,
     free_port,
@@ -53,6 +54,8 @@ CASES = [
     ("HANOI.ENABLED + 4 attributes, no rules", ["HANOI.ENABLED", "bench:norules", "__rand_int__", *ATTRS], None, None),
     ("HANOI.ENABLED + 4 attributes, 3 rules", ["HANOI.ENABLED", "bench:rules", "__rand_int__", *ATTRS], None, None),
     ("HANOI.VARIANT", ["HANOI.VARIANT", "read:variants", "__rand_int__"], None, None),
+    ("HANOI.ENABLED, on from its own ids", ["HANOI.ENABLED", "ref:own", "member"], None, None),
+    ("HANOI.ENABLED, a prerequisite and a segment", ["HANOI.ENABLED", "ref:flag", "member"], None, None),
     ("MGET x50", ["MGET", *STRINGS], None, None),
     ("FLOOR.MENABLED x50", ["FLOOR.MENABLED", "__rand_int__", *FLAGS], None, None),
     ("HANOI.MENABLED x50", ["HANOI.MENABLED", "__rand_int__", *FLAGS], None, None),
@@ -70,6 +73,8 @@ RATIOS = [
     ("HANOI.ENABLED + 4 attributes, 3 rules", "HANOI.ENABLED", 1.25, "targeting (throughput >= 0.8)"),
     ("HANOI.ENABLED + 4 attributes, no rules", "HANOI.ENABLED", None, "the 9 more arguments alone"),
     ("HANOI.ENABLED + 4 attributes, 3 rules", "HANOI.ENABLED + 4 attributes, no rules", None, "the rules alone"),
+    ("HANOI.ENABLED, a prerequisite and a segment", "HANOI.ENABLED, on from its own ids", 1.35,
+     "issue 32: references (instructions)"),
 ]
 
 
@@ -109,13 +114,16 @@ def main():
                 break
             time.sleep(0.1)
         variants = [["HANOI.DEFINE", "read:variants", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]]
-        for c in READS_SETUP + variants + RULES_SETUP + history_setup("read:hist"):
+        for c in READS_SETUP + variants + RULES_SETUP + REFS_SETUP + history_setup("read:hist"):
             run(c)
         print(f"{module}: server instructions per command ({n} commands each, -P 32, -c 1)")
         print("| command | instructions in all | inside call() |")
         print("| --- | --- | --- |")
         per = {}
+        only = [a[len("--only="):] for a in sys.argv if a.startswith("--only=")]
         for name, command, before_cfg, after_cfg in CASES:
+            if only and not any(o in name for o in only):
+                continue
             if before_cfg and "ERR" in run(before_cfg) or "ERR" in run([a.replace("__rand_int__", "1") for a in command]):
                 print(f"| {name} | - | - |  (this module refuses it)", flush=True)
                 if after_cfg:

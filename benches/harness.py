@@ -85,6 +85,19 @@ RULES_SETUP = [
     ["HANOI.RULE", "bench:rules", "SET", "r2", "IF", "email", "SUFFIX", "@corp.com", "AND", "plan", "NE", "free"],
 ]
 ATTRS = ["WITH", "country", "FR", "plan", "pro", "app", "2.1.0", "age", "30"]
+# Issue 32: a flag answering from its own ids, and the same answer through one
+# prerequisite and one `segment IN` rule, each an O(1) id lookup.
+REFS_SETUP = [
+    ["HANOI.DEFINE", "ref:own", "PERCENTAGE", 0],
+    ["HANOI.REGISTER", "ref:own", "USER", "member"],
+    ["HANOI.DEFINE", "ref:pay", "PERCENTAGE", 0],
+    ["HANOI.REGISTER", "ref:pay", "USER", "member"],
+    ["HANOI.DEFINE", "ref:seg", "SEGMENT"],
+    ["HANOI.REGISTER", "ref:seg", "USER", "member"],
+    ["HANOI.DEFINE", "ref:flag", "PERCENTAGE", 0],
+    ["HANOI.PREREQ", "ref:flag", "SET", "ref:pay"],
+    ["HANOI.RULE", "ref:flag", "SET", "s", "IF", "segment", "IN", 1, "ref:seg"],
+]
 
 
 WEB = os.path.join(ROOT, "target", "release", "hanoi-web")

@@ -5,7 +5,9 @@
 //! before it changes anything, so a refused write leaves the flag as it was.
 //! The table in [`crate::command`] describes each command.
 
+use std::cell::RefCell;
 use std::ffi::c_int;
+use std::ptr::NonNull;
 
 use hanoi_core::observe::{Stamp, TallyCommand};
 use hanoi_core::refs::Refs;
@@ -272,23 +274,79 @@ impl Keys {
     }
 }
 
+/// Referenced key names as Redis strings, made once and kept (commands run
+/// on the main thread only), so a reference costs no string allocated and
+/// freed per evaluation. Direct-mapped on where the name lives (a stored
+/// flag's prerequisite or rule, which stays put between writes), each hit
+/// checked against the kept string's bytes: a name moved or freed since is
+/// only a miss. [`NAME_SLOTS`] strings at most.
+struct Names(Vec<Option<(usize, NonNull<raw::RedisModuleString>)>>);
+
+const NAME_SLOTS: usize = 1024;
+
+impl Names {
+    fn get(&mut self, key: &[u8]) -> Option<NonNull<raw::RedisModuleString>> {
+        if self.0.is_empty() {
+            self.0 = vec![None; NAME_SLOTS];
+        }
+        let at = key.as_ptr() as usize;
+        let slot = &mut self.0[((at >> 3) ^ key.len()) % NAME_SLOTS];
+        // SAFETY: strings this cache created with no context: retained
+        // until freed here, once (an open key holds its own reference).
+        unsafe {
+            if let Some((where_, s)) = *slot {
+                if where_ == at && string_bytes(s) == Some(key) {
+                    return Some(s);
+                }
+                if let Some(free) = raw::RedisModule_FreeString {
+                    free(std::ptr::null_mut(), s.as_ptr());
+                }
+                *slot = None;
+            }
+            let s = NonNull::new(raw::RedisModule_CreateString?(
+                std::ptr::null_mut(),
+                key.as_ptr().cast(),
+                key.len(),
+            ))?;
+            *slot = Some((at, s));
+            Some(s)
+        }
+    }
+}
+
+/// The bytes of a Redis string.
+///
+/// # Safety
+/// `s` must be a live Redis string.
+unsafe fn string_bytes<'a>(s: NonNull<raw::RedisModuleString>) -> Option<&'a [u8]> {
+    let mut len = 0;
+    // SAFETY: the caller's live string; its bytes live as long as it does.
+    unsafe {
+        let p = raw::RedisModule_StringPtrLen?(s.as_ptr(), &mut len);
+        (!p.is_null()).then(|| std::slice::from_raw_parts(p.cast::<u8>(), len))
+    }
+}
+
+/// [`Names`], reached from commands only, which Redis runs on its main
+/// thread one at a time (a thread-local costs a `__tls_get_addr` call per
+/// reference in a shared library).
+struct MainThread(RefCell<Names>);
+
+// SAFETY: only command handlers touch it, and Redis runs them on its main
+// thread, one at a time.
+unsafe impl Sync for MainThread {}
+
+static NAMES: MainThread = MainThread(RefCell::new(Names(Vec::new())));
+
 impl hanoi_core::refs::Lookup for Keys {
     fn with_flag(&self, key: &[u8], f: &mut dyn FnMut(Option<&Flag>)) {
-        // SAFETY: the command's context; the string is freed below, after
-        // the key opened with it is closed.
-        unsafe {
-            let (Some(create), Some(free)) =
-                (raw::RedisModule_CreateString, raw::RedisModule_FreeString)
-            else {
-                return f(None);
-            };
-            let name = create(self.ctx, key.as_ptr().cast(), key.len());
-            {
-                let k = ReadKey(raw::open_key(self.ctx, name, raw::KeyMode::READ));
-                f(k.flag().ok().flatten());
-            }
-            free(self.ctx, name);
-        }
+        let Some(name) = NAMES.0.try_borrow_mut().ok().and_then(|mut n| n.get(key)) else {
+            return f(None);
+        };
+        // Opened with the kept name (Redis takes its own reference while
+        // the key is open) and closed before the next.
+        let k = ReadKey(raw::open_key(self.ctx, name.as_ptr(), raw::KeyMode::READ));
+        f(k.flag().ok().flatten());
     }
 
     fn evaluated(&self, flag: &Flag, on: bool, variant: Option<usize>) {

@@ -60,10 +60,15 @@ fn expected(r: &Rollout, key: &str, id: &[u8]) -> Value {
         match e.detail {
             Some(Detail::Pattern(p)) => Value::BulkString(p.as_bytes().to_vec()),
             Some(Detail::Bucket(b)) => Value::Int(i64::from(b)),
-            Some(Detail::Rule(name)) => Value::BulkString(name.to_vec()),
+            Some(Detail::Rule(name) | Detail::Prerequisite(name)) => {
+                Value::BulkString(name.to_vec())
+            }
+            Some(Detail::Fault(t)) => Value::BulkString(t.as_bytes().to_vec()),
             None => Value::Nil,
         },
         Value::Int(i64::from(e.percentage)),
+        e.missing
+            .map_or(Value::Nil, |m| Value::BulkString(m.to_vec())),
     ])
 }
 

@@ -154,6 +154,7 @@ fn bench_rules(c: &mut Criterion) {
             let q = Query {
                 attrs: Attrs::new(&pairs).unwrap(),
                 now_ms: 0,
+                ..Query::default()
             };
             black_box(flag.is_enabled_with(Some(black_box(id)), &q))
         })

@@ -43,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for id in [&b"1234"[..], b"", name] {
-        let q = Query { attrs, now_ms: 0 };
+        let q = Query {
+            attrs,
+            now_ms: 0,
+            ..Query::default()
+        };
         let e = flag.explain_with(id, &q);
         assert_eq!(e.enabled, flag.is_enabled_with(Some(id), &q));
         let v = flag.variant_index_with(id, &q).map(|i| flag.definition().variants[i].as_slice());
