@@ -57,6 +57,8 @@ pub struct Description {
     pub values: Vec<Vec<u8>>,
     /// The variant served when the flag is off for a query.
     pub default: Option<Vec<u8>>,
+    /// The flag's experiment (issue 35), if any.
+    pub experiment: Option<crate::reply::ExperimentState>,
 }
 
 impl Description {
@@ -104,6 +106,7 @@ impl Description {
             value_type: flag.value_type(),
             values: d.values.clone().unwrap_or_default(),
             default: d.default.clone(),
+            experiment: flag.experiment().map(crate::reply::ExperimentState::of),
         }
     }
 
@@ -171,6 +174,13 @@ impl Description {
                 "window",
                 self.window
                     .map_or(Value::Nil, |(f, u)| Value::List(vec![int(f), int(u)])),
+            ),
+            // Appended (issue 35).
+            (
+                "experiment",
+                self.experiment
+                    .as_ref()
+                    .map_or(Value::Nil, crate::reply::ExperimentState::value),
             ),
         ]
     }
@@ -342,8 +352,11 @@ mod tests {
     fn fields_are_in_name_order_and_reasons_round_trip() {
         let f = Flag::new(Definition::default(), &Limits::default()).unwrap();
         let fields = Description::of(&f, 0).fields();
+        // In name order, then the fields appended since (issue 35).
         let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-        let mut sorted = names.clone();
+        assert_eq!(names.last(), Some(&"experiment"));
+        let names = &names[..names.len() - 1];
+        let mut sorted = names.to_vec();
         sorted.sort_unstable();
         assert_eq!(names, sorted);
         for r in Reason::ALL {

@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 
+use crate::experiment::{Experiment, Sticky};
 use crate::observe::{Counters, Entry, History, Metadata, Stamp};
 use crate::regexes::{Regexes, MAX_ID_LEN};
 use crate::rules::{Attrs, Rule, RuleLimits};
@@ -354,6 +355,15 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The random split's reason: `percentage` on, `outside` off.
+    pub fn split(enabled: bool) -> Reason {
+        if enabled {
+            Reason::Percentage
+        } else {
+            Reason::Outside
+        }
+    }
+
     pub fn enabled(self) -> bool {
         matches!(
             self,
@@ -519,6 +529,8 @@ pub struct Flag {
     revision: u64,
     /// Per process, never stored: see [`crate::observe`].
     counters: Counters,
+    /// Issue 35: the flag's experiment, if any (see [`crate::experiment`]).
+    experiment: Option<Box<Experiment>>,
 }
 
 /// Equal flags hold the same data; evaluation counts are not data.
@@ -560,6 +572,7 @@ impl Flag {
             schedule: Schedule::default(),
             revision: 0,
             counters,
+            experiment: None,
         })
     }
 
@@ -589,6 +602,7 @@ impl Flag {
             schedule: Schedule::default(),
             revision: 0,
             counters,
+            experiment: None,
         })
     }
 
@@ -666,6 +680,7 @@ impl Flag {
         new.meta.created_ms = self.meta.created_ms;
         new.history = self.history.clone();
         new.revision = self.revision;
+        new.experiment = self.experiment.take();
         new.counters = if new.def.variants == self.def.variants {
             std::mem::take(&mut self.counters)
         } else {
@@ -701,6 +716,7 @@ impl Flag {
             && self.rules == other.rules
             && self.schedule == other.schedule
             && self.revision == other.revision
+            && self.experiment == other.experiment
     }
 
     /// This flag with `users` and `blocked` as its registered and blocked
@@ -830,6 +846,27 @@ impl Flag {
 
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
+    }
+
+    /// The flag's experiment (issue 35).
+    pub fn experiment(&self) -> Option<&Experiment> {
+        self.experiment.as_deref()
+    }
+
+    /// The experiment's writes ([`crate::experiment`]) and the codec.
+    pub(crate) fn experiment_mut(&mut self) -> &mut Option<Box<Experiment>> {
+        &mut self.experiment
+    }
+
+    /// Issue 35: the arm an exposed id keeps while the experiment runs,
+    /// after the switch, the window and the deny list.
+    #[inline]
+    fn sticky(&self, id: &[u8], q: &Query<'_>) -> Option<Sticky> {
+        let e = self.experiment.as_deref()?;
+        if !self.def.enabled || !self.schedule.active(q.now_ms) || self.blocked.contains(id) {
+            return None;
+        }
+        e.sticky(id, &self.def.variants)
     }
 
     fn check_rule_variant(&self, r: &Rule) -> Result<(), Error> {
@@ -1052,6 +1089,9 @@ impl Flag {
     pub fn served(&self, id: Option<&[u8]>, q: &Query<'_>) -> (bool, Option<usize>) {
         match id {
             Some(id) if !self.def.variants.is_empty() => {
+                if let Some(s) = self.sticky(id, q) {
+                    return (s.enabled, s.variant);
+                }
                 let h = crc32(self.def.salt.as_deref(), id);
                 if !self.is_on(id, q, || h) {
                     return (false, self.default_index);
@@ -1142,6 +1182,7 @@ impl Flag {
             + self.rules.iter().map(Rule::heap_size).sum::<usize>()
             + self.history.heap_size()
             + self.counters.heap_size()
+            + self.experiment.as_ref().map_or(0, |e| e.heap_size())
     }
 
     // ----- writes; each says whether it changed anything -----
@@ -1275,6 +1316,9 @@ impl Flag {
     /// registered id, 6 a regex, 7 the first matching rule (with its
     /// rollout), 8 the bucket below the effective percentage, 9 outside.
     pub fn decide(&self, id: &[u8], q: &Query<'_>) -> (Reason, Option<usize>) {
+        if let Some(s) = self.sticky(id, q) {
+            return (Reason::split(s.enabled), None);
+        }
         let pct = self.effective_percentage(q.now_ms);
         let reason = if !self.def.enabled {
             Reason::Disabled
@@ -1343,6 +1387,9 @@ impl Flag {
     /// keeps the documented order for the reason it reports.
     #[inline]
     fn is_on(&self, id: &[u8], q: &Query<'_>, crc: impl Fn() -> u32) -> bool {
+        if let Some(s) = self.sticky(id, q) {
+            return s.enabled;
+        }
         let pct = self.effective_percentage(q.now_ms);
         self.def.enabled
             && self.schedule.active(q.now_ms)
@@ -1413,6 +1460,9 @@ impl Flag {
     pub fn variant_index_with(&self, id: &[u8], q: &Query<'_>) -> Option<usize> {
         if self.def.variants.is_empty() {
             return None;
+        }
+        if let Some(s) = self.sticky(id, q) {
+            return s.variant;
         }
         let h = crc32(self.def.salt.as_deref(), id);
         if !self.is_on(id, q, || h) {
@@ -1511,6 +1561,18 @@ impl Flag {
 
     /// [`Flag::explain`] with attributes and a time.
     pub fn explain_with(&self, id: &[u8], q: &Query<'_>) -> Explanation<'_> {
+        if let Some(s) = self.sticky(id, q) {
+            return Explanation {
+                enabled: s.enabled,
+                variant: s
+                    .variant
+                    .and_then(|i| self.def.variants.get(i))
+                    .map(Vec::as_slice),
+                reason: Reason::split(s.enabled),
+                detail: Some(Detail::Bucket(self.bucket(id))),
+                percentage: self.effective_percentage(q.now_ms),
+            };
+        }
         let (reason, rule) = self.decide(id, q);
         let detail = match reason {
             Reason::Regex => self.regexes.first_match(id).map(Detail::Pattern),

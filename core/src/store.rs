@@ -57,6 +57,9 @@ pub enum Write<'a> {
     /// `HANOI.EXPORT` wrote it, already checked against the limits
     /// ([`Flag::check`]), and what becomes of the target's ids.
     Import(Box<Flag>, ImportIds),
+    /// `EXPERIMENT key START ... | STOP` (issue 35; the module's
+    /// `HANOI.EXPERIMENT START key ...` arrives here with the key first).
+    Experiment(crate::experiment::Change<'a>),
 }
 
 /// `HANOI.IMPORT`'s `IDS`: what becomes of the target's registered and
@@ -184,6 +187,12 @@ fn targets<'a>(args: &[&'a [u8]], limits: &Limits) -> Result<(bool, Vec<&'a [u8]
 }
 
 impl<'a> Write<'a> {
+    /// Whether [`apply`] needs the write's time (`now_ms`) for an
+    /// existing flag too: an experiment's start or stop.
+    pub fn timed(&self) -> bool {
+        matches!(self, Write::Experiment(_))
+    }
+
     /// Parses `command key args...` given the command's name (`HANOI.RULE`
     /// or `RULE`, any case) and the arguments after the key. Counts that
     /// cannot be right are [`Error::WrongArity`]; everything else that is
@@ -236,6 +245,8 @@ impl<'a> Write<'a> {
             Self::schedule(args)
         } else if kw(name, "META") {
             Self::meta(args, limits)
+        } else if kw(name, "EXPERIMENT") {
+            Ok(Write::Experiment(crate::experiment::Change::parse(args)?))
         } else if kw(name, "IMPORT") {
             let ids = match args {
                 [_] => ImportIds::Replace,
@@ -396,7 +407,8 @@ impl<'a> Write<'a> {
 }
 
 /// Applies a parsed write to the flag under a key (`None`: the key is
-/// missing). `now_ms` is the creation time a new flag records. Checks
+/// missing). `now_ms` is the write's time: the creation time a new flag
+/// records, an experiment's start or stop ([`Write::timed`]). Checks
 /// everything before it changes anything; a change moves the revision on.
 pub fn apply(
     existing: Option<&mut Flag>,
@@ -413,6 +425,8 @@ pub fn apply(
             return Ok(Outcome::Created(Box::new(flag)));
         }
         (None, Write::Import(mut flag, _)) => {
+            // Exposures are this server's data, never another's.
+            *flag.experiment_mut() = None;
             flag.replace_observations(Default::default(), now_ms);
             flag.counters().reset(now_ms);
             flag.set_revision(1);
@@ -452,6 +466,7 @@ pub fn apply(
         )?),
         Write::DeleteMeta(fields) => count(flag.metadata_mut().delete(&fields)?),
         Write::Import(new, ids) => (Reply::Ok, flag.import(*new, ids)),
+        Write::Experiment(change) => (Reply::Ok, flag.change_experiment(change, now_ms)?),
     };
     if changed {
         flag.set_revision(flag.revision().wrapping_add(1));
