@@ -27,6 +27,10 @@ pub enum Keys {
     /// Keys from this index on, or later (`HANOI.MENABLED ... WITH`): the
     /// command tells where (`getkeys-api`).
     Api(c_int),
+    /// One key, argument 2: a subcommand's (`HANOI.EXPERIMENT START key`).
+    Second,
+    /// None (a container of subcommands).
+    None,
 }
 
 impl Keys {
@@ -35,6 +39,8 @@ impl Keys {
         match self {
             Keys::One => (1, 1, 1),
             Keys::From(i) | Keys::Api(i) => (i, -1, 1),
+            Keys::Second => (2, 2, 1),
+            Keys::None => (0, 0, 0),
         }
     }
 }
@@ -119,6 +125,10 @@ const WITH: Arg = with(
     ))],
 );
 const ID: Arg = arg("id", Ty::Str);
+/// What answers nothing: a container's handler, never called.
+fn container(_: &crate::guard::Call) -> crate::guard::CmdResult {
+    Err(redis_module::RedisError::Str("ERR unknown subcommand"))
+}
 const IDS: Arg = many(arg("id", Ty::Str));
 const USER_OR_REGEX: Arg = with(
     arg("target", Ty::OneOf),
@@ -314,6 +324,40 @@ pub static COMMANDS: &[Command] = &[
         "As the write it carries",
         &[KEY, arg("time", Ty::Int), arg("user", Ty::Str), arg("client", Ty::Str), arg("keep", Ty::Int),
           arg("command", Ty::Str), opt(many(arg("arg", Ty::Str)))]),
+    // Issue 35: experiments. HANOI.EXPERIMENT's subcommands are commands of
+    // their own (as CONFIG GET and CONFIG SET are): START and STOP are
+    // writes, RESULTS and EXPOSURES reads that work on replicas, each with
+    // its flags and ACL categories (`+hanoi.experiment|results`).
+    command!("hanoi.experiment", Container, Handler::Call(container), arity: -2, keys: Keys::None,
+        "Starts or stops an experiment on a flag (writes), or reads its results and exposures (reads): one subcommand each",
+        "Depends on the subcommand",
+        &[]),
+    command!("hanoi.experiment|start", GrowingWrite, Handler::Write(commands::experiment_write), arity: -5, keys: Keys::Second,
+        "Starts an experiment on a flag: its arms (off and on, or the variants), control and metrics; RESET drops a stopped experiment's data",
+        "O(V+M) with V the variants and M the metrics; O(N) with RESET, N the exposures dropped",
+        &[KEY, opt(tok(arg("control", Ty::Str), "CONTROL")),
+          with(tok(arg("metrics", Ty::Block), "METRICS"), &[arg("count", Ty::Int), many(arg("metric", Ty::Str))]),
+          opt(tok(arg("reset", Ty::Token), "RESET"))]),
+    command!("hanoi.experiment|stop", Write, Handler::Write(commands::experiment_write), arity: 3, keys: Keys::Second,
+        "Stops recording a flag's experiment; its data stays",
+        "O(1)",
+        &[KEY]),
+    command!("hanoi.experiment|results", Read, Handler::Call(commands::results), arity: 3, keys: Keys::Second,
+        "A flag's experiment per arm: exposures, and per metric the units that converted, the sum of their totals and of their squares",
+        "O(A*M) with A the arms and M the metrics",
+        &[KEY]),
+    command!("hanoi.experiment|exposures", Read, Handler::Call(commands::exposures), arity: -4, keys: Keys::Second,
+        "A flag's experiment's exposures (id, arm, time) a page at a time, in the order they were made",
+        "O(1) for every call. O(N) for a complete iteration, N the exposures",
+        &[KEY, arg("cursor", Ty::Int), opt(tok(arg("count", Ty::Int), "COUNT"))]),
+    command!("hanoi.assign", GrowingWrite, Handler::Call(commands::assign), arity: -3, keys: Keys::One,
+        "HANOI.RESOLVE's answer that, while the flag's experiment runs, records the id's first exposure (arm, time) when the random split decided it",
+        "O(L+C) with L the id length and C the rules' conditions",
+        &[KEY, ID, opt(WITH)]),
+    command!("hanoi.track", GrowingWrite, Handler::Call(commands::track), arity: -4, keys: Keys::One,
+        "Records a conversion (a value, 1 by default) of an exposed id for a metric of the flag's running experiment",
+        "O(1)",
+        &[KEY, ID, arg("metric", Ty::Str), opt(arg("value", Ty::Int))]),
     command!("hanoi.load", GrowingWrite, Handler::Call(commands::load), arity: -3, keys: Keys::One,
         "Internal: puts a flag back from its stored form, then its ids in batches (AOF rewrite)",
         "O(N) with N the bytes or ids",
@@ -321,6 +365,8 @@ pub static COMMANDS: &[Command] = &[
             arg("bytes", Ty::Str),
             with(tok(arg("users", Ty::Block), "USERS"), &[IDS]),
             with(tok(arg("blocked", Ty::Block), "BLOCKED"), &[IDS]),
+            with(tok(arg("exposures", Ty::Block), "EXPOSURES"), &[many(with(arg("exposure", Ty::Block), &[ID, arg("arm", Ty::Str), arg("time", Ty::Int)]))]),
+            with(tok(arg("conversions", Ty::Block), "CONVERSIONS"), &[many(with(arg("conversion", Ty::Block), &[ID, arg("metric", Ty::Str), arg("total", Ty::Int)]))]),
         ])]),
 ];
 
@@ -385,18 +431,38 @@ fn register_one(ctx: &Context, c: &Command, acl: AclSupport) -> Result<(), Strin
     };
     let flags = CString::new(flags).map_err(|e| e.to_string())?;
     let (first, last, step) = c.keys.range();
-    // SAFETY: the API was filled in at load; all pointers outlive the call.
-    let created = unsafe {
-        let create = raw::RedisModule_CreateCommand.ok_or("no RedisModule_CreateCommand")?;
-        create(
-            ctx.get_raw(),
-            name.as_ptr(),
-            Some(c.run),
-            flags.as_ptr(),
-            first,
-            last,
-            step,
-        )
+    let run: raw::RedisModuleCmdFunc = (c.kind != Kind::Container).then_some(c.run as _);
+    let created = match c.name.split_once('|') {
+        Some((parent, sub)) => {
+            let parent = CString::new(parent).map_err(|e| e.to_string())?;
+            let sub = CString::new(sub).map_err(|e| e.to_string())?;
+            // SAFETY: the API was filled in at load; all pointers outlive
+            // the call; the parent is a container registered before it
+            // (the table's order).
+            unsafe {
+                let get = raw::RedisModule_GetCommand.ok_or("no RedisModule_GetCommand")?;
+                let create =
+                    raw::RedisModule_CreateSubcommand.ok_or("no RedisModule_CreateSubcommand")?;
+                let parent = get(ctx.get_raw(), parent.as_ptr());
+                if parent.is_null() {
+                    return Err("its container is not registered".into());
+                }
+                create(parent, sub.as_ptr(), run, flags.as_ptr(), first, last, step)
+            }
+        }
+        // SAFETY: the API was filled in at load; all pointers outlive the call.
+        None => unsafe {
+            let create = raw::RedisModule_CreateCommand.ok_or("no RedisModule_CreateCommand")?;
+            create(
+                ctx.get_raw(),
+                name.as_ptr(),
+                run,
+                flags.as_ptr(),
+                first,
+                last,
+                step,
+            )
+        },
     };
     if created != raw::Status::Ok as c_int {
         return Err("RedisModule_CreateCommand refused it".into());
@@ -408,7 +474,7 @@ fn register_one(ctx: &Context, c: &Command, acl: AclSupport) -> Result<(), Strin
     if cmd.is_null() {
         return Ok(()); // Redis < 7: no command objects, no docs, no categories.
     }
-    if acl.set {
+    if acl.set && c.kind != Kind::Container {
         let cats = if acl.own {
             format!("{} hanoi", c.kind.acl_categories())
         } else {
@@ -518,7 +584,10 @@ fn key_specs(c: &Command) -> [raw::RedisModuleCommandKeySpec; 2] {
     });
     let (first, last) = match c.keys {
         Keys::One => (1, 0),
+        Keys::Second => (2, 0),
         Keys::From(i) | Keys::Api(i) => (i, -1),
+        // SAFETY: as above.
+        Keys::None => return [unsafe { std::mem::zeroed() }, unsafe { std::mem::zeroed() }],
     };
     if let Keys::Api(_) = c.keys {
         // The keys may start later (after WITH ...): the spec is a hint.
@@ -581,6 +650,14 @@ mod tests {
         assert!(names
             .iter()
             .all(|n| n.starts_with("hanoi.") && *n == n.to_lowercase()));
+        // A subcommand comes after its container.
+        for (i, n) in names.iter().enumerate() {
+            if let Some((parent, _)) = n.split_once('|') {
+                let at = names.iter().position(|p| *p == parent);
+                assert!(at.is_some_and(|p| p < i), "{n}");
+                assert_eq!(COMMANDS[at.unwrap()].kind, Kind::Container);
+            }
+        }
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), COMMANDS.len());
@@ -595,6 +672,12 @@ mod tests {
                 .position(|a| a.ty == Ty::Key)
                 .map(|i| i as c_int + 1);
             let (first, last, _) = c.keys.range();
+            if c.keys == Keys::None {
+                assert_eq!(first_key, None, "{}", c.name);
+                continue;
+            }
+            // A subcommand's name is argument 1: its arguments start at 2.
+            let first_key = first_key.map(|k| k + c_int::from(c.name.contains('|')));
             if let Keys::Api(_) = c.keys {
                 // After optional arguments: at `first` or later.
                 assert!(first_key >= Some(first), "{}", c.name);
@@ -619,7 +702,14 @@ mod tests {
                 // TALLY writes this server's counts, which are never
                 // replicated: a write for ACLs, with nothing to replay.
                 assert!(
-                    ["hanoi.replay", "hanoi.load", "hanoi.tally"].contains(&c.name),
+                    [
+                        "hanoi.replay",
+                        "hanoi.load",
+                        "hanoi.tally",
+                        "hanoi.assign",
+                        "hanoi.track"
+                    ]
+                    .contains(&c.name),
                     "{} is a write: give it Handler::Write",
                     c.name
                 );

@@ -7,6 +7,7 @@
 
 use std::ffi::c_int;
 
+use hanoi_core::experiment::ExposuresQuery;
 use hanoi_core::observe::{Stamp, TallyCommand};
 use hanoi_core::reply::{self, ExplainReply, IdsPage, Reply, ResolveReply, StatsReply};
 use hanoi_core::rules::Attrs;
@@ -15,7 +16,7 @@ use hanoi_core::{quote, Description, Error, Flag, Query};
 use redis_module::key::RedisKey;
 use redis_module::raw::{self, RedisModuleKey};
 use redis_module::redisvalue::RedisValueKey;
-use redis_module::{NotifyEvent, RedisError, RedisString, RedisValue};
+use redis_module::{Context, NotifyEvent, RedisError, RedisString, RedisValue};
 use smallvec::SmallVec;
 
 use crate::datatype::{self, HANOI_TYPE};
@@ -155,7 +156,9 @@ pub fn write(w: &Write) -> CmdResult {
     // stamp says (the primary's time on a replica or in the AOF; 0,
     // unknown, for an unstamped old AOF entry).
     let creating = existing.is_none();
-    let creation = creating.then(|| stamp(w));
+    // An experiment's start or stop is timed too (issue 35): by the stamp,
+    // so a replica and the AOF get the primary's time.
+    let creation = (creating || write.timed()).then(|| stamp(w));
     let created_ms = creation
         .as_ref()
         .and_then(|s| s.as_ref())
@@ -182,7 +185,7 @@ pub fn write(w: &Write) -> CmdResult {
                 .get_value::<Flag>(&HANOI_TYPE)
                 .map_err(|_| RedisError::WrongType)?
                 .ok_or(RedisError::Str("ERR no such flag"))?;
-            let mut stamp = stamp(w);
+            let mut stamp = creation.unwrap_or_else(|| stamp(w));
             // At maxmemory only the writes that cannot grow a flag run (the
             // kill switch, UNREGISTER, UNBLOCK), and their history does not
             // grow either.
@@ -266,7 +269,18 @@ pub fn load(call: &Call) -> CmdResult {
         .map_err(|_| RedisError::WrongType)?;
     let what = args[2].as_slice();
     let users = what.eq_ignore_ascii_case(b"USERS");
-    if users || what.eq_ignore_ascii_case(b"BLOCKED") {
+    let exposures = what.eq_ignore_ascii_case(b"EXPOSURES");
+    if exposures || what.eq_ignore_ascii_case(b"CONVERSIONS") {
+        // Issue 35: a primary's ASSIGN or TRACK, or the AOF rewrite.
+        let flag = store::existing(existing).map_err(core_err)?;
+        let words: Vec<&[u8]> = slices(&args[3..]).collect();
+        if exposures {
+            flag.load_exposures(&words)
+        } else {
+            flag.load_conversions(&words)
+        }
+        .map_err(core_err)?;
+    } else if users || what.eq_ignore_ascii_case(b"BLOCKED") {
         let flag = store::existing(existing).map_err(core_err)?;
         let ids = slices(&args[3..]);
         if users {
@@ -286,6 +300,157 @@ pub fn load(call: &Call) -> CmdResult {
     }
     ctx.replicate_verbatim();
     Ok(OK)
+}
+
+// ----- experiments (issue 35) -----
+
+/// `HANOI.EXPERIMENT START key ...` and `HANOI.EXPERIMENT STOP key`: the
+/// core's `EXPERIMENT key START ...` write (recorded in the history, moving
+/// the revision, replicated with its stamp, whose time is the start's or
+/// the stop's).
+pub fn experiment_write(w: &Write) -> CmdResult {
+    let [command, sub, key, rest @ ..] = w.args else {
+        return Err(RedisError::WrongArity);
+    };
+    let mut inner: Vec<RedisString> = Vec::with_capacity(w.args.len());
+    inner.extend([command.clone(), key.clone(), sub.clone()]);
+    inner.extend(rest.iter().cloned());
+    write(&Write {
+        ctx: Context::new(w.ctx.ctx),
+        args: &inner,
+        origin: match &w.origin {
+            Origin::Client => Origin::Client,
+            Origin::Replayed(s) => Origin::Replayed(s.clone()),
+        },
+    })
+}
+
+/// `HANOI.EXPERIMENT RESULTS key` → one map per arm (arm, control,
+/// exposures, metrics: [metric, converted, sum, sum of squares] each); nil
+/// for a missing flag or one without an experiment.
+pub fn results(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 3, 3)?;
+    let key = ctx.open_key(&args[2]);
+    Ok(match read_flag(&key)?.and_then(Flag::experiment) {
+        None => RedisValue::Null,
+        Some(e) => resp(reply::encode_results(&reply::ArmResult::all_of(e))),
+    })
+}
+
+/// `HANOI.EXPERIMENT EXPOSURES key cursor [COUNT n]` → [next cursor,
+/// [[id, arm, time], ...]], in the order they were made (a missing flag
+/// or experiment: `0` and none).
+pub fn exposures(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 4, 6)?;
+    let words: Vec<&[u8]> = slices(&args[3..]).collect();
+    let q = ExposuresQuery::parse(&words).map_err(core_err)?;
+    let key = ctx.open_key(&args[2]);
+    let page = match read_flag(&key)?.and_then(Flag::experiment) {
+        None => reply::ExposuresPage {
+            cursor: 0,
+            exposures: Vec::new(),
+        },
+        Some(e) => {
+            let (cursor, rows) = e.page(&q).map_err(core_err)?;
+            reply::ExposuresPage {
+                cursor,
+                exposures: rows
+                    .into_iter()
+                    .map(|(id, arm, t)| (id.to_vec(), arm.to_vec(), t))
+                    .collect(),
+            }
+        }
+    };
+    Ok(resp(page.encode()))
+}
+
+/// `HANOI.ASSIGN key id [WITH attr value ...]` → `HANOI.RESOLVE`'s reply.
+/// While the flag's experiment runs, the id's first exposure is recorded
+/// when the random split answered it, and replicated as itself
+/// (`HANOI.LOAD key EXPOSURES id arm time`): a replica and the AOF never
+/// evaluate it again. Past `hanoi.max-exposures` a new exposure is refused
+/// (`ERR`, nothing recorded). No history entry, no new revision, no
+/// keyspace event: the answer the id gets does not change.
+pub fn assign(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 3, usize::MAX)?;
+    let limits = limits(&ctx);
+    let id = args[2].as_slice();
+    if id.len() > limits.max_id_bytes {
+        return Err(core_err(Error::IdTooLong {
+            len: id.len(),
+            limit: limits.max_id_bytes,
+        }));
+    }
+    let mut pairs = Pairs::new();
+    call_pairs(call, 3, &mut pairs)?;
+    let attrs = attrs(&pairs)?;
+    let key = ctx.open_key_writable(&args[1]);
+    let Some(flag) = key
+        .get_value::<Flag>(&HANOI_TYPE)
+        .map_err(|_| RedisError::WrongType)?
+    else {
+        evaluated(None, false, None);
+        return Ok(resp(
+            ResolveReply::of(&hanoi_core::Resolution::UNDEFINED).encode(),
+        ));
+    };
+    let q = query(Some(flag), attrs);
+    let assigned = flag
+        .assign(id, &q, clock::now_exact(), limits.max_exposures)
+        .map_err(core_err)?;
+    let r = flag.resolve_with(id, &q);
+    let index = r
+        .explanation
+        .variant
+        .and_then(|v| flag.definition().variants.iter().position(|x| x == v));
+    evaluated(Some(flag), r.explanation.enabled, index);
+    let reply = resp(ResolveReply::of(&r).encode());
+    if let Some(a) = assigned {
+        let at = a.at_ms.to_string();
+        ctx.replicate(
+            "HANOI.LOAD",
+            &[args[1].as_slice(), b"EXPOSURES", id, &a.arm, at.as_bytes()][..],
+        );
+    }
+    Ok(reply)
+}
+
+/// `HANOI.TRACK key id metric [value]` → 1 when recorded (an exposed id,
+/// a metric of the running experiment), else 0. What it recorded is
+/// replicated as itself: `HANOI.LOAD key CONVERSIONS id metric total`.
+pub fn track(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 4, 5)?;
+    let value = match args.get(4) {
+        None => 1,
+        Some(v) => hanoi_core::experiment::parse_value(v.as_slice()).map_err(core_err)?,
+    };
+    let key = ctx.open_key_writable(&args[1]);
+    let Some(flag) = key
+        .get_value::<Flag>(&HANOI_TYPE)
+        .map_err(|_| RedisError::WrongType)?
+    else {
+        return Ok(RedisValue::Integer(0));
+    };
+    let (id, metric) = (args[2].as_slice(), args[3].as_slice());
+    let Some(total) = flag.track(id, metric, value).map_err(core_err)? else {
+        return Ok(RedisValue::Integer(0));
+    };
+    let total = total.to_string();
+    ctx.replicate(
+        "HANOI.LOAD",
+        &[
+            args[1].as_slice(),
+            b"CONVERSIONS",
+            id,
+            metric,
+            total.as_bytes(),
+        ][..],
+    );
+    Ok(RedisValue::Integer(1))
 }
 
 /// The query for `flag`: the attributes, and the server's time when the

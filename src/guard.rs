@@ -130,6 +130,9 @@ pub enum Kind {
     Write,
     /// Writes that can grow memory: refused with OOM at `maxmemory`.
     GrowingWrite,
+    /// A command whose subcommands are the commands (`HANOI.EXPERIMENT`):
+    /// no flags or categories of its own.
+    Container,
 }
 
 impl Kind {
@@ -144,6 +147,7 @@ impl Kind {
             Kind::FastRead => "readonly fast",
             Kind::Write => "write",
             Kind::GrowingWrite => "write deny-oom",
+            Kind::Container => "",
         }
     }
 
@@ -153,6 +157,7 @@ impl Kind {
             Kind::Read => "read",
             Kind::FastRead => "read fast",
             Kind::Write | Kind::GrowingWrite => "write",
+            Kind::Container => "",
         }
     }
 }

@@ -68,6 +68,7 @@ pub static MAX_IN_VALUES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max
 pub static MAX_VALUE_BYTES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_value_bytes));
 pub static MAX_REGEX_WORK: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_regex_work));
 pub static MAX_ID_BYTES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_id_bytes));
+pub static MAX_EXPOSURES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_exposures));
 /// Whether evaluations are counted per flag (`HANOI.STATS`).
 pub static COUNT_EVALUATIONS: AtomicBool = AtomicBool::new(true);
 
@@ -107,6 +108,7 @@ pub fn limits(ctx: &Context) -> Limits {
         max_value_bytes: option(&MAX_VALUE_BYTES),
         max_regex_work: option(&MAX_REGEX_WORK),
         max_id_bytes: option(&MAX_ID_BYTES),
+        max_exposures: option(&MAX_EXPOSURES),
         stored: false,
     }
 }
@@ -170,6 +172,7 @@ redis_module! {
             ["max-value-bytes", &MAX_VALUE_BYTES, default(Limits::DEFAULT.max_value_bytes), 16, 1 << 26, ConfigurationFlags::DEFAULT, None],
             ["max-regex-work", &MAX_REGEX_WORK, default(Limits::DEFAULT.max_regex_work), 1024, 1 << 20, ConfigurationFlags::DEFAULT, None],
             ["max-id-bytes", &MAX_ID_BYTES, default(Limits::DEFAULT.max_id_bytes), 16, 16_384, ConfigurationFlags::DEFAULT, None],
+            ["max-exposures", &MAX_EXPOSURES, default(Limits::DEFAULT.max_exposures), 0, 1_000_000_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [

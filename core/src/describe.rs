@@ -126,6 +126,13 @@ impl Description {
                 int(u64::from(self.effective_percentage)),
             ),
             ("enabled", Value::Bool(self.enabled)),
+            // Issue 35 (a map: its place is its name's).
+            (
+                "experiment",
+                self.experiment
+                    .as_ref()
+                    .map_or(Value::Nil, crate::reply::ExperimentState::value),
+            ),
             (
                 "metadata",
                 Value::Map(
@@ -174,13 +181,6 @@ impl Description {
                 "window",
                 self.window
                     .map_or(Value::Nil, |(f, u)| Value::List(vec![int(f), int(u)])),
-            ),
-            // Appended (issue 35).
-            (
-                "experiment",
-                self.experiment
-                    .as_ref()
-                    .map_or(Value::Nil, crate::reply::ExperimentState::value),
             ),
         ]
     }
@@ -352,10 +352,7 @@ mod tests {
     fn fields_are_in_name_order_and_reasons_round_trip() {
         let f = Flag::new(Definition::default(), &Limits::default()).unwrap();
         let fields = Description::of(&f, 0).fields();
-        // In name order, then the fields appended since (issue 35).
         let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names.last(), Some(&"experiment"));
-        let names = &names[..names.len() - 1];
         let mut sorted = names.to_vec();
         sorted.sort_unstable();
         assert_eq!(names, sorted);

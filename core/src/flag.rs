@@ -43,6 +43,8 @@ pub struct Limits {
     /// Bytes of one id a write may carry (REGISTER, UNREGISTER, BLOCK,
     /// UNBLOCK).
     pub max_id_bytes: usize,
+    /// Exposures one flag's experiment may hold (issue 35).
+    pub max_exposures: usize,
     /// Stored data, accepted once (only [`Limits::STORED`] says so).
     pub stored: bool,
 }
@@ -63,6 +65,7 @@ impl Limits {
         max_value_bytes: 65_536,
         max_regex_work: 128 * MAX_ID_LEN,
         max_id_bytes: 1024,
+        max_exposures: 10_000_000,
         stored: false,
     };
 
@@ -84,6 +87,7 @@ impl Limits {
         max_value_bytes: usize::MAX,
         max_regex_work: usize::MAX,
         max_id_bytes: usize::MAX,
+        max_exposures: usize::MAX,
         stored: true,
     };
 }

@@ -509,6 +509,7 @@ pub const DESCRIPTION_FIELDS: &[Field] = &[
     f("default", "bytes?"),
     f("effective_percentage", "int"),
     f("enabled", "bool"),
+    f("experiment", "experiment?"),
     f("metadata", "map<bytes,bytes>"),
     f("percentage", "int"),
     f("ramp", "[int,int,int,int]?"),
@@ -522,8 +523,6 @@ pub const DESCRIPTION_FIELDS: &[Field] = &[
     f("variants", "list<bytes>"),
     f("weights", "list<int>"),
     f("window", "[int,int]?"),
-    // Appended (issue 35): not in name order.
-    f("experiment", "experiment?"),
 ];
 
 impl Description {
@@ -541,7 +540,7 @@ impl Description {
     /// description (use [`Description::decode_optional`] for a missing flag).
     pub fn decode(r: &Reply) -> Result<Description, Error> {
         let v = named(r, DESCRIPTION_FIELDS)?;
-        let [blocked, created, default, effective, enabled, metadata, pct, ramp, regexes, revision, rules, salt, ty, users, values, variants, weights, window, experiment] =
+        let [blocked, created, default, effective, enabled, experiment, metadata, pct, ramp, regexes, revision, rules, salt, ty, users, values, variants, weights, window] =
             v[..]
         else {
             unreachable!("one per field")
