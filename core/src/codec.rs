@@ -506,7 +506,10 @@ fn load_partial(src: &mut impl Source, version: i32, partial: bool) -> Result<Pa
                 .map_err(|_| Error::Corrupt)?;
         }
     }
-    if version >= 6 {}
+    #[allow(clippy::needless_ifs)]
+    if version >= 6 {
+        // Segments and prerequisites (issue 32): reserved.
+    }
     if version >= 7 {
         *p.flag.experiment_mut() = load_experiment(src, partial)?.map(Box::new);
     }
