@@ -325,6 +325,30 @@ pub static COMMANDS: &[Command] = &[
         "As the write it carries",
         &[KEY, arg("time", Ty::Int), arg("user", Ty::Str), arg("client", Ty::Str), arg("keep", Ty::Int),
           arg("command", Ty::Str), opt(many(arg("arg", Ty::Str)))]),
+    // Issue 35: experiments. HANOI.EXPERIMENT is writes (START, STOP) and
+    // reads (RESULTS, EXPOSURES) behind one name, as the issue writes it
+    // (`HANOI.EXPERIMENT key START ...`): see `Kind::Mixed`.
+    command!("hanoi.experiment", Mixed, Handler::Call(commands::experiment), arity: -3, keys: Keys::One,
+        "Starts or stops an experiment on a flag, or reads its results per arm and its exposures",
+        "O(V+M) for START and STOP (V the variants, M the metrics; RESET: O(N), N the exposures dropped); O(A*M) for RESULTS (A the arms); O(1) a page for EXPOSURES",
+        &[KEY, with(arg("action", Ty::OneOf), &[
+            with(tok(arg("start", Ty::Block), "START"), &[
+                opt(tok(arg("control", Ty::Str), "CONTROL")),
+                with(tok(arg("metrics", Ty::Block), "METRICS"), &[arg("count", Ty::Int), many(arg("metric", Ty::Str))]),
+                opt(tok(arg("reset", Ty::Token), "RESET")),
+            ]),
+            tok(arg("stop", Ty::Token), "STOP"),
+            tok(arg("results", Ty::Token), "RESULTS"),
+            with(tok(arg("exposures", Ty::Block), "EXPOSURES"), &[arg("cursor", Ty::Int), opt(tok(arg("count", Ty::Int), "COUNT"))]),
+        ])]),
+    command!("hanoi.assign", GrowingWrite, Handler::Call(commands::assign), arity: -3, keys: Keys::One,
+        "HANOI.RESOLVE's answer that, while the flag's experiment runs, records the id's first exposure (arm, time) when the random split decided it",
+        "O(L+C) with L the id length and C the rules' conditions",
+        &[KEY, ID, opt(WITH)]),
+    command!("hanoi.track", GrowingWrite, Handler::Call(commands::track), arity: -4, keys: Keys::One,
+        "Records a conversion (a value, 1 by default) of an exposed id for a metric of the flag's running experiment",
+        "O(1)",
+        &[KEY, ID, arg("metric", Ty::Str), opt(arg("value", Ty::Int))]),
     command!("hanoi.load", GrowingWrite, Handler::Call(commands::load), arity: -3, keys: Keys::One,
         "Internal: puts a flag back from its stored form, then its ids in batches (AOF rewrite)",
         "O(N) with N the bytes or ids",
@@ -332,6 +356,8 @@ pub static COMMANDS: &[Command] = &[
             arg("bytes", Ty::Str),
             with(tok(arg("users", Ty::Block), "USERS"), &[IDS]),
             with(tok(arg("blocked", Ty::Block), "BLOCKED"), &[IDS]),
+            with(tok(arg("exposures", Ty::Block), "EXPOSURES"), &[many(with(arg("exposure", Ty::Block), &[ID, arg("arm", Ty::Str), arg("time", Ty::Int)]))]),
+            with(tok(arg("conversions", Ty::Block), "CONVERSIONS"), &[many(with(arg("conversion", Ty::Block), &[ID, arg("metric", Ty::Str), arg("total", Ty::Int)]))]),
         ])]),
 ];
 

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::ffi::c_int;
 use std::ptr::NonNull;
 
+use hanoi_core::experiment::ExposuresQuery;
 use hanoi_core::observe::{Stamp, TallyCommand};
 use hanoi_core::refs::Refs;
 use hanoi_core::reply::{self, ExplainReply, IdsPage, Reply, ResolveReply, StatsReply};
@@ -164,7 +165,9 @@ pub fn write(w: &Write) -> CmdResult {
     // stamp says (the primary's time on a replica or in the AOF; 0,
     // unknown, for an unstamped old AOF entry).
     let creating = existing.is_none();
-    let creation = creating.then(|| stamp(w));
+    // An experiment's start or stop is timed too (issue 35): by the stamp,
+    // so a replica and the AOF get the primary's time.
+    let creation = (creating || write.timed()).then(|| stamp(w));
     let created_ms = creation
         .as_ref()
         .and_then(|s| s.as_ref())
@@ -191,7 +194,7 @@ pub fn write(w: &Write) -> CmdResult {
                 .get_value::<Flag>(&HANOI_TYPE)
                 .map_err(|_| RedisError::WrongType)?
                 .ok_or(RedisError::Str("ERR no such flag"))?;
-            let mut stamp = stamp(w);
+            let mut stamp = creation.unwrap_or_else(|| stamp(w));
             // At maxmemory only the writes that cannot grow a flag run (the
             // kill switch, UNREGISTER, UNBLOCK), and their history does not
             // grow either.
@@ -263,14 +266,22 @@ fn check_references(
 /// The flags under other keys, for references: each opened for reading
 /// while the closure runs. Evaluations through a reference are counted on
 /// the referenced flag (`HANOI.STATS`) when `count` is set.
-struct Keys {
+struct Keys<'a> {
     ctx: *mut raw::RedisModuleCtx,
     count: bool,
+    /// The key a command holds open for writing (`HANOI.ASSIGN`): never
+    /// opened again while it is (a reference back to it, only possible in
+    /// a cycle that arrived by RESTORE, is missing).
+    writing: Option<&'a [u8]>,
 }
 
-impl Keys {
-    fn new(ctx: *mut raw::RedisModuleCtx, count: bool) -> Keys {
-        Keys { ctx, count }
+impl Keys<'_> {
+    fn new(ctx: *mut raw::RedisModuleCtx, count: bool) -> Keys<'static> {
+        Keys {
+            ctx,
+            count,
+            writing: None,
+        }
     }
 }
 
@@ -338,8 +349,11 @@ unsafe impl Sync for MainThread {}
 
 static NAMES: MainThread = MainThread(RefCell::new(Names(Vec::new())));
 
-impl hanoi_core::refs::Lookup for Keys {
+impl hanoi_core::refs::Lookup for Keys<'_> {
     fn with_flag(&self, key: &[u8], f: &mut dyn FnMut(Option<&Flag>)) {
+        if self.writing == Some(key) {
+            return f(None);
+        }
         let Some(name) = NAMES.0.try_borrow_mut().ok().and_then(|mut n| n.get(key)) else {
             return f(None);
         };
@@ -413,7 +427,18 @@ pub fn load(call: &Call) -> CmdResult {
         .map_err(|_| RedisError::WrongType)?;
     let what = args[2].as_slice();
     let users = what.eq_ignore_ascii_case(b"USERS");
-    if users || what.eq_ignore_ascii_case(b"BLOCKED") {
+    let exposures = what.eq_ignore_ascii_case(b"EXPOSURES");
+    if exposures || what.eq_ignore_ascii_case(b"CONVERSIONS") {
+        // Issue 35: a primary's ASSIGN or TRACK, or the AOF rewrite.
+        let flag = store::existing(existing).map_err(core_err)?;
+        let words: Vec<&[u8]> = slices(&args[3..]).collect();
+        if exposures {
+            flag.load_exposures(&words)
+        } else {
+            flag.load_conversions(&words)
+        }
+        .map_err(core_err)?;
+    } else if users || what.eq_ignore_ascii_case(b"BLOCKED") {
         let flag = store::existing(existing).map_err(core_err)?;
         let ids = slices(&args[3..]);
         if users {
@@ -433,6 +458,179 @@ pub fn load(call: &Call) -> CmdResult {
     }
     ctx.replicate_verbatim();
     Ok(OK)
+}
+
+// ----- experiments (issue 35) -----
+
+/// `HANOI.EXPERIMENT key START [CONTROL arm] METRICS count metric ...
+/// [RESET]` | `key STOP` (writes: the core parses and applies them as every
+/// hanoi write, recorded, replicated with their stamp) | `key RESULTS` |
+/// `key EXPOSURES cursor [COUNT n]` (reads). The command carries no `write`
+/// flag so that its reads work on a read-only replica: its writes refuse
+/// themselves there, and START at `maxmemory`, as Redis would.
+pub fn experiment(call: &Call) -> CmdResult {
+    let sub = call.arg(2).ok_or(RedisError::WrongArity)?;
+    if is_kw(sub, "RESULTS") {
+        return results(call);
+    }
+    if is_kw(sub, "EXPOSURES") {
+        return exposures(call);
+    }
+    let ctx = call.context();
+    if !crate::trusted(&ctx) {
+        let flags = ctx.get_flags();
+        if flags.contains(redis_module::ContextFlags::READONLY)
+            && flags.contains(redis_module::ContextFlags::SLAVE)
+        {
+            return Err(RedisError::Str(
+                "READONLY You can't write against a read only replica.",
+            ));
+        }
+        if is_kw(sub, "START") && flags.contains(redis_module::ContextFlags::OOM) {
+            return Err(RedisError::Str(
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ));
+        }
+    }
+    let args = call.strings();
+    write(&Write {
+        ctx,
+        args: &args,
+        origin: Origin::Client,
+    })
+}
+
+/// `HANOI.EXPERIMENT key RESULTS` → one map per arm (arm, control,
+/// exposures, metrics: [metric, converted, sum, sum of squares] each); nil
+/// for a missing flag or one without an experiment.
+fn results(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 3, 3)?;
+    let key = ctx.open_key(&args[1]);
+    Ok(match read_flag(&key)?.and_then(Flag::experiment) {
+        None => RedisValue::Null,
+        Some(e) => resp(reply::encode_results(&reply::ArmResult::all_of(e))),
+    })
+}
+
+/// `HANOI.EXPERIMENT key EXPOSURES cursor [COUNT n]` → [next cursor,
+/// [[id, arm, time], ...]], in the order they were made (a missing flag
+/// or experiment: `0` and none).
+fn exposures(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 4, 6)?;
+    let words: Vec<&[u8]> = slices(&args[3..]).collect();
+    let q = ExposuresQuery::parse(&words).map_err(core_err)?;
+    let key = ctx.open_key(&args[1]);
+    let page = match read_flag(&key)?.and_then(Flag::experiment) {
+        None => reply::ExposuresPage {
+            cursor: 0,
+            exposures: Vec::new(),
+        },
+        Some(e) => {
+            let (cursor, rows) = e.page(&q).map_err(core_err)?;
+            reply::ExposuresPage {
+                cursor,
+                exposures: rows
+                    .into_iter()
+                    .map(|(id, arm, t)| (id.to_vec(), arm.to_vec(), t))
+                    .collect(),
+            }
+        }
+    };
+    Ok(resp(page.encode()))
+}
+
+/// `HANOI.ASSIGN key id [WITH attr value ...]` → `HANOI.RESOLVE`'s reply.
+/// While the flag's experiment runs, the id's first exposure is recorded
+/// when the random split answered it, and replicated as itself
+/// (`HANOI.LOAD key EXPOSURES id arm time`): a replica and the AOF never
+/// evaluate it again. Past `hanoi.max-exposures` a new exposure is refused
+/// (`ERR`, nothing recorded). No history entry, no new revision, no
+/// keyspace event: the answer the id gets does not change.
+pub fn assign(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 3, usize::MAX)?;
+    let limits = limits(&ctx);
+    let id = args[2].as_slice();
+    if id.len() > limits.max_id_bytes {
+        return Err(core_err(Error::IdTooLong {
+            len: id.len(),
+            limit: limits.max_id_bytes,
+        }));
+    }
+    let mut pairs = Pairs::new();
+    call_pairs(call, 3, &mut pairs)?;
+    let attrs = attrs(&pairs)?;
+    let key = ctx.open_key_writable(&args[1]);
+    let Some(flag) = key
+        .get_value::<Flag>(&HANOI_TYPE)
+        .map_err(|_| RedisError::WrongType)?
+    else {
+        evaluated(None, false, None);
+        return Ok(resp(
+            ResolveReply::of(&hanoi_core::Resolution::UNDEFINED).encode(),
+        ));
+    };
+    let keys = Keys {
+        writing: Some(args[1].as_slice()),
+        ..Keys::new(call.raw_ctx(), true)
+    };
+    let refs = Refs::new(&keys);
+    let q = query(Some(flag), attrs).with_refs(&refs);
+    let assigned = flag
+        .assign(id, &q, clock::now_exact(), limits.max_exposures)
+        .map_err(core_err)?;
+    let r = flag.resolve_with(id, &q);
+    let index = r
+        .explanation
+        .variant
+        .and_then(|v| flag.definition().variants.iter().position(|x| x == v));
+    evaluated(Some(flag), r.explanation.enabled, index);
+    let reply = resp(ResolveReply::of(&r).encode());
+    if let Some(a) = assigned {
+        let at = a.at_ms.to_string();
+        ctx.replicate(
+            "HANOI.LOAD",
+            &[args[1].as_slice(), b"EXPOSURES", id, &a.arm, at.as_bytes()][..],
+        );
+    }
+    Ok(reply)
+}
+
+/// `HANOI.TRACK key id metric [value]` → 1 when recorded (an exposed id,
+/// a metric of the running experiment), else 0. What it recorded is
+/// replicated as itself: `HANOI.LOAD key CONVERSIONS id metric total`.
+pub fn track(call: &Call) -> CmdResult {
+    let (ctx, args) = (call.context(), call.strings());
+    arity(&args, 4, 5)?;
+    let value = match args.get(4) {
+        None => 1,
+        Some(v) => hanoi_core::experiment::parse_value(v.as_slice()).map_err(core_err)?,
+    };
+    let key = ctx.open_key_writable(&args[1]);
+    let Some(flag) = key
+        .get_value::<Flag>(&HANOI_TYPE)
+        .map_err(|_| RedisError::WrongType)?
+    else {
+        return Ok(RedisValue::Integer(0));
+    };
+    let (id, metric) = (args[2].as_slice(), args[3].as_slice());
+    let Some(total) = flag.track(id, metric, value).map_err(core_err)? else {
+        return Ok(RedisValue::Integer(0));
+    };
+    let total = total.to_string();
+    ctx.replicate(
+        "HANOI.LOAD",
+        &[
+            args[1].as_slice(),
+            b"CONVERSIONS",
+            id,
+            metric,
+            total.as_bytes(),
+        ][..],
+    );
+    Ok(RedisValue::Integer(1))
 }
 
 /// The query for `flag`: the attributes, and the server's time when the

@@ -222,6 +222,36 @@ unsafe extern "C" fn aof_rewrite(
         emit(aof, key, &load, &[&head]);
         emit_ids(aof, key, &load, &[b"USERS"], flag.users());
         emit_ids(aof, key, &load, &[b"BLOCKED"], flag.blocked());
+        // Issue 35: the experiment's state came with the head; its
+        // exposures (in the order made) and conversions follow as they are.
+        if let Some(e) = flag.experiment() {
+            let mut rows: Vec<(Vec<u8>, &[u8], String)> = Vec::new();
+            let flush = |what: &[u8], rows: &mut Vec<(Vec<u8>, &[u8], String)>| {
+                if rows.is_empty() {
+                    return;
+                }
+                let mut args: Vec<&[u8]> = vec![what];
+                for (a, b, c) in rows.iter() {
+                    args.extend([a.as_slice(), *b, c.as_bytes()]);
+                }
+                emit(aof, key, &load, &args);
+                rows.clear();
+            };
+            for (_, x) in e.exposures().iter() {
+                rows.push((x.id.to_vec(), &e.arms()[x.arm], e.time_of(&x).to_string()));
+                if rows.len() == AOF_BATCH {
+                    flush(b"EXPOSURES", &mut rows);
+                }
+            }
+            flush(b"EXPOSURES", &mut rows);
+            for (id, metric, total) in e.conversion_rows() {
+                rows.push((id.to_vec(), metric, total.to_string()));
+                if rows.len() == AOF_BATCH {
+                    flush(b"CONVERSIONS", &mut rows);
+                }
+            }
+            flush(b"CONVERSIONS", &mut rows);
+        }
     }));
     if written.is_err() {
         guard::crash(io_ctx(aof), "while rewriting the AOF");
@@ -362,6 +392,35 @@ unsafe extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void)
         }
     }
     count(flag.revision() as usize);
+    // The experiment (issue 35): its state, then its exposures in the
+    // order made and its conversions.
+    match flag.experiment() {
+        None => count(0),
+        Some(e) => {
+            count(1);
+            count(usize::from(e.running()));
+            count(e.started_ms() as usize);
+            count(e.stopped_ms() as usize);
+            count(e.control());
+            for names in [e.arms(), e.metrics()] {
+                count(names.len());
+                for n in names {
+                    add(n);
+                }
+            }
+            count(e.exposures().len());
+            for (_, x) in e.exposures().iter() {
+                add(x.id);
+                count(x.arm);
+                count(x.after_ms as usize);
+            }
+            for (id, metric, total) in e.conversion_rows() {
+                add(id);
+                add(metric);
+                count(total as usize);
+            }
+        }
+    }
     end();
     // The id sets: unordered, one sequence per id.
     for (tag, ids) in [(b"u", flag.users()), (b"b", flag.blocked())] {

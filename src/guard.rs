@@ -130,11 +130,17 @@ pub enum Kind {
     Write,
     /// Writes that can grow memory: refused with OOM at `maxmemory`.
     GrowingWrite,
+    /// Writes and reads behind one name (`HANOI.EXPERIMENT key START|STOP`
+    /// writes, `RESULTS|EXPOSURES` reads): no `write` flag, so the reads
+    /// work on a read-only replica; the command itself refuses its writes
+    /// there (READONLY) and, when they grow memory, at `maxmemory` (OOM).
+    /// Category `@write`: it does write.
+    Mixed,
 }
 
 impl Kind {
     pub const fn writes(self) -> bool {
-        matches!(self, Kind::Write | Kind::GrowingWrite)
+        matches!(self, Kind::Write | Kind::GrowingWrite | Kind::Mixed)
     }
 
     /// The command flags of `RedisModule_CreateCommand`.
@@ -144,6 +150,7 @@ impl Kind {
             Kind::FastRead => "readonly fast",
             Kind::Write => "write",
             Kind::GrowingWrite => "write deny-oom",
+            Kind::Mixed => "",
         }
     }
 
@@ -153,6 +160,7 @@ impl Kind {
             Kind::Read => "read",
             Kind::FastRead => "read fast",
             Kind::Write | Kind::GrowingWrite => "write",
+            Kind::Mixed => "write slow",
         }
     }
 }

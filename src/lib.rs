@@ -69,6 +69,7 @@ pub static MAX_VALUE_BYTES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.m
 pub static MAX_REGEX_WORK: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_regex_work));
 pub static MAX_ID_BYTES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_id_bytes));
 pub static MAX_PREREQS: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_prereqs));
+pub static MAX_EXPOSURES: AtomicI64 = AtomicI64::new(default(Limits::DEFAULT.max_exposures));
 /// Whether evaluations are counted per flag (`HANOI.STATS`).
 pub static COUNT_EVALUATIONS: AtomicBool = AtomicBool::new(true);
 
@@ -109,6 +110,7 @@ pub fn limits(ctx: &Context) -> Limits {
         max_regex_work: option(&MAX_REGEX_WORK),
         max_id_bytes: option(&MAX_ID_BYTES),
         max_prereqs: option(&MAX_PREREQS),
+        max_exposures: option(&MAX_EXPOSURES),
         stored: false,
     }
 }
@@ -173,6 +175,7 @@ redis_module! {
             ["max-regex-work", &MAX_REGEX_WORK, default(Limits::DEFAULT.max_regex_work), 1024, 1 << 20, ConfigurationFlags::DEFAULT, None],
             ["max-id-bytes", &MAX_ID_BYTES, default(Limits::DEFAULT.max_id_bytes), 16, 16_384, ConfigurationFlags::DEFAULT, None],
             ["max-prereqs", &MAX_PREREQS, default(Limits::DEFAULT.max_prereqs), 1, 64, ConfigurationFlags::DEFAULT, None],
+            ["max-exposures", &MAX_EXPOSURES, default(Limits::DEFAULT.max_exposures), 0, 1_000_000_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [

@@ -131,7 +131,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
         Value::Array(a) => a,
         other => panic!("{other:?}"),
     };
-    assert_eq!(flat.len(), 40);
+    assert_eq!(flat.len(), 42);
     let field = |name: &str| -> Value {
         let i = flat
             .iter()
@@ -164,7 +164,7 @@ fn get_is_a_map_under_resp3_and_flat_under_resp2() {
     let mut con3 = s.con3();
     match run(&mut con3, &["HANOI.GET", "f"]).unwrap() {
         Value::Map(m) => {
-            assert_eq!(m.len(), 20);
+            assert_eq!(m.len(), 21);
             assert!(m
                 .iter()
                 .any(|(k, v)| *k == Value::BulkString(b"metadata".to_vec())

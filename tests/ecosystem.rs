@@ -63,7 +63,7 @@ fn every_command_has_docs_and_a_page_and_every_page_a_command() {
         .collect();
     pages.sort();
     assert_eq!(commands, pages);
-    assert_eq!(commands.len(), 29);
+    assert_eq!(commands.len(), 32);
     for c in &commands {
         let docs = run(&mut con, &["COMMAND", "DOCS", c]).unwrap();
         let text = format!("{docs:?}");

@@ -34,7 +34,22 @@
 //! u64    bits: 1 = a segment
 //! u64    prerequisite count, then each: bytes key, u64 has variant (0/1),
 //!        [bytes variant]
+//! --- version 7 adds: (the experiment, issue 35)
+//! u64    has an experiment (0/1), then:
+//! u64    bits: 1 = running, 2 = arms off and on (a boolean flag)
+//! u64    started (Unix ms), u64 stopped (Unix ms, 0 while running)
+//! u64    control (the arm's index)
+//! u64    arm count, then each arm's name (bytes)
+//! u64    metric count, then each metric's name (bytes)
+//! u64    exposure count, u64 chunk count, then each chunk (bytes): per
+//!        exposure, in the order made, `varint id length ++ id ++ varint
+//!        arm ++ varint ms after the start`
+//! u64    conversion count, u64 chunk count, then each chunk (bytes): per
+//!        (unit, metric), `varint exposure offset (its first byte in the
+//!        exposures' bytes) ++ varint metric ++ varint the unit's total`
 //! ```
+//! Without ids ([`to_bytes_without_ids`]) the exposures and conversions
+//! are left out too (their counts stay, with no chunks).
 //! Evaluation counts are not stored: they are per server and per process.
 //!
 //! The RDB writes ids in the id table's order (fast); `HANOI.EXPORT`
@@ -44,12 +59,13 @@
 //! that wants the description ([`from_bytes_partial`]) learns the counts
 //! without pulling every id.
 
+use crate::experiment::{get_varint, put_varint, Experiment};
 use crate::observe::{Entry, History, Metadata};
 use crate::rules::{parse_rule, Rule};
 use crate::{Definition, Error, Flag, IdSet, Limits, Ramp, Schedule};
 
 /// The encoding version this code writes; it reads 1 to this.
-pub const ENCODING_VERSION: i32 = 6;
+pub const ENCODING_VERSION: i32 = 7;
 
 /// Bytes of ids per stored chunk.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -206,6 +222,131 @@ fn save_with(flag: &Flag, out: &mut impl Sink, how: Ids) {
             None => out.put_u64(0),
         }
     }
+    // Version 7.
+    save_experiment(flag.experiment(), out, how);
+}
+
+fn save_experiment(e: Option<&Experiment>, out: &mut impl Sink, how: Ids) {
+    let Some(e) = e else {
+        out.put_u64(0);
+        return;
+    };
+    out.put_u64(1);
+    out.put_u64(u64::from(e.running()) | u64::from(e.boolean()) << 1);
+    out.put_u64(e.started_ms());
+    out.put_u64(e.stopped_ms());
+    out.put_u64(e.control() as u64);
+    for names in [e.arms(), e.metrics()] {
+        out.put_u64(names.len() as u64);
+        for n in names {
+            out.put_bytes(n);
+        }
+    }
+    out.put_u64(e.exposures().len() as u64);
+    let conversions = e.conversion_entries();
+    if how == Ids::CountOnly {
+        out.put_u64(0);
+        out.put_u64(conversions.len() as u64);
+        out.put_u64(0);
+        return;
+    }
+    let chunks = e.exposures().chunks(CHUNK_BYTES);
+    out.put_u64(chunks.len() as u64);
+    for c in chunks {
+        out.put_bytes(c);
+    }
+    out.put_u64(conversions.len() as u64);
+    let mut packed: Vec<Vec<u8>> = Vec::new();
+    let mut buf = Vec::new();
+    for (offset, metric, total) in conversions {
+        for v in [offset, metric, total] {
+            put_varint(&mut buf, v);
+        }
+        if buf.len() >= CHUNK_BYTES {
+            packed.push(std::mem::take(&mut buf));
+        }
+    }
+    if !buf.is_empty() {
+        packed.push(buf);
+    }
+    out.put_u64(packed.len() as u64);
+    for c in packed {
+        out.put_bytes(&c);
+    }
+}
+
+/// Reads version 7's experiment; a partial read accepts its exposures and
+/// conversions left out (then it has none).
+fn load_experiment(src: &mut impl Source, partial: bool) -> Result<Option<Experiment>, Error> {
+    match src.get_u64()? {
+        0 => return Ok(None),
+        1 => {}
+        _ => return Err(Error::Corrupt),
+    }
+    let bits = src.get_u64()?;
+    if bits & !3 != 0 {
+        return Err(Error::Corrupt);
+    }
+    let started = src.get_u64()?;
+    let stopped = src.get_u64()?;
+    let control = usize::try_from(src.get_u64()?).map_err(|_| Error::Corrupt)?;
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        let n = src.get_u64()?;
+        for _ in 0..n {
+            list.push(bytes(src)?);
+        }
+    }
+    let [arms, metrics] = lists;
+    let mut e = Experiment::stored(
+        bits & 1 != 0,
+        started,
+        stopped,
+        bits & 2 != 0,
+        arms,
+        control,
+        metrics,
+    )?;
+    let exposures = src.get_u64()?;
+    let chunks = src.get_u64()?;
+    let mut seen = 0;
+    for _ in 0..chunks {
+        seen += e.load_chunk(src.get_bytes()?.as_ref())?;
+        if seen > exposures {
+            return Err(Error::Corrupt);
+        }
+    }
+    let conversions = src.get_u64()?;
+    let chunks = src.get_u64()?;
+    if partial && chunks == 0 && seen == 0 {
+        return Ok(Some(e));
+    }
+    if seen != exposures {
+        return Err(Error::Corrupt);
+    }
+    let mut seen = 0;
+    for _ in 0..chunks {
+        let chunk = src.get_bytes()?;
+        let chunk = chunk.as_ref();
+        let mut pos = 0;
+        while pos < chunk.len() {
+            let mut v = [0u64; 3];
+            for x in &mut v {
+                let (value, next) = get_varint(chunk, pos).ok_or(Error::Corrupt)?;
+                *x = value;
+                pos = next;
+            }
+            e.load_conversion(v[0], v[1], v[2])?;
+            seen += 1;
+            if seen > conversions {
+                return Err(Error::Corrupt);
+            }
+        }
+    }
+    if seen != conversions {
+        return Err(Error::Corrupt);
+    }
+    Ok(Some(e))
 }
 
 fn load_targeting(src: &mut impl Source) -> Result<(Vec<Rule>, Schedule), Error> {
@@ -406,6 +547,9 @@ fn load_partial(src: &mut impl Source, version: i32, partial: bool) -> Result<Pa
                 .map_err(|_| Error::Corrupt)?;
         }
         p.flag = p.flag.with_prereqs(prereqs).map_err(|_| Error::Corrupt)?;
+    }
+    if version >= 7 {
+        *p.flag.experiment_mut() = load_experiment(src, partial)?.map(Box::new);
     }
     Ok(p)
 }
@@ -620,31 +764,84 @@ mod tests {
             .unwrap();
         let mut b = Vec::new();
         save(&bare, &mut b);
-        // Version 1 is that layout without its 9 trailing u64s (created,
+        // Version 1 is that layout without its 10 trailing u64s (created,
         // field count, entry count; rule count, schedule bits; revision;
-        // value bits; segment bits, prerequisite count).
-        let v1 = &b[..b.len() - 8 * 9];
+        // value bits; segment bits, prerequisite count; experiment).
+        let v1 = &b[..b.len() - 8 * 10];
         let mut src = SliceSource(v1);
         let g = load(&mut src, 1).unwrap();
         assert!(src.0.is_empty(), "version 1 reads its whole layout");
         assert_eq!(g.users(), f.users());
         assert!(g.history().is_empty() && g.metadata().fields.is_empty() && g.rules().is_empty());
-        // Version 6 reads everything the current writer writes, to the byte;
-        // version 5 is that without the segment bits and the prerequisite
-        // count (none here), 4 without the value bits (no values here), 3
-        // without the revision too.
+        // Version 7 reads everything the current writer writes, to the byte;
+        // version 6 is that without the experiment's u64 (none here), 5
+        // without the segment bits and the prerequisite count (none here),
+        // 4 without the value bits (no values here), 3 without the revision
+        // too.
         let mut src = SliceSource(&all);
+        assert!(load(&mut src, 7).unwrap() == f);
+        assert!(src.0.is_empty());
+        let mut src = SliceSource(&all[..all.len() - 8]);
         assert!(load(&mut src, 6).unwrap() == f);
         assert!(src.0.is_empty());
-        let mut src = SliceSource(&all[..all.len() - 16]);
+        let mut src = SliceSource(&all[..all.len() - 24]);
         assert!(load(&mut src, 5).unwrap() == f);
         assert!(src.0.is_empty());
-        let mut src = SliceSource(&all[..all.len() - 24]);
-        assert!(load(&mut src, 4).unwrap() == f);
         let mut src = SliceSource(&all[..all.len() - 32]);
+        assert!(load(&mut src, 4).unwrap() == f);
+        let mut src = SliceSource(&all[..all.len() - 40]);
         let g = load(&mut src, 3).unwrap();
         assert!(src.0.is_empty());
         assert_eq!((g.revision(), g.rules().len()), (0, 1));
+    }
+
+    #[test]
+    fn an_experiment_round_trips_with_its_exposures_and_conversions() {
+        let limits = Limits::default();
+        let args: Vec<&[u8]> = vec![b"PERCENTAGE", b"100", b"VARIANTS", b"2", b"a", b"b"];
+        let mut f = Flag::new(crate::parse_definition(&args, &limits).unwrap(), &limits).unwrap();
+        let start: Vec<&[u8]> = vec![b"START", b"METRICS", b"2", b"buy", b"rev"];
+        f.change_experiment(crate::experiment::Change::parse(&start).unwrap(), 1_000)
+            .unwrap();
+        let q = crate::Query::default();
+        for i in 0..30_000u32 {
+            let id = format!("user-{i}");
+            f.assign(id.as_bytes(), &q, 1_000 + u64::from(i), usize::MAX)
+                .unwrap();
+            if i % 3 == 0 {
+                f.track(id.as_bytes(), b"rev", u64::from(i)).unwrap();
+            }
+        }
+        let bytes = to_bytes(&f);
+        let g = from_bytes(&bytes).unwrap();
+        assert!(g == f);
+        let (e, h) = (f.experiment().unwrap(), g.experiment().unwrap());
+        assert_eq!(e.results(), h.results());
+        assert_eq!(h.exposures().len(), 30_000);
+        let mut rdb = Vec::new();
+        save(&f, &mut rdb);
+        assert!(load(&mut SliceSource(&rdb), ENCODING_VERSION).unwrap() == f);
+        // Without ids: the experiment's state, none of its data.
+        let p = from_bytes_partial(&to_bytes_without_ids(&f)).unwrap();
+        let pe = p.flag.experiment().unwrap();
+        assert!(pe.exposures().is_empty() && pe.running() && pe.metrics() == e.metrics());
+        assert!(from_bytes(&to_bytes_without_ids(&f)).is_err());
+        // Every cut and many flipped bytes: an error or a flag, no panic.
+        for cut in (bytes.len() - 3000..bytes.len()).step_by(7) {
+            assert!(from_bytes(&bytes[..cut]).is_err());
+        }
+        let mut x: u64 = 7;
+        for _ in 0..500 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut b = bytes.clone();
+            let i = b.len() - 1 - (x as usize) % 4000;
+            b[i] ^= (x >> 32) as u8 | 1;
+            if let Ok(f) = from_bytes(&b) {
+                let _ = f.explain(b"user-1");
+            }
+        }
     }
 
     #[test]
@@ -655,7 +852,7 @@ mod tests {
         assert!(f == g);
         assert_eq!(
             to_bytes(&Flag::new(Definition::default(), &Limits::default()).unwrap()).len(),
-            8 * 21
+            8 * 22
         );
     }
 
@@ -691,10 +888,12 @@ mod tests {
         assert_eq!(g.references().count(), 2);
         // A segment with prerequisites is no stored flag.
         let mut bytes = to_bytes(&seg);
-        let n = bytes.len();
-        bytes[n - 8..].copy_from_slice(&1u64.to_le_bytes());
+        // (the prerequisite count and the experiment's u64 end it)
+        bytes.truncate(bytes.len() - 16);
+        bytes.extend_from_slice(&1u64.to_le_bytes());
         bytes.extend_from_slice(&1u64.to_le_bytes());
         bytes.push(b'p');
+        bytes.extend_from_slice(&0u64.to_le_bytes());
         bytes.extend_from_slice(&0u64.to_le_bytes());
         assert!(from_bytes(&bytes).is_err());
     }

@@ -61,6 +61,8 @@ pub struct Description {
     pub segment: bool,
     /// Each prerequisite's key and the variant it must serve, in order.
     pub prerequisites: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The flag's experiment (issue 35), if any.
+    pub experiment: Option<crate::reply::ExperimentState>,
 }
 
 impl Description {
@@ -114,6 +116,7 @@ impl Description {
                 .iter()
                 .map(|p| (p.key.clone(), p.variant.clone()))
                 .collect(),
+            experiment: flag.experiment().map(crate::reply::ExperimentState::of),
         }
     }
 
@@ -133,6 +136,13 @@ impl Description {
                 int(u64::from(self.effective_percentage)),
             ),
             ("enabled", Value::Bool(self.enabled)),
+            // Issue 35 (a map: its place is its name's).
+            (
+                "experiment",
+                self.experiment
+                    .as_ref()
+                    .map_or(Value::Nil, crate::reply::ExperimentState::value),
+            ),
             (
                 "kind",
                 Value::Word(if self.segment { "segment" } else { "flag" }),
@@ -382,7 +392,7 @@ mod tests {
         let f = Flag::new(Definition::default(), &Limits::default()).unwrap();
         let fields = Description::of(&f, 0).fields();
         let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-        let mut sorted = names.clone();
+        let mut sorted = names.to_vec();
         sorted.sort_unstable();
         assert_eq!(names, sorted);
         for r in Reason::ALL {

@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 
+use crate::experiment::{Experiment, Sticky};
 use crate::observe::{Counters, Entry, History, Metadata, Stamp};
 use crate::refs::{Prereq, Refs};
 use crate::regexes::{Regexes, MAX_ID_LEN};
@@ -45,6 +46,8 @@ pub struct Limits {
     pub max_id_bytes: usize,
     /// Prerequisites of one flag (`HANOI.PREREQ`).
     pub max_prereqs: usize,
+    /// Exposures one flag's experiment may hold (issue 35).
+    pub max_exposures: usize,
     /// Stored data, accepted once (only [`Limits::STORED`] says so).
     pub stored: bool,
 }
@@ -66,6 +69,7 @@ impl Limits {
         max_regex_work: 128 * MAX_ID_LEN,
         max_id_bytes: 1024,
         max_prereqs: 8,
+        max_exposures: 10_000_000,
         stored: false,
     };
 
@@ -88,6 +92,7 @@ impl Limits {
         max_regex_work: usize::MAX,
         max_id_bytes: usize::MAX,
         max_prereqs: usize::MAX,
+        max_exposures: usize::MAX,
         stored: true,
     };
 }
@@ -387,6 +392,15 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The random split's reason: `percentage` on, `outside` off.
+    pub fn split(enabled: bool) -> Reason {
+        if enabled {
+            Reason::Percentage
+        } else {
+            Reason::Outside
+        }
+    }
+
     pub fn enabled(self) -> bool {
         matches!(
             self,
@@ -588,6 +602,8 @@ pub struct Flag {
     revision: u64,
     /// Per process, never stored: see [`crate::observe`].
     counters: Counters,
+    /// Issue 35: the flag's experiment, if any (see [`crate::experiment`]).
+    experiment: Option<Box<Experiment>>,
 }
 
 /// Equal flags hold the same data; evaluation counts are not data.
@@ -631,6 +647,7 @@ impl Flag {
             has_refs: false,
             revision: 0,
             counters,
+            experiment: None,
         })
     }
 
@@ -662,6 +679,7 @@ impl Flag {
             has_refs: false,
             revision: 0,
             counters,
+            experiment: None,
         })
     }
 
@@ -745,6 +763,7 @@ impl Flag {
         new.meta.created_ms = self.meta.created_ms;
         new.history = self.history.clone();
         new.revision = self.revision;
+        new.experiment = self.experiment.take();
         new.counters = if new.def.variants == self.def.variants {
             std::mem::take(&mut self.counters)
         } else {
@@ -781,6 +800,7 @@ impl Flag {
             && self.schedule == other.schedule
             && self.prereqs == other.prereqs
             && self.revision == other.revision
+            && self.experiment == other.experiment
     }
 
     /// This flag with `users` and `blocked` as its registered and blocked
@@ -938,6 +958,32 @@ impl Flag {
 
     pub fn schedule(&self) -> &Schedule {
         &self.schedule
+    }
+
+    /// The flag's experiment (issue 35).
+    pub fn experiment(&self) -> Option<&Experiment> {
+        self.experiment.as_deref()
+    }
+
+    /// The experiment's writes ([`crate::experiment`]) and the codec.
+    pub(crate) fn experiment_mut(&mut self) -> &mut Option<Box<Experiment>> {
+        &mut self.experiment
+    }
+
+    /// Issue 35: the arm an exposed id keeps while the experiment runs,
+    /// after the switch, the window, the prerequisites and the deny list.
+    #[inline]
+    fn sticky(&self, id: &[u8], q: &Query<'_>) -> Option<Sticky> {
+        let e = self.experiment.as_deref()?;
+        if !self.def.enabled || !self.schedule.active(q.now_ms) || self.blocked.contains(id) {
+            return None;
+        }
+        // Prerequisites come first too (only a flag with both pays this:
+        // a failed one is followed again by the steps that report it).
+        if !self.prereqs.is_empty() && self.failed_prereq(id, q).is_some() {
+            return None;
+        }
+        e.sticky(id, &self.def.variants)
     }
 
     fn check_rule_variant(&self, r: &Rule) -> Result<(), Error> {
@@ -1168,6 +1214,9 @@ impl Flag {
     pub fn served(&self, id: Option<&[u8]>, q: &Query<'_>) -> (bool, Option<usize>) {
         match id {
             Some(id) if !self.def.variants.is_empty() => {
+                if let Some(s) = self.sticky(id, q) {
+                    return (s.enabled, s.variant);
+                }
                 let h = crc32(self.def.salt.as_deref(), id);
                 if self.has_refs {
                     // One decision: references are followed (and counted)
@@ -1278,6 +1327,7 @@ impl Flag {
             + self.prereqs.iter().map(Prereq::heap_size).sum::<usize>()
             + self.history.heap_size()
             + self.counters.heap_size()
+            + self.experiment.as_ref().map_or(0, |e| e.heap_size())
     }
 
     // ----- writes; each says whether it changed anything -----
@@ -1423,6 +1473,9 @@ impl Flag {
     /// registered id, 6 a regex, 7 the first matching rule (with its
     /// rollout), 8 the bucket below the effective percentage, 9 outside.
     pub fn decide(&self, id: &[u8], q: &Query<'_>) -> (Reason, Option<usize>) {
+        if let Some(s) = self.sticky(id, q) {
+            return (Reason::split(s.enabled), None);
+        }
         let decided = self.decide_steps(id, q);
         // A bound passed while following references (at any level) makes
         // the whole answer `error`, whatever the steps decided.
@@ -1505,6 +1558,9 @@ impl Flag {
     /// keeps the documented order for the reason it reports.
     #[inline]
     fn is_on(&self, id: &[u8], q: &Query<'_>, crc: impl Fn() -> u32) -> bool {
+        if let Some(s) = self.sticky(id, q) {
+            return s.enabled;
+        }
         if self.has_refs {
             // References are followed in the documented order, so that
             // every read meets the same ones (and the same faults).
@@ -1583,6 +1639,9 @@ impl Flag {
         }
         if self.has_refs {
             return self.served(Some(id), q).1;
+        }
+        if let Some(s) = self.sticky(id, q) {
+            return s.variant;
         }
         let h = crc32(self.def.salt.as_deref(), id);
         if !self.is_on(id, q, || h) {
@@ -1754,6 +1813,19 @@ impl Flag {
 
     /// [`Flag::explain`] with attributes and a time.
     pub fn explain_with(&self, id: &[u8], q: &Query<'_>) -> Explanation<'_> {
+        if let Some(s) = self.sticky(id, q) {
+            return Explanation {
+                enabled: s.enabled,
+                variant: s
+                    .variant
+                    .and_then(|i| self.def.variants.get(i))
+                    .map(Vec::as_slice),
+                reason: Reason::split(s.enabled),
+                detail: Some(Detail::Bucket(self.bucket(id))),
+                percentage: self.effective_percentage(q.now_ms),
+                missing: None,
+            };
+        }
         let (reason, rule) = self.decide(id, q);
         if reason == Reason::Error {
             if let Some(fault) = q.fault() {

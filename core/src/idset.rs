@@ -32,7 +32,7 @@ pub struct IdSet {
 pub(crate) struct Seed(u64, u64);
 
 impl Seed {
-    fn new() -> Seed {
+    pub(crate) fn new() -> Seed {
         let s = RandomState::new();
         Seed(s.hash_one(0x5eed_u64) | 1, s.hash_one(0xfeed_u64) | 1)
     }

@@ -13,6 +13,7 @@ pub mod codec;
 mod crc;
 pub mod describe;
 mod error;
+pub mod experiment;
 mod flag;
 pub mod ids;
 mod idset;

@@ -175,10 +175,34 @@ pub const LAYOUTS: &[Layout] = &[
         missing: None,
         fields: IdsPage::FIELDS,
     },
+    // Issue 35.
+    Layout {
+        command: "HANOI.ASSIGN",
+        shape: Shape::Array,
+        missing: None,
+        fields: ResolveReply::FIELDS,
+    },
+    Layout {
+        command: "HANOI.EXPERIMENT RESULTS",
+        shape: Shape::ListOfMaps,
+        missing: Some("nil"),
+        fields: ARM_FIELDS,
+    },
+    Layout {
+        command: "HANOI.EXPERIMENT EXPOSURES",
+        shape: Shape::Array,
+        missing: None,
+        fields: ExposuresPage::FIELDS,
+    },
 ];
 
 /// The named types the fields use: each an array read by position.
-pub const TYPES: &[(&str, &[Field])] = &[("period", PERIOD_FIELDS)];
+pub const TYPES: &[(&str, &[Field])] = &[
+    ("period", PERIOD_FIELDS),
+    ("experiment", EXPERIMENT_FIELDS),
+    ("metric", METRIC_FIELDS),
+    ("exposure", EXPOSURE_FIELDS),
+];
 
 /// The layout of `command` (as in [`Layout::command`]).
 pub fn layout(command: &str) -> Option<&'static Layout> {
@@ -291,10 +315,23 @@ fn named<'r>(r: &'r Reply, fields: &'static [Field]) -> Result<Vec<&'r Reply>, E
             got.iter()
                 .find(|(k, _)| k == f.name.as_bytes())
                 .map(|(_, v)| *v)
-                .map_or_else(|| bad(f.name, "missing"), Ok)
+                .map_or_else(
+                    // A field that may be nil may be missing (a module from
+                    // before it was appended).
+                    || {
+                        if f.ty.ends_with('?') {
+                            Ok(&NIL)
+                        } else {
+                            bad(f.name, "missing")
+                        }
+                    },
+                    Ok,
+                )
         })
         .collect()
 }
+
+static NIL: Reply = Reply::Nil;
 
 fn uint_reply(v: u64) -> Reply {
     Reply::Int(i64::try_from(v).unwrap_or(i64::MAX))
@@ -481,6 +518,7 @@ pub const DESCRIPTION_FIELDS: &[Field] = &[
     f("default", "bytes?"),
     f("effective_percentage", "int"),
     f("enabled", "bool"),
+    f("experiment", "experiment?"),
     f("kind", "word"),
     f("metadata", "map<bytes,bytes>"),
     f("percentage", "int"),
@@ -513,7 +551,7 @@ impl Description {
     /// description (use [`Description::decode_optional`] for a missing flag).
     pub fn decode(r: &Reply) -> Result<Description, Error> {
         let v = named(r, DESCRIPTION_FIELDS)?;
-        let [blocked, created, default, effective, enabled, kind, metadata, pct, prereqs, ramp, regexes, revision, rules, salt, ty, users, values, variants, weights, window] =
+        let [blocked, created, default, effective, enabled, experiment, kind, metadata, pct, prereqs, ramp, regexes, revision, rules, salt, ty, users, values, variants, weights, window] =
             v[..]
         else {
             unreachable!("one per field")
@@ -573,6 +611,7 @@ impl Description {
                     },
                 }
             })?,
+            experiment: opt(experiment, "experiment", |r, _| ExperimentState::decode(r))?,
         })
     }
 
@@ -783,6 +822,261 @@ impl IdsPage {
     }
 }
 
+// ----- experiments (issue 35) -----
+
+/// `HANOI.GET`'s `experiment`: an array read by position.
+pub const EXPERIMENT_FIELDS: &[Field] = &[
+    f("state", "word"),
+    f("started", "int"),
+    f("stopped", "int?"),
+    f("control", "bytes"),
+    f("arms", "list<bytes>"),
+    f("metrics", "list<bytes>"),
+    f("exposures", "int"),
+];
+
+/// A flag's experiment as `HANOI.GET` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentState {
+    pub running: bool,
+    /// Unix ms.
+    pub started_ms: u64,
+    /// Unix ms; none while it runs.
+    pub stopped_ms: Option<u64>,
+    pub control: Vec<u8>,
+    pub arms: Vec<Vec<u8>>,
+    pub metrics: Vec<Vec<u8>>,
+    pub exposures: u64,
+}
+
+impl ExperimentState {
+    pub fn of(e: &crate::experiment::Experiment) -> ExperimentState {
+        ExperimentState {
+            running: e.running(),
+            started_ms: e.started_ms(),
+            stopped_ms: (!e.running()).then_some(e.stopped_ms()),
+            control: e.arms()[e.control()].clone(),
+            arms: e.arms().to_vec(),
+            metrics: e.metrics().to_vec(),
+            exposures: e.exposures().len() as u64,
+        }
+    }
+
+    pub fn value(&self) -> Value {
+        let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
+        let list = |l: &[Vec<u8>]| Value::List(l.iter().cloned().map(Value::Bytes).collect());
+        Value::List(vec![
+            Value::Word(if self.running { "running" } else { "stopped" }),
+            int(self.started_ms),
+            self.stopped_ms.map_or(Value::Nil, int),
+            Value::Bytes(self.control.clone()),
+            list(&self.arms),
+            list(&self.metrics),
+            int(self.exposures),
+        ])
+    }
+
+    pub fn decode(r: &Reply) -> Result<ExperimentState, Error> {
+        let a = positional(r, EXPERIMENT_FIELDS)?;
+        Ok(ExperimentState {
+            running: match bytes(&a[0], "state")?.as_slice() {
+                b"running" => true,
+                b"stopped" => false,
+                _ => return bad("state", "not running or stopped"),
+            },
+            started_ms: uint(&a[1], "started")?,
+            stopped_ms: opt(&a[2], "stopped", uint)?,
+            control: bytes(&a[3], "control")?,
+            arms: list(&a[4], "arms", bytes)?,
+            metrics: list(&a[5], "metrics", bytes)?,
+            exposures: uint(&a[6], "exposures")?,
+        })
+    }
+}
+
+/// Each arm of `HANOI.EXPERIMENT RESULTS` (a map).
+pub const ARM_FIELDS: &[Field] = &[
+    f("arm", "bytes"),
+    f("control", "bool"),
+    f("exposures", "int"),
+    f("metrics", "list<metric>"),
+];
+
+/// A metric of an arm: an array read by position.
+pub const METRIC_FIELDS: &[Field] = &[
+    f("metric", "bytes"),
+    f("converted", "int"),
+    f("sum", "decimal"),
+    f("sum_squares", "decimal"),
+];
+
+/// One metric's results in one arm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricResult {
+    pub metric: Vec<u8>,
+    /// Exposed units that converted.
+    pub converted: u64,
+    /// The sum of their totals.
+    pub sum: u128,
+    /// The sum of the squares of their totals.
+    pub sum_squares: u128,
+}
+
+/// One arm of `HANOI.EXPERIMENT RESULTS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmResult {
+    pub arm: Vec<u8>,
+    pub control: bool,
+    pub exposures: u64,
+    pub metrics: Vec<MetricResult>,
+}
+
+fn decimal(r: &Reply, field: &'static str) -> Result<u128, Error> {
+    match r {
+        Reply::Int(i) => u128::try_from(*i).or_else(|_| bad(field, "negative")),
+        r => {
+            let b = bytes(r, field)?;
+            if b.is_empty() || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b[0] == b'0') {
+                return bad(field, "not a decimal");
+            }
+            std::str::from_utf8(&b)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map_or_else(|| bad(field, "out of range"), Ok)
+        }
+    }
+}
+
+impl ArmResult {
+    /// Every arm's results, in the experiment's arm order.
+    pub fn all_of(e: &crate::experiment::Experiment) -> Vec<ArmResult> {
+        e.arms()
+            .iter()
+            .zip(e.results())
+            .enumerate()
+            .map(|(i, (name, r))| ArmResult {
+                arm: name.clone(),
+                control: i == e.control(),
+                exposures: r.exposures,
+                metrics: e
+                    .metrics()
+                    .iter()
+                    .zip(&r.metrics)
+                    .map(|(m, s)| MetricResult {
+                        metric: m.clone(),
+                        converted: s.converted,
+                        sum: s.sum,
+                        sum_squares: s.sum_squares,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    pub fn encode(&self) -> Reply {
+        Reply::Map(vec![
+            (b"arm".to_vec(), Reply::Bulk(self.arm.clone())),
+            (b"control".to_vec(), Reply::Int(i64::from(self.control))),
+            (b"exposures".to_vec(), uint_reply(self.exposures)),
+            (
+                b"metrics".to_vec(),
+                Reply::Array(
+                    self.metrics
+                        .iter()
+                        .map(|m| {
+                            Reply::Array(vec![
+                                Reply::Bulk(m.metric.clone()),
+                                uint_reply(m.converted),
+                                Reply::Bulk(m.sum.to_string().into_bytes()),
+                                Reply::Bulk(m.sum_squares.to_string().into_bytes()),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+        ])
+    }
+
+    pub fn decode(r: &Reply) -> Result<ArmResult, Error> {
+        let v = named(r, ARM_FIELDS)?;
+        Ok(ArmResult {
+            arm: bytes(v[0], "arm")?,
+            control: boolean(v[1], "control")?,
+            exposures: uint(v[2], "exposures")?,
+            metrics: list(v[3], "metrics", |m, _| {
+                let a = positional(m, METRIC_FIELDS)?;
+                Ok(MetricResult {
+                    metric: bytes(&a[0], "metric")?,
+                    converted: uint(&a[1], "converted")?,
+                    sum: decimal(&a[2], "sum")?,
+                    sum_squares: decimal(&a[3], "sum_squares")?,
+                })
+            })?,
+        })
+    }
+}
+
+/// `HANOI.EXPERIMENT RESULTS`'s reply: one map per arm.
+pub fn encode_results(arms: &[ArmResult]) -> Reply {
+    Reply::Array(arms.iter().map(ArmResult::encode).collect())
+}
+
+/// A `HANOI.EXPERIMENT RESULTS` reply; nil (no flag, no experiment) is none.
+pub fn decode_results(r: &Reply) -> Result<Option<Vec<ArmResult>>, Error> {
+    opt(r, "results", |r, _| {
+        list(r, "results", |a, _| ArmResult::decode(a))
+    })
+}
+
+/// An exposure of `HANOI.EXPERIMENT EXPOSURES`: an array read by position.
+pub const EXPOSURE_FIELDS: &[Field] = &[f("id", "bytes"), f("arm", "bytes"), f("time", "int")];
+
+/// A page of `HANOI.EXPERIMENT EXPOSURES`: the next cursor (0: the walk is
+/// over) and (id, arm, Unix ms) in the order they were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposuresPage {
+    pub cursor: u64,
+    pub exposures: Vec<(Vec<u8>, Vec<u8>, u64)>,
+}
+
+impl ExposuresPage {
+    pub const FIELDS: &'static [Field] =
+        &[f("cursor", "decimal"), f("exposures", "list<exposure>")];
+
+    pub fn encode(&self) -> Reply {
+        Reply::Array(vec![
+            Reply::Bulk(self.cursor.to_string().into_bytes()),
+            Reply::Array(
+                self.exposures
+                    .iter()
+                    .map(|(id, arm, t)| {
+                        Reply::Array(vec![
+                            Reply::Bulk(id.clone()),
+                            Reply::Bulk(arm.clone()),
+                            uint_reply(*t),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ])
+    }
+
+    pub fn decode(r: &Reply) -> Result<ExposuresPage, Error> {
+        let a = positional(r, Self::FIELDS)?;
+        Ok(ExposuresPage {
+            cursor: uint(&a[0], "cursor")?,
+            exposures: list(&a[1], "exposures", |e, _| {
+                let x = positional(e, EXPOSURE_FIELDS)?;
+                Ok((
+                    bytes(&x[0], "id")?,
+                    bytes(&x[1], "arm")?,
+                    uint(&x[2], "time")?,
+                ))
+            })?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -953,6 +1247,55 @@ mod tests {
             ])
         });
         assert_eq!(IdsPage::decode(&appended(page.encode())).unwrap(), page);
+    }
+
+    #[test]
+    fn experiment_replies_round_trip() {
+        let mut f = flag();
+        let start: Vec<&[u8]> = vec![b"START", b"CONTROL", b"b", b"METRICS", b"1", b"buy"];
+        f.change_experiment(crate::experiment::Change::parse(&start).unwrap(), 5)
+            .unwrap();
+        let d = Description::of(&f, 0);
+        assert!(d
+            .experiment
+            .as_ref()
+            .is_some_and(|e| e.running && e.control == b"b"));
+        assert_eq!(Description::decode(&flat(appended(d.encode()))).unwrap(), d);
+        let arms = ArmResult::all_of(f.experiment().unwrap());
+        let enc = encode_results(&arms);
+        assert_eq!(decode_results(&enc).unwrap(), Some(arms.clone()));
+        assert_eq!(decode_results(&flat(enc)).unwrap(), Some(arms));
+        assert_eq!(decode_results(&Reply::Nil).unwrap(), None);
+        let big = MetricResult {
+            metric: b"m".to_vec(),
+            converted: 1,
+            sum: u128::from(u64::MAX) * 3,
+            sum_squares: u128::MAX,
+        };
+        let arm = ArmResult {
+            arm: b"a".to_vec(),
+            control: false,
+            exposures: 2,
+            metrics: vec![big],
+        };
+        assert_eq!(ArmResult::decode(&appended(arm.encode())).unwrap(), arm);
+        let page = ExposuresPage {
+            cursor: 99,
+            exposures: vec![(b"u1".to_vec(), b"on".to_vec(), 17)],
+        };
+        assert_eq!(
+            ExposuresPage::decode(&appended(page.encode())).unwrap(),
+            page
+        );
+        // A module from before the experiment: GET without the field.
+        let Reply::Map(mut m) = Description::of(&flag(), 0).encode() else {
+            unreachable!()
+        };
+        m.retain(|(k, _)| k != b"experiment");
+        assert_eq!(
+            Description::decode(&Reply::Map(m)).unwrap().experiment,
+            None
+        );
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub enum Write<'a> {
     /// `HANOI.EXPORT` wrote it, already checked against the limits
     /// ([`Flag::check`]), and what becomes of the target's ids.
     Import(Box<Flag>, ImportIds),
+    /// `EXPERIMENT key START ... | STOP` (issue 35; the module's
+    /// `HANOI.EXPERIMENT key START ...` arrives here with the key first).
+    Experiment(crate::experiment::Change<'a>),
 }
 
 /// `HANOI.IMPORT`'s `IDS`: what becomes of the target's registered and
@@ -191,6 +194,12 @@ fn targets<'a>(args: &[&'a [u8]], limits: &Limits) -> Result<(bool, Vec<&'a [u8]
 }
 
 impl<'a> Write<'a> {
+    /// Whether [`apply`] needs the write's time (`now_ms`) for an
+    /// existing flag too: an experiment's start or stop.
+    pub fn timed(&self) -> bool {
+        matches!(self, Write::Experiment(_))
+    }
+
     /// Parses `command key args...` given the command's name (`HANOI.RULE`
     /// or `RULE`, any case) and the arguments after the key. Counts that
     /// cannot be right are [`Error::WrongArity`]; everything else that is
@@ -245,6 +254,8 @@ impl<'a> Write<'a> {
             Self::meta(args, limits)
         } else if kw(name, "PREREQ") {
             Self::prereq(args, limits)
+        } else if kw(name, "EXPERIMENT") {
+            Ok(Write::Experiment(crate::experiment::Change::parse(args)?))
         } else if kw(name, "IMPORT") {
             let ids = match args {
                 [_] => ImportIds::Replace,
@@ -376,6 +387,7 @@ impl<'a> Write<'a> {
             Write::Window(..) | Write::Ramp(_) => Some("schedule"),
             Write::SetRule(r) if r.variant.is_some() => Some("variants"),
             Write::SetPrereq(_) | Write::MovePrereq(..) => Some("prerequisites"),
+            Write::Experiment(_) => Some("experiments (it has no random split)"),
             _ => None,
         }
     }
@@ -481,7 +493,8 @@ impl<'a> Write<'a> {
 }
 
 /// Applies a parsed write to the flag under a key (`None`: the key is
-/// missing). `now_ms` is the creation time a new flag records. Checks
+/// missing). `now_ms` is the write's time: the creation time a new flag
+/// records, an experiment's start or stop ([`Write::timed`]). Checks
 /// everything before it changes anything; a change moves the revision on.
 pub fn apply(
     existing: Option<&mut Flag>,
@@ -498,6 +511,8 @@ pub fn apply(
             return Ok(Outcome::Created(Box::new(flag)));
         }
         (None, Write::Import(mut flag, _)) => {
+            // Exposures are this server's data, never another's.
+            *flag.experiment_mut() = None;
             flag.replace_observations(Default::default(), now_ms);
             flag.counters().reset(now_ms);
             flag.set_revision(1);
@@ -545,6 +560,7 @@ pub fn apply(
         Write::DeletePrereqs(keys) => count(flag.delete_prereqs(&keys)),
         Write::MovePrereq(key, index) => (Reply::Ok, flag.move_prereq(key, index)?),
         Write::Import(new, ids) => (Reply::Ok, flag.import(*new, ids)),
+        Write::Experiment(change) => (Reply::Ok, flag.change_experiment(change, now_ms)?),
     };
     if changed {
         flag.set_revision(flag.revision().wrapping_add(1));
