@@ -136,6 +136,8 @@ export const commands = {
   resetStats: (key: Arg) => write(["HANOI.TALLY", key, "RESET"], r.none),
   // ----- writes -----
   define: (key: Arg, d: Definition) => write(["HANOI.DEFINE", key, ...defineArgs(d)], r.none),
+  defineSegment: (key: Arg, salt: string | undefined) =>
+    write(["HANOI.DEFINE", key, "SEGMENT", ...(salt === undefined ? [] : ["SALT", salt])], r.none),
   ids: (key: Arg, what: IdList, items: Arg[]) => {
     const [cmd, ...target] = ID_LISTS[what];
     return write([cmd!, key, ...target, ...items], r.integer);
@@ -152,6 +154,10 @@ export const commands = {
     write(["HANOI.SCHEDULE", key, "RAMP", String(from), String(to), ms(start), ms(end)], r.none),
   scheduleClear: (key: Arg, which: "window" | "ramp" | undefined) =>
     write(["HANOI.SCHEDULE", key, "CLEAR", ...(which ? [which.toUpperCase()] : [])], r.none),
+  prereqSet: (key: Arg, other: Arg, variant: string | undefined) =>
+    write(["HANOI.PREREQ", key, "SET", other, ...(variant === undefined ? [] : ["VARIANT", variant])], r.none),
+  prereqDel: (key: Arg, others: Arg[]) => write(["HANOI.PREREQ", key, "DEL", ...others], r.integer),
+  prereqMove: (key: Arg, other: Arg, index: number) => write(["HANOI.PREREQ", key, "MOVE", other, String(index)], r.none),
   metaSet: (key: Arg, fields: Readonly<Record<string, string>>) =>
     write(["HANOI.META", key, "SET", ...Object.entries(fields).flat()], r.integer),
   metaDel: (key: Arg, fields: string[]) => write(["HANOI.META", key, "DEL", ...fields], r.integer),

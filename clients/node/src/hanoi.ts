@@ -15,6 +15,9 @@ import {
   attributePairs,
   globEscape,
   idArg,
+  named,
+  namedDescription,
+  segmentKeys,
 } from "./replies.js";
 
 export interface HanoiOptions {
@@ -86,14 +89,16 @@ export class Hanoi {
 
   /** Whether the flag is on for the id, its variant, why and the effective percentage. */
   async explain(flag: string, id: Id, attributes?: Attributes): Promise<Explanation> {
-    return this.run(flag, commands.explain(this.key(flag), idArg(id), attributePairs(attributes)));
+    const e = await this.run(flag, commands.explain(this.key(flag), idArg(id), attributePairs(attributes)));
+    return named(e, this.prefix);
   }
 
   /** HANOI.RESOLVE: the explanation, the value served and the flag's type.
    * Without an id (or with an empty one) the keyless evaluation: reason
    * `needs_id` when the answer depends on the id. */
   async resolve(flag: string, id?: Id, attributes?: Attributes): Promise<Resolution> {
-    return this.run(flag, commands.resolve(this.key(flag), id === undefined ? "" : idArg(id), attributePairs(attributes)));
+    const r = await this.run(flag, commands.resolve(this.key(flag), id === undefined ? "" : idArg(id), attributePairs(attributes)));
+    return named(r, this.prefix);
   }
 
   /** Is each flag on for the id? One round trip (HANOI.MENABLED); in a
@@ -107,7 +112,7 @@ export class Hanoi {
 
   /** The flag's whole definition (HANOI.GET), or null when it does not exist. */
   async describe(flag: string): Promise<Description | null> {
-    return this.run(flag, commands.get(this.key(flag)));
+    return namedDescription(await this.run(flag, commands.get(this.key(flag))), this.prefix);
   }
 
   /** The writes that changed the flag, newest first (at most `count`). */
@@ -224,7 +229,8 @@ export class Hanoi {
   /** Sets a targeting rule (replaced in place when the name exists, else appended):
    * `setRule("f", "de", { rollout: 50, variant: "b", when: [["country", "EQ", "DE"], ["plan", "IN", ["pro", "team"]]] })`. */
   async setRule(flag: string, name: string, rule: Rule): Promise<void> {
-    return this.run(flag, commands.ruleSet(this.key(flag), name, rule));
+    // Segments are keys for the module.
+    return this.run(flag, commands.ruleSet(this.key(flag), name, segmentKeys(rule, this.prefix, true)));
   }
 
   /** Deletes rules; how many were removed. */
@@ -235,6 +241,30 @@ export class Hanoi {
   /** Moves a rule to `index` (0 is tried first). */
   async moveRule(flag: string, name: string, index: number): Promise<void> {
     return this.run(flag, commands.ruleMove(this.key(flag), name, index));
+  }
+
+  /** Creates (or redefines) a segment: a key whose answer is membership.
+   * Who is in it: `register`, `block`, `setRule` (without a variant); flags
+   * use it in rules: `setRule(flag, "betas", { when: [["segment", "IN", ["beta"]]] })`. */
+  async defineSegment(segment: string, options: { salt?: string } = {}): Promise<void> {
+    return this.run(segment, commands.defineSegment(this.key(segment), options.salt));
+  }
+
+  /** The flag answers off (reason `prerequisite`) unless flag `prerequisite`
+   * is on for the same id and attributes (serving `variant`, if given):
+   * appended, or kept in place when already there. */
+  async setPrereq(flag: string, prerequisite: string, variant?: string): Promise<void> {
+    return this.run(flag, commands.prereqSet(this.key(flag), this.key(prerequisite), variant));
+  }
+
+  /** Removes prerequisites; how many were removed. */
+  async deletePrereq(flag: string, ...prerequisites: string[]): Promise<number> {
+    return this.run(flag, commands.prereqDel(this.key(flag), prerequisites.map((p) => this.key(p))));
+  }
+
+  /** Moves a prerequisite to `index` (0 is checked first). */
+  async movePrereq(flag: string, prerequisite: string, index: number): Promise<void> {
+    return this.run(flag, commands.prereqMove(this.key(flag), this.key(prerequisite), index));
   }
 
   /** The flag is off outside [from, until) (Dates or Unix ms; null leaves a side open). */

@@ -3,6 +3,7 @@ export { HanoiError, FlagNotFound } from "./errors.js";
 export { commands, type Built, type Definition, type Time, type IdList, type IdsOptions } from "./commands.js";
 export type { Connection, Arg } from "./client.js";
 export { OPENFEATURE_REASONS } from "./reasons.js";
+export { REASONS } from "./replies.js";
 export type {
   Attributes,
   AttributeValue,
@@ -15,6 +16,7 @@ export type {
   IdsPage,
   NamedRule,
   Period,
+  Prerequisite,
   Reason,
   Resolution,
   Rule,

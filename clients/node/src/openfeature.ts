@@ -23,6 +23,10 @@
  *   id, a regex, a rule or a blocked id → `TARGETING_MATCH`; the percentage →
  *   `SPLIT`, at 100 % `STATIC`; outside the percentage → `DEFAULT`. A flag
  *   off for the id without a DEFAULT variant answers the caller's default.
+ *   A prerequisite that failed → `PREREQUISITE_FAILED`, no error code (the
+ *   DEFAULT variant's value, else the caller's default), `flagMetadata`'s
+ *   `prerequisite` naming it; references past their bounds (more than 8
+ *   levels, a cycle) → reason `ERROR`, `GENERAL`, the detail as the message.
  * - `flagMetadata`: `type`, and every field of the flag's metadata
  *   (`HANOI.META`: `description`, `owner`, `tags`, `created`, any other), as
  *   strings.
@@ -55,7 +59,6 @@ import {
   StandardResolutionReasons,
   TargetingKeyMissingError,
   type EvaluationContext,
-  type FlagMetadata,
   type JsonValue,
   type Logger,
   type Provider,
@@ -91,7 +94,7 @@ export interface HanoiProviderOptions {
 
 /** `flagMetadata`: every field of the flag's metadata (`HANOI.META`), as
  * strings, and its `type`. */
-function flagMetadata(info: Description): FlagMetadata {
+function flagMetadata(info: Description): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(info.metadata)) {
     if (v !== undefined && v !== null) out[k] = String(v);
@@ -279,6 +282,16 @@ export class HanoiProvider implements Provider {
         `${flagKey}'s answer depends on the targetingKey (a percentage, a rule's rollout or a pick among variants)`,
       );
     }
+    if (resolved.reason === "error") {
+      // references past their bounds (more than 8 levels, a cycle): off
+      return {
+        value: defaultValue,
+        reason: StandardResolutionReasons.ERROR,
+        errorCode: ErrorCode.GENERAL,
+        errorMessage: String(resolved.detail),
+        flagMetadata: flagMetadata(info),
+      };
+    }
     const reason = OPENFEATURE_REASONS[resolved.reason] ?? StandardResolutionReasons.UNKNOWN;
     const now: FlagType | null = resolved.type;
     if (now !== null && now !== info.type) {
@@ -288,6 +301,8 @@ export class HanoiProvider implements Provider {
       if (now !== kind) return HanoiProvider.mismatch(kind, flagKey, defaultValue, info);
     }
     const metadata = flagMetadata(info);
+    // off: the DEFAULT variant's value, or the caller's default; no error
+    if (resolved.reason === "prerequisite") metadata.prerequisite = String(resolved.detail);
     if (now === "boolean" && resolved.variant === null && resolved.value !== null) {
       // a flag without variants: on or off
       return { value: resolved.enabled as T, variant: resolved.enabled ? "on" : "off", reason, flagMetadata: metadata };

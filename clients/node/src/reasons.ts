@@ -13,6 +13,8 @@ export const OPENFEATURE_REASONS: Readonly<Record<Reason, string>> = {
   percentage: "SPLIT",
   all: "STATIC",
   outside: "DEFAULT",
+  prerequisite: "PREREQUISITE_FAILED",
   undefined: "ERROR",
   needs_id: "ERROR",
+  error: "ERROR",
 };

@@ -13,7 +13,9 @@ export type AttributeValue = string | number | boolean | Buffer | null | undefin
 /** A call's attributes (`{ country: "DE", plan: "pro", age: 42 }`). */
 export type Attributes = Readonly<Record<string, AttributeValue>>;
 
-/** HANOI.EXPLAIN's reasons (and HANOI.RESOLVE's `needs_id`). */
+/** HANOI.EXPLAIN's reasons (and HANOI.RESOLVE's `needs_id`): `prerequisite`
+ * (a prerequisite failed: the detail names it), `error` (references past
+ * their bounds: the detail says so). */
 export type Reason =
   | "undefined"
   | "disabled"
@@ -25,7 +27,28 @@ export type Reason =
   | "rule"
   | "percentage"
   | "outside"
-  | "needs_id";
+  | "needs_id"
+  | "prerequisite"
+  | "error";
+
+/** Every reason, as hanoi-core's `Reason::ALL`: a reply naming another one
+ * is refused (`HanoiError`). */
+export const REASONS: readonly Reason[] = [
+  "undefined",
+  "disabled",
+  "inactive",
+  "blocked",
+  "all",
+  "user",
+  "regex",
+  "rule",
+  "percentage",
+  "outside",
+  "needs_id",
+  "prerequisite",
+  "error",
+];
+const REASON_SET: ReadonlySet<string> = new Set(REASONS);
 
 /** A flag's type (HANOI.GET's `type`). */
 export type FlagType = "boolean" | "string" | "number" | "object";
@@ -36,10 +59,13 @@ export interface Explanation {
   /** The variant served (the DEFAULT one when off), or null. */
   variant: string | null;
   reason: Reason;
-  /** The regex or the rule's name that matched, the id's bucket, or null. */
+  /** The regex or the rule's name that matched, the id's bucket, the
+   * prerequisite that failed (`prerequisite`), what went wrong (`error`), or null. */
   detail: string | number | null;
   /** The effective percentage at that moment (a ramp moves it). */
   percentage: number;
+  /** A segment the flag's rules name that does not exist, or null. */
+  missing: string | null;
 }
 
 /** HANOI.RESOLVE's answer: the explanation, the value served and the flag's type. */
@@ -68,8 +94,19 @@ export interface NamedRule extends Rule {
   name: string;
 }
 
+/** A prerequisite (HANOI.PREREQ): a flag that must be on for the same id
+ * first, serving `variant` when it is not null. */
+export interface Prerequisite {
+  flag: string;
+  variant: string | null;
+}
+
 /** HANOI.GET's answer. */
 export interface Description {
+  /** `flag`, or `segment` (a key whose answer is membership). */
+  kind: "flag" | "segment";
+  /** Checked in order, after the switch and the window. */
+  prerequisites: Prerequisite[];
   enabled: boolean;
   percentage: number;
   effectivePercentage: number;
@@ -147,17 +184,19 @@ export interface Series {
  * reply is read by position and may be longer (fields a newer module
  * appended: left out); a map reply is read by name (names not known: left out). */
 export const FIELDS = {
-  "HANOI.EXPLAIN": ["enabled", "variant", "reason", "detail", "percentage"],
-  "HANOI.RESOLVE": ["enabled", "variant", "value", "reason", "detail", "percentage", "type"],
-  "HANOI.PREVIEW": ["enabled", "variant", "value", "reason", "detail", "percentage", "type"],
+  "HANOI.EXPLAIN": ["enabled", "variant", "reason", "detail", "percentage", "missing"],
+  "HANOI.RESOLVE": ["enabled", "variant", "value", "reason", "detail", "percentage", "type", "missing"],
+  "HANOI.PREVIEW": ["enabled", "variant", "value", "reason", "detail", "percentage", "type", "missing"],
   "HANOI.GET": [
     "blocked",
     "created",
     "default",
     "effective_percentage",
     "enabled",
+    "kind",
     "metadata",
     "percentage",
+    "prerequisites",
     "ramp",
     "regexes",
     "revision",
@@ -286,13 +325,20 @@ function detailOf(v: unknown): string | number | null {
   return text(v);
 }
 
+function reasonOf(v: unknown): Reason {
+  const r = text(v);
+  if (!REASON_SET.has(r)) throw new HanoiError(`unknown reason '${r}' (a newer module?)`);
+  return r as Reason;
+}
+
 function explanationOf(f: Record<(typeof FIELDS)["HANOI.EXPLAIN"][number], unknown>): Explanation {
   return {
     enabled: one(f.enabled),
     variant: textOrNull(f.variant),
-    reason: text(f.reason) as Reason,
+    reason: reasonOf(f.reason),
     detail: detailOf(f.detail),
     percentage: num(f.percentage),
+    missing: textOrNull(f.missing),
   };
 }
 
@@ -362,6 +408,11 @@ export function description(reply: unknown): Description | null {
   const window = list(d.window).map(num);
   const ramp = list(d.ramp).map(num);
   return {
+    kind: textOrNull(d.kind) === "segment" ? "segment" : "flag",
+    prerequisites: list(d.prerequisites).map((p) => {
+      const [flag, variant] = list(p);
+      return { flag: text(flag), variant: textOrNull(variant) };
+    }),
     enabled: one(d.enabled),
     percentage: num(d.percentage),
     effectivePercentage: num(d.effective_percentage ?? d.percentage),
@@ -424,6 +475,42 @@ export function series(reply: unknown): Series | null {
   if (reply === null || reply === undefined) return null;
   const d = record(reply);
   return { minutes: periods(d.minutes), hours: periods(d.hours) };
+}
+
+/** A key as a name: without `prefix` (a key outside it stays whole). */
+export function unprefixed(key: string, prefix: string): string {
+  return prefix && key.startsWith(prefix) ? key.slice(prefix.length) : key;
+}
+
+/** A rule with `prefix` before (`add`) or taken from each segment name of
+ * its conditions on `segment`: the module names keys, a `Hanoi` names. */
+export function segmentKeys<R extends Rule>(rule: R, prefix: string, add: boolean): R {
+  if (!prefix) return rule;
+  const key = (v: string | number) => (add ? prefix + String(v) : unprefixed(String(v), prefix));
+  const when = rule.when.map((c): Condition => {
+    if (c[0] !== "segment" || c.length < 3) return c;
+    const arg = c[2];
+    return [c[0], c[1], Array.isArray(arg) ? arg.map(key) : key(arg as string | number)];
+  });
+  return { ...rule, when };
+}
+
+/** The keys an answer names (the prerequisite that failed, a missing
+ * segment) as names: without `prefix`. */
+export function named<E extends Explanation>(e: E, prefix: string): E {
+  if (!prefix) return e;
+  const detail = e.reason === "prerequisite" && typeof e.detail === "string" ? unprefixed(e.detail, prefix) : e.detail;
+  return { ...e, detail, missing: e.missing === null ? null : unprefixed(e.missing, prefix) };
+}
+
+/** A description's keys (prerequisites, segments in rules) as names. */
+export function namedDescription(d: Description | null, prefix: string): Description | null {
+  if (d === null || !prefix) return d;
+  return {
+    ...d,
+    prerequisites: d.prerequisites.map((p) => ({ ...p, flag: unprefixed(p.flag, prefix) })),
+    rules: d.rules.map((r) => segmentKeys(r, prefix, false)),
+  };
 }
 
 /** `s` matched literally in a Redis glob (SCAN MATCH, PSUBSCRIBE). */

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
 import { FlagNotFound, Hanoi, HanoiError } from "../src/index.js";
+import { description } from "../src/replies.js";
 import { type Client, KINDS, Server, client } from "./server.js";
 
 let server: Server;
@@ -42,6 +43,7 @@ for (const kind of KINDS) {
         reason: "outside",
         detail: 88,
         percentage: 80,
+        missing: null,
       });
       assert.deepEqual(await flags.explain("cdc_on", "443301"), {
         enabled: true,
@@ -49,6 +51,7 @@ for (const kind of KINDS) {
         reason: "regex",
         detail: "01$",
         percentage: 80,
+        missing: null,
       });
       assert.equal((await flags.explain("cdc_on", "447568110000")).reason, "user");
       assert.equal(await flags.value("cdc_on", "443301"), "bar");
@@ -61,6 +64,7 @@ for (const kind of KINDS) {
         detail: null,
         percentage: 80,
         type: "string",
+        missing: null,
       });
     });
 
@@ -78,6 +82,7 @@ for (const kind of KINDS) {
         detail: 88,
         percentage: 20,
         type: "number",
+        missing: null,
       });
       await flags.define("layout", { percentage: 100, variants: ["a", "b"], weights: [1, 3], values: [{ columns: 1 }, { columns: 2, promo: [1, "x"] }], salt: "s1" });
       const v = await flags.value<{ columns: number }>("layout", "u1");
@@ -311,6 +316,62 @@ for (const kind of KINDS) {
       assert.equal(d.type, "string");
       assert.equal(d.default, null);
       assert.ok(d.revision > 0 && d.created > 0);
+    });
+
+    test("segments and prerequisites: defineSegment, setPrereq, deletePrereq, movePrereq", async () => {
+      await flags.defineSegment("beta");
+      await flags.register("beta", ["anna", "carl"]);
+      await flags.block("beta", "bob");
+      await flags.setRule("beta", "staff", { when: [["email", "SUFFIX", "@example.com"]] });
+      await flags.define("payments", { percentage: 0 });
+      await flags.register("payments", ["anna", "dora"]);
+      await flags.define("checkout", { percentage: 0, variants: ["new", "old"], default: "old" });
+      await flags.setRule("checkout", "betas", { variant: "new", when: [["segment", "IN", ["beta"]]] });
+      await flags.setPrereq("checkout", "payments");
+      // The segment answers membership; the flag follows it and its prerequisite.
+      assert.equal(await flags.isEnabled("beta", "anna"), true);
+      assert.equal(await flags.isEnabled("beta", "zed", { email: "zed@example.com" }), true);
+      assert.equal(await flags.isEnabled("checkout", "anna"), true);
+      assert.deepEqual(await flags.explain("checkout", "carl"), {
+        enabled: false,
+        variant: "old",
+        reason: "prerequisite",
+        detail: "payments", // a name: without the prefix
+        percentage: 0,
+        missing: null,
+      });
+      assert.deepEqual(await flags.enabledMany("carl", ["checkout", "payments"]), { checkout: false, payments: false });
+      await flags.register("beta", "dora"); // a segment's change reaches the flag at once
+      assert.equal(await flags.variant("checkout", "dora"), "new");
+      // In Redis the references are keys (the prefix in them); through Hanoi, names.
+      const raw = description(await flags.connection.send(flags.key("checkout"), true, ["HANOI.GET", flags.key("checkout")]));
+      assert.deepEqual(raw?.prerequisites, [{ flag: `${prefix}payments`, variant: null }]);
+      assert.deepEqual(raw?.rules[0]?.when, [["segment", "IN", [`${prefix}beta`]]]);
+      await flags.define("theme", { percentage: 100, variants: ["dark", "light"] });
+      await flags.setPrereq("checkout", "theme", "dark");
+      const d = await flags.describe("checkout");
+      assert.equal(d?.kind, "flag");
+      assert.equal((await flags.describe("beta"))?.kind, "segment");
+      assert.deepEqual(d?.prerequisites, [
+        { flag: "payments", variant: null },
+        { flag: "theme", variant: "dark" },
+      ]);
+      assert.deepEqual(d?.rules, [{ name: "betas", variant: "new", when: [["segment", "IN", ["beta"]]] }]);
+      await flags.movePrereq("checkout", "theme", 0);
+      assert.deepEqual((await flags.describe("checkout"))?.prerequisites.map((p) => p.flag), ["theme", "payments"]);
+      assert.equal(await flags.deletePrereq("checkout", "theme", "payments", "nothing"), 2);
+      assert.deepEqual((await flags.describe("checkout"))?.prerequisites, []);
+      // What references refuse.
+      await assert.rejects(flags.setPercentage("beta", 50), /a segment has no percentage/);
+      await assert.rejects(flags.setPrereq("checkout", "beta"), /is a segment/);
+      await flags.setPrereq("checkout", "payments");
+      await assert.rejects(flags.setPrereq("payments", "checkout"), /cycle/);
+      await assert.rejects(flags.setRule("checkout", "r", { when: [["segment", "EQ", "payments"]] }), /not a segment/);
+      // A deleted segment: its conditions are false, and the answer names it.
+      await flags.deletePrereq("checkout", "payments");
+      assert.equal(await flags.delete("beta"), true);
+      const e = await flags.explain("checkout", "anna");
+      assert.deepEqual([e.enabled, e.reason, e.missing], [false, "outside", "beta"]);
     });
 
     test("errors: FlagNotFound on a write, HanoiError for refusals, connection errors unchanged", async () => {

@@ -90,6 +90,22 @@ for (const kind of ["ioredis", "ioredis5", "node-redis", "redis4"] as const) {
       assert.deepEqual([off.value, off.variant, off.reason], [false, "off", "DISABLED"]);
     });
 
+    test("a failed prerequisite: PREREQUISITE_FAILED, no error code, the prerequisite in the metadata", async () => {
+      await flags.define("payments", { percentage: 0 });
+      await flags.register("payments", "anna");
+      await flags.define("pay_page", { percentage: 100, variants: ["new", "old"], default: "old" });
+      await flags.setPrereq("pay_page", "payments");
+      await flags.define("pay_banner", { percentage: 100 });
+      await flags.setPrereq("pay_banner", "payments");
+      const s = await of.getStringDetails("pay_page", "fallback", { targetingKey: "carl" });
+      assert.deepEqual([s.value, s.variant, s.reason, s.errorCode], ["old", "old", "PREREQUISITE_FAILED", undefined]);
+      assert.equal(s.flagMetadata.prerequisite, "payments");
+      const b = await of.getBooleanDetails("pay_banner", true, { targetingKey: "carl" });
+      assert.deepEqual([b.value, b.reason, b.errorCode, b.flagMetadata.prerequisite], [false, "PREREQUISITE_FAILED", undefined, "payments"]);
+      const on = await of.getStringDetails("pay_page", "fallback", { targetingKey: "anna" });
+      assert.deepEqual([on.reason, on.errorCode, on.flagMetadata.prerequisite], ["STATIC", undefined, undefined]);
+    });
+
     test("string, number and object flags", async () => {
       await flags.define("copy", { percentage: 100, variants: ["Hello"] });
       const s = await of.getStringDetails("copy", "x", { targetingKey: "u" });

@@ -40,9 +40,9 @@ test("every command's fields are the core's, in order", () => {
   }
 });
 
-const EXPLAIN = [1, Buffer.from("blue"), "rule", Buffer.from("beta"), 40];
-const RESOLVE = [1, Buffer.from("blue"), Buffer.from('"#00f"'), "rule", Buffer.from("beta"), 40, "string"];
-const WANT = { enabled: true, variant: "blue", reason: "rule", detail: "beta", percentage: 40 };
+const EXPLAIN = [1, Buffer.from("blue"), "rule", Buffer.from("beta"), 40, null];
+const RESOLVE = [1, Buffer.from("blue"), Buffer.from('"#00f"'), "rule", Buffer.from("beta"), 40, "string", null];
+const WANT = { enabled: true, variant: "blue", reason: "rule", detail: "beta", percentage: 40, missing: null };
 
 test("EXPLAIN and RESOLVE take an appended field, and refuse a short reply", () => {
   assert.deepEqual(explanation(EXPLAIN), WANT);
@@ -50,8 +50,30 @@ test("EXPLAIN and RESOLVE take an appended field, and refuse a short reply", () 
   const resolved = { ...WANT, value: "#00f", type: "string" };
   assert.deepEqual(resolution(RESOLVE), resolved);
   assert.deepEqual(resolution([...RESOLVE, null, 7]), resolved);
-  assert.throws(() => explanation(EXPLAIN.slice(0, 4)), HanoiError);
-  assert.throws(() => resolution(RESOLVE.slice(0, 6)), HanoiError);
+  assert.throws(() => explanation(EXPLAIN.slice(0, 5)), HanoiError);
+  assert.throws(() => resolution(RESOLVE.slice(0, 7)), HanoiError);
+});
+
+test("the reasons of references decode; an unknown reason is refused", () => {
+  const failed = explanation([0, null, "prerequisite", Buffer.from("payments"), 100, Buffer.from("beta")]);
+  assert.deepEqual(failed, { enabled: false, variant: null, reason: "prerequisite", detail: "payments", percentage: 100, missing: "beta" });
+  assert.equal(explanation([0, null, "error", Buffer.from("too deep"), 100, null]).reason, "error");
+  assert.throws(() => explanation([0, null, "novel", null, 0, null]), /unknown reason 'novel'/);
+});
+
+test("GET's kind and prerequisites", () => {
+  const d = description(
+    new Map<string, unknown>([
+      ["kind", "segment"],
+      ["prerequisites", [[Buffer.from("payments")], [Buffer.from("theme"), Buffer.from("dark")]]],
+    ]),
+  );
+  assert.equal(d?.kind, "segment");
+  assert.deepEqual(d?.prerequisites, [
+    { flag: "payments", variant: null },
+    { flag: "theme", variant: "dark" },
+  ]);
+  assert.equal(description(new Map([["enabled", 1]]))?.kind, "flag");
 });
 
 test("IDS, SERIES, STATS, HISTORY and GET take appended fields", () => {

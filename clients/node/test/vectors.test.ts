@@ -25,7 +25,11 @@ interface Query {
 }
 interface Case {
   name: string;
+  /** Keys the case references, written first, in order (their names as they are: no prefix). */
+  keys?: { key: string; commands: string[][] }[];
   commands: string[][];
+  /** Keys deleted after the case's commands, before the queries. */
+  delete?: string[];
   queries: Query[];
 }
 const CASES: Case[] = JSON.parse(readFileSync(path.join(ROOT, "tests/vectors/evaluation.json"), "utf8")).cases;
@@ -46,9 +50,15 @@ for (const kind of ["ioredis", "node-redis"] as const) {
       c = await client(kind, server.port);
       flags = new Hanoi(c.redis, { prefix: `vectors-${kind}:` });
       for (const k of CASES) {
-        for (const [cmd, ...args] of k.commands) {
-          await flags.connection.send(flags.key(k.name), false, [`HANOI.${cmd}`, flags.key(k.name), ...args]);
+        // The keys it references (as the case names them), then the flag
+        // (under the prefix), then the deletions.
+        const writes = [...(k.keys ?? []).map((r) => [r.key, r.commands] as const), [flags.key(k.name), k.commands] as const];
+        for (const [key, commands] of writes) {
+          for (const [cmd, ...args] of commands) {
+            await flags.connection.send(key, false, [`HANOI.${cmd}`, key, ...args]);
+          }
         }
+        for (const gone of k.delete ?? []) await flags.connection.send(gone, false, ["DEL", gone]);
       }
     });
     after(async () => {
@@ -71,7 +81,8 @@ for (const kind of ["ioredis", "node-redis"] as const) {
           assert.deepEqual(got, want, JSON.stringify(q));
           if (q.id) {
             const e = await flags.explain(k.name, q.id, q.attrs);
-            assert.deepEqual(e, { enabled: r.enabled, variant: r.variant, reason: r.reason, detail: r.detail, percentage: r.percentage }, JSON.stringify(q));
+            const want = { enabled: r.enabled, variant: r.variant, reason: r.reason, detail: r.detail, percentage: r.percentage, missing: r.missing };
+            assert.deepEqual(e, want, JSON.stringify(q));
             assert.deepEqual(await flags.value(k.name, q.id, q.attrs), r.value, JSON.stringify(q));
           }
         }
@@ -104,9 +115,19 @@ for (const kind of ["ioredis", "node-redis"] as const) {
               assert.equal(details.errorCode, "TARGETING_KEY_MISSING", where);
               continue;
             }
+            const fallback = type === "boolean" ? false : type === "string" ? "fallback" : type === "number" ? -1 : { fallback: true };
+            if (q.reason === "error") {
+              // references past their bounds: off, GENERAL, the detail as the message
+              assert.deepEqual(
+                [details.errorCode, details.reason, details.errorMessage, details.value],
+                ["GENERAL", "ERROR", q.detail, fallback],
+                where,
+              );
+              continue;
+            }
             assert.equal(details.errorCode, undefined, where);
             assert.equal(details.reason, q.openfeature, where);
-            const fallback = type === "boolean" ? false : type === "string" ? "fallback" : type === "number" ? -1 : { fallback: true };
+            assert.equal(details.flagMetadata.prerequisite, q.reason === "prerequisite" ? q.detail : undefined, where);
             const want = type === "boolean" && q.variant === null ? q.enabled : q.variant === null || q.value === null ? fallback : q.value;
             assert.deepEqual(details.value, want, where);
           }

@@ -11,6 +11,7 @@
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hanoi_core::observe::Tally;
+use hanoi_core::refs::{Lookup, Refs};
 use hanoi_core::rules::Attrs;
 use hanoi_core::store::{self, Reply};
 use hanoi_core::{Description, Flag, Query, Ramp, Reason, Rollout, Value};
@@ -44,9 +45,35 @@ fn with_attrs<R>(pairs: &Pairs, f: impl FnOnce(Attrs<'_>) -> R) -> PyResult<R> {
 
 /// An in-memory set of flags, evaluated by hanoi-core. Thread-safe: reads
 /// share a lock, writes take it alone.
+///
+/// References (prerequisites, `segment IN`) name Redis keys; the engine
+/// holds each flag under its key without `prefix` (a mirror of the keys
+/// under a prefix), so a reference is looked up without it, and a key
+/// outside the prefix is missing here.
 #[pyclass(frozen, module = "hanoi_redis._core")]
 struct Engine {
     rollout: RwLock<Rollout>,
+    prefix: Vec<u8>,
+}
+
+/// The engine's flags as an evaluation follows references to them: by key
+/// (the prefix taken off), each referenced evaluation counted on the
+/// referenced flag, as the module counts it.
+struct Store<'a> {
+    rollout: &'a Rollout,
+    prefix: &'a [u8],
+}
+
+impl Lookup for Store<'_> {
+    fn with_flag(&self, key: &[u8], f: &mut dyn FnMut(Option<&Flag>)) {
+        f(key
+            .strip_prefix(self.prefix)
+            .and_then(|name| self.rollout.get(name)))
+    }
+
+    fn evaluated(&self, flag: &Flag, on: bool, variant: Option<usize>) {
+        flag.counters().count(on, variant, 0);
+    }
 }
 
 impl Engine {
@@ -60,14 +87,25 @@ impl Engine {
             .write()
             .map_err(|_| PyRuntimeError::new_err("hanoi engine lock poisoned"))
     }
+    /// The flags read, for the references of one evaluation.
+    fn store<'a>(&'a self, rollout: &'a Rollout) -> Store<'a> {
+        Store {
+            rollout,
+            prefix: &self.prefix,
+        }
+    }
 }
 
 #[pymethods]
 impl Engine {
+    /// `prefix`: what the keys of the flags held here start with in Redis
+    /// (their names here are without it): references are keys.
     #[new]
-    fn new() -> Self {
+    #[pyo3(signature = (prefix=Vec::new()))]
+    fn new(prefix: Vec<u8>) -> Self {
         Engine {
             rollout: RwLock::new(Rollout::new()),
+            prefix,
         }
     }
 
@@ -162,11 +200,15 @@ impl Engine {
     #[pyo3(signature = (name, id=None, attrs=Vec::new()))]
     fn enabled(&self, name: &[u8], id: Option<&[u8]>, attrs: Pairs) -> PyResult<bool> {
         let r = self.read()?;
+        let store = self.store(&r);
+        let refs = Refs::new(&store);
         let f = r.get(name);
         let on = if attrs.is_empty() {
-            store::enabled_with(f, id, &query(f, Attrs::NONE))
+            store::enabled_with(f, id, &query(f, Attrs::NONE).with_refs(&refs))
         } else {
-            with_attrs(&attrs, |a| store::enabled_with(f, id, &query(f, a)))?
+            with_attrs(&attrs, |a| {
+                store::enabled_with(f, id, &query(f, a).with_refs(&refs))
+            })?
         };
         count(f, on, None);
         Ok(on)
@@ -176,12 +218,15 @@ impl Engine {
     #[pyo3(signature = (names, id, attrs=Vec::new()))]
     fn menabled(&self, names: Vec<Vec<u8>>, id: Vec<u8>, attrs: Pairs) -> PyResult<Vec<bool>> {
         let r = self.read()?;
+        let store = self.store(&r);
         with_attrs(&attrs, |a| {
             names
                 .iter()
                 .map(|n| {
                     let f = r.get(n);
-                    let on = store::enabled_with(f, Some(&id), &query(f, a));
+                    let refs = Refs::new(&store);
+                    let q = query(f, a).with_refs(&refs);
+                    let on = store::enabled_with(f, Some(&id), &q);
                     count(f, on, None);
                     on
                 })
@@ -203,10 +248,12 @@ impl Engine {
             with_attrs(&attrs, |_| ())?;
             return Ok(None);
         };
+        let store = self.store(&r);
+        let refs = Refs::new(&store);
         let (on, index) = if attrs.is_empty() {
-            f.served(Some(id), &f.query(Attrs::NONE))
+            f.served(Some(id), &f.query(Attrs::NONE).with_refs(&refs))
         } else {
-            with_attrs(&attrs, |a| f.served(Some(id), &f.query(a)))?
+            with_attrs(&attrs, |a| f.served(Some(id), &f.query(a).with_refs(&refs)))?
         };
         count(Some(f), on, index);
         Ok(index
@@ -228,7 +275,11 @@ impl Engine {
             with_attrs(&attrs, |_| ())?;
             return Ok(None);
         };
-        let (on, index, text) = with_attrs(&attrs, |a| f.value_with(id.as_deref(), &f.query(a)))?;
+        let store = self.store(&r);
+        let refs = Refs::new(&store);
+        let (on, index, text) = with_attrs(&attrs, |a| {
+            f.value_with(id.as_deref(), &f.query(a).with_refs(&refs))
+        })?;
         count(Some(f), on, index);
         Ok(text.map(|v| PyBytes::new(py, &v)))
     }
@@ -244,9 +295,11 @@ impl Engine {
         attrs: Pairs,
     ) -> PyResult<Bound<'py, PyList>> {
         let r = self.read()?;
+        let store = self.store(&r);
+        let refs = Refs::new(&store);
         let f = r.get(&name);
         let values = with_attrs(&attrs, |a| {
-            let res = store::resolve_with(f, &id, &query(f, a));
+            let res = store::resolve_with(f, &id, &query(f, a).with_refs(&refs));
             let e = &res.explanation;
             count(f, e.enabled, variant_index(f, e.variant));
             res.values()
@@ -265,9 +318,11 @@ impl Engine {
         attrs: Pairs,
     ) -> PyResult<Bound<'py, PyList>> {
         let r = self.read()?;
+        let store = self.store(&r);
+        let refs = Refs::new(&store);
         let f = r.get(&name);
         let values = with_attrs(&attrs, |a| {
-            let e = store::explain_with(f, &id, &query(f, a));
+            let e = store::explain_with(f, &id, &query(f, a).with_refs(&refs));
             count(f, e.enabled, variant_index(f, e.variant));
             e.values()
         })?;
@@ -326,6 +381,31 @@ impl Engine {
             out.push(item.into_pyobject(py)?.into_any());
         }
         Ok(out)
+    }
+
+    /// The flags here that use any of `names` (their names here), directly
+    /// or through other flags and segments: whose answers a change of those
+    /// may change. Sorted; `names` themselves only when one uses another.
+    fn dependents<'py>(
+        &self,
+        py: Python<'py>,
+        names: Vec<Vec<u8>>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let r = self.read()?;
+        let mut found: std::collections::BTreeSet<Vec<u8>> = std::collections::BTreeSet::new();
+        let mut todo = names;
+        while let Some(changed) = todo.pop() {
+            let key = [self.prefix.as_slice(), &changed].concat();
+            for name in r.names() {
+                let uses = r
+                    .get(name)
+                    .is_some_and(|f| f.references().any(|k| k == key.as_slice()));
+                if uses && found.insert(name.to_vec()) {
+                    todo.push(name.to_vec());
+                }
+            }
+        }
+        Ok(found.iter().map(|n| PyBytes::new(py, n)).collect())
     }
 
     /// The heap bytes hanoi-core holds for the flag (ids, regexes, rules,

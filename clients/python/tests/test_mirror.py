@@ -96,6 +96,23 @@ def random_write(rng, r, prefix=PREFIX, in_cluster=False, unseen=False):
         lambda: ["HANOI.RULE", k, "DEL", "r1"],
         lambda: ["HANOI.META", k, "SET", "owner", rng.choice(["ana", "bo"])],
         lambda: ["DEL", k],
+        # Segments and prerequisites: references between mirrored keys.
+        lambda: ["HANOI.DEFINE", k, "SEGMENT"],
+        lambda: [
+            "HANOI.RULE",
+            k,
+            "SET",
+            "rs",
+            "IF",
+            "segment",
+            "IN",
+            1,
+            prefix + rng.choice(NAMES),
+        ],
+        lambda: ["HANOI.RULE", k, "SET", "rn", "IF", "segment", "NE", prefix + rng.choice(NAMES)],
+        lambda: ["HANOI.PREREQ", k, "SET", prefix + rng.choice(NAMES)],
+        lambda: ["HANOI.PREREQ", k, "SET", prefix + rng.choice(NAMES), "VARIANT", "a"],
+        lambda: ["HANOI.PREREQ", k, "DEL", prefix + rng.choice(NAMES)],
     ]
     if not in_cluster:
         choices += [
@@ -165,6 +182,53 @@ def differential(r, client, writes, seed, in_cluster=False):
 
 def test_mirror_answers_as_the_module_after_every_write(r):
     differential(r, r, 150, seed=7)
+
+
+def test_a_change_to_a_segment_reaches_every_flag_that_uses_it(r):
+    module = Rollout(hanoi_redis.RedisModuleBackEnd(r, prefix=PREFIX))
+    module.define_segment("beta")
+    module.register("beta", "anna")
+    module.define("payments", 100)
+    for flag in ("checkout", "search"):
+        module.define(flag, 0)
+        module.set_rule(flag, "betas", "IF", "segment", "IN", 1, "beta")
+    module.define("banner", 100)
+    module.set_prereq("banner", "checkout")  # uses beta through checkout
+    module.set_prereq("checkout", "payments")
+    with hanoi_redis.MirrorBackEnd(r, prefix=PREFIX) as m:
+        changes = []
+        m.add_change_listener(changes.append)
+        mirror = Rollout(m)
+        assert [mirror.is_enabled(f, "anna") for f in ("checkout", "search", "banner")] == [
+            True,
+            True,
+            True,
+        ]
+        assert not mirror.is_enabled("checkout", "zed")
+        # A member added in Redis: every flag using the segment, at once.
+        module.register("beta", "zed")
+        assert m.sync()
+        assert mirror.enabled_many(["checkout", "search", "banner"], "zed") == {
+            "checkout": True,
+            "search": True,
+            "banner": True,
+        }
+        assert ["banner", "beta", "checkout", "search"] in changes
+        # A prerequisite switched off in Redis.
+        module.disable("payments")
+        assert m.sync()
+        e = mirror.explain("checkout", "zed")
+        assert (e.enabled, e.reason, e.detail) == (False, "prerequisite", "payments")
+        assert mirror.explain("banner", "zed").detail == "checkout"
+        assert mirror.is_enabled("search", "zed")
+        module.enable("payments")
+        # The segment deleted: its conditions are false, the missing one named.
+        module.delete("beta")
+        assert m.sync()
+        e = mirror.explain("search", "anna")
+        assert (e.enabled, e.reason, e.missing) == (False, "outside", "beta")
+        assert mirror.explain("checkout", "anna") == module.explain("checkout", "anna")
+        assert m.describe("banner").prerequisites == [("checkout", None)]
 
 
 def test_a_flushdb_empties_the_mirror_and_new_flags_appear(r):

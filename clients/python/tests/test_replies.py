@@ -41,24 +41,26 @@ def test_decoders_read_the_cores_fields_in_order(command, fields, shape):
     assert fields == names(command)
 
 
-EXPLAIN = [1, b"blue", b"rule", b"beta", 40]
-RESOLVE = [1, b"blue", b'"#00f"', b"rule", b"beta", 40, b"string"]
+EXPLAIN = [1, b"blue", b"rule", b"beta", 40, None]
+RESOLVE = [1, b"blue", b'"#00f"', b"rule", b"beta", 40, b"string", None]
 
 
 def test_explain_takes_an_appended_field():
     want = Explanation(True, "blue", "rule", "beta", 40)
     assert Explanation.from_reply(EXPLAIN) == want
     assert Explanation.from_reply(EXPLAIN + [b"from a newer module"]) == want
-    with pytest.raises(HanoiError, match="at least 5"):
-        Explanation.from_reply(EXPLAIN[:4])
+    with pytest.raises(HanoiError, match="at least 6"):
+        Explanation.from_reply(EXPLAIN[:5])
+    missing = Explanation.from_reply([0, None, b"outside", 12, 0, b"beta_testers"])
+    assert missing.missing == "beta_testers"
 
 
 def test_resolve_takes_an_appended_field():
     want = (Explanation(True, "blue", "rule", "beta", 40), "#00f", "string")
     assert resolution(RESOLVE) == want
     assert resolution(RESOLVE + [None, 7]) == want
-    with pytest.raises(HanoiError, match="at least 7"):
-        resolution(RESOLVE[:6])
+    with pytest.raises(HanoiError, match="at least 8"):
+        resolution(RESOLVE[:7])
 
 
 def test_ids_and_get_take_appended_fields():
@@ -78,6 +80,19 @@ def test_description_is_typed_and_still_reads_as_a_dict():
     assert d.type == d["type"] == d.get("type") == "string"
     assert d.variants == ["a"] and d.metadata == {"k": "v"} and d.window is None
     assert d.get("missing", 3) == 3
+    assert d.kind == "flag" and d.prerequisites == []
+
+
+def test_description_reads_kind_and_prerequisites_without_the_prefix():
+    reply = {
+        b"kind": b"segment",
+        b"prerequisites": [[b"app:payments"], [b"app:theme", b"dark"], [b"other:x"]],
+        b"rules": [[b"betas", b"IF", b"segment", b"IN", b"2", b"app:beta", b"app:staff"]],
+    }
+    d = info_dict(reply, b"app:")
+    assert d is not None and d.kind == d["kind"] == "segment"
+    assert d.prerequisites == [("payments", None), ("theme", "dark"), ("other:x", None)]
+    assert d.rules == [["betas", "IF", "segment", "IN", "2", "beta", "staff"]]
     with pytest.raises(KeyError):
         d["missing"]
     as_dict = dict(d)

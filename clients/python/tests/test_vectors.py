@@ -36,11 +36,23 @@ def run(backend: Any, command: str, name: str, args: Sequence[str]) -> Any:
     return True if reply == "OK" else reply
 
 
+def write_case(backend: Any, case: dict) -> None:
+    """A case's writes: the keys it references first (`keys`, in order),
+    then its own flag's commands, then the keys it deletes (`delete`)."""
+    writes = [(k["key"], k["commands"]) for k in case.get("keys", [])]
+    writes.append((case["name"], case["commands"]))
+    for key, commands in writes:
+        for cmd in commands:
+            reply = run(backend, cmd[0], key, cmd[1:])
+            assert not str(reply).startswith("error"), (key, cmd, reply)
+    for gone in case.get("delete", []):
+        assert backend.delete(gone), gone
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_shared_cases(backend, case):
     name = case["name"]
-    for cmd in case["commands"]:
-        assert not str(run(backend, cmd[0], name, cmd[1:])).startswith("error"), cmd
+    write_case(backend, case)
     for q in case["queries"]:
         pairs = [(k.encode(), v.encode()) for k, v in (q.get("attrs") or {}).items()]
         # No id (None) is the empty one: HANOI.RESOLVE's keyless form.
@@ -177,8 +189,7 @@ FALLBACK = {"boolean": False, "string": "fallback", "number": -1, "object": {"fa
 
 def _define_cases(backend: Any) -> None:
     for case in CASES:
-        for cmd in case["commands"]:
-            run(backend, cmd[0], case["name"], cmd[1:])
+        write_case(backend, case)
 
 
 def _provider_checks(describe: Any):
@@ -204,6 +215,13 @@ def _provider_checks(describe: Any):
             if q["reason"] in ("undefined", "needs_id"):
                 code = "FLAG_NOT_FOUND" if q["reason"] == "undefined" else "TARGETING_KEY_MISSING"
                 want = {"error_code": code}
+            elif q["reason"] == "error":  # references past their bounds: off, GENERAL
+                want = {
+                    "error_code": "GENERAL",
+                    "reason": "ERROR",
+                    "value": fallback,
+                    "error_message": q["detail"],
+                }
             else:
                 if kind == "boolean" and q["variant"] is None:
                     value = q["enabled"]
@@ -212,11 +230,19 @@ def _provider_checks(describe: Any):
                 else:
                     value = float(q["value"]) if kind == "number" else q["value"]
                 want = {"error_code": None, "reason": q["openfeature"], "value": value}
+                if q["reason"] == "prerequisite":  # the metadata names it
+                    want["prerequisite"] = q["detail"]
             yield name, q, method, fallback, ctx, want
 
 
 def _seen(details: Any, want: dict) -> dict:
-    got = {"error_code": details.error_code, "reason": details.reason, "value": details.value}
+    got = {
+        "error_code": details.error_code,
+        "error_message": details.error_message,
+        "reason": details.reason,
+        "value": details.value,
+        "prerequisite": details.flag_metadata.get("prerequisite"),
+    }
     return {k: got[k] for k in want}
 
 

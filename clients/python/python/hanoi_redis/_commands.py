@@ -61,12 +61,18 @@ def value(key: bytes, id_: Optional[bytes], pairs: Pairs) -> Built[Any]:
     return args, json_value
 
 
-def resolve(key: bytes, id_: bytes, pairs: Pairs) -> Built[Tuple[Explanation, Any, Optional[str]]]:
-    return ["HANOI.RESOLVE", key, id_] + with_args(pairs), resolution
+def resolve(
+    key: bytes, id_: bytes, pairs: Pairs, prefix: bytes = b""
+) -> Built[Tuple[Explanation, Any, Optional[str]]]:
+    """HANOI.RESOLVE; the keys the answer names lose `prefix`."""
+    return ["HANOI.RESOLVE", key, id_] + with_args(pairs), lambda r: resolution(r, prefix)
 
 
-def explain(key: bytes, id_: bytes, pairs: Pairs) -> Built[Explanation]:
-    return ["HANOI.EXPLAIN", key, id_] + with_args(pairs), Explanation.from_reply
+def explain(key: bytes, id_: bytes, pairs: Pairs, prefix: bytes = b"") -> Built[Explanation]:
+    """HANOI.EXPLAIN; the keys the answer names lose `prefix`."""
+    return ["HANOI.EXPLAIN", key, id_] + with_args(pairs), lambda r: Explanation.from_reply(
+        r, prefix
+    )
 
 
 def menabled(keys: Sequence[bytes], id_: bytes, pairs: Pairs) -> Built[List[bool]]:
@@ -159,5 +165,19 @@ def meta_del(key: bytes, fields: Sequence[bytes]) -> Built[int]:
     return ["HANOI.META", key, b"DEL"] + list(fields), _int
 
 
-def info(key: bytes) -> Built[Optional[Info]]:
-    return ["HANOI.GET", key], info_dict
+def prereq_set(key: bytes, args: Sequence[bytes]) -> Built[None]:
+    """HANOI.PREREQ key SET other [VARIANT v] (`args`: from `other` on)."""
+    return ["HANOI.PREREQ", key, b"SET"] + list(args), _none
+
+
+def prereq_del(key: bytes, others: Sequence[bytes]) -> Built[int]:
+    return ["HANOI.PREREQ", key, b"DEL"] + list(others), _int
+
+
+def prereq_move(key: bytes, other: bytes, index: int) -> Built[None]:
+    return ["HANOI.PREREQ", key, b"MOVE", other, index], _none
+
+
+def info(key: bytes, prefix: bytes = b"") -> Built[Optional[Info]]:
+    """HANOI.GET; the keys it names lose `prefix` (see `info_dict`)."""
+    return ["HANOI.GET", key], lambda reply: info_dict(reply, prefix)

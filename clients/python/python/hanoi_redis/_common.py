@@ -7,6 +7,7 @@ Nothing here decides whether a flag is on: the Redis module or hanoi-core does.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -142,6 +143,66 @@ def validate_percentage(percentage: Any) -> int:
     return value
 
 
+def segment_definition(salt: Optional[str]) -> List[bytes]:
+    """HANOI.DEFINE's options for a segment."""
+    return [b"SEGMENT"] + ([b"SALT", b(salt)] if salt is not None else [])
+
+
+def prereq_args(other: bytes, variant: Optional[Any]) -> List[bytes]:
+    """HANOI.PREREQ key SET's arguments: the prerequisite's key [VARIANT v]."""
+    return [other] + ([b"VARIANT", b(variant)] if variant is not None else [])
+
+
+#: The operators of a rule's conditions that take no value, and a count.
+_NO_VALUE = (b"EXISTS", b"MISSING")
+_COUNTED = (b"IN", b"NOTIN")
+
+
+def segment_operands(words: Sequence[bytes]) -> Iterator[int]:
+    """The positions of the segment names in a rule's words (those after
+    `RULE key SET name`): the values of its conditions on `segment`. A rule
+    the module would refuse yields what it read so far."""
+    i, n = 0, len(words)
+    while i < n:
+        w = words[i].upper()
+        if w in (b"ROLLOUT", b"VARIANT"):
+            i += 2
+        elif w == b"IF":
+            i += 1
+            break
+        else:
+            return
+    while i + 1 < n:
+        attr, op = words[i], words[i + 1].upper()
+        i += 2
+        if op in _NO_VALUE:
+            count = 0
+        elif op in _COUNTED:
+            try:
+                count = int(words[i])
+            except (IndexError, ValueError):
+                return
+            i += 1
+        else:
+            count = 1
+        if attr == b"segment":
+            yield from range(i, min(i + count, n))
+        i += count
+        if i >= n or words[i].upper() != b"AND":
+            return
+        i += 1
+
+
+def with_prefix(words: Sequence[bytes], prefix: bytes) -> List[bytes]:
+    """A rule's words with `prefix` before each segment name: names are
+    keys for the module."""
+    out = list(words)
+    if prefix:
+        for i in segment_operands(out):
+            out[i] = prefix + out[i]
+    return out
+
+
 def define_options(
     enabled: bool, percentage: int, variants: Optional[Sequence[Any]]
 ) -> List[bytes]:
@@ -184,7 +245,14 @@ def full_definition(
 #: Each array reply's fields, in order, as hanoi-core lays them out
 #: (`tests/vectors/replies.json`, checked by tests/test_replies.py). A newer
 #: module may append fields: the decoders read these and leave the rest.
-EXPLAIN_FIELDS: Tuple[str, ...] = ("enabled", "variant", "reason", "detail", "percentage")
+EXPLAIN_FIELDS: Tuple[str, ...] = (
+    "enabled",
+    "variant",
+    "reason",
+    "detail",
+    "percentage",
+    "missing",
+)
 RESOLVE_FIELDS: Tuple[str, ...] = (
     "enabled",
     "variant",
@@ -193,6 +261,7 @@ RESOLVE_FIELDS: Tuple[str, ...] = (
     "detail",
     "percentage",
     "type",
+    "missing",
 )
 IDS_FIELDS: Tuple[str, ...] = ("cursor", "ids")
 #: HANOI.GET's fields (a map: read by name; names not listed are kept as they are).
@@ -202,8 +271,10 @@ DESCRIPTION_FIELDS: Tuple[str, ...] = (
     "default",
     "effective_percentage",
     "enabled",
+    "kind",
     "metadata",
     "percentage",
+    "prerequisites",
     "ramp",
     "regexes",
     "revision",
@@ -228,11 +299,15 @@ def by_position(reply: Sequence[Any], fields: Tuple[str, ...], command: str) -> 
     return dict(zip(fields, reply))
 
 
-def resolution(reply: Sequence[Any]) -> Tuple["Explanation", Any, Optional[str]]:
+def resolution(
+    reply: Sequence[Any], prefix: bytes = b""
+) -> Tuple["Explanation", Any, Optional[str]]:
     """HANOI.RESOLVE's reply: the explanation, the value served (decoded
-    JSON, None when none) and the flag's type (None for a missing flag)."""
+    JSON, None when none) and the flag's type (None for a missing flag).
+    The keys it names lose `prefix` (see `Explanation.named`)."""
     f = by_position(reply, RESOLVE_FIELDS, "HANOI.RESOLVE")
-    return Explanation.from_fields(f), json_value(f["value"]), text_of(f["type"])
+    e = Explanation.from_fields(f).named(prefix)
+    return e, json_value(f["value"]), text_of(f["type"])
 
 
 _JSON_WORDS: Dict[bytes, Any] = {b"true": True, b"false": False, b"null": None}
@@ -331,18 +406,35 @@ def item_id(field: Field, item: Any) -> Any:
 @dataclass(frozen=True)
 class Explanation:
     """HANOI.EXPLAIN's answer: on or off, the variant, why, the detail (the
-    regex or rule that matched, or the id's bucket) and the effective percentage."""
+    regex or rule that matched, the id's bucket, the prerequisite that
+    failed, or what went wrong for reason `error`), the effective percentage,
+    and `missing`: a segment the flag's rules name that does not exist."""
 
     enabled: bool
     variant: Optional[str]
     reason: str
     detail: Union[str, int, None]
     percentage: int
+    missing: Optional[str] = None
 
     @classmethod
-    def from_reply(cls, reply: Sequence[Any]) -> "Explanation":
-        """HANOI.EXPLAIN's reply (fields appended by a newer module are left out)."""
-        return cls.from_fields(by_position(reply, EXPLAIN_FIELDS, "HANOI.EXPLAIN"))
+    def from_reply(cls, reply: Sequence[Any], prefix: bytes = b"") -> "Explanation":
+        """HANOI.EXPLAIN's reply (fields appended by a newer module are left
+        out); the keys it names lose `prefix`."""
+        return cls.from_fields(by_position(reply, EXPLAIN_FIELDS, "HANOI.EXPLAIN")).named(prefix)
+
+    def named(self, prefix: bytes) -> "Explanation":
+        """The keys the module names (the prerequisite that failed, the
+        missing segment) as names: without the backend's `prefix`."""
+        if not prefix:
+            return self
+        p = str(text_of(prefix))
+        detail, missing = self.detail, self.missing
+        if self.reason == "prerequisite" and isinstance(detail, str) and detail.startswith(p):
+            detail = detail[len(p) :]
+        if missing is not None and missing.startswith(p):
+            missing = missing[len(p) :]
+        return dataclasses.replace(self, detail=detail, missing=missing)
 
     @classmethod
     def from_fields(cls, f: Mapping[str, Any]) -> "Explanation":
@@ -353,6 +445,7 @@ class Explanation:
             text_of(f["reason"]),
             text_of(f["detail"]),
             int(f["percentage"]),
+            text_of(f.get("missing")),
         )
 
 
@@ -379,8 +472,12 @@ class Description:
     default: Optional[str] = None
     effective_percentage: int = 0
     enabled: bool = False
+    #: `flag`, or `segment` (a key whose answer is membership).
+    kind: str = "flag"
     metadata: Dict[str, str] = _field(default_factory=dict)
     percentage: int = 0
+    #: Each prerequisite, in order: its name and the variant it must serve (or None).
+    prerequisites: List[Tuple[str, Optional[str]]] = _field(default_factory=list)
     #: [from %, to %, start ms, end ms], or None.
     ramp: Optional[List[int]] = None
     regexes: List[str] = _field(default_factory=list)
@@ -442,9 +539,11 @@ _DESCRIPTION_SET = frozenset(DESCRIPTION_FIELDS)
 Info = Description
 
 
-def info_dict(reply: Any) -> Optional[Description]:
+def info_dict(reply: Any, prefix: bytes = b"") -> Optional[Description]:
     """HANOI.GET's reply (a RESP3 map, a RESP2 flat array, or the core's dict)
-    as a `Description`; fields it does not know are kept in `extra`."""
+    as a `Description`; fields it does not know are kept in `extra`. The
+    keys it names (prerequisites, segments in rules) lose `prefix`: names,
+    as the backend's methods take them."""
     if reply is None:
         return None
     if isinstance(reply, dict):
@@ -457,7 +556,16 @@ def info_dict(reply: Any) -> Optional[Description]:
     d["metadata"] = {text_of(k): text_of(v) for k, v in meta.items()}
     d["variants"] = [text_of(v) for v in d.get("variants") or ()]
     d["regexes"] = [text_of(r) for r in d.get("regexes") or ()]
-    d["rules"] = [[text_of(w) for w in r] for r in d.get("rules") or ()]
+    rules = [[b(w) for w in r] for r in d.get("rules") or ()]
+    for r in rules:
+        for i in segment_operands(r[1:]):
+            r[i + 1] = unprefixed(r[i + 1], prefix)
+    d["rules"] = [[text_of(w) for w in r] for r in rules]
+    d["kind"] = text_of(d.get("kind")) or "flag"
+    d["prerequisites"] = [
+        (text_of(unprefixed(b(p[0]), prefix)), text_of(p[1]) if len(p) > 1 else None)
+        for p in d.get("prerequisites") or ()
+    ]
     d["salt"] = text_of(d.get("salt"))
     d["type"] = text_of(d.get("type"))
     d["values"] = [json.loads(v) for v in d.get("values") or ()]
@@ -466,6 +574,11 @@ def info_dict(reply: Any) -> Optional[Description]:
     known = {k: v for k, v in d.items() if k in _DESCRIPTION_SET}
     extra = {k: v for k, v in d.items() if k not in _DESCRIPTION_SET}
     return Description(**known, extra=extra)
+
+
+def unprefixed(key: bytes, prefix: bytes) -> bytes:
+    """A key as a name: without `prefix` (a key outside it stays whole)."""
+    return key[len(prefix) :] if prefix and key.startswith(prefix) else key
 
 
 def regex_source(item: Any) -> Optional[bytes]:

@@ -22,9 +22,14 @@ def openfeature_reason(reason: str) -> str:
 @final
 class Engine:
     """An in-memory set of flags, evaluated by hanoi-core. Thread-safe: reads
-    share a lock, writes take it alone."""
+    share a lock, writes take it alone. References (prerequisites,
+    `segment IN`) are Redis keys: `prefix` is what the keys of the flags
+    held here start with (their names here are without it)."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls, prefix: bytes = ...) -> "Engine": ...
+    def dependents(self, names: Sequence[bytes]) -> List[bytes]:
+        """The flags here that use any of `names`, directly or through other
+        flags and segments (sorted)."""
     def define(self, name: bytes, options: Sequence[bytes]) -> None:
         """`HANOI.DEFINE name [options...]`: creates or replaces the definition
         (with `PERCENTAGE`, a running ramp ends), as the module does."""

@@ -38,6 +38,7 @@ from ._common import (
     ids_args,
     regex_source,
     schedule_parts,
+    segment_definition,
     text_of,
 )
 from .backend import BackEnd
@@ -249,6 +250,28 @@ class Rollout:
         variant served when off, and a salt."""
         opts = full_definition(percentage, variants, enabled, weights, salt, values, default)
         self.backend.hanoi_define(name, opts)
+
+    def define_segment(self, name: str, salt: Optional[str] = None) -> None:
+        """HANOI.DEFINE name SEGMENT: creates (or redefines) a segment, a key
+        whose answer is membership. Who is in it: `register`,
+        `register_many`, `block`, `set_rule` (without VARIANT); flags use it
+        in rules: `set_rule(flag, "betas", "IF", "segment", "IN", 1, name)`."""
+        self.backend.hanoi_define(name, segment_definition(salt))
+
+    def set_prereq(self, name: str, other: str, variant: Optional[str] = None) -> None:
+        """HANOI.PREREQ name SET other [VARIANT v]: the flag is off (reason
+        `prerequisite`) unless flag `other` is on for the same id and
+        attributes (and serves `variant`, if given); appended, or kept in
+        place when already there."""
+        self.backend.hanoi_prereq_set(name, other, None if variant is None else b(variant))
+
+    def delete_prereq(self, name: str, *others: str) -> int:
+        """HANOI.PREREQ name DEL other ...: how many were removed."""
+        return self.backend.hanoi_prereq_del(name, list(others))
+
+    def move_prereq(self, name: str, other: str, index: int) -> None:
+        """HANOI.PREREQ name MOVE other index (0-based): checked in order."""
+        self.backend.hanoi_prereq_move(name, other, int(index))
 
     def ids(
         self,

@@ -56,11 +56,14 @@ from ._common import (
     is_plain,
     item_id,
     prefix_match,
+    prereq_args,
     raise_refusal,
     regex_source,
     schedule_parts,
+    segment_definition,
     text_of,
     validate_percentage,
+    with_prefix,
 )
 from .api import pick_item
 
@@ -232,12 +235,12 @@ class AsyncRedisModuleBackEnd:
         return await self._run(name, cmd.value(self._key(name), id_, pairs))
 
     async def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
-        return await self._run(name, cmd.explain(self._key(name), id_, pairs))
+        return await self._run(name, cmd.explain(self._key(name), id_, pairs, self._prefix))
 
     async def hanoi_resolve(
         self, name: str, id_: bytes, pairs: Pairs
     ) -> Tuple[Explanation, Any, Optional[str]]:
-        return await self._run(name, cmd.resolve(self._key(name), id_, pairs))
+        return await self._run(name, cmd.resolve(self._key(name), id_, pairs, self._prefix))
 
     async def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
         return await self._run(names, cmd.menabled([self._key(n) for n in names], id_, pairs))
@@ -264,6 +267,7 @@ class AsyncRedisModuleBackEnd:
         await self._run(name, cmd.set_percentage(self._key(name), percentage))
 
     async def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
+        args = with_prefix(args, self._prefix)  # segments are keys
         await self._run(name, cmd.set_rule(self._key(name), rule, args))
 
     async def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
@@ -271,6 +275,17 @@ class AsyncRedisModuleBackEnd:
 
     async def hanoi_rule_move(self, name: str, rule: bytes, index: int) -> None:
         await self._run(name, cmd.move_rule(self._key(name), rule, index))
+
+    async def hanoi_prereq_set(self, name: str, other: str, variant: Optional[bytes]) -> None:
+        args = prereq_args(self._key(other), variant)
+        await self._run(name, cmd.prereq_set(self._key(name), args))
+
+    async def hanoi_prereq_del(self, name: str, others: Sequence[str]) -> int:
+        keys = [self._key(o) for o in others]
+        return await self._run(name, cmd.prereq_del(self._key(name), keys))
+
+    async def hanoi_prereq_move(self, name: str, other: str, index: int) -> None:
+        await self._run(name, cmd.prereq_move(self._key(name), self._key(other), index))
 
     async def hanoi_window(self, name: str, from_ms: int, until_ms: int) -> None:
         await self._run(name, cmd.set_window(self._key(name), from_ms, until_ms))
@@ -290,7 +305,7 @@ class AsyncRedisModuleBackEnd:
         return await self._run(name, cmd.meta_del(self._key(name), fields))
 
     async def hanoi_get(self, name: str) -> Optional[Info]:
-        return await self._run(name, cmd.info(self._key(name)))
+        return await self._run(name, cmd.info(self._key(name), self._prefix))
 
 
 class AsyncMirrorBackEnd(AsyncRedisModuleBackEnd):
@@ -529,6 +544,22 @@ class AsyncRollout:
 
     async def _ids(self, name: str, items: Sequence[Any]) -> List[bytes]:
         return [await self.backend.item_id(name, i) for i in items]
+
+    async def define_segment(self, name: str, salt: Optional[str] = None) -> None:
+        """HANOI.DEFINE name SEGMENT, as Rollout.define_segment."""
+        await self.backend.hanoi_define(name, segment_definition(salt))
+
+    async def set_prereq(self, name: str, other: str, variant: Optional[str] = None) -> None:
+        """HANOI.PREREQ name SET other [VARIANT v], as Rollout.set_prereq."""
+        await self.backend.hanoi_prereq_set(name, other, None if variant is None else b(variant))
+
+    async def delete_prereq(self, name: str, *others: str) -> int:
+        """HANOI.PREREQ name DEL other ...: how many were removed."""
+        return await self.backend.hanoi_prereq_del(name, list(others))
+
+    async def move_prereq(self, name: str, other: str, index: int) -> None:
+        """HANOI.PREREQ name MOVE other index (0-based)."""
+        await self.backend.hanoi_prereq_move(name, other, int(index))
 
     async def ids(
         self,

@@ -47,11 +47,13 @@ from ._common import (
     item_id,
     json_value,
     prefix_match,
+    prereq_args,
     raise_refusal,
     regex_source,
     resolution,
     text_of,
     validate_percentage,
+    with_prefix,
 )
 
 T = TypeVar("T")
@@ -234,6 +236,19 @@ class BackEnd(Protocol):
 
     def hanoi_rule_move(self, name: str, rule: bytes, index: int) -> None:
         """HANOI.RULE name MOVE rule index: rules are tried in order."""
+        ...
+
+    def hanoi_prereq_set(self, name: str, other: str, variant: Optional[bytes]) -> None:
+        """HANOI.PREREQ name SET other [VARIANT v]: `other` (a flag's name)
+        must be on for the same id first (serving `variant` if given)."""
+        ...
+
+    def hanoi_prereq_del(self, name: str, others: Sequence[str]) -> int:
+        """HANOI.PREREQ name DEL other ...: how many were removed."""
+        ...
+
+    def hanoi_prereq_move(self, name: str, other: str, index: int) -> None:
+        """HANOI.PREREQ name MOVE other index: prerequisites are checked in order."""
         ...
 
     def hanoi_window(self, name: str, from_ms: int, until_ms: int) -> None:
@@ -438,12 +453,12 @@ class RedisModuleBackEnd(_BackEnd):
         return self._run(name, cmd.value(self._key(name), id_, pairs))
 
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
-        return self._run(name, cmd.explain(self._key(name), id_, pairs))
+        return self._run(name, cmd.explain(self._key(name), id_, pairs, self._prefix))
 
     def hanoi_resolve(
         self, name: str, id_: bytes, pairs: Pairs
     ) -> Tuple[Explanation, Any, Optional[str]]:
-        return self._run(name, cmd.resolve(self._key(name), id_, pairs))
+        return self._run(name, cmd.resolve(self._key(name), id_, pairs, self._prefix))
 
     def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
         return self._run(names, cmd.menabled([self._key(n) for n in names], id_, pairs))
@@ -470,6 +485,7 @@ class RedisModuleBackEnd(_BackEnd):
         self._run(name, cmd.set_percentage(self._key(name), percentage))
 
     def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
+        args = with_prefix(args, self._prefix)  # segments are keys
         self._run(name, cmd.set_rule(self._key(name), rule, args))
 
     def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
@@ -477,6 +493,15 @@ class RedisModuleBackEnd(_BackEnd):
 
     def hanoi_rule_move(self, name: str, rule: bytes, index: int) -> None:
         self._run(name, cmd.move_rule(self._key(name), rule, index))
+
+    def hanoi_prereq_set(self, name: str, other: str, variant: Optional[bytes]) -> None:
+        self._run(name, cmd.prereq_set(self._key(name), prereq_args(self._key(other), variant)))
+
+    def hanoi_prereq_del(self, name: str, others: Sequence[str]) -> int:
+        return self._run(name, cmd.prereq_del(self._key(name), [self._key(o) for o in others]))
+
+    def hanoi_prereq_move(self, name: str, other: str, index: int) -> None:
+        self._run(name, cmd.prereq_move(self._key(name), self._key(other), index))
 
     def hanoi_window(self, name: str, from_ms: int, until_ms: int) -> None:
         self._run(name, cmd.set_window(self._key(name), from_ms, until_ms))
@@ -494,7 +519,7 @@ class RedisModuleBackEnd(_BackEnd):
         return self._run(name, cmd.meta_del(self._key(name), fields))
 
     def hanoi_get(self, name: str) -> Optional[Info]:
-        return self._run(name, cmd.info(self._key(name)))
+        return self._run(name, cmd.info(self._key(name), self._prefix))
 
 
 try:
@@ -599,6 +624,18 @@ class MemoryBackEnd(_BackEnd):
     def hanoi_rule_move(self, name: str, rule: bytes, index: int) -> None:
         with self._refusals(name):
             self._engine.move_rule(b(name), rule, index)
+
+    def hanoi_prereq_set(self, name: str, other: str, variant: Optional[bytes]) -> None:
+        with self._refusals(name):
+            self._engine.run(b"PREREQ", b(name), [b"SET"] + prereq_args(b(other), variant))
+
+    def hanoi_prereq_del(self, name: str, others: Sequence[str]) -> int:
+        with self._refusals(name):
+            return int(self._engine.run(b"PREREQ", b(name), [b"DEL"] + [b(o) for o in others]))
+
+    def hanoi_prereq_move(self, name: str, other: str, index: int) -> None:
+        with self._refusals(name):
+            self._engine.run(b"PREREQ", b(name), [b"MOVE", b(other), b(index)])
 
     def hanoi_window(self, name: str, from_ms: int, until_ms: int) -> None:
         with self._refusals(name):

@@ -383,7 +383,7 @@ class Mirror:
     ) -> None:
         if _Engine is None:
             raise ImportError("hanoi_redis._core is not built: pip install ./clients/python")
-        self.engine = _Engine()
+        self.engine = _Engine(prefix)
         self.client = client
         self.prefix = prefix
         self.min_backoff = min_backoff
@@ -441,9 +441,14 @@ class Mirror:
                     log.exception("mirror: a stale listener failed")
 
     def _changed(self, names: Iterable[bytes]) -> None:
+        """Tells the change listeners: the flags re-read, and every flag that
+        uses one of them (a segment's or a prerequisite's change changes
+        their answers too)."""
         if not self._change_listeners:
             return
-        text = sorted(str(text_of(n)) for n in names)
+        changed = set(names)
+        changed.update(self.engine.dependents(sorted(changed)))
+        text = sorted(str(text_of(n)) for n in changed)
         for cb in list(self._change_listeners):
             try:
                 cb(text)
@@ -788,7 +793,7 @@ class MirrorBackEnd(RedisModuleBackEnd):
     def hanoi_explain(self, name: str, id_: bytes, pairs: Pairs) -> Explanation:
         self._wrong(b(name))
         try:
-            return Explanation.from_reply(self._engine.explain(b(name), id_, pairs))
+            return Explanation.from_reply(self._engine.explain(b(name), id_, pairs), self._prefix)
         except _CoreError as e:
             raise_refusal(str(e), name)
 
@@ -797,7 +802,7 @@ class MirrorBackEnd(RedisModuleBackEnd):
     ) -> Tuple[Explanation, Any, Optional[str]]:
         self._wrong(b(name))
         try:
-            return resolution(self._engine.resolve(b(name), id_, pairs))
+            return resolution(self._engine.resolve(b(name), id_, pairs), self._prefix)
         except _CoreError as e:
             raise_refusal(str(e), name)
 
@@ -811,7 +816,7 @@ class MirrorBackEnd(RedisModuleBackEnd):
 
     def hanoi_get(self, name: str) -> Optional[Info]:
         self._wrong(b(name))
-        return info_dict(self._engine.get(b(name)))
+        return info_dict(self._engine.get(b(name)), self._prefix)
 
 
 __all__ = ["MirrorBackEnd", "Mirror"]

@@ -33,7 +33,12 @@ the SDK's `get_*_async` methods.
 - Reasons (as hanoi-web's OFREP, from hanoi-core): switched off or outside
   its window → `DISABLED`; a registered id, a regex, a rule, or a blocked id
   → `TARGETING_MATCH`; the percentage → `SPLIT`, at 100 % `STATIC` (on for
-  everyone); outside the percentage and the rules → `DEFAULT`.
+  everyone); outside the percentage and the rules → `DEFAULT`; a
+  prerequisite that failed → `PREREQUISITE_FAILED` (no error code: the
+  flag's DEFAULT variant's value, else the caller's default; the flag
+  metadata's `prerequisite` names it); references past their bounds (more
+  than 8 levels, a cycle) → reason `ERROR`, error code `GENERAL`, the
+  module's detail as the message.
 - `flag_metadata`: `type`, and every field of the flag's metadata
   (`HANOI.META`: `description`, `owner`, `tags`, `created`, any other), as
   strings.
@@ -130,22 +135,42 @@ from .mirror import MirrorBackEnd
 
 log = logging.getLogger("hanoi_redis.openfeature")
 
+#: Every reason HANOI.EXPLAIN gives (`Reason::ALL` in hanoi-core).
+HANOI_REASONS = (
+    "undefined",
+    "disabled",
+    "inactive",
+    "blocked",
+    "user",
+    "regex",
+    "rule",
+    "all",
+    "percentage",
+    "outside",
+    "needs_id",
+    "prerequisite",
+    "error",
+)
+
+
+def _openfeature(word: str) -> Union[Reason, str]:
+    """The SDK's Reason when it has one; else OpenFeature's word (the
+    SDK 0.10 has no `PREREQUISITE_FAILED` yet, its details take a str)."""
+    try:
+        return Reason(word)
+    except ValueError:
+        return word
+
+
 #: HANOI.EXPLAIN's reason → OpenFeature's, from hanoi-core (the mapping
-#: hanoi-web's OFREP uses: `Reason::openfeature`).
-REASONS = {
-    r: Reason(openfeature_reason(r))
-    for r in (
-        "disabled",
-        "inactive",
-        "blocked",
-        "user",
-        "regex",
-        "rule",
-        "all",
-        "percentage",
-        "outside",
-    )
+#: hanoi-web's OFREP uses: `Reason::openfeature`). `undefined`, `needs_id`
+#: and `error` are answered as errors (FLAG_NOT_FOUND,
+#: TARGETING_KEY_MISSING, GENERAL).
+REASONS: Dict[str, Union[Reason, str]] = {
+    r: _openfeature(openfeature_reason(r)) for r in HANOI_REASONS
 }
+#: OpenFeature's reason for a failed prerequisite.
+PREREQUISITE_FAILED = "PREREQUISITE_FAILED"
 
 Backend = Union[RedisModuleBackEnd, MemoryBackEnd]
 Pairs = Sequence[Tuple[bytes, bytes]]
@@ -333,7 +358,8 @@ class _Resolver:
         info: Info,
         value: Any,
         variant: Optional[str],
-        reason: str,
+        reason: Union[Reason, str],
+        meta: Optional[FlagMetadata] = None,
     ) -> FlagResolutionDetails[T]:
         """A served value as the kind asked: an integer must be a whole
         number (a float value is TYPE_MISMATCH), a float takes any number."""
@@ -345,7 +371,10 @@ class _Resolver:
                 return self._mismatch(kind, flag_key, default, info)
             value = float(value)
         return FlagResolutionDetails(
-            value, variant=variant, reason=reason, flag_metadata=flag_metadata(info)
+            value,
+            variant=variant,
+            reason=reason,
+            flag_metadata=flag_metadata(info) if meta is None else meta,
         )
 
     @staticmethod
@@ -377,7 +406,17 @@ class _Resolver:
                 f"{flag_key}'s answer depends on the targetingKey (a percentage, a rule's "
                 "rollout or a pick among variants)"
             )
-        reason = REASONS[e.reason]
+        if e.reason == "error":  # references too deep, a cycle, too many: off
+            return FlagResolutionDetails(
+                default,
+                error_code=ErrorCode.GENERAL,
+                error_message=str(e.detail),
+                reason=Reason.ERROR,
+                flag_metadata=flag_metadata(info),
+            )
+        reason = REASONS.get(e.reason)
+        if reason is None:  # a newer module's reason
+            raise GeneralError(f"{flag_key}: unknown reason {e.reason!r}")
         # Redefined since its description was read? The answer names the
         # type it has now.
         if now is not None and now != flag_type(info):
@@ -385,6 +424,9 @@ class _Resolver:
             info = dataclasses.replace(info, type=now)
             if kind not in KINDS.get(now, ()):
                 return self._mismatch(kind, flag_key, default, info)
+        meta = flag_metadata(info)
+        if e.reason == "prerequisite":  # off: the DEFAULT's value, or the caller's default
+            meta["prerequisite"] = str(e.detail)
         if now == "boolean" and e.variant is None and value is not None:
             # A flag without variants: on or off.
             on: Any = e.enabled
@@ -392,13 +434,11 @@ class _Resolver:
                 on,
                 variant="on" if e.enabled else "off",
                 reason=reason,
-                flag_metadata=flag_metadata(info),
+                flag_metadata=meta,
             )
         if e.variant is None or value is None:  # off, no DEFAULT: the code's default
-            return FlagResolutionDetails(
-                default, variant=None, reason=reason, flag_metadata=flag_metadata(info)
-            )
-        return self._typed(kind, flag_key, default, info, value, e.variant, reason)
+            return FlagResolutionDetails(default, variant=None, reason=reason, flag_metadata=meta)
+        return self._typed(kind, flag_key, default, info, value, e.variant, reason, meta)
 
 
 def _listener_client(client: Any) -> Any:
