@@ -35,6 +35,7 @@ from harness import (
     PAGE_STRINGS,
     READS_SETUP,
     REFS_SETUP,
+    EXPERIMENT_SETUP,
     RULES_SETUP,
     floor_module,
     free_port,
@@ -56,6 +57,9 @@ CASES = [
     ("HANOI.VARIANT", ["HANOI.VARIANT", "read:variants", "__rand_int__"], None, None),
     ("HANOI.ENABLED, on from its own ids", ["HANOI.ENABLED", "ref:own", "member"], None, None),
     ("HANOI.ENABLED, a prerequisite and a segment", ["HANOI.ENABLED", "ref:flag", "member"], None, None),
+    ("HANOI.RESOLVE, an experiment's flag", ["HANOI.RESOLVE", "exp:flag", "member"], None, None),
+    ("HANOI.ASSIGN, an id already exposed", ["HANOI.ASSIGN", "exp:flag", "member"], None, None),
+    ("HANOI.TRACK", ["HANOI.TRACK", "exp:flag", "member", "buy", "3"], None, None),
     ("MGET x50", ["MGET", *STRINGS], None, None),
     ("FLOOR.MENABLED x50", ["FLOOR.MENABLED", "__rand_int__", *FLAGS], None, None),
     ("HANOI.MENABLED x50", ["HANOI.MENABLED", "__rand_int__", *FLAGS], None, None),
@@ -75,6 +79,9 @@ RATIOS = [
     ("HANOI.ENABLED + 4 attributes, 3 rules", "HANOI.ENABLED + 4 attributes, no rules", None, "the rules alone"),
     ("HANOI.ENABLED, a prerequisite and a segment", "HANOI.ENABLED, on from its own ids", 1.35,
      "issue 32: references (instructions)"),
+    ("HANOI.ASSIGN, an id already exposed", "HANOI.RESOLVE, an experiment's flag", 1.5,
+     "issue 35: ASSIGN on an exposed id (instructions)"),
+    ("HANOI.TRACK", "GET", None, "issue 35: TRACK is O(1)"),
 ]
 
 
@@ -114,7 +121,7 @@ def main():
                 break
             time.sleep(0.1)
         variants = [["HANOI.DEFINE", "read:variants", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]]
-        for c in READS_SETUP + variants + RULES_SETUP + REFS_SETUP + history_setup("read:hist"):
+        for c in READS_SETUP + variants + RULES_SETUP + REFS_SETUP + EXPERIMENT_SETUP + history_setup("read:hist"):
             run(c)
         print(f"{module}: server instructions per command ({n} commands each, -P 32, -c 1)")
         print("| command | instructions in all | inside call() |")

@@ -98,6 +98,13 @@ REFS_SETUP = [
     ["HANOI.PREREQ", "ref:flag", "SET", "ref:pay"],
     ["HANOI.RULE", "ref:flag", "SET", "s", "IF", "segment", "IN", 1, "ref:seg"],
 ]
+# Issue 35: an experiment's flag with an id already exposed (and one never
+# exposed), for ASSIGN against RESOLVE.
+EXPERIMENT_SETUP = [
+    ["HANOI.DEFINE", "exp:flag", "PERCENTAGE", 100, "VARIANTS", 2, "a", "b"],
+    ["HANOI.EXPERIMENT", "exp:flag", "START", "METRICS", 1, "buy"],
+    ["HANOI.ASSIGN", "exp:flag", "member"],
+]
 
 
 WEB = os.path.join(ROOT, "target", "release", "hanoi-web")
