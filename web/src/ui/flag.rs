@@ -535,7 +535,7 @@ fn rules_section(
                     }
                 } } }
             }
-            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, n, "rule_set"), url, f, form, &w.in_env(), w.protected, &catalog.attributes, &catalog.segments)) } }
+            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, n, "rule_set"), url, f, form, &w.in_env(), w.protected, catalog)) } }
         }
     }
 }

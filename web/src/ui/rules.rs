@@ -692,12 +692,12 @@ pub(super) fn rule_form(
     form: &RuleForm,
     in_env: &str,
     protected: bool,
-    known: &[String],
-    segments: &[String],
+    catalog: &Catalog,
 ) -> Markup {
+    let segments = &catalog.segments;
     let invalid = |field: &str| form.problem(field).map(|_| "true");
     let mut attrs = attributes_used(flag);
-    for a in known {
+    for a in &catalog.attributes {
         if !attrs.contains(a) {
             attrs.push(a.clone());
         }
