@@ -395,6 +395,10 @@ async fn segments_prerequisites_and_the_segment_attribute_over_http() {
         "{row}"
     );
 
+    // The flags list marks the segment.
+    let (_, html) = page(&alice, &web.url("/flags")).await;
+    assert!(html.contains(r#"title="a segment: its answer is membership">segment</a>"#));
+
     // History and audit name the prerequisite writes.
     let (_, html) = page(&alice, &web.url(&checkout)).await;
     assert!(html.contains("prerequisite new_payments set"), "{html}");
