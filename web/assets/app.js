@@ -17,3 +17,12 @@ document.addEventListener("submit", function (e) {
     form.appendChild(f);
   }
 });
+// The rule builder: a condition on `segment` offers the segments' names.
+document.addEventListener("input", function (e) {
+  var t = e.target;
+  if (!t.id || t.id.indexOf("cond-attr-") !== 0) return;
+  var v = document.getElementById("cond-values-" + t.id.slice(10));
+  if (!v || !document.getElementById("rule-segments")) return;
+  if (t.value.trim() === "segment") v.setAttribute("list", "rule-segments");
+  else v.removeAttribute("list");
+});

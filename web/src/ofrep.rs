@@ -15,7 +15,12 @@
 //!   `needs_id` (the answer depends on the id) is `TARGETING_KEY_MISSING`;
 //! - reasons: `disabled`/`inactive` → `DISABLED`; `user`/`regex`/`rule`/
 //!   `blocked` (a deny list is user targeting) → `TARGETING_MATCH`;
-//!   `percentage` → `SPLIT`; `all` (100 %) → `STATIC`; `outside` → `DEFAULT`.
+//!   `percentage` → `SPLIT`; `all` (100 %) → `STATIC`; `outside` → `DEFAULT`;
+//!   `prerequisite` → `PREREQUISITE_FAILED` (off: the DEFAULT's value or
+//!   none, no error code, the metadata's `prerequisite` names the one that
+//!   failed); `error` (references past a bound) → OFREP's `GENERAL` error
+//!   with the module's detail;
+//! - segments are not features: the bulk answer leaves them out.
 //! - an API key limited to a prefix: a flag outside it is `403` on the
 //!   single endpoint and simply absent from the bulk answer.
 //! - every error is an [`OfrepError`], rendered in OFREP's shapes: a single
@@ -560,6 +565,53 @@ async fn evaluate(
     ctx: &Context,
 ) -> Result<Vec<(Shape, Option<redis::Value>)>, redis::RedisError> {
     let cached: Vec<Option<Arc<FlagView>>> = keys.iter().map(|k| env.cache.flag(k)).collect();
+    evaluate_known(env, keys, ctx, cached).await
+}
+
+/// Each key's description: from the cache, else `HANOI.EXPORT NOIDS`
+/// (pipelined, one pipeline per server; stored in the cache).
+async fn describe(env: &crate::Env, keys: &[Vec<u8>]) -> Result<Vec<Shape>, redis::RedisError> {
+    let cached: Vec<Option<Arc<FlagView>>> = keys.iter().map(|k| env.cache.flag(k)).collect();
+    let missing: Vec<Vec<u8>> = keys
+        .iter()
+        .zip(&cached)
+        .filter(|(_, c)| c.is_none())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let replies = env
+        .ofrep_store
+        .per_key(&missing, |p, k| {
+            p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
+            1
+        })
+        .await?;
+    let mut replies = replies.into_iter();
+    let mut out = Vec::with_capacity(keys.len());
+    for (k, c) in keys.iter().zip(cached) {
+        out.push(match c {
+            Some(f) => Shape::Flag(f),
+            None => {
+                let shape = replies
+                    .next()
+                    .and_then(|r| r.into_iter().next())
+                    .map_or(Shape::Missing, |v| shape_of(&v));
+                if let Shape::Flag(f) = &shape {
+                    env.cache.put_flag(k, f);
+                }
+                shape
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// [`evaluate`] with the descriptions already known (None: read them).
+async fn evaluate_known(
+    env: &crate::Env,
+    keys: &[Vec<u8>],
+    ctx: &Context,
+    cached: Vec<Option<Arc<FlagView>>>,
+) -> Result<Vec<(Shape, Option<redis::Value>)>, redis::RedisError> {
     let index: HashMap<&[u8], usize> = keys
         .iter()
         .enumerate()
@@ -641,6 +693,18 @@ fn answer(
             key: key.to_owned(),
         });
     }
+    // Following references went past a bound (too deep, a cycle): the
+    // flag cannot be evaluated, OFREP's GENERAL error with the module's
+    // words.
+    if ex.reason == "error" {
+        return Err(OfrepError::Internal {
+            key: Some(key.to_owned()),
+            details: ex
+                .detail
+                .clone()
+                .unwrap_or_else(|| "the flag could not be evaluated".to_owned()),
+        });
+    }
     let (value, variant) = if boolean {
         let variant = if ex.enabled { "on" } else { "off" };
         (Some(FlagValue::Bool(ex.enabled)), variant.to_owned())
@@ -654,9 +718,18 @@ fn answer(
         // field).
         (None, String::new())
     };
+    let mut metadata = metadata(flag);
+    // A failed prerequisite: off (the DEFAULT's value, or the code
+    // default), no error code, the metadata names it (a metadata field
+    // named `prerequisite` gives way to it).
+    if ex.reason == "prerequisite" {
+        if let Some(p) = &ex.detail {
+            metadata.insert("prerequisite".to_owned(), p.clone());
+        }
+    }
     Ok(EvaluationSuccess {
         key: key.to_owned(),
-        metadata: metadata(flag),
+        metadata,
         reason: reason(&ex.reason),
         value,
         variant,
@@ -763,12 +836,29 @@ pub async fn evaluate_all(
             keys
         }
     };
-    let raw: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
-    let results = evaluate(env, &raw, &ctx)
+    // Segments are not features: their descriptions are read first (most
+    // often cached) and they are neither evaluated nor answered.
+    let all: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+    let shapes = describe(env, &all)
         .await
         .map_err(|e| OfrepError::redis(&e, None))?;
-    let mut flags = Vec::with_capacity(keys.len());
-    for (k, (shape, explain)) in keys.iter().zip(&results) {
+    let (mut names, mut raw, mut known) = (Vec::new(), Vec::new(), Vec::new());
+    for ((name, k), shape) in keys.iter().zip(all).zip(shapes) {
+        match shape {
+            Shape::Flag(f) if f.segment => continue,
+            Shape::Flag(f) => known.push(Some(f)),
+            // Gone meanwhile, not a flag, an error: evaluated as before
+            // (its answer says so).
+            _ => known.push(None),
+        }
+        names.push(name);
+        raw.push(k);
+    }
+    let results = evaluate_known(env, &raw, &ctx, known)
+        .await
+        .map_err(|e| OfrepError::redis(&e, None))?;
+    let mut flags = Vec::with_capacity(names.len());
+    for (k, (shape, explain)) in names.into_iter().zip(&results) {
         match answer(k, shape, explain.as_ref()) {
             Ok(success) => flags.push(BulkEntry::Success(success)),
             // A flag deleted since it was listed is simply gone.

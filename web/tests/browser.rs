@@ -1251,3 +1251,89 @@ async fn change_requests_and_the_audit_in_a_real_browser() {
     b.close().await.unwrap();
     a.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn segments_and_prerequisites_in_a_real_browser() {
+    let Some(driver_path) = find_on_path("chromedriver") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install chromium and chromium-driver"
+        );
+        eprintln!(
+            "SKIPPED segments_and_prerequisites_in_a_real_browser: no chromedriver on the PATH"
+        );
+        return;
+    };
+    let redis = Redis::start();
+    redis.cmd(&[b"HANOI.DEFINE", b"new_payments", b"PERCENTAGE", b"0"]);
+    redis.cmd(&[b"HANOI.REGISTER", b"new_payments", b"USER", b"anna"]);
+    let web = Web::start(&redis);
+    let driver = Driver::start(&driver_path);
+    let c = driver.browser().await;
+    login(&c, &web, ALICE).await;
+
+    // A segment, from the nav's Segments page; two members on its page.
+    click(&c, "#segments-link", "segment-form").await;
+    set(&c, "segment-name", "beta_testers").await;
+    submit(&c, "create-segment", "segment-badge").await;
+    set(&c, "users-add", "anna\nzed").await;
+    submit(&c, "register", "ok").await;
+    assert!(text(&c, "segment").await.contains("2 registered ids"));
+
+    // A flag whose rule uses it, through the builder: typing `segment`
+    // offers the segments' names.
+    create_flag(&c, &web, "checkout").await;
+    set(&c, "rule-name", "betas").await;
+    type_in(&c, "#cond-attr-0", "segment").await;
+    assert_eq!(
+        c.find(Locator::Id("cond-values-0"))
+            .await
+            .unwrap()
+            .attr("list")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("rule-segments")
+    );
+    choose(&c, "cond-op-0", "IN").await;
+    set(&c, "cond-values-0", "beta_testers").await;
+    submit(&c, "save-rule", "ok").await;
+    assert!(text(&c, "rules-table")
+        .await
+        .contains("If the id is in one of the segments beta_testers: on for all of them."));
+
+    // A prerequisite, with the picker.
+    choose(&c, "prereq-key", "new_payments").await;
+    submit(&c, "add-prereq", "ok").await;
+    assert!(text(&c, "prereq-table").await.contains("new_payments"));
+
+    // Try it explains both.
+    set(&c, "try-id", "zed").await;
+    submit(&c, "try-button", "try-result").await;
+    let said = text(&c, "try-result").await;
+    assert!(
+        said.contains("off, because prerequisite new_payments is off for this user"),
+        "{said}"
+    );
+    set(&c, "try-id", "anna").await;
+    submit(&c, "try-button", "try-result").await;
+    let said = text(&c, "try-result").await;
+    assert!(said.contains("on, because rule betas matched"), "{said}");
+    c.execute(
+        "document.getElementById('prerequisites').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&c, "prerequisites.png").await;
+
+    // The Segments page: members, rules, the flag that uses it.
+    click(&c, "#segments-link", "segments").await;
+    let table = text(&c, "segments").await;
+    assert!(
+        table.contains("beta_testers") && table.contains("checkout"),
+        "{table}"
+    );
+    shot(&c, "segments.png").await;
+    c.close().await.unwrap();
+}

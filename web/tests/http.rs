@@ -688,9 +688,10 @@ async fn ofrep_answers_the_shared_cases() {
     let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let redis = Redis::start();
     let cases = all["cases"].as_array().unwrap();
-    for case in cases {
-        let key = case["name"].as_str().unwrap();
-        for cmd in case["commands"].as_array().unwrap() {
+    // A case's `keys` (the keys it references, each with its commands)
+    // first, then its own commands, then its `delete`s (as tests/vectors.rs).
+    let run = |key: &str, commands: &Value| {
+        for cmd in commands.as_array().unwrap() {
             let words: Vec<&str> = cmd
                 .as_array()
                 .unwrap()
@@ -701,6 +702,15 @@ async fn ofrep_answers_the_shared_cases() {
             let mut args: Vec<&[u8]> = vec![name.as_bytes(), key.as_bytes()];
             args.extend(words[1..].iter().map(|w| w.as_bytes()));
             redis.cmd(&args);
+        }
+    };
+    for case in cases {
+        for k in case["keys"].as_array().into_iter().flatten() {
+            run(k["key"].as_str().unwrap(), &k["commands"]);
+        }
+        run(case["name"].as_str().unwrap(), &case["commands"]);
+        for gone in case["delete"].as_array().into_iter().flatten() {
+            redis.cmd(&[b"DEL", gone.as_str().unwrap().as_bytes()]);
         }
     }
     let web = Web::start(&redis);
@@ -722,10 +732,22 @@ async fn ofrep_answers_the_shared_cases() {
                 expect_flag(&web, key, Some(ALL_KEY), &body, 400, want).await;
                 continue;
             }
+            // References past a bound: OFREP's GENERAL error, the
+            // module's detail.
+            if q["reason"] == "error" {
+                let want = json!({"errorCode": "GENERAL", "errorDetails": q["detail"]});
+                expect_flag(&web, key, Some(ALL_KEY), &body, 500, want).await;
+                continue;
+            }
             // The value served, typed (a number a JSON number, an object an
             // object); none when nothing is served.
             let want = json!({"reason": q["openfeature"], "value": q["value"]});
-            expect_flag(&web, key, Some(ALL_KEY), &body, 200, want).await;
+            let v = expect_flag(&web, key, Some(ALL_KEY), &body, 200, want).await;
+            // A failed prerequisite: no error code, the metadata names it.
+            if q["reason"] == "prerequisite" {
+                assert_eq!(v["metadata"]["prerequisite"], q["detail"], "{key}: {v}");
+                assert!(v.get("errorCode").is_none(), "{key}: {v}");
+            }
         }
     }
     // An empty targetingKey is none: what depends on the id needs one;

@@ -5,6 +5,7 @@
 //! `HANOI.HISTORY` as [`HistoryEntry`]s, the readers of reply values they
 //! use, and a flag's version for the stale-save check ([`version_on`]).
 
+use hanoi_core::reply::{DetailReply, Reply, ResolveReply};
 use hanoi_core::{codec, Description};
 use redis::aio::ConnectionLike;
 use redis::{RedisError, Value};
@@ -121,6 +122,10 @@ pub struct FlagView {
     pub values: Vec<Vec<u8>>,
     /// The variant served when the flag is off for a query.
     pub default: Option<Vec<u8>>,
+    /// A segment (`HANOI.DEFINE key SEGMENT`): its answer is membership.
+    pub segment: bool,
+    /// Each prerequisite's key and the variant it must serve, in order.
+    pub prerequisites: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 fn signed(v: u64) -> i64 {
@@ -155,6 +160,8 @@ impl From<Description> for FlagView {
             value_type: d.value_type.as_str(),
             values: d.values,
             default: d.default,
+            segment: d.segment,
+            prerequisites: d.prerequisites,
         }
     }
 }
@@ -202,6 +209,53 @@ impl FlagView {
             })
             .unwrap_or_default()
     }
+
+    /// The segments its rules name (`segment IN|NOTIN n …`, `segment
+    /// EQ|NE s`), each once, in the order the rules name them.
+    pub fn segments_used(&self) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for r in &self.rules {
+            let words = r.get(1..).unwrap_or(&[]);
+            let mut i = 0;
+            while i + 1 < words.len() {
+                if words[i] == b"segment" {
+                    let op = words[i + 1].to_ascii_uppercase();
+                    let names: &[Vec<u8>] = match op.as_slice() {
+                        b"IN" | b"NOTIN" => {
+                            let n = words
+                                .get(i + 2)
+                                .and_then(|c| std::str::from_utf8(c).ok()?.parse::<usize>().ok())
+                                .unwrap_or(0);
+                            words
+                                .get(i + 3..(i + 3 + n).min(words.len()))
+                                .unwrap_or(&[])
+                        }
+                        b"EQ" | b"NE" => words.get(i + 2..i + 3).unwrap_or(&[]),
+                        _ => &[],
+                    };
+                    for n in names {
+                        if !out.contains(n) {
+                            out.push(n.clone());
+                        }
+                    }
+                }
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// The keys it references: its prerequisites, then the segments its
+    /// rules name.
+    pub fn references(&self) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = self.prerequisites.iter().map(|(k, _)| k.clone()).collect();
+        for s in self.segments_used() {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
 }
 
 /// `HANOI.RESOLVE`'s (and `HANOI.PREVIEW`'s) answer.
@@ -214,25 +268,59 @@ pub struct Explain {
     pub percentage: Option<i64>,
     /// The JSON text served (`HANOI.RESOLVE` only).
     pub value: Option<Vec<u8>>,
+    /// A segment the flag's rules name that is missing (its conditions
+    /// are false).
+    pub missing: Option<Vec<u8>>,
 }
 
 impl Explain {
-    /// `HANOI.RESOLVE`'s reply: enabled, variant, value, reason, detail,
-    /// effective percentage, type.
+    /// `HANOI.RESOLVE`'s (and `HANOI.PREVIEW`'s) reply, decoded by
+    /// hanoi-core ([`ResolveReply`]): None when it does not read as one.
     pub fn from_resolve(v: &Value) -> Option<Explain> {
-        let items = list(v);
-        if items.len() < 7 {
-            return None;
-        }
+        let r = ResolveReply::decode(&core_reply(v, 0)?).ok()?;
+        let e = r.explanation;
         Some(Explain {
-            enabled: int(&items[0]) == Some(1),
-            variant: bytes(&items[1]),
-            value: bytes(&items[2]),
-            reason: text(&items[3]),
-            detail: bytes(&items[4]).map(|b| String::from_utf8_lossy(&b).into_owned()),
-            percentage: int(&items[5]),
+            enabled: e.enabled,
+            variant: e.variant,
+            value: r.value,
+            reason: e.reason.as_str().to_owned(),
+            detail: e.detail.map(|d| match d {
+                DetailReply::Text(t) => String::from_utf8_lossy(&t).into_owned(),
+                DetailReply::Bucket(b) => b.to_string(),
+            }),
+            percentage: Some(i64::from(e.percentage)),
+            missing: e.missing,
         })
     }
+}
+
+/// A reply as hanoi-core's [`Reply`] (its decoders read that): None for
+/// an error reply, a shape it has no word for, or nesting deeper than 8.
+pub fn core_reply(v: &Value, depth: usize) -> Option<Reply> {
+    if depth > 8 {
+        return None;
+    }
+    Some(match v {
+        Value::Nil => Reply::Nil,
+        Value::Int(i) => Reply::Int(*i),
+        Value::BulkString(b) => Reply::Bulk(b.clone()),
+        Value::SimpleString(s) => Reply::Simple(s.clone()),
+        Value::Okay => Reply::Simple("OK".to_owned()),
+        Value::VerbatimString { text, .. } => Reply::Bulk(text.as_bytes().to_vec()),
+        Value::Boolean(b) => Reply::Int(i64::from(*b)),
+        Value::Array(items) | Value::Set(items) => Reply::Array(
+            items
+                .iter()
+                .map(|i| core_reply(i, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
+        Value::Map(m) => Reply::Map(
+            m.iter()
+                .map(|(k, v)| Some((bytes(k)?, core_reply(v, depth + 1)?)))
+                .collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    })
 }
 
 /// `HANOI.STATS`'s answer.

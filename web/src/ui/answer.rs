@@ -49,9 +49,20 @@ pub(super) fn reason_words(e: &Explain) -> String {
         "percentage" => format!("it is in the {pct} %{bucket}"),
         "outside" => format!("it is not in the {pct} %{bucket}"),
         "needs_id" => "the answer depends on the id, and none was given".to_owned(),
+        "prerequisite" => format!("prerequisite {detail} is off for this user"),
+        "error" if detail.is_empty() => "the flag could not be evaluated".to_owned(),
+        "error" => format!("the flag could not be evaluated: {detail}"),
         r if detail.is_empty() => r.to_owned(),
         r => format!("{r} ({detail})"),
     }
+}
+
+/// A missing segment the rules name, in words.
+pub(super) fn missing_words(segment: &[u8]) -> String {
+    format!(
+        "Segment {} is missing: the conditions that name it are false (NOTIN too).",
+        String::from_utf8_lossy(segment)
+    )
 }
 
 /// The module's refusal in plain words: without `ERR `, an unknown
@@ -87,11 +98,22 @@ mod tests {
             detail: Some("43".into()),
             percentage: Some(25),
             value: None,
+            missing: None,
         };
         assert_eq!(
             reason_words(&e),
             "it is not in the 25 % (this id's bucket is 43)"
         );
+        let pre = Explain {
+            reason: "prerequisite".into(),
+            detail: Some("new_payments".into()),
+            ..e.clone()
+        };
+        assert_eq!(
+            reason_words(&pre),
+            "prerequisite new_payments is off for this user"
+        );
+        assert!(missing_words(b"beta").contains("beta is missing"));
         assert_eq!(plain("ERR percentage must be"), "percentage must be");
         assert!(plain("ERR unknown operator 'X'").contains("SEMVER_LT"));
     }

@@ -118,6 +118,8 @@ fn aspects(f: Option<&FlagView>, all_rules: &[String], all_meta: &[String]) -> V
             r.sort();
             r.join("\n")
         },
+        if f.segment { "segment" } else { "flag" }.to_owned(),
+        prereq_words(f),
     ];
     for name in all_rules {
         out.push(
@@ -153,7 +155,7 @@ const PARTS: [(&str, &str); 7] = [
         "copy_variants",
         "variants, weights, values, default and salt",
     ),
-    ("copy_rules", "the rules"),
+    ("copy_rules", "the rules and the prerequisites"),
     ("copy_schedule", "the schedule (window and ramp)"),
     ("copy_regexes", "the regexes"),
     ("copy_metadata", "the metadata"),
@@ -286,6 +288,11 @@ fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
             if !changed.is_empty() {
                 out.push(format!("changes or moves {}", list(&changed)));
             }
+            let (before, after) = (d.map(prereq_words).unwrap_or_default(), prereq_words(src));
+            if before != after {
+                let none = |s: String| if s.is_empty() { "none".to_owned() } else { s };
+                out.push(format!("prerequisites {} → {}", none(before), none(after)));
+            }
             if out.is_empty() {
                 format!("no change ({} rules)", new.len())
             } else {
@@ -345,7 +352,7 @@ fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
     }
 }
 
-const LABELS: [&str; 12] = [
+const LABELS: [&str; 14] = [
     "switch",
     "percentage",
     "effective percentage",
@@ -358,7 +365,56 @@ const LABELS: [&str; 12] = [
     "window",
     "ramp",
     "regexes",
+    "kind",
+    "prerequisites",
 ];
+
+/// The prerequisites in order: "payments, api (serving v2)".
+fn prereq_words(f: &FlagView) -> String {
+    f.prerequisites
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{} (serving {})", lossy(k), lossy(v)),
+            None => lossy(k),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The keys each side references that the other environment lacks (or
+/// has of the other kind): what a copy there would point at in vain.
+#[derive(Default)]
+struct MissingRefs {
+    /// The current environment's flag's references missing in the other.
+    a_in_b: Vec<Vec<u8>>,
+    /// The other environment's flag's references missing in the current.
+    b_in_a: Vec<Vec<u8>>,
+}
+
+async fn missing_refs(
+    app: &App,
+    here: usize,
+    other: usize,
+    a: Option<&FlagView>,
+    b: Option<&FlagView>,
+) -> MissingRefs {
+    let (a_in_b, b_in_a) = futures_util::future::join(
+        async {
+            match a {
+                Some(f) => super::flag::missing_refs(&app.envs[other].store, f).await,
+                None => Vec::new(),
+            }
+        },
+        async {
+            match b {
+                Some(f) => super::flag::missing_refs(&app.envs[here].store, f).await,
+                None => Vec::new(),
+            }
+        },
+    )
+    .await;
+    MissingRefs { a_in_b, b_in_a }
+}
 
 fn rule_names(f: Option<&FlagView>) -> Vec<String> {
     f.map(|f| {
@@ -404,6 +460,7 @@ pub(super) async fn compare_page(
     if a.is_none() && b.is_none() {
         return Err(Fail::NotFound);
     }
+    let missing = missing_refs(&app, w.env, other, a.as_ref(), b.as_ref()).await;
     Ok(respond(
         StatusCode::OK,
         render(
@@ -411,9 +468,9 @@ pub(super) async fn compare_page(
             &w,
             &key,
             other,
-            a.as_ref(),
-            b.as_ref(),
+            (a.as_ref(), b.as_ref()),
             Notice::Nothing,
+            &missing,
         ),
     ))
 }
@@ -423,9 +480,9 @@ fn render(
     w: &Who,
     key: &[u8],
     other: usize,
-    a: Option<&FlagView>,
-    b: Option<&FlagView>,
+    (a, b): (Option<&FlagView>, Option<&FlagView>),
     notice: Notice,
+    missing: &MissingRefs,
 ) -> Markup {
     let refused = match &notice {
         Notice::Refused(r) => Some(*r),
@@ -464,7 +521,21 @@ fn render(
     let copy_form = |from: &str, to: usize, src: Option<&FlagView>, dst: Option<&FlagView>| {
         let to_env = &app.envs[to];
         let refused = refused.filter(|r| r.to == to);
+        let gone = if to == other {
+            &missing.a_in_b
+        } else {
+            &missing.b_in_a
+        };
         html! {
+            @if src.is_some() && !gone.is_empty() {
+                div.msg.warn.missing-refs id={"missing-in-" (to_env.name)} role="note" {
+                    strong { "Missing in " (to_env.name) ": " }
+                    @for (i, k) in gone.iter().enumerate() { @if i > 0 { ", " } code { (lossy(k)) } }
+                    ". " (name) " in " (from) " references " @if gone.len() > 1 { "them" } @else { "it" }
+                    " (a prerequisite or a segment its rules name). Copied there, a missing prerequisite fails (the flag is off) and a missing segment's conditions are false: copy "
+                    @if gone.len() > 1 { "them" } @else { "it" } " to " (to_env.name) " first."
+                }
+            }
             @if src.is_some() && can_write(&to_env.name) {
                 form.copy method="post" action=(env_link(true, &to_env.name, &format!("{}/copy", flag_url(key))))
                     id={"copy-to-" (to_env.name)}
@@ -576,6 +647,10 @@ pub(super) async fn copy(
         .flag;
     let src = FlagView::from_bytes(&src_bytes)
         .ok_or_else(|| Fail::Bad(format!("the flag in {from_name} cannot be read")))?;
+    // The references each side lacks in the other (render's a is the
+    // target here, b the source).
+    let missing = missing_refs(&app, w.env, from, dst.as_ref(), Some(&src)).await;
+    let missing = &missing;
     let stale = |src: &FlagView, dst: Option<&FlagView>, what: &str| {
         // Shown again from the target's point of view, with what is there now.
         let n = html! { div.msg.warn id="stale" role="alert" {
@@ -583,7 +658,15 @@ pub(super) async fn copy(
         " Here is the comparison as it is now; copy again if it is still what you want." } };
         respond(
             StatusCode::CONFLICT,
-            render(&app, &w, &key, from, dst, Some(src), Notice::Top(n)),
+            render(
+                &app,
+                &w,
+                &key,
+                from,
+                (dst, Some(src)),
+                Notice::Top(n),
+                missing,
+            ),
         )
     };
     if src.version() != field("source_version") {
@@ -618,9 +701,9 @@ pub(super) async fn copy(
                 &w,
                 &key,
                 from,
-                dst.as_ref(),
-                Some(&src),
+                (dst.as_ref(), Some(&src)),
                 Notice::Refused(&refused),
+                missing,
             ),
         )
     };
@@ -721,9 +804,9 @@ pub(super) async fn copy(
                     &w,
                     &key,
                     from,
-                    now.as_ref(),
-                    Some(&src),
+                    (now.as_ref(), Some(&src)),
                     Notice::Refused(&refused),
+                    missing,
                 ),
             ))
         }

@@ -2,12 +2,12 @@
 //! regexes, schedule, metadata, history) and its saves, refused when the
 //! flag changed since the page was rendered.
 
-use super::answer::{parse_attrs, plain, reason_words};
+use super::answer::{missing_words, parse_attrs, plain, reason_words};
 use super::chart;
 use super::forms::{check_variant_rows, commands, quote_token, variant_rows, VariantRow};
 use super::history::history_table;
 use super::list::is_stale;
-use super::rules::{rule_form, rule_sentence, rule_step, RuleForm, RuleStep};
+use super::rules::{rule_form, rule_sentence, rule_step, Catalog, RuleForm, RuleStep};
 use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::time::{fmt_iso, now_ms};
 use super::{flag_url, key_of, layout, lossy, respond, state_badge, urlencode, Fail};
@@ -29,6 +29,40 @@ struct PageData {
     version: String,
     /// Pending change requests for this flag (environments with approvals).
     pending: Vec<store::requests::Request>,
+    /// The keys it references (prerequisites, segments its rules name)
+    /// that are missing here, or of the wrong kind.
+    missing_refs: Vec<Vec<u8>>,
+}
+
+/// Of `refs` (a flag's references: at most its prerequisites and the
+/// segments its rules name), those missing in `store`: no key, or a
+/// segment where a flag is needed and the reverse. Unreadable: none said.
+pub(super) async fn missing_refs(store: &store::Store, f: &FlagView) -> Vec<Vec<u8>> {
+    let refs: Vec<Vec<u8>> = f.references().into_iter().take(64).collect();
+    if refs.is_empty() {
+        return Vec::new();
+    }
+    let Ok(replies) = store
+        .per_key(&refs, |p, k| {
+            p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
+            1
+        })
+        .await
+    else {
+        return Vec::new();
+    };
+    let prereqs: Vec<&Vec<u8>> = f.prerequisites.iter().map(|(k, _)| k).collect();
+    refs.iter()
+        .zip(&replies)
+        .filter(|(k, r)| {
+            match r.first().and_then(FlagView::from_export) {
+                None => true,
+                // A prerequisite must be a flag; a segment condition, a segment.
+                Some(t) => t.segment == prereqs.contains(k),
+            }
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>, Fail> {
@@ -56,7 +90,9 @@ async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>,
     // The revision comes with the flag it describes (one reply): a write
     // after it makes a save refused, never a stale view accepted.
     let version = flag.version();
+    let missing_refs = missing_refs(store, &flag).await;
     Ok(Some(PageData {
+        missing_refs,
         flag,
         stats: r.get(1).and_then(Stats::from_reply),
         history: r.get(2).map(store::history).unwrap_or_default(),
@@ -425,7 +461,8 @@ fn try_section(w: &Who, n: &Notice, q: &HashMap<String, String>, url: &str) -> M
                         Ok(e) => p { "For " code { (id) } ": " strong { @if e.enabled { "on" } @else { "off" } }
                             @if let Some(v) = &e.variant { ", variant " code { (lossy(v)) } }
                             ", because " strong.reason { (reason_words(e)) }
-                            " " span.muted { "(" (e.reason) @if let Some(dt) = &e.detail { " " (dt) } ")" } },
+                            " " span.muted { "(" (e.reason) @if let Some(dt) = &e.detail { " " (dt) } ")" }
+                            @if let Some(m) = &e.missing { br; span.warn id="try-missing" { (missing_words(m)) } } },
                         Err(msg) => div.msg.err role="alert" { (msg) },
                     }
                 }
@@ -442,7 +479,7 @@ fn rules_section(
     q: &HashMap<String, String>,
     url: &str,
     base: &str,
-    known: &[String],
+    catalog: &Catalog,
 ) -> Markup {
     let f = &d.flag;
     let last = f.rules.len().saturating_sub(1);
@@ -463,7 +500,14 @@ fn rules_section(
     html! {
         section.card id="rules" {
             h2 { "Rules" }
-            p.muted { "Tried in order, before the percentage: the first rule whose conditions all hold decides." }
+            @if f.segment { p.muted { "Tried in order: an id whose conditions all hold is a member (a rollout: that share of them). Rules here serve no variant." } }
+            @else { p.muted { "Tried in order, before the percentage: the first rule whose conditions all hold decides." } }
+            @let gone: Vec<Vec<u8>> = f.segments_used().into_iter().filter(|s| d.missing_refs.contains(s)).collect();
+            @if !gone.is_empty() {
+                p.msg.warn id="missing-segments" { "Missing here: segment" @if gone.len() > 1 { "s" } " "
+                    @for (i, k) in gone.iter().enumerate() { @if i > 0 { ", " } code { (lossy(k)) } }
+                    ". The conditions that name " @if gone.len() > 1 { "them" } @else { "it" } " are false (NOTIN too)." }
+            }
             (form_error(n, &["rule_del", "rule_move"], "rules-error"))
             @if f.rules.is_empty() { p.muted { "No rules." } }
             @else {
@@ -491,7 +535,7 @@ fn rules_section(
                     }
                 } } }
             }
-            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, n, "rule_set"), url, f, form, &w.in_env(), w.protected, known)) } }
+            @if w.can_write { @if let Some(form) = form { (rule_form(hidden(w, d, n, "rule_set"), url, f, form, &w.in_env(), w.protected, catalog)) } }
         }
     }
 }
@@ -539,6 +583,100 @@ fn schedule_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
     }
 }
 
+/// A segment's own panel, in place of the switch, schedule and
+/// prerequisites: what its answer means, and where its users are seen.
+fn segment_section(w: &Who, d: &PageData) -> Markup {
+    let f = &d.flag;
+    html! {
+        section.card id="segment" {
+            h2 { "Segment" }
+            p { "A segment's answer is membership: " strong { (f.users) " registered ids" } " are members, and so is any id a regex or a rule below takes in; "
+                strong { (f.blocked) " blocked ids" } " are never members. Flags use it in a rule: " code { "segment IN 1 …" } "." }
+            p.muted { "It has no switch, percentage, variants or schedule. " a href=(w.link("/segments")) id="all-segments" { "All segments and the flags that use them" } }
+            @if f.salt.is_some() { p.muted { "salt " code { (f.salt.as_deref().map(lossy).unwrap_or_default()) } } }
+            @if !d.missing_refs.is_empty() {
+                p.msg.warn id="missing-refs" { "Missing here: " @for (i, k) in d.missing_refs.iter().enumerate() { @if i > 0 { ", " } code { (lossy(k)) } }
+                    " (named by its rules: those conditions are false)." }
+            }
+        }
+    }
+}
+
+/// The prerequisites, in evaluation order (after the switch and the
+/// window, before the ids): each must be on for the same id (serving its
+/// variant when one is named), else this flag is off. Add (a picker of this
+/// environment's flags), remove, move up and down: each a `HANOI.PREREQ`.
+fn prereq_section(
+    w: &Who,
+    d: &PageData,
+    n: &Notice,
+    url: &str,
+    key: &[u8],
+    catalog: &Catalog,
+) -> Markup {
+    let f = &d.flag;
+    let last = f.prerequisites.len().saturating_sub(1);
+    let name = lossy(key);
+    let choices: Vec<&String> = catalog
+        .flags
+        .iter()
+        .filter(|c| c.as_bytes() != key && !f.prerequisites.iter().any(|(p, _)| p == c.as_bytes()))
+        .collect();
+    let full = catalog.flags.len() >= super::rules::KnownAttributes::NAMES;
+    let chosen = kept(n, "prereq_set", "prereq", String::new());
+    html! {
+        section.card id="prerequisites" {
+            h2 { "Prerequisites (" (f.prerequisites.len()) ")" }
+            p.muted { "After the switch and the window, before the ids: each must be on for the same id and attributes (and serve its variant when one is named). The first that is not makes " (name) " off, serving its default." }
+            (form_error(n, &["prereq_del", "prereq_move"], "prereqs-error"))
+            @if f.prerequisites.is_empty() { p.muted id="no-prereqs" { "None." } }
+            @else {
+                table id="prereq-table" { thead { tr { th { "#" } th { "flag" } th { "must serve" } @if w.can_write { th { span.sr-only { "actions" } } } } } tbody {
+                    @for (i, (p, v)) in f.prerequisites.iter().enumerate() {
+                        @let pname = lossy(p);
+                        tr {
+                            td { (i + 1) }
+                            td.name { a href=(w.link(&flag_url(p))) { (pname) }
+                                @if d.missing_refs.contains(p) { " " span.badge.missing title="no such flag here: this prerequisite fails" { "missing" } } }
+                            td { @match v { Some(v) => code { (lossy(v)) }, None => span.muted { "on" } } }
+                            @if w.can_write { td.actions {
+                                @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, n, "prereq_move"))
+                                    input type="hidden" name="prereq" value=(pname); input type="hidden" name="index" value=(i - 1);
+                                    button.secondary type="submit" aria-label={"Move prerequisite " (pname) " up" (w.in_env())} { "↑" } } " " }
+                                @if i < last { form.inline method="post" action=(url) { (hidden(w, d, n, "prereq_move"))
+                                    input type="hidden" name="prereq" value=(pname); input type="hidden" name="index" value=(i + 1);
+                                    button.secondary type="submit" aria-label={"Move prerequisite " (pname) " down" (w.in_env())} { "↓" } } " " }
+                                form.inline method="post" action=(url) data-confirm={"Remove prerequisite " (pname) "?"} { (hidden(w, d, n, "prereq_del"))
+                                    input type="hidden" name="prereq" value=(pname);
+                                    button.danger type="submit" aria-label={"Remove prerequisite " (pname) (w.in_env())} { "remove" } }
+                            } }
+                        }
+                    }
+                } }
+            }
+            @if w.can_write {
+                form method="post" action={(url) "#prerequisites"} id="prereq-form" {
+                    (hidden(w, d, n, "prereq_set"))
+                    (form_error(n, &["prereq_set"], "prereq-error"))
+                    div.row {
+                        label { "Needs the flag" br;
+                            select name="prereq" id="prereq-key" {
+                                option value="" { "(choose a flag)" }
+                                @for c in &choices { option value=(c) selected[**c == chosen] { (c) } }
+                                @if full && !chosen.is_empty() && !choices.iter().any(|c| **c == chosen) { option value=(chosen) selected { (chosen) } }
+                            } }
+                        label { "serving the variant (optional)" br;
+                            input type="text" name="prereq_variant" id="prereq-variant" autocomplete="off"
+                                value=(kept(n, "prereq_set", "prereq_variant", String::new())); }
+                    }
+                    @if full { p.muted { "Only the first " (super::rules::KnownAttributes::NAMES) " flags are listed." } }
+                    button type="submit" id="add-prereq" { "Add prerequisite" (w.in_env()) }
+                }
+            }
+        }
+    }
+}
+
 fn render_flag(
     app: &App,
     w: &Who,
@@ -551,9 +689,10 @@ fn render_flag(
     let name = lossy(key);
     let base = flag_url(key);
     let url = w.link(&base);
+    let catalog = w.env(app).attributes.get();
     let body = html! {
         @if w.multi { (env_tabs(app, w, &base)) }
-        h1 id="flag-title" { (name) " " (state_badge(f.enabled))
+        h1 id="flag-title" { (name) " " @if f.segment { span.badge.segment id="segment-badge" { "segment" } } @else { (state_badge(f.enabled)) }
             @if w.multi { " " span.badge.env id="flag-env" { "in " (w.env_name) } }
             @if w.multi && !w.can_write { " " span.badge id="read-only" { "read-only" } }
             @if is_stale(d.stats.as_ref(), app.config.stale_days) { " " span.badge.stale { "stale" } } }
@@ -577,9 +716,14 @@ fn render_flag(
         }
         // The evaluation order: the switch and the window, blocked,
         // registered, regexes, rules, the percentage; the other panels after.
-        div.grid {
-            (state_section(w, d, n, &url, &name))
-            (schedule_section(w, d, n, &url))
+        @if f.segment {
+            (segment_section(w, d))
+        } @else {
+            div.grid {
+                (state_section(w, d, n, &url, &name))
+                (schedule_section(w, d, n, &url))
+            }
+            (prereq_section(w, d, n, &url, key, &catalog))
         }
         div.grid {
             section.card id="blocked" {
@@ -636,10 +780,10 @@ fn render_flag(
                 }
             }
         }
-        (rules_section(w, d, n, q, &url, &base, &w.env(app).attributes.get()))
+        (rules_section(w, d, n, q, &url, &base, &catalog))
         div.grid {
-            (percentage_section(w, d, n, &url))
-            section.card id="variants" {
+            @if !f.segment { (percentage_section(w, d, n, &url)) }
+            @if !f.segment { section.card id="variants" {
                 h2 { "Variants" }
                 p id="flag-type" { "Type: " strong { (f.value_type) }
                     @if let Some(d) = &f.default { " · served when off: " code { (lossy(d)) } } }
@@ -649,7 +793,7 @@ fn render_flag(
                         tr { td { code { (lossy(v)) } } td { (f.weights.get(i).map(|w| w.to_string()).unwrap_or_else(|| "—".into())) }
                             td { code { (f.values.get(i).map(|j| lossy(j)).unwrap_or_else(|| "(its name)".into())) } } } } } } }
                 @if w.can_write { (define_form(w, d, n, &url)) }
-            }
+            } }
             (try_section(w, n, q, &base))
             (stats_section(d))
             section.card id="metadata" {
@@ -677,6 +821,7 @@ fn render_flag(
                 form.row method="post" action=(url) id="delete-form" {
                     (hidden(w, d, n, "delete"))
                     (form_error(n, &["delete"], "delete-error"))
+                    @if f.segment { p.muted { "Flags whose rules name this segment then find its conditions false." } }
                     label { "Type the flag's name to delete it: " input type="text" name="confirm" id="delete-confirm" autocomplete="off"; }
                     button.danger type="submit" id="delete-button" { "Delete flag" (w.in_env()) }
                 }
@@ -956,7 +1101,13 @@ pub(super) async fn flag_write(
             let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
             if errors.is_empty() {
                 if op == "delete" {
-                    return Ok(Redirect::to(&w.link("/flags?deleted=1")).into_response());
+                    w.env(&app).attributes.invalidate();
+                    let to = if current.flag.segment {
+                        "/segments?deleted=1"
+                    } else {
+                        "/flags?deleted=1"
+                    };
+                    return Ok(Redirect::to(&w.link(to)).into_response());
                 }
                 return Ok(
                     Redirect::to(&w.link(&format!("{}?done={op}", flag_url(&key)))).into_response(),

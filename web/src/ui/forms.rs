@@ -377,6 +377,30 @@ pub(super) fn commands(
             c.arg("MOVE").arg(field("name")).arg(field("index"));
             vec![c]
         }
+        // Prerequisites: one HANOI.PREREQ each (the module checks the
+        // kind, cycles, the limit and the slot).
+        "prereq_set" => {
+            let other = field("prereq");
+            if other.is_empty() {
+                return Err("choose the flag this one needs".into());
+            }
+            let mut c = one("HANOI.PREREQ");
+            c.arg("SET").arg(other);
+            if !field("prereq_variant").is_empty() {
+                c.arg("VARIANT").arg(field("prereq_variant"));
+            }
+            vec![c]
+        }
+        "prereq_del" => {
+            let mut c = one("HANOI.PREREQ");
+            c.arg("DEL").arg(field("prereq"));
+            vec![c]
+        }
+        "prereq_move" => {
+            let mut c = one("HANOI.PREREQ");
+            c.arg("MOVE").arg(field("prereq")).arg(field("index"));
+            vec![c]
+        }
         "window" => {
             let from = parse_time(field("from")).ok_or("bad From time")?;
             let until = parse_time(field("until")).ok_or("bad Until time")?;

@@ -115,6 +115,9 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
             if let Some(n) = after(args, "VARIANTS").and_then(|n| n.parse::<i64>().ok()) {
                 parts.push(plural(n, "variant", "variants"));
             }
+            if args.iter().any(|a| a.eq_ignore_ascii_case("SEGMENT")) {
+                return format!("defined as a segment{cut}");
+            }
             format!("defined: {}{cut}", parts.join(", "))
         }
         ("HANOI.REGISTER" | "HANOI.UNREGISTER", [kind, first, ..]) => {
@@ -147,6 +150,22 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
             // Positions are counted from 1, as the flag page numbers rules.
             "MOVE" => format!(
                 "rule {rule} moved to position {}",
+                rest.first()
+                    .and_then(|i| i.parse::<u64>().ok())
+                    .map_or_else(|| "?".to_owned(), |i| (i + 1).to_string())
+            ),
+            _ => format!("{name} {joined}{cut}"),
+        },
+        ("HANOI.PREREQ", [sub, other, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
+            "SET" => match rest {
+                [v, variant, ..] if v.eq_ignore_ascii_case("VARIANT") => {
+                    format!("prerequisite {other} set (serving {variant})")
+                }
+                _ => format!("prerequisite {other} set"),
+            },
+            "DEL" => format!("prerequisite {} removed{cut}", args[1..].join(", ")),
+            "MOVE" => format!(
+                "prerequisite {other} moved to position {}",
                 rest.first()
                     .and_then(|i| i.parse::<u64>().ok())
                     .map_or_else(|| "?".to_owned(), |i| (i + 1).to_string())

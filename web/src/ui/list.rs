@@ -310,7 +310,9 @@ pub(super) async fn flags_list(
                     @let flag = r.flag.as_ref().unwrap_or(&none);
                     tr {
                         @let stale = html! { @if is_stale(r.stats.as_ref(), app.config.stale_days) { " " span.badge.stale title={"not evaluated for " (app.config.stale_days) " days"} { "stale" } } };
-                        td.name { a href=(w.link(&flag_url(&r.key))) { (lossy(&r.key)) } @if w.multi { (stale) } }
+                        td.name { a href=(w.link(&flag_url(&r.key))) { (lossy(&r.key)) }
+                            @if flag.segment { " " a.badge.segment href=(w.link("/segments")) title="a segment: its answer is membership" { "segment" } }
+                            @if w.multi { (stale) } }
                         @if w.multi {
                             @for (ei, e) in app.envs.iter().enumerate() {
                                 td.env-state data-env=(e.name) {

@@ -6,7 +6,8 @@
 //! This file holds the routes, the page frame and the error pages; each
 //! page lives in a module of its own: [`session`] (who is asking, the checks
 //! on writes), [`login`], [`list`] (the flags), [`new`] (creating a flag),
-//! [`flag`] (one flag's page and its saves), [`ids`] (a flag's ids, browsed), [`forms`] (what a form means as
+//! [`flag`] (one flag's page and its saves; a segment's page too),
+//! [`segments`] (the segments, the flags that use them, a new segment), [`ids`] (a flag's ids, browsed), [`forms`] (what a form means as
 //! commands), [`rules`] (the rule builder), [`history`] (the history in
 //! words), [`answer`] (answers and refusals in words), [`user`] (a user's
 //! view: every flag's answer for one id), [`audit`] (the audit log and its
@@ -26,6 +27,7 @@ mod login;
 mod new;
 mod requests;
 mod rules;
+mod segments;
 mod session;
 mod time;
 mod user;
@@ -63,6 +65,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/f/{hex}/ids", get(ids::ids_page).post(ids::ids_remove))
         .route("/f/{hex}/compare", get(compare::compare_page))
         .route("/f/{hex}/copy", axum::routing::post(compare::copy))
+        .route(
+            "/segments",
+            get(segments::segments_page).post(segments::create_segment),
+        )
         .route("/user", get(user::user_page))
         .route("/audit", get(audit::audit_page))
         .route("/requests", get(requests::requests_page))
@@ -236,6 +242,7 @@ fn layout(title: &str, who: Option<&Who>, body: Markup) -> Markup {
                                 }
                             }
                             @if w.can_write { a href=(w.link("/flags/new")) id="new-flag" { "+ New flag" } }
+                            a href=(w.link("/segments")) id="segments-link" { "Segments" }
                             a href=(w.link("/user")) id="user-view" { "A user's view" }
                             a href=(w.link("/audit")) id="audit-link" { "Audit log" }
                             @if w.approvals > 0 { a href=(w.link("/requests")) id="requests-link" { "Change requests" } }

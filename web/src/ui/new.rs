@@ -258,6 +258,7 @@ pub(super) async fn create_flag(
         WriteOutcome::Done(results) => {
             let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
             if errors.is_empty() {
+                w.env(&app).attributes.invalidate();
                 Ok(Redirect::to(&w.link(&flag_url(key))).into_response())
             } else {
                 // DEFINE refused: nothing exists; META refused: the flag does.

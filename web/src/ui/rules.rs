@@ -35,6 +35,38 @@ pub(super) const OPERATORS: &[(&str, &str)] = &[
     ("MISSING", "is not given"),
 ];
 
+/// The reserved attribute whose values are segments' names: the id (with
+/// the same attributes) is a member of them or not.
+pub(super) const SEGMENT: &str = "segment";
+
+/// The operators `segment` takes, and what each means.
+pub(super) const SEGMENT_OPERATORS: &[(&str, &str)] = &[
+    ("IN", "is a member of one of the segments"),
+    ("NOTIN", "is a member of none of the segments"),
+    ("EQ", "is a member of the segment"),
+    ("NE", "is not a member of the segment"),
+];
+
+/// Whether `op` is refused on `attr` (`segment` takes IN, NOTIN, EQ, NE).
+fn segment_refuses(attr: &str, op: &str) -> Option<String> {
+    (attr == SEGMENT
+        && !SEGMENT_OPERATORS
+            .iter()
+            .any(|(o, _)| o.eq_ignore_ascii_case(op)))
+    .then(|| format!("{SEGMENT} takes IN, NOTIN, EQ or NE (the segments' names), not {op}"))
+}
+
+/// A `segment` condition as words: "the id is in segment beta".
+fn segment_words(op: &str, values: &str) -> String {
+    match op.to_ascii_uppercase().as_str() {
+        "IN" => format!("the id is in one of the segments {values}"),
+        "NOTIN" => format!("the id is in none of the segments {values}"),
+        "EQ" => format!("the id is in segment {values}"),
+        "NE" => format!("the id is not in segment {values}"),
+        o => format!("{SEGMENT} {o} {values}"),
+    }
+}
+
 /// An operator as the middle of a sentence: "is one of".
 fn op_words(op: &str) -> &'static str {
     match op.to_ascii_uppercase().as_str() {
@@ -110,7 +142,9 @@ pub(super) fn rule_sentence(args: &[String]) -> String {
             .map(|v| quote_token(v))
             .collect::<Vec<_>>()
             .join(", ");
-        conds.push(if values.is_empty() {
+        conds.push(if attr == SEGMENT {
+            segment_words(op, &values)
+        } else if values.is_empty() {
             format!("{attr} {}", op_words(op))
         } else {
             format!("{attr} {} {values}", op_words(op))
@@ -227,7 +261,18 @@ fn parts_of_rule(r: &[Vec<u8>]) -> (String, String, String, Vec<String>) {
 /// builder's suggestions: read from every flag (`HANOI.EXPORT NOIDS`) at
 /// most every [`KnownAttributes::TTL`], at most [`KnownAttributes::MAX`].
 pub struct KnownAttributes {
-    cached: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<String>>)>>,
+    cached: std::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Catalog>)>>,
+}
+
+/// What the pickers offer, read with the attributes: the attributes the
+/// rules use, the flags (prerequisites' choices) and the segments (the
+/// `segment` attribute's choices), each at most [`KnownAttributes::NAMES`]
+/// (keys that are not UTF-8 left out: a form could not name them).
+#[derive(Default)]
+pub struct Catalog {
+    pub attributes: Vec<String>,
+    pub flags: Vec<String>,
+    pub segments: Vec<String>,
 }
 
 impl Default for KnownAttributes {
@@ -241,14 +286,23 @@ impl Default for KnownAttributes {
 impl KnownAttributes {
     const TTL: std::time::Duration = std::time::Duration::from_secs(30);
     const MAX: usize = 200;
+    pub(super) const NAMES: usize = 1000;
 
     /// What was read last (empty before the first read).
-    pub(super) fn get(&self) -> std::sync::Arc<Vec<String>> {
+    pub(super) fn get(&self) -> std::sync::Arc<Catalog> {
         self.cached
             .lock()
             .ok()
             .and_then(|c| c.as_ref().map(|(_, a)| a.clone()))
             .unwrap_or_default()
+    }
+
+    /// Read again at the next refresh (after a write of this hanoi-web:
+    /// a segment or flag just made is offered at once).
+    pub(super) fn invalidate(&self) {
+        if let Ok(mut c) = self.cached.lock() {
+            *c = None;
+        }
     }
 
     /// Reads them again when the last read is older than the TTL (a failed
@@ -276,22 +330,31 @@ impl KnownAttributes {
             return;
         };
         let mut out: Vec<String> = Vec::new();
-        'all: for r in replies.iter().filter_map(|r| r.first()) {
-            let Some(f) = FlagView::from_export(r) else {
+        let mut cat = Catalog::default();
+        for (k, r) in keys.iter().zip(&replies) {
+            let Some(f) = r.first().and_then(FlagView::from_export) else {
                 continue;
             };
+            if let Ok(name) = std::str::from_utf8(k) {
+                let names = if f.segment {
+                    &mut cat.segments
+                } else {
+                    &mut cat.flags
+                };
+                if names.len() < Self::NAMES {
+                    names.push(name.to_owned());
+                }
+            }
             for a in attributes_used(&f).into_iter().skip(1) {
-                if !out.contains(&a) {
+                if out.len() < Self::MAX && !out.contains(&a) {
                     out.push(a);
-                    if out.len() >= Self::MAX {
-                        break 'all;
-                    }
                 }
             }
         }
         out.sort();
+        cat.attributes = out;
         if let Ok(mut c) = self.cached.lock() {
-            *c = Some((std::time::Instant::now(), std::sync::Arc::new(out)));
+            *c = Some((std::time::Instant::now(), std::sync::Arc::new(cat)));
         }
     }
 }
@@ -337,6 +400,10 @@ fn rows_to_args(rows: &[Condition]) -> Result<Vec<String>, Vec<(String, String)>
             problems.push((format!("cond_op_{i}"), unknown_operator(&op)));
             continue;
         };
+        if let Some(p) = segment_refuses(attr, &op) {
+            problems.push((format!("cond_op_{i}"), p));
+            continue;
+        }
         let mut cond = vec![attr.to_owned(), op.clone()];
         match a {
             Arity::None => {}
@@ -400,6 +467,9 @@ pub(super) fn text_to_args(s: &str) -> Result<Vec<String>, String> {
         let Some(a) = arity(op) else {
             return Err(unknown_operator(op));
         };
+        if let Some(p) = segment_refuses(attr, op) {
+            return Err(p);
+        }
         out.push(attr.clone());
         out.push(op.clone());
         i += 2;
@@ -622,14 +692,18 @@ pub(super) fn rule_form(
     form: &RuleForm,
     in_env: &str,
     protected: bool,
-    known: &[String],
+    catalog: &Catalog,
 ) -> Markup {
+    let segments = &catalog.segments;
     let invalid = |field: &str| form.problem(field).map(|_| "true");
     let mut attrs = attributes_used(flag);
-    for a in known {
+    for a in &catalog.attributes {
         if !attrs.contains(a) {
             attrs.push(a.clone());
         }
+    }
+    if !segments.is_empty() && !attrs.iter().any(|a| a == SEGMENT) {
+        attrs.push(SEGMENT.to_owned());
     }
     html! {
         form method="post" action={(url) "#rule-form"} id="rule-form" aria-labelledby="rule-form-title" {
@@ -674,6 +748,13 @@ pub(super) fn rule_form(
                 }
             }
             datalist id="rule-attributes" { @for a in &attrs { option value=(a) {} } }
+            datalist id="rule-segments" { @for sg in segments { option value=(sg) {} } }
+            @if !segments.is_empty() {
+                p.muted id="segment-help" { "Attribute " code { (SEGMENT) } ": the id is a member of a segment. Its operators: "
+                    @for (i, (op, meaning)) in SEGMENT_OPERATORS.iter().enumerate() { @if i > 0 { ", " } code { (op) } " (" (meaning) ")" }
+                    ". The segments: "
+                    @for (i, sg) in segments.iter().enumerate() { @if i > 0 { ", " } code.segment-choice { (sg) } } "." }
+            }
             fieldset.conditions {
                 legend { "Conditions (all must hold)" }
                 @for (i, r) in form.rows.iter().enumerate() {
@@ -692,7 +773,8 @@ pub(super) fn rule_form(
                             }
                             (field_error(form, &o, &format!("cond-op-{i}"))) }
                         label.field.invalid[form.problem(&v).is_some()] { "Value (IN, NOTIN: several, separated by commas)" br;
-                            input type="text" name=(v) id={"cond-values-" (i)} value=(r.values) aria-invalid=[invalid(&v)];
+                            input type="text" name=(v) id={"cond-values-" (i)} value=(r.values) aria-invalid=[invalid(&v)]
+                                list=[(r.attr.trim() == SEGMENT).then_some("rule-segments")] autocomplete="off";
                             (field_error(form, &v, &format!("cond-values-{i}"))) }
                         @if form.rows.len() > 1 {
                             button.secondary type="submit" name="action" value={"remove_" (i)} id={"remove-condition-" (i)} formnovalidate[protected]
@@ -703,6 +785,7 @@ pub(super) fn rule_form(
                 button.secondary type="submit" name="action" value="add" id="add-condition" formnovalidate[protected] { "+ add a condition (AND)" }
             }
             p.muted { "EXISTS and MISSING take no value. Every operator but MISSING is false when the attribute is not given." }
+            @if !segments.is_empty() { p.muted { "A segment named in a rule that is deleted later makes its condition false (NOTIN too)." } }
             button type="submit" name="action" value="save" id="save-rule" {
                 @if form.editing.is_some() { "Save rule" } @else { "Add rule" } (in_env) }
             details.typed open[form.problem("conditions").is_some()] {

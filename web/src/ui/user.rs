@@ -3,7 +3,7 @@
 //! answer, not counted: a preview is not traffic) per flag in one
 //! pipeline per server, a page of flags at a time.
 
-use super::answer::{parse_attrs, plain, reason_words};
+use super::answer::{missing_words, parse_attrs, plain, reason_words};
 use super::history::thousands;
 use super::session::Who;
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
@@ -108,7 +108,7 @@ pub(super) async fn user_page(
                                         td { (state_badge(e.enabled)) }
                                         td { @if let Some(v) = &e.variant { code { (lossy(v)) } } @else { span.muted { "—" } } }
                                         td { @if let Some(v) = &e.value { code { (lossy(v)) } } @else { span.muted { "—" } } }
-                                        td { (reason_words(e)) }
+                                        td { (reason_words(e)) @if let Some(m) = &e.missing { br; span.warn.missing-segment { (missing_words(m)) } } }
                                     }
                                     Err(m) => { td colspan="4" { span.msg.err { (m) } } }
                                 }
