@@ -512,7 +512,11 @@ impl Engine {
                 flag.assign(&id, &q, now, max).map(|_| {
                     let res = flag.resolve_with(&id, &q);
                     let e = &res.explanation;
-                    count(Some(&flag), e.enabled, variant_index(Some(&flag), e.variant));
+                    count(
+                        Some(&flag),
+                        e.enabled,
+                        variant_index(Some(&flag), e.variant),
+                    );
                     res.values()
                 })
             })
@@ -567,7 +571,14 @@ impl Engine {
                 let metrics: Vec<(Bound<'py, PyBytes>, u64, u128, u128)> = a
                     .metrics
                     .iter()
-                    .map(|m| (PyBytes::new(py, &m.metric), m.converted, m.sum, m.sum_squares))
+                    .map(|m| {
+                        (
+                            PyBytes::new(py, &m.metric),
+                            m.converted,
+                            m.sum,
+                            m.sum_squares,
+                        )
+                    })
                     .collect();
                 Ok((PyBytes::new(py, &a.arm), a.control, a.exposures, metrics)
                     .into_pyobject(py)?
