@@ -108,6 +108,16 @@ export function idsArgs(o: IdsOptions): Arg[] {
   return out;
 }
 
+/** HANOI.EXPERIMENT START's options. */
+export interface ExperimentOptions {
+  /** 1 to 32 metric names. */
+  metrics: string | readonly string[];
+  /** The control arm (default: `off`, or the first variant). */
+  control?: string;
+  /** Drop a stopped experiment's data. */
+  reset?: boolean;
+}
+
 export const commands = {
   // ----- reads -----
   enabled: (key: Arg, id: Arg | undefined, pairs: Arg[]) =>
@@ -120,6 +130,9 @@ export const commands = {
     ),
   explain: (key: Arg, id: Arg, pairs: Arg[]) => read(["HANOI.EXPLAIN", key, id, ...withArgs(pairs)], r.explanation),
   resolve: (key: Arg, id: Arg, pairs: Arg[]) => read(["HANOI.RESOLVE", key, id, ...withArgs(pairs)], r.resolution),
+  experimentResults: (key: Arg) => read(["HANOI.EXPERIMENT", key, "RESULTS"], r.experimentResults),
+  experimentExposures: (key: Arg, cursor: string, count: number | undefined) =>
+    read(["HANOI.EXPERIMENT", key, "EXPOSURES", cursor, ...(count === undefined ? [] : ["COUNT", String(count)])], r.exposuresPage),
   menabled: (keys: Arg[], id: Arg, pairs: Arg[]) => {
     const args: Arg[] = ["HANOI.MENABLED", id];
     if (pairs.length || (keys.length && String(keys[0]).toUpperCase() === "WITH")) {
@@ -162,4 +175,17 @@ export const commands = {
     write(["HANOI.META", key, "SET", ...Object.entries(fields).flat()], r.integer),
   metaDel: (key: Arg, fields: string[]) => write(["HANOI.META", key, "DEL", ...fields], r.integer),
   unlink: (key: Arg) => write(["UNLINK", key], r.one),
+  // ----- experiments: ASSIGN and TRACK are writes -----
+  assign: (key: Arg, id: Arg, pairs: Arg[]) => write(["HANOI.ASSIGN", key, id, ...withArgs(pairs)], r.resolution),
+  track: (key: Arg, id: Arg, metric: string, value: string) =>
+    write(["HANOI.TRACK", key, id, metric, ...(value === "1" ? [] : [value])], r.one),
+  experimentStart: (key: Arg, o: ExperimentOptions) => {
+    const metrics = typeof o.metrics === "string" ? [o.metrics] : [...o.metrics];
+    const args: Arg[] = ["HANOI.EXPERIMENT", key, "START"];
+    if (o.control !== undefined) args.push("CONTROL", o.control);
+    args.push("METRICS", String(metrics.length), ...metrics);
+    if (o.reset) args.push("RESET");
+    return write(args, r.none);
+  },
+  experimentStop: (key: Arg) => write(["HANOI.EXPERIMENT", key, "STOP"], r.none),
 } as const;

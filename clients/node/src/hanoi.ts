@@ -1,9 +1,20 @@
 import { type Arg, type Connection, connect } from "./client.js";
-import { type Built, type Definition, type IdList, type IdsOptions, type Time, commands } from "./commands.js";
+import {
+  type Built,
+  type Definition,
+  type ExperimentOptions,
+  type IdList,
+  type IdsOptions,
+  type Time,
+  commands,
+} from "./commands.js";
 import { refusal } from "./errors.js";
 import {
+  type ArmResult,
   type Attributes,
   type Description,
+  type Exposure,
+  type ExposuresPage,
   type Explanation,
   type HistoryEntry,
   type Id,
@@ -18,6 +29,7 @@ import {
   named,
   namedDescription,
   segmentKeys,
+  trackValue,
 } from "./replies.js";
 
 export interface HanoiOptions {
@@ -290,6 +302,53 @@ export class Hanoi {
   /** Deletes metadata fields; how many were removed. */
   async deleteMeta(flag: string, ...fields: string[]): Promise<number> {
     return this.run(flag, commands.metaDel(this.key(flag), fields));
+  }
+
+  // ----- experiments (HANOI.EXPERIMENT, ASSIGN, TRACK) -----
+
+  /** HANOI.EXPERIMENT START: the flag's random split becomes an A/B test
+   * with these metrics; arms `off`/`on` or the variants. */
+  async startExperiment(flag: string, options: ExperimentOptions): Promise<void> {
+    return this.run(flag, commands.experimentStart(this.key(flag), options));
+  }
+
+  /** HANOI.EXPERIMENT STOP: stops recording (and sticky arms); the data stays. */
+  async stopExperiment(flag: string): Promise<void> {
+    return this.run(flag, commands.experimentStop(this.key(flag)));
+  }
+
+  /** HANOI.ASSIGN: `resolve`'s answer and, while the flag's experiment runs,
+   * the id's first exposure recorded when the random split decided it. A write. */
+  async assign(flag: string, id: Id, attributes?: Attributes): Promise<Resolution> {
+    const r = await this.run(flag, commands.assign(this.key(flag), idArg(id), attributePairs(attributes)));
+    return named(r, this.prefix);
+  }
+
+  /** HANOI.TRACK: adds `value` (an integer from 0 to 2^53) to the exposed
+   * id's total for `metric`; whether it was recorded. */
+  async track(flag: string, id: Id, metric: string, value: number | bigint = 1): Promise<boolean> {
+    return this.run(flag, commands.track(this.key(flag), idArg(id), metric, trackValue(value)));
+  }
+
+  /** HANOI.EXPERIMENT RESULTS: per arm (exposures; per metric converted, sum,
+   * sum of squares), or null without an experiment. */
+  async experimentResults(flag: string): Promise<ArmResult[] | null> {
+    return this.run(flag, commands.experimentResults(this.key(flag)));
+  }
+
+  /** One page of HANOI.EXPERIMENT EXPOSURES (start at cursor "0", stop when "0" comes back). */
+  async exposures(flag: string, options: { cursor?: string; count?: number } = {}): Promise<ExposuresPage> {
+    return this.run(flag, commands.experimentExposures(this.key(flag), options.cursor ?? "0", options.count));
+  }
+
+  /** Every exposure, in the order made (each once). */
+  async *iterExposures(flag: string, options: { count?: number } = {}): AsyncIterableIterator<Exposure> {
+    let cursor = "0";
+    do {
+      const page = await this.exposures(flag, { ...options, cursor });
+      cursor = page.cursor;
+      yield* page.exposures;
+    } while (cursor !== "0");
   }
 
   /** Deletes the flag (UNLINK); whether it existed. */

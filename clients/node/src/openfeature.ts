@@ -33,6 +33,20 @@
  * - A missing flag, or a key that is not a flag → `FLAG_NOT_FOUND`; Redis
  *   unreachable, or no answer within `timeoutMs` (default 1000) → `GENERAL`
  *   (the caller's default).
+ * - Experiments (`experiments: true`, or the flags' names): an evaluation of
+ *   a flag whose description shows a running experiment is `HANOI.ASSIGN`
+ *   instead of `HANOI.RESOLVE` (the same answer; the id's first exposure
+ *   recorded: a write). The description is the cached one (`cacheSeconds`).
+ * - `track(event, context, details)` (the SDK's `client.track`) is
+ *   `HANOI.TRACK flag targetingKey event value`: the event name is the
+ *   metric, `details.value` the value (an integer from 0 to 2^53; 1 when
+ *   none). OpenFeature's tracking names no flag: it is `details.flag` (a
+ *   name or a list), else every flag named in `experiments`, else (with
+ *   `experiments: true`) every flag this provider evaluated with a running
+ *   experiment declaring that metric. It returns at once (the spec's void
+ *   function), never throws: what cannot be recorded is warned through
+ *   `logger`; `await provider.flush()` waits for what is being sent (and
+ *   closing the provider does).
  * - `initialize` PINGs and reads `HANOI.GET`: a server without the module
  *   is `ProviderFatalError` (status FATAL, `PROVIDER_FATAL`).
  * - Events (`events: true`, the default on a single server; not on a
@@ -63,12 +77,22 @@ import {
   type Logger,
   type Provider,
   type ResolutionDetails,
+  type TrackingEventDetails,
 } from "@openfeature/server-sdk";
 
 import { FlagNotFound, HanoiError } from "./errors.js";
 import { Hanoi } from "./hanoi.js";
 import { OPENFEATURE_REASONS } from "./reasons.js";
-import { type Attributes, type Description, type FlagType, type Resolution, entries, globEscape, text } from "./replies.js";
+import {
+  type Attributes,
+  type Description,
+  type FlagType,
+  type Resolution,
+  entries,
+  globEscape,
+  text,
+  trackValue,
+} from "./replies.js";
 
 type Kind = "boolean" | "string" | "number" | "object";
 
@@ -90,6 +114,9 @@ export interface HanoiProviderOptions {
    * commands while it reconnects (ioredis's offline queue waited 73 s in
    * one test); this bounds what the application waits. */
   timeoutMs?: number;
+  /** Record exposures: evaluations of flags with a running experiment use
+   * HANOI.ASSIGN (all of them with `true`, or only the flags named). */
+  experiments?: boolean | readonly string[];
 }
 
 /** `flagMetadata`: every field of the flag's metadata (`HANOI.META`), as
@@ -124,8 +151,16 @@ export class HanoiProvider implements Provider {
   private readonly logger: Pick<Logger, "warn">;
   private readonly cache = new Map<string, { at: number; info: Description }>();
   private watcher: Watcher | undefined;
+  private readonly experiments: boolean | ReadonlySet<string>;
+  private readonly named: readonly string[];
+  /** The flags evaluated with a running experiment: their metrics. */
+  private readonly running = new Map<string, readonly string[]>();
+  private readonly tracking = new Set<Promise<void>>();
 
   constructor(redis: unknown, options: HanoiProviderOptions = {}) {
+    const e = options.experiments ?? false;
+    this.experiments = typeof e === "boolean" ? e : new Set(e);
+    this.named = typeof e === "boolean" ? [] : [...e];
     this.hanoi = isHanoi(redis) ? redis : new Hanoi(redis, { prefix: options.prefix });
     this.ttlMs = (options.cacheSeconds ?? 1) * 1000;
     this.timeoutMs = options.timeoutMs ?? 1000;
@@ -158,10 +193,63 @@ export class HanoiProvider implements Provider {
   }
 
   async onClose(): Promise<void> {
+    await this.flush();
     const w = this.watcher;
     this.watcher = undefined;
     if (w) await w.close();
     this.forget();
+  }
+
+  // ----- experiments -----
+
+  /** Whether this evaluation records the exposure (HANOI.ASSIGN). */
+  private assigns(flagKey: string, info: Description): boolean {
+    if (this.experiments === false) return false;
+    if (this.experiments !== true && !this.experiments.has(flagKey)) return false;
+    const e = info.experiment;
+    if (!e || e.state !== "running") {
+      this.running.delete(flagKey);
+      return false;
+    }
+    if (this.running.size > 10_000) this.running.clear();
+    this.running.set(flagKey, e.metrics);
+    return true;
+  }
+
+  /** OpenFeature's tracking: HANOI.TRACK on the flag(s) (see above). */
+  track(trackingEventName: string, context?: EvaluationContext, details?: TrackingEventDetails): void {
+    const id = context?.targetingKey;
+    if (!id) {
+      this.warn(`track(${trackingEventName}): no targetingKey, nothing recorded`);
+      return;
+    }
+    const named = details?.flag;
+    let flags: string[];
+    if (typeof named === "string") flags = [named];
+    else if (Array.isArray(named)) flags = named.map(String);
+    else flags = this.named.length ? [...this.named] : [...this.running].filter(([, m]) => m.includes(trackingEventName)).map(([f]) => f);
+    if (!flags.length) {
+      this.warn(`track(${trackingEventName}): no flag (details.flag, or experiments: [...]): nothing recorded`);
+      return;
+    }
+    let value: number | bigint = 1;
+    if (details?.value !== undefined) value = details.value;
+    try {
+      trackValue(value);
+    } catch (e) {
+      this.warn(`track(${trackingEventName}): ${(e as Error).message}: nothing recorded`);
+      return;
+    }
+    const sent: Promise<void> = Promise.all(flags.map((f) => this.hanoi.track(f, id, trackingEventName, value)))
+      .then(() => undefined)
+      .catch((e: unknown) => this.warn(`track(${trackingEventName}) on ${flags.join(", ")}: ${String(e)}`))
+      .finally(() => this.tracking.delete(sent));
+    this.tracking.add(sent);
+  }
+
+  /** Waits for the `track` calls still being sent. */
+  async flush(): Promise<void> {
+    while (this.tracking.size) await Promise.all([...this.tracking]);
   }
 
   /** Drops a flag's cached description (no name: every flag's). */
@@ -268,7 +356,9 @@ export class HanoiProvider implements Provider {
     if (info.type !== kind) return HanoiProvider.mismatch(kind, flagKey, defaultValue, info);
     let resolved: Resolution;
     try {
-      resolved = await this.hanoi.resolve(flagKey, id, attrs);
+      resolved = this.assigns(flagKey, info)
+        ? await this.hanoi.assign(flagKey, id, attrs)
+        : await this.hanoi.resolve(flagKey, id, attrs);
     } catch (e) {
       throw HanoiProvider.failure(flagKey, e, true);
     }

@@ -129,6 +129,54 @@ export interface Description {
   revision: number;
   window: { from: number; until: number } | null;
   ramp: { from: number; to: number; start: number; end: number } | null;
+  /** The flag's experiment (HANOI.EXPERIMENT), or null. */
+  experiment: ExperimentState | null;
+}
+
+/** A flag's experiment as HANOI.GET shows it. */
+export interface ExperimentState {
+  state: "running" | "stopped";
+  /** Unix ms. */
+  started: number;
+  /** Unix ms; null while it runs. */
+  stopped: number | null;
+  control: string;
+  /** `off` and `on`, or the flag's variants. */
+  arms: string[];
+  metrics: string[];
+  /** How many ids were exposed. */
+  exposures: number;
+}
+
+/** One metric on one arm: the exposed units that converted, the sum of
+ * their per-unit totals and of the squares of those totals (exact: bigints). */
+export interface MetricResult {
+  metric: string;
+  converted: number;
+  sum: bigint;
+  sumSquares: bigint;
+}
+
+/** One arm of HANOI.EXPERIMENT RESULTS. */
+export interface ArmResult {
+  arm: string;
+  control: boolean;
+  exposures: number;
+  /** Per metric, by name, in the experiment's order. */
+  metrics: Record<string, MetricResult>;
+}
+
+/** An exposure: the id, its arm, when (Unix ms, the server's clock). */
+export interface Exposure {
+  id: string;
+  arm: string;
+  time: number;
+}
+
+/** A page of HANOI.EXPERIMENT EXPOSURES: the next cursor ("0": done). */
+export interface ExposuresPage {
+  cursor: string;
+  exposures: Exposure[];
 }
 
 /** One HANOI.HISTORY entry. */
@@ -193,6 +241,7 @@ export const FIELDS = {
     "default",
     "effective_percentage",
     "enabled",
+    "experiment",
     "kind",
     "metadata",
     "percentage",
@@ -213,11 +262,17 @@ export const FIELDS = {
   "HANOI.STATS SERIES": ["minutes", "hours"],
   "HANOI.HISTORY": ["time", "user", "client", "command", "arguments"],
   "HANOI.IDS": ["cursor", "ids"],
+  "HANOI.ASSIGN": ["enabled", "variant", "value", "reason", "detail", "percentage", "type", "missing"],
+  "HANOI.EXPERIMENT RESULTS": ["arm", "control", "exposures", "metrics"],
+  "HANOI.EXPERIMENT EXPOSURES": ["cursor", "exposures"],
 } as const;
 
 /** The named types of the replies' fields (each an array read by position). */
 export const TYPES = {
   period: ["start", "evaluations", "enabled"],
+  experiment: ["state", "started", "stopped", "control", "arms", "metrics", "exposures"],
+  metric: ["metric", "converted", "sum", "sum_squares"],
+  exposure: ["id", "arm", "time"],
 } as const;
 
 /** An array reply's fields by name: at least `fields`, in order; more (a
@@ -431,7 +486,60 @@ export function description(reply: unknown): Description | null {
     revision: num(d.revision ?? 0),
     window: window.length === 2 ? { from: window[0]!, until: window[1]! } : null,
     ramp: ramp.length === 4 ? { from: ramp[0]!, to: ramp[1]!, start: ramp[2]!, end: ramp[3]! } : null,
+    experiment: experimentState(d.experiment),
   };
+}
+
+export function experimentState(reply: unknown): ExperimentState | null {
+  if (reply === null || reply === undefined) return null;
+  const f = byPosition(reply, TYPES.experiment, "HANOI.GET experiment");
+  return {
+    state: text(f.state) === "running" ? "running" : "stopped",
+    started: num(f.started),
+    stopped: f.stopped === null || f.stopped === undefined ? null : num(f.stopped),
+    control: text(f.control),
+    arms: list(f.arms).map(text),
+    metrics: list(f.metrics).map(text),
+    exposures: num(f.exposures),
+  };
+}
+
+/** HANOI.EXPERIMENT RESULTS's reply: one arm each; null without an experiment. */
+export function experimentResults(reply: unknown): ArmResult[] | null {
+  if (reply === null || reply === undefined) return null;
+  return list(reply).map((a) => {
+    const d = record(a);
+    for (const f of FIELDS["HANOI.EXPERIMENT RESULTS"]) {
+      if (!(f in d)) throw new HanoiError(`HANOI.EXPERIMENT RESULTS: an arm without ${f}`);
+    }
+    const metrics: Record<string, MetricResult> = {};
+    for (const m of list(d.metrics)) {
+      const f = byPosition(m, TYPES.metric, "HANOI.EXPERIMENT RESULTS metric");
+      const metric = text(f.metric);
+      metrics[metric] = { metric, converted: num(f.converted), sum: BigInt(text(f.sum)), sumSquares: BigInt(text(f.sum_squares)) };
+    }
+    return { arm: text(d.arm), control: one(d.control), exposures: num(d.exposures), metrics };
+  });
+}
+
+export function exposuresPage(reply: unknown): ExposuresPage {
+  const f = byPosition(reply, FIELDS["HANOI.EXPERIMENT EXPOSURES"], "HANOI.EXPERIMENT EXPOSURES");
+  return {
+    cursor: text(f.cursor),
+    exposures: list(f.exposures).map((e) => {
+      const x = byPosition(e, TYPES.exposure, "HANOI.EXPERIMENT EXPOSURES exposure");
+      return { id: text(x.id), arm: text(x.arm), time: num(x.time) };
+    }),
+  };
+}
+
+/** A conversion's value: an integer from 0 to 2^53 (cents, ms). */
+export function trackValue(value: number | bigint): string {
+  const v = typeof value === "bigint" ? value : Number.isInteger(value) ? BigInt(value) : null;
+  if (v === null || v < 0n || v > 2n ** 53n) {
+    throw new RangeError(`a tracked value is an integer from 0 to 2^53 (cents, ms), not ${String(value)}`);
+  }
+  return v.toString();
 }
 
 export function history(reply: unknown): HistoryEntry[] {

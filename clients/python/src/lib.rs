@@ -483,6 +483,136 @@ impl Engine {
         self.write()?.delete_meta(name, &fields).map_err(err)
     }
 
+    /// `HANOI.ASSIGN name id [WITH ...]`: `HANOI.RESOLVE`'s list, after
+    /// recording the id's first exposure when the flag's experiment runs and
+    /// the random split answered it (as the module does, at this machine's
+    /// clock; refused past the limits' `max_exposures`).
+    #[pyo3(signature = (name, id, attrs=Vec::new()))]
+    fn assign<'py>(
+        &self,
+        py: Python<'py>,
+        name: Vec<u8>,
+        id: Vec<u8>,
+        attrs: Pairs,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut r = self.write()?;
+        // The flag is taken out while it is written: its references are
+        // other keys (a flag never references itself), looked up in the rest.
+        let Some(mut flag) = r.remove(&name) else {
+            with_attrs(&attrs, |_| ())?;
+            return py_list(py, hanoi_core::Resolution::UNDEFINED.values());
+        };
+        let max = r.limits().max_exposures;
+        let done = {
+            let store = self.store(&r);
+            let refs = Refs::new(&store);
+            with_attrs(&attrs, |a| {
+                let q = flag.query(a).with_refs(&refs);
+                let now = hanoi_core::system_now_ms();
+                flag.assign(&id, &q, now, max).map(|_| {
+                    let res = flag.resolve_with(&id, &q);
+                    let e = &res.explanation;
+                    count(
+                        Some(&flag),
+                        e.enabled,
+                        variant_index(Some(&flag), e.variant),
+                    );
+                    res.values()
+                })
+            })
+        };
+        r.insert(name, flag);
+        py_list(py, done?.map_err(err)?)
+    }
+
+    /// `HANOI.TRACK name id metric value`: whether it was recorded (an
+    /// exposed id, a metric of the running experiment).
+    fn track(&self, name: Vec<u8>, id: Vec<u8>, metric: Vec<u8>, value: u64) -> PyResult<bool> {
+        let mut r = self.write()?;
+        let Some(mut flag) = r.remove(&name) else {
+            return Ok(false);
+        };
+        let done = hanoi_core::experiment::parse_value(value.to_string().as_bytes())
+            .and_then(|v| flag.track(&id, &metric, v));
+        r.insert(name, flag);
+        Ok(done.map_err(err)?.is_some())
+    }
+
+    /// Records exposures as made elsewhere (`HANOI.LOAD key EXPOSURES`'s
+    /// triples `id, arm, Unix ms`; an id exposed before keeps its first):
+    /// how many were new. The mirror keeps an `ASSIGN` it sent to Redis.
+    fn expose(&self, name: Vec<u8>, triples: Vec<Vec<u8>>) -> PyResult<usize> {
+        let mut r = self.write()?;
+        let Some(mut flag) = r.remove(&name) else {
+            return Err(err(hanoi_core::Error::UnknownFlag));
+        };
+        let words: Vec<&[u8]> = triples.iter().map(Vec::as_slice).collect();
+        let done = flag.load_exposures(&words);
+        r.insert(name, flag);
+        done.map_err(err)
+    }
+
+    /// `HANOI.EXPERIMENT name RESULTS`: per arm (arm, control, exposures,
+    /// [(metric, converted, sum, sum of squares), ...]); None without an
+    /// experiment.
+    #[allow(clippy::type_complexity)]
+    fn results<'py>(
+        &self,
+        py: Python<'py>,
+        name: Vec<u8>,
+    ) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
+        let r = self.read()?;
+        let Some(e) = r.get(&name).and_then(Flag::experiment) else {
+            return Ok(None);
+        };
+        hanoi_core::reply::ArmResult::all_of(e)
+            .into_iter()
+            .map(|a| {
+                let metrics: Vec<(Bound<'py, PyBytes>, u64, u128, u128)> = a
+                    .metrics
+                    .iter()
+                    .map(|m| {
+                        (
+                            PyBytes::new(py, &m.metric),
+                            m.converted,
+                            m.sum,
+                            m.sum_squares,
+                        )
+                    })
+                    .collect();
+                Ok((PyBytes::new(py, &a.arm), a.control, a.exposures, metrics)
+                    .into_pyobject(py)?
+                    .into_any())
+            })
+            .collect::<PyResult<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// `HANOI.EXPERIMENT name EXPOSURES cursor [COUNT n]` (the arguments
+    /// after `EXPOSURES`): the next cursor (0 at the end) and (id, arm, Unix
+    /// ms) triples.
+    #[allow(clippy::type_complexity)]
+    fn exposures<'py>(
+        &self,
+        py: Python<'py>,
+        name: Vec<u8>,
+        args: Vec<Vec<u8>>,
+    ) -> PyResult<(u64, Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, u64)>)> {
+        let words: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let q = hanoi_core::experiment::ExposuresQuery::parse(&words).map_err(err)?;
+        let r = self.read()?;
+        let Some(e) = r.get(&name).and_then(Flag::experiment) else {
+            return Ok((0, Vec::new()));
+        };
+        let (next, rows) = e.page(&q).map_err(err)?;
+        Ok((
+            next,
+            rows.into_iter()
+                .map(|(id, arm, t)| (PyBytes::new(py, id), PyBytes::new(py, arm), t))
+                .collect(),
+        ))
+    }
+
     /// `HANOI.GET name`: the same fields as the module's map, or None.
     fn get<'py>(&self, py: Python<'py>, name: Vec<u8>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let r = self.read()?;

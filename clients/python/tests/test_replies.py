@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 from hanoi_redis import Description, _commands
 from hanoi_redis._common import (
+    ARM_FIELDS,
     DESCRIPTION_FIELDS,
+    EXPERIMENT_FIELDS,
     EXPLAIN_FIELDS,
+    EXPOSURE_FIELDS,
+    EXPOSURES_FIELDS,
     IDS_FIELDS,
+    METRIC_FIELDS,
     RESOLVE_FIELDS,
     Explanation,
     HanoiError,
@@ -20,7 +25,9 @@ from hanoi_redis._common import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-REPLIES = json.loads((ROOT / "tests" / "vectors" / "replies.json").read_text())["commands"]
+VECTORS = json.loads((ROOT / "tests" / "vectors" / "replies.json").read_text())
+REPLIES = VECTORS["commands"]
+TYPES = VECTORS["types"]
 
 
 def names(command: str):
@@ -34,11 +41,23 @@ def names(command: str):
         ("HANOI.RESOLVE", RESOLVE_FIELDS, "array"),
         ("HANOI.IDS", IDS_FIELDS, "array"),
         ("HANOI.GET", DESCRIPTION_FIELDS, "map"),
+        ("HANOI.ASSIGN", RESOLVE_FIELDS, "array"),
+        ("HANOI.EXPERIMENT RESULTS", ARM_FIELDS, "list<map>"),
+        ("HANOI.EXPERIMENT EXPOSURES", EXPOSURES_FIELDS, "array"),
     ],
 )
 def test_decoders_read_the_cores_fields_in_order(command, fields, shape):
     assert REPLIES[command]["shape"] == shape
     assert fields == names(command)
+
+
+@pytest.mark.parametrize(
+    "name, fields",
+    [("experiment", EXPERIMENT_FIELDS), ("metric", METRIC_FIELDS), ("exposure", EXPOSURE_FIELDS)],
+)
+def test_the_experiment_types_fields_in_order(name, fields):
+    assert TYPES[name]["shape"] == "array"
+    assert fields == tuple(f["name"] for f in TYPES[name]["fields"])
 
 
 EXPLAIN = [1, b"blue", b"rule", b"beta", 40, None]

@@ -16,7 +16,19 @@ version is `hanoi_redis.asyncio`; the OpenFeature provider is
 
 from importlib import metadata as _metadata
 
-from ._common import Description, Explanation, Feature, FlagNotFound, HanoiError, RolloutException
+from ._common import (
+    ArmResult,
+    Description,
+    ExperimentState,
+    Explanation,
+    Exposure,
+    Feature,
+    FlagNotFound,
+    HanoiError,
+    MetricResult,
+    Resolution,
+    RolloutException,
+)
 from .api import Rollout
 from .backend import BackEnd, MemoryBackEnd, RedisModuleBackEnd
 from .mirror import MirrorBackEnd
@@ -28,15 +40,20 @@ except _metadata.PackageNotFoundError:  # a source tree, not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "ArmResult",
     "BackEnd",
     "Description",
+    "ExperimentState",
     "Explanation",
+    "Exposure",
     "Feature",
     "FlagNotFound",
     "HanoiError",
     "MemoryBackEnd",
+    "MetricResult",
     "MirrorBackEnd",
     "RedisModuleBackEnd",
+    "Resolution",
     "Rollout",
     "RolloutException",
 ]

@@ -10,11 +10,15 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from ._common import (
     IDS_FIELDS,
+    ArmResult,
     Explanation,
+    Exposure,
     IdList,
     Info,
     Pairs,
     by_position,
+    experiment_results,
+    exposures_page,
     info_dict,
     json_value,
     resolution,
@@ -66,6 +70,36 @@ def resolve(
 ) -> Built[Tuple[Explanation, Any, Optional[str]]]:
     """HANOI.RESOLVE; the keys the answer names lose `prefix`."""
     return ["HANOI.RESOLVE", key, id_] + with_args(pairs), lambda r: resolution(r, prefix)
+
+
+def assign(
+    key: bytes, id_: bytes, pairs: Pairs, prefix: bytes = b""
+) -> Built[Tuple[Explanation, Any, Optional[str]]]:
+    """HANOI.ASSIGN: RESOLVE's reply, the id's first exposure recorded."""
+    return ["HANOI.ASSIGN", key, id_] + with_args(pairs), lambda r: resolution(r, prefix)
+
+
+def track(key: bytes, id_: bytes, metric: bytes, value: int) -> Built[bool]:
+    """HANOI.TRACK key id metric [value]: whether it was recorded."""
+    args: List[Any] = ["HANOI.TRACK", key, id_, metric]
+    if value != 1:
+        args.append(value)
+    return args, _one
+
+
+def experiment(key: bytes, args: Sequence[bytes]) -> Built[None]:
+    """HANOI.EXPERIMENT key START ... | STOP (`args`: from the subcommand on)."""
+    return ["HANOI.EXPERIMENT", key] + list(args), _none
+
+
+def experiment_results_of(key: bytes) -> Built[Optional[List[ArmResult]]]:
+    """HANOI.EXPERIMENT key RESULTS: one `ArmResult` per arm, or None."""
+    return ["HANOI.EXPERIMENT", key, b"RESULTS"], experiment_results
+
+
+def experiment_exposures(key: bytes, args: Sequence[bytes]) -> Built[Tuple[int, List[Exposure]]]:
+    """HANOI.EXPERIMENT key EXPOSURES cursor [COUNT n] (`args`: from the cursor on)."""
+    return ["HANOI.EXPERIMENT", key, b"EXPOSURES"] + list(args), exposures_page
 
 
 def explain(key: bytes, id_: bytes, pairs: Pairs, prefix: bytes = b"") -> Built[Explanation]:

@@ -23,6 +23,7 @@ from typing import (
     List,
     Literal,
     Mapping,
+    NamedTuple,
     NoReturn,
     Optional,
     Sequence,
@@ -271,6 +272,7 @@ DESCRIPTION_FIELDS: Tuple[str, ...] = (
     "default",
     "effective_percentage",
     "enabled",
+    "experiment",
     "kind",
     "metadata",
     "percentage",
@@ -449,6 +451,29 @@ class Explanation:
         )
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """HANOI.RESOLVE's (and HANOI.ASSIGN's) answer: the explanation, the
+    value served (decoded JSON; None when none) and the flag's type (None
+    for a missing flag)."""
+
+    explanation: Explanation
+    value: Any
+    type: Optional[str]
+
+    @property
+    def enabled(self) -> bool:
+        return self.explanation.enabled
+
+    @property
+    def variant(self) -> Optional[str]:
+        return self.explanation.variant
+
+    @property
+    def reason(self) -> str:
+        return self.explanation.reason
+
+
 def feature_from_info(name: str, info: "Description", local_field: Any = None) -> Feature:
     """hanoi's Feature for a flag's `HANOI.GET` answer."""
     meta = info.get("metadata") or {}
@@ -472,6 +497,8 @@ class Description:
     default: Optional[str] = None
     effective_percentage: int = 0
     enabled: bool = False
+    #: The flag's experiment (`HANOI.EXPERIMENT`), or None.
+    experiment: Optional["ExperimentState"] = None
     #: `flag`, or `segment` (a key whose answer is membership).
     kind: str = "flag"
     metadata: Dict[str, str] = _field(default_factory=dict)
@@ -571,9 +598,190 @@ def info_dict(reply: Any, prefix: bytes = b"") -> Optional[Description]:
     d["values"] = [json.loads(v) for v in d.get("values") or ()]
     d["default"] = text_of(d.get("default"))
     d["enabled"] = bool(int(d.get("enabled", 0)))
+    d["experiment"] = ExperimentState.from_reply(d.get("experiment"))
     known = {k: v for k, v in d.items() if k in _DESCRIPTION_SET}
     extra = {k: v for k, v in d.items() if k not in _DESCRIPTION_SET}
     return Description(**known, extra=extra)
+
+
+#: HANOI.GET's `experiment` (an array read by position).
+EXPERIMENT_FIELDS: Tuple[str, ...] = (
+    "state",
+    "started",
+    "stopped",
+    "control",
+    "arms",
+    "metrics",
+    "exposures",
+)
+#: Each arm of HANOI.EXPERIMENT RESULTS (a map), and each of its metrics (an array).
+ARM_FIELDS: Tuple[str, ...] = ("arm", "control", "exposures", "metrics")
+METRIC_FIELDS: Tuple[str, ...] = ("metric", "converted", "sum", "sum_squares")
+#: HANOI.EXPERIMENT EXPOSURES's page, and each exposure.
+EXPOSURES_FIELDS: Tuple[str, ...] = ("cursor", "exposures")
+EXPOSURE_FIELDS: Tuple[str, ...] = ("id", "arm", "time")
+
+
+@dataclass(frozen=True)
+class ExperimentState:
+    """A flag's experiment as `describe` shows it (HANOI.GET's `experiment`):
+    `running` or `stopped`, when it started and stopped (Unix ms), its
+    control arm, its arms, its metrics and how many ids were exposed."""
+
+    state: str
+    started: int
+    stopped: Optional[int]
+    control: str
+    arms: List[str]
+    metrics: List[str]
+    exposures: int
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @classmethod
+    def from_reply(cls, reply: Any) -> Optional["ExperimentState"]:
+        if reply is None or isinstance(reply, ExperimentState):
+            return reply
+        f = by_position(reply, EXPERIMENT_FIELDS, "HANOI.GET experiment")
+        return cls(
+            str(text_of(f["state"])),
+            int(f["started"]),
+            None if f["stopped"] is None else int(f["stopped"]),
+            str(text_of(f["control"])),
+            [str(text_of(a)) for a in f["arms"]],
+            [str(text_of(m)) for m in f["metrics"]],
+            int(f["exposures"]),
+        )
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric on one arm: the exposed units that converted, the sum of
+    their per-unit totals and the sum of the squares of those totals (exact
+    integers)."""
+
+    metric: str
+    converted: int
+    sum: int
+    sum_squares: int
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """One arm of `experiment_results` (HANOI.EXPERIMENT RESULTS): its name,
+    whether it is the control, its exposures, and each metric's sums by name
+    (in the experiment's order)."""
+
+    arm: str
+    control: bool
+    exposures: int
+    metrics: Dict[str, MetricResult]
+
+    def rate(self, metric: str) -> float:
+        """The share of the arm's exposed units that converted (0.0 without
+        exposures)."""
+        return self.metrics[metric].converted / self.exposures if self.exposures else 0.0
+
+    def mean(self, metric: str) -> float:
+        """The mean per-unit total over the arm's exposed units (0.0 without
+        exposures)."""
+        return self.metrics[metric].sum / self.exposures if self.exposures else 0.0
+
+    def variance(self, metric: str) -> float:
+        """The (population) variance of the per-unit totals over the exposed units."""
+        if not self.exposures:
+            return 0.0
+        m = self.metrics[metric]
+        mean = m.sum / self.exposures
+        return max(m.sum_squares / self.exposures - mean * mean, 0.0)
+
+    @classmethod
+    def from_reply(cls, reply: Any) -> "ArmResult":
+        """One arm: a RESP3 map, a RESP2 flat array, or the core's tuple."""
+        if isinstance(reply, tuple):
+            arm, control, exposures, metrics = reply
+        else:
+            if isinstance(reply, dict):
+                d = {text_of(k): v for k, v in reply.items()}
+            else:
+                d = {text_of(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
+            missing = [f for f in ARM_FIELDS if f not in d]
+            if missing:
+                raise HanoiError(f"HANOI.EXPERIMENT RESULTS: an arm without {missing[0]}")
+            arm, control, exposures, metrics = (d[f] for f in ARM_FIELDS)
+        ms: Dict[str, MetricResult] = {}
+        for m in metrics:
+            f = by_position(m, METRIC_FIELDS, "HANOI.EXPERIMENT RESULTS metric")
+            name = str(text_of(f["metric"]))
+            ms[name] = MetricResult(name, int(f["converted"]), int(f["sum"]), int(f["sum_squares"]))
+        return cls(str(text_of(arm)), bool(int(control)), int(exposures), ms)
+
+
+def experiment_results(reply: Any) -> Optional[List[ArmResult]]:
+    """HANOI.EXPERIMENT RESULTS's reply (nil: no flag or no experiment)."""
+    if reply is None:
+        return None
+    return [ArmResult.from_reply(a) for a in reply]
+
+
+class Exposure(NamedTuple):
+    """An exposure: the id, its arm, when (Unix ms, the server's clock)."""
+
+    id: str
+    arm: str
+    time: int
+
+
+def exposures_page(reply: Any) -> Tuple[int, List[Exposure]]:
+    """HANOI.EXPERIMENT EXPOSURES's reply (or the core's (cursor, triples))."""
+    f = by_position(reply, EXPOSURES_FIELDS, "HANOI.EXPERIMENT EXPOSURES")
+    rows = []
+    for e in f["exposures"]:
+        x = by_position(e, EXPOSURE_FIELDS, "HANOI.EXPERIMENT EXPOSURES exposure")
+        rows.append(Exposure(str(text_of(x["id"])), str(text_of(x["arm"])), int(x["time"])))
+    return int(f["cursor"]), rows
+
+
+def experiment_args(metrics: Sequence[Any], control: Optional[Any], reset: bool) -> List[bytes]:
+    """HANOI.EXPERIMENT key START's arguments (from START on)."""
+    if isinstance(metrics, (str, bytes)):
+        metrics = [metrics]
+    args = [b"START"]
+    if control is not None:
+        args += [b"CONTROL", b(control)]
+    args += [b"METRICS", b(len(metrics))] + all_ids(metrics)
+    if reset:
+        args.append(b"RESET")
+    return args
+
+
+def exposures_args(cursor: int, count: Optional[int]) -> List[bytes]:
+    """HANOI.EXPERIMENT key EXPOSURES's arguments after EXPOSURES."""
+    args = [str(int(cursor)).encode()]
+    if count is not None:
+        args += [b"COUNT", str(int(count)).encode()]
+    return args
+
+
+def track_value(value: Any) -> int:
+    """A conversion's value: an integer from 0 to 2^53 (a float that is a
+    whole number passes: OpenFeature's values are numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"a tracked value is an integer, not {type(value).__name__}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"a tracked value is a whole number (cents, ms), not {value}")
+        value = int(value)
+    if not 0 <= value <= 1 << 53:
+        raise ValueError(f"a tracked value is from 0 to 2^53, not {value}")
+    return int(value)
+
+
+#: Explanation reasons that come from the random split: an id answered so by
+#: HANOI.ASSIGN while the experiment runs is exposed (to the arm served).
+SPLIT_REASONS = frozenset(("percentage", "outside", "all"))
 
 
 def unprefixed(key: bytes, prefix: bytes) -> bytes:

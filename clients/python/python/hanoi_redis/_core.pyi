@@ -103,5 +103,25 @@ class Engine:
         """`HANOI.META name SET field value ...`: fields added or changed."""
     def meta_del(self, name: bytes, fields: Sequence[bytes]) -> int:
         """`HANOI.META name DEL field ...`: fields removed."""
+    def assign(
+        self, name: bytes, id: bytes, attrs: _Pairs = ...
+    ) -> List[Union[int, bytes, str, None]]:
+        """`HANOI.ASSIGN name id [WITH ...]`: `HANOI.RESOLVE`'s list, after
+        recording the id's first exposure (experiment running, random split)."""
+    def track(self, name: bytes, id: bytes, metric: bytes, value: int) -> bool:
+        """`HANOI.TRACK name id metric value`: whether it was recorded."""
+    def expose(self, name: bytes, triples: Sequence[bytes]) -> int:
+        """Exposures made elsewhere (`id, arm, Unix ms` triples; the first
+        one wins): how many were new."""
+    def results(
+        self, name: bytes
+    ) -> Optional[List[Tuple[bytes, bool, int, List[Tuple[bytes, int, int, int]]]]]:
+        """`HANOI.EXPERIMENT name RESULTS`: per arm (arm, control, exposures,
+        [(metric, converted, sum, sum of squares), ...]); None without one."""
+    def exposures(
+        self, name: bytes, args: Sequence[bytes]
+    ) -> Tuple[int, List[Tuple[bytes, bytes, int]]]:
+        """`HANOI.EXPERIMENT name EXPOSURES cursor [COUNT n]` (the arguments
+        after EXPOSURES): the next cursor and (id, arm, Unix ms) triples."""
     def get(self, name: bytes) -> Optional[Dict[str, object]]:
         """`HANOI.GET name`: the same fields as the module's map, or None."""

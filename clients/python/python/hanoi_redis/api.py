@@ -26,20 +26,27 @@ from typing import (
 )
 
 from ._common import (
+    ArmResult,
     Context,
     Explanation,
+    Exposure,
     Feature,
     Info,
+    Resolution,
     RolloutException,
     all_ids,
+    attr_pairs,
     b,
     current,
+    experiment_args,
+    exposures_args,
     full_definition,
     ids_args,
     regex_source,
     schedule_parts,
     segment_definition,
     text_of,
+    track_value,
 )
 from .backend import BackEnd
 
@@ -356,6 +363,63 @@ class Rollout:
     def describe(self, name: str) -> Optional[Info]:
         """The flag's whole definition (HANOI.GET) as a dict, or None."""
         return self.backend.describe(name)
+
+    # ----- experiments (HANOI.EXPERIMENT, ASSIGN, TRACK) -----
+
+    def start_experiment(
+        self,
+        name: str,
+        metrics: Sequence[str],
+        control: Optional[str] = None,
+        reset: bool = False,
+    ) -> None:
+        """HANOI.EXPERIMENT name START: the flag's random split becomes an
+        A/B test with these metrics (1 to 32); its arms are `off`/`on` or the
+        variants, `control` by default `off` or the first variant. `reset`
+        drops a stopped experiment's data."""
+        self.backend.hanoi_experiment(name, experiment_args(metrics, control, reset))
+
+    def stop_experiment(self, name: str) -> None:
+        """HANOI.EXPERIMENT name STOP: stops recording (and sticky arms); the data stays."""
+        self.backend.hanoi_experiment(name, [b"STOP"])
+
+    def assign(self, name: str, item: Any, context: Context = None, **attrs: Any) -> Resolution:
+        """HANOI.ASSIGN: the item's answer (as HANOI.RESOLVE's: `.enabled`,
+        `.variant`, `.value`, `.reason`) and, while the flag's experiment
+        runs, its first exposure recorded when the random split decided it.
+        A write (one round trip, also on a MirrorBackEnd)."""
+        id_ = self.backend.item_id(name, item)
+        e, value, type_ = self.backend.hanoi_assign(name, id_, attr_pairs(context, attrs))
+        return Resolution(e, value, type_)
+
+    def track(self, name: str, item: Any, metric: str, value: int = 1) -> bool:
+        """HANOI.TRACK: adds `value` (an integer from 0 to 2^53: cents, ms) to
+        the exposed item's total for `metric`; whether it was recorded (False:
+        not exposed, a metric not declared, no running experiment)."""
+        id_ = self.backend.item_id(name, item)
+        return self.backend.hanoi_track(name, id_, b(metric), track_value(value))
+
+    def experiment_results(self, name: str) -> Optional[List[ArmResult]]:
+        """HANOI.EXPERIMENT name RESULTS: one `ArmResult` per arm (exposures;
+        per metric converted, sum, sum of squares), or None without an
+        experiment."""
+        return self.backend.hanoi_experiment_results(name)
+
+    def experiment_exposures(
+        self, name: str, cursor: int = 0, count: Optional[int] = None
+    ) -> Tuple[int, List[Exposure]]:
+        """One page of HANOI.EXPERIMENT name EXPOSURES: the next cursor (0 at
+        the end) and `Exposure(id, arm, time)`s in the order made."""
+        return self.backend.hanoi_experiment_exposures(name, exposures_args(cursor, count))
+
+    def iter_exposures(self, name: str, count: Optional[int] = None) -> Iterator[Exposure]:
+        """Every exposure, walking EXPOSURES to the end (each once, in order)."""
+        cursor = 0
+        while True:
+            cursor, page = self.experiment_exposures(name, cursor, count)
+            yield from page
+            if cursor == 0:
+                return
 
     def names(self) -> List[str]:
         """Every flag's name, sorted."""

@@ -38,18 +38,23 @@ import redis.asyncio
 from . import _commands as cmd
 from ._common import (
     FIELD,
+    ArmResult,
     Context,
     Explanation,
+    Exposure,
     Feature,
     IdList,
     Info,
     Pairs,
+    Resolution,
     RolloutException,
     all_ids,
     attr_pairs,
     b,
     current,
     define_options,
+    experiment_args,
+    exposures_args,
     feature_from_info,
     full_definition,
     ids_args,
@@ -62,6 +67,7 @@ from ._common import (
     schedule_parts,
     segment_definition,
     text_of,
+    track_value,
     validate_percentage,
     with_prefix,
 )
@@ -307,6 +313,25 @@ class AsyncRedisModuleBackEnd:
     async def hanoi_get(self, name: str) -> Optional[Info]:
         return await self._run(name, cmd.info(self._key(name), self._prefix))
 
+    async def hanoi_assign(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        return await self._run(name, cmd.assign(self._key(name), id_, pairs, self._prefix))
+
+    async def hanoi_track(self, name: str, id_: bytes, metric: bytes, value: int) -> bool:
+        return await self._run(name, cmd.track(self._key(name), id_, metric, value))
+
+    async def hanoi_experiment(self, name: str, args: Sequence[bytes]) -> None:
+        await self._run(name, cmd.experiment(self._key(name), args))
+
+    async def hanoi_experiment_results(self, name: str) -> Optional[List[ArmResult]]:
+        return await self._run(name, cmd.experiment_results_of(self._key(name)))
+
+    async def hanoi_experiment_exposures(
+        self, name: str, args: Sequence[bytes]
+    ) -> Tuple[int, List[Exposure]]:
+        return await self._run(name, cmd.experiment_exposures(self._key(name), args))
+
 
 class AsyncMirrorBackEnd(AsyncRedisModuleBackEnd):
     """`hanoi_redis.MirrorBackEnd` for asyncio: every flag under `prefix`
@@ -370,6 +395,18 @@ class AsyncMirrorBackEnd(AsyncRedisModuleBackEnd):
 
     async def hanoi_get(self, name: str) -> Optional[Info]:
         return self._mirror.hanoi_get(name)
+
+    async def hanoi_assign(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        """HANOI.ASSIGN in Redis, then kept in the mirror (as MirrorBackEnd's)."""
+        resolved = await super().hanoi_assign(name, id_, pairs)
+        self._mirror.keep_exposure(name, id_, resolved[0])
+        return resolved
+
+    async def hanoi_experiment(self, name: str, args: Sequence[bytes]) -> None:
+        await super().hanoi_experiment(name, args)
+        await self.sync(1.0)
 
 
 #: `hanoi_redis.asyncio.MirrorBackEnd`, as the sync one is named.
@@ -645,6 +682,57 @@ class AsyncRollout:
     async def names(self) -> List[str]:
         """Every flag's name under the backend's prefix, sorted."""
         return await self.backend.names()
+
+    # ----- experiments -----
+
+    async def start_experiment(
+        self,
+        name: str,
+        metrics: Sequence[str],
+        control: Optional[str] = None,
+        reset: bool = False,
+    ) -> None:
+        """HANOI.EXPERIMENT name START, as `Rollout.start_experiment`."""
+        await self.backend.hanoi_experiment(name, experiment_args(metrics, control, reset))
+
+    async def stop_experiment(self, name: str) -> None:
+        """HANOI.EXPERIMENT name STOP: stops recording; the data stays."""
+        await self.backend.hanoi_experiment(name, [b"STOP"])
+
+    async def assign(
+        self, name: str, item: Any, context: Context = None, **attrs: Any
+    ) -> Resolution:
+        """HANOI.ASSIGN, as `Rollout.assign`."""
+        id_ = await self.backend.item_id(name, item)
+        e, value, type_ = await self.backend.hanoi_assign(name, id_, attr_pairs(context, attrs))
+        return Resolution(e, value, type_)
+
+    async def track(self, name: str, item: Any, metric: str, value: int = 1) -> bool:
+        """HANOI.TRACK, as `Rollout.track`: whether it was recorded."""
+        id_ = await self.backend.item_id(name, item)
+        return await self.backend.hanoi_track(name, id_, b(metric), track_value(value))
+
+    async def experiment_results(self, name: str) -> Optional[List[ArmResult]]:
+        """HANOI.EXPERIMENT name RESULTS, as `Rollout.experiment_results`."""
+        return await self.backend.hanoi_experiment_results(name)
+
+    async def experiment_exposures(
+        self, name: str, cursor: int = 0, count: Optional[int] = None
+    ) -> Tuple[int, List[Exposure]]:
+        """One page of HANOI.EXPERIMENT name EXPOSURES."""
+        return await self.backend.hanoi_experiment_exposures(name, exposures_args(cursor, count))
+
+    async def iter_exposures(
+        self, name: str, count: Optional[int] = None
+    ) -> AsyncIterator[Exposure]:
+        """Every exposure, in the order made."""
+        cursor = 0
+        while True:
+            cursor, page = await self.experiment_exposures(name, cursor, count)
+            for e in page:
+                yield e
+            if cursor == 0:
+                return
 
     async def delete(self, name: str) -> bool:
         """Deletes the flag; whether it existed."""

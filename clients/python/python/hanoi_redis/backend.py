@@ -30,8 +30,10 @@ import redis
 from . import _commands as cmd
 from ._common import (
     FIELD,
+    ArmResult,
     Context,
     Explanation,
+    Exposure,
     Feature,
     FlagNotFound,
     HanoiError,
@@ -41,6 +43,8 @@ from ._common import (
     attr_pairs,
     b,
     define_options,
+    experiment_results,
+    exposures_page,
     feature_from_info,
     info_dict,
     is_plain,
@@ -193,6 +197,34 @@ class BackEnd(Protocol):
 
     def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
         """HANOI.MENABLED id [WITH ...] name ...: one answer per name."""
+        ...
+
+    def hanoi_assign(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        """HANOI.ASSIGN name id [WITH ...]: HANOI.RESOLVE's answer, and while
+        the flag's experiment runs the id's first exposure recorded (when
+        the random split answered it). A write."""
+        ...
+
+    def hanoi_track(self, name: str, id_: bytes, metric: bytes, value: int) -> bool:
+        """HANOI.TRACK name id metric value: whether a conversion was
+        recorded (an exposed id, a metric of the running experiment)."""
+        ...
+
+    def hanoi_experiment(self, name: str, args: Sequence[bytes]) -> None:
+        """HANOI.EXPERIMENT name START [CONTROL arm] METRICS n m... [RESET] | STOP."""
+        ...
+
+    def hanoi_experiment_results(self, name: str) -> Optional[List[ArmResult]]:
+        """HANOI.EXPERIMENT name RESULTS: per arm, or None without an experiment."""
+        ...
+
+    def hanoi_experiment_exposures(
+        self, name: str, args: Sequence[bytes]
+    ) -> Tuple[int, List[Exposure]]:
+        """HANOI.EXPERIMENT name EXPOSURES cursor [COUNT n]: the next cursor
+        (0 at the end) and a page of exposures."""
         ...
 
     def hanoi_define(self, name: str, options: Sequence[bytes]) -> None:
@@ -463,6 +495,25 @@ class RedisModuleBackEnd(_BackEnd):
     def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
         return self._run(names, cmd.menabled([self._key(n) for n in names], id_, pairs))
 
+    def hanoi_assign(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        return self._run(name, cmd.assign(self._key(name), id_, pairs, self._prefix))
+
+    def hanoi_track(self, name: str, id_: bytes, metric: bytes, value: int) -> bool:
+        return self._run(name, cmd.track(self._key(name), id_, metric, value))
+
+    def hanoi_experiment(self, name: str, args: Sequence[bytes]) -> None:
+        self._run(name, cmd.experiment(self._key(name), args))
+
+    def hanoi_experiment_results(self, name: str) -> Optional[List[ArmResult]]:
+        return self._run(name, cmd.experiment_results_of(self._key(name)))
+
+    def hanoi_experiment_exposures(
+        self, name: str, args: Sequence[bytes]
+    ) -> Tuple[int, List[Exposure]]:
+        return self._run(name, cmd.experiment_exposures(self._key(name), args))
+
     def hanoi_define(self, name: str, options: Sequence[bytes]) -> None:
         self._run(name, cmd.define(self._key(name), options))
 
@@ -584,6 +635,30 @@ class MemoryBackEnd(_BackEnd):
     def hanoi_menabled(self, names: Sequence[str], id_: bytes, pairs: Pairs) -> List[bool]:
         with self._refusals(names):
             return self._engine.menabled([b(n) for n in names], id_, pairs)
+
+    def hanoi_assign(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        with self._refusals(name):
+            return resolution(self._engine.assign(b(name), id_, pairs))
+
+    def hanoi_track(self, name: str, id_: bytes, metric: bytes, value: int) -> bool:
+        with self._refusals(name):
+            return self._engine.track(b(name), id_, metric, value)
+
+    def hanoi_experiment(self, name: str, args: Sequence[bytes]) -> None:
+        with self._refusals(name):
+            self._engine.run(b"EXPERIMENT", b(name), list(args))
+
+    def hanoi_experiment_results(self, name: str) -> Optional[List[ArmResult]]:
+        with self._refusals(name):
+            return experiment_results(self._engine.results(b(name)))
+
+    def hanoi_experiment_exposures(
+        self, name: str, args: Sequence[bytes]
+    ) -> Tuple[int, List[Exposure]]:
+        with self._refusals(name):
+            return exposures_page(self._engine.exposures(b(name), list(args)))
 
     def hanoi_define(self, name: str, options: Sequence[bytes]) -> None:
         with self._refusals(name):

@@ -40,6 +40,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ._common import (
+    SPLIT_REASONS,
     Context,
     Explanation,
     HanoiError,
@@ -719,6 +720,41 @@ class MirrorBackEnd(RedisModuleBackEnd):
         has it: `add_functionality` reads the flag back right after."""
         super().hanoi_define(name, options)
         self._mirror.sync(1.0)
+
+    def hanoi_experiment(self, name: str, args: Sequence[bytes]) -> None:
+        """HANOI.EXPERIMENT START/STOP in Redis, then waits (at most 1 s)
+        until the mirror has it: sticky arms start and stop with it."""
+        super().hanoi_experiment(name, args)
+        self._mirror.sync(1.0)
+
+    def hanoi_assign(
+        self, name: str, id_: bytes, pairs: Pairs
+    ) -> Tuple[Explanation, Any, Optional[str]]:
+        """HANOI.ASSIGN in Redis (one round trip: the exposure is recorded
+        there, where the first one wins), then kept in the mirrored flag too,
+        so that this process's reads are sticky at once."""
+        resolved = super().hanoi_assign(name, id_, pairs)
+        self.keep_exposure(name, id_, resolved[0])
+        return resolved
+
+    def keep_exposure(self, name: str, id_: bytes, answer: Explanation) -> None:
+        """Records in the mirrored flag the exposure Redis's ASSIGN answer
+        implies: an answer from the random split while the experiment runs
+        means the id is exposed there to the arm served (just now, or before,
+        and then sticky: the same arm). Redis's own copy comes with the
+        flag's next reload (`HANOI.EXPORT` carries exposures)."""
+        if not id_ or answer.reason not in SPLIT_REASONS:
+            return
+        if answer.variant is None:
+            arm = {"percentage": b"on", "outside": b"off"}.get(answer.reason)
+        else:
+            arm = b(answer.variant) if answer.reason != "outside" else None
+        if arm is None:
+            return
+        try:
+            self._engine.expose(b(name), [id_, arm, str(int(time.time() * 1000)).encode()])
+        except _CoreError:
+            pass  # not mirrored yet, or no experiment here yet: the next reload brings it
 
     # ----- the hot reads, from memory -----
 

@@ -57,6 +57,24 @@ the SDK's `get_*_async` methods.
 - `initialize` pings Redis and raises when it is unreachable (the SDK then
   reports the provider in error: `PROVIDER_ERROR`); a server without the
   module raises `ProviderFatalError` (status `FATAL`: it will never answer).
+- Experiments (`experiments=True`, or the names of the flags): an
+  evaluation of a flag whose description shows a running experiment is one
+  `HANOI.ASSIGN` instead of `HANOI.RESOLVE` (the same answer; the id's
+  first exposure is recorded, a write: over a mirror, a round trip). The
+  description is the cached one: an experiment started less than
+  `cache_seconds` ago may be missed that long.
+- `track(event, context, details)` (the SDK's `client.track`) is
+  `HANOI.TRACK flag targetingKey event value`: the event's name is the
+  metric, `details.value` the value (a whole number from 0 to 2^53; 1 when
+  none), the targetingKey the id. OpenFeature's tracking names no flag:
+  the flag is `details.attributes["flag"]` (a name, or a list of names),
+  else every flag named by `experiments=[...]`, else (with
+  `experiments=True`) every flag this provider evaluated with a running
+  experiment declaring that metric. It returns nothing and raises nothing:
+  what cannot be recorded (no targetingKey, no flag, a bad value, Redis
+  away) is logged (logger `hanoi_redis.openfeature`). `AsyncHanoiProvider`
+  sends it as a task on the running event loop (`await
+  provider.track_async(...)` to wait for it).
 - `events=True` (a single Redis server, not a cluster) watches the flags and
   the connection from one thread, on a connection of its own:
   - a flag's change → `PROVIDER_CONFIGURATION_CHANGED` with its name, from
@@ -94,6 +112,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Set,
     Tuple,
     TypeVar,
     Union,
@@ -115,6 +134,7 @@ from openfeature.exception import (
 )
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
+from openfeature.track import TrackingEventDetails
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -127,6 +147,7 @@ from ._common import (
     b,
     prefix_match,
     text_of,
+    track_value,
 )
 from ._core import openfeature_reason
 from .asyncio import AsyncMirrorBackEnd, AsyncRedisModuleBackEnd
@@ -288,6 +309,70 @@ class _Resolver:
     def _setup(self, cache_seconds: float) -> None:
         self._ttl = cache_seconds
         self._cache: Dict[str, Tuple[float, Info]] = {}
+
+    # ----- experiments -----
+
+    def _setup_experiments(self, experiments: Union[bool, Sequence[str]]) -> None:
+        if isinstance(experiments, str):
+            experiments = [experiments]
+        self._experiments: Union[bool, frozenset[str]] = (
+            experiments if isinstance(experiments, bool) else frozenset(experiments)
+        )
+        self._named: List[str] = [] if isinstance(experiments, bool) else list(experiments)
+        # The flags evaluated with a running experiment: their metrics.
+        self._running: Dict[str, Tuple[str, ...]] = {}
+
+    def _assigns(self, flag_key: str, info: Info) -> bool:
+        """Whether this evaluation records the exposure (HANOI.ASSIGN)."""
+        if self._experiments is False:
+            return False
+        if self._experiments is not True and flag_key not in self._experiments:
+            return False
+        exp = info.experiment
+        if exp is None or not exp.running:
+            self._running.pop(flag_key, None)
+            return False
+        if len(self._running) > 10_000:
+            self._running.clear()
+        self._running[flag_key] = tuple(exp.metrics)
+        return True
+
+    def _tracking(
+        self,
+        event: str,
+        ctx: Optional[EvaluationContext],
+        details: Optional[TrackingEventDetails],
+    ) -> Optional[Tuple[List[str], bytes, int]]:
+        """A `track` call as (flags, id, value); None (logged) when it cannot
+        be recorded."""
+        key = ctx.targeting_key if ctx else None
+        if not key:
+            log.warning("track(%r): no targetingKey, nothing recorded", event)
+            return None
+        attrs: Mapping[str, Any] = details.attributes if details else {}
+        flag = attrs.get("flag")
+        if isinstance(flag, str):
+            flags = [flag]
+        elif isinstance(flag, (list, tuple)):
+            flags = [str(f) for f in flag]
+        else:
+            flags = list(self._named) or [
+                f for f, metrics in self._running.items() if event in metrics
+            ]
+        if not flags:
+            log.warning(
+                "track(%r): no flag (details.attributes['flag'], or experiments=[...]): "
+                "nothing recorded",
+                event,
+            )
+            return None
+        raw = details.value if details is not None and details.value is not None else 1
+        try:
+            value = track_value(raw)
+        except (TypeError, ValueError) as e:
+            log.warning("track(%r): %s: nothing recorded", event, e)
+            return None
+        return flags, b(key), value
 
     # ----- descriptions -----
 
@@ -651,8 +736,10 @@ class HanoiProvider(_Resolver, _MirrorEvents):
         cache_seconds: float = 1.0,
         max_backoff: float = 30.0,
         timeout: Optional[float] = 1.0,
+        experiments: Union[bool, Sequence[str]] = False,
     ) -> None:
         super().__init__()
+        self._setup_experiments(experiments)
         if not isinstance(backend, (RedisModuleBackEnd, MemoryBackEnd)):
             backend = RedisModuleBackEnd(backend)
         self.backend: Backend = backend
@@ -762,10 +849,39 @@ class HanoiProvider(_Resolver, _MirrorEvents):
         assert info is not None
         try:
             # No id is the empty one: the module's keyless form.
-            resolved = self.backend.hanoi_resolve(flag_key, id_ or b"", pairs)
+            if self._assigns(flag_key, info):
+                resolved = self.backend.hanoi_assign(flag_key, id_ or b"", pairs)
+            else:
+                resolved = self.backend.hanoi_resolve(flag_key, id_ or b"", pairs)
         except Exception as err:
             raise self._failure(flag_key, err, evaluating=True) from None
         return self._after(kind, flag_key, default, info, resolved)
+
+    def track(
+        self,
+        tracking_event_name: str,
+        evaluation_context: Optional[EvaluationContext] = None,
+        tracking_event_details: Optional[TrackingEventDetails] = None,
+    ) -> None:
+        """OpenFeature's tracking: HANOI.TRACK on each flag (see the module's
+        documentation); within `timeout`; never raises."""
+        job = self._tracking(tracking_event_name, evaluation_context, tracking_event_details)
+        if job is None:
+            return
+        flags, id_, value = job
+        metric = b(tracking_event_name)
+
+        def send() -> None:
+            for flag in flags:
+                self.backend.hanoi_track(flag, id_, metric, value)
+
+        try:
+            if self._deadline is None:
+                send()
+            else:
+                self._deadline.run(send, tracking_event_name)
+        except Exception as e:
+            log.warning("track(%r) on %s: %s", tracking_event_name, flags, e)
 
     def resolve_boolean_details(
         self,
@@ -823,8 +939,11 @@ class AsyncHanoiProvider(_Resolver, _MirrorEvents):
         cache_seconds: float = 1.0,
         max_backoff: float = 30.0,
         timeout: Optional[float] = 1.0,
+        experiments: Union[bool, Sequence[str]] = False,
     ) -> None:
         super().__init__()
+        self._setup_experiments(experiments)
+        self._tracks: Set["asyncio.Task[None]"] = set()
         self._timeout = timeout
         if not isinstance(backend, AsyncRedisModuleBackEnd):
             backend = AsyncRedisModuleBackEnd(backend)
@@ -917,10 +1036,64 @@ class AsyncHanoiProvider(_Resolver, _MirrorEvents):
             return early
         assert info is not None
         try:
-            resolved = await self.backend.hanoi_resolve(flag_key, id_ or b"", pairs)
+            if self._assigns(flag_key, info):
+                resolved = await self.backend.hanoi_assign(flag_key, id_ or b"", pairs)
+            else:
+                resolved = await self.backend.hanoi_resolve(flag_key, id_ or b"", pairs)
         except Exception as err:
             raise self._failure(flag_key, err, evaluating=True) from None
         return self._after(kind, flag_key, default, info, resolved)
+
+    def track(
+        self,
+        tracking_event_name: str,
+        evaluation_context: Optional[EvaluationContext] = None,
+        tracking_event_details: Optional[TrackingEventDetails] = None,
+    ) -> None:
+        """OpenFeature's tracking (the SDK's `track` is not a coroutine): sent
+        as a task on the running event loop; outside one, logged and dropped
+        (await `track_async` there)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            log.warning(
+                "track(%r): AsyncHanoiProvider tracks from a running event loop "
+                "(or await provider.track_async(...)): nothing recorded",
+                tracking_event_name,
+            )
+            return
+        task = loop.create_task(
+            self.track_async(tracking_event_name, evaluation_context, tracking_event_details)
+        )
+        self._tracks.add(task)
+        task.add_done_callback(self._tracks.discard)
+
+    async def track_async(
+        self,
+        tracking_event_name: str,
+        evaluation_context: Optional[EvaluationContext] = None,
+        tracking_event_details: Optional[TrackingEventDetails] = None,
+    ) -> None:
+        """`track`, awaited: HANOI.TRACK on each flag, within `timeout`; never raises."""
+        job = self._tracking(tracking_event_name, evaluation_context, tracking_event_details)
+        if job is None:
+            return
+        flags, id_, value = job
+        metric = b(tracking_event_name)
+
+        async def send() -> None:
+            for flag in flags:
+                await self.backend.hanoi_track(flag, id_, metric, value)
+
+        try:
+            await asyncio.wait_for(send(), self._timeout)
+        except Exception as e:
+            log.warning("track(%r) on %s: %s", tracking_event_name, flags, e)
+
+    async def flush(self) -> None:
+        """Waits for the `track` calls still being sent."""
+        while self._tracks:
+            await asyncio.gather(*list(self._tracks), return_exceptions=True)
 
     @staticmethod
     def _sync_refused() -> GeneralError:
