@@ -30,12 +30,12 @@ import time
 
 from harness import (
     ATTRS,
+    EXPERIMENT_SETUP,
     MODULE,
     PAGE_FLAGS,
     PAGE_STRINGS,
     READS_SETUP,
     REFS_SETUP,
-    EXPERIMENT_SETUP,
     RULES_SETUP,
     floor_module,
     free_port,

@@ -342,30 +342,131 @@ impl PartialEq for Condition {
     }
 }
 
-/// The operators, how many arguments each takes (`None`: a count, then that
-/// many values).
-const OPS: [(&str, Option<usize>); 20] = [
-    ("EQ", Some(1)),
-    ("NE", Some(1)),
-    ("IN", None),
-    ("NOTIN", None),
-    ("LT", Some(1)),
-    ("LE", Some(1)),
-    ("GT", Some(1)),
-    ("GE", Some(1)),
-    ("SEMVER_EQ", Some(1)),
-    ("SEMVER_LT", Some(1)),
-    ("SEMVER_LE", Some(1)),
-    ("SEMVER_GT", Some(1)),
-    ("SEMVER_GE", Some(1)),
-    ("MATCHES", Some(1)),
-    ("PREFIX", Some(1)),
-    ("SUFFIX", Some(1)),
-    ("CONTAINS", Some(1)),
-    ("EXISTS", Some(0)),
-    ("MISSING", Some(0)),
-    ("IF", Some(0)),
+/// How many arguments an operator takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arity {
+    /// None (`EXISTS`, `MISSING`).
+    None,
+    /// One value.
+    One,
+    /// A count, then that many values (`IN`, `NOTIN`).
+    List,
+}
+
+/// An operator of `HANOI.RULE`: its name, its arguments, what it means (for
+/// a form) and how a sentence says it ("plan is one of pro, team").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operator {
+    pub name: &'static str,
+    pub arity: Arity,
+    pub meaning: &'static str,
+    pub words: &'static str,
+}
+
+const fn op(
+    name: &'static str,
+    arity: Arity,
+    meaning: &'static str,
+    words: &'static str,
+) -> Operator {
+    Operator {
+        name,
+        arity,
+        meaning,
+        words,
+    }
+}
+
+/// Every operator of `HANOI.RULE`, in the order a form lists them: what the
+/// parser accepts and what a rule builder offers (hanoi-web builds its own
+/// from this table).
+pub const OPERATORS: &[Operator] = &[
+    op("EQ", Arity::One, "equals the value", "is"),
+    op("NE", Arity::One, "differs from the value", "is not"),
+    op("IN", Arity::List, "is one of the values", "is one of"),
+    op("NOTIN", Arity::List, "is none of the values", "is none of"),
+    op("LT", Arity::One, "is a number below", "is below"),
+    op("LE", Arity::One, "is a number at most", "is at most"),
+    op("GT", Arity::One, "is a number above", "is above"),
+    op("GE", Arity::One, "is a number at least", "is at least"),
+    op(
+        "SEMVER_EQ",
+        Arity::One,
+        "is the same version as",
+        "is version",
+    ),
+    op(
+        "SEMVER_LT",
+        Arity::One,
+        "is a version before",
+        "is a version before",
+    ),
+    op(
+        "SEMVER_LE",
+        Arity::One,
+        "is a version at most",
+        "is a version at most",
+    ),
+    op(
+        "SEMVER_GT",
+        Arity::One,
+        "is a version after",
+        "is a version after",
+    ),
+    op(
+        "SEMVER_GE",
+        Arity::One,
+        "is a version at least",
+        "is a version at least",
+    ),
+    op(
+        "MATCHES",
+        Arity::One,
+        "matches the regular expression",
+        "matches",
+    ),
+    op("PREFIX", Arity::One, "starts with", "starts with"),
+    op("SUFFIX", Arity::One, "ends with", "ends with"),
+    op("CONTAINS", Arity::One, "contains", "contains"),
+    op("EXISTS", Arity::None, "is given (any value)", "is given"),
+    op("MISSING", Arity::None, "is not given", "is not given"),
 ];
+
+/// The operators the reserved attribute [`SEGMENT`] takes, and what each
+/// means there.
+pub const SEGMENT_OPERATORS: &[Operator] = &[
+    op(
+        "IN",
+        Arity::List,
+        "is a member of one of the segments",
+        "is in one of the segments",
+    ),
+    op(
+        "NOTIN",
+        Arity::List,
+        "is a member of none of the segments",
+        "is in none of the segments",
+    ),
+    op(
+        "EQ",
+        Arity::One,
+        "is a member of the segment",
+        "is in segment",
+    ),
+    op(
+        "NE",
+        Arity::One,
+        "is not a member of the segment",
+        "is not in segment",
+    ),
+];
+
+/// The operator named `name` (any case).
+pub fn operator(name: &[u8]) -> Option<&'static Operator> {
+    OPERATORS
+        .iter()
+        .find(|o| name.eq_ignore_ascii_case(o.name.as_bytes()))
+}
 
 /// What bounds a rule as a client writes it.
 #[derive(Debug, Clone, Copy)]
@@ -685,11 +786,16 @@ pub fn parse_rule(name: &[u8], args: &[&[u8]], limits: &RuleLimits) -> Result<Ru
         let raw_op = args.get(i + 1).ok_or_else(|| {
             Error::BadRule(format!("condition on '{}' needs an operator", quote(attr)))
         })?;
-        let (op, arity) = OPS
-            .iter()
-            .find(|(o, _)| *o != "IF" && keyword(raw_op, o))
-            .copied()
+        let o = operator(raw_op)
             .ok_or_else(|| Error::BadRule(format!("unknown operator '{}'", quote(raw_op))))?;
+        let (op, arity) = (
+            o.name,
+            match o.arity {
+                Arity::None => Some(0),
+                Arity::One => Some(1),
+                Arity::List => None,
+            },
+        );
         i += 2;
         let n = match arity {
             Some(n) => n,

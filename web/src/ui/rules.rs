@@ -11,86 +11,37 @@ use maud::{html, Markup};
 use redis::Cmd;
 use std::collections::HashMap;
 
-/// Every operator of `HANOI.RULE` and what it means, in the order the
-/// form lists them.
-pub(super) const OPERATORS: &[(&str, &str)] = &[
-    ("EQ", "equals the value"),
-    ("NE", "differs from the value"),
-    ("IN", "is one of the values"),
-    ("NOTIN", "is none of the values"),
-    ("LT", "is a number below"),
-    ("LE", "is a number at most"),
-    ("GT", "is a number above"),
-    ("GE", "is a number at least"),
-    ("SEMVER_EQ", "is the same version as"),
-    ("SEMVER_LT", "is a version before"),
-    ("SEMVER_LE", "is a version at most"),
-    ("SEMVER_GT", "is a version after"),
-    ("SEMVER_GE", "is a version at least"),
-    ("MATCHES", "matches the regular expression"),
-    ("PREFIX", "starts with"),
-    ("SUFFIX", "ends with"),
-    ("CONTAINS", "contains"),
-    ("EXISTS", "is given (any value)"),
-    ("MISSING", "is not given"),
-];
+/// Every operator of `HANOI.RULE`, what it means and how a sentence says
+/// it: the core's table, the one its parser reads.
+pub(super) use hanoi_core::rules::{Arity, OPERATORS, SEGMENT_OPERATORS};
 
 /// The reserved attribute whose values are segments' names: the id (with
 /// the same attributes) is a member of them or not.
 pub(super) const SEGMENT: &str = "segment";
-
-/// The operators `segment` takes, and what each means.
-pub(super) const SEGMENT_OPERATORS: &[(&str, &str)] = &[
-    ("IN", "is a member of one of the segments"),
-    ("NOTIN", "is a member of none of the segments"),
-    ("EQ", "is a member of the segment"),
-    ("NE", "is not a member of the segment"),
-];
 
 /// Whether `op` is refused on `attr` (`segment` takes IN, NOTIN, EQ, NE).
 fn segment_refuses(attr: &str, op: &str) -> Option<String> {
     (attr == SEGMENT
         && !SEGMENT_OPERATORS
             .iter()
-            .any(|(o, _)| o.eq_ignore_ascii_case(op)))
+            .any(|o| o.name.eq_ignore_ascii_case(op)))
     .then(|| format!("{SEGMENT} takes IN, NOTIN, EQ or NE (the segments' names), not {op}"))
 }
 
 /// A `segment` condition as words: "the id is in segment beta".
 fn segment_words(op: &str, values: &str) -> String {
-    match op.to_ascii_uppercase().as_str() {
-        "IN" => format!("the id is in one of the segments {values}"),
-        "NOTIN" => format!("the id is in none of the segments {values}"),
-        "EQ" => format!("the id is in segment {values}"),
-        "NE" => format!("the id is not in segment {values}"),
-        o => format!("{SEGMENT} {o} {values}"),
+    match SEGMENT_OPERATORS
+        .iter()
+        .find(|o| o.name.eq_ignore_ascii_case(op))
+    {
+        Some(o) => format!("the id {} {values}", o.words),
+        None => format!("{SEGMENT} {op} {values}"),
     }
 }
 
 /// An operator as the middle of a sentence: "is one of".
 fn op_words(op: &str) -> &'static str {
-    match op.to_ascii_uppercase().as_str() {
-        "EQ" => "is",
-        "NE" => "is not",
-        "IN" => "is one of",
-        "NOTIN" => "is none of",
-        "LT" => "is below",
-        "LE" => "is at most",
-        "GT" => "is above",
-        "GE" => "is at least",
-        "SEMVER_EQ" => "is version",
-        "SEMVER_LT" => "is a version before",
-        "SEMVER_LE" => "is a version at most",
-        "SEMVER_GT" => "is a version after",
-        "SEMVER_GE" => "is a version at least",
-        "MATCHES" => "matches",
-        "PREFIX" => "starts with",
-        "SUFFIX" => "ends with",
-        "CONTAINS" => "contains",
-        "EXISTS" => "is given",
-        "MISSING" => "is not given",
-        _ => "?",
-    }
+    hanoi_core::rules::operator(op.as_bytes()).map_or("?", |o| o.words)
 }
 
 /// A rule (its arguments after the name, as `HANOI.RULE SET` takes them)
@@ -164,29 +115,15 @@ pub(super) fn rule_sentence(args: &[String]) -> String {
     format!("If {}: {who}{serving}.", conds.join(" and "))
 }
 
-/// How many arguments an operator takes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Arity {
-    None,
-    One,
-    List,
-}
-
 fn arity(op: &str) -> Option<Arity> {
-    let op = op.to_ascii_uppercase();
-    OPERATORS.iter().find(|(o, _)| *o == op)?;
-    Some(match op.as_str() {
-        "IN" | "NOTIN" => Arity::List,
-        "EXISTS" | "MISSING" => Arity::None,
-        _ => Arity::One,
-    })
+    hanoi_core::rules::operator(op.as_bytes()).map(|o| o.arity)
 }
 
 /// The operators, for a message: "EQ, NE, IN, …".
 pub(super) fn operator_list() -> String {
     OPERATORS
         .iter()
-        .map(|(o, _)| *o)
+        .map(|o| o.name)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -751,7 +688,7 @@ pub(super) fn rule_form(
             datalist id="rule-segments" { @for sg in segments { option value=(sg) {} } }
             @if !segments.is_empty() {
                 p.muted id="segment-help" { "Attribute " code { (SEGMENT) } ": the id is a member of a segment. Its operators: "
-                    @for (i, (op, meaning)) in SEGMENT_OPERATORS.iter().enumerate() { @if i > 0 { ", " } code { (op) } " (" (meaning) ")" }
+                    @for (i, o) in SEGMENT_OPERATORS.iter().enumerate() { @if i > 0 { ", " } code { (o.name) } " (" (o.meaning) ")" }
                     ". The segments: "
                     @for (i, sg) in segments.iter().enumerate() { @if i > 0 { ", " } code.segment-choice { (sg) } } "." }
             }
@@ -767,8 +704,8 @@ pub(super) fn rule_form(
                             (field_error(form, &a, &format!("cond-attr-{i}"))) }
                         label.field.invalid[form.problem(&o).is_some()] { "Operator" br;
                             select name=(o) id={"cond-op-" (i)} aria-invalid=[invalid(&o)] {
-                                @for (op, meaning) in OPERATORS {
-                                    option value=(op) selected[r.op.eq_ignore_ascii_case(op)] { (op) " — " (meaning) }
+                                @for o in OPERATORS {
+                                    option value=(o.name) selected[r.op.eq_ignore_ascii_case(o.name)] { (o.name) " — " (o.meaning) }
                                 }
                             }
                             (field_error(form, &o, &format!("cond-op-{i}"))) }
