@@ -451,3 +451,44 @@ fn replicas_rdb_aof_and_restore_carry_references() {
     assert_eq!(reference_answers(&mut pc), want);
     assert_eq!(get_field(&mut pc, "beta", "kind"), Value::SimpleString("segment".into()));
 }
+
+#[test]
+fn wide_references_stay_bounded_and_experiments_are_for_flags() {
+    let s = Server::start(&[]);
+    let mut con = s.con();
+    // 64 segments, each naming all 64 in 16 conditions of one rule: the
+    // write's check and every evaluation stay bounded.
+    let names: Vec<String> = (0..64).map(|i| format!("s{i}")).collect();
+    for n in &names {
+        ok(&mut con, &["HANOI.DEFINE", n, "SEGMENT"]);
+    }
+    let mut rule: Vec<String> = ["HANOI.RULE", "s0", "SET", "wide"]
+        .map(String::from)
+        .to_vec();
+    for c in 0..16 {
+        rule.push(if c == 0 { "IF" } else { "AND" }.into());
+        rule.extend(["segment", "NOTIN", "63"].map(String::from));
+        rule.extend(names[1..].iter().cloned());
+    }
+    for n in &names[1..] {
+        let mut r = rule.clone();
+        r[1] = n.clone();
+        // Each names every other segment but itself (s0 named last).
+        let own = r.iter().position(|w| w == n).unwrap();
+        r[own] = "s0".into();
+        let r: Vec<&str> = r.iter().map(String::as_str).collect();
+        assert!(run(&mut con, &r).is_ok() || err(&mut con, &r).contains("cycle"));
+    }
+    ok(&mut con, &["HANOI.DEFINE", "f", "PERCENTAGE", "0"]);
+    ok(&mut con, &["HANOI.RULE", "f", "SET", "r", "IF", "segment", "IN", "2", "s1", "s2"]);
+    let (reason, _, _) = why(&mut con, "f", "anna", &[]);
+    assert!(["outside", "error", "rule"].contains(&reason.as_str()), "{reason}");
+    assert_eq!(query::<String>(&mut con, &["PING"]), "PONG");
+    // Experiments are for flags.
+    let e = err(&mut con, &["HANOI.EXPERIMENT", "s1", "START", "METRICS", "1", "x"]);
+    assert!(e.contains("a segment has no experiments"), "{e}");
+    ok(&mut con, &["HANOI.DEFINE", "g", "PERCENTAGE", "50"]);
+    ok(&mut con, &["HANOI.EXPERIMENT", "g", "START", "METRICS", "1", "x"]);
+    let e = err(&mut con, &["HANOI.DEFINE", "g", "SEGMENT"]);
+    assert!(e.contains("a segment has no experiment"), "{e}");
+}

@@ -1346,6 +1346,9 @@ impl Flag {
                     "prerequisites (delete them first: HANOI.PREREQ key DEL)",
                 ));
             }
+            if self.experiment.is_some() {
+                return Err(Error::Segment("experiment (it has no random split)"));
+            }
         }
         if let Some(r) = self.rules.iter().find(|r| {
             r.variant
@@ -1803,7 +1806,9 @@ impl Flag {
     /// a segment, when the query can look (EXPLAIN names it).
     fn missing_segment(&self, q: &Query<'_>) -> Option<&[u8]> {
         let refs = q.refs.filter(|_| self.has_refs)?;
-        self.rules.iter().flat_map(Rule::segments).find(|name| {
+        // Bounded as an evaluation's references are.
+        let named = self.rules.iter().flat_map(Rule::segments);
+        named.take(crate::refs::MAX_STEPS as usize).find(|name| {
             let mut there = false;
             refs.lookup()
                 .with_flag(name, &mut |f| there = f.is_some_and(Flag::is_segment));

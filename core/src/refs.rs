@@ -11,6 +11,7 @@
 //! reason `error`.
 
 use std::cell::Cell;
+use std::collections::HashSet;
 
 use crate::{quote, Error, Flag, Query};
 
@@ -19,6 +20,9 @@ pub const MAX_DEPTH: u8 = 8;
 
 /// Referenced evaluations one top-level evaluation may make.
 pub const MAX_STEPS: u32 = 256;
+
+/// References the write's cycle check follows, in all.
+const WALK_BUDGET: u32 = 4096;
 
 /// Segments one `segment IN`/`NOTIN` condition may name.
 pub const MAX_SEGMENTS_PER_CONDITION: usize = 64;
@@ -204,11 +208,18 @@ pub fn check_new_references(
         check_kinds(new, lookup)?;
     }
     // A depth-first walk from each new reference, at most MAX_DEPTH levels
-    // and a bounded number of keys opened.
-    let mut budget: u32 = 4096;
-    let mut path: Vec<Vec<u8>> = vec![key.to_vec()];
+    // and a bounded number of references followed (a flag may name tens of
+    // thousands of segments in its rules): past the budget the walk stops,
+    // and a cycle it did not reach answers `error` at evaluation.
+    let mut walk = Walk {
+        key,
+        lookup,
+        path: vec![key.to_vec()],
+        seen: HashSet::new(),
+        budget: WALK_BUDGET,
+    };
     for start in new.keys() {
-        walk(key, start, lookup, &mut path, &mut budget)?;
+        walk.from(start)?;
     }
     Ok(())
 }
@@ -253,34 +264,50 @@ fn check_kinds(new: &NewReferences<'_>, lookup: &dyn Lookup) -> Result<(), Error
     Ok(())
 }
 
-fn walk(
-    key: &[u8],
-    at: &[u8],
-    lookup: &dyn Lookup,
-    path: &mut Vec<Vec<u8>>,
-    budget: &mut u32,
-) -> Result<(), Error> {
-    if at == key {
-        let mut names: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
-        names.push(key);
-        return Err(cycle(&names));
-    }
-    if path.len() > usize::from(MAX_DEPTH) || *budget == 0 {
-        return Ok(());
-    }
-    *budget -= 1;
-    let mut next: Vec<Vec<u8>> = Vec::new();
-    lookup.with_flag(at, &mut |f| {
-        if let Some(f) = f {
-            next = f.references().map(<[u8]>::to_vec).collect();
+/// The write's cycle check: a depth-first walk that opens each key once
+/// (a key explored without reaching the written one cannot reach it by
+/// another path), at most [`WALK_BUDGET`] keys and [`MAX_DEPTH`] levels.
+struct Walk<'a> {
+    key: &'a [u8],
+    lookup: &'a dyn Lookup,
+    path: Vec<Vec<u8>>,
+    seen: HashSet<Vec<u8>>,
+    budget: u32,
+}
+
+impl Walk<'_> {
+    fn from(&mut self, at: &[u8]) -> Result<(), Error> {
+        if at == self.key {
+            let mut names: Vec<&[u8]> = self.path.iter().map(Vec::as_slice).collect();
+            names.push(self.key);
+            return Err(cycle(&names));
         }
-    });
-    path.push(at.to_vec());
-    for n in &next {
-        walk(key, n, lookup, path, budget)?;
+        if self.path.len() > usize::from(MAX_DEPTH) || self.budget == 0 {
+            return Ok(());
+        }
+        if !self.seen.insert(at.to_vec()) {
+            return Ok(());
+        }
+        self.budget -= 1;
+        let mut next: Vec<Vec<u8>> = Vec::new();
+        let (room, seen) = (self.budget as usize, &self.seen);
+        self.lookup.with_flag(at, &mut |f| {
+            if let Some(f) = f {
+                next = f
+                    .references()
+                    .filter(|n| !seen.contains(*n))
+                    .take(room)
+                    .map(<[u8]>::to_vec)
+                    .collect();
+            }
+        });
+        self.path.push(at.to_vec());
+        for n in &next {
+            self.from(n)?;
+        }
+        self.path.pop();
+        Ok(())
     }
-    path.pop();
-    Ok(())
 }
 
 fn cycle(names: &[&[u8]]) -> Error {
