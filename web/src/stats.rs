@@ -217,7 +217,8 @@ impl Sample {
 
     /// converted / exposures; none without exposures.
     pub fn rate(&self) -> Option<f64> {
-        (self.exposures > 0).then(|| self.converted.min(self.exposures) as f64 / self.exposures as f64)
+        (self.exposures > 0)
+            .then(|| self.converted.min(self.exposures) as f64 / self.exposures as f64)
     }
 
     /// sum / exposures; none without exposures.
@@ -266,8 +267,7 @@ pub struct Comparison {
 /// exposures on either side.
 pub fn compare_rates(a: &Sample, b: &Sample) -> Option<Comparison> {
     let (pa, pb) = (a.rate()?, b.rate()?);
-    let se =
-        (pa * (1.0 - pa) / a.exposures as f64 + pb * (1.0 - pb) / b.exposures as f64).sqrt();
+    let se = (pa * (1.0 - pa) / a.exposures as f64 + pb * (1.0 - pb) / b.exposures as f64).sqrt();
     let diff = pb - pa;
     Some(Comparison {
         diff,
@@ -347,7 +347,11 @@ pub fn srm(observed: &[u64], shares: &[f64]) -> Result<Srm, SrmSkip> {
             }
         })
         .collect();
-    if observed.iter().zip(&expected).any(|(&o, &e)| e == 0.0 && o > 0) {
+    if observed
+        .iter()
+        .zip(&expected)
+        .any(|(&o, &e)| e == 0.0 && o > 0)
+    {
         return Ok(Srm {
             chi2: f64::INFINITY,
             df: expected.len().saturating_sub(1),
@@ -388,7 +392,11 @@ mod tests {
     #[test]
     fn special_functions_known_values() {
         assert!(close(ln_gamma(1.0), 0.0, 1e-14));
-        assert!(close(ln_gamma(0.5), std::f64::consts::PI.sqrt().ln(), 1e-14));
+        assert!(close(
+            ln_gamma(0.5),
+            std::f64::consts::PI.sqrt().ln(),
+            1e-14
+        ));
         assert!(close(ln_gamma(10.0), 362_880f64.ln(), 1e-14));
         assert!(close(ln_gamma(20.0), 39.339_884_187_199_49, 1e-14));
         assert!(close(normal_cdf(0.0), 0.5, 1e-15));

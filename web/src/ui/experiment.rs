@@ -93,11 +93,9 @@ async fn load(store: &store::Store, key: &[u8]) -> Result<Option<Data>, Fail> {
         ));
     }
     let results = match r.get(1) {
-        Some(redis::Value::ServerError(e)) => Err(format!(
-            "{} {}",
-            e.code(),
-            e.details().unwrap_or_default()
-        )),
+        Some(redis::Value::ServerError(e)) => {
+            Err(format!("{} {}", e.code(), e.details().unwrap_or_default()))
+        }
         Some(v) => store::core_reply(v, 0)
             .ok_or_else(|| "an unreadable reply".to_owned())
             .and_then(|c| decode_results(&c).map_err(|e| e.to_string())),
@@ -284,7 +282,11 @@ fn bucket(times: &[(u64, usize)], arms: usize, cut: bool) -> Timeline {
     const HOUR: i64 = 3_600_000;
     const DAY: i64 = 24 * HOUR;
     // Times from Redis are untrusted: clamped to 0..now + a day.
-    let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX).clamp(0, now_ms() + DAY);
+    let clamp = |t: u64| {
+        i64::try_from(t)
+            .unwrap_or(i64::MAX)
+            .clamp(0, now_ms() + DAY)
+    };
     let lo = times.iter().map(|t| clamp(t.0)).min().unwrap_or(0);
     let hi = times.iter().map(|t| clamp(t.0)).max().unwrap_or(0);
     let span = hi - lo;
@@ -463,11 +465,7 @@ fn comparison_cells(c: Option<Comparison>, rate: bool) -> Markup {
             signed(c.high * 100.0, 2),
         )
     } else {
-        (
-            signed(c.diff, 2),
-            signed(c.low, 2),
-            signed(c.high, 2),
-        )
+        (signed(c.diff, 2), signed(c.low, 2), signed(c.high, 2))
     };
     let class = if c.low > 0.0 {
         "better"
@@ -647,9 +645,8 @@ pub(super) async fn experiment_write(
     let op = f.get("op").cloned().unwrap_or_default();
     let version = f.get("version").cloned().unwrap_or_default();
     let current = load(store, &key).await?.ok_or(Fail::NotFound)?;
-    let back = |status: StatusCode, d: &Data, n: Notice| {
-        respond(status, render(&w, &key, d, &n, None))
-    };
+    let back =
+        |status: StatusCode, d: &Data, n: Notice| respond(status, render(&w, &key, d, &n, None));
     let refused = |why: String| Notice {
         refused: Some(why),
         form: f.clone(),
@@ -701,14 +698,17 @@ pub(super) async fn experiment_write(
         WriteOutcome::Done(results) => {
             let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
             if errors.is_empty() {
-                return Ok(Redirect::to(&w.link(&format!(
-                    "{}/experiment?done={op}",
-                    flag_url(&key)
-                )))
+                return Ok(Redirect::to(
+                    &w.link(&format!("{}/experiment?done={op}", flag_url(&key))),
+                )
                 .into_response());
             }
             let now = load(store, &key).await?.ok_or(Fail::NotFound)?;
-            let why = errors.iter().map(|e| plain(e)).collect::<Vec<_>>().join("; ");
+            let why = errors
+                .iter()
+                .map(|e| plain(e))
+                .collect::<Vec<_>>()
+                .join("; ");
             Ok(back(StatusCode::BAD_REQUEST, &now, refused(why)))
         }
         WriteOutcome::Conflict => {
@@ -736,60 +736,62 @@ pub(super) async fn experiment_csv(
     // A file name of the flag's safe characters.
     let safe: String = lossy(&key)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
     let file = format!("hanoi-exposures-{safe}-{}.csv", w.env_name);
     let env = w.env;
     let head = "\"id\",\"arm\",\"time\",\"time_ms\"\r\n".to_owned();
     // (cursor, rows so far, done)
-    let pages = futures_util::stream::unfold(
-        (0u64, 0usize, false),
-        move |(cursor, rows, done)| {
-            let app = app.clone();
-            let key = key.clone();
-            async move {
-                if done || rows >= MAX_CSV_ROWS {
-                    return None;
-                }
-                let mut c = redis::cmd("HANOI.EXPERIMENT");
-                c.arg(&key)
-                    .arg("EXPOSURES")
-                    .arg(cursor)
-                    .arg("COUNT")
-                    .arg(PAGE.min(MAX_CSV_ROWS - rows));
-                let page = match app.envs[env].store.query(&key, &c).await {
-                    Ok(v) => store::core_reply(&v, 0).and_then(|r| ExposuresPage::decode(&r).ok()),
-                    Err(e) => {
-                        // Headers are sent: the body ends short (a client
-                        // sees an incomplete transfer).
-                        return Some((
-                            Err(std::io::Error::other(store::error_text(&e))),
-                            (0, rows, true),
-                        ));
-                    }
-                };
-                let page = page?;
-                let mut out = String::with_capacity(page.exposures.len() * 48);
-                for (id, arm, t) in &page.exposures {
-                    let ms = i64::try_from(*t).unwrap_or(i64::MAX);
-                    let cells = [
-                        store::audit::cell(&lossy(id)),
-                        store::audit::cell(&lossy(arm)),
-                        store::audit::cell(&fmt_iso(ms)),
-                        store::audit::cell(&t.to_string()),
-                    ];
-                    out.push_str(&cells.join(","));
-                    out.push_str("\r\n");
-                }
-                let rows = rows + page.exposures.len();
-                let done = page.cursor == 0 || page.exposures.is_empty();
-                Some((Ok::<_, std::io::Error>(out), (page.cursor, rows, done)))
+    let pages = futures_util::stream::unfold((0u64, 0usize, false), move |(cursor, rows, done)| {
+        let app = app.clone();
+        let key = key.clone();
+        async move {
+            if done || rows >= MAX_CSV_ROWS {
+                return None;
             }
-        },
-    );
-    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(head)])
-        .chain(pages);
+            let mut c = redis::cmd("HANOI.EXPERIMENT");
+            c.arg(&key)
+                .arg("EXPOSURES")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(PAGE.min(MAX_CSV_ROWS - rows));
+            let page = match app.envs[env].store.query(&key, &c).await {
+                Ok(v) => store::core_reply(&v, 0).and_then(|r| ExposuresPage::decode(&r).ok()),
+                Err(e) => {
+                    // Headers are sent: the body ends short (a client
+                    // sees an incomplete transfer).
+                    return Some((
+                        Err(std::io::Error::other(store::error_text(&e))),
+                        (0, rows, true),
+                    ));
+                }
+            };
+            let page = page?;
+            let mut out = String::with_capacity(page.exposures.len() * 48);
+            for (id, arm, t) in &page.exposures {
+                let ms = i64::try_from(*t).unwrap_or(i64::MAX);
+                let cells = [
+                    store::audit::cell(&lossy(id)),
+                    store::audit::cell(&lossy(arm)),
+                    store::audit::cell(&fmt_iso(ms)),
+                    store::audit::cell(&t.to_string()),
+                ];
+                out.push_str(&cells.join(","));
+                out.push_str("\r\n");
+            }
+            let rows = rows + page.exposures.len();
+            let done = page.cursor == 0 || page.exposures.is_empty();
+            Some((Ok::<_, std::io::Error>(out), (page.cursor, rows, done)))
+        }
+    });
+    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(head)]).chain(pages);
     let mut r = Response::new(Body::from_stream(body));
     let h = r.headers_mut();
     h.insert(

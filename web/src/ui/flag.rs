@@ -870,7 +870,10 @@ fn env_tabs(app: &App, w: &Who, base: &str) -> Markup {
 /// The history entries written since the form's page was rendered (its
 /// `seen`: the newest entry's time then, `seen_same`: how many entries had
 /// that time), newest first.
-pub(super) fn changed_since(history: &[HistoryEntry], f: &HashMap<String, String>) -> Vec<HistoryEntry> {
+pub(super) fn changed_since(
+    history: &[HistoryEntry],
+    f: &HashMap<String, String>,
+) -> Vec<HistoryEntry> {
     let num = |k: &str| f.get(k).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let seen = num("seen");
     let same_now = history.iter().filter(|h| h.time == seen).count() as i64;
