@@ -467,15 +467,8 @@ fn comparison_cells(c: Option<Comparison>, rate: bool) -> Markup {
     } else {
         (signed(c.diff, 2), signed(c.low, 2), signed(c.high, 2))
     };
-    let class = if c.low > 0.0 {
-        "better"
-    } else if c.high < 0.0 {
-        "worse"
-    } else {
-        ""
-    };
     html! {
-        td.num.uplift class=(class) {
+        td.num.uplift.better[c.low > 0.0].worse[c.high < 0.0] {
             (diff) @if let Some(r) = c.relative { " (" (signed(r * 100.0, 1)) " %)" }
             br; span.muted.interval { "95 %: " (low) " to " (high) }
         }
