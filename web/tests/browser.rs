@@ -1337,3 +1337,79 @@ async fn segments_and_prerequisites_in_a_real_browser() {
     shot(&c, "segments.png").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_experiment_in_a_real_browser() {
+    let Some(driver_path) = find_on_path("chromedriver") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install chromium and chromium-driver"
+        );
+        eprintln!("SKIPPED an_experiment_in_a_real_browser: no chromedriver on the PATH");
+        return;
+    };
+    let redis = Redis::start();
+    #[rustfmt::skip]
+    redis.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"100", b"VARIANTS", b"2", b"one_page", b"two_pages"]);
+    let web = Web::start(&redis);
+    let driver = Driver::start(&driver_path);
+    let c = driver.browser().await;
+    login(&c, &web, ALICE).await;
+
+    // From the flag's page to its experiment; started with the form.
+    c.goto(&web.url("/f/636865636b6f7574")).await.unwrap();
+    click(&c, "#experiment-link a", "start-form").await;
+    choose(&c, "control", "one_page").await;
+    set(&c, "metrics", "bought\nrevenue").await;
+    submit(&c, "start-button", "ok").await;
+    assert!(text(&c, "experiment-status").await.contains("running"));
+
+    // Traffic: 600 ids exposed; two_pages converts more and spends more.
+    for i in 0..600u64 {
+        let id = format!("user-{i}");
+        let redis::Value::Array(r) = redis.cmd(&[b"HANOI.ASSIGN", b"checkout", id.as_bytes()])
+        else {
+            panic!("ASSIGN");
+        };
+        let two = r[1] == redis::Value::BulkString(b"two_pages".to_vec());
+        if i % if two { 4 } else { 6 } == 0 {
+            redis.cmd(&[b"HANOI.TRACK", b"checkout", id.as_bytes(), b"bought"]);
+            let v = (1500 + (i % 13) * 100).to_string();
+            redis.cmd(&[
+                b"HANOI.TRACK",
+                b"checkout",
+                id.as_bytes(),
+                b"revenue",
+                v.as_bytes(),
+            ]);
+        }
+    }
+    c.refresh().await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("metric-0"))
+        .await
+        .expect("the results");
+    let bought = text(&c, "metric-0").await;
+    assert!(
+        bought.contains("two_pages") && bought.contains("pp") && bought.contains("95 %"),
+        "{bought}"
+    );
+    let revenue = text(&c, "metric-1").await;
+    assert!(
+        revenue.contains("Mean") || revenue.contains("MEAN"),
+        "{revenue}"
+    );
+    assert!(text(&c, "results").await.contains("mean per exposed id"));
+    c.find(Locator::Css("#exposures-chart svg rect"))
+        .await
+        .expect("bars in the chart");
+    assert!(text(&c, "exposures-total").await.contains("600"));
+    c.execute(
+        "document.getElementById('results').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&c, "experiment.png").await;
+    c.close().await.unwrap();
+}

@@ -205,7 +205,7 @@ pub fn jsonl(entries: &[Entry]) -> String {
 /// A CSV cell: always quoted, quotes doubled (RFC 4180); a cell a
 /// spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`,
 /// a tab or a carriage return) gets a leading `'`.
-fn cell(s: &str) -> String {
+pub fn cell(s: &str) -> String {
     let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

@@ -13,7 +13,7 @@ mod read;
 pub mod requests;
 mod write;
 
-pub use read::{history, Explain, FlagView, HistoryEntry, Series, Stats};
+pub use read::{core_reply, history, Explain, FlagView, HistoryEntry, Series, Stats};
 pub use write::{ImportOutcome, WriteOutcome};
 
 use cluster::Topology;

@@ -126,6 +126,9 @@ pub struct FlagView {
     pub segment: bool,
     /// Each prerequisite's key and the variant it must serve, in order.
     pub prerequisites: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Its experiment (issue 35): state, times, control, arms, metrics
+    /// (`exposures` is 0 here: `HANOI.EXPORT NOIDS` leaves the data out).
+    pub experiment: Option<hanoi_core::reply::ExperimentState>,
 }
 
 fn signed(v: u64) -> i64 {
@@ -162,6 +165,7 @@ impl From<Description> for FlagView {
             default: d.default,
             segment: d.segment,
             prerequisites: d.prerequisites,
+            experiment: d.experiment,
         }
     }
 }

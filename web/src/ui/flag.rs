@@ -697,6 +697,14 @@ fn render_flag(
             @if w.multi && !w.can_write { " " span.badge id="read-only" { "read-only" } }
             @if is_stale(d.stats.as_ref(), app.config.stale_days) { " " span.badge.stale { "stale" } } }
         @if let Some(ok) = &n.ok { div.msg.ok id="ok" { (ok) } }
+        @if !f.segment {
+            p id="experiment-link" { a href=(w.link(&format!("{base}/experiment"))) { "Experiment" }
+                @match &f.experiment {
+                    Some(e) if e.running => { " " span.badge.on { "running" } },
+                    Some(_) => { " " span.badge.off { "stopped" } },
+                    None => { " " span.muted { "(A/B test this flag's split: exposures, conversions, results)" } },
+                } }
+        }
         @if w.can_write { (w.confirm_box()) }
         @if w.approvals > 0 {
             section.card id="flag-requests" {
@@ -862,7 +870,10 @@ fn env_tabs(app: &App, w: &Who, base: &str) -> Markup {
 /// The history entries written since the form's page was rendered (its
 /// `seen`: the newest entry's time then, `seen_same`: how many entries had
 /// that time), newest first.
-fn changed_since(history: &[HistoryEntry], f: &HashMap<String, String>) -> Vec<HistoryEntry> {
+pub(super) fn changed_since(
+    history: &[HistoryEntry],
+    f: &HashMap<String, String>,
+) -> Vec<HistoryEntry> {
     let num = |k: &str| f.get(k).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let seen = num("seen");
     let same_now = history.iter().filter(|h| h.time == seen).count() as i64;

@@ -18,6 +18,7 @@ mod answer;
 mod audit;
 mod chart;
 mod compare;
+mod experiment;
 mod flag;
 mod forms;
 mod history;
@@ -64,6 +65,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/f/{hex}", get(flag::flag_page).post(flag::flag_write))
         .route("/f/{hex}/ids", get(ids::ids_page).post(ids::ids_remove))
         .route("/f/{hex}/compare", get(compare::compare_page))
+        .route(
+            "/f/{hex}/experiment",
+            get(experiment::experiment_page).post(experiment::experiment_write),
+        )
+        .route("/f/{hex}/experiment.csv", get(experiment::experiment_csv))
         .route("/f/{hex}/copy", axum::routing::post(compare::copy))
         .route(
             "/segments",
