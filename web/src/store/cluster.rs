@@ -19,32 +19,9 @@ pub(super) struct Topology {
     nodes: Vec<Arc<Node>>,
 }
 
-/// The cluster slot of a key (CRC16/XMODEM of the key or its `{hash tag}`).
-pub fn slot(key: &[u8]) -> u16 {
-    let tagged = key
-        .iter()
-        .position(|&b| b == b'{')
-        .and_then(|open| {
-            let rest = &key[open + 1..];
-            rest.iter()
-                .position(|&b| b == b'}')
-                .filter(|&close| close > 0)
-                .map(|close| &rest[..close])
-        })
-        .unwrap_or(key);
-    let mut crc: u16 = 0;
-    for &b in tagged {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc % 16384
-}
+/// The cluster slot of a key (CRC16/XMODEM of the key or its `{hash tag}`):
+/// the core's, which the module's reference checks use too.
+pub use hanoi_core::slot::key_slot as slot;
 
 fn moved(v: &Value) -> bool {
     matches!(v, Value::ServerError(e) if matches!(e.code(), "MOVED" | "ASK" | "CLUSTERDOWN" | "TRYAGAIN"))
