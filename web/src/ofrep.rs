@@ -34,7 +34,7 @@
 //! so the bulk answer's ETag) stay what they were when the bodies were built
 //! as maps.
 
-use crate::store::{self, Explain, FlagView};
+use crate::store::{self, Explain};
 use crate::App;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -43,6 +43,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hanoi_core::Description;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as JsonValue};
 use sha2::{Digest, Sha256};
@@ -434,7 +435,7 @@ fn reason(module: &str) -> &'static str {
     hanoi_core::Reason::parse(module.as_bytes()).map_or("UNKNOWN", hanoi_core::Reason::openfeature)
 }
 
-fn metadata(flag: &FlagView) -> Metadata {
+fn metadata(flag: &Description) -> Metadata {
     let mut m: Metadata = flag
         .metadata
         .iter()
@@ -445,7 +446,7 @@ fn metadata(flag: &FlagView) -> Metadata {
             )
         })
         .collect();
-    m.insert("type".to_owned(), flag.value_type.to_owned());
+    m.insert("type".to_owned(), flag.value_type.as_str().to_owned());
     m
 }
 
@@ -476,7 +477,7 @@ fn queue(pipe: &mut redis::Pipeline, key: &[u8], ctx: &Context, get: bool) -> us
 /// What `HANOI.EXPORT key NOIDS` said about a key.
 #[derive(Clone)]
 pub enum Shape {
-    Flag(Arc<FlagView>),
+    Flag(Arc<Description>),
     Missing,
     NotAFlag,
     Error(String),
@@ -489,7 +490,7 @@ fn shape_of(get: &redis::Value) -> Shape {
         }
         return Shape::Error(format!("{} {}", e.code(), e.details().unwrap_or("")));
     }
-    match FlagView::from_export(get) {
+    match store::flag_from_export(get) {
         Some(f) => Shape::Flag(Arc::new(f)),
         None => Shape::Missing,
     }
@@ -505,7 +506,7 @@ type Timed<T> = HashMap<Vec<u8>, (Instant, T)>;
 
 pub struct Cache {
     ttl: Duration,
-    flags: std::sync::Mutex<Timed<Arc<FlagView>>>,
+    flags: std::sync::Mutex<Timed<Arc<Description>>>,
     keys: std::sync::Mutex<Timed<Arc<Vec<String>>>>,
 }
 
@@ -518,14 +519,14 @@ impl Cache {
         }
     }
 
-    fn flag(&self, key: &[u8]) -> Option<Arc<FlagView>> {
+    fn flag(&self, key: &[u8]) -> Option<Arc<Description>> {
         let map = self.flags.lock().ok()?;
         map.get(key)
             .filter(|(t, _)| t.elapsed() < self.ttl)
             .map(|(_, f)| f.clone())
     }
 
-    fn put_flag(&self, key: &[u8], f: &Arc<FlagView>) {
+    fn put_flag(&self, key: &[u8], f: &Arc<Description>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -564,14 +565,14 @@ async fn evaluate(
     keys: &[Vec<u8>],
     ctx: &Context,
 ) -> Result<Vec<(Shape, Option<redis::Value>)>, redis::RedisError> {
-    let cached: Vec<Option<Arc<FlagView>>> = keys.iter().map(|k| env.cache.flag(k)).collect();
+    let cached: Vec<Option<Arc<Description>>> = keys.iter().map(|k| env.cache.flag(k)).collect();
     evaluate_known(env, keys, ctx, cached).await
 }
 
 /// Each key's description: from the cache, else `HANOI.EXPORT NOIDS`
 /// (pipelined, one pipeline per server; stored in the cache).
 async fn describe(env: &crate::Env, keys: &[Vec<u8>]) -> Result<Vec<Shape>, redis::RedisError> {
-    let cached: Vec<Option<Arc<FlagView>>> = keys.iter().map(|k| env.cache.flag(k)).collect();
+    let cached: Vec<Option<Arc<Description>>> = keys.iter().map(|k| env.cache.flag(k)).collect();
     let missing: Vec<Vec<u8>> = keys
         .iter()
         .zip(&cached)
@@ -610,7 +611,7 @@ async fn evaluate_known(
     env: &crate::Env,
     keys: &[Vec<u8>],
     ctx: &Context,
-    cached: Vec<Option<Arc<FlagView>>>,
+    cached: Vec<Option<Arc<Description>>>,
 ) -> Result<Vec<(Shape, Option<redis::Value>)>, redis::RedisError> {
     let index: HashMap<&[u8], usize> = keys
         .iter()

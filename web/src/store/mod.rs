@@ -13,7 +13,10 @@ mod read;
 pub mod requests;
 mod write;
 
-pub use read::{core_reply, history, Explain, FlagView, HistoryEntry, Series, Stats};
+pub use read::{
+    core_reply, flag_from_bytes, flag_from_export, history, Described, Explain, HistoryEntry,
+    Series, Stats,
+};
 pub use write::{ImportOutcome, WriteOutcome};
 
 use cluster::Topology;

@@ -1,6 +1,6 @@
 //! Reading the module's replies: a flag through hanoi-core (`HANOI.EXPORT
 //! key NOIDS` decoded by `hanoi_core::codec`, described by
-//! `hanoi_core::Description`) as a [`FlagView`],
+//! `hanoi_core::Description`, see [`flag_from_export`]),
 //! `HANOI.EXPLAIN` as an [`Explain`], `HANOI.STATS` as [`Stats`],
 //! `HANOI.HISTORY` as [`HistoryEntry`]s, the readers of reply values they
 //! use, and a flag's version for the stale-save check ([`version_on`]).
@@ -21,7 +21,7 @@ pub async fn version_on(
         .req_packed_command(redis::cmd("HANOI.EXPORT").arg(key).arg("NOIDS"))
         .await?
         .extract_error()?;
-    Ok(FlagView::from_export(&reply).map(|f| f.version()))
+    Ok(flag_from_export(&reply).map(|f| f.version()))
 }
 
 // ---- reading replies -------------------------------------------------------
@@ -93,117 +93,45 @@ fn raw(v: &Value) -> Option<&[u8]> {
     }
 }
 
-/// A flag as hanoi-core describes it ([`Description`]), in the shapes the
-/// pages use.
-#[derive(Debug, Clone, Default)]
-pub struct FlagView {
-    pub enabled: bool,
-    pub percentage: i64,
-    /// The percentage now, a ramp applied (the core computes it).
-    pub effective_percentage: i64,
-    pub variants: Vec<Vec<u8>>,
-    pub weights: Vec<i64>,
-    pub salt: Option<Vec<u8>>,
-    pub users: i64,
-    pub blocked: i64,
-    pub regexes: Vec<Vec<u8>>,
-    /// Each rule: its name, then its arguments as `HANOI.RULE SET` takes them.
-    pub rules: Vec<Vec<Vec<u8>>>,
-    pub window: Option<(i64, i64)>,
-    pub ramp: Option<(i64, i64, i64, i64)>,
-    pub created: i64,
-    pub metadata: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Grows by one on every write that changed the flag: the stale-save
-    /// token of the pages.
-    pub revision: u64,
-    /// `boolean`, `string`, `number` or `object`.
-    pub value_type: &'static str,
-    /// One JSON text per variant, or none (a variant's value is its name).
-    pub values: Vec<Vec<u8>>,
-    /// The variant served when the flag is off for a query.
-    pub default: Option<Vec<u8>>,
-    /// A segment (`HANOI.DEFINE key SEGMENT`): its answer is membership.
-    pub segment: bool,
-    /// Each prerequisite's key and the variant it must serve, in order.
-    pub prerequisites: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    /// Its experiment (issue 35): state, times, control, arms, metrics
-    /// (`exposures` is 0 here: `HANOI.EXPORT NOIDS` leaves the data out).
-    pub experiment: Option<hanoi_core::reply::ExperimentState>,
+/// `HANOI.EXPORT key NOIDS`'s reply, described by hanoi-core: None for a
+/// nil reply (no such flag), an error, or bytes the core refuses (a newer
+/// encoding than this hanoi-web reads).
+pub fn flag_from_export(v: &Value) -> Option<Description> {
+    let Value::BulkString(bytes) = v else {
+        return None;
+    };
+    flag_from_bytes(bytes)
 }
 
-fn signed(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+/// `HANOI.EXPORT`'s bytes (with or without the ids), described as
+/// [`flag_from_export`] does (the id counts from the export, the effective
+/// percentage now).
+pub fn flag_from_bytes(bytes: &[u8]) -> Option<Description> {
+    let flag = codec::from_bytes_partial(bytes).ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Some(Description::of_partial(&flag, now))
 }
 
-impl From<Description> for FlagView {
-    fn from(d: Description) -> FlagView {
-        FlagView {
-            enabled: d.enabled,
-            percentage: i64::from(d.percentage),
-            effective_percentage: i64::from(d.effective_percentage),
-            variants: d.variants,
-            weights: d.weights.into_iter().map(i64::from).collect(),
-            salt: d.salt,
-            users: signed(d.users),
-            blocked: signed(d.blocked),
-            regexes: d.regexes.into_iter().map(String::into_bytes).collect(),
-            rules: d.rules,
-            window: d.window.map(|(f, u)| (signed(f), signed(u))),
-            ramp: d.ramp.map(|r| {
-                (
-                    i64::from(r.from_pct),
-                    i64::from(r.to_pct),
-                    signed(r.start_ms),
-                    signed(r.end_ms),
-                )
-            }),
-            created: signed(d.created_ms),
-            metadata: d.metadata.into_iter().collect(),
-            revision: d.revision,
-            value_type: d.value_type.as_str(),
-            values: d.values,
-            default: d.default,
-            segment: d.segment,
-            prerequisites: d.prerequisites,
-            experiment: d.experiment,
-        }
-    }
-}
-
-impl FlagView {
-    /// `HANOI.EXPORT key NOIDS`'s reply, decoded by hanoi-core: None for a
-    /// nil reply (no such flag), an error, or bytes the core refuses (a
-    /// newer encoding than this hanoi-web reads).
-    pub fn from_export(v: &Value) -> Option<FlagView> {
-        let Value::BulkString(bytes) = v else {
-            return None;
-        };
-        FlagView::from_bytes(bytes)
-    }
-
-    /// `HANOI.EXPORT`'s bytes (with or without the ids), decoded as
-    /// [`FlagView::from_export`] does.
-    pub fn from_bytes(bytes: &[u8]) -> Option<FlagView> {
-        let flag = codec::from_bytes_partial(bytes).ok()?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        Some(Description::of_partial(&flag, now).into())
-    }
-
+/// What the pages read of a [`Description`] beyond its fields.
+pub trait Described {
     /// The stale-save token: the revision, as a form carries it.
-    pub fn version(&self) -> String {
+    fn version(&self) -> String;
+    /// The `tags` metadata field, split on commas.
+    fn tags(&self) -> Vec<String>;
+    /// The segments its rules name, each once, in order.
+    fn segments_used(&self) -> Vec<Vec<u8>>;
+    /// The keys it references: its prerequisites, then its segments.
+    fn references(&self) -> Vec<Vec<u8>>;
+}
+
+impl Described for Description {
+    fn version(&self) -> String {
         self.revision.to_string()
     }
 
-    pub fn meta(&self, name: &str) -> Option<String> {
-        self.metadata
-            .iter()
-            .find(|(k, _)| k == name.as_bytes())
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-    }
-
-    pub fn tags(&self) -> Vec<String> {
+    fn tags(&self) -> Vec<String> {
         self.meta("tags")
             .map(|t| {
                 t.split(',')
@@ -216,7 +144,7 @@ impl FlagView {
 
     /// The segments its rules name (`segment IN|NOTIN n …`, `segment
     /// EQ|NE s`), each once, in the order the rules name them.
-    pub fn segments_used(&self) -> Vec<Vec<u8>> {
+    fn segments_used(&self) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::new();
         for r in &self.rules {
             let words = r.get(1..).unwrap_or(&[]);
@@ -251,7 +179,7 @@ impl FlagView {
 
     /// The keys it references: its prerequisites, then the segments its
     /// rules name.
-    pub fn references(&self) -> Vec<Vec<u8>> {
+    fn references(&self) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = self.prerequisites.iter().map(|(k, _)| k.clone()).collect();
         for s in self.segments_used() {
             if !out.contains(&s) {
@@ -441,14 +369,14 @@ mod tests {
         flag.add_users([&b"1"[..], b"2"]);
         flag.set_revision(7);
         let v = Value::BulkString(codec::to_bytes_without_ids(&flag));
-        let f = FlagView::from_export(&v).unwrap();
+        let f = flag_from_export(&v).unwrap();
         assert!(f.enabled);
         assert_eq!((f.percentage, f.users, f.revision), (80, 2, 7));
         assert_eq!(f.variants.len(), 2);
         assert_eq!(f.tags(), vec!["a", "b", "c"]);
         assert!(f.window.is_none());
-        assert!(FlagView::from_export(&Value::Nil).is_none());
-        assert!(FlagView::from_export(&Value::BulkString(b"junk".to_vec())).is_none());
+        assert!(flag_from_export(&Value::Nil).is_none());
+        assert!(flag_from_export(&Value::BulkString(b"junk".to_vec())).is_none());
         assert!(Explain::from_resolve(&Value::Int(3)).is_none());
     }
 }

@@ -4,7 +4,7 @@
 //! with its audit entry ([`super::audit`]).
 
 use super::audit::{self, Audit};
-use super::read::{bytes, version_on, FlagView};
+use super::read::{bytes, flag_from_bytes, version_on, Described};
 use super::{error_text, Store, TIMEOUT};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, RedisError, Value};
@@ -224,7 +224,7 @@ async fn import_on<E>(
     };
     let version = current
         .as_deref()
-        .and_then(FlagView::from_bytes)
+        .and_then(flag_from_bytes)
         .map(|f| f.version());
     if version.as_deref() != expected {
         redis::cmd("UNWATCH").query_async::<()>(&mut con).await?;

@@ -7,15 +7,16 @@
 
 use super::forms::quote_token;
 use super::session::{check_write, env_link, Who};
-use super::time::fmt_iso;
+use super::time::fmt_iso_u;
 use super::{flag_url, key_of, layout, lossy, respond, Fail};
 use crate::config::Role;
-use crate::store::{FlagView, ImportOutcome, Store};
+use crate::store::{self, Described, ImportOutcome, Store};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use hanoi_core::Description;
 use hanoi_core::{codec, CopyParts, Flag};
 use maud::{html, Markup};
 use std::collections::{BTreeSet, HashMap};
@@ -59,7 +60,7 @@ struct Refused {
 }
 
 /// The flag in one environment: Ok(None) when it has none there.
-async fn read(store: &Store, key: &[u8]) -> Result<Option<FlagView>, Fail> {
+async fn read(store: &Store, key: &[u8]) -> Result<Option<Description>, Fail> {
     let r = store
         .per_key(&[key.to_vec()], |p, k| {
             p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
@@ -68,7 +69,7 @@ async fn read(store: &Store, key: &[u8]) -> Result<Option<FlagView>, Fail> {
         .await?
         .pop()
         .unwrap_or_default();
-    Ok(r.first().and_then(FlagView::from_export))
+    Ok(r.first().and_then(store::flag_from_export))
 }
 
 fn join(items: &[Vec<u8>]) -> String {
@@ -80,7 +81,7 @@ fn join(items: &[Vec<u8>]) -> String {
 }
 
 /// The compared aspects of a flag, as (label, text); None: no flag.
-fn aspects(f: Option<&FlagView>, all_rules: &[String], all_meta: &[String]) -> Vec<String> {
+fn aspects(f: Option<&Description>, all_rules: &[String], all_meta: &[String]) -> Vec<String> {
     let Some(f) = f else {
         return Vec::new();
     };
@@ -88,7 +89,7 @@ fn aspects(f: Option<&FlagView>, all_rules: &[String], all_meta: &[String]) -> V
         if f.enabled { "on" } else { "off" }.to_owned(),
         format!("{} %", f.percentage),
         format!("{} %", f.effective_percentage),
-        f.value_type.to_owned(),
+        f.value_type.as_str().to_owned(),
         join(&f.variants),
         f.weights
             .iter()
@@ -100,21 +101,29 @@ fn aspects(f: Option<&FlagView>, all_rules: &[String], all_meta: &[String]) -> V
         f.salt.as_deref().map(lossy).unwrap_or_default(),
         f.window
             .map(|(a, b)| {
-                let t = |x: i64| {
+                let t = |x: u64| {
                     if x == 0 {
                         "open".to_owned()
                     } else {
-                        fmt_iso(x)
+                        fmt_iso_u(x)
                     }
                 };
                 format!("{} → {}", t(a), t(b))
             })
             .unwrap_or_default(),
         f.ramp
-            .map(|(a, b, s, e)| format!("{a} % → {b} %, {} → {}", fmt_iso(s), fmt_iso(e)))
+            .map(|r| {
+                format!(
+                    "{} % → {} %, {} → {}",
+                    r.from_pct,
+                    r.to_pct,
+                    fmt_iso_u(r.start_ms),
+                    fmt_iso_u(r.end_ms)
+                )
+            })
             .unwrap_or_default(),
         {
-            let mut r: Vec<String> = f.regexes.iter().map(|x| lossy(x)).collect();
+            let mut r: Vec<String> = f.regexes.clone();
             r.sort();
             r.join("\n")
         },
@@ -205,7 +214,7 @@ fn part_ticked(p: CopyParts, field: &str) -> bool {
 
 /// What copying one part from `src` changes in `dst` (None: no flag
 /// there yet), in words.
-fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
+fn part_words(field: &str, src: &Description, dst: Option<&Description>) -> String {
     let onoff = |b: bool| if b { "on" } else { "off" };
     let change = |before: String, after: String| {
         if before == after {
@@ -214,7 +223,7 @@ fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
             format!("{before} → {after}")
         }
     };
-    let names = |f: &FlagView| -> Vec<String> {
+    let names = |f: &Description| -> Vec<String> {
         f.rules
             .iter()
             .filter_map(|r| r.first().map(|n| lossy(n)))
@@ -231,7 +240,7 @@ fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
             format!("{} %", src.percentage),
         ),
         ("copy_variants", d) => {
-            let v = |f: &FlagView| {
+            let v = |f: &Description| {
                 if f.variants.is_empty() {
                     "none (boolean)".to_owned()
                 } else {
@@ -266,7 +275,7 @@ fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
                 .iter()
                 .filter(|n| old.contains(n))
                 .filter(|n| {
-                    let find = |f: &FlagView| {
+                    let find = |f: &Description| {
                         f.rules
                             .iter()
                             .position(|r| {
@@ -304,12 +313,12 @@ fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
             if same || (d.is_none() && src.window.is_none() && src.ramp.is_none()) {
                 "no change".into()
             } else {
-                let w = |f: &FlagView| match (f.window, f.ramp) {
+                let w = |f: &Description| match (f.window, f.ramp) {
                     (None, None) => "none".to_owned(),
                     (w, r) => format!(
                         "{}{}",
                         w.map(|_| "a window").unwrap_or(""),
-                        r.map(|(a, b, _, _)| format!(" a ramp {a} % → {b} %"))
+                        r.map(|r| format!(" a ramp {} % → {} %", r.from_pct, r.to_pct))
                             .unwrap_or_default()
                     ),
                 };
@@ -331,11 +340,11 @@ fn part_words(field: &str, src: &FlagView, dst: Option<&FlagView>) -> String {
             let fields: Vec<String> = src
                 .metadata
                 .iter()
-                .filter(|kv| !old.contains(kv))
+                .filter(|(k, v)| old.get(*k) != Some(*v))
                 .map(|(k, _)| lossy(k))
                 .chain(
                     old.iter()
-                        .filter(|(k, _)| !src.metadata.iter().any(|(s, _)| s == k))
+                        .filter(|(k, _)| !src.metadata.contains_key(*k))
                         .map(|(k, _)| format!("{} (removed)", lossy(k))),
                 )
                 .collect();
@@ -370,7 +379,7 @@ const LABELS: [&str; 14] = [
 ];
 
 /// The prerequisites in order: "payments, api (serving v2)".
-fn prereq_words(f: &FlagView) -> String {
+fn prereq_words(f: &Description) -> String {
     f.prerequisites
         .iter()
         .map(|(k, v)| match v {
@@ -395,8 +404,8 @@ async fn missing_refs(
     app: &App,
     here: usize,
     other: usize,
-    a: Option<&FlagView>,
-    b: Option<&FlagView>,
+    a: Option<&Description>,
+    b: Option<&Description>,
 ) -> MissingRefs {
     let (a_in_b, b_in_a) = futures_util::future::join(
         async {
@@ -416,7 +425,7 @@ async fn missing_refs(
     MissingRefs { a_in_b, b_in_a }
 }
 
-fn rule_names(f: Option<&FlagView>) -> Vec<String> {
+fn rule_names(f: Option<&Description>) -> Vec<String> {
     f.map(|f| {
         f.rules
             .iter()
@@ -426,8 +435,8 @@ fn rule_names(f: Option<&FlagView>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn meta_names(f: Option<&FlagView>) -> Vec<String> {
-    f.map(|f| f.metadata.iter().map(|(k, _)| lossy(k)).collect())
+fn meta_names(f: Option<&Description>) -> Vec<String> {
+    f.map(|f| f.metadata.keys().map(|k| lossy(k)).collect())
         .unwrap_or_default()
 }
 
@@ -480,7 +489,7 @@ fn render(
     w: &Who,
     key: &[u8],
     other: usize,
-    (a, b): (Option<&FlagView>, Option<&FlagView>),
+    (a, b): (Option<&Description>, Option<&Description>),
     notice: Notice,
     missing: &MissingRefs,
 ) -> Markup {
@@ -517,8 +526,11 @@ fn render(
     let user = app.config.user(&w.name);
     let can_write =
         |env: &str| !app.config.read_only && user.is_some_and(|u| u.role_in(env) == Role::Admin);
-    let version = |f: Option<&FlagView>| f.map(FlagView::version).unwrap_or_default();
-    let copy_form = |from: &str, to: usize, src: Option<&FlagView>, dst: Option<&FlagView>| {
+    let version = |f: Option<&Description>| f.map(Described::version).unwrap_or_default();
+    let copy_form = |from: &str,
+                     to: usize,
+                     src: Option<&Description>,
+                     dst: Option<&Description>| {
         let to_env = &app.envs[to];
         let refused = refused.filter(|r| r.to == to);
         let gone = if to == other {
@@ -645,13 +657,13 @@ pub(super) async fn copy(
     let src_flag = codec::from_bytes_partial(&src_bytes)
         .map_err(|e| unreadable(&from_name, e))?
         .flag;
-    let src = FlagView::from_bytes(&src_bytes)
+    let src = store::flag_from_bytes(&src_bytes)
         .ok_or_else(|| Fail::Bad(format!("the flag in {from_name} cannot be read")))?;
     // The references each side lacks in the other (render's a is the
     // target here, b the source).
     let missing = missing_refs(&app, w.env, from, dst.as_ref(), Some(&src)).await;
     let missing = &missing;
-    let stale = |src: &FlagView, dst: Option<&FlagView>, what: &str| {
+    let stale = |src: &Description, dst: Option<&Description>, what: &str| {
         // Shown again from the target's point of view, with what is there now.
         let n = html! { div.msg.warn id="stale" role="alert" {
         strong { "Not copied: " (what) " changed since the comparison was shown." }
@@ -677,7 +689,7 @@ pub(super) async fn copy(
         ));
     }
     let expected = field("target_version");
-    if dst.as_ref().map(FlagView::version).unwrap_or_default() != expected {
+    if dst.as_ref().map(Described::version).unwrap_or_default() != expected {
         return Ok(stale(
             &src,
             dst.as_ref(),

@@ -18,7 +18,7 @@ use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::time::{fmt_iso, fmt_ms, now_ms};
 use super::{flag_url, key_of, layout, lossy, respond, Fail};
 use crate::stats::{self, Comparison, Sample, SrmSkip};
-use crate::store::{self, FlagView, HistoryEntry, WriteOutcome};
+use crate::store::{self, Described, HistoryEntry, WriteOutcome};
 use crate::App;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use futures_util::StreamExt;
 use hanoi_core::reply::{decode_results, ArmResult, ExperimentState, ExposuresPage};
+use hanoi_core::Description;
 use maud::{html, Markup};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,7 +47,7 @@ const MAX_BARS: i64 = 120;
 const MAX_METRICS: usize = hanoi_core::experiment::MAX_METRICS;
 
 struct Data {
-    flag: FlagView,
+    flag: Description,
     version: String,
     history: Vec<HistoryEntry>,
     /// `HANOI.EXPERIMENT key RESULTS`: none without an experiment; an
@@ -84,7 +85,7 @@ async fn load(store: &store::Store, key: &[u8]) -> Result<Option<Data>, Fail> {
         .await?
         .pop()
         .unwrap_or_default();
-    let Some(flag) = r.first().and_then(FlagView::from_export) else {
+    let Some(flag) = r.first().and_then(store::flag_from_export) else {
         return Ok(None);
     };
     if flag.segment {
@@ -111,7 +112,7 @@ async fn load(store: &store::Store, key: &[u8]) -> Result<Option<Data>, Fail> {
 
 /// The arms an experiment started now would have: a boolean flag's `off`
 /// and `on`, else its variants.
-fn arms_now(f: &FlagView) -> Vec<String> {
+fn arms_now(f: &Description) -> Vec<String> {
     if f.variants.is_empty() {
         vec!["off".into(), "on".into()]
     } else {
@@ -123,9 +124,9 @@ fn arms_now(f: &FlagView) -> Vec<String> {
 /// (equal without), a boolean flag's percentage for `on` and the rest for
 /// `off`. None when an arm is no longer the flag's (it changed since the
 /// start).
-fn configured_shares(f: &FlagView, arms: &[Vec<u8>]) -> Option<Vec<f64>> {
+fn configured_shares(f: &Description, arms: &[Vec<u8>]) -> Option<Vec<f64>> {
     if f.variants.is_empty() {
-        let p = f.effective_percentage.clamp(0, 100) as f64;
+        let p = f64::from(f.effective_percentage.min(100));
         arms.iter()
             .map(|a| match a.as_slice() {
                 b"on" => Some(p),
@@ -140,7 +141,7 @@ fn configured_shares(f: &FlagView, arms: &[Vec<u8>]) -> Option<Vec<f64>> {
                 if f.weights.is_empty() {
                     Some(1.0)
                 } else {
-                    f.weights.get(i).map(|&w| w.max(0) as f64)
+                    f.weights.get(i).map(|&w| f64::from(w))
                 }
             })
             .collect()

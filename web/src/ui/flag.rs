@@ -9,20 +9,21 @@ use super::history::history_table;
 use super::list::is_stale;
 use super::rules::{rule_form, rule_sentence, rule_step, Catalog, RuleForm, RuleStep};
 use super::session::{check_write_unconfirmed, confirm_problem, Who};
-use super::time::{fmt_iso, now_ms};
+use super::time::{fmt_iso, fmt_iso_u, now_ms};
 use super::{flag_url, key_of, layout, lossy, respond, state_badge, urlencode, Fail};
-use crate::store::{self, Explain, FlagView, HistoryEntry, Series, Stats, WriteOutcome};
+use crate::store::{self, Described, Explain, HistoryEntry, Series, Stats, WriteOutcome};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use hanoi_core::Description;
 use maud::{html, Markup};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 struct PageData {
-    flag: FlagView,
+    flag: Description,
     stats: Option<Stats>,
     series: Option<Series>,
     history: Vec<HistoryEntry>,
@@ -37,7 +38,7 @@ struct PageData {
 /// Of `refs` (a flag's references: at most its prerequisites and the
 /// segments its rules name), those missing in `store`: no key, or a
 /// segment where a flag is needed and the reverse. Unreadable: none said.
-pub(super) async fn missing_refs(store: &store::Store, f: &FlagView) -> Vec<Vec<u8>> {
+pub(super) async fn missing_refs(store: &store::Store, f: &Description) -> Vec<Vec<u8>> {
     let refs: Vec<Vec<u8>> = f.references().into_iter().take(64).collect();
     if refs.is_empty() {
         return Vec::new();
@@ -55,7 +56,7 @@ pub(super) async fn missing_refs(store: &store::Store, f: &FlagView) -> Vec<Vec<
     refs.iter()
         .zip(&replies)
         .filter(|(k, r)| {
-            match r.first().and_then(FlagView::from_export) {
+            match r.first().and_then(store::flag_from_export) {
                 None => true,
                 // A prerequisite must be a flag; a segment condition, a segment.
                 Some(t) => t.segment == prereqs.contains(k),
@@ -77,7 +78,7 @@ async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>,
         .await?
         .pop()
         .unwrap_or_default();
-    let Some(flag) = r.first().and_then(FlagView::from_export) else {
+    let Some(flag) = r.first().and_then(store::flag_from_export) else {
         if let Some(redis::Value::ServerError(e)) = r.first() {
             return Err(Fail::Bad(format!(
                 "{} {}: this key is not a flag",
@@ -326,20 +327,31 @@ fn hidden(w: &Who, d: &PageData, n: &Notice, op: &str) -> Markup {
 }
 
 /// A ramp in words: "ramping 10 % → 100 %, now 34 %, until <time>".
-fn ramp_words(f: &FlagView) -> Option<String> {
-    let (a, b, start, end) = f.ramp?;
-    let now = now_ms();
+fn ramp_words(f: &Description) -> Option<String> {
+    let hanoi_core::Ramp {
+        from_pct: a,
+        to_pct: b,
+        start_ms: start,
+        end_ms: end,
+    } = f.ramp?;
+    let now = u64::try_from(now_ms()).unwrap_or(0);
     let eff = f.effective_percentage;
     Some(if now < start {
         format!(
             "ramp {a} % → {b} % from {} until {} (now {eff} %)",
-            fmt_iso(start),
-            fmt_iso(end)
+            fmt_iso_u(start),
+            fmt_iso_u(end)
         )
     } else if now < end {
-        format!("ramping {a} % → {b} %, now {eff} %, until {}", fmt_iso(end))
+        format!(
+            "ramping {a} % → {b} %, now {eff} %, until {}",
+            fmt_iso_u(end)
+        )
     } else {
-        format!("ramped {a} % → {b} %, done {} (now {eff} %)", fmt_iso(end))
+        format!(
+            "ramped {a} % → {b} %, done {} (now {eff} %)",
+            fmt_iso_u(end)
+        )
     })
 }
 
@@ -358,7 +370,7 @@ fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Ma
                 @if let Some(s) = &f.salt { ", salt " code { (lossy(s)) } } }
             p { (f.users) " registered users · " (f.blocked) " blocked · " (f.regexes.len()) " regexes · " (f.rules.len()) " rules" }
             p.muted id="order" { "An id is decided in this order, and the page follows it: the switch and the window, blocked ids, registered ids, regexes, rules, then the percentage." }
-            @if f.created > 0 { p.muted { "created " (fmt_iso(f.created)) } }
+            @if f.created_ms > 0 { p.muted { "created " (fmt_iso_u(f.created_ms)) } }
             @if w.can_write {
                 (form_error(n, &["switch"], "switch-error"))
                 form.row method="post" action=(url) id="switch-form"
@@ -377,8 +389,11 @@ fn state_section(w: &Who, d: &PageData, n: &Notice, url: &str, name: &str) -> Ma
 /// evaluation order).
 fn percentage_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
     let f = &d.flag;
-    let confirm = f.ramp.map(|(a, b, _, _)| {
-        format!("Setting the percentage ends the ramp from {a} % to {b} %. Set it?")
+    let confirm = f.ramp.map(|r| {
+        format!(
+            "Setting the percentage ends the ramp from {} % to {} %. Set it?",
+            r.from_pct, r.to_pct
+        )
     });
     html! {
         section.card id="percentage-section" {
@@ -548,7 +563,7 @@ fn schedule_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
         section.card id="schedule" {
             h2 { "Schedule" }
             p { "Window: " @match f.window {
-                Some((a, b)) => { (if a == 0 { "open".to_owned() } else { fmt_iso(a) }) " → " (if b == 0 { "open".to_owned() } else { fmt_iso(b) }) },
+                Some((a, b)) => { (if a == 0 { "open".to_owned() } else { fmt_iso_u(a) }) " → " (if b == 0 { "open".to_owned() } else { fmt_iso_u(b) }) },
                 None => span.muted { "none" },
             } }
             p { "Ramp: " @match ramp_words(f) {
@@ -774,10 +789,10 @@ fn render_flag(
             section.card id="regexes" {
                 h2 { "Regexes" }
                 (form_error(n, &["regex_remove"], "regex-remove-error"))
-                ul { @for r in &f.regexes { li { code { (lossy(r)) }
+                ul { @for r in &f.regexes { li { code { (r) }
                     @if w.can_write { " " form.inline method="post" action=(url) { (hidden(w, d, n, "regex_remove"))
-                        input type="hidden" name="patterns" value=(lossy(r));
-                        button.secondary type="submit" aria-label={"Remove " (lossy(r)) (w.in_env())} { "remove" } } } } } }
+                        input type="hidden" name="patterns" value=(r);
+                        button.secondary type="submit" aria-label={"Remove " (r) (w.in_env())} { "remove" } } } } } }
                 @if w.can_write {
                     form method="post" action=(url) id="regex-form" {
                         (hidden(w, d, n, "regex_add"))
@@ -793,7 +808,7 @@ fn render_flag(
             @if !f.segment { (percentage_section(w, d, n, &url)) }
             @if !f.segment { section.card id="variants" {
                 h2 { "Variants" }
-                p id="flag-type" { "Type: " strong { (f.value_type) }
+                p id="flag-type" { "Type: " strong { (f.value_type.as_str()) }
                     @if let Some(d) = &f.default { " · served when off: " code { (lossy(d)) } } }
                 @if f.variants.is_empty() { p.muted { "None: a boolean flag." } }
                 @else if !w.can_write { table { thead { tr { th { "variant" } th { "weight" } th { "value" } } } tbody {
@@ -1081,7 +1096,8 @@ pub(super) async fn flag_write(
                     .collect()
             })
             .collect();
-        let before_after = super::history::changes_in_words(&words, current.flag.percentage);
+        let before_after =
+            super::history::changes_in_words(&words, i64::from(current.flag.percentage));
         return match super::requests::propose(
             &app,
             &w,

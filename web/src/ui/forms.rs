@@ -2,7 +2,7 @@
 //! and the tokenizer and quoting of rule conditions.
 
 use super::time::parse_time;
-use crate::store::FlagView;
+use hanoi_core::Description;
 use redis::Cmd;
 use std::collections::HashMap;
 
@@ -305,7 +305,7 @@ pub(super) fn commands(
     key: &[u8],
     op: &str,
     f: &HashMap<String, String>,
-    flag: &FlagView,
+    flag: &Description,
 ) -> Result<Vec<Cmd>, String> {
     let field = |k: &str| f.get(k).map(|s| s.trim()).unwrap_or("");
     let one = |name: &str| {

@@ -5,11 +5,12 @@
 use super::session::Who;
 use super::time::{fmt_ms, now_ms};
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
-use crate::store::{FlagView, Stats, Store};
+use crate::store::{self, Described, Stats, Store};
 use crate::App;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use hanoi_core::Description;
 use maud::html;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,19 +19,19 @@ struct Row {
     key: Vec<u8>,
     /// None: missing in the current environment (listed because another
     /// environment has it).
-    flag: Option<FlagView>,
+    flag: Option<Description>,
     stats: Option<Stats>,
 }
 
 /// A flag's state in one environment, for the list's column.
 enum Cell {
-    Flag { on: bool, pct: i64, ramp: bool },
+    Flag { on: bool, pct: u8, ramp: bool },
     Missing,
     Unreachable,
 }
 
 impl Cell {
-    fn of(f: Option<&FlagView>) -> Cell {
+    fn of(f: Option<&Description>) -> Cell {
         match f {
             Some(f) => Cell::Flag {
                 on: f.enabled,
@@ -39,6 +40,34 @@ impl Cell {
             },
             None => Cell::Missing,
         }
+    }
+}
+
+/// What a row shows of a flag missing in this environment: off, nothing
+/// registered, no metadata.
+fn nothing() -> Description {
+    Description {
+        enabled: false,
+        percentage: 0,
+        effective_percentage: 0,
+        variants: Vec::new(),
+        weights: Vec::new(),
+        salt: None,
+        users: 0,
+        blocked: 0,
+        created_ms: 0,
+        metadata: std::collections::BTreeMap::new(),
+        rules: Vec::new(),
+        window: None,
+        ramp: None,
+        regexes: Vec::new(),
+        revision: 0,
+        value_type: hanoi_core::ValueType::Boolean,
+        values: Vec::new(),
+        default: None,
+        segment: false,
+        prerequisites: Vec::new(),
+        experiment: None,
     }
 }
 
@@ -60,7 +89,7 @@ async fn cells_in(store: &Store, keys: &[Vec<u8>]) -> Vec<Cell> {
                     replies
                         .get(i)
                         .and_then(|r| r.first())
-                        .and_then(FlagView::from_export)
+                        .and_then(store::flag_from_export)
                         .as_ref(),
                 )
             })
@@ -120,7 +149,7 @@ async fn rows_of(store: &Store, keys: &[Vec<u8>], keep_missing: bool) -> Result<
         .iter()
         .zip(&replies)
         .filter_map(|(k, r)| {
-            let flag = r.first().and_then(FlagView::from_export);
+            let flag = r.first().and_then(store::flag_from_export);
             if flag.is_none() && !keep_missing {
                 return None;
             }
@@ -136,7 +165,7 @@ async fn rows_of(store: &Store, keys: &[Vec<u8>], keep_missing: bool) -> Result<
 /// Whether a flag matches the search words (each, case-insensitively, in
 /// its name, description, owner or tags) and the tag (case-insensitive).
 fn matches(r: &Row, words: &[String], tag: &str) -> bool {
-    let none = FlagView::default();
+    let none = nothing();
     let flag = r.flag.as_ref().unwrap_or(&none);
     let tags = flag.tags();
     if !tag.is_empty() && !tags.iter().any(|t| t.to_lowercase() == tag) {
@@ -257,7 +286,7 @@ pub(super) async fn flags_list(
     } else {
         Vec::new()
     };
-    let none = FlagView::default();
+    let none = nothing();
     let pages = total.div_ceil(size).max(1);
     let first = (page - 1).saturating_mul(size);
     let url = |page: usize, sort: Sort| {

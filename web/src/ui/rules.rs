@@ -6,7 +6,8 @@
 
 use super::forms::{quote_token, tokens};
 use super::lossy;
-use crate::store::FlagView;
+use crate::store;
+use hanoi_core::Description;
 use maud::{html, Markup};
 use redis::Cmd;
 use std::collections::HashMap;
@@ -269,7 +270,7 @@ impl KnownAttributes {
         let mut out: Vec<String> = Vec::new();
         let mut cat = Catalog::default();
         for (k, r) in keys.iter().zip(&replies) {
-            let Some(f) = r.first().and_then(FlagView::from_export) else {
+            let Some(f) = r.first().and_then(store::flag_from_export) else {
                 continue;
             };
             if let Ok(name) = std::str::from_utf8(k) {
@@ -298,7 +299,7 @@ impl KnownAttributes {
 
 /// The attributes a flag's rules use (for the attribute field's
 /// suggestions), `id` first.
-pub(super) fn attributes_used(flag: &FlagView) -> Vec<String> {
+pub(super) fn attributes_used(flag: &Description) -> Vec<String> {
     let mut out = vec!["id".to_owned()];
     for r in &flag.rules {
         for c in rows_of_conditions(&parts_of_rule(r).3) {
@@ -625,7 +626,7 @@ fn field_error(form: &RuleForm, field: &str, id: &str) -> Markup {
 pub(super) fn rule_form(
     hidden: Markup,
     url: &str,
-    flag: &FlagView,
+    flag: &Description,
     form: &RuleForm,
     in_env: &str,
     protected: bool,

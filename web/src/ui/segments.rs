@@ -8,12 +8,13 @@ use super::history::thousands;
 use super::rules::rule_sentence;
 use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::{flag_url, layout, lossy, respond, Fail};
-use crate::store::{FlagView, WriteOutcome};
+use crate::store::{self, Described, WriteOutcome};
 use crate::App;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use hanoi_core::Description;
 use maud::{html, Markup};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ const MAX_USERS: usize = 50;
 
 struct SegmentRow {
     key: Vec<u8>,
-    flag: FlagView,
+    flag: Description,
     /// The flags (and segments) whose rules name it.
     used_by: Vec<Vec<u8>>,
     used_count: usize,
@@ -55,10 +56,10 @@ async fn rows(app: &App, w: &Who) -> Result<(Vec<SegmentRow>, usize), Fail> {
             1
         })
         .await?;
-    let flags: Vec<(Vec<u8>, FlagView)> = keys
+    let flags: Vec<(Vec<u8>, Description)> = keys
         .into_iter()
         .zip(&replies)
-        .filter_map(|(k, r)| Some((k, r.first().and_then(FlagView::from_export)?)))
+        .filter_map(|(k, r)| Some((k, r.first().and_then(store::flag_from_export)?)))
         .collect();
     let uses: Vec<(&Vec<u8>, Vec<Vec<u8>>)> = flags
         .iter()

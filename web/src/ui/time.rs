@@ -21,6 +21,11 @@ pub fn fmt_iso(ms: i64) -> String {
     format!("{}Z", t.trim_end_matches(" UTC").replacen(' ', "T", 1))
 }
 
+/// A core time (Unix ms, unsigned) as [`fmt_iso`] shows it.
+pub fn fmt_iso_u(ms: u64) -> String {
+    fmt_iso(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
 /// How long ago (or ahead) `ms` is from `now`, roughly: "just now",
 /// "3 min ago", "2 h ago", "5 days ago", "in 3 min".
 pub fn relative(ms: i64, now: i64) -> String {
