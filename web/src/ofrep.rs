@@ -34,7 +34,7 @@
 //! so the bulk answer's ETag) stay what they were when the bodies were built
 //! as maps.
 
-use crate::store::{self, Explain};
+use crate::store;
 use crate::App;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -43,7 +43,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hanoi_core::Description;
+use hanoi_core::{Description, Reason};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as JsonValue};
 use sha2::{Digest, Sha256};
@@ -430,11 +430,6 @@ fn raw_json(text: Option<&[u8]>) -> Option<Box<serde_json::value::RawValue>> {
     serde_json::value::RawValue::from_string(text.to_owned()).ok()
 }
 
-/// OpenFeature's reason for the module's (`HANOI.EXPLAIN`), from the core.
-fn reason(module: &str) -> &'static str {
-    hanoi_core::Reason::parse(module.as_bytes()).map_or("UNKNOWN", hanoi_core::Reason::openfeature)
-}
-
 fn metadata(flag: &Description) -> Metadata {
     let mut m: Metadata = flag
         .metadata
@@ -666,9 +661,9 @@ fn answer(
         }
     };
     let boolean = flag.variants.is_empty();
-    let ex = match explain {
-        Some(v) => match Explain::from_resolve(v) {
-            Some(e) => e,
+    let resolved = match explain {
+        Some(v) => match store::resolve_reply(v) {
+            Some(r) => r,
             None => {
                 if let redis::Value::ServerError(e) = v {
                     let details = format!("{} {}", e.code(), e.details().unwrap_or(""));
@@ -686,30 +681,42 @@ fn answer(
         },
         None => return Err(not_found()),
     };
-    if ex.reason == "undefined" {
-        return Err(not_found());
-    }
-    if ex.reason == "needs_id" {
-        return Err(OfrepError::TargetingKeyMissing {
-            key: key.to_owned(),
-        });
-    }
-    // Following references went past a bound (too deep, a cycle): the
-    // flag cannot be evaluated, OFREP's GENERAL error with the module's
-    // words.
-    if ex.reason == "error" {
-        return Err(OfrepError::Internal {
-            key: Some(key.to_owned()),
-            details: ex
-                .detail
-                .clone()
-                .unwrap_or_else(|| "the flag could not be evaluated".to_owned()),
-        });
-    }
+    let ex = &resolved.explanation;
+    let detail = ex.detail.as_ref().map(store::detail_text);
+    // Every reason the core has (a new one is a compile error here): the
+    // ones that are an error, and the failed prerequisite the metadata
+    // names.
+    let failed_prerequisite = match ex.reason {
+        Reason::Undefined => return Err(not_found()),
+        Reason::NeedsId => {
+            return Err(OfrepError::TargetingKeyMissing {
+                key: key.to_owned(),
+            })
+        }
+        // Following references went past a bound (too deep, a cycle): the
+        // flag cannot be evaluated, OFREP's GENERAL error with the module's
+        // words.
+        Reason::Error => {
+            return Err(OfrepError::Internal {
+                key: Some(key.to_owned()),
+                details: detail.unwrap_or_else(|| "the flag could not be evaluated".to_owned()),
+            })
+        }
+        Reason::Prerequisite => detail,
+        Reason::Disabled
+        | Reason::Inactive
+        | Reason::Blocked
+        | Reason::All
+        | Reason::User
+        | Reason::Regex
+        | Reason::Rule
+        | Reason::Percentage
+        | Reason::Outside => None,
+    };
     let (value, variant) = if boolean {
         let variant = if ex.enabled { "on" } else { "off" };
         (Some(FlagValue::Bool(ex.enabled)), variant.to_owned())
-    } else if let (Some(v), Some(text)) = (&ex.variant, raw_json(ex.value.as_deref())) {
+    } else if let (Some(v), Some(text)) = (&ex.variant, raw_json(resolved.value.as_deref())) {
         // The served variant (the DEFAULT one when off) and its value.
         let v = String::from_utf8_lossy(v).into_owned();
         (Some(FlagValue::Json(text)), v)
@@ -723,15 +730,13 @@ fn answer(
     // A failed prerequisite: off (the DEFAULT's value, or the code
     // default), no error code, the metadata names it (a metadata field
     // named `prerequisite` gives way to it).
-    if ex.reason == "prerequisite" {
-        if let Some(p) = &ex.detail {
-            metadata.insert("prerequisite".to_owned(), p.clone());
-        }
+    if let Some(p) = failed_prerequisite {
+        metadata.insert("prerequisite".to_owned(), p);
     }
     Ok(EvaluationSuccess {
         key: key.to_owned(),
         metadata,
-        reason: reason(&ex.reason),
+        reason: ex.reason.openfeature(),
         value,
         variant,
     })

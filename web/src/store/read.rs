@@ -1,7 +1,7 @@
 //! Reading the module's replies: a flag through hanoi-core (`HANOI.EXPORT
 //! key NOIDS` decoded by `hanoi_core::codec`, described by
 //! `hanoi_core::Description`, see [`flag_from_export`]),
-//! `HANOI.EXPLAIN` as an [`Explain`], `HANOI.STATS` as [`Stats`],
+//! `HANOI.RESOLVE` as the core's [`ResolveReply`], `HANOI.STATS` as [`Stats`],
 //! `HANOI.HISTORY` as [`HistoryEntry`]s, the readers of reply values they
 //! use, and a flag's version for the stale-save check ([`version_on`]).
 
@@ -190,39 +190,18 @@ impl Described for Description {
     }
 }
 
-/// `HANOI.RESOLVE`'s (and `HANOI.PREVIEW`'s) answer.
-#[derive(Debug, Clone)]
-pub struct Explain {
-    pub enabled: bool,
-    pub variant: Option<Vec<u8>>,
-    pub reason: String,
-    pub detail: Option<String>,
-    pub percentage: Option<i64>,
-    /// The JSON text served (`HANOI.RESOLVE` only).
-    pub value: Option<Vec<u8>>,
-    /// A segment the flag's rules name that is missing (its conditions
-    /// are false).
-    pub missing: Option<Vec<u8>>,
+/// `HANOI.RESOLVE`'s (and `HANOI.PREVIEW`'s) reply, decoded by hanoi-core
+/// ([`ResolveReply`]): None when it does not read as one.
+pub fn resolve_reply(v: &Value) -> Option<ResolveReply> {
+    ResolveReply::decode(&core_reply(v, 0)?).ok()
 }
 
-impl Explain {
-    /// `HANOI.RESOLVE`'s (and `HANOI.PREVIEW`'s) reply, decoded by
-    /// hanoi-core ([`ResolveReply`]): None when it does not read as one.
-    pub fn from_resolve(v: &Value) -> Option<Explain> {
-        let r = ResolveReply::decode(&core_reply(v, 0)?).ok()?;
-        let e = r.explanation;
-        Some(Explain {
-            enabled: e.enabled,
-            variant: e.variant,
-            value: r.value,
-            reason: e.reason.as_str().to_owned(),
-            detail: e.detail.map(|d| match d {
-                DetailReply::Text(t) => String::from_utf8_lossy(&t).into_owned(),
-                DetailReply::Bucket(b) => b.to_string(),
-            }),
-            percentage: Some(i64::from(e.percentage)),
-            missing: e.missing,
-        })
+/// An answer's detail as text: the regex, the rule's or prerequisite's
+/// name, the fault, or the id's bucket.
+pub fn detail_text(d: &DetailReply) -> String {
+    match d {
+        DetailReply::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        DetailReply::Bucket(b) => b.to_string(),
     }
 }
 
@@ -377,6 +356,6 @@ mod tests {
         assert!(f.window.is_none());
         assert!(flag_from_export(&Value::Nil).is_none());
         assert!(flag_from_export(&Value::BulkString(b"junk".to_vec())).is_none());
-        assert!(Explain::from_resolve(&Value::Int(3)).is_none());
+        assert!(resolve_reply(&Value::Int(3)).is_none());
     }
 }

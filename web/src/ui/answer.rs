@@ -2,7 +2,9 @@
 //! reason as a sentence, the module's refusals without their `ERR `.
 
 use super::rules::operator_list;
-use crate::store::Explain;
+use crate::store::detail_text;
+use hanoi_core::reply::ExplainReply;
+use hanoi_core::Reason;
 
 /// Attributes typed one `attr=value` a line (blank lines skipped); a line
 /// that is not `attr=value` is refused, saying which.
@@ -28,32 +30,31 @@ pub(super) fn parse_attrs(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// Why the answer is what it is, in words.
-pub(super) fn reason_words(e: &Explain) -> String {
-    let detail = e.detail.clone().unwrap_or_default();
-    let pct = e.percentage.unwrap_or(0);
+/// Why the answer is what it is, in words (every reason the core has: a
+/// new one is a compile error here).
+pub(super) fn reason_words(e: &ExplainReply) -> String {
+    let detail = e.detail.as_ref().map(detail_text).unwrap_or_default();
+    let pct = e.percentage;
     let bucket = if detail.is_empty() {
         String::new()
     } else {
         format!(" (this id's bucket is {detail})")
     };
-    match e.reason.as_str() {
-        "undefined" => "there is no such flag".to_owned(),
-        "disabled" => "the flag is switched off".to_owned(),
-        "inactive" => "it is outside the flag's schedule window".to_owned(),
-        "blocked" => "this id is blocked".to_owned(),
-        "all" => "the flag is on for everyone (100 %)".to_owned(),
-        "user" => "this id is registered".to_owned(),
-        "regex" => format!("this id matches the pattern {detail}"),
-        "rule" => format!("rule {detail} matched"),
-        "percentage" => format!("it is in the {pct} %{bucket}"),
-        "outside" => format!("it is not in the {pct} %{bucket}"),
-        "needs_id" => "the answer depends on the id, and none was given".to_owned(),
-        "prerequisite" => format!("prerequisite {detail} is off for this user"),
-        "error" if detail.is_empty() => "the flag could not be evaluated".to_owned(),
-        "error" => format!("the flag could not be evaluated: {detail}"),
-        r if detail.is_empty() => r.to_owned(),
-        r => format!("{r} ({detail})"),
+    match e.reason {
+        Reason::Undefined => "there is no such flag".to_owned(),
+        Reason::Disabled => "the flag is switched off".to_owned(),
+        Reason::Inactive => "it is outside the flag's schedule window".to_owned(),
+        Reason::Blocked => "this id is blocked".to_owned(),
+        Reason::All => "the flag is on for everyone (100 %)".to_owned(),
+        Reason::User => "this id is registered".to_owned(),
+        Reason::Regex => format!("this id matches the pattern {detail}"),
+        Reason::Rule => format!("rule {detail} matched"),
+        Reason::Percentage => format!("it is in the {pct} %{bucket}"),
+        Reason::Outside => format!("it is not in the {pct} %{bucket}"),
+        Reason::NeedsId => "the answer depends on the id, and none was given".to_owned(),
+        Reason::Prerequisite => format!("prerequisite {detail} is off for this user"),
+        Reason::Error if detail.is_empty() => "the flag could not be evaluated".to_owned(),
+        Reason::Error => format!("the flag could not be evaluated: {detail}"),
     }
 }
 
@@ -91,22 +92,23 @@ mod tests {
         );
         assert!(parse_attrs("country: DE").unwrap_err().contains("line 1"));
         assert!(parse_attrs("=x").is_err());
-        let e = Explain {
+        let e = ExplainReply {
             enabled: false,
             variant: None,
-            reason: "outside".into(),
-            detail: Some("43".into()),
-            percentage: Some(25),
-            value: None,
+            reason: Reason::Outside,
+            detail: Some(hanoi_core::reply::DetailReply::Bucket(43)),
+            percentage: 25,
             missing: None,
         };
         assert_eq!(
             reason_words(&e),
             "it is not in the 25 % (this id's bucket is 43)"
         );
-        let pre = Explain {
-            reason: "prerequisite".into(),
-            detail: Some("new_payments".into()),
+        let pre = ExplainReply {
+            reason: Reason::Prerequisite,
+            detail: Some(hanoi_core::reply::DetailReply::Text(
+                b"new_payments".to_vec(),
+            )),
             ..e.clone()
         };
         assert_eq!(

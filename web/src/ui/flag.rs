@@ -11,12 +11,13 @@ use super::rules::{rule_form, rule_sentence, rule_step, Catalog, RuleForm, RuleS
 use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::time::{fmt_iso, fmt_iso_u, now_ms};
 use super::{flag_url, key_of, layout, lossy, respond, state_badge, urlencode, Fail};
-use crate::store::{self, Described, Explain, HistoryEntry, Series, Stats, WriteOutcome};
+use crate::store::{self, Described, HistoryEntry, Series, Stats, WriteOutcome};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use hanoi_core::reply::ExplainReply;
 use hanoi_core::Description;
 use maud::{html, Markup};
 use std::collections::HashMap;
@@ -108,7 +109,7 @@ async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>,
 struct Notice {
     ok: Option<String>,
     conflict: Option<Vec<HistoryEntry>>,
-    tried: Option<(String, Result<Explain, String>)>,
+    tried: Option<(String, Result<ExplainReply, String>)>,
     /// "try it"'s attributes refused (a line that is not attr=value).
     try_error: Option<String>,
     /// A refused form (`op` says which): what was typed (shown again as
@@ -260,7 +261,9 @@ pub(super) async fn flag_page(
             }
         }
         let answer = match w.env(&app).store.query(&key, &c).await {
-            Ok(v) => Explain::from_resolve(&v).ok_or_else(|| "unexpected reply".to_owned()),
+            Ok(v) => store::resolve_reply(&v)
+                .map(|r| r.explanation)
+                .ok_or_else(|| "unexpected reply".to_owned()),
             Err(e) if store::is_unavailable(&e) => return Err(Fail::Unavailable),
             Err(e) => Err(plain(&store::error_text(&e))),
         };
@@ -476,7 +479,7 @@ fn try_section(w: &Who, n: &Notice, q: &HashMap<String, String>, url: &str) -> M
                         Ok(e) => p { "For " code { (id) } ": " strong { @if e.enabled { "on" } @else { "off" } }
                             @if let Some(v) = &e.variant { ", variant " code { (lossy(v)) } }
                             ", because " strong.reason { (reason_words(e)) }
-                            " " span.muted { "(" (e.reason) @if let Some(dt) = &e.detail { " " (dt) } ")" }
+                            " " span.muted { "(" (e.reason.as_str()) @if let Some(dt) = &e.detail { " " (store::detail_text(dt)) } ")" }
                             @if let Some(m) = &e.missing { br; span.warn id="try-missing" { (missing_words(m)) } } },
                         Err(msg) => div.msg.err role="alert" { (msg) },
                     }

@@ -7,11 +7,12 @@ use super::answer::{missing_words, parse_attrs, plain, reason_words};
 use super::history::thousands;
 use super::session::Who;
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
-use crate::store::Explain;
+use crate::store;
 use crate::App;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use hanoi_core::reply::ResolveReply;
 use maud::html;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub(super) async fn user_page(
     let attrs = parse_attrs(&attrs_text);
     let attrs_error = attrs.as_ref().err().cloned();
     let asked = !id.is_empty() && attrs_error.is_none();
-    let mut rows: Vec<(Vec<u8>, Result<Explain, String>)> = Vec::new();
+    let mut rows: Vec<(Vec<u8>, Result<ResolveReply, String>)> = Vec::new();
     let (mut total, mut shown) = (0, 0);
     if asked {
         let pairs = attrs.unwrap_or_default();
@@ -62,7 +63,7 @@ pub(super) async fn user_page(
                     e.code(),
                     e.details().unwrap_or("")
                 ))),
-                Some(v) => Explain::from_resolve(v).ok_or_else(|| "unexpected reply".to_owned()),
+                Some(v) => store::resolve_reply(v).ok_or_else(|| "unexpected reply".to_owned()),
                 None => Err("no reply".to_owned()),
             };
             rows.push((k, answer));
@@ -104,10 +105,11 @@ pub(super) async fn user_page(
                             tr {
                                 td.name { a href=(w.link(&flag_url(k))) { (lossy(k)) } }
                                 @match a {
-                                    Ok(e) => {
+                                    Ok(r) => {
+                                        @let e = &r.explanation;
                                         td { (state_badge(e.enabled)) }
                                         td { @if let Some(v) = &e.variant { code { (lossy(v)) } } @else { span.muted { "—" } } }
-                                        td { @if let Some(v) = &e.value { code { (lossy(v)) } } @else { span.muted { "—" } } }
+                                        td { @if let Some(v) = &r.value { code { (lossy(v)) } } @else { span.muted { "—" } } }
                                         td { (reason_words(e)) @if let Some(m) = &e.missing { br; span.warn.missing-segment { (missing_words(m)) } } }
                                     }
                                     Err(m) => { td colspan="4" { span.msg.err { (m) } } }
