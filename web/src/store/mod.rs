@@ -14,8 +14,8 @@ pub mod requests;
 mod write;
 
 pub use read::{
-    core_reply, detail_text, flag_from_bytes, flag_from_export, history, resolve_reply, Described,
-    HistoryEntry, Series, Stats,
+    core_reply, detail_text, flag_from_bytes, flag_from_export, history, resolve_reply,
+    series_reply, stats_reply, Described, HistoryEntry,
 };
 pub use write::{ImportOutcome, WriteOutcome};
 

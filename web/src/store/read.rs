@@ -1,11 +1,12 @@
 //! Reading the module's replies: a flag through hanoi-core (`HANOI.EXPORT
 //! key NOIDS` decoded by `hanoi_core::codec`, described by
 //! `hanoi_core::Description`, see [`flag_from_export`]),
-//! `HANOI.RESOLVE` as the core's [`ResolveReply`], `HANOI.STATS` as [`Stats`],
+//! `HANOI.RESOLVE` as the core's [`ResolveReply`], `HANOI.STATS` as [`StatsReply`],
 //! `HANOI.HISTORY` as [`HistoryEntry`]s, the readers of reply values they
 //! use, and a flag's version for the stale-save check ([`version_on`]).
 
-use hanoi_core::reply::{DetailReply, Reply, ResolveReply};
+use hanoi_core::observe::SeriesCounts;
+use hanoi_core::reply::{DetailReply, Reply, ResolveReply, StatsReply};
 use hanoi_core::{codec, Description};
 use redis::aio::ConnectionLike;
 use redis::{RedisError, Value};
@@ -57,18 +58,6 @@ pub fn list(v: &Value) -> &[Value] {
     match v {
         Value::Array(items) | Value::Set(items) => items,
         _ => &[],
-    }
-}
-
-/// Field/value pairs of a map (RESP3) or a flat array (RESP2).
-pub fn pairs(v: &Value) -> Vec<(Vec<u8>, &Value)> {
-    match v {
-        Value::Map(m) => m.iter().filter_map(|(k, v)| Some((bytes(k)?, v))).collect(),
-        Value::Array(items) => items
-            .chunks_exact(2)
-            .filter_map(|p| Some((bytes(&p[0])?, &p[1])))
-            .collect(),
-        _ => Vec::new(),
     }
 }
 
@@ -234,68 +223,17 @@ pub fn core_reply(v: &Value, depth: usize) -> Option<Reply> {
     })
 }
 
-/// `HANOI.STATS`'s answer.
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    pub evaluations: i64,
-    pub enabled: i64,
-    pub variants: Vec<(Vec<u8>, i64)>,
-    pub last_evaluated: Option<i64>,
-    pub since: Option<i64>,
+/// `HANOI.STATS key`'s reply, decoded by hanoi-core ([`StatsReply`]):
+/// None when it does not read as one.
+pub fn stats_reply(v: &Value) -> Option<StatsReply> {
+    StatsReply::decode(&core_reply(v, 0)?).ok()
 }
 
-impl Stats {
-    pub fn from_reply(v: &Value) -> Option<Stats> {
-        if !matches!(v, Value::Array(_) | Value::Map(_)) {
-            return None;
-        }
-        Some(Stats {
-            evaluations: field(v, "evaluations").and_then(int).unwrap_or(0),
-            enabled: field(v, "enabled").and_then(int).unwrap_or(0),
-            variants: field(v, "variants")
-                .map(|m| {
-                    pairs(m)
-                        .into_iter()
-                        .filter_map(|(k, v)| Some((k, int(v)?)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            last_evaluated: field(v, "last_evaluated").and_then(int),
-            since: field(v, "since").and_then(int),
-        })
-    }
-}
-
-/// `HANOI.STATS key SERIES`: (start ms, evaluations, enabled) per minute
-/// of the last hour and per hour of the last 7 days, oldest first.
-#[derive(Debug, Clone, Default)]
-pub struct Series {
-    pub minutes: Vec<(i64, i64, i64)>,
-    pub hours: Vec<(i64, i64, i64)>,
-}
-
-impl Series {
-    pub fn from_reply(v: &Value) -> Option<Series> {
-        let periods = |name: &str, most: usize| -> Vec<(i64, i64, i64)> {
-            field(v, name)
-                .map(list)
-                .unwrap_or_default()
-                .iter()
-                .take(most)
-                .filter_map(|p| {
-                    let p = list(p);
-                    Some((int(p.first()?)?, int(p.get(1)?)?, int(p.get(2)?)?))
-                })
-                .collect()
-        };
-        if !matches!(v, Value::Array(_) | Value::Map(_)) {
-            return None;
-        }
-        Some(Series {
-            minutes: periods("minutes", 60),
-            hours: periods("hours", 168),
-        })
-    }
+/// `HANOI.STATS key SERIES`'s reply, decoded by hanoi-core
+/// ([`SeriesCounts`]: per minute of the last hour and per hour of the last
+/// 7 days, oldest first): None when it does not read as one.
+pub fn series_reply(v: &Value) -> Option<SeriesCounts> {
+    SeriesCounts::decode(&core_reply(v, 0)?).ok()
 }
 
 /// One `HANOI.HISTORY` entry.

@@ -9,15 +9,16 @@ use super::history::history_table;
 use super::list::is_stale;
 use super::rules::{rule_form, rule_sentence, rule_step, Catalog, RuleForm, RuleStep};
 use super::session::{check_write_unconfirmed, confirm_problem, Who};
-use super::time::{fmt_iso, fmt_iso_u, now_ms};
+use super::time::{fmt_iso_u, now_ms, signed};
 use super::{flag_url, key_of, layout, lossy, respond, state_badge, urlencode, Fail};
-use crate::store::{self, Described, HistoryEntry, Series, Stats, WriteOutcome};
+use crate::store::{self, Described, HistoryEntry, WriteOutcome};
 use crate::App;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use hanoi_core::reply::ExplainReply;
+use hanoi_core::observe::{Period, SeriesCounts};
+use hanoi_core::reply::{ExplainReply, StatsReply};
 use hanoi_core::Description;
 use maud::{html, Markup};
 use std::collections::HashMap;
@@ -25,8 +26,8 @@ use std::sync::Arc;
 
 struct PageData {
     flag: Description,
-    stats: Option<Stats>,
-    series: Option<Series>,
+    stats: Option<StatsReply>,
+    series: Option<SeriesCounts>,
     history: Vec<HistoryEntry>,
     version: String,
     /// Pending change requests for this flag (environments with approvals).
@@ -96,9 +97,9 @@ async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>,
     Ok(Some(PageData {
         missing_refs,
         flag,
-        stats: r.get(1).and_then(Stats::from_reply),
+        stats: r.get(1).and_then(store::stats_reply),
         history: r.get(2).map(store::history).unwrap_or_default(),
-        series: r.get(3).and_then(Series::from_reply),
+        series: r.get(3).and_then(store::series_reply),
         version,
         pending: Vec::new(),
     }))
@@ -421,20 +422,35 @@ fn percentage_section(w: &Who, d: &PageData, n: &Notice, url: &str) -> Markup {
     }
 }
 
+/// The chart's bars (start, evaluations, on) of the first `most` periods.
+fn bars(periods: &[Period], most: usize) -> Vec<(i64, i64, i64)> {
+    periods
+        .iter()
+        .take(most)
+        .map(|p| (signed(p.start_ms), signed(p.evaluations), signed(p.enabled)))
+        .collect()
+}
+
 /// Evaluation counts: on and off as shares of every evaluation, variants
 /// as shares of the variant answers (each on its own scale).
 fn stats_section(d: &PageData) -> Markup {
-    let stats = d.stats.clone().unwrap_or_default();
-    let all = stats.evaluations.max(0);
+    let stats = d.stats.clone().unwrap_or(StatsReply {
+        evaluations: 0,
+        enabled: 0,
+        variants: Vec::new(),
+        last_evaluated_ms: None,
+        since_ms: 0,
+    });
+    let all = stats.evaluations;
     let off = all.saturating_sub(stats.enabled);
-    let handed: i64 = stats.variants.iter().map(|(_, c)| *c).sum();
-    let share = |c: i64, of: i64| if of > 0 { c * 100 / of } else { 0 };
+    let handed: u64 = stats.variants.iter().map(|(_, c)| *c).sum();
+    let share = |c: u64, of: u64| (c * 100).checked_div(of).unwrap_or(0);
     html! {
         section.card id="stats" {
             h2 { "Evaluations (this server)" }
             p { (stats.evaluations) " evaluations, " (stats.enabled) " on · last "
-                @match stats.last_evaluated { Some(t) => (fmt_iso(t)), None => "never" }
-                @if let Some(s) = stats.since { span.muted { " · counting since " (fmt_iso(s)) } } }
+                @match stats.last_evaluated_ms { Some(t) => (fmt_iso_u(t)), None => "never" }
+                @if d.stats.is_some() { span.muted { " · counting since " (fmt_iso_u(stats.since_ms)) } } }
             table.bars id="chart" {
                 caption.muted { "On and off, of all " (all) " evaluations" }
                 tr { th scope="row" { "on" } td { progress max=(all.max(1)) value=(stats.enabled) aria-label="on" {} } td { (stats.enabled) " (" (share(stats.enabled, all)) " %)" } }
@@ -450,8 +466,8 @@ fn stats_section(d: &PageData) -> Markup {
                 p.muted id="variant-note" { "Variant counts come from variant/value calls (HANOI.VARIANT, HANOI.VALUE, HANOI.RESOLVE, OFREP), not from on/off checks: each scale is its own." }
             }
             @if let Some(s) = &d.series {
-                (chart::over_time("chart-hour", "Last hour, per minute", &s.minutes, 15, chart::hh_mm))
-                (chart::over_time("chart-week", "Last 7 days, per hour", &s.hours, 24, chart::month_day))
+                (chart::over_time("chart-hour", "Last hour, per minute", &bars(&s.minutes, 60), 15, chart::hh_mm))
+                (chart::over_time("chart-week", "Last 7 days, per hour", &bars(&s.hours, 168), 24, chart::month_day))
             }
         }
     }

@@ -3,13 +3,14 @@
 //! and filtered by tag, `page_size` flags a page with the total.
 
 use super::session::Who;
-use super::time::{fmt_ms, now_ms};
+use super::time::{fmt_ms, now_ms, signed};
 use super::{flag_url, layout, lossy, respond, state_badge, urlencode, Fail};
-use crate::store::{self, Described, Stats, Store};
+use crate::store::{self, Described, Store};
 use crate::App;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use hanoi_core::reply::StatsReply;
 use hanoi_core::Description;
 use maud::html;
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ struct Row {
     /// None: missing in the current environment (listed because another
     /// environment has it).
     flag: Option<Description>,
-    stats: Option<Stats>,
+    stats: Option<StatsReply>,
 }
 
 /// A flag's state in one environment, for the list's column.
@@ -98,13 +99,10 @@ async fn cells_in(store: &Store, keys: &[Vec<u8>]) -> Vec<Cell> {
     }
 }
 
-pub(super) fn is_stale(stats: Option<&Stats>, stale_days: u64) -> bool {
+pub(super) fn is_stale(stats: Option<&StatsReply>, stale_days: u64) -> bool {
     let Some(s) = stats else { return false };
     let limit = now_ms().saturating_sub((stale_days as i64).saturating_mul(86_400_000));
-    match s.last_evaluated {
-        Some(t) => t < limit,
-        None => s.since.is_some_and(|t| t < limit),
-    }
+    signed(s.last_evaluated_ms.unwrap_or(s.since_ms)) < limit
 }
 
 /// How the list is ordered.
@@ -156,7 +154,7 @@ async fn rows_of(store: &Store, keys: &[Vec<u8>], keep_missing: bool) -> Result<
             Some(Row {
                 key: k.clone(),
                 flag,
-                stats: r.get(1).and_then(Stats::from_reply),
+                stats: r.get(1).and_then(store::stats_reply),
             })
         })
         .collect())
@@ -256,7 +254,7 @@ pub(super) async fn flags_list(
         match sort {
             Sort::Name => {}
             Sort::Evaluated => all.sort_by_key(|r| {
-                std::cmp::Reverse(r.stats.as_ref().and_then(|s| s.last_evaluated))
+                std::cmp::Reverse(r.stats.as_ref().and_then(|s| s.last_evaluated_ms))
             }),
             Sort::State => all.sort_by_key(|r| !r.flag.as_ref().is_some_and(|f| f.enabled)),
         }
@@ -366,8 +364,8 @@ pub(super) async fn flags_list(
                         td.wide { (flag.meta("description").unwrap_or_default()) }
                         td.wide { (flag.meta("owner").unwrap_or_default()) }
                         td.wide { @for t in flag.tags() { a.badge.tag href=(w.link(&format!("/flags?tag={}", urlencode(&t)))) { (t) } " " } }
-                        td { @match r.stats.as_ref().and_then(|s| s.last_evaluated) {
-                            Some(t) => (fmt_ms(t)),
+                        td { @match r.stats.as_ref().and_then(|s| s.last_evaluated_ms) {
+                            Some(t) => (fmt_ms(signed(t))),
                             None => span.muted { "never" },
                         } }
                     }

@@ -21,9 +21,14 @@ pub fn fmt_iso(ms: i64) -> String {
     format!("{}Z", t.trim_end_matches(" UTC").replacen(' ', "T", 1))
 }
 
+/// A core time (Unix ms, unsigned) as the pages' times are (signed).
+pub fn signed(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
 /// A core time (Unix ms, unsigned) as [`fmt_iso`] shows it.
 pub fn fmt_iso_u(ms: u64) -> String {
-    fmt_iso(i64::try_from(ms).unwrap_or(i64::MAX))
+    fmt_iso(signed(ms))
 }
 
 /// How long ago (or ahead) `ms` is from `now`, roughly: "just now",
