@@ -13,9 +13,11 @@ mod read;
 pub mod requests;
 mod write;
 
+/// A `HANOI.HISTORY` entry, as the core decodes it.
+pub use hanoi_core::observe::Entry as HistoryEntry;
 pub use read::{
     core_reply, detail_text, flag_from_bytes, flag_from_export, history, resolve_reply,
-    series_reply, stats_reply, Described, HistoryEntry,
+    series_reply, stats_reply, Described,
 };
 pub use write::{ImportOutcome, WriteOutcome};
 

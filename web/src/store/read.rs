@@ -2,11 +2,11 @@
 //! key NOIDS` decoded by `hanoi_core::codec`, described by
 //! `hanoi_core::Description`, see [`flag_from_export`]),
 //! `HANOI.RESOLVE` as the core's [`ResolveReply`], `HANOI.STATS` as [`StatsReply`],
-//! `HANOI.HISTORY` as [`HistoryEntry`]s, the readers of reply values they
+//! `HANOI.HISTORY` as the core's [`Entry`]s, the readers of reply values they
 //! use, and a flag's version for the stale-save check ([`version_on`]).
 
-use hanoi_core::observe::SeriesCounts;
-use hanoi_core::reply::{DetailReply, Reply, ResolveReply, StatsReply};
+use hanoi_core::observe::{Entry, SeriesCounts};
+use hanoi_core::reply::{decode_history, DetailReply, Reply, ResolveReply, StatsReply};
 use hanoi_core::{codec, Description};
 use redis::aio::ConnectionLike;
 use redis::{RedisError, Value};
@@ -58,27 +58,6 @@ pub fn list(v: &Value) -> &[Value] {
     match v {
         Value::Array(items) | Value::Set(items) => items,
         _ => &[],
-    }
-}
-
-pub fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    let name = name.as_bytes();
-    match v {
-        Value::Map(m) => m.iter().find(|(k, _)| raw(k) == Some(name)).map(|(_, v)| v),
-        Value::Array(items) => items
-            .chunks_exact(2)
-            .find(|p| raw(&p[0]) == Some(name))
-            .map(|p| &p[1]),
-        _ => None,
-    }
-}
-
-/// The bytes of a string reply, borrowed.
-fn raw(v: &Value) -> Option<&[u8]> {
-    match v {
-        Value::BulkString(b) => Some(b),
-        Value::SimpleString(s) => Some(s.as_bytes()),
-        _ => None,
     }
 }
 
@@ -236,35 +215,12 @@ pub fn series_reply(v: &Value) -> Option<SeriesCounts> {
     SeriesCounts::decode(&core_reply(v, 0)?).ok()
 }
 
-/// One `HANOI.HISTORY` entry.
-#[derive(Debug, Clone)]
-pub struct HistoryEntry {
-    pub time: i64,
-    pub user: String,
-    pub client: String,
-    pub command: Vec<String>,
-    pub arguments: i64,
-}
-
-pub fn history(v: &Value) -> Vec<HistoryEntry> {
-    list(v)
-        .iter()
-        .map(|e| HistoryEntry {
-            time: field(e, "time").and_then(int).unwrap_or(0),
-            user: field(e, "user").map(text).unwrap_or_default(),
-            client: field(e, "client").map(text).unwrap_or_default(),
-            command: field(e, "command")
-                .map(|c| {
-                    list(c)
-                        .iter()
-                        .filter_map(bytes)
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            arguments: field(e, "arguments").and_then(int).unwrap_or(0),
-        })
-        .collect()
+/// `HANOI.HISTORY`'s reply, decoded by hanoi-core (`decode_history`):
+/// the entries, newest first; none when it does not read as one.
+pub fn history(v: &Value) -> Vec<Entry> {
+    core_reply(v, 0)
+        .and_then(|r| decode_history(&r).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

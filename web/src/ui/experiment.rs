@@ -320,8 +320,8 @@ fn bucket(times: &[(u64, usize)], arms: usize, cut: bool) -> Timeline {
 /// A write form's hidden fields and its comment (and, in a protected
 /// environment after a refusal, its confirmation).
 fn hidden(w: &Who, d: &Data, n: &Notice, op: &str) -> Markup {
-    let seen = d.history.first().map_or(0, |h| h.time);
-    let seen_same = d.history.iter().take_while(|h| h.time == seen).count();
+    let seen = d.history.first().map_or(0, |h| h.at_ms);
+    let seen_same = d.history.iter().take_while(|h| h.at_ms == seen).count();
     let mine = n.form.get("op").is_some_and(|o| o == op);
     let comment = if mine {
         n.form.get("comment").map(String::as_str).unwrap_or("")

@@ -307,10 +307,10 @@ pub(super) async fn flag_page(
 /// A write form's hidden fields, its comment field (what was typed, after
 /// a refusal of this form) and the environment's fields.
 fn hidden(w: &Who, d: &PageData, n: &Notice, op: &str) -> Markup {
-    let seen = d.history.first().map_or(0, |h| h.time);
+    let seen = d.history.first().map_or(0, |h| h.at_ms);
     // Entries of that same millisecond shown: a change made in it after the
     // page was rendered is told apart by their count.
-    let seen_same = d.history.iter().take_while(|h| h.time == seen).count();
+    let seen_same = d.history.iter().take_while(|h| h.at_ms == seen).count();
     let comment = n
         .comment
         .as_ref()
@@ -908,9 +908,11 @@ pub(super) fn changed_since(
     history: &[HistoryEntry],
     f: &HashMap<String, String>,
 ) -> Vec<HistoryEntry> {
-    let num = |k: &str| f.get(k).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-    let seen = num("seen");
-    let same_now = history.iter().filter(|h| h.time == seen).count() as i64;
+    let seen = f
+        .get("seen")
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    let same_now = history.iter().filter(|h| h.at_ms == seen).count() as i64;
     // Without `seen_same` (a form from before it): that millisecond's
     // entries are taken as seen.
     let seen_same = f
@@ -921,8 +923,8 @@ pub(super) fn changed_since(
     history
         .iter()
         .filter(|h| {
-            h.time > seen
-                || (h.time == seen && {
+            h.at_ms > seen
+                || (h.at_ms == seen && {
                     extra -= 1;
                     extra >= 0
                 })

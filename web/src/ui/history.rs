@@ -2,7 +2,7 @@
 //! (`alice via hanoi-web`, the ACL user beside), what (a sentence), and
 //! the command as sent on demand.
 
-use super::time::{fmt_iso, now_ms, relative};
+use super::time::{fmt_iso, fmt_iso_u, now_ms, relative, signed};
 use crate::store::HistoryEntry;
 use maud::{html, Markup};
 
@@ -55,6 +55,15 @@ pub(super) fn actor(client: &str) -> String {
     }
 }
 
+/// An entry's command (its name, then its arguments after the key) as
+/// text.
+fn words(h: &HistoryEntry) -> Vec<String> {
+    h.command
+        .iter()
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect()
+}
+
 /// The value after `word` among a command's arguments.
 fn after<'a>(args: &'a [String], word: &str) -> Option<&'a str> {
     args.iter()
@@ -72,11 +81,11 @@ pub(super) fn changes_in_words(commands: &[Vec<String>], percentage: i64) -> Str
         .iter()
         .map(|command| {
             let h = HistoryEntry {
-                time: 0,
-                user: String::new(),
-                client: String::new(),
-                command: command.clone(),
-                arguments: command.len().saturating_sub(1) as i64,
+                at_ms: 0,
+                user: Vec::new(),
+                client: None,
+                command: command.iter().map(|w| w.as_bytes().to_vec()).collect(),
+                args: command.len().saturating_sub(1) as u64,
             };
             sentence(&h, Some(&before))
         })
@@ -87,9 +96,11 @@ pub(super) fn changes_in_words(commands: &[Vec<String>], percentage: i64) -> Str
 /// An entry as a sentence; `before` is the percentage before it, when the
 /// older entries tell.
 fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
-    let name = h.command.first().map(String::as_str).unwrap_or("");
-    let args = h.command.get(1..).unwrap_or(&[]);
-    let cut = if h.arguments as usize > args.len() {
+    let command = words(h);
+    let arguments = signed(h.args);
+    let name = command.first().map(String::as_str).unwrap_or("");
+    let args = command.get(1..).unwrap_or(&[]);
+    let cut = if h.args > args.len() as u64 {
         " …"
     } else {
         ""
@@ -126,7 +137,7 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
             } else {
                 ("unregistered", "removed")
             };
-            let n = (h.arguments - 1).max(1);
+            let n = (arguments - 1).max(1);
             if kind.eq_ignore_ascii_case("REGEX") {
                 format!(
                     "{} {}: {first}{cut}",
@@ -137,8 +148,8 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
                 format!("{} {}", verb.0, plural(n, "id", "ids"))
             }
         }
-        ("HANOI.BLOCK", _) => format!("blocked {}", plural(h.arguments.max(1), "id", "ids")),
-        ("HANOI.UNBLOCK", _) => format!("unblocked {}", plural(h.arguments.max(1), "id", "ids")),
+        ("HANOI.BLOCK", _) => format!("blocked {}", plural(arguments.max(1), "id", "ids")),
+        ("HANOI.UNBLOCK", _) => format!("unblocked {}", plural(arguments.max(1), "id", "ids")),
         ("HANOI.RULE", [sub, rule, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
             // The rule in words, as the flag page reads it (a rule cut by
             // the history's argument limit is said as far as it goes).
@@ -213,8 +224,9 @@ fn percentages_before(entries: &[HistoryEntry]) -> Vec<Option<String>> {
     let mut known: Option<String> = None;
     for (i, h) in entries.iter().enumerate().rev() {
         out[i] = known.clone();
-        let args = h.command.get(1..).unwrap_or(&[]);
-        match h.command.first().map(|c| c.to_ascii_uppercase()).as_deref() {
+        let command = words(h);
+        let args = command.get(1..).unwrap_or(&[]);
+        match command.first().map(|c| c.to_ascii_uppercase()).as_deref() {
             Some("HANOI.PERCENTAGE") => known = args.first().cloned(),
             Some("HANOI.DEFINE") => known = after(args, "PERCENTAGE").map(str::to_owned),
             _ => {}
@@ -232,13 +244,14 @@ pub(super) fn history_table(entries: &[HistoryEntry], id: &str) -> Markup {
                 thead { tr { th { "when (UTC)" } th { "who" } th { "what" } } }
                 tbody {
                     @for (h, b) in entries.iter().zip(&before) {
+                        @let client = h.client.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
                         tr {
-                            td { time datetime=(fmt_iso(h.time)) { (fmt_iso(h.time)) } br; span.muted { (relative(h.time, now)) } }
-                            td { (actor(&h.client)) br; span.muted { "ACL user " (h.user) } }
+                            td { time datetime=(fmt_iso_u(h.at_ms)) { (fmt_iso_u(h.at_ms)) } br; span.muted { (relative(signed(h.at_ms), now)) } }
+                            td { (actor(&client)) br; span.muted { "ACL user " (String::from_utf8_lossy(&h.user)) } }
                             td { (sentence(h, b.as_deref()))
                                 details { summary { "command" }
-                                    code { (h.command.join(" ")) }
-                                    @if h.arguments as usize + 1 > h.command.len() { span.muted { " … (" (thousands(h.arguments)) " arguments in all)" } } } }
+                                    code { (words(h).join(" ")) }
+                                    @if h.args as usize + 1 > h.command.len() { span.muted { " … (" (thousands(signed(h.args))) " arguments in all)" } } } }
                         }
                     }
                 }
@@ -251,13 +264,13 @@ pub(super) fn history_table(entries: &[HistoryEntry], id: &str) -> Markup {
 mod tests {
     use super::*;
 
-    fn entry(cmd: &[&str], arguments: i64) -> HistoryEntry {
+    fn entry(cmd: &[&str], arguments: u64) -> HistoryEntry {
         HistoryEntry {
-            time: 0,
-            user: "default".into(),
-            client: "hanoi-web:alice".into(),
-            command: cmd.iter().map(|s| s.to_string()).collect(),
-            arguments,
+            at_ms: 0,
+            user: b"default".to_vec(),
+            client: Some(b"hanoi-web:alice".to_vec()),
+            command: cmd.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            args: arguments,
         }
     }
 
