@@ -230,6 +230,12 @@ fn uint(r: &Reply, field: &'static str) -> Result<u64, Error> {
     u64::try_from(int(r, field)?).or_else(|_| bad(field, "negative"))
 }
 
+/// A `decimal` field that is a u64 (the ids cursor is a hash: above
+/// `i64::MAX` for half of them).
+fn decimal_u64(r: &Reply, field: &'static str) -> Result<u64, Error> {
+    u64::try_from(decimal(r, field)?).or_else(|_| bad(field, "out of range"))
+}
+
 fn small<T: TryFrom<i64>>(r: &Reply, field: &'static str) -> Result<T, Error> {
     T::try_from(int(r, field)?).or_else(|_| bad(field, "out of range"))
 }
@@ -816,7 +822,7 @@ impl IdsPage {
     pub fn decode(r: &Reply) -> Result<IdsPage, Error> {
         let a = positional(r, Self::FIELDS)?;
         Ok(IdsPage {
-            cursor: uint(&a[0], "cursor")?,
+            cursor: decimal_u64(&a[0], "cursor")?,
             ids: list(&a[1], "ids", bytes)?,
         })
     }
@@ -1064,7 +1070,7 @@ impl ExposuresPage {
     pub fn decode(r: &Reply) -> Result<ExposuresPage, Error> {
         let a = positional(r, Self::FIELDS)?;
         Ok(ExposuresPage {
-            cursor: uint(&a[0], "cursor")?,
+            cursor: decimal_u64(&a[0], "cursor")?,
             exposures: list(&a[1], "exposures", |e, _| {
                 let x = positional(e, EXPOSURE_FIELDS)?;
                 Ok((
@@ -1247,6 +1253,11 @@ mod tests {
             ])
         });
         assert_eq!(IdsPage::decode(&appended(page.encode())).unwrap(), page);
+        let far = IdsPage {
+            cursor: u64::MAX,
+            ids: Vec::new(),
+        };
+        assert_eq!(IdsPage::decode(&far.encode()).unwrap(), far);
     }
 
     #[test]
