@@ -1,9 +1,10 @@
-//! Reading the module's replies: a flag through hanoi-core (`HANOI.EXPORT
-//! key NOIDS` decoded by `hanoi_core::codec`, described by
-//! `hanoi_core::Description`, see [`flag_from_export`]),
-//! `HANOI.RESOLVE` as the core's [`ResolveReply`], `HANOI.STATS` as [`StatsReply`],
-//! `HANOI.HISTORY` as the core's [`Entry`]s, the readers of reply values they
-//! use, and a flag's version for the stale-save check ([`version_on`]).
+//! Reading the module's replies, each decoded by hanoi-core: a flag
+//! (`HANOI.EXPORT key NOIDS`, decoded by `hanoi_core::codec` and described
+//! as a `hanoi_core::Description`: [`flag_from_export`]), `HANOI.RESOLVE`
+//! ([`resolve_reply`]), `HANOI.STATS` ([`stats_reply`], [`series_reply`])
+//! and `HANOI.HISTORY` ([`history`]) through the core's reply value
+//! ([`core_reply`]); the readers of plain Redis replies the other stores
+//! use; a flag's version for the stale-save check ([`version_on`]).
 
 use hanoi_core::observe::{Entry, SeriesCounts};
 use hanoi_core::reply::{decode_history, DetailReply, Reply, ResolveReply, StatsReply};

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use hanoi_core::reply::IdsPage;
 use maud::html;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,9 +64,13 @@ pub(super) async fn ids_page(
                 Fail::Bad(store::error_text(&e))
             }
         })?;
-        let (next, found) = step(&reply).ok_or_else(|| Fail::Bad("unexpected reply".into()))?;
-        ids.extend(found);
-        cursor = next;
+        // `HANOI.IDS`'s reply (the next cursor and the ids), decoded by
+        // hanoi-core.
+        let page = store::core_reply(&reply, 0)
+            .and_then(|r| IdsPage::decode(&r).ok())
+            .ok_or_else(|| Fail::Bad("unexpected reply".into()))?;
+        ids.extend(page.ids);
+        cursor = page.cursor;
         if cursor == 0 || ids.len() >= PAGE {
             break;
         }
@@ -129,28 +134,6 @@ pub(super) async fn ids_page(
         p.muted { "Ids come in no particular order, a hundred or so at a time; an id there the whole time shows up at least once as you page." }
     };
     Ok(respond(StatusCode::OK, layout(&title, Some(&w), body)))
-}
-
-/// `HANOI.IDS`'s reply: the next cursor and the ids.
-pub(super) fn step(v: &redis::Value) -> Option<(u64, Vec<Vec<u8>>)> {
-    let redis::Value::Array(parts) = v else {
-        return None;
-    };
-    let next = match parts.first()? {
-        redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok()?,
-        _ => return None,
-    };
-    let redis::Value::Array(ids) = parts.get(1)? else {
-        return None;
-    };
-    let ids = ids
-        .iter()
-        .filter_map(|i| match i {
-            redis::Value::BulkString(b) => Some(b.clone()),
-            _ => None,
-        })
-        .collect();
-    Some((next, ids))
 }
 
 /// Unregisters (or unblocks) the ids ticked on the page.
