@@ -5,7 +5,7 @@
 //! target's own ids kept, the source's added only when asked), refused
 //! when either side changed since the comparison was shown.
 
-use super::forms::quote_token;
+use super::rules::quote_token;
 use super::session::{check_write, env_link, Who};
 use super::time::fmt_iso_u;
 use super::{flag_url, key_of, layout, lossy, respond, Fail};

@@ -4,9 +4,10 @@
 
 use super::answer::{missing_words, parse_attrs, plain, reason_words};
 use super::chart;
-use super::forms::{check_variant_rows, commands, quote_token, variant_rows, VariantRow};
+use super::forms::{check_variant_rows, commands, variant_rows, VariantRow};
 use super::history::history_table;
 use super::list::is_stale;
+use super::rules::quote_token;
 use super::rules::{rule_form, rule_sentence, rule_step, Catalog, RuleForm, RuleStep};
 use super::session::{check_write_unconfirmed, confirm_problem, Who};
 use super::time::{fmt_iso_u, now_ms, signed};

@@ -4,7 +4,6 @@
 //! is given), the form that edits a rule, and the `HANOI.RULE SET` it
 //! stands for.
 
-use super::forms::{quote_token, tokens};
 use super::lossy;
 use crate::store;
 use hanoi_core::Description;
@@ -19,6 +18,68 @@ pub(super) use hanoi_core::rules::{Arity, OPERATORS, SEGMENT_OPERATORS};
 /// The reserved attribute whose values are segments' names: the id (with
 /// the same attributes) is a member of them or not.
 pub(super) const SEGMENT: &str = "segment";
+
+/// A word as the conditions field reads it back: quoted when it has spaces
+/// or quotes, or is empty.
+pub(super) fn quote_token(t: &str) -> String {
+    if !t.is_empty()
+        && !t
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+    {
+        return t.to_owned();
+    }
+    let mut out = String::from('"');
+    for c in t.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// A tokenizer for rule conditions: words split on whitespace, "double
+/// quotes" keep spaces (`\"` and `\\` inside).
+pub fn tokens(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(e) => cur.push(e),
+                            None => return Err("unfinished escape".into()),
+                        },
+                        Some(o) => cur.push(o),
+                        None => return Err("unclosed quote".into()),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
 
 /// Whether `op` is refused on `attr` (`segment` takes IN, NOTIN, EQ, NE).
 fn segment_refuses(attr: &str, op: &str) -> Option<String> {
@@ -742,6 +803,16 @@ pub(super) fn rule_form(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn condition_tokens() {
+        assert_eq!(
+            tokens(r#"country EQ DE AND name EQ "a b" AND x EQ "q\"""#).unwrap(),
+            vec!["country", "EQ", "DE", "AND", "name", "EQ", "a b", "AND", "x", "EQ", "q\""]
+        );
+        assert_eq!(tokens(r#"x EQ """#).unwrap(), vec!["x", "EQ", ""]);
+        assert!(tokens("x EQ \"open").is_err());
+    }
 
     #[test]
     fn rules_read_as_sentences() {
