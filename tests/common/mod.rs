@@ -3,61 +3,12 @@
 //! freshly built module loaded, killed and cleaned up on drop.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Builds the module once per test binary (a no-op when `make test` already
-/// did) and returns the path of `libhanoi.so`.
-pub fn module_path() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let status = Command::new(cargo)
-            .args(["build", "--release", "-p", "hanoi", "--lib"])
-            .current_dir(&root)
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building the module failed");
-        // Beside this test binary (<target>/release/deps/): cargo's own
-        // target directory, CARGO_TARGET_DIR included.
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let so = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("<target>/release")
-            .join("libhanoi.so");
-        assert!(so.exists(), "{} missing", so.display());
-        so
-    })
-}
-
-pub fn server_binary() -> String {
-    std::env::var("HANOI_SERVER").unwrap_or_else(|_| "redis-server".into())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn fresh_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "hanoi-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+mod process;
+pub use process::{free_port, fresh_dir, module_path, server_binary};
 
 // One command, one line.
 //

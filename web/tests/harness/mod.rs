@@ -3,10 +3,8 @@
 //! temporary config; both killed on drop.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -22,55 +20,11 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `libhanoi.so`, built once per test binary (a no-op when already built).
-pub fn module_path() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "-p", "hanoi", "--lib"])
-            .current_dir(root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building the module failed");
-        // Beside this test binary (<target>/release/deps/): cargo's own
-        // target directory, CARGO_TARGET_DIR included.
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let so = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("<target>/release")
-            .join("libhanoi.so");
-        assert!(so.exists(), "{} missing", so.display());
-        so
-    })
-}
-
-/// A free port below 55535 (a cluster node's bus port is port + 10000).
-pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        if port < 55535 {
-            return port;
-        }
-    }
-    panic!("no free port below 55535")
-}
-
-pub fn fresh_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "hanoi-web-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+// The module's path, the server binary, a free port and a fresh directory:
+// the same file the module's own suites use.
+#[path = "../../../tests/common/process.rs"]
+mod process;
+pub use process::{free_port, fresh_dir, module_path, server_binary};
 
 pub struct Redis {
     pub port: u16,
@@ -118,8 +72,7 @@ impl Redis {
 
     /// Starts the server again on the same port (after `stop`).
     pub fn restart(&mut self) {
-        let mut command =
-            Command::new(std::env::var("HANOI_SERVER").unwrap_or_else(|_| "redis-server".into()));
+        let mut command = Command::new(server_binary());
         command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(&self.args)

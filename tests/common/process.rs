@@ -1,0 +1,68 @@
+//! What every Rust test suite's harness starts its servers with, written
+//! once: the module's path (built once per test binary), the server binary,
+//! a free port, a fresh directory. `tests/common` (the module's suites) and
+//! `web/tests/harness` (hanoi-web's) both include this file.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// Builds the module once per test binary (a no-op when `make test` already
+/// did) and returns the path of `libhanoi.so`.
+pub fn module_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // Any directory of the workspace will do: this crate's.
+        let status = Command::new(cargo)
+            .args(["build", "--release", "-p", "hanoi", "--lib"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the module failed");
+        // Beside this test binary (<target>/release/deps/): cargo's own
+        // target directory, CARGO_TARGET_DIR included.
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let so = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("<target>/release")
+            .join("libhanoi.so");
+        assert!(so.exists(), "{} missing", so.display());
+        so
+    })
+}
+
+/// `redis-server`, or the binary named by `HANOI_SERVER` (`valkey-server`).
+pub fn server_binary() -> String {
+    std::env::var("HANOI_SERVER").unwrap_or_else(|_| "redis-server".into())
+}
+
+/// A free port below 55535 (a cluster node's bus port is port + 10000).
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if port < 55535 {
+            return port;
+        }
+    }
+    panic!("no free port below 55535")
+}
+
+/// An empty directory of its own under the system's temporary one.
+pub fn fresh_dir() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "hanoi-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
