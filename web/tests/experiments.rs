@@ -7,49 +7,10 @@
 
 mod harness;
 
-use harness::{field, hex, page, parse_csv, Redis, Web, ALICE, VICTOR};
-
-async fn post(
-    web: &Web,
-    c: &reqwest::Client,
-    action: &str,
-    form: &[(String, String)],
-) -> (u16, String, String) {
-    let r = c
-        .post(web.url(action))
-        .header("Origin", &web.base)
-        .form(form)
-        .send()
-        .await
-        .expect("POST");
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, location, r.text().await.expect("body"))
-}
-
-/// Posts the form `form_id` of `html` (its hidden fields) with `extra`.
-async fn submit(
-    web: &Web,
-    c: &reqwest::Client,
-    html: &str,
-    action: &str,
-    form_id: &str,
-    extra: &[(&str, &str)],
-) -> (u16, String, String) {
-    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "seen_same", "op"]
-        .iter()
-        .map(|n| (n.to_string(), field(html, Some(form_id), n)))
-        .collect();
-    for (k, v) in extra {
-        form.retain(|(f, _)| f != k);
-        form.push((k.to_string(), v.to_string()));
-    }
-    post(web, c, action, &form).await
-}
+use harness::{
+    field, hex, page, parse_csv, post_form as post, submit_form as submit, Redis, Web, ALICE,
+    VICTOR,
+};
 
 fn text(v: &redis::Value) -> String {
     match v {

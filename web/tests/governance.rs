@@ -7,8 +7,7 @@ mod harness;
 
 use harness::{field, hex, page, parse_csv, Redis, Web, ALICE, VICTOR};
 
-/// Posts the form `form_id` of a page (its csrf/version/seen/op fields)
-/// with `extra`.
+/// A form of the page posted as a browser does: the status and the body.
 async fn submit(
     web: &Web,
     c: &reqwest::Client,
@@ -17,12 +16,8 @@ async fn submit(
     form_id: &str,
     extra: &[(&str, &str)],
 ) -> (u16, String) {
-    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "seen_same", "op"]
-        .iter()
-        .map(|n| (n.to_string(), field(html, Some(form_id), n)))
-        .collect();
-    form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    post(web, c, action, &form).await
+    let (status, _, body) = harness::submit_form(web, c, html, action, form_id, extra).await;
+    (status, body)
 }
 
 async fn post(
@@ -31,15 +26,8 @@ async fn post(
     action: &str,
     form: &[(String, String)],
 ) -> (u16, String) {
-    let r = c
-        .post(web.url(action))
-        .header("Origin", &web.base)
-        .form(form)
-        .send()
-        .await
-        .expect("POST");
-    let status = r.status().as_u16();
-    (status, r.text().await.expect("body"))
+    let (status, _, body) = harness::post_form(web, c, action, form).await;
+    (status, body)
 }
 
 /// Creates a flag through the "New flag" form.

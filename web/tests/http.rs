@@ -21,8 +21,7 @@ fn percentage(redis: &Redis, key: &[u8]) -> i64 {
         .expect("percentage")
 }
 
-/// Posts a form of the page at `page_url` (the form with id `form_id`),
-/// with its csrf/version/seen/op fields and `extra`.
+/// A form of the page posted as a browser does: the status and the body.
 async fn submit(
     web: &Web,
     c: &reqwest::Client,
@@ -31,20 +30,8 @@ async fn submit(
     form_id: &str,
     extra: &[(&str, &str)],
 ) -> (u16, String) {
-    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "op"]
-        .iter()
-        .map(|n| (n.to_string(), field(html, Some(form_id), n)))
-        .collect();
-    form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let r = c
-        .post(web.url(action))
-        .header("Origin", &web.base)
-        .form(&form)
-        .send()
-        .await
-        .expect("POST");
-    let status = r.status().as_u16();
-    (status, r.text().await.expect("body"))
+    let (status, _, body) = harness::submit_form(web, c, html, action, form_id, extra).await;
+    (status, body)
 }
 
 async fn create(web: &Web, c: &reqwest::Client, form: &[(&str, &str)]) -> u16 {

@@ -8,7 +8,10 @@
 
 mod harness;
 
-use harness::{field, hash_password, hex, page, Redis, Web, ALICE, ALL_KEY, VICTOR};
+use harness::{
+    field, hash_password, hex, page, post_form as post, submit_form as submit, Redis, Web, ALICE,
+    ALL_KEY, VICTOR,
+};
 use serde_json::{json, Value};
 
 /// Every string of a reply, depth first (a HANOI.GET's fields and values).
@@ -41,50 +44,6 @@ fn get_field(redis: &Redis, key: &[u8], name: &str) -> redis::Value {
 
 fn prereqs(redis: &Redis, key: &[u8]) -> Vec<String> {
     texts(&get_field(redis, key, "prerequisites"))
-}
-
-/// Posts the form `form_id` of `html` (its csrf/version/seen/op fields)
-/// with `extra`: the status, the location and the body.
-async fn submit(
-    web: &Web,
-    c: &reqwest::Client,
-    html: &str,
-    action: &str,
-    form_id: &str,
-    extra: &[(&str, &str)],
-) -> (u16, String, String) {
-    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "op"]
-        .iter()
-        .map(|n| (n.to_string(), field(html, Some(form_id), n)))
-        .collect();
-    // `op` may be overridden by `extra` (a move or a removal posts its own).
-    for (k, v) in extra {
-        form.retain(|(f, _)| f != k);
-        form.push((k.to_string(), v.to_string()));
-    }
-    post(web, c, action, &form).await
-}
-
-async fn post(
-    web: &Web,
-    c: &reqwest::Client,
-    action: &str,
-    form: &[(String, String)],
-) -> (u16, String, String) {
-    let r = c
-        .post(web.url(action))
-        .header("Origin", &web.base)
-        .form(form)
-        .send()
-        .await
-        .expect("POST");
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, location, r.text().await.expect("body"))
 }
 
 /// Creates a segment with the Segments page's form.

@@ -337,6 +337,53 @@ pub fn field(html: &str, form_id: Option<&str>, name: &str) -> String {
     v[..v.find('"').expect("closing quote")].to_owned()
 }
 
+/// Posts a form as a browser does (with its Origin): the status, the
+/// Location header (empty when none) and the body.
+pub async fn post_form(
+    web: &Web,
+    c: &reqwest::Client,
+    action: &str,
+    form: &[(String, String)],
+) -> (u16, String, String) {
+    let r = c
+        .post(web.url(action))
+        .header("Origin", &web.base)
+        .form(form)
+        .send()
+        .await
+        .expect("POST");
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    (status, location, r.text().await.expect("body"))
+}
+
+/// Posts the form `form_id` of a page's `html` as a browser would: its
+/// hidden fields (csrf, version, seen, seen_same, op) and `extra`, which
+/// replaces a field of the same name (a move or a removal posts its own
+/// `op`).
+pub async fn submit_form(
+    web: &Web,
+    c: &reqwest::Client,
+    html: &str,
+    action: &str,
+    form_id: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String, String) {
+    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "seen_same", "op"]
+        .iter()
+        .map(|n| (n.to_string(), field(html, Some(form_id), n)))
+        .collect();
+    for (k, v) in extra {
+        form.retain(|(f, _)| f != k);
+        form.push((k.to_string(), v.to_string()));
+    }
+    post_form(web, c, action, &form).await
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
