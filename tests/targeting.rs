@@ -81,9 +81,28 @@ fn rules_decide_after_users_and_regexes_and_serve_their_variant() {
         .find(|kv| kv[0] == Value::BulkString(b"rules".to_vec()))
         .unwrap()[1]
         .clone();
-    let names: Vec<Vec<String>> = redis::from_redis_value(&rules).unwrap();
-    assert_eq!(names[0][..5], ["de-pros", "IF", "country", "EQ", "AT"]);
-    assert_eq!(names[1][0], "beta");
+    // Each rule as structure: [name, rollout, variant, [[attribute, operator, [arguments]]]].
+    let Value::Array(rules) = rules else {
+        panic!("rules: {rules:?}")
+    };
+    let first = &rules[0];
+    assert_eq!(
+        first,
+        &Value::Array(vec![
+            Value::BulkString(b"de-pros".to_vec()),
+            Value::Nil,
+            Value::Nil,
+            Value::Array(vec![Value::Array(vec![
+                Value::BulkString(b"country".to_vec()),
+                Value::SimpleString("EQ".into()),
+                Value::Array(vec![Value::BulkString(b"AT".to_vec())]),
+            ])]),
+        ])
+    );
+    let Value::Array(second) = &rules[1] else {
+        panic!("{:?}", rules[1])
+    };
+    assert_eq!(second[0], Value::BulkString(b"beta".to_vec()));
     // MENABLED with attributes, and its keys.
     ok(&mut con, &["HANOI.DEFINE", "g", "PERCENTAGE", "100"]);
     let v: Vec<i64> =

@@ -42,8 +42,8 @@ pub struct Description {
     /// When the flag was created (Unix ms; 0 when not known).
     pub created_ms: u64,
     pub metadata: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// Each rule as its name, then the words after `RULE key SET name`.
-    pub rules: Vec<Vec<Vec<u8>>>,
+    /// The targeting rules, in the order they are tried.
+    pub rules: Vec<RuleDescription>,
     /// `[from, until)` in Unix ms, 0 open.
     pub window: Option<(u64, u64)>,
     pub ramp: Option<Ramp>,
@@ -94,15 +94,7 @@ impl Description {
             blocked,
             created_ms: flag.metadata().created_ms,
             metadata: flag.metadata().fields.clone(),
-            rules: flag
-                .rules()
-                .iter()
-                .map(|r| {
-                    let mut words = vec![r.name.clone()];
-                    words.extend(r.args());
-                    words
-                })
-                .collect(),
+            rules: flag.rules().iter().map(RuleDescription::of).collect(),
             window: flag.schedule().window,
             ramp: flag.schedule().ramp,
             regexes: flag.patterns().map(str::to_owned).collect(),
@@ -197,7 +189,7 @@ impl Description {
             ("revision", int(self.revision)),
             (
                 "rules",
-                Value::List(self.rules.iter().map(|r| bytes_list(r)).collect()),
+                Value::List(self.rules.iter().map(RuleDescription::value).collect()),
             ),
             ("salt", self.salt.clone().map_or(Value::Nil, Value::Bytes)),
             ("type", Value::Word(self.value_type.as_str())),
@@ -221,6 +213,109 @@ impl Description {
         self.metadata
             .get(field.as_bytes())
             .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// A targeting rule as `HANOI.GET` describes it: its name, rollout, variant
+/// and conditions, as structure (a reply's `rule`, an array read by
+/// position: [`crate::reply::RULE_FIELDS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleDescription {
+    pub name: Vec<u8>,
+    /// The share of the ids it matches that it serves (none: all of them).
+    pub rollout: Option<u8>,
+    /// The variant it serves (none: the flag's pick).
+    pub variant: Option<Vec<u8>>,
+    /// All must hold, in order.
+    pub conditions: Vec<ConditionDescription>,
+}
+
+/// One condition of a rule: `attribute operator arguments` (a reply's
+/// `condition`: [`crate::reply::CONDITION_FIELDS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionDescription {
+    pub attribute: Vec<u8>,
+    /// As [`crate::rules::OPERATORS`] names it (`EQ`, `IN`, `SEMVER_GE`...).
+    pub operator: String,
+    /// Its values: none, one, or a list's (no count).
+    pub arguments: Vec<Vec<u8>>,
+}
+
+impl RuleDescription {
+    pub fn of(r: &crate::rules::Rule) -> RuleDescription {
+        RuleDescription {
+            name: r.name.clone(),
+            rollout: r.rollout,
+            variant: r.variant.clone(),
+            conditions: r
+                .conditions()
+                .map(|(attribute, operator, arguments)| ConditionDescription {
+                    attribute: attribute.to_vec(),
+                    operator: operator.to_owned(),
+                    arguments: arguments.to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A rule from the words of `HANOI.RULE key SET name args...` (as the
+    /// history keeps them), read by the module's own parser; none when they
+    /// are not a whole rule (the history cuts long commands).
+    pub fn of_command(name: &[u8], args: &[Vec<u8>]) -> Option<RuleDescription> {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        crate::rules::parse_rule(name, &args, &crate::Limits::default().rule_limits())
+            .ok()
+            .map(|r| RuleDescription::of(&r))
+    }
+
+    /// The arguments after `HANOI.RULE key SET name` that write it again.
+    pub fn args(&self) -> Vec<Vec<u8>> {
+        crate::rules::rule_args(
+            self.rollout,
+            self.variant.as_deref(),
+            self.conditions.iter().map(|c| {
+                (
+                    c.attribute.as_slice(),
+                    c.operator.as_str(),
+                    c.arguments.as_slice(),
+                )
+            }),
+        )
+    }
+
+    /// The segments its conditions name (`segment IN|NOTIN|EQ|NE`), in order.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.conditions
+            .iter()
+            .filter(|c| c.attribute == crate::rules::SEGMENT)
+            .flat_map(|c| c.arguments.iter().map(Vec::as_slice))
+    }
+
+    /// `[name, rollout, variant, conditions]`, each condition `[attribute,
+    /// operator, arguments]`.
+    pub fn value(&self) -> Value {
+        let bytes = |b: &[u8]| Value::Bytes(b.to_vec());
+        Value::List(vec![
+            bytes(&self.name),
+            self.rollout
+                .map_or(Value::Nil, |p| Value::Int(i64::from(p))),
+            self.variant.as_deref().map_or(Value::Nil, bytes),
+            Value::List(
+                self.conditions
+                    .iter()
+                    .map(|c| {
+                        Value::List(vec![
+                            bytes(&c.attribute),
+                            crate::rules::operator(c.operator.as_bytes()).map_or_else(
+                                || bytes(c.operator.as_bytes()),
+                                |o| Value::Word(o.name),
+                            ),
+                            Value::List(c.arguments.iter().map(|a| bytes(a)).collect()),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ])
     }
 }
 

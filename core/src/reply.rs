@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::describe::{Description, Value};
+use crate::describe::{ConditionDescription, Description, RuleDescription, Value};
 use crate::observe::{Counts, Entry, Period, SeriesCounts};
 use crate::{Detail, Explanation, Ramp, Reason, Resolution, ValueType};
 
@@ -199,6 +199,8 @@ pub const LAYOUTS: &[Layout] = &[
 /// The named types the fields use: each an array read by position.
 pub const TYPES: &[(&str, &[Field])] = &[
     ("period", PERIOD_FIELDS),
+    ("rule", RULE_FIELDS),
+    ("condition", CONDITION_FIELDS),
     ("experiment", EXPERIMENT_FIELDS),
     ("metric", METRIC_FIELDS),
     ("exposure", EXPOSURE_FIELDS),
@@ -532,7 +534,7 @@ pub const DESCRIPTION_FIELDS: &[Field] = &[
     f("ramp", "[int,int,int,int]?"),
     f("regexes", "list<bytes>"),
     f("revision", "int"),
-    f("rules", "list<list<bytes>>"),
+    f("rules", "list<rule>"),
     f("salt", "bytes?"),
     f("type", "word"),
     f("users", "int"),
@@ -586,7 +588,7 @@ impl Description {
                 .into_iter()
                 .map(|(k, v)| Ok((k, bytes(v, "metadata")?)))
                 .collect::<Result<BTreeMap<_, _>, Error>>()?,
-            rules: list(rules, "rules", |r, field| list(r, field, bytes))?,
+            rules: list(rules, "rules", |r, _| decode_rule(r))?,
             window: fixed(window, "window", 2)?.map(|w| (w[0], w[1])),
             ramp: match fixed(ramp, "ramp", 4)? {
                 None => None,
@@ -625,6 +627,37 @@ impl Description {
     pub fn decode_optional(r: &Reply) -> Result<Option<Description>, Error> {
         opt(r, "map", |r, _| Description::decode(r))
     }
+}
+
+/// `HANOI.GET`'s `rules`: each an array read by position.
+pub const RULE_FIELDS: &[Field] = &[
+    f("name", "bytes"),
+    f("rollout", "int?"),
+    f("variant", "bytes?"),
+    f("conditions", "list<condition>"),
+];
+/// Each of a rule's `conditions`: an array read by position.
+pub const CONDITION_FIELDS: &[Field] = &[
+    f("attribute", "bytes"),
+    f("operator", "word"),
+    f("arguments", "list<bytes>"),
+];
+
+fn decode_rule(r: &Reply) -> Result<RuleDescription, Error> {
+    let a = positional(r, RULE_FIELDS)?;
+    Ok(RuleDescription {
+        name: bytes(&a[0], "name")?,
+        rollout: opt(&a[1], "rollout", small)?,
+        variant: opt(&a[2], "variant", bytes)?,
+        conditions: list(&a[3], "conditions", |c, _| {
+            let c = positional(c, CONDITION_FIELDS)?;
+            Ok(ConditionDescription {
+                attribute: bytes(&c[0], "attribute")?,
+                operator: text(&c[1], "operator")?,
+                arguments: list(&c[2], "arguments", bytes)?,
+            })
+        })?,
+    })
 }
 
 // ----- HANOI.STATS -----
@@ -1188,7 +1221,52 @@ mod tests {
     fn description_round_trips_in_resp3_and_resp2() {
         let mut f = flag();
         f.set_window(5, 10).unwrap();
+        let words = "ROLLOUT 50 VARIANT b IF plan IN 2 pro team AND segment EQ beta AND app SEMVER_GE 1.2.0 AND email EXISTS";
+        let words: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
+        let limits = Limits::default();
+        let rule = crate::rules::parse_rule(b"pros", &words, &limits.rule_limits()).unwrap();
+        f.set_rule(rule.clone(), &limits).unwrap();
         let d = Description::of(&f, 0);
+        // Structure, and the words that write it again.
+        let r = &d.rules[0];
+        assert_eq!(
+            (r.name.as_slice(), r.rollout, r.variant.as_deref()),
+            (&b"pros"[..], Some(50), Some(&b"b"[..]))
+        );
+        let c: Vec<(&[u8], &str, usize)> = r
+            .conditions
+            .iter()
+            .map(|c| {
+                (
+                    c.attribute.as_slice(),
+                    c.operator.as_str(),
+                    c.arguments.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            c,
+            [
+                (&b"plan"[..], "IN", 2),
+                (b"segment", "EQ", 1),
+                (b"app", "SEMVER_GE", 1),
+                (b"email", "EXISTS", 0)
+            ]
+        );
+        assert_eq!(r.args(), rule.args());
+        assert_eq!(r.segments().collect::<Vec<_>>(), [&b"beta"[..]]);
+        let args: Vec<Vec<u8>> = words.iter().map(|w| w.to_vec()).collect();
+        assert_eq!(
+            RuleDescription::of_command(b"pros", &args).as_ref(),
+            Some(r)
+        );
+        assert_eq!(RuleDescription::of_command(b"pros", &args[..6]), None);
+        // A rule from a newer module with a field appended still reads.
+        let mut rule_reply: Reply = r.value().into();
+        if let Reply::Array(a) = &mut rule_reply {
+            a.push(Reply::Int(1));
+        }
+        assert_eq!(&decode_rule(&rule_reply).unwrap(), r);
         let enc = d.encode();
         let names: Vec<&[u8]> = match &enc {
             Reply::Map(m) => m.iter().map(|(k, _)| k.as_slice()).collect(),

@@ -671,32 +671,9 @@ impl Rule {
 
     /// The `HANOI.RULE key SET` arguments after the name that rebuild it.
     pub fn args(&self) -> Vec<Vec<u8>> {
-        let mut a = Vec::new();
-        if let Some(p) = self.rollout {
-            a.push(b"ROLLOUT".to_vec());
-            a.push(p.to_string().into_bytes());
-        }
-        if let Some(v) = &self.variant {
-            a.push(b"VARIANT".to_vec());
-            a.push(v.clone());
-        }
-        for (i, c) in self.conditions.iter().enumerate() {
-            a.push(if i == 0 {
-                b"IF".to_vec()
-            } else {
-                b"AND".to_vec()
-            });
-            a.push(c.attr.clone());
-            a.push(c.op.as_bytes().to_vec());
-            if matches!(c.op, "IN" | "NOTIN") {
-                a.push(c.args.len().to_string().into_bytes());
-            }
-            a.extend(c.args.iter().cloned());
-        }
-        a
+        rule_args(self.rollout, self.variant.as_deref(), self.conditions())
     }
 
-    /// The conditions as (attr, operator, arguments), for display.
     /// How many of its conditions match a regex (`MATCHES`).
     pub(crate) fn patterns(&self) -> usize {
         self.conditions
@@ -705,6 +682,7 @@ impl Rule {
             .count()
     }
 
+    /// The conditions as (attribute, operator, arguments).
     pub fn conditions(&self) -> impl Iterator<Item = (&[u8], &str, &[Vec<u8>])> + '_ {
         self.conditions
             .iter()
@@ -728,6 +706,39 @@ impl Rule {
                 })
                 .sum::<usize>()
     }
+}
+
+/// The `HANOI.RULE key SET name` arguments of a rule given by its parts:
+/// `[ROLLOUT p] [VARIANT v] IF attr op [count] [arg ...] [AND ...]`, the one
+/// writer of a rule's words (a stored rule's, and a described one's).
+pub fn rule_args<'a>(
+    rollout: Option<u8>,
+    variant: Option<&[u8]>,
+    conditions: impl IntoIterator<Item = (&'a [u8], &'a str, &'a [Vec<u8>])>,
+) -> Vec<Vec<u8>> {
+    let mut a = Vec::new();
+    if let Some(p) = rollout {
+        a.push(b"ROLLOUT".to_vec());
+        a.push(p.to_string().into_bytes());
+    }
+    if let Some(v) = variant {
+        a.push(b"VARIANT".to_vec());
+        a.push(v.to_vec());
+    }
+    for (i, (attr, op, args)) in conditions.into_iter().enumerate() {
+        a.push(if i == 0 {
+            b"IF".to_vec()
+        } else {
+            b"AND".to_vec()
+        });
+        a.push(attr.to_vec());
+        a.push(op.as_bytes().to_vec());
+        if operator(op.as_bytes()).is_some_and(|o| o.arity == Arity::List) {
+            a.push(args.len().to_string().into_bytes());
+        }
+        a.extend(args.iter().cloned());
+    }
+    a
 }
 
 fn keyword(arg: &[u8], kw: &str) -> bool {

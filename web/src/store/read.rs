@@ -111,50 +111,28 @@ impl Described for Description {
             .unwrap_or_default()
     }
 
-    /// The segments its rules name (`segment IN|NOTIN n …`, `segment
-    /// EQ|NE s`), each once, in the order the rules name them.
+    /// The segments its rules name, each once, in the order the rules name
+    /// them.
     fn segments_used(&self) -> Vec<Vec<u8>> {
-        let mut out: Vec<Vec<u8>> = Vec::new();
-        for r in &self.rules {
-            let words = r.get(1..).unwrap_or(&[]);
-            let mut i = 0;
-            while i + 1 < words.len() {
-                if words[i] == b"segment" {
-                    let op = words[i + 1].to_ascii_uppercase();
-                    let names: &[Vec<u8>] = match op.as_slice() {
-                        b"IN" | b"NOTIN" => {
-                            let n = words
-                                .get(i + 2)
-                                .and_then(|c| std::str::from_utf8(c).ok()?.parse::<usize>().ok())
-                                .unwrap_or(0);
-                            words
-                                .get(i + 3..(i + 3 + n).min(words.len()))
-                                .unwrap_or(&[])
-                        }
-                        b"EQ" | b"NE" => words.get(i + 2..i + 3).unwrap_or(&[]),
-                        _ => &[],
-                    };
-                    for n in names {
-                        if !out.contains(n) {
-                            out.push(n.clone());
-                        }
-                    }
-                }
-                i += 1;
-            }
-        }
-        out
+        let mut seen = std::collections::HashSet::new();
+        self.rules
+            .iter()
+            .flat_map(hanoi_core::RuleDescription::segments)
+            .filter(|s| seen.insert(*s))
+            .map(<[u8]>::to_vec)
+            .collect()
     }
 
     /// The keys it references: its prerequisites, then the segments its
     /// rules name.
     fn references(&self) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = self.prerequisites.iter().map(|(k, _)| k.clone()).collect();
-        for s in self.segments_used() {
-            if !out.contains(&s) {
-                out.push(s);
-            }
-        }
+        let seen: std::collections::HashSet<Vec<u8>> = out.iter().cloned().collect();
+        out.extend(
+            self.segments_used()
+                .into_iter()
+                .filter(|s| !seen.contains(s)),
+        );
         out
     }
 }

@@ -134,11 +134,11 @@ fn aspects(f: Option<&Description>, all_rules: &[String], all_meta: &[String]) -
         out.push(
             f.rules
                 .iter()
-                .position(|r| r.first().map(|n| lossy(n)).as_deref() == Some(name.as_str()))
+                .position(|r| r.name == name.as_bytes())
                 .map(|i| {
                     let args = f.rules[i]
+                        .args()
                         .iter()
-                        .skip(1)
                         .map(|a| quote_token(&lossy(a)))
                         .collect::<Vec<_>>()
                         .join(" ");
@@ -223,12 +223,8 @@ fn part_words(field: &str, src: &Description, dst: Option<&Description>) -> Stri
             format!("{before} → {after}")
         }
     };
-    let names = |f: &Description| -> Vec<String> {
-        f.rules
-            .iter()
-            .filter_map(|r| r.first().map(|n| lossy(n)))
-            .collect()
-    };
+    let names =
+        |f: &Description| -> Vec<String> { f.rules.iter().map(|r| lossy(&r.name)).collect() };
     match (field, dst) {
         ("copy_switch", None) => format!(
             "new flag: switched {} if ticked, else it arrives switched off",
@@ -278,9 +274,7 @@ fn part_words(field: &str, src: &Description, dst: Option<&Description>) -> Stri
                     let find = |f: &Description| {
                         f.rules
                             .iter()
-                            .position(|r| {
-                                r.first().map(|x| lossy(x)).as_deref() == Some(n.as_str())
-                            })
+                            .position(|r| r.name == n.as_bytes())
                             .map(|i| (i, f.rules[i].clone()))
                     };
                     d.and_then(find) != find(src)
@@ -426,13 +420,8 @@ async fn missing_refs(
 }
 
 fn rule_names(f: Option<&Description>) -> Vec<String> {
-    f.map(|f| {
-        f.rules
-            .iter()
-            .filter_map(|r| r.first().map(|n| lossy(n)))
-            .collect()
-    })
-    .unwrap_or_default()
+    f.map(|f| f.rules.iter().map(|r| lossy(&r.name)).collect())
+        .unwrap_or_default()
 }
 
 fn meta_names(f: Option<&Description>) -> Vec<String> {

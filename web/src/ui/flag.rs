@@ -522,12 +522,8 @@ fn rules_section(
         Some(_) => None,
         None => Some(
             q.get("edit_rule")
-                .and_then(|e| {
-                    f.rules
-                        .iter()
-                        .find(|r| r.first().map(|x| lossy(x)).as_deref() == Some(e.as_str()))
-                })
-                .map(|r| RuleForm::editing(r))
+                .and_then(|e| f.rules.iter().find(|r| r.name == e.as_bytes()))
+                .map(RuleForm::editing)
                 .unwrap_or_else(RuleForm::blank),
         ),
     };
@@ -548,12 +544,12 @@ fn rules_section(
             @else {
                 div.scroll { table id="rules-table" { thead { tr { th { "#" } th { "name" } th { "definition" } @if w.can_write { th { span.sr-only { "actions" } } } } } tbody {
                     @for (i, r) in f.rules.iter().enumerate() {
-                        @let rname = r.first().map(|n| lossy(n)).unwrap_or_default();
+                        @let rname = lossy(&r.name);
                         tr {
                             td { (i + 1) }
                             td.name { (rname) }
-                            td { span.sentence { (rule_sentence(&r.iter().skip(1).map(|a| lossy(a)).collect::<Vec<_>>())) } br;
-                                code.muted { (r.iter().skip(1).map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
+                            td { span.sentence { (rule_sentence(r)) } br;
+                                code.muted { (r.args().iter().map(|a| quote_token(&lossy(a))).collect::<Vec<_>>().join(" ")) } }
                             @if w.can_write { td.actions {
                                 a.secondary href={(w.link(&format!("{}?edit_rule={}", base, urlencode(&rname)))) "#rule-form"} aria-label={"Edit rule " (rname)} { "edit" } " "
                                 @if i > 0 { form.inline method="post" action=(url) { (hidden(w, d, n, "rule_move"))

@@ -151,11 +151,11 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
         ("HANOI.BLOCK", _) => format!("blocked {}", plural(arguments.max(1), "id", "ids")),
         ("HANOI.UNBLOCK", _) => format!("unblocked {}", plural(arguments.max(1), "id", "ids")),
         ("HANOI.RULE", [sub, rule, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
-            // The rule in words, as the flag page reads it (a rule cut by
-            // the history's argument limit is said as far as it goes).
+            // The rule in words, as the flag page says it (a rule cut by
+            // the history's argument limit is said as it was kept).
             "SET" => format!(
                 "rule {rule} set: {}{cut}",
-                super::rules::rule_sentence(rest)
+                super::rules::command_sentence(rule, rest)
             ),
             "DEL" => format!("rule {} deleted{cut}", args[1..].join(", ")),
             // Positions are counted from 1, as the flag page numbers rules.

@@ -6,7 +6,7 @@
 
 use super::lossy;
 use crate::store;
-use hanoi_core::Description;
+use hanoi_core::{Description, RuleDescription};
 use maud::{html, Markup};
 use redis::Cmd;
 use std::collections::HashMap;
@@ -106,75 +106,49 @@ fn op_words(op: &str) -> &'static str {
     hanoi_core::rules::operator(op.as_bytes()).map_or("?", |o| o.words)
 }
 
-/// A rule (its arguments after the name, as `HANOI.RULE SET` takes them)
-/// as a sentence: "If country is DE and plan is one of pro, team: on for
-/// 50 % of them, serving blue." Arguments it cannot read are left as they
-/// are.
-pub(super) fn rule_sentence(args: &[String]) -> String {
-    let (mut rollout, mut variant) = (None, None);
-    let mut i = 0;
-    while i + 1 < args.len() {
-        match args[i].to_ascii_uppercase().as_str() {
-            "ROLLOUT" => rollout = Some(args[i + 1].clone()),
-            "VARIANT" => variant = Some(args[i + 1].clone()),
-            _ => break,
-        }
-        i += 2;
-    }
-    if args.get(i).map(|a| a.to_ascii_uppercase()).as_deref() != Some("IF") {
-        return args.join(" ");
-    }
-    i += 1;
-    let mut conds = Vec::new();
-    while i < args.len() {
-        let (Some(attr), Some(op)) = (args.get(i), args.get(i + 1)) else {
-            return args.join(" ");
-        };
-        i += 2;
-        let values: Vec<String> = match arity(op) {
-            Some(Arity::None) => Vec::new(),
-            Some(Arity::One) => {
-                i += 1;
-                args.get(i - 1).cloned().into_iter().collect()
+/// A rule as a sentence: "If country is DE and plan is one of pro, team:
+/// on for 50 % of them, serving blue."
+pub(super) fn rule_sentence(r: &RuleDescription) -> String {
+    let conds: Vec<String> = r
+        .conditions
+        .iter()
+        .map(|c| {
+            let values = c
+                .arguments
+                .iter()
+                .map(|v| quote_token(&lossy(v)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let attr = lossy(&c.attribute);
+            if attr == SEGMENT {
+                segment_words(&c.operator, &values)
+            } else if values.is_empty() {
+                format!("{attr} {}", op_words(&c.operator))
+            } else {
+                format!("{attr} {} {values}", op_words(&c.operator))
             }
-            Some(Arity::List) => {
-                let n: usize = args.get(i).and_then(|c| c.parse().ok()).unwrap_or(0);
-                let mut v: Vec<String> = args.iter().skip(i + 1).take(n).cloned().collect();
-                // Fewer than announced: the words were cut (the history
-                // keeps a command's first arguments).
-                if v.len() < n {
-                    v.push("…".into());
-                }
-                i += 1 + n;
-                v
-            }
-            None => return args.join(" "),
-        };
-        let values = values
-            .iter()
-            .map(|v| quote_token(v))
-            .collect::<Vec<_>>()
-            .join(", ");
-        conds.push(if attr == SEGMENT {
-            segment_words(op, &values)
-        } else if values.is_empty() {
-            format!("{attr} {}", op_words(op))
-        } else {
-            format!("{attr} {} {values}", op_words(op))
-        });
-        if args.get(i).is_some_and(|a| a.eq_ignore_ascii_case("AND")) {
-            i += 1;
-        }
-    }
-    let who = match rollout.as_deref() {
-        None | Some("100") => "on for all of them".to_owned(),
-        Some("0") => "skipped (a rollout of 0 %)".to_owned(),
+        })
+        .collect();
+    let who = match r.rollout {
+        None | Some(100) => "on for all of them".to_owned(),
+        Some(0) => "skipped (a rollout of 0 %)".to_owned(),
         Some(p) => format!("on for {p} % of them"),
     };
-    let serving = variant
-        .map(|v| format!(", serving {v}"))
+    let serving = r
+        .variant
+        .as_ref()
+        .map(|v| format!(", serving {}", lossy(v)))
         .unwrap_or_default();
     format!("If {}: {who}{serving}.", conds.join(" and "))
+}
+
+/// `HANOI.RULE key SET name args...` as the history keeps it, as a
+/// sentence: the core reads the words; words that are not a whole rule (the
+/// history cuts long commands) are said as they are.
+pub(super) fn command_sentence(name: &str, args: &[String]) -> String {
+    let words: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    RuleDescription::of_command(name.as_bytes(), &words)
+        .map_or_else(|| args.join(" "), |r| rule_sentence(&r))
 }
 
 fn arity(op: &str) -> Option<Arity> {
@@ -202,58 +176,21 @@ pub(super) struct Condition {
     pub values: String,
 }
 
-/// The conditions of a rule (its words after `IF`) as rows.
-fn rows_of_conditions(words: &[String]) -> Vec<Condition> {
-    let mut rows = Vec::new();
-    let mut i = 0;
-    while i + 1 < words.len() {
-        let (attr, op) = (words[i].clone(), words[i + 1].to_ascii_uppercase());
-        i += 2;
-        let values = match arity(&op) {
-            Some(Arity::List) => {
-                let n: usize = words.get(i).and_then(|c| c.parse().ok()).unwrap_or(0);
-                let v = words
-                    .iter()
-                    .skip(i + 1)
-                    .take(n)
-                    .cloned()
-                    .collect::<Vec<_>>();
-                i += 1 + n;
-                v.join(", ")
-            }
-            Some(Arity::One) => {
-                i += 1;
-                words.get(i - 1).cloned().unwrap_or_default()
-            }
-            _ => String::new(),
-        };
-        rows.push(Condition { attr, op, values });
-        if words.get(i).is_some_and(|w| w.eq_ignore_ascii_case("AND")) {
-            i += 1;
-        }
-    }
-    rows
-}
-
-/// A rule from `HANOI.GET` (name, `[ROLLOUT p] [VARIANT v] IF ...`): its
-/// name, rollout, variant and the words after `IF`.
-fn parts_of_rule(r: &[Vec<u8>]) -> (String, String, String, Vec<String>) {
-    let words: Vec<String> = r.iter().map(|w| lossy(w)).collect();
-    let name = words.first().cloned().unwrap_or_default();
-    let (mut rollout, mut variant) = (String::new(), String::new());
-    let mut i = 1;
-    while i + 1 < words.len() {
-        match words[i].as_str() {
-            "ROLLOUT" => rollout = words[i + 1].clone(),
-            "VARIANT" => variant = words[i + 1].clone(),
-            _ => break,
-        }
-        i += 2;
-    }
-    if words.get(i).map(String::as_str) == Some("IF") {
-        i += 1;
-    }
-    (name, rollout, variant, words[i.min(words.len())..].to_vec())
+/// A rule's conditions as rows.
+fn rows_of(r: &RuleDescription) -> Vec<Condition> {
+    r.conditions
+        .iter()
+        .map(|c| Condition {
+            attr: lossy(&c.attribute),
+            op: c.operator.clone(),
+            values: c
+                .arguments
+                .iter()
+                .map(|v| lossy(v))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect()
 }
 
 /// The attributes the rules of this server's flags use, for the rule
@@ -362,11 +299,10 @@ impl KnownAttributes {
 /// suggestions), `id` first.
 pub(super) fn attributes_used(flag: &Description) -> Vec<String> {
     let mut out = vec!["id".to_owned()];
-    for r in &flag.rules {
-        for c in rows_of_conditions(&parts_of_rule(r).3) {
-            if !out.contains(&c.attr) {
-                out.push(c.attr);
-            }
+    for c in flag.rules.iter().flat_map(|r| &r.conditions) {
+        let attr = lossy(&c.attribute);
+        if !out.contains(&attr) {
+            out.push(attr);
         }
     }
     out
@@ -543,22 +479,29 @@ impl RuleForm {
     }
 
     /// The form filled with a rule of the flag, to edit it.
-    pub fn editing(rule: &[Vec<u8>]) -> RuleForm {
-        let (name, rollout, variant, words) = parts_of_rule(rule);
-        let mut rows = rows_of_conditions(&words);
+    pub fn editing(rule: &RuleDescription) -> RuleForm {
+        let mut rows = rows_of(rule);
         if rows.is_empty() {
             rows.push(Condition::default());
         }
+        // The conditions as typed text: the rule's words after `IF`.
+        let conditions = RuleDescription {
+            rollout: None,
+            variant: None,
+            ..rule.clone()
+        };
         RuleForm {
-            editing: Some(name.clone()),
-            text: words
+            editing: Some(lossy(&rule.name)),
+            text: conditions
+                .args()
                 .iter()
-                .map(|w| quote_token(w))
+                .skip(1)
+                .map(|w| quote_token(&lossy(w)))
                 .collect::<Vec<_>>()
                 .join(" "),
-            name,
-            rollout,
-            variant,
+            name: lossy(&rule.name),
+            rollout: rule.rollout.map(|p| p.to_string()).unwrap_or_default(),
+            variant: rule.variant.as_deref().map(lossy).unwrap_or_default(),
             rows,
             ..RuleForm::default()
         }
@@ -818,16 +761,26 @@ mod tests {
     fn rules_read_as_sentences() {
         let words = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(
-            rule_sentence(&words(
-                "ROLLOUT 50 VARIANT blue IF plan IN 2 pro team AND country EQ DE"
-            )),
+            command_sentence(
+                "blue",
+                &words("ROLLOUT 50 VARIANT blue IF plan IN 2 pro team AND country EQ DE")
+            ),
             "If plan is one of pro, team and country is DE: on for 50 % of them, serving blue."
         );
         assert_eq!(
-            rule_sentence(&words("IF beta EXISTS AND app SEMVER_GE 2.1.0")),
+            command_sentence("b", &words("IF beta EXISTS AND app SEMVER_GE 2.1.0")),
             "If beta is given and app is a version at least 2.1.0: on for all of them."
         );
-        assert_eq!(rule_sentence(&words("junk here")), "junk here");
+        assert_eq!(
+            command_sentence("s", &words("ROLLOUT 0 IF segment IN 2 beta staff")),
+            "If the id is in one of the segments beta, staff: skipped (a rollout of 0 %)."
+        );
+        assert_eq!(command_sentence("j", &words("junk here")), "junk here");
+        // Cut by the history: said as it is.
+        assert_eq!(
+            command_sentence("c", &words("IF plan IN 3 a b")),
+            "IF plan IN 3 a b"
+        );
     }
 
     fn s(v: &[&str]) -> Vec<String> {
@@ -878,7 +831,11 @@ mod tests {
             args,
             s(&["plan", "IN", "3", "pro", "team", "free", "AND", "beta", "EXISTS"])
         );
-        let back = rows_of_conditions(&args);
+        let words: Vec<Vec<u8>> = std::iter::once("IF".to_owned())
+            .chain(args)
+            .map(String::into_bytes)
+            .collect();
+        let back = rows_of(&RuleDescription::of_command(b"r", &words).unwrap());
         assert_eq!(back[0].values, "pro, team, free");
         assert_eq!(back[1].op, "EXISTS");
         let e = rows_to_args(&[Condition {

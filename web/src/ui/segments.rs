@@ -114,8 +114,8 @@ async fn render(
                         td { (r.flag.regexes.len()) }
                         td { @if r.flag.rules.is_empty() { span.muted { "none" } }
                             @else { ul.rules { @for rule in &r.flag.rules {
-                                li { strong { (rule.first().map(|n| lossy(n)).unwrap_or_default()) } ": "
-                                    span.sentence { (rule_sentence(&rule.iter().skip(1).map(|a| lossy(a)).collect::<Vec<_>>())) } }
+                                li { strong { (lossy(&rule.name)) } ": "
+                                    span.sentence { (rule_sentence(rule)) } }
                             } } } }
                         td.used-by { @if r.used_by.is_empty() { span.muted { "no flag" } }
                             @else { @for (i, k) in r.used_by.iter().enumerate() { @if i > 0 { ", " } a href=(w.link(&flag_url(k))) { (lossy(k)) } }
