@@ -675,6 +675,25 @@ mod tests {
     }
 
     #[test]
+    fn the_core_knows_every_recorded_write() {
+        // What the history records is a write the core parses: hanoi-web
+        // says each in words (a new one is a case it must handle).
+        let recorded: Vec<&str> = COMMANDS
+            .iter()
+            .filter(|c| matches!(c.handler, Handler::Write(_)) || c.name == "hanoi.experiment")
+            .map(|c| c.name)
+            .collect();
+        let mut known: Vec<String> = hanoi_core::store::Command::ALL
+            .iter()
+            .map(|c| c.name().to_lowercase())
+            .collect();
+        let mut recorded_sorted = recorded.clone();
+        recorded_sorted.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(recorded_sorted, known);
+    }
+
+    #[test]
     fn kinds_give_flags_and_categories() {
         for c in COMMANDS {
             // A mixed command writes without the `write` flag (its reads

@@ -69,6 +69,81 @@ pub enum Write<'a> {
     Experiment(crate::experiment::Change<'a>),
 }
 
+/// The write commands, by name: what [`Write::parse`] reads, and what a
+/// flag's history records (an entry's first word, `HANOI.RULE`). A reader of
+/// the history matches these, so a new write is a case it must handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    Define,
+    Register,
+    Unregister,
+    Block,
+    Unblock,
+    Enable,
+    Disable,
+    Toggle,
+    Percentage,
+    Rule,
+    Schedule,
+    Meta,
+    Prereq,
+    Experiment,
+    Import,
+}
+
+impl Command {
+    /// Every write command.
+    pub const ALL: [Command; 15] = [
+        Command::Define,
+        Command::Register,
+        Command::Unregister,
+        Command::Block,
+        Command::Unblock,
+        Command::Enable,
+        Command::Disable,
+        Command::Toggle,
+        Command::Percentage,
+        Command::Rule,
+        Command::Schedule,
+        Command::Meta,
+        Command::Prereq,
+        Command::Experiment,
+        Command::Import,
+    ];
+
+    /// Its name as the history records it (`HANOI.DEFINE`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Define => "HANOI.DEFINE",
+            Command::Register => "HANOI.REGISTER",
+            Command::Unregister => "HANOI.UNREGISTER",
+            Command::Block => "HANOI.BLOCK",
+            Command::Unblock => "HANOI.UNBLOCK",
+            Command::Enable => "HANOI.ENABLE",
+            Command::Disable => "HANOI.DISABLE",
+            Command::Toggle => "HANOI.TOGGLE",
+            Command::Percentage => "HANOI.PERCENTAGE",
+            Command::Rule => "HANOI.RULE",
+            Command::Schedule => "HANOI.SCHEDULE",
+            Command::Meta => "HANOI.META",
+            Command::Prereq => "HANOI.PREREQ",
+            Command::Experiment => "HANOI.EXPERIMENT",
+            Command::Import => "HANOI.IMPORT",
+        }
+    }
+
+    /// The command named `name` (`HANOI.RULE` or `RULE`, any case).
+    pub fn parse(name: &[u8]) -> Option<Command> {
+        let bare = match name.get(..6) {
+            Some(p) if p.eq_ignore_ascii_case(b"HANOI.") => &name[6..],
+            _ => name,
+        };
+        Command::ALL
+            .into_iter()
+            .find(|c| c.name().as_bytes()[6..].eq_ignore_ascii_case(bare))
+    }
+}
+
 /// `HANOI.IMPORT`'s `IDS`: what becomes of the target's registered and
 /// blocked ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,10 +280,6 @@ impl<'a> Write<'a> {
     /// cannot be right are [`Error::WrongArity`]; everything else that is
     /// wrong is an error naming it.
     pub fn parse(command: &[u8], args: &[&'a [u8]], limits: &Limits) -> Result<Write<'a>, Error> {
-        let name = match command.get(..6) {
-            Some(p) if p.eq_ignore_ascii_case(b"HANOI.") => &command[6..],
-            _ => command,
-        };
         let exact = |n: usize| {
             if args.len() == n {
                 Ok(())
@@ -216,70 +287,72 @@ impl<'a> Write<'a> {
                 Err(Error::WrongArity)
             }
         };
-        if kw(name, "DEFINE") {
-            let (def, percentage) = parse_definition_given(args, limits)?;
-            Ok(Write::Define { def, percentage })
-        } else if kw(name, "REGISTER") {
-            let (user, ids) = targets(args, limits)?;
-            Ok(if user {
-                Write::AddUsers(ids)
-            } else {
-                Write::AddRegexes(ids)
-            })
-        } else if kw(name, "UNREGISTER") {
-            let (user, ids) = targets(args, limits)?;
-            Ok(if user {
-                Write::RemoveUsers(ids)
-            } else {
-                Write::RemoveRegexes(ids)
-            })
-        } else if kw(name, "BLOCK") {
-            Ok(Write::Block(ids(args, limits)?))
-        } else if kw(name, "UNBLOCK") {
-            Ok(Write::Unblock(ids(args, limits)?))
-        } else if kw(name, "ENABLE") || kw(name, "DISABLE") {
-            exact(0)?;
-            Ok(Write::Switch(kw(name, "ENABLE")))
-        } else if kw(name, "TOGGLE") {
-            exact(0)?;
-            Ok(Write::Toggle)
-        } else if kw(name, "PERCENTAGE") {
-            exact(1)?;
-            Ok(Write::Percentage(parse_percentage(args[0])?))
-        } else if kw(name, "RULE") {
-            Self::rule(args, limits)
-        } else if kw(name, "SCHEDULE") {
-            Self::schedule(args)
-        } else if kw(name, "META") {
-            Self::meta(args, limits)
-        } else if kw(name, "PREREQ") {
-            Self::prereq(args, limits)
-        } else if kw(name, "EXPERIMENT") {
-            Ok(Write::Experiment(crate::experiment::Change::parse(args)?))
-        } else if kw(name, "IMPORT") {
-            let ids = match args {
-                [_] => ImportIds::Replace,
-                [_, ids, mode] if kw(ids, "IDS") => match mode {
-                    m if kw(m, "REPLACE") => ImportIds::Replace,
-                    m if kw(m, "KEEP") => ImportIds::Keep,
-                    m if kw(m, "ADD") => ImportIds::Add,
-                    m => {
-                        return Err(usage(format!(
-                            "expected IDS REPLACE, KEEP or ADD, got '{}'",
-                            quote(m)
-                        )))
+        let Some(c) = Command::parse(command) else {
+            return Err(usage(format!("'{}' is not a hanoi write", quote(command))));
+        };
+        match c {
+            Command::Define => {
+                let (def, percentage) = parse_definition_given(args, limits)?;
+                Ok(Write::Define { def, percentage })
+            }
+            Command::Register => {
+                let (user, ids) = targets(args, limits)?;
+                Ok(if user {
+                    Write::AddUsers(ids)
+                } else {
+                    Write::AddRegexes(ids)
+                })
+            }
+            Command::Unregister => {
+                let (user, ids) = targets(args, limits)?;
+                Ok(if user {
+                    Write::RemoveUsers(ids)
+                } else {
+                    Write::RemoveRegexes(ids)
+                })
+            }
+            Command::Block => Ok(Write::Block(ids(args, limits)?)),
+            Command::Unblock => Ok(Write::Unblock(ids(args, limits)?)),
+            Command::Enable | Command::Disable => {
+                exact(0)?;
+                Ok(Write::Switch(c == Command::Enable))
+            }
+            Command::Toggle => {
+                exact(0)?;
+                Ok(Write::Toggle)
+            }
+            Command::Percentage => {
+                exact(1)?;
+                Ok(Write::Percentage(parse_percentage(args[0])?))
+            }
+            Command::Rule => Self::rule(args, limits),
+            Command::Schedule => Self::schedule(args),
+            Command::Meta => Self::meta(args, limits),
+            Command::Prereq => Self::prereq(args, limits),
+            Command::Experiment => Ok(Write::Experiment(crate::experiment::Change::parse(args)?)),
+            Command::Import => {
+                let ids = match args {
+                    [_] => ImportIds::Replace,
+                    [_, ids, mode] if kw(ids, "IDS") => match mode {
+                        m if kw(m, "REPLACE") => ImportIds::Replace,
+                        m if kw(m, "KEEP") => ImportIds::Keep,
+                        m if kw(m, "ADD") => ImportIds::Add,
+                        m => {
+                            return Err(usage(format!(
+                                "expected IDS REPLACE, KEEP or ADD, got '{}'",
+                                quote(m)
+                            )))
+                        }
+                    },
+                    [] => return Err(Error::WrongArity),
+                    _ => {
+                        return Err(usage(
+                            "expected HANOI.IMPORT key blob [IDS REPLACE|KEEP|ADD]",
+                        ))
                     }
-                },
-                [] => return Err(Error::WrongArity),
-                _ => {
-                    return Err(usage(
-                        "expected HANOI.IMPORT key blob [IDS REPLACE|KEEP|ADD]",
-                    ))
-                }
-            };
-            Self::import(args[0], ids, limits)
-        } else {
-            Err(usage(format!("'{}' is not a hanoi write", quote(command))))
+                };
+                Self::import(args[0], ids, limits)
+            }
         }
     }
 
@@ -627,4 +700,23 @@ pub fn resolve_with<'a>(
 /// [`explain`] with attributes and a time.
 pub fn explain_with<'a>(flag: Option<&'a Flag>, id: &[u8], q: &Query<'_>) -> Explanation<'a> {
     flag.map_or(Explanation::UNDEFINED, |f| f.explain_with(id, q))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_read_their_names() {
+        for c in Command::ALL {
+            assert_eq!(Command::parse(c.name().as_bytes()), Some(c));
+            assert_eq!(
+                Command::parse(c.name()[6..].to_lowercase().as_bytes()),
+                Some(c)
+            );
+        }
+        assert_eq!(Command::parse(b"HANOI.GET"), None);
+        assert_eq!(Command::parse(b"HANOI."), None);
+        assert!(Write::parse(b"hanoi.get", &[], &Limits::default()).is_err());
+    }
 }

@@ -4,6 +4,7 @@
 
 use super::time::{fmt_iso, fmt_iso_u, now_ms, relative, signed};
 use crate::store::HistoryEntry;
+use hanoi_core::store::Command;
 use maud::{html, Markup};
 
 /// 1000 as "1,000".
@@ -106,15 +107,18 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
         ""
     };
     let joined = args.join(" ");
-    match (name.to_ascii_uppercase().as_str(), args) {
-        ("HANOI.ENABLE", _) => "switched on".to_owned(),
-        ("HANOI.DISABLE", _) => "switched off".to_owned(),
-        ("HANOI.TOGGLE", _) => "switched over (toggled)".to_owned(),
-        ("HANOI.PERCENTAGE", [p, ..]) => match before {
+    let Some(command) = Command::parse(name.as_bytes()) else {
+        return format!("{name} {joined}{cut}");
+    };
+    match (command, args) {
+        (Command::Enable, _) => "switched on".to_owned(),
+        (Command::Disable, _) => "switched off".to_owned(),
+        (Command::Toggle, _) => "switched over (toggled)".to_owned(),
+        (Command::Percentage, [p, ..]) => match before {
             Some(b) if b != p.as_str() => format!("percentage {b} % → {p} %"),
             _ => format!("percentage set to {p} %"),
         },
-        ("HANOI.DEFINE", _) => {
+        (Command::Define, _) => {
             let mut parts = vec![if args.iter().any(|a| a.eq_ignore_ascii_case("DISABLED")) {
                 "switched off".to_owned()
             } else {
@@ -131,8 +135,8 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
             }
             format!("defined: {}{cut}", parts.join(", "))
         }
-        ("HANOI.REGISTER" | "HANOI.UNREGISTER", [kind, first, ..]) => {
-            let verb = if name.eq_ignore_ascii_case("HANOI.REGISTER") {
+        (Command::Register | Command::Unregister, [kind, first, ..]) => {
+            let verb = if command == Command::Register {
                 ("registered", "added")
             } else {
                 ("unregistered", "removed")
@@ -148,9 +152,9 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
                 format!("{} {}", verb.0, plural(n, "id", "ids"))
             }
         }
-        ("HANOI.BLOCK", _) => format!("blocked {}", plural(arguments.max(1), "id", "ids")),
-        ("HANOI.UNBLOCK", _) => format!("unblocked {}", plural(arguments.max(1), "id", "ids")),
-        ("HANOI.RULE", [sub, rule, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
+        (Command::Block, _) => format!("blocked {}", plural(arguments.max(1), "id", "ids")),
+        (Command::Unblock, _) => format!("unblocked {}", plural(arguments.max(1), "id", "ids")),
+        (Command::Rule, [sub, rule, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
             // The rule in words, as the flag page says it (a rule cut by
             // the history's argument limit is said as it was kept).
             "SET" => format!(
@@ -167,7 +171,7 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
             ),
             _ => format!("{name} {joined}{cut}"),
         },
-        ("HANOI.PREREQ", [sub, other, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
+        (Command::Prereq, [sub, other, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
             "SET" => match rest {
                 [v, variant, ..] if v.eq_ignore_ascii_case("VARIANT") => {
                     format!("prerequisite {other} set (serving {variant})")
@@ -183,7 +187,7 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
             ),
             _ => format!("{name} {joined}{cut}"),
         },
-        ("HANOI.SCHEDULE", [sub, rest @ ..]) => match (sub.to_ascii_uppercase().as_str(), rest) {
+        (Command::Schedule, [sub, rest @ ..]) => match (sub.to_ascii_uppercase().as_str(), rest) {
             ("WINDOW", [a, b, ..]) => format!("window set: {} → {}", when(a), when(b)),
             ("RAMP", [f, t, s, e, ..]) => {
                 format!("ramp set: {f} % → {t} % from {} to {}", when(s), when(e))
@@ -192,7 +196,7 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
             ("CLEAR", [what, ..]) => format!("{} cleared", what.to_ascii_lowercase()),
             _ => format!("{name} {joined}{cut}"),
         },
-        ("HANOI.META", [sub, rest @ ..]) => {
+        (Command::Meta, [sub, rest @ ..]) => {
             let names: Vec<&str> = if sub.eq_ignore_ascii_case("SET") {
                 rest.iter().step_by(2).map(String::as_str).collect()
             } else {
@@ -204,7 +208,42 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
                 format!("metadata removed: {}{cut}", names.join(", "))
             }
         }
-        _ => format!("{name} {joined}{cut}"),
+        (Command::Experiment, [sub, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
+            "START" => {
+                let metrics = after(rest, "METRICS")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .map(|n| {
+                        let at = rest
+                            .iter()
+                            .position(|a| a.eq_ignore_ascii_case("METRICS"))
+                            .map_or(0, |i| i + 2);
+                        rest.iter().skip(at).take(n).cloned().collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                let control = after(rest, "CONTROL")
+                    .map(|c| format!(", control {c}"))
+                    .unwrap_or_default();
+                format!(
+                    "experiment started: metrics {}{control}{cut}",
+                    metrics.join(", ")
+                )
+            }
+            "STOP" => "experiment stopped".to_owned(),
+            _ => format!("{name} {joined}{cut}"),
+        },
+        (Command::Import, _) => "replaced by an import (HANOI.IMPORT)".to_owned(),
+        // What a command cannot be followed by: said as it was recorded.
+        (
+            Command::Percentage
+            | Command::Register
+            | Command::Unregister
+            | Command::Rule
+            | Command::Prereq
+            | Command::Schedule
+            | Command::Meta
+            | Command::Experiment,
+            _,
+        ) => format!("{name} {joined}{cut}"),
     }
 }
 
@@ -226,9 +265,9 @@ fn percentages_before(entries: &[HistoryEntry]) -> Vec<Option<String>> {
         out[i] = known.clone();
         let command = words(h);
         let args = command.get(1..).unwrap_or(&[]);
-        match command.first().map(|c| c.to_ascii_uppercase()).as_deref() {
-            Some("HANOI.PERCENTAGE") => known = args.first().cloned(),
-            Some("HANOI.DEFINE") => known = after(args, "PERCENTAGE").map(str::to_owned),
+        match command.first().and_then(|c| Command::parse(c.as_bytes())) {
+            Some(Command::Percentage) => known = args.first().cloned(),
+            Some(Command::Define) => known = after(args, "PERCENTAGE").map(str::to_owned),
             _ => {}
         }
     }
@@ -324,5 +363,41 @@ mod tests {
             sentence(&entry(&["HANOI.RULE", "MOVE", "de", "0"], 4), None),
             "rule de moved to position 1"
         );
+        assert_eq!(
+            sentence(
+                &entry(
+                    &[
+                        "HANOI.EXPERIMENT",
+                        "START",
+                        "CONTROL",
+                        "a",
+                        "METRICS",
+                        "2",
+                        "buy",
+                        "click"
+                    ],
+                    7
+                ),
+                None
+            ),
+            "experiment started: metrics buy, click, control a"
+        );
+        assert_eq!(
+            sentence(&entry(&["HANOI.EXPERIMENT", "STOP"], 1), None),
+            "experiment stopped"
+        );
+        assert_eq!(
+            sentence(&entry(&["HANOI.IMPORT", "blob"], 1), None),
+            "replaced by an import (HANOI.IMPORT)"
+        );
+        // A command this page does not know is said as it was recorded.
+        assert_eq!(
+            sentence(&entry(&["HANOI.NEWER", "x"], 1), None),
+            "HANOI.NEWER x"
+        );
+        // Every write the core knows has its own sentence.
+        for c in hanoi_core::store::Command::ALL {
+            assert!(!sentence(&entry(&[c.name()], 0), None).is_empty());
+        }
     }
 }
