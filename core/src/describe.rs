@@ -258,14 +258,74 @@ impl RuleDescription {
         }
     }
 
-    /// A rule from the words of `HANOI.RULE key SET name args...` (as the
-    /// history keeps them), read by the module's own parser; none when they
-    /// are not a whole rule (the history cuts long commands).
-    pub fn of_command(name: &[u8], args: &[Vec<u8>]) -> Option<RuleDescription> {
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        crate::rules::parse_rule(name, &args, &crate::Limits::default().rule_limits())
-            .ok()
-            .map(|r| RuleDescription::of(&r))
+    /// A rule from the words of `HANOI.RULE key SET name args...` as the
+    /// history keeps them (at most its first arguments), read as far as
+    /// they go, and whether they were read whole. For display: a write is
+    /// checked by [`crate::rules::parse_rule`], which this never replaces.
+    pub fn of_command(name: &[u8], args: &[Vec<u8>]) -> (RuleDescription, bool) {
+        use crate::rules::{operator, Arity};
+        let kw = |i: usize, k: &str| {
+            args.get(i)
+                .is_some_and(|a| a.eq_ignore_ascii_case(k.as_bytes()))
+        };
+        let mut r = RuleDescription {
+            name: name.to_vec(),
+            rollout: None,
+            variant: None,
+            conditions: Vec::new(),
+        };
+        let mut i = 0;
+        loop {
+            if kw(i, "ROLLOUT") {
+                r.rollout = args
+                    .get(i + 1)
+                    .and_then(|p| crate::parse_percentage(p).ok());
+            } else if kw(i, "VARIANT") {
+                r.variant = args.get(i + 1).cloned();
+            } else {
+                break;
+            }
+            i += 2;
+        }
+        if !kw(i, "IF") {
+            return (r, false);
+        }
+        i += 1;
+        while let (Some(attribute), Some(o)) =
+            (args.get(i), args.get(i + 1).and_then(|o| operator(o)))
+        {
+            i += 2;
+            let n = match o.arity {
+                Arity::None => 0,
+                Arity::One => 1,
+                Arity::List => {
+                    let n = args
+                        .get(i)
+                        .and_then(|c| crate::parse_int(c))
+                        .and_then(|n| usize::try_from(n).ok());
+                    i += 1;
+                    n.unwrap_or(usize::MAX)
+                }
+            };
+            let end = i.saturating_add(n);
+            r.conditions.push(ConditionDescription {
+                attribute: attribute.clone(),
+                operator: o.name.to_owned(),
+                arguments: args[i.min(args.len())..end.min(args.len())].to_vec(),
+            });
+            if end > args.len() {
+                return (r, false);
+            }
+            i = end;
+            if i == args.len() {
+                return (r, true);
+            }
+            if !kw(i, "AND") {
+                return (r, false);
+            }
+            i += 1;
+        }
+        (r, false)
     }
 
     /// The arguments after `HANOI.RULE key SET name` that write it again.

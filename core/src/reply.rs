@@ -1257,10 +1257,15 @@ mod tests {
         assert_eq!(r.segments().collect::<Vec<_>>(), [&b"beta"[..]]);
         let args: Vec<Vec<u8>> = words.iter().map(|w| w.to_vec()).collect();
         assert_eq!(
-            RuleDescription::of_command(b"pros", &args).as_ref(),
-            Some(r)
+            RuleDescription::of_command(b"pros", &args),
+            (r.clone(), true)
         );
-        assert_eq!(RuleDescription::of_command(b"pros", &args[..6]), None);
+        // Cut (as the history keeps a command): read as far as it goes.
+        let (cut, whole) = RuleDescription::of_command(b"pros", &args[..9]);
+        assert!(!whole);
+        assert_eq!((cut.rollout, cut.conditions.len()), (Some(50), 1));
+        assert_eq!(cut.conditions[0].arguments, [b"pro".to_vec()]);
+        assert!(!RuleDescription::of_command(b"x", &args[..2]).1);
         // A rule from a newer module with a field appended still reads.
         let mut rule_reply: Reply = r.value().into();
         if let Reply::Array(a) = &mut rule_reply {

@@ -142,13 +142,22 @@ pub(super) fn rule_sentence(r: &RuleDescription) -> String {
     format!("If {}: {who}{serving}.", conds.join(" and "))
 }
 
-/// `HANOI.RULE key SET name args...` as the history keeps it, as a
-/// sentence: the core reads the words; words that are not a whole rule (the
-/// history cuts long commands) are said as they are.
+/// `HANOI.RULE key SET name args...` as the history keeps it (its first
+/// arguments), as a sentence as far as the core reads it: a cut list ends
+/// in "…"; words that are no rule are said as they are.
 pub(super) fn command_sentence(name: &str, args: &[String]) -> String {
     let words: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-    RuleDescription::of_command(name.as_bytes(), &words)
-        .map_or_else(|| args.join(" "), |r| rule_sentence(&r))
+    match RuleDescription::of_command(name.as_bytes(), &words) {
+        (r, _) if r.conditions.is_empty() => args.join(" "),
+        (mut r, whole) => {
+            if !whole {
+                if let Some(last) = r.conditions.last_mut() {
+                    last.arguments.push("…".as_bytes().to_vec());
+                }
+            }
+            rule_sentence(&r)
+        }
+    }
 }
 
 fn arity(op: &str) -> Option<Arity> {
@@ -776,10 +785,10 @@ mod tests {
             "If the id is in one of the segments beta, staff: skipped (a rollout of 0 %)."
         );
         assert_eq!(command_sentence("j", &words("junk here")), "junk here");
-        // Cut by the history: said as it is.
+        // Cut by the history: said as far as it goes.
         assert_eq!(
-            command_sentence("c", &words("IF plan IN 3 a b")),
-            "IF plan IN 3 a b"
+            command_sentence("c", &words("VARIANT blue IF plan IN 3 a b")),
+            "If plan is one of a, b, …: on for all of them, serving blue."
         );
     }
 
@@ -835,7 +844,7 @@ mod tests {
             .chain(args)
             .map(String::into_bytes)
             .collect();
-        let back = rows_of(&RuleDescription::of_command(b"r", &words).unwrap());
+        let back = rows_of(&RuleDescription::of_command(b"r", &words).0);
         assert_eq!(back[0].values, "pro, team, free");
         assert_eq!(back[1].op, "EXISTS");
         let e = rows_to_args(&[Condition {
