@@ -250,6 +250,14 @@ def test_the_modules_replies_have_the_listed_fields(r):
     assert resolution(resolve)[0] == Explanation.from_reply(explain)
     ids = r.execute_command("HANOI.IDS", "replies:f", "USERS", "0")
     assert len(ids) == len(IDS_FIELDS)
+    r.execute_command("HANOI.RULE", "replies:f", "SET", "r", "IF", "plan", "IN", "1", "pro")
     got = r.execute_command("HANOI.GET", "replies:f")
     keys = list(got)[::2] if isinstance(got, list) else list(got)
     assert tuple(k.decode() for k in keys) == DESCRIPTION_FIELDS
+    rules = dict(zip(got[::2], got[1::2]))[b"rules"] if isinstance(got, list) else got[b"rules"]
+    assert len(rules[0]) == len(RULE_FIELDS) and len(rules[0][3][0]) == len(CONDITION_FIELDS)
+    stats = r.execute_command("HANOI.STATS", "replies:f")
+    assert stats_of(stats) is not None and len(stats) in (len(STATS_FIELDS), 2 * len(STATS_FIELDS))
+    assert series_of(r.execute_command("HANOI.STATS", "replies:f", "SERIES")) is not None
+    (entry, *_) = history_entries(r.execute_command("HANOI.HISTORY", "replies:f"))
+    assert entry.command[:3] == ["HANOI.RULE", "SET", "r"]
