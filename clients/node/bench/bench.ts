@@ -115,7 +115,7 @@ async function providerVsOfrep(server: Server): Promise<void> {
     const flags = new Hanoi(c.redis);
     await flags.connection.send(undefined, false, ["CONFIG", "SET", "notify-keyspace-events", "Kgxd"]); // the provider's events, as deployed
     await flags.define("bench-of", { percentage: 100 });
-    await flags.setRule("bench-of", "de", { when: [["country", "EQ", "DE"]] });
+    await flags.setTargetingRule("bench-of", "de", { when: [["country", "EQ", "DE"]] });
     await OpenFeature.setProviderAndWait("hanoi", new HanoiProvider(flags));
     await OpenFeature.setProviderAndWait("ofrep", new OFREPProvider({ baseUrl: web.base, headers: { "X-API-Key": API_KEY } }));
     const clients = { hanoi: OpenFeature.getClient("hanoi"), ofrep: OpenFeature.getClient("ofrep") };

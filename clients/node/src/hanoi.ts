@@ -114,8 +114,22 @@ export class Hanoi {
   }
 
   /** Is each flag on for the id? One round trip (HANOI.MENABLED); in a
-   * cluster the flags' keys must share a slot (a hash tag: `{page}a`). */
-  async enabledMany(id: Id, flags: readonly string[], attributes?: Attributes): Promise<Record<string, boolean>> {
+   * cluster the flags' keys must share a slot (a hash tag: `{page}a`). The
+   * flags come first, as the flag does in `isEnabled(flag, id)` (and in
+   * Python's `enabled_many(names, item)`). */
+  async enabledMany(flags: readonly string[], id: Id, attributes?: Attributes): Promise<Record<string, boolean>>;
+  /** @deprecated The order of hanoi-redis 0.1.0, `(id, flags, attributes?)`: still
+   * taken (an id is never an array); write `enabledMany(flags, id, attributes?)`. */
+  async enabledMany(id: Id, flags: readonly string[], attributes?: Attributes): Promise<Record<string, boolean>>;
+  async enabledMany(
+    first: readonly string[] | Id,
+    second: Id | readonly string[],
+    attributes?: Attributes,
+  ): Promise<Record<string, boolean>> {
+    const [flags, id] = Array.isArray(first)
+      ? [first as readonly string[], second as Id]
+      : [second as readonly string[], first as Id];
+    if (!Array.isArray(flags)) throw new TypeError("enabledMany(flags, id, attributes?): flags is an array of names");
     if (flags.length === 0) return {};
     const keys = flags.map((f) => this.key(f));
     const answers = await this.run(flags[0]!, commands.menabled(keys, idArg(id), attributePairs(attributes)), keys[0]);
@@ -239,25 +253,41 @@ export class Hanoi {
   }
 
   /** Sets a targeting rule (replaced in place when the name exists, else appended):
-   * `setRule("f", "de", { rollout: 50, variant: "b", when: [["country", "EQ", "DE"], ["plan", "IN", ["pro", "team"]]] })`. */
-  async setRule(flag: string, name: string, rule: Rule): Promise<void> {
+   * `setTargetingRule("f", "de", { rollout: 50, variant: "b", when: [["country", "EQ", "DE"], ["plan", "IN", ["pro", "team"]]] })`.
+   * A rule of `describe(flag).rules` is taken as it is (its `name` ignored). */
+  async setTargetingRule(flag: string, name: string, rule: Rule): Promise<void> {
     // Segments are keys for the module.
     return this.run(flag, commands.ruleSet(this.key(flag), name, segmentKeys(rule, this.prefix, true)));
   }
 
-  /** Deletes rules; how many were removed. */
-  async deleteRule(flag: string, ...names: string[]): Promise<number> {
+  /** Deletes targeting rules; how many were removed. */
+  async deleteTargetingRule(flag: string, ...names: string[]): Promise<number> {
     return this.run(flag, commands.ruleDel(this.key(flag), names));
   }
 
-  /** Moves a rule to `index` (0 is tried first). */
-  async moveRule(flag: string, name: string, index: number): Promise<void> {
+  /** Moves a targeting rule to `index` (0 is tried first). */
+  async moveTargetingRule(flag: string, name: string, index: number): Promise<void> {
     return this.run(flag, commands.ruleMove(this.key(flag), name, index));
   }
 
+  /** @deprecated `setTargetingRule` (the name Python shares). */
+  async setRule(flag: string, name: string, rule: Rule): Promise<void> {
+    return this.setTargetingRule(flag, name, rule);
+  }
+
+  /** @deprecated `deleteTargetingRule` (the name Python shares). */
+  async deleteRule(flag: string, ...names: string[]): Promise<number> {
+    return this.deleteTargetingRule(flag, ...names);
+  }
+
+  /** @deprecated `moveTargetingRule` (the name Python shares). */
+  async moveRule(flag: string, name: string, index: number): Promise<void> {
+    return this.moveTargetingRule(flag, name, index);
+  }
+
   /** Creates (or redefines) a segment: a key whose answer is membership.
-   * Who is in it: `register`, `block`, `setRule` (without a variant); flags
-   * use it in rules: `setRule(flag, "betas", { when: [["segment", "IN", ["beta"]]] })`. */
+   * Who is in it: `register`, `block`, `setTargetingRule` (without a
+   * variant); flags use it in rules: `setTargetingRule(flag, "betas", { when: [["segment", "IN", ["beta"]]] })`. */
   async defineSegment(segment: string, options: { salt?: string } = {}): Promise<void> {
     return this.run(segment, commands.defineSegment(this.key(segment), options.salt));
   }
@@ -337,15 +367,20 @@ export class Hanoi {
   }
 
   /** One page of HANOI.EXPERIMENT EXPOSURES (start at cursor "0", stop when "0" comes back). */
-  async exposures(flag: string, options: { cursor?: string; count?: number } = {}): Promise<ExposuresPage> {
+  async experimentExposures(flag: string, options: { cursor?: string; count?: number } = {}): Promise<ExposuresPage> {
     return this.run(flag, commands.experimentExposures(this.key(flag), options.cursor ?? "0", options.count));
+  }
+
+  /** @deprecated `experimentExposures` (the name Python shares: `experiment_exposures`). */
+  async exposures(flag: string, options: { cursor?: string; count?: number } = {}): Promise<ExposuresPage> {
+    return this.experimentExposures(flag, options);
   }
 
   /** Every exposure, in the order made (each once). */
   async *iterExposures(flag: string, options: { count?: number } = {}): AsyncIterableIterator<Exposure> {
     let cursor = "0";
     do {
-      const page = await this.exposures(flag, { ...options, cursor });
+      const page = await this.experimentExposures(flag, { ...options, cursor });
       cursor = page.cursor;
       yield* page.exposures;
     } while (cursor !== "0");

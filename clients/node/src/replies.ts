@@ -80,7 +80,7 @@ export interface Resolution extends Explanation {
  * a list, EXISTS and MISSING nothing, the others one value. */
 export type Condition = readonly [string, string] | readonly [string, string, string | number | readonly (string | number)[]];
 
-/** A targeting rule (`setRule`, and `describe().rules`). */
+/** A targeting rule (`setTargetingRule`, and `describe().rules`). */
 export interface Rule {
   /** A percentage of the ids the rule matches (0..100). */
   rollout?: number;
@@ -273,6 +273,8 @@ export const TYPES = {
   experiment: ["state", "started", "stopped", "control", "arms", "metrics", "exposures"],
   metric: ["metric", "converted", "sum", "sum_squares"],
   exposure: ["id", "arm", "time"],
+  rule: ["name", "rollout", "variant", "conditions"],
+  condition: ["attribute", "operator", "arguments"],
 } as const;
 
 /** An array reply's fields by name: at least `fields`, in order; more (a
@@ -410,7 +412,7 @@ export function resolution(reply: unknown): Resolution {
   };
 }
 
-/** A rule's words (HANOI.GET's `rules`, HANOI.RULE SET's after the name). */
+/** A rule's words: HANOI.RULE SET's after the name (as the core's `rule_args` writes them). */
 export function ruleWords(rule: Rule): Arg[] {
   const out: Arg[] = [];
   if (rule.rollout !== undefined) out.push("ROLLOUT", String(rule.rollout));
@@ -420,40 +422,39 @@ export function ruleWords(rule: Rule): Arg[] {
     out.push(i === 0 ? "IF" : "AND", c[0], c[1]);
     if (c.length < 3) return;
     const arg = c[2];
-    if (Array.isArray(arg)) out.push(String(arg.length), ...arg.map(String));
-    else out.push(String(arg));
+    if (!Array.isArray(arg)) out.push(String(arg));
+    else {
+      if (LIST_ARG.has(c[1].toUpperCase())) out.push(String(arg.length));
+      out.push(...arg.map(String));
+    }
   });
   return out;
 }
 
-const NO_ARG = new Set(["EXISTS", "MISSING"]);
+/** The operators whose argument is a list (`[attr, "IN", values]`; a
+ * count before the values on the command line). */
 const LIST_ARG = new Set(["IN", "NOTIN"]);
 
-export function parseRule(words: unknown): NamedRule {
-  const w = list(words).map(text);
-  const rule: NamedRule = { name: w[0] ?? "", when: [] };
-  let i = 1;
-  for (; i < w.length && w[i] !== "IF"; i += 2) {
-    if (w[i] === "ROLLOUT") rule.rollout = Number(w[i + 1]);
-    else if (w[i] === "VARIANT") rule.variant = w[i + 1];
-  }
-  const when: Condition[] = [];
-  while (i < w.length) {
-    const attr = w[i + 1] ?? "";
-    const op = w[i + 2] ?? "";
-    const upper = op.toUpperCase();
-    i += 3;
-    if (NO_ARG.has(upper)) when.push([attr, op]);
-    else if (LIST_ARG.has(upper)) {
-      const n = Number(w[i]);
-      when.push([attr, op, w.slice(i + 1, i + 1 + n)]);
-      i += 1 + n;
-    } else {
-      when.push([attr, op, w[i] ?? ""]);
-      i += 1;
-    }
-  }
-  rule.when = when;
+/** A condition of HANOI.GET's `rules` (`[attribute, operator, arguments]`,
+ * read by position) in `setTargetingRule`'s shape: `[attr, op]` without
+ * arguments, `[attr, op, values]` for IN and NOTIN (or an operator of
+ * several), `[attr, op, value]` otherwise. */
+function conditionOf(reply: unknown): Condition {
+  const f = byPosition(reply, TYPES.condition, "HANOI.GET condition");
+  const attr = text(f.attribute);
+  const op = text(f.operator);
+  const args = list(f.arguments).map(text);
+  if (LIST_ARG.has(op.toUpperCase()) || args.length > 1) return [attr, op, args];
+  return args.length === 0 ? [attr, op] : [attr, op, args[0]!];
+}
+
+/** A rule of HANOI.GET's `rules` (`[name, rollout, variant, conditions]`,
+ * read by position: fields a newer module appended are left out). */
+export function ruleOf(reply: unknown): NamedRule {
+  const f = byPosition(reply, TYPES.rule, "HANOI.GET rule");
+  const rule: NamedRule = { name: text(f.name), when: list(f.conditions).map(conditionOf) };
+  if (f.rollout !== null && f.rollout !== undefined) rule.rollout = num(f.rollout);
+  if (f.variant !== null && f.variant !== undefined) rule.variant = text(f.variant);
   return rule;
 }
 
@@ -480,7 +481,7 @@ export function description(reply: unknown): Description | null {
     users: num(d.users ?? 0),
     blocked: num(d.blocked ?? 0),
     regexes: list(d.regexes).map(text),
-    rules: list(d.rules).map(parseRule),
+    rules: list(d.rules).map(ruleOf),
     metadata: Object.fromEntries(entries(d.metadata).map(([k, v]) => [k, text(v)])),
     created: num(d.created ?? 0),
     revision: num(d.revision ?? 0),

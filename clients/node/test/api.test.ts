@@ -99,11 +99,11 @@ for (const kind of KINDS) {
       assert.equal(await flags.value("missing", "x"), null);
     });
 
-    test("attributes and rules: setRule, deleteRule, moveRule", async () => {
+    test("attributes and rules: setTargetingRule, deleteTargetingRule, moveTargetingRule", async () => {
       await flags.define("rules", { percentage: 0, variants: ["foo", "bar"] });
-      await flags.setRule("rules", "de-pros", { rollout: 100, variant: "bar", when: [["country", "EQ", "DE"], ["plan", "IN", ["pro", "team"]]] });
-      await flags.setRule("rules", "adults", { when: [["age", "GE", 18], ["beta", "EQ", "true"]] });
-      await flags.setRule("rules", "known", { when: [["email", "EXISTS"]] });
+      await flags.setTargetingRule("rules", "de-pros", { rollout: 100, variant: "bar", when: [["country", "EQ", "DE"], ["plan", "IN", ["pro", "team"]]] });
+      await flags.setTargetingRule("rules", "adults", { when: [["age", "GE", 18], ["beta", "EQ", "true"]] });
+      await flags.setTargetingRule("rules", "known", { when: [["email", "EXISTS"]] });
       assert.equal(await flags.isEnabled("rules", "44488", { country: "DE", plan: "pro" }), true);
       assert.equal(await flags.isEnabled("rules", "44488", { country: "DE", plan: "free" }), false);
       assert.equal(await flags.variant("rules", "44488", { country: "DE", plan: "team" }), "bar");
@@ -123,11 +123,21 @@ for (const kind of KINDS) {
         { name: "adults", when: [["age", "GE", "18"], ["beta", "EQ", "true"]] },
         { name: "known", when: [["email", "EXISTS"]] },
       ]);
-      await flags.moveRule("rules", "known", 0);
+      await flags.moveTargetingRule("rules", "known", 0);
       assert.deepEqual((await flags.describe("rules"))?.rules.map((x) => x.name), ["known", "de-pros", "adults"]);
-      assert.equal(await flags.deleteRule("rules", "known", "adults", "nope"), 2);
+      assert.equal(await flags.deleteTargetingRule("rules", "known", "adults", "nope"), 2);
       assert.deepEqual((await flags.describe("rules"))?.rules.map((x) => x.name), ["de-pros"]);
-      await assert.rejects(flags.moveRule("rules", "zz", 0), (e: unknown) => e instanceof HanoiError && e.message === "no rule named 'zz'");
+      // a described rule is written back as it is (to another flag here)
+      const [described] = (await flags.describe("rules"))!.rules;
+      await flags.define("rules-copy", { percentage: 0, variants: ["foo", "bar"] });
+      await flags.setTargetingRule("rules-copy", described!.name, described!);
+      assert.deepEqual((await flags.describe("rules-copy"))?.rules, [described]);
+      // the names of 0.1.0 are aliases
+      await flags.setRule("rules-copy", "old", { when: [["email", "MISSING"]] });
+      await flags.moveRule("rules-copy", "old", 0);
+      assert.deepEqual((await flags.describe("rules-copy"))?.rules.map((x) => x.name), ["old", "de-pros"]);
+      assert.equal(await flags.deleteRule("rules-copy", "old"), 1);
+      await assert.rejects(flags.moveTargetingRule("rules", "zz", 0), (e: unknown) => e instanceof HanoiError && e.message === "no rule named 'zz'");
       await assert.rejects(flags.isEnabled("rules", "1", { tags: ["a"] as unknown as string }), TypeError);
       await assert.rejects(flags.isEnabled("rules", "1", { id: "x" }), HanoiError); // the module refuses `id`
     });
@@ -286,14 +296,17 @@ for (const kind of KINDS) {
       await flags.define("many-a", { percentage: 100 });
       await flags.define("many-b", { percentage: 0 });
       await flags.define("WITH", { percentage: 100 });
-      assert.deepEqual(await flags.enabledMany("u1", ["many-a", "many-b", "many-missing"]), {
+      assert.deepEqual(await flags.enabledMany(["many-a", "many-b", "many-missing"], "u1"), {
         "many-a": true,
         "many-b": false,
         "many-missing": false,
       });
-      await flags.setRule("many-b", "de", { when: [["country", "EQ", "DE"]] });
-      assert.deepEqual(await flags.enabledMany("u1", ["many-b"], { country: "DE" }), { "many-b": true });
-      assert.deepEqual(await flags.enabledMany("u1", []), {});
+      await flags.setTargetingRule("many-b", "de", { when: [["country", "EQ", "DE"]] });
+      assert.deepEqual(await flags.enabledMany(["many-b"], "u1", { country: "DE" }), { "many-b": true });
+      assert.deepEqual(await flags.enabledMany([], "u1"), {});
+      // the order of 0.1.0, (id, flags, attributes?), is still taken
+      assert.deepEqual(await flags.enabledMany("u1", ["many-a", "many-b"], { country: "DE" }), { "many-a": true, "many-b": true });
+      assert.deepEqual(await flags.enabledMany(7, ["many-a"]), { "many-a": true });
     });
 
     test("names, describe and delete", async () => {
@@ -322,11 +335,11 @@ for (const kind of KINDS) {
       await flags.defineSegment("beta");
       await flags.register("beta", ["anna", "carl"]);
       await flags.block("beta", "bob");
-      await flags.setRule("beta", "staff", { when: [["email", "SUFFIX", "@example.com"]] });
+      await flags.setTargetingRule("beta", "staff", { when: [["email", "SUFFIX", "@example.com"]] });
       await flags.define("payments", { percentage: 0 });
       await flags.register("payments", ["anna", "dora"]);
       await flags.define("checkout", { percentage: 0, variants: ["new", "old"], default: "old" });
-      await flags.setRule("checkout", "betas", { variant: "new", when: [["segment", "IN", ["beta"]]] });
+      await flags.setTargetingRule("checkout", "betas", { variant: "new", when: [["segment", "IN", ["beta"]]] });
       await flags.setPrereq("checkout", "payments");
       // The segment answers membership; the flag follows it and its prerequisite.
       assert.equal(await flags.isEnabled("beta", "anna"), true);
@@ -340,7 +353,7 @@ for (const kind of KINDS) {
         percentage: 0,
         missing: null,
       });
-      assert.deepEqual(await flags.enabledMany("carl", ["checkout", "payments"]), { checkout: false, payments: false });
+      assert.deepEqual(await flags.enabledMany(["checkout", "payments"], "carl"), { checkout: false, payments: false });
       await flags.register("beta", "dora"); // a segment's change reaches the flag at once
       assert.equal(await flags.variant("checkout", "dora"), "new");
       // In Redis the references are keys (the prefix in them); through Hanoi, names.
@@ -366,7 +379,7 @@ for (const kind of KINDS) {
       await assert.rejects(flags.setPrereq("checkout", "beta"), /is a segment/);
       await flags.setPrereq("checkout", "payments");
       await assert.rejects(flags.setPrereq("payments", "checkout"), /cycle/);
-      await assert.rejects(flags.setRule("checkout", "r", { when: [["segment", "EQ", "payments"]] }), /not a segment/);
+      await assert.rejects(flags.setTargetingRule("checkout", "r", { when: [["segment", "EQ", "payments"]] }), /not a segment/);
       // A deleted segment: its conditions are false, and the answer names it.
       await flags.deletePrereq("checkout", "payments");
       assert.equal(await flags.delete("beta"), true);
@@ -384,9 +397,9 @@ for (const kind of KINDS) {
         () => flags.disable("nope"),
         () => flags.toggle("nope"),
         () => flags.setPercentage("nope", 1),
-        () => flags.setRule("nope", "r", { when: [["a", "EQ", "b"]] }),
-        () => flags.deleteRule("nope", "r"),
-        () => flags.moveRule("nope", "r", 0),
+        () => flags.setTargetingRule("nope", "r", { when: [["a", "EQ", "b"]] }),
+        () => flags.deleteTargetingRule("nope", "r"),
+        () => flags.moveTargetingRule("nope", "r", 0),
         () => flags.setWindow("nope", 0, 0),
         () => flags.setRamp("nope", { from: 0, to: 1, start: 1, end: 2 }),
         () => flags.clearSchedule("nope"),

@@ -55,12 +55,12 @@ for (const kind of CLUSTER_KINDS) {
       assert.equal(await flags.variant("flag1", "443301"), "bar");
       assert.equal((await flags.explain("flag2", "44488")).reason, "outside");
       assert.equal((await flags.resolve("flag3")).reason, "needs_id");
-      await flags.setRule("flag4", "de", { when: [["country", "EQ", "DE"]] });
+      await flags.setTargetingRule("flag4", "de", { when: [["country", "EQ", "DE"]] });
       assert.equal(await flags.isEnabled("flag4", "44488", { country: "DE" }), true);
       await flags.setMeta("flag5", { owner: "me" });
       assert.equal((await flags.describe("flag5"))?.metadata.owner, "me");
       assert.equal((await flags.history("flag5", 1))[0]?.command[0], "HANOI.META");
-      assert.deepEqual(await flags.enabledMany("2", ["{page}a", "{page}b"]), { "{page}a": true, "{page}b": true });
+      assert.deepEqual(await flags.enabledMany(["{page}a", "{page}b"], "2"), { "{page}a": true, "{page}b": true });
       assert.deepEqual(await flags.names(), [...names].sort());
       assert.equal(await flags.delete("flag11"), true);
       assert.equal((await flags.names()).includes("flag11"), false);

@@ -75,7 +75,7 @@ for (const kind of KINDS) {
         });
         assert.deepEqual(Object.keys(a.metrics), ["bought", "revenue"]);
       }
-      const page = await flags.exposures("checkout", { count: 7 });
+      const page = await flags.experimentExposures("checkout", { count: 7 });
       assert.equal(page.exposures.length, 7);
       assert.notEqual(page.cursor, "0");
       const walked = [];

@@ -127,7 +127,7 @@ for (const kind of ["ioredis", "ioredis5", "node-redis", "redis4"] as const) {
 
     test("targeting: attributes go to the rules (numbers and booleans as JSON text)", async () => {
       await flags.define("rules", { percentage: 0, variants: ["a", "b"] });
-      await flags.setRule("rules", "de", { variant: "b", when: [["country", "EQ", "DE"], ["age", "GE", 18], ["beta", "EQ", "true"]] });
+      await flags.setTargetingRule("rules", "de", { variant: "b", when: [["country", "EQ", "DE"], ["age", "GE", 18], ["beta", "EQ", "true"]] });
       const d = await of.getStringDetails("rules", "x", { targetingKey: "44488", country: "DE", age: 30, beta: true });
       assert.deepEqual([d.value, d.reason], ["b", "TARGETING_MATCH"]);
       const no = await of.getStringDetails("rules", "x", { targetingKey: "44488", country: "DE", age: 12, beta: true });

@@ -16,8 +16,10 @@ import {
   history,
   idsPage,
   resolution,
+  ruleWords,
   series,
   stats,
+  type NamedRule,
 } from "../src/replies.js";
 
 const ROOT = path.resolve(__dirname, "../../../..");
@@ -35,9 +37,34 @@ test("every command's fields are the core's, in order", () => {
   for (const [command, fields] of Object.entries(FIELDS)) {
     assert.deepEqual([...fields], names(SPEC.commands[command]), command);
   }
+  assert.deepEqual(Object.keys(TYPES).sort(), Object.keys(SPEC.types).sort());
   for (const [name, fields] of Object.entries(TYPES)) {
     assert.deepEqual([...fields], names(SPEC.types[name]), name);
   }
+  const rules = SPEC.commands["HANOI.GET"]?.fields.find((f) => f.name === "rules");
+  assert.equal(rules?.type, "list<rule>");
+});
+
+test("GET's rules are read as structure, and take appended fields", () => {
+  const b = (s: string) => Buffer.from(s);
+  const rule = [b("pros"), 50, b("b"), [[b("plan"), "IN", [b("pro"), b("team")]], [b("email"), "EXISTS", []], [b("v"), "SEMVER_GE", [b("2.1.0")]]]];
+  const want: NamedRule = {
+    name: "pros",
+    rollout: 50,
+    variant: "b",
+    when: [["plan", "IN", ["pro", "team"]], ["email", "EXISTS"], ["v", "SEMVER_GE", "2.1.0"]],
+  };
+  assert.deepEqual(description(new Map([["rules", [rule]]]))?.rules, [want]);
+  // a newer module's fields, appended to the rule and to its conditions: left out
+  const newer = [...rule.slice(0, 3), (rule[3] as unknown[][]).map((c) => [...c, b("new")]), 7];
+  assert.deepEqual(description(new Map([["rules", [newer]]]))?.rules, [want]);
+  // no rollout, no variant; IN of one value is still a list
+  const plain = [b("r"), null, null, [[b("segment"), "IN", [b("beta")]]]];
+  assert.deepEqual(description(new Map([["rules", [plain]]]))?.rules, [{ name: "r", when: [["segment", "IN", ["beta"]]] }]);
+  assert.throws(() => description(new Map([["rules", [[b("r"), null, null]]]])), HanoiError);
+  assert.throws(() => description(new Map([["rules", [[b("r"), null, null, [[b("a"), "EQ"]]]]]])), HanoiError);
+  // written back: the module's words, IN's count put back
+  assert.deepEqual(ruleWords(want), ["ROLLOUT", "50", "VARIANT", "b", "IF", "plan", "IN", "2", "pro", "team", "AND", "email", "EXISTS", "AND", "v", "SEMVER_GE", "2.1.0"]);
 });
 
 const EXPLAIN = [1, Buffer.from("blue"), "rule", Buffer.from("beta"), 40, null];

@@ -12,6 +12,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hanoi_core::observe::Tally;
 use hanoi_core::refs::{Lookup, Refs};
+use hanoi_core::reply::{Reply as WireReply, StatsReply};
 use hanoi_core::rules::Attrs;
 use hanoi_core::store::{self, Reply};
 use hanoi_core::{Description, Flag, Query, Ramp, Reason, Rollout, Value};
@@ -618,6 +619,56 @@ impl Engine {
         let r = self.read()?;
         r.get(name).map(|f| flag_dict(py, f)).transpose()
     }
+
+    /// `HANOI.STATS name`: this process's counts of the flag's evaluations
+    /// (the map the module replies), or None when it does not exist. The
+    /// in-process evaluator reads no clock per evaluation, so
+    /// `last_evaluated` stays nil.
+    fn stats<'py>(&self, py: Python<'py>, name: Vec<u8>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let r = self.read()?;
+        let Some(f) = r.get(name) else {
+            return Ok(None);
+        };
+        let counts = f.counters().snapshot();
+        let reply = StatsReply::of(&counts, &f.definition().variants).encode();
+        py_reply(py, reply).map(Some)
+    }
+
+    /// `HANOI.TALLY name RESET`: the flag's counts start again from zero;
+    /// whether it exists.
+    fn reset_stats(&self, name: Vec<u8>) -> PyResult<bool> {
+        let r = self.read()?;
+        let Some(f) = r.get(name) else {
+            return Ok(false);
+        };
+        f.counters().reset(hanoi_core::system_now_ms());
+        Ok(true)
+    }
+}
+
+/// A module's reply as redis-py gives it (RESP3): bulk strings as `bytes`,
+/// simple strings as `str`, a map as a dict of `bytes` keys.
+fn py_reply(py: Python<'_>, r: WireReply) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match r {
+        WireReply::Nil => py.None().into_bound(py),
+        WireReply::Int(i) => i.into_pyobject(py)?.into_any(),
+        WireReply::Bulk(b) => PyBytes::new(py, &b).into_any(),
+        WireReply::Simple(w) => w.into_pyobject(py)?.into_any(),
+        WireReply::Array(a) => {
+            let items = a
+                .into_iter()
+                .map(|x| py_reply(py, x))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        WireReply::Map(m) => {
+            let d = PyDict::new(py);
+            for (k, v) in m {
+                d.set_item(PyBytes::new(py, &k), py_reply(py, v)?)?;
+            }
+            d.into_any()
+        }
+    })
 }
 
 /// The query for `f`: the system time only when it has a schedule.

@@ -6,7 +6,14 @@ import time
 
 import pytest
 import redis.asyncio
-from hanoi_redis import Feature, RedisModuleBackEnd, Rollout, RolloutException
+from hanoi_redis import (
+    Condition,
+    Feature,
+    RedisModuleBackEnd,
+    Rollout,
+    RolloutException,
+    TargetingRule,
+)
 from hanoi_redis.asyncio import AsyncRedisModuleBackEnd, AsyncRollout
 
 
@@ -106,10 +113,12 @@ async def test_the_methods_rollout_has_too(pair):
     assert await both("unregister", "f", re.compile("^9")) == 1
     assert await both("block", "f", "1", "5") == 2
     assert await both("unblock", "f", "5") == 1
-    await both("set_rule", "f", "de", "IF", "country", "EQ", "DE")
-    await both("set_rule", "f", "beta", "IF", "plan", "EQ", "pro")
-    await both("move_rule", "f", "beta", 0)
-    assert await both("delete_rule", "f", "de") == 1
+    await both("set_targeting_rule", "f", "de", [("country", "EQ", "DE")])
+    await both("set_targeting_rule", "f", "beta", [("plan", "EQ", "pro")], rollout=100)
+    await both("move_targeting_rule", "f", "beta", 0)
+    assert await both("delete_targeting_rule", "f", "de") == 1
+    with pytest.raises(TypeError, match="set_targeting_rule"):
+        await arollout.set_rule("f", "de", "IF", "country", "EQ", "DE")
     await both("set_window", "f", 0, now + 10**9)
     await both("set_ramp", "f", 10, 50, now - 1000, now + 10**9)
     await both("clear_schedule", "f", "ramp")
@@ -118,7 +127,14 @@ async def test_the_methods_rollout_has_too(pair):
     assert await both("set_meta", "f", owner="me", tags="a,b") == 2
     a, s = await arollout.describe("f"), rollout.describe("f")
     assert described(a) == described(s)
-    assert a["rules"] == [["beta", "IF", "plan", "EQ", "pro"]]
+    assert a["rules"] == [TargetingRule("beta", 100, None, [Condition("plan", "EQ", ("pro",))])]
+    assert (await both("resolve", "f", "x", plan="pro")).reason == "rule"
+    assert await both("delete_meta", "f", "tags", "nope") == 1
+    assert [h.command[0] for h in await both("history", "f", 2)] == ["HANOI.META", "HANOI.META"]
+    assert (await arollout.stats("f")).evaluations == rollout.stats("f").evaluations
+    assert len((await arollout.stats_series("f")).minutes) == 60
+    await both("reset_stats", "f")
+    assert (await arollout.stats("f")).evaluations == 0
     assert (a["users"], a["blocked"], a["weights"], a["salt"]) == (2, 1, [1, 3], "s")
     assert a["metadata"] == {"owner": "me", "tags": "a,b"}
     assert a["window"] == [0, now + 10**9] and a["ramp"] is None

@@ -191,7 +191,7 @@ def test_a_change_to_a_segment_reaches_every_flag_that_uses_it(r):
     module.define("payments", 100)
     for flag in ("checkout", "search"):
         module.define(flag, 0)
-        module.set_rule(flag, "betas", "IF", "segment", "IN", 1, "beta")
+        module.set_targeting_rule(flag, "betas", [("segment", "IN", ["beta"])])
     module.define("banner", 100)
     module.set_prereq("banner", "checkout")  # uses beta through checkout
     module.set_prereq("checkout", "payments")

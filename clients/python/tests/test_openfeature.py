@@ -39,7 +39,7 @@ def define_flags(rollout):
     rollout.register("cdc_on", "447568110000")
     rollout.set_meta("cdc_on", **CDC_META)
     rollout.add_func("beta", percentage=50)
-    rollout.set_rule("beta", "de", "IF", "country", "EQ", "DE")
+    rollout.set_targeting_rule("beta", "de", [("country", "EQ", "DE")])
     rollout.add_func("all", percentage=100)
     rollout.block("all", "blocked")
     rollout.add_func("off", percentage=100)
@@ -153,7 +153,7 @@ def test_without_a_targeting_key(of):
     d = client.get_boolean_details("all", False, ctx())
     assert (d.value, d.reason, d.error_code) == (True, Reason.STATIC, None)
     rollout.add_func("kill", percentage=0)
-    rollout.set_rule("kill", "de", "IF", "country", "EQ", "DE")
+    rollout.set_targeting_rule("kill", "de", [("country", "EQ", "DE")])
     d = client.get_boolean_details("kill", False, ctx(None, country="DE"))
     assert (d.value, d.reason) == (True, Reason.TARGETING_MATCH)
     d = client.get_boolean_details("kill", True, ctx("", country="US"))  # empty: no key

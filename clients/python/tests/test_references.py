@@ -3,12 +3,21 @@ and answers on MemoryBackEnd (hanoi-core in process, references followed
 through the engine) and RedisModuleBackEnd (the module), the prefix kept
 out of the names, the asyncio API, and the OpenFeature providers."""
 
+import dataclasses
+
 import hanoi_redis
 import pytest
 import redis
 import redis.asyncio
-from hanoi_redis import HanoiError, Rollout
+from hanoi_redis import Condition, HanoiError, Rollout, TargetingRule
 from openfeature.evaluation_context import EvaluationContext
+
+
+def raw_rules(r, key):
+    """HANOI.GET's `rules` as Redis gives them (keys, not names)."""
+    raw = r.execute_command("HANOI.GET", key)
+    raw = dict(zip(raw[::2], raw[1::2])) if isinstance(raw, list) else raw
+    return raw[b"rules"]
 
 
 def tour(rollout: Rollout) -> None:
@@ -18,11 +27,11 @@ def tour(rollout: Rollout) -> None:
     rollout.define_segment("beta")
     rollout.register_many("beta", ["anna", "carl"])
     rollout.block("beta", "bob")
-    rollout.set_rule("beta", "staff", "IF", "email", "SUFFIX", "@example.com")
+    rollout.set_targeting_rule("beta", "staff", [("email", "SUFFIX", "@example.com")])
     rollout.define("payments", 0)
     rollout.register_many("payments", ["anna", "dora"])
     rollout.define("checkout", 0, ["new", "old"], default="old")
-    rollout.set_rule("checkout", "betas", "VARIANT", "new", "IF", "segment", "IN", 1, "beta")
+    rollout.set_targeting_rule("checkout", "betas", [("segment", "IN", ["beta"])], variant="new")
     rollout.set_prereq("checkout", "payments")
 
 
@@ -65,7 +74,9 @@ def test_describe_names_the_kind_and_the_prerequisites(rollout):
     assert beta is not None and checkout is not None
     assert (beta.kind, beta["kind"], checkout.kind) == ("segment", "segment", "flag")
     assert checkout.prerequisites == [("payments", None), ("theme", "dark")]
-    assert checkout.rules == [["betas", "VARIANT", "new", "IF", "segment", "IN", "1", "beta"]]
+    assert checkout.rules == [
+        TargetingRule("betas", None, "new", [Condition("segment", "IN", ("beta",))])
+    ]
     rollout.move_prereq("checkout", "theme", 0)
     assert rollout.describe("checkout").prerequisites == [("theme", "dark"), ("payments", None)]
     assert rollout.delete_prereq("checkout", "theme", "payments", "nothing") == 2
@@ -87,14 +98,14 @@ def test_what_references_refuse(rollout):
     with pytest.raises(HanoiError, match="no variant"):
         rollout.set_prereq("checkout", "payments", variant="blue")
     with pytest.raises(HanoiError, match="not a segment"):
-        rollout.set_rule("checkout", "r", "IF", "segment", "EQ", "payments")
+        rollout.set_targeting_rule("checkout", "r", [("segment", "EQ", "payments")])
     assert rollout.describe("checkout").prerequisites == [("payments", None)]
 
 
 def test_a_deleted_segment_fails_closed_and_is_named(rollout):
     tour(rollout)
     rollout.delete_prereq("checkout", "payments")
-    rollout.set_rule("checkout", "others", "IF", "segment", "NOTIN", 1, "beta")
+    rollout.set_targeting_rule("checkout", "others", [("segment", "NOTIN", ["beta"])])
     assert rollout.delete("beta")
     for who in ("anna", "zed"):  # IN and NOTIN both false
         e = rollout.explain("checkout", who)
@@ -108,10 +119,15 @@ def test_references_through_a_prefix_are_names(r):
     raw = r.execute_command("HANOI.GET", "app:checkout")
     raw = dict(zip(raw[::2], raw[1::2])) if isinstance(raw, list) else raw
     assert raw[b"prerequisites"] == [[b"app:payments"]]
-    assert raw[b"rules"][0][-1] == b"app:beta"
+    assert raw[b"rules"][0][3] == [[b"segment", b"IN", [b"app:beta"]]]
     # Through the backend they are names, as its methods take them.
     info = rollout.describe("checkout")
-    assert info.prerequisites == [("payments", None)] and info.rules[0][-1] == "beta"
+    assert info.prerequisites == [("payments", None)]
+    assert info.rules[0].when == [("segment", "IN", ("beta",))]
+    # a described rule written back through the prefix stays a name
+    rollout.set_targeting_rule("checkout", dataclasses.replace(info.rules[0], name="again"))
+    assert raw_rules(r, "app:checkout")[1][3] == [[b"segment", b"IN", [b"app:beta"]]]
+    assert rollout.describe("checkout").rules[1].when == info.rules[0].when
     assert rollout.is_enabled("checkout", "anna")
     assert rollout.explain("checkout", "carl").detail == "payments"
     assert rollout.delete_prereq("checkout", "payments") == 1
@@ -127,7 +143,7 @@ async def test_the_asyncio_api(r, server):
         await rollout.register("beta", "anna")
         await rollout.define("payments", 100)
         await rollout.define("checkout", 0)
-        await rollout.set_rule("checkout", "betas", "IF", "segment", "EQ", "beta")
+        await rollout.set_targeting_rule("checkout", "betas", [("segment", "EQ", "beta")])
         await rollout.set_prereq("checkout", "payments")
         assert await rollout.is_enabled("checkout", "anna")
         await rollout.disable("payments")

@@ -1,6 +1,7 @@
 """Every method of hanoi's API, and what hanoi_redis adds, on both backends:
 the same calls give the same answers in Redis and in process."""
 
+import dataclasses
 import re
 import threading
 import zlib
@@ -8,7 +9,15 @@ import zlib
 import hanoi_redis
 import pytest
 import redis
-from hanoi_redis import Explanation, FlagNotFound, HanoiError, Rollout, RolloutException
+from hanoi_redis import (
+    Condition,
+    Explanation,
+    FlagNotFound,
+    HanoiError,
+    Rollout,
+    RolloutException,
+    TargetingRule,
+)
 
 
 class User:
@@ -265,7 +274,7 @@ def test_variants(rollout):
 
 def test_attributes_and_rules(rollout):
     rollout.add_func("f", percentage=0)
-    rollout.set_rule("f", "de", "IF", "country", "EQ", "DE", "AND", "age", "GE", "18")
+    rollout.set_targeting_rule("f", "de", [("country", "EQ", "DE"), ("age", "GE", 18)])
     assert rollout.is_enabled("f", "1", country="DE", age=30)
     assert rollout.is_enabled("f", "1", {"country": "DE", "age": 18.0})
     assert not rollout.is_enabled("f", "1", country="DE", age=17)
@@ -280,13 +289,105 @@ def test_attributes_and_rules(rollout):
         rollout.is_enabled("f", "1", tags=["a"])
     with pytest.raises(HanoiError):
         rollout.is_enabled("f", "1", {"id": "2"})
-    rollout.set_rule("f", "beta", "IF", "plan", "IN", 2, "pro", "team")
-    rollout.move_rule("f", "beta", 0)
-    assert [r[0] for r in rollout.describe("f")["rules"]] == ["beta", "de"]
+    rollout.set_targeting_rule("f", "beta", [("plan", "IN", ["pro", "team"])], variant=None)
+    rollout.move_targeting_rule("f", "beta", 0)
+    assert [r.name for r in rollout.describe("f")["rules"]] == ["beta", "de"]
+    assert rollout.describe("f").rules == [
+        TargetingRule("beta", None, None, [Condition("plan", "IN", ("pro", "team"))]),
+        TargetingRule("de", None, None, [("country", "EQ", ("DE",)), ("age", "GE", ("18",))]),
+    ]
     assert rollout.explain("f", "1", plan="pro").detail == "beta"
-    assert rollout.delete_rule("f", "beta", "de") == 2
+    assert rollout.delete_targeting_rule("f", "beta", "de") == 2
     with pytest.raises(HanoiError):
-        rollout.set_rule("f", "bad", "IF", "x", "NOPE", "1")
+        rollout.set_targeting_rule("f", "bad", [("x", "NOPE", "1")])
+
+
+def test_targeting_rules_round_trip(rollout):
+    rollout.define("f", 0, ["a", "b"])
+    rollout.set_targeting_rule(
+        "f",
+        "pros",
+        [("plan", "IN", ["pro", "team"]), ("email", "EXISTS"), ("version", "SEMVER_GE", "2.1.0")],
+        rollout=50,
+        variant="b",
+    )
+    (rule,) = rollout.describe("f").rules
+    assert rule == TargetingRule(
+        "pros",
+        50,
+        "b",
+        [
+            Condition("plan", "IN", ("pro", "team")),
+            Condition("email", "EXISTS", ()),
+            Condition("version", "SEMVER_GE", ("2.1.0",)),
+        ],
+    )
+    assert (rule.name, rule.rollout, rule.variant, rule.when[0].arguments) == (
+        "pros",
+        50,
+        "b",
+        ("pro", "team"),
+    )
+    # a described rule is written again as it is: to this flag or another
+    rollout.define("g", 0, ["a", "b"])
+    rollout.set_targeting_rule("g", rule)
+    assert rollout.describe("g").rules == [rule]
+    rollout.set_targeting_rule("g", "copy", rule.when, rule.rollout, rule.variant)
+    assert rollout.describe("g").rules[1] == dataclasses.replace(rule, name="copy")
+    with pytest.raises(TypeError):
+        rollout.set_targeting_rule("g", rule, when=[("a", "EXISTS")])
+    with pytest.raises(TypeError, match="list of conditions"):
+        rollout.set_targeting_rule("g", "r", ["IF", "country", "EQ", "DE"])
+    with pytest.raises(TypeError, match="when"):
+        rollout.set_targeting_rule("g", "r")
+
+
+def test_set_rule_is_hanoi_s_regex(rollout):
+    rollout.add_func("f", percentage=0)
+    rollout.set_rule("f", re.compile("^7"))
+    rollout.set_rule("f", "9$")
+    assert rollout.describe("f").regexes == ["^7", "9$"]
+    assert rollout.is_enabled("f", "71") and rollout.is_enabled("f", "19")
+    with pytest.raises(TypeError, match="set_targeting_rule"):
+        rollout.set_rule("f", "de", "IF", "country", "EQ", "DE")
+    assert rollout.describe("f").rules == []
+
+
+def test_resolve_meta_history_stats(rollout):
+    rollout.define("f", 100, ["a", "b"], values=[1, 2])
+    r = rollout.resolve("f", "1")
+    assert (r.enabled, r.value, r.type, r.reason) == (
+        True,
+        {"a": 1, "b": 2}[r.variant],
+        "number",
+        "all",
+    )
+    assert rollout.resolve("f").reason == "needs_id"
+    assert rollout.resolve("missing", "1").type is None
+    rollout.set_meta("f", owner="me", tags="x")
+    assert rollout.delete_meta("f", "tags", "nope") == 1
+    assert rollout.describe("f").metadata == {"owner": "me"}
+    s = rollout.stats("f")
+    assert s is not None and s.evaluations >= 2 and set(s.variants) == {"a", "b"}
+    rollout.reset_stats("f")
+    assert rollout.stats("f").evaluations == 0
+    assert rollout.stats("missing") is None
+    if isinstance(rollout.backend, hanoi_redis.MemoryBackEnd):
+        with pytest.raises(NotImplementedError, match="history"):
+            rollout.history("f")
+        with pytest.raises(NotImplementedError, match="SERIES"):
+            rollout.stats_series("f")
+        return
+    rollout.is_enabled("f", "1")
+    series = rollout.stats_series("f")
+    assert (len(series.minutes), len(series.hours)) == (60, 168)
+    assert series.minutes[-1].evaluations >= 1
+    assert rollout.stats_series("missing") is None
+    h = rollout.history("f")
+    assert [e.command[0] for e in h[:2]] == ["HANOI.META", "HANOI.META"]
+    assert h[0].command[1:] == ["DEL", "tags", "nope"] and h[0].arguments == 3
+    assert len(rollout.history("f", 1)) == 1
+    assert rollout.history("missing") == []
 
 
 def test_explain(rollout):
@@ -330,7 +431,7 @@ def test_same_answers_on_both_backends(r):
         rollout.register_many("x", [str(i) for i in range(0, 5000, 7)])
         rollout.register("x", re.compile(r"(13|42)$"))
         rollout.block("x", "700", "14")
-        rollout.set_rule("x", "de", "ROLLOUT", 50, "VARIANT", "c", "IF", "country", "EQ", "DE")
+        rollout.set_targeting_rule("x", "de", [("country", "EQ", "DE")], rollout=50, variant="c")
     for i in range(3000):
         id_, attrs = str(i * 37), {"country": "DE" if i % 3 else "FR"}
         assert mem.explain("x", id_, attrs) == red.explain("x", id_, attrs), id_

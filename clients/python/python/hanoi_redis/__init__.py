@@ -18,6 +18,7 @@ from importlib import metadata as _metadata
 
 from ._common import (
     ArmResult,
+    Condition,
     Description,
     ExperimentState,
     Explanation,
@@ -25,9 +26,14 @@ from ._common import (
     Feature,
     FlagNotFound,
     HanoiError,
+    HistoryEntry,
     MetricResult,
+    Period,
     Resolution,
     RolloutException,
+    Series,
+    Stats,
+    TargetingRule,
 )
 from .api import Rollout
 from .backend import BackEnd, MemoryBackEnd, RedisModuleBackEnd
@@ -42,6 +48,7 @@ except _metadata.PackageNotFoundError:  # a source tree, not installed
 __all__ = [
     "ArmResult",
     "BackEnd",
+    "Condition",
     "Description",
     "ExperimentState",
     "Explanation",
@@ -49,11 +56,16 @@ __all__ = [
     "Feature",
     "FlagNotFound",
     "HanoiError",
+    "HistoryEntry",
     "MemoryBackEnd",
     "MetricResult",
     "MirrorBackEnd",
+    "Period",
     "RedisModuleBackEnd",
     "Resolution",
     "Rollout",
     "RolloutException",
+    "Series",
+    "Stats",
+    "TargetingRule",
 ]

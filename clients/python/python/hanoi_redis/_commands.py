@@ -13,15 +13,23 @@ from ._common import (
     ArmResult,
     Explanation,
     Exposure,
+    HistoryEntry,
     IdList,
     Info,
     Pairs,
+    Series,
+    Stats,
+    TargetingRule,
+    b,
     by_position,
     experiment_results,
     exposures_page,
+    history_entries,
     info_dict,
     json_value,
     resolution,
+    series_of,
+    stats_of,
     text_of,
     with_args,
 )
@@ -163,8 +171,11 @@ def set_percentage(key: bytes, pct: int) -> Built[None]:
     return ["HANOI.PERCENTAGE", key, pct], _none
 
 
-def set_rule(key: bytes, rule: bytes, args: Sequence[bytes]) -> Built[None]:
-    return ["HANOI.RULE", key, b"SET", rule] + list(args), _none
+def rule_set(key: bytes, rule: TargetingRule, prefix: bytes = b"") -> Built[None]:
+    """HANOI.RULE key SET name [ROLLOUT p] [VARIANT v] IF ...: the segments
+    its conditions name get `prefix` (keys for the module)."""
+    rule = rule.segments(prefix, add=True)
+    return ["HANOI.RULE", key, b"SET", b(rule.name)] + rule.words(), _none
 
 
 def delete_rules(key: bytes, rules: Sequence[bytes]) -> Built[int]:
@@ -210,6 +221,29 @@ def prereq_del(key: bytes, others: Sequence[bytes]) -> Built[int]:
 
 def prereq_move(key: bytes, other: bytes, index: int) -> Built[None]:
     return ["HANOI.PREREQ", key, b"MOVE", other, index], _none
+
+
+def history(key: bytes, count: Optional[int]) -> Built[List[HistoryEntry]]:
+    """HANOI.HISTORY key [COUNT n]: newest first."""
+    args: List[Any] = ["HANOI.HISTORY", key]
+    if count is not None:
+        args += [b"COUNT", int(count)]
+    return args, history_entries
+
+
+def stats(key: bytes) -> Built[Optional[Stats]]:
+    """HANOI.STATS key: this server's counts, or None (no such flag)."""
+    return ["HANOI.STATS", key], stats_of
+
+
+def stats_series(key: bytes) -> Built[Optional[Series]]:
+    """HANOI.STATS key SERIES: per minute and per hour, or None."""
+    return ["HANOI.STATS", key, b"SERIES"], series_of
+
+
+def reset_stats(key: bytes) -> Built[None]:
+    """HANOI.TALLY key RESET: this server's counts start again (a write)."""
+    return ["HANOI.TALLY", key, b"RESET"], _none
 
 
 def info(key: bytes, prefix: bytes = b"") -> Built[Optional[Info]]:

@@ -154,54 +154,149 @@ def prereq_args(other: bytes, variant: Optional[Any]) -> List[bytes]:
     return [other] + ([b"VARIANT", b(variant)] if variant is not None else [])
 
 
-#: The operators of a rule's conditions that take no value, and a count.
-_NO_VALUE = (b"EXISTS", b"MISSING")
-_COUNTED = (b"IN", b"NOTIN")
+#: The operators whose arguments are a list (a count before them on the
+#: command line; none in a described rule's `arguments`).
+_LISTED = ("IN", "NOTIN")
 
 
-def segment_operands(words: Sequence[bytes]) -> Iterator[int]:
-    """The positions of the segment names in a rule's words (those after
-    `RULE key SET name`): the values of its conditions on `segment`. A rule
-    the module would refuse yields what it read so far."""
-    i, n = 0, len(words)
-    while i < n:
-        w = words[i].upper()
-        if w in (b"ROLLOUT", b"VARIANT"):
-            i += 2
-        elif w == b"IF":
-            i += 1
-            break
-        else:
-            return
-    while i + 1 < n:
-        attr, op = words[i], words[i + 1].upper()
-        i += 2
-        if op in _NO_VALUE:
-            count = 0
-        elif op in _COUNTED:
-            try:
-                count = int(words[i])
-            except (IndexError, ValueError):
-                return
-            i += 1
-        else:
-            count = 1
-        if attr == b"segment":
-            yield from range(i, min(i + count, n))
-        i += count
-        if i >= n or words[i].upper() != b"AND":
-            return
-        i += 1
+class Condition(NamedTuple):
+    """One condition of a targeting rule (HANOI.GET's `condition`): the
+    attribute, the operator (`EQ`, `IN`, `EXISTS`, `SEMVER_GE`, ...) and its
+    arguments (none, one, or a list's values; `IN` and `NOTIN` without the
+    count they take on the command line). Writing, a plain tuple does too:
+    `("plan", "EXISTS")`, `("country", "EQ", "DE")`, `("plan", "IN", ["pro", "team"])`."""
+
+    attribute: str
+    operator: str
+    arguments: Tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, c: Any) -> "Condition":
+        """A condition from a `Condition` or a tuple `(attribute, operator[,
+        value or list of values])`: values are strings or numbers."""
+        if isinstance(c, Condition):
+            return c
+        if isinstance(c, (str, bytes)) or not 2 <= len(c) <= 3:
+            raise TypeError(
+                "a condition is (attribute, operator) or (attribute, operator, value or values),"
+                f" not {c!r}"
+            )
+        args: Any = c[2] if len(c) == 3 else ()
+        if isinstance(args, (str, bytes, int, float)):
+            args = (args,)
+        return cls(str(text_of(c[0])), str(text_of(c[1])), tuple(str(text_of(b(a))) for a in args))
 
 
-def with_prefix(words: Sequence[bytes], prefix: bytes) -> List[bytes]:
-    """A rule's words with `prefix` before each segment name: names are
-    keys for the module."""
-    out = list(words)
-    if prefix:
-        for i in segment_operands(out):
-            out[i] = prefix + out[i]
-    return out
+@dataclass(frozen=True)
+class TargetingRule:
+    """A targeting rule (HANOI.GET's `rule`, `describe(name).rules`): its
+    name, the share of the ids it matches that it serves (None: all), the
+    variant it serves (None: the flag's pick) and its conditions, all of
+    which must hold. `set_targeting_rule(flag, rule)` writes it again (to
+    this flag or another)."""
+
+    name: str
+    rollout: Optional[int] = None
+    variant: Optional[str] = None
+    when: List[Condition] = _field(default_factory=list)
+
+    @classmethod
+    def from_reply(cls, reply: Any) -> "TargetingRule":
+        """A rule of HANOI.GET's `rules` (an array read by position; fields
+        a newer module appended are left out)."""
+        f = by_position(reply, RULE_FIELDS, "HANOI.GET rule")
+        when = []
+        for c in f["conditions"] or ():
+            x = by_position(c, CONDITION_FIELDS, "HANOI.GET condition")
+            when.append(
+                Condition(
+                    str(text_of(x["attribute"])),
+                    str(text_of(x["operator"])),
+                    tuple(str(text_of(a)) for a in x["arguments"] or ()),
+                )
+            )
+        return cls(
+            str(text_of(f["name"])),
+            None if f["rollout"] is None else int(f["rollout"]),
+            None if f["variant"] is None else str(text_of(f["variant"])),
+            when,
+        )
+
+    def segments(self, prefix: bytes, add: bool) -> "TargetingRule":
+        """The rule with `prefix` put before (`add`) or taken from each
+        segment its conditions on `segment` name: keys for the module,
+        names for the backend's callers."""
+        if not prefix:
+            return self
+        p = str(text_of(prefix))
+
+        def key(v: str) -> str:
+            if add:
+                return p + v
+            return v[len(p) :] if v.startswith(p) else v
+
+        when = [
+            c._replace(arguments=tuple(key(a) for a in c.arguments))
+            if c.attribute == "segment"
+            else c
+            for c in self.when
+        ]
+        return dataclasses.replace(self, when=when)
+
+    def words(self) -> List[bytes]:
+        """The words after `HANOI.RULE key SET name` (as the core's
+        `rule_args` writes them)."""
+        out: List[bytes] = []
+        if self.rollout is not None:
+            out += [b"ROLLOUT", b(int(self.rollout))]
+        if self.variant is not None:
+            out += [b"VARIANT", b(self.variant)]
+        if not self.when:
+            raise ValueError("a targeting rule needs at least one condition (when)")
+        for i, c in enumerate(self.when):
+            out += [b"AND" if i else b"IF", b(c.attribute), b(c.operator)]
+            if c.operator.upper() in _LISTED:
+                out.append(b(len(c.arguments)))
+            out += [b(a) for a in c.arguments]
+        return out
+
+
+def old_set_rule(words: Sequence[Any]) -> TypeError:
+    """The error of `Rollout.set_rule(name, rule, *words)`: the words of a
+    targeting rule, a call of before `set_targeting_rule`."""
+    return TypeError(
+        "Rollout.set_rule(name, pattern) registers a regex (hanoi 0.0.4's); a targeting"
+        " rule is set_targeting_rule(name, rule_name, when, rollout=None, variant=None),"
+        f" its conditions as structure: [(attribute, operator, value), ...] (got {len(words)}"
+        " more argument(s))"
+    )
+
+
+def targeting_rule(
+    rule: Union[str, TargetingRule],
+    when: Optional[Sequence[Any]],
+    rollout: Optional[int],
+    variant: Optional[str],
+) -> TargetingRule:
+    """`set_targeting_rule`'s arguments as a rule: a name and its parts, or
+    a described rule (copied; `when`, `rollout`, `variant` then not given)."""
+    if isinstance(rule, TargetingRule):
+        if when is not None or rollout is not None or variant is not None:
+            raise TypeError("a TargetingRule is copied whole: give no when, rollout or variant")
+        return rule
+    if when is None:
+        raise TypeError("set_targeting_rule needs the rule's conditions (when)")
+    if isinstance(when, (str, bytes)) or (when and isinstance(when[0], (str, bytes))):
+        raise TypeError(
+            "when is a list of conditions: [(attribute, operator, value), ...]"
+            " (the words of HANOI.RULE are not taken)"
+        )
+    return TargetingRule(
+        str(text_of(rule)),
+        None if rollout is None else int(rollout),
+        None if variant is None else str(text_of(variant)),
+        [Condition.of(c) for c in when],
+    )
 
 
 def define_options(
@@ -265,6 +360,15 @@ RESOLVE_FIELDS: Tuple[str, ...] = (
     "missing",
 )
 IDS_FIELDS: Tuple[str, ...] = ("cursor", "ids")
+#: HANOI.GET's `rules`: each rule, and each of its conditions (arrays read by position).
+RULE_FIELDS: Tuple[str, ...] = ("name", "rollout", "variant", "conditions")
+CONDITION_FIELDS: Tuple[str, ...] = ("attribute", "operator", "arguments")
+#: HANOI.STATS (a map), HANOI.STATS SERIES (a map of lists of periods, each
+#: an array) and each entry of HANOI.HISTORY (a map).
+STATS_FIELDS: Tuple[str, ...] = ("evaluations", "enabled", "variants", "last_evaluated", "since")
+SERIES_FIELDS: Tuple[str, ...] = ("minutes", "hours")
+PERIOD_FIELDS: Tuple[str, ...] = ("start", "evaluations", "enabled")
+HISTORY_FIELDS: Tuple[str, ...] = ("time", "user", "client", "command", "arguments")
 #: HANOI.GET's fields (a map: read by name; names not listed are kept as they are).
 DESCRIPTION_FIELDS: Tuple[str, ...] = (
     "blocked",
@@ -509,8 +613,8 @@ class Description:
     ramp: Optional[List[int]] = None
     regexes: List[str] = _field(default_factory=list)
     revision: int = 0
-    #: Each rule as its name, then the words after `RULE key SET name`.
-    rules: List[List[str]] = _field(default_factory=list)
+    #: The targeting rules, in order (each a `TargetingRule`).
+    rules: List[TargetingRule] = _field(default_factory=list)
     salt: Optional[str] = None
     type: Optional[str] = None
     users: int = 0
@@ -583,11 +687,9 @@ def info_dict(reply: Any, prefix: bytes = b"") -> Optional[Description]:
     d["metadata"] = {text_of(k): text_of(v) for k, v in meta.items()}
     d["variants"] = [text_of(v) for v in d.get("variants") or ()]
     d["regexes"] = [text_of(r) for r in d.get("regexes") or ()]
-    rules = [[b(w) for w in r] for r in d.get("rules") or ()]
-    for r in rules:
-        for i in segment_operands(r[1:]):
-            r[i + 1] = unprefixed(r[i + 1], prefix)
-    d["rules"] = [[text_of(w) for w in r] for r in rules]
+    d["rules"] = [
+        TargetingRule.from_reply(r).segments(prefix, add=False) for r in d.get("rules") or ()
+    ]
     d["kind"] = text_of(d.get("kind")) or "flag"
     d["prerequisites"] = [
         (text_of(unprefixed(b(p[0]), prefix)), text_of(p[1]) if len(p) > 1 else None)
@@ -811,3 +913,111 @@ def glob_escape(s: bytes) -> bytes:
 def prefix_match(prefix: bytes) -> bytes:
     """The SCAN MATCH pattern of every key under `prefix`, and no other."""
     return glob_escape(prefix) + b"*"
+
+
+def as_map(reply: Any, fields: Tuple[str, ...], command: str) -> Dict[str, Any]:
+    """A map reply (a RESP3 dict, a RESP2 flat array, or the core's dict) by
+    name: every one of `fields` must be there; names not known are left out."""
+    if isinstance(reply, dict):
+        d = {text_of(k): v for k, v in reply.items()}
+    else:
+        d = {text_of(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
+    for f in fields:
+        if f not in d:
+            raise HanoiError(f"{command}: a reply without {f}")
+    return {f: d[f] for f in fields}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A write that changed the flag (HANOI.HISTORY): when (Unix ms, the
+    primary's clock), the ACL user, the client's name (None without one),
+    the command's name and first arguments (the key left out) and how many
+    arguments it had in all."""
+
+    time: int
+    user: str
+    client: Optional[str]
+    command: List[str]
+    arguments: int
+
+
+def history_entries(reply: Any) -> List[HistoryEntry]:
+    """HANOI.HISTORY's reply (newest first; a missing flag has none)."""
+    out = []
+    for e in reply or ():
+        f = as_map(e, HISTORY_FIELDS, "HANOI.HISTORY")
+        out.append(
+            HistoryEntry(
+                int(f["time"]),
+                str(text_of(f["user"])),
+                None if f["client"] is None else str(text_of(f["client"])),
+                [str(text_of(w)) for w in f["command"]],
+                int(f["arguments"]),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Stats:
+    """This server's (or this process's) evaluation counts of a flag
+    (HANOI.STATS): evaluations, how many answered on, each variant's count,
+    the last evaluation (Unix ms, None when never) and when counting began."""
+
+    evaluations: int
+    enabled: int
+    variants: Dict[str, int]
+    last_evaluated: Optional[int]
+    since: int
+
+
+def stats_of(reply: Any) -> Optional[Stats]:
+    """HANOI.STATS's reply (nil: no such flag)."""
+    if reply is None:
+        return None
+    f = as_map(reply, STATS_FIELDS, "HANOI.STATS")
+    v = f["variants"] or {}
+    if not isinstance(v, dict):
+        v = {v[i]: v[i + 1] for i in range(0, len(v) - 1, 2)}
+    return Stats(
+        int(f["evaluations"]),
+        int(f["enabled"]),
+        {str(text_of(k)): int(n) for k, n in v.items()},
+        None if f["last_evaluated"] is None else int(f["last_evaluated"]),
+        int(f["since"]),
+    )
+
+
+class Period(NamedTuple):
+    """A minute or an hour of HANOI.STATS SERIES: its start (Unix ms), the
+    evaluations in it and how many answered on."""
+
+    start: int
+    evaluations: int
+    enabled: int
+
+
+@dataclass(frozen=True)
+class Series:
+    """HANOI.STATS SERIES: the counts over the last 60 minutes and the last
+    168 hours, oldest first, the current period last."""
+
+    minutes: List[Period]
+    hours: List[Period]
+
+
+def series_of(reply: Any) -> Optional[Series]:
+    """HANOI.STATS key SERIES's reply (nil: no such flag)."""
+    if reply is None:
+        return None
+    f = as_map(reply, SERIES_FIELDS, "HANOI.STATS SERIES")
+
+    def periods(ps: Any) -> List[Period]:
+        out = []
+        for p in ps or ():
+            x = by_position(p, PERIOD_FIELDS, "HANOI.STATS SERIES period")
+            out.append(Period(int(x["start"]), int(x["evaluations"]), int(x["enabled"])))
+        return out
+
+    return Series(periods(f["minutes"]), periods(f["hours"]))

@@ -125,3 +125,8 @@ class Engine:
         after EXPOSURES): the next cursor and (id, arm, Unix ms) triples."""
     def get(self, name: bytes) -> Optional[Dict[str, object]]:
         """`HANOI.GET name`: the same fields as the module's map, or None."""
+    def stats(self, name: bytes) -> Optional[Dict[bytes, object]]:
+        """`HANOI.STATS name`: this process's counts (the module's map), or
+        None; `last_evaluated` stays None (no clock read per evaluation)."""
+    def reset_stats(self, name: bytes) -> bool:
+        """`HANOI.TALLY name RESET`: the counts start again; whether the flag exists."""

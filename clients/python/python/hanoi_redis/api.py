@@ -22,6 +22,7 @@ from typing import (
     Sequence,
     Tuple,
     TypeVar,
+    Union,
     cast,
 )
 
@@ -31,9 +32,13 @@ from ._common import (
     Explanation,
     Exposure,
     Feature,
+    HistoryEntry,
     Info,
     Resolution,
     RolloutException,
+    Series,
+    Stats,
+    TargetingRule,
     all_ids,
     attr_pairs,
     b,
@@ -42,9 +47,11 @@ from ._common import (
     exposures_args,
     full_definition,
     ids_args,
+    old_set_rule,
     regex_source,
     schedule_parts,
     segment_definition,
+    targeting_rule,
     text_of,
     track_value,
 )
@@ -261,8 +268,9 @@ class Rollout:
     def define_segment(self, name: str, salt: Optional[str] = None) -> None:
         """HANOI.DEFINE name SEGMENT: creates (or redefines) a segment, a key
         whose answer is membership. Who is in it: `register`,
-        `register_many`, `block`, `set_rule` (without VARIANT); flags use it
-        in rules: `set_rule(flag, "betas", "IF", "segment", "IN", 1, name)`."""
+        `register_many`, `block`, `set_targeting_rule` (without a variant);
+        flags use it in rules: `set_targeting_rule(flag, "betas", [("segment",
+        "IN", [name])])`."""
         self.backend.hanoi_define(name, segment_definition(salt))
 
     def set_prereq(self, name: str, other: str, variant: Optional[str] = None) -> None:
@@ -332,16 +340,37 @@ class Rollout:
             name, "unblock", [self.backend.item_id(name, i) for i in items]
         )
 
-    def set_rule(self, name: str, rule: str, *args: Any) -> None:
-        """HANOI.RULE name SET rule args...: e.g.
-        `set_rule('cdc_on', 'de', 'ROLLOUT', 50, 'IF', 'country', 'EQ', 'DE')`."""
-        self.backend.hanoi_rule_set(name, b(rule), all_ids(args))
+    def set_rule(self, name: str, rule: Any, *words: Any) -> None:
+        """hanoi 0.0.4's regex rule (the backend's `set_rule`): the flag is on
+        for every id `rule` (a compiled `re` pattern or a string, Rust regex
+        syntax) matches. A targeting rule is `set_targeting_rule`."""
+        if words:
+            raise old_set_rule(words)
+        self.backend.set_rule(name, rule)
 
-    def delete_rule(self, name: str, *rules: str) -> int:
-        return self.backend.hanoi_rule_del(name, all_ids(rules))
+    def set_targeting_rule(
+        self,
+        name: str,
+        rule_name: Union[str, TargetingRule],
+        when: Optional[Sequence[Any]] = None,
+        rollout: Optional[int] = None,
+        variant: Optional[str] = None,
+    ) -> None:
+        """HANOI.RULE name SET: adds a targeting rule (or replaces the one of
+        that name in place), e.g. `set_targeting_rule('cdc_on', 'de',
+        [('country', 'EQ', 'DE'), ('plan', 'IN', ['pro', 'team'])],
+        rollout=50, variant='b')`. Each condition is a `Condition` or a tuple
+        `(attribute, operator[, value or values])`. `rule_name` may be a
+        `TargetingRule` (from `describe(...).rules`): it is copied whole."""
+        self.backend.hanoi_rule_set(name, targeting_rule(rule_name, when, rollout, variant))
 
-    def move_rule(self, name: str, rule: str, index: int) -> None:
-        self.backend.hanoi_rule_move(name, b(rule), int(index))
+    def delete_targeting_rule(self, name: str, *rule_names: str) -> int:
+        """HANOI.RULE name DEL rule ...: how many were removed."""
+        return self.backend.hanoi_rule_del(name, all_ids(rule_names))
+
+    def move_targeting_rule(self, name: str, rule_name: str, index: int) -> None:
+        """HANOI.RULE name MOVE rule index (0 is tried first)."""
+        self.backend.hanoi_rule_move(name, b(rule_name), int(index))
 
     def set_window(self, name: str, from_ms: int, until_ms: int) -> None:
         """Active between two Unix-ms times (0 leaves a side open)."""
@@ -360,9 +389,44 @@ class Rollout:
         """Metadata fields: description, owner, tags (comma-separated), ..."""
         return self.backend.hanoi_meta_set(name, [(b(k), b(v)) for k, v in fields.items()])
 
+    def delete_meta(self, name: str, *fields: str) -> int:
+        """HANOI.META name DEL field ...: how many were removed."""
+        return self.backend.hanoi_meta_del(name, all_ids(fields))
+
     def describe(self, name: str) -> Optional[Info]:
         """The flag's whole definition (HANOI.GET) as a dict, or None."""
         return self.backend.describe(name)
+
+    def resolve(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> Resolution:
+        """HANOI.RESOLVE: the item's answer (`.enabled`, `.variant`,
+        `.value`, `.reason`, `.explanation`, `.type`) from one evaluation.
+        Without an item, the evaluation without an id: reason `needs_id` when
+        the answer depends on the id."""
+        id_ = b"" if item is None else self.backend.item_id(name, item)
+        e, value, type_ = self.backend.hanoi_resolve(name, id_, attr_pairs(context, attrs))
+        return Resolution(e, value, type_)
+
+    def history(self, name: str, count: Optional[int] = None) -> List[HistoryEntry]:
+        """HANOI.HISTORY: the writes that changed the flag, newest first (at
+        most `count`); none for a missing flag."""
+        return self.backend.hanoi_history(name, None if count is None else int(count))
+
+    def stats(self, name: str) -> Optional[Stats]:
+        """HANOI.STATS: the server's evaluation counts of the flag (a
+        MemoryBackEnd's: this process's), or None when it does not exist."""
+        return self.backend.hanoi_stats(name)
+
+    def stats_series(self, name: str) -> Optional[Series]:
+        """HANOI.STATS SERIES: the server's counts over the last 60 minutes
+        and 168 hours, oldest first, or None when the flag does not exist."""
+        return self.backend.hanoi_stats_series(name)
+
+    def reset_stats(self, name: str) -> None:
+        """HANOI.TALLY name RESET: the server's counts of the flag (and its
+        series) start again from zero."""
+        self.backend.hanoi_reset_stats(name)
 
     # ----- experiments (HANOI.EXPERIMENT, ASSIGN, TRACK) -----
 

@@ -29,6 +29,7 @@ from typing import (
     Sequence,
     Tuple,
     TypeVar,
+    Union,
     cast,
 )
 
@@ -43,11 +44,15 @@ from ._common import (
     Explanation,
     Exposure,
     Feature,
+    HistoryEntry,
     IdList,
     Info,
     Pairs,
     Resolution,
     RolloutException,
+    Series,
+    Stats,
+    TargetingRule,
     all_ids,
     attr_pairs,
     b,
@@ -60,16 +65,17 @@ from ._common import (
     ids_args,
     is_plain,
     item_id,
+    old_set_rule,
     prefix_match,
     prereq_args,
     raise_refusal,
     regex_source,
     schedule_parts,
     segment_definition,
+    targeting_rule,
     text_of,
     track_value,
     validate_percentage,
-    with_prefix,
 )
 from .api import pick_item
 
@@ -272,9 +278,8 @@ class AsyncRedisModuleBackEnd:
     async def hanoi_percentage(self, name: str, percentage: int) -> None:
         await self._run(name, cmd.set_percentage(self._key(name), percentage))
 
-    async def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
-        args = with_prefix(args, self._prefix)  # segments are keys
-        await self._run(name, cmd.set_rule(self._key(name), rule, args))
+    async def hanoi_rule_set(self, name: str, rule: TargetingRule) -> None:
+        await self._run(name, cmd.rule_set(self._key(name), rule, self._prefix))
 
     async def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
         return await self._run(name, cmd.delete_rules(self._key(name), rules))
@@ -312,6 +317,18 @@ class AsyncRedisModuleBackEnd:
 
     async def hanoi_get(self, name: str) -> Optional[Info]:
         return await self._run(name, cmd.info(self._key(name), self._prefix))
+
+    async def hanoi_history(self, name: str, count: Optional[int]) -> List[HistoryEntry]:
+        return await self._run(name, cmd.history(self._key(name), count))
+
+    async def hanoi_stats(self, name: str) -> Optional[Stats]:
+        return await self._run(name, cmd.stats(self._key(name)))
+
+    async def hanoi_stats_series(self, name: str) -> Optional[Series]:
+        return await self._run(name, cmd.stats_series(self._key(name)))
+
+    async def hanoi_reset_stats(self, name: str) -> None:
+        await self._run(name, cmd.reset_stats(self._key(name)))
 
     async def hanoi_assign(
         self, name: str, id_: bytes, pairs: Pairs
@@ -645,15 +662,31 @@ class AsyncRollout:
     async def unblock(self, name: str, *items: Any) -> int:
         return await self.backend.hanoi_ids(name, "unblock", await self._ids(name, items))
 
-    async def set_rule(self, name: str, rule: str, *args: Any) -> None:
-        """HANOI.RULE name SET rule args..., as Rollout.set_rule."""
-        await self.backend.hanoi_rule_set(name, b(rule), all_ids(args))
+    async def set_rule(self, name: str, rule: Any, *words: Any) -> None:
+        """hanoi 0.0.4's regex rule, as Rollout.set_rule (a targeting rule is
+        `set_targeting_rule`)."""
+        if words:
+            raise old_set_rule(words)
+        await self.backend.set_rule(name, rule)
 
-    async def delete_rule(self, name: str, *rules: str) -> int:
-        return await self.backend.hanoi_rule_del(name, all_ids(rules))
+    async def set_targeting_rule(
+        self,
+        name: str,
+        rule_name: Union[str, TargetingRule],
+        when: Optional[Sequence[Any]] = None,
+        rollout: Optional[int] = None,
+        variant: Optional[str] = None,
+    ) -> None:
+        """HANOI.RULE name SET, as Rollout.set_targeting_rule."""
+        await self.backend.hanoi_rule_set(name, targeting_rule(rule_name, when, rollout, variant))
 
-    async def move_rule(self, name: str, rule: str, index: int) -> None:
-        await self.backend.hanoi_rule_move(name, b(rule), int(index))
+    async def delete_targeting_rule(self, name: str, *rule_names: str) -> int:
+        """HANOI.RULE name DEL rule ...: how many were removed."""
+        return await self.backend.hanoi_rule_del(name, all_ids(rule_names))
+
+    async def move_targeting_rule(self, name: str, rule_name: str, index: int) -> None:
+        """HANOI.RULE name MOVE rule index (0 is tried first)."""
+        await self.backend.hanoi_rule_move(name, b(rule_name), int(index))
 
     async def set_window(self, name: str, from_ms: int, until_ms: int) -> None:
         """Active between two Unix-ms times (0 leaves a side open)."""
@@ -675,9 +708,38 @@ class AsyncRollout:
         pairs = [(b(k), b(v)) for k, v in fields.items()]
         return await self.backend.hanoi_meta_set(name, pairs)
 
+    async def delete_meta(self, name: str, *fields: str) -> int:
+        """HANOI.META name DEL field ...: how many were removed."""
+        return await self.backend.hanoi_meta_del(name, all_ids(fields))
+
     async def describe(self, name: str) -> Optional[Info]:
         """The flag's whole definition (HANOI.GET) as a dict, or None."""
         return await self.backend.describe(name)
+
+    async def resolve(
+        self, name: str, item: Any = None, context: Context = None, **attrs: Any
+    ) -> Resolution:
+        """HANOI.RESOLVE, as Rollout.resolve."""
+        id_ = b"" if item is None else await self.backend.item_id(name, item)
+        pairs = attr_pairs(context, attrs)
+        e, value, type_ = await self.backend.hanoi_resolve(name, id_, pairs)
+        return Resolution(e, value, type_)
+
+    async def history(self, name: str, count: Optional[int] = None) -> List[HistoryEntry]:
+        """HANOI.HISTORY, as Rollout.history."""
+        return await self.backend.hanoi_history(name, None if count is None else int(count))
+
+    async def stats(self, name: str) -> Optional[Stats]:
+        """HANOI.STATS, as Rollout.stats."""
+        return await self.backend.hanoi_stats(name)
+
+    async def stats_series(self, name: str) -> Optional[Series]:
+        """HANOI.STATS SERIES, as Rollout.stats_series."""
+        return await self.backend.hanoi_stats_series(name)
+
+    async def reset_stats(self, name: str) -> None:
+        """HANOI.TALLY name RESET, as Rollout.reset_stats."""
+        await self.backend.hanoi_reset_stats(name)
 
     async def names(self) -> List[str]:
         """Every flag's name under the backend's prefix, sorted."""

@@ -37,9 +37,13 @@ from ._common import (
     Feature,
     FlagNotFound,
     HanoiError,
+    HistoryEntry,
     IdList,
     Info,
     Pairs,
+    Series,
+    Stats,
+    TargetingRule,
     attr_pairs,
     b,
     define_options,
@@ -55,9 +59,9 @@ from ._common import (
     raise_refusal,
     regex_source,
     resolution,
+    stats_of,
     text_of,
     validate_percentage,
-    with_prefix,
 )
 
 T = TypeVar("T")
@@ -258,8 +262,9 @@ class BackEnd(Protocol):
         """HANOI.PERCENTAGE name pct (0..100; ends a running ramp)."""
         ...
 
-    def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
-        """HANOI.RULE name SET rule args...: adds or replaces a targeting rule."""
+    def hanoi_rule_set(self, name: str, rule: TargetingRule) -> None:
+        """HANOI.RULE name SET rule ...: adds or replaces a targeting rule (the
+        segments it names are names: a Redis backend puts its prefix before them)."""
         ...
 
     def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
@@ -305,6 +310,23 @@ class BackEnd(Protocol):
 
     def hanoi_get(self, name: str) -> Optional[Info]:
         """HANOI.GET name as a dict (str keys, metadata as str), or None."""
+        ...
+
+    def hanoi_history(self, name: str, count: Optional[int]) -> List[HistoryEntry]:
+        """HANOI.HISTORY name [COUNT n]: the writes that changed the flag,
+        newest first (none for a missing flag)."""
+        ...
+
+    def hanoi_stats(self, name: str) -> Optional[Stats]:
+        """HANOI.STATS name: the evaluation counts, or None (no such flag)."""
+        ...
+
+    def hanoi_stats_series(self, name: str) -> Optional[Series]:
+        """HANOI.STATS name SERIES: the counts per minute and per hour, or None."""
+        ...
+
+    def hanoi_reset_stats(self, name: str) -> None:
+        """HANOI.TALLY name RESET: the counts start again from zero."""
         ...
 
 
@@ -535,9 +557,8 @@ class RedisModuleBackEnd(_BackEnd):
     def hanoi_percentage(self, name: str, percentage: int) -> None:
         self._run(name, cmd.set_percentage(self._key(name), percentage))
 
-    def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
-        args = with_prefix(args, self._prefix)  # segments are keys
-        self._run(name, cmd.set_rule(self._key(name), rule, args))
+    def hanoi_rule_set(self, name: str, rule: TargetingRule) -> None:
+        self._run(name, cmd.rule_set(self._key(name), rule, self._prefix))
 
     def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
         return self._run(name, cmd.delete_rules(self._key(name), rules))
@@ -571,6 +592,18 @@ class RedisModuleBackEnd(_BackEnd):
 
     def hanoi_get(self, name: str) -> Optional[Info]:
         return self._run(name, cmd.info(self._key(name), self._prefix))
+
+    def hanoi_history(self, name: str, count: Optional[int]) -> List[HistoryEntry]:
+        return self._run(name, cmd.history(self._key(name), count))
+
+    def hanoi_stats(self, name: str) -> Optional[Stats]:
+        return self._run(name, cmd.stats(self._key(name)))
+
+    def hanoi_stats_series(self, name: str) -> Optional[Series]:
+        return self._run(name, cmd.stats_series(self._key(name)))
+
+    def hanoi_reset_stats(self, name: str) -> None:
+        self._run(name, cmd.reset_stats(self._key(name)))
 
 
 try:
@@ -688,9 +721,9 @@ class MemoryBackEnd(_BackEnd):
         with self._refusals(name):
             self._engine.set_percentage(b(name), percentage)
 
-    def hanoi_rule_set(self, name: str, rule: bytes, args: Sequence[bytes]) -> None:
+    def hanoi_rule_set(self, name: str, rule: TargetingRule) -> None:
         with self._refusals(name):
-            self._engine.set_rule(b(name), rule, args)
+            self._engine.set_rule(b(name), b(rule.name), rule.words())
 
     def hanoi_rule_del(self, name: str, rules: Sequence[bytes]) -> int:
         with self._refusals(name):
@@ -735,6 +768,26 @@ class MemoryBackEnd(_BackEnd):
     def hanoi_get(self, name: str) -> Optional[Info]:
         with self._refusals(name):
             return info_dict(self._engine.get(b(name)))
+
+    def hanoi_history(self, name: str, count: Optional[int]) -> List[HistoryEntry]:
+        raise NotImplementedError(
+            "MemoryBackEnd keeps no history: the Redis module records each write with"
+            " its ACL user and client (HANOI.HISTORY); use a RedisModuleBackEnd"
+        )
+
+    def hanoi_stats(self, name: str) -> Optional[Stats]:
+        with self._refusals(name):
+            return stats_of(self._engine.stats(b(name)))
+
+    def hanoi_stats_series(self, name: str) -> Optional[Series]:
+        raise NotImplementedError(
+            "MemoryBackEnd counts evaluations without their times (no clock read per"
+            " evaluation): stats() has the counts, HANOI.STATS SERIES needs the module"
+        )
+
+    def hanoi_reset_stats(self, name: str) -> None:
+        with self._refusals(name):
+            self._engine.reset_stats(b(name))
 
 
 __all__ = [
