@@ -353,6 +353,17 @@ def test_set_rule_is_hanoi_s_regex(rollout):
     assert rollout.describe("f").rules == []
 
 
+def test_old_rule_names_still_work_with_a_warning(rollout):
+    rollout.define("f", 0)
+    rollout.set_targeting_rule("f", "a", [("country", "EQ", "DE")])
+    rollout.set_targeting_rule("f", "b", [("country", "EQ", "AT")])
+    with pytest.warns(DeprecationWarning, match="move_targeting_rule"):
+        rollout.move_rule("f", "b", 0)
+    assert [r.name for r in rollout.describe("f").rules] == ["b", "a"]
+    with pytest.warns(DeprecationWarning, match="delete_targeting_rule"):
+        assert rollout.delete_rule("f", "a", "b") == 2
+
+
 def test_resolve_meta_history_stats(rollout):
     rollout.define("f", 100, ["a", "b"], values=[1, 2])
     r = rollout.resolve("f", "1")

@@ -23,7 +23,7 @@ def protocol_methods():
 
 
 def test_async_rollout_has_every_public_method_of_rollout():
-    assert len(public(Rollout)) == 53  # 52 methods and the backend property
+    assert len(public(Rollout)) == 55  # 54 methods and the backend property
     assert public(Rollout) - public(AsyncRollout) == set()
     assert public(AsyncRollout) - public(Rollout) == set()
     for name in public(Rollout) - {"backend"}:

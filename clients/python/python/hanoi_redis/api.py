@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import warnings
 from typing import (
     Any,
     Callable,
@@ -371,6 +372,20 @@ class Rollout:
     def move_targeting_rule(self, name: str, rule_name: str, index: int) -> None:
         """HANOI.RULE name MOVE rule index (0 is tried first)."""
         self.backend.hanoi_rule_move(name, b(rule_name), int(index))
+
+    def delete_rule(self, name: str, *rule_names: str) -> int:
+        """Deprecated: `delete_targeting_rule` (the name of 0.1.0)."""
+        warnings.warn(
+            "delete_rule is deprecated: use delete_targeting_rule", DeprecationWarning, stacklevel=2
+        )
+        return self.delete_targeting_rule(name, *rule_names)
+
+    def move_rule(self, name: str, rule_name: str, index: int) -> None:
+        """Deprecated: `move_targeting_rule` (the name of 0.1.0)."""
+        warnings.warn(
+            "move_rule is deprecated: use move_targeting_rule", DeprecationWarning, stacklevel=2
+        )
+        self.move_targeting_rule(name, rule_name, index)
 
     def set_window(self, name: str, from_ms: int, until_ms: int) -> None:
         """Active between two Unix-ms times (0 leaves a side open)."""
