@@ -16,7 +16,7 @@ mod write;
 /// A `HANOI.HISTORY` entry, as the core decodes it.
 pub use hanoi_core::observe::Entry as HistoryEntry;
 pub use read::{
-    core_reply, detail_text, flag_from_bytes, flag_from_export, history, resolve_reply,
+    core_reply, detail_text, flag_and_history, flag_from_bytes, flag_from_export, resolve_reply,
     series_reply, stats_reply, Described,
 };
 pub use write::{ImportOutcome, WriteOutcome};

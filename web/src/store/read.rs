@@ -2,12 +2,12 @@
 //! (`HANOI.EXPORT key NOIDS`, decoded by `hanoi_core::codec` and described
 //! as a `hanoi_core::Description`: [`flag_from_export`]), `HANOI.RESOLVE`
 //! ([`resolve_reply`]), `HANOI.STATS` ([`stats_reply`], [`series_reply`])
-//! and `HANOI.HISTORY` ([`history`]) through the core's reply value
-//! ([`core_reply`]); the readers of plain Redis replies the other stores
+//! through the core's reply value ([`core_reply`]); the history from the
+//! export itself ([`flag_and_history`]); the readers of plain Redis replies the other stores
 //! use; a flag's version for the stale-save check ([`version_on`]).
 
 use hanoi_core::observe::{Entry, SeriesCounts};
-use hanoi_core::reply::{decode_history, DetailReply, Reply, ResolveReply, StatsReply};
+use hanoi_core::reply::{DetailReply, Reply, ResolveReply, StatsReply};
 use hanoi_core::{codec, Description};
 use redis::aio::ConnectionLike;
 use redis::{RedisError, Value};
@@ -77,10 +77,24 @@ pub fn flag_from_export(v: &Value) -> Option<Description> {
 /// percentage now).
 pub fn flag_from_bytes(bytes: &[u8]) -> Option<Description> {
     let flag = codec::from_bytes_partial(bytes).ok()?;
-    let now = std::time::SystemTime::now()
+    Some(Description::of_partial(&flag, now_ms()))
+}
+
+/// [`flag_from_export`] and the newest `count` entries of the flag's
+/// history, newest first: the export carries them (no `HANOI.HISTORY`).
+pub fn flag_and_history(v: &Value, count: usize) -> Option<(Description, Vec<Entry>)> {
+    let Value::BulkString(bytes) = v else {
+        return None;
+    };
+    let flag = codec::from_bytes_partial(bytes).ok()?;
+    let history = flag.flag.history().newest().take(count).cloned().collect();
+    Some((Description::of_partial(&flag, now_ms()), history))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    Some(Description::of_partial(&flag, now))
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What the pages read of a [`Description`] beyond its fields.
@@ -192,14 +206,6 @@ pub fn stats_reply(v: &Value) -> Option<StatsReply> {
 /// 7 days, oldest first): None when it does not read as one.
 pub fn series_reply(v: &Value) -> Option<SeriesCounts> {
     SeriesCounts::decode(&core_reply(v, 0)?).ok()
-}
-
-/// `HANOI.HISTORY`'s reply, decoded by hanoi-core (`decode_history`):
-/// the entries, newest first; none when it does not read as one.
-pub fn history(v: &Value) -> Vec<Entry> {
-    core_reply(v, 0)
-        .and_then(|r| decode_history(&r).ok())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -79,13 +79,16 @@ async fn load(store: &store::Store, key: &[u8]) -> Result<Option<Data>, Fail> {
         .per_key(&[key.to_vec()], |p, k| {
             p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
             p.cmd("HANOI.EXPERIMENT").arg(k).arg("RESULTS");
-            p.cmd("HANOI.HISTORY").arg(k).arg("COUNT").arg(50);
-            3
+            2
         })
         .await?
         .pop()
         .unwrap_or_default();
-    let Some(flag) = r.first().and_then(store::flag_from_export) else {
+    // The export carries the history too.
+    let Some((flag, history)) = r
+        .first()
+        .and_then(|v| store::flag_and_history(v, super::flag::HISTORY_SHOWN))
+    else {
         return Ok(None);
     };
     if flag.segment {
@@ -104,7 +107,7 @@ async fn load(store: &store::Store, key: &[u8]) -> Result<Option<Data>, Fail> {
     };
     Ok(Some(Data {
         version: flag.version(),
-        history: r.get(2).map(store::history).unwrap_or_default(),
+        history,
         flag,
         results,
     }))

@@ -69,19 +69,25 @@ pub(super) async fn missing_refs(store: &store::Store, f: &Description) -> Vec<V
         .collect()
 }
 
+/// How many history entries a page shows, newest first.
+pub(super) const HISTORY_SHOWN: usize = 50;
+
 async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>, Fail> {
     let r = store
         .per_key(&[key.to_vec()], |p, k| {
             p.cmd("HANOI.EXPORT").arg(k).arg("NOIDS");
             p.cmd("HANOI.STATS").arg(k);
-            p.cmd("HANOI.HISTORY").arg(k).arg("COUNT").arg(50);
             p.cmd("HANOI.STATS").arg(k).arg("SERIES");
-            4
+            3
         })
         .await?
         .pop()
         .unwrap_or_default();
-    let Some(flag) = r.first().and_then(store::flag_from_export) else {
+    // The export carries the history too.
+    let Some((flag, history)) = r
+        .first()
+        .and_then(|v| store::flag_and_history(v, HISTORY_SHOWN))
+    else {
         if let Some(redis::Value::ServerError(e)) = r.first() {
             return Err(Fail::Bad(format!(
                 "{} {}: this key is not a flag",
@@ -99,8 +105,8 @@ async fn load_flag(store: &store::Store, key: &[u8]) -> Result<Option<PageData>,
         missing_refs,
         flag,
         stats: r.get(1).and_then(store::stats_reply),
-        history: r.get(2).map(store::history).unwrap_or_default(),
-        series: r.get(3).and_then(store::series_reply),
+        history,
+        series: r.get(2).and_then(store::series_reply),
         version,
         pending: Vec::new(),
     }))
