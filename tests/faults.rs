@@ -271,10 +271,50 @@ fn get_as_of(version: u32, get: Value) -> Value {
             !matches!(&kv[0], Value::BulkString(k)
                 if later.contains(&k.as_slice()) || also.contains(&k.as_slice()))
         })
-        .flatten()
-        .cloned()
+        .flat_map(|kv| match (&kv[0], &kv[1]) {
+            // The fixtures up to version 5 recorded each rule as its words.
+            (Value::BulkString(k), Value::Array(rules)) if k == b"rules" && version <= 5 => {
+                vec![kv[0].clone(), Value::Array(rules.iter().map(rule_as_words).collect())]
+            }
+            _ => kv.to_vec(),
+        })
         .collect();
     Value::Array(kept)
+}
+
+/// A rule of `HANOI.GET` (`[name, rollout, variant, [[attribute, operator,
+/// arguments]]]`) as the words GET gave before rules were structure: the
+/// name, then `HANOI.RULE key SET name`'s arguments.
+fn rule_as_words(rule: &Value) -> Value {
+    let bulk = |b: &[u8]| Value::BulkString(b.to_vec());
+    let Value::Array(r) = rule else {
+        panic!("a rule: {rule:?}")
+    };
+    let [name, rollout, variant, Value::Array(conditions)] = &r[..] else {
+        panic!("a rule: {rule:?}")
+    };
+    let mut words = vec![name.clone()];
+    if let Value::Int(p) = rollout {
+        words.extend([bulk(b"ROLLOUT"), bulk(p.to_string().as_bytes())]);
+    }
+    if let Value::BulkString(v) = variant {
+        words.extend([bulk(b"VARIANT"), bulk(v)]);
+    }
+    for (i, c) in conditions.iter().enumerate() {
+        let Value::Array(c) = c else {
+            panic!("a condition: {c:?}")
+        };
+        let [attribute, Value::SimpleString(op), Value::Array(args)] = &c[..] else {
+            panic!("a condition: {c:?}")
+        };
+        words.push(bulk(if i == 0 { b"IF" } else { b"AND" }));
+        words.extend([attribute.clone(), bulk(op.as_bytes())]);
+        if op == "IN" || op == "NOTIN" {
+            words.push(bulk(args.len().to_string().as_bytes()));
+        }
+        words.extend(args.iter().cloned());
+    }
+    Value::Array(words)
 }
 
 /// One line per (flag, id): the EXPLAIN answer, printed stably; then the
