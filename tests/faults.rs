@@ -189,7 +189,7 @@ fn fixture_files(version: u32) -> (String, String) {
     )
 }
 /// The encoding version `write_rdb_fixture` writes.
-const FIXTURE_VERSION: u32 = 5;
+const FIXTURE_VERSION: u32 = 7;
 const FIXTURE_FLAGS: [(&str, usize, u64); 3] =
     [("fx:big", 3000, 51), ("fx:small", 300, 52), ("fx:tiny", 10, 53)];
 
@@ -367,6 +367,21 @@ fn fixture_lines(con: &mut redis::Connection, version: u32) -> Vec<String> {
             let history = run(con, &["HANOI.HISTORY", key]).unwrap();
             lines.push(format!("{key}\tHISTORY\t{}", show(&history)));
         }
+        if version >= 7 {
+            let results = run(con, &["HANOI.EXPERIMENT", key, "RESULTS"]).unwrap();
+            lines.push(format!("{key}\tRESULTS\t{}", show(&results)));
+            let exposures =
+                run(con, &["HANOI.EXPERIMENT", key, "EXPOSURES", "0", "COUNT", "1000"]).unwrap();
+            lines.push(format!("{key}\tEXPOSURES\t{}", show(&exposures)));
+        }
+    }
+    if version >= 6 {
+        let get = run(con, &["HANOI.GET", "fx:seg"]).unwrap();
+        lines.push(format!("fx:seg\tGET\t{}", show(&get)));
+        for id in &fixture_ids(52)[..200] {
+            let a = run_b(con, ("HANOI.EXPLAIN", "fx:seg", id)).unwrap();
+            lines.push(format!("fx:seg\t{}\t{}", hex(id), show(&a)));
+        }
     }
     lines
 }
@@ -396,6 +411,26 @@ fn write_rdb_fixture() {
     #[rustfmt::skip]
     ok(&mut con, &["HANOI.DEFINE", "fx:tiny", "PERCENTAGE", "35", "VARIANTS", "3", "control", "red", "blue", "WEIGHTS", "50", "30", "20", "VALUES", "{\"a\": 1}", "[2]", "{}", "DEFAULT", "blue", "SALT", salt]);
     ok(&mut con, &["HANOI.DISABLE", "fx:tiny"]);
+    // Version 6: a segment (fx:seg) a rule of fx:small names, and fx:big a
+    // prerequisite of fx:small. Version 7: an experiment on fx:big, with
+    // exposures and conversions.
+    let small = fixture_ids(52);
+    ok(&mut con, &["HANOI.DEFINE", "fx:seg", "SEGMENT", "SALT", "seg"]);
+    int_b(&mut con, ("HANOI.REGISTER", "fx:seg", "USER", &small[100..160]));
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.RULE", "fx:seg", "SET", "sevens", "ROLLOUT", "60", "IF", "id", "SUFFIX", "7"]);
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.RULE", "fx:small", "SET", "members", "VARIANT", "blue", "IF", "segment", "IN", "1", "fx:seg"]);
+    ok(&mut con, &["HANOI.PREREQ", "fx:small", "SET", "fx:big"]);
+    ok(&mut con, &["HANOI.EXPERIMENT", "fx:big", "START", "METRICS", "2", "bought", "cents"]);
+    // Past the registered ones: ids the split decides, so exposed.
+    for (i, id) in fixture_ids(51)[150..450].iter().enumerate() {
+        run_b(&mut con, ("HANOI.ASSIGN", "fx:big", id)).unwrap();
+        if i % 3 == 0 {
+            let _ = run_b(&mut con, ("HANOI.TRACK", "fx:big", id, "bought"));
+            let _ = run_b(&mut con, ("HANOI.TRACK", "fx:big", id, "cents", 1999));
+        }
+    }
     let lines = fixture_lines(&mut con, FIXTURE_VERSION);
     drop(con);
     s.shutdown("SAVE");
@@ -428,7 +463,12 @@ fn fixture_still_loads(version: u32) {
             cut(first)
         );
     }
-    assert_eq!(int(&mut con, &["DBSIZE"]), 3);
+    assert_eq!(int(&mut con, &["DBSIZE"]), if version >= 6 { 4 } else { 3 });
+}
+
+#[test]
+fn rdb_fixture_of_encoding_version_7_still_loads() {
+    fixture_still_loads(7);
 }
 
 #[test]
