@@ -325,6 +325,32 @@ fn an_evaluation_through_a_reference_counts_on_the_referenced_key() {
     // PREVIEW counts nowhere.
     run(&mut con, &["HANOI.PREVIEW", "checkout", "anna"]).unwrap();
     assert_eq!(evaluations(&mut con, "payments"), 3);
+    // A flag with an experiment and a prerequisite: the prerequisite is
+    // evaluated (and counted) once per evaluation, failed or not, by every
+    // read.
+    ok(&mut con, &["HANOI.DEFINE", "pay", "PERCENTAGE", "100"]);
+    #[rustfmt::skip]
+    ok(&mut con, &["HANOI.DEFINE", "page", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]);
+    ok(&mut con, &["HANOI.PREREQ", "page", "SET", "pay"]);
+    ok(&mut con, &["HANOI.EXPERIMENT", "page", "START", "METRICS", "1", "bought"]);
+    let ids: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
+    for id in &ids {
+        run(&mut con, &["HANOI.ASSIGN", "page", id]).unwrap();
+    }
+    for fail in [false, true] {
+        if fail {
+            ok(&mut con, &["HANOI.DISABLE", "pay"]);
+        }
+        let before = evaluations(&mut con, "pay");
+        for id in &ids {
+            for read in ["HANOI.ENABLED", "HANOI.VARIANT", "HANOI.EXPLAIN", "HANOI.RESOLVE"] {
+                run(&mut con, &[read, "page", id]).unwrap();
+            }
+        }
+        assert_eq!(evaluations(&mut con, "pay") - before, 4 * 40, "prerequisite failing: {fail}");
+    }
+    let (reason, detail, _) = why(&mut con, "page", "u1", &[]);
+    assert_eq!((reason.as_str(), detail), ("prerequisite", text("pay")));
 }
 
 #[test]

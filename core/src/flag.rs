@@ -577,6 +577,17 @@ pub struct CopyParts {
     pub ids: bool,
 }
 
+/// What the experiment's check found before the steps (issue 35): the arm
+/// an exposed id keeps, or how the prerequisites went once followed there
+/// (the failed one's index), or nothing checked (no experiment, or the
+/// switch, the window or the deny list decide first).
+#[derive(Debug, Clone, Copy)]
+enum Pre {
+    Arm(Sticky),
+    Prereqs(Option<usize>),
+    Unchecked,
+}
+
 /// One feature flag: its definition, its registrations and its rules.
 #[derive(Debug, Clone)]
 pub struct Flag {
@@ -972,18 +983,27 @@ impl Flag {
 
     /// Issue 35: the arm an exposed id keeps while the experiment runs,
     /// after the switch, the window, the prerequisites and the deny list.
+    /// The prerequisites, once followed here, are not followed again by the
+    /// steps ([`Pre::Prereqs`]): each is evaluated (and counted) once.
     #[inline]
-    fn sticky(&self, id: &[u8], q: &Query<'_>) -> Option<Sticky> {
-        let e = self.experiment.as_deref()?;
+    fn sticky(&self, id: &[u8], q: &Query<'_>) -> Pre {
+        let Some(e) = self.experiment.as_deref() else {
+            return Pre::Unchecked;
+        };
         if !self.def.enabled || !self.schedule.active(q.now_ms) || self.blocked.contains(id) {
-            return None;
+            return Pre::Unchecked;
         }
-        // Prerequisites come first too (only a flag with both pays this:
-        // a failed one is followed again by the steps that report it).
-        if !self.prereqs.is_empty() && self.failed_prereq(id, q).is_some() {
-            return None;
+        let failed = if self.prereqs.is_empty() {
+            None
+        } else {
+            self.failed_prereq(id, q)
+        };
+        match failed {
+            None => e
+                .sticky(id, &self.def.variants)
+                .map_or(Pre::Prereqs(None), Pre::Arm),
+            Some(i) => Pre::Prereqs(Some(i)),
         }
-        e.sticky(id, &self.def.variants)
     }
 
     fn check_rule_variant(&self, r: &Rule) -> Result<(), Error> {
@@ -1214,14 +1234,15 @@ impl Flag {
     pub fn served(&self, id: Option<&[u8]>, q: &Query<'_>) -> (bool, Option<usize>) {
         match id {
             Some(id) if !self.def.variants.is_empty() => {
-                if let Some(s) = self.sticky(id, q) {
+                let pre = self.sticky(id, q);
+                if let Pre::Arm(s) = pre {
                     return (s.enabled, s.variant);
                 }
                 let h = crc32(self.def.salt.as_deref(), id);
                 if self.has_refs {
                     // One decision: references are followed (and counted)
                     // once.
-                    let (reason, i) = self.decide(id, q);
+                    let (reason, i) = self.decide_from(id, q, pre);
                     if !reason.enabled() {
                         return (false, self.default_index);
                     }
@@ -1237,7 +1258,7 @@ impl Flag {
                         },
                     );
                 }
-                if !self.is_on(id, q, || h) {
+                if !self.is_on_from(id, q, pre, || h) {
                     return (false, self.default_index);
                 }
                 (true, self.on_variant(id, q, h))
@@ -1476,10 +1497,15 @@ impl Flag {
     /// registered id, 6 a regex, 7 the first matching rule (with its
     /// rollout), 8 the bucket below the effective percentage, 9 outside.
     pub fn decide(&self, id: &[u8], q: &Query<'_>) -> (Reason, Option<usize>) {
-        if let Some(s) = self.sticky(id, q) {
+        self.decide_from(id, q, self.sticky(id, q))
+    }
+
+    /// [`Flag::decide`] after the experiment's check.
+    fn decide_from(&self, id: &[u8], q: &Query<'_>, pre: Pre) -> (Reason, Option<usize>) {
+        if let Pre::Arm(s) = pre {
             return (Reason::split(s.enabled), None);
         }
-        let decided = self.decide_steps(id, q);
+        let decided = self.decide_steps(id, q, pre);
         // A bound passed while following references (at any level) makes
         // the whole answer `error`, whatever the steps decided.
         if self.has_refs && q.depth == 0 && q.fault().is_some() {
@@ -1490,13 +1516,16 @@ impl Flag {
 
     /// [`Flag::decide`]'s steps; the prerequisites (their index is the
     /// detail) come after the switch and the window.
-    fn decide_steps(&self, id: &[u8], q: &Query<'_>) -> (Reason, Option<usize>) {
+    fn decide_steps(&self, id: &[u8], q: &Query<'_>, pre: Pre) -> (Reason, Option<usize>) {
         let pct = self.effective_percentage(q.now_ms);
         let reason = if !self.def.enabled {
             Reason::Disabled
         } else if !self.schedule.active(q.now_ms) {
             Reason::Inactive
-        } else if let Some(i) = self.failed_prereq(id, q) {
+        } else if let Some(i) = match pre {
+            Pre::Prereqs(known) => known,
+            _ => self.failed_prereq(id, q),
+        } {
             return (Reason::Prerequisite, Some(i));
         } else if !self.blocked.is_empty() && self.blocked.contains(id) {
             Reason::Blocked
@@ -1561,13 +1590,19 @@ impl Flag {
     /// keeps the documented order for the reason it reports.
     #[inline]
     fn is_on(&self, id: &[u8], q: &Query<'_>, crc: impl Fn() -> u32) -> bool {
-        if let Some(s) = self.sticky(id, q) {
+        self.is_on_from(id, q, self.sticky(id, q), crc)
+    }
+
+    /// [`Flag::is_on`] after the experiment's check.
+    #[inline]
+    fn is_on_from(&self, id: &[u8], q: &Query<'_>, pre: Pre, crc: impl Fn() -> u32) -> bool {
+        if let Pre::Arm(s) = pre {
             return s.enabled;
         }
         if self.has_refs {
             // References are followed in the documented order, so that
             // every read meets the same ones (and the same faults).
-            return self.decide(id, q).0.enabled();
+            return self.decide_from(id, q, pre).0.enabled();
         }
         let pct = self.effective_percentage(q.now_ms);
         self.def.enabled
@@ -1643,11 +1678,12 @@ impl Flag {
         if self.has_refs {
             return self.served(Some(id), q).1;
         }
-        if let Some(s) = self.sticky(id, q) {
+        let pre = self.sticky(id, q);
+        if let Pre::Arm(s) = pre {
             return s.variant;
         }
         let h = crc32(self.def.salt.as_deref(), id);
-        if !self.is_on(id, q, || h) {
+        if !self.is_on_from(id, q, pre, || h) {
             // Off for the id: the DEFAULT variant, if the flag has one.
             return self.default_index;
         }
@@ -1818,7 +1854,8 @@ impl Flag {
 
     /// [`Flag::explain`] with attributes and a time.
     pub fn explain_with(&self, id: &[u8], q: &Query<'_>) -> Explanation<'_> {
-        if let Some(s) = self.sticky(id, q) {
+        let pre = self.sticky(id, q);
+        if let Pre::Arm(s) = pre {
             return Explanation {
                 enabled: s.enabled,
                 variant: s
@@ -1831,7 +1868,7 @@ impl Flag {
                 missing: None,
             };
         }
-        let (reason, rule) = self.decide(id, q);
+        let (reason, rule) = self.decide_from(id, q, pre);
         if reason == Reason::Error {
             if let Some(fault) = q.fault() {
                 return self.fault_explanation(fault, q);
