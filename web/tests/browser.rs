@@ -273,7 +273,7 @@ async fn the_ui_in_a_real_browser() {
         eprintln!("SKIPPED the_ui_in_a_real_browser: no chromedriver on the PATH");
         return;
     };
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let driver = Driver::start(&driver_path);
     let c = driver.browser().await;
@@ -662,7 +662,7 @@ async fn openfeature_web_sdk_in_the_browser() {
         return;
     };
     let modules = npm_packages(&npm);
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     harness::define_ofrep_flags(&redis);
     // Typed values: an integer, a float, an object, and an off number flag
     // with a DEFAULT variant.
@@ -763,8 +763,8 @@ async fn environments_in_a_real_browser() {
         eprintln!("SKIPPED environments_in_a_real_browser: no chromedriver on the PATH");
         return;
     };
-    let staging = Redis::start();
-    let production = Redis::start();
+    let staging = Redis::start(&[]);
+    let production = Redis::start(&[]);
     staging.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"50"]);
     staging.cmd(&[b"HANOI.META", b"checkout", b"SET", b"owner", b"payments"]);
     production.cmd(&[
@@ -1012,8 +1012,8 @@ async fn change_requests_and_the_audit_in_a_real_browser() {
         eprintln!("SKIPPED change_requests_and_the_audit_in_a_real_browser: no chromedriver");
         return;
     };
-    let staging = Redis::start();
-    let production = Redis::start();
+    let staging = Redis::start(&[]);
+    let production = Redis::start(&[]);
     staging.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"50"]);
     staging.cmd(&[b"HANOI.DEFINE", b"fresh", b"PERCENTAGE", b"40"]);
     production.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"10"]);
@@ -1264,7 +1264,7 @@ async fn segments_and_prerequisites_in_a_real_browser() {
         );
         return;
     };
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"new_payments", b"PERCENTAGE", b"0"]);
     redis.cmd(&[b"HANOI.REGISTER", b"new_payments", b"USER", b"anna"]);
     let web = Web::start(&redis);
@@ -1348,7 +1348,7 @@ async fn an_experiment_in_a_real_browser() {
         eprintln!("SKIPPED an_experiment_in_a_real_browser: no chromedriver on the PATH");
         return;
     };
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     #[rustfmt::skip]
     redis.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"100", b"VARIANTS", b"2", b"one_page", b"two_pages"]);
     let web = Web::start(&redis);

@@ -83,8 +83,8 @@ fn enabled(redis: &Redis, key: &[u8]) -> bool {
 }
 
 fn setup() -> (Redis, Redis) {
-    let staging = Redis::start();
-    let production = Redis::start();
+    let staging = Redis::start(&[]);
+    let production = Redis::start(&[]);
     staging.cmd(&[b"HANOI.DEFINE", b"both", b"PERCENTAGE", b"100"]);
     staging.cmd(&[b"HANOI.DEFINE", b"only-staging", b"PERCENTAGE", b"30"]);
     production.cmd(&[b"HANOI.DEFINE", b"both", b"DISABLED", b"PERCENTAGE", b"5"]);
@@ -276,7 +276,7 @@ async fn api_keys_serve_one_environment_and_health_per_environment() {
     assert_eq!(anon().await, (200, "ok".to_owned()));
 
     // Production down: reported, and the list still shows staging.
-    production.stop();
+    production.kill();
     let h = health(503).await;
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["environments"][0]["reachable"], true);
@@ -311,7 +311,7 @@ async fn api_keys_serve_one_environment_and_health_per_environment() {
     assert!(html.contains(r#"id="env-unreachable""#), "{html}");
     assert!(html.contains("<strong>production</strong>"));
     // Back: the banner goes at the next check.
-    production.restart();
+    production.start_again();
     let h = health(200).await;
     assert_eq!(h["status"], "ok", "{h}");
     let (_, html) = page(&alice, &web.url("/flags")).await;
@@ -627,13 +627,8 @@ async fn an_environment_with_its_own_redis_user() {
 /// its own ids, and its history has one import by the copying user.
 #[tokio::test]
 async fn a_copy_the_target_refuses_changes_nothing_there() {
-    let staging = Redis::start();
-    let production = Redis::start_with(&[
-        "--hanoi.max-value-bytes",
-        "64",
-        "--enable-debug-command",
-        "yes",
-    ]);
+    let staging = Redis::start(&[]);
+    let production = Redis::start(&["--hanoi.max-value-bytes", "64"]);
     let c = |r: &Redis, args: &[&str]| {
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         r.cmd(&a)

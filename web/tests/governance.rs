@@ -59,7 +59,7 @@ fn get_field(v: &redis::Value, name: &str) -> redis::Value {
 
 #[tokio::test]
 async fn the_flag_page_follows_the_evaluation_order() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"30"]);
     for name in [&b"first"[..], b"second"] {
         redis.cmd(&[
@@ -115,7 +115,7 @@ async fn the_flag_page_follows_the_evaluation_order() {
 
 #[tokio::test]
 async fn previews_leave_the_flags_stats_untouched() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"0"]);
     redis.cmd(&[
         b"HANOI.RULE",
@@ -170,7 +170,7 @@ async fn previews_leave_the_flags_stats_untouched() {
 
 #[tokio::test]
 async fn every_change_is_in_the_audit_log_with_its_comment() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start_with(&redis, "audit_length = 500\n");
     let alice = web.login(ALICE).await;
     let (s, _) = create(
@@ -341,7 +341,7 @@ fn two_envs(staging: &Redis, production: &Redis, production_extra: &str) -> Stri
 
 #[tokio::test]
 async fn a_refused_save_comes_back_at_its_form_with_everything_typed() {
-    let (staging, production) = (Redis::start(), Redis::start());
+    let (staging, production) = (Redis::start(&[]), Redis::start(&[]));
     production.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"5"]);
     let web = Web::start_with(&staging, &two_envs(&staging, &production, ""));
     let alice = web.login(ALICE).await;
@@ -520,7 +520,7 @@ async fn approvals_setup() -> (
     reqwest::Client,
     reqwest::Client,
 ) {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
     let web = Web::start_with(&redis, &approvals_config(&redis));
     let (alice, bob, carol) = (
@@ -715,7 +715,7 @@ async fn a_stale_change_request_is_not_applied() {
 
 #[tokio::test]
 async fn a_pending_change_request_survives_a_restart_of_hanoi_web() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
     let config = approvals_config(&redis);
     let web = Web::start_with(&redis, &config);
@@ -771,7 +771,7 @@ fn get_text(redis: &Redis, key: &[u8]) -> String {
 
 #[tokio::test]
 async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
-    let (staging, production) = (Redis::start(), Redis::start());
+    let (staging, production) = (Redis::start(&[]), Redis::start(&[]));
     staging.cmd(&[b"HANOI.DEFINE", b"fresh", b"PERCENTAGE", b"40"]);
     staging.cmd(&[
         b"HANOI.RULE",
@@ -888,7 +888,7 @@ async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
 
 #[tokio::test]
 async fn a_new_flag_is_typed_first() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let alice = web.login(ALICE).await;
     let (_, html) = page(&alice, &web.url("/flags/new")).await;

@@ -93,7 +93,7 @@ fn part<'a>(html: &'a str, id: &str, end: &str) -> &'a str {
 
 #[tokio::test]
 async fn segments_prerequisites_and_the_segment_attribute_over_http() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"new_payments", b"PERCENTAGE", b"0"]);
     redis.cmd(&[b"HANOI.REGISTER", b"new_payments", b"USER", b"anna"]);
     redis.cmd(&[b"HANOI.DEFINE", b"api_v2", b"PERCENTAGE", b"100"]);
@@ -404,7 +404,7 @@ async fn ofrep(web: &Web, path: &str, body: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn ofrep_prerequisite_failed_and_bulk_without_segments() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let c = |words: &[&str]| {
         let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
         redis.cmd(&args);
@@ -503,7 +503,7 @@ fn two_envs(staging: &Redis, production: &Redis) -> String {
 
 #[tokio::test]
 async fn compare_and_copy_warn_of_references_missing_in_the_target() {
-    let (staging, production) = (Redis::start(), Redis::start());
+    let (staging, production) = (Redis::start(&[]), Redis::start(&[]));
     for r in [&staging, &production] {
         r.cmd(&[b"HANOI.DEFINE", b"payments", b"PERCENTAGE", b"100"]);
     }
@@ -566,7 +566,7 @@ const CAROL: (&str, &str) = ("carol", "carol-password-1");
 
 #[tokio::test]
 async fn a_prerequisite_is_a_change_request_where_changes_need_approvals() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
     redis.cmd(&[b"HANOI.DEFINE", b"payments", b"PERCENTAGE", b"100"]);
     let mut extra = format!(
