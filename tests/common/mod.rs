@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use hanoi_core::reply::Reply;
+
 mod process;
 mod server;
 #[allow(unused_imports)]
@@ -228,5 +230,29 @@ pub fn wait_persistence_idle(con: &mut redis::Connection) {
         }
         assert!(Instant::now() < deadline, "background persistence did not finish");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A reply from redis-rs as the core's [`Reply`] (for its decoders).
+pub fn to_reply(v: redis::Value) -> Reply {
+    let key = |k: redis::Value| match to_reply(k) {
+        Reply::Bulk(b) => b,
+        Reply::Simple(s) => s.into_bytes(),
+        k => panic!("a map key that is no string: {k:?}"),
+    };
+    match v {
+        redis::Value::Nil => Reply::Nil,
+        redis::Value::Int(i) => Reply::Int(i),
+        redis::Value::Boolean(b) => Reply::Int(i64::from(b)),
+        redis::Value::BulkString(b) => Reply::Bulk(b),
+        redis::Value::SimpleString(s) => Reply::Simple(s),
+        redis::Value::Okay => Reply::Simple("OK".into()),
+        redis::Value::Array(a) | redis::Value::Set(a) => {
+            Reply::Array(a.into_iter().map(to_reply).collect())
+        }
+        redis::Value::Map(m) => {
+            Reply::Map(m.into_iter().map(|(k, v)| (key(k), to_reply(v))).collect())
+        }
+        v => panic!("unexpected reply {v:?}"),
     }
 }

@@ -30,6 +30,40 @@ impl Server {
         s
     }
 
+    /// A replica of `primary` with the module and `extra` arguments, once
+    /// its first sync is done.
+    pub fn replica_of(primary: &Server, extra: &[&str]) -> Server {
+        let port = primary.port.to_string();
+        let mut args = vec!["--replicaof", "127.0.0.1", &port];
+        args.extend_from_slice(extra);
+        let replica = Server::start(&args);
+        replica.wait_synced();
+        replica
+    }
+
+    /// Waits (up to 60 s) until this replica's link to its primary is up
+    /// and no sync is in progress.
+    pub fn wait_synced(&self) {
+        let mut con = self.con();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query(&mut con)
+                .expect("INFO replication");
+            if info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica never synced:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A plain server: the hanoi module not loaded.
     pub fn start_without_module() -> Server {
         let mut s = Server::prepare(&[]);
