@@ -6,7 +6,7 @@
 
 mod harness;
 
-use harness::{field, hash_password, hex, page, Redis, Web, ALICE};
+use harness::{field, flag_field, hash_password, hex, page, two_envs, Redis, Web, ALICE};
 use serde_json::Value;
 
 pub const ANA: (&str, &str) = ("ana", "ana-password-1");
@@ -14,17 +14,9 @@ const STAGING_KEY: &str = "staging-key-0123456789";
 const PRODUCTION_KEY: &str = "production-key-0123456789";
 
 fn env_config(staging: &Redis, production: &Redis) -> String {
-    format!(
-        r#"
-[[environment]]
-name = "staging"
-redis = "{}"
-
-[[environment]]
-name = "production"
-redis = "{}"
-protected = true
-
+    two_envs(staging, production, "protected = true")
+        + &format!(
+            r#"
 [[user]]
 name = "{}"
 password_hash = "{}"
@@ -40,11 +32,9 @@ key = "{PRODUCTION_KEY}"
 prefix = ""
 environment = "production"
 "#,
-        staging.url(),
-        production.url(),
-        ANA.0,
-        hash_password(ANA.1)
-    )
+            ANA.0,
+            hash_password(ANA.1)
+        )
 }
 
 async fn post(web: &Web, c: &reqwest::Client, action: &str, form: &[(&str, &str)]) -> u16 {
@@ -72,14 +62,7 @@ async fn ofrep(web: &Web, flag: &str, key: &str) -> (u16, Value) {
 }
 
 fn enabled(redis: &Redis, key: &[u8]) -> bool {
-    let redis::Value::Array(items) = redis.cmd(&[b"HANOI.GET", key]) else {
-        panic!("no flag");
-    };
-    items
-        .chunks(2)
-        .find(|p| p[0] == redis::Value::BulkString(b"enabled".to_vec()))
-        .map(|p| p[1] == redis::Value::Int(1))
-        .expect("enabled")
+    flag_field(redis, key, "enabled") == redis::Value::Int(1)
 }
 
 fn setup() -> (Redis, Redis) {

@@ -3,35 +3,14 @@
 
 mod harness;
 
-use harness::{field, hex, page, Redis, Web, ALICE, ALL_KEY, MOBILE_KEY, VICTOR};
+use harness::{
+    field, flag_field, hex, page, submit, Redis, Web, ALICE, ALL_KEY, MOBILE_KEY, VICTOR,
+};
 use serde_json::{json, Value};
 
-/// The flag's percentage, from HANOI.GET's flat field/value reply.
+/// The flag's percentage, from HANOI.GET.
 fn percentage(redis: &Redis, key: &[u8]) -> i64 {
-    let redis::Value::Array(items) = redis.cmd(&[b"HANOI.GET", key]) else {
-        panic!("no flag");
-    };
-    items
-        .chunks(2)
-        .find(|p| p[0] == redis::Value::BulkString(b"percentage".to_vec()))
-        .and_then(|p| match p[1] {
-            redis::Value::Int(i) => Some(i),
-            _ => None,
-        })
-        .expect("percentage")
-}
-
-/// A form of the page posted as a browser does: the status and the body.
-async fn submit(
-    web: &Web,
-    c: &reqwest::Client,
-    html: &str,
-    action: &str,
-    form_id: &str,
-    extra: &[(&str, &str)],
-) -> (u16, String) {
-    let (status, _, body) = harness::submit_form(web, c, html, action, form_id, extra).await;
-    (status, body)
+    redis::from_redis_value(&flag_field(redis, key, "percentage")).expect("percentage")
 }
 
 async fn create(web: &Web, c: &reqwest::Client, form: &[(&str, &str)]) -> u16 {

@@ -9,8 +9,8 @@
 mod harness;
 
 use harness::{
-    field, hash_password, hex, page, post_form as post, submit_form as submit, Redis, Web, ALICE,
-    ALL_KEY, VICTOR,
+    field, flag_field, hash_password, hex, page, post_form as post, submit_form as submit,
+    two_envs, Redis, Web, ALICE, ALL_KEY, VICTOR,
 };
 use serde_json::{json, Value};
 
@@ -30,20 +30,8 @@ fn texts(v: &redis::Value) -> Vec<String> {
     }
 }
 
-/// A field of `HANOI.GET key` (flat field/value reply).
-fn get_field(redis: &Redis, key: &[u8], name: &str) -> redis::Value {
-    let redis::Value::Array(items) = redis.cmd(&[b"HANOI.GET", key]) else {
-        panic!("no flag {}", String::from_utf8_lossy(key));
-    };
-    items
-        .chunks(2)
-        .find(|p| p[0] == redis::Value::BulkString(name.as_bytes().to_vec()))
-        .map(|p| p[1].clone())
-        .unwrap_or_else(|| panic!("no field {name}"))
-}
-
 fn prereqs(redis: &Redis, key: &[u8]) -> Vec<String> {
-    texts(&get_field(redis, key, "prerequisites"))
+    texts(&flag_field(redis, key, "prerequisites"))
 }
 
 /// Creates a segment with the Segments page's form.
@@ -112,7 +100,7 @@ async fn segments_prerequisites_and_the_segment_attribute_over_http() {
         "{location}"
     );
     assert_eq!(
-        texts(&get_field(&redis, b"beta", "kind")),
+        texts(&flag_field(&redis, b"beta", "kind")),
         vec!["segment".to_owned()]
     );
     // The same name again: refused, nothing changed.
@@ -493,14 +481,6 @@ async fn ofrep_prerequisite_failed_and_bulk_without_segments() {
     );
 }
 
-fn two_envs(staging: &Redis, production: &Redis) -> String {
-    format!(
-        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\n",
-        staging.url(),
-        production.url()
-    )
-}
-
 #[tokio::test]
 async fn compare_and_copy_warn_of_references_missing_in_the_target() {
     let (staging, production) = (Redis::start(&[]), Redis::start(&[]));
@@ -521,7 +501,7 @@ async fn compare_and_copy_warn_of_references_missing_in_the_target() {
         b"1",
         b"beta",
     ]);
-    let web = Web::start_with(&staging, &two_envs(&staging, &production));
+    let web = Web::start_with(&staging, &two_envs(&staging, &production, ""));
     let alice = web.login(ALICE).await;
     let base = format!("/f/{}", hex(b"checkout"));
     let compare = web.url(&format!("{base}/compare?env=staging&with=production"));

@@ -282,6 +282,49 @@ pub async fn submit_form(
     post_form(web, c, action, &form).await
 }
 
+/// A form of the page posted as a browser does ([`submit_form`]): the
+/// status and the body.
+pub async fn submit(
+    web: &Web,
+    c: &reqwest::Client,
+    html: &str,
+    action: &str,
+    form_id: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String) {
+    let (status, _, body) = submit_form(web, c, html, action, form_id, extra).await;
+    (status, body)
+}
+
+/// A field of a flat field/value reply (`HANOI.GET`, `HANOI.STATS`,
+/// `XINFO STREAM`...).
+pub fn reply_field(v: &redis::Value, name: &str) -> redis::Value {
+    let redis::Value::Array(items) = v else {
+        panic!("not a map: {v:?}");
+    };
+    items
+        .chunks(2)
+        .find(|p| p[0] == redis::Value::BulkString(name.as_bytes().to_vec()))
+        .map(|p| p[1].clone())
+        .unwrap_or_else(|| panic!("no {name} in {v:?}"))
+}
+
+/// A field of `HANOI.GET key`.
+pub fn flag_field(redis: &Redis, key: &[u8], name: &str) -> redis::Value {
+    reply_field(&redis.cmd(&[b"HANOI.GET", key]), name)
+}
+
+/// hanoi-web's config for two environments, `staging` and `production`
+/// (`production_extra`: lines of production's table, e.g.
+/// `"protected = true\napprovals = 1"`).
+pub fn two_envs(staging: &Redis, production: &Redis, production_extra: &str) -> String {
+    format!(
+        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\n{production_extra}\n",
+        staging.url(),
+        production.url()
+    )
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
