@@ -6,29 +6,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{bulk, err, int, ok, query, run, snapshot, wait_persistence_idle, Server};
-use hanoi_core::reply::{self, ArmResult, ExposuresPage, Reply, ResolveReply};
+use common::{bulk, err, int, ok, query, run, snapshot, to_reply, wait_persistence_idle, Server};
+use hanoi_core::reply::{self, ArmResult, ExposuresPage, ResolveReply};
 use redis::Value;
-
-fn to_reply(v: Value) -> Reply {
-    let key = |k: Value| match to_reply(k) {
-        Reply::Bulk(b) => b,
-        Reply::Simple(s) => s.into_bytes(),
-        k => panic!("a map key that is no string: {k:?}"),
-    };
-    match v {
-        Value::Nil => Reply::Nil,
-        Value::Int(i) => Reply::Int(i),
-        Value::BulkString(b) => Reply::Bulk(b),
-        Value::SimpleString(s) => Reply::Simple(s),
-        Value::Okay => Reply::Simple("OK".into()),
-        Value::Array(a) | Value::Set(a) => Reply::Array(a.into_iter().map(to_reply).collect()),
-        Value::Map(m) => Reply::Map(m.into_iter().map(|(k, v)| (key(k), to_reply(v))).collect()),
-        v => panic!("unexpected reply {v:?}"),
-    }
-}
 
 fn results(con: &mut redis::Connection, key: &str) -> Option<Vec<ArmResult>> {
     let r = run(con, &["HANOI.EXPERIMENT", key, "RESULTS"]).unwrap();
@@ -348,17 +328,8 @@ fn a_replica_gets_the_exposures_and_answers_results() {
     let p = Server::start(&[]);
     let mut pc = p.con();
     experiment_with_data(&mut pc, "e", 500);
-    let r = Server::start(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
+    let r = Server::replica_of(&p, &[]);
     let mut rc = r.con();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let info: String = query(&mut rc, &["INFO", "replication"]);
-        if info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "replica never synced");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     // Then the stream: new exposures and conversions.
     for i in 500..700 {
         assign(&mut pc, "e", &format!("user-{i}"));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{err, int, int_b, ok, query, run, server_ms, snapshot, Server};
 use redis::Value;
@@ -154,18 +154,6 @@ fn history_says_who_changed_what_and_when() {
     assert!(err(&mut admin, &["HANOI.LOAD", "f", "x"]).contains("only loads"));
 }
 
-fn wait_synced(replica: &mut redis::Connection) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let info: String = query(replica, ("INFO", "replication"));
-        if info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1") {
-            return;
-        }
-        assert!(Instant::now() < deadline, "replica never synced");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// HISTORY, GET (the revision among its fields), the digest and the
 /// EXPORT bytes of each key.
 fn observed(con: &mut redis::Connection, keys: &[&str]) -> Vec<(Value, Value, Value, Value)> {
@@ -183,15 +171,8 @@ fn history_is_the_same_everywhere() {
     let aof = ["--appendonly", "yes", "--appendfsync", "always"];
     let mut p = Server::start(&aof);
     let mut pc = p.con();
-    let replica_args: Vec<String> = aof
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["--replicaof".into(), "127.0.0.1".into(), p.port.to_string()])
-        .collect();
-    let replica_args: Vec<&str> = replica_args.iter().map(String::as_str).collect();
-    let mut r = Server::start(&replica_args);
+    let mut r = Server::replica_of(&p, &aof);
     let mut rc = r.con();
-    wait_synced(&mut rc);
     for user in ["ana", "bo"] {
         ok(&mut pc, &["ACL", "SETUSER", user, "on", ">pw", "+@all", "~*"]);
     }
@@ -261,7 +242,7 @@ fn history_is_the_same_everywhere() {
     let mut pc = p.con();
     let mut rc = r.con();
     assert_eq!(observed(&mut pc, &keys), want, "primary after kill -9 and AOF replay");
-    wait_synced(&mut rc);
+    r.wait_synced();
     assert_eq!(observed(&mut rc, &keys), want, "replica after kill -9 and AOF replay");
     // An AOF rewrite, then a restart from it.
     run(&mut pc, &["BGREWRITEAOF"]).unwrap();
@@ -295,9 +276,8 @@ fn stat(v: &Value, name: &str) -> i64 {
 fn evaluation_counts_are_per_server() {
     let p = Server::start(&["--hz", "100"]);
     let mut pc = p.con();
-    let r = Server::start(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
+    let r = Server::replica_of(&p, &[]);
     let mut rc = r.con();
-    wait_synced(&mut rc);
     ok(&mut pc, &["HANOI.DEFINE", "f", "PERCENTAGE", "100", "VARIANTS", "2", "a", "b"]);
     ok(&mut pc, &["HANOI.DEFINE", "off", "DISABLED"]);
     assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);
@@ -354,9 +334,8 @@ fn evaluation_counts_are_per_server() {
 fn a_mirror_adds_its_counts_with_tally_per_server() {
     let p = Server::start(&[]);
     let mut pc = p.con();
-    let r = Server::start(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
+    let r = Server::replica_of(&p, &[]);
     let mut rc = r.con();
-    wait_synced(&mut rc);
     ok(&mut pc, &["HANOI.DEFINE", "f", "PERCENTAGE", "50", "VARIANTS", "2", "a", "b"]);
     assert_eq!(int(&mut pc, &["WAIT", "1", "10000"]), 1);
     let digest = snapshot(&mut pc, "f").1;

@@ -437,7 +437,7 @@ fn build_references(con: &mut redis::Connection) {
 #[test]
 fn replicas_rdb_aof_and_restore_carry_references() {
     let mut p = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
-    let r = Server::start(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
+    let r = Server::replica_of(&p, &[]);
     let mut pc = p.con();
     build_references(&mut pc);
     let want = reference_answers(&mut pc);

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{answers, build_big_flag, err, int, int_b, ok, query, run, snapshot, Server};
 
 fn repl_offset(con: &mut redis::Connection) -> i64 {
@@ -25,17 +23,8 @@ fn replica_answers_like_primary() {
     let mut pc = p.con();
     let ids = build_big_flag(&mut pc, "big", 100_000, 7);
     // Full sync of an existing flag.
-    let r = Server::start(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
+    let r = Server::replica_of(&p, &[]);
     let mut rc = r.con();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let info: String = query(&mut rc, &["INFO", "replication"]);
-        if info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "replica never synced");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     wait_replica(&mut pc);
     assert_eq!(answers(&mut rc, "big", &ids), answers(&mut pc, "big", &ids));
     // Then the command stream.

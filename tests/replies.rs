@@ -5,31 +5,10 @@
 
 mod common;
 
-use common::{ok, run, server_ms, Server};
-use hanoi_core::reply::{self, ExplainReply, IdsPage, Reply, ResolveReply, StatsReply};
+use common::{ok, run, server_ms, to_reply, Server};
+use hanoi_core::reply::{self, ExplainReply, IdsPage, ResolveReply, StatsReply};
 use hanoi_core::rules::Attrs;
 use hanoi_core::{codec, Description, Query};
-use redis::Value;
-
-/// A reply from redis-rs as the core's [`Reply`].
-fn to_reply(v: Value) -> Reply {
-    let key = |k: Value| match to_reply(k) {
-        Reply::Bulk(b) => b,
-        Reply::Simple(s) => s.into_bytes(),
-        k => panic!("a map key that is no string: {k:?}"),
-    };
-    match v {
-        Value::Nil => Reply::Nil,
-        Value::Int(i) => Reply::Int(i),
-        Value::Boolean(b) => Reply::Int(i64::from(b)),
-        Value::BulkString(b) => Reply::Bulk(b),
-        Value::SimpleString(s) => Reply::Simple(s),
-        Value::Okay => Reply::Simple("OK".into()),
-        Value::Array(a) | Value::Set(a) => Reply::Array(a.into_iter().map(to_reply).collect()),
-        Value::Map(m) => Reply::Map(m.into_iter().map(|(k, v)| (key(k), to_reply(v))).collect()),
-        v => panic!("unexpected reply {v:?}"),
-    }
-}
 
 #[test]
 fn every_structured_reply_decodes_with_the_cores_decoder_on_resp2_and_resp3() {

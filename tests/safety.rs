@@ -421,7 +421,7 @@ fn import_replaces_a_flag_all_or_nothing_under_the_targets_limits() {
     let blob = bulk_b(&mut st, ("HANOI.EXPORT", "f")).unwrap();
 
     let prod = Server::start(&["--hanoi.max-value-bytes", "64"]);
-    let replica = Server::start(&["--replicaof", "127.0.0.1", &prod.port.to_string()]);
+    let replica = Server::replica_of(&prod, &[]);
     let mut pc = prod.con();
     let mut rc = replica.con();
     ok(&mut pc, &["HANOI.DEFINE", "f", "PERCENTAGE", "5"]);

@@ -1,14 +1,17 @@
-//! Test harness: a real `redis-server` (or the binary named by
-//! `HANOI_SERVER`, e.g. `valkey-server`) on a free loopback port, with the
-//! freshly built module loaded, killed and cleaned up on drop.
+//! Test harness: [`Server`] (`server.rs`, a real `redis-server` with the
+//! freshly built module, shared with hanoi-web's suites) and the helpers the
+//! module's suites send commands with.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hanoi_core::reply::Reply;
+
 mod process;
-pub use process::{free_port, fresh_dir, module_path, server_binary};
+mod server;
+#[allow(unused_imports)]
+pub use process::server_binary;
+pub use server::Server;
 
 // One command, one line.
 //
@@ -131,148 +134,6 @@ pub fn query<T: redis::FromRedisValue>(con: &mut Con, args: impl redis::ToRedisA
         .unwrap_or_else(|e| panic!("{}: {}", show(&args), error_text(&e)))
 }
 
-pub struct Server {
-    child: Option<Child>,
-    pub port: u16,
-    pub dir: PathBuf,
-    args: Vec<String>,
-}
-
-impl Server {
-    /// Starts a server with the module and `extra` config arguments.
-    pub fn start(extra: &[&str]) -> Server {
-        let mut s = Server::prepare(extra);
-        s.spawn();
-        s
-    }
-
-    /// A server not started yet: put files in `dir`, then `spawn`.
-    pub fn prepare(extra: &[&str]) -> Server {
-        Server {
-            child: None,
-            port: free_port(),
-            dir: fresh_dir(),
-            args: extra.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    pub fn spawn(&mut self) {
-        let mut cmd = Command::new(server_binary());
-        cmd.arg("--port")
-            .arg(self.port.to_string())
-            .arg("--bind")
-            .arg("127.0.0.1")
-            .arg("--dir")
-            .arg(&self.dir)
-            .arg("--logfile")
-            .arg(self.dir.join("server.log"))
-            .args(["--save", ""])
-            .args(["--enable-debug-command", "yes"])
-            .arg("--loadmodule")
-            .arg(module_path())
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(self.dir.join("stderr.log"))
-                    .map_or_else(|_| Stdio::null(), Stdio::from),
-            );
-        self.child = Some(cmd.spawn().expect("start redis-server (is it installed?)"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(mut con) = self.try_con() {
-                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                    return;
-                }
-            }
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("server exited ({status}) on start:\n{}", self.log());
-            }
-            assert!(Instant::now() < deadline, "server did not start:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn log(&self) -> String {
-        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
-        read("stderr.log") + &read("server.log")
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn try_con(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(5))
-    }
-
-    pub fn con(&self) -> redis::Connection {
-        let con = self.try_con().expect("connect");
-        con.set_read_timeout(Some(Duration::from_secs(120))).ok();
-        con
-    }
-
-    /// A RESP3 connection.
-    pub fn con3(&self) -> redis::Connection {
-        redis::Client::open(format!("{}?protocol=resp3", self.url()))
-            .and_then(|c| c.get_connection())
-            .expect("connect resp3")
-    }
-
-    /// Is the process still running?
-    pub fn alive(&mut self) -> bool {
-        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
-    }
-
-    /// Stops the server with `SHUTDOWN <how>` (e.g. "SAVE", "NOSAVE").
-    pub fn shutdown(&mut self, how: &str) {
-        let mut con = self.con();
-        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg(how).query(&mut con);
-        self.wait_exit();
-    }
-
-    /// Kills the server with SIGKILL.
-    pub fn kill(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-        }
-        self.wait_exit();
-    }
-
-    fn wait_exit(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts the server again on the same port, directory and arguments.
-    pub fn start_again(&mut self) {
-        assert!(self.child.is_none(), "stop the server first");
-        self.spawn();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        } else {
-            eprintln!("server log kept in {}", self.dir.display());
-        }
-    }
-}
-
 /// A small deterministic PRNG (xorshift64*), so tests need no extra crate.
 pub struct Rng(pub u64);
 
@@ -369,5 +230,29 @@ pub fn wait_persistence_idle(con: &mut redis::Connection) {
         }
         assert!(Instant::now() < deadline, "background persistence did not finish");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A reply from redis-rs as the core's [`Reply`] (for its decoders).
+pub fn to_reply(v: redis::Value) -> Reply {
+    let key = |k: redis::Value| match to_reply(k) {
+        Reply::Bulk(b) => b,
+        Reply::Simple(s) => s.into_bytes(),
+        k => panic!("a map key that is no string: {k:?}"),
+    };
+    match v {
+        redis::Value::Nil => Reply::Nil,
+        redis::Value::Int(i) => Reply::Int(i),
+        redis::Value::Boolean(b) => Reply::Int(i64::from(b)),
+        redis::Value::BulkString(b) => Reply::Bulk(b),
+        redis::Value::SimpleString(s) => Reply::Simple(s),
+        redis::Value::Okay => Reply::Simple("OK".into()),
+        redis::Value::Array(a) | redis::Value::Set(a) => {
+            Reply::Array(a.into_iter().map(to_reply).collect())
+        }
+        redis::Value::Map(m) => {
+            Reply::Map(m.into_iter().map(|(k, v)| (key(k), to_reply(v))).collect())
+        }
+        v => panic!("unexpected reply {v:?}"),
     }
 }

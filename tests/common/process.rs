@@ -22,14 +22,16 @@ pub fn module_path() -> &'static Path {
             .status()
             .expect("run cargo build");
         assert!(status.success(), "building the module failed");
-        // Beside this test binary (<target>/release/deps/): cargo's own
-        // target directory, CARGO_TARGET_DIR included.
+        // In the release directory beside this test binary's profile
+        // (<target>/<profile>/deps/): cargo's own target directory,
+        // CARGO_TARGET_DIR included, whether the tests are built with
+        // --release or not.
         let exe = std::env::current_exe().expect("the test binary's path");
         let so = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("<target>/release")
-            .join("libhanoi.so");
+            .ancestors()
+            .nth(3)
+            .expect("<target>")
+            .join("release/libhanoi.so");
         assert!(so.exists(), "{} missing", so.display());
         so
     })

@@ -39,7 +39,7 @@ async fn post(c: &reqwest::Client, web: &Web, path: &str, body: String) -> (u16,
 
 #[tokio::test]
 async fn limits_come_first_and_every_error_is_ofrep_json() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
     let web = Web::start(&redis);
     let c = reqwest::Client::new();
@@ -73,7 +73,7 @@ async fn limits_come_first_and_every_error_is_ofrep_json() {
 
 #[tokio::test]
 async fn a_flood_of_bulk_evaluations_leaves_the_ui_and_other_callers_served() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     for i in 0..100 {
         let name = format!("flag-{i:03}");
         redis.cmd(&[b"HANOI.DEFINE", name.as_bytes(), b"PERCENTAGE", b"50"]);
@@ -135,7 +135,7 @@ async fn a_flood_of_bulk_evaluations_leaves_the_ui_and_other_callers_served() {
 
 #[tokio::test]
 async fn memory_stays_bounded_under_parallel_maximal_bodies() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     for i in 0..100 {
         let name = format!("flag-{i:03}");
         redis.cmd(&[b"HANOI.DEFINE", name.as_bytes(), b"PERCENTAGE", b"50"]);
@@ -188,7 +188,7 @@ async fn memory_stays_bounded_under_parallel_maximal_bodies() {
 
 #[tokio::test]
 async fn the_first_request_after_a_redis_restart_succeeds() {
-    let mut redis = Redis::start();
+    let mut redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
     let web = Web::start(&redis);
     let alice = web.login(ALICE).await;
@@ -206,8 +206,8 @@ async fn the_first_request_after_a_redis_restart_succeeds() {
     );
 
     // Restarted while nobody asked: the connections hanoi-web holds are dead.
-    redis.stop();
-    redis.restart();
+    redis.kill();
+    redis.start_again();
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
     let (s, v) = post(&c, &web, "/ofrep/v1/evaluate/flags/f", ctx.clone()).await;
     assert_eq!(s, 200, "the first OFREP request after the restart: {v}");
@@ -219,7 +219,7 @@ async fn the_first_request_after_a_redis_restart_succeeds() {
 
 #[tokio::test]
 async fn public_url_pins_the_host_and_the_origin() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start_with(&redis, r#"public_url = "http://flags.example""#);
     let c = web.client();
     // Another Host: 421, OFREP in its JSON.

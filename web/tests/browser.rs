@@ -10,7 +10,9 @@
 mod harness;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use harness::{free_port, fresh_dir, parse_csv, Redis, Web, ALICE, VICTOR};
+use harness::{
+    flag_field, free_port, fresh_dir, parse_csv, reply_field, two_envs, Redis, Web, ALICE, VICTOR,
+};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -22,6 +24,20 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .split(':')
         .map(|d| PathBuf::from(d).join(name))
         .find(|p| p.is_file())
+}
+
+/// chromedriver, or None (the test says it is skipped) when it is not on
+/// the PATH; under CI it must be.
+fn chromedriver(test: &str) -> Option<PathBuf> {
+    let found = find_on_path("chromedriver");
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: install chromium and chromium-driver"
+        );
+        eprintln!("SKIPPED {test}: no chromedriver on the PATH");
+    }
+    found
 }
 
 struct Driver {
@@ -264,16 +280,10 @@ async fn create_flag(c: &Client, web: &Web, name: &str) {
 
 #[tokio::test]
 async fn the_ui_in_a_real_browser() {
-    let driver_path = find_on_path("chromedriver");
-    let Some(driver_path) = driver_path else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the browser test: install chromium and chromium-driver"
-        );
-        eprintln!("SKIPPED the_ui_in_a_real_browser: no chromedriver on the PATH");
+    let Some(driver_path) = chromedriver("the_ui_in_a_real_browser") else {
         return;
     };
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let driver = Driver::start(&driver_path);
     let c = driver.browser().await;
@@ -662,7 +672,7 @@ async fn openfeature_web_sdk_in_the_browser() {
         return;
     };
     let modules = npm_packages(&npm);
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     harness::define_ofrep_flags(&redis);
     // Typed values: an integer, a float, an object, and an off number flag
     // with a DEFAULT variant.
@@ -755,16 +765,11 @@ async fn openfeature_web_sdk_in_the_browser() {
 /// before the switch), the comparison, a copy back to staging.
 #[tokio::test]
 async fn environments_in_a_real_browser() {
-    let Some(driver_path) = find_on_path("chromedriver") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the browser test: install chromium and chromium-driver"
-        );
-        eprintln!("SKIPPED environments_in_a_real_browser: no chromedriver on the PATH");
+    let Some(driver_path) = chromedriver("environments_in_a_real_browser") else {
         return;
     };
-    let staging = Redis::start();
-    let production = Redis::start();
+    let staging = Redis::start(&[]);
+    let production = Redis::start(&[]);
     staging.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"50"]);
     staging.cmd(&[b"HANOI.META", b"checkout", b"SET", b"owner", b"payments"]);
     production.cmd(&[
@@ -774,11 +779,7 @@ async fn environments_in_a_real_browser() {
         b"PERCENTAGE",
         b"5",
     ]);
-    let config = format!(
-        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\nprotected = true\n",
-        staging.url(),
-        production.url()
-    );
+    let config = two_envs(&staging, &production, "protected = true");
     let web = Web::start_with(&staging, &config);
     let driver = Driver::start(&driver_path);
     let c = driver.browser().await;
@@ -960,19 +961,8 @@ async fn download(c: &Client, path: &str) -> (u64, String, String) {
     )
 }
 
-fn field_of(v: &redis::Value, name: &str) -> redis::Value {
-    let redis::Value::Array(items) = v else {
-        panic!("not a map: {v:?}");
-    };
-    items
-        .chunks(2)
-        .find(|p| p[0] == redis::Value::BulkString(name.as_bytes().to_vec()))
-        .map(|p| p[1].clone())
-        .unwrap_or_else(|| panic!("no {name} in {v:?}"))
-}
-
 fn pct(redis: &Redis, key: &[u8]) -> redis::Value {
-    field_of(&redis.cmd(&[b"HANOI.GET", key]), "percentage")
+    flag_field(redis, key, "percentage")
 }
 
 const BOB: (&str, &str) = ("bob", "bob-password-1");
@@ -1004,26 +994,20 @@ async fn approve(c: &Client, web: &Web, id: u32) -> String {
 /// two browser sessions.
 #[tokio::test]
 async fn change_requests_and_the_audit_in_a_real_browser() {
-    let Some(driver_path) = find_on_path("chromedriver") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the browser test: install chromium and chromium-driver"
-        );
-        eprintln!("SKIPPED change_requests_and_the_audit_in_a_real_browser: no chromedriver");
+    let Some(driver_path) = chromedriver("change_requests_and_the_audit_in_a_real_browser") else {
         return;
     };
-    let staging = Redis::start();
-    let production = Redis::start();
+    let staging = Redis::start(&[]);
+    let production = Redis::start(&[]);
     staging.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"50"]);
     staging.cmd(&[b"HANOI.DEFINE", b"fresh", b"PERCENTAGE", b"40"]);
     production.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"10"]);
-    let config = format!(
-        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\nprotected = true\napprovals = 1\n\n[[user]]\nname = \"{}\"\npassword_hash = \"{}\"\nrole = \"admin\"\n",
-        staging.url(),
-        production.url(),
-        BOB.0,
-        harness::hash_password(BOB.1)
-    );
+    let config = two_envs(&staging, &production, "protected = true\napprovals = 1")
+        + &format!(
+            "\n[[user]]\nname = \"{}\"\npassword_hash = \"{}\"\nrole = \"admin\"\n",
+            BOB.0,
+            harness::hash_password(BOB.1)
+        );
     let web = Web::start_with(&staging, &config);
     let driver = Driver::start(&driver_path);
     let a = driver.browser().await;
@@ -1206,8 +1190,12 @@ async fn change_requests_and_the_audit_in_a_real_browser() {
     let ok = approve(&b, &web, 4).await;
     assert!(ok.contains("Approved and applied"), "{ok}");
     let got = production.cmd(&[b"HANOI.GET", b"fresh"]);
-    assert_eq!(field_of(&got, "enabled"), redis::Value::Int(0), "{got:?}");
-    assert_eq!(field_of(&got, "percentage"), redis::Value::Int(40));
+    assert_eq!(
+        reply_field(&got, "enabled"),
+        redis::Value::Int(0),
+        "{got:?}"
+    );
+    assert_eq!(reply_field(&got, "percentage"), redis::Value::Int(40));
 
     // 6. Drafts kept: a mistyped environment name comes back with what
     // was typed in its fields.
@@ -1254,17 +1242,10 @@ async fn change_requests_and_the_audit_in_a_real_browser() {
 
 #[tokio::test]
 async fn segments_and_prerequisites_in_a_real_browser() {
-    let Some(driver_path) = find_on_path("chromedriver") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the browser test: install chromium and chromium-driver"
-        );
-        eprintln!(
-            "SKIPPED segments_and_prerequisites_in_a_real_browser: no chromedriver on the PATH"
-        );
+    let Some(driver_path) = chromedriver("segments_and_prerequisites_in_a_real_browser") else {
         return;
     };
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"new_payments", b"PERCENTAGE", b"0"]);
     redis.cmd(&[b"HANOI.REGISTER", b"new_payments", b"USER", b"anna"]);
     let web = Web::start(&redis);
@@ -1340,15 +1321,10 @@ async fn segments_and_prerequisites_in_a_real_browser() {
 
 #[tokio::test]
 async fn an_experiment_in_a_real_browser() {
-    let Some(driver_path) = find_on_path("chromedriver") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the browser test: install chromium and chromium-driver"
-        );
-        eprintln!("SKIPPED an_experiment_in_a_real_browser: no chromedriver on the PATH");
+    let Some(driver_path) = chromedriver("an_experiment_in_a_real_browser") else {
         return;
     };
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     #[rustfmt::skip]
     redis.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"100", b"VARIANTS", b"2", b"one_page", b"two_pages"]);
     let web = Web::start(&redis);

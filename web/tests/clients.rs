@@ -24,7 +24,7 @@ fn python_openfeature_sdk_with_the_ofrep_provider() {
         eprintln!("SKIPPED python_openfeature_sdk_with_the_ofrep_provider: {python} lacks openfeature-provider-ofrep");
         return;
     }
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     harness::define_ofrep_flags(&redis);
     // Typed values: a number flag (its DEFAULT served when off), an object.
     #[rustfmt::skip]

@@ -25,7 +25,7 @@ fn text(v: &redis::Value) -> String {
 
 fn cluster() -> Vec<Redis> {
     let nodes: Vec<Redis> = (0..3)
-        .map(|_| Redis::start_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"]))
+        .map(|_| Redis::start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"]))
         .collect();
     let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
     for (n, (lo, hi)) in nodes.iter().zip(ranges) {
@@ -204,7 +204,7 @@ async fn every_primary_is_read_and_written() {
 #[tokio::test]
 async fn an_environment_that_is_a_cluster() {
     let nodes = cluster();
-    let staging = Redis::start();
+    let staging = Redis::start(&[]);
     let keys = keys_on_each(&nodes, "env:");
     for (k, o) in &keys {
         nodes[*o].cmd(&[b"HANOI.DEFINE", k.as_bytes(), b"PERCENTAGE", b"77"]);

@@ -6,7 +6,7 @@
 
 mod harness;
 
-use harness::{field, hash_password, hex, page, Redis, Web, ALICE};
+use harness::{field, flag_field, hash_password, hex, page, two_envs, Redis, Web, ALICE};
 use serde_json::Value;
 
 pub const ANA: (&str, &str) = ("ana", "ana-password-1");
@@ -14,17 +14,9 @@ const STAGING_KEY: &str = "staging-key-0123456789";
 const PRODUCTION_KEY: &str = "production-key-0123456789";
 
 fn env_config(staging: &Redis, production: &Redis) -> String {
-    format!(
-        r#"
-[[environment]]
-name = "staging"
-redis = "{}"
-
-[[environment]]
-name = "production"
-redis = "{}"
-protected = true
-
+    two_envs(staging, production, "protected = true")
+        + &format!(
+            r#"
 [[user]]
 name = "{}"
 password_hash = "{}"
@@ -40,11 +32,9 @@ key = "{PRODUCTION_KEY}"
 prefix = ""
 environment = "production"
 "#,
-        staging.url(),
-        production.url(),
-        ANA.0,
-        hash_password(ANA.1)
-    )
+            ANA.0,
+            hash_password(ANA.1)
+        )
 }
 
 async fn post(web: &Web, c: &reqwest::Client, action: &str, form: &[(&str, &str)]) -> u16 {
@@ -72,19 +62,12 @@ async fn ofrep(web: &Web, flag: &str, key: &str) -> (u16, Value) {
 }
 
 fn enabled(redis: &Redis, key: &[u8]) -> bool {
-    let redis::Value::Array(items) = redis.cmd(&[b"HANOI.GET", key]) else {
-        panic!("no flag");
-    };
-    items
-        .chunks(2)
-        .find(|p| p[0] == redis::Value::BulkString(b"enabled".to_vec()))
-        .map(|p| p[1] == redis::Value::Int(1))
-        .expect("enabled")
+    flag_field(redis, key, "enabled") == redis::Value::Int(1)
 }
 
 fn setup() -> (Redis, Redis) {
-    let staging = Redis::start();
-    let production = Redis::start();
+    let staging = Redis::start(&[]);
+    let production = Redis::start(&[]);
     staging.cmd(&[b"HANOI.DEFINE", b"both", b"PERCENTAGE", b"100"]);
     staging.cmd(&[b"HANOI.DEFINE", b"only-staging", b"PERCENTAGE", b"30"]);
     production.cmd(&[b"HANOI.DEFINE", b"both", b"DISABLED", b"PERCENTAGE", b"5"]);
@@ -276,7 +259,7 @@ async fn api_keys_serve_one_environment_and_health_per_environment() {
     assert_eq!(anon().await, (200, "ok".to_owned()));
 
     // Production down: reported, and the list still shows staging.
-    production.stop();
+    production.kill();
     let h = health(503).await;
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["environments"][0]["reachable"], true);
@@ -311,7 +294,7 @@ async fn api_keys_serve_one_environment_and_health_per_environment() {
     assert!(html.contains(r#"id="env-unreachable""#), "{html}");
     assert!(html.contains("<strong>production</strong>"));
     // Back: the banner goes at the next check.
-    production.restart();
+    production.start_again();
     let h = health(200).await;
     assert_eq!(h["status"], "ok", "{h}");
     let (_, html) = page(&alice, &web.url("/flags")).await;
@@ -627,13 +610,8 @@ async fn an_environment_with_its_own_redis_user() {
 /// its own ids, and its history has one import by the copying user.
 #[tokio::test]
 async fn a_copy_the_target_refuses_changes_nothing_there() {
-    let staging = Redis::start();
-    let production = Redis::start_with(&[
-        "--hanoi.max-value-bytes",
-        "64",
-        "--enable-debug-command",
-        "yes",
-    ]);
+    let staging = Redis::start(&[]);
+    let production = Redis::start(&["--hanoi.max-value-bytes", "64"]);
     let c = |r: &Redis, args: &[&str]| {
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         r.cmd(&a)

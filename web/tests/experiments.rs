@@ -82,7 +82,7 @@ fn row(html: &str, table: &str, arm: &str) -> String {
 
 #[tokio::test]
 async fn start_stop_and_reset_from_the_page() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     #[rustfmt::skip]
     redis.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"100", b"VARIANTS", b"2", b"one_page", b"two_pages"]);
     let web = Web::start(&redis);
@@ -260,7 +260,7 @@ fn wald(ca: f64, na: f64, cb: f64, nb: f64) -> (String, String, String) {
 
 #[tokio::test]
 async fn results_srm_chart_and_csv_of_a_seeded_experiment() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     #[rustfmt::skip]
     redis.cmd(&[b"HANOI.DEFINE", b"checkout", b"PERCENTAGE", b"100", b"VARIANTS", b"2", b"a", b"b"]);
     #[rustfmt::skip]
@@ -368,7 +368,7 @@ async fn results_srm_chart_and_csv_of_a_seeded_experiment() {
 
 #[tokio::test]
 async fn starting_needs_approvals_where_changes_do() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     #[rustfmt::skip]
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"50"]);
     let extra = format!(

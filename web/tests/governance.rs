@@ -5,20 +5,10 @@
 
 mod harness;
 
-use harness::{field, hex, page, parse_csv, Redis, Web, ALICE, VICTOR};
-
-/// A form of the page posted as a browser does: the status and the body.
-async fn submit(
-    web: &Web,
-    c: &reqwest::Client,
-    html: &str,
-    action: &str,
-    form_id: &str,
-    extra: &[(&str, &str)],
-) -> (u16, String) {
-    let (status, _, body) = harness::submit_form(web, c, html, action, form_id, extra).await;
-    (status, body)
-}
+use harness::{
+    field, flag_field, hex, page, parse_csv, reply_field, submit, two_envs, Redis, Web, ALICE,
+    VICTOR,
+};
 
 async fn post(
     web: &Web,
@@ -45,21 +35,9 @@ fn stream_len(redis: &Redis) -> i64 {
     }
 }
 
-/// A flat field/value reply's field.
-fn get_field(v: &redis::Value, name: &str) -> redis::Value {
-    let redis::Value::Array(items) = v else {
-        panic!("not a map: {v:?}");
-    };
-    items
-        .chunks(2)
-        .find(|p| p[0] == redis::Value::BulkString(name.as_bytes().to_vec()))
-        .map(|p| p[1].clone())
-        .unwrap_or_else(|| panic!("no {name} in {v:?}"))
-}
-
 #[tokio::test]
 async fn the_flag_page_follows_the_evaluation_order() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"30"]);
     for name in [&b"first"[..], b"second"] {
         redis.cmd(&[
@@ -115,7 +93,7 @@ async fn the_flag_page_follows_the_evaluation_order() {
 
 #[tokio::test]
 async fn previews_leave_the_flags_stats_untouched() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"0"]);
     redis.cmd(&[
         b"HANOI.RULE",
@@ -152,12 +130,12 @@ async fn previews_leave_the_flags_stats_untouched() {
     for key in [&b"f"[..], b"g"] {
         let st = redis.cmd(&[b"HANOI.STATS", key]);
         assert_eq!(
-            get_field(&st, "evaluations"),
+            reply_field(&st, "evaluations"),
             redis::Value::Int(0),
             "{st:?}"
         );
         assert_eq!(
-            get_field(&st, "last_evaluated"),
+            reply_field(&st, "last_evaluated"),
             redis::Value::Nil,
             "{st:?}"
         );
@@ -165,12 +143,12 @@ async fn previews_leave_the_flags_stats_untouched() {
     // Traffic counts (the same flag, evaluated by an application).
     redis.cmd(&[b"HANOI.RESOLVE", b"f", b"someone"]);
     let st = redis.cmd(&[b"HANOI.STATS", b"f"]);
-    assert_eq!(get_field(&st, "evaluations"), redis::Value::Int(1));
+    assert_eq!(reply_field(&st, "evaluations"), redis::Value::Int(1));
 }
 
 #[tokio::test]
 async fn every_change_is_in_the_audit_log_with_its_comment() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start_with(&redis, "audit_length = 500\n");
     let alice = web.login(ALICE).await;
     let (s, _) = create(
@@ -227,7 +205,7 @@ async fn every_change_is_in_the_audit_log_with_its_comment() {
     // (It was written with the change, in its MULTI/EXEC, then taken back.)
     let info = redis.cmd(&[b"XINFO", b"STREAM", b"hanoi-web:audit"]);
     assert_eq!(
-        get_field(&info, "entries-added"),
+        reply_field(&info, "entries-added"),
         redis::Value::Int(before + 1)
     );
     // Another flag, by the API (not through hanoi-web): not audited.
@@ -331,19 +309,14 @@ fn form_of<'a>(html: &'a str, id: &str) -> &'a str {
     &rest[..rest.find("</form>").expect("</form>")]
 }
 
-fn two_envs(staging: &Redis, production: &Redis, production_extra: &str) -> String {
-    format!(
-        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\nprotected = true\n{production_extra}\n",
-        staging.url(),
-        production.url()
-    )
-}
-
 #[tokio::test]
 async fn a_refused_save_comes_back_at_its_form_with_everything_typed() {
-    let (staging, production) = (Redis::start(), Redis::start());
+    let (staging, production) = (Redis::start(&[]), Redis::start(&[]));
     production.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"5"]);
-    let web = Web::start_with(&staging, &two_envs(&staging, &production, ""));
+    let web = Web::start_with(
+        &staging,
+        &two_envs(&staging, &production, "protected = true"),
+    );
     let alice = web.login(ALICE).await;
     let url = format!("/f/{}?env=production", hex(b"f"));
     let (_, html) = page(&alice, &web.url(&url)).await;
@@ -520,7 +493,7 @@ async fn approvals_setup() -> (
     reqwest::Client,
     reqwest::Client,
 ) {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
     let web = Web::start_with(&redis, &approvals_config(&redis));
     let (alice, bob, carol) = (
@@ -546,27 +519,18 @@ fn approvals_config(redis: &Redis) -> String {
 }
 
 fn percentage_of(redis: &Redis, key: &[u8]) -> redis::Value {
-    get_field(&redis.cmd(&[b"HANOI.GET", key]), "percentage")
+    flag_field(redis, key, "percentage")
 }
 
 /// Approves (or rejects) request `id` as `c`: the status and the
 /// redirect's location.
 async fn decide(web: &Web, c: &reqwest::Client, id: u64, decision: &str) -> (u16, String) {
     let (_, html) = page(c, &web.url("/requests")).await;
-    let csrf = field(&html, None, "csrf");
-    let r = c
-        .post(web.url(&format!("/requests/{id}")))
-        .header("Origin", &web.base)
-        .form(&[("csrf", csrf.as_str()), ("decision", decision)])
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let form = [
+        ("csrf".to_owned(), field(&html, None, "csrf")),
+        ("decision".to_owned(), decision.to_owned()),
+    ];
+    let (status, location, _) = harness::post_form(web, c, &format!("/requests/{id}"), &form).await;
     (status, location)
 }
 
@@ -579,25 +543,9 @@ async fn propose_percentage(
 ) -> (u16, String) {
     let url = format!("/f/{}", hex(b"f"));
     let (_, html) = page(c, &web.url(&url)).await;
-    let mut form: Vec<(String, String)> = ["csrf", "version", "seen", "op"]
-        .iter()
-        .map(|n| (n.to_string(), field(&html, Some("percentage-form"), n)))
-        .collect();
-    form.push(("percentage".into(), pct.into()));
-    form.push(("comment".into(), comment.into()));
-    let r = c
-        .post(web.url(&url))
-        .header("Origin", &web.base)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let extra = [("percentage", pct), ("comment", comment)];
+    let (status, location, _) =
+        harness::submit_form(web, c, &html, &url, "percentage-form", &extra).await;
     (status, location)
 }
 
@@ -715,7 +663,7 @@ async fn a_stale_change_request_is_not_applied() {
 
 #[tokio::test]
 async fn a_pending_change_request_survives_a_restart_of_hanoi_web() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
     let config = approvals_config(&redis);
     let web = Web::start_with(&redis, &config);
@@ -771,7 +719,7 @@ fn get_text(redis: &Redis, key: &[u8]) -> String {
 
 #[tokio::test]
 async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
-    let (staging, production) = (Redis::start(), Redis::start());
+    let (staging, production) = (Redis::start(&[]), Redis::start(&[]));
     staging.cmd(&[b"HANOI.DEFINE", b"fresh", b"PERCENTAGE", b"40"]);
     staging.cmd(&[
         b"HANOI.RULE",
@@ -805,7 +753,10 @@ async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
         b"EQ",
         b"x",
     ]);
-    let web = Web::start_with(&staging, &two_envs(&staging, &production, ""));
+    let web = Web::start_with(
+        &staging,
+        &two_envs(&staging, &production, "protected = true"),
+    );
     let alice = web.login(ALICE).await;
 
     // A flag new to production: the page says it arrives off; the switch
@@ -838,7 +789,7 @@ async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
     assert_eq!(s, 303, "{body}");
     let got = redis::Value::Int(0);
     assert_eq!(
-        get_field(&production.cmd(&[b"HANOI.GET", b"fresh"]), "enabled"),
+        flag_field(&production, b"fresh", "enabled"),
         got,
         "arrived off"
     );
@@ -880,7 +831,7 @@ async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
     .await;
     assert_eq!(s, 303, "{body}");
     let got = production.cmd(&[b"HANOI.GET", b"both"]);
-    assert_eq!(get_field(&got, "enabled"), redis::Value::Int(0));
+    assert_eq!(reply_field(&got, "enabled"), redis::Value::Int(0));
     assert_eq!(percentage_of(&production, b"both"), redis::Value::Int(5));
     let text = format!("{got:?}");
     assert!(text.contains("country") && !text.contains("plan"), "{text}");
@@ -888,7 +839,7 @@ async fn a_copy_takes_what_is_chosen_and_a_new_flag_arrives_off() {
 
 #[tokio::test]
 async fn a_new_flag_is_typed_first() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let alice = web.login(ALICE).await;
     let (_, html) = page(&alice, &web.url("/flags/new")).await;
@@ -920,7 +871,7 @@ async fn a_new_flag_is_typed_first() {
     assert_eq!(s, 303, "{body}");
     let got = redis.cmd(&[b"HANOI.GET", b"banner"]);
     assert_eq!(
-        get_field(&got, "type"),
+        reply_field(&got, "type"),
         redis::Value::SimpleString("string".into())
     );
     let r = redis.cmd(&[b"HANOI.VALUE", b"banner", b"anyone"]);
@@ -967,7 +918,7 @@ async fn a_new_flag_is_typed_first() {
     .await;
     assert_eq!(s, 303);
     assert_eq!(
-        get_field(&redis.cmd(&[b"HANOI.GET", b"limit"]), "type"),
+        flag_field(&redis, b"limit", "type"),
         redis::Value::SimpleString("number".into())
     );
     // An object's values get a multi-line editor; what is served when off
@@ -998,7 +949,7 @@ async fn a_new_flag_is_typed_first() {
     .await;
     assert_eq!(s, 303);
     assert_eq!(
-        get_field(&redis.cmd(&[b"HANOI.GET", b"layout"]), "default"),
+        flag_field(&redis, b"layout", "default"),
         redis::Value::BulkString(b"wide".to_vec())
     );
 }

@@ -3,35 +3,14 @@
 
 mod harness;
 
-use harness::{field, hex, page, Redis, Web, ALICE, ALL_KEY, MOBILE_KEY, VICTOR};
+use harness::{
+    field, flag_field, hex, page, submit, Redis, Web, ALICE, ALL_KEY, MOBILE_KEY, VICTOR,
+};
 use serde_json::{json, Value};
 
-/// The flag's percentage, from HANOI.GET's flat field/value reply.
+/// The flag's percentage, from HANOI.GET.
 fn percentage(redis: &Redis, key: &[u8]) -> i64 {
-    let redis::Value::Array(items) = redis.cmd(&[b"HANOI.GET", key]) else {
-        panic!("no flag");
-    };
-    items
-        .chunks(2)
-        .find(|p| p[0] == redis::Value::BulkString(b"percentage".to_vec()))
-        .and_then(|p| match p[1] {
-            redis::Value::Int(i) => Some(i),
-            _ => None,
-        })
-        .expect("percentage")
-}
-
-/// A form of the page posted as a browser does: the status and the body.
-async fn submit(
-    web: &Web,
-    c: &reqwest::Client,
-    html: &str,
-    action: &str,
-    form_id: &str,
-    extra: &[(&str, &str)],
-) -> (u16, String) {
-    let (status, _, body) = harness::submit_form(web, c, html, action, form_id, extra).await;
-    (status, body)
+    redis::from_redis_value(&flag_field(redis, key, "percentage")).expect("percentage")
 }
 
 async fn create(web: &Web, c: &reqwest::Client, form: &[(&str, &str)]) -> u16 {
@@ -51,7 +30,7 @@ async fn create(web: &Web, c: &reqwest::Client, form: &[(&str, &str)]) -> u16 {
 
 #[tokio::test]
 async fn login_is_required_and_checked() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let anon = web.client();
     let r = anon.get(web.url("/flags")).send().await.unwrap();
@@ -113,7 +92,7 @@ async fn login_is_required_and_checked() {
 
 #[tokio::test]
 async fn failed_logins_are_rate_limited() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let c = web.client();
     for _ in 0..5 {
@@ -140,7 +119,7 @@ async fn failed_logins_are_rate_limited() {
 
 #[tokio::test]
 async fn parallel_guesses_do_not_slip_past_the_limit() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let c = web.client();
     let guesses = (0..12).map(|i| {
@@ -161,7 +140,7 @@ async fn parallel_guesses_do_not_slip_past_the_limit() {
 
 #[tokio::test]
 async fn admin_creates_and_edits_and_history_names_the_user() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let alice = web.login(ALICE).await;
     assert_eq!(
@@ -309,7 +288,7 @@ async fn admin_creates_and_edits_and_history_names_the_user() {
 
 #[tokio::test]
 async fn csrf_origin_and_roles_guard_every_write() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
     let web = Web::start(&redis);
     let url = format!("/f/{}", hex(b"f"));
@@ -398,7 +377,7 @@ async fn csrf_origin_and_roles_guard_every_write() {
 
 #[tokio::test]
 async fn a_save_based_on_a_stale_view_is_refused() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"shared", b"PERCENTAGE", b"10"]);
     let web = Web::start(&redis);
     let url = format!("/f/{}", hex(b"shared"));
@@ -452,7 +431,7 @@ async fn a_stale_save_is_refused_with_no_history_kept() {
     // With hanoi.history-length 0 a REGISTER and an UNREGISTER made behind
     // the page's back leave GET as it was and no history entry: only the
     // flag's revision tells.
-    let redis = Redis::start_with(&["--hanoi.history-length", "0"]);
+    let redis = Redis::start(&["--hanoi.history-length", "0"]);
     redis.cmd(&[b"HANOI.DEFINE", b"quiet", b"PERCENTAGE", b"10"]);
     let web = Web::start(&redis);
     let url = format!("/f/{}", hex(b"quiet"));
@@ -489,7 +468,7 @@ async fn a_stale_save_is_refused_with_no_history_kept() {
 
 #[tokio::test]
 async fn the_flag_page_edits_values_and_the_default() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"limit", b"PERCENTAGE", b"20"]);
     let web = Web::start(&redis);
     let url = format!("/f/{}", hex(b"limit"));
@@ -583,7 +562,7 @@ async fn the_flag_page_edits_values_and_the_default() {
 
 #[tokio::test]
 async fn untrusted_names_and_values_render_as_text() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let evil = b"<img src=x onerror=alert(1)>";
     redis.cmd(&[
         b"HANOI.DEFINE",
@@ -673,7 +652,7 @@ async fn ofrep_answers_the_shared_cases() {
         "/../tests/vectors/evaluation.json"
     );
     let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let cases = all["cases"].as_array().unwrap();
     // A case's `keys` (the keys it references, each with its commands)
     // first, then its own commands, then its `delete`s (as tests/vectors.rs).
@@ -768,7 +747,7 @@ async fn ofrep_answers_the_shared_cases() {
 
 #[tokio::test]
 async fn ofrep_single_evaluation() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     harness::define_ofrep_flags(&redis);
     redis.cmd(&[b"HANOI.DEFINE", b"mobile:a", b"PERCENTAGE", b"100"]);
     redis.cmd(&[b"SET", b"plain-string", b"x"]);
@@ -919,7 +898,7 @@ async fn ofrep_raw(web: &Web, path: &str, key: &str, body: Vec<u8>) -> (u16, Str
 /// status, same body but for the key).
 #[tokio::test]
 async fn a_key_that_is_not_a_flag_answers_as_a_missing_one() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"SET", b"mobile:session-store", b"secret"]);
     redis.cmd(&[b"HSET", b"mobile:hash", b"f", b"v"]);
     let web = Web::start(&redis);
@@ -947,7 +926,7 @@ async fn a_key_that_is_not_a_flag_answers_as_a_missing_one() {
 /// the flag's `type`.
 #[tokio::test]
 async fn ofrep_metadata_has_every_meta_field() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     harness::define_ofrep_flags(&redis);
     redis.cmd(&[
         b"HANOI.META",
@@ -983,7 +962,7 @@ async fn ofrep_metadata_has_every_meta_field() {
 
 #[tokio::test]
 async fn ofrep_bodies_byte_for_byte_and_every_error_in_ofreps_format() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     harness::define_ofrep_flags(&redis);
     let web = Web::start(&redis);
     let one = "/ofrep/v1/evaluate/flags/bool-on";
@@ -1074,7 +1053,7 @@ async fn ofrep_bodies_byte_for_byte_and_every_error_in_ofreps_format() {
 
 #[tokio::test]
 async fn ofrep_bulk_with_etag() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     for k in ["a", "b", "mobile:c"] {
         redis.cmd(&[b"HANOI.DEFINE", k.as_bytes(), b"PERCENTAGE", b"100"]);
     }
@@ -1172,7 +1151,7 @@ async fn ofrep_bulk_with_etag() {
 
 #[tokio::test]
 async fn redis_down_then_back_without_restarting_hanoi_web() {
-    let mut redis = Redis::start();
+    let mut redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
     let web = Web::start(&redis);
     let alice = web.login(ALICE).await;
@@ -1180,7 +1159,7 @@ async fn redis_down_then_back_without_restarting_hanoi_web() {
     let (s, _) = ofrep(&web, "/ofrep/v1/evaluate/flags/f", Some(ALL_KEY), &body).await;
     assert_eq!(s, 200);
 
-    redis.stop();
+    redis.kill();
     let (s, v) = ofrep(&web, "/ofrep/v1/evaluate/flags/f", Some(ALL_KEY), &body).await;
     assert_eq!(s, 503);
     assert_eq!(v["errorCode"], "GENERAL");
@@ -1191,7 +1170,7 @@ async fn redis_down_then_back_without_restarting_hanoi_web() {
     assert_eq!(s, 503);
     assert!(html.contains("Redis is unreachable"));
 
-    redis.restart();
+    redis.start_again();
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
     // The connection comes back by itself: ask until it has (bounded).
     let mut status = 0;
@@ -1211,7 +1190,7 @@ async fn redis_down_then_back_without_restarting_hanoi_web() {
 
 #[tokio::test]
 async fn ofrep_cors_for_browser_apps() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
     let web = Web::start_with(&redis, r#"cors_origins = ["http://app.example"]"#);
     let c = reqwest::Client::new();
@@ -1271,7 +1250,7 @@ async fn ofrep_cors_for_browser_apps() {
 
 #[tokio::test]
 async fn read_only_mode_refuses_every_write() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
     let web = Web::start_with(&redis, "read_only = true");
     let url = format!("/f/{}", hex(b"f"));
@@ -1299,7 +1278,7 @@ async fn read_only_mode_refuses_every_write() {
 
 #[tokio::test]
 async fn an_acl_user_from_the_config_is_the_history_user() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[
         b"ACL",
         b"SETUSER",
@@ -1355,10 +1334,10 @@ fn listed(html: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_list_pages_sorts_and_searches() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     {
         // 301 flags, defined in a shuffled order: SCAN's order is not the list's.
-        let mut con = redis.con().unwrap();
+        let mut con = redis.con();
         let mut pipe = redis::pipe();
         for i in (0..301).map(|i| (i * 7919) % 301) {
             pipe.cmd("HANOI.DEFINE")
@@ -1443,7 +1422,7 @@ fn ids_on(html: &str) -> (Vec<String>, Option<String>) {
 
 #[tokio::test]
 async fn registered_ids_are_browsed_searched_and_removed() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"5"]);
     let ids: Vec<String> = (0..250).map(|i| format!("user-{i}")).collect();
     let mut args: Vec<&[u8]> = vec![b"HANOI.REGISTER", b"f", b"USER"];
@@ -1560,7 +1539,7 @@ async fn post_rule(
 
 #[tokio::test]
 async fn the_flag_page_guides_people() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let alice = web.login(ALICE).await;
     assert_eq!(
@@ -1831,7 +1810,7 @@ async fn the_flag_page_guides_people() {
 
 #[tokio::test]
 async fn the_flag_page_charts_evaluations_over_time() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"100"]);
     for i in 0..30 {
         redis.cmd(&[b"HANOI.ENABLED", b"f", format!("u{i}").as_bytes()]);
@@ -1853,7 +1832,7 @@ async fn the_flag_page_charts_evaluations_over_time() {
 
 #[tokio::test]
 async fn the_rule_builder_suggests_attributes_used_on_other_flags() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"a"]);
     redis.cmd(&[
         b"HANOI.RULE",

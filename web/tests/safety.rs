@@ -26,7 +26,7 @@ const BEHIND_PROXY: &str = "trusted_proxies = [\"127.0.0.1\"]";
 
 #[tokio::test]
 async fn good_logins_do_not_count_against_an_address() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start(&redis);
     for _ in 0..6 {
         assert_eq!(attempt(&web, None, ALICE.0, ALICE.1).await.0, 303);
@@ -37,7 +37,7 @@ async fn good_logins_do_not_count_against_an_address() {
 
 #[tokio::test]
 async fn the_owner_logs_in_while_the_account_is_under_attack() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start_with(&redis, BEHIND_PROXY);
     let attacker = Some("203.0.113.66");
     for _ in 0..5 {
@@ -64,7 +64,7 @@ async fn the_owner_logs_in_while_the_account_is_under_attack() {
 
 #[tokio::test]
 async fn existing_and_unknown_names_are_refused_alike() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start_with(&redis, BEHIND_PROXY);
     // The same story for an account and for a name no account has: five
     // addresses fail once each, then a fresh address and a used one try.
@@ -88,7 +88,7 @@ async fn existing_and_unknown_names_are_refused_alike() {
 
 #[tokio::test]
 async fn forwarded_headers_are_believed_from_trusted_proxies_only() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     // No trusted_proxies: the header is ignored, every guess is the peer's.
     let web = Web::start(&redis);
     for i in 0..5 {
@@ -158,7 +158,7 @@ const SECRET: &str = "session_secret = \"0123456789abcdef0123456789abcdef-shared
 
 #[tokio::test]
 async fn logout_ends_the_session_in_every_process() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     // Two hanoi-web processes sharing one Redis and the session key.
     let one = Web::start_with(&redis, SECRET);
     let two = Web::start_with(&redis, SECRET);
@@ -210,7 +210,7 @@ async fn logout_ends_the_session_in_every_process() {
 
 #[tokio::test]
 async fn a_new_password_ends_the_old_sessions() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let web = Web::start_with(&redis, SECRET);
     let cookie = login_cookie(&web, ALICE).await;
     drop(web);
@@ -249,7 +249,7 @@ async fn detail(web: &Web, cookie: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn healthz_tells_strangers_only_ok_or_degraded() {
-    let mut redis = Redis::start();
+    let mut redis = Redis::start(&[]);
     let web = Web::start(&redis);
     let anon = |web: &Web| {
         let url = web.url("/healthz");
@@ -269,7 +269,7 @@ async fn healthz_tells_strangers_only_ok_or_degraded() {
     assert_eq!(h["environments"][0]["name"], "default");
     assert_eq!(h["environments"][0]["reachable"], true);
 
-    redis.stop();
+    redis.kill();
     assert_eq!(anon(&web).await, (503, "degraded".to_owned()));
     let (status, h) = detail(&web, &cookie).await;
     assert_eq!(status, 503);

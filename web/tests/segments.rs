@@ -9,8 +9,8 @@
 mod harness;
 
 use harness::{
-    field, hash_password, hex, page, post_form as post, submit_form as submit, Redis, Web, ALICE,
-    ALL_KEY, VICTOR,
+    field, flag_field, hash_password, hex, page, post_form as post, submit_form as submit,
+    two_envs, Redis, Web, ALICE, ALL_KEY, VICTOR,
 };
 use serde_json::{json, Value};
 
@@ -30,20 +30,8 @@ fn texts(v: &redis::Value) -> Vec<String> {
     }
 }
 
-/// A field of `HANOI.GET key` (flat field/value reply).
-fn get_field(redis: &Redis, key: &[u8], name: &str) -> redis::Value {
-    let redis::Value::Array(items) = redis.cmd(&[b"HANOI.GET", key]) else {
-        panic!("no flag {}", String::from_utf8_lossy(key));
-    };
-    items
-        .chunks(2)
-        .find(|p| p[0] == redis::Value::BulkString(name.as_bytes().to_vec()))
-        .map(|p| p[1].clone())
-        .unwrap_or_else(|| panic!("no field {name}"))
-}
-
 fn prereqs(redis: &Redis, key: &[u8]) -> Vec<String> {
-    texts(&get_field(redis, key, "prerequisites"))
+    texts(&flag_field(redis, key, "prerequisites"))
 }
 
 /// Creates a segment with the Segments page's form.
@@ -93,7 +81,7 @@ fn part<'a>(html: &'a str, id: &str, end: &str) -> &'a str {
 
 #[tokio::test]
 async fn segments_prerequisites_and_the_segment_attribute_over_http() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"new_payments", b"PERCENTAGE", b"0"]);
     redis.cmd(&[b"HANOI.REGISTER", b"new_payments", b"USER", b"anna"]);
     redis.cmd(&[b"HANOI.DEFINE", b"api_v2", b"PERCENTAGE", b"100"]);
@@ -112,7 +100,7 @@ async fn segments_prerequisites_and_the_segment_attribute_over_http() {
         "{location}"
     );
     assert_eq!(
-        texts(&get_field(&redis, b"beta", "kind")),
+        texts(&flag_field(&redis, b"beta", "kind")),
         vec!["segment".to_owned()]
     );
     // The same name again: refused, nothing changed.
@@ -404,7 +392,7 @@ async fn ofrep(web: &Web, path: &str, body: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn ofrep_prerequisite_failed_and_bulk_without_segments() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     let c = |words: &[&str]| {
         let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
         redis.cmd(&args);
@@ -493,17 +481,9 @@ async fn ofrep_prerequisite_failed_and_bulk_without_segments() {
     );
 }
 
-fn two_envs(staging: &Redis, production: &Redis) -> String {
-    format!(
-        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\n",
-        staging.url(),
-        production.url()
-    )
-}
-
 #[tokio::test]
 async fn compare_and_copy_warn_of_references_missing_in_the_target() {
-    let (staging, production) = (Redis::start(), Redis::start());
+    let (staging, production) = (Redis::start(&[]), Redis::start(&[]));
     for r in [&staging, &production] {
         r.cmd(&[b"HANOI.DEFINE", b"payments", b"PERCENTAGE", b"100"]);
     }
@@ -521,7 +501,7 @@ async fn compare_and_copy_warn_of_references_missing_in_the_target() {
         b"1",
         b"beta",
     ]);
-    let web = Web::start_with(&staging, &two_envs(&staging, &production));
+    let web = Web::start_with(&staging, &two_envs(&staging, &production, ""));
     let alice = web.login(ALICE).await;
     let base = format!("/f/{}", hex(b"checkout"));
     let compare = web.url(&format!("{base}/compare?env=staging&with=production"));
@@ -566,7 +546,7 @@ const CAROL: (&str, &str) = ("carol", "carol-password-1");
 
 #[tokio::test]
 async fn a_prerequisite_is_a_change_request_where_changes_need_approvals() {
-    let redis = Redis::start();
+    let redis = Redis::start(&[]);
     redis.cmd(&[b"HANOI.DEFINE", b"f", b"PERCENTAGE", b"10"]);
     redis.cmd(&[b"HANOI.DEFINE", b"payments", b"PERCENTAGE", b"100"]);
     let mut extra = format!(

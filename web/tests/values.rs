@@ -142,8 +142,8 @@ fn reader(name: &str, program: &str, args: &[&str]) -> Option<Vec<Json>> {
 
 #[tokio::test]
 async fn every_value_the_module_accepts_every_client_reads() {
-    let redis = Redis::start();
-    let mut con = redis.con().unwrap();
+    let redis = Redis::start(&[]);
+    let mut con = redis.con();
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let (mut accepted, mut refused) = (Vec::new(), 0);
     for i in 0..300 {

@@ -20,117 +20,15 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-// The module's path, the server binary, a free port and a fresh directory:
-// the same file the module's own suites use.
+// The module's path, the server binary, a free port and a fresh directory,
+// and the server itself: the same files the module's own suites use.
 #[path = "../../../tests/common/process.rs"]
 mod process;
-pub use process::{free_port, fresh_dir, module_path, server_binary};
-
-pub struct Redis {
-    pub port: u16,
-    dir: PathBuf,
-    args: Vec<String>,
-    /// Whether the hanoi module is loaded.
-    module: bool,
-    child: Option<Child>,
-}
-
-impl Redis {
-    pub fn start() -> Redis {
-        Redis::start_with(&[])
-    }
-
-    /// With extra `redis-server` arguments (e.g. `--cluster-enabled yes`).
-    pub fn start_with(args: &[&str]) -> Redis {
-        let mut r = Redis {
-            port: free_port(),
-            dir: fresh_dir(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-            module: true,
-            child: None,
-        };
-        r.restart();
-        r
-    }
-
-    /// A plain redis-server: the hanoi module not loaded.
-    pub fn start_without_module() -> Redis {
-        let mut r = Redis {
-            port: free_port(),
-            dir: fresh_dir(),
-            args: Vec::new(),
-            module: false,
-            child: None,
-        };
-        r.restart();
-        r
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server again on the same port (after `stop`).
-    pub fn restart(&mut self) {
-        let mut command = Command::new(server_binary());
-        command
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(&self.args)
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir);
-        if self.module {
-            command.arg("--loadmodule").arg(module_path());
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        self.child = Some(child);
-        let start = Instant::now();
-        loop {
-            if let Ok(mut c) = self.con() {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return;
-                }
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn con(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(2))
-    }
-
-    /// One command, its reply as a redis::Value.
-    pub fn cmd(&self, args: &[&[u8]]) -> redis::Value {
-        let mut c = self.con().expect("connect to redis");
-        let mut cmd = redis::cmd(std::str::from_utf8(args[0]).expect("command name"));
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        cmd.query(&mut c).expect("redis command")
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+#[path = "../../../tests/common/server.rs"]
+mod server;
+pub use process::{free_port, fresh_dir};
+/// A real `redis-server` with the module: `tests/common/server.rs`.
+pub use server::Server as Redis;
 
 /// `hanoi-web hash-password` with the password on stdin.
 pub fn hash_password(pw: &str) -> String {
@@ -382,6 +280,49 @@ pub async fn submit_form(
         form.push((k.to_string(), v.to_string()));
     }
     post_form(web, c, action, &form).await
+}
+
+/// A form of the page posted as a browser does ([`submit_form`]): the
+/// status and the body.
+pub async fn submit(
+    web: &Web,
+    c: &reqwest::Client,
+    html: &str,
+    action: &str,
+    form_id: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String) {
+    let (status, _, body) = submit_form(web, c, html, action, form_id, extra).await;
+    (status, body)
+}
+
+/// A field of a flat field/value reply (`HANOI.GET`, `HANOI.STATS`,
+/// `XINFO STREAM`...).
+pub fn reply_field(v: &redis::Value, name: &str) -> redis::Value {
+    let redis::Value::Array(items) = v else {
+        panic!("not a map: {v:?}");
+    };
+    items
+        .chunks(2)
+        .find(|p| p[0] == redis::Value::BulkString(name.as_bytes().to_vec()))
+        .map(|p| p[1].clone())
+        .unwrap_or_else(|| panic!("no {name} in {v:?}"))
+}
+
+/// A field of `HANOI.GET key`.
+pub fn flag_field(redis: &Redis, key: &[u8], name: &str) -> redis::Value {
+    reply_field(&redis.cmd(&[b"HANOI.GET", key]), name)
+}
+
+/// hanoi-web's config for two environments, `staging` and `production`
+/// (`production_extra`: lines of production's table, e.g.
+/// `"protected = true\napprovals = 1"`).
+pub fn two_envs(staging: &Redis, production: &Redis, production_extra: &str) -> String {
+    format!(
+        "[[environment]]\nname = \"staging\"\nredis = \"{}\"\n\n[[environment]]\nname = \"production\"\nredis = \"{}\"\n{production_extra}\n",
+        staging.url(),
+        production.url()
+    )
 }
 
 pub fn hex(bytes: &[u8]) -> String {
