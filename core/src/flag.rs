@@ -1065,16 +1065,7 @@ impl Flag {
             .iter()
             .position(|r| r.name == name)
             .ok_or_else(|| Error::BadRule(format!("no rule named '{}'", quote(name))))?;
-        if index >= self.rules.len() {
-            return Err(Error::BadRule(format!(
-                "MOVE index {index} out of range: the flag has {} rules (0 to {})",
-                self.rules.len(),
-                self.rules.len() - 1
-            )));
-        }
-        let rule = self.rules.remove(from);
-        self.rules.insert(index, rule);
-        Ok(from != index)
+        move_to(&mut self.rules, from, index, "rules", Error::BadRule)
     }
 
     /// `HANOI.SCHEDULE key WINDOW from until` (0 = open on that side).
@@ -2034,15 +2025,34 @@ impl Flag {
             .iter()
             .position(|p| p.key == key)
             .ok_or_else(|| Error::Reference(format!("no prerequisite '{}'", quote(key))))?;
-        if index >= self.prereqs.len() {
-            return Err(Error::Reference(format!(
-                "MOVE index {index} out of range: the flag has {} prerequisites (0 to {})",
-                self.prereqs.len(),
-                self.prereqs.len() - 1
-            )));
-        }
-        let p = self.prereqs.remove(from);
-        self.prereqs.insert(index, p);
-        Ok(from != index)
+        move_to(
+            &mut self.prereqs,
+            from,
+            index,
+            "prerequisites",
+            Error::Reference,
+        )
     }
+}
+
+/// `MOVE` in an ordered list (rules, prerequisites): the item at `from`
+/// goes to `index`; whether it moved. An index past the end is refused,
+/// naming what the list holds.
+fn move_to<T>(
+    list: &mut Vec<T>,
+    from: usize,
+    index: usize,
+    what: &str,
+    err: fn(String) -> Error,
+) -> Result<bool, Error> {
+    if index >= list.len() {
+        return Err(err(format!(
+            "MOVE index {index} out of range: the flag has {} {what} (0 to {})",
+            list.len(),
+            list.len().saturating_sub(1)
+        )));
+    }
+    let item = list.remove(from);
+    list.insert(index, item);
+    Ok(from != index)
 }
