@@ -230,6 +230,18 @@ pub struct RuleDescription {
     pub conditions: Vec<ConditionDescription>,
 }
 
+/// Where [`RuleDescription::of_command`] stopped reading a rule's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Every word was read.
+    Whole,
+    /// Within the last condition's values (a list cut short).
+    InLast,
+    /// After the last whole condition (cut after `AND`, or an operator
+    /// this version does not know).
+    After,
+}
+
 /// One condition of a rule: `attribute operator arguments` (a reply's
 /// `condition`: [`crate::reply::CONDITION_FIELDS`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,9 +272,9 @@ impl RuleDescription {
 
     /// A rule from the words of `HANOI.RULE key SET name args...` as the
     /// history keeps them (at most its first arguments), read as far as
-    /// they go, and whether they were read whole. For display: a write is
-    /// checked by [`crate::rules::parse_rule`], which this never replaces.
-    pub fn of_command(name: &[u8], args: &[Vec<u8>]) -> (RuleDescription, bool) {
+    /// they go, and where they stopped. For display: a write is checked by
+    /// [`crate::rules::parse_rule`], which this never replaces.
+    pub fn of_command(name: &[u8], args: &[Vec<u8>]) -> (RuleDescription, Cut) {
         use crate::rules::{operator, Arity};
         let kw = |i: usize, k: &str| {
             args.get(i)
@@ -288,7 +300,7 @@ impl RuleDescription {
             i += 2;
         }
         if !kw(i, "IF") {
-            return (r, false);
+            return (r, Cut::After);
         }
         i += 1;
         while let (Some(attribute), Some(o)) =
@@ -314,18 +326,18 @@ impl RuleDescription {
                 arguments: args[i.min(args.len())..end.min(args.len())].to_vec(),
             });
             if end > args.len() {
-                return (r, false);
+                return (r, Cut::InLast);
             }
             i = end;
             if i == args.len() {
-                return (r, true);
+                return (r, Cut::Whole);
             }
             if !kw(i, "AND") {
-                return (r, false);
+                break;
             }
             i += 1;
         }
-        (r, false)
+        (r, Cut::After)
     }
 
     /// The arguments after `HANOI.RULE key SET name` that write it again.

@@ -27,7 +27,7 @@ pub mod rules;
 pub mod slot;
 pub mod store;
 
-pub use describe::{ConditionDescription, Description, Resolution, RuleDescription, Value};
+pub use describe::{ConditionDescription, Cut, Description, Resolution, RuleDescription, Value};
 pub use error::{Error, NotEnabled};
 pub use flag::{
     crc32, parse_int, parse_percentage, parse_weight, system_now_ms, CopyParts, Definition, Detail,

@@ -1256,16 +1256,19 @@ mod tests {
         assert_eq!(r.args(), rule.args());
         assert_eq!(r.segments().collect::<Vec<_>>(), [&b"beta"[..]]);
         let args: Vec<Vec<u8>> = words.iter().map(|w| w.to_vec()).collect();
+        use crate::describe::Cut;
         assert_eq!(
             RuleDescription::of_command(b"pros", &args),
-            (r.clone(), true)
+            (r.clone(), Cut::Whole)
         );
         // Cut (as the history keeps a command): read as far as it goes.
-        let (cut, whole) = RuleDescription::of_command(b"pros", &args[..9]);
-        assert!(!whole);
+        let (cut, how) = RuleDescription::of_command(b"pros", &args[..9]);
+        assert_eq!(how, Cut::InLast);
         assert_eq!((cut.rollout, cut.conditions.len()), (Some(50), 1));
         assert_eq!(cut.conditions[0].arguments, [b"pro".to_vec()]);
-        assert!(!RuleDescription::of_command(b"x", &args[..2]).1);
+        let (cut, how) = RuleDescription::of_command(b"pros", &args[..11]);
+        assert_eq!((how, cut.conditions.len()), (Cut::After, 1));
+        assert_eq!(RuleDescription::of_command(b"x", &args[..2]).1, Cut::After);
         // A rule from a newer module with a field appended still reads.
         let mut rule_reply: Reply = r.value().into();
         if let Reply::Array(a) = &mut rule_reply {

@@ -421,12 +421,10 @@ export function ruleWords(rule: Rule): Arg[] {
   rule.when.forEach((c, i) => {
     out.push(i === 0 ? "IF" : "AND", c[0], c[1]);
     if (c.length < 3) return;
-    const arg = c[2];
-    if (!Array.isArray(arg)) out.push(String(arg));
-    else {
-      if (LIST_ARG.has(c[1].toUpperCase())) out.push(String(arg.length));
-      out.push(...arg.map(String));
-    }
+    // One value or a list; IN and NOTIN count theirs (one value: a count of 1).
+    const args = Array.isArray(c[2]) ? c[2] : [c[2]];
+    if (LIST_ARG.has(c[1].toUpperCase())) out.push(String(args.length));
+    out.push(...args.map(String));
   });
   return out;
 }

@@ -65,6 +65,8 @@ test("GET's rules are read as structure, and take appended fields", () => {
   assert.throws(() => description(new Map([["rules", [[b("r"), null, null, [[b("a"), "EQ"]]]]]])), HanoiError);
   // written back: the module's words, IN's count put back
   assert.deepEqual(ruleWords(want), ["ROLLOUT", "50", "VARIANT", "b", "IF", "plan", "IN", "2", "pro", "team", "AND", "email", "EXISTS", "AND", "v", "SEMVER_GE", "2.1.0"]);
+  // One value where IN takes a list: a count of 1.
+  assert.deepEqual(ruleWords({ when: [["plan", "IN", "pro"]] }), ["IF", "plan", "IN", "1", "pro"]);
 });
 
 const EXPLAIN = [1, Buffer.from("blue"), "rule", Buffer.from("beta"), 40, null];

@@ -340,6 +340,26 @@ def test_targeting_rules_round_trip(rollout):
         rollout.set_targeting_rule("g", "r", ["IF", "country", "EQ", "DE"])
     with pytest.raises(TypeError, match="when"):
         rollout.set_targeting_rule("g", "r")
+    # A Condition given one value, or none, reads as a tuple does.
+    rollout.set_targeting_rule(
+        "g", "one", [Condition("country", "EQ", "DE"), ("beta", "EXISTS", None)]
+    )  # type: ignore[arg-type]
+    assert rollout.describe("g").rules[-1].when == [
+        Condition("country", "EQ", ("DE",)),
+        Condition("beta", "EXISTS", ()),
+    ]
+
+
+def test_a_rule_as_words_is_an_older_module():
+    from hanoi_redis._common import HanoiError, TargetingRule
+
+    with pytest.raises(HanoiError, match="older"):
+        TargetingRule.from_reply([b"de", b"IF", b"country", b"EQ", b"DE"])
+    # Fields a newer module appends are left out.
+    r = TargetingRule.from_reply(
+        [b"de", None, None, [[b"country", b"EQ", [b"DE"], b"new"]], b"new"]
+    )
+    assert r == TargetingRule("de", None, None, [Condition("country", "EQ", ("DE",))])
 
 
 def test_set_rule_is_hanoi_s_regex(rollout):

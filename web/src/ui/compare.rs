@@ -130,11 +130,11 @@ fn aspects(f: Option<&Description>, all_rules: &[String], all_meta: &[String]) -
         if f.segment { "segment" } else { "flag" }.to_owned(),
         prereq_words(f),
     ];
+    let at = rule_positions(f);
     for name in all_rules {
         out.push(
-            f.rules
-                .iter()
-                .position(|r| r.name == name.as_bytes())
+            at.get(name)
+                .copied()
                 .map(|i| {
                     let args = f.rules[i]
                         .args()
@@ -265,19 +265,20 @@ fn part_words(field: &str, src: &Description, dst: Option<&Description>) -> Stri
         }
         ("copy_rules", d) => {
             let (old, new) = (d.map(names).unwrap_or_default(), names(src));
-            let added: Vec<&String> = new.iter().filter(|n| !old.contains(n)).collect();
-            let removed: Vec<&String> = old.iter().filter(|n| !new.contains(n)).collect();
+            let (old_at, new_at) = (
+                d.map(rule_positions).unwrap_or_default(),
+                rule_positions(src),
+            );
+            let added: Vec<&String> = new.iter().filter(|n| !old_at.contains_key(*n)).collect();
+            let removed: Vec<&String> = old.iter().filter(|n| !new_at.contains_key(*n)).collect();
             let changed: Vec<&String> = new
                 .iter()
-                .filter(|n| old.contains(n))
                 .filter(|n| {
-                    let find = |f: &Description| {
-                        f.rules
-                            .iter()
-                            .position(|r| r.name == n.as_bytes())
-                            .map(|i| (i, f.rules[i].clone()))
+                    let (Some(&i), Some(&j)) = (old_at.get(*n), new_at.get(*n)) else {
+                        return false;
                     };
-                    d.and_then(find) != find(src)
+                    // Moved or changed: another place, or other words.
+                    i != j || d.is_some_and(|d| d.rules[i] != src.rules[j])
                 })
                 .collect();
             let mut out = Vec::new();
@@ -419,6 +420,16 @@ async fn missing_refs(
     MissingRefs { a_in_b, b_in_a }
 }
 
+/// Each rule's place, by its name as the page shows it (the first of a
+/// name, should two read alike).
+fn rule_positions(f: &Description) -> std::collections::HashMap<String, usize> {
+    let mut at = std::collections::HashMap::new();
+    for (i, r) in f.rules.iter().enumerate() {
+        at.entry(lossy(&r.name)).or_insert(i);
+    }
+    at
+}
+
 fn rule_names(f: Option<&Description>) -> Vec<String> {
     f.map(|f| f.rules.iter().map(|r| lossy(&r.name)).collect())
         .unwrap_or_default()
@@ -489,11 +500,8 @@ fn render(
     let (an, bn) = (&w.env_name, &app.envs[other].name);
     let name = lossy(key);
     let mut rules: Vec<String> = rule_names(a);
-    for r in rule_names(b) {
-        if !rules.contains(&r) {
-            rules.push(r);
-        }
-    }
+    let mut seen: std::collections::HashSet<String> = rules.iter().cloned().collect();
+    rules.extend(rule_names(b).into_iter().filter(|r| seen.insert(r.clone())));
     let metas: Vec<String> = meta_names(a)
         .into_iter()
         .chain(meta_names(b))

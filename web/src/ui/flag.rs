@@ -528,7 +528,7 @@ fn rules_section(
         Some(_) => None,
         None => Some(
             q.get("edit_rule")
-                .and_then(|e| f.rules.iter().find(|r| r.name == e.as_bytes()))
+                .and_then(|e| f.rules.iter().find(|r| lossy(&r.name) == *e))
                 .map(RuleForm::editing)
                 .unwrap_or_else(RuleForm::blank),
         ),

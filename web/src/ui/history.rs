@@ -2,6 +2,7 @@
 //! (`alice via hanoi-web`, the ACL user beside), what (a sentence), and
 //! the command as sent on demand.
 
+use super::lossy;
 use super::time::{fmt_iso, fmt_iso_u, now_ms, relative, signed};
 use crate::store::HistoryEntry;
 use hanoi_core::store::Command;
@@ -208,29 +209,29 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
                 format!("metadata removed: {}{cut}", names.join(", "))
             }
         }
-        (Command::Experiment, [sub, rest @ ..]) => match sub.to_ascii_uppercase().as_str() {
-            "START" => {
-                let metrics = after(rest, "METRICS")
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .map(|n| {
-                        let at = rest
-                            .iter()
-                            .position(|a| a.eq_ignore_ascii_case("METRICS"))
-                            .map_or(0, |i| i + 2);
-                        rest.iter().skip(at).take(n).cloned().collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default();
-                let control = after(rest, "CONTROL")
-                    .map(|c| format!(", control {c}"))
-                    .unwrap_or_default();
-                format!(
-                    "experiment started: metrics {}{control}{cut}",
-                    metrics.join(", ")
-                )
+        // The core reads the words, as the module did.
+        (Command::Experiment, _) => {
+            let words: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            match hanoi_core::experiment::Change::parse(&words) {
+                Ok(hanoi_core::experiment::Change::Stop) => "experiment stopped".to_owned(),
+                Ok(hanoi_core::experiment::Change::Start {
+                    control,
+                    metrics,
+                    reset,
+                }) => {
+                    let metrics: Vec<String> = metrics.iter().map(|m| lossy(m)).collect();
+                    let control = control
+                        .map(|c| format!(", control {}", lossy(c)))
+                        .unwrap_or_default();
+                    let reset = if reset { ", counts reset" } else { "" };
+                    format!(
+                        "experiment started: metrics {}{control}{reset}{cut}",
+                        metrics.join(", ")
+                    )
+                }
+                Err(_) => format!("{name} {joined}{cut}"),
             }
-            "STOP" => "experiment stopped".to_owned(),
-            _ => format!("{name} {joined}{cut}"),
-        },
+        }
         (Command::Import, _) => "replaced by an import (HANOI.IMPORT)".to_owned(),
         // What a command cannot be followed by: said as it was recorded.
         (
@@ -240,8 +241,7 @@ fn sentence(h: &HistoryEntry, before: Option<&str>) -> String {
             | Command::Rule
             | Command::Prereq
             | Command::Schedule
-            | Command::Meta
-            | Command::Experiment,
+            | Command::Meta,
             _,
         ) => format!("{name} {joined}{cut}"),
     }

@@ -6,7 +6,7 @@
 
 use super::lossy;
 use crate::store;
-use hanoi_core::{Description, RuleDescription};
+use hanoi_core::{Cut, Description, RuleDescription};
 use maud::{html, Markup};
 use redis::Cmd;
 use std::collections::HashMap;
@@ -109,7 +109,13 @@ fn op_words(op: &str) -> &'static str {
 /// A rule as a sentence: "If country is DE and plan is one of pro, team:
 /// on for 50 % of them, serving blue."
 pub(super) fn rule_sentence(r: &RuleDescription) -> String {
-    let conds: Vec<String> = r
+    sentence(r, false)
+}
+
+/// [`rule_sentence`], "and …" after the conditions when `more` (words the
+/// history cut).
+fn sentence(r: &RuleDescription, more: bool) -> String {
+    let mut conds: Vec<String> = r
         .conditions
         .iter()
         .map(|c| {
@@ -129,6 +135,9 @@ pub(super) fn rule_sentence(r: &RuleDescription) -> String {
             }
         })
         .collect();
+    if more {
+        conds.push("…".to_owned());
+    }
     let who = match r.rollout {
         None | Some(100) => "on for all of them".to_owned(),
         Some(0) => "skipped (a rollout of 0 %)".to_owned(),
@@ -149,13 +158,13 @@ pub(super) fn command_sentence(name: &str, args: &[String]) -> String {
     let words: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
     match RuleDescription::of_command(name.as_bytes(), &words) {
         (r, _) if r.conditions.is_empty() => args.join(" "),
-        (mut r, whole) => {
-            if !whole {
-                if let Some(last) = r.conditions.last_mut() {
-                    last.arguments.push("…".as_bytes().to_vec());
-                }
+        (r, Cut::Whole) => sentence(&r, false),
+        (r, Cut::After) => sentence(&r, true),
+        (mut r, Cut::InLast) => {
+            if let Some(last) = r.conditions.last_mut() {
+                last.arguments.push("…".as_bytes().to_vec());
             }
-            rule_sentence(&r)
+            sentence(&r, false)
         }
     }
 }
@@ -308,10 +317,10 @@ impl KnownAttributes {
 /// suggestions), `id` first.
 pub(super) fn attributes_used(flag: &Description) -> Vec<String> {
     let mut out = vec!["id".to_owned()];
+    let mut seen: std::collections::HashSet<&[u8]> = [&b"id"[..]].into();
     for c in flag.rules.iter().flat_map(|r| &r.conditions) {
-        let attr = lossy(&c.attribute);
-        if !out.contains(&attr) {
-            out.push(attr);
+        if seen.insert(&c.attribute) {
+            out.push(lossy(&c.attribute));
         }
     }
     out
@@ -785,6 +794,11 @@ mod tests {
             "If the id is in one of the segments beta, staff: skipped (a rollout of 0 %)."
         );
         assert_eq!(command_sentence("j", &words("junk here")), "junk here");
+        // Cut after a whole condition: "and …", the condition as it was.
+        assert_eq!(
+            command_sentence("a", &words("IF country EQ DE AND")),
+            "If country is DE and …: on for all of them."
+        );
         // Cut by the history: said as far as it goes.
         assert_eq!(
             command_sentence("c", &words("VARIANT blue IF plan IN 3 a b")),

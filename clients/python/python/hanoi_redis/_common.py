@@ -174,14 +174,15 @@ class Condition(NamedTuple):
     def of(cls, c: Any) -> "Condition":
         """A condition from a `Condition` or a tuple `(attribute, operator[,
         value or list of values])`: values are strings or numbers."""
-        if isinstance(c, Condition):
-            return c
         if isinstance(c, (str, bytes)) or not 2 <= len(c) <= 3:
             raise TypeError(
                 "a condition is (attribute, operator) or (attribute, operator, value or values),"
                 f" not {c!r}"
             )
+        # A Condition too: its arguments may have been given as one value.
         args: Any = c[2] if len(c) == 3 else ()
+        if args is None:
+            args = ()
         if isinstance(args, (str, bytes, int, float)):
             args = (args,)
         return cls(str(text_of(c[0])), str(text_of(c[1])), tuple(str(text_of(b(a))) for a in args))
@@ -204,6 +205,13 @@ class TargetingRule:
     def from_reply(cls, reply: Any) -> "TargetingRule":
         """A rule of HANOI.GET's `rules` (an array read by position; fields
         a newer module appended are left out)."""
+        if not isinstance(reply, (list, tuple)) or not (
+            len(reply) >= len(RULE_FIELDS) and isinstance(reply[3], (list, tuple))
+        ):
+            raise HanoiError(
+                "HANOI.GET: a rule as words, not [name, rollout, variant, conditions]:"
+                " the module is older than this client (upgrade the module)"
+            )
         f = by_position(reply, RULE_FIELDS, "HANOI.GET rule")
         when = []
         for c in f["conditions"] or ():
