@@ -82,8 +82,21 @@ impl Server {
     }
 
     /// Starts the process and waits until it answers PING; panics with its
-    /// log when it exits or does not answer within 30 s.
+    /// log when it exits or does not answer within 30 s. Another process
+    /// that took the free port first (a parallel test) is told apart by its
+    /// process id, and a new port is tried.
     pub fn spawn(&mut self) {
+        for _ in 0..5 {
+            if self.try_spawn() {
+                return;
+            }
+            self.port = free_port();
+        }
+        panic!("no port of five was free to start on:\n{}", self.log());
+    }
+
+    /// [`Server::spawn`] on this port: false when the port was taken.
+    fn try_spawn(&mut self) -> bool {
         let mut cmd = Command::new(server_binary());
         cmd.arg("--port")
             .arg(self.port.to_string())
@@ -102,16 +115,33 @@ impl Server {
             std::fs::File::create(self.dir.join("stderr.log"))
                 .map_or_else(|_| Stdio::null(), Stdio::from),
         );
-        self.child = Some(cmd.spawn().expect("start redis-server (is it installed?)"));
+        let child = cmd.spawn().expect("start redis-server (is it installed?)");
+        let pid = child.id();
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(mut con) = self.try_con() {
-                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                    return;
-                }
-            }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                self.child = None;
+                if self.log().contains("Address already in use") {
+                    return false;
+                }
                 panic!("server exited ({status}) on start:\n{}", self.log());
+            }
+            if let Ok(mut con) = self.try_con() {
+                if let Ok(info) = redis::cmd("INFO").arg("server").query::<String>(&mut con) {
+                    if !info.contains(&format!("process_id:{pid}\r\n")) {
+                        // Another server on this port: ours cannot bind it.
+                        if let Some(mut c) = self.child.take() {
+                            let _ = c.kill();
+                            let _ = c.wait();
+                        }
+                        return false;
+                    }
+                    // Ours; PING answers once its data is loaded.
+                    if redis::cmd("PING").query::<String>(&mut con).is_ok() {
+                        return true;
+                    }
+                }
             }
             if Instant::now() >= deadline {
                 panic!("server did not start:\n{}", self.log());
@@ -142,11 +172,13 @@ impl Server {
         con
     }
 
-    /// A RESP3 connection.
+    /// A RESP3 connection (replies may take up to 120 s).
     pub fn con3(&self) -> redis::Connection {
-        redis::Client::open(format!("{}?protocol=resp3", self.url()))
-            .and_then(|c| c.get_connection())
-            .expect("connect resp3")
+        let con = redis::Client::open(format!("{}?protocol=resp3", self.url()))
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
+            .expect("connect resp3");
+        con.set_read_timeout(Some(Duration::from_secs(120))).ok();
+        con
     }
 
     /// One command on a connection of its own: its reply.
@@ -190,11 +222,18 @@ impl Server {
         }
     }
 
-    /// Starts the server again on the same port, directory and arguments
-    /// (after `kill` or `shutdown`).
+    /// Starts the server again (after `kill` or `shutdown`) on the same
+    /// port (clients, hanoi-web among them, keep its address), in the same
+    /// directory, with the same arguments.
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
-        self.spawn();
+        for _ in 0..50 {
+            if self.try_spawn() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("port {} stayed taken:\n{}", self.port, self.log());
     }
 }
 
