@@ -205,8 +205,11 @@ class TargetingRule:
     def from_reply(cls, reply: Any) -> "TargetingRule":
         """A rule of HANOI.GET's `rules` (an array read by position; fields
         a newer module appended are left out)."""
-        if not isinstance(reply, (list, tuple)) or not (
-            len(reply) >= len(RULE_FIELDS) and isinstance(reply[3], (list, tuple))
+        # A word where the rollout (an integer or nil) is: `[name, "IF", ...]`.
+        if (
+            isinstance(reply, (list, tuple))
+            and len(reply) > 1
+            and isinstance(reply[1], (bytes, str))
         ):
             raise HanoiError(
                 "HANOI.GET: a rule as words, not [name, rollout, variant, conditions]:"
