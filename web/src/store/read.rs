@@ -66,18 +66,14 @@ pub fn list(v: &Value) -> &[Value] {
 /// nil reply (no such flag), an error, or bytes the core refuses (a newer
 /// encoding than this hanoi-web reads).
 pub fn flag_from_export(v: &Value) -> Option<Description> {
-    let Value::BulkString(bytes) = v else {
-        return None;
-    };
-    flag_from_bytes(bytes)
+    flag_and_history(v, 0).map(|(d, _)| d)
 }
 
 /// `HANOI.EXPORT`'s bytes (with or without the ids), described as
 /// [`flag_from_export`] does (the id counts from the export, the effective
 /// percentage now).
 pub fn flag_from_bytes(bytes: &[u8]) -> Option<Description> {
-    let flag = codec::from_bytes_partial(bytes).ok()?;
-    Some(Description::of_partial(&flag, now_ms()))
+    described(bytes, 0).map(|(d, _)| d)
 }
 
 /// [`flag_from_export`] and the newest `count` entries of the flag's
@@ -86,6 +82,11 @@ pub fn flag_and_history(v: &Value, count: usize) -> Option<(Description, Vec<Ent
     let Value::BulkString(bytes) = v else {
         return None;
     };
+    described(bytes, count)
+}
+
+/// The one decoding of an export: the description, and `count` entries.
+fn described(bytes: &[u8], count: usize) -> Option<(Description, Vec<Entry>)> {
     let flag = codec::from_bytes_partial(bytes).ok()?;
     let history = flag.flag.history().newest().take(count).cloned().collect();
     Some((Description::of_partial(&flag, now_ms()), history))
