@@ -68,3 +68,33 @@ pub fn fresh_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// Whether process `pid` itself holds a socket listening on TCP `port`
+/// (from `/proc`). Parallel tests each take a "free" port: between the
+/// check and a child's bind another one may take it, and then a plain
+/// connect talks to the wrong process. A harness waits for this instead.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    let sockets: std::collections::HashSet<String> = fds
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .any(|f| {
+                // local_address, state 0A (LISTEN), inode.
+                f.len() > 9 && f[1].ends_with(&port) && f[3] == "0A" && sockets.contains(f[9])
+            })
+    })
+}

@@ -11,7 +11,8 @@ mod harness;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use harness::{
-    flag_field, free_port, fresh_dir, parse_csv, reply_field, two_envs, Redis, Web, ALICE, VICTOR,
+    flag_field, free_port, fresh_dir, listens_on, parse_csv, reply_field, two_envs, Redis, Web,
+    ALICE, VICTOR,
 };
 use serde_json::json;
 use std::path::PathBuf;
@@ -46,27 +47,39 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a free port and waits until it listens there
+    /// itself (`listens_on`): when another test's process took the port
+    /// first, chromedriver exits, and it starts again on a new one.
     fn start(path: &PathBuf) -> Driver {
-        let port = free_port();
-        use std::os::unix::process::CommandExt;
-        // A process group of its own: dropping the driver ends the browsers
-        // it started too, even when a test failed before closing them.
-        let child = Command::new(path)
-            .process_group(0)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        loop {
             assert!(
-                start.elapsed() < Duration::from_secs(30),
+                start.elapsed() < Duration::from_secs(60),
                 "chromedriver did not start"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            let port = free_port();
+            use std::os::unix::process::CommandExt;
+            // A process group of its own: dropping the driver ends the
+            // browsers it started too, even when a test failed before
+            // closing them.
+            let child = Command::new(path)
+                .process_group(0)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver");
+            let mut driver = Driver { port, child };
+            let tried = Instant::now();
+            while tried.elapsed() < Duration::from_secs(20)
+                && !matches!(driver.child.try_wait(), Ok(Some(_)))
+            {
+                if listens_on(driver.child.id(), port) {
+                    return driver;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        Driver { port, child }
     }
 
     async fn browser(&self) -> Client {

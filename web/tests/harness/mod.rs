@@ -26,7 +26,7 @@ fn root() -> PathBuf {
 mod process;
 #[path = "../../../tests/common/server.rs"]
 mod server;
-pub use process::{free_port, fresh_dir};
+pub use process::{free_port, fresh_dir, listens_on};
 /// A real `redis-server` with the module: `tests/common/server.rs`.
 pub use server::Server as Redis;
 
@@ -102,36 +102,47 @@ prefix = "mobile:"
         );
         let path = dir.join("hanoi-web.toml");
         std::fs::write(&path, config).expect("write config");
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_hanoi-web"))
-            .args([
-                "--redis",
-                &redis.url(),
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(args)
-            .arg("--config")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start hanoi-web");
-        let web = Web {
-            port,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            child,
-        };
+        // Waits until hanoi-web itself listens on the port (`listens_on`):
+        // when a parallel test's process took the "free" port first,
+        // hanoi-web exits, and it starts again on a new one.
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        loop {
             assert!(
-                start.elapsed() < Duration::from_secs(30),
+                start.elapsed() < Duration::from_secs(60),
                 "hanoi-web did not start"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_hanoi-web"))
+                .args([
+                    "--redis",
+                    &redis.url(),
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                ])
+                .args(args)
+                .arg("--config")
+                .arg(&path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start hanoi-web");
+            let tried = Instant::now();
+            while tried.elapsed() < Duration::from_secs(30)
+                && !matches!(child.try_wait(), Ok(Some(_)))
+            {
+                if listens_on(child.id(), port) {
+                    return Web {
+                        port,
+                        base: format!("http://127.0.0.1:{port}"),
+                        dir,
+                        child,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        web
     }
 
     pub fn url(&self, path: &str) -> String {
