@@ -41,6 +41,9 @@ export function rawCommand(port: number, args: string[]): Promise<string> {
     const sock = net.connect(port, "127.0.0.1");
     let data = "";
     sock.on("error", reject);
+    // Something other than a Redis server on the port: its answer, or none.
+    sock.setTimeout(2000, () => sock.destroy(new Error("no answer")));
+    sock.on("close", () => resolve(data));
     sock.on("connect", () => {
       sock.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
     });
@@ -65,10 +68,20 @@ export class Server {
     private readonly module = true,
   ) {}
 
+  /** On a free port. Test files run in parallel: when another one's
+   * process took the port first, this server exits and starts again on a
+   * new port. */
   static async start(extra: string[] = [], module = true): Promise<Server> {
-    const s = new Server(await freePort(), extra, module);
-    await s.start();
-    return s;
+    for (let attempt = 1; ; attempt++) {
+      const s = new Server(await freePort(), extra, module);
+      try {
+        await s.start();
+        return s;
+      } catch (e) {
+        await s.stop();
+        if (attempt === 5) throw e;
+      }
+    }
   }
 
   async start(): Promise<void> {
@@ -79,7 +92,8 @@ export class Server {
     for (let i = 0; i < 400; i++) {
       if (proc.exitCode !== null) throw new Error(`${BINARY} exited (${proc.exitCode}): is ${MODULE} built?`);
       try {
-        if ((await rawCommand(this.port, ["PING"])).startsWith("+PONG")) return;
+        // Ours, not another process on the same port: INFO's process_id.
+        if ((await rawCommand(this.port, ["INFO", "server"])).includes(`process_id:${proc.pid}\r\n`)) return;
       } catch {
         /* not yet */
       }
