@@ -4,6 +4,8 @@
 # (hanoi-web.local.toml) with an admin account whose password it generates,
 # an OFREP API key and a session key, and prints them on every start.
 #   web/run.sh [redis port] [web port]      (make run calls it)
+# Redis keeps its data (AOF and RDB, redis.conf.example) in HANOI_DATA_DIR,
+# the repository's root when unset (both git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${1:-6379}
@@ -20,6 +22,7 @@ TARGET=$(target_dir "$CARGO" || true)
 MODULE=$TARGET/release/libhanoi.so
 WEB=$TARGET/release/hanoi-web
 CONFIG=${HANOI_WEB_CONFIG:-hanoi-web.local.toml}
+DATA_DIR=${HANOI_DATA_DIR:-.}
 
 "$CARGO" build --release -p hanoi --lib
 "$CARGO" build --release -p hanoi-web
@@ -59,7 +62,7 @@ password=$(sed -n 's/^# first admin password: //p' "$CONFIG")
 api_key=$(sed -n '/\[\[api_key\]\]/,$ s/^key = "\(.*\)"/\1/p' "$CONFIG" | head -1)
 
 log=$(mktemp)
-redis-server redis.conf.example --port "$PORT" --loadmodule "$MODULE" --daemonize no >"$log" 2>&1 &
+redis-server redis.conf.example --port "$PORT" --dir "$DATA_DIR" --loadmodule "$MODULE" --daemonize no >"$log" 2>&1 &
 redis_pid=$!
 trap 'kill $redis_pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 100); do

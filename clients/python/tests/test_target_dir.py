@@ -49,6 +49,8 @@ def test_run_sh_uses_cargos_target_dir(linked_target, tmp_path):
         "CARGO_TARGET_DIR": str(linked_target),
         "CARGO": "true",  # built already: no build
         "HANOI_WEB_CONFIG": str(tmp_path / "web.toml"),
+        # Not the work tree's dump.rdb and appendonlydir (make run's data).
+        "HANOI_DATA_DIR": str(tmp_path),
     }
     proc = subprocess.Popen(
         ["bash", str(ROOT / "web" / "run.sh"), str(port), str(web_port)],
