@@ -24,6 +24,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_ours(proc, client, tries=400):
+    """Until `client` reaches the server `proc` itself (INFO's process_id,
+    not another process that took the port first); raises when it exits or
+    does not answer in 10 s."""
+    for _ in range(tries):
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited ({proc.returncode}): is the port taken?")
+        try:
+            if client.info("server").get("process_id") == proc.pid:
+                return
+        except (redis.ConnectionError, redis.BusyLoadingError):
+            pass
+        time.sleep(0.025)
+    raise RuntimeError("redis-server did not start")
+
+
 @pytest.fixture(scope="session")
 def server():
     assert MODULE.exists(), f"build the module first (make build): {MODULE}"
@@ -51,15 +67,13 @@ def server():
         stderr=subprocess.STDOUT,
     )
     client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.025)
-    else:
+    try:
+        wait_until_ours(proc, client)
+    except RuntimeError:
         proc.kill()
-        raise RuntimeError("redis-server did not start")
+        raise
+    finally:
+        client.close()
     yield port
     proc.kill()
     proc.wait()
@@ -87,13 +101,10 @@ class Server:
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         client = redis.Redis(port=self.port)
-        for _ in range(400):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.025)
-        client.close()
+        try:
+            wait_until_ours(self.proc, client)
+        finally:
+            client.close()
 
     def kill(self):
         self.proc.kill()

@@ -18,7 +18,7 @@ import time
 import hanoi_redis
 import pytest
 import redis
-from conftest import MODULE, _free_port
+from conftest import MODULE, _free_port, wait_until_ours
 from hanoi_redis import Rollout
 from hanoi_redis.openfeature import HanoiProvider
 from test_cluster import cluster  # noqa: F401 (the fixture)
@@ -314,14 +314,7 @@ class Restartable:
             [binary, *where, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
              "--dir", self.dir, "--loadmodule", str(MODULE)],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
-        c = self.client(offline)
-        for _ in range(400):
-            try:
-                c.ping()
-                return
-            except (redis.ConnectionError, redis.BusyLoadingError):
-                time.sleep(0.025)
-        raise RuntimeError("redis-server did not start")
+        wait_until_ours(self.proc, self.client(offline))
 
     def unix_socket(self):
         return os.path.join(self.dir, "redis.sock")
