@@ -69,10 +69,12 @@ pub fn fresh_dir() -> PathBuf {
     dir
 }
 
-/// Whether process `pid` itself holds a socket listening on TCP `port`
-/// (from `/proc`). Parallel tests each take a "free" port: between the
-/// check and a child's bind another one may take it, and then a plain
-/// connect talks to the wrong process. A harness waits for this instead.
+/// Whether process `pid` itself holds a socket listening on
+/// `127.0.0.1:port` (from `/proc`), where the harnesses connect. Parallel
+/// tests each take a "free" port: between the check and a child's bind
+/// another one may take it, and then a plain connect talks to the wrong
+/// process. (Only IPv4's loopback: chromedriver binds `::1` first and exits
+/// when `127.0.0.1` is taken.)
 pub fn listens_on(pid: u32, port: u16) -> bool {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
@@ -85,16 +87,13 @@ pub fn listens_on(pid: u32, port: u16) -> bool {
             Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
         })
         .collect();
-    let port = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-        std::fs::read_to_string(table)
-            .unwrap_or_default()
-            .lines()
-            .skip(1)
-            .map(|line| line.split_whitespace().collect::<Vec<_>>())
-            .any(|f| {
-                // local_address, state 0A (LISTEN), inode.
-                f.len() > 9 && f[1].ends_with(&port) && f[3] == "0A" && sockets.contains(f[9])
-            })
-    })
+    // 127.0.0.1 as the kernel writes it (little-endian hex), and the port.
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        // local_address, state 0A (LISTEN), inode.
+        .any(|f| f.len() > 9 && f[1] == local && f[3] == "0A" && sockets.contains(f[9]))
 }

@@ -26,15 +26,15 @@ def _free_port() -> int:
 
 def wait_until_ours(proc, client, tries=400):
     """Until `client` reaches the server `proc` itself (INFO's process_id,
-    not another process that took the port first); raises when it exits or
-    does not answer in 10 s."""
+    not another process that took the port first) and it has loaded its
+    data (PING); raises when it exits or is not ready in about 10 s."""
     for _ in range(tries):
         if proc.poll() is not None:
             raise RuntimeError(f"redis-server exited ({proc.returncode}): is the port taken?")
         try:
-            if client.info("server").get("process_id") == proc.pid:
+            if client.info("server").get("process_id") == proc.pid and client.ping():
                 return
-        except (redis.ConnectionError, redis.BusyLoadingError):
+        except redis.RedisError:  # not up, loading, or not a Redis server
             pass
         time.sleep(0.025)
     raise RuntimeError("redis-server did not start")
@@ -66,7 +66,7 @@ def server():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    client = redis.Redis(port=port)
+    client = redis.Redis(port=port, socket_timeout=1)
     try:
         wait_until_ours(proc, client)
     except RuntimeError:
@@ -100,7 +100,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, socket_timeout=1)
         try:
             wait_until_ours(self.proc, client)
         finally:

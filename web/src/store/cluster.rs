@@ -35,7 +35,7 @@ impl Store {
         }
         let reply = self
             .seed
-            .command(redis::cmd("CLUSTER").arg("SLOTS"))
+            .command(redis::cmd("CLUSTER").arg("SLOTS"), true)
             .await?
             .extract_error()?;
         let seed_host = match &self.info.addr {
@@ -113,10 +113,20 @@ impl Store {
         Ok(self.topology().await?.nodes.clone())
     }
 
-    /// One command about `key`; an error reply is an `Err`.
+    /// One read about `key`; an error reply is an `Err`.
     pub async fn query(&self, key: &[u8], cmd: &Cmd) -> Result<Value, RedisError> {
+        self.one(key, cmd, true).await
+    }
+
+    /// One write about `key` on the shared connection (an audit entry, a
+    /// counter): as [`Store::query`], but never sent twice.
+    pub async fn write_one(&self, key: &[u8], cmd: &Cmd) -> Result<Value, RedisError> {
+        self.one(key, cmd, false).await
+    }
+
+    async fn one(&self, key: &[u8], cmd: &Cmd, read: bool) -> Result<Value, RedisError> {
         let node = self.node_for(key).await?;
-        let reply = node.command(cmd).await;
+        let reply = node.command(cmd, read).await;
         if reply.as_ref().map_or(true, moved) {
             self.forget_topology().await;
         }
@@ -211,6 +221,7 @@ impl Store {
                         .arg(1000)
                         .arg("TYPE")
                         .arg("hanoiflag"),
+                    true,
                 )
                 .await?
                 .extract_error()?;
@@ -260,7 +271,7 @@ impl Store {
         let mut info = redis::cmd("COMMAND");
         info.arg("INFO").arg("hanoi.get");
         for n in nodes {
-            match n.command(&info).await {
+            match n.command(&info, true).await {
                 Ok(v) => match v.extract_error() {
                     Err(e) => return Some(super::error_text(&e)),
                     // One entry per command asked: nil when it is unknown.

@@ -14,9 +14,11 @@ pub struct Node {
     /// The shared connection and its generation (which one it is: a
     /// caller forgets only the one it saw fail).
     shared: Mutex<Option<(u64, ConnectionManager)>>,
-    /// When the last attempt to connect failed: for a second after, callers
-    /// get the error at once while another one is trying again.
-    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When the last attempt to connect failed (none since it), and whether
+    /// it was slow (not a refusal). Until an attempt succeeds, one caller
+    /// at a time tries and the others get the error at once; for a second
+    /// after a slow failure, nobody tries.
+    failed_at: std::sync::Mutex<Option<(std::time::Instant, bool)>>,
     /// The next shared connection's generation.
     generation: std::sync::atomic::AtomicU64,
 }
@@ -34,28 +36,31 @@ impl Node {
     /// The shared connection, made on first use (and again after a failed
     /// start): the server starts and keeps running while Redis is down.
     pub(super) async fn con(&self) -> Result<(u64, ConnectionManager), RedisError> {
-        let recently_failed = || {
-            self.failed_at
-                .lock()
-                .ok()
-                .and_then(|t| *t)
-                .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
-        };
+        let asked = std::time::Instant::now();
+        let failed = || self.failed_at.lock().ok().and_then(|t| *t);
         let unreachable =
             || RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        // After a failed attempt, one caller at a time tries again and the
-        // others get the error at once (no queue behind a dead server); the
-        // first request once Redis is back connects.
-        let mut slot = if recently_failed() {
-            match self.shared.try_lock() {
+        // Since a failed attempt: no queue behind a dead server. A refused
+        // attempt is cheap, so the next caller tries again (the first
+        // request once Redis is back connects); a slow one (a host that
+        // does not answer) is not tried again for a second.
+        let mut slot = match failed() {
+            None => self.shared.lock().await,
+            Some((at, true)) if at.elapsed() < std::time::Duration::from_secs(1) => {
+                return Err(unreachable())
+            }
+            Some(_) => match self.shared.try_lock() {
                 Ok(slot) => slot,
                 Err(_) => return Err(unreachable()),
-            }
-        } else {
-            self.shared.lock().await
+            },
         };
         if let Some((generation, c)) = slot.as_ref() {
             return Ok((*generation, c.clone()));
+        }
+        // A caller that waited for the lock while another one's attempt
+        // failed does not try again in turn: no queue of attempts.
+        if failed().is_some_and(|(at, _)| at >= asked) {
+            return Err(unreachable());
         }
         // One connection attempt, no retries: redis-rs waits about a second
         // between its retries, which a caller would wait on while Redis is
@@ -77,7 +82,7 @@ impl Node {
             Ok(m) => m,
             Err(e) => {
                 if let Ok(mut t) = self.failed_at.lock() {
-                    *t = Some(std::time::Instant::now());
+                    *t = Some((std::time::Instant::now(), !e.is_connection_refusal()));
                 }
                 return Err(e);
             }
@@ -103,19 +108,27 @@ impl Node {
 
     /// Whether a request that failed with `e` on the shared connection
     /// `generation` is sent once more, so the first request after a
-    /// restart succeeds. Two ways a connection is found broken:
-    /// - dropped under the request (Redis restarted since the last one);
-    /// - refused: the connection's own reconnection gave up during an
-    ///   outage and keeps that error. It is forgotten, and a new one made
-    ///   at once (refused again at once while Redis is still down).
-    ///
-    /// A timeout is not sent again: a slow server is not asked twice.
-    async fn again(&self, e: &RedisError, generation: u64) -> bool {
+    /// restart succeeds:
+    /// - refused: nothing was sent. The connection's own reconnection gave
+    ///   up during an outage and keeps that error: it is forgotten, and a
+    ///   new one made at once (refused again at once while Redis is still
+    ///   down). Reads and writes alike;
+    /// - timed out (a slow server, or a reconnection to a host that does
+    ///   not answer): not sent again, as a slow server is not asked twice,
+    ///   but the connection is forgotten, so the next request connects
+    ///   afresh;
+    /// - dropped under the request (Redis restarted since the last one):
+    ///   a read is sent again; a write is not (Redis may have run it).
+    async fn again(&self, e: &RedisError, generation: u64, read: bool) -> bool {
         if e.is_connection_refusal() {
             self.forget(generation).await;
             return true;
         }
-        dropped(e)
+        if e.is_timeout() {
+            self.forget(generation).await;
+            return false;
+        }
+        read && dropped(e)
     }
 
     /// Reads, pipelined; sent once more on a broken connection
@@ -130,7 +143,7 @@ impl Node {
         }
         let (generation, mut con) = self.con().await?;
         match con.req_packed_commands(pipe, 0, n).await {
-            Err(e) if self.again(&e, generation).await => {
+            Err(e) if self.again(&e, generation, true).await => {
                 let (_, mut con) = self.con().await?;
                 con.req_packed_commands(pipe, 0, n).await
             }
@@ -138,11 +151,12 @@ impl Node {
         }
     }
 
-    /// One read; sent once more on a broken connection ([`Node::again`]).
-    pub(super) async fn command(&self, cmd: &redis::Cmd) -> Result<Value, RedisError> {
+    /// One command; `read`: sent once more on a broken connection, else
+    /// only when it was not sent ([`Node::again`]).
+    pub(super) async fn command(&self, cmd: &redis::Cmd, read: bool) -> Result<Value, RedisError> {
         let (generation, mut con) = self.con().await?;
         match con.req_packed_command(cmd).await {
-            Err(e) if self.again(&e, generation).await => {
+            Err(e) if self.again(&e, generation, read).await => {
                 let (_, mut con) = self.con().await?;
                 con.req_packed_command(cmd).await
             }

@@ -238,7 +238,7 @@ impl Store {
                 "you have {mine} change requests waiting: let them be decided (or withdraw some) first"
             )));
         }
-        let id: u64 = match self.query(NEXT, redis::cmd("INCR").arg(NEXT)).await? {
+        let id: u64 = match self.write_one(NEXT, redis::cmd("INCR").arg(NEXT)).await? {
             Value::Int(i) if i > 0 => i as u64,
             _ => return Ok(Err("unexpected reply to INCR".into())),
         };

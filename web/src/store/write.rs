@@ -136,7 +136,7 @@ impl Store {
     /// A cluster's audit entry, right after the change (see
     /// [`Store::write_checked`]).
     async fn audit_after(&self, audit: &Audit, key: &[u8], entry: &Cmd) {
-        if let Err(e) = self.query(audit::AUDIT_KEY, entry).await {
+        if let Err(e) = self.write_one(audit::AUDIT_KEY, entry).await {
             eprintln!(
                 "hanoi-web: the audit entry of {}'s change to {} was not written: {}",
                 audit.user,

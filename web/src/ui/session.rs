@@ -225,7 +225,7 @@ pub(super) async fn revoke(app: &App, w: &Who) {
         .arg(&w.name)
         .arg("EX")
         .arg(w.session.remaining());
-    if let Err(e) = app.envs[0].store.query(key.as_bytes(), &set).await {
+    if let Err(e) = app.envs[0].store.write_one(key.as_bytes(), &set).await {
         eprintln!(
             "hanoi-web: the logout of {} is known to this process only: {}",
             w.name,
