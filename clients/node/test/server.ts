@@ -186,14 +186,21 @@ export class TestCluster {
   async start(): Promise<void> {
     this.dir = mkdtempSync(path.join(tmpdir(), "hanoi-node-cluster-"));
     const ports: number[] = [];
-    while (ports.length < 3) {
+    // A port found free may be taken before the node binds it: that node
+    // exits, and another port is tried.
+    for (let failures = 0; ports.length < 3; ) {
       const p = 20000 + Math.floor(Math.random() * 25000);
-      if (!ports.includes(p) && (await portIsFree(p)) && (await portIsFree(p + 10000))) ports.push(p);
-    }
-    for (const p of ports) {
+      if (ports.includes(p) || !(await portIsFree(p)) || !(await portIsFree(p + 10000))) continue;
       const s = new Server(p, ["--cluster-enabled", "yes", "--dir", this.dir, "--cluster-config-file", `nodes-${p}.conf`]);
-      await s.start();
+      try {
+        await s.start();
+      } catch (e) {
+        await s.stop();
+        if (++failures === 5) throw e;
+        continue;
+      }
       this.servers.push(s);
+      ports.push(p);
     }
     execFileSync("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-yes"], { stdio: "ignore" });
     for (const p of ports) {
